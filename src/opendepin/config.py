@@ -92,9 +92,10 @@ class RewardsConfig(_Strict):
     """Category splits in basis points (specs/economics.md, wireless example: coverage 30 %, data 50 % …).
 
     `device_categories` are paid to devices by the sectors' scores; the other categories are paid to the
-    addresses in `recipients` (oracles, operations, stakers). A device category nobody earned flows to
-    `unused_flows_to` (HIP-10: unused data-transfer rewards flow back to coverage) or, when that is empty
-    too, stays unminted and is recorded as the epoch's remainder.
+    addresses in `recipients` (oracles, operations, stakers). The unused part of a device category flows to
+    the categories of `unused_flows_to` in the given basis points (HIP-10: unused data-transfer rewards flow
+    back to coverage; wireless-poc.md: 80 % witnesses / 20 % beacons); what nobody can take stays unminted
+    and is recorded as the epoch's remainder.
     """
 
     categories: dict[str, Annotated[int, Field(ge=0)]] = Field(
@@ -107,7 +108,9 @@ class RewardsConfig(_Strict):
         }
     )
     device_categories: list[str] = Field(default_factory=lambda: ["coverage", "data_transfer"])
-    unused_flows_to: dict[str, str] = Field(default_factory=lambda: {"data_transfer": "coverage"})
+    unused_flows_to: dict[str, dict[str, Annotated[int, Field(ge=0)]]] = Field(
+        default_factory=lambda: {"data_transfer": {"coverage": BASIS_POINTS}}
+    )
     recipients: dict[str, str] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -118,9 +121,12 @@ class RewardsConfig(_Strict):
         for name in self.device_categories:
             if name not in self.categories:
                 raise ValueError(f"device category {name!r} is not one of categories {sorted(self.categories)}")
-        for src, dst in self.unused_flows_to.items():
-            if src not in self.categories or dst not in self.categories:
-                raise ValueError(f"unused_flows_to {src!r} -> {dst!r}: both must be categories")
+        for src, targets in self.unused_flows_to.items():
+            for dst in [src, *targets]:
+                if dst not in self.device_categories:
+                    raise ValueError(f"unused_flows_to {src!r} -> {dst!r}: both must be device categories")
+            if sum(targets.values()) != BASIS_POINTS:
+                raise ValueError(f"unused_flows_to.{src} must sum to {BASIS_POINTS} basis points")
         for name, address in self.recipients.items():
             if name not in self.categories or name in self.device_categories:
                 raise ValueError(f"recipient {name!r} must be a non-device category")

@@ -90,6 +90,8 @@ class SectorOutcome:
     verdicts: Sequence[Verdict]
     contributions: Sequence[Contribution]
     notes: Sequence[DeviceNote] = ()
+    state: Mapping[str, Any] = field(default_factory=dict)
+    """Carry-over for the next epoch (JSON-serialisable: reputation, trust, seniority, recent activity)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +101,10 @@ class SectorInput:
     window: EpochWindow
     devices: Mapping[str, DeviceInfo]
     reports: Sequence[ReportRecord]
+    prior_state: Mapping[str, Any] = field(default_factory=dict)
+    """The `state` this sector returned for the previous epoch (empty for the first epoch)."""
     context: Mapping[str, Any] = field(default_factory=dict)
+    """Extra inputs the shell provides (e.g. chain entropy); part of the epoch's inputs digest."""
 
 
 class SectorPlugin(ABC):
