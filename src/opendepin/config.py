@@ -160,10 +160,10 @@ class ChainConfig(_Strict):
 
 
 class MakerConfig(_Strict):
-    """A manufacturer whose attestations the network accepts."""
+    """A manufacturer whose onboarding attestations the network accepts, identified by its EVM address."""
 
     name: str
-    public_key: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="ed25519, hex")]
+    address: Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$", description="maker's EVM address")]
 
 
 class SectorConfig(_Strict):

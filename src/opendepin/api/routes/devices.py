@@ -1,0 +1,85 @@
+"""POST /v1/devices (onboarding), GET /v1/devices/{id}, GET /v1/devices/{id}/explain."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
+
+from opendepin.api.deps import get_node
+from opendepin.explain import explain_device
+from opendepin.identity.attestation import Attestation, LocationAssertion, OnboardingError
+from opendepin.node import Node, OnboardRequest
+from opendepin.sectors.base import DeviceInfo
+
+router = APIRouter(prefix="/v1/devices", tags=["devices"])
+HEX = r"^(0x)?[0-9a-fA-F]+$"
+
+
+class LocationIn(BaseModel):
+    cell: str = Field(max_length=32)
+    nonce: int = Field(ge=0)
+    signature: str = Field(pattern=HEX, max_length=200)
+
+
+class OnboardIn(BaseModel):
+    device_id: str = Field(max_length=100)
+    owner: str = Field(max_length=64)
+    maker: str = Field(max_length=64)
+    maker_signature: str = Field(pattern=HEX, max_length=200)
+    location: LocationIn | None = None
+
+
+class DeviceOut(BaseModel):
+    device_id: str
+    key_type: str
+    owner: str
+    maker: str
+    location: str | None
+    onboarded_at: int
+
+    @classmethod
+    def of(cls, device: DeviceInfo) -> DeviceOut:
+        return cls(device_id=device.device_id, key_type=device.key_type, owner=device.owner, maker=device.maker,
+                   location=device.location, onboarded_at=device.onboarded_at)
+
+
+def _hex(value: str) -> bytes:
+    return bytes.fromhex(value.removeprefix("0x"))
+
+
+@router.post("", status_code=201)
+async def onboard(body: OnboardIn, node: Annotated[Node, Depends(get_node)]) -> DeviceOut:
+    try:
+        attestation = Attestation(body.device_id, body.owner, body.maker, _hex(body.maker_signature))
+        location = None
+        if body.location is not None:
+            location = LocationAssertion(body.device_id, body.location.cell, body.location.nonce,
+                                         _hex(body.location.signature))
+        device = await run_in_threadpool(node.onboard, OnboardRequest(attestation, location))
+    except OnboardingError as error:
+        raise HTTPException(403 if "unknown_maker" in error.reason or "signature" in error.reason
+                            or "attestation" in error.reason else 400,
+                            {"reason": error.reason, "message": str(error)}) from None
+    except ValueError as error:
+        raise HTTPException(400, {"reason": "onboarding.malformed", "message": str(error)}) from None
+    return DeviceOut.of(device)
+
+
+@router.get("/{device_id}")
+async def get_device(device_id: str, node: Annotated[Node, Depends(get_node)]) -> DeviceOut:
+    device = node.store.get_device(device_id)
+    if device is None:
+        raise HTTPException(404, {"reason": "device.unknown", "message": f"no device {device_id[:100]}"})
+    return DeviceOut.of(device)
+
+
+@router.get("/{device_id}/explain")
+async def explain(device_id: str, node: Annotated[Node, Depends(get_node)],
+                  epoch: Annotated[int, Query(ge=0)]) -> dict[str, Any]:
+    try:
+        return await run_in_threadpool(explain_device, node.store, device_id, epoch)
+    except LookupError as error:
+        raise HTTPException(404, {"reason": "not_found", "message": str(error)}) from None

@@ -1,0 +1,624 @@
+"""The chain backend interface (issue 3, "Python side") and the logic both backends share.
+
+A backend is an adapter at the edge (DESIGN.md principle 1): it sends transactions and reads state.
+`ChainBackend` implements every operation of the settlement layer — deploy, register a device, post an
+epoch, claim, buy credits, status — on top of four primitives that each backend provides:
+`_transact` (a state-changing transaction), `_call` (a read), `_block` (latest block number and
+timestamp) and `chain_id`. So the embedded (titanoboa) and the rpc (web3) backends encode, decode and
+check identically; only transport, nonces, gas and persistence differ.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from eth_utils import keccak, to_checksum_address
+
+from opendepin.chain.abi import ContractAbi, Event
+from opendepin.chain.artifacts import CONTRACT_FILES, Artifact, load_artifact, sources_digest
+from opendepin.chain.keys import ChainKeys
+from opendepin.chain.schedule import EmissionCap
+from opendepin.chain.signing import address_of, compute_onboard_digest, sign_digest, sign_epoch
+
+USD = 10**18
+"""USD amounts on chain are fixed point with 18 decimals ("USD wad")."""
+
+DEFAULT_DC_PRICE_USD = Decimal("0.00001")
+"""Helium's data credit price (specs/economics.md)."""
+
+
+class ChainError(RuntimeError):
+    """Base of every settlement-layer error; the message says what to do."""
+
+
+class NodeUnavailableError(ChainError):
+    """The JSON-RPC node cannot be reached (down, wrong URL, timing out)."""
+
+
+class TransactionRevertedError(ChainError):
+    """A transaction or call reverted; `reason` is the contract's revert string."""
+
+    def __init__(self, action: str, reason: str, tx_hash: str | None = None) -> None:
+        self.action = action
+        self.reason = reason
+        self.tx_hash = tx_hash
+        where = f" (tx {tx_hash})" if tx_hash else ""
+        super().__init__(f"{action} reverted{where}: {reason}")
+
+
+class NotDeployedError(ChainError):
+    """No contracts are deployed for this data dir and chain."""
+
+
+class ChainStateError(ChainError):
+    """Local chain state is inconsistent (e.g. an embedded journal that does not replay)."""
+
+
+@dataclass(frozen=True)
+class TxReceipt:
+    """A mined, successful transaction."""
+
+    tx_hash: str
+    block_number: int
+    gas_used: int
+    events: tuple[Event, ...] = ()
+    contract_address: str | None = None
+
+    def events_named(self, name: str) -> list[Event]:
+        return [event for event in self.events if event.name == name]
+
+
+@dataclass(frozen=True)
+class RawLog:
+    address: str
+    topics: tuple[bytes, ...]
+    data: bytes
+
+
+@dataclass(frozen=True)
+class RawReceipt:
+    """What a backend primitive returns for a successful transaction."""
+
+    tx_hash: str
+    block_number: int
+    gas_used: int
+    logs: tuple[RawLog, ...]
+    contract_address: str | None = None
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    """Outcome of a claim: `amount` = cumulative − previously claimed, minted to `account`."""
+
+    account: str
+    amount: int
+    cumulative: int
+    tx_hash: str
+    gas_used: int
+
+
+@dataclass(frozen=True)
+class CreditPurchase:
+    """Outcome of `buy_credits`: credits minted and tokens burned (rounded up)."""
+
+    recipient: str
+    credits: int
+    tokens_burned: int
+    price_usd_wad: int
+    tx_hash: str
+
+
+@dataclass(frozen=True)
+class DeployParams:
+    """Everything the contracts are constructed with (amounts in smallest units, USD as 18-decimal wad)."""
+
+    token_name: str
+    token_symbol: str
+    decimals: int
+    max_supply: int
+    emission_cap: EmissionCap
+    oracles: tuple[str, ...]
+    oracle_threshold: int = 1
+    first_epoch: int = 0
+    dc_price_usd_wad: int = int(DEFAULT_DC_PRICE_USD * USD)
+    onboarding_fee_dc: int = 0
+    price_max_age_seconds: int = 86_400
+    price_max_change_bps: int = 2_000
+    initial_price_usd_wad: int = USD
+    makers: tuple[str, ...] = ()
+    genesis_receiver: str | None = None
+    genesis_amount: int = 0
+
+    def check(self) -> None:
+        """Raise ValueError naming the parameter the contracts would reject."""
+        if not 1 <= len(self.token_name) <= 25:
+            raise ValueError(f"token name must be 1-25 characters (snekmate ERC-20), got {self.token_name!r}")
+        if not 1 <= len(self.token_symbol) <= 5:
+            raise ValueError(f"token symbol must be 1-5 characters (snekmate ERC-20), got {self.token_symbol!r}")
+        if not 1 <= self.oracle_threshold <= len(self.oracles) <= 32:
+            raise ValueError(
+                f"oracle threshold {self.oracle_threshold} must be between 1 and the oracle count "
+                f"{len(self.oracles)} (at most 32)"
+            )
+        if len({a.lower() for a in self.oracles}) != len(self.oracles):
+            raise ValueError("oracle addresses must be distinct")
+        if self.genesis_amount > self.max_supply:
+            raise ValueError("genesis_amount exceeds max_supply")
+        if self.dc_price_usd_wad <= 0 or self.initial_price_usd_wad < 0:
+            raise ValueError("prices must be positive")
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """Record of deployed contracts, stored as JSON in the data dir."""
+
+    chain_id: int
+    contracts: dict[str, str]
+    deployer: str
+    block_number: int
+    sources_digest: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ChainStatus:
+    """A snapshot of the settlement layer for `depin chain status` and the explorer."""
+
+    backend: str
+    chain_id: int
+    block_number: int
+    contracts: dict[str, str]
+    total_supply: int
+    max_supply: int
+    total_posted: int
+    total_claimed: int
+    latest_epoch: int | None
+    latest_root: str | None
+    next_epoch: int
+    price_usd_wad: int
+    price_stale: bool
+    credits_supply: int
+    devices: int
+    paused: dict[str, bool]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def usd_to_wad(usd: Decimal | str | int | float) -> int:
+    """USD → 18-decimal fixed point, rounded toward zero."""
+    return int(Decimal(str(usd)) * USD)
+
+
+class ChainBackend(ABC):
+    """Settlement on an EVM; subclasses provide the transport primitives.
+
+    Construct with `opendepin.chain.factory.open_backend(data_dir, chain_config)`.
+    """
+
+    kind: str = "abstract"
+
+    def __init__(self, data_dir: Path, keys: ChainKeys) -> None:
+        self.data_dir = Path(data_dir)
+        self.keys = keys
+        self._deployment: Deployment | None = None
+        self._abis: dict[str, ContractAbi] = {}
+
+    # ---- primitives -------------------------------------------------------------------------------------
+
+    @property
+    @abstractmethod
+    def chain_id(self) -> int: ...
+
+    @abstractmethod
+    def _transact(self, sender_key: str, to: str | None, data: bytes, action: str) -> RawReceipt:
+        """Send a transaction (`to=None`: contract creation with init code `data`); raise on revert."""
+
+    @abstractmethod
+    def _call(self, to: str, data: bytes, action: str) -> bytes:
+        """Execute a read-only call against the latest state; raise TransactionRevertedError on revert."""
+
+    @abstractmethod
+    def _block(self) -> tuple[int, int]:
+        """(number, timestamp) of the latest block."""
+
+    @abstractmethod
+    def _has_code(self, address: str) -> bool: ...
+
+    def close(self) -> None:
+        """Release resources (processes, files)."""
+
+    def __enter__(self) -> ChainBackend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- deployment record ------------------------------------------------------------------------------
+
+    @property
+    def deployment_path(self) -> Path:
+        return self.data_dir / "chain" / f"deployment-{self.kind}-{self.chain_id}.json"
+
+    def _load_deployment(self) -> Deployment | None:
+        path = self.deployment_path
+        if not path.exists():
+            return None
+        record = Deployment(**json.loads(path.read_text()))
+        token = record.contracts.get("Token", "")
+        if not self._has_code(token):
+            raise NotDeployedError(
+                f"{path} records contracts on chain {self.chain_id}, but there is no code at Token {token}: "
+                f"the node was probably reset. Delete {path} or run `depin chain deploy --force`."
+            )
+        return record
+
+    @property
+    def deployment(self) -> Deployment:
+        if self._deployment is None:
+            self._deployment = self._load_deployment()
+        if self._deployment is None:
+            raise NotDeployedError(
+                f"no contracts deployed for data dir {self.data_dir} on chain {self.chain_id}: "
+                "run `depin chain deploy` (or `depin up`) first"
+            )
+        return self._deployment
+
+    def is_deployed(self) -> bool:
+        try:
+            self.deployment  # noqa: B018 - loads and validates the record
+        except NotDeployedError as error:
+            if self.deployment_path.exists():
+                raise error
+            return False
+        return True
+
+    @property
+    def contracts(self) -> dict[str, str]:
+        """Contract name → checksummed address."""
+        return dict(self.deployment.contracts)
+
+    def _abi(self, name: str) -> ContractAbi:
+        if name not in self._abis:
+            self._abis[name] = ContractAbi(load_artifact(name).abi)
+        return self._abis[name]
+
+    def _decode_events(self, raw: RawReceipt) -> tuple[Event, ...]:
+        by_address = {address.lower(): name for name, address in (self._deployment or _EMPTY).contracts.items()}
+        events: list[Event] = []
+        for log in raw.logs:
+            name = by_address.get(log.address.lower())
+            if name is None:
+                continue
+            event = self._abi(name).decode_log(log.address, list(log.topics), log.data)
+            if event is not None:
+                events.append(event)
+        return tuple(events)
+
+    def _receipt(self, raw: RawReceipt) -> TxReceipt:
+        return TxReceipt(
+            tx_hash=raw.tx_hash,
+            block_number=raw.block_number,
+            gas_used=raw.gas_used,
+            events=self._decode_events(raw),
+            contract_address=raw.contract_address,
+        )
+
+    def send(self, sender_key: str, contract: str, function: str, *args: Any) -> TxReceipt:
+        """Call `function(args)` of deployed `contract` in a transaction signed by `sender_key`."""
+        data = self._abi(contract).encode_call(function, *args)
+        raw = self._transact(sender_key, self.contracts[contract], data, f"{contract}.{function}")
+        return self._receipt(raw)
+
+    def read(self, contract: str, function: str, *args: Any) -> Any:
+        """Return value of view `function(args)` of deployed `contract`."""
+        abi = self._abi(contract)
+        data = self._call(self.contracts[contract], abi.encode_call(function, *args), f"{contract}.{function}")
+        return abi.decode_output(function, data)
+
+    # ---- deploy -----------------------------------------------------------------------------------------
+
+    def _create(self, artifact: Artifact, args: Sequence[Any]) -> tuple[str, int]:
+        initcode = artifact.bytecode + ContractAbi(artifact.abi).encode_constructor(*args)
+        raw = self._transact(self.keys.operator, None, initcode, f"deploy {artifact.name}")
+        assert raw.contract_address is not None
+        return to_checksum_address(raw.contract_address), raw.block_number
+
+    def deploy(self, params: DeployParams, *, force: bool = False) -> dict[str, str]:
+        """Deploy and wire all contracts; record them in the data dir. Returns name → address.
+
+        Refuses when a deployment is already recorded for this chain unless `force`.
+        """
+        params.check()
+        if not force and self.deployment_path.exists() and self._load_deployment() is not None:
+            raise ChainError(
+                f"contracts already deployed on chain {self.chain_id} ({self.deployment_path}); "
+                "pass force=True (`--force`) to deploy a new set"
+            )
+        operator = address_of(self.keys.operator)
+        art = {name: load_artifact(name) for name in CONTRACT_FILES}
+        cap = params.emission_cap
+        token, first_block = self._create(
+            art["Token"],
+            [
+                params.token_name,
+                params.token_symbol,
+                params.decimals,
+                params.max_supply,
+                params.genesis_receiver or operator,
+                params.genesis_amount,
+            ],
+        )
+        oracle, _ = self._create(
+            art["PriceOracle"], [params.price_max_age_seconds, params.price_max_change_bps, operator]
+        )
+        credits, _ = self._create(art["DataCredits"], [token, oracle, params.dc_price_usd_wad])
+        registry, _ = self._create(art["DeviceRegistry"], [credits, params.onboarding_fee_dc])
+        distributor, _ = self._create(
+            art["RewardsDistributor"],
+            [
+                token,
+                sorted(params.oracles, key=lambda a: int(a, 16)),
+                params.oracle_threshold,
+                cap.initial_epoch_cap,
+                cap.decay_bps,
+                cap.decay_period_epochs,
+                params.first_epoch,
+            ],
+        )
+        addresses = {
+            "Token": token,
+            "PriceOracle": oracle,
+            "DataCredits": credits,
+            "DeviceRegistry": registry,
+            "RewardsDistributor": distributor,
+        }
+        self._deployment = Deployment(
+            chain_id=self.chain_id,
+            contracts=addresses,
+            deployer=operator,
+            block_number=first_block,
+            sources_digest=sources_digest(),
+            params=_params_json(params),
+        )
+        key = self.keys.operator
+        self.send(key, "Token", "set_distributor", distributor)
+        router_role = self.read("DataCredits", "ROUTER_ROLE")
+        self.send(key, "DataCredits", "grantRole", router_role, registry)
+        for maker in params.makers:
+            self.send(key, "DeviceRegistry", "set_maker", maker, True)
+        if params.initial_price_usd_wad > 0:
+            self.send(key, "PriceOracle", "reset_price", params.initial_price_usd_wad)
+        self._write_deployment(self._deployment)
+        return dict(addresses)
+
+    def _write_deployment(self, record: Deployment) -> None:
+        path = self.deployment_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(record), indent=2, sort_keys=True))
+        os.replace(tmp, path)
+
+    # ---- devices ----------------------------------------------------------------------------------------
+
+    def sign_onboarding(self, maker_key: str, device_key: bytes, owner: str) -> bytes:
+        """A maker's EIP-712 signature binding `device_key` to `owner` on this registry."""
+        digest = compute_onboard_digest(self.chain_id, self.contracts["DeviceRegistry"], device_key, owner)
+        return sign_digest(maker_key, digest)
+
+    def register_device(
+        self,
+        maker_signature: bytes,
+        device_key: bytes,
+        owner: str,
+        h3_cell: int = 0,
+        *,
+        payer_key: str | None = None,
+    ) -> TxReceipt:
+        """Onboard a device (ERC-721 to `owner`); the payer (default: operator) pays the fee in credits."""
+        return self.send(
+            payer_key or self.keys.operator,
+            "DeviceRegistry",
+            "register_device",
+            _bytes32(device_key, "device_key"),
+            owner,
+            h3_cell,
+            maker_signature,
+        )
+
+    def assert_location(self, owner_key: str, device_key: bytes, h3_cell: int) -> TxReceipt:
+        token_id = int.from_bytes(_bytes32(device_key, "device_key"), "big")
+        return self.send(owner_key, "DeviceRegistry", "assert_location", token_id, h3_cell)
+
+    def transfer_device(self, owner_key: str, device_key: bytes, to: str) -> TxReceipt:
+        token_id = int.from_bytes(_bytes32(device_key, "device_key"), "big")
+        return self.send(owner_key, "DeviceRegistry", "transferFrom", address_of(owner_key), to, token_id)
+
+    def device_owner(self, device_key: bytes) -> str:
+        return str(self.read("DeviceRegistry", "ownerOf", int.from_bytes(_bytes32(device_key, "device_key"), "big")))
+
+    def device_location(self, device_key: bytes) -> int:
+        return int(self.read("DeviceRegistry", "location", int.from_bytes(_bytes32(device_key, "device_key"), "big")))
+
+    # ---- rewards ----------------------------------------------------------------------------------------
+
+    def sign_epoch(
+        self,
+        epoch: int,
+        root: bytes,
+        manifest_hash: bytes,
+        emission: int,
+        oracle_keys: Sequence[str] | None = None,
+    ) -> list[bytes]:
+        """Oracle signatures for a posting (default: the data dir's oracle keys, as many as the threshold)."""
+        keys = list(oracle_keys) if oracle_keys is not None else self.keys.oracles[: self.keys.threshold]
+        return sign_epoch(
+            keys, self.chain_id, self.contracts["RewardsDistributor"], epoch, root, manifest_hash, emission
+        )
+
+    def post_epoch(
+        self,
+        epoch: int,
+        root: bytes,
+        manifest_hash: bytes,
+        emission: int,
+        signatures: Sequence[bytes] | None = None,
+        *,
+        submitter_key: str | None = None,
+    ) -> TxReceipt:
+        """Post epoch `epoch`'s rewards root; `emission` = tokens this epoch adds to what may be claimed.
+
+        `emission` should be the increase of the tree's total (Σ cumulative now − Σ cumulative before);
+        the contract refuses more than the schedule cap. Signatures default to `sign_epoch(...)`.
+        """
+        root = _bytes32(root, "root")
+        manifest_hash = _bytes32(manifest_hash, "manifest_hash")
+        sigs = list(signatures) if signatures is not None else self.sign_epoch(epoch, root, manifest_hash, emission)
+        return self.send(
+            submitter_key or self.keys.operator,
+            "RewardsDistributor",
+            "post_epoch",
+            epoch,
+            root,
+            manifest_hash,
+            emission,
+            sigs,
+        )
+
+    def claim(
+        self, account_key: str, cumulative: int, proof: Sequence[bytes], *, sender_key: str | None = None
+    ) -> ClaimResult:
+        """Claim `cumulative − claimed` for the account of `account_key` (sent by it unless `sender_key`)."""
+        account = address_of(account_key)
+        receipt = self.send(
+            sender_key or account_key,
+            "RewardsDistributor",
+            "claim",
+            account,
+            cumulative,
+            [_bytes32(p, "proof element") for p in proof],
+        )
+        claimed = receipt.events_named("Claimed")
+        amount = int(claimed[0].args["amount"]) if claimed else 0
+        return ClaimResult(account, amount, cumulative, receipt.tx_hash, receipt.gas_used)
+
+    def claimed(self, address: str) -> int:
+        return int(self.read("RewardsDistributor", "claimed", address))
+
+    def epoch_root(self, epoch: int) -> bytes | None:
+        root = bytes(self.read("RewardsDistributor", "epoch_root", epoch))
+        return None if root == bytes(32) else root
+
+    def total_supply(self) -> int:
+        return int(self.read("Token", "totalSupply"))
+
+    def balance_of(self, address: str) -> int:
+        return int(self.read("Token", "balanceOf", address))
+
+    def transfer_tokens(self, sender_key: str, to: str, amount: int) -> TxReceipt:
+        return self.send(sender_key, "Token", "transfer", to, amount)
+
+    # ---- price and credits ------------------------------------------------------------------------------
+
+    def set_price(self, price_usd: Decimal | str | int, observed_at: int | None = None) -> TxReceipt:
+        """Post the token price (USD per whole token) as the operator (a feeder)."""
+        when = observed_at if observed_at is not None else self._block()[1]
+        return self.send(self.keys.operator, "PriceOracle", "set_price", usd_to_wad(price_usd), when)
+
+    def credits_of(self, address: str) -> int:
+        return int(self.read("DataCredits", "balanceOf", address))
+
+    def quote_credits(self, usd: Decimal | str | int) -> tuple[int, int]:
+        """(credits, tokens to burn) for `usd` at the current fresh price; credits rounded down."""
+        dc_price = int(self.read("DataCredits", "dc_price_usd"))
+        credits = usd_to_wad(usd) // dc_price
+        return credits, int(self.read("DataCredits", "quote_tokens", credits))
+
+    def buy_credits(
+        self, usd: Decimal | str | int, *, buyer_key: str | None = None, recipient: str | None = None
+    ) -> CreditPurchase:
+        """Burn the buyer's tokens for `usd` worth of data credits (approve + mint_credits)."""
+        key = buyer_key or self.keys.operator
+        buyer = address_of(key)
+        credits, tokens = self.quote_credits(usd)
+        if credits <= 0:
+            raise ChainError(f"${usd} buys no credit (one credit costs ${self.dc_price_usd()})")
+        balance = self.balance_of(buyer)
+        if balance < tokens:
+            raise ChainError(
+                f"{buyer} holds {balance} token units but ${usd} of credits needs {tokens}: "
+                "claim rewards or receive tokens first"
+            )
+        self.send(key, "Token", "approve", self.contracts["DataCredits"], tokens)
+        receipt = self.send(key, "DataCredits", "mint_credits", recipient or buyer, credits, tokens)
+        minted = receipt.events_named("CreditsMinted")[0].args
+        return CreditPurchase(
+            recipient=str(minted["recipient"]),
+            credits=int(minted["credits"]),
+            tokens_burned=int(minted["tokens_burned"]),
+            price_usd_wad=int(minted["price"]),
+            tx_hash=receipt.tx_hash,
+        )
+
+    def dc_price_usd(self) -> Decimal:
+        return Decimal(int(self.read("DataCredits", "dc_price_usd"))) / USD
+
+    # ---- status -----------------------------------------------------------------------------------------
+
+    def status(self) -> ChainStatus:
+        number, _ = self._block()
+        posted = self.read("RewardsDistributor", "total_posted")
+        next_epoch = int(self.read("RewardsDistributor", "next_epoch"))
+        root = bytes(self.read("RewardsDistributor", "latest_root"))
+        has_epoch = root != bytes(32)
+        return ChainStatus(
+            backend=self.kind,
+            chain_id=self.chain_id,
+            block_number=number,
+            contracts=self.contracts,
+            total_supply=self.total_supply(),
+            max_supply=int(self.read("Token", "max_supply")),
+            total_posted=int(posted),
+            total_claimed=int(self.read("RewardsDistributor", "total_claimed")),
+            latest_epoch=int(self.read("RewardsDistributor", "latest_epoch")) if has_epoch else None,
+            latest_root="0x" + root.hex() if has_epoch else None,
+            next_epoch=next_epoch,
+            price_usd_wad=int(self.read("PriceOracle", "price")),
+            price_stale=bool(self.read("PriceOracle", "is_stale")),
+            credits_supply=int(self.read("DataCredits", "totalSupply")),
+            devices=int(self.read("DeviceRegistry", "totalSupply")),
+            paused={
+                "DataCredits": bool(self.read("DataCredits", "paused")),
+                "DeviceRegistry": bool(self.read("DeviceRegistry", "paused")),
+                "RewardsDistributor": bool(self.read("RewardsDistributor", "paused")),
+            },
+        )
+
+
+_EMPTY = Deployment(chain_id=0, contracts={}, deployer="", block_number=0, sources_digest="")
+
+
+def _bytes32(value: bytes | str, what: str) -> bytes:
+    raw = bytes.fromhex(value.removeprefix("0x")) if isinstance(value, str) else bytes(value)
+    if len(raw) != 32:
+        raise ValueError(f"{what} must be 32 bytes, got {len(raw)}")
+    return raw
+
+
+def _params_json(params: DeployParams) -> dict[str, Any]:
+    data = asdict(params)
+    data["oracles"] = list(params.oracles)
+    data["makers"] = list(params.makers)
+    return data
+
+
+def tx_hash_of(record: bytes) -> str:
+    """0x-prefixed keccak256 of `record` (embedded transaction ids)."""
+    return "0x" + keccak(record).hex()

@@ -1,0 +1,215 @@
+"""The embedded chain: an in-process EVM (titanoboa / py-evm) whose state survives restarts.
+
+Persistence is a write-ahead journal, `<data dir>/chain/embedded-journal.jsonl`: every state-changing
+transaction is executed, then appended (sender, target, calldata or init code, block number, timestamp,
+outcome) and fsync'ed before the caller gets its receipt. On start the journal is replayed in order with
+the recorded block context, which rebuilds the exact state (same addresses, storage, balances); a record
+whose outcome differs on replay stops the start with ChainStateError. A torn last line (crash while
+writing) is dropped: that transaction was never acknowledged. An advisory lock keeps two processes from
+writing one journal.
+
+Each transaction is mined in its own block; the block timestamp is max(previous, clock()). Gas reported
+is what a node would charge: intrinsic gas (21,000 + calldata, EIP-7623 floor) + execution − capped
+refund, with EIP-2929 access lists reset per transaction. Gas price is zero (no ether needed).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+from eth_utils import to_checksum_address
+
+from opendepin.chain.abi import decode_revert_reason
+from opendepin.chain.backend import (
+    ChainBackend,
+    ChainStateError,
+    RawLog,
+    RawReceipt,
+    TransactionRevertedError,
+    tx_hash_of,
+)
+from opendepin.chain.keys import ChainKeys
+from opendepin.chain.signing import address_of
+
+EMBEDDED_CHAIN_ID = 1337
+JOURNAL_NAME = "embedded-journal.jsonl"
+_GAS_LIMIT = 30_000_000
+_PRECOMPILES = [i.to_bytes(20, "big") for i in range(1, 0x12)]
+
+
+def compute_intrinsic_gas(data: bytes, is_create: bool) -> tuple[int, int]:
+    """(intrinsic gas, EIP-7623 calldata floor) of a transaction carrying `data`."""
+    zeros = data.count(0)
+    nonzeros = len(data) - zeros
+    intrinsic = 21_000 + 4 * zeros + 16 * nonzeros
+    if is_create:
+        intrinsic += 32_000 + 2 * ((len(data) + 31) // 32)
+    floor = 21_000 + 10 * (zeros + 4 * nonzeros)
+    return intrinsic, floor
+
+
+def compute_tx_gas(data: bytes, is_create: bool, execution: int, refund: int) -> int:
+    """Gas a node charges: intrinsic + execution − min(refund, used/5), at least the calldata floor."""
+    intrinsic, floor = compute_intrinsic_gas(data, is_create)
+    used = intrinsic + execution
+    return max(used - min(refund, used // 5), floor)
+
+
+class EmbeddedBackend(ChainBackend):
+    """In-process EVM persisted by journal replay; construct with `EmbeddedBackend(data_dir, keys)`."""
+
+    kind = "embedded"
+
+    def __init__(
+        self,
+        data_dir: Path,
+        keys: ChainKeys,
+        *,
+        clock: Callable[[], int] | None = None,
+    ) -> None:
+        super().__init__(data_dir, keys)
+        from boa.environment import Env  # heavy import, deferred
+
+        self._env = Env()
+        self._env.evm.patch.chain_id = EMBEDDED_CHAIN_ID
+        self._env.evm.patch.gas_limit = _GAS_LIMIT
+        self._clock: Callable[[], int] = clock or (lambda: int(time.time()))
+        self._number = 0
+        self._timestamp = 0
+        self.replayed = 0
+        path = self.data_dir / "chain" / JOURNAL_NAME
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._journal: IO[str] = open(path, "a+")  # noqa: SIM115 - held open for the backend's lifetime
+        try:
+            fcntl.flock(self._journal.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._journal.close()
+            raise ChainStateError(
+                f"the embedded chain in {self.data_dir} is in use by another process (lock on {path}); "
+                "stop it (e.g. the running `depin up`) or use another --data-dir"
+            ) from None
+        self.journal_path = path
+        self._replay()
+
+    # ---- primitives -------------------------------------------------------------------------------------
+
+    @property
+    def chain_id(self) -> int:
+        return EMBEDDED_CHAIN_ID
+
+    def _block(self) -> tuple[int, int]:
+        return self._number, self._timestamp
+
+    def _has_code(self, address: str) -> bool:
+        try:
+            return len(self._env.get_code(address)) > 0
+        except Exception:
+            return False
+
+    def _set_context(self, number: int, timestamp: int) -> None:
+        self._env.evm.patch.block_number = number
+        self._env.evm.patch.timestamp = timestamp
+
+    def _execute(self, sender: str, to: str | None, data: bytes) -> tuple[Any, str | None]:
+        evm = self._env.evm
+        evm.reset_access_counters()
+        state = evm.vm.state
+        for address in [*_PRECOMPILES, bytes.fromhex(sender[2:])]:
+            state.mark_address_warm(address)
+        if to is None:
+            address, computation = self._env.deploy(sender=sender, bytecode=data, gas=_GAS_LIMIT)
+            return computation, to_checksum_address(str(address))
+        state.mark_address_warm(bytes.fromhex(to[2:]))
+        return self._env.execute_code(to_address=to, sender=sender, data=data, gas=_GAS_LIMIT), None
+
+    def _transact(self, sender_key: str, to: str | None, data: bytes, action: str) -> RawReceipt:
+        sender = address_of(sender_key)
+        number, timestamp = self._number + 1, max(self._timestamp, int(self._clock()))
+        self._set_context(number, timestamp)
+        computation, created = self._execute(sender, to, data)
+        record = {
+            "sender": sender,
+            "to": to,
+            "data": data.hex(),
+            "block": number,
+            "timestamp": timestamp,
+            "ok": not computation.is_error,
+            "created": created,
+        }
+        line = json.dumps(record, sort_keys=True)
+        tx_hash = tx_hash_of(line.encode())
+        if computation.is_error and to is not None:
+            # A failed call changes nothing (not even a nonce here): it is not journalled.
+            self._set_context(self._number, self._timestamp)
+            raise TransactionRevertedError(action, decode_revert_reason(bytes(computation.output)))
+        # Creations bump the sender's nonce even when they fail, so they are always journalled.
+        self._append(line)
+        self._number, self._timestamp = number, timestamp
+        if computation.is_error:
+            raise TransactionRevertedError(action, decode_revert_reason(bytes(computation.output)), tx_hash)
+        logs = tuple(
+            RawLog(to_checksum_address(address), tuple(t.to_bytes(32, "big") for t in topics), bytes(payload))
+            for address, topics, payload in computation.get_log_entries()
+        )
+        gas = compute_tx_gas(data, to is None, computation.get_gas_used(), computation.get_gas_refund())
+        return RawReceipt(tx_hash, number, gas, logs, created)
+
+    def _call(self, to: str, data: bytes, action: str) -> bytes:
+        # Reads see the pending block: the next number and the current clock.
+        self._set_context(self._number + 1, max(self._timestamp, int(self._clock())))
+        try:
+            computation = self._env.execute_code(
+                to_address=to, sender=address_of(self.keys.operator), data=data, is_modifying=False, gas=_GAS_LIMIT
+            )
+        finally:
+            self._set_context(self._number, self._timestamp)
+        if computation.is_error:
+            raise TransactionRevertedError(action, decode_revert_reason(bytes(computation.output)))
+        return bytes(computation.output)
+
+    # ---- journal ----------------------------------------------------------------------------------------
+
+    def _append(self, line: str) -> None:
+        self._journal.write(line + "\n")
+        self._journal.flush()
+        os.fsync(self._journal.fileno())
+
+    def _replay(self) -> None:
+        self._journal.seek(0)
+        content = self._journal.read()
+        lines = content.split("\n")
+        complete, torn = lines[:-1], lines[-1]
+        if torn:
+            # Crash while appending: the transaction was never acknowledged; cut it off.
+            self._journal.truncate(len(content) - len(torn))
+        for index, line in enumerate(complete, start=1):
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                raise ChainStateError(
+                    f"{self.journal_path}:{index} is not valid JSON; the embedded chain cannot be rebuilt. "
+                    f"Move the file away to start a fresh chain."
+                ) from None
+            self._set_context(record["block"], record["timestamp"])
+            data = bytes.fromhex(record["data"])
+            computation, created = self._execute(record["sender"], record["to"], data)
+            if (not computation.is_error) != record["ok"] or created != record["created"]:
+                raise ChainStateError(
+                    f"{self.journal_path}:{index} does not replay to the recorded outcome "
+                    f"(ok={record['ok']}, created={record['created']}); the file was edited or the EVM "
+                    "changed. Move the file away to start a fresh chain."
+                )
+            self._number, self._timestamp = record["block"], record["timestamp"]
+            self.replayed = index
+        self._journal.seek(0, os.SEEK_END)
+
+    def close(self) -> None:
+        if not self._journal.closed:
+            fcntl.flock(self._journal.fileno(), fcntl.LOCK_UN)
+            self._journal.close()

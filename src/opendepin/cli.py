@@ -1,0 +1,216 @@
+"""The `depin` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from opendepin.config import ConfigError, load_config
+
+app = typer.Typer(help="opendepin: run a DePIN network — identity, signed reports, verification, rewards.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+epoch_app = typer.Typer(help="Closed epochs: manifests, proofs, recomputation.", no_args_is_help=True)
+app.add_typer(epoch_app, name="epoch")
+err = Console(stderr=True)
+out = Console()
+
+DataDir = Annotated[Path, typer.Option("--data-dir", help="where the network keeps its state")]
+DEFAULT_DATA_DIR = Path(".depin")
+
+
+def _fail(message: str, code: int = 2) -> None:
+    err.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(code)
+
+
+@app.command()
+def init(directory: Annotated[Path, typer.Argument(help="directory to write network.toml into")],
+         force: Annotated[bool, typer.Option(help="overwrite an existing network.toml")] = False) -> None:
+    """Write a commented default network.toml into DIRECTORY."""
+    from opendepin.template import write_template
+
+    try:
+        path = write_template(directory, overwrite=force)
+    except ConfigError as error:
+        _fail(str(error))
+    out.print(f"wrote {path}")
+
+
+@app.command("check-config")
+def check_config(path: Annotated[Path, typer.Argument(help="a network.toml")]) -> None:
+    """Validate a network.toml; errors name the key and what is allowed."""
+    try:
+        config = load_config(path)
+    except ConfigError as error:
+        _fail(str(error))
+    out.print(f"ok: network {config.name!r}, sectors {config.enabled_sectors}")
+
+
+def _epoch_table(rows: list[dict[str, Any]]) -> Table:
+    table = Table(title="epochs", show_lines=False)
+    for column in ("epoch", "accepted", "rejected (by reason)", "invalid (by reason)", "rewarded", "emitted",
+                   "root"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(str(row["number"]), str(row["accepted"]),
+                      ", ".join(f"{k} {v}" for k, v in row["rejected"].items()) or "-",
+                      ", ".join(f"{k} {v}" for k, v in row["invalid"].items()) or "-",
+                      str(row["rewarded_devices"]), f"{int(row['emitted']) / 10**18:,.2f}",
+                      (row["root"] or "-")[:18] + "…")
+    return table
+
+
+@app.command()
+def up(
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    epochs: Annotated[int, typer.Option(min=1, help="epochs to run, then exit")] = 3,
+    devices: Annotated[int, typer.Option(min=1, help="simulated devices")] = 60,
+    owners: Annotated[int, typer.Option(min=0, help="owner wallets (0: devices/3)")] = 0,
+    seed: Annotated[int, typer.Option(help="fleet seed")] = 7,
+    region: Annotated[str, typer.Option(help="city the fleet stands in")] = "berlin",
+    misbehaving: Annotated[float, typer.Option(min=0, max=1, help="share of misbehaving devices")] = 0.15,
+    fresh: Annotated[bool, typer.Option(help="delete the data dir first")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON summary object on stdout")] = False,
+) -> None:
+    """Run a local network end to end: node + fleet on a simulated clock, K epochs, rewards and roots."""
+    from opendepin.up import EpochSummary, UpOptions, run_network
+
+    rows: list[dict[str, Any]] = []
+    options = UpOptions(data_dir=data_dir, epochs=epochs, devices=devices, owners=owners, seed=seed,
+                        region=region, misbehaving_share=misbehaving, fresh=fresh)
+    with Progress(TextColumn("[bold]simulated hours"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err, transient=as_json) as bar:
+        task = bar.add_task("hours", total=None)
+
+        def on_progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        def on_epoch(summary: EpochSummary) -> None:
+            rows.append(summary.to_json())
+            if not as_json:
+                bar.console.print(
+                    f"epoch {summary.number}: accepted {summary.accepted}, rejected {sum(summary.rejected.values())} "
+                    f"{summary.rejected}, rewarded {summary.rewarded_devices} devices, emitted "
+                    f"{summary.emitted / 10**18:,.2f}, root {summary.root}")
+
+        try:
+            result = run_network(options, on_epoch=on_epoch, progress=on_progress)
+        except ConfigError as error:
+            _fail(str(error))
+    if as_json:
+        sys.stdout.write(json.dumps(result, indent=2) + "\n")
+    else:
+        out.print(_epoch_table(rows))
+
+
+def _open_node(data_dir: Path) -> Any:
+    from opendepin.clock import SystemClock
+    from opendepin.node import Node
+    from opendepin.store.sqlite import SQLiteStore
+
+    try:
+        config = load_config(data_dir / "network.toml")
+    except ConfigError as error:
+        _fail(f"{error}\n(is {data_dir} a network's data dir? run `depin up --data-dir {data_dir}` first)")
+    store = SQLiteStore(data_dir / config.store.path)
+    return Node(config, store, SystemClock())
+
+
+@epoch_app.command("show")
+def epoch_show(number: int, data_dir: DataDir = DEFAULT_DATA_DIR,
+               as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Print epoch NUMBER's manifest (with every leaf in --json)."""
+    node = _open_node(data_dir)
+    record = node.store.get_epoch(number)
+    if record is None:
+        _fail(f"epoch {number} is not closed in {data_dir}")
+    if as_json:
+        sys.stdout.write(json.dumps(record.manifest, indent=2) + "\n")
+        return
+    manifest = record.manifest
+    for key in ("number", "start", "end", "root", "emitted", "paid", "remainder", "totals", "inputs_digest",
+                "params_digest", "engine_version", "leaf_count", "rewarded_devices"):
+        out.print(f"[bold]{key}[/bold]: {manifest.get(key)}")
+
+
+@epoch_app.command("proof")
+def epoch_proof(number: int, address: str, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
+    """Print the Merkle proof of ADDRESS's cumulative reward in epoch NUMBER (JSON)."""
+    from opendepin.rewards.proofs import ProofError, proof_for
+
+    node = _open_node(data_dir)
+    try:
+        proof = proof_for(node.store, number, address)
+    except ProofError as error:
+        _fail(f"{error.reason}: {error}")
+    sys.stdout.write(json.dumps(proof, indent=2) + "\n")
+
+
+@epoch_app.command("verify")
+def epoch_verify(number: int, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
+    """Recompute epoch NUMBER from its stored inputs and compare with its manifest, bit for bit."""
+    from opendepin.rewards.digest import canonical_json
+
+    node = _open_node(data_dir)
+    try:
+        stored, recomputed = node.verify_epoch(number)
+    except KeyError as error:
+        _fail(str(error))
+    if canonical_json(stored) == canonical_json(recomputed):
+        out.print(f"match: epoch {number} recomputed bit for bit (root {stored['root']})")
+        return
+    differing = sorted(k for k in set(stored) | set(recomputed) if stored.get(k) != recomputed.get(k))
+    out.print(f"[red]mismatch[/red]: epoch {number} differs in {differing}")
+    for key in differing:
+        out.print(f"  {key}: stored {str(stored.get(key))[:200]} / recomputed {str(recomputed.get(key))[:200]}")
+    raise typer.Exit(1)
+
+
+@app.command()
+def explain(device: str, epoch: Annotated[int, typer.Option(min=0)], data_dir: DataDir = DEFAULT_DATA_DIR,
+            as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Why did DEVICE earn what it earned in EPOCH: every report's verdict and every multiplier."""
+    from opendepin.explain import explain_device
+
+    node = _open_node(data_dir)
+    try:
+        detail = explain_device(node.store, device, epoch)
+    except LookupError as error:
+        _fail(str(error))
+    if as_json:
+        sys.stdout.write(json.dumps(detail, indent=2) + "\n")
+        return
+    out.print(f"[bold]{device}[/bold] owner {detail['owner']} cell {detail['location']} epoch {epoch}: "
+              f"earned {detail['amount'] / 10**18:,.6f}")
+    for note in detail["notes"]:
+        out.print(f"  note [yellow]{note['reason']}[/yellow] {note['evidence']}")
+    for reward in detail["rewards"]:
+        out.print(f"  {reward['category']}: units {reward['units']} amount {reward['amount']}")
+        for key, value in reward["breakdown"].items():
+            out.print(f"    {key}: {value}")
+    table = Table("ts", "kind", "verdict", "evidence")
+    for report in detail["reports"]:
+        table.add_row(str(report["ts"]), report["kind"], report["reason"], json.dumps(report["evidence"])[:100])
+    out.print(table)
+
+
+@app.command()
+def serve(data_dir: DataDir = DEFAULT_DATA_DIR, host: str = "127.0.0.1", port: int = 8080) -> None:
+    """Serve a network's node API on wall-clock time (ingest, onboarding, epochs)."""
+    import uvicorn
+
+    from opendepin.api.app import create_app
+
+    node = _open_node(data_dir)
+    uvicorn.run(create_app(node), host=host, port=port)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,47 @@
+"""Token price (USD per token) and the price oracle (specs/economics.md: BME, oracle = TWAP + staleness).
+
+log P_t = log base_t + w_t. `base` is the exogenous part: the initial price or an interpolated `path`,
+times shocks (a crash). w is a log random walk (drift μ, volatility σ, mean-preserving) which, for the
+`market` model, also moves with net buying: w_{t+1} = w_t + (μ − σ²/2)/365 + σ/√365·ε + impact · flow_t,
+flow_t = (burned_t − sell_fraction · minted_t) / supply_t. Users buy tokens to burn for credits (demand),
+contributors sell part of their rewards (sell pressure).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from opendepin.economics.paths import compute_shock_factor
+from opendepin.economics.spec import PriceSpec
+
+FloatArray = NDArray[np.float64]
+
+
+def compute_price_base(spec: PriceSpec, days: FloatArray) -> FloatArray:
+    """Exogenous price path: `initial` (gbm, market) or log-linear interpolation of `path`, times shocks."""
+    if spec.kind == "path":
+        points = sorted(spec.path)
+        xs = np.array([day for day, _ in points], dtype=np.float64)
+        logs = np.log(np.array([usd for _, usd in points], dtype=np.float64))
+        base = np.exp(np.interp(days, xs, logs))
+    else:
+        base = np.full_like(days, spec.initial, dtype=np.float64)
+    return base * compute_shock_factor(spec.shocks, days)
+
+
+def compute_market_flow(
+    burned: FloatArray, minted: FloatArray, sell_fraction: FloatArray | float, supply: FloatArray
+) -> FloatArray:
+    """Net buying as a share of supply: (burned − sell_fraction · minted) / supply."""
+    return (burned - sell_fraction * minted) / np.maximum(supply, 1.0)
+
+
+def compute_twap(window: FloatArray) -> FloatArray:
+    """Time-weighted average of the last reported daily prices (rows of `window`, equal weights)."""
+    return window.mean(axis=0)
+
+
+def is_oracle_halted(age_days: FloatArray, max_staleness_days: int) -> NDArray[np.bool_]:
+    """Credit minting halts while the last oracle update is older than the staleness bound."""
+    return age_days > max_staleness_days

@@ -1,0 +1,112 @@
+"""The ingest gate: pure checks every report passes before it is stored (DESIGN.md "One picture").
+
+Order: decode → known device → signature → replay/duplicate → timestamp window → epoch still open →
+kind schema. Each failure is a stable reason code with a message a person can act on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Container, Mapping
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ValidationError
+
+from opendepin.config import IngestConfig
+from opendepin.identity.keys import verify_signature
+from opendepin.reports.envelope import EnvelopeError, SignedReport, decode_report
+from opendepin.reports.model import ReportRecord
+from opendepin.sectors.base import DeviceInfo
+
+ACCEPTED = "accepted"
+
+
+@dataclass(frozen=True, slots=True)
+class GateState:
+    """What the gate reads: registered devices, last accepted seq per device, ids already stored."""
+
+    devices: Mapping[str, DeviceInfo]
+    last_seq: Mapping[str, int]
+    stored_ids: Container[str]
+    closed_until: int
+    """Reports timed before this instant belong to closed epochs and can no longer change them."""
+
+
+@dataclass(frozen=True, slots=True)
+class GateResult:
+    """The gate's decision: `record` is set iff accepted; `reason` is `accepted` or a reason code."""
+
+    reason: str
+    message: str
+    report_id: str | None = None
+    device_id: str | None = None
+    record: ReportRecord | None = None
+    signed: SignedReport | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.reason == ACCEPTED
+
+
+def _reject(reason: str, message: str, signed: SignedReport | None = None) -> GateResult:
+    if signed is None:
+        return GateResult(reason, message)
+    return GateResult(reason, message, signed.report_id, signed.envelope.device, signed=signed)
+
+
+def check_timestamp(ts: int, now: int, params: IngestConfig) -> str | None:
+    """None if `ts` lies in [now − max_past, now + max_future], else the reason code."""
+    if ts < now - params.max_past_seconds:
+        return "report.stale"
+    if ts > now + params.max_future_seconds:
+        return "report.future"
+    return None
+
+
+def check_payload(kind: str, payload: Mapping[str, object], kinds: Mapping[str, type[BaseModel]]) -> str | None:
+    """None if the payload matches the kind's schema, else a message naming the wrong fields."""
+    model = kinds[kind]
+    try:
+        model.model_validate(payload)
+    except ValidationError as error:
+        fields = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(payload)'}: {e['msg']}" for e in error.errors()[:5])
+        return f"payload does not match {kind}: {fields}"
+    return None
+
+
+def gate_report(
+    wire: bytes,
+    state: GateState,
+    now: int,
+    params: IngestConfig,
+    kinds: Mapping[str, type[BaseModel]],
+) -> GateResult:
+    """Decide on one signed report; pure (the caller updates `state` with accepted reports)."""
+    try:
+        signed = decode_report(wire, params.max_report_bytes)
+    except EnvelopeError as error:
+        return _reject(error.reason, str(error))
+    env = signed.envelope
+    device = state.devices.get(env.device)
+    if device is None:
+        return _reject("device.unknown", f"device {env.device[:80]} is not onboarded; POST /v1/devices first", signed)
+    if not verify_signature(device.key_type, bytes.fromhex(env.device.partition(":")[2]), signed.envelope_bytes,
+                            signed.signature):
+        return _reject("signature.invalid", "signature does not verify with the device's registered key", signed)
+    report_id = signed.report_id
+    last = state.last_seq.get(env.device, -1)
+    if env.seq <= last:
+        if report_id in state.stored_ids:
+            return _reject("report.duplicate", "this exact report is already stored", signed)
+        return _reject("report.replay", f"seq {env.seq} is not above the last accepted seq {last}", signed)
+    late = check_timestamp(env.ts, now, params)
+    if late is not None:
+        return _reject(late, f"ts {env.ts} is outside the window around receive time {now}", signed)
+    if env.ts < state.closed_until:
+        return _reject("report.epoch_closed", f"ts {env.ts} belongs to an epoch already closed", signed)
+    if env.kind not in kinds:
+        return _reject("report.unknown_kind", f"kind {env.kind!r} is not one of {sorted(kinds)}", signed)
+    problem = check_payload(env.kind, env.payload, kinds)
+    if problem is not None:
+        return _reject("report.schema_invalid", problem, signed)
+    record = ReportRecord(report_id, env.kind, env.device, env.ts, env.seq, env.payload, now)
+    return GateResult(ACCEPTED, "accepted", report_id, env.device, record, signed)

@@ -1,0 +1,217 @@
+"""An epoch is a pure function of its inputs and parameters (DESIGN.md principle 2).
+
+process_epoch runs, in order: the emission of the window → category pools → each sector's verdicts and
+contributions → unused pools flowing on → pro-rata integer amounts per device → per-owner amounts →
+cumulative totals → the OpenZeppelin-style Merkle root → the manifest. Paid + remainder = emission, always.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from opendepin import __version__
+from opendepin.config import NetworkConfig
+from opendepin.reports.model import ReportRecord
+from opendepin.rewards.allocate import allocate_pool, split_by_basis_points
+from opendepin.rewards.digest import compute_inputs_digest, compute_params_digest
+from opendepin.rewards.emissions import compute_epoch_emission
+from opendepin.rewards.merkle import RewardsTree
+from opendepin.sectors.base import (
+    Contribution,
+    DeviceInfo,
+    DeviceNote,
+    EpochWindow,
+    SectorInput,
+    SectorPlugin,
+    Verdict,
+)
+
+
+@dataclass(frozen=True)
+class EpochInputs:
+    """Everything an epoch depends on besides the network parameters."""
+
+    window: EpochWindow
+    devices: Mapping[str, DeviceInfo]
+    reports: Sequence[ReportRecord]
+    prior_cumulative: Mapping[str, int] = field(default_factory=dict)
+    prior_state: Mapping[str, Any] = field(default_factory=dict)
+    context: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EpochResult:
+    """The outcome: manifest plus the per-report, per-device and per-owner detail behind it."""
+
+    manifest: dict[str, Any]
+    verdicts: list[tuple[str, str, str, Mapping[str, Any]]]
+    device_rewards: list[tuple[str, str, int, int, Mapping[str, Any]]]
+    owner_rewards: list[tuple[str, int, int]]
+    notes: list[tuple[str, str, Mapping[str, Any]]]
+    sector_state: dict[str, Any]
+    tree: RewardsTree | None
+
+
+def window_for(config: NetworkConfig, number: int) -> EpochWindow:
+    """Epoch `number` covers [genesis + n·L, genesis + (n+1)·L)."""
+    start = config.epochs.genesis_ts + number * config.epochs.length_seconds
+    return EpochWindow(number, start, start + config.epochs.length_seconds)
+
+
+def epoch_of(config: NetworkConfig, ts: int) -> int:
+    return (ts - config.epochs.genesis_ts) // config.epochs.length_seconds
+
+
+def process_pools(
+    config: NetworkConfig, emission: int, units: Mapping[str, Mapping[str, int]]
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Category pools after unused device pools flowed on; returns (pools, remainder by cause)."""
+    rewards = config.rewards
+    split = split_by_basis_points(emission, rewards.categories)
+    pools = dict(split.amounts)
+    remainder: dict[str, int] = {"split_rounding": split.remainder}
+    for source, targets in sorted(rewards.unused_flows_to.items()):
+        if pools.get(source, 0) and not any(v > 0 for v in units.get(source, {}).values()):
+            moved = split_by_basis_points(pools[source], targets)
+            pools[source] = 0
+            for target, amount in moved.amounts.items():
+                pools[target] = pools.get(target, 0) + amount
+            remainder["flow_rounding"] = remainder.get("flow_rounding", 0) + moved.remainder
+    return pools, remainder
+
+
+def process_device_categories(
+    config: NetworkConfig, pools: Mapping[str, int], units: Mapping[str, Mapping[str, int]],
+    remainder: dict[str, int],
+) -> dict[tuple[str, str], int]:
+    """Pro-rata amounts per (device, category); unearned pools and rounding go to the remainder."""
+    amounts: dict[tuple[str, str], int] = {}
+    for category in config.rewards.device_categories:
+        allocation = allocate_pool(pools.get(category, 0), units.get(category, {}))
+        for device_id, amount in allocation.amounts.items():
+            amounts[(device_id, category)] = amount
+        if allocation.remainder:
+            cause = f"unallocated.{category}" if not allocation.amounts else f"rounding.{category}"
+            remainder[cause] = remainder.get(cause, 0) + allocation.remainder
+    return amounts
+
+
+def process_recipient_categories(
+    config: NetworkConfig, pools: Mapping[str, int], remainder: dict[str, int]
+) -> dict[str, int]:
+    """Non-device categories (oracles, operations, stakers) go to their configured address, else unminted."""
+    paid: dict[str, int] = defaultdict(int)
+    for category, pool in sorted(pools.items()):
+        if category in config.rewards.device_categories or pool == 0:
+            continue
+        address = config.rewards.recipients.get(category)
+        if address is None:
+            remainder[f"no_recipient.{category}"] = pool
+        else:
+            paid[address] += pool
+    return dict(paid)
+
+
+def run_sectors(
+    sectors: Mapping[str, SectorPlugin], inputs: EpochInputs
+) -> tuple[list[Verdict], list[Contribution], list[DeviceNote], dict[str, Any]]:
+    """Evaluate every sector on the reports of its own kinds."""
+    verdicts: list[Verdict] = []
+    contributions: list[Contribution] = []
+    notes: list[DeviceNote] = []
+    state: dict[str, Any] = {}
+    for name in sorted(sectors):
+        plugin = sectors[name]
+        kinds = set(plugin.report_kinds())
+        outcome = plugin.evaluate(SectorInput(
+            window=inputs.window, devices=inputs.devices,
+            reports=[r for r in inputs.reports if r.kind in kinds and r.device_id in inputs.devices],
+            prior_state=inputs.prior_state.get(name, {}), context=inputs.context,
+        ))
+        verdicts.extend(outcome.verdicts)
+        contributions.extend(outcome.contributions)
+        notes.extend(outcome.notes)
+        state[name] = dict(outcome.state)
+    return verdicts, contributions, notes, state
+
+
+def process_epoch(config: NetworkConfig, sectors: Mapping[str, SectorPlugin], inputs: EpochInputs) -> EpochResult:
+    """The whole epoch, deterministic: same inputs and parameters → byte-identical manifest."""
+    window = inputs.window
+    emission = compute_epoch_emission(config.emission, config.token, window, config.epochs.genesis_ts)
+    verdicts, contributions, notes, state = run_sectors(sectors, inputs)
+    units: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for c in contributions:
+        units[c.category][c.device_id] += c.units
+    pools, remainder = process_pools(config, emission, units)
+    device_amounts = process_device_categories(config, pools, units, remainder)
+    recipient_amounts = process_recipient_categories(config, pools, remainder)
+
+    this_epoch: dict[str, int] = defaultdict(int)
+    for (device_id, _category), amount in device_amounts.items():
+        this_epoch[inputs.devices[device_id].owner] += amount
+    for address, amount in recipient_amounts.items():
+        this_epoch[address] += amount
+    cumulative = {owner: int(v) for owner, v in inputs.prior_cumulative.items()}
+    for owner, amount in this_epoch.items():
+        cumulative[owner] = cumulative.get(owner, 0) + amount
+    leaves = sorted((owner, amount) for owner, amount in cumulative.items() if amount > 0)
+    tree = RewardsTree.build(leaves) if leaves else None
+
+    paid = sum(device_amounts.values()) + sum(recipient_amounts.values())
+    totals: dict[str, int] = defaultdict(int)
+    for (_device, category), amount in device_amounts.items():
+        totals[category] += amount
+    for category, pool in pools.items():
+        if category not in config.rewards.device_categories and category in config.rewards.recipients:
+            totals[category] += pool
+    breakdown_by_key = {(c.device_id, c.category): c for c in contributions}
+    device_rewards = [
+        (device_id, category, units[category][device_id], device_amounts.get((device_id, category), 0),
+         dict(breakdown_by_key[(device_id, category)].breakdown) if (device_id, category) in breakdown_by_key else {})
+        for category in sorted(units) for device_id in sorted(units[category])
+    ]
+    rejected_by_reason: dict[str, int] = defaultdict(int)
+    for v in verdicts:
+        if not v.ok:
+            rejected_by_reason[v.reason] += 1
+    notes_by_reason: dict[str, int] = defaultdict(int)
+    for note in notes:
+        notes_by_reason[note.reason] += 1
+    manifest: dict[str, Any] = {
+        "number": window.number,
+        "start": window.start,
+        "end": window.end,
+        "network": config.name,
+        "engine_version": __version__,
+        "inputs_digest": compute_inputs_digest(inputs.reports, inputs.devices, inputs.prior_cumulative,
+                                               inputs.prior_state, inputs.context),
+        "params_digest": compute_params_digest(config),
+        "emitted": emission,
+        "paid": paid,
+        "remainder": {k: v for k, v in sorted(remainder.items()) if v},
+        "pools": dict(sorted(pools.items())),
+        "totals": dict(sorted(totals.items())),
+        "reports": len(inputs.reports),
+        "invalid_by_reason": dict(sorted(rejected_by_reason.items())),
+        "device_notes_by_reason": dict(sorted(notes_by_reason.items())),
+        "rewarded_devices": len({d for (d, _c), a in device_amounts.items() if a > 0}),
+        "root": tree.root_hex if tree else None,
+        "leaf_count": len(leaves),
+        "leaves": [[owner, str(amount)] for owner, amount in leaves],
+    }
+    device_of = {r.report_id: r.device_id for r in inputs.reports}
+    assert paid + sum(remainder.values()) == emission, "conservation: paid + remainder must equal emission"
+    return EpochResult(
+        manifest=manifest,
+        verdicts=[(v.report_id, device_of[v.report_id], v.reason, dict(v.evidence)) for v in verdicts],
+        device_rewards=device_rewards,
+        owner_rewards=[(owner, this_epoch.get(owner, 0), amount) for owner, amount in leaves],
+        notes=[(n.device_id, n.reason, dict(n.evidence)) for n in notes],
+        sector_state=state,
+        tree=tree,
+    )
+

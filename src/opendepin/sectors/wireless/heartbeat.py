@@ -1,0 +1,84 @@
+"""Heartbeat and speed-test rules (specs/wireless-poc.md, "Mobile-style coverage (HIP-74 family)").
+
+Each rule is a small pure function. Heartbeats are truncated to the hour; one per hour counts. A radio
+needs `min_heartbeats_per_day` valid hours (scaled to the epoch length) to be rewardable. Location trust per
+heartbeat (HIP-119): ≤ 300 m from the asserted cell → 1.0, ≤ 400 m → 0.25, else 0 and the heartbeat is
+invalid (`heartbeat.location_too_far`); the radio's multiplier is the mean over its located heartbeats.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from fractions import Fraction
+
+import h3
+
+from opendepin.sectors.wireless.params import SpeedTier, WirelessParams
+
+SECONDS_PER_HOUR = 3_600
+
+
+def truncate_to_hour(ts: int) -> int:
+    """HIP-74: heartbeats are bucketed by the hour they were sent in."""
+    return ts - ts % SECONDS_PER_HOUR
+
+
+def compute_distance_m(cell: str, lat: float, lon: float) -> float:
+    """Great-circle distance between an asserted H3 cell's centre and a measured position, in metres."""
+    center = h3.cell_to_latlng(cell)
+    return float(h3.great_circle_distance(center, (lat, lon), unit="m"))
+
+
+def compute_location_trust(distance_m: float, params: WirelessParams) -> Fraction:
+    """HIP-119 location-trust multiplier for one heartbeat."""
+    if distance_m <= params.trust_full_radius_m:
+        return Fraction(1)
+    if distance_m <= params.trust_partial_radius_m:
+        return Fraction(str(params.trust_partial_multiplier))
+    return Fraction(0)
+
+
+def compute_required_heartbeats(params: WirelessParams, epoch_seconds: int) -> int:
+    """Valid hours needed per epoch: the daily minimum scaled to the epoch length, rounded up."""
+    return max(1, math.ceil(params.min_heartbeats_per_day * epoch_seconds / 86_400))
+
+
+def compute_mean_trust(trusts: Sequence[Fraction]) -> Fraction:
+    """Radio location multiplier: mean of per-heartbeat trust (0 when there is none)."""
+    return sum(trusts, Fraction(0)) / len(trusts) if trusts else Fraction(0)
+
+
+def compute_tier_multiplier(value: float, thresholds: Sequence[tuple[float, float]], higher_is_better: bool) -> Fraction:
+    """Multiplier of the best tier `value` reaches ((threshold, multiplier) pairs best first)."""
+    for threshold, multiplier in thresholds:
+        if (value >= threshold) if higher_is_better else (value < threshold):
+            return Fraction(str(multiplier))
+    return Fraction(0)
+
+
+def compute_speedtest_multiplier(
+    tests: Sequence[tuple[float, float, float]], params: WirelessParams
+) -> tuple[Fraction, dict[str, float | int | str]]:
+    """HIP-74: average the latest `speedtest_window` tests (need `speedtest_min`); worst of the three tiers."""
+    latest = list(tests)[-params.speedtest_window:]
+    if len(latest) < params.speedtest_min:
+        return Fraction(0), {"tests": len(latest), "required": params.speedtest_min}
+    down = sum(t[0] for t in latest) / len(latest)
+    up = sum(t[1] for t in latest) / len(latest)
+    latency = sum(t[2] for t in latest) / len(latest)
+    tiers: Sequence[SpeedTier] = params.speedtest_tiers
+    multiplier = min(
+        compute_tier_multiplier(down, [(t.download_mbps, t.multiplier) for t in tiers], True),
+        compute_tier_multiplier(up, [(t.upload_mbps, t.multiplier) for t in tiers], True),
+        compute_tier_multiplier(latency, [(t.latency_ms, t.multiplier) for t in tiers], False),
+    )
+    return multiplier, {"tests": len(latest), "download_mbps": round(down, 3), "upload_mbps": round(up, 3),
+                        "latency_ms": round(latency, 3), "multiplier": str(multiplier)}
+
+
+def compute_rank_multiplier(rank: int, params: WirelessParams) -> Fraction:
+    """HIP-105-style rank in a hex: the n-th radio asserted in the same cell gets rank_multipliers[n]."""
+    if rank < len(params.rank_multipliers):
+        return Fraction(str(params.rank_multipliers[rank]))
+    return Fraction(0)

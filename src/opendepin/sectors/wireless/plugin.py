@@ -1,0 +1,144 @@
+"""The wireless sector plug-in: mobile-style heartbeats and speed tests (HIP-74 family)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from fractions import Fraction
+from typing import ClassVar
+
+from pydantic import BaseModel
+
+from opendepin.reports.model import ReportRecord
+from opendepin.sectors.base import (
+    OK,
+    UNIT_SCALE,
+    Contribution,
+    DeviceInfo,
+    DeviceNote,
+    SectorInput,
+    SectorOutcome,
+    SectorPlugin,
+    Verdict,
+)
+from opendepin.sectors.wireless.heartbeat import (
+    compute_distance_m,
+    compute_location_trust,
+    compute_mean_trust,
+    compute_rank_multiplier,
+    compute_required_heartbeats,
+    compute_speedtest_multiplier,
+    truncate_to_hour,
+)
+from opendepin.sectors.wireless.params import WirelessParams
+from opendepin.sectors.wireless.reports import HEARTBEAT, SPEEDTEST, HeartbeatPayload, SpeedtestPayload
+
+
+def _heartbeat_verdicts(
+    device: DeviceInfo, heartbeats: Sequence[ReportRecord], params: WirelessParams
+) -> tuple[list[Verdict], list[Fraction], int]:
+    """Verdict per heartbeat; trust of each located heartbeat; number of valid hours."""
+    verdicts: list[Verdict] = []
+    trusts: list[Fraction] = []
+    hours: set[int] = set()
+    for report in sorted(heartbeats, key=lambda r: (r.ts, r.seq)):
+        hour = truncate_to_hour(report.ts)
+        if device.location is None:
+            verdicts.append(Verdict(report.report_id, "heartbeat.location_not_asserted",
+                                    {"hint": "assert a location when onboarding the device"}))
+            continue
+        distance = compute_distance_m(device.location, float(report.payload["lat"]), float(report.payload["lon"]))
+        trust = compute_location_trust(distance, params)
+        trusts.append(trust)
+        evidence = {"distance_m": round(distance, 1), "location_trust": str(trust), "hour": hour}
+        if trust == 0:
+            verdicts.append(Verdict(report.report_id, "heartbeat.location_too_far",
+                                    {**evidence, "limit_m": params.trust_partial_radius_m}))
+        elif hour in hours:
+            verdicts.append(Verdict(report.report_id, "heartbeat.duplicate_hour", evidence))
+        else:
+            hours.add(hour)
+            verdicts.append(Verdict(report.report_id, OK, evidence))
+    return verdicts, trusts, len(hours)
+
+
+def _rank_in_cells(devices: Mapping[str, DeviceInfo], active: set[str]) -> dict[str, int]:
+    """Rank of each active radio among active radios asserted in the same cell (earliest onboarded first)."""
+    by_cell: dict[str, list[DeviceInfo]] = defaultdict(list)
+    for device_id in active:
+        device = devices[device_id]
+        if device.location is not None:
+            by_cell[device.location].append(device)
+    ranks: dict[str, int] = {}
+    for members in by_cell.values():
+        for rank, device in enumerate(sorted(members, key=lambda d: (d.onboarded_at, d.device_id))):
+            ranks[device.device_id] = rank
+    return ranks
+
+
+class WirelessSector(SectorPlugin):
+    """Coverage shares = base points × rank × speed-test multiplier × location trust (wireless-poc.md)."""
+
+    name: ClassVar[str] = "wireless"
+    params_model: ClassVar[type[BaseModel]] = WirelessParams
+
+    @property
+    def wireless(self) -> WirelessParams:
+        assert isinstance(self.params, WirelessParams)
+        return self.params
+
+    def report_kinds(self) -> Mapping[str, type[BaseModel]]:
+        return {HEARTBEAT: HeartbeatPayload, SPEEDTEST: SpeedtestPayload}
+
+    def categories(self) -> Sequence[str]:
+        return (self.wireless.category,)
+
+    def evaluate(self, data: SectorInput) -> SectorOutcome:
+        params = self.wireless
+        by_device: dict[str, dict[str, list[ReportRecord]]] = defaultdict(lambda: defaultdict(list))
+        for report in data.reports:
+            by_device[report.device_id][report.kind].append(report)
+        required = compute_required_heartbeats(params, data.window.end - data.window.start)
+        verdicts: list[Verdict] = []
+        notes: list[DeviceNote] = []
+        eligible: dict[str, dict[str, object]] = {}
+        for device_id in sorted(by_device):
+            kinds = by_device[device_id]
+            device = data.devices[device_id]
+            hb_verdicts, trusts, valid_hours = _heartbeat_verdicts(device, kinds[HEARTBEAT], params)
+            verdicts.extend(hb_verdicts)
+            tests = sorted(kinds[SPEEDTEST], key=lambda r: (r.ts, r.seq))
+            verdicts.extend(Verdict(t.report_id, OK, {}) for t in tests)
+            if valid_hours < required:
+                notes.append(DeviceNote(device_id, "wireless.insufficient_heartbeats",
+                                        {"valid_hours": valid_hours, "required": required}))
+                continue
+            speed, speed_evidence = compute_speedtest_multiplier(
+                [(float(t.payload["download_mbps"]), float(t.payload["upload_mbps"]),
+                  float(t.payload["latency_ms"])) for t in tests], params)
+            if speed == 0:
+                notes.append(DeviceNote(device_id, "wireless.speedtest_insufficient", speed_evidence))
+            eligible[device_id] = {"trust": compute_mean_trust(trusts), "speed": speed,
+                                   "speed_evidence": speed_evidence, "valid_hours": valid_hours}
+        ranks = _rank_in_cells(data.devices, set(eligible))
+        contributions: list[Contribution] = []
+        base = Fraction(str(params.base_points))
+        for device_id, facts in sorted(eligible.items()):
+            rank = compute_rank_multiplier(ranks.get(device_id, 0), params)
+            trust = facts["trust"]
+            speed = facts["speed"]
+            assert isinstance(trust, Fraction) and isinstance(speed, Fraction)
+            share = base * rank * speed * trust
+            units = int(share * UNIT_SCALE)  # toward zero
+            if rank == 0:
+                notes.append(DeviceNote(device_id, "wireless.hex_rank_exceeded",
+                                        {"rank": ranks.get(device_id, 0) + 1, "paid_ranks": len(params.rank_multipliers)}))
+            breakdown = {
+                "formula": "base_points × rank × speedtest × location_trust",
+                "base_points": str(base), "rank": ranks.get(device_id, 0) + 1, "rank_multiplier": str(rank),
+                "speedtest_multiplier": str(speed), "speedtest": facts["speed_evidence"],
+                "location_trust": str(trust), "valid_hours": facts["valid_hours"], "required_hours": required,
+                "share": str(share),
+            }
+            contributions.append(Contribution(device_id, params.category, units, breakdown))
+        return SectorOutcome(verdicts=verdicts, contributions=contributions, notes=notes)

@@ -1,0 +1,56 @@
+"""Challenge entropy (specs/wireless-poc.md, Roles): hash(timestamp ‖ latest block hash), with a lifespan."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from opendepin.sectors.wireless.poc.params import PocParams
+
+BEACON_DOMAIN = b"opendepin/wireless/beacon/v1"
+
+
+@dataclass(frozen=True, slots=True)
+class Entropy:
+    """Entropy served to devices: hex value, the time it was derived at, the time it stops being valid."""
+
+    value: str
+    timestamp: int
+    expires_at: int
+
+
+def _hash_bytes(block_hash: str) -> bytes:
+    text = block_hash.removeprefix("0x")
+    try:
+        return bytes.fromhex(text)
+    except ValueError:
+        raise ValueError(f"block hash must be hex (optionally 0x-prefixed), got {block_hash!r}") from None
+
+
+def compute_entropy_timestamp(now: int, period_s: int) -> int:
+    """Start of the entropy period containing `now` (a new entropy every `period_s`, spec: 60 s)."""
+    return now - now % period_s
+
+
+def compute_entropy(block_hash: str, timestamp: int) -> str:
+    """Entropy = sha256(timestamp as 8 big-endian bytes ‖ block hash bytes), hex (spec: Roles)."""
+    return hashlib.sha256(timestamp.to_bytes(8, "big") + _hash_bytes(block_hash)).hexdigest()
+
+
+def get_entropy(block_hash: str, now: int, params: PocParams) -> Entropy:
+    """The entropy to serve at `now` given the chain's latest block hash (GET /v1/entropy)."""
+    timestamp = compute_entropy_timestamp(now, params.entropy_period_s)
+    return Entropy(compute_entropy(block_hash, timestamp), timestamp, timestamp + params.entropy_lifespan_s)
+
+
+def is_entropy_fresh(entropy_ts: int, at_ts: int, lifespan_s: int) -> bool:
+    """A report at `at_ts` may cite entropy derived at `entropy_ts` for `lifespan_s` (spec: 180 s)."""
+    return 0 <= at_ts - entropy_ts <= lifespan_s
+
+
+def compute_beacon_data(entropy: str, local_entropy: str, region: str, frequency_hz: int) -> str:
+    """The beacon payload regenerated from (remote entropy, local entropy, region params), hex."""
+    material = b"|".join(
+        [BEACON_DOMAIN, bytes.fromhex(entropy), bytes.fromhex(local_entropy), region.encode(), str(frequency_hz).encode()]
+    )
+    return hashlib.sha256(material).hexdigest()

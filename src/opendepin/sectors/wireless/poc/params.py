@@ -1,0 +1,117 @@
+"""Every constant of `specs/wireless-poc.md` as a parameter (`[sectors.wireless.poc]` in network.toml).
+
+Defaults are the spec's (Helium's published values); the detection parameters (`trust`) are opendepin's own
+and describe the network's nominal radio model (log-distance path loss with log-normal shadowing).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DensityLevel(_Frozen):
+    """HIP-17 parameters at one H3 resolution: neighbours N, target and max hotspots per cell."""
+
+    n: Annotated[int, Field(ge=1)]
+    target: Annotated[int, Field(ge=1)]
+    max: Annotated[int, Field(ge=1)]
+
+
+def _default_density() -> dict[int, DensityLevel]:
+    """HIP-104 values: r4 (2, 500, 1000), r5 (4, 100, 200), r6 (4, 25, 50), r7 (4, 5, 10), r8-r10 (2, 1, 1)."""
+    table = {4: (2, 500, 1000), 5: (4, 100, 200), 6: (4, 25, 50), 7: (4, 5, 10)}
+    table.update({res: (2, 1, 1) for res in (8, 9, 10)})
+    return {res: DensityLevel(n=n, target=t, max=m) for res, (n, t, m) in table.items()}
+
+
+class TrustParams(_Frozen):
+    """Detection beyond per-report rules (opendepin): radio model, detector thresholds, memory."""
+
+    enabled: bool = True
+    path_loss_exponent: Annotated[float, Field(gt=1, le=6)] = 3.5
+    reference_loss_db: Annotated[float, Field(description="path loss at 1 m")] = 40.0
+    shadowing_sigma_db: Annotated[float, Field(gt=0)] = 7.0
+    sensitivity_dbm: float = -120.0
+    implausible_probability: Annotated[float, Field(gt=0, lt=1)] = 1e-3
+    max_direct_lag_ms: Annotated[int, Field(ge=0)] = 100
+    expected_hear_probability: Annotated[float, Field(gt=0, lt=1)] = 0.5
+    silence_min_expected: Annotated[float, Field(gt=0)] = 4.0
+    silence_full_ratio: Annotated[float, Field(ge=0, le=1)] = 0.15
+    silence_clear_ratio: Annotated[float, Field(ge=0, le=1)] = 0.35
+    implausible_min_links: Annotated[int, Field(ge=1)] = 3
+    implausible_full_share: Annotated[float, Field(gt=0, le=1)] = 0.3
+    implausible_clear_share: Annotated[float, Field(ge=0, le=1)] = 0.1
+    geometry_min_links: Annotated[int, Field(ge=3)] = 4
+    geometry_min_offset_m: Annotated[float, Field(gt=0)] = 2_000.0
+    geometry_offset_factor: Annotated[float, Field(gt=0)] = 2.0
+    geometry_full_chi2: Annotated[float, Field(gt=0)] = 60.0
+    geometry_clear_chi2: Annotated[float, Field(gt=0)] = 30.0
+    geometry_max_links: Annotated[int, Field(ge=4)] = 32
+    community_min_size: Annotated[int, Field(ge=2)] = 4
+    community_owner_share: Annotated[float, Field(gt=0, le=1)] = 0.75
+    community_top_owners: Annotated[int, Field(ge=1)] = 2
+    owner_min_devices: Annotated[int, Field(ge=2)] = 4
+    owner_internal_share: Annotated[float, Field(gt=0, le=1)] = 0.5
+    owner_flagged_min: Annotated[int, Field(ge=1)] = 2
+    owner_flagged_share: Annotated[float, Field(gt=0, le=1)] = 0.5
+    flag_below: Annotated[float, Field(gt=0, le=1)] = 0.5
+    evidence_decay: Annotated[float, Field(ge=0, lt=1, description="weight of past epochs' evidence")] = 0.5
+    penalty_decay: Annotated[float, Field(ge=0, le=1, description="share of a penalty kept next epoch")] = 0.8
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TrustParams:
+        if self.silence_full_ratio >= self.silence_clear_ratio:
+            raise ValueError("silence_full_ratio must be below silence_clear_ratio")
+        if self.implausible_clear_share >= self.implausible_full_share:
+            raise ValueError("implausible_clear_share must be below implausible_full_share")
+        if self.geometry_clear_chi2 >= self.geometry_full_chi2:
+            raise ValueError("geometry_clear_chi2 must be below geometry_full_chi2")
+        return self
+
+
+class PocParams(_Frozen):
+    """Proof-of-coverage parameters, defaults from specs/wireless-poc.md."""
+
+    beacon_category: str = "beacons"
+    witness_category: str = "witnesses"
+    entropy_period_s: Annotated[int, Field(ge=1)] = 60
+    entropy_lifespan_s: Annotated[int, Field(ge=1)] = 180
+    beacon_interval_s: Annotated[int, Field(ge=1, description="one beacon per bucket")] = 21_600
+    full_hotspot_modes: list[str] = Field(default_factory=lambda: ["full"])
+    default_mode: str = "full"
+    regions: list[str] = Field(default_factory=lambda: ["EU868", "US915", "AS923", "AU915", "IN865", "KR920"])
+    denylist: list[str] = Field(default_factory=list)
+    denied_edges: list[tuple[str, str]] = Field(default_factory=list, description="(beaconer, witness)")
+    max_witness_lag_ms: Annotated[int, Field(ge=0)] = 4_000
+    max_lag_after_first_ms: Annotated[int, Field(ge=0)] = 1_500
+    max_frequency_offset_hz: Annotated[int, Field(ge=0)] = 100_000
+    min_witness_distance_cells: Annotated[int, Field(ge=0)] = 8
+    witness_distance_resolution: Annotated[int, Field(ge=0, le=15)] = 11
+    max_witness_distance_m: Annotated[float, Field(gt=0)] = 100_000.0
+    default_gain_dbi: float = 1.2
+    reciprocity_window_s: Annotated[int, Field(ge=0)] = 172_800
+    witness_cap: Annotated[int, Field(ge=1)] = 14
+    witness_redundancy: Annotated[int, Field(ge=1)] = 4
+    unit_decay: Annotated[float, Field(gt=0, lt=1)] = 0.8
+    unit_cap: Annotated[float, Field(gt=0)] = 2.0
+    assertion_resolution: Annotated[int, Field(ge=0, le=15)] = 12
+    density_base_resolution: Annotated[int, Field(ge=1, le=15)] = 11
+    density_levels: dict[int, DensityLevel] = Field(default_factory=_default_density)
+    density_active_window_s: Annotated[int, Field(ge=0)] = 216_000
+    default_hex_scale: Annotated[float, Field(ge=0, le=1)] = 0.2
+    trust: TrustParams = TrustParams()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PocParams:
+        for res in self.density_levels:
+            if not 0 <= res < self.density_base_resolution:
+                raise ValueError(f"density_levels: resolution {res} must be in 0..{self.density_base_resolution - 1}")
+        if self.beacon_category == self.witness_category:
+            raise ValueError("beacon_category and witness_category must differ")
+        return self

@@ -1,0 +1,128 @@
+"""Witness checks of specs/wireless-poc.md; each failure is a stable reason code with the numbers behind it."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from opendepin.sectors.base import OK, DeviceInfo
+from opendepin.sectors.wireless.poc.entropy import is_entropy_fresh
+from opendepin.sectors.wireless.poc.geo import compute_cell_distance, compute_distance_m, get_cell_center
+from opendepin.sectors.wireless.poc.params import PocParams
+from opendepin.sectors.wireless.poc.reports import BeaconPayload, WitnessPayload
+
+SPEED_OF_LIGHT = 2.998e8
+Evidence = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class BeaconContext:
+    """What a witness is checked against: the valid beacon it cites and its transmitter."""
+
+    beaconer: DeviceInfo
+    payload: BeaconPayload
+    first_rx_ms: int
+
+
+def compute_fspl_db(distance_m: float, frequency_hz: float) -> float:
+    """Free-space path loss 20·log10(4π·d·f/c) in dB (spec: RSSI plausibility)."""
+    return 20 * math.log10(4 * math.pi * max(distance_m, 1.0) * frequency_hz / SPEED_OF_LIGHT)
+
+
+def get_gain_dbi(device: DeviceInfo, params: PocParams) -> float:
+    """Antenna gain asserted for the device (`attributes.gain_dbi`), else the network default."""
+    return float(device.attributes.get("gain_dbi", params.default_gain_dbi))
+
+
+def compute_max_rssi_dbm(tx_power_dbm: float, gain_tx_dbi: float, gain_rx_dbi: float, fspl_db: float) -> float:
+    """Strongest physically possible RSSI: tx power + both gains − FSPL (spec: RSSI plausibility)."""
+    return tx_power_dbm + gain_tx_dbi - fspl_db + gain_rx_dbi
+
+
+def is_rssi_plausible(rssi_dbm: float, max_rssi_dbm: float) -> bool:
+    """Invalid if RSSI > tx_power + gain_beaconer − FSPL + gain_witness (spec)."""
+    return rssi_dbm <= max_rssi_dbm
+
+
+def is_too_close(cell_distance: int, params: PocParams) -> bool:
+    """Fewer than `min_witness_distance_cells` cells apart at resolution 11 (spec: too close)."""
+    return cell_distance < params.min_witness_distance_cells
+
+
+def is_too_far(distance_m: float, params: PocParams) -> bool:
+    """Over `max_witness_distance_m` between cell centres (spec: too far, 100 km)."""
+    return distance_m > params.max_witness_distance_m
+
+
+def is_too_late(lag_ms: int, lag_after_first_ms: int, params: PocParams) -> bool:
+    """More than 4000 ms after the beacon, or 1500 ms after the first witness (spec: too late)."""
+    return lag_ms > params.max_witness_lag_ms or lag_after_first_ms > params.max_lag_after_first_ms
+
+
+def is_frequency_close(offset_hz: int, params: PocParams) -> bool:
+    """Within `max_frequency_offset_hz` of the beacon's frequency (spec: 100 kHz)."""
+    return abs(offset_hz) <= params.max_frequency_offset_hz
+
+
+def is_edge_denied(beaconer: str, witness: str, params: PocParams) -> bool:
+    """The network denied witnesses of `beaconer` by `witness` (spec: denied beaconer–witness edge)."""
+    return (beaconer, witness) in params.denied_edges
+
+
+def check_witness_device(
+    witness_id: str, beaconer_id: str, devices: Mapping[str, DeviceInfo], params: PocParams
+) -> tuple[str, Evidence]:
+    """Device-level witness checks: unknown, not asserted, denylisted, denied edge, self-witness."""
+    if witness_id not in devices:
+        return "witness.unknown_gateway", {"device": witness_id}
+    if devices[witness_id].location is None:
+        return "witness.location_not_asserted", {"hint": "assert a location for the hotspot"}
+    if witness_id in params.denylist:
+        return "witness.denylisted", {"device": witness_id}
+    if is_edge_denied(beaconer_id, witness_id, params):
+        return "witness.denied_edge", {"beaconer": beaconer_id}
+    if witness_id == beaconer_id:
+        return "witness.self_witness", {"beaconer": beaconer_id}
+    return OK, {}
+
+
+def check_witness(
+    payload: WitnessPayload, received_at: int, entropy_ts: int, witness: DeviceInfo, beacon: BeaconContext,
+    params: PocParams,
+) -> tuple[str, Evidence]:
+    """Report-level witness checks against its beacon, in spec order; evidence carries every number."""
+    if not is_entropy_fresh(entropy_ts, received_at, params.entropy_lifespan_s):
+        return "witness.entropy_expired", {"entropy_age_s": received_at - entropy_ts,
+                                           "lifespan_s": params.entropy_lifespan_s}
+    lag = payload.rx_ms - beacon.payload.tx_ms
+    after_first = payload.rx_ms - beacon.first_rx_ms
+    timing = {"lag_ms": lag, "lag_after_first_ms": after_first}
+    if is_too_late(lag, after_first, params):
+        return "witness.too_late", {**timing, "max_lag_ms": params.max_witness_lag_ms,
+                                    "max_after_first_ms": params.max_lag_after_first_ms}
+    if payload.data != beacon.payload.data:
+        return "witness.payload_mismatch", {"heard": payload.data[:16], "sent": beacon.payload.data[:16]}
+    offset = payload.frequency_hz - beacon.payload.frequency_hz
+    if not is_frequency_close(offset, params):
+        return "witness.frequency_offset", {"offset_hz": offset, "max_offset_hz": params.max_frequency_offset_hz}
+    if payload.region != beacon.payload.region:
+        return "witness.wrong_region", {"witness_region": payload.region, "beacon_region": beacon.payload.region}
+    assert witness.location is not None and beacon.beaconer.location is not None
+    cells = compute_cell_distance(witness.location, beacon.beaconer.location, params.witness_distance_resolution)
+    distance = compute_distance_m(get_cell_center(witness.location), get_cell_center(beacon.beaconer.location))
+    geometry = {"distance_m": round(distance, 1), "cell_distance": min(cells, 10**6)}
+    if is_too_close(cells, params):
+        return "witness.too_close", {**geometry, "min_cells": params.min_witness_distance_cells,
+                                     "resolution": params.witness_distance_resolution}
+    if is_too_far(distance, params):
+        return "witness.too_far", {**geometry, "max_distance_m": params.max_witness_distance_m}
+    fspl = compute_fspl_db(distance, beacon.payload.frequency_hz)
+    max_rssi = compute_max_rssi_dbm(beacon.payload.tx_power_dbm, get_gain_dbi(beacon.beaconer, params),
+                                    get_gain_dbi(witness, params), fspl)
+    radio = {"rssi_dbm": payload.rssi_dbm, "max_rssi_dbm": round(max_rssi, 2), "fspl_db": round(fspl, 2),
+             "frequency_offset_hz": offset}
+    if not is_rssi_plausible(payload.rssi_dbm, max_rssi):
+        return "witness.rssi_too_strong", {**geometry, **radio}
+    return OK, {**geometry, **radio, **timing}

@@ -1,0 +1,98 @@
+"""The commented default network.toml written by `depin init` (every money constant is here)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from opendepin.config import ConfigError
+
+TEMPLATE = """\
+# opendepin network definition. Every constant that decides money is here; `depin up` reads this file.
+# Amounts of tokens are whole tokens here; on chain and in manifests they are integers in the smallest unit.
+name = "{name}"
+
+[token]
+name = "OpenDePIN Token"
+symbol = "ODP"
+decimals = 18                 # 0..18
+max_supply = 10000000000      # whole tokens; emission stops there
+
+[emission]
+# kind = "halving" | "fixed" | "declining"   (specs/economics.md, "Emission schedules")
+kind = "halving"
+initial_per_year = 60000000   # Helium: 60M/yr in years 1-2, then halving
+halving_period_days = 730
+# kind = "fixed"      -> per_year = 30000000
+# kind = "declining"  -> initial_per_year = 60000000, factor = 0.85, period_days = 364   (DIMO-style)
+
+[epochs]
+length_seconds = 86400        # one epoch per day
+genesis = 2026-01-01T00:00:00Z
+lateness_seconds = 600        # close an epoch only this long after its end (late reports still count)
+
+[rewards]
+# Category splits in basis points (sum 10000). Wireless example of specs/economics.md.
+categories = {{ coverage = 3000, data_transfer = 5000, oracles = 700, operations = 700, stakers = 600 }}
+device_categories = ["coverage", "data_transfer"]       # paid to devices by sector scores
+# Unused device pools flow on (HIP-10: unused data-transfer rewards go back to coverage).
+unused_flows_to = {{ data_transfer = {{ coverage = 10000 }} }}
+# Non-device categories are paid to these addresses; a category without one stays unminted (remainder).
+recipients = {{}}
+
+[ingest]
+max_batch = 1000              # reports per POST /v1/reports
+max_report_bytes = 16384
+max_past_seconds = 3600       # a report's ts must be within [now - past, now + future]
+max_future_seconds = 300
+
+[store]
+kind = "sqlite"               # "sqlite" (embedded) | "postgres"
+path = "depin.sqlite3"        # relative to the data dir
+dsn = "postgresql://postgres@127.0.0.1:5432/opendepin"
+
+[chain]
+kind = "embedded"             # "embedded" (in-process EVM) | "rpc" (any JSON-RPC node) | "none"
+rpc_url = "http://127.0.0.1:8545"
+confirmations = 1
+oracle_threshold = 1          # k of n oracle signatures to post an epoch root
+oracle_count = 1
+claim_share = 0.5             # share of owners the simulated fleet lets claim each epoch
+
+# Makers whose onboarding attestations are accepted (EVM addresses).
+{makers}
+[sectors.wireless]
+enabled = true
+category = "coverage"
+min_heartbeats_per_day = 12   # HIP-74: at least 12 valid hourly heartbeats per day
+trust_full_radius_m = 300.0   # HIP-119 location trust: <= 300 m -> 1.0
+trust_partial_radius_m = 400.0  # <= 400 m -> trust_partial_multiplier, beyond -> 0 (heartbeat invalid)
+trust_partial_multiplier = 0.25
+base_points = 1.0
+rank_multipliers = [1.0, 0.75, 0.25]   # n-th radio asserted in the same res-12 cell
+speedtest_window = 6          # average of the latest 6 tests, at least 2
+speedtest_min = 2
+# speed-test tiers (worst of download / upload / latency decides)
+speedtest_tiers = [
+  {{ download_mbps = 100, upload_mbps = 10, latency_ms = 50, multiplier = 1.0 }},
+  {{ download_mbps = 75, upload_mbps = 8, latency_ms = 60, multiplier = 0.75 }},
+  {{ download_mbps = 50, upload_mbps = 5, latency_ms = 75, multiplier = 0.5 }},
+  {{ download_mbps = 30, upload_mbps = 2, latency_ms = 100, multiplier = 0.25 }},
+]
+"""
+
+
+def render_template(name: str = "opendepin-local", makers: dict[str, str] | None = None) -> str:
+    lines = []
+    for maker_name, address in (makers or {}).items():
+        lines.append(f'[[makers]]\nname = "{maker_name}"\naddress = "{address}"\n')
+    return TEMPLATE.format(name=name, makers="\n".join(lines))
+
+
+def write_template(directory: Path, makers: dict[str, str] | None = None, overwrite: bool = False) -> Path:
+    """Write DIR/network.toml (refuses to overwrite unless asked)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "network.toml"
+    if path.exists() and not overwrite:
+        raise ConfigError(f"{path} exists; remove it or pass --force")
+    path.write_text(render_template(makers=makers))
+    return path

@@ -1,0 +1,195 @@
+"""`depin up`: a whole local network in one process — node (HTTP ingest, verifier, epoch scheduler) and
+the fleet, on a simulated clock that runs hours in milliseconds. State lives in the data dir, so a
+restart continues where it stopped."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from opendepin.clock import SimulatedClock
+from opendepin.config import MakerConfig, NetworkConfig, load_config
+from opendepin.fleet.simulator import Fleet, FleetSpec
+from opendepin.node import Node
+from opendepin.rewards.epoch import window_for
+from opendepin.server import BackgroundServer
+from opendepin.store.base import EpochRecord
+from opendepin.store.sqlite import SQLiteStore
+from opendepin.template import write_template
+
+FLEET_MAKER_NAME = "opendepin-fleet"
+CLOCK_KEY = "sim_clock"
+SENT_KEY = "fleet_sent_until"
+HOUR = 3_600
+
+
+@dataclass
+class UpOptions:
+    data_dir: Path
+    epochs: int
+    devices: int
+    owners: int = 0
+    seed: int = 7
+    region: str = "berlin"
+    misbehaving_share: float = 0.15
+    p256_share: float = 0.2
+    fresh: bool = False
+    batch_size: int = 1_000
+
+
+@dataclass
+class EpochSummary:
+    number: int
+    root: str | None
+    emitted: int
+    paid: int
+    accepted: int
+    rejected: dict[str, int]
+    invalid: dict[str, int]
+    rewarded_devices: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"number": self.number, "root": self.root, "emitted": str(self.emitted), "paid": str(self.paid),
+                "accepted": self.accepted, "rejected": self.rejected, "invalid": self.invalid,
+                "rewarded_devices": self.rewarded_devices, **self.extra}
+
+
+def prepare_data_dir(options: UpOptions) -> tuple[NetworkConfig, Fleet]:
+    """Create or load the fleet and the network.toml (which must accept the fleet's maker)."""
+    data_dir = options.data_dir
+    if options.fresh and data_dir.exists():
+        shutil.rmtree(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    fleet_path = data_dir / "fleet.json"
+    if fleet_path.exists():
+        fleet = Fleet.load(fleet_path)
+        if options.devices > len(fleet.devices):
+            fleet.grow(options.devices)
+    else:
+        owners = options.owners or max(1, options.devices // 3)
+        fleet = Fleet.create(FleetSpec(seed=options.seed, region=options.region, devices=options.devices,
+                                       owners=owners, misbehaving_share=options.misbehaving_share,
+                                       p256_share=options.p256_share))
+    fleet.save(fleet_path)
+    config_path = data_dir / "network.toml"
+    if not config_path.exists():
+        write_template(data_dir, makers={FLEET_MAKER_NAME: fleet.maker.address})
+    config = load_config(config_path)
+    if not any(m.address.lower() == fleet.maker.address.lower() for m in config.makers):
+        config = config.model_copy(update={"makers": [*config.makers,
+                                                      MakerConfig(name=FLEET_MAKER_NAME, address=fleet.maker.address)]})
+    return config, fleet
+
+
+def onboard_fleet(client: httpx.Client, config: NetworkConfig, fleet: Fleet) -> int:
+    """POST /v1/devices for every device not yet onboarded, except the 'unregistered' ones."""
+    count = 0
+    for device in fleet.devices:
+        if device.onboarded or device.behaviour == "unregistered":
+            continue
+        response = client.post("/v1/devices", json=fleet.onboarding_request(config.name, device))
+        if response.status_code not in (200, 201):
+            raise RuntimeError(f"onboarding device {device.index} failed: {response.status_code} {response.text}")
+        device.onboarded = True
+        count += 1
+    return count
+
+
+def send_batches(client: httpx.Client, wires: list[bytes], batch_size: int) -> tuple[int, int]:
+    """POST the reports in CBOR batches; returns (accepted, rejected) as the node answered."""
+    import cbor2
+
+    accepted = rejected = 0
+    for start in range(0, len(wires), batch_size):
+        body = cbor2.dumps(wires[start:start + batch_size])
+        response = client.post("/v1/reports", content=body, headers={"content-type": "application/cbor"})
+        response.raise_for_status()
+        answer = response.json()
+        accepted += answer["accepted"]
+        rejected += answer["rejected"]
+    return accepted, rejected
+
+
+def summarize(node: Node, record: EpochRecord) -> EpochSummary:
+    manifest = record.manifest
+    return EpochSummary(
+        number=record.number, root=manifest["root"], emitted=int(manifest["emitted"]), paid=int(manifest["paid"]),
+        accepted=node.store.count_reports(record.start, record.end),
+        rejected=node.store.rejection_counts(record.start, record.end),
+        invalid=dict(manifest.get("invalid_by_reason", {})), rewarded_devices=int(manifest["rewarded_devices"]),
+    )
+
+
+def hours_of_epoch(config: NetworkConfig, number: int, after: int) -> Iterator[int]:
+    window = window_for(config, number)
+    for hour in range(window.start, window.end, HOUR):
+        if hour >= after:
+            yield hour
+
+
+EpochHook = Callable[[Node, EpochRecord, Fleet], dict[str, Any]]
+ProgressHook = Callable[[int, int], None]
+
+
+def run_network(options: UpOptions, on_epoch: Callable[[EpochSummary], None] | None = None,
+                settle: EpochHook | None = None, progress: ProgressHook | None = None) -> dict[str, Any]:
+    """Run `options.epochs` more epochs; returns the JSON summary."""
+    config, fleet = prepare_data_dir(options)
+    store = SQLiteStore(options.data_dir / config.store.path)
+    saved = store.get_meta(CLOCK_KEY)
+    clock = SimulatedClock(int(saved) if saved else config.epochs.genesis_ts)
+    node = Node(config, store, clock)
+    summaries: list[EpochSummary] = []
+    try:
+        with BackgroundServer(node) as server, httpx.Client(base_url=server.url, timeout=120) as client:
+            onboarded = onboard_fleet(client, config, fleet)
+            fleet.save(options.data_dir / "fleet.json")
+            first = node.next_epoch
+            total_hours = options.epochs * (config.epochs.length_seconds // HOUR)
+            done_hours = 0
+            for number in range(first, first + options.epochs):
+                sent_until = int(store.get_meta(SENT_KEY) or 0)
+                for hour in hours_of_epoch(config, number, after=sent_until):
+                    clock.set(max(clock.now(), hour))
+                    wires = list(fleet.reports_for_hour(hour))
+                    clock.set(hour + HOUR - 1)  # reports arrive within their hour
+                    send_batches(client, wires, options.batch_size)
+                    store.set_meta(CLOCK_KEY, str(clock.now()))
+                    store.set_meta(SENT_KEY, str(hour + HOUR))
+                    done_hours += 1
+                    if progress:
+                        progress(done_hours, total_hours)
+                window = window_for(config, number)
+                clock.set(max(clock.now(), window.end + config.epochs.lateness_seconds))
+                for record in node.close_due_epochs():
+                    summary = summarize(node, record)
+                    if settle is not None:
+                        summary.extra.update(settle(node, record, fleet))
+                    summaries.append(summary)
+                    if on_epoch:
+                        on_epoch(summary)
+                store.set_meta(CLOCK_KEY, str(clock.now()))
+    finally:
+        store.close()
+    return {
+        "network": config.name,
+        "data_dir": str(options.data_dir),
+        "devices": len(fleet.devices),
+        "owners": len(fleet.owners),
+        "onboarded_now": onboarded,
+        "behaviours": _behaviour_counts(fleet),
+        "epochs": [s.to_json() for s in summaries],
+    }
+
+
+def _behaviour_counts(fleet: Fleet) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for device in fleet.devices:
+        counts[device.behaviour] = counts.get(device.behaviour, 0) + 1
+    return dict(sorted(counts.items()))
