@@ -7,6 +7,7 @@ plain attributes and does vector arithmetic only.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
@@ -60,6 +61,7 @@ class ModelInputs:
     price_scale: Param
     impact: Param
     sell_fraction: Param
+    depth_usd: Param
     market: bool
     miss: Param
     max_stale: Param
@@ -73,23 +75,23 @@ class ModelInputs:
     filecoin: FilecoinSchedule | None
     devices: DeviceInputs
 
-    @property
+    @cached_property
     def sectors(self) -> int:
         return int(self.demand_drift.shape[0])
 
-    @property
+    @cached_property
     def demand_random(self) -> bool:
         return bool(np.any(self.demand_scale > 0))
 
-    @property
+    @cached_property
     def price_random(self) -> bool:
         return bool(np.any(np.asarray(self.price_scale) > 0))
 
-    @property
+    @cached_property
     def oracle_active(self) -> bool:
         return self.twap_days > 1 or bool(np.any(np.asarray(self.miss) > 0))
 
-    @property
+    @cached_property
     def capacity_limited(self) -> bool:
         return self.devices.types > 0 and bool(np.any(np.isfinite(self.capacity)))
 
@@ -157,6 +159,7 @@ def build_inputs(batch: Batch) -> ModelInputs:
         price_scale=col(lambda s: compute_walk_scale(s.price.volatility_per_year)),
         impact=col(lambda s: s.price.impact),
         sell_fraction=col(lambda s: s.price.sell_fraction),
+        depth_usd=col(lambda s: s.price.depth_usd),
         market=first.price.kind == "market",
         miss=col(lambda s: s.oracle.miss_probability),
         max_stale=col(lambda s: s.oracle.max_staleness_days),

@@ -33,6 +33,7 @@ FloatArray = NDArray[np.float64]
 ProgressCallback = Callable[[int], None]
 
 BLOCK_DAYS = 128
+MAX_DAILY_PUSH = 0.5  # market flow moves log price by at most ±0.5 a day (a circuit breaker)
 
 
 @dataclass(frozen=True)
@@ -200,12 +201,13 @@ def _device_step(
 
 
 def _price_step(
-    inputs: ModelInputs, state: _State, t: int, normals: FloatArray, burned: FloatArray, minted: FloatArray
+    inputs: ModelInputs, state: _State, t: int, normals: FloatArray, served: FloatArray, minted: FloatArray
 ) -> None:
-    """Advance the log walk (and market flow) and set tomorrow's price."""
+    """Advance the log walk (and, for the market model, net buying) and set tomorrow's price."""
     if inputs.market:
-        flow = price.compute_market_flow(burned, minted, inputs.sell_fraction, state.supply)
-        state.walk = state.walk + inputs.price_drift + inputs.price_scale * normals + inputs.impact * flow
+        flow = price.compute_market_flow(served, minted, inputs.sell_fraction, state.price, inputs.depth_usd)
+        push = np.clip(inputs.impact * flow, -MAX_DAILY_PUSH, MAX_DAILY_PUSH)
+        state.walk = state.walk + inputs.price_drift + inputs.price_scale * normals + push
     elif inputs.price_random:
         state.walk = state.walk + inputs.price_drift + inputs.price_scale * normals
     state.price = inputs.base_price.at(t + 1) * np.exp(state.walk)
@@ -277,7 +279,7 @@ def simulate(
             acc[ix["demand_usd"]] += block.demand[i]
             acc[ix["incentives_usd"]] += minted * p
             acc[ix["sector_demand"] : ix["sector_demand"] + sectors] += block.sector_demand[i]
-            _price_step(inputs, state, t, block.price_normals[i], burned, minted)
+            _price_step(inputs, state, t, block.price_normals[i], served, minted)
             if (t + 1) % every == 0 or t + 1 == inputs.days:
                 records[t // every] = acc / (t + 1 - window_start)
                 acc.fill(0.0)

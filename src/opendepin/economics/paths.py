@@ -41,5 +41,5 @@ def compute_walk_scale(volatility_per_year: FloatArray | float) -> FloatArray:
 def advance_log_walk(
     start: FloatArray, drift: FloatArray | float, scale: FloatArray | float, normals: FloatArray
 ) -> FloatArray:
-    """Walk values for each row of `normals` (time first), starting after `start`: start + Σ(drift + scale·ε)."""
+    """Walk values after each row of `normals` (time first): start + cumulative Σ(drift + scale·ε)."""
     return start + np.cumsum(drift + scale * normals, axis=0)

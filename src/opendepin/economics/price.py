@@ -3,8 +3,10 @@
 log P_t = log base_t + w_t. `base` is the exogenous part: the initial price or an interpolated `path`,
 times shocks (a crash). w is a log random walk (drift μ, volatility σ, mean-preserving) which, for the
 `market` model, also moves with net buying: w_{t+1} = w_t + (μ − σ²/2)/365 + σ/√365·ε + impact · flow_t,
-flow_t = (burned_t − sell_fraction · minted_t) / supply_t. Users buy tokens to burn for credits (demand),
-contributors sell part of their rewards (sell pressure).
+flow_t = (D_t − sell_fraction · M_t · P_t) / depth_usd. Users buy D_t USD of tokens to burn for credits
+(demand), contributors sell part of their rewards (sell pressure); with sell_fraction = 1 and no noise the
+price settles where the two meet, P* = D / M (the BME equilibrium). The push impact · flow is clipped
+to ±0.5 a day by the model (a circuit breaker), so one day's imbalance cannot move the price e-fold.
 """
 
 from __future__ import annotations
@@ -31,10 +33,14 @@ def compute_price_base(spec: PriceSpec, days: FloatArray) -> FloatArray:
 
 
 def compute_market_flow(
-    burned: FloatArray, minted: FloatArray, sell_fraction: FloatArray | float, supply: FloatArray
+    served_usd: FloatArray,
+    minted: FloatArray,
+    sell_fraction: FloatArray | float,
+    spot: FloatArray,
+    depth_usd: FloatArray | float,
 ) -> FloatArray:
-    """Net buying as a share of supply: (burned − sell_fraction · minted) / supply."""
-    return (burned - sell_fraction * minted) / np.maximum(supply, 1.0)
+    """Net buying in units of market depth: (D − sell_fraction · M · P) / depth."""
+    return (served_usd - sell_fraction * minted * spot) / depth_usd
 
 
 def compute_twap(window: FloatArray) -> FloatArray:

@@ -28,7 +28,7 @@ class _Spec(BaseModel):
 
 
 class HalvingSchedule(_Spec):
-    """Helium-style halving: `initial_per_year` tokens, halved every `halving_period_days` (specs: halving)."""
+    """Helium-style halving: `initial_per_year` tokens, halved every `halving_period_days`."""
 
     kind: Literal["halving"] = "halving"
     initial_per_year: Positive = 60_000_000
@@ -135,13 +135,14 @@ class ShockSpec(_Spec):
 
 class PriceSpec(_Spec):
     """The token price in USD: an exogenous path (`gbm`, `path`) or a simple `market` model whose log price
-    also moves with net buying, (burned − sell_fraction · minted) / supply, times `impact`."""
+    also moves by `impact` × net buying in USD, (demand − sell_fraction · minted · price) / depth_usd."""
 
     kind: Literal["gbm", "path", "market"] = "gbm"
     initial: Positive = 1.0
     drift_per_year: float = 0.0
     volatility_per_year: NonNegative = 0.8
     impact: NonNegative = 0.0
+    depth_usd: Positive = 1_000_000.0
     sell_fraction: Fraction01 = 0.5
     path: list[tuple[NonNegative, Positive]] = Field(default_factory=list)
     shocks: list[ShockSpec] = Field(default_factory=list)
@@ -156,7 +157,7 @@ class PriceSpec(_Spec):
 
 
 class GrowthSpec(_Spec):
-    """Deterministic demand trend: constant, linear, exponential or logistic (ceiling = multiple · initial)."""
+    """Demand trend: constant, linear, exponential or logistic (ceiling: a multiple of the initial)."""
 
     kind: Literal["constant", "linear", "exponential", "logistic"] = "exponential"
     rate_per_year: float = 0.0
