@@ -1,0 +1,59 @@
+"""Shared fixtures: a network config with a known maker, an in-memory-clock node over a temp SQLite store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from opendepin.clock import SimulatedClock
+from opendepin.config import MakerConfig, NetworkConfig
+from opendepin.identity.attestation import attestation_message, location_message
+from opendepin.identity.keys import DeviceKey
+from opendepin.identity.wallets import Wallet
+from opendepin.node import Node, OnboardRequest
+from opendepin.identity.attestation import Attestation, LocationAssertion
+from opendepin.store.sqlite import SQLiteStore
+
+MAKER = Wallet(bytes.fromhex("11" * 32))
+OWNER = Wallet(bytes.fromhex("22" * 32))
+CELL = "8c1f1d48945d9ff"  # H3 resolution-12 cell at Berlin Alexanderplatz
+
+
+@pytest.fixture
+def config() -> NetworkConfig:
+    return NetworkConfig(makers=[MakerConfig(name="test-maker", address=MAKER.address)])
+
+
+@pytest.fixture
+def clock(config: NetworkConfig) -> SimulatedClock:
+    return SimulatedClock(config.epochs.genesis_ts)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SQLiteStore]:
+    s = SQLiteStore(tmp_path / "depin.sqlite3")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def node(config: NetworkConfig, store: SQLiteStore, clock: SimulatedClock) -> Node:
+    return Node(config, store, clock)
+
+
+def onboard_request(network: str, key: DeviceKey, owner: Wallet = OWNER, maker: Wallet = MAKER,
+                    cell: str | None = CELL) -> OnboardRequest:
+    device_id = key.device_id
+    attestation = Attestation(device_id, owner.address, maker.address,
+                              maker.sign_text(attestation_message(network, device_id, owner.address)))
+    location = None
+    if cell is not None:
+        location = LocationAssertion(device_id, cell, 1, owner.sign_text(location_message(network, device_id, cell, 1)))
+    return OnboardRequest(attestation, location)
+
+
+@pytest.fixture
+def device_key() -> DeviceKey:
+    return DeviceKey("ed25519", bytes.fromhex("33" * 32))

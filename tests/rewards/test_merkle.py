@@ -1,0 +1,64 @@
+"""The rewards tree against OpenZeppelin's own StandardMerkleTree (JavaScript), plus proof properties."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from opendepin.rewards.merkle import MerkleError, RewardsTree, hash_leaf, verify_proof
+
+JS = Path(__file__).resolve().parents[2] / "tools" / "js"
+
+addresses = st.binary(min_size=20, max_size=20).map(lambda b: "0x" + b.hex())
+leaf_sets = st.dictionaries(addresses, st.integers(0, 2**256 - 1), min_size=1, max_size=40)
+
+
+def _oz(values: list[tuple[str, int]]) -> dict[str, object]:
+    if shutil.which("node") is None or not (JS / "node_modules" / "@openzeppelin").exists():
+        pytest.fail("OpenZeppelin reference missing: run `make test` (it installs tools/js)")
+    out = subprocess.run(["node", str(JS / "oz_tree.mjs")], input=json.dumps([[a, str(v)] for a, v in values]),
+                         capture_output=True, text=True, check=True, cwd=JS)
+    return json.loads(out.stdout)
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 64, 257])
+def test_matches_openzeppelin(size: int) -> None:
+    values = [("0x" + (i + 1).to_bytes(20, "big").hex(), (i * 7919) ** 3) for i in range(size)]
+    tree = RewardsTree.build(values)
+    reference = _oz(values)
+    assert tree.root_hex == reference["root"]
+    for (address, _), proof in zip(values, reference["proofs"], strict=True):  # type: ignore[call-overload]
+        assert ["0x" + p.hex() for p in tree.proof(address)] == proof
+
+
+@settings(max_examples=60, deadline=None)
+@given(leaf_sets)
+def test_every_proof_verifies_and_tampering_fails(values: dict[str, int]) -> None:
+    tree = RewardsTree.build(values.items())
+    for address, amount in values.items():
+        proof = tree.proof(address)
+        assert verify_proof(tree.root, hash_leaf(address, amount), proof)
+        assert not verify_proof(tree.root, hash_leaf(address, amount ^ 1), proof)
+        if proof:
+            bad = [bytes([proof[0][0] ^ 1]) + proof[0][1:], *proof[1:]]
+            assert not verify_proof(tree.root, hash_leaf(address, amount), bad)
+
+
+def test_invalid_inputs() -> None:
+    with pytest.raises(MerkleError):
+        RewardsTree.build([])
+    with pytest.raises(MerkleError):
+        RewardsTree.build([("0x12", 1)])
+    with pytest.raises(MerkleError):
+        RewardsTree.build([("0x" + "11" * 20, -1)])
+    with pytest.raises(MerkleError, match="twice"):
+        RewardsTree.build([("0x" + "11" * 20, 1), ("0x" + "11" * 20, 2)])
+    tree = RewardsTree.build([("0x" + "11" * 20, 1)])
+    with pytest.raises(MerkleError):
+        tree.proof("0x" + "22" * 20)
