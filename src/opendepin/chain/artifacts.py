@@ -56,13 +56,14 @@ def sources_digest() -> str:
 def load_artifact(name: str) -> Artifact:
     """Compile (or fetch from titanoboa's cache) contract `name`."""
     import boa  # heavy import, deferred
+    from vyper.compiler.output import build_abi_output
 
     path = contract_path(name)
     deployer = boa.load_partial(str(path))
     bytecode = bytes(deployer.compiler_data.bytecode)
     return Artifact(
         name=name,
-        abi=tuple(deployer.abi),
+        abi=tuple(build_abi_output(deployer.compiler_data)),
         bytecode=bytecode,
         source_digest=hashlib.sha256(path.read_bytes()).hexdigest(),
     )

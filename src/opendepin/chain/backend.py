@@ -139,9 +139,9 @@ class DeployParams:
     def check(self) -> None:
         """Raise ValueError naming the parameter the contracts would reject."""
         if not 1 <= len(self.token_name) <= 25:
-            raise ValueError(f"token name must be 1-25 characters (snekmate ERC-20), got {self.token_name!r}")
+            raise ValueError(f"token name must be 1-25 characters (snekmate ERC-20): {self.token_name!r}")
         if not 1 <= len(self.token_symbol) <= 5:
-            raise ValueError(f"token symbol must be 1-5 characters (snekmate ERC-20), got {self.token_symbol!r}")
+            raise ValueError(f"token symbol must be 1-5 characters (snekmate ERC-20): {self.token_symbol!r}")
         if not 1 <= self.oracle_threshold <= len(self.oracles) <= 32:
             raise ValueError(
                 f"oracle threshold {self.oracle_threshold} must be between 1 and the oracle count "
@@ -232,8 +232,9 @@ class ChainBackend(ABC):
     @abstractmethod
     def _has_code(self, address: str) -> bool: ...
 
+    @abstractmethod
     def close(self) -> None:
-        """Release resources (processes, files)."""
+        """Release resources (locks, files, connections)."""
 
     def __enter__(self) -> ChainBackend:
         return self
@@ -291,7 +292,8 @@ class ChainBackend(ABC):
         return self._abis[name]
 
     def _decode_events(self, raw: RawReceipt) -> tuple[Event, ...]:
-        by_address = {address.lower(): name for name, address in (self._deployment or _EMPTY).contracts.items()}
+        record = self._deployment or _EMPTY
+        by_address = {address.lower(): name for name, address in record.contracts.items()}
         events: list[Event] = []
         for log in raw.logs:
             name = by_address.get(log.address.lower())
@@ -320,7 +322,8 @@ class ChainBackend(ABC):
     def read(self, contract: str, function: str, *args: Any) -> Any:
         """Return value of view `function(args)` of deployed `contract`."""
         abi = self._abi(contract)
-        data = self._call(self.contracts[contract], abi.encode_call(function, *args), f"{contract}.{function}")
+        data = abi.encode_call(function, *args)
+        data = self._call(self.contracts[contract], data, f"{contract}.{function}")
         return abi.decode_output(function, data)
 
     # ---- deploy -----------------------------------------------------------------------------------------
@@ -434,18 +437,17 @@ class ChainBackend(ABC):
         )
 
     def assert_location(self, owner_key: str, device_key: bytes, h3_cell: int) -> TxReceipt:
-        token_id = int.from_bytes(_bytes32(device_key, "device_key"), "big")
-        return self.send(owner_key, "DeviceRegistry", "assert_location", token_id, h3_cell)
+        return self.send(owner_key, "DeviceRegistry", "assert_location", _token_id(device_key), h3_cell)
 
     def transfer_device(self, owner_key: str, device_key: bytes, to: str) -> TxReceipt:
-        token_id = int.from_bytes(_bytes32(device_key, "device_key"), "big")
-        return self.send(owner_key, "DeviceRegistry", "transferFrom", address_of(owner_key), to, token_id)
+        owner = address_of(owner_key)
+        return self.send(owner_key, "DeviceRegistry", "transferFrom", owner, to, _token_id(device_key))
 
     def device_owner(self, device_key: bytes) -> str:
-        return str(self.read("DeviceRegistry", "ownerOf", int.from_bytes(_bytes32(device_key, "device_key"), "big")))
+        return str(self.read("DeviceRegistry", "ownerOf", _token_id(device_key)))
 
     def device_location(self, device_key: bytes) -> int:
-        return int(self.read("DeviceRegistry", "location", int.from_bytes(_bytes32(device_key, "device_key"), "big")))
+        return int(self.read("DeviceRegistry", "location", _token_id(device_key)))
 
     # ---- rewards ----------------------------------------------------------------------------------------
 
@@ -480,7 +482,8 @@ class ChainBackend(ABC):
         """
         root = _bytes32(root, "root")
         manifest_hash = _bytes32(manifest_hash, "manifest_hash")
-        sigs = list(signatures) if signatures is not None else self.sign_epoch(epoch, root, manifest_hash, emission)
+        if signatures is None:
+            signatures = self.sign_epoch(epoch, root, manifest_hash, emission)
         return self.send(
             submitter_key or self.keys.operator,
             "RewardsDistributor",
@@ -489,7 +492,7 @@ class ChainBackend(ABC):
             root,
             manifest_hash,
             emission,
-            sigs,
+            list(signatures),
         )
 
     def claim(
@@ -610,6 +613,10 @@ def _bytes32(value: bytes | str, what: str) -> bytes:
     if len(raw) != 32:
         raise ValueError(f"{what} must be 32 bytes, got {len(raw)}")
     return raw
+
+
+def _token_id(device_key: bytes) -> int:
+    return int.from_bytes(_bytes32(device_key, "device_key"), "big")
 
 
 def _params_json(params: DeployParams) -> dict[str, Any]:

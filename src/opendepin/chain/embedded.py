@@ -164,8 +164,9 @@ class EmbeddedBackend(ChainBackend):
         # Reads see the pending block: the next number and the current clock.
         self._set_context(self._number + 1, max(self._timestamp, int(self._clock())))
         try:
+            sender = address_of(self.keys.operator)
             computation = self._env.execute_code(
-                to_address=to, sender=address_of(self.keys.operator), data=data, is_modifying=False, gas=_GAS_LIMIT
+                to_address=to, sender=sender, data=data, is_modifying=False, gas=_GAS_LIMIT
             )
         finally:
             self._set_context(self._number, self._timestamp)

@@ -31,7 +31,9 @@ def _new_key() -> str:
     return "0x" + secrets.token_hex(32)
 
 
-def load_or_create_keys(data_dir: Path, oracle_count: int = 1, threshold: int = 1, makers: int = 1) -> ChainKeys:
+def load_or_create_keys(
+    data_dir: Path, oracle_count: int = 1, threshold: int = 1, makers: int = 1
+) -> ChainKeys:
     """Keys of `data_dir`, creating missing ones; the operator key can be overridden by the environment."""
     if not 1 <= threshold <= oracle_count:
         raise ValueError(f"oracle_threshold {threshold} must be between 1 and oracle_count {oracle_count}")

@@ -67,7 +67,8 @@ def compute_emission_cap(schedule: EmissionConfig, token: TokenConfig, epochs: E
     if isinstance(schedule, HalvingEmission):
         initial, factor, days = schedule.initial_per_year, Fraction(1, 2), schedule.halving_period_days
     elif isinstance(schedule, DecliningEmission):
-        initial, factor, days = schedule.initial_per_year, Fraction(str(schedule.factor)), schedule.period_days
+        factor = Fraction(str(schedule.factor))
+        initial, days = schedule.initial_per_year, schedule.period_days
     else:  # pragma: no cover - the config union is closed
         raise TypeError(f"unknown emission schedule {schedule!r}")
     # A period of ceil(period / epoch length) epochs decays no earlier than the real schedule does.

@@ -14,11 +14,13 @@ from eth_abi import encode as abi_encode
 from eth_account import Account
 from eth_utils import keccak, to_checksum_address
 
-REGISTRY_DOMAIN = ("OpenDePIN Device", "1")
+REGISTRY_DOMAIN = ("OpenDePIN DeviceRegistry", "1")
 DISTRIBUTOR_DOMAIN = ("OpenDePIN RewardsDistributor", "1")
-"""(name, version) of the EIP-712 domains; the registry's is its ERC-721 token domain."""
+"""(name, version) of the EIP-712 domains (the registry uses its ERC-721 module's domain)."""
 
-_DOMAIN_TYPEHASH = keccak(text="EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
+_DOMAIN_TYPEHASH = keccak(
+    text="EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+)
 ONBOARD_TYPEHASH = keccak(text="Onboard(bytes32 deviceKey,address owner)")
 EPOCH_TYPEHASH = keccak(text="EpochRoot(uint256 epoch,bytes32 root,bytes32 manifestHash,uint256 emission)")
 
@@ -28,7 +30,13 @@ def compute_domain_separator(name: str, version: str, chain_id: int, contract: s
     return keccak(
         abi_encode(
             ["bytes32", "bytes32", "bytes32", "uint256", "address"],
-            [_DOMAIN_TYPEHASH, keccak(text=name), keccak(text=version), chain_id, to_checksum_address(contract)],
+            [
+                _DOMAIN_TYPEHASH,
+                keccak(text=name),
+                keccak(text=version),
+                chain_id,
+                to_checksum_address(contract),
+            ],
         )
     )
 
