@@ -71,7 +71,7 @@ def _epoch_table(rows: list[dict[str, Any]]) -> Table:
 def up(
     data_dir: DataDir = DEFAULT_DATA_DIR,
     epochs: Annotated[int, typer.Option(min=1, help="epochs to run, then exit")] = 3,
-    devices: Annotated[int, typer.Option(min=1, help="simulated devices")] = 60,
+    devices: Annotated[int | None, typer.Option(min=1, help="simulated devices (default 60; a restart keeps its fleet)")] = None,
     owners: Annotated[int, typer.Option(min=0, help="owner wallets (0: devices/3)")] = 0,
     seed: Annotated[int, typer.Option(help="fleet seed")] = 7,
     region: Annotated[str, typer.Option(help="city the fleet stands in")] = "berlin",

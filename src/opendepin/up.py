@@ -26,13 +26,15 @@ FLEET_MAKER_NAME = "opendepin-fleet"
 CLOCK_KEY = "sim_clock"
 SENT_KEY = "fleet_sent_until"
 HOUR = 3_600
+DEFAULT_DEVICES = 60
 
 
 @dataclass
 class UpOptions:
     data_dir: Path
     epochs: int
-    devices: int
+    devices: int | None = None
+    """Fleet size; None keeps an existing fleet's size (60 for a new fleet). A larger number grows the fleet."""
     owners: int = 0
     seed: int = 7
     region: str = "berlin"
@@ -69,11 +71,12 @@ def prepare_data_dir(options: UpOptions) -> tuple[NetworkConfig, Fleet]:
     fleet_path = data_dir / "fleet.json"
     if fleet_path.exists():
         fleet = Fleet.load(fleet_path)
-        if options.devices > len(fleet.devices):
+        if options.devices is not None and options.devices > len(fleet.devices):
             fleet.grow(options.devices)
     else:
-        owners = options.owners or max(1, options.devices // 3)
-        fleet = Fleet.create(FleetSpec(seed=options.seed, region=options.region, devices=options.devices,
+        devices = options.devices or DEFAULT_DEVICES
+        owners = options.owners or max(1, devices // 3)
+        fleet = Fleet.create(FleetSpec(seed=options.seed, region=options.region, devices=devices,
                                        owners=owners, misbehaving_share=options.misbehaving_share,
                                        p256_share=options.p256_share))
     fleet.save(fleet_path)

@@ -233,6 +233,10 @@ class ChainBackend(ABC):
     def _has_code(self, address: str) -> bool: ...
 
     @abstractmethod
+    def fund(self, address: str, wei: int) -> None:
+        """Make sure `address` holds at least `wei` of native coin to pay gas (no-op without gas cost)."""
+
+    @abstractmethod
     def close(self) -> None:
         """Release resources (locks, files, connections)."""
 

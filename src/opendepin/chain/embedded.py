@@ -210,6 +210,9 @@ class EmbeddedBackend(ChainBackend):
             self.replayed = index
         self._journal.seek(0, os.SEEK_END)
 
+    def fund(self, address: str, wei: int) -> None:
+        """Nothing to do: the embedded chain charges no gas (gas price 0)."""
+
     def close(self) -> None:
         if not self._journal.closed:
             fcntl.flock(self._journal.fileno(), fcntl.LOCK_UN)

@@ -108,7 +108,7 @@ class SQLiteStore(Store):
     # makers and devices
     def add_maker(self, address: str, name: str) -> None:
         with self._tx() as db:
-            db.execute("INSERT OR IGNORE INTO makers VALUES (?, ?)", (address, name))
+            db.execute("INSERT INTO makers VALUES (?, ?) ON CONFLICT (address) DO NOTHING", (address, name))
 
     def makers(self) -> dict[str, str]:
         return {address: name for address, name in self._query("SELECT address, name FROM makers")}
@@ -116,7 +116,7 @@ class SQLiteStore(Store):
     def add_device(self, device: DeviceInfo, attestation: Mapping[str, Any]) -> bool:
         with self._tx() as db:
             cursor = db.execute(
-                "INSERT OR IGNORE INTO devices VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO devices VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_id) DO NOTHING",
                 (device.device_id, device.key_type, device.owner, device.maker, device.location,
                  device.onboarded_at, dumps(dict(attestation))),
             )
@@ -142,7 +142,7 @@ class SQLiteStore(Store):
     def append(self, accepted: Sequence[StoredReport], rejected: Sequence[Rejection]) -> None:
         with self._tx() as db:
             db.executemany(
-                "INSERT OR IGNORE INTO reports VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO reports VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (report_id) DO NOTHING",
                 [(r.record.report_id, r.record.device_id, r.record.kind, r.record.seq, r.record.ts,
                   r.record.received_at, r.envelope, r.signature) for r in accepted],
             )

@@ -64,9 +64,7 @@ def compute_hex_scale(location: str, table: Mapping[int, tuple[dict[str, int], d
     return scale
 
 
-def compute_hex_scales(
-    active: Mapping[str, str], params: PocParams
-) -> dict[str, float]:
+def compute_hex_scales(active: Mapping[str, str], params: PocParams) -> dict[str, float]:
     """Scale of every active hotspot (device id → asserted cell); others get `default_hex_scale` elsewhere."""
     table = compute_density_table(active.values(), params)
     return {device: compute_hex_scale(cell, table) for device, cell in active.items()}

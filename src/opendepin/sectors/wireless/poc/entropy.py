@@ -51,6 +51,12 @@ def is_entropy_fresh(entropy_ts: int, at_ts: int, lifespan_s: int) -> bool:
 def compute_beacon_data(entropy: str, local_entropy: str, region: str, frequency_hz: int) -> str:
     """The beacon payload regenerated from (remote entropy, local entropy, region params), hex."""
     material = b"|".join(
-        [BEACON_DOMAIN, bytes.fromhex(entropy), bytes.fromhex(local_entropy), region.encode(), str(frequency_hz).encode()]
+        [
+            BEACON_DOMAIN,
+            bytes.fromhex(entropy),
+            bytes.fromhex(local_entropy),
+            region.encode(),
+            str(frequency_hz).encode(),
+        ]
     )
     return hashlib.sha256(material).hexdigest()

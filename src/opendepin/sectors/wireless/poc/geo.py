@@ -38,8 +38,10 @@ def compute_cell_distance(a: str, b: str, resolution: int) -> int:
 
 
 def compute_distances_m(
-    lat1: npt.NDArray[np.float64], lng1: npt.NDArray[np.float64],
-    lat2: npt.NDArray[np.float64], lng2: npt.NDArray[np.float64],
+    lat1: npt.NDArray[np.float64],
+    lng1: npt.NDArray[np.float64],
+    lat2: npt.NDArray[np.float64],
+    lng2: npt.NDArray[np.float64],
 ) -> npt.NDArray[np.float64]:
     """Vectorised haversine distances in metres (degrees in)."""
     p1, p2 = np.radians(lat1), np.radians(lat2)
@@ -57,7 +59,9 @@ def project_to_plane(
     return np.stack([x, y], axis=1)
 
 
-def pairs_within(xy: npt.NDArray[np.float64], radius: float) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+def pairs_within(
+    xy: npt.NDArray[np.float64], radius: float
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """All ordered pairs (i, j), i ≠ j, of points closer than `radius` metres (grid bucketing, vectorised)."""
     n = len(xy)
     if n == 0:

@@ -15,8 +15,9 @@ def compute_path_loss_db(distance_m: FloatArray, trust: TrustParams) -> FloatArr
     return trust.reference_loss_db + 10 * trust.path_loss_exponent * np.log10(np.maximum(distance_m, 1.0))
 
 
-def compute_expected_rssi_dbm(tx_power_dbm: FloatArray, gains_dbi: FloatArray, distance_m: FloatArray,
-                              trust: TrustParams) -> FloatArray:
+def compute_expected_rssi_dbm(
+    tx_power_dbm: FloatArray, gains_dbi: FloatArray, distance_m: FloatArray, trust: TrustParams
+) -> FloatArray:
     """Median received power: tx power + both antenna gains − PL(d)."""
     return tx_power_dbm + gains_dbi - compute_path_loss_db(distance_m, trust)
 
@@ -35,8 +36,10 @@ def compute_hear_probability(expected_rssi_dbm: FloatArray, trust: TrustParams) 
     return normal_sf((trust.sensitivity_dbm - expected_rssi_dbm) / trust.shadowing_sigma_db)
 
 
-def compute_link_surprise(rssi_dbm: FloatArray, expected_rssi_dbm: FloatArray, trust: TrustParams) -> FloatArray:
-    """−ln P(RSSI ≥ observed | heard, asserted distance): Exp(1)-distributed on honest links, large on lies."""
+def compute_link_surprise(
+    rssi_dbm: FloatArray, expected_rssi_dbm: FloatArray, trust: TrustParams
+) -> FloatArray:
+    """−ln P(RSSI ≥ observed | heard at the asserted distance): Exp(1) on honest links, large on lies."""
     sigma = trust.shadowing_sigma_db
     tail_obs = normal_sf((rssi_dbm - expected_rssi_dbm) / sigma)
     tail_sens = normal_sf((trust.sensitivity_dbm - expected_rssi_dbm) / sigma)

@@ -24,7 +24,7 @@ class DensityLevel(_Frozen):
 
 
 def _default_density() -> dict[int, DensityLevel]:
-    """HIP-104 values: r4 (2, 500, 1000), r5 (4, 100, 200), r6 (4, 25, 50), r7 (4, 5, 10), r8-r10 (2, 1, 1)."""
+    """HIP-104: r4 (2, 500, 1000), r5 (4, 100, 200), r6 (4, 25, 50), r7 (4, 5, 10), r8-r10 (2, 1, 1)."""
     table = {4: (2, 500, 1000), 5: (4, 100, 200), 6: (4, 25, 50), 7: (4, 5, 10)}
     table.update({res: (2, 1, 1) for res in (8, 9, 10)})
     return {res: DensityLevel(n=n, target=t, max=m) for res, (n, t, m) in table.items()}
@@ -47,12 +47,10 @@ class TrustParams(_Frozen):
     implausible_min_links: Annotated[int, Field(ge=1)] = 3
     implausible_full_share: Annotated[float, Field(gt=0, le=1)] = 0.3
     implausible_clear_share: Annotated[float, Field(ge=0, le=1)] = 0.1
-    geometry_min_links: Annotated[int, Field(ge=3)] = 4
-    geometry_min_offset_m: Annotated[float, Field(gt=0)] = 2_000.0
-    geometry_offset_factor: Annotated[float, Field(gt=0)] = 2.0
-    geometry_full_chi2: Annotated[float, Field(gt=0)] = 60.0
-    geometry_clear_chi2: Annotated[float, Field(gt=0)] = 30.0
-    geometry_max_links: Annotated[int, Field(ge=4)] = 32
+    surprise_min_owners: Annotated[int, Field(ge=1)] = 3
+    surprise_clear: Annotated[float, Field(gt=0)] = 2.5
+    surprise_full: Annotated[float, Field(gt=0)] = 4.0
+    surprise_cap: Annotated[float, Field(gt=0)] = 30.0
     community_min_size: Annotated[int, Field(ge=2)] = 4
     community_owner_share: Annotated[float, Field(gt=0, le=1)] = 0.75
     community_top_owners: Annotated[int, Field(ge=1)] = 2
@@ -70,8 +68,8 @@ class TrustParams(_Frozen):
             raise ValueError("silence_full_ratio must be below silence_clear_ratio")
         if self.implausible_clear_share >= self.implausible_full_share:
             raise ValueError("implausible_clear_share must be below implausible_full_share")
-        if self.geometry_clear_chi2 >= self.geometry_full_chi2:
-            raise ValueError("geometry_clear_chi2 must be below geometry_full_chi2")
+        if self.surprise_clear >= self.surprise_full:
+            raise ValueError("surprise_clear must be below surprise_full")
         return self
 
 
@@ -111,7 +109,9 @@ class PocParams(_Frozen):
     def _consistent(self) -> PocParams:
         for res in self.density_levels:
             if not 0 <= res < self.density_base_resolution:
-                raise ValueError(f"density_levels: resolution {res} must be in 0..{self.density_base_resolution - 1}")
+                raise ValueError(
+                    f"density_levels: resolution {res} must be in 0..{self.density_base_resolution - 1}"
+                )
         if self.beacon_category == self.witness_category:
             raise ValueError("beacon_category and witness_category must differ")
         return self

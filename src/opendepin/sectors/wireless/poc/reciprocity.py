@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 
 def is_recent(last_ts: int | None, at_ts: int, window_s: int) -> bool:
-    """`last_ts` (the latest qualifying event, possibly later in the same epoch) is within `window_s` of `at_ts`."""
+    """`last_ts` (latest qualifying event, maybe later in the same epoch) is within `window_s` of `at_ts`."""
     return last_ts is not None and last_ts >= at_ts - window_s
 
 

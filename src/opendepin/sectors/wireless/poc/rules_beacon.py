@@ -45,11 +45,15 @@ def compute_beacon_bucket(ts: int, interval_s: int) -> int:
 
 def is_beacon_payload_valid(payload: BeaconPayload) -> bool:
     """The transmitted data equals the payload regenerated from the entropies and region (spec)."""
-    expected = compute_beacon_data(payload.entropy, payload.local_entropy, payload.region, payload.frequency_hz)
+    expected = compute_beacon_data(
+        payload.entropy, payload.local_entropy, payload.region, payload.frequency_hz
+    )
     return expected == payload.data
 
 
-def check_beacon_device(device_id: str, devices: Mapping[str, DeviceInfo], params: PocParams) -> tuple[str, Evidence]:
+def check_beacon_device(
+    device_id: str, devices: Mapping[str, DeviceInfo], params: PocParams
+) -> tuple[str, Evidence]:
     """Device-level beacon checks: unknown gateway, location not asserted, denylisted, not full hotspot."""
     if not is_known_gateway(device_id, devices):
         return "beacon.unknown_gateway", {"device": device_id}
@@ -62,8 +66,12 @@ def check_beacon_device(device_id: str, devices: Mapping[str, DeviceInfo], param
 
 
 def check_beacon(
-    payload: BeaconPayload, received_at: int, entropy_ts: int | None, already_beaconed: bool,
-    device: DeviceInfo, params: PocParams,
+    payload: BeaconPayload,
+    received_at: int,
+    entropy_ts: int | None,
+    already_beaconed: bool,
+    device: DeviceInfo,
+    params: PocParams,
 ) -> tuple[str, Evidence]:
     """Payload-level beacon checks after the device checks: entropy, mode, schedule, payload (spec order)."""
     if entropy_ts is None:
@@ -72,7 +80,10 @@ def check_beacon(
     if not is_entropy_fresh(entropy_ts, received_at, params.entropy_lifespan_s):
         return "beacon.entropy_expired", {"entropy_age_s": age, "lifespan_s": params.entropy_lifespan_s}
     if not is_full_hotspot(device, params):
-        return "beacon.not_full_hotspot", {"mode": get_mode(device, params), "allowed": params.full_hotspot_modes}
+        return "beacon.not_full_hotspot", {
+            "mode": get_mode(device, params),
+            "allowed": params.full_hotspot_modes,
+        }
     bucket = compute_beacon_bucket(received_at, params.beacon_interval_s)
     if already_beaconed:
         return "beacon.too_frequent", {"bucket": bucket, "interval_s": params.beacon_interval_s}

@@ -1,4 +1,4 @@
-"""Witness checks of specs/wireless-poc.md; each failure is a stable reason code with the numbers behind it."""
+"""Witness checks of specs/wireless-poc.md; each failure is a stable reason code with its numbers."""
 
 from __future__ import annotations
 
@@ -36,7 +36,9 @@ def get_gain_dbi(device: DeviceInfo, params: PocParams) -> float:
     return float(device.attributes.get("gain_dbi", params.default_gain_dbi))
 
 
-def compute_max_rssi_dbm(tx_power_dbm: float, gain_tx_dbi: float, gain_rx_dbi: float, fspl_db: float) -> float:
+def compute_max_rssi_dbm(
+    tx_power_dbm: float, gain_tx_dbi: float, gain_rx_dbi: float, fspl_db: float
+) -> float:
     """Strongest physically possible RSSI: tx power + both gains − FSPL (spec: RSSI plausibility)."""
     return tx_power_dbm + gain_tx_dbi - fspl_db + gain_rx_dbi
 
@@ -89,40 +91,70 @@ def check_witness_device(
 
 
 def check_witness(
-    payload: WitnessPayload, received_at: int, entropy_ts: int, witness: DeviceInfo, beacon: BeaconContext,
+    payload: WitnessPayload,
+    received_at: int,
+    entropy_ts: int,
+    witness: DeviceInfo,
+    beacon: BeaconContext,
     params: PocParams,
 ) -> tuple[str, Evidence]:
     """Report-level witness checks against its beacon, in spec order; evidence carries every number."""
     if not is_entropy_fresh(entropy_ts, received_at, params.entropy_lifespan_s):
-        return "witness.entropy_expired", {"entropy_age_s": received_at - entropy_ts,
-                                           "lifespan_s": params.entropy_lifespan_s}
+        return "witness.entropy_expired", {
+            "entropy_age_s": received_at - entropy_ts,
+            "lifespan_s": params.entropy_lifespan_s,
+        }
     lag = payload.rx_ms - beacon.payload.tx_ms
     after_first = payload.rx_ms - beacon.first_rx_ms
     timing = {"lag_ms": lag, "lag_after_first_ms": after_first}
     if is_too_late(lag, after_first, params):
-        return "witness.too_late", {**timing, "max_lag_ms": params.max_witness_lag_ms,
-                                    "max_after_first_ms": params.max_lag_after_first_ms}
+        return "witness.too_late", {
+            **timing,
+            "max_lag_ms": params.max_witness_lag_ms,
+            "max_after_first_ms": params.max_lag_after_first_ms,
+        }
     if payload.data != beacon.payload.data:
         return "witness.payload_mismatch", {"heard": payload.data[:16], "sent": beacon.payload.data[:16]}
     offset = payload.frequency_hz - beacon.payload.frequency_hz
     if not is_frequency_close(offset, params):
-        return "witness.frequency_offset", {"offset_hz": offset, "max_offset_hz": params.max_frequency_offset_hz}
+        return "witness.frequency_offset", {
+            "offset_hz": offset,
+            "max_offset_hz": params.max_frequency_offset_hz,
+        }
     if payload.region != beacon.payload.region:
-        return "witness.wrong_region", {"witness_region": payload.region, "beacon_region": beacon.payload.region}
+        return "witness.wrong_region", {
+            "witness_region": payload.region,
+            "beacon_region": beacon.payload.region,
+        }
     assert witness.location is not None and beacon.beaconer.location is not None
-    cells = compute_cell_distance(witness.location, beacon.beaconer.location, params.witness_distance_resolution)
-    distance = compute_distance_m(get_cell_center(witness.location), get_cell_center(beacon.beaconer.location))
+    cells = compute_cell_distance(
+        witness.location, beacon.beaconer.location, params.witness_distance_resolution
+    )
+    distance = compute_distance_m(
+        get_cell_center(witness.location), get_cell_center(beacon.beaconer.location)
+    )
     geometry = {"distance_m": round(distance, 1), "cell_distance": min(cells, 10**6)}
     if is_too_close(cells, params):
-        return "witness.too_close", {**geometry, "min_cells": params.min_witness_distance_cells,
-                                     "resolution": params.witness_distance_resolution}
+        return "witness.too_close", {
+            **geometry,
+            "min_cells": params.min_witness_distance_cells,
+            "resolution": params.witness_distance_resolution,
+        }
     if is_too_far(distance, params):
         return "witness.too_far", {**geometry, "max_distance_m": params.max_witness_distance_m}
     fspl = compute_fspl_db(distance, beacon.payload.frequency_hz)
-    max_rssi = compute_max_rssi_dbm(beacon.payload.tx_power_dbm, get_gain_dbi(beacon.beaconer, params),
-                                    get_gain_dbi(witness, params), fspl)
-    radio = {"rssi_dbm": payload.rssi_dbm, "max_rssi_dbm": round(max_rssi, 2), "fspl_db": round(fspl, 2),
-             "frequency_offset_hz": offset}
+    max_rssi = compute_max_rssi_dbm(
+        beacon.payload.tx_power_dbm,
+        get_gain_dbi(beacon.beaconer, params),
+        get_gain_dbi(witness, params),
+        fspl,
+    )
+    radio = {
+        "rssi_dbm": payload.rssi_dbm,
+        "max_rssi_dbm": round(max_rssi, 2),
+        "fspl_db": round(fspl, 2),
+        "frequency_offset_hz": offset,
+    }
     if not is_rssi_plausible(payload.rssi_dbm, max_rssi):
         return "witness.rssi_too_strong", {**geometry, **radio}
     return OK, {**geometry, **radio, **timing}

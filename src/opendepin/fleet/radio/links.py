@@ -1,0 +1,47 @@
+"""Static radio neighbourhood of a fleet: which real radios could ever hear each other, and their terrain."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from opendepin.fleet.radio.fleet import Fleet
+from opendepin.fleet.radio.propagation import RadioPhysics
+from opendepin.sectors.wireless.poc.geo import pairs_within
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class RadioLinks:
+    """Ordered pairs (src → dst) of radios within maximum range, sorted by src, with static shadowing."""
+
+    src: IntArray
+    dst: IntArray
+    distance_m: FloatArray
+    shadowing_db: FloatArray
+    starts: IntArray
+    """Row range of src i is [starts[i], starts[i + 1])."""
+
+    def of(self, src: int) -> slice:
+        return slice(int(self.starts[src]), int(self.starts[src + 1]))
+
+
+def build_radio_links(fleet: Fleet, physics: RadioPhysics, rng: np.random.Generator) -> RadioLinks:
+    """Pairs of real radios closer than the maximum range; symmetric log-normal shadowing per pair."""
+    radios = np.flatnonzero(fleet.has_radio)
+    radius = physics.max_range_m(2 * float(fleet.gain_dbi.max()))
+    left, right = pairs_within(fleet.real_xy[radios], radius)
+    src, dst = radios[left], radios[right]
+    n = fleet.size
+    keys = np.minimum(src, dst) * n + np.maximum(src, dst)
+    unique, inverse = np.unique(keys, return_inverse=True)
+    shadowing = rng.normal(0.0, physics.shadowing_sigma_db, len(unique))[inverse]
+    order = np.lexsort((dst, src))
+    src, dst, shadowing = src[order], dst[order], shadowing[order]
+    distance = np.sqrt(((fleet.real_xy[src] - fleet.real_xy[dst]) ** 2).sum(axis=1))
+    starts = np.searchsorted(src, np.arange(n + 1))
+    return RadioLinks(src, dst, distance, shadowing, starts.astype(np.int64))

@@ -1,0 +1,238 @@
+"""`evaluate_poc`: one epoch of beacons and witnesses → verdicts, contributions, notes, carried state.
+
+The epoch is a plain ordered list of steps (DESIGN.md): per-report rules → link judgement and trust
+(detection beyond the rules) → HIP-106 reciprocity → HIP-83 witness cap → HIP-17 hex scale → HIP-15
+units × scale × trust, as integers (UNIT_SCALE, rounded toward zero).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from opendepin.sectors.base import (
+    OK,
+    UNIT_SCALE,
+    Contribution,
+    DeviceNote,
+    SectorInput,
+    SectorOutcome,
+    Verdict,
+)
+from opendepin.sectors.wireless.poc.density_hip17 import compute_hex_scales
+from opendepin.sectors.wireless.poc.matching import BeaconEntry, process_beacons, process_witnesses
+from opendepin.sectors.wireless.poc.params import PocParams
+from opendepin.sectors.wireless.poc.reciprocity import (
+    get_last,
+    is_active,
+    is_beacon_reciprocal,
+    is_witness_reciprocal,
+)
+from opendepin.sectors.wireless.poc.reports import BEACON, WITNESS
+from opendepin.sectors.wireless.poc.rewards_hip15 import (
+    compute_beacon_unit,
+    compute_witness_unit,
+    select_witnesses,
+)
+from opendepin.sectors.wireless.poc.tables import apply_link_judgement, build_tables
+from opendepin.sectors.wireless.poc.trust import TrustResult, compute_trust, judge_links
+
+ENTROPY_CONTEXT_KEY = "wireless.entropy"
+"""`SectorInput.context[ENTROPY_CONTEXT_KEY]`: mapping entropy hex → timestamp it was served at."""
+
+
+def process_trust(
+    data: SectorInput,
+    beacons: Mapping[tuple[str, str], BeaconEntry],
+    verdicts: dict[str, Verdict],
+    params: PocParams,
+) -> TrustResult:
+    """Judge each valid link (relayed, implausible → dropped with a verdict) and compute trust per device."""
+    if not params.trust.enabled:
+        return TrustResult({}, [], {})
+    tables = build_tables(data, beacons, params)
+    judged = judge_links(tables.links, tables.devices, params.trust)
+    apply_link_judgement(tables, judged, verdicts, params)
+    return compute_trust(
+        tables.links, judged, tables.devices, tables.beacons, data.prior_state.get("trust", {}), params.trust
+    )
+
+
+def process_reciprocity(
+    beacons: Mapping[tuple[str, str], BeaconEntry],
+    verdicts: dict[str, Verdict],
+    prior: Mapping[str, Any],
+    params: PocParams,
+) -> tuple[dict[str, int], dict[str, int]]:
+    """HIP-106 on the rule-valid links; returns this epoch's last valid witness / witnessed beacon times."""
+    last_w: dict[str, int] = {}
+    last_b: dict[str, int] = {}
+    for beacon in beacons.values():
+        for witness in beacon.witnesses:
+            device = witness.report.device_id
+            last_w[device] = max(last_w.get(device, 0), witness.report.received_at)
+        if beacon.witnesses:
+            device = beacon.report.device_id
+            last_b[device] = max(last_b.get(device, 0), beacon.report.received_at)
+    window = params.reciprocity_window_s
+    prior_w, prior_b = prior.get("last_witness", {}), prior.get("last_beacon", {})
+    for beacon in beacons.values():
+        beaconer, at = beacon.report.device_id, beacon.report.received_at
+        last = get_last(prior_w, last_w, beaconer)
+        if not is_beacon_reciprocal(last, at, window):
+            verdicts[beacon.report.report_id] = Verdict(
+                beacon.report.report_id,
+                "beacon.not_reciprocal",
+                {"last_valid_witness_ts": last, "window_s": window},
+            )
+            for witness in beacon.witnesses:
+                verdicts[witness.report.report_id] = Verdict(
+                    witness.report.report_id, "witness.beacon_not_reciprocal", {"beaconer": beaconer}
+                )
+            beacon.witnesses = []
+            continue
+        kept = []
+        for witness in beacon.witnesses:
+            device = witness.report.device_id
+            last = get_last(prior_b, last_b, device)
+            if is_witness_reciprocal(last, witness.report.received_at, window):
+                kept.append(witness)
+            else:
+                verdicts[witness.report.report_id] = Verdict(
+                    witness.report.report_id,
+                    "witness.not_reciprocal",
+                    {"last_witnessed_beacon_ts": last, "window_s": window},
+                )
+        beacon.witnesses = kept
+    return last_w, last_b
+
+
+def process_units(
+    beacons: Mapping[tuple[str, str], BeaconEntry],
+    verdicts: dict[str, Verdict],
+    params: PocParams,
+) -> tuple[dict[str, float], dict[str, float], dict[str, int]]:
+    """HIP-83 cap then HIP-15 units; per device: beacon units, witness units, counted reports."""
+    beacon_units: dict[str, float] = {}
+    witness_units: dict[str, float] = {}
+    counted: dict[str, int] = {}
+    for beacon in beacons.values():
+        report = beacon.report
+        if report.report_id in verdicts and not verdicts[report.report_id].ok:
+            continue
+        kept, dropped = select_witnesses(beacon.witnesses, params)
+        for rank, witness in enumerate(dropped, start=len(kept) + 1):
+            verdicts[witness.report.report_id] = Verdict(
+                witness.report.report_id, "witness.not_selected", {"rank": rank, "cap": params.witness_cap}
+            )
+        n = len(kept)
+        b_unit, w_unit = compute_beacon_unit(n, params), compute_witness_unit(n, params)
+        verdicts[report.report_id] = Verdict(
+            report.report_id,
+            OK,
+            {**verdicts[report.report_id].evidence, "witnesses": n, "hip15_unit": round(b_unit, 6)},
+        )
+        beacon_units[report.device_id] = beacon_units.get(report.device_id, 0.0) + b_unit
+        counted[report.device_id] = counted.get(report.device_id, 0) + 1
+        for rank, witness in enumerate(kept, start=1):
+            device = witness.report.device_id
+            verdicts[witness.report.report_id] = Verdict(
+                witness.report.report_id,
+                OK,
+                {
+                    **verdicts[witness.report.report_id].evidence,
+                    "rank": rank,
+                    "witnesses": n,
+                    "hip15_unit": round(w_unit, 6),
+                },
+            )
+            witness_units[device] = witness_units.get(device, 0.0) + w_unit
+            counted[device] = counted.get(device, 0) + 1
+    return beacon_units, witness_units, counted
+
+
+def compute_scaled_units(hip15: float, scale: float, trust: float) -> int:
+    """Integer reward units = ⌊HIP-15 units × hex scale × trust × UNIT_SCALE⌋ (rounded toward zero)."""
+    return math.floor(hip15 * scale * trust * UNIT_SCALE)
+
+
+def build_contributions(
+    units: Mapping[str, Mapping[str, float]],
+    scales: Mapping[str, float],
+    trust: Mapping[str, float],
+    params: PocParams,
+) -> tuple[list[Contribution], list[DeviceNote]]:
+    """Contributions per device and category with the breakdown of every factor."""
+    contributions: list[Contribution] = []
+    notes: list[DeviceNote] = []
+    for category in (params.beacon_category, params.witness_category):
+        for device, hip15 in sorted(units[category].items()):
+            scale = scales.get(device, params.default_hex_scale)
+            factor = trust.get(device, 1.0)
+            breakdown = {
+                "hip15_units": round(hip15, 6),
+                "hex_scale": round(scale, 6),
+                "trust": round(factor, 4),
+                "rule": "floor(hip15_units × hex_scale × trust × 1e9)",
+            }
+            contributions.append(
+                Contribution(device, category, compute_scaled_units(hip15, scale, factor), breakdown)
+            )
+    for device in sorted(set(units[params.beacon_category]) | set(units[params.witness_category])):
+        if device not in scales:
+            notes.append(DeviceNote(device, "poc.default_hex_scale", {"hex_scale": params.default_hex_scale}))
+    return contributions, notes
+
+
+def compute_active(
+    devices: Mapping[str, Any],
+    last_w: Mapping[str, int],
+    last_b: Mapping[str, int],
+    at: int,
+    params: PocParams,
+) -> dict[str, str]:
+    """Devices recently reciprocal (HIP-17 activity window) → asserted cell."""
+    return {
+        device: devices[device].location
+        for device in sorted(set(last_w) & set(last_b))
+        if device in devices
+        and devices[device].location is not None
+        and is_active(last_w[device], last_b[device], at, params.density_active_window_s)
+    }
+
+
+def _merge_times(prior: Mapping[str, int], current: Mapping[str, int], horizon: int) -> dict[str, int]:
+    merged = {**prior, **current}
+    return {k: v for k, v in sorted(merged.items()) if v >= horizon}
+
+
+def evaluate_poc(data: SectorInput, params: PocParams) -> SectorOutcome:
+    """Pure: verdict for every beacon and witness report, contributions, trust notes, carried state."""
+    prior = data.prior_state
+    entropies = {str(k): int(v) for k, v in dict(data.context.get(ENTROPY_CONTEXT_KEY, {})).items()}
+    beacon_reports = [r for r in data.reports if r.kind == BEACON]
+    witness_reports = [r for r in data.reports if r.kind == WITNESS]
+    verdicts, beacons, cited, buckets = process_beacons(
+        beacon_reports, data.devices, entropies, prior.get("beacon_bucket", {}), params
+    )
+    verdicts.update(process_witnesses(witness_reports, data.devices, entropies, beacons, cited, params))
+    trusted = process_trust(data, beacons, verdicts, params)
+    last_w, last_b = process_reciprocity(beacons, verdicts, prior, params)
+    beacon_units, witness_units, _ = process_units(beacons, verdicts, params)
+    horizon = data.window.end - max(params.reciprocity_window_s, params.density_active_window_s)
+    all_w = _merge_times(prior.get("last_witness", {}), last_w, horizon)
+    all_b = _merge_times(prior.get("last_beacon", {}), last_b, horizon)
+    active = compute_active(data.devices, all_w, all_b, data.window.end, params)
+    scales = compute_hex_scales(active, params)
+    units = {params.beacon_category: beacon_units, params.witness_category: witness_units}
+    contributions, notes = build_contributions(units, scales, trusted.trust, params)
+    ordered = [verdicts[r.report_id] for r in data.reports if r.report_id in verdicts]
+    current_bucket = data.window.end // params.beacon_interval_s
+    state = {
+        "beacon_bucket": {k: v for k, v in sorted(buckets.items()) if v >= current_bucket - 1},
+        "last_witness": all_w,
+        "last_beacon": all_b,
+        "trust": trusted.state,
+    }
+    return SectorOutcome(ordered, contributions, [*trusted.notes, *notes], state)

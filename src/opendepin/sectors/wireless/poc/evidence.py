@@ -1,0 +1,55 @@
+"""Plain arrays the detectors read: devices (owner, position, gain) and the epoch's radio links."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceTable:
+    """Devices of the epoch by index: owner index, asserted position (plane metres), gain, eligibility."""
+
+    ids: list[str]
+    owner: IntArray
+    xy: FloatArray
+    gain_dbi: FloatArray
+    eligible: BoolArray
+    """Located full hotspots that sent a proof-of-coverage report this epoch (could have witnessed)."""
+
+    @property
+    def size(self) -> int:
+        return len(self.ids)
+
+
+@dataclass(frozen=True, slots=True)
+class LinkTable:
+    """Witness links that passed the per-report rules: beacon index, beaconer, witness, radio figures."""
+
+    beacon: IntArray
+    beaconer: IntArray
+    witness: IntArray
+    rssi_dbm: FloatArray
+    tx_power_dbm: FloatArray
+    distance_m: FloatArray
+    lag_ms: FloatArray
+
+    @property
+    def size(self) -> int:
+        return len(self.beacon)
+
+
+@dataclass(frozen=True, slots=True)
+class BeaconTable:
+    """Valid beacons by index (beaconer index, tx power) and every (beacon, witness) pair reported at all."""
+
+    beaconer: IntArray
+    tx_power_dbm: FloatArray
+    reported_pairs: IntArray
+    """beacon index × number of devices + witness index, for every witness report citing the beacon."""

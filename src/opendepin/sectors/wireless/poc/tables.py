@@ -1,0 +1,112 @@
+"""Build the detectors' arrays from one epoch, and apply their link judgement back to verdicts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from opendepin.sectors.base import SectorInput, Verdict
+from opendepin.sectors.wireless.poc.evidence import BeaconTable, DeviceTable, LinkTable
+from opendepin.sectors.wireless.poc.geo import get_cell_center, project_to_plane
+from opendepin.sectors.wireless.poc.matching import BeaconEntry, WitnessEntry
+from opendepin.sectors.wireless.poc.params import PocParams
+from opendepin.sectors.wireless.poc.rules_beacon import is_full_hotspot
+from opendepin.sectors.wireless.poc.rules_witness import get_gain_dbi
+from opendepin.sectors.wireless.poc.trust import LinkJudgement
+
+
+@dataclass(frozen=True, slots=True)
+class EpochTables:
+    """The arrays plus the (beacon, witness) entry behind each link row."""
+
+    devices: DeviceTable
+    links: LinkTable
+    beacons: BeaconTable
+    rows: list[tuple[BeaconEntry, WitnessEntry]]
+
+
+def build_device_table(data: SectorInput, params: PocParams) -> DeviceTable:
+    """Located devices sorted by id; eligible = full hotspot that sent a beacon or witness this epoch."""
+    ids = sorted(d for d, info in data.devices.items() if info.location is not None)
+    reporting = {r.device_id for r in data.reports}
+    owners = {owner: i for i, owner in enumerate(sorted({data.devices[d].owner for d in ids}))}
+    centers = np.array([get_cell_center(data.devices[d].location or "") for d in ids]).reshape(-1, 2)
+    ref_lat = float(centers[:, 0].mean()) if len(ids) else 0.0
+    return DeviceTable(
+        ids=ids,
+        owner=np.array([owners[data.devices[d].owner] for d in ids], dtype=np.int64),
+        xy=project_to_plane(centers[:, 0], centers[:, 1], ref_lat),
+        gain_dbi=np.array([get_gain_dbi(data.devices[d], params) for d in ids], dtype=np.float64),
+        eligible=np.array(
+            [d in reporting and is_full_hotspot(data.devices[d], params) for d in ids], dtype=bool
+        ),
+    )
+
+
+def build_tables(
+    data: SectorInput, beacons: Mapping[tuple[str, str], BeaconEntry], params: PocParams
+) -> EpochTables:
+    """Devices, rule-valid links and valid beacons of the epoch as arrays."""
+    devices = build_device_table(data, params)
+    index = {d: i for i, d in enumerate(devices.ids)}
+    rows = [(b, w) for _, b in sorted(beacons.items()) for w in b.witnesses]
+    links = LinkTable(
+        beacon=np.zeros(len(rows), dtype=np.int64),
+        beaconer=np.array([index[b.report.device_id] for b, _ in rows], dtype=np.int64),
+        witness=np.array([index[w.report.device_id] for _, w in rows], dtype=np.int64),
+        rssi_dbm=np.array([w.payload.rssi_dbm for _, w in rows], dtype=np.float64),
+        tx_power_dbm=np.array([b.payload.tx_power_dbm for b, _ in rows], dtype=np.float64),
+        distance_m=np.array([w.evidence["distance_m"] for _, w in rows], dtype=np.float64),
+        lag_ms=np.array([w.payload.rx_ms - b.payload.tx_ms for b, w in rows], dtype=np.float64),
+    )
+    ordered = [b for _, b in sorted(beacons.items())]
+    n = devices.size
+    pairs = [k * n + index[w] for k, b in enumerate(ordered) for w in b.reported_by if w in index]
+    table = BeaconTable(
+        beaconer=np.array([index[b.report.device_id] for b in ordered], dtype=np.int64),
+        tx_power_dbm=np.array([b.payload.tx_power_dbm for b in ordered], dtype=np.float64),
+        reported_pairs=np.unique(np.array(pairs, dtype=np.int64)),
+    )
+    return EpochTables(devices, links, table, rows)
+
+
+def apply_link_judgement(
+    tables: EpochTables, judged: LinkJudgement, verdicts: dict[str, Verdict], params: PocParams
+) -> None:
+    """Relayed and implausible links get their own verdict and leave their beacon's witness list."""
+    dropped: set[str] = set()
+    for row, (beacon, witness) in enumerate(tables.rows):
+        report_id = witness.report.report_id
+        base = {
+            "beaconer": beacon.report.device_id,
+            "distance_m": witness.evidence["distance_m"],
+            "rssi_dbm": witness.payload.rssi_dbm,
+        }
+        if judged.relayed[row]:
+            verdicts[report_id] = Verdict(
+                report_id,
+                "witness.relayed",
+                {
+                    **base,
+                    "lag_ms": int(tables.links.lag_ms[row]),
+                    "max_direct_lag_ms": params.trust.max_direct_lag_ms,
+                },
+            )
+        elif judged.implausible[row]:
+            verdicts[report_id] = Verdict(
+                report_id,
+                "witness.implausible_link",
+                {
+                    **base,
+                    "expected_rssi_dbm": round(float(judged.expected_rssi_dbm[row]), 2),
+                    "hear_probability": float(f"{judged.hear_probability[row]:.3g}"),
+                    "min_probability": params.trust.implausible_probability,
+                },
+            )
+        else:
+            continue
+        dropped.add(report_id)
+    for beacon, _ in tables.rows:
+        beacon.witnesses = [w for w in beacon.witnesses if w.report.report_id not in dropped]

@@ -1,0 +1,328 @@
+"""Detection beyond per-report rules: trust per device from the evidence of this and past epochs.
+
+Detectors (docs/wireless-poc.md): relayed and physically implausible links, RSSI-versus-distance
+consistency, expected-but-missing links (silence), closed communities dominated by one or two owners,
+owners whose hotspots mostly witness each other, and owner contagion. Evidence about a device is counted
+once per *counterpart owner*, so one wallet's many hotspots weigh as one voice, for or against anyone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from opendepin.sectors.base import DeviceNote
+from opendepin.sectors.wireless.poc.evidence import (
+    BeaconTable,
+    BoolArray,
+    DeviceTable,
+    FloatArray,
+    IntArray,
+    LinkTable,
+)
+from opendepin.sectors.wireless.poc.geo import pairs_within
+from opendepin.sectors.wireless.poc.graph import (
+    compute_community_flags,
+    compute_components,
+    compute_owner_internal_share,
+)
+from opendepin.sectors.wireless.poc.linkmodel import (
+    compute_expected_rssi_dbm,
+    compute_hear_probability,
+    compute_link_surprise,
+    compute_range_m,
+)
+from opendepin.sectors.wireless.poc.params import TrustParams
+
+
+@dataclass(frozen=True, slots=True)
+class LinkJudgement:
+    """Per link: heard too late to be direct (relayed), heard where it cannot be (implausible), figures."""
+
+    relayed: BoolArray
+    implausible: BoolArray
+    hear_probability: FloatArray
+    expected_rssi_dbm: FloatArray
+
+
+@dataclass(frozen=True, slots=True)
+class TrustResult:
+    """Trust in [0, 1] per device, the notes explaining every penalty, and the state to carry."""
+
+    trust: dict[str, float]
+    notes: list[DeviceNote]
+    state: dict[str, Any] = field(default_factory=dict)
+
+
+def judge_links(links: LinkTable, devices: DeviceTable, trust: TrustParams) -> LinkJudgement:
+    """Relayed: lag over `max_direct_lag_ms`; implausible: P(heard at asserted distance) < threshold."""
+    gains = devices.gain_dbi[links.beaconer] + devices.gain_dbi[links.witness]
+    expected = compute_expected_rssi_dbm(links.tx_power_dbm, gains, links.distance_m, trust)
+    hear = compute_hear_probability(expected, trust)
+    relayed = links.lag_ms > trust.max_direct_lag_ms
+    implausible = ~relayed & (hear < trust.implausible_probability)
+    return LinkJudgement(relayed, implausible, hear, expected)
+
+
+def compute_ramp(value: FloatArray, clear: float, full: float) -> FloatArray:
+    """Trust factor: 1 at or beyond `clear`, 0 at or beyond `full`, linear between (either direction)."""
+    return np.clip((full - value) / (full - clear), 0.0, 1.0)
+
+
+def compute_owner_votes(
+    device: IntArray, counterpart_owner: IntArray, values: FloatArray, n_devices: int, n_owners: int
+) -> tuple[FloatArray, FloatArray]:
+    """Per device: Σ over counterpart owners of the mean value of its links with that owner; owner count."""
+    if len(device) == 0:
+        return np.zeros(n_devices), np.zeros(n_devices)
+    keys = device * n_owners + counterpart_owner
+    unique, inverse = np.unique(keys, return_inverse=True)
+    means = np.bincount(inverse, weights=values) / np.bincount(inverse)
+    holder = unique // n_owners
+    return np.bincount(holder, weights=means, minlength=n_devices), np.bincount(
+        holder, minlength=n_devices
+    ) * 1.0
+
+
+def compute_both_ends_votes(
+    links: LinkTable, mask: BoolArray, values: FloatArray, devices: DeviceTable, n_owners: int
+) -> tuple[FloatArray, FloatArray]:
+    """Owner votes counted for both ends of each masked link, links within one owner excluded."""
+    owner = devices.owner
+    keep = mask & (owner[links.beaconer] != owner[links.witness])
+    ends = np.concatenate([links.beaconer[keep], links.witness[keep]])
+    others = np.concatenate([owner[links.witness[keep]], owner[links.beaconer[keep]]])
+    return compute_owner_votes(
+        ends, others, np.concatenate([values[keep], values[keep]]), devices.size, n_owners
+    )
+
+
+def compute_silence_votes(
+    devices: DeviceTable, beacons: BeaconTable, trust: TrustParams, n_owners: int
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Expected-but-missing links: per device Σ_owner min(1, heard/expected), owner count, expected total."""
+    n = devices.size
+    zeros = (np.zeros(n), np.zeros(n), np.zeros(n))
+    if len(beacons.beaconer) == 0:
+        return zeros
+    radius = compute_range_m(
+        float(beacons.tx_power_dbm.max()),
+        2 * float(devices.gain_dbi.max()),
+        trust.expected_hear_probability,
+        trust,
+    )
+    eligible = np.flatnonzero(devices.eligible)
+    left, right = pairs_within(devices.xy[eligible], radius)
+    left, right = eligible[left], eligible[right]
+    order = np.argsort(left, kind="stable")
+    left, right = left[order], right[order]
+    lo = np.searchsorted(left, beacons.beaconer, side="left")
+    counts = np.searchsorted(left, beacons.beaconer, side="right") - lo
+    beacon = np.repeat(np.arange(len(beacons.beaconer), dtype=np.int64), counts)
+    offsets = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+    pair = np.repeat(lo, counts) + offsets
+    b, w = left[pair], right[pair]
+    distance = np.sqrt(((devices.xy[b] - devices.xy[w]) ** 2).sum(axis=1))
+    gains = devices.gain_dbi[b] + devices.gain_dbi[w]
+    hear = compute_hear_probability(
+        compute_expected_rssi_dbm(beacons.tx_power_dbm[beacon], gains, distance, trust), trust
+    )
+    keep = (hear >= trust.expected_hear_probability) & (devices.owner[b] != devices.owner[w])
+    b, w, beacon, hear = b[keep], w[keep], beacon[keep], hear[keep]
+    heard = np.isin(beacon * n + w, beacons.reported_pairs).astype(np.float64)
+    ends = np.concatenate([b, w])
+    others = np.concatenate([devices.owner[w], devices.owner[b]])
+    keys = ends * n_owners + others
+    if len(keys) == 0:
+        return zeros
+    unique, inverse = np.unique(keys, return_inverse=True)
+    expected = np.bincount(inverse, weights=np.concatenate([hear, hear]))
+    observed = np.bincount(inverse, weights=np.concatenate([heard, heard]))
+    holder = unique // n_owners
+    ratio = np.minimum(1.0, observed / expected)
+    return (
+        np.bincount(holder, weights=ratio, minlength=n),
+        np.bincount(holder, minlength=n) * 1.0,
+        np.bincount(holder, weights=expected, minlength=n),
+    )
+
+
+def _carry(prior: Mapping[str, Any], ids: list[str], key: str, decay: float) -> tuple[FloatArray, FloatArray]:
+    num = np.array([prior.get(i, {}).get(key, (0.0, 0.0))[0] for i in ids], dtype=np.float64)
+    den = np.array([prior.get(i, {}).get(key, (0.0, 0.0))[1] for i in ids], dtype=np.float64)
+    return num * decay, den * decay
+
+
+def _mean(num: FloatArray, den: FloatArray) -> FloatArray:
+    return np.divide(num, den, out=np.zeros_like(num), where=den > 0)
+
+
+@dataclass(frozen=True, slots=True)
+class DetectorOutput:
+    """One detector's figure per device, the factor it implies, and where it applies."""
+
+    name: str
+    value: FloatArray
+    factor: FloatArray
+    evidence: dict[str, FloatArray]
+
+
+def detect_link_physics(
+    links: LinkTable,
+    judged: LinkJudgement,
+    devices: DeviceTable,
+    prior: Mapping[str, Any],
+    trust: TrustParams,
+    n_owners: int,
+) -> tuple[DetectorOutput, DetectorOutput, dict[str, tuple[FloatArray, FloatArray]]]:
+    """Implausible-link share and RSSI-versus-distance surprise, per device, accumulated over epochs."""
+    direct = ~judged.relayed
+    i_num, i_den = compute_both_ends_votes(
+        links, direct, judged.implausible.astype(np.float64), devices, n_owners
+    )
+    surprise = np.minimum(
+        compute_link_surprise(links.rssi_dbm, judged.expected_rssi_dbm, trust), trust.surprise_cap
+    )
+    s_num, s_den = compute_both_ends_votes(links, direct & ~judged.implausible, surprise, devices, n_owners)
+    pi_num, pi_den = _carry(prior, devices.ids, "implausible", trust.evidence_decay)
+    ps_num, ps_den = _carry(prior, devices.ids, "surprise", trust.evidence_decay)
+    i_num, i_den, s_num, s_den = i_num + pi_num, i_den + pi_den, s_num + ps_num, s_den + ps_den
+    share, mean_surprise = _mean(i_num, i_den), _mean(s_num, s_den)
+    i_factor = np.where(
+        i_den >= trust.implausible_min_links,
+        compute_ramp(share, trust.implausible_clear_share, trust.implausible_full_share),
+        1.0,
+    )
+    s_factor = np.where(
+        s_den >= trust.surprise_min_owners,
+        compute_ramp(mean_surprise, trust.surprise_clear, trust.surprise_full),
+        1.0,
+    )
+    carry = {"implausible": (i_num, i_den), "surprise": (s_num, s_den)}
+    return (
+        DetectorOutput("implausible_links", share, i_factor, {"owners": i_den}),
+        DetectorOutput("rssi_distance", mean_surprise, s_factor, {"owners": s_den}),
+        carry,
+    )
+
+
+def detect_silence(
+    devices: DeviceTable, beacons: BeaconTable, prior: Mapping[str, Any], trust: TrustParams, n_owners: int
+) -> tuple[DetectorOutput, tuple[FloatArray, FloatArray]]:
+    """Share of expected neighbours (by the radio model) that really heard / were heard, per owner."""
+    num, den, expected = compute_silence_votes(devices, beacons, trust, n_owners)
+    p_num, p_den = _carry(prior, devices.ids, "silence", trust.evidence_decay)
+    num, den = num + p_num, den + p_den
+    ratio = np.where(den > 0, _mean(num, den), 1.0)
+    applies = (den >= 2) & (expected >= trust.silence_min_expected)
+    factor = np.where(applies, compute_ramp(ratio, trust.silence_clear_ratio, trust.silence_full_ratio), 1.0)
+    return DetectorOutput("silence", ratio, factor, {"owners": den, "expected_links": expected}), (num, den)
+
+
+def detect_structure(
+    links: LinkTable, usable: BoolArray, devices: DeviceTable, trust: TrustParams, n_owners: int
+) -> tuple[DetectorOutput, DetectorOutput]:
+    """Closed few-owner communities and self-witnessing owners on the graph of usable links."""
+    left, right = links.beaconer[usable], links.witness[usable]
+    linked = np.zeros(devices.size, dtype=bool)
+    linked[left] = True
+    linked[right] = True
+    labels = compute_components(devices.size, left, right)
+    flags, shares, sizes = compute_community_flags(labels, devices.owner, linked, trust)
+    internal, owned = compute_owner_internal_share(devices.owner, left, right, n_owners)
+    owner_flag = (owned >= trust.owner_min_devices) & (internal >= trust.owner_internal_share)
+    community = DetectorOutput(
+        "closed_community", shares, np.where(flags, 0.0, 1.0), {"community_size": sizes.astype(np.float64)}
+    )
+    owner = DetectorOutput(
+        "owner_self_witnessing",
+        internal[devices.owner],
+        np.where(owner_flag[devices.owner], 0.0, 1.0),
+        {"owner_devices": owned[devices.owner].astype(np.float64)},
+    )
+    return community, owner
+
+
+def detect_owner_contagion(
+    factor: FloatArray, devices: DeviceTable, trust: TrustParams, n_owners: int
+) -> DetectorOutput:
+    """An owner with ≥ `owner_flagged_min` flagged hotspots making ≥ `owner_flagged_share` of its fleet."""
+    flagged = (factor < trust.flag_below).astype(np.float64)
+    count = np.bincount(devices.owner, weights=flagged, minlength=n_owners)
+    owned = np.bincount(devices.owner, minlength=n_owners)
+    share = count / np.maximum(owned, 1)
+    bad = (count >= trust.owner_flagged_min) & (share >= trust.owner_flagged_share)
+    return DetectorOutput(
+        "owner_flagged",
+        share[devices.owner],
+        np.where(bad[devices.owner], 0.0, 1.0),
+        {"flagged_devices": count[devices.owner]},
+    )
+
+
+def compute_trust(
+    links: LinkTable,
+    judged: LinkJudgement,
+    devices: DeviceTable,
+    beacons: BeaconTable,
+    prior: Mapping[str, Any],
+    trust: TrustParams,
+) -> TrustResult:
+    """Combine the detectors: trust = 1 − max(this epoch's penalty, decayed past penalty)."""
+    n_owners = int(devices.owner.max()) + 1 if devices.size else 1
+    implausible, surprise, carry = detect_link_physics(links, judged, devices, prior, trust, n_owners)
+    silence, silence_carry = detect_silence(devices, beacons, prior, trust, n_owners)
+    usable = ~judged.relayed & ~judged.implausible
+    community, owner = detect_structure(links, usable, devices, trust, n_owners)
+    detectors = [implausible, surprise, silence, community, owner]
+    factor = np.min(np.stack([d.factor for d in detectors]), axis=0) if devices.size else np.ones(0)
+    contagion = detect_owner_contagion(factor, devices, trust, n_owners)
+    detectors.append(contagion)
+    factor = np.minimum(factor, contagion.factor)
+    prior_penalty = np.array([float(prior.get(i, {}).get("penalty", 0.0)) for i in devices.ids])
+    penalty = np.maximum(1.0 - factor, trust.penalty_decay * prior_penalty)
+    values = 1.0 - penalty
+    notes = build_notes(devices, detectors, prior_penalty * trust.penalty_decay, 1.0 - factor)
+    state = build_state(devices.ids, penalty, {**carry, "silence": silence_carry})
+    return TrustResult({i: float(v) for i, v in zip(devices.ids, values, strict=True)}, notes, state)
+
+
+def build_notes(
+    devices: DeviceTable, detectors: list[DetectorOutput], carried: FloatArray, instant: FloatArray
+) -> list[DeviceNote]:
+    """One note per device and detector that lowered its trust, with the figures behind it."""
+    notes: list[DeviceNote] = []
+    for index, device_id in enumerate(devices.ids):
+        for detector in detectors:
+            if detector.factor[index] < 1.0:
+                evidence = {
+                    "value": round(float(detector.value[index]), 4),
+                    "factor": round(float(detector.factor[index]), 4),
+                }
+                evidence.update({k: round(float(v[index]), 3) for k, v in detector.evidence.items()})
+                notes.append(DeviceNote(device_id, f"trust.{detector.name}", evidence))
+        if carried[index] > instant[index]:
+            notes.append(
+                DeviceNote(device_id, "trust.history", {"carried_penalty": round(float(carried[index]), 4)})
+            )
+    return notes
+
+
+def build_state(
+    ids: list[str], penalty: FloatArray, sums: Mapping[str, tuple[FloatArray, FloatArray]]
+) -> dict[str, Any]:
+    """JSON-serialisable carry-over: penalty and decayed evidence sums of devices with any evidence."""
+    state: dict[str, Any] = {}
+    for index, device_id in enumerate(ids):
+        entry: dict[str, Any] = {}
+        if penalty[index] > 1e-6:
+            entry["penalty"] = round(float(penalty[index]), 6)
+        for key, (num, den) in sums.items():
+            if den[index] > 1e-3:
+                entry[key] = [round(float(num[index]), 6), round(float(den[index]), 6)]
+        if entry:
+            state[device_id] = entry
+    return state

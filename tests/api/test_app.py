@@ -1,0 +1,101 @@
+"""The HTTP API: per-report statuses, hostile input gets a clear 4xx (never a 500), nothing corrupted."""
+
+from __future__ import annotations
+
+import base64
+
+import cbor2
+import pytest
+from fastapi.testclient import TestClient
+
+from opendepin.api.app import create_app
+from opendepin.clock import SimulatedClock
+from opendepin.identity.keys import DeviceKey
+from opendepin.identity.wallets import Wallet
+from opendepin.node import Node
+from opendepin.reports.envelope import sign_report
+from opendepin.sectors.wireless.reports import HEARTBEAT
+from tests.conftest import CELL, onboard_request
+
+CBOR = {"content-type": "application/cbor"}
+
+
+@pytest.fixture
+def client(node: Node) -> TestClient:
+    return TestClient(create_app(node), raise_server_exceptions=False)
+
+
+def _onboard_json(network: str, key: DeviceKey, maker: Wallet | None = None) -> dict[str, object]:
+    request = onboard_request(network, key, **({"maker": maker} if maker else {}))
+    a, loc = request.attestation, request.location
+    assert loc is not None
+    return {"device_id": a.device_id, "owner": a.owner, "maker": a.maker, "maker_signature": a.signature.hex(),
+            "location": {"cell": loc.location, "nonce": loc.nonce, "signature": loc.signature.hex()}}
+
+
+def test_onboard_and_get(client: TestClient, node: Node, device_key: DeviceKey) -> None:
+    response = client.post("/v1/devices", json=_onboard_json(node.config.name, device_key))
+    assert response.status_code == 201, response.text
+    assert response.json()["location"] == CELL
+    assert client.get(f"/v1/devices/{device_key.device_id}").json()["owner"] == response.json()["owner"]
+    again = client.post("/v1/devices", json=_onboard_json(node.config.name, device_key))
+    assert again.status_code == 201 and again.json()["onboarded_at"] == response.json()["onboarded_at"]
+
+
+def test_invalid_onboarding(client: TestClient, node: Node, device_key: DeviceKey) -> None:
+    unknown = client.post("/v1/devices", json=_onboard_json(node.config.name, device_key, maker=Wallet.generate()))
+    assert unknown.status_code == 403 and unknown.json()["detail"]["reason"] == "onboarding.unknown_maker"
+    body = _onboard_json(node.config.name, device_key)
+    body["maker_signature"] = "00" * 65
+    assert client.post("/v1/devices", json=body).json()["detail"]["reason"] == "onboarding.bad_attestation"
+    assert client.post("/v1/devices", json={"device_id": 1}).status_code == 422
+    assert client.get("/v1/devices/ed25519:00").status_code == 404
+
+
+def test_batch_statuses(client: TestClient, node: Node, clock: SimulatedClock, device_key: DeviceKey) -> None:
+    node.onboard(onboard_request(node.config.name, device_key))
+    now = clock.now()
+    good = sign_report(device_key, HEARTBEAT, now, 1, {"lat": 52.52, "lon": 13.405}).to_wire()
+    future = sign_report(device_key, HEARTBEAT, now + 10_000, 2, {"lat": 52.52, "lon": 13.405}).to_wire()
+    stranger = sign_report(DeviceKey.generate(), HEARTBEAT, now, 1, {"lat": 1, "lon": 1}).to_wire()
+    response = client.post("/v1/reports", content=cbor2.dumps([good, future, stranger, b"junk", good]), headers=CBOR)
+    assert response.status_code == 200
+    statuses = [r["status"] for r in response.json()["results"]]
+    assert statuses == ["accepted", "report.future", "device.unknown", "report.malformed", "report.duplicate"]
+    as_json = client.post("/v1/reports", json={"reports": [base64.b64encode(good).decode()]})
+    assert as_json.json()["results"][0]["status"] == "report.duplicate"
+    assert node.store.count_reports(0, 2**40) == 1
+    assert node.store.rejection_counts(0, 2**40)["report.duplicate"] == 2
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "status"),
+    [
+        (b"\xff\xfe", CBOR, 400),
+        (cbor2.dumps({"a": 1}), CBOR, 400),
+        (cbor2.dumps([1, 2]), CBOR, 400),
+        (b"{not json", {"content-type": "application/json"}, 400),
+        (b'{"reports": ["%%%"]}', {"content-type": "application/json"}, 400),
+        (b"x", {"content-type": "text/plain"}, 415),
+        (cbor2.dumps([b"x"] * 1_001), CBOR, 413),
+        (b"\x00" * 20_000_000, CBOR, 413),
+    ],
+)
+def test_hostile_input_is_4xx(client: TestClient, node: Node, body: bytes, headers: dict[str, str], status: int) -> None:
+    response = client.post("/v1/reports", content=body, headers=headers)
+    assert response.status_code == status
+    assert response.json()["detail"]
+    assert node.store.count_reports(0, 2**40) == 0
+
+
+def test_epochs_and_health(client: TestClient, node: Node, clock: SimulatedClock) -> None:
+    assert client.get("/v1/health").json()["status"] == "ok"
+    assert client.get("/v1/epochs").json() == []
+    assert client.get("/v1/epochs/0").status_code == 404
+    clock.set(clock.now() + 86_400 + 600)
+    node.close_due_epochs()
+    listing = client.get("/v1/epochs").json()
+    assert [e["number"] for e in listing] == [0]
+    assert client.get("/v1/epochs/0").json()["paid"] == 0
+    assert client.get("/v1/epochs/0/proof/0x" + "11" * 20).status_code == 404
+    assert client.get("/v1/devices/x/explain?epoch=0").status_code == 404

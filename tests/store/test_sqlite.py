@@ -1,0 +1,75 @@
+"""SQLite store: migrations, idempotent durable appends, epoch commit point."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from opendepin.reports.model import ReportRecord
+from opendepin.sectors.base import DeviceInfo
+from opendepin.store.base import EpochRecord, Rejection, StoredReport
+from opendepin.store.sqlite import MIGRATIONS, SQLiteStore
+
+DEVICE = DeviceInfo("ed25519:" + "ab" * 32, "0x" + "11" * 20, "0x" + "22" * 20, "ed25519", None, 5)
+
+
+def _stored(i: int) -> StoredReport:
+    import cbor2
+
+    envelope = cbor2.dumps({"payload": {"i": i}}, canonical=True)
+    return StoredReport(ReportRecord(f"{i:064x}", "k", DEVICE.device_id, 100 + i, i, {"i": i}, 200), envelope, b"s")
+
+
+def test_migrations_set_version_and_are_rerunnable(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    SQLiteStore(path).close()
+    SQLiteStore(path).close()
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_append_is_idempotent_and_durable(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    store = SQLiteStore(path)
+    batch = [_stored(i) for i in range(5)]
+    store.append(batch, [Rejection("signature.invalid", "bad", 150, raw=b"x")])
+    store.append(batch, [])
+    store.close()
+    reopened = SQLiteStore(path)
+    assert reopened.count_reports(0, 10_000) == 5
+    assert reopened.last_seqs() == {DEVICE.device_id: 4}
+    assert [r.payload for r in reopened.reports_between(101, 103)] == [{"i": 1}, {"i": 2}]
+    assert reopened.rejection_counts(0, 1_000) == {"signature.invalid": 1}
+    assert reopened.has_report(f"{3:064x}") and not reopened.has_report("00")
+
+
+def test_failed_batch_leaves_nothing(store: SQLiteStore) -> None:
+    bad = StoredReport(ReportRecord("x", "k", DEVICE.device_id, 1, 1, {}, 1), None, b"s")  # type: ignore[arg-type]
+    try:
+        store.append([_stored(1), bad], [])
+    except sqlite3.IntegrityError:
+        pass
+    assert store.count_reports(0, 10_000) == 0
+
+
+def test_devices_idempotent(store: SQLiteStore) -> None:
+    assert store.add_device(DEVICE, {"sig": "0x00"})
+    assert not store.add_device(DEVICE, {"sig": "0x00"})
+    assert store.get_device(DEVICE.device_id) == DEVICE
+    assert store.get_device("nope") is None
+
+
+def test_epoch_saved_once(store: SQLiteStore) -> None:
+    record = EpochRecord(0, 0, 10, {"root": "0x1"}, {"devices": []}, owner_rewards=[("0xa", 5, 5)])
+    store.save_epoch(record)
+    store.save_epoch(EpochRecord(0, 0, 10, {"root": "0x2"}, {"devices": []}))
+    saved = store.get_epoch(0)
+    assert saved is not None and saved.manifest == {"root": "0x1"} and saved.owner_rewards == [("0xa", 5, 5)]
+    assert store.epoch_numbers() == [0]
+
+
+def test_meta(store: SQLiteStore) -> None:
+    assert store.get_meta("k") is None
+    store.set_meta("k", "1")
+    store.set_meta("k", "2")
+    assert store.get_meta("k") == "2"

@@ -1,0 +1,71 @@
+"""The node shell: epoch closing rules, recomputation, tamper detection, no partial epoch after a crash."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from opendepin.clock import SimulatedClock
+from opendepin.identity.keys import DeviceKey
+from opendepin.node import EpochNotDue, Node
+from opendepin.reports.envelope import sign_report
+from opendepin.rewards.digest import canonical_json
+from opendepin.sectors.wireless.reports import HEARTBEAT, SPEEDTEST
+from opendepin.store.sqlite import SQLiteStore
+from tests.conftest import onboard_request
+
+
+def _run_day(node: Node, clock: SimulatedClock, key: DeviceKey) -> None:
+    start = clock.now()
+    for hour in range(24):
+        ts = start + hour * 3600 + 30
+        clock.set(ts)
+        wires = [sign_report(key, HEARTBEAT, ts, ts * 16, {"lat": 52.5201, "lon": 13.4051}).to_wire()]
+        if hour % 4 == 0:
+            wires.append(sign_report(key, SPEEDTEST, ts, ts * 16 + 1,
+                                     {"download_mbps": 120, "upload_mbps": 12, "latency_ms": 30}).to_wire())
+        assert all(r.accepted for r in node.ingest(wires))
+
+
+def test_epoch_closes_only_after_cutoff(node: Node, clock: SimulatedClock, device_key: DeviceKey) -> None:
+    node.onboard(onboard_request(node.config.name, device_key))
+    _run_day(node, clock, device_key)
+    with pytest.raises(EpochNotDue):
+        node.close_epoch(0)
+    with pytest.raises(EpochNotDue):
+        node.close_epoch(1)
+    clock.set(node.config.epochs.genesis_ts + 86_400 + node.config.epochs.lateness_seconds)
+    record = node.close_epoch(0)
+    assert record.manifest["rewarded_devices"] == 1
+    assert node.close_epoch(0).manifest == record.manifest  # idempotent
+    stored, recomputed = node.verify_epoch(0)
+    assert canonical_json(stored) == canonical_json(recomputed)
+    late = sign_report(device_key, HEARTBEAT, clock.now() - 1_000, 10**12, {"lat": 52.52, "lon": 13.4})
+    assert node.ingest([late.to_wire()])[0].reason == "report.epoch_closed"
+
+
+def test_tampering_is_detected(node: Node, clock: SimulatedClock, device_key: DeviceKey, store: SQLiteStore) -> None:
+    node.onboard(onboard_request(node.config.name, device_key))
+    _run_day(node, clock, device_key)
+    clock.set(clock.now() + 86_400)
+    node.close_due_epochs()
+    store._db.execute("DELETE FROM reports WHERE rowid IN (SELECT rowid FROM reports LIMIT 1)")
+    stored, recomputed = node.verify_epoch(0)
+    assert stored["inputs_digest"] != recomputed["inputs_digest"]
+
+
+def test_crash_while_saving_epoch_leaves_no_partial_rows(
+    node: Node, clock: SimulatedClock, device_key: DeviceKey, store: SQLiteStore
+) -> None:
+    node.onboard(onboard_request(node.config.name, device_key))
+    _run_day(node, clock, device_key)
+    clock.set(clock.now() + 86_400)
+    store._db.execute("CREATE TRIGGER boom BEFORE INSERT ON epochs BEGIN SELECT RAISE(ABORT, 'disk gone'); END")
+    with pytest.raises(sqlite3.IntegrityError):
+        node.close_epoch(0)
+    for table in ("verdicts", "device_rewards", "owner_rewards", "device_notes", "epochs"):
+        assert store._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] == 0
+    store._db.execute("DROP TRIGGER boom")
+    restarted = Node(node.config, store, clock)
+    assert restarted.close_epoch(0).manifest["rewarded_devices"] == 1
