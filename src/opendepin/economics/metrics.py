@@ -187,7 +187,8 @@ def compute_percentiles(
             block = values[:, columns]
             finite = np.isfinite(block)
             count = finite.sum(axis=1)
-            mean = np.where(count > 0, np.where(finite, block, 0.0).sum(axis=1) / np.maximum(count, 1), np.nan)
+            total = np.where(finite, block, 0.0).sum(axis=1)
+            mean = np.where(count > 0, total / np.maximum(count, 1), np.nan)
             qs = compute_nearest_rank(block, quantiles)
             frame = {"set": np.full(days.shape, s), "day": days, "metric": [name] * len(days), "mean": mean}
             frame.update({f"p{q}": qs[i] for i, q in enumerate(quantiles)})
