@@ -58,7 +58,8 @@ def system(deployers: dict[str, Any], admin: str) -> dict[str, Any]:
     }
 
 
-@pytest.fixture(autouse=True)
-def _isolate() -> Iterator[None]:
+@pytest.fixture
+def isolate() -> Iterator[None]:
+    """Revert the global titanoboa env after the test (contract tests share one deployment per module)."""
     with boa.env.anchor():
         yield

@@ -11,6 +11,8 @@ from opendepin.chain.signing import compute_epoch_digest, compute_onboard_digest
 from tests.chain.conftest import CAP, DC_PRICE, MAKER_KEY, MAX_SUPPLY, ORACLE_KEYS, UNIT
 from tests.chain.helpers import addr_of, build_tree, key_of
 
+pytestmark = pytest.mark.usefixtures("isolate")
+
 H3_CELL = 0x8C1F1D48945D9FF  # a resolution-12 H3 cell
 ZERO = b"\x00" * 32
 MANIFEST = b"\x33" * 32

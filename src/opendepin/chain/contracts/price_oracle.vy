@@ -92,7 +92,7 @@ def set_price(new_price: uint256, observed_at: uint256):
     assert new_price > 0, "oracle: zero price"
     assert observed_at <= block.timestamp, "oracle: price from the future"
     assert observed_at + self.max_age >= block.timestamp, "oracle: stale price"
-    assert observed_at > self.updated_at, "oracle: older than the current price"
+    assert observed_at >= self.updated_at, "oracle: older than the current price"
     old: uint256 = self.price
     if old != 0:
         move: uint256 = new_price - old if new_price > old else old - new_price

@@ -1,0 +1,176 @@
+"""The ChainBackend API end to end; the same tests run on the embedded EVM and on a real anvil node."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from opendepin.chain.anvil import AnvilNode
+from opendepin.chain.backend import (
+    ChainBackend,
+    ChainError,
+    DeployParams,
+    TransactionRevertedError,
+)
+from opendepin.chain.embedded import EmbeddedBackend
+from opendepin.chain.keys import load_or_create_keys
+from opendepin.chain.rpc import RpcBackend
+from opendepin.chain.schedule import EmissionCap
+from opendepin.chain.signing import address_of
+from tests.chain.helpers import addr_of, build_tree, key_of
+
+UNIT = 10**18
+MANIFEST = b"\x44" * 32
+H3_CELL = 0x8C1F1D48945D9FF
+OWNERS = [key_of(300 + i) for i in range(3)]
+
+
+@pytest.fixture(scope="module")
+def anvil() -> Iterator[AnvilNode]:
+    with AnvilNode.start() as node:
+        yield node
+
+
+@pytest.fixture(params=["embedded", pytest.param("rpc", marks=pytest.mark.integration)])
+def make_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], ChainBackend]]:
+    """Opens a backend on a fresh data dir (call again to reopen it, e.g. after a restart)."""
+    opened: list[ChainBackend] = []
+
+    def make() -> ChainBackend:
+        keys = load_or_create_keys(tmp_path, oracle_count=3, threshold=2)
+        backend: ChainBackend
+        if request.param == "embedded":
+            backend = EmbeddedBackend(tmp_path, keys)
+        else:
+            node: AnvilNode = request.getfixturevalue("anvil")
+            node.set_balance(address_of(keys.operator), 10**22)
+            backend = RpcBackend(tmp_path, keys, node.url)
+        opened.append(backend)
+        return backend
+
+    yield make
+    for backend in opened:
+        backend.close()
+
+
+def params_for(backend: ChainBackend) -> DeployParams:
+    return DeployParams(
+        token_name="OpenDePIN Token",
+        token_symbol="ODP",
+        decimals=18,
+        max_supply=10**9 * UNIT,
+        emission_cap=EmissionCap(1_000 * UNIT, 5_000, 100),
+        oracles=tuple(address_of(k) for k in backend.keys.oracles),
+        oracle_threshold=backend.keys.threshold,
+        onboarding_fee_dc=4_000,
+        makers=tuple(address_of(k) for k in backend.keys.makers),
+        genesis_amount=1_000 * UNIT,
+    )
+
+
+@pytest.fixture
+def backend(make_backend: Callable[[], ChainBackend]) -> ChainBackend:
+    chain = make_backend()
+    chain.deploy(params_for(chain))
+    for key in OWNERS:
+        chain.fund(address_of(key), 10**18)
+    return chain
+
+
+def post_tree(chain: ChainBackend, epoch: int, amounts: list[int], emission: int | None = None) -> object:
+    tree = build_tree([(addr_of(k), a) for k, a in zip(OWNERS, amounts, strict=True)])
+    chain.post_epoch(epoch, tree.root, MANIFEST, sum(amounts) if emission is None else emission)
+    return tree
+
+
+def test_deploy_records_contracts(backend: ChainBackend) -> None:
+    status = backend.status()
+    names = {"Token", "PriceOracle", "DataCredits", "DeviceRegistry", "RewardsDistributor"}
+    assert set(status.contracts) == names
+    assert status.total_supply == 1_000 * UNIT and status.total_posted == 0 and status.latest_epoch is None
+    assert not status.price_stale and status.price_usd_wad == UNIT
+    with pytest.raises(ChainError, match="already deployed"):
+        backend.deploy(params_for(backend))
+
+
+def test_register_device_pays_fee_in_credits(backend: ChainBackend) -> None:
+    purchase = backend.buy_credits("0.05")  # $0.05 = 5,000 credits at $1 per token
+    assert purchase.credits == 5_000 and purchase.tokens_burned == 5_000 * 10**13
+    device, owner_key = b"\x07" * 32, OWNERS[0]
+    owner = address_of(owner_key)
+    signature = backend.sign_onboarding(backend.keys.makers[0], device, owner)
+    receipt = backend.register_device(signature, device, owner, H3_CELL)
+    assert receipt.events_named("DeviceRegistered")[0].args["fee"] == 4_000
+    assert backend.device_owner(device) == owner and backend.device_location(device) == H3_CELL
+    assert backend.credits_of(address_of(backend.keys.operator)) == 1_000
+    backend.transfer_device(owner_key, device, address_of(OWNERS[1]))
+    assert backend.device_owner(device) == address_of(OWNERS[1])
+
+
+def test_invalid_register_without_enough_credits(backend: ChainBackend) -> None:
+    device, owner = b"\x08" * 32, address_of(OWNERS[0])
+    signature = backend.sign_onboarding(backend.keys.makers[0], device, owner)
+    with pytest.raises(TransactionRevertedError, match="credits: insufficient balance"):
+        backend.register_device(signature, device, owner, H3_CELL)
+
+
+def test_post_epoch_and_claim(backend: ChainBackend) -> None:
+    tree = post_tree(backend, 0, [5 * UNIT, 3 * UNIT, UNIT])
+    result = backend.claim(OWNERS[0], 5 * UNIT, tree.proof(addr_of(OWNERS[0]), 5 * UNIT))  # type: ignore[attr-defined]
+    assert result.amount == 5 * UNIT and result.gas_used > 21_000 and result.tx_hash.startswith("0x")
+    tree = post_tree(backend, 1, [8 * UNIT, 3 * UNIT, UNIT], emission=3 * UNIT)
+    again = backend.claim(OWNERS[0], 8 * UNIT, tree.proof(addr_of(OWNERS[0]), 8 * UNIT))  # type: ignore[attr-defined]
+    assert again.amount == 3 * UNIT
+    assert backend.claimed(addr_of(OWNERS[0])) == 8 * UNIT
+    assert backend.balance_of(addr_of(OWNERS[0])) == 8 * UNIT
+    assert backend.total_supply() == 1_008 * UNIT
+    assert backend.epoch_root(1) == tree.root  # type: ignore[attr-defined]
+
+
+def test_invalid_double_claim_names_the_reason(backend: ChainBackend) -> None:
+    tree = post_tree(backend, 0, [UNIT, UNIT, UNIT])
+    proof = tree.proof(addr_of(OWNERS[1]), UNIT)  # type: ignore[attr-defined]
+    backend.claim(OWNERS[1], UNIT, proof)
+    with pytest.raises(TransactionRevertedError, match="distributor: nothing to claim") as caught:
+        backend.claim(OWNERS[1], UNIT, proof)
+    assert caught.value.reason == "distributor: nothing to claim"
+
+
+def test_invalid_claim_with_altered_amount(backend: ChainBackend) -> None:
+    tree = post_tree(backend, 0, [UNIT, UNIT, UNIT])
+    with pytest.raises(TransactionRevertedError, match="distributor: invalid proof"):
+        backend.claim(OWNERS[1], 2 * UNIT, tree.proof(addr_of(OWNERS[1]), UNIT))  # type: ignore[attr-defined]
+
+
+def test_invalid_repost_and_oracle_threshold(backend: ChainBackend) -> None:
+    post_tree(backend, 4, [UNIT, UNIT, UNIT])
+    with pytest.raises(TransactionRevertedError, match="distributor: epoch already posted"):
+        post_tree(backend, 4, [2 * UNIT, UNIT, UNIT])
+    one = backend.sign_epoch(5, b"\x01" * 32, MANIFEST, 1, oracle_keys=backend.keys.oracles[:1])
+    with pytest.raises(TransactionRevertedError, match="not enough oracle signatures"):
+        backend.post_epoch(5, b"\x01" * 32, MANIFEST, 1, one)
+
+
+def test_price_and_credit_quote(backend: ChainBackend) -> None:
+    backend.set_price("1.1")
+    credits, tokens = backend.quote_credits("1")
+    assert credits == 100_000
+    assert tokens == -(-100_000 * 10**13 * UNIT // (11 * UNIT // 10))  # rounded up
+    with pytest.raises(TransactionRevertedError, match="oracle: price move beyond bound"):
+        backend.set_price("5")
+
+
+def test_invalid_buy_credits_without_tokens(backend: ChainBackend) -> None:
+    with pytest.raises(ChainError, match="claim rewards or receive tokens first"):
+        backend.buy_credits("1", buyer_key=OWNERS[2])
+
+
+def test_status_after_settlement(backend: ChainBackend) -> None:
+    tree = post_tree(backend, 2, [UNIT, 2 * UNIT, 3 * UNIT])
+    backend.claim(OWNERS[2], 3 * UNIT, tree.proof(addr_of(OWNERS[2]), 3 * UNIT))  # type: ignore[attr-defined]
+    status = backend.status()
+    assert (status.latest_epoch, status.next_epoch) == (2, 3)
+    assert status.total_posted == 6 * UNIT and status.total_claimed == 3 * UNIT
+    assert status.latest_root == "0x" + tree.root.hex()  # type: ignore[attr-defined]
