@@ -13,7 +13,12 @@ import nacl.signing
 
 from opendepin.clock import SimulatedClock
 from opendepin.config import MakerConfig, NetworkConfig
-from opendepin.identity.attestation import Attestation, LocationAssertion, attestation_message, location_message
+from opendepin.identity.attestation import (
+    Attestation,
+    LocationAssertion,
+    attestation_message,
+    location_message,
+)
 from opendepin.identity.keys import DeviceKey
 from opendepin.identity.wallets import Wallet
 from opendepin.node import Node, OnboardRequest
@@ -35,8 +40,11 @@ def main() -> None:
     clock = SimulatedClock(config.epochs.genesis_ts + 3_600)
     now = clock.now()
     per_device = args.reports // args.devices
-    wires = [sign_report(key, HEARTBEAT, now - 60, 10 + n, {"lat": 52.52 + n * 1e-6, "lon": 13.405}).to_wire()
-             for n in range(per_device) for key in keys]
+    wires = [
+        sign_report(key, HEARTBEAT, now - 60, 10 + n, {"lat": 52.52 + n * 1e-6, "lon": 13.405}).to_wire()
+        for n in range(per_device)
+        for key in keys
+    ]
 
     # baseline: bare ed25519 verification (PyNaCl / libsodium) of the same signed bytes
     decoded = [decode_report(w) for w in wires]
@@ -52,14 +60,21 @@ def main() -> None:
         for key in keys:
             text = attestation_message(config.name, key.device_id, owner.address)
             cell = "8c1f1d48945d9ff"
-            node.onboard(OnboardRequest(
-                Attestation(key.device_id, owner.address, maker.address, maker.sign_text(text)),
-                LocationAssertion(key.device_id, cell, 1,
-                                  owner.sign_text(location_message(config.name, key.device_id, cell, 1)))))
+            node.onboard(
+                OnboardRequest(
+                    Attestation(key.device_id, owner.address, maker.address, maker.sign_text(text)),
+                    LocationAssertion(
+                        key.device_id,
+                        cell,
+                        1,
+                        owner.sign_text(location_message(config.name, key.device_id, cell, 1)),
+                    ),
+                )
+            )
         start = time.perf_counter()
         accepted = 0
         for i in range(0, len(wires), args.batch):
-            accepted += sum(r.accepted for r in node.ingest(wires[i:i + args.batch]))
+            accepted += sum(r.accepted for r in node.ingest(wires[i : i + args.batch]))
         ours = len(wires) / (time.perf_counter() - start)
         assert accepted == len(wires), f"only {accepted} of {len(wires)} accepted"
         assert store.count_reports(0, 2**40) == len(wires)

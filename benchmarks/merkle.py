@@ -46,7 +46,9 @@ def main() -> None:
     start = time.perf_counter()
     proofs = [tree.proof(address) for address, _ in sample]
     prove = time.perf_counter() - start
-    assert all(verify_proof(tree.root, hash_leaf(a, v), p) for (a, v), p in zip(sample[:100], proofs, strict=False))
+    assert all(
+        verify_proof(tree.root, hash_leaf(a, v), p) for (a, v), p in zip(sample[:100], proofs, strict=False)
+    )
 
     print(f"tree of {args.leaves:,} leaves: {build:6.2f} s   (target < 5 s)")
     print(f"{args.proofs:,} proofs:           {prove:6.2f} s   (includes building the address index)")
@@ -56,15 +58,24 @@ def main() -> None:
         small = values[: args.oz_leaves]
         payload = json.dumps([[a, str(v)] for a, v in small])
         start = time.perf_counter()
-        out = subprocess.run(["node", str(JS / "oz_tree.mjs")], input=payload, capture_output=True, text=True,
-                             check=True, cwd=JS)
+        out = subprocess.run(
+            ["node", str(JS / "oz_tree.mjs")],
+            input=payload,
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=JS,
+        )
         oz = time.perf_counter() - start
         start = time.perf_counter()
         ours_small = RewardsTree.build(small)
         ours = time.perf_counter() - start
         assert json.loads(out.stdout)["root"] == ours_small.root_hex, "roots differ from OpenZeppelin's"
-        print(f"OpenZeppelin JS, {args.oz_leaves:,} leaves (tree + all proofs): {oz:6.2f} s; ours (tree): {ours:.3f} s;"
-              f" same root; ratio {oz / ours:.0f}x")
+        print(
+            f"OpenZeppelin JS, {args.oz_leaves:,} leaves (tree + all proofs): {oz:6.2f} s; "
+            f"ours (tree): {ours:.3f} s;"
+            f" same root; ratio {oz / ours:.0f}x"
+        )
     else:
         print("OpenZeppelin JS reference skipped: run `make test` once to install tools/js")
 

@@ -9,11 +9,15 @@ import pytest
 
 from opendepin.clock import SimulatedClock
 from opendepin.config import MakerConfig, NetworkConfig
-from opendepin.identity.attestation import attestation_message, location_message
+from opendepin.identity.attestation import (
+    Attestation,
+    LocationAssertion,
+    attestation_message,
+    location_message,
+)
 from opendepin.identity.keys import DeviceKey
 from opendepin.identity.wallets import Wallet
 from opendepin.node import Node, OnboardRequest
-from opendepin.identity.attestation import Attestation, LocationAssertion
 from opendepin.store.sqlite import SQLiteStore
 
 MAKER = Wallet(bytes.fromhex("11" * 32))
@@ -43,14 +47,21 @@ def node(config: NetworkConfig, store: SQLiteStore, clock: SimulatedClock) -> No
     return Node(config, store, clock)
 
 
-def onboard_request(network: str, key: DeviceKey, owner: Wallet = OWNER, maker: Wallet = MAKER,
-                    cell: str | None = CELL) -> OnboardRequest:
+def onboard_request(
+    network: str, key: DeviceKey, owner: Wallet = OWNER, maker: Wallet = MAKER, cell: str | None = CELL
+) -> OnboardRequest:
     device_id = key.device_id
-    attestation = Attestation(device_id, owner.address, maker.address,
-                              maker.sign_text(attestation_message(network, device_id, owner.address)))
+    attestation = Attestation(
+        device_id,
+        owner.address,
+        maker.address,
+        maker.sign_text(attestation_message(network, device_id, owner.address)),
+    )
     location = None
     if cell is not None:
-        location = LocationAssertion(device_id, cell, 1, owner.sign_text(location_message(network, device_id, cell, 1)))
+        location = LocationAssertion(
+            device_id, cell, 1, owner.sign_text(location_message(network, device_id, cell, 1))
+        )
     return OnboardRequest(attestation, location)
 
 

@@ -23,8 +23,15 @@ def _run_day(node: Node, clock: SimulatedClock, key: DeviceKey) -> None:
         clock.set(ts)
         wires = [sign_report(key, HEARTBEAT, ts, ts * 16, {"lat": 52.5201, "lon": 13.4051}).to_wire()]
         if hour % 4 == 0:
-            wires.append(sign_report(key, SPEEDTEST, ts, ts * 16 + 1,
-                                     {"download_mbps": 120, "upload_mbps": 12, "latency_ms": 30}).to_wire())
+            wires.append(
+                sign_report(
+                    key,
+                    SPEEDTEST,
+                    ts,
+                    ts * 16 + 1,
+                    {"download_mbps": 120, "upload_mbps": 12, "latency_ms": 30},
+                ).to_wire()
+            )
         assert all(r.accepted for r in node.ingest(wires))
 
 
@@ -45,7 +52,9 @@ def test_epoch_closes_only_after_cutoff(node: Node, clock: SimulatedClock, devic
     assert node.ingest([late.to_wire()])[0].reason == "report.epoch_closed"
 
 
-def test_tampering_is_detected(node: Node, clock: SimulatedClock, device_key: DeviceKey, store: SQLiteStore) -> None:
+def test_tampering_is_detected(
+    node: Node, clock: SimulatedClock, device_key: DeviceKey, store: SQLiteStore
+) -> None:
     node.onboard(onboard_request(node.config.name, device_key))
     _run_day(node, clock, device_key)
     clock.set(clock.now() + 86_400)
@@ -61,7 +70,9 @@ def test_crash_while_saving_epoch_leaves_no_partial_rows(
     node.onboard(onboard_request(node.config.name, device_key))
     _run_day(node, clock, device_key)
     clock.set(clock.now() + 86_400)
-    store._db.execute("CREATE TRIGGER boom BEFORE INSERT ON epochs BEGIN SELECT RAISE(ABORT, 'disk gone'); END")
+    store._db.execute(
+        "CREATE TRIGGER boom BEFORE INSERT ON epochs BEGIN SELECT RAISE(ABORT, 'disk gone'); END"
+    )
     with pytest.raises(sqlite3.IntegrityError):
         node.close_epoch(0)
     for table in ("verdicts", "device_rewards", "owner_rewards", "device_notes", "epochs"):

@@ -14,8 +14,11 @@ from rich.table import Table
 
 from opendepin.config import ConfigError, load_config
 
-app = typer.Typer(help="opendepin: run a DePIN network — identity, signed reports, verification, rewards.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="opendepin: run a DePIN network — identity, signed reports, verification, rewards.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 epoch_app = typer.Typer(help="Closed epochs: manifests, proofs, recomputation.", no_args_is_help=True)
 app.add_typer(epoch_app, name="epoch")
 err = Console(stderr=True)
@@ -31,8 +34,10 @@ def _fail(message: str, code: int = 2) -> None:
 
 
 @app.command()
-def init(directory: Annotated[Path, typer.Argument(help="directory to write network.toml into")],
-         force: Annotated[bool, typer.Option(help="overwrite an existing network.toml")] = False) -> None:
+def init(
+    directory: Annotated[Path, typer.Argument(help="directory to write network.toml into")],
+    force: Annotated[bool, typer.Option(help="overwrite an existing network.toml")] = False,
+) -> None:
     """Write a commented default network.toml into DIRECTORY."""
     from opendepin.template import write_template
 
@@ -55,15 +60,26 @@ def check_config(path: Annotated[Path, typer.Argument(help="a network.toml")]) -
 
 def _epoch_table(rows: list[dict[str, Any]]) -> Table:
     table = Table(title="epochs", show_lines=False)
-    for column in ("epoch", "accepted", "rejected (by reason)", "invalid (by reason)", "rewarded", "emitted",
-                   "root"):
+    for column in (
+        "epoch",
+        "accepted",
+        "rejected (by reason)",
+        "invalid (by reason)",
+        "rewarded",
+        "emitted",
+        "root",
+    ):
         table.add_column(column)
     for row in rows:
-        table.add_row(str(row["number"]), str(row["accepted"]),
-                      ", ".join(f"{k} {v}" for k, v in row["rejected"].items()) or "-",
-                      ", ".join(f"{k} {v}" for k, v in row["invalid"].items()) or "-",
-                      str(row["rewarded_devices"]), f"{int(row['emitted']) / 10**18:,.2f}",
-                      (row["root"] or "-")[:18] + "…")
+        table.add_row(
+            str(row["number"]),
+            str(row["accepted"]),
+            ", ".join(f"{k} {v}" for k, v in row["rejected"].items()) or "-",
+            ", ".join(f"{k} {v}" for k, v in row["invalid"].items()) or "-",
+            str(row["rewarded_devices"]),
+            f"{int(row['emitted']) / 10**18:,.2f}",
+            (row["root"] or "-")[:18] + "…",
+        )
     return table
 
 
@@ -71,7 +87,9 @@ def _epoch_table(rows: list[dict[str, Any]]) -> Table:
 def up(
     data_dir: DataDir = DEFAULT_DATA_DIR,
     epochs: Annotated[int, typer.Option(min=1, help="epochs to run, then exit")] = 3,
-    devices: Annotated[int | None, typer.Option(min=1, help="simulated devices (default 60; a restart keeps its fleet)")] = None,
+    devices: Annotated[
+        int | None, typer.Option(min=1, help="simulated devices (default 60; a restart keeps its fleet)")
+    ] = None,
     owners: Annotated[int, typer.Option(min=0, help="owner wallets (0: devices/3)")] = 0,
     seed: Annotated[int, typer.Option(help="fleet seed")] = 7,
     region: Annotated[str, typer.Option(help="city the fleet stands in")] = "berlin",
@@ -83,10 +101,24 @@ def up(
     from opendepin.up import EpochSummary, UpOptions, run_network
 
     rows: list[dict[str, Any]] = []
-    options = UpOptions(data_dir=data_dir, epochs=epochs, devices=devices, owners=owners, seed=seed,
-                        region=region, misbehaving_share=misbehaving, fresh=fresh)
-    with Progress(TextColumn("[bold]simulated hours"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err, transient=as_json) as bar:
+    options = UpOptions(
+        data_dir=data_dir,
+        epochs=epochs,
+        devices=devices,
+        owners=owners,
+        seed=seed,
+        region=region,
+        misbehaving_share=misbehaving,
+        fresh=fresh,
+    )
+    with Progress(
+        TextColumn("[bold]simulated hours"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=as_json,
+    ) as bar:
         task = bar.add_task("hours", total=None)
 
         def on_progress(done: int, total: int) -> None:
@@ -96,9 +128,11 @@ def up(
             rows.append(summary.to_json())
             if not as_json:
                 bar.console.print(
-                    f"epoch {summary.number}: accepted {summary.accepted}, rejected {sum(summary.rejected.values())} "
+                    f"epoch {summary.number}: accepted {summary.accepted}, "
+                    f"rejected {sum(summary.rejected.values())} "
                     f"{summary.rejected}, rewarded {summary.rewarded_devices} devices, emitted "
-                    f"{summary.emitted / 10**18:,.2f}, root {summary.root}")
+                    f"{summary.emitted / 10**18:,.2f}, root {summary.root}"
+                )
 
         try:
             result = run_network(options, on_epoch=on_epoch, progress=on_progress)
@@ -124,8 +158,11 @@ def _open_node(data_dir: Path) -> Any:
 
 
 @epoch_app.command("show")
-def epoch_show(number: int, data_dir: DataDir = DEFAULT_DATA_DIR,
-               as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def epoch_show(
+    number: int,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
     """Print epoch NUMBER's manifest (with every leaf in --json)."""
     node = _open_node(data_dir)
     record = node.store.get_epoch(number)
@@ -135,8 +172,21 @@ def epoch_show(number: int, data_dir: DataDir = DEFAULT_DATA_DIR,
         sys.stdout.write(json.dumps(record.manifest, indent=2) + "\n")
         return
     manifest = record.manifest
-    for key in ("number", "start", "end", "root", "emitted", "paid", "remainder", "totals", "inputs_digest",
-                "params_digest", "engine_version", "leaf_count", "rewarded_devices"):
+    for key in (
+        "number",
+        "start",
+        "end",
+        "root",
+        "emitted",
+        "paid",
+        "remainder",
+        "totals",
+        "inputs_digest",
+        "params_digest",
+        "engine_version",
+        "leaf_count",
+        "rewarded_devices",
+    ):
         out.print(f"[bold]{key}[/bold]: {manifest.get(key)}")
 
 
@@ -169,13 +219,19 @@ def epoch_verify(number: int, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
     differing = sorted(k for k in set(stored) | set(recomputed) if stored.get(k) != recomputed.get(k))
     out.print(f"[red]mismatch[/red]: epoch {number} differs in {differing}")
     for key in differing:
-        out.print(f"  {key}: stored {str(stored.get(key))[:200]} / recomputed {str(recomputed.get(key))[:200]}")
+        out.print(
+            f"  {key}: stored {str(stored.get(key))[:200]} / recomputed {str(recomputed.get(key))[:200]}"
+        )
     raise typer.Exit(1)
 
 
 @app.command()
-def explain(device: str, epoch: Annotated[int, typer.Option(min=0)], data_dir: DataDir = DEFAULT_DATA_DIR,
-            as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def explain(
+    device: str,
+    epoch: Annotated[int, typer.Option(min=0)],
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
     """Why did DEVICE earn what it earned in EPOCH: every report's verdict and every multiplier."""
     from opendepin.explain import explain_device
 
@@ -187,8 +243,10 @@ def explain(device: str, epoch: Annotated[int, typer.Option(min=0)], data_dir: D
     if as_json:
         sys.stdout.write(json.dumps(detail, indent=2) + "\n")
         return
-    out.print(f"[bold]{device}[/bold] owner {detail['owner']} cell {detail['location']} epoch {epoch}: "
-              f"earned {detail['amount'] / 10**18:,.6f}")
+    out.print(
+        f"[bold]{device}[/bold] owner {detail['owner']} cell {detail['location']} epoch {epoch}: "
+        f"earned {detail['amount'] / 10**18:,.6f}"
+    )
     for note in detail["notes"]:
         out.print(f"  note [yellow]{note['reason']}[/yellow] {note['evidence']}")
     for reward in detail["rewards"]:
@@ -197,7 +255,9 @@ def explain(device: str, epoch: Annotated[int, typer.Option(min=0)], data_dir: D
             out.print(f"    {key}: {value}")
     table = Table("ts", "kind", "verdict", "evidence")
     for report in detail["reports"]:
-        table.add_row(str(report["ts"]), report["kind"], report["reason"], json.dumps(report["evidence"])[:100])
+        table.add_row(
+            str(report["ts"]), report["kind"], report["reason"], json.dumps(report["evidence"])[:100]
+        )
     out.print(table)
 
 

@@ -120,7 +120,9 @@ class RewardsConfig(_Strict):
             raise ValueError(f"categories must sum to {BASIS_POINTS} basis points (100 %), got {total}")
         for name in self.device_categories:
             if name not in self.categories:
-                raise ValueError(f"device category {name!r} is not one of categories {sorted(self.categories)}")
+                raise ValueError(
+                    f"device category {name!r} is not one of categories {sorted(self.categories)}"
+                )
         for src, targets in self.unused_flows_to.items():
             for dst in [src, *targets]:
                 if dst not in self.device_categories:

@@ -74,8 +74,14 @@ class Node:
             location = check_location(self.config.name, request.location, attestation.owner)
         from opendepin.identity.wallets import normalize_address
 
-        device = DeviceInfo(device_id=key.device_id, owner=normalize_address(attestation.owner), maker=maker,
-                            key_type=key.key_type, location=location, onboarded_at=self.clock.now())
+        device = DeviceInfo(
+            device_id=key.device_id,
+            owner=normalize_address(attestation.owner),
+            maker=maker,
+            key_type=key.key_type,
+            location=location,
+            onboarded_at=self.clock.now(),
+        )
         record = {"maker_signature": "0x" + attestation.signature.hex(), "maker": maker}
         if request.location is not None:
             record["location_signature"] = "0x" + request.location.signature.hex()
@@ -96,7 +102,9 @@ class Node:
 
             class _Seen:
                 def __contains__(inner, report_id: object) -> bool:
-                    return report_id in batch_ids or (isinstance(report_id, str) and self.store.has_report(report_id))
+                    return report_id in batch_ids or (
+                        isinstance(report_id, str) and self.store.has_report(report_id)
+                    )
 
             state = GateState(self._devices, self._last_seq, _Seen(), self.closed_until)
             results: list[GateResult] = []
@@ -106,12 +114,22 @@ class Node:
                 result = gate_report(wire, state, now, self.config.ingest, self.kinds)
                 results.append(result)
                 if result.accepted and result.record is not None and result.signed is not None:
-                    accepted.append(StoredReport(result.record, result.signed.envelope_bytes, result.signed.signature))
+                    accepted.append(
+                        StoredReport(result.record, result.signed.envelope_bytes, result.signed.signature)
+                    )
                     batch_ids.add(result.record.report_id)
                     self._last_seq[result.record.device_id] = result.record.seq
                 else:
-                    rejected.append(Rejection(result.reason, result.message, now, result.report_id,
-                                              result.device_id, bytes(wire[:MAX_KEPT_REJECTED_BYTES])))
+                    rejected.append(
+                        Rejection(
+                            result.reason,
+                            result.message,
+                            now,
+                            result.report_id,
+                            result.device_id,
+                            bytes(wire[:MAX_KEPT_REJECTED_BYTES]),
+                        )
+                    )
             try:
                 self.store.append(accepted, rejected)
             except BaseException:
@@ -121,7 +139,7 @@ class Node:
 
     # epochs
     def gather_inputs(self, number: int) -> EpochInputs:
-        """Read epoch `number`'s inputs from the store: reports by device time, devices onboarded before its end."""
+        """Epoch `number`'s inputs: reports by device time, devices onboarded before its end."""
         window = window_for(self.config, number)
         devices = {d.device_id: d for d in self.store.devices().values() if d.onboarded_at < window.end}
         prior = self.store.get_epoch(number - 1) if number > 0 else None
@@ -150,11 +168,21 @@ class Node:
             inputs = self.gather_inputs(number)
             result = self.compute_epoch(inputs)
             record = EpochRecord(
-                number=number, start=window.start, end=window.end, manifest=result.manifest,
-                inputs={"devices": [[d.device_id, d.key_type, d.owner, d.maker, d.location, d.onboarded_at]
-                                    for _, d in sorted(inputs.devices.items())]},
-                verdicts=result.verdicts, device_rewards=result.device_rewards,
-                owner_rewards=result.owner_rewards, notes=result.notes, sector_state=result.sector_state,
+                number=number,
+                start=window.start,
+                end=window.end,
+                manifest=result.manifest,
+                inputs={
+                    "devices": [
+                        [d.device_id, d.key_type, d.owner, d.maker, d.location, d.onboarded_at]
+                        for _, d in sorted(inputs.devices.items())
+                    ]
+                },
+                verdicts=result.verdicts,
+                device_rewards=result.device_rewards,
+                owner_rewards=result.owner_rewards,
+                notes=result.notes,
+                sector_state=result.sector_state,
             )
             self.store.save_epoch(record)
             self.next_epoch = number + 1
@@ -173,9 +201,23 @@ class Node:
         if stored is None:
             raise KeyError(f"epoch {number} is not closed")
         inputs = self.gather_inputs(number)
-        snapshot = {row[0]: DeviceInfo(device_id=row[0], key_type=row[1], owner=row[2], maker=row[3],
-                                       location=row[4], onboarded_at=row[5]) for row in stored.inputs["devices"]}
-        inputs = EpochInputs(window=inputs.window, devices=snapshot, reports=inputs.reports,
-                             prior_cumulative=inputs.prior_cumulative, prior_state=inputs.prior_state,
-                             context=inputs.context)
+        snapshot = {
+            row[0]: DeviceInfo(
+                device_id=row[0],
+                key_type=row[1],
+                owner=row[2],
+                maker=row[3],
+                location=row[4],
+                onboarded_at=row[5],
+            )
+            for row in stored.inputs["devices"]
+        }
+        inputs = EpochInputs(
+            window=inputs.window,
+            devices=snapshot,
+            reports=inputs.reports,
+            prior_cumulative=inputs.prior_cumulative,
+            prior_state=inputs.prior_state,
+            context=inputs.context,
+        )
         return stored.manifest, self.compute_epoch(inputs).manifest

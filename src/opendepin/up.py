@@ -34,7 +34,7 @@ class UpOptions:
     data_dir: Path
     epochs: int
     devices: int | None = None
-    """Fleet size; None keeps an existing fleet's size (60 for a new fleet). A larger number grows the fleet."""
+    """Fleet size; None keeps an existing fleet's size (60 for a new one); a larger number grows it."""
     owners: int = 0
     seed: int = 7
     region: str = "berlin"
@@ -57,9 +57,17 @@ class EpochSummary:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {"number": self.number, "root": self.root, "emitted": str(self.emitted), "paid": str(self.paid),
-                "accepted": self.accepted, "rejected": self.rejected, "invalid": self.invalid,
-                "rewarded_devices": self.rewarded_devices, **self.extra}
+        return {
+            "number": self.number,
+            "root": self.root,
+            "emitted": str(self.emitted),
+            "paid": str(self.paid),
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+            "invalid": self.invalid,
+            "rewarded_devices": self.rewarded_devices,
+            **self.extra,
+        }
 
 
 def prepare_data_dir(options: UpOptions) -> tuple[NetworkConfig, Fleet]:
@@ -76,17 +84,27 @@ def prepare_data_dir(options: UpOptions) -> tuple[NetworkConfig, Fleet]:
     else:
         devices = options.devices or DEFAULT_DEVICES
         owners = options.owners or max(1, devices // 3)
-        fleet = Fleet.create(FleetSpec(seed=options.seed, region=options.region, devices=devices,
-                                       owners=owners, misbehaving_share=options.misbehaving_share,
-                                       p256_share=options.p256_share))
+        fleet = Fleet.create(
+            FleetSpec(
+                seed=options.seed,
+                region=options.region,
+                devices=devices,
+                owners=owners,
+                misbehaving_share=options.misbehaving_share,
+                p256_share=options.p256_share,
+            )
+        )
     fleet.save(fleet_path)
     config_path = data_dir / "network.toml"
     if not config_path.exists():
         write_template(data_dir, makers={FLEET_MAKER_NAME: fleet.maker.address})
     config = load_config(config_path)
     if not any(m.address.lower() == fleet.maker.address.lower() for m in config.makers):
-        config = config.model_copy(update={"makers": [*config.makers,
-                                                      MakerConfig(name=FLEET_MAKER_NAME, address=fleet.maker.address)]})
+        config = config.model_copy(
+            update={
+                "makers": [*config.makers, MakerConfig(name=FLEET_MAKER_NAME, address=fleet.maker.address)]
+            }
+        )
     return config, fleet
 
 
@@ -98,7 +116,9 @@ def onboard_fleet(client: httpx.Client, config: NetworkConfig, fleet: Fleet) -> 
             continue
         response = client.post("/v1/devices", json=fleet.onboarding_request(config.name, device))
         if response.status_code not in (200, 201):
-            raise RuntimeError(f"onboarding device {device.index} failed: {response.status_code} {response.text}")
+            raise RuntimeError(
+                f"onboarding device {device.index} failed: {response.status_code} {response.text}"
+            )
         device.onboarded = True
         count += 1
     return count
@@ -110,7 +130,7 @@ def send_batches(client: httpx.Client, wires: list[bytes], batch_size: int) -> t
 
     accepted = rejected = 0
     for start in range(0, len(wires), batch_size):
-        body = cbor2.dumps(wires[start:start + batch_size])
+        body = cbor2.dumps(wires[start : start + batch_size])
         response = client.post("/v1/reports", content=body, headers={"content-type": "application/cbor"})
         response.raise_for_status()
         answer = response.json()
@@ -122,10 +142,14 @@ def send_batches(client: httpx.Client, wires: list[bytes], batch_size: int) -> t
 def summarize(node: Node, record: EpochRecord) -> EpochSummary:
     manifest = record.manifest
     return EpochSummary(
-        number=record.number, root=manifest["root"], emitted=int(manifest["emitted"]), paid=int(manifest["paid"]),
+        number=record.number,
+        root=manifest["root"],
+        emitted=int(manifest["emitted"]),
+        paid=int(manifest["paid"]),
         accepted=node.store.count_reports(record.start, record.end),
         rejected=node.store.rejection_counts(record.start, record.end),
-        invalid=dict(manifest.get("invalid_by_reason", {})), rewarded_devices=int(manifest["rewarded_devices"]),
+        invalid=dict(manifest.get("invalid_by_reason", {})),
+        rewarded_devices=int(manifest["rewarded_devices"]),
     )
 
 
@@ -140,8 +164,12 @@ EpochHook = Callable[[Node, EpochRecord, Fleet], dict[str, Any]]
 ProgressHook = Callable[[int, int], None]
 
 
-def run_network(options: UpOptions, on_epoch: Callable[[EpochSummary], None] | None = None,
-                settle: EpochHook | None = None, progress: ProgressHook | None = None) -> dict[str, Any]:
+def run_network(
+    options: UpOptions,
+    on_epoch: Callable[[EpochSummary], None] | None = None,
+    settle: EpochHook | None = None,
+    progress: ProgressHook | None = None,
+) -> dict[str, Any]:
     """Run `options.epochs` more epochs; returns the JSON summary."""
     config, fleet = prepare_data_dir(options)
     store = SQLiteStore(options.data_dir / config.store.path)

@@ -29,8 +29,13 @@ def _onboard_json(network: str, key: DeviceKey, maker: Wallet | None = None) -> 
     request = onboard_request(network, key, **({"maker": maker} if maker else {}))
     a, loc = request.attestation, request.location
     assert loc is not None
-    return {"device_id": a.device_id, "owner": a.owner, "maker": a.maker, "maker_signature": a.signature.hex(),
-            "location": {"cell": loc.location, "nonce": loc.nonce, "signature": loc.signature.hex()}}
+    return {
+        "device_id": a.device_id,
+        "owner": a.owner,
+        "maker": a.maker,
+        "maker_signature": a.signature.hex(),
+        "location": {"cell": loc.location, "nonce": loc.nonce, "signature": loc.signature.hex()},
+    }
 
 
 def test_onboard_and_get(client: TestClient, node: Node, device_key: DeviceKey) -> None:
@@ -43,7 +48,9 @@ def test_onboard_and_get(client: TestClient, node: Node, device_key: DeviceKey) 
 
 
 def test_invalid_onboarding(client: TestClient, node: Node, device_key: DeviceKey) -> None:
-    unknown = client.post("/v1/devices", json=_onboard_json(node.config.name, device_key, maker=Wallet.generate()))
+    unknown = client.post(
+        "/v1/devices", json=_onboard_json(node.config.name, device_key, maker=Wallet.generate())
+    )
     assert unknown.status_code == 403 and unknown.json()["detail"]["reason"] == "onboarding.unknown_maker"
     body = _onboard_json(node.config.name, device_key)
     body["maker_signature"] = "00" * 65
@@ -58,7 +65,9 @@ def test_batch_statuses(client: TestClient, node: Node, clock: SimulatedClock, d
     good = sign_report(device_key, HEARTBEAT, now, 1, {"lat": 52.52, "lon": 13.405}).to_wire()
     future = sign_report(device_key, HEARTBEAT, now + 10_000, 2, {"lat": 52.52, "lon": 13.405}).to_wire()
     stranger = sign_report(DeviceKey.generate(), HEARTBEAT, now, 1, {"lat": 1, "lon": 1}).to_wire()
-    response = client.post("/v1/reports", content=cbor2.dumps([good, future, stranger, b"junk", good]), headers=CBOR)
+    response = client.post(
+        "/v1/reports", content=cbor2.dumps([good, future, stranger, b"junk", good]), headers=CBOR
+    )
     assert response.status_code == 200
     statuses = [r["status"] for r in response.json()["results"]]
     assert statuses == ["accepted", "report.future", "device.unknown", "report.malformed", "report.duplicate"]
@@ -81,7 +90,9 @@ def test_batch_statuses(client: TestClient, node: Node, clock: SimulatedClock, d
         (b"\x00" * 20_000_000, CBOR, 413),
     ],
 )
-def test_hostile_input_is_4xx(client: TestClient, node: Node, body: bytes, headers: dict[str, str], status: int) -> None:
+def test_hostile_input_is_4xx(
+    client: TestClient, node: Node, body: bytes, headers: dict[str, str], status: int
+) -> None:
     response = client.post("/v1/reports", content=body, headers=headers)
     assert response.status_code == status
     assert response.json()["detail"]

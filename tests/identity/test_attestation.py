@@ -21,8 +21,12 @@ MAKERS = {MAKER.address: "maker"}
 
 def _attest(signer: Wallet, maker: Wallet = MAKER) -> Attestation:
     device = DeviceKey.generate().device_id
-    return Attestation(device, OWNER.address, maker.address,
-                       signer.sign_text(attestation_message(NETWORK, device, OWNER.address)))
+    return Attestation(
+        device,
+        OWNER.address,
+        maker.address,
+        signer.sign_text(attestation_message(NETWORK, device, OWNER.address)),
+    )
 
 
 def test_valid_attestation() -> None:

@@ -29,7 +29,9 @@ def test_secret_determines_key() -> None:
     assert a.device_id == b.device_id
 
 
-@pytest.mark.parametrize("bad", ["ed25519", "rsa:00", "ed25519:zz", "ed25519:" + "00" * 31, "p256:" + "02" * 32])
+@pytest.mark.parametrize(
+    "bad", ["ed25519", "rsa:00", "ed25519:zz", "ed25519:" + "00" * 31, "p256:" + "02" * 32]
+)
 def test_invalid_device_id(bad: str) -> None:
     with pytest.raises(DeviceKeyError):
         parse_device_id(bad)

@@ -23,8 +23,13 @@ def _state(last_seq: int = 10, stored: frozenset[str] = frozenset(), closed_unti
     return GateState({DEVICE.device_id: DEVICE}, {DEVICE.device_id: last_seq}, stored, closed_until)
 
 
-def _wire(ts: int = NOW, seq: int = 11, payload: dict[str, object] | None = None, kind: str = HEARTBEAT,
-          key: DeviceKey = KEY) -> bytes:
+def _wire(
+    ts: int = NOW,
+    seq: int = 11,
+    payload: dict[str, object] | None = None,
+    kind: str = HEARTBEAT,
+    key: DeviceKey = KEY,
+) -> bytes:
     return sign_report(key, kind, ts, seq, OK_PAYLOAD if payload is None else payload).to_wire()
 
 
@@ -56,24 +61,36 @@ def test_invalid_duplicate_and_replay() -> None:
     from opendepin.reports.envelope import decode_report
 
     report_id = decode_report(wire).report_id
-    assert gate_report(wire, _state(stored=frozenset({report_id})), NOW, PARAMS, KINDS).reason == "report.duplicate"
+    assert (
+        gate_report(wire, _state(stored=frozenset({report_id})), NOW, PARAMS, KINDS).reason
+        == "report.duplicate"
+    )
     assert gate_report(wire, _state(), NOW, PARAMS, KINDS).reason == "report.replay"
 
 
 @pytest.mark.parametrize(
     ("offset", "reason"),
-    [(-PARAMS.max_past_seconds, "accepted"), (-PARAMS.max_past_seconds - 1, "report.stale"),
-     (PARAMS.max_future_seconds, "accepted"), (PARAMS.max_future_seconds + 1, "report.future")],
+    [
+        (-PARAMS.max_past_seconds, "accepted"),
+        (-PARAMS.max_past_seconds - 1, "report.stale"),
+        (PARAMS.max_future_seconds, "accepted"),
+        (PARAMS.max_future_seconds + 1, "report.future"),
+    ],
 )
 def test_timestamp_window_edges(offset: int, reason: str) -> None:
     assert gate_report(_wire(ts=NOW + offset), _state(), NOW, PARAMS, KINDS).reason == reason
 
 
 def test_invalid_closed_epoch() -> None:
-    assert gate_report(_wire(ts=NOW - 10), _state(closed_until=NOW), NOW, PARAMS, KINDS).reason == "report.epoch_closed"
+    assert (
+        gate_report(_wire(ts=NOW - 10), _state(closed_until=NOW), NOW, PARAMS, KINDS).reason
+        == "report.epoch_closed"
+    )
 
 
 def test_invalid_kind_and_schema() -> None:
-    assert gate_report(_wire(kind="storage.proof"), _state(), NOW, PARAMS, KINDS).reason == "report.unknown_kind"
+    assert (
+        gate_report(_wire(kind="storage.proof"), _state(), NOW, PARAMS, KINDS).reason == "report.unknown_kind"
+    )
     result = gate_report(_wire(payload={"lat": 200, "lon": 0}), _state(), NOW, PARAMS, KINDS)
     assert result.reason == "report.schema_invalid" and "lat" in result.message

@@ -18,10 +18,16 @@ from opendepin.reports.envelope import (
 
 KEYS = {"ed25519": DeviceKey("ed25519", bytes(range(32))), "p256": DeviceKey("p256", bytes(31) + b"\x07")}
 
-scalars = st.one_of(st.integers(-(2**63), 2**63 - 1), st.text(max_size=20),
-                    st.floats(allow_nan=False, allow_infinity=False), st.booleans(), st.none())
-payloads = st.dictionaries(st.text(min_size=1, max_size=10),
-                           st.one_of(scalars, st.lists(scalars, max_size=4)), max_size=6)
+scalars = st.one_of(
+    st.integers(-(2**63), 2**63 - 1),
+    st.text(max_size=20),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.booleans(),
+    st.none(),
+)
+payloads = st.dictionaries(
+    st.text(min_size=1, max_size=10), st.one_of(scalars, st.lists(scalars, max_size=4)), max_size=6
+)
 
 
 def _verifies(wire: bytes) -> bool:
@@ -38,8 +44,13 @@ def _verifies(wire: bytes) -> bool:
 
 
 @settings(max_examples=150, deadline=None)
-@given(payload=payloads, ts=st.integers(0, 2**40), seq=st.integers(0, 2**62),
-       kind=st.sampled_from(["wireless.heartbeat", "x.y"]), key_type=st.sampled_from(sorted(KEYS)))
+@given(
+    payload=payloads,
+    ts=st.integers(0, 2**40),
+    seq=st.integers(0, 2**62),
+    kind=st.sampled_from(["wireless.heartbeat", "x.y"]),
+    key_type=st.sampled_from(sorted(KEYS)),
+)
 def test_round_trip(payload: dict[str, object], ts: int, seq: int, kind: str, key_type: str) -> None:
     signed = sign_report(KEYS[key_type], kind, ts, seq, payload)
     decoded = decode_report(signed.to_wire())
@@ -74,10 +85,29 @@ def test_invalid_non_canonical_envelope() -> None:
         (b"\xff\x00garbage", "report.malformed"),
         (cbor2.dumps([b"x"]), "report.malformed"),
         (cbor2.dumps([cbor2.dumps({"v": 1}), b"s"]), "report.malformed"),
-        (cbor2.dumps([cbor2.dumps({"v": 2, "kind": "k", "device": "d", "ts": 1, "seq": 1, "payload": {}},
-                                  canonical=True), b"s"]), "report.unsupported_version"),
-        (cbor2.dumps([cbor2.dumps({"v": 1, "kind": "k", "device": "d", "ts": -1, "seq": 1, "payload": {}},
-                                  canonical=True), b"s"]), "report.malformed"),
+        (
+            cbor2.dumps(
+                [
+                    cbor2.dumps(
+                        {"v": 2, "kind": "k", "device": "d", "ts": 1, "seq": 1, "payload": {}}, canonical=True
+                    ),
+                    b"s",
+                ]
+            ),
+            "report.unsupported_version",
+        ),
+        (
+            cbor2.dumps(
+                [
+                    cbor2.dumps(
+                        {"v": 1, "kind": "k", "device": "d", "ts": -1, "seq": 1, "payload": {}},
+                        canonical=True,
+                    ),
+                    b"s",
+                ]
+            ),
+            "report.malformed",
+        ),
         (b"\x81" * 5000 + b"\x00", "report.malformed"),  # deep nesting
         (bytes(20_000), "report.too_large"),
     ],

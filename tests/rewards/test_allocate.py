@@ -6,7 +6,10 @@ from hypothesis import strategies as st
 from opendepin.rewards.allocate import allocate_pool, split_by_basis_points
 
 
-@given(pool=st.integers(0, 10**30), units=st.dictionaries(st.text(max_size=5), st.integers(-5, 10**12), max_size=30))
+@given(
+    pool=st.integers(0, 10**30),
+    units=st.dictionaries(st.text(max_size=5), st.integers(-5, 10**12), max_size=30),
+)
 def test_allocation_never_over_allocates(pool: int, units: dict[str, int]) -> None:
     allocation = allocate_pool(pool, units)
     assert allocation.paid + allocation.remainder == pool

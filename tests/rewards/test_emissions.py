@@ -36,6 +36,8 @@ def test_capped_by_max_supply() -> None:
 @given(epochs=st.integers(1, 60), length=st.sampled_from([3_600, 86_400, 7 * 86_400]))
 def test_epochs_sum_to_cumulative(epochs: int, length: int) -> None:
     config = NetworkConfig.model_validate({"epochs": {"length_seconds": length}})
-    total = sum(compute_epoch_emission(config.emission, config.token, window_for(config, n), config.epochs.genesis_ts)
-                for n in range(epochs))
+    total = sum(
+        compute_epoch_emission(config.emission, config.token, window_for(config, n), config.epochs.genesis_ts)
+        for n in range(epochs)
+    )
     assert total == cumulative_emission(config.emission, config.token, epochs * length)

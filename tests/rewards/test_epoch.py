@@ -21,30 +21,46 @@ SECTORS = load_sectors(CONFIG)
 CELLS = ["8c1f1d48945d9ff", "8c1f1d4894081ff", "8c1f1d48941a9ff"]
 
 
-def _inputs(spec: list[tuple[int, int, int, float]], number: int = 0,
-            prior: dict[str, int] | None = None) -> EpochInputs:
+def _inputs(
+    spec: list[tuple[int, int, int, float]], number: int = 0, prior: dict[str, int] | None = None
+) -> EpochInputs:
     """spec: (owner, cell, hours, metres off) per device."""
     window = window_for(CONFIG, number)
     devices = {}
     reports = []
     for i, (owner, cell, hours, metres) in enumerate(spec):
-        device = DeviceInfo(f"ed25519:{i:064x}", "0x" + f"{owner + 1:040x}", "0x" + "22" * 20, "ed25519",
-                            CELLS[cell], i)
+        device = DeviceInfo(
+            f"ed25519:{i:064x}", "0x" + f"{owner + 1:040x}", "0x" + "22" * 20, "ed25519", CELLS[cell], i
+        )
         devices[device.device_id] = device
         lat, lon = offset_point(*h3.cell_to_latlng(CELLS[cell]), metres, 10)
         for h in range(hours):
             ts = window.start + h * 3600 + 5
-            reports.append(ReportRecord(f"{i:04x}hb{h:02x}", HEARTBEAT, device.device_id, ts, h,
-                                        {"lat": lat, "lon": lon}, ts))
+            reports.append(
+                ReportRecord(
+                    f"{i:04x}hb{h:02x}", HEARTBEAT, device.device_id, ts, h, {"lat": lat, "lon": lon}, ts
+                )
+            )
         for k in range(3):
             ts = window.start + k * 3600 + 7
-            reports.append(ReportRecord(f"{i:04x}st{k}", SPEEDTEST, device.device_id, ts, 100 + k,
-                                        {"download_mbps": 80, "upload_mbps": 9, "latency_ms": 55}, ts))
+            reports.append(
+                ReportRecord(
+                    f"{i:04x}st{k}",
+                    SPEEDTEST,
+                    device.device_id,
+                    ts,
+                    100 + k,
+                    {"download_mbps": 80, "upload_mbps": 9, "latency_ms": 55},
+                    ts,
+                )
+            )
     return EpochInputs(window, devices, sorted(reports, key=lambda r: r.report_id), prior or {})
 
 
-device_specs = st.lists(st.tuples(st.integers(0, 4), st.integers(0, 2), st.integers(0, 24),
-                                  st.sampled_from([5.0, 320.0, 900.0])), max_size=12)
+device_specs = st.lists(
+    st.tuples(st.integers(0, 4), st.integers(0, 2), st.integers(0, 24), st.sampled_from([5.0, 320.0, 900.0])),
+    max_size=12,
+)
 
 
 @settings(max_examples=40, deadline=None)

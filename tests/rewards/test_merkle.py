@@ -22,8 +22,14 @@ leaf_sets = st.dictionaries(addresses, st.integers(0, 2**256 - 1), min_size=1, m
 def _oz(values: list[tuple[str, int]]) -> dict[str, object]:
     if shutil.which("node") is None or not (JS / "node_modules" / "@openzeppelin").exists():
         pytest.fail("OpenZeppelin reference missing: run `make test` (it installs tools/js)")
-    out = subprocess.run(["node", str(JS / "oz_tree.mjs")], input=json.dumps([[a, str(v)] for a, v in values]),
-                         capture_output=True, text=True, check=True, cwd=JS)
+    out = subprocess.run(
+        ["node", str(JS / "oz_tree.mjs")],
+        input=json.dumps([[a, str(v)] for a, v in values]),
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=JS,
+    )
     return json.loads(out.stdout)
 
 

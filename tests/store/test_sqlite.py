@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from opendepin.reports.model import ReportRecord
 from opendepin.sectors.base import DeviceInfo
 from opendepin.store.base import EpochRecord, Rejection, StoredReport
@@ -17,7 +19,9 @@ def _stored(i: int) -> StoredReport:
     import cbor2
 
     envelope = cbor2.dumps({"payload": {"i": i}}, canonical=True)
-    return StoredReport(ReportRecord(f"{i:064x}", "k", DEVICE.device_id, 100 + i, i, {"i": i}, 200), envelope, b"s")
+    return StoredReport(
+        ReportRecord(f"{i:064x}", "k", DEVICE.device_id, 100 + i, i, {"i": i}, 200), envelope, b"s"
+    )
 
 
 def test_migrations_set_version_and_are_rerunnable(tmp_path: Path) -> None:
@@ -45,10 +49,8 @@ def test_append_is_idempotent_and_durable(tmp_path: Path) -> None:
 
 def test_failed_batch_leaves_nothing(store: SQLiteStore) -> None:
     bad = StoredReport(ReportRecord("x", "k", DEVICE.device_id, 1, 1, {}, 1), None, b"s")  # type: ignore[arg-type]
-    try:
+    with pytest.raises(sqlite3.IntegrityError):
         store.append([_stored(1), bad], [])
-    except sqlite3.IntegrityError:
-        pass
     assert store.count_reports(0, 10_000) == 0
 
 

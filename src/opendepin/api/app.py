@@ -20,6 +20,8 @@ def create_app(node: Node) -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, error: RequestValidationError) -> JSONResponse:
         problems = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()[:10]]
-        return JSONResponse(status_code=422, content={"reason": "request.invalid", "message": "; ".join(problems)})
+        return JSONResponse(
+            status_code=422, content={"reason": "request.invalid", "message": "; ".join(problems)}
+        )
 
     return app

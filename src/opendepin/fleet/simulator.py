@@ -66,8 +66,9 @@ def _device_secret(rng: random.Random, key_type: str) -> bytes:
 class Fleet:
     """A reproducible fleet; `reports_for_hour` yields the signed wire bytes its devices send."""
 
-    def __init__(self, spec: FleetSpec, devices: list[SimDevice], maker_secret: bytes,
-                 owner_secrets: list[bytes]) -> None:
+    def __init__(
+        self, spec: FleetSpec, devices: list[SimDevice], maker_secret: bytes, owner_secrets: list[bytes]
+    ) -> None:
         self.spec = spec
         self.devices = devices
         self.maker = Wallet(maker_secret)
@@ -100,18 +101,31 @@ class Fleet:
             real_lat, real_lon = lat, lon
             if behaviour == "gps-far":
                 real_lat, real_lon = offset_point(lat, lon, rng.uniform(1_500, 5_000), rng.uniform(0, 360))
-            self.devices.append(SimDevice(
-                index=index, key_type=key_type, secret=_device_secret(rng, key_type).hex(),
-                owner_index=rng.randrange(len(self.owners)), lat=real_lat, lon=real_lon, cell=cell,
-                behaviour=behaviour, download_mbps=rng.uniform(60, 400), upload_mbps=rng.uniform(6, 40),
-                latency_ms=rng.uniform(12, 70),
-            ))
+            self.devices.append(
+                SimDevice(
+                    index=index,
+                    key_type=key_type,
+                    secret=_device_secret(rng, key_type).hex(),
+                    owner_index=rng.randrange(len(self.owners)),
+                    lat=real_lat,
+                    lon=real_lon,
+                    cell=cell,
+                    behaviour=behaviour,
+                    download_mbps=rng.uniform(60, 400),
+                    upload_mbps=rng.uniform(6, 40),
+                    latency_ms=rng.uniform(12, 70),
+                )
+            )
         self.spec.devices = len(self.devices)
 
     # persistence
     def save(self, path: Path) -> None:
-        doc = {"spec": asdict(self.spec), "maker": self.maker.private_key.hex(),
-               "owners": [o.private_key.hex() for o in self.owners], "devices": [asdict(d) for d in self.devices]}
+        doc = {
+            "spec": asdict(self.spec),
+            "maker": self.maker.private_key.hex(),
+            "owners": [o.private_key.hex() for o in self.owners],
+            "devices": [asdict(d) for d in self.devices],
+        }
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(doc))
         tmp.replace(path)
@@ -119,8 +133,12 @@ class Fleet:
     @classmethod
     def load(cls, path: Path) -> Fleet:
         doc = json.loads(path.read_text())
-        return cls(FleetSpec(**doc["spec"]), [SimDevice(**d) for d in doc["devices"]], bytes.fromhex(doc["maker"]),
-                   [bytes.fromhex(s) for s in doc["owners"]])
+        return cls(
+            FleetSpec(**doc["spec"]),
+            [SimDevice(**d) for d in doc["devices"]],
+            bytes.fromhex(doc["maker"]),
+            [bytes.fromhex(s) for s in doc["owners"]],
+        )
 
     # identity
     def key_of(self, device: SimDevice) -> DeviceKey:
@@ -138,10 +156,17 @@ class Fleet:
         owner = self.owner_of(device)
         nonce = 1
         return {
-            "device_id": device_id, "owner": owner.address, "maker": self.maker.address,
-            "maker_signature": self.maker.sign_text(attestation_message(network, device_id, owner.address)).hex(),
-            "location": {"cell": device.cell, "nonce": nonce,
-                         "signature": owner.sign_text(location_message(network, device_id, device.cell, nonce)).hex()},
+            "device_id": device_id,
+            "owner": owner.address,
+            "maker": self.maker.address,
+            "maker_signature": self.maker.sign_text(
+                attestation_message(network, device_id, owner.address)
+            ).hex(),
+            "location": {
+                "cell": device.cell,
+                "nonce": nonce,
+                "signature": owner.sign_text(location_message(network, device_id, device.cell, nonce)).hex(),
+            },
         }
 
     # reports
@@ -161,14 +186,18 @@ class Fleet:
         seq = ts * 16  # a monotonic counter; a skewed clock does not change it
         if behaviour == "clock-skew" and hour_index % 2 == 0:
             ts += rng.choice((-2, 2)) * 7_200
-        jitter_lat, jitter_lon = offset_point(device.lat, device.lon, abs(rng.gauss(0, 25)), rng.uniform(0, 360))
+        jitter_lat, jitter_lon = offset_point(
+            device.lat, device.lon, abs(rng.gauss(0, 25)), rng.uniform(0, 360)
+        )
         payload = {"lat": round(jitter_lat, 7), "lon": round(jitter_lon, 7)}
         signed = sign_report(key, HEARTBEAT, ts, seq, payload)
         wires = [signed.to_wire()]
         if hour_index % SPEEDTEST_EVERY_HOURS == 0:
-            test = {"download_mbps": round(max(0.0, rng.gauss(device.download_mbps, 5)), 2),
-                    "upload_mbps": round(max(0.0, rng.gauss(device.upload_mbps, 1)), 2),
-                    "latency_ms": round(max(1.0, rng.gauss(device.latency_ms, 3)), 2)}
+            test = {
+                "download_mbps": round(max(0.0, rng.gauss(device.download_mbps, 5)), 2),
+                "upload_mbps": round(max(0.0, rng.gauss(device.upload_mbps, 1)), 2),
+                "latency_ms": round(max(1.0, rng.gauss(device.latency_ms, 3)), 2),
+            }
             wires.append(sign_report(key, SPEEDTEST, ts, seq + 1, test).to_wire())
         if behaviour == "bad-signature":
             wires = [_flip_signature_byte(w, rng) for w in wires]
@@ -191,4 +220,3 @@ def _flip_signature_byte(wire: bytes, rng: random.Random) -> bytes:
     sig = bytearray(signature)
     sig[rng.randrange(len(sig))] ^= 0x01
     return cbor2.dumps([envelope, bytes(sig)])
-

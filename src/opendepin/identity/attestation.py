@@ -67,7 +67,9 @@ def check_attestation(network: str, attestation: Attestation, makers: Mapping[st
         raise OnboardingError("onboarding.bad_address", str(error)) from None
     if maker not in makers:
         raise OnboardingError("onboarding.unknown_maker", f"maker {maker} is not accepted by this network")
-    signer = recover_text_signer(attestation_message(network, attestation.device_id, owner), attestation.signature)
+    signer = recover_text_signer(
+        attestation_message(network, attestation.device_id, owner), attestation.signature
+    )
     if signer != maker:
         raise OnboardingError(
             "onboarding.bad_attestation", f"attestation is not signed by maker {maker} (recovered {signer})"
@@ -77,7 +79,10 @@ def check_attestation(network: str, attestation: Attestation, makers: Mapping[st
 
 def check_location(network: str, assertion: LocationAssertion, owner: str) -> str:
     """Validate the owner's location assertion; returns the H3 cell."""
-    if not h3.is_valid_cell(assertion.location) or h3.get_resolution(assertion.location) != ASSERTION_RESOLUTION:
+    if (
+        not h3.is_valid_cell(assertion.location)
+        or h3.get_resolution(assertion.location) != ASSERTION_RESOLUTION
+    ):
         raise OnboardingError(
             "location.bad_cell", f"location must be an H3 cell at resolution {ASSERTION_RESOLUTION}"
         )

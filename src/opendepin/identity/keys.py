@@ -41,7 +41,9 @@ def parse_device_id(device_id: str) -> PublicKey:
     """`ed25519:<hex>` or `p256:<hex>` → PublicKey; raises DeviceKeyError with what is expected."""
     key_type, sep, hex_key = device_id.partition(":")
     if not sep or key_type not in KEY_TYPES:
-        raise DeviceKeyError(f"device id must look like 'ed25519:<64 hex>' or 'p256:<66 hex>', got {device_id[:80]!r}")
+        raise DeviceKeyError(
+            f"device id must look like 'ed25519:<64 hex>' or 'p256:<66 hex>', got {device_id[:80]!r}"
+        )
     try:
         raw = bytes.fromhex(hex_key)
     except ValueError:
@@ -68,10 +70,18 @@ def verify_signature(key_type: str, raw: bytes, message: bytes, signature: bytes
         if key_type == "p256":
             pkey = _p256_cache.get(raw)
             if pkey is None:
-                pkey = _p256_cache.setdefault(raw, ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), raw))
+                pkey = _p256_cache.setdefault(
+                    raw, ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), raw)
+                )
             pkey.verify(signature, message, ec.ECDSA(hashes.SHA256()))
             return True
-    except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError, InvalidSignature, ValueError, TypeError):
+    except (
+        nacl.exceptions.BadSignatureError,
+        nacl.exceptions.ValueError,
+        InvalidSignature,
+        ValueError,
+        TypeError,
+    ):
         return False
     return False
 

@@ -62,13 +62,17 @@ def check_timestamp(ts: int, now: int, params: IngestConfig) -> str | None:
     return None
 
 
-def check_payload(kind: str, payload: Mapping[str, object], kinds: Mapping[str, type[BaseModel]]) -> str | None:
+def check_payload(
+    kind: str, payload: Mapping[str, object], kinds: Mapping[str, type[BaseModel]]
+) -> str | None:
     """None if the payload matches the kind's schema, else a message naming the wrong fields."""
     model = kinds[kind]
     try:
         model.model_validate(payload)
     except ValidationError as error:
-        fields = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(payload)'}: {e['msg']}" for e in error.errors()[:5])
+        fields = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or '(payload)'}: {e['msg']}" for e in error.errors()[:5]
+        )
         return f"payload does not match {kind}: {fields}"
     return None
 
@@ -88,10 +92,15 @@ def gate_report(
     env = signed.envelope
     device = state.devices.get(env.device)
     if device is None:
-        return _reject("device.unknown", f"device {env.device[:80]} is not onboarded; POST /v1/devices first", signed)
-    if not verify_signature(device.key_type, bytes.fromhex(env.device.partition(":")[2]), signed.envelope_bytes,
-                            signed.signature):
-        return _reject("signature.invalid", "signature does not verify with the device's registered key", signed)
+        return _reject(
+            "device.unknown", f"device {env.device[:80]} is not onboarded; POST /v1/devices first", signed
+        )
+    if not verify_signature(
+        device.key_type, bytes.fromhex(env.device.partition(":")[2]), signed.envelope_bytes, signed.signature
+    ):
+        return _reject(
+            "signature.invalid", "signature does not verify with the device's registered key", signed
+        )
     report_id = signed.report_id
     last = state.last_seq.get(env.device, -1)
     if env.seq <= last:

@@ -39,8 +39,14 @@ class Envelope:
     v: int = ENVELOPE_VERSION
 
     def to_map(self) -> dict[str, Any]:
-        return {"v": self.v, "kind": self.kind, "device": self.device, "ts": self.ts, "seq": self.seq,
-                "payload": dict(self.payload)}
+        return {
+            "v": self.v,
+            "kind": self.kind,
+            "device": self.device,
+            "ts": self.ts,
+            "seq": self.seq,
+            "payload": dict(self.payload),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +84,9 @@ def sign_report(key: DeviceKey, kind: str, ts: int, seq: int, payload: Mapping[s
 def _check_envelope_map(value: Any) -> Envelope:
     if not isinstance(value, dict) or set(value) != _ENVELOPE_KEYS:
         keys = sorted(map(str, value)) if isinstance(value, dict) else type(value).__name__
-        raise EnvelopeError("report.malformed", f"envelope must be a map with keys {sorted(_ENVELOPE_KEYS)}, got {keys}")
+        raise EnvelopeError(
+            "report.malformed", f"envelope must be a map with keys {sorted(_ENVELOPE_KEYS)}, got {keys}"
+        )
     v, kind, device, ts, seq, payload = (value[k] for k in ("v", "kind", "device", "ts", "seq", "payload"))
     if v != ENVELOPE_VERSION:
         raise EnvelopeError("report.unsupported_version", f"envelope version {v!r} is not supported (use 1)")
@@ -102,7 +110,9 @@ def decode_report(wire: bytes, max_bytes: int = 16_384) -> SignedReport:
     except Exception as error:  # cbor2 raises many types (and RecursionError) for hostile input
         raise EnvelopeError("report.malformed", f"not CBOR: {type(error).__name__}") from None
     if not (isinstance(outer, list) and len(outer) == 2 and all(isinstance(x, bytes) for x in outer)):
-        raise EnvelopeError("report.malformed", "a signed report is the CBOR array [envelope bytes, signature]")
+        raise EnvelopeError(
+            "report.malformed", "a signed report is the CBOR array [envelope bytes, signature]"
+        )
     envelope_bytes, signature = outer
     try:
         inner = cbor2.loads(envelope_bytes)
@@ -112,7 +122,9 @@ def decode_report(wire: bytes, max_bytes: int = 16_384) -> SignedReport:
     try:
         canonical = cbor2.dumps(inner, canonical=True)
     except Exception as error:
-        raise EnvelopeError("report.malformed", f"envelope cannot be re-encoded: {type(error).__name__}") from None
+        raise EnvelopeError(
+            "report.malformed", f"envelope cannot be re-encoded: {type(error).__name__}"
+        ) from None
     if canonical != envelope_bytes:
         raise EnvelopeError("report.not_canonical", "envelope is not deterministic CBOR (RFC 8949 §4.2)")
     return SignedReport(envelope_bytes, signature, envelope)

@@ -14,8 +14,9 @@ from opendepin.sectors.base import DeviceInfo
 
 def canonical_json(value: Any) -> bytes:
     """Sorted keys, no whitespace, UTF-8: the byte form every digest is taken over."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      default=_default).encode()
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_default
+    ).encode()
 
 
 def _default(value: Any) -> Any:
@@ -37,8 +38,9 @@ def reward_params(config: NetworkConfig) -> dict[str, Any]:
     dumped = config.model_dump(mode="json")
     params = {key: dumped[key] for key in ("name", "token", "emission", "epochs", "rewards")}
     # Sector tables as validated (defaults filled in), so an explicit default and an omitted one agree.
-    params["sectors"] = {name: plugin.params.model_dump(mode="json")
-                         for name, plugin in sorted(load_sectors(config).items())}
+    params["sectors"] = {
+        name: plugin.params.model_dump(mode="json") for name, plugin in sorted(load_sectors(config).items())
+    }
     return params
 
 
@@ -48,8 +50,10 @@ def compute_params_digest(config: NetworkConfig) -> str:
 
 def device_snapshot(devices: Mapping[str, DeviceInfo]) -> list[list[Any]]:
     """Devices as sorted rows (id, key type, owner, maker, location, onboarded_at)."""
-    return [[d.device_id, d.key_type, d.owner, d.maker, d.location, d.onboarded_at]
-            for _, d in sorted(devices.items())]
+    return [
+        [d.device_id, d.key_type, d.owner, d.maker, d.location, d.onboarded_at]
+        for _, d in sorted(devices.items())
+    ]
 
 
 def compute_inputs_digest(

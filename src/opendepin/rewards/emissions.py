@@ -28,15 +28,14 @@ def compute_period_emission(per_year_units: int, period_seconds: int) -> Fractio
     return Fraction(per_year_units * period_seconds, SECONDS_PER_YEAR)
 
 
-def _geometric_cumulative(initial_per_year: int, factor: Fraction, period_days: int, unit: int, t: int) -> int:
+def _geometric_cumulative(
+    initial_per_year: int, factor: Fraction, period_days: int, unit: int, t: int
+) -> int:
     """Σ of full periods with the rate multiplied by `factor` each period, plus the current partial one."""
     period_s = period_days * SECONDS_PER_DAY
     full, partial = divmod(t, period_s)
     first = compute_period_emission(initial_per_year * unit, period_s)
-    if factor == 1:
-        total = first * full
-    else:
-        total = first * (1 - factor**full) / (1 - factor)
+    total = first * full if factor == 1 else first * (1 - factor**full) / (1 - factor)
     total += first * factor**full * Fraction(partial, period_s)
     return int(total)  # toward zero
 
@@ -46,7 +45,9 @@ def cumulative_emission(schedule: EmissionConfig, token: TokenConfig, seconds: i
     t = max(0, seconds)
     unit = token.unit
     if isinstance(schedule, HalvingEmission):
-        total = _geometric_cumulative(schedule.initial_per_year, Fraction(1, 2), schedule.halving_period_days, unit, t)
+        total = _geometric_cumulative(
+            schedule.initial_per_year, Fraction(1, 2), schedule.halving_period_days, unit, t
+        )
     elif isinstance(schedule, DecliningEmission):
         factor = Fraction(str(schedule.factor))
         total = _geometric_cumulative(schedule.initial_per_year, factor, schedule.period_days, unit, t)

@@ -84,7 +84,9 @@ def process_pools(
 
 
 def process_device_categories(
-    config: NetworkConfig, pools: Mapping[str, int], units: Mapping[str, Mapping[str, int]],
+    config: NetworkConfig,
+    pools: Mapping[str, int],
+    units: Mapping[str, Mapping[str, int]],
     remainder: dict[str, int],
 ) -> dict[tuple[str, str], int]:
     """Pro-rata amounts per (device, category); unearned pools and rounding go to the remainder."""
@@ -126,11 +128,15 @@ def run_sectors(
     for name in sorted(sectors):
         plugin = sectors[name]
         kinds = set(plugin.report_kinds())
-        outcome = plugin.evaluate(SectorInput(
-            window=inputs.window, devices=inputs.devices,
-            reports=[r for r in inputs.reports if r.kind in kinds and r.device_id in inputs.devices],
-            prior_state=inputs.prior_state.get(name, {}), context=inputs.context,
-        ))
+        outcome = plugin.evaluate(
+            SectorInput(
+                window=inputs.window,
+                devices=inputs.devices,
+                reports=[r for r in inputs.reports if r.kind in kinds and r.device_id in inputs.devices],
+                prior_state=inputs.prior_state.get(name, {}),
+                context=inputs.context,
+            )
+        )
         verdicts.extend(outcome.verdicts)
         contributions.extend(outcome.contributions)
         notes.extend(outcome.notes)
@@ -138,7 +144,9 @@ def run_sectors(
     return verdicts, contributions, notes, state
 
 
-def process_epoch(config: NetworkConfig, sectors: Mapping[str, SectorPlugin], inputs: EpochInputs) -> EpochResult:
+def process_epoch(
+    config: NetworkConfig, sectors: Mapping[str, SectorPlugin], inputs: EpochInputs
+) -> EpochResult:
     """The whole epoch, deterministic: same inputs and parameters → byte-identical manifest."""
     window = inputs.window
     emission = compute_epoch_emission(config.emission, config.token, window, config.epochs.genesis_ts)
@@ -170,9 +178,17 @@ def process_epoch(config: NetworkConfig, sectors: Mapping[str, SectorPlugin], in
             totals[category] += pool
     breakdown_by_key = {(c.device_id, c.category): c for c in contributions}
     device_rewards = [
-        (device_id, category, units[category][device_id], device_amounts.get((device_id, category), 0),
-         dict(breakdown_by_key[(device_id, category)].breakdown) if (device_id, category) in breakdown_by_key else {})
-        for category in sorted(units) for device_id in sorted(units[category])
+        (
+            device_id,
+            category,
+            units[category][device_id],
+            device_amounts.get((device_id, category), 0),
+            dict(breakdown_by_key[(device_id, category)].breakdown)
+            if (device_id, category) in breakdown_by_key
+            else {},
+        )
+        for category in sorted(units)
+        for device_id in sorted(units[category])
     ]
     rejected_by_reason: dict[str, int] = defaultdict(int)
     for v in verdicts:
@@ -187,8 +203,9 @@ def process_epoch(config: NetworkConfig, sectors: Mapping[str, SectorPlugin], in
         "end": window.end,
         "network": config.name,
         "engine_version": __version__,
-        "inputs_digest": compute_inputs_digest(inputs.reports, inputs.devices, inputs.prior_cumulative,
-                                               inputs.prior_state, inputs.context),
+        "inputs_digest": compute_inputs_digest(
+            inputs.reports, inputs.devices, inputs.prior_cumulative, inputs.prior_state, inputs.context
+        ),
         "params_digest": compute_params_digest(config),
         "emitted": emission,
         "paid": paid,
@@ -214,4 +231,3 @@ def process_epoch(config: NetworkConfig, sectors: Mapping[str, SectorPlugin], in
         sector_state=state,
         tree=tree,
     )
-

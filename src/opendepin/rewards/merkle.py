@@ -33,7 +33,9 @@ def encode_leaf(address: str, amount: int) -> bytes:
             raise ValueError
         return _ZERO12 + raw + amount.to_bytes(32, "big")
     except (ValueError, OverflowError, TypeError):
-        raise MerkleError(f"leaf needs a 0x 20-byte address and a uint256, got ({address!r}, {amount!r})") from None
+        raise MerkleError(
+            f"leaf needs a 0x 20-byte address and a uint256, got ({address!r}, {amount!r})"
+        ) from None
 
 
 def hash_leaf(address: str, amount: int) -> bytes:
@@ -71,7 +73,9 @@ class RewardsTree:
         if not items:
             raise MerkleError("a rewards tree needs at least one leaf")
         keccak = _keccak
-        in_order = [keccak(keccak(encode_leaf(address, amount)).digest()).digest() for address, amount in items]
+        in_order = [
+            keccak(keccak(encode_leaf(address, amount)).digest()).digest() for address, amount in items
+        ]
         n = len(in_order)
         size = 2 * n - 1
         # Sorted leaves fill the tail of the array in reverse order: tree[size-1-rank] = leaves[rank].
@@ -99,7 +103,8 @@ class RewardsTree:
             size = len(self.tree)
             by_hash = {self.tree[i]: i for i in range(size - len(self.values), size)}
             self._position = {
-                address.lower(): by_hash[leaf] for (address, _), leaf in zip(self.values, self._leaves, strict=True)
+                address.lower(): by_hash[leaf]
+                for (address, _), leaf in zip(self.values, self._leaves, strict=True)
             }
         try:
             return self._position[address.lower()]

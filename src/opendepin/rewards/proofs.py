@@ -40,5 +40,11 @@ def proof_for(store: Store, number: int, address: str) -> dict[str, Any]:
     proof = tree.proof(account)
     leaf = hash_leaf(account, amount)
     assert verify_proof(tree.root, leaf, proof)
-    return {"epoch": number, "root": tree.root_hex, "account": account, "cumulative": str(amount),
-            "leaf": "0x" + leaf.hex(), "proof": ["0x" + p.hex() for p in proof]}
+    return {
+        "epoch": number,
+        "root": tree.root_hex,
+        "account": account,
+        "cumulative": str(amount),
+        "leaf": "0x" + leaf.hex(),
+        "proof": ["0x" + p.hex() for p in proof],
+    }

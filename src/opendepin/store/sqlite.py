@@ -117,19 +117,33 @@ class SQLiteStore(Store):
         with self._tx() as db:
             cursor = db.execute(
                 "INSERT INTO devices VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_id) DO NOTHING",
-                (device.device_id, device.key_type, device.owner, device.maker, device.location,
-                 device.onboarded_at, dumps(dict(attestation))),
+                (
+                    device.device_id,
+                    device.key_type,
+                    device.owner,
+                    device.maker,
+                    device.location,
+                    device.onboarded_at,
+                    dumps(dict(attestation)),
+                ),
             )
             return cursor.rowcount == 1
 
     @staticmethod
     def _device(row: tuple[Any, ...]) -> DeviceInfo:
-        return DeviceInfo(device_id=row[0], key_type=row[1], owner=row[2], maker=row[3], location=row[4],
-                          onboarded_at=row[5])
+        return DeviceInfo(
+            device_id=row[0],
+            key_type=row[1],
+            owner=row[2],
+            maker=row[3],
+            location=row[4],
+            onboarded_at=row[5],
+        )
 
     def get_device(self, device_id: str) -> DeviceInfo | None:
         rows = self._query(
-            "SELECT device_id, key_type, owner, maker, location, onboarded_at FROM devices WHERE device_id = ?",
+            "SELECT device_id, key_type, owner, maker, location, onboarded_at FROM devices "
+            "WHERE device_id = ?",
             (device_id,),
         )
         return self._device(rows[0]) if rows else None
@@ -143,8 +157,19 @@ class SQLiteStore(Store):
         with self._tx() as db:
             db.executemany(
                 "INSERT INTO reports VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (report_id) DO NOTHING",
-                [(r.record.report_id, r.record.device_id, r.record.kind, r.record.seq, r.record.ts,
-                  r.record.received_at, r.envelope, r.signature) for r in accepted],
+                [
+                    (
+                        r.record.report_id,
+                        r.record.device_id,
+                        r.record.kind,
+                        r.record.seq,
+                        r.record.ts,
+                        r.record.received_at,
+                        r.envelope,
+                        r.signature,
+                    )
+                    for r in accepted
+                ],
             )
             db.executemany(
                 "INSERT INTO rejections (reason, message, received_at, report_id, device_id, raw) "
@@ -169,7 +194,9 @@ class SQLiteStore(Store):
     def stored_report(self, report_id: str) -> StoredReport | None:
         rows = self._query(
             "SELECT report_id, kind, device_id, ts, seq, received_at, envelope, signature FROM reports "
-            "WHERE report_id = ?", (report_id,))
+            "WHERE report_id = ?",
+            (report_id,),
+        )
         if not rows:
             return None
         r = rows[0]
@@ -178,7 +205,8 @@ class SQLiteStore(Store):
 
     def rejection_counts(self, start: int, end: int) -> dict[str, int]:
         rows = self._query(
-            "SELECT reason, COUNT(*) FROM rejections WHERE received_at >= ? AND received_at < ? GROUP BY reason",
+            "SELECT reason, COUNT(*) FROM rejections "
+            "WHERE received_at >= ? AND received_at < ? GROUP BY reason",
             (start, end),
         )
         return {reason: count for reason, count in sorted(rows)}
@@ -192,31 +220,57 @@ class SQLiteStore(Store):
         with self._tx() as db:
             if db.execute("SELECT 1 FROM epochs WHERE number = ?", (n,)).fetchone():
                 return
-            db.executemany("INSERT INTO verdicts VALUES (?, ?, ?, ?, ?)",
-                           [(n, rid, dev, reason, dumps(dict(ev))) for rid, dev, reason, ev in epoch.verdicts])
-            db.executemany("INSERT INTO device_rewards VALUES (?, ?, ?, ?, ?, ?)",
-                           [(n, dev, cat, units, str(amount), dumps(dict(bd)))
-                            for dev, cat, units, amount, bd in epoch.device_rewards])
-            db.executemany("INSERT INTO owner_rewards VALUES (?, ?, ?, ?)",
-                           [(n, owner, str(amount), str(cum)) for owner, amount, cum in epoch.owner_rewards])
-            db.executemany("INSERT INTO device_notes VALUES (?, ?, ?, ?)",
-                           [(n, dev, reason, dumps(dict(ev))) for dev, reason, ev in epoch.notes])
+            db.executemany(
+                "INSERT INTO verdicts VALUES (?, ?, ?, ?, ?)",
+                [(n, rid, dev, reason, dumps(dict(ev))) for rid, dev, reason, ev in epoch.verdicts],
+            )
+            db.executemany(
+                "INSERT INTO device_rewards VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (n, dev, cat, units, str(amount), dumps(dict(bd)))
+                    for dev, cat, units, amount, bd in epoch.device_rewards
+                ],
+            )
+            db.executemany(
+                "INSERT INTO owner_rewards VALUES (?, ?, ?, ?)",
+                [(n, owner, str(amount), str(cum)) for owner, amount, cum in epoch.owner_rewards],
+            )
+            db.executemany(
+                "INSERT INTO device_notes VALUES (?, ?, ?, ?)",
+                [(n, dev, reason, dumps(dict(ev))) for dev, reason, ev in epoch.notes],
+            )
             # The manifest row is written last in the same transaction: it is the commit point.
-            db.execute("INSERT INTO epochs VALUES (?, ?, ?, ?, ?, ?)",
-                       (n, epoch.start, epoch.end, dumps(dict(epoch.manifest)), dumps(dict(epoch.inputs)),
-                        dumps(dict(epoch.sector_state))))
+            db.execute(
+                "INSERT INTO epochs VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    n,
+                    epoch.start,
+                    epoch.end,
+                    dumps(dict(epoch.manifest)),
+                    dumps(dict(epoch.inputs)),
+                    dumps(dict(epoch.sector_state)),
+                ),
+            )
 
     def get_epoch(self, number: int) -> EpochRecord | None:
-        rows = self._query("SELECT number, start_ts, end_ts, manifest, inputs, sector_state FROM epochs "
-                           "WHERE number = ?", (number,))
+        rows = self._query(
+            "SELECT number, start_ts, end_ts, manifest, inputs, sector_state FROM epochs WHERE number = ?",
+            (number,),
+        )
         if not rows:
             return None
         n, start, end, manifest, inputs, state = rows[0]
-        owners = self._query("SELECT owner, amount, cumulative FROM owner_rewards WHERE epoch = ? ORDER BY owner",
-                             (n,))
+        owners = self._query(
+            "SELECT owner, amount, cumulative FROM owner_rewards WHERE epoch = ? ORDER BY owner", (n,)
+        )
         return EpochRecord(
-            number=n, start=start, end=end, manifest=json.loads(manifest), inputs=json.loads(inputs),
-            owner_rewards=[(o, int(a), int(c)) for o, a, c in owners], sector_state=json.loads(state),
+            number=n,
+            start=start,
+            end=end,
+            manifest=json.loads(manifest),
+            inputs=json.loads(inputs),
+            owner_rewards=[(o, int(a), int(c)) for o, a, c in owners],
+            sector_state=json.loads(state),
         )
 
     def epoch_numbers(self) -> list[int]:
@@ -225,17 +279,34 @@ class SQLiteStore(Store):
     def device_epoch(self, number: int, device_id: str) -> dict[str, Any]:
         verdicts = self._query(
             "SELECT v.report_id, v.reason, v.evidence, r.kind, r.ts, r.seq FROM verdicts v "
-            "JOIN reports r ON r.report_id = v.report_id WHERE v.epoch = ? AND v.device_id = ? ORDER BY r.ts, r.seq",
-            (number, device_id))
-        rewards = self._query("SELECT category, units, amount, breakdown FROM device_rewards "
-                              "WHERE epoch = ? AND device_id = ? ORDER BY category", (number, device_id))
-        notes = self._query("SELECT reason, evidence FROM device_notes WHERE epoch = ? AND device_id = ?",
-                            (number, device_id))
+            "JOIN reports r ON r.report_id = v.report_id WHERE v.epoch = ? AND v.device_id = ? "
+            "ORDER BY r.ts, r.seq",
+            (number, device_id),
+        )
+        rewards = self._query(
+            "SELECT category, units, amount, breakdown FROM device_rewards "
+            "WHERE epoch = ? AND device_id = ? ORDER BY category",
+            (number, device_id),
+        )
+        notes = self._query(
+            "SELECT reason, evidence FROM device_notes WHERE epoch = ? AND device_id = ?", (number, device_id)
+        )
         return {
-            "reports": [{"report_id": rid, "kind": kind, "ts": ts, "seq": seq, "reason": reason,
-                         "evidence": json.loads(ev)} for rid, reason, ev, kind, ts, seq in verdicts],
-            "rewards": [{"category": cat, "units": units, "amount": int(amount), "breakdown": json.loads(bd)}
-                        for cat, units, amount, bd in rewards],
+            "reports": [
+                {
+                    "report_id": rid,
+                    "kind": kind,
+                    "ts": ts,
+                    "seq": seq,
+                    "reason": reason,
+                    "evidence": json.loads(ev),
+                }
+                for rid, reason, ev, kind, ts, seq in verdicts
+            ],
+            "rewards": [
+                {"category": cat, "units": units, "amount": int(amount), "breakdown": json.loads(bd)}
+                for cat, units, amount, bd in rewards
+            ],
             "notes": [{"reason": reason, "evidence": json.loads(ev)} for reason, ev in notes],
         }
 
@@ -246,5 +317,7 @@ class SQLiteStore(Store):
 
     def set_meta(self, key: str, value: str) -> None:
         with self._tx() as db:
-            db.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                       (key, value))
+            db.execute(
+                "INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )

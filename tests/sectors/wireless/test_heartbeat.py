@@ -29,8 +29,10 @@ START = 1_767_225_600
 WINDOW = EpochWindow(0, START, START + 86_400)
 
 
-@pytest.mark.parametrize(("distance", "trust"), [(299.9, 1), (300.0, 1), (300.1, Fraction(1, 4)), (400.0, Fraction(1, 4)),
-                                                 (400.1, 0)])
+@pytest.mark.parametrize(
+    ("distance", "trust"),
+    [(299.9, 1), (300.0, 1), (300.1, Fraction(1, 4)), (400.0, Fraction(1, 4)), (400.1, 0)],
+)
 def test_location_trust_edges(distance: float, trust: Fraction) -> None:
     assert compute_location_trust(distance, P) == trust
 
@@ -50,11 +52,11 @@ def test_required_heartbeats_scale_with_epoch() -> None:
     ("tests", "multiplier"),
     [
         ([(100, 10, 49)] * 2, Fraction(1)),
-        ([(100, 10, 50)] * 2, Fraction(3, 4)),   # latency must be *below* 50 ms
+        ([(100, 10, 50)] * 2, Fraction(3, 4)),  # latency must be *below* 50 ms
         ([(99.9, 10, 10)] * 2, Fraction(3, 4)),
         ([(30, 2, 99)] * 6, Fraction(1, 4)),
         ([(29.9, 50, 10)] * 6, Fraction(0)),
-        ([(500, 50, 10)], Fraction(0)),          # fewer than 2 tests
+        ([(500, 50, 10)], Fraction(0)),  # fewer than 2 tests
     ],
 )
 def test_speedtest_tiers(tests: list[tuple[float, float, float]], multiplier: Fraction) -> None:
@@ -74,15 +76,38 @@ def _device(i: int, cell: str | None = CELL) -> DeviceInfo:
     return DeviceInfo(f"ed25519:{i:064x}", "0x" + "11" * 20, "0x" + "22" * 20, "ed25519", cell, i)
 
 
-def _heartbeats(device: DeviceInfo, hours: int, metres: float = 10.0, per_hour: int = 1) -> list[ReportRecord]:
+def _heartbeats(
+    device: DeviceInfo, hours: int, metres: float = 10.0, per_hour: int = 1
+) -> list[ReportRecord]:
     lat, lon = offset_point(LAT, LON, metres, 45)
-    return [ReportRecord(f"{device.device_id}-{h}-{k}", HEARTBEAT, device.device_id, START + h * 3600 + 60 + k,
-                         h * 10 + k, {"lat": lat, "lon": lon}, 0) for h in range(hours) for k in range(per_hour)]
+    return [
+        ReportRecord(
+            f"{device.device_id}-{h}-{k}",
+            HEARTBEAT,
+            device.device_id,
+            START + h * 3600 + 60 + k,
+            h * 10 + k,
+            {"lat": lat, "lon": lon},
+            0,
+        )
+        for h in range(hours)
+        for k in range(per_hour)
+    ]
 
 
 def _speedtests(device: DeviceInfo) -> list[ReportRecord]:
-    return [ReportRecord(f"{device.device_id}-st{i}", SPEEDTEST, device.device_id, START + i * 4 * 3600 + 61,
-                         1000 + i, {"download_mbps": 150, "upload_mbps": 15, "latency_ms": 20}, 0) for i in range(6)]
+    return [
+        ReportRecord(
+            f"{device.device_id}-st{i}",
+            SPEEDTEST,
+            device.device_id,
+            START + i * 4 * 3600 + 61,
+            1000 + i,
+            {"download_mbps": 150, "upload_mbps": 15, "latency_ms": 20},
+            0,
+        )
+        for i in range(6)
+    ]
 
 
 def _evaluate(devices: list[DeviceInfo], reports: list[ReportRecord]):  # type: ignore[no-untyped-def]
@@ -126,7 +151,9 @@ def test_partial_trust_scales_share() -> None:
 def test_invalid_no_asserted_location() -> None:
     device = _device(1, cell=None)
     outcome = _evaluate([device], _heartbeats(device, 24))
-    assert {v.reason for v in outcome.verdicts if "st" not in v.report_id} == {"heartbeat.location_not_asserted"}
+    assert {v.reason for v in outcome.verdicts if "st" not in v.report_id} == {
+        "heartbeat.location_not_asserted"
+    }
 
 
 def test_rank_in_same_cell() -> None:

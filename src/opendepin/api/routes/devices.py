@@ -42,8 +42,14 @@ class DeviceOut(BaseModel):
 
     @classmethod
     def of(cls, device: DeviceInfo) -> DeviceOut:
-        return cls(device_id=device.device_id, key_type=device.key_type, owner=device.owner, maker=device.maker,
-                   location=device.location, onboarded_at=device.onboarded_at)
+        return cls(
+            device_id=device.device_id,
+            key_type=device.key_type,
+            owner=device.owner,
+            maker=device.maker,
+            location=device.location,
+            onboarded_at=device.onboarded_at,
+        )
 
 
 def _hex(value: str) -> bytes:
@@ -56,13 +62,17 @@ async def onboard(body: OnboardIn, node: Annotated[Node, Depends(get_node)]) -> 
         attestation = Attestation(body.device_id, body.owner, body.maker, _hex(body.maker_signature))
         location = None
         if body.location is not None:
-            location = LocationAssertion(body.device_id, body.location.cell, body.location.nonce,
-                                         _hex(body.location.signature))
+            location = LocationAssertion(
+                body.device_id, body.location.cell, body.location.nonce, _hex(body.location.signature)
+            )
         device = await run_in_threadpool(node.onboard, OnboardRequest(attestation, location))
     except OnboardingError as error:
-        raise HTTPException(403 if "unknown_maker" in error.reason or "signature" in error.reason
-                            or "attestation" in error.reason else 400,
-                            {"reason": error.reason, "message": str(error)}) from None
+        raise HTTPException(
+            403
+            if "unknown_maker" in error.reason or "signature" in error.reason or "attestation" in error.reason
+            else 400,
+            {"reason": error.reason, "message": str(error)},
+        ) from None
     except ValueError as error:
         raise HTTPException(400, {"reason": "onboarding.malformed", "message": str(error)}) from None
     return DeviceOut.of(device)
@@ -77,8 +87,9 @@ async def get_device(device_id: str, node: Annotated[Node, Depends(get_node)]) -
 
 
 @router.get("/{device_id}/explain")
-async def explain(device_id: str, node: Annotated[Node, Depends(get_node)],
-                  epoch: Annotated[int, Query(ge=0)]) -> dict[str, Any]:
+async def explain(
+    device_id: str, node: Annotated[Node, Depends(get_node)], epoch: Annotated[int, Query(ge=0)]
+) -> dict[str, Any]:
     try:
         return await run_in_threadpool(explain_device, node.store, device_id, epoch)
     except LookupError as error:

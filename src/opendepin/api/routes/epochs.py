@@ -11,7 +11,17 @@ from opendepin.node import Node
 from opendepin.rewards.proofs import ProofError, proof_for
 
 router = APIRouter(prefix="/v1/epochs", tags=["epochs"])
-SUMMARY_KEYS = ("number", "start", "end", "root", "emitted", "paid", "rewarded_devices", "leaf_count", "reports")
+SUMMARY_KEYS = (
+    "number",
+    "start",
+    "end",
+    "root",
+    "emitted",
+    "paid",
+    "rewarded_devices",
+    "leaf_count",
+    "reports",
+)
 
 
 @router.get("")

@@ -15,5 +15,12 @@ router = APIRouter(prefix="/v1", tags=["health"])
 
 @router.get("/health")
 async def health(node: Annotated[Node, Depends(get_node)]) -> dict[str, Any]:
-    return {"status": "ok", "version": __version__, "network": node.config.name, "now": node.clock.now(),
-            "next_epoch": node.next_epoch, "sectors": sorted(node.sectors), "report_kinds": sorted(node.kinds)}
+    return {
+        "status": "ok",
+        "version": __version__,
+        "network": node.config.name,
+        "now": node.clock.now(),
+        "next_epoch": node.next_epoch,
+        "sectors": sorted(node.sectors),
+        "report_kinds": sorted(node.kinds),
+    }

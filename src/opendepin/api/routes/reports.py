@@ -61,7 +61,9 @@ async def post_reports(request: Request, node: Annotated[Node, Depends(get_node)
     body = await read_body_limited(request, params.max_batch * (params.max_report_bytes + 8) + 1024)
     wires = _parse_batch(body, request.headers.get("content-type", ""), params.max_batch)
     results = await run_in_threadpool(node.ingest, wires)
-    statuses = [ReportStatus(index=i, status=r.reason, message=r.message, report_id=r.report_id)
-                for i, r in enumerate(results)]
+    statuses = [
+        ReportStatus(index=i, status=r.reason, message=r.message, report_id=r.report_id)
+        for i, r in enumerate(results)
+    ]
     accepted = sum(1 for r in results if r.accepted)
     return BatchResponse(accepted=accepted, rejected=len(results) - accepted, results=statuses)

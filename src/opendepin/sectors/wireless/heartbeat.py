@@ -49,7 +49,9 @@ def compute_mean_trust(trusts: Sequence[Fraction]) -> Fraction:
     return sum(trusts, Fraction(0)) / len(trusts) if trusts else Fraction(0)
 
 
-def compute_tier_multiplier(value: float, thresholds: Sequence[tuple[float, float]], higher_is_better: bool) -> Fraction:
+def compute_tier_multiplier(
+    value: float, thresholds: Sequence[tuple[float, float]], higher_is_better: bool
+) -> Fraction:
     """Multiplier of the best tier `value` reaches ((threshold, multiplier) pairs best first)."""
     for threshold, multiplier in thresholds:
         if (value >= threshold) if higher_is_better else (value < threshold):
@@ -60,8 +62,8 @@ def compute_tier_multiplier(value: float, thresholds: Sequence[tuple[float, floa
 def compute_speedtest_multiplier(
     tests: Sequence[tuple[float, float, float]], params: WirelessParams
 ) -> tuple[Fraction, dict[str, float | int | str]]:
-    """HIP-74: average the latest `speedtest_window` tests (need `speedtest_min`); worst of the three tiers."""
-    latest = list(tests)[-params.speedtest_window:]
+    """HIP-74: average the latest `speedtest_window` tests (need `speedtest_min`); worst of three tiers."""
+    latest = list(tests)[-params.speedtest_window :]
     if len(latest) < params.speedtest_min:
         return Fraction(0), {"tests": len(latest), "required": params.speedtest_min}
     down = sum(t[0] for t in latest) / len(latest)
@@ -73,8 +75,13 @@ def compute_speedtest_multiplier(
         compute_tier_multiplier(up, [(t.upload_mbps, t.multiplier) for t in tiers], True),
         compute_tier_multiplier(latency, [(t.latency_ms, t.multiplier) for t in tiers], False),
     )
-    return multiplier, {"tests": len(latest), "download_mbps": round(down, 3), "upload_mbps": round(up, 3),
-                        "latency_ms": round(latency, 3), "multiplier": str(multiplier)}
+    return multiplier, {
+        "tests": len(latest),
+        "download_mbps": round(down, 3),
+        "upload_mbps": round(up, 3),
+        "latency_ms": round(latency, 3),
+        "multiplier": str(multiplier),
+    }
 
 
 def compute_rank_multiplier(rank: int, params: WirelessParams) -> Fraction:

@@ -36,7 +36,9 @@ class WirelessParams(BaseModel):
     trust_partial_radius_m: Annotated[float, Field(gt=0)] = 400.0
     trust_partial_multiplier: Annotated[float, Field(ge=0, le=1)] = 0.25
     base_points: Annotated[float, Field(gt=0)] = 1.0
-    rank_multipliers: list[Annotated[float, Field(ge=0, le=1)]] = Field(default_factory=lambda: [1.0, 0.75, 0.25])
+    rank_multipliers: list[Annotated[float, Field(ge=0, le=1)]] = Field(
+        default_factory=lambda: [1.0, 0.75, 0.25]
+    )
     speedtest_window: Annotated[int, Field(ge=1)] = 6
     speedtest_min: Annotated[int, Field(ge=1)] = 2
     speedtest_tiers: list[SpeedTier] = Field(default_factory=_default_tiers)

@@ -44,16 +44,28 @@ def _heartbeat_verdicts(
     for report in sorted(heartbeats, key=lambda r: (r.ts, r.seq)):
         hour = truncate_to_hour(report.ts)
         if device.location is None:
-            verdicts.append(Verdict(report.report_id, "heartbeat.location_not_asserted",
-                                    {"hint": "assert a location when onboarding the device"}))
+            verdicts.append(
+                Verdict(
+                    report.report_id,
+                    "heartbeat.location_not_asserted",
+                    {"hint": "assert a location when onboarding the device"},
+                )
+            )
             continue
-        distance = compute_distance_m(device.location, float(report.payload["lat"]), float(report.payload["lon"]))
+        distance = compute_distance_m(
+            device.location, float(report.payload["lat"]), float(report.payload["lon"])
+        )
         trust = compute_location_trust(distance, params)
         trusts.append(trust)
         evidence = {"distance_m": round(distance, 1), "location_trust": str(trust), "hour": hour}
         if trust == 0:
-            verdicts.append(Verdict(report.report_id, "heartbeat.location_too_far",
-                                    {**evidence, "limit_m": params.trust_partial_radius_m}))
+            verdicts.append(
+                Verdict(
+                    report.report_id,
+                    "heartbeat.location_too_far",
+                    {**evidence, "limit_m": params.trust_partial_radius_m},
+                )
+            )
         elif hour in hours:
             verdicts.append(Verdict(report.report_id, "heartbeat.duplicate_hour", evidence))
         else:
@@ -110,16 +122,33 @@ class WirelessSector(SectorPlugin):
             tests = sorted(kinds[SPEEDTEST], key=lambda r: (r.ts, r.seq))
             verdicts.extend(Verdict(t.report_id, OK, {}) for t in tests)
             if valid_hours < required:
-                notes.append(DeviceNote(device_id, "wireless.insufficient_heartbeats",
-                                        {"valid_hours": valid_hours, "required": required}))
+                notes.append(
+                    DeviceNote(
+                        device_id,
+                        "wireless.insufficient_heartbeats",
+                        {"valid_hours": valid_hours, "required": required},
+                    )
+                )
                 continue
             speed, speed_evidence = compute_speedtest_multiplier(
-                [(float(t.payload["download_mbps"]), float(t.payload["upload_mbps"]),
-                  float(t.payload["latency_ms"])) for t in tests], params)
+                [
+                    (
+                        float(t.payload["download_mbps"]),
+                        float(t.payload["upload_mbps"]),
+                        float(t.payload["latency_ms"]),
+                    )
+                    for t in tests
+                ],
+                params,
+            )
             if speed == 0:
                 notes.append(DeviceNote(device_id, "wireless.speedtest_insufficient", speed_evidence))
-            eligible[device_id] = {"trust": compute_mean_trust(trusts), "speed": speed,
-                                   "speed_evidence": speed_evidence, "valid_hours": valid_hours}
+            eligible[device_id] = {
+                "trust": compute_mean_trust(trusts),
+                "speed": speed,
+                "speed_evidence": speed_evidence,
+                "valid_hours": valid_hours,
+            }
         ranks = _rank_in_cells(data.devices, set(eligible))
         contributions: list[Contribution] = []
         base = Fraction(str(params.base_points))
@@ -131,13 +160,23 @@ class WirelessSector(SectorPlugin):
             share = base * rank * speed * trust
             units = int(share * UNIT_SCALE)  # toward zero
             if rank == 0:
-                notes.append(DeviceNote(device_id, "wireless.hex_rank_exceeded",
-                                        {"rank": ranks.get(device_id, 0) + 1, "paid_ranks": len(params.rank_multipliers)}))
+                notes.append(
+                    DeviceNote(
+                        device_id,
+                        "wireless.hex_rank_exceeded",
+                        {"rank": ranks.get(device_id, 0) + 1, "paid_ranks": len(params.rank_multipliers)},
+                    )
+                )
             breakdown = {
                 "formula": "base_points × rank × speedtest × location_trust",
-                "base_points": str(base), "rank": ranks.get(device_id, 0) + 1, "rank_multiplier": str(rank),
-                "speedtest_multiplier": str(speed), "speedtest": facts["speed_evidence"],
-                "location_trust": str(trust), "valid_hours": facts["valid_hours"], "required_hours": required,
+                "base_points": str(base),
+                "rank": ranks.get(device_id, 0) + 1,
+                "rank_multiplier": str(rank),
+                "speedtest_multiplier": str(speed),
+                "speedtest": facts["speed_evidence"],
+                "location_trust": str(trust),
+                "valid_hours": facts["valid_hours"],
+                "required_hours": required,
                 "share": str(share),
             }
             contributions.append(Contribution(device_id, params.category, units, breakdown))
