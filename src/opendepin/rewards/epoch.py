@@ -47,10 +47,10 @@ class EpochResult:
     """The outcome: manifest plus the per-report, per-device and per-owner detail behind it."""
 
     manifest: dict[str, Any]
-    verdicts: list[tuple[str, str, str, Mapping[str, Any]]]
-    device_rewards: list[tuple[str, str, int, int, Mapping[str, Any]]]
-    owner_rewards: list[tuple[str, int, int]]
-    notes: list[tuple[str, str, Mapping[str, Any]]]
+    verdicts: Sequence[tuple[str, str, str, Mapping[str, Any]]]
+    device_rewards: Sequence[tuple[str, str, int, int, Mapping[str, Any]]]
+    owner_rewards: Sequence[tuple[str, int, int]]
+    notes: Sequence[tuple[str, str, Mapping[str, Any]]]
     sector_state: dict[str, Any]
     tree: RewardsTree | None
 
@@ -71,7 +71,7 @@ def process_pools(
     """Category pools after unused device pools flowed on; returns (pools, remainder by cause)."""
     rewards = config.rewards
     split = split_by_basis_points(emission, rewards.categories)
-    pools = dict(split.amounts)
+    pools: dict[str, int] = {name: int(amount) for name, amount in split.amounts.items()}
     remainder: dict[str, int] = {"split_rounding": split.remainder}
     for source, targets in sorted(rewards.unused_flows_to.items()):
         if pools.get(source, 0) and not any(v > 0 for v in units.get(source, {}).values()):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from fractions import Fraction
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
@@ -74,6 +75,16 @@ def _heartbeat_verdicts(
     return verdicts, trusts, len(hours)
 
 
+@dataclass(frozen=True, slots=True)
+class _Eligible:
+    """What a radio with enough valid heartbeats brings to its share."""
+
+    trust: Fraction
+    speed: Fraction
+    speed_evidence: Mapping[str, Any]
+    valid_hours: int
+
+
 def _rank_in_cells(devices: Mapping[str, DeviceInfo], active: set[str]) -> dict[str, int]:
     """Rank of each active radio among active radios asserted in the same cell (earliest onboarded first)."""
     by_cell: dict[str, list[DeviceInfo]] = defaultdict(list)
@@ -113,7 +124,7 @@ class WirelessSector(SectorPlugin):
         required = compute_required_heartbeats(params, data.window.end - data.window.start)
         verdicts: list[Verdict] = []
         notes: list[DeviceNote] = []
-        eligible: dict[str, dict[str, object]] = {}
+        eligible: dict[str, _Eligible] = {}
         for device_id in sorted(by_device):
             kinds = by_device[device_id]
             device = data.devices[device_id]
@@ -143,21 +154,13 @@ class WirelessSector(SectorPlugin):
             )
             if speed == 0:
                 notes.append(DeviceNote(device_id, "wireless.speedtest_insufficient", speed_evidence))
-            eligible[device_id] = {
-                "trust": compute_mean_trust(trusts),
-                "speed": speed,
-                "speed_evidence": speed_evidence,
-                "valid_hours": valid_hours,
-            }
+            eligible[device_id] = _Eligible(compute_mean_trust(trusts), speed, speed_evidence, valid_hours)
         ranks = _rank_in_cells(data.devices, set(eligible))
         contributions: list[Contribution] = []
         base = Fraction(str(params.base_points))
         for device_id, facts in sorted(eligible.items()):
             rank = compute_rank_multiplier(ranks.get(device_id, 0), params)
-            trust = facts["trust"]
-            speed = facts["speed"]
-            assert isinstance(trust, Fraction) and isinstance(speed, Fraction)
-            share = base * rank * speed * trust
+            share = base * rank * facts.speed * facts.trust
             units = int(share * UNIT_SCALE)  # toward zero
             if rank == 0:
                 notes.append(
@@ -172,10 +175,10 @@ class WirelessSector(SectorPlugin):
                 "base_points": str(base),
                 "rank": ranks.get(device_id, 0) + 1,
                 "rank_multiplier": str(rank),
-                "speedtest_multiplier": str(speed),
-                "speedtest": facts["speed_evidence"],
-                "location_trust": str(trust),
-                "valid_hours": facts["valid_hours"],
+                "speedtest_multiplier": str(facts.speed),
+                "speedtest": dict(facts.speed_evidence),
+                "location_trust": str(facts.trust),
+                "valid_hours": facts.valid_hours,
                 "required_hours": required,
                 "share": str(share),
             }
