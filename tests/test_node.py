@@ -80,3 +80,14 @@ def test_crash_while_saving_epoch_leaves_no_partial_rows(
     store._db.execute("DROP TRIGGER boom")
     restarted = Node(node.config, store, clock)
     assert restarted.close_epoch(0).manifest["rewarded_devices"] == 1
+
+
+def test_stored_log_recheck(
+    node: Node, clock: SimulatedClock, device_key: DeviceKey, store: SQLiteStore
+) -> None:
+    node.onboard(onboard_request(node.config.name, device_key))
+    _run_day(node, clock, device_key)
+    assert node.check_stored_reports(0) == []
+    store._db.execute("UPDATE reports SET signature = X'00' WHERE rowid = 1")
+    (bad,) = node.check_stored_reports(0)
+    assert store._db.execute("SELECT report_id FROM reports WHERE rowid = 1").fetchone()[0] == bad

@@ -213,8 +213,18 @@ def epoch_verify(number: int, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
         stored, recomputed = node.verify_epoch(number)
     except KeyError as error:
         _fail(str(error))
+    broken = node.check_stored_reports(number)
+    if broken:
+        out.print(
+            f"[red]mismatch[/red]: {len(broken)} stored reports fail their id or signature check, "
+            f"e.g. {broken[:3]}"
+        )
+        raise typer.Exit(1)
     if canonical_json(stored) == canonical_json(recomputed):
-        out.print(f"match: epoch {number} recomputed bit for bit (root {stored['root']})")
+        out.print(
+            f"match: epoch {number} recomputed bit for bit from {stored['reports']} signed reports "
+            f"(root {stored['root']})"
+        )
         return
     differing = sorted(k for k in set(stored) | set(recomputed) if stored.get(k) != recomputed.get(k))
     out.print(f"[red]mismatch[/red]: epoch {number} differs in {differing}")

@@ -18,8 +18,9 @@ from opendepin.identity.attestation import (
     check_attestation,
     check_location,
 )
-from opendepin.identity.keys import parse_device_id
+from opendepin.identity.keys import parse_device_id, verify_signature
 from opendepin.ingest.gate import GateResult, GateState, gate_report
+from opendepin.reports.envelope import compute_report_id
 from opendepin.rewards.epoch import EpochInputs, EpochResult, process_epoch, window_for
 from opendepin.sectors.base import DeviceInfo
 from opendepin.sectors.registry import load_sectors
@@ -194,6 +195,21 @@ class Node:
         while now >= window_for(self.config, self.next_epoch).end + self.config.epochs.lateness_seconds:
             closed.append(self.close_epoch(self.next_epoch))
         return closed
+
+    def check_stored_reports(self, number: int) -> list[str]:
+        """Re-check every stored report of epoch `number`: its id is the hash of its signed bytes and its
+        signature verifies with the device key. Returns the ids that fail (empty when the log is intact)."""
+        window = window_for(self.config, number)
+        bad = []
+        for stored in self.store.stored_reports_between(window.start, window.end):
+            record = stored.record
+            key_type, _, hex_key = record.device_id.partition(":")
+            intact = compute_report_id(stored.envelope) == record.report_id and verify_signature(
+                key_type, bytes.fromhex(hex_key), stored.envelope, stored.signature
+            )
+            if not intact:
+                bad.append(record.report_id)
+        return bad
 
     def verify_epoch(self, number: int) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
         """Recompute a closed epoch from its stored inputs: (stored manifest, recomputed manifest)."""

@@ -98,6 +98,10 @@ class Store(ABC):
     def stored_report(self, report_id: str) -> StoredReport | None: ...
 
     @abstractmethod
+    def stored_reports_between(self, start: int, end: int) -> list[StoredReport]:
+        """Accepted reports with device time in [start, end) with their signed bytes, by report id."""
+
+    @abstractmethod
     def rejection_counts(self, start: int, end: int) -> dict[str, int]:
         """Rejections received in [start, end), counted by reason code."""
 

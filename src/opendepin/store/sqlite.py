@@ -203,6 +203,19 @@ class SQLiteStore(Store):
         record = ReportRecord(r[0], r[1], r[2], r[3], r[4], cbor2.loads(r[6])["payload"], r[5])
         return StoredReport(record, r[6], r[7])
 
+    def stored_reports_between(self, start: int, end: int) -> list[StoredReport]:
+        rows = self._query(
+            "SELECT report_id, kind, device_id, ts, seq, received_at, envelope, signature FROM reports "
+            "WHERE ts >= ? AND ts < ? ORDER BY report_id",
+            (start, end),
+        )
+        return [
+            StoredReport(
+                ReportRecord(r[0], r[1], r[2], r[3], r[4], cbor2.loads(r[6])["payload"], r[5]), r[6], r[7]
+            )
+            for r in rows
+        ]
+
     def rejection_counts(self, start: int, end: int) -> dict[str, int]:
         rows = self._query(
             "SELECT reason, COUNT(*) FROM rejections "

@@ -1,0 +1,26 @@
+"""The command line: init, check-config, and clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from opendepin.cli import app
+
+runner = CliRunner()
+
+
+def test_init_then_check(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["init", str(tmp_path)])
+    assert result.exit_code == 0 and (tmp_path / "network.toml").exists()
+    assert runner.invoke(app, ["init", str(tmp_path)]).exit_code == 2
+    check = runner.invoke(app, ["check-config", str(tmp_path / "network.toml")])
+    assert check.exit_code == 0 and "wireless" in check.output
+
+
+def test_check_config_names_key(tmp_path: Path) -> None:
+    path = tmp_path / "network.toml"
+    path.write_text("[token]\ndecimals = 99\n")
+    result = runner.invoke(app, ["check-config", str(path)])
+    assert result.exit_code == 2 and "token.decimals" in result.output
