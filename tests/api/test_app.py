@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import base64
+import json
 
 import cbor2
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from opendepin.api.app import create_app
 from opendepin.clock import SimulatedClock
@@ -110,3 +113,26 @@ def test_epochs_and_health(client: TestClient, node: Node, clock: SimulatedClock
     assert client.get("/v1/epochs/0").json()["paid"] == 0
     assert client.get("/v1/epochs/0/proof/0x" + "11" * 20).status_code == 404
     assert client.get("/v1/devices/x/explain?epoch=0").status_code == 404
+
+
+json_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=30)),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    body=st.one_of(st.binary(max_size=300), json_values.map(lambda v: json.dumps(v).encode())),
+    content_type=st.sampled_from(["application/cbor", "application/json", "text/plain", ""]),
+    path=st.sampled_from(["/v1/reports", "/v1/devices"]),
+)
+def test_fuzzed_bodies_never_500(
+    client: TestClient, node: Node, body: bytes, content_type: str, path: str
+) -> None:
+    response = client.post(path, content=body, headers={"content-type": content_type} if content_type else {})
+    assert 200 <= response.status_code < 500, response.text
+    assert node.store.count_reports(0, 2**40) == 0
