@@ -42,8 +42,13 @@ def system(deployers: dict[str, Any], admin: str) -> dict[str, Any]:
         credits = deployers["DataCredits"].deploy(token.address, oracle.address, DC_PRICE)
         registry = deployers["DeviceRegistry"].deploy(credits.address, 100)
         distributor = deployers["RewardsDistributor"].deploy(
-            token.address, [addr_of(ORACLE_KEYS[0])], 1, CAP.initial_epoch_cap, CAP.decay_bps,
-            CAP.decay_period_epochs, 0,
+            token.address,
+            [addr_of(ORACLE_KEYS[0])],
+            1,
+            CAP.initial_epoch_cap,
+            CAP.decay_bps,
+            CAP.decay_period_epochs,
+            0,
         )
         token.set_distributor(distributor.address)
         credits.grantRole(credits.ROUTER_ROLE(), registry.address)

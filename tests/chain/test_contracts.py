@@ -323,8 +323,13 @@ def two_of_three(deployers: dict[str, Any], system: dict[str, Any], admin: str) 
     oracles = [addr_of(k) for k in ORACLE_KEYS]
     with boa.env.prank(admin):
         return deployers["RewardsDistributor"].deploy(
-            system["token"].address, oracles, 2, CAP.initial_epoch_cap, CAP.decay_bps,
-            CAP.decay_period_epochs, 0,
+            system["token"].address,
+            oracles,
+            2,
+            CAP.initial_epoch_cap,
+            CAP.decay_bps,
+            CAP.decay_period_epochs,
+            0,
         )
 
 

@@ -1,0 +1,72 @@
+"""`depin chain deploy|status`, `depin credits buy`, `depin claim` (mounted here as the main CLI does)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from typer.testing import CliRunner
+
+from opendepin.chain.cli import chain_app, claim_command, credits_app
+from opendepin.chain.factory import open_backend
+from opendepin.config import ChainConfig
+from tests.chain.helpers import addr_of, build_tree, key_of
+
+UNIT = 10**18
+app = typer.Typer()
+app.add_typer(chain_app, name="chain")
+app.add_typer(credits_app, name="credits")
+app.command("claim")(claim_command)
+runner = CliRunner()
+OWNER = key_of(600)
+
+
+def run(*args: str) -> dict:
+    result = runner.invoke(app, [*args, "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_deploy_post_claim_and_buy(tmp_path: Path) -> None:
+    dd = str(tmp_path)
+    deployed = run("chain", "deploy", "--data-dir", dd)
+    assert set(deployed["contracts"]) >= {"Token", "RewardsDistributor"}
+    assert run("chain", "deploy", "--data-dir", dd)["contracts"] == deployed["contracts"]  # idempotent
+
+    tree = build_tree([(addr_of(OWNER), 50 * UNIT), (addr_of(key_of(601)), UNIT)])
+    with open_backend(tmp_path, ChainConfig()) as chain:
+        chain.post_epoch(0, tree.root, b"\x02" * 32, 51 * UNIT)
+    proof = json.dumps(["0x" + p.hex() for p in tree.proof(addr_of(OWNER), 50 * UNIT)])
+    claim = ["claim", "--owner", OWNER, "--cumulative", str(50 * UNIT), "--proof", proof, "--data-dir", dd]
+    claimed = run(*claim)
+    assert claimed["amount"] == 50 * UNIT and claimed["tx_hash"].startswith("0x")
+    assert run(*claim)["amount"] == 0  # everything claimable was claimed
+
+    bought = run("credits", "buy", "--usd", "2.5", "--buyer-key", OWNER, "--data-dir", dd)
+    assert bought["credits"] == 250_000
+    status = run("chain", "status", "--data-dir", dd)
+    assert status["total_claimed"] == 50 * UNIT and status["credits_supply"] == 250_000
+    assert status["total_supply"] == 50 * UNIT - bought["tokens_burned"]
+
+
+def test_invalid_buy_without_tokens_explains(tmp_path: Path) -> None:
+    run("chain", "deploy", "--data-dir", str(tmp_path))
+    result = runner.invoke(app, ["credits", "buy", "--usd", "1", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "claim rewards or receive tokens first" in result.output
+
+
+def test_invalid_status_before_deploy(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["chain", "status", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 1 and "depin chain deploy" in result.output
+
+
+def test_invalid_rpc_node_down(tmp_path: Path) -> None:
+    from opendepin.chain.anvil import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"
+    result = runner.invoke(
+        app, ["chain", "status", "--chain", "rpc", "--rpc-url", url, "--data-dir", str(tmp_path)]
+    )
+    assert result.exit_code == 1 and "cannot reach the JSON-RPC node" in result.output

@@ -1,0 +1,112 @@
+"""The embedded chain persists across restarts by journal replay (issue 3: "its state persists in the data
+dir across restarts"), refuses a journal that does not replay, and charges gas as a node would."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from opendepin.chain.backend import ChainStateError, DeployParams
+from opendepin.chain.embedded import EmbeddedBackend, compute_intrinsic_gas, compute_tx_gas
+from opendepin.chain.keys import load_or_create_keys
+from opendepin.chain.schedule import EmissionCap
+from opendepin.chain.signing import address_of
+from tests.chain.helpers import addr_of, build_tree, key_of
+
+UNIT = 10**18
+MANIFEST = b"\x55" * 32
+OWNER = key_of(400)
+
+
+def open_chain(data_dir: Path) -> EmbeddedBackend:
+    return EmbeddedBackend(data_dir, load_or_create_keys(data_dir))
+
+
+def deploy(chain: EmbeddedBackend) -> None:
+    chain.deploy(
+        DeployParams(
+            token_name="T",
+            token_symbol="T",
+            decimals=18,
+            max_supply=10**6 * UNIT,
+            emission_cap=EmissionCap(100 * UNIT, 10_000, 0),
+            oracles=(address_of(chain.keys.oracles[0]),),
+            makers=(address_of(chain.keys.makers[0]),),
+            onboarding_fee_dc=10,
+            genesis_amount=UNIT,
+        )
+    )
+
+
+def settle(chain: EmbeddedBackend, epoch: int, amount: int) -> None:
+    owner = addr_of(OWNER)
+    tree = build_tree([(owner, amount), (addr_of(key_of(401)), 1)])
+    chain.post_epoch(epoch, tree.root, MANIFEST, amount + 1 if epoch == 0 else amount - chain.claimed(owner))
+    chain.claim(OWNER, amount, tree.proof(owner, amount))
+
+
+def test_state_survives_restart(tmp_path: Path) -> None:
+    chain = open_chain(tmp_path)
+    deploy(chain)
+    chain.buy_credits("0.001")
+    device = b"\x09" * 32
+    signature = chain.sign_onboarding(chain.keys.makers[0], device, addr_of(OWNER))
+    chain.register_device(signature, device, addr_of(OWNER))
+    settle(chain, 0, 10 * UNIT)
+    before = chain.status()
+    chain.close()
+
+    reopened = open_chain(tmp_path)
+    assert reopened.replayed == before.block_number
+    assert reopened.status() == before
+    assert reopened.device_owner(device) == addr_of(OWNER)
+    settle(reopened, 1, 25 * UNIT)  # and it keeps going from there
+    assert reopened.balance_of(addr_of(OWNER)) == 25 * UNIT
+    reopened.close()
+    assert open_chain(tmp_path).claimed(addr_of(OWNER)) == 25 * UNIT
+
+
+def test_torn_last_line_is_dropped(tmp_path: Path) -> None:
+    chain = open_chain(tmp_path)
+    deploy(chain)
+    blocks = chain.status().block_number
+    chain.close()
+    with open(chain.journal_path, "a") as handle:
+        handle.write('{"sender": "0x12')  # crash in the middle of an append
+    reopened = open_chain(tmp_path)
+    assert reopened.replayed == blocks
+    assert chain.journal_path.read_text().endswith("}\n")
+
+
+def test_invalid_journal_that_does_not_replay(tmp_path: Path) -> None:
+    chain = open_chain(tmp_path)
+    deploy(chain)
+    chain.close()
+    lines = chain.journal_path.read_text().splitlines()
+    record = json.loads(lines[-1])
+    record["data"] = "00"  # an edited transaction now reverts on replay
+    lines[-1] = json.dumps(record, sort_keys=True)
+    chain.journal_path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ChainStateError, match="does not replay"):
+        open_chain(tmp_path)
+
+
+def test_invalid_second_process_on_same_data_dir(tmp_path: Path) -> None:
+    chain = open_chain(tmp_path)
+    with pytest.raises(ChainStateError, match="in use by another process"):
+        open_chain(tmp_path)
+    chain.close()
+    open_chain(tmp_path).close()
+
+
+def test_intrinsic_gas_counts_calldata() -> None:
+    assert compute_intrinsic_gas(b"", False) == (21_000, 21_000)
+    assert compute_intrinsic_gas(b"\x00\x01", False) == (21_000 + 4 + 16, 21_000 + 10 * 5)
+    assert compute_intrinsic_gas(bytes(64), True)[0] == 21_000 + 4 * 64 + 32_000 + 4
+
+
+def test_tx_gas_caps_refund_at_a_fifth() -> None:
+    assert compute_tx_gas(b"", False, 79_000, 10**9) == 100_000 - 20_000
+    assert compute_tx_gas(b"\x01" * 1_000, False, 0, 0) == 21_000 + 40 * 1_000  # calldata floor wins

@@ -1,0 +1,74 @@
+"""The rpc backend against a real anvil node: clear errors, nonce handling, and gas that the embedded
+backend reproduces exactly (so `benchmarks/gas.py` figures hold on a real node)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from opendepin.chain.anvil import AnvilNode, free_port
+from opendepin.chain.backend import ChainBackend, DeployParams, NodeUnavailableError
+from opendepin.chain.embedded import EMBEDDED_CHAIN_ID, EmbeddedBackend
+from opendepin.chain.keys import load_or_create_keys
+from opendepin.chain.rpc import RpcBackend
+from opendepin.chain.schedule import EmissionCap
+from opendepin.chain.signing import address_of
+from tests.chain.helpers import addr_of, build_tree, key_of
+
+pytestmark = pytest.mark.integration
+
+UNIT = 10**18
+
+
+def params(chain: ChainBackend) -> DeployParams:
+    return DeployParams(
+        token_name="T",
+        token_symbol="T",
+        decimals=18,
+        max_supply=10**9 * UNIT,
+        emission_cap=EmissionCap(10**6 * UNIT, 10_000, 0),
+        oracles=(address_of(chain.keys.oracles[0]),),
+    )
+
+
+def test_invalid_node_down_says_what_to_do(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(NodeUnavailableError, match=f"cannot reach the JSON-RPC node at {url}.*--rpc-url"):
+        RpcBackend(tmp_path, load_or_create_keys(tmp_path), url, retries=1, backoff_seconds=0.01)
+
+
+def test_two_clients_share_a_sender_nonce(tmp_path: Path) -> None:
+    with AnvilNode.start() as node:
+        keys = load_or_create_keys(tmp_path)
+        node.set_balance(address_of(keys.operator), 10**21)
+        first = RpcBackend(tmp_path, keys, node.url)
+        first.deploy(params(first))
+        second = RpcBackend(tmp_path, keys, node.url)
+        for price in ["1.1", "1.2", "1.3"]:  # interleaved senders with the same key
+            first.set_price(price)
+            second.set_price(str(float(price) + 0.05))
+        assert second.status().price_usd_wad == 1_350_000_000_000_000_000
+
+
+def test_embedded_gas_equals_anvil_gas(tmp_path: Path) -> None:
+    """Same keys, same chain id, same transactions: identical gas on both backends."""
+    owners = [key_of(500 + i) for i in range(8)]
+    tree = build_tree([(addr_of(k), (i + 1) * UNIT) for i, k in enumerate(owners)])
+    gas: dict[str, list[int]] = {}
+    with AnvilNode.start(chain_id=EMBEDDED_CHAIN_ID) as node:
+        keys = load_or_create_keys(tmp_path / "shared")
+        node.set_balance(address_of(keys.operator), 10**21)
+        chains: dict[str, ChainBackend] = {
+            "embedded": EmbeddedBackend(tmp_path / "embedded", keys),
+            "rpc": RpcBackend(tmp_path / "rpc", keys, node.url),
+        }
+        for name, chain in chains.items():
+            chain.deploy(params(chain))
+            assert chain.contracts == chains["embedded"].contracts
+            chain.fund(addr_of(owners[3]), 10**18)
+            posted = chain.post_epoch(0, tree.root, b"\x01" * 32, 36 * UNIT)
+            claim = chain.claim(owners[3], 4 * UNIT, tree.proof(addr_of(owners[3]), 4 * UNIT))
+            gas[name] = [posted.gas_used, claim.gas_used]
+            chain.close()
+    assert gas["embedded"] == gas["rpc"]
