@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import secrets
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -76,8 +75,14 @@ def asserted_distance(fleet: Fleet, a: int, b: np.ndarray) -> np.ndarray:
     return np.sqrt(((fleet.asserted_xy[b] - fleet.asserted_xy[a]) ** 2).sum(axis=1))
 
 
-def report_rssi(fleet: Fleet, beacon: Beacon, witnesses: np.ndarray, true_rssi: np.ndarray,
-                params: PocParams, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def report_rssi(
+    fleet: Fleet,
+    beacon: Beacon,
+    witnesses: np.ndarray,
+    true_rssi: np.ndarray,
+    params: PocParams,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
     """What each witness claims per its policy; returns (claimed RSSI, keep mask)."""
     policy = fleet.policy[witnesses]
     distance = asserted_distance(fleet, beacon.beaconer, witnesses)
@@ -90,29 +95,62 @@ def report_rssi(fleet: Fleet, beacon: Beacon, witnesses: np.ndarray, true_rssi: 
     return np.round(claimed, 1), keep
 
 
-def emit_witnesses(log: EpochLog, fleet: Fleet, beacon: Beacon, witnesses: np.ndarray, rssi: np.ndarray,
-                   lag_ms: np.ndarray, physics: RadioPhysics, rng: np.random.Generator) -> None:
+def emit_witnesses(
+    log: EpochLog,
+    fleet: Fleet,
+    beacon: Beacon,
+    witnesses: np.ndarray,
+    rssi: np.ndarray,
+    lag_ms: np.ndarray,
+    physics: RadioPhysics,
+    rng: np.random.Generator,
+) -> None:
     """One witness report per (witness, claimed RSSI, lag)."""
     snr = compute_snr_db(rssi, physics)
     offsets = rng.normal(0.0, 3_000.0, len(witnesses)).round()
     delays = rng.integers(1, 10, len(witnesses))
     for k, w in enumerate(witnesses.tolist()):
-        log.emit(WITNESS, fleet.ids[w], beacon.received_at + int(delays[k]), {
-            "beaconer": fleet.ids[beacon.beaconer], "entropy": beacon.entropy, "data": beacon.data,
-            "region": REGION, "frequency_hz": beacon.frequency_hz + int(offsets[k]),
-            "rssi_dbm": float(rssi[k]), "snr_db": round(float(snr[k]), 1), "rx_ms": beacon.tx_ms + int(lag_ms[k])})
+        log.emit(
+            WITNESS,
+            fleet.ids[w],
+            beacon.received_at + int(delays[k]),
+            {
+                "beaconer": fleet.ids[beacon.beaconer],
+                "entropy": beacon.entropy,
+                "data": beacon.data,
+                "region": REGION,
+                "frequency_hz": beacon.frequency_hz + int(offsets[k]),
+                "rssi_dbm": float(rssi[k]),
+                "snr_db": round(float(snr[k]), 1),
+                "rx_ms": beacon.tx_ms + int(lag_ms[k]),
+            },
+        )
 
 
-def transmit(log: EpochLog, fleet: Fleet, links: RadioLinks, beacon: Beacon, physics: RadioPhysics,
-             params: PocParams, rng: np.random.Generator) -> np.ndarray:
+def transmit(
+    log: EpochLog,
+    fleet: Fleet,
+    links: RadioLinks,
+    beacon: Beacon,
+    physics: RadioPhysics,
+    params: PocParams,
+    rng: np.random.Generator,
+) -> np.ndarray:
     """A real transmission: who hears it by physics, and their (policy-shaped) witness reports."""
     rows = links.of(beacon.beaconer)
     dst = links.dst[rows]
     gains = fleet.gain_dbi[beacon.beaconer] + fleet.gain_dbi[dst]
     sites = fleet.site_db[beacon.beaconer] + fleet.site_db[dst]
     fading = rng.normal(0.0, physics.fading_sigma_db, len(dst))
-    rssi = compute_received_dbm(np.full(len(dst), physics.tx_power_dbm), gains, sites, links.distance_m[rows],
-                                links.shadowing_db[rows], fading, physics)
+    rssi = compute_received_dbm(
+        np.full(len(dst), physics.tx_power_dbm),
+        gains,
+        sites,
+        links.distance_m[rows],
+        links.shadowing_db[rows],
+        fading,
+        physics,
+    )
     heard = rssi >= fleet.sensitivity_dbm[dst]
     witnesses, true_rssi = dst[heard], rssi[heard]
     claimed, keep = report_rssi(fleet, beacon, witnesses, true_rssi, params, rng)
@@ -121,8 +159,14 @@ def transmit(log: EpochLog, fleet: Fleet, links: RadioLinks, beacon: Beacon, phy
     return witnesses
 
 
-def fabricate_ring(log: EpochLog, fleet: Fleet, beacon: Beacon, physics: RadioPhysics, params: PocParams,
-                   rng: np.random.Generator) -> None:
+def fabricate_ring(
+    log: EpochLog,
+    fleet: Fleet,
+    beacon: Beacon,
+    physics: RadioPhysics,
+    params: PocParams,
+    rng: np.random.Generator,
+) -> None:
     """A virtual hotspot's beacon, 'heard' by its ring mates with model-consistent RSSI."""
     mates = np.flatnonzero((fleet.group == fleet.group[beacon.beaconer]) & ~fleet.has_radio)
     mates = mates[mates != beacon.beaconer]
@@ -131,8 +175,14 @@ def fabricate_ring(log: EpochLog, fleet: Fleet, beacon: Beacon, physics: RadioPh
     emit_witnesses(log, fleet, beacon, mates[keep], claimed[keep], lag[keep], physics, rng)
 
 
-def replay(log: EpochLog, fleet: Fleet, beacon: Beacon, heard_by: np.ndarray, physics: RadioPhysics,
-           rng: np.random.Generator) -> None:
+def replay(
+    log: EpochLog,
+    fleet: Fleet,
+    beacon: Beacon,
+    heard_by: np.ndarray,
+    physics: RadioPhysics,
+    rng: np.random.Generator,
+) -> None:
     """Relays that captured the beacon replay it far away: colluders claim it on time, bystanders hear it late."""
     for op in fleet.relays:
         if beacon.beaconer != op.capture and op.capture not in heard_by:
@@ -147,17 +197,32 @@ def replay(log: EpochLog, fleet: Fleet, beacon: Beacon, heard_by: np.ndarray, ph
         replay_to_bystanders(log, fleet, beacon, op.transmitter_xy, set(op.witnesses), physics, rng)
 
 
-def replay_to_bystanders(log: EpochLog, fleet: Fleet, beacon: Beacon, origin: tuple[float, float],
-                         colluders: set[int], physics: RadioPhysics, rng: np.random.Generator) -> None:
+def replay_to_bystanders(
+    log: EpochLog,
+    fleet: Fleet,
+    beacon: Beacon,
+    origin: tuple[float, float],
+    colluders: set[int],
+    physics: RadioPhysics,
+    rng: np.random.Generator,
+) -> None:
     """Honest radios near the relay transmitter hear the replay and report it truthfully (late)."""
     radios = np.flatnonzero(fleet.has_radio)
     distance = np.sqrt(((fleet.real_xy[radios] - np.array(origin)) ** 2).sum(axis=1))
     near = radios[distance < 15_000.0]
     distance = distance[distance < 15_000.0]
-    rssi = compute_received_dbm(np.full(len(near), RELAY_TX_DBM), 3.0 + fleet.gain_dbi[near], fleet.site_db[near],
-                                distance, rng.normal(0.0, physics.shadowing_sigma_db, len(near)),
-                                np.zeros(len(near)), physics)
-    heard = (rssi >= fleet.sensitivity_dbm[near]) & ~np.isin(near, list(colluders)) & (near != beacon.beaconer)
+    rssi = compute_received_dbm(
+        np.full(len(near), RELAY_TX_DBM),
+        3.0 + fleet.gain_dbi[near],
+        fleet.site_db[near],
+        distance,
+        rng.normal(0.0, physics.shadowing_sigma_db, len(near)),
+        np.zeros(len(near)),
+        physics,
+    )
+    heard = (
+        (rssi >= fleet.sensitivity_dbm[near]) & ~np.isin(near, list(colluders)) & (near != beacon.beaconer)
+    )
     lag = rng.uniform(300.0, 1_500.0, int(heard.sum()))
     emit_witnesses(log, fleet, beacon, near[heard], np.round(rssi[heard], 1), lag, physics, rng)
 
@@ -165,20 +230,38 @@ def replay_to_bystanders(log: EpochLog, fleet: Fleet, beacon: Beacon, origin: tu
 def make_beacon(log: EpochLog, fleet: Fleet, device: int, at: int, rng: np.random.Generator) -> Beacon:
     """Emit a beacon report citing the entropy served at `at`."""
     entropy, _ = log.entropy_at(at)
-    local = secrets.token_hex(0) or rng.bytes(8).hex()
+    local = rng.bytes(8).hex()
     frequency = int(CHANNELS_HZ[int(rng.integers(len(CHANNELS_HZ)))])
     data = compute_beacon_data(entropy, local, REGION, frequency)
     received = at + int(rng.integers(1, 4))
     tx_ms = at * 1000 + int(rng.integers(0, 1000))
-    log.emit(BEACON, fleet.ids[device], received, {
-        "entropy": entropy, "local_entropy": local, "region": REGION, "frequency_hz": frequency,
-        "tx_power_dbm": 27.0, "tx_ms": tx_ms, "data": data})
+    log.emit(
+        BEACON,
+        fleet.ids[device],
+        received,
+        {
+            "entropy": entropy,
+            "local_entropy": local,
+            "region": REGION,
+            "frequency_hz": frequency,
+            "tx_power_dbm": 27.0,
+            "tx_ms": tx_ms,
+            "data": data,
+        },
+    )
     return Beacon(device, received, tx_ms, entropy, data, frequency)
 
 
-def simulate_epoch(fleet: Fleet, links: RadioLinks, window: EpochWindow, physics: RadioPhysics,
-                   params: PocParams, rng: np.random.Generator, seed: int,
-                   beacon_probability: float = 0.5) -> EpochLog:
+def simulate_epoch(
+    fleet: Fleet,
+    links: RadioLinks,
+    window: EpochWindow,
+    physics: RadioPhysics,
+    params: PocParams,
+    rng: np.random.Generator,
+    seed: int,
+    beacon_probability: float = 0.5,
+) -> EpochLog:
     """Every hotspot beacons with `beacon_probability` per schedule bucket; the fleet reacts."""
     log = EpochLog(window.number, seed)
     interval = params.beacon_interval_s

@@ -51,8 +51,16 @@ class FleetBuilder:
     relays: list[RelayOperation] = field(default_factory=list)
     next_group: int = 0
 
-    def add(self, role: str, owner: str, real: tuple[float, float], claimed: tuple[float, float],
-            radio: bool = True, policy: Policy = Policy.TRUTHFUL, group: int = -1) -> int:
+    def add(
+        self,
+        role: str,
+        owner: str,
+        real: tuple[float, float],
+        claimed: tuple[float, float],
+        radio: bool = True,
+        policy: Policy = Policy.TRUTHFUL,
+        group: int = -1,
+    ) -> int:
         """Add one device; returns its index."""
         self.roles.append(role)
         self.owners.append(owner)

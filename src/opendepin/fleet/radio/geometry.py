@@ -24,7 +24,9 @@ class MapFrame:
     def to_latlng(self, xy: FloatArray) -> tuple[FloatArray, FloatArray]:
         """Latitude and longitude (degrees) of plane points, shape (n, 2) in."""
         lat = self.origin_lat + np.degrees(xy[:, 1] / EARTH_RADIUS_M)
-        lng = self.origin_lng + np.degrees(xy[:, 0] / (EARTH_RADIUS_M * math.cos(math.radians(self.origin_lat))))
+        lng = self.origin_lng + np.degrees(
+            xy[:, 0] / (EARTH_RADIUS_M * math.cos(math.radians(self.origin_lat)))
+        )
         return lat, lng
 
     def to_cells(self, xy: FloatArray, resolution: int) -> list[str]:
@@ -36,5 +38,9 @@ class MapFrame:
         """Plane coordinates of H3 cell centres (what the verifier sees of an assertion)."""
         points = np.array([h3.cell_to_latlng(c) for c in cells], dtype=np.float64).reshape(-1, 2)
         y = np.radians(points[:, 0] - self.origin_lat) * EARTH_RADIUS_M
-        x = np.radians(points[:, 1] - self.origin_lng) * EARTH_RADIUS_M * math.cos(math.radians(self.origin_lat))
+        x = (
+            np.radians(points[:, 1] - self.origin_lng)
+            * EARTH_RADIUS_M
+            * math.cos(math.radians(self.origin_lat))
+        )
         return np.stack([x, y], axis=1)

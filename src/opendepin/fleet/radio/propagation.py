@@ -35,7 +35,9 @@ class RadioPhysics:
         """Distance beyond which no packet is heard even with `margin_sigma` of lucky shadowing."""
         sigma = float(np.hypot(self.shadowing_sigma_db, self.fading_sigma_db))
         budget = self.tx_power_dbm + max_gains_dbi + 2 * 3 * self.site_sigma_db - self.sensitivity_dbm
-        return float(10 ** ((budget + margin_sigma * sigma - self.reference_loss_db) / (10 * self.path_loss_exponent)))
+        return float(
+            10 ** ((budget + margin_sigma * sigma - self.reference_loss_db) / (10 * self.path_loss_exponent))
+        )
 
 
 def compute_path_loss_db(distance_m: FloatArray, physics: RadioPhysics) -> FloatArray:
@@ -44,11 +46,23 @@ def compute_path_loss_db(distance_m: FloatArray, physics: RadioPhysics) -> Float
 
 
 def compute_received_dbm(
-    tx_power_dbm: FloatArray, gains_dbi: FloatArray, sites_db: FloatArray, distance_m: FloatArray,
-    shadowing_db: FloatArray, fading_db: FloatArray, physics: RadioPhysics,
+    tx_power_dbm: FloatArray,
+    gains_dbi: FloatArray,
+    sites_db: FloatArray,
+    distance_m: FloatArray,
+    shadowing_db: FloatArray,
+    fading_db: FloatArray,
+    physics: RadioPhysics,
 ) -> FloatArray:
     """Received power of each link for one transmission."""
-    return tx_power_dbm + gains_dbi + sites_db - compute_path_loss_db(distance_m, physics) - shadowing_db - fading_db
+    return (
+        tx_power_dbm
+        + gains_dbi
+        + sites_db
+        - compute_path_loss_db(distance_m, physics)
+        - shadowing_db
+        - fading_db
+    )
 
 
 def compute_fspl_db(distance_m: FloatArray, frequency_hz: float) -> FloatArray:

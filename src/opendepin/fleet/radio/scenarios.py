@@ -61,8 +61,15 @@ def add_witness_rings(builder: FleetBuilder, count: int) -> None:
         for k in range(size):
             dx, dy = _offset(builder.rng, 0.0, 1_500.0)
             spot = _clip(builder, centre[0] + dx, centre[1] + dy)
-            builder.add(WITNESS_RING, f"ring-{group}-{k % wallets}", spot, spot, radio=False,
-                        policy=Policy.FORGE_MODEL, group=group)
+            builder.add(
+                WITNESS_RING,
+                f"ring-{group}-{k % wallets}",
+                spot,
+                spot,
+                radio=False,
+                policy=Policy.FORGE_MODEL,
+                group=group,
+            )
         added += size
 
 
@@ -93,10 +100,18 @@ def add_hex_clusters(builder: FleetBuilder, count: int) -> None:
         spot = builder.random_place(city_share=0.5)
         wallets = int(builder.rng.integers(1, 3))
         for k in range(size):
-            real = _clip(builder, spot[0] + builder.rng.normal(0, 20.0), spot[1] + builder.rng.normal(0, 20.0))
+            real = _clip(
+                builder, spot[0] + builder.rng.normal(0, 20.0), spot[1] + builder.rng.normal(0, 20.0)
+            )
             dx, dy = _offset(builder.rng, 1_500.0, 5_000.0)
-            builder.add(HEX_CLUSTER, f"cluster-{group}-{k % wallets}", real, _clip(builder, spot[0] + dx, spot[1] + dy),
-                        policy=Policy.FORGE_MODEL, group=group)
+            builder.add(
+                HEX_CLUSTER,
+                f"cluster-{group}-{k % wallets}",
+                real,
+                _clip(builder, spot[0] + dx, spot[1] + dy),
+                policy=Policy.FORGE_MODEL,
+                group=group,
+            )
         added += size
 
 
@@ -125,8 +140,14 @@ SCENARIOS: dict[str, tuple[str, ...]] = {
 }
 
 
-def build_fleet(scenario: str, devices: int, seed: int, adversary_share: float = 0.15,
-                assertion_resolution: int = 12, frame: MapFrame | None = None) -> Fleet:
+def build_fleet(
+    scenario: str,
+    devices: int,
+    seed: int,
+    adversary_share: float = 0.15,
+    assertion_resolution: int = 12,
+    frame: MapFrame | None = None,
+) -> Fleet:
     """The fleet of a named scenario: `devices` hotspots, `adversary_share` of them cheating."""
     if scenario not in SCENARIOS:
         raise ValueError(f"unknown scenario {scenario!r}; choose one of {sorted(SCENARIOS)}")

@@ -1,0 +1,64 @@
+"""Scoring a run against the ground truth: leakage, precision, recall, false-positive rate."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+NOT_SUSPICION = frozenset(
+    {
+        "ok",
+        "beacon.not_reciprocal",
+        "witness.not_reciprocal",
+        "witness.beacon_not_reciprocal",
+        "witness.not_selected",
+        "witness.relayed",
+    }
+)
+"""Reasons that are about activity or selection, not about cheating (a relayed witness's hearer is a victim)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Scores:
+    """Detection figures for one mode (full detection, or the per-report rules alone)."""
+
+    leakage: float
+    precision: float
+    recall: float
+    false_positive_rate: float
+    flagged: int
+    sparse_honest_rewarded: float
+
+    def as_dict(self) -> dict[str, float | int]:
+        return {
+            "leakage": round(self.leakage, 5),
+            "precision": round(self.precision, 4),
+            "recall": round(self.recall, 4),
+            "false_positive_rate": round(self.false_positive_rate, 5),
+            "flagged": self.flagged,
+            "sparse_honest_rewarded": round(self.sparse_honest_rewarded, 4),
+        }
+
+
+def compute_leakage(paid: Mapping[str, int], adversaries: set[str]) -> float:
+    """Share of everything paid to devices that went to adversaries."""
+    total = sum(paid.values())
+    return sum(v for k, v in paid.items() if k in adversaries) / total if total else 0.0
+
+
+def is_flagged_by_reports(suspicious: int, total: int) -> bool:
+    """Per-report view of a device: at least half of its reports rejected for a cheating reason."""
+    return total > 0 and 2 * suspicious >= total
+
+
+def compute_scores(
+    flagged: set[str], adversaries: set[str], honest: set[str], leakage: float, sparse_rewarded: float
+) -> Scores:
+    """Precision = TP/(TP+FP), recall = TP/adversaries, FPR = FP/honest."""
+    tp = len(flagged & adversaries)
+    fp = len(flagged & honest)
+    precision = tp / (tp + fp) if flagged else (1.0 if not adversaries else 0.0)
+    recall = tp / len(adversaries) if adversaries else 1.0
+    return Scores(
+        leakage, precision, recall, fp / len(honest) if honest else 0.0, len(flagged), sparse_rewarded
+    )
