@@ -213,6 +213,12 @@ def _price_step(
     state.price = inputs.base_price.at(t + 1) * np.exp(state.walk)
 
 
+def layout_for(variants: tuple[ScenarioSpec, ...]) -> ChannelLayout:
+    """The channels `simulate` records for these parameter sets."""
+    inputs = build_inputs(Batch(variants, 1))
+    return ChannelLayout.for_model(variants[0], inputs.oracle_active, inputs.remint, inputs.capacity_limited)
+
+
 def simulate(
     variants: tuple[ScenarioSpec, ...],
     runs: int,
