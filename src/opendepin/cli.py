@@ -147,13 +147,13 @@ def up(
 def _open_node(data_dir: Path) -> Any:
     from opendepin.clock import SystemClock
     from opendepin.node import Node
-    from opendepin.store.sqlite import SQLiteStore
+    from opendepin.store.factory import open_store
 
     try:
         config = load_config(data_dir / "network.toml")
     except ConfigError as error:
         _fail(f"{error}\n(is {data_dir} a network's data dir? run `depin up --data-dir {data_dir}` first)")
-    store = SQLiteStore(data_dir / config.store.path)
+    store = open_store(config.store, data_dir)
     return Node(config, store, SystemClock())
 
 

@@ -19,7 +19,7 @@ from opendepin.node import Node
 from opendepin.rewards.epoch import window_for
 from opendepin.server import BackgroundServer
 from opendepin.store.base import EpochRecord
-from opendepin.store.sqlite import SQLiteStore
+from opendepin.store.factory import open_store
 from opendepin.template import write_template
 
 FLEET_MAKER_NAME = "opendepin-fleet"
@@ -172,7 +172,7 @@ def run_network(
 ) -> dict[str, Any]:
     """Run `options.epochs` more epochs; returns the JSON summary."""
     config, fleet = prepare_data_dir(options)
-    store = SQLiteStore(options.data_dir / config.store.path)
+    store = open_store(config.store, options.data_dir)
     saved = store.get_meta(CLOCK_KEY)
     clock = SimulatedClock(int(saved) if saved else config.epochs.genesis_ts)
     node = Node(config, store, clock)

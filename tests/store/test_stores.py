@@ -1,16 +1,20 @@
-"""SQLite store: migrations, idempotent durable appends, epoch commit point."""
+"""Both stores (SQLite, and PostgreSQL on the machine's real server): migrations, idempotent durable
+appends, atomic batches, epoch commit point."""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from opendepin.reports.model import ReportRecord
 from opendepin.sectors.base import DeviceInfo
-from opendepin.store.base import EpochRecord, Rejection, StoredReport
+from opendepin.store.base import EpochRecord, Rejection, Store, StoredReport
 from opendepin.store.sqlite import MIGRATIONS, SQLiteStore
+from tests.store.pg import postgres_store
 
 DEVICE = DeviceInfo("ed25519:" + "ab" * 32, "0x" + "11" * 20, "0x" + "22" * 20, "ed25519", None, 5)
 
@@ -32,14 +36,33 @@ def test_migrations_set_version_and_are_rerunnable(tmp_path: Path) -> None:
     assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
-def test_append_is_idempotent_and_durable(tmp_path: Path) -> None:
-    path = tmp_path / "db.sqlite3"
-    store = SQLiteStore(path)
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.integration)])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    if request.param == "sqlite":
+        store: Store = SQLiteStore(tmp_path / "db.sqlite3")
+        yield store
+        store.close()
+    else:
+        with postgres_store() as store:
+            yield store
+
+
+def _reopen(store: Store) -> Store:
+    store.close()
+    if isinstance(store, SQLiteStore):
+        return SQLiteStore(store.path)
+    from opendepin.store.postgres import PostgresStore
+
+    assert isinstance(store, PostgresStore)
+    return PostgresStore(store.dsn)
+
+
+def test_append_is_idempotent_and_durable(any_store: Store) -> None:
+    store = any_store
     batch = [_stored(i) for i in range(5)]
     store.append(batch, [Rejection("signature.invalid", "bad", 150, raw=b"x")])
     store.append(batch, [])
-    store.close()
-    reopened = SQLiteStore(path)
+    reopened = _reopen(store)
     assert reopened.count_reports(0, 10_000) == 5
     assert reopened.last_seqs() == {DEVICE.device_id: 4}
     assert [r.payload for r in reopened.reports_between(101, 103)] == [{"i": 1}, {"i": 2}]
@@ -47,21 +70,24 @@ def test_append_is_idempotent_and_durable(tmp_path: Path) -> None:
     assert reopened.has_report(f"{3:064x}") and not reopened.has_report("00")
 
 
-def test_failed_batch_leaves_nothing(store: SQLiteStore) -> None:
+def test_failed_batch_leaves_nothing(any_store: Store) -> None:
+    store = any_store
     bad = StoredReport(ReportRecord("x", "k", DEVICE.device_id, 1, 1, {}, 1), None, b"s")  # type: ignore[arg-type]
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises((sqlite3.IntegrityError, psycopg.errors.NotNullViolation)):
         store.append([_stored(1), bad], [])
     assert store.count_reports(0, 10_000) == 0
 
 
-def test_devices_idempotent(store: SQLiteStore) -> None:
+def test_devices_idempotent(any_store: Store) -> None:
+    store = any_store
     assert store.add_device(DEVICE, {"sig": "0x00"})
     assert not store.add_device(DEVICE, {"sig": "0x00"})
     assert store.get_device(DEVICE.device_id) == DEVICE
     assert store.get_device("nope") is None
 
 
-def test_epoch_saved_once(store: SQLiteStore) -> None:
+def test_epoch_saved_once(any_store: Store) -> None:
+    store = any_store
     record = EpochRecord(0, 0, 10, {"root": "0x1"}, {"devices": []}, owner_rewards=[("0xa", 5, 5)])
     store.save_epoch(record)
     store.save_epoch(EpochRecord(0, 0, 10, {"root": "0x2"}, {"devices": []}))
@@ -70,7 +96,8 @@ def test_epoch_saved_once(store: SQLiteStore) -> None:
     assert store.epoch_numbers() == [0]
 
 
-def test_meta(store: SQLiteStore) -> None:
+def test_meta(any_store: Store) -> None:
+    store = any_store
     assert store.get_meta("k") is None
     store.set_meta("k", "1")
     store.set_meta("k", "2")
