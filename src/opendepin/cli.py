@@ -272,14 +272,34 @@ def explain(
 
 
 @app.command()
-def serve(data_dir: DataDir = DEFAULT_DATA_DIR, host: str = "127.0.0.1", port: int = 8080) -> None:
-    """Serve a network's node API on wall-clock time (ingest, onboarding, epochs)."""
+def serve(
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    mqtt: Annotated[
+        str | None, typer.Option(help="also ingest from an MQTT broker, e.g. 127.0.0.1:1883")
+    ] = None,
+    mqtt_prefix: Annotated[
+        str, typer.Option(help="topics: PREFIX/reports/#, PREFIX/results/DEVICE")
+    ] = "depin",
+) -> None:
+    """Serve a network's node API on wall-clock time (ingest over HTTP and optionally MQTT, epochs)."""
     import uvicorn
 
     from opendepin.api.app import create_app
+    from opendepin.ingest.mqtt import MqttIngest
 
     node = _open_node(data_dir)
-    uvicorn.run(create_app(node), host=host, port=port)
+    bridge = None
+    if mqtt is not None:
+        broker, _, broker_port = mqtt.partition(":")
+        bridge = MqttIngest(node, broker, int(broker_port or 1883), prefix=mqtt_prefix).start()
+        err.print(f"ingesting MQTT from {mqtt} ({mqtt_prefix}/reports/#)")
+    try:
+        uvicorn.run(create_app(node), host=host, port=port)
+    finally:
+        if bridge is not None:
+            bridge.stop()
 
 
 def main() -> None:
