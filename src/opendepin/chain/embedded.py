@@ -61,6 +61,35 @@ def compute_tx_gas(data: bytes, is_create: bool, execution: int, refund: int) ->
     return max(used - min(refund, used // 5), floor)
 
 
+def _unwrap_tracer(op: Any) -> Any:
+    return getattr(op, "sha3", None) or getattr(op, "sstore", None) or op
+
+
+def _private_env() -> Any:
+    """A titanoboa Env that neither leaks into nor records for other Envs in this process.
+
+    Creating an Env wraps the SHA3 and SSTORE opcodes of the fork's *shared* opcode table with tracers
+    bound to the new Env (titanoboa 0.2.x), so every Env created stacks one more layer that records every
+    64-byte keccak preimage forever. Here the shared table gets its previous entries back and this Env
+    runs on its own copy without tracers: constant memory for a long-running chain.
+    """
+    from boa.environment import Env  # heavy import, deferred
+    from boa.vm.py_evm import Sha3PreimageTracer, SstoreTracer
+
+    env = Env()
+    computation_class = env.evm.vm.state.computation_class
+    shared = computation_class.opcodes
+    own = dict(shared)
+    for opcode in (0x20, 0x55):
+        op = shared[opcode]
+        if isinstance(op, Sha3PreimageTracer | SstoreTracer) and op.env is env:
+            shared[opcode] = _unwrap_tracer(op)
+        while isinstance(own[opcode], Sha3PreimageTracer | SstoreTracer):
+            own[opcode] = _unwrap_tracer(own[opcode])
+    computation_class.opcodes = own
+    return env
+
+
 class EmbeddedBackend(ChainBackend):
     """In-process EVM persisted by journal replay; construct with `EmbeddedBackend(data_dir, keys)`."""
 
@@ -74,9 +103,7 @@ class EmbeddedBackend(ChainBackend):
         clock: Callable[[], int] | None = None,
     ) -> None:
         super().__init__(data_dir, keys)
-        from boa.environment import Env  # heavy import, deferred
-
-        self._env = Env()
+        self._env = _private_env()
         self._env.evm.patch.chain_id = EMBEDDED_CHAIN_ID
         self._env.evm.patch.gas_limit = _GAS_LIMIT
         self._clock: Callable[[], int] = clock or (lambda: int(time.time()))

@@ -85,10 +85,9 @@ latest_epoch: public(uint256)
 latest_root: public(bytes32)
 
 
-# @dev Per-epoch records, for indexers and the "verify my reward" panel.
+# @dev Root of each posted epoch, for the "verify my reward" panel; the manifest hash and
+# emission of each epoch are in its `EpochPosted` event (kept out of storage to save gas).
 epoch_root: public(HashMap[uint256, bytes32])
-epoch_manifest: public(HashMap[uint256, bytes32])
-epoch_emission: public(HashMap[uint256, uint256])
 
 
 # @dev Sum of posted emissions and of minted claims (total_claimed <= total_posted).
@@ -201,8 +200,6 @@ def post_epoch(
     self.latest_epoch = epoch
     self.latest_root = root
     self.epoch_root[epoch] = root
-    self.epoch_manifest[epoch] = manifest_hash
-    self.epoch_emission[epoch] = emission
     self.total_posted += emission
     log EpochPosted(
         epoch=epoch,

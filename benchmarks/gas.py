@@ -1,0 +1,135 @@
+"""Gas of settlement (issue 3, "Gas report"): posting an epoch, and one claim against a 1,000,000-leaf tree.
+
+Posting carries only (epoch, root, manifest hash, emission, oracle signatures), so its gas must not grow
+with the number of devices; a claim verifies a proof of ⌈log2 n⌉ siblings. Baselines measured in the
+same run: posting for 10 devices, and a claim against a 1,000-leaf tree. Runs on the embedded EVM, whose
+gas equals anvil's for the same transactions (tests/chain/test_rpc.py); pass --rpc-url to measure on a node.
+
+    .venv/bin/python benchmarks/gas.py [--leaves 1000000] [--oracles 1 --threshold 1] [--rpc-url URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from eth_utils import keccak, to_checksum_address
+
+from opendepin.chain.backend import ChainBackend, DeployParams
+from opendepin.chain.embedded import EmbeddedBackend
+from opendepin.chain.keys import load_or_create_keys
+from opendepin.chain.schedule import EmissionCap
+from opendepin.chain.signing import address_of
+from opendepin.rewards.merkle import RewardsTree
+
+UNIT = 10**18
+
+
+def synthetic_values(n: int, claimer: str) -> list[tuple[str, int]]:
+    """n distinct (address, cumulative) leaves; the claimer's leaf is the first one."""
+    values = [(claimer, 123 * UNIT)]
+    for i in range(1, n):
+        address = to_checksum_address(keccak(i.to_bytes(8, "big"))[:20])
+        values.append((address, (i % 997 + 1) * UNIT))
+    return values
+
+
+def open_chain(data_dir: Path, oracles: int, threshold: int, rpc_url: str | None) -> ChainBackend:
+    """A fresh deployment (one per measured tree, so every row starts from the same storage)."""
+    keys = load_or_create_keys(data_dir, oracle_count=oracles, threshold=threshold)
+    chain: ChainBackend
+    if rpc_url:
+        from opendepin.chain.rpc import RpcBackend
+
+        chain = RpcBackend(data_dir, keys, rpc_url)
+    else:
+        chain = EmbeddedBackend(data_dir, keys)
+    chain.deploy(
+        DeployParams(
+            token_name="OpenDePIN Token",
+            token_symbol="ODP",
+            decimals=18,
+            max_supply=10**12 * UNIT,
+            emission_cap=EmissionCap(10**11 * UNIT, 5_000, 730),
+            oracles=tuple(address_of(k) for k in keys.oracles),
+            oracle_threshold=threshold,
+        )
+    )
+    return chain
+
+
+def measure(data_dir: Path, args: argparse.Namespace, claimer_key: str, n: int) -> dict[str, int | float]:
+    """On a fresh deployment: post epoch 0 with an n-leaf tree and claim (first time: storage goes from
+    zero), then post epoch 1 with the claimer's cumulative grown and claim again (steady state)."""
+    claimer = address_of(claimer_key)
+    chain = open_chain(data_dir, args.oracles, args.threshold, args.rpc_url)
+    try:
+        chain.fund(claimer, 10**18)
+        started = time.perf_counter()
+        values = synthetic_values(n, claimer)
+        tree = RewardsTree.build(values)
+        built = time.perf_counter() - started
+        gas: dict[str, int] = {}
+        for epoch in (0, 1):
+            cumulative = values[0][1] * (epoch + 1)
+            if epoch:
+                tree = RewardsTree.build([(claimer, cumulative), *values[1:]])
+            emission = sum(amount for _, amount in tree.values) - chain.status().total_posted
+            posted = chain.post_epoch(epoch, tree.root, keccak(b"manifest %d" % epoch), emission)
+            claim = chain.claim(claimer_key, cumulative, tree.proof(claimer))
+            label = "first" if epoch == 0 else "steady"
+            gas[f"post_epoch_{label}"] = posted.gas_used
+            gas[f"claim_{label}"] = claim.gas_used
+    finally:
+        chain.close()
+    return {
+        "leaves": n,
+        "proof_length": len(tree.proof(claimer)),
+        **gas,
+        "tree_build_seconds": round(built, 2),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--leaves", type=int, default=1_000_000)
+    parser.add_argument("--baseline-leaves", type=int, default=1_000)
+    parser.add_argument("--oracles", type=int, default=1)
+    parser.add_argument("--threshold", type=int, default=1)
+    parser.add_argument("--rpc-url", default=None)
+    args = parser.parse_args()
+    claimer_key = "0x" + keccak(b"gas benchmark claimer").hex()
+    rows = []
+    for i, n in enumerate([10, args.baseline_leaves, args.leaves]):
+        with tempfile.TemporaryDirectory() as tmp:
+            rows.append(measure(Path(tmp) / str(i), args, claimer_key, n))
+    small, baseline, large = rows
+    print("leaves      proof  post_epoch first/steady   claim first/steady   tree build")
+    for row in rows:
+        print(
+            f"{row['leaves']:>9,}  {row['proof_length']:>5}  "
+            f"{row['post_epoch_first']:>10,} / {row['post_epoch_steady']:<8,}"
+            f"  {row['claim_first']:>8,} / {row['claim_steady']:<8,}  {row['tree_build_seconds']} s"
+        )
+    post_ratio = large["post_epoch_steady"] / small["post_epoch_steady"]
+    claim_ratio = large["claim_steady"] / baseline["claim_steady"]
+    print(f"post_epoch gas (steady), {large['leaves']:,} vs 10 devices: ×{post_ratio:.3f} (must not grow)")
+    print(f"claim gas (steady), {large['leaves']:,} vs {baseline['leaves']:,} leaves: ×{claim_ratio:.3f}")
+    summary = {
+        "backend": "rpc" if args.rpc_url else "embedded",
+        "oracles": f"{args.threshold}-of-{args.oracles}",
+        "rows": rows,
+        "post_epoch_ratio": round(post_ratio, 4),
+        "claim_ratio": round(claim_ratio, 4),
+    }
+    print(json.dumps(summary))
+    # Posting must stay flat: the calldata is the same size whatever the tree (zero bytes may differ).
+    return 0 if post_ratio < 1.01 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
