@@ -288,8 +288,10 @@ def serve(
 
     from opendepin.api.app import create_app
     from opendepin.ingest.mqtt import MqttIngest
+    from opendepin.scheduler import EpochScheduler
 
     node = _open_node(data_dir)
+    scheduler = EpochScheduler(node).start()
     bridge = None
     if mqtt is not None:
         broker, _, broker_port = mqtt.partition(":")
@@ -298,6 +300,7 @@ def serve(
     try:
         uvicorn.run(create_app(node), host=host, port=port)
     finally:
+        scheduler.stop()
         if bridge is not None:
             bridge.stop()
 
