@@ -60,7 +60,7 @@ def _figure(title: str, ylabel: str) -> tuple[Figure, Axes]:
 
 def _save(fig: Figure, ax: Axes, path: Path, log: bool = False) -> Path:
     if log:
-        ax.set_yscale("symlog" if ax.get_ylim()[0] <= 0 else "log")
+        ax.set_yscale("log", nonpositive="mask")
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=8)
     fig.tight_layout()
