@@ -162,8 +162,8 @@ def describe_risks(f: Findings) -> list[Block]:
     for d in f.devices:
         items.append(
             f"**A token price below ${format_number(d.break_even_price)}** (last-year rewards): a "
-            f"{d.name} no longer covers its ${d.opex_usd_per_day:g}/day operating cost, and contributors leave. "
-            "Device "
+            f"{d.name} no longer covers its ${d.opex_usd_per_day:g}/day operating cost, and contributors "
+            "leave. Device "
             f"count peaks at {_spread(d.peak)} and ends at {_spread(d.end)}."
         )
     if f.halvings_at_years:
