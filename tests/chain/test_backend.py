@@ -11,6 +11,7 @@ from opendepin.chain.anvil import AnvilNode
 from opendepin.chain.backend import (
     ChainBackend,
     ChainError,
+    ChainStateError,
     DeployParams,
     TransactionRevertedError,
 )
@@ -174,3 +175,19 @@ def test_status_after_settlement(backend: ChainBackend) -> None:
     assert (status.latest_epoch, status.next_epoch) == (2, 3)
     assert status.total_posted == 6 * UNIT and status.total_claimed == 3 * UNIT
     assert status.latest_root == "0x" + tree.root.hex()  # type: ignore[attr-defined]
+
+
+def test_settle_epoch_is_idempotent(backend: ChainBackend) -> None:
+    tree = build_tree([(addr_of(k), UNIT) for k in OWNERS])
+    first = backend.settle_epoch(0, tree.root, MANIFEST, 3 * UNIT)
+    again = backend.settle_epoch(0, tree.root, MANIFEST, 3 * UNIT)  # e.g. re-run after a crash
+    assert (first.status, again.status, again.receipt) == ("posted", "already_posted", None)
+    assert backend.status().total_posted == 3 * UNIT
+
+
+def test_invalid_settle_epoch_with_a_different_root(backend: ChainBackend) -> None:
+    backend.settle_epoch(1, b"\x01" * 32, MANIFEST, UNIT)
+    with pytest.raises(ChainStateError, match="epoch 1 is settled on chain"):
+        backend.settle_epoch(1, b"\x02" * 32, MANIFEST, UNIT)
+    with pytest.raises(ChainStateError, match="no root"):
+        backend.settle_epoch(0, b"\x02" * 32, MANIFEST, UNIT)  # skipped by posting epoch 1

@@ -70,3 +70,22 @@ def test_invalid_rpc_node_down(tmp_path: Path) -> None:
         app, ["chain", "status", "--chain", "rpc", "--rpc-url", url, "--data-dir", str(tmp_path)]
     )
     assert result.exit_code == 1 and "cannot reach the JSON-RPC node" in result.output
+
+
+def test_claim_finds_proof_in_the_store(tmp_path: Path) -> None:
+    """Without --cumulative/--proof, `depin claim` reads the latest posted epoch's leaves from the store."""
+    from opendepin.rewards.merkle import RewardsTree
+    from opendepin.store.base import EpochRecord
+    from opendepin.store.sqlite import SQLiteStore
+
+    leaves = [(addr_of(OWNER), 7 * UNIT), (addr_of(key_of(602)), 2 * UNIT)]
+    tree = RewardsTree.build(leaves)
+    store = SQLiteStore(tmp_path / "depin.sqlite3")
+    manifest = {"root": tree.root_hex, "leaves": [[a, str(v)] for a, v in leaves]}
+    store.save_epoch(EpochRecord(number=3, start=0, end=1, manifest=manifest, inputs={}))
+    store.close()
+    run("chain", "deploy", "--data-dir", str(tmp_path))
+    with open_backend(tmp_path, ChainConfig()) as chain:
+        chain.settle_epoch(3, tree.root, b"\x03" * 32, 9 * UNIT)
+    claimed = run("claim", "--owner", OWNER, "--data-dir", str(tmp_path))
+    assert (claimed["epoch"], claimed["amount"]) == (3, 7 * UNIT)

@@ -14,6 +14,7 @@ from opendepin.chain.backend import (
     DeployParams,
     NodeUnavailableError,
     NotDeployedError,
+    Settlement,
     TransactionRevertedError,
     TxReceipt,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "EmissionCap",
     "NodeUnavailableError",
     "NotDeployedError",
+    "Settlement",
     "TransactionRevertedError",
     "TxReceipt",
     "compute_emission_cap",

@@ -105,6 +105,16 @@ class ClaimResult:
 
 
 @dataclass(frozen=True)
+class Settlement:
+    """Outcome of `settle_epoch`: `posted` now, or found `already_posted` on chain (receipt None)."""
+
+    epoch: int
+    root: bytes
+    status: str
+    receipt: TxReceipt | None
+
+
+@dataclass(frozen=True)
 class CreditPurchase:
     """Outcome of `buy_credits`: credits minted and tokens burned (rounded up)."""
 
@@ -497,6 +507,39 @@ class ChainBackend(ABC):
             manifest_hash,
             emission,
             list(signatures),
+        )
+
+    def settle_epoch(
+        self,
+        epoch: int,
+        root: bytes,
+        manifest_hash: bytes,
+        emission: int,
+        signatures: Sequence[bytes] | None = None,
+    ) -> Settlement:
+        """Post epoch `epoch` exactly once, safe to re-run after a crash (settlement keyed by
+        (chain id, distributor, epoch); specs/production-and-explorer.md, Settlement (EVM)).
+
+        If the chain already holds this root for the epoch (e.g. the process died after broadcasting),
+        nothing is sent. A different root for the epoch, or an epoch the chain has moved past, raises
+        ChainStateError: the local epoch does not match what was settled.
+        """
+        root = _bytes32(root, "root")
+        found = self.epoch_root(epoch)
+        if found is None and epoch >= int(self.read("RewardsDistributor", "next_epoch")):
+            try:
+                receipt = self.post_epoch(epoch, root, manifest_hash, emission, signatures)
+                return Settlement(epoch, root, "posted", receipt)
+            except TransactionRevertedError as error:
+                if "epoch already posted" not in error.reason:
+                    raise
+                found = self.epoch_root(epoch)  # lost a race with our own earlier broadcast
+        if found == root:
+            return Settlement(epoch, root, "already_posted", None)
+        on_chain = "no root (skipped)" if found is None else "0x" + found.hex()
+        raise ChainStateError(
+            f"epoch {epoch} is settled on chain {self.chain_id} with {on_chain}, not 0x{root.hex()}: "
+            "the local epoch differs from what was posted; investigate before posting anything else"
         )
 
     def claim(
