@@ -206,8 +206,8 @@ def key_numbers(percentiles: pl.DataFrame, days: int, set_index: int = 0) -> Tab
 
 
 def sweep_table(experiment: Experiment, summary: pl.DataFrame) -> Table:
-    """Per parameter set: what it changes, last-year burn/mint, share sustainable, median payback."""
-    device = experiment.variants[0].devices[0].name if experiment.variants[0].devices else None
+    """Per parameter set: what it changes, last-year burn/mint, share sustainable, median payback per type."""
+    devices = [device.name for device in experiment.variants[0].devices]
     rows = []
     for s, changes in enumerate(experiment.parameter_sets):
         part = summary.filter(pl.col("set") == s)
@@ -219,13 +219,12 @@ def sweep_table(experiment: Experiment, summary: pl.DataFrame) -> Table:
             f"{ratio:.3g}",
             f"{share:.0%}",
         ]
-        if device:
-            payback = part[f"payback_days[{device}]"].to_numpy()
+        for name in devices:
+            payback = part[f"payback_days[{name}]"].to_numpy()
             cells.append(format_number(float(np.median(np.where(np.isfinite(payback), payback, np.inf)))))
         rows.append(tuple(cells))
     headers = ["set", "parameters", "last-year burn/mint", "runs sustainable"]
-    if device:
-        headers.append(f"median payback days ({device})")
+    headers += [f"median payback days ({name})" for name in devices]
     return Table(tuple(headers), tuple(rows))
 
 

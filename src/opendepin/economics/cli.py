@@ -1,0 +1,202 @@
+"""`depin economics …`: simulate a scenario and write the sustainability report, or report on a running
+local network. Mounted by the main CLI as `app.add_typer(economics.cli.app, name="economics")`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from opendepin.economics.experiments import Experiment, prepare_experiment
+from opendepin.economics.live import LiveDataError, read_network
+from opendepin.economics.live_report import write_live_report
+from opendepin.economics.model import ProgressCallback
+from opendepin.economics.report import write_report
+from opendepin.economics.scenarios import (
+    ScenarioError,
+    list_scenarios,
+    load_scenario,
+    with_network,
+    with_overrides,
+)
+from opendepin.economics.spec import ScenarioSpec, SweepSpec
+
+app = typer.Typer(
+    help="Token economics: simulate scenarios and write sustainability reports.", no_args_is_help=True
+)
+
+
+def _fail(message: str) -> typer.Exit:
+    Console(stderr=True).print(f"[red]error:[/red] {message}")
+    return typer.Exit(code=2)
+
+
+def _parse_assignments(items: list[str], what: str) -> dict[str, str]:
+    parsed = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise _fail(f"{what} {item!r}: write it as dotted.path=value, e.g. price.initial=0.5")
+        parsed[key.strip()] = value.strip()
+    return parsed
+
+
+def _number(text: str, what: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise _fail(f"{what}: {text!r} is not a number") from None
+
+
+def build_sweep(grid: list[str], ranges: list[str], samples: int, seed: int) -> SweepSpec | None:
+    """`--grid path=v1,v2` (grid) or `--random path=low:high` (random) options as a sweep."""
+    if grid and ranges:
+        raise _fail("use either --grid or --random, not both")
+    if grid:
+        values = {
+            k: [_number(v, k) for v in text.split(",")]
+            for k, text in _parse_assignments(grid, "--grid").items()
+        }
+        return SweepSpec(kind="grid", values=values)
+    if ranges:
+        bounds = {}
+        for key, text in _parse_assignments(ranges, "--random").items():
+            low, sep, high = text.partition(":")
+            if not sep:
+                raise _fail(f"--random {key}={text}: write the range as low:high")
+            bounds[key] = (_number(low, key), _number(high, key))
+        return SweepSpec(kind="random", ranges=bounds, samples=samples, seed=seed)
+    return None
+
+
+@contextmanager
+def progress_bar(description: str, total: int, quiet: bool) -> Iterator[ProgressCallback | None]:
+    """A rich progress bar over simulated days (all chunks of a sweep)."""
+    if quiet:
+        yield None
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task(description, total=total)
+        yield lambda days: progress.advance(task, days)
+
+
+def _total_days(experiment: Experiment) -> int:
+    return experiment.days * len(experiment.chunks())
+
+
+def _load(scenario: str, network: Path | None) -> ScenarioSpec:
+    try:
+        spec = load_scenario(scenario)
+    except ScenarioError as error:
+        raise _fail(str(error)) from None
+    if network is not None:
+        config, found = read_network(network.parent if network.name == "network.toml" else network)
+        if not found:
+            raise _fail(f"{network}: no network.toml there")
+        spec = with_network(spec, config)
+    return spec
+
+
+@app.command("list")
+def list_command() -> None:
+    """List the shipped scenarios."""
+    for name in list_scenarios():
+        spec = load_scenario(name)
+        typer.echo(f"{name:15s} {spec.description}")
+
+
+@app.command("run")
+def run_command(
+    scenario: Annotated[
+        str, typer.Argument(help="a shipped scenario name (see `list`) or a scenario .toml file")
+    ],
+    runs: Annotated[
+        int | None, typer.Option("--runs", "-r", min=1, help="Monte Carlo runs per parameter set")
+    ] = None,
+    years: Annotated[float | None, typer.Option("--years", "-y", min=0.01, help="horizon in years")] = None,
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="directory for Parquet, PNG and the report")
+    ] = Path("economics-report"),
+    seed: Annotated[int | None, typer.Option(help="random seed (default: the scenario's)")] = None,
+    network: Annotated[
+        Path | None,
+        typer.Option(help="network.toml (or its directory) whose emission, supply and splits to use"),
+    ] = None,
+    set_: Annotated[list[str], typer.Option("--set", help="override a number: dotted.path=value")] = [],  # noqa: B006
+    grid: Annotated[list[str], typer.Option(help="grid sweep: dotted.path=v1,v2,…")] = [],  # noqa: B006
+    random_: Annotated[list[str], typer.Option("--random", help="random sweep: dotted.path=low:high")] = [],  # noqa: B006
+    samples: Annotated[int, typer.Option(min=1, help="parameter sets of a random sweep")] = 8,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+) -> None:
+    """Simulate SCENARIO and write results (Parquet), charts (PNG) and report.md / report.html to OUT."""
+    spec = _load(scenario, network)
+    try:
+        overrides = {k: _number(v, k) for k, v in _parse_assignments(set_, "--set").items()}
+        spec = with_overrides(spec, overrides) if overrides else spec
+        sweep = build_sweep(grid, random_, samples, seed if seed is not None else spec.seed)
+        if sweep is not None:
+            spec = spec.model_copy(update={"sweep": sweep})
+        experiment = prepare_experiment(spec, runs=runs, years=years, seed=seed)
+    except ScenarioError as error:
+        raise _fail(str(error)) from None
+    with progress_bar(f"simulating {spec.name}", _total_days(experiment), quiet) as progress:
+        produced = write_report(experiment, out, progress)
+    f = produced.findings
+    typer.echo(
+        f"{spec.name}: {experiment.runs} runs × {len(experiment.variants)} set(s) × {experiment.days} days; "
+        f"last-year burn/mint {f.last_year_ratio.median:.3g}; "
+        f"runs sustainable by the end {f.sustainable_share:.0%}"
+    )
+    typer.echo(f"report: {produced.files['report.md']} and {produced.files['report.html']}")
+
+
+@app.command("report")
+def report_command(
+    data_dir: Annotated[Path, typer.Option("--data-dir", "-d", help="a local network's data directory")],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="output directory (default DATA_DIR/economics)")
+    ] = None,
+    scenario: Annotated[
+        str, typer.Option(help="scenario giving the forecast's demand, price and device costs")
+    ] = "bootstrap",
+    price: Annotated[
+        float | None, typer.Option(min=0.0, help="assumed token price in USD (default: scenario's)")
+    ] = None,
+    demand: Annotated[
+        float, typer.Option(min=0.0, help="assumed demand in USD a day (default: observed, 0)")
+    ] = 0.0,
+    runs: Annotated[int, typer.Option("--runs", "-r", min=1)] = 100,
+    years: Annotated[float, typer.Option("--years", "-y", min=0.01)] = 5.0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Build the metrics from a running local network's store and forecast from them."""
+    base = _load(scenario, None)
+    price_usd = price if price is not None else base.price.initial
+    target = out if out is not None else data_dir / "economics"
+    with progress_bar("forecasting", max(1, round(years * 365)), quiet) as progress:
+        try:
+            produced = write_live_report(
+                data_dir,
+                target,
+                base,
+                price_usd=price_usd,
+                runs=runs,
+                years=years,
+                demand_usd_per_day=demand,
+                progress=progress,
+            )
+        except (LiveDataError, ScenarioError) as error:
+            raise _fail(str(error)) from None
+    last = produced.metrics.row(produced.metrics.height - 1, named=True)
+    typer.echo(
+        f"{produced.metrics.height} epochs, supply {last['supply']:.6g}, "
+        f"{int(last['devices_active'])} active devices; demand used: ${demand:g} a day"
+        + (" (no usage data in the store)" if demand == 0 else "")
+    )
+    typer.echo(f"report: {produced.files['report.md']} and {produced.files['report.html']}")
