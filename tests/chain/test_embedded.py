@@ -4,6 +4,7 @@ dir across restarts"), refuses a journal that does not replay, and charges gas a
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -20,8 +21,14 @@ MANIFEST = b"\x55" * 32
 OWNER = key_of(400)
 
 
-def open_chain(data_dir: Path) -> EmbeddedBackend:
-    return EmbeddedBackend(data_dir, load_or_create_keys(data_dir))
+def open_chain(data_dir: Path, snapshot_every: int = 1_000) -> EmbeddedBackend:
+    return EmbeddedBackend(data_dir, load_or_create_keys(data_dir), snapshot_every=snapshot_every)
+
+
+def crash_copy(source: Path, target: Path) -> Path:
+    """The data dir as a kill -9 would leave it: journal fsync'ed, no snapshot written at exit."""
+    shutil.copytree(source, target)
+    return target
 
 
 def deploy(chain: EmbeddedBackend) -> None:
@@ -59,13 +66,49 @@ def test_state_survives_restart(tmp_path: Path) -> None:
     chain.close()
 
     reopened = open_chain(tmp_path)
-    assert reopened.replayed == before.block_number
+    assert (reopened.restored, reopened.replayed) == (before.block_number, 0)  # from the snapshot
     assert reopened.status() == before
     assert reopened.device_owner(device) == addr_of(OWNER)
     settle(reopened, 1, 25 * UNIT)  # and it keeps going from there
     assert reopened.balance_of(addr_of(OWNER)) == 25 * UNIT
     reopened.close()
     assert open_chain(tmp_path).claimed(addr_of(OWNER)) == 25 * UNIT
+
+
+def test_crash_replays_the_journal_after_the_snapshot(tmp_path: Path) -> None:
+    chain = open_chain(tmp_path / "live", snapshot_every=5)
+    deploy(chain)
+    settle(chain, 0, 3 * UNIT)
+    status = chain.status()
+    crashed = open_chain(crash_copy(tmp_path / "live", tmp_path / "crashed"))
+    covered = status.block_number - status.block_number % 5
+    assert (crashed.restored, crashed.replayed) == (covered, status.block_number - covered)
+    assert crashed.status() == status
+    chain.close()
+
+
+def test_crash_before_any_snapshot_replays_everything(tmp_path: Path) -> None:
+    chain = open_chain(tmp_path / "live")
+    deploy(chain)
+    settle(chain, 0, 3 * UNIT)
+    crashed = open_chain(crash_copy(tmp_path / "live", tmp_path / "crashed"))
+    assert (crashed.restored, crashed.replayed) == (0, chain.status().block_number)
+    assert crashed.claimed(addr_of(OWNER)) == 3 * UNIT
+    chain.close()
+
+
+def test_invalid_corrupt_snapshot_is_ignored(tmp_path: Path) -> None:
+    chain = open_chain(tmp_path)
+    deploy(chain)
+    settle(chain, 0, 3 * UNIT)
+    status = chain.status()
+    chain.close()
+    raw = bytearray(chain.snapshot_path.read_bytes())
+    raw[-1] ^= 0xFF
+    chain.snapshot_path.write_bytes(bytes(raw))
+    reopened = open_chain(tmp_path)
+    assert (reopened.restored, reopened.replayed) == (0, status.block_number)
+    assert reopened.status() == status
 
 
 def test_torn_last_line_is_dropped(tmp_path: Path) -> None:
@@ -76,7 +119,7 @@ def test_torn_last_line_is_dropped(tmp_path: Path) -> None:
     with open(chain.journal_path, "a") as handle:
         handle.write('{"sender": "0x12')  # crash in the middle of an append
     reopened = open_chain(tmp_path)
-    assert reopened.replayed == blocks
+    assert reopened.restored + reopened.replayed == blocks
     assert chain.journal_path.read_text().endswith("}\n")
 
 
