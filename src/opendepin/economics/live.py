@@ -43,10 +43,6 @@ class LiveData:
     onboarded_at: NDArray[np.int64]
     usage_table: str | None
 
-    @property
-    def unit(self) -> float:
-        return float(10**self.network.token.decimals)
-
 
 def connect_read_only(path: Path) -> sqlite3.Connection:
     """Open the SQLite store without any chance of writing to it."""
@@ -121,7 +117,8 @@ def compute_live_metrics(live: LiveData, price_usd: float) -> pl.DataFrame:
     epochs = live.epochs
     if epochs.height == 0:
         raise LiveDataError("the store has no closed epoch yet; let the network run at least one epoch")
-    minted = np.array([int(x) for x in epochs["emitted_units"]], dtype=np.float64) / live.unit
+    unit = 10**live.network.token.decimals
+    minted = np.array([int(x) / unit for x in epochs["emitted_units"]], dtype=np.float64)  # exact int ÷ int
     ends = epochs["end_ts"].to_numpy()
     length_days = (ends - epochs["start_ts"].to_numpy()) / SECONDS_PER_DAY
     burned = np.zeros_like(minted)
@@ -130,7 +127,7 @@ def compute_live_metrics(live: LiveData, price_usd: float) -> pl.DataFrame:
     share = sum(live.network.rewards.categories[c] for c in live.network.rewards.device_categories) / 10_000
     with np.errstate(divide="ignore", invalid="ignore"):
         per_device = np.where(active > 0, share * minted / np.maximum(active, 1) / length_days, np.nan)
-    previous = np.concatenate([[np.nan], active[:-1]])
+    previous = np.concatenate([active[:1], active[:-1]])  # no loss counted for the first epoch
     genesis = live.network.epochs.genesis_ts
     return pl.DataFrame(
         {
