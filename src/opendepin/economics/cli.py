@@ -14,9 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from opendepin.economics.experiments import Experiment, prepare_experiment
 from opendepin.economics.live import LiveDataError, read_network
-from opendepin.economics.live_report import write_live_report
 from opendepin.economics.model import ProgressCallback
-from opendepin.economics.report import write_report
 from opendepin.economics.scenarios import (
     ScenarioError,
     list_scenarios,
@@ -135,6 +133,8 @@ def run_command(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
 ) -> None:
     """Simulate SCENARIO and write results (Parquet), charts (PNG) and report.md / report.html to OUT."""
+    from opendepin.economics.report import write_report  # matplotlib: imported when needed only
+
     spec = _load(scenario, network)
     try:
         overrides = {k: _number(v, k) for k, v in _parse_assignments(set_, "--set").items()}
@@ -176,6 +176,8 @@ def report_command(
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Build the metrics from a running local network's store and forecast from them."""
+    from opendepin.economics.live_report import write_live_report  # matplotlib: imported when needed only
+
     base = _load(scenario, None)
     price_usd = price if price is not None else base.price.initial
     target = out if out is not None else data_dir / "economics"

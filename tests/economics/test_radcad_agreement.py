@@ -1,0 +1,31 @@
+"""The BME model written in radCAD (benchmarks/economics.py) gives our mean paths within Monte Carlo error."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+pytest.importorskip("radcad", reason="radCAD is the benchmark baseline: pip install -e '.[bench]'")
+
+BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "economics.py"
+
+
+def _load_benchmark() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("economics_benchmark", BENCHMARK)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_same_mean_paths_within_monte_carlo_error() -> None:
+    bench = _load_benchmark()
+    days, runs = 400, 60
+    ours = bench.run_ours(runs, days, seed=11)
+    theirs = bench.run_radcad(runs, days)
+    z = bench.compute_z_scores(ours, theirs, points=[49, 199, 399])
+    assert z["minted"] == 0.0  # deterministic schedule: identical to float32 precision
+    assert max(z.values()) < bench.Z_LIMIT, z
