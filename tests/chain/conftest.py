@@ -49,6 +49,8 @@ def system(deployers: dict[str, Any], admin: str) -> dict[str, Any]:
             CAP.decay_bps,
             CAP.decay_period_epochs,
             0,
+            0,
+            0,
         )
         token.set_distributor(distributor.address)
         credits.grantRole(credits.ROUTER_ROLE(), registry.address)

@@ -330,6 +330,8 @@ def two_of_three(deployers: dict[str, Any], system: dict[str, Any], admin: str) 
             CAP.decay_bps,
             CAP.decay_period_epochs,
             0,
+            0,
+            0,
         )
 
 
@@ -347,6 +349,29 @@ def test_invalid_same_oracle_twice(two_of_three: Any) -> None:
     sig = signatures(two_of_three, 0, ROOT, 10, ORACLE_KEYS[:1])
     with boa.reverts("distributor: signers not ascending"):
         two_of_three.post_epoch(0, b"\x01" * 32, MANIFEST, 10, sig + sig)
+
+
+def test_invalid_post_before_the_epoch_ended(
+    deployers: dict[str, Any], system: dict[str, Any], admin: str
+) -> None:
+    now = boa.env.evm.patch.timestamp
+    with boa.env.prank(admin):
+        clocked = deployers["RewardsDistributor"].deploy(
+            system["token"].address,
+            [addr_of(ORACLE_KEYS[0])],
+            1,
+            CAP.initial_epoch_cap,
+            CAP.decay_bps,
+            CAP.decay_period_epochs,
+            0,
+            now - 3 * 86_400,
+            86_400,
+        )
+    post(clocked, 1, ROOT, 10)  # epoch 1 ended a day ago
+    with boa.reverts("distributor: epoch has not ended"):
+        post(clocked, 3, ROOT, 10)  # epoch 3 ends a day from now
+    boa.env.time_travel(seconds=86_400)
+    post(clocked, 3, ROOT, 10)
 
 
 def test_invalid_claims_beyond_posted_emission(system: dict[str, Any]) -> None:

@@ -137,6 +137,9 @@ class DeployParams:
     oracles: tuple[str, ...]
     oracle_threshold: int = 1
     first_epoch: int = 0
+    epoch_genesis_ts: int = 0
+    epoch_seconds: int = 0
+    """Epoch clock for the distributor: only ended epochs may be posted (0 seconds: no check)."""
     dc_price_usd_wad: int = int(DEFAULT_DC_PRICE_USD * USD)
     onboarding_fee_dc: int = 0
     price_max_age_seconds: int = 86_400
@@ -388,6 +391,8 @@ class ChainBackend(ABC):
                 cap.decay_bps,
                 cap.decay_period_epochs,
                 params.first_epoch,
+                params.epoch_genesis_ts,
+                params.epoch_seconds,
             ],
         )
         addresses = {

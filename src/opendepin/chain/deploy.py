@@ -40,6 +40,8 @@ def params_from_config(config: NetworkConfig, keys: ChainKeys, **overrides: Any)
         emission_cap=compute_emission_cap(config.emission, config.token, config.epochs),
         oracles=tuple(address_of(k) for k in keys.oracles),
         oracle_threshold=keys.threshold,
+        epoch_genesis_ts=config.epochs.genesis_ts,
+        epoch_seconds=config.epochs.length_seconds,
         makers=tuple(
             dict.fromkeys([*(m.address for m in config.makers), *(address_of(k) for k in keys.makers)])
         ),

@@ -70,6 +70,11 @@ decay_period_epochs: public(immutable(uint256))
 first_epoch: public(immutable(uint256))
 
 
+# @dev Epoch clock (epoch e ends at genesis_time + (e + 1) · epoch_seconds); 0 seconds disables the check.
+genesis_time: public(immutable(uint256))
+epoch_seconds: public(immutable(uint256))
+
+
 # @dev Oracle set and threshold.
 oracles: public(DynArray[address, MAX_ORACLES])
 is_oracle: public(HashMap[address, bool])
@@ -129,6 +134,8 @@ def __init__(
     decay_bps_: uint256,
     decay_period_epochs_: uint256,
     first_epoch_: uint256,
+    genesis_time_: uint256,
+    epoch_seconds_: uint256,
 ):
     """
     @dev The deployer becomes the owner (it may pause and replace the oracle set).
@@ -139,6 +146,8 @@ def __init__(
     @param decay_bps_ Multiplier applied to the cap every period, basis points (<= 10⁴).
     @param decay_period_epochs_ Epochs per schedule period (0: the cap never decays).
     @param first_epoch_ The first epoch that may be posted.
+    @param genesis_time_ Start (unix seconds) of epoch 0.
+    @param epoch_seconds_ Epoch length; an epoch may be posted only once it has ended (0: no check).
     """
     assert decay_bps_ <= _BPS, "distributor: decay above 100%"
     ownable.__init__()
@@ -149,6 +158,8 @@ def __init__(
     decay_bps = decay_bps_
     decay_period_epochs = decay_period_epochs_
     first_epoch = first_epoch_
+    genesis_time = genesis_time_
+    epoch_seconds = epoch_seconds_
     self.next_epoch = first_epoch_
     self._set_oracles(oracles_, threshold_)
 
@@ -184,6 +195,7 @@ def post_epoch(
     @notice Signatures must come from distinct oracles, ordered by ascending signer address.
             Epochs between the last posted one and `epoch` are skipped; their schedule
             allowance is usable by this post (`emission <= cap(epoch) · epochs covered`).
+            With an epoch clock, only epochs that have ended may be posted.
     @param epoch The epoch number (>= next_epoch).
     @param root Merkle root of the cumulative rewards tree.
     @param manifest_hash Hash of the epoch manifest (inputs, params, engine version).
@@ -193,6 +205,9 @@ def post_epoch(
     pausable._require_not_paused()
     assert epoch >= self.next_epoch, "distributor: epoch already posted"
     assert root != empty(bytes32), "distributor: empty root"
+    if epoch_seconds != 0:
+        # Oracles cannot post ahead of time, so skipping epochs never unlocks more than has elapsed.
+        assert genesis_time + (epoch + 1) * epoch_seconds <= block.timestamp, "distributor: epoch has not ended"
     covered: uint256 = epoch + 1 - self.next_epoch
     assert emission <= self._epoch_cap(epoch) * covered, "distributor: emission above schedule"
     self._check_signatures(self._epoch_digest(epoch, root, manifest_hash, emission), signatures)
