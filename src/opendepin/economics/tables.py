@@ -13,7 +13,7 @@ from opendepin.economics.model import SimulationResult
 from opendepin.economics.sweeps import ParameterSet
 
 FloatArray = NDArray[np.float64]
-MAX_PATH_ROWS = 2_000_000
+MAX_PATH_ROWS = 400_000
 
 
 def build_paths_table(result: SimulationResult, metrics: dict[str, FloatArray]) -> pl.DataFrame:
