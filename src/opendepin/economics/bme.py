@@ -24,12 +24,14 @@ def compute_credits(served_usd: FloatArray, credit_usd: float) -> FloatArray:
     return served_usd / credit_usd
 
 
-def compute_remint_target(previous: FloatArray, burned: FloatArray, smoothing: float) -> FloatArray:
+def compute_remint_target(
+    previous: FloatArray, burned: FloatArray, smoothing: FloatArray | float
+) -> FloatArray:
     """Smoothed re-mint target: (1 − α)·yesterday + α·today's burn."""
     return (1.0 - smoothing) * previous + smoothing * burned
 
 
-def compute_remint(target: FloatArray, cap_per_day: float) -> FloatArray:
+def compute_remint(target: FloatArray, cap_per_day: FloatArray | float) -> FloatArray:
     """Net emissions re-minted today: min(target, cap)."""
     return np.minimum(target, cap_per_day)
 

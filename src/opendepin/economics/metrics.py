@@ -66,7 +66,7 @@ def compute_step_metrics(result: SimulationResult) -> dict[str, FloatArray]:
     names = result.layout.device_names
     if names:
         totals = {
-            kind: sum(result.channel(f"{kind}[{n}]") for n in names)
+            kind: np.sum(np.stack([result.channel(f"{kind}[{n}]") for n in names]), axis=0)
             for kind in ("devices", "joins", "leaves")
         }
         metrics["devices"] = totals["devices"]

@@ -25,17 +25,14 @@ def compute_shock_factor(shocks: Sequence[ShockSpec], days: FloatArray) -> Float
     return factor
 
 
-def compute_walk_drift(
-    volatility_per_year: FloatArray | float, drift_per_year: FloatArray | float = 0.0
-) -> FloatArray:
+def compute_walk_drift(volatility_per_year: float, drift_per_year: float = 0.0) -> float:
     """Daily drift of a log walk: (μ − σ²/2)/365."""
-    sigma = np.asarray(volatility_per_year, dtype=np.float64)
-    return (np.asarray(drift_per_year, dtype=np.float64) - 0.5 * sigma**2) / DAYS_PER_YEAR
+    return (drift_per_year - 0.5 * volatility_per_year**2) / DAYS_PER_YEAR
 
 
-def compute_walk_scale(volatility_per_year: FloatArray | float) -> FloatArray:
+def compute_walk_scale(volatility_per_year: float) -> float:
     """Daily standard deviation of a log walk: σ/√365."""
-    return np.asarray(volatility_per_year, dtype=np.float64) / np.sqrt(DAYS_PER_YEAR)
+    return volatility_per_year / float(np.sqrt(DAYS_PER_YEAR))
 
 
 def advance_log_walk(
