@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 from typer.testing import CliRunner
 
@@ -40,7 +41,7 @@ def test_run_writes_tables_charts_and_report(tmp_path: Path) -> None:
     ):
         assert heading in report
     assert "IoT packet delivery" in report
-    median_payback = float(summary["payback_days[hotspot]"].median())
+    median_payback = float(np.nanmedian(summary["payback_days[hotspot]"].to_numpy()))
     assert f"{median_payback:.0f} days" in report
     assert "<h2>What breaks it</h2>" in (out / "report.html").read_text()
 

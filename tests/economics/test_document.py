@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from opendepin.economics.document import (
+    Block,
     Bullets,
     Heading,
     Image,
@@ -13,7 +14,7 @@ from opendepin.economics.document import (
     render_markdown,
 )
 
-BLOCKS = [
+BLOCKS: list[Block] = [
     Heading(1, "Title"),
     Paragraph("Burns cover **1.5×** of mints <today>."),
     Bullets(("one", "two")),

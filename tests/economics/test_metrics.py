@@ -18,7 +18,7 @@ from opendepin.economics.metrics import (
     compute_sustainable_from,
 )
 from opendepin.economics.model import simulate
-from opendepin.economics.spec import DeviceTypeSpec, FixedSchedule, PriceSpec, SectorSpec
+from opendepin.economics.spec import DeviceTypeSpec, FixedSchedule, GrowthSpec, PriceSpec, SectorSpec
 from tests.economics.helpers import steady_scenario
 
 
@@ -64,7 +64,9 @@ def test_sustainable_from_when_demand_overtakes_mints() -> None:
         days=730,
         emission=FixedSchedule(per_year=36_500),
         sectors=[
-            SectorSpec(name="svc", initial_usd_per_day=5_000, growth={"kind": "linear", "rate_per_year": 2.0})
+            SectorSpec(
+                name="svc", initial_usd_per_day=5_000, growth=GrowthSpec(kind="linear", rate_per_year=2.0)
+            )
         ],
     )
     result = simulate((spec,), 1, seed=0)

@@ -73,13 +73,15 @@ def compute_filecoin_baseline_target(spec: FilecoinSchedule, years: FloatArray |
     return spec.baseline_initial_eib * np.exp(compute_filecoin_growth(spec) * np.asarray(years))
 
 
-def compute_filecoin_effective_time(spec: FilecoinSchedule, capped_power_sum: FloatArray) -> FloatArray:
+def compute_filecoin_effective_time(
+    spec: FilecoinSchedule, capped_power_sum: FloatArray | float
+) -> FloatArray:
     """θ = (1/g) · ln(1 + g · R̄Σ / b₀), R̄Σ in EiB·years."""
     g = compute_filecoin_growth(spec)
     return np.log1p(g * np.asarray(capped_power_sum) / spec.baseline_initial_eib) / g
 
 
-def compute_filecoin_baseline_minted(spec: FilecoinSchedule, theta: FloatArray) -> FloatArray:
+def compute_filecoin_baseline_minted(spec: FilecoinSchedule, theta: FloatArray | float) -> FloatArray:
     """M_B(θ) = 770M · (1 − e^{−λθ})."""
     return spec.baseline_total * (1.0 - np.exp(-compute_filecoin_lambda(spec) * np.asarray(theta)))
 
