@@ -3,12 +3,14 @@ backend reproduces exactly (so `benchmarks/gas.py` figures hold on a real node).
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from opendepin.chain.anvil import AnvilNode, free_port
-from opendepin.chain.backend import ChainBackend, DeployParams, NodeUnavailableError
+from opendepin.chain.backend import ChainBackend, DeployParams, NodeUnavailableError, TransactionRevertedError
 from opendepin.chain.embedded import EMBEDDED_CHAIN_ID, EmbeddedBackend
 from opendepin.chain.keys import load_or_create_keys
 from opendepin.chain.rpc import RpcBackend
@@ -72,3 +74,55 @@ def test_embedded_gas_equals_anvil_gas(tmp_path: Path) -> None:
             gas[name] = [posted.gas_used, claim.gas_used]
             chain.close()
     assert gas["embedded"] == gas["rpc"]
+
+
+def _deployed_on(node: AnvilNode, data_dir: Path) -> RpcBackend:
+    keys = load_or_create_keys(data_dir)
+    node.set_balance(address_of(keys.operator), 10**21)
+    chain = RpcBackend(data_dir, keys, node.url)
+    chain.deploy(params(chain))
+    return chain
+
+
+def test_waits_for_confirmations(tmp_path: Path) -> None:
+    with AnvilNode.start() as node:
+        chain = _deployed_on(node, tmp_path)
+        node.request("evm_setIntervalMining", [1])  # from now on a block every second, none on demand
+        waiting = RpcBackend(tmp_path, chain.keys, node.url, confirmations=2)
+        receipt = waiting.set_price("1.05")
+        latest = int(node.request("eth_blockNumber", []), 16)
+        assert latest - receipt.block_number + 1 >= 2
+
+
+def test_invalid_transaction_reverted_in_its_block_reports_the_reason(tmp_path: Path) -> None:
+    """Two claims of one leaf pass gas estimation together; the one mined second reverts on chain."""
+    owner, helper = key_of(700), key_of(701)
+    tree = build_tree([(addr_of(owner), UNIT), (addr_of(helper), UNIT)])
+    proof = tree.proof(addr_of(owner), UNIT)
+    with AnvilNode.start() as node:
+        chain = _deployed_on(node, tmp_path)
+        chain.post_epoch(0, tree.root, b"\x01" * 32, 2 * UNIT)
+        for key in (owner, helper):
+            node.set_balance(addr_of(key), 10**20)
+        node.request("evm_setAutomine", [False])
+        outcomes: list[object] = []
+
+        def claim(sender: str) -> None:
+            client = RpcBackend(tmp_path, chain.keys, node.url)
+            try:
+                outcomes.append(client.claim(owner, UNIT, proof, sender_key=sender))
+            except TransactionRevertedError as error:
+                outcomes.append(error)
+
+        threads = [threading.Thread(target=claim, args=(sender,)) for sender in (owner, helper)]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 30
+        while int(node.request("txpool_status", [])["pending"], 16) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        node.mine()
+        for thread in threads:
+            thread.join()
+    errors = [o for o in outcomes if isinstance(o, TransactionRevertedError)]
+    assert len(outcomes) == 2 and len(errors) == 1
+    assert errors[0].reason == "distributor: nothing to claim" and errors[0].tx_hash is not None

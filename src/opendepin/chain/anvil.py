@@ -16,6 +16,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,14 +63,25 @@ class AnvilNode:
 
     @classmethod
     def start(
-        cls, chain_id: int = 31_337, timeout_seconds: float = 30.0, binary: str | None = None
+        cls,
+        chain_id: int = 31_337,
+        timeout_seconds: float = 30.0,
+        binary: str | None = None,
+        extra_args: Sequence[str] = (),
     ) -> AnvilNode:
-        """Start anvil on a free loopback port and wait until it answers JSON-RPC."""
+        """Start anvil on a free loopback port and wait until it answers JSON-RPC.
+
+        `extra_args` go to anvil as they are, e.g. ("--block-time", "1") or ("--no-mining",).
+        """
         exe = binary or find_anvil()
         for _ in range(3):  # another process may grab the port between probe and bind
             port = free_port()
             process = subprocess.Popen(
-                [exe, "--host", "127.0.0.1", "--port", str(port), "--chain-id", str(chain_id), "--silent"],
+                [
+                    exe,
+                    *("--host", "127.0.0.1", "--port", str(port), "--chain-id", str(chain_id), "--silent"),
+                    *extra_args,
+                ],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
             )
@@ -92,6 +104,10 @@ class AnvilNode:
         if "error" in reply:
             raise ChainError(f"anvil {method}: {reply['error']}")
         return reply["result"]
+
+    def mine(self, blocks: int = 1) -> None:
+        """Mine `blocks` blocks now (anvil_mine)."""
+        self.request("anvil_mine", [hex(blocks)])
 
     def set_balance(self, address: str, wei: int) -> None:
         """Give `address` native coin for gas (anvil_setBalance)."""
