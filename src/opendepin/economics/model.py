@@ -31,6 +31,7 @@ from opendepin.economics.spec import DAYS_PER_YEAR, ScenarioSpec
 
 FloatArray = NDArray[np.float64]
 ProgressCallback = Callable[[int], None]
+Index = dict[str, int]
 
 BLOCK_DAYS = 128
 MAX_DAILY_PUSH = 0.5  # market flow moves log price by at most ±0.5 a day (a circuit breaker)
@@ -213,6 +214,70 @@ def _price_step(
     state.price = inputs.base_price.at(t + 1) * np.exp(state.walk)
 
 
+def _served_demand(inputs: ModelInputs, state: _State, block: _Block, i: int) -> FloatArray:
+    """Demand the sectors' devices can serve today (all of it without capacity limits)."""
+    if not inputs.capacity_limited:
+        return block.demand[i]
+    capacity = inputs.capacity * (inputs.devices.sector_of @ state.counts)
+    return np.minimum(block.sector_demand[i], capacity).sum(axis=0)
+
+
+def _mint_step(
+    inputs: ModelInputs, state: _State, t: int, burned: FloatArray, acc: FloatArray, ix: Index
+) -> FloatArray:
+    """Scheduled emission plus the Helium-style re-mint of burned tokens; updates emitted and supply."""
+    scheduled = _scheduled_mint(inputs, state, t)
+    state.emitted = state.emitted + scheduled
+    minted = scheduled
+    if inputs.remint:
+        state.remint_target = bme.compute_remint_target(state.remint_target, burned, inputs.smoothing)
+        remint = bme.compute_remint(state.remint_target, inputs.remint_cap)
+        minted = scheduled + remint
+        acc[ix["scheduled_mint"]] += scheduled
+        acc[ix["remint"]] += remint
+    state.supply = state.supply + minted - burned
+    return minted
+
+
+def _advance_day(
+    inputs: ModelInputs,
+    state: _State,
+    rng: np.random.Generator,
+    block: _Block,
+    t: int,
+    acc: FloatArray,
+    ix: Index,
+) -> None:
+    """One day for every column (steps 1–6 of the module docstring); adds the day's values to `acc`."""
+    i = t - block.start
+    spot = state.price
+    served = _served_demand(inputs, state, block, i)
+    oracle = spot
+    if inputs.oracle_active:
+        oracle, halted = _oracle_step(inputs, state, t, block.uniforms[i])
+        served = np.where(halted, 0.0, served)
+        acc[ix["oracle_price"]] += oracle
+        acc[ix["halted"]] += halted
+    burned = bme.compute_burn(served, oracle, state.supply)
+    minted = _mint_step(inputs, state, t, burned, acc, ix)
+    types = inputs.devices.types
+    if types:
+        first = ix["devices"]
+        for k, values in enumerate(_device_step(inputs, state, rng, minted), start=1):
+            acc[first + k * types : first + (k + 1) * types] += values
+        acc[first : first + types] += state.counts
+    if inputs.capacity_limited or inputs.oracle_active:
+        acc[ix["served_usd"]] += served
+    acc[ix["supply"]] += state.supply
+    acc[ix["price"]] += spot
+    acc[ix["minted"]] += minted
+    acc[ix["burned"]] += burned
+    acc[ix["demand_usd"]] += block.demand[i]
+    acc[ix["incentives_usd"]] += minted * spot
+    acc[ix["sector_demand"] : ix["sector_demand"] + inputs.sectors] += block.sector_demand[i]
+    _price_step(inputs, state, t, block.price_normals[i], served, minted)
+
+
 def layout_for(variants: tuple[ScenarioSpec, ...]) -> ChannelLayout:
     """The channels `simulate` records for these parameter sets."""
     inputs = build_inputs(Batch(variants, 1))
@@ -227,7 +292,8 @@ def simulate(
     record_every: int | None = None,
     progress: ProgressCallback | None = None,
 ) -> SimulationResult:
-    """Simulate `runs` Monte Carlo runs of each parameter set (same structure) over `variants[0].days`."""
+    """Simulate `runs` Monte Carlo runs of each parameter set (same structure) over `variants[0].days`;
+    channels are recorded as means over windows of `record_every` days (default: fit a memory budget)."""
     inputs = build_inputs(Batch(variants, runs))
     layout = ChannelLayout.for_model(
         variants[0], inputs.oracle_active, inputs.remint, inputs.capacity_limited
@@ -238,54 +304,12 @@ def simulate(
     records = np.zeros((-(-inputs.days // every), len(layout.recorded), inputs.size), dtype=np.float32)
     acc = np.zeros((len(layout.recorded), inputs.size))
     ix = layout.index
-    sectors, types = inputs.sectors, inputs.devices.types
     window_start = 0
     for start in range(0, inputs.days, BLOCK_DAYS):
         stop = min(start + BLOCK_DAYS, inputs.days)
         block = _draw_block(inputs, state, rng, start, stop)
         for t in range(start, stop):
-            i = t - start
-            p = state.price
-            if inputs.capacity_limited:
-                capacity = inputs.capacity * (inputs.devices.sector_of @ state.counts)
-                served = np.minimum(block.sector_demand[i], capacity).sum(axis=0)
-            else:
-                served = block.demand[i]
-            if inputs.oracle_active:
-                oracle, halted = _oracle_step(inputs, state, t, block.uniforms[i])
-                served = np.where(halted, 0.0, served)
-                acc[ix["oracle_price"]] += oracle
-                acc[ix["halted"]] += halted
-            else:
-                oracle = p
-            burned = bme.compute_burn(served, oracle, state.supply)
-            scheduled = _scheduled_mint(inputs, state, t)
-            state.emitted = state.emitted + scheduled
-            if inputs.remint:
-                state.remint_target = bme.compute_remint_target(state.remint_target, burned, inputs.smoothing)
-                remint = bme.compute_remint(state.remint_target, inputs.remint_cap)
-                minted = scheduled + remint
-                acc[ix["scheduled_mint"]] += scheduled
-                acc[ix["remint"]] += remint
-            else:
-                minted = scheduled
-            state.supply = state.supply + minted - burned
-            if types:
-                per_device = _device_step(inputs, state, rng, minted)
-                first = ix["devices"]
-                acc[first : first + types] += state.counts
-                for k, values in enumerate(per_device, start=1):
-                    acc[first + k * types : first + (k + 1) * types] += values
-            if inputs.capacity_limited or inputs.oracle_active:
-                acc[ix["served_usd"]] += served
-            acc[ix["supply"]] += state.supply
-            acc[ix["price"]] += p
-            acc[ix["minted"]] += minted
-            acc[ix["burned"]] += burned
-            acc[ix["demand_usd"]] += block.demand[i]
-            acc[ix["incentives_usd"]] += minted * p
-            acc[ix["sector_demand"] : ix["sector_demand"] + sectors] += block.sector_demand[i]
-            _price_step(inputs, state, t, block.price_normals[i], served, minted)
+            _advance_day(inputs, state, rng, block, t, acc, ix)
             if (t + 1) % every == 0 or t + 1 == inputs.days:
                 records[t // every] = acc / (t + 1 - window_start)
                 acc.fill(0.0)
