@@ -10,7 +10,13 @@ from pathlib import Path
 import pytest
 
 from opendepin.chain.anvil import AnvilNode, free_port
-from opendepin.chain.backend import ChainBackend, DeployParams, NodeUnavailableError, TransactionRevertedError
+from opendepin.chain.backend import (
+    ChainBackend,
+    ChainError,
+    DeployParams,
+    NodeUnavailableError,
+    TransactionRevertedError,
+)
 from opendepin.chain.embedded import EMBEDDED_CHAIN_ID, EmbeddedBackend
 from opendepin.chain.keys import load_or_create_keys
 from opendepin.chain.rpc import RpcBackend
@@ -126,3 +132,10 @@ def test_invalid_transaction_reverted_in_its_block_reports_the_reason(tmp_path: 
     errors = [o for o in outcomes if isinstance(o, TransactionRevertedError)]
     assert len(outcomes) == 2 and len(errors) == 1
     assert errors[0].reason == "distributor: nothing to claim" and errors[0].tx_hash is not None
+
+
+def test_invalid_unfunded_operator_is_told_to_fund(tmp_path: Path) -> None:
+    with AnvilNode.start() as node:
+        chain = RpcBackend(tmp_path, load_or_create_keys(tmp_path), node.url)
+        with pytest.raises(ChainError, match=f"{address_of(chain.keys.operator)} cannot pay for gas"):
+            chain.deploy(params(chain))

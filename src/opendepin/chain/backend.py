@@ -23,7 +23,7 @@ from eth_utils import keccak, to_checksum_address
 
 from opendepin.chain.abi import ContractAbi, Event
 from opendepin.chain.artifacts import CONTRACT_FILES, Artifact, load_artifact, sources_digest
-from opendepin.chain.keys import ChainKeys
+from opendepin.chain.keys import ChainKeys, PrivateKey
 from opendepin.chain.schedule import EmissionCap
 from opendepin.chain.signing import address_of, compute_onboard_digest, sign_digest, sign_epoch
 
@@ -231,7 +231,7 @@ class ChainBackend(ABC):
     def chain_id(self) -> int: ...
 
     @abstractmethod
-    def _transact(self, sender_key: str, to: str | None, data: bytes, action: str) -> RawReceipt:
+    def _transact(self, sender_key: PrivateKey, to: str | None, data: bytes, action: str) -> RawReceipt:
         """Send a transaction (`to=None`: contract creation with init code `data`); raise on revert."""
 
     @abstractmethod
@@ -330,7 +330,7 @@ class ChainBackend(ABC):
             contract_address=raw.contract_address,
         )
 
-    def send(self, sender_key: str, contract: str, function: str, *args: Any) -> TxReceipt:
+    def send(self, sender_key: PrivateKey, contract: str, function: str, *args: Any) -> TxReceipt:
         """Call `function(args)` of deployed `contract` in a transaction signed by `sender_key`."""
         data = self._abi(contract).encode_call(function, *args)
         raw = self._transact(sender_key, self.contracts[contract], data, f"{contract}.{function}")
@@ -430,7 +430,7 @@ class ChainBackend(ABC):
 
     # ---- devices ----------------------------------------------------------------------------------------
 
-    def sign_onboarding(self, maker_key: str, device_key: bytes, owner: str) -> bytes:
+    def sign_onboarding(self, maker_key: PrivateKey, device_key: bytes, owner: str) -> bytes:
         """A maker's EIP-712 signature binding `device_key` to `owner` on this registry."""
         digest = compute_onboard_digest(self.chain_id, self.contracts["DeviceRegistry"], device_key, owner)
         return sign_digest(maker_key, digest)
@@ -442,7 +442,7 @@ class ChainBackend(ABC):
         owner: str,
         h3_cell: int = 0,
         *,
-        payer_key: str | None = None,
+        payer_key: PrivateKey | None = None,
     ) -> TxReceipt:
         """Onboard a device (ERC-721 to `owner`); the payer (default: operator) pays the fee in credits."""
         return self.send(
@@ -455,10 +455,10 @@ class ChainBackend(ABC):
             maker_signature,
         )
 
-    def assert_location(self, owner_key: str, device_key: bytes, h3_cell: int) -> TxReceipt:
+    def assert_location(self, owner_key: PrivateKey, device_key: bytes, h3_cell: int) -> TxReceipt:
         return self.send(owner_key, "DeviceRegistry", "assert_location", _token_id(device_key), h3_cell)
 
-    def transfer_device(self, owner_key: str, device_key: bytes, to: str) -> TxReceipt:
+    def transfer_device(self, owner_key: PrivateKey, device_key: bytes, to: str) -> TxReceipt:
         owner = address_of(owner_key)
         return self.send(owner_key, "DeviceRegistry", "transferFrom", owner, to, _token_id(device_key))
 
@@ -476,7 +476,7 @@ class ChainBackend(ABC):
         root: bytes,
         manifest_hash: bytes,
         emission: int,
-        oracle_keys: Sequence[str] | None = None,
+        oracle_keys: Sequence[PrivateKey] | None = None,
     ) -> list[bytes]:
         """Oracle signatures for a posting (default: the data dir's oracle keys, as many as the threshold)."""
         keys = list(oracle_keys) if oracle_keys is not None else self.keys.oracles[: self.keys.threshold]
@@ -492,7 +492,7 @@ class ChainBackend(ABC):
         emission: int,
         signatures: Sequence[bytes] | None = None,
         *,
-        submitter_key: str | None = None,
+        submitter_key: PrivateKey | None = None,
     ) -> TxReceipt:
         """Post epoch `epoch`'s rewards root; `emission` = tokens this epoch adds to what may be claimed.
 
@@ -548,7 +548,12 @@ class ChainBackend(ABC):
         )
 
     def claim(
-        self, account_key: str, cumulative: int, proof: Sequence[bytes], *, sender_key: str | None = None
+        self,
+        account_key: PrivateKey,
+        cumulative: int,
+        proof: Sequence[bytes],
+        *,
+        sender_key: PrivateKey | None = None,
     ) -> ClaimResult:
         """Claim `cumulative − claimed` for the account of `account_key` (sent by it unless `sender_key`)."""
         account = address_of(account_key)
@@ -577,7 +582,7 @@ class ChainBackend(ABC):
     def balance_of(self, address: str) -> int:
         return int(self.read("Token", "balanceOf", address))
 
-    def transfer_tokens(self, sender_key: str, to: str, amount: int) -> TxReceipt:
+    def transfer_tokens(self, sender_key: PrivateKey, to: str, amount: int) -> TxReceipt:
         return self.send(sender_key, "Token", "transfer", to, amount)
 
     # ---- price and credits ------------------------------------------------------------------------------
@@ -597,7 +602,7 @@ class ChainBackend(ABC):
         return credits, int(self.read("DataCredits", "quote_tokens", credits))
 
     def buy_credits(
-        self, usd: Decimal | str | int, *, buyer_key: str | None = None, recipient: str | None = None
+        self, usd: Decimal | str | int, *, buyer_key: PrivateKey | None = None, recipient: str | None = None
     ) -> CreditPurchase:
         """Burn the buyer's tokens for `usd` worth of data credits (approve + mint_credits)."""
         key = buyer_key or self.keys.operator

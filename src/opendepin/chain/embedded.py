@@ -43,7 +43,7 @@ from opendepin.chain.backend import (
     TransactionRevertedError,
     tx_hash_of,
 )
-from opendepin.chain.keys import ChainKeys
+from opendepin.chain.keys import ChainKeys, PrivateKey
 from opendepin.chain.signing import address_of
 
 EMBEDDED_CHAIN_ID = 1337
@@ -175,7 +175,7 @@ class EmbeddedBackend(ChainBackend):
         state.mark_address_warm(bytes.fromhex(to[2:]))
         return self._env.execute_code(to_address=to, sender=sender, data=data, gas=_GAS_LIMIT), None
 
-    def _transact(self, sender_key: str, to: str | None, data: bytes, action: str) -> RawReceipt:
+    def _transact(self, sender_key: PrivateKey, to: str | None, data: bytes, action: str) -> RawReceipt:
         sender = address_of(sender_key)
         number, timestamp = self._number + 1, max(self._timestamp, int(self._clock()))
         self._set_context(number, timestamp)

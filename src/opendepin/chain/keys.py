@@ -16,6 +16,9 @@ from pathlib import Path
 
 OPERATOR_KEY_ENV = "DEPIN_OPERATOR_KEY"
 
+PrivateKey = str | bytes
+"""A secp256k1 private key: 0x-hex string or 32 raw bytes (e.g. an `identity.wallets.Wallet`'s key)."""
+
 
 @dataclass(frozen=True)
 class ChainKeys:

@@ -28,7 +28,7 @@ from opendepin.chain.backend import (
     RawReceipt,
     TransactionRevertedError,
 )
-from opendepin.chain.keys import ChainKeys
+from opendepin.chain.keys import ChainKeys, PrivateKey
 from opendepin.chain.signing import address_of
 
 _GWEI = 10**9
@@ -155,12 +155,15 @@ class RpcBackend(ChainBackend):
             tip = _GWEI
         return {"maxFeePerGas": 2 * int(base, 16) + tip, "maxPriorityFeePerGas": tip}
 
-    def _transact(self, sender_key: str, to: str | None, data: bytes, action: str) -> RawReceipt:
+    def _transact(self, sender_key: PrivateKey, to: str | None, data: bytes, action: str) -> RawReceipt:
         sender = address_of(sender_key)
         call: dict[str, Any] = {"from": sender, "data": "0x" + data.hex()}
         if to is not None:
             call["to"] = to
-        estimate = int(self._rpc("eth_estimateGas", [call], action), 16)  # reverts surface here, with reason
+        try:
+            estimate = int(self._rpc("eth_estimateGas", [call], action), 16)  # reverts surface here
+        except RpcError as error:
+            raise self._explain_funds(error, sender) from error
         for attempt in range(2):
             tx: dict[str, Any] = {
                 "chainId": self._chain_id,
@@ -184,10 +187,19 @@ class RpcBackend(ChainBackend):
                     self._nonces.pop(sender, None)  # resynchronise with the node and rebuild
                     continue
                 else:
-                    raise
+                    raise self._explain_funds(error, sender) from error
             self._nonces[sender] = tx["nonce"] + 1
             return self._wait(tx_hash, call, action)
         raise RpcError(f"{action}: could not find a usable nonce for {sender}")
+
+    def _explain_funds(self, error: RpcError, sender: str) -> ChainError:
+        if "insufficient funds" not in str(error).lower():
+            return error
+        return ChainError(
+            f"{sender} cannot pay for gas on chain {self._chain_id} ({error}): send it native coin, e.g. "
+            "`cast rpc anvil_setBalance ADDRESS 0x56BC75E2D63100000` on anvil, a faucet on a testnet, or "
+            "set DEPIN_OPERATOR_KEY to a funded key"
+        )
 
     def _wait(self, tx_hash: str, call: dict[str, Any], action: str) -> RawReceipt:
         deadline = time.monotonic() + self.receipt_timeout_seconds

@@ -14,6 +14,8 @@ from eth_abi import encode as abi_encode
 from eth_account import Account
 from eth_utils import keccak, to_checksum_address
 
+from opendepin.chain.keys import PrivateKey
+
 REGISTRY_DOMAIN = ("OpenDePIN DeviceRegistry", "1")
 DISTRIBUTOR_DOMAIN = ("OpenDePIN RewardsDistributor", "1")
 """(name, version) of the EIP-712 domains (the registry uses its ERC-721 module's domain)."""
@@ -67,19 +69,19 @@ def compute_epoch_digest(
     return compute_typed_digest(compute_domain_separator(*DISTRIBUTOR_DOMAIN, chain_id, distributor), struct)
 
 
-def sign_digest(private_key: str, digest: bytes) -> bytes:
+def sign_digest(private_key: PrivateKey, digest: bytes) -> bytes:
     """A 65-byte (r ‖ s ‖ v) secp256k1 signature of `digest` (no message prefix)."""
     signed = Account.unsafe_sign_hash(digest, private_key)
     return signed.r.to_bytes(32, "big") + signed.s.to_bytes(32, "big") + bytes([signed.v])
 
 
-def address_of(private_key: str) -> str:
+def address_of(private_key: PrivateKey) -> str:
     """Checksummed address of a private key."""
     return str(Account.from_key(private_key).address)
 
 
 def sign_epoch(
-    oracle_keys: Sequence[str],
+    oracle_keys: Sequence[PrivateKey],
     chain_id: int,
     distributor: str,
     epoch: int,
