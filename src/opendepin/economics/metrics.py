@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 from opendepin.economics.bme import compute_burn_mint_ratio, compute_equilibrium_price
 from opendepin.economics.devices import compute_payback_days
 from opendepin.economics.model import SimulationResult
+from opendepin.economics.spec import BASIS_POINTS
 
 FloatArray = NDArray[np.float64]
 QUANTILES = (5, 25, 50, 75, 95)
@@ -38,6 +39,12 @@ def _set_param(result: SimulationResult, get: str) -> FloatArray:
             value = getattr(value, part)
         values.append(float(value))  # type: ignore[arg-type]
     return np.repeat(np.array(values), result.runs)
+
+
+def _set_param_share(result: SimulationResult, category: str) -> FloatArray:
+    """A reward category's share of every mint per column (basis points / 10,000)."""
+    shares = [v.rewards.categories.get(category, 0) / BASIS_POINTS for v in result.variants]
+    return np.repeat(np.array(shares, dtype=np.float64), result.runs)
 
 
 def compute_step_metrics(result: SimulationResult) -> dict[str, FloatArray]:
@@ -154,6 +161,9 @@ def compute_run_summary(
         "sustainable_from_day": compute_sustainable_from(result, m["minted"], m["burned"]),
         "oracle_halted_days": (m["halted"] * days).sum(axis=0),
     }
+    for category in result.variants[0].rewards.categories:
+        share = _set_param_share(result, category)
+        columns[f"total_minted[{category}]"] = minted_total * share
     if "devices" in m:
         columns["final_devices"] = m["devices"][-1]
         columns["total_leaves"] = (m["leaves"] * days).sum(axis=0)

@@ -65,11 +65,15 @@ def describe_service(f: Findings) -> list[Block]:
             f"${format_number(sector.initial_usd_per_day)} a day and is ${_spread(demand)} a day "
             "in the last year."
         )
+    splits = ", ".join(
+        f"{name} {bp / 100:g} %" + (" (devices)" if name in f.spec.rewards.device_categories else "")
+        for name, bp in f.spec.rewards.categories.items()
+    )
     how = (
         f"Users pay in USD-priced data credits (1 credit = ${f.spec.burn_mint.credit_usd:g}); to get credits "
         f"they burn {f.spec.token.symbol} at the oracle price (a {f.spec.oracle.twap_days}-day TWAP). "
         f"Contributors are paid by scheduled minting ({f.spec.emission.kind} schedule); "
-        f"{f.spec.rewards.device_share:.0%} of every mint goes to devices."
+        f"{f.spec.rewards.device_share:.0%} of every mint goes to devices. Category splits: {splits}."
     )
     return [Heading(2, "What is paid for, and who pays"), Bullets(tuple(items)), Paragraph(how)]
 
