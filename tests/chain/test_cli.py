@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import typer
 from typer.testing import CliRunner
 
@@ -89,3 +90,24 @@ def test_claim_finds_proof_in_the_store(tmp_path: Path) -> None:
         chain.settle_epoch(3, tree.root, b"\x03" * 32, 9 * UNIT)
     claimed = run("claim", "--owner", OWNER, "--data-dir", str(tmp_path))
     assert (claimed["epoch"], claimed["amount"]) == (3, 7 * UNIT)
+
+
+@pytest.mark.integration
+def test_deploy_force_after_node_reset(tmp_path: Path) -> None:
+    """A recorded deployment whose contracts vanished (node reset) is reported; --force deploys anew."""
+    from opendepin.chain.anvil import AnvilNode
+    from opendepin.chain.keys import load_or_create_keys
+    from opendepin.chain.signing import address_of
+
+    operator = address_of(load_or_create_keys(tmp_path).operator)
+    rpc = ["--chain", "rpc", "--data-dir", str(tmp_path)]
+    with AnvilNode.start() as node:
+        node.set_balance(operator, 10**21)
+        first = run("chain", "deploy", *rpc, "--rpc-url", node.url)
+    with AnvilNode.start() as node:  # a fresh node: same chain id, no contracts
+        node.set_balance(operator, 10**21)
+        stale = runner.invoke(app, ["chain", "status", *rpc, "--rpc-url", node.url])
+        assert stale.exit_code == 1 and "node was probably reset" in stale.output
+        again = run("chain", "deploy", *rpc, "--rpc-url", node.url, "--force")
+        assert again["contracts"] == first["contracts"]  # same deployer and nonces: same addresses
+        assert run("chain", "status", *rpc, "--rpc-url", node.url)["total_supply"] == 0

@@ -92,11 +92,14 @@ def deploy_command(
     from opendepin.chain.deploy import params_from_config
 
     with _backend(data_dir, chain, rpc_url) as (backend, config):
-        if backend.is_deployed() and not force:
+        if not force and backend.is_deployed():
             contracts = backend.contracts
             note = "already deployed"
         else:
-            contracts = backend.deploy(params_from_config(config, backend.keys), force=force)
+            try:
+                contracts = backend.deploy(params_from_config(config, backend.keys), force=force)
+            except ValueError as error:
+                _fail(f"{error} (fix [token] / [chain] in {data_dir / 'network.toml'})")
             note = "deployed"
         lines = "\n".join(f"  {name:<19}{address}" for name, address in contracts.items())
         _emit(
