@@ -132,3 +132,13 @@ def test_category_splits_of_the_mint() -> None:
     }
     for category, amount in expected.items():
         assert summary[f"total_minted[{category}]"][0] == pytest.approx(amount, rel=1e-6)
+
+
+def test_payback_is_interpolated_inside_a_recording_window() -> None:
+    """Monthly records must not round the 200-day payback up to the window's end (day 210)."""
+    spec = steady_scenario(
+        days=400, price=PriceSpec(kind="gbm", initial=1.0, volatility_per_year=0.0), devices=[_fixed_fleet()]
+    )
+    result = simulate((spec,), 1, seed=0, record_every=30)
+    payback, _ = compute_realised_payback(result, "hotspot")
+    assert payback[0] == pytest.approx(200.0, rel=1e-6)

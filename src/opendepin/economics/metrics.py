@@ -121,8 +121,14 @@ def compute_realised_payback(result: SimulationResult, name: str) -> tuple[Float
     cumulative = np.cumsum(margin, axis=0)
     repaid = cumulative >= hardware
     first = np.argmax(repaid, axis=0)
-    payback = np.where(repaid.any(axis=0), result.record_days[first], np.nan)
     starts = result.record_days - result.window_days
+    # Within the window where the cumulative margin crosses the hardware cost, interpolate linearly.
+    columns = np.arange(margin.shape[1])
+    before = np.where(first > 0, cumulative[np.maximum(first - 1, 0), columns], 0.0)
+    per_day = margin[first, columns] / result.window_days[first]
+    inside = np.where(per_day > 0, (hardware - before) / np.where(per_day > 0, per_day, 1.0), 0.0)
+    crossing = starts[first] + np.clip(inside, 0.0, result.window_days[first])
+    payback = np.where(repaid.any(axis=0), crossing, np.nan)
     share = np.clip((DAYS_PER_YEAR - starts) / result.window_days, 0.0, 1.0)[:, None]
     first_year = (margin * share).sum(axis=0)
     roi = np.where(

@@ -98,7 +98,7 @@ def describe_sustainability(f: Findings) -> list[Block]:
         f"In the first year the ratio was {_spread(f.first_year_ratio)}.",
         f"Users pay ${_spread(f.last_year_revenue)} a day in the last year, while the tokens minted for "
         f"incentives are worth ${_spread(f.last_year_incentives)} a day: earnings (revenue − incentives) "
-        f"are ${format_number(earnings)} a day in the median.",
+        f"are {'−' if earnings < 0 else ''}${format_number(abs(earnings))} a day in the median.",
         f"Burns cover mints for good (30-day sums, to the end of the horizon) {_when_sustainable(f)}.",
         f"The equilibrium price D/M, at which burns would equal mints, is ${_spread(f.equilibrium_price)} "
         f"in the last year, against a final market price of ${_spread(f.final_price)}.",
@@ -174,12 +174,13 @@ def describe_risks(f: Findings) -> list[Block]:
         years = ", ".join(f"{y:.1f}" for y in f.halvings_at_years[:6])
         items.append(f"**Halvings** at years {years}: each cuts the reward per device in half overnight.")
     if f.exhausted_share > 0:
-        items.append(
-            f"**Supply exhaustion** in {f.exhausted_share:.0%} of runs: demand at that price would burn "
-            "more tokens than circulate. An exogenous price that low is inconsistent with the demand; the "
-            "`market` "
-            "price model lets buying lift the price instead."
+        why = (
+            "demand bought up and burned the liquid supply faster than the market price rose"
+            if f.spec.price.kind == "market"
+            else "demand at that price would burn more tokens than circulate: an exogenous price that low is "
+            "inconsistent with the demand (the `market` price model lets buying lift the price instead)"
         )
+        items.append(f"**Supply exhaustion** in {f.exhausted_share:.0%} of runs: {why}.")
     if f.halted_days.median > 0 or f.halted_days.p95 > 0:
         items.append(
             f"**Stale oracle**: credit minting halted on {_spread(f.halted_days)} days; that demand was lost."
