@@ -24,7 +24,7 @@ from opendepin.config import ConfigError, NetworkConfig, load_config
 
 chain_app = typer.Typer(help="Settlement contracts: deploy, status.", no_args_is_help=True)
 credits_app = typer.Typer(help="Data credits: buy with tokens at the oracle price.", no_args_is_help=True)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # no hard wraps: paths and commands stay copyable
 
 DataDirOpt = Annotated[Path, typer.Option("--data-dir", help="where the network keeps its state")]
 ChainOpt = Annotated[
