@@ -191,3 +191,13 @@ def test_invalid_settle_epoch_with_a_different_root(backend: ChainBackend) -> No
         backend.settle_epoch(1, b"\x02" * 32, MANIFEST, UNIT)
     with pytest.raises(ChainStateError, match="no root"):
         backend.settle_epoch(0, b"\x02" * 32, MANIFEST, UNIT)  # skipped by posting epoch 1
+
+
+def test_wallet_bytes_keys_sign_and_claim(backend: ChainBackend) -> None:
+    """Keys as raw bytes (identity.wallets.Wallet.private_key) work wherever a key is taken."""
+    from opendepin.identity.wallets import Wallet
+
+    owner = Wallet(bytes.fromhex(OWNERS[0][2:]))
+    tree = post_tree(backend, 0, [2 * UNIT, UNIT, UNIT])
+    result = backend.claim(owner.private_key, 2 * UNIT, tree.proof(owner.address, 2 * UNIT))  # type: ignore[attr-defined]
+    assert result.account == owner.address and result.amount == 2 * UNIT

@@ -77,7 +77,7 @@ def _emit(data: dict[str, Any], as_json: bool, text: str) -> None:
     if as_json:
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
     else:
-        Console().print(text)
+        Console(soft_wrap=True).print(text)
 
 
 @chain_app.command("deploy")
