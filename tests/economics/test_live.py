@@ -15,6 +15,8 @@ from opendepin.economics.live import (
     compute_growth_per_day,
     compute_live_metrics,
     connect_read_only,
+    count_activity,
+    is_regular,
     read_live_data,
 )
 from opendepin.economics.scenarios import load_scenario
@@ -125,3 +127,33 @@ def test_invalid_store_without_epochs(tmp_path: Path) -> None:
     write_store(tmp_path, epochs=0)
     with pytest.raises(LiveDataError, match="no closed epoch"):
         compute_live_metrics(read_live_data(tmp_path), price_usd=1.0)
+
+
+def test_irregular_epochs_are_counted_one_by_one(tmp_path: Path) -> None:
+    """With a gap between epochs the grouped scan does not apply; the per-epoch counts are the same."""
+    path = write_store(tmp_path)
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE epochs SET start_ts = start_ts + 10 WHERE number = 3")
+    with connect_read_only(path) as db:
+        epochs = db.execute(
+            "SELECT number, start_ts, end_ts, manifest FROM epochs ORDER BY number"
+        ).fetchall()
+        assert not is_regular(epochs)
+        assert count_activity(db, epochs)[4] == (19, 19)
+    assert compute_live_metrics(read_live_data(tmp_path), 1.0)["devices_active"].to_list() == [
+        10,
+        10,
+        20,
+        20,
+        19,
+    ]
+
+
+def test_regular_epochs_use_one_grouped_scan(tmp_path: Path) -> None:
+    path = write_store(tmp_path)
+    with connect_read_only(path) as db:
+        epochs = db.execute(
+            "SELECT number, start_ts, end_ts, manifest FROM epochs ORDER BY number"
+        ).fetchall()
+        assert is_regular(epochs)
+        assert count_activity(db, epochs) == {0: (10, 10), 1: (10, 10), 2: (20, 20), 3: (20, 20), 4: (19, 19)}

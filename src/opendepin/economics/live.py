@@ -63,15 +63,43 @@ def _table_names(db: sqlite3.Connection) -> set[str]:
     return {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
 
 
+def is_regular(epochs: list[tuple[int, int, int, str]]) -> bool:
+    """Epochs numbered consecutively, back to back, all of one length (the network's epoch clock)."""
+    if not epochs:
+        return False
+    length = epochs[0][2] - epochs[0][1]
+    return length > 0 and all(
+        (n - epochs[0][0], start, end - start) == (k, epochs[0][1] + k * length, length)
+        for k, (n, start, end, _) in enumerate(epochs)
+    )
+
+
+def count_activity(
+    db: sqlite3.Connection, epochs: list[tuple[int, int, int, str]]
+) -> dict[int, tuple[int, int]]:
+    """Distinct reporting devices and reports per epoch number: one scan of `reports` grouped by epoch
+    when the epochs are regular, else one range query per epoch."""
+    if is_regular(epochs):
+        first, start, end, _ = epochs[0]
+        length = end - start
+        rows = db.execute(
+            "SELECT (ts - ?) / ? AS k, COUNT(DISTINCT device_id), COUNT(*) FROM reports "
+            "WHERE ts >= ? AND ts < ? GROUP BY k",
+            (start, length, start, start + length * len(epochs)),
+        ).fetchall()
+        return {first + int(k): (int(active), int(count)) for k, active, count in rows}
+    query = "SELECT COUNT(DISTINCT device_id), COUNT(*) FROM reports WHERE ts >= ? AND ts < ?"
+    return {n: db.execute(query, (start, end)).fetchone() for n, start, end, _ in epochs}
+
+
 def read_epochs(db: sqlite3.Connection) -> pl.DataFrame:
-    """number, start_ts, end_ts, emitted (smallest units), active devices and reports per epoch."""
-    rows = db.execute("SELECT number, start_ts, end_ts, manifest FROM epochs ORDER BY number").fetchall()
+    """number, start_ts, end_ts, emitted (smallest units, as text: exact), active devices, reports."""
+    epochs = db.execute("SELECT number, start_ts, end_ts, manifest FROM epochs ORDER BY number").fetchall()
+    activity = count_activity(db, epochs)
     records = []
-    for number, start, end, manifest in rows:
+    for number, start, end, manifest in epochs:
         data = json.loads(manifest) if manifest else {}
-        active, reports = db.execute(
-            "SELECT COUNT(DISTINCT device_id), COUNT(*) FROM reports WHERE ts >= ? AND ts < ?", (start, end)
-        ).fetchone()
+        active, reports = activity.get(number, (0, 0))
         records.append(
             {
                 "number": int(number),
