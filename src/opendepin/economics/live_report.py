@@ -169,7 +169,10 @@ def write_live_report(
     )
     if f.devices:
         device = f.devices[0]
-        summary += f" Payback of a {device.name} bought today: {device.payback_days.median:.0f} days (median)"
+        summary += (
+            f" Payback of a {device.name} bought today: {format_number(device.payback_days.median)} days"
+        )
+        summary += " (median)"
         summary += f", not within the horizon in {device.never_share:.0%} of runs."
     blocks = describe_live(live, metrics, price_usd, calibration)
     blocks += [
