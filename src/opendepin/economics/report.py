@@ -29,6 +29,7 @@ from opendepin.economics.findings import Findings, Spread, compute_findings
 from opendepin.economics.metrics import compute_percentiles, compute_run_summary, compute_step_metrics
 from opendepin.economics.model import ProgressCallback, SimulationResult
 from opendepin.economics.plots import plot_metrics, plot_payback
+from opendepin.economics.sensitivity import compute_sensitivity
 from opendepin.economics.spec import DAYS_PER_YEAR
 from opendepin.economics.tables import write_tables
 
@@ -233,6 +234,29 @@ def sweep_table(experiment: Experiment, summary: pl.DataFrame) -> Table:
     return Table(tuple(headers), tuple(rows))
 
 
+def describe_sensitivity(table: pl.DataFrame) -> list[Block]:
+    """Rank correlations of swept parameters with the outcomes, strongest first."""
+    if table.height == 0:
+        return []
+    outcomes = [c for c in table.columns if c != "parameter"]
+    rows = []
+    for row in table.iter_rows(named=True):
+        rows.append(
+            (row["parameter"], *[f"{row[c]:+.2f}" if np.isfinite(row[c]) else "n/a" for c in outcomes])
+        )
+    key = "last-year burn/mint"
+    ranked = sorted(
+        (r for r in table.iter_rows(named=True) if np.isfinite(r[key])), key=lambda r: -abs(r[key])
+    )
+    text = (
+        f"Across the parameter sets, **{ranked[0]['parameter']}** moves the last-year burn/mint ratio most "
+        f"(Spearman ρ = {ranked[0][key]:+.2f}; ±1: the ratio moves monotonically with it)."
+        if ranked
+        else "No swept parameter changes the last-year burn/mint ratio in rank."
+    )
+    return [Paragraph(text), Table(("parameter", *[f"ρ with {c}" for c in outcomes]), tuple(rows))]
+
+
 def compose_report(
     experiment: Experiment,
     findings: Findings,
@@ -258,6 +282,7 @@ def compose_report(
     blocks += [Heading(2, "Key numbers"), key_numbers(percentiles, experiment.days)]
     if sets > 1:
         blocks += [Heading(2, "Parameter sweep"), sweep_table(experiment, summary)]
+        blocks += describe_sensitivity(compute_sensitivity(experiment.parameter_sets, summary))
     blocks += [
         Heading(2, "Charts"),
         *[Image(name, name.removesuffix(".png").replace("_", " ")) for name in images],
