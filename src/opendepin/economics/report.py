@@ -221,7 +221,7 @@ def sweep_table(experiment: Experiment, summary: pl.DataFrame) -> Table:
         share = float(np.mean(np.isfinite(part["sustainable_from_day"].to_numpy())))
         cells = [
             str(s),
-            ", ".join(f"{k} = {v:g}" for k, v in changes.items()),
+            ", ".join(f"{k} = {v:.4g}" for k, v in changes.items()),
             f"{ratio:.3g}",
             f"{share:.0%}",
         ]
@@ -315,7 +315,7 @@ def write_report(experiment: Experiment, out: Path, progress: ProgressCallback |
     percentiles = compute_percentiles(result, metrics)
     files = write_tables(out, result, metrics, summary, percentiles, experiment.parameter_sets)
     labels = [
-        ", ".join(f"{k}={v:g}" for k, v in changes.items()) or "base" for changes in experiment.parameter_sets
+        ", ".join(f"{k}={v:.4g}" for k, v in changes.items()) or "base" for changes in experiment.parameter_sets
     ]
     device_names = list(result.layout.device_names)
     charts = plot_metrics(percentiles, out, labels, device_names)
