@@ -315,7 +315,8 @@ def write_report(experiment: Experiment, out: Path, progress: ProgressCallback |
     percentiles = compute_percentiles(result, metrics)
     files = write_tables(out, result, metrics, summary, percentiles, experiment.parameter_sets)
     labels = [
-        ", ".join(f"{k}={v:.4g}" for k, v in changes.items()) or "base" for changes in experiment.parameter_sets
+        ", ".join(f"{k}={v:.4g}" for k, v in changes.items()) or "base"
+        for changes in experiment.parameter_sets
     ]
     device_names = list(result.layout.device_names)
     charts = plot_metrics(percentiles, out, labels, device_names)
