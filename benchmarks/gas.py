@@ -5,7 +5,10 @@ with the number of devices; a claim verifies a proof of ⌈log2 n⌉ siblings. B
 same run: posting for 10 devices, and a claim against a 1,000-leaf tree. Runs on the embedded EVM, whose
 gas equals anvil's for the same transactions (tests/chain/test_rpc.py); pass --rpc-url to measure on a node.
 
-    .venv/bin/python benchmarks/gas.py [--leaves 1000000] [--oracles 1 --threshold 1] [--rpc-url URL]
+    .venv/bin/python benchmarks/gas.py [--leaves 1000000] [--oracles 1 --threshold 1] [--anvil|--rpc-url URL]
+
+`--anvil` starts a local anvil (tools/js) and funds the keys; with `--rpc-url` the operator key comes from
+DEPIN_OPERATOR_KEY and must hold native coin.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import json
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from eth_utils import keccak, to_checksum_address
@@ -38,9 +42,13 @@ def synthetic_values(n: int, claimer: str) -> list[tuple[str, int]]:
     return values
 
 
-def open_chain(data_dir: Path, oracles: int, threshold: int, rpc_url: str | None) -> ChainBackend:
+def open_chain(
+    data_dir: Path, oracles: int, threshold: int, rpc_url: str | None, fund: Callable[[str, int], None] | None
+) -> ChainBackend:
     """A fresh deployment (one per measured tree, so every row starts from the same storage)."""
     keys = load_or_create_keys(data_dir, oracle_count=oracles, threshold=threshold)
+    if fund is not None:
+        fund(address_of(keys.operator), 10**21)
     chain: ChainBackend
     if rpc_url:
         from opendepin.chain.rpc import RpcBackend
@@ -66,7 +74,7 @@ def measure(data_dir: Path, args: argparse.Namespace, claimer_key: str, n: int) 
     """On a fresh deployment: post epoch 0 with an n-leaf tree and claim (first time: storage goes from
     zero), then post epoch 1 with the claimer's cumulative grown and claim again (steady state)."""
     claimer = address_of(claimer_key)
-    chain = open_chain(data_dir, args.oracles, args.threshold, args.rpc_url)
+    chain = open_chain(data_dir, args.oracles, args.threshold, args.rpc_url, args.fund)
     try:
         chain.fund(claimer, 10**18)
         started = time.perf_counter()
@@ -101,7 +109,19 @@ def main() -> int:
     parser.add_argument("--oracles", type=int, default=1)
     parser.add_argument("--threshold", type=int, default=1)
     parser.add_argument("--rpc-url", default=None)
+    parser.add_argument("--anvil", action="store_true", help="measure on a local anvil started for this run")
     args = parser.parse_args()
+    if args.anvil:
+        from opendepin.chain.anvil import AnvilNode
+
+        with AnvilNode.start() as node:
+            args.rpc_url, args.fund = node.url, node.set_balance
+            return run(args)
+    args.fund = None
+    return run(args)
+
+
+def run(args: argparse.Namespace) -> int:
     claimer_key = "0x" + keccak(b"gas benchmark claimer").hex()
     rows = []
     for i, n in enumerate([10, args.baseline_leaves, args.leaves]):
@@ -120,7 +140,7 @@ def main() -> int:
     print(f"post_epoch gas (steady), {large['leaves']:,} vs 10 devices: ×{post_ratio:.3f} (must not grow)")
     print(f"claim gas (steady), {large['leaves']:,} vs {baseline['leaves']:,} leaves: ×{claim_ratio:.3f}")
     summary = {
-        "backend": "rpc" if args.rpc_url else "embedded",
+        "backend": "anvil" if args.anvil else "rpc" if args.rpc_url else "embedded",
         "oracles": f"{args.threshold}-of-{args.oracles}",
         "rows": rows,
         "post_epoch_ratio": round(post_ratio, 4),

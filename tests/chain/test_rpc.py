@@ -63,6 +63,7 @@ def test_embedded_gas_equals_anvil_gas(tmp_path: Path) -> None:
     """Same keys, same chain id, same transactions: identical gas on both backends."""
     owners = [key_of(500 + i) for i in range(8)]
     tree = build_tree([(addr_of(k), (i + 1) * UNIT) for i, k in enumerate(owners)])
+    later = build_tree([(addr_of(k), (i + 1 + (i == 3)) * UNIT) for i, k in enumerate(owners)])
     gas: dict[str, list[int]] = {}
     with AnvilNode.start(chain_id=EMBEDDED_CHAIN_ID) as node:
         keys = load_or_create_keys(tmp_path / "shared")
@@ -75,9 +76,12 @@ def test_embedded_gas_equals_anvil_gas(tmp_path: Path) -> None:
             chain.deploy(params(chain))
             assert chain.contracts == chains["embedded"].contracts
             chain.fund(addr_of(owners[3]), 10**18)
-            posted = chain.post_epoch(0, tree.root, b"\x01" * 32, 36 * UNIT)
-            claim = chain.claim(owners[3], 4 * UNIT, tree.proof(addr_of(owners[3]), 4 * UNIT))
-            gas[name] = [posted.gas_used, claim.gas_used]
+            gas[name] = []
+            for epoch, trees in enumerate([tree, later]):  # first: slots from zero; then steady state
+                posted = chain.post_epoch(epoch, trees.root, b"\x01" * 32, 36 * UNIT + epoch)
+                cumulative = (4 + epoch) * UNIT
+                claim = chain.claim(owners[3], cumulative, trees.proof(addr_of(owners[3]), cumulative))
+                gas[name] += [posted.gas_used, claim.gas_used]
             chain.close()
     assert gas["embedded"] == gas["rpc"]
 

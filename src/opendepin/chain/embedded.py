@@ -169,11 +169,17 @@ class EmbeddedBackend(ChainBackend):
         state = evm.vm.state
         for address in [*_PRECOMPILES, bytes.fromhex(sender[2:])]:
             state.mark_address_warm(address)
+        created: str | None = None
         if to is None:
             address, computation = self._env.deploy(sender=sender, bytecode=data, gas=_GAS_LIMIT)
-            return computation, to_checksum_address(str(address))
-        state.mark_address_warm(bytes.fromhex(to[2:]))
-        return self._env.execute_code(to_address=to, sender=sender, data=data, gas=_GAS_LIMIT), None
+            created = to_checksum_address(str(address))
+        else:
+            state.mark_address_warm(bytes.fromhex(to[2:]))
+            computation = self._env.execute_code(to_address=to, sender=sender, data=data, gas=_GAS_LIMIT)
+        # End of transaction, as a node does it: the values written become the "original" values that
+        # EIP-2200/3529 SSTORE pricing and refunds compare against in the next transaction.
+        state.lock_changes()
+        return computation, created
 
     def _transact(self, sender_key: PrivateKey, to: str | None, data: bytes, action: str) -> RawReceipt:
         sender = address_of(sender_key)
