@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from opendepin.config import DecliningEmission, NetworkConfig, RewardsConfig, TokenConfig
+from opendepin.economics.model import simulate
 from opendepin.economics.scenarios import (
     ScenarioError,
     list_scenarios,
@@ -97,3 +99,15 @@ def test_grid_and_random_sweeps() -> None:
     assert len(variants) == 5
     assert all(1.0 <= v.price.initial <= 2.0 for v in variants)
     assert expand_sweep(rand)[1] == sets  # seeded
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+def test_shipped_scenarios_simulate_to_finite_paths(name: str) -> None:
+    """Every shipped scenario runs (3 runs, 1 year) with finite, non-negative supply, price and devices."""
+    spec = load_scenario(name).model_copy(update={"days": 365})
+    result = simulate((spec,), 3, seed=1, record_every=7)
+    for channel in ("supply", "price", "minted", "burned"):
+        values = result.channel(channel)
+        assert np.all(np.isfinite(values)) and np.all(values >= 0), channel
+    for device in spec.devices:
+        assert np.all(result.channel(f"devices[{device.name}]") >= 0)

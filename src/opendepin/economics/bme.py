@@ -12,11 +12,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 FloatArray = NDArray[np.float64]
+MIN_PRICE_USD = 1e-12
 
 
 def compute_burn(served_usd: FloatArray, oracle_price: FloatArray | float, supply: FloatArray) -> FloatArray:
-    """Tokens burned for credits: D / P, never more than the circulating supply."""
-    return np.minimum(served_usd / oracle_price, supply)
+    """Tokens burned for credits: D / P, never more than the circulating supply (P floored at 1e-12 USD
+    so that a price path that underflows cannot produce 0 / 0)."""
+    return np.minimum(served_usd / np.maximum(oracle_price, MIN_PRICE_USD), supply)
 
 
 def compute_credits(served_usd: FloatArray, credit_usd: float) -> FloatArray:
