@@ -207,7 +207,7 @@ def _price_step(
     """Advance the log walk (and, for the market model, net buying) and set tomorrow's price."""
     if inputs.market:
         flow = price.compute_market_flow(served, minted, inputs.sell_fraction, state.price, inputs.depth_usd)
-        push = np.clip(inputs.impact * flow, -MAX_DAILY_PUSH, MAX_DAILY_PUSH)
+        push = np.minimum(np.maximum(inputs.impact * flow, -MAX_DAILY_PUSH), MAX_DAILY_PUSH)  # clip, cheaper
         state.walk = state.walk + inputs.price_drift + inputs.price_scale * normals + push
     elif inputs.price_random:
         state.walk = state.walk + inputs.price_drift + inputs.price_scale * normals
@@ -227,7 +227,8 @@ def _mint_step(
 ) -> FloatArray:
     """Scheduled emission plus the Helium-style re-mint of burned tokens; updates emitted and supply."""
     scheduled = _scheduled_mint(inputs, state, t)
-    state.emitted = state.emitted + scheduled
+    if inputs.filecoin is not None:
+        state.emitted = state.emitted + scheduled  # only the Filecoin cap reads it
     minted = scheduled
     if inputs.remint:
         state.remint_target = bme.compute_remint_target(state.remint_target, burned, inputs.smoothing)
@@ -311,7 +312,8 @@ def simulate(
         for t in range(start, stop):
             _advance_day(inputs, state, rng, block, t, acc, ix)
             if (t + 1) % every == 0 or t + 1 == inputs.days:
-                records[t // every] = acc / (t + 1 - window_start)
+                length = t + 1 - window_start
+                records[t // every] = acc if length == 1 else acc / length
                 acc.fill(0.0)
                 window_start = t + 1
         if progress is not None:
