@@ -270,7 +270,10 @@ class RpcBackend(ChainBackend):
             **self._fees(),
         }
         signed = Account.sign_transaction(tx, self.keys.operator)
-        self._rpc("eth_sendRawTransaction", ["0x" + bytes(signed.raw_transaction).hex()], "fund")
+        try:
+            self._rpc("eth_sendRawTransaction", ["0x" + bytes(signed.raw_transaction).hex()], "fund")
+        except RpcError as error:
+            raise self._explain_funds(error, sender) from error
         self._nonces[sender] = tx["nonce"] + 1
         self._wait("0x" + bytes(signed.hash).hex(), {"from": sender, "to": to}, f"fund {to}")
 
