@@ -244,3 +244,25 @@ def test_mean_demand_follows_the_trend_despite_noise() -> None:
     )
     demand = simulate((spec,), 4_000, seed=3, record_every=365).channel("demand_usd")
     assert demand.mean() == pytest.approx(1_000, rel=0.02)
+
+
+def test_scarcity_pricing_keeps_burns_within_the_tradable_share() -> None:
+    """Market model with max_burn_share_per_day = 1 %: $10,000 of demand against 1,000 tokens lifts the
+    price to D / (0.01 · S) = $1,000 and burns exactly 1 % of the supply that day."""
+    spec = steady_scenario(
+        days=30,
+        token=TokenSpec(initial_supply=1_000.0),
+        price=PriceSpec(kind="market", initial=1.0, volatility_per_year=0.0, max_burn_share_per_day=0.01),
+    )
+    result = simulate((spec,), 2, seed=0)
+    supply, burned, price = (result.channel(k) for k in ("supply", "burned", "price"))
+    assert price[0] == pytest.approx([1_000.0, 1_000.0], rel=REL)
+    assert burned[0] == pytest.approx([10.0, 10.0], rel=REL)
+    before = np.vstack([np.full((1, 2), 1_000.0), supply[:-1]])
+    assert np.all(burned <= 0.01 * before * (1 + 1e-5))
+    assert np.all(supply > 0)
+
+
+def test_invalid_scarcity_pricing_outside_the_market_model() -> None:
+    with pytest.raises(ValueError, match="max_burn_share_per_day"):
+        PriceSpec(kind="gbm", max_burn_share_per_day=0.01)

@@ -87,7 +87,7 @@ def test_price_crash_shock() -> None:
 def test_invalid_price_specs() -> None:
     with pytest.raises(ValueError, match=r"price\.path"):
         PriceSpec(kind="path")
-    with pytest.raises(ValueError, match="impact only applies"):
+    with pytest.raises(ValueError, match=r"only apply to price\.kind"):
         PriceSpec(kind="gbm", impact=1.0)
 
 

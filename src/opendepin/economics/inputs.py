@@ -61,6 +61,7 @@ class ModelInputs:
     price_scale: Param
     impact: Param
     sell_fraction: Param
+    max_burn_share: Param
     depth_usd: Param
     market: bool
     miss: Param
@@ -90,6 +91,10 @@ class ModelInputs:
     @cached_property
     def oracle_active(self) -> bool:
         return self.twap_days > 1 or bool(np.any(np.asarray(self.miss) > 0))
+
+    @cached_property
+    def scarcity_pricing(self) -> bool:
+        return self.market and bool(np.any(np.asarray(self.max_burn_share) > 0))
 
     @cached_property
     def capacity_limited(self) -> bool:
@@ -159,6 +164,7 @@ def build_inputs(batch: Batch) -> ModelInputs:
         price_scale=col(lambda s: compute_walk_scale(s.price.volatility_per_year)),
         impact=col(lambda s: s.price.impact),
         sell_fraction=col(lambda s: s.price.sell_fraction),
+        max_burn_share=col(lambda s: s.price.max_burn_share_per_day),
         depth_usd=col(lambda s: s.price.depth_usd),
         market=first.price.kind == "market",
         miss=col(lambda s: s.oracle.miss_probability),

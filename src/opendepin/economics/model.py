@@ -240,6 +240,16 @@ def _mint_step(
     return minted
 
 
+def _clear_scarcity(inputs: ModelInputs, state: _State, served: FloatArray) -> None:
+    """Market model: lift the price so that the day's demand buys at most `max_burn_share` of the supply,
+    P ≥ D / (share · S); the lift is kept in the log walk (specs: BME, burns are bought on the market)."""
+    share = np.where(np.asarray(inputs.max_burn_share) > 0, inputs.max_burn_share, np.inf)
+    floor = served / (share * np.maximum(state.supply, 1.0))
+    lift = np.maximum(floor / state.price, 1.0)
+    state.price = state.price * lift
+    state.walk = state.walk + np.log(lift)
+
+
 def _advance_day(
     inputs: ModelInputs,
     state: _State,
@@ -251,8 +261,10 @@ def _advance_day(
 ) -> None:
     """One day for every column (steps 1–6 of the module docstring); adds the day's values to `acc`."""
     i = t - block.start
-    spot = state.price
     served = _served_demand(inputs, state, block, i)
+    if inputs.scarcity_pricing:
+        _clear_scarcity(inputs, state, served)
+    spot = state.price
     oracle = spot
     if inputs.oracle_active:
         oracle, halted = _oracle_step(inputs, state, t, block.uniforms[i])

@@ -135,7 +135,9 @@ class ShockSpec(_Spec):
 
 class PriceSpec(_Spec):
     """The token price in USD: an exogenous path (`gbm`, `path`) or a simple `market` model whose log price
-    also moves by `impact` × net buying in USD, (demand − sell_fraction · minted · price) / depth_usd."""
+    also moves by `impact` × net buying in USD, (demand − sell_fraction · minted · price) / depth_usd.
+    With `max_burn_share_per_day` > 0 (market only), users cannot buy more than that share of the
+    circulating supply in a day: the price rises until the day's demand fits, P ≥ D / (share · S)."""
 
     kind: Literal["gbm", "path", "market"] = "gbm"
     initial: Positive = 1.0
@@ -144,6 +146,7 @@ class PriceSpec(_Spec):
     impact: NonNegative = 0.0
     depth_usd: Positive = 1_000_000.0
     sell_fraction: Fraction01 = 0.5
+    max_burn_share_per_day: Fraction01 = 0.0
     path: list[tuple[NonNegative, Positive]] = Field(default_factory=list)
     shocks: list[ShockSpec] = Field(default_factory=list)
 
@@ -151,8 +154,10 @@ class PriceSpec(_Spec):
     def _kind_fields(self) -> PriceSpec:
         if self.kind == "path" and len(self.path) < 1:
             raise ValueError("price.kind = 'path' needs price.path = [[day, usd], ...]")
-        if self.kind != "market" and self.impact != 0:
-            raise ValueError("price.impact only applies to price.kind = 'market'")
+        if self.kind != "market" and (self.impact != 0 or self.max_burn_share_per_day != 0):
+            raise ValueError(
+                "price.impact and price.max_burn_share_per_day only apply to price.kind = 'market'"
+            )
         return self
 
 
