@@ -1,7 +1,8 @@
 """The vectorised token-economics model: one loop over days, numpy vectors over runs × parameter sets.
 
 Each day, in order (specs/economics.md, BME):
-  1. demand D per sector = trend × log walk; served = min(D, capacity of the sector's devices);
+  1. demand D per sector = trend × log walk; served = min(D, capacity of the sector's devices); in the
+     market model with scarcity pricing the price first rises until D buys at most a share of supply;
   2. oracle: TWAP of reported prices; a missed update ages it; older than the staleness bound → credit
      minting halts and the day's demand is lost;
   3. burn B = served / P_oracle (data credits = served / $0.00001, derived from served USD);
