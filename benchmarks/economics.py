@@ -11,7 +11,9 @@ The model (variables demand D, price P, supply S, minted M, burned B), day t:
   S_{t+1} = S_t + M_t − B_t;
   log P_{t+1} = log P_t + (μ − σ²/2)/365 + σ/√365·ε + clip(k · (D_t − s·M_t·P_t) / depth, ±0.5);
   D_{t+1} = D_t · (1 + g)^{1/365} · exp(−σ_D²/730 + σ_D/√365·ε').
-radCAD is installed for benchmarks only: `pip install -e '.[bench]'` or `pip install radcad`.
+radCAD is installed for benchmarks only. Its metadata pins numpy<1.26.4, which would downgrade numpy below
+what pyarrow/polars need here; it runs fine on numpy 2, so install it without letting pip resolve numpy:
+  .venv/bin/pip install --no-deps radcad pathos multiprocess dill ppft pox fn-py py pandas
 """
 
 from __future__ import annotations
@@ -204,8 +206,9 @@ def main(argv: list[str] | None = None) -> int:
         import radcad  # noqa: F401
     except ImportError:
         print(
-            "radcad is not installed; it is the baseline of this benchmark. Install it with "
-            "`.venv/bin/pip install radcad` (or `pip install -e '.[bench]'`) and run again.",
+            "radcad is not installed; it is the baseline of this benchmark. Install it without letting pip "
+            "downgrade numpy (radcad pins numpy<1.26.4 but runs on numpy 2): `.venv/bin/pip install --no-deps "
+            "radcad pathos multiprocess dill ppft pox fn-py py pandas`, then run again.",
             file=sys.stderr,
         )
         return 2
