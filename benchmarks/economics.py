@@ -207,8 +207,9 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         print(
             "radcad is not installed; it is the baseline of this benchmark. Install it without letting pip "
-            "downgrade numpy (radcad pins numpy<1.26.4 but runs on numpy 2): `.venv/bin/pip install --no-deps "
-            "radcad pathos multiprocess dill ppft pox fn-py py pandas`, then run again.",
+            "downgrade numpy (radcad pins numpy<1.26.4 but runs on numpy 2): "
+            "`.venv/bin/pip install --no-deps radcad pathos multiprocess dill ppft pox fn-py py pandas`, "
+            "then run again.",
             file=sys.stderr,
         )
         return 2
