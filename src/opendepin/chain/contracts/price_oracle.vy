@@ -9,7 +9,9 @@
         data-credit vault refuses to burn (specs/economics.md, Akash-style safety:
         "halted when the oracle price is stale"). An update may move the price by at
         most `max_change_bps` basis points; the owner can reset the price after an
-        incident with `reset_price` (logged).
+        incident with `reset_price` (logged). The bound catches a glitching feed; it is
+        per update, not per unit of time, so feeders are trusted (a hostile feeder can
+        chain updates): use several feeders behind a TWAP for a public network.
 """
 
 from snekmate.auth import ownable
