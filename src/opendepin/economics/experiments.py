@@ -2,8 +2,9 @@
 
 Parameter sets are simulated together as columns of one vectorised batch (:mod:`.batch`). A sweep with
 more columns than `max_columns` is split into chunks of whole parameter sets, each with its own random
-stream spawned from the experiment seed, so results do not depend on the chunk size's memory layout only
-on (seed, chunking). Progress is reported in simulated days.
+stream spawned from the experiment seed: results are reproducible for a given seed and chunk size (a
+different chunk size draws different, equally valid, random streams). Progress is reported in simulated
+days.
 """
 
 from __future__ import annotations
