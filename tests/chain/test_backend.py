@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -201,3 +202,20 @@ def test_wallet_bytes_keys_sign_and_claim(backend: ChainBackend) -> None:
     tree = post_tree(backend, 0, [2 * UNIT, UNIT, UNIT])
     result = backend.claim(owner.private_key, 2 * UNIT, tree.proof(owner.address, 2 * UNIT))  # type: ignore[attr-defined]
     assert result.account == owner.address and result.amount == 2 * UNIT
+
+
+def test_onboard_and_claim_owed_are_safe_to_rerun(make_backend: Callable[[], ChainBackend]) -> None:
+    chain = make_backend()
+    chain.deploy(replace(params_for(chain), onboarding_fee_dc=0))
+    device, owner_key = b"\x0a" * 32, OWNERS[0]
+    owner = address_of(owner_key)
+    chain.fund(owner, 10**18)
+    assert not chain.is_registered(device)
+    assert chain.onboard(chain.keys.makers[0], device, owner, H3_CELL) is not None
+    assert chain.onboard(chain.keys.makers[0], device, owner, H3_CELL) is None  # e.g. after a restart
+    assert chain.is_registered(device)
+    tree = post_tree(chain, 0, [UNIT, UNIT, UNIT])
+    proof = tree.proof(owner, UNIT)  # type: ignore[attr-defined]
+    first = chain.claim_owed(owner_key, UNIT, proof)
+    assert first is not None and first.amount == UNIT
+    assert chain.claim_owed(owner_key, UNIT, proof) is None

@@ -455,6 +455,29 @@ class ChainBackend(ABC):
             maker_signature,
         )
 
+    def is_registered(self, device_key: bytes) -> bool:
+        """True if the device has a registry token."""
+        try:
+            self.device_owner(device_key)
+        except TransactionRevertedError:
+            return False
+        return True
+
+    def onboard(
+        self,
+        maker_key: PrivateKey,
+        device_key: bytes,
+        owner: str,
+        h3_cell: int = 0,
+        *,
+        payer_key: PrivateKey | None = None,
+    ) -> TxReceipt | None:
+        """Sign as the maker and register the device; None if it is registered already (safe re-runs)."""
+        if self.is_registered(device_key):
+            return None
+        signature = self.sign_onboarding(maker_key, device_key, owner)
+        return self.register_device(signature, device_key, owner, h3_cell, payer_key=payer_key)
+
     def assert_location(self, owner_key: PrivateKey, device_key: bytes, h3_cell: int) -> TxReceipt:
         return self.send(owner_key, "DeviceRegistry", "assert_location", _token_id(device_key), h3_cell)
 
@@ -568,6 +591,19 @@ class ChainBackend(ABC):
         claimed = receipt.events_named("Claimed")
         amount = int(claimed[0].args["amount"]) if claimed else 0
         return ClaimResult(account, amount, cumulative, receipt.tx_hash, receipt.gas_used)
+
+    def claim_owed(
+        self,
+        account_key: PrivateKey,
+        cumulative: int,
+        proof: Sequence[bytes],
+        *,
+        sender_key: PrivateKey | None = None,
+    ) -> ClaimResult | None:
+        """Claim if `cumulative` exceeds what the account was paid; None (no transaction) otherwise."""
+        if cumulative <= self.claimed(address_of(account_key)):
+            return None
+        return self.claim(account_key, cumulative, proof, sender_key=sender_key)
 
     def claimed(self, address: str) -> int:
         return int(self.read("RewardsDistributor", "claimed", address))
