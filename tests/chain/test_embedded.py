@@ -134,6 +134,8 @@ def test_invalid_journal_that_does_not_replay(tmp_path: Path) -> None:
     chain.journal_path.write_text("\n".join(lines) + "\n")
     with pytest.raises(ChainStateError, match="does not replay"):
         open_chain(tmp_path)
+    with pytest.raises(ChainStateError, match="does not replay"):  # the failed open released its lock
+        open_chain(tmp_path)
 
 
 def test_invalid_second_process_on_same_data_dir(tmp_path: Path) -> None:

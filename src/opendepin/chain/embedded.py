@@ -142,7 +142,12 @@ class EmbeddedBackend(ChainBackend):
                 "stop it (e.g. the running `depin up`) or use another --data-dir"
             ) from None
         self.journal_path = path
-        self._replay()
+        try:
+            self._replay()
+        except BaseException:
+            fcntl.flock(self._journal.fileno(), fcntl.LOCK_UN)
+            self._journal.close()
+            raise
 
     # ---- primitives -------------------------------------------------------------------------------------
 
