@@ -29,9 +29,10 @@ from opendepin.store.sqlite import SQLiteStore
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--reports", type=int, default=50_000)
+    parser.add_argument("--reports", type=int, default=30_000)
     parser.add_argument("--devices", type=int, default=500)
     parser.add_argument("--batch", type=int, default=1_000)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
 
     maker, owner = Wallet(b"\x01" * 32), Wallet(b"\x02" * 32)
@@ -49,13 +50,15 @@ def main() -> None:
     # baseline: bare ed25519 verification (PyNaCl / libsodium) of the same signed bytes
     decoded = [decode_report(w) for w in wires]
     verify_keys = {k.device_id: nacl.signing.VerifyKey(k.public.raw) for k in keys}
-    start = time.perf_counter()
-    for report in decoded:
-        verify_keys[report.envelope.device].verify(report.envelope_bytes, report.signature)
-    bare = len(decoded) / (time.perf_counter() - start)
 
-    with tempfile.TemporaryDirectory() as tmp:
-        store = SQLiteStore(Path(tmp) / "bench.sqlite3")
+    def run_bare() -> float:
+        start = time.perf_counter()
+        for report in decoded:
+            verify_keys[report.envelope.device].verify(report.envelope_bytes, report.signature)
+        return len(decoded) / (time.perf_counter() - start)
+
+    def run_ours(tmp: str, round_: int) -> float:
+        store = SQLiteStore(Path(tmp) / f"bench-{round_}.sqlite3")
         node = Node(config, store, clock)
         for key in keys:
             text = attestation_message(config.name, key.device_id, owner.address)
@@ -75,12 +78,22 @@ def main() -> None:
         accepted = 0
         for i in range(0, len(wires), args.batch):
             accepted += sum(r.accepted for r in node.ingest(wires[i : i + args.batch]))
-        ours = len(wires) / (time.perf_counter() - start)
+        rate = len(wires) / (time.perf_counter() - start)
         assert accepted == len(wires), f"only {accepted} of {len(wires)} accepted"
         assert store.count_reports(0, 2**40) == len(wires)
         store.close()
+        return rate
 
-    print(f"reports: {len(wires)} from {args.devices} devices, batches of {args.batch}")
+    # Interleaved rounds, best of each: a busy machine slows single runs, not the best one.
+    bare = ours = 0.0
+    with tempfile.TemporaryDirectory() as tmp:
+        for round_ in range(args.rounds):
+            bare = max(bare, run_bare())
+            ours = max(ours, run_ours(tmp, round_))
+
+    print(
+        f"reports: {len(wires)} from {args.devices} devices, batches of {args.batch}, best of {args.rounds}"
+    )
     print(f"bare ed25519 verify (PyNaCl):          {bare:10,.0f} reports/s")
     print(f"gate + durable SQLite store (opendepin): {ours:10,.0f} reports/s")
     print(f"ratio ours / bare verify:               {ours / bare:10.2f}  (target ≥ 0.5)")

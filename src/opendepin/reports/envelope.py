@@ -82,22 +82,58 @@ def sign_report(key: DeviceKey, kind: str, ts: int, seq: int, payload: Mapping[s
 
 
 def _check_envelope_map(value: Any) -> Envelope:
-    if not isinstance(value, dict) or set(value) != _ENVELOPE_KEYS:
+    if not isinstance(value, dict) or value.keys() != _ENVELOPE_KEYS:
         keys = sorted(map(str, value)) if isinstance(value, dict) else type(value).__name__
         raise EnvelopeError(
             "report.malformed", f"envelope must be a map with keys {sorted(_ENVELOPE_KEYS)}, got {keys}"
         )
-    v, kind, device, ts, seq, payload = (value[k] for k in ("v", "kind", "device", "ts", "seq", "payload"))
+    v, kind, device, ts, seq = value["v"], value["kind"], value["device"], value["ts"], value["seq"]
+    payload = value["payload"]
     if v != ENVELOPE_VERSION:
         raise EnvelopeError("report.unsupported_version", f"envelope version {v!r} is not supported (use 1)")
     if not isinstance(kind, str) or not isinstance(device, str):
         raise EnvelopeError("report.malformed", "envelope kind and device must be text")
-    for name, number in (("ts", ts), ("seq", seq)):
-        if type(number) is not int or not 0 <= number < 2**63:
-            raise EnvelopeError("report.malformed", f"envelope {name} must be a non-negative 63-bit integer")
+    if type(ts) is not int or type(seq) is not int or not (0 <= ts < 2**63 and 0 <= seq < 2**63):
+        raise EnvelopeError("report.malformed", "envelope ts and seq must be non-negative 63-bit integers")
     if not isinstance(payload, dict):
         raise EnvelopeError("report.malformed", "envelope payload must be a map")
     return Envelope(kind=kind, device=device, ts=ts, seq=seq, payload=payload, v=v)
+
+
+def _read_bytestring(data: bytes, offset: int) -> tuple[bytes, int] | None:
+    """A definite-length CBOR byte string at `offset` → (value, next offset); None if it is not one."""
+    if offset >= len(data):
+        return None
+    head = data[offset]
+    if head >> 5 != 2:
+        return None
+    info = head & 0x1F
+    offset += 1
+    if info < 24:
+        length = info
+    elif 24 <= info <= 27:
+        size = 1 << (info - 24)
+        length = int.from_bytes(data[offset : offset + size], "big")
+        offset += size
+    else:
+        return None
+    end = offset + length
+    if end > len(data):
+        return None
+    return data[offset:end], end
+
+
+def _split_wire(wire: bytes) -> tuple[bytes, bytes] | None:
+    """Fast path for the usual `[envelope bytes, signature]`; None sends the bytes to the general decoder."""
+    if wire[:1] != b"\x82":
+        return None
+    first = _read_bytestring(wire, 1)
+    if first is None:
+        return None
+    second = _read_bytestring(wire, first[1])
+    if second is None or second[1] != len(wire):
+        return None
+    return first[0], second[0]
 
 
 def decode_report(wire: bytes, max_bytes: int = 16_384) -> SignedReport:
@@ -105,15 +141,18 @@ def decode_report(wire: bytes, max_bytes: int = 16_384) -> SignedReport:
     EnvelopeError, whatever the bytes."""
     if len(wire) > max_bytes:
         raise EnvelopeError("report.too_large", f"report is {len(wire)} bytes; the limit is {max_bytes}")
-    try:
-        outer = cbor2.loads(wire)
-    except Exception as error:  # cbor2 raises many types (and RecursionError) for hostile input
-        raise EnvelopeError("report.malformed", f"not CBOR: {type(error).__name__}") from None
-    if not (isinstance(outer, list) and len(outer) == 2 and all(isinstance(x, bytes) for x in outer)):
-        raise EnvelopeError(
-            "report.malformed", "a signed report is the CBOR array [envelope bytes, signature]"
-        )
-    envelope_bytes, signature = outer
+    split = _split_wire(wire)
+    if split is None:
+        try:
+            outer = cbor2.loads(wire)
+        except Exception as error:  # cbor2 raises many types (and RecursionError) for hostile input
+            raise EnvelopeError("report.malformed", f"not CBOR: {type(error).__name__}") from None
+        if not (isinstance(outer, list) and len(outer) == 2 and all(isinstance(x, bytes) for x in outer)):
+            raise EnvelopeError(
+                "report.malformed", "a signed report is the CBOR array [envelope bytes, signature]"
+            )
+        split = (outer[0], outer[1])
+    envelope_bytes, signature = split
     try:
         inner = cbor2.loads(envelope_bytes)
     except Exception as error:
