@@ -35,6 +35,7 @@ ProgressCallback = Callable[[int], None]
 Index = dict[str, int]
 
 BLOCK_DAYS = 128
+MAX_EXPECTED_EVENTS = 1e12  # numpy's Poisson sampler rejects means near 2**63; no fleet is that large
 MAX_DAILY_PUSH = 0.5  # market flow moves log price by at most ±0.5 a day (a circuit breaker)
 
 
@@ -164,7 +165,7 @@ def _oracle_step(
     state.age = np.where(updated, 0.0, state.age + 1.0)
     state.reported = np.where(updated, state.price, state.reported)
     state.window[t % inputs.twap_days] = state.reported
-    return price.compute_twap(state.window), price.is_oracle_halted(state.age, inputs.max_stale)  # type: ignore[arg-type]
+    return price.compute_twap(state.window), price.is_oracle_halted(state.age, inputs.max_stale)
 
 
 def _scheduled_mint(inputs: ModelInputs, state: _State, t: int) -> FloatArray:
@@ -194,10 +195,10 @@ def _device_step(
     payback = devices.compute_payback_days(d.hardware, earnings, d.opex)
     attract = devices.compute_attractiveness(payback, d.threshold)
     expected = devices.compute_expected_joins(state.counts, attract, d.join_rate, d.join_floor, d.organic)
-    joins = rng.poisson(expected).astype(np.float64)
+    joins = rng.poisson(np.minimum(expected, MAX_EXPECTED_EVENTS)).astype(np.float64)
     distress = devices.compute_distress(earnings, d.opex)
     leave_p = devices.compute_leave_probability(distress, d.leave_rate, d.base_churn)
-    leaves = np.minimum(rng.poisson(state.counts * leave_p), state.counts)
+    leaves = np.minimum(rng.poisson(np.minimum(state.counts * leave_p, MAX_EXPECTED_EVENTS)), state.counts)
     state.counts = state.counts + joins - leaves
     return tokens, earnings, joins, leaves
 

@@ -48,6 +48,6 @@ def compute_twap(window: FloatArray) -> FloatArray:
     return window.mean(axis=0)
 
 
-def is_oracle_halted(age_days: FloatArray, max_staleness_days: int) -> NDArray[np.bool_]:
+def is_oracle_halted(age_days: FloatArray, max_staleness_days: FloatArray | float) -> NDArray[np.bool_]:
     """Credit minting halts while the last oracle update is older than the staleness bound."""
     return age_days > max_staleness_days
