@@ -46,7 +46,9 @@ def test_deploy_post_claim_and_buy(tmp_path: Path) -> None:
 
     bought = run("credits", "buy", "--usd", "2.5", "--buyer-key", OWNER, "--data-dir", dd)
     assert bought["credits"] == 250_000
+    assert run("chain", "price", "--usd", "1.1", "--data-dir", dd)["tx_hash"].startswith("0x")
     status = run("chain", "status", "--data-dir", dd)
+    assert status["price_usd_wad"] == 11 * UNIT // 10
     assert status["total_claimed"] == 50 * UNIT and status["credits_supply"] == 250_000
     assert status["total_supply"] == 50 * UNIT - bought["tokens_burned"]
 

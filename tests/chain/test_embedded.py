@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from opendepin.chain.backend import ChainStateError, DeployParams
+from opendepin.chain.backend import ChainError, ChainStateError, DeployParams
 from opendepin.chain.embedded import EmbeddedBackend, compute_intrinsic_gas, compute_tx_gas
 from opendepin.chain.keys import load_or_create_keys
 from opendepin.chain.schedule import EmissionCap
@@ -155,3 +155,15 @@ def test_intrinsic_gas_counts_calldata() -> None:
 def test_tx_gas_caps_refund_at_a_fifth() -> None:
     assert compute_tx_gas(b"", False, 79_000, 10**9) == 100_000 - 20_000
     assert compute_tx_gas(b"\x01" * 1_000, False, 0, 0) == 21_000 + 40 * 1_000  # calldata floor wins
+
+
+def test_invalid_buy_credits_with_a_stale_price_says_what_to_do(tmp_path: Path) -> None:
+    now = [1_800_000_000]
+    chain = EmbeddedBackend(tmp_path, load_or_create_keys(tmp_path), clock=lambda: now[0])
+    deploy(chain)  # price posted now, max age one day
+    now[0] += 86_401
+    with pytest.raises(ChainError, match=r"oracle price is stale.*depin chain price"):
+        chain.buy_credits("0.001")
+    chain.set_price("1.05")
+    assert chain.buy_credits("0.001").credits == 100
+    chain.close()

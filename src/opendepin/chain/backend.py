@@ -635,7 +635,15 @@ class ChainBackend(ABC):
         """(credits, tokens to burn) for `usd` at the current fresh price; credits rounded down."""
         dc_price = int(self.read("DataCredits", "dc_price_usd"))
         credits = usd_to_wad(usd) // dc_price
-        return credits, int(self.read("DataCredits", "quote_tokens", credits))
+        try:
+            return credits, int(self.read("DataCredits", "quote_tokens", credits))
+        except TransactionRevertedError as error:
+            if "price is stale" not in error.reason:
+                raise
+            raise ChainError(
+                "the oracle price is stale, so burning tokens for credits is refused: post a fresh price "
+                "(`depin chain price --usd X`, or ChainBackend.set_price)"
+            ) from error
 
     def buy_credits(
         self, usd: Decimal | str | int, *, buyer_key: PrivateKey | None = None, recipient: str | None = None

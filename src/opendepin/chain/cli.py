@@ -22,7 +22,7 @@ from rich.console import Console
 
 from opendepin.config import ConfigError, NetworkConfig, load_config
 
-chain_app = typer.Typer(help="Settlement contracts: deploy, status.", no_args_is_help=True)
+chain_app = typer.Typer(help="Settlement contracts: deploy, status, oracle price.", no_args_is_help=True)
 credits_app = typer.Typer(help="Data credits: buy with tokens at the oracle price.", no_args_is_help=True)
 err = Console(stderr=True, soft_wrap=True)  # no hard wraps: paths and commands stay copyable
 
@@ -135,6 +135,28 @@ def status_command(
             ]
         )
         _emit(status.to_json(), as_json, text)
+
+
+@chain_app.command("price")
+def price_command(
+    usd: Annotated[str, typer.Option("--usd", help="token price in USD, e.g. 1.25")],
+    data_dir: DataDirOpt = DEFAULT_DATA_DIR,
+    chain: ChainOpt = None,
+    rpc_url: RpcUrlOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Post the token price to the oracle as the operator (a feeder); a stale price blocks credit sales."""
+    try:
+        price = Decimal(usd)
+    except InvalidOperation:
+        _fail(f"--usd must be a number, got {usd!r}")
+    with _backend(data_dir, chain, rpc_url) as (backend, _):
+        receipt = backend.set_price(price)
+        _emit(
+            {"price_usd": str(price), "tx_hash": receipt.tx_hash},
+            as_json,
+            f"price ${price}; tx {receipt.tx_hash}",
+        )
 
 
 @credits_app.command("buy")
