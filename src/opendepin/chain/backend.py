@@ -245,6 +245,10 @@ class ChainBackend(ABC):
     @abstractmethod
     def _has_code(self, address: str) -> bool: ...
 
+    def _now(self) -> int:
+        """A timestamp the next transaction's block will not precede (default: the latest block's)."""
+        return self._block()[1]
+
     @abstractmethod
     def fund(self, address: str, wei: int) -> None:
         """Make sure `address` holds at least `wei` of native coin to pay gas (no-op without gas cost)."""
@@ -625,7 +629,7 @@ class ChainBackend(ABC):
 
     def set_price(self, price_usd: Decimal | str | int, observed_at: int | None = None) -> TxReceipt:
         """Post the token price (USD per whole token) as the operator (a feeder)."""
-        when = observed_at if observed_at is not None else self._block()[1]
+        when = observed_at if observed_at is not None else self._now()
         return self.send(self.keys.operator, "PriceOracle", "set_price", usd_to_wad(price_usd), when)
 
     def credits_of(self, address: str) -> int:

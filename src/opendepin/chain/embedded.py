@@ -158,6 +158,9 @@ class EmbeddedBackend(ChainBackend):
     def _block(self) -> tuple[int, int]:
         return self._number, self._timestamp
 
+    def _now(self) -> int:
+        return max(self._timestamp, int(self._clock()))
+
     def _has_code(self, address: str) -> bool:
         try:
             return len(self._env.get_code(address)) > 0
