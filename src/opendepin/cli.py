@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from opendepin.config import ConfigError, load_config
+from opendepin.economics.cli import app as economics_app
 
 app = typer.Typer(
     help="opendepin: run a DePIN network — identity, signed reports, verification, rewards.",
@@ -21,6 +22,7 @@ app = typer.Typer(
 )
 epoch_app = typer.Typer(help="Closed epochs: manifests, proofs, recomputation.", no_args_is_help=True)
 app.add_typer(epoch_app, name="epoch")
+app.add_typer(economics_app, name="economics", help="Token economics: simulator and sustainability report.")
 err = Console(stderr=True)
 out = Console()
 
