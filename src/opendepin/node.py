@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,8 @@ from opendepin.reports.envelope import compute_report_id
 from opendepin.rewards.epoch import EpochInputs, EpochResult, process_epoch, window_for
 from opendepin.sectors.base import DeviceInfo
 from opendepin.sectors.registry import load_sectors
+from opendepin.sectors.wireless.params import WirelessParams
+from opendepin.sectors.wireless.poc import ENTROPY_CONTEXT_KEY, Entropy, PocParams, get_entropy
 from opendepin.store.base import EpochRecord, Rejection, Store, StoredReport
 
 MAX_KEPT_REJECTED_BYTES = 2_048
@@ -31,6 +34,14 @@ MAX_KEPT_REJECTED_BYTES = 2_048
 
 class EpochNotDue(RuntimeError):
     """The epoch's window (plus the lateness allowance) has not passed yet."""
+
+
+class EntropyUnavailable(RuntimeError):
+    """This network does not run beacon/witness proof of coverage, so it serves no challenge entropy."""
+
+
+BlockHashSource = Callable[[], str]
+"""Returns the settlement chain's latest block hash (0x-hex)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +68,44 @@ class Node:
         self._last_seq = store.last_seqs()
         numbers = store.epoch_numbers()
         self.next_epoch = numbers[-1] + 1 if numbers else 0
+        self.block_hash_source: BlockHashSource = self._local_block_hash
+
+    # challenge entropy (specs/wireless-poc.md, Roles)
+    @property
+    def poc_params(self) -> PocParams | None:
+        wireless = self.sectors.get("wireless")
+        params = getattr(wireless, "params", None)
+        return params.poc if isinstance(params, WirelessParams) else None
+
+    def _local_block_hash(self) -> str:
+        """Without a chain: a hash of the network name and the latest closed root (changes every epoch)."""
+        latest = self.store.get_epoch(self.next_epoch - 1) if self.next_epoch else None
+        root = str(latest.manifest.get("root")) if latest is not None else "genesis"
+        return "0x" + hashlib.sha256(f"{self.config.name}|{root}".encode()).hexdigest()
+
+    def current_entropy(self) -> Entropy:
+        """The entropy devices must cite now; recorded so the epoch can check what was served when."""
+        params = self.poc_params
+        if params is None:
+            raise EntropyUnavailable(
+                "this network has no [sectors.wireless.poc]; no challenge entropy is served"
+            )
+        block_hash = self.block_hash_source()
+        entropy = get_entropy(block_hash, self.clock.now(), params)
+        self.store.record_entropy(entropy.value, entropy.timestamp, block_hash)
+        return entropy
+
+    def epoch_context(self, number: int) -> dict[str, Any]:
+        """Extra epoch inputs from the shell: the entropy served during (and just before) the window."""
+        params = self.poc_params
+        if params is None:
+            return {}
+        window = window_for(self.config, number)
+        return {
+            ENTROPY_CONTEXT_KEY: self.store.entropy_between(
+                window.start - params.entropy_lifespan_s, window.end
+            )
+        }
 
     @property
     def closed_until(self) -> int:
@@ -150,6 +199,7 @@ class Node:
             reports=self.store.reports_between(window.start, window.end),
             prior_cumulative={owner: cum for owner, _amount, cum in prior.owner_rewards} if prior else {},
             prior_state=prior.sector_state if prior else {},
+            context=self.epoch_context(number),
         )
 
     def compute_epoch(self, inputs: EpochInputs) -> EpochResult:
@@ -174,10 +224,11 @@ class Node:
                 end=window.end,
                 manifest=result.manifest,
                 inputs={
+                    "context": dict(inputs.context),
                     "devices": [
                         [d.device_id, d.key_type, d.owner, d.maker, d.location, d.onboarded_at]
                         for _, d in sorted(inputs.devices.items())
-                    ]
+                    ],
                 },
                 verdicts=result.verdicts,
                 device_rewards=result.device_rewards,
@@ -234,6 +285,6 @@ class Node:
             reports=inputs.reports,
             prior_cumulative=inputs.prior_cumulative,
             prior_state=inputs.prior_state,
-            context=inputs.context,
+            context=stored.inputs.get("context", {}),
         )
         return stored.manifest, self.compute_epoch(inputs).manifest

@@ -13,11 +13,13 @@ from hypothesis import strategies as st
 
 from opendepin.api.app import create_app
 from opendepin.clock import SimulatedClock
+from opendepin.config import NetworkConfig
 from opendepin.identity.keys import DeviceKey
 from opendepin.identity.wallets import Wallet
 from opendepin.node import Node
 from opendepin.reports.envelope import sign_report
 from opendepin.sectors.wireless.reports import HEARTBEAT
+from opendepin.store.sqlite import SQLiteStore
 from tests.conftest import CELL, onboard_request
 
 CBOR = {"content-type": "application/cbor"}
@@ -136,3 +138,44 @@ def test_fuzzed_bodies_never_500(
     response = client.post(path, content=body, headers={"content-type": content_type} if content_type else {})
     assert 200 <= response.status_code < 500, response.text
     assert node.store.count_reports(0, 2**40) == 0
+
+
+def test_entropy_needs_poc(client: TestClient) -> None:
+    response = client.get("/v1/entropy")
+    assert response.status_code == 404 and response.json()["detail"]["reason"] == "entropy.not_served"
+
+
+def test_entropy_served_recorded_and_in_epoch_inputs(config: NetworkConfig, store: SQLiteStore) -> None:
+    poc_config = config.model_validate(
+        {
+            **config.model_dump(),
+            "sectors": {"wireless": {"poc": {}}},
+            "rewards": {
+                "categories": {
+                    "coverage": 1000,
+                    "beacons": 600,
+                    "witnesses": 2400,
+                    "data_transfer": 5000,
+                    "oracles": 1000,
+                },
+                "device_categories": ["coverage", "beacons", "witnesses", "data_transfer"],
+                "unused_flows_to": {"data_transfer": {"witnesses": 8000, "beacons": 2000}},
+            },
+        }
+    )
+    clock = SimulatedClock(poc_config.epochs.genesis_ts + 125)
+    node = Node(poc_config, store, clock)
+    client = TestClient(create_app(node))
+    first = client.get("/v1/entropy").json()
+    assert first["timestamp"] == poc_config.epochs.genesis_ts + 120
+    assert first["expires_at"] == first["timestamp"] + 180
+    assert client.get("/v1/entropy").json() == first  # same period, same entropy
+    clock.set(clock.now() + 60)
+    second = client.get("/v1/entropy").json()
+    assert second["value"] != first["value"]
+    clock.set(poc_config.epochs.genesis_ts + 86_400 + 600)
+    record = node.close_epoch(0)
+    assert record.inputs["context"]["wireless.entropy"] == {
+        first["value"]: first["timestamp"],
+        second["value"]: second["timestamp"],
+    }

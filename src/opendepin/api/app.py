@@ -7,14 +7,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from opendepin import __version__
-from opendepin.api.routes import devices, epochs, health, reports
+from opendepin.api.routes import devices, entropy, epochs, health, reports
 from opendepin.node import Node
 
 
 def create_app(node: Node) -> FastAPI:
     app = FastAPI(title="opendepin node", version=__version__)
     app.state.node = node
-    for module in (reports, devices, epochs, health):
+    for module in (reports, devices, epochs, entropy, health):
         app.include_router(module.router)
 
     @app.exception_handler(RequestValidationError)

@@ -123,6 +123,15 @@ class Store(ABC):
     def device_epoch(self, number: int, device_id: str) -> dict[str, Any]:
         """Verdicts, notes and rewards of one device in one epoch (for explain)."""
 
+    # challenge entropy
+    @abstractmethod
+    def record_entropy(self, value: str, ts: int, source: str) -> None:
+        """Remember entropy served to devices (idempotent by value)."""
+
+    @abstractmethod
+    def entropy_between(self, start: int, end: int) -> dict[str, int]:
+        """Entropy values derived at ts in [start, end) → ts."""
+
     # small key-value state (clock position, chain deployment)
     @abstractmethod
     def get_meta(self, key: str) -> str | None: ...

@@ -277,6 +277,19 @@ class SQLStore(Store):
             "notes": [{"reason": reason, "evidence": json.loads(ev)} for reason, ev in notes],
         }
 
+    # challenge entropy
+    def record_entropy(self, value: str, ts: int, source: str) -> None:
+        with self._tx() as cur:
+            self._exec(
+                cur,
+                "INSERT INTO entropy VALUES (?, ?, ?) ON CONFLICT (value) DO NOTHING",
+                (value, ts, source),
+            )
+
+    def entropy_between(self, start: int, end: int) -> dict[str, int]:
+        rows = self._query("SELECT value, ts FROM entropy WHERE ts >= ? AND ts < ? ORDER BY ts", (start, end))
+        return {str(value): int(ts) for value, ts in rows}
+
     # meta
     def get_meta(self, key: str) -> str | None:
         rows = self._query("SELECT value FROM meta WHERE key = ?", (key,))

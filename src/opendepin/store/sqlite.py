@@ -47,6 +47,11 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX device_notes_device ON device_notes (epoch, device_id);
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
+    # 2: challenge entropy served to devices (wireless proof of coverage)
+    """
+    CREATE TABLE entropy (value TEXT PRIMARY KEY, ts INTEGER NOT NULL, source TEXT NOT NULL);
+    CREATE INDEX entropy_ts ON entropy (ts);
+    """,
 )
 
 

@@ -6,6 +6,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from opendepin.sectors.wireless.poc.params import PocParams
+
 
 class SpeedTier(BaseModel):
     """Thresholds for one speed-test tier (HIP-74): download/upload at least, latency below."""
@@ -42,6 +44,8 @@ class WirelessParams(BaseModel):
     speedtest_window: Annotated[int, Field(ge=1)] = 6
     speedtest_min: Annotated[int, Field(ge=1)] = 2
     speedtest_tiers: list[SpeedTier] = Field(default_factory=_default_tiers)
+    poc: PocParams | None = None
+    """Beacon/witness proof of coverage (`[sectors.wireless.poc]`); off unless the table is present."""
 
     @model_validator(mode="after")
     def _ordered(self) -> WirelessParams:

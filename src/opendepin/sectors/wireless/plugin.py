@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Any, ClassVar
 
@@ -32,6 +32,7 @@ from opendepin.sectors.wireless.heartbeat import (
     truncate_to_hour,
 )
 from opendepin.sectors.wireless.params import WirelessParams
+from opendepin.sectors.wireless.poc import POC_REPORT_KINDS, evaluate_poc
 from opendepin.sectors.wireless.reports import HEARTBEAT, SPEEDTEST, HeartbeatPayload, SpeedtestPayload
 
 
@@ -111,12 +112,40 @@ class WirelessSector(SectorPlugin):
         return self.params
 
     def report_kinds(self) -> Mapping[str, type[BaseModel]]:
-        return {HEARTBEAT: HeartbeatPayload, SPEEDTEST: SpeedtestPayload}
+        kinds: dict[str, type[BaseModel]] = {HEARTBEAT: HeartbeatPayload, SPEEDTEST: SpeedtestPayload}
+        if self.wireless.poc is not None:
+            kinds.update(POC_REPORT_KINDS)
+        return kinds
 
     def categories(self) -> Sequence[str]:
-        return (self.wireless.category,)
+        poc = self.wireless.poc
+        extra = (poc.beacon_category, poc.witness_category) if poc is not None else ()
+        return (self.wireless.category, *extra)
 
     def evaluate(self, data: SectorInput) -> SectorOutcome:
+        """Heartbeats/speed tests (mobile-style coverage) and, when configured, beacons/witnesses (PoC)."""
+        mobile = self._evaluate_mobile(
+            replace(data, reports=[r for r in data.reports if r.kind in (HEARTBEAT, SPEEDTEST)])
+        )
+        poc_params = self.wireless.poc
+        if poc_params is None:
+            return mobile
+        poc = evaluate_poc(
+            replace(
+                data,
+                reports=[r for r in data.reports if r.kind in POC_REPORT_KINDS],
+                prior_state=data.prior_state.get("poc", {}),
+            ),
+            poc_params,
+        )
+        return SectorOutcome(
+            verdicts=[*mobile.verdicts, *poc.verdicts],
+            contributions=[*mobile.contributions, *poc.contributions],
+            notes=[*mobile.notes, *poc.notes],
+            state={"poc": dict(poc.state)},
+        )
+
+    def _evaluate_mobile(self, data: SectorInput) -> SectorOutcome:
         params = self.wireless
         by_device: dict[str, dict[str, list[ReportRecord]]] = defaultdict(lambda: defaultdict(list))
         for report in data.reports:
