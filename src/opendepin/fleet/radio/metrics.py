@@ -13,6 +13,8 @@ NOT_SUSPICION = frozenset(
         "witness.beacon_not_reciprocal",
         "witness.not_selected",
         "witness.relayed",
+        "witness.too_late",
+        "witness.implausible_link",
     }
 )
 """Reasons that are about activity or selection, not about cheating (a relayed witness's hearer is a victim)."""

@@ -39,12 +39,9 @@ def compute_hear_probability(expected_rssi_dbm: FloatArray, trust: TrustParams) 
 def compute_link_surprise(
     rssi_dbm: FloatArray, expected_rssi_dbm: FloatArray, trust: TrustParams
 ) -> FloatArray:
-    """−ln P(RSSI ≥ observed | heard at the asserted distance): Exp(1) on honest links, large on lies."""
-    sigma = trust.shadowing_sigma_db
-    tail_obs = normal_sf((rssi_dbm - expected_rssi_dbm) / sigma)
-    tail_sens = normal_sf((trust.sensitivity_dbm - expected_rssi_dbm) / sigma)
-    ratio = np.clip(tail_obs / np.maximum(tail_sens, 1e-300), 1e-12, 1.0)
-    return -np.log(ratio)
+    """−log10 P(RSSI ≥ observed | asserted distance): small on honest links, large when distance lies."""
+    tail = normal_sf((rssi_dbm - expected_rssi_dbm) / trust.shadowing_sigma_db)
+    return -np.log10(np.maximum(tail, 1e-300))
 
 
 def compute_range_m(tx_power_dbm: float, gains_dbi: float, probability: float, trust: TrustParams) -> float:

@@ -38,21 +38,29 @@ class TrustParams(_Frozen):
     reference_loss_db: Annotated[float, Field(description="path loss at 1 m")] = 40.0
     shadowing_sigma_db: Annotated[float, Field(gt=0)] = 7.0
     sensitivity_dbm: float = -120.0
-    implausible_probability: Annotated[float, Field(gt=0, lt=1)] = 1e-3
+    implausible_probability: Annotated[float, Field(gt=0, lt=1)] = 1e-5
     max_direct_lag_ms: Annotated[int, Field(ge=0)] = 100
-    expected_hear_probability: Annotated[float, Field(gt=0, lt=1)] = 0.5
+    expected_hear_probability: Annotated[float, Field(gt=0, lt=1)] = 0.8
     silence_min_expected: Annotated[float, Field(gt=0)] = 4.0
-    silence_full_ratio: Annotated[float, Field(ge=0, le=1)] = 0.15
-    silence_clear_ratio: Annotated[float, Field(ge=0, le=1)] = 0.35
+    silence_full_ratio: Annotated[float, Field(ge=0, le=1)] = 0.05
+    silence_clear_ratio: Annotated[float, Field(ge=0, le=1)] = 0.2
     implausible_min_links: Annotated[int, Field(ge=1)] = 3
     implausible_full_share: Annotated[float, Field(gt=0, le=1)] = 0.3
     implausible_clear_share: Annotated[float, Field(ge=0, le=1)] = 0.1
     surprise_min_owners: Annotated[int, Field(ge=1)] = 3
-    surprise_clear: Annotated[float, Field(gt=0)] = 2.5
-    surprise_full: Annotated[float, Field(gt=0)] = 4.0
+    surprise_clear: Annotated[float, Field(gt=0)] = 3.0
+    surprise_full: Annotated[float, Field(gt=0)] = 4.5
     surprise_cap: Annotated[float, Field(gt=0)] = 30.0
-    community_min_size: Annotated[int, Field(ge=2)] = 4
-    community_owner_share: Annotated[float, Field(gt=0, le=1)] = 0.75
+    geometry_min_links: Annotated[int, Field(ge=3)] = 6
+    geometry_max_links: Annotated[int, Field(ge=4)] = 48
+    geometry_min_offset_m: Annotated[float, Field(gt=0)] = 1_000.0
+    geometry_clear_gain: Annotated[float, Field(gt=0)] = 8.0
+    geometry_full_gain: Annotated[float, Field(gt=0)] = 16.0
+    colocation_min_devices: Annotated[int, Field(ge=2)] = 3
+    colocation_min_spread_m: Annotated[float, Field(gt=0)] = 1_000.0
+    colocation_max_ratio: Annotated[float, Field(gt=0, le=1)] = 0.4
+    community_min_size: Annotated[int, Field(ge=2)] = 6
+    community_owner_share: Annotated[float, Field(gt=0, le=1)] = 0.9
     community_top_owners: Annotated[int, Field(ge=1)] = 2
     owner_min_devices: Annotated[int, Field(ge=2)] = 4
     owner_internal_share: Annotated[float, Field(gt=0, le=1)] = 0.5
@@ -68,6 +76,8 @@ class TrustParams(_Frozen):
             raise ValueError("silence_full_ratio must be below silence_clear_ratio")
         if self.implausible_clear_share >= self.implausible_full_share:
             raise ValueError("implausible_clear_share must be below implausible_full_share")
+        if self.geometry_clear_gain >= self.geometry_full_gain:
+            raise ValueError("geometry_clear_gain must be below geometry_full_gain")
         if self.surprise_clear >= self.surprise_full:
             raise ValueError("surprise_clear must be below surprise_full")
         return self

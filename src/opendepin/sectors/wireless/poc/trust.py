@@ -36,6 +36,7 @@ from opendepin.sectors.wireless.poc.linkmodel import (
     compute_range_m,
 )
 from opendepin.sectors.wireless.poc.params import TrustParams
+from opendepin.sectors.wireless.poc.trilateration import PositionFit, fit_positions
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,32 +73,92 @@ def compute_ramp(value: FloatArray, clear: float, full: float) -> FloatArray:
     return np.clip((full - value) / (full - clear), 0.0, 1.0)
 
 
-def compute_owner_votes(
-    device: IntArray, counterpart_owner: IntArray, values: FloatArray, n_devices: int, n_owners: int
+def compute_group_median(
+    holder: IntArray, values: FloatArray, n_devices: int
 ) -> tuple[FloatArray, FloatArray]:
-    """Per device: Σ over counterpart owners of the mean value of its links with that owner; owner count."""
+    """Per device: median of its values × their count, and the count (so sums carry across epochs)."""
+    counts = np.bincount(holder, minlength=n_devices)
+    order = np.lexsort((values, holder))
+    ordered = values[order]
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    median = np.zeros(n_devices)
+    has = counts > 0
+    low = starts[has] + (counts[has] - 1) // 2
+    high = starts[has] + counts[has] // 2
+    median[has] = (ordered[low] + ordered[high]) / 2
+    return median * counts, counts * 1.0
+
+
+def compute_owner_votes(
+    device: IntArray,
+    counterpart_owner: IntArray,
+    values: FloatArray,
+    n_devices: int,
+    n_owners: int,
+    robust: bool,
+) -> tuple[FloatArray, FloatArray]:
+    """Per device: mean (or, if `robust`, median) over counterpart owners of each owner's mean link value.
+
+    Returned as (figure × owner count, owner count) so that sums carry across epochs. One wallet is one
+    vote, however many hotspots it has; the median also ignores a minority of lying neighbours.
+    """
     if len(device) == 0:
         return np.zeros(n_devices), np.zeros(n_devices)
     keys = device * n_owners + counterpart_owner
     unique, inverse = np.unique(keys, return_inverse=True)
     means = np.bincount(inverse, weights=values) / np.bincount(inverse)
     holder = unique // n_owners
-    return np.bincount(holder, weights=means, minlength=n_devices), np.bincount(
-        holder, minlength=n_devices
-    ) * 1.0
+    if robust:
+        return compute_group_median(holder, means, n_devices)
+    counts = np.bincount(holder, minlength=n_devices) * 1.0
+    return np.bincount(holder, weights=means, minlength=n_devices), counts
 
 
 def compute_both_ends_votes(
-    links: LinkTable, mask: BoolArray, values: FloatArray, devices: DeviceTable, n_owners: int
+    links: LinkTable,
+    mask: BoolArray,
+    values: FloatArray,
+    devices: DeviceTable,
+    n_owners: int,
+    robust: bool = False,
 ) -> tuple[FloatArray, FloatArray]:
     """Owner votes counted for both ends of each masked link, links within one owner excluded."""
     owner = devices.owner
     keep = mask & (owner[links.beaconer] != owner[links.witness])
     ends = np.concatenate([links.beaconer[keep], links.witness[keep]])
     others = np.concatenate([owner[links.witness[keep]], owner[links.beaconer[keep]]])
-    return compute_owner_votes(
-        ends, others, np.concatenate([values[keep], values[keep]]), devices.size, n_owners
-    )
+    doubled = np.concatenate([values[keep], values[keep]])
+    return compute_owner_votes(ends, others, doubled, devices.size, n_owners, robust)
+
+
+def compute_explained(links: LinkTable, level: FloatArray, clear: float) -> tuple[BoolArray, BoolArray]:
+    """Explaining away: a link counts against an end unless the other end is suspicious and worse.
+
+    Returns (counts for the beaconer, counts for the witness) per link.
+    """
+    b_level, w_level = level[links.beaconer], level[links.witness]
+    return ~((w_level > clear) & (w_level > b_level)), ~((b_level > clear) & (b_level > w_level))
+
+
+def compute_explained_votes(
+    links: LinkTable,
+    mask: BoolArray,
+    values: FloatArray,
+    devices: DeviceTable,
+    n_owners: int,
+    clear: float,
+    robust: bool,
+) -> tuple[FloatArray, FloatArray]:
+    """Owner votes on a link figure, twice: the second pass drops links blamed on the other end."""
+    num, den = compute_both_ends_votes(links, mask, values, devices, n_owners, robust)
+    for_b, for_w = compute_explained(links, _mean(num, den), clear)
+    owner = devices.owner
+    keep = mask & (owner[links.beaconer] != owner[links.witness])
+    b_rows, w_rows = np.flatnonzero(keep & for_b), np.flatnonzero(keep & for_w)
+    ends = np.concatenate([links.beaconer[b_rows], links.witness[w_rows]])
+    others = np.concatenate([owner[links.witness[b_rows]], owner[links.beaconer[w_rows]]])
+    doubled = np.concatenate([values[b_rows], values[w_rows]])
+    return compute_owner_votes(ends, others, doubled, devices.size, n_owners, robust)
 
 
 def compute_silence_votes(
@@ -141,8 +202,8 @@ def compute_silence_votes(
     unique, inverse = np.unique(keys, return_inverse=True)
     expected = np.bincount(inverse, weights=np.concatenate([hear, hear]))
     observed = np.bincount(inverse, weights=np.concatenate([heard, heard]))
-    holder = unique // n_owners
     ratio = np.minimum(1.0, observed / expected)
+    holder = unique // n_owners
     return (
         np.bincount(holder, weights=ratio, minlength=n),
         np.bincount(holder, minlength=n) * 1.0,
@@ -180,17 +241,20 @@ def detect_link_physics(
 ) -> tuple[DetectorOutput, DetectorOutput, dict[str, tuple[FloatArray, FloatArray]]]:
     """Implausible-link share and RSSI-versus-distance surprise, per device, accumulated over epochs."""
     direct = ~judged.relayed
-    i_num, i_den = compute_both_ends_votes(
-        links, direct, judged.implausible.astype(np.float64), devices, n_owners
+    flags = judged.implausible.astype(np.float64)
+    i_num, i_den = compute_explained_votes(
+        links, direct, flags, devices, n_owners, trust.implausible_clear_share, robust=False
     )
     surprise = np.minimum(
         compute_link_surprise(links.rssi_dbm, judged.expected_rssi_dbm, trust), trust.surprise_cap
     )
-    s_num, s_den = compute_both_ends_votes(links, direct & ~judged.implausible, surprise, devices, n_owners)
+    s_num, s_den = compute_explained_votes(
+        links, direct, surprise, devices, n_owners, trust.surprise_clear, robust=True
+    )
     pi_num, pi_den = _carry(prior, devices.ids, "implausible", trust.evidence_decay)
     ps_num, ps_den = _carry(prior, devices.ids, "surprise", trust.evidence_decay)
     i_num, i_den, s_num, s_den = i_num + pi_num, i_den + pi_den, s_num + ps_num, s_den + ps_den
-    share, mean_surprise = _mean(i_num, i_den), _mean(s_num, s_den)
+    share, surprise_level = _mean(i_num, i_den), _mean(s_num, s_den)
     i_factor = np.where(
         i_den >= trust.implausible_min_links,
         compute_ramp(share, trust.implausible_clear_share, trust.implausible_full_share),
@@ -198,13 +262,13 @@ def detect_link_physics(
     )
     s_factor = np.where(
         s_den >= trust.surprise_min_owners,
-        compute_ramp(mean_surprise, trust.surprise_clear, trust.surprise_full),
+        compute_ramp(surprise_level, trust.surprise_clear, trust.surprise_full),
         1.0,
     )
     carry = {"implausible": (i_num, i_den), "surprise": (s_num, s_den)}
     return (
         DetectorOutput("implausible_links", share, i_factor, {"owners": i_den}),
-        DetectorOutput("rssi_distance", mean_surprise, s_factor, {"owners": s_den}),
+        DetectorOutput("rssi_distance", surprise_level, s_factor, {"owners": s_den}),
         carry,
     )
 
@@ -220,6 +284,54 @@ def detect_silence(
     applies = (den >= 2) & (expected >= trust.silence_min_expected)
     factor = np.where(applies, compute_ramp(ratio, trust.silence_clear_ratio, trust.silence_full_ratio), 1.0)
     return DetectorOutput("silence", ratio, factor, {"owners": den, "expected_links": expected}), (num, den)
+
+
+def detect_geometry(
+    links: LinkTable, usable: BoolArray, devices: DeviceTable, prior: Mapping[str, Any], trust: TrustParams
+) -> tuple[DetectorOutput, tuple[FloatArray, FloatArray], PositionFit]:
+    """Trilateration from the links disagrees with the asserted location (mean fit gain over epochs)."""
+    fit = fit_positions(links, usable, devices, trust)
+    applies = (fit.links >= trust.geometry_min_links) & (fit.offset_m >= trust.geometry_min_offset_m)
+    p_num, p_den = _carry(prior, devices.ids, "geometry", trust.evidence_decay)
+    num = np.where(applies, fit.gain, 0.0) + p_num
+    den = (fit.links >= trust.geometry_min_links).astype(np.float64) + p_den
+    level = _mean(num, den)
+    factor = np.where(den > 0, compute_ramp(level, trust.geometry_clear_gain, trust.geometry_full_gain), 1.0)
+    evidence = {"offset_m": fit.offset_m, "links": fit.links.astype(np.float64)}
+    return DetectorOutput("geometry", level, factor, evidence), (num, den), fit
+
+
+def compute_spread(points: FloatArray, groups: IntArray, n_groups: int) -> tuple[FloatArray, FloatArray]:
+    """RMS distance of points to their group's centroid, and the group sizes."""
+    counts = np.bincount(groups, minlength=n_groups).astype(np.float64)
+    safe = np.maximum(counts, 1.0)
+    centroid = np.stack(
+        [np.bincount(groups, weights=points[:, k], minlength=n_groups) / safe for k in (0, 1)], 1
+    )
+    squared = ((points - centroid[groups]) ** 2).sum(axis=1)
+    return np.sqrt(np.bincount(groups, weights=squared, minlength=n_groups) / safe), counts
+
+
+def detect_colocation(
+    fit: PositionFit, devices: DeviceTable, trust: TrustParams, n_owners: int
+) -> DetectorOutput:
+    """One owner's hotspots assert spread-out places but the radio puts them together (HIP-17 gaming)."""
+    located = np.flatnonzero(fit.links >= trust.geometry_min_links)
+    owners = devices.owner[located]
+    asserted, counts = compute_spread(devices.xy[located], owners, n_owners)
+    fitted, _ = compute_spread(fit.position[located], owners, n_owners)
+    ratio = np.divide(fitted, asserted, out=np.ones(n_owners), where=asserted > 0)
+    bad = (
+        (counts >= trust.colocation_min_devices)
+        & (asserted >= trust.colocation_min_spread_m)
+        & (ratio <= trust.colocation_max_ratio)
+    )
+    return DetectorOutput(
+        "owner_colocated",
+        ratio[devices.owner],
+        np.where(bad[devices.owner], 0.0, 1.0),
+        {"asserted_spread_m": asserted[devices.owner], "radio_spread_m": fitted[devices.owner]},
+    )
 
 
 def detect_structure(
@@ -277,7 +389,9 @@ def compute_trust(
     silence, silence_carry = detect_silence(devices, beacons, prior, trust, n_owners)
     usable = ~judged.relayed & ~judged.implausible
     community, owner = detect_structure(links, usable, devices, trust, n_owners)
-    detectors = [implausible, surprise, silence, community, owner]
+    geometry, geometry_carry, fit = detect_geometry(links, usable, devices, prior, trust)
+    colocated = detect_colocation(fit, devices, trust, n_owners)
+    detectors = [implausible, surprise, silence, geometry, colocated, community, owner]
     factor = np.min(np.stack([d.factor for d in detectors]), axis=0) if devices.size else np.ones(0)
     contagion = detect_owner_contagion(factor, devices, trust, n_owners)
     detectors.append(contagion)
@@ -286,7 +400,7 @@ def compute_trust(
     penalty = np.maximum(1.0 - factor, trust.penalty_decay * prior_penalty)
     values = 1.0 - penalty
     notes = build_notes(devices, detectors, prior_penalty * trust.penalty_decay, 1.0 - factor)
-    state = build_state(devices.ids, penalty, {**carry, "silence": silence_carry})
+    state = build_state(devices.ids, penalty, {**carry, "silence": silence_carry, "geometry": geometry_carry})
     return TrustResult({i: float(v) for i, v in zip(devices.ids, values, strict=True)}, notes, state)
 
 
