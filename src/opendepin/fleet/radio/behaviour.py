@@ -183,7 +183,7 @@ def replay(
     physics: RadioPhysics,
     rng: np.random.Generator,
 ) -> None:
-    """Relays that captured the beacon replay it far away: colluders claim it on time, bystanders hear it late."""
+    """Captured beacons replayed far away: colluders claim them on time, bystanders hear them late."""
     for op in fleet.relays:
         if beacon.beaconer != op.capture and op.capture not in heard_by:
             continue

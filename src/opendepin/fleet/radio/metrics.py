@@ -17,7 +17,7 @@ NOT_SUSPICION = frozenset(
         "witness.implausible_link",
     }
 )
-"""Reasons that are about activity or selection, not about cheating (a relayed witness's hearer is a victim)."""
+"""Reasons about activity, selection or link physics, not blame (a relayed witness's hearer is a victim)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,9 @@ HEX_CLUSTER = "hex-cluster"
 WALLET_FARM = "wallet-farm"
 ADVERSARY_KINDS = (GPS_SPOOF, WITNESS_RING, BEACON_RELAY, HEX_CLUSTER, WALLET_FARM)
 OWNER_SIZES = (1, 1, 1, 1, 1, 1, 1, 2, 2, 3)
+REFERENCE_MAP_M = 120_000.0
+REFERENCE_DEVICES = 2_000
+"""The map grows with the fleet so that density (and so radio neighbourhoods) stay comparable."""
 
 
 def _offset(rng: np.random.Generator, low: float, high: float) -> tuple[float, float]:
@@ -148,12 +151,18 @@ def build_fleet(
     assertion_resolution: int = 12,
     frame: MapFrame | None = None,
 ) -> Fleet:
-    """The fleet of a named scenario: `devices` hotspots, `adversary_share` of them cheating."""
+    """The fleet of a named scenario: `devices` hotspots, `adversary_share` of them cheating.
+
+    Cities keep their spread while the map grows with √devices, so the honest density is the same at
+    any fleet size: 2,000 hotspots on 120 km × 120 km, 6 cities, a quarter of the hotspots rural.
+    """
     if scenario not in SCENARIOS:
         raise ValueError(f"unknown scenario {scenario!r}; choose one of {sorted(SCENARIOS)}")
     rng = np.random.default_rng(seed)
-    frame = frame or MapFrame()
-    builder = FleetBuilder(rng, frame, make_cities(rng, frame))
+    frame = frame or MapFrame(size_m=REFERENCE_MAP_M * math.sqrt(devices / REFERENCE_DEVICES))
+    builder = FleetBuilder(
+        rng, frame, make_cities(rng, frame, max(1, round(6 * devices / REFERENCE_DEVICES)))
+    )
     kinds = SCENARIOS[scenario]
     adversaries = round(devices * adversary_share) if kinds else 0
     add_honest(builder, devices - adversaries)

@@ -1,0 +1,1 @@
+"""Headless simulations (`depin simulate …`): scenario runs scored against the ground truth."""
