@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 DEPIN = [sys.executable, "-m", "opendepin"]
 
 
@@ -32,12 +34,65 @@ def test_up_verify_restart(tmp_path: Path) -> None:
     owner = manifest["leaves"][0][0]
     proof = json.loads(_depin("epoch", "proof", "1", owner, "--data-dir", data).stdout)
     assert proof["root"] == manifest["root"] and proof["cumulative"] == manifest["leaves"][0][1]
+    # settlement on the embedded chain: roots posted, a share of owners claimed, supply = what was claimed
+    assert set(summary["contracts"]) == {
+        "Token",
+        "PriceOracle",
+        "DataCredits",
+        "DeviceRegistry",
+        "RewardsDistributor",
+    }
+    assert summary["gas"]["post_epoch"] > 0 and summary["gas"]["claim"] > 0
+    assert int(summary["total_supply"]) == int(summary["total_claimed"]) > 0
+    assert int(summary["total_supply"]) <= sum(int(e["paid"]) for e in epochs)
+    assert [e["settlement"] for e in epochs] == ["posted", "posted"]
+    # a crash after closing epoch 1 but before settling it: the restart settles it first
+    import sqlite3
+
+    db = sqlite3.connect(Path(data) / "depin.sqlite3")
+    db.execute("UPDATE meta SET value = '1' WHERE key = 'chain_settled_until'")
+    db.commit()
+    db.close()
     again = _depin("up", "--epochs", "1", "--json", "--data-dir", data)
     assert again.returncode == 0, again.stderr
-    assert [e["number"] for e in json.loads(again.stdout)["epochs"]] == [2]
-    assert json.loads(again.stdout)["onboarded_now"] == 0
+    resumed = json.loads(again.stdout)
+    assert [(e["number"], e["settlement"], e.get("recovered", False)) for e in resumed["epochs"]] == [
+        (1, "already_posted", True),
+        (2, "posted", False),
+    ]
+    assert resumed["onboarded_now"] == 0 and resumed["contracts"] == summary["contracts"]
+    assert int(resumed["total_supply"]) >= int(summary["total_supply"])
 
 
 def test_verify_unknown_data_dir_is_clear(tmp_path: Path) -> None:
     result = _depin("epoch", "verify", "0", "--data-dir", str(tmp_path))
     assert result.returncode == 2 and "depin init" in result.stderr
+
+
+@pytest.mark.integration
+def test_up_on_anvil(tmp_path: Path) -> None:
+    """The same network settling on a real JSON-RPC node (anvil from npm, started on loopback)."""
+    from opendepin.chain.anvil import AnvilNode
+
+    with AnvilNode.start() as anvil:
+        run = _depin(
+            "up",
+            "--epochs",
+            "2",
+            "--devices",
+            "20",
+            "--json",
+            "--data-dir",
+            str(tmp_path / "net"),
+            "--chain",
+            "rpc",
+            "--rpc-url",
+            anvil.url,
+        )
+        assert run.returncode == 0, run.stderr
+        summary = json.loads(run.stdout)
+        assert [e["settlement"] for e in summary["epochs"]] == ["posted", "posted"]
+        assert summary["gas"]["post_epoch"] > 0
+        assert int(summary["total_supply"]) == int(summary["total_claimed"]) > 0
+        code = anvil.request("eth_getCode", [summary["contracts"]["RewardsDistributor"], "latest"])
+        assert len(code) > 2

@@ -12,6 +12,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from opendepin.chain.backend import ChainError
+from opendepin.chain.cli import chain_app, claim_command, credits_app
 from opendepin.config import ConfigError, load_config
 from opendepin.economics.cli import app as economics_app
 
@@ -23,6 +25,9 @@ app = typer.Typer(
 epoch_app = typer.Typer(help="Closed epochs: manifests, proofs, recomputation.", no_args_is_help=True)
 app.add_typer(epoch_app, name="epoch")
 app.add_typer(economics_app, name="economics", help="Token economics: simulator and sustainability report.")
+app.add_typer(chain_app, name="chain", help="Contracts on the settlement chain: deploy, status, price.")
+app.add_typer(credits_app, name="credits", help="Data credits: buy them by burning tokens.")
+app.command("claim", help="Claim every reward an owner is owed on chain.")(claim_command)
 err = Console(stderr=True)
 out = Console()
 
@@ -97,6 +102,8 @@ def up(
     region: Annotated[str, typer.Option(help="city the fleet stands in")] = "berlin",
     misbehaving: Annotated[float, typer.Option(min=0, max=1, help="share of misbehaving devices")] = 0.15,
     fresh: Annotated[bool, typer.Option(help="delete the data dir first")] = False,
+    chain: Annotated[str | None, typer.Option(help="embedded | rpc | none (default: network.toml)")] = None,
+    rpc_url: Annotated[str | None, typer.Option(help="JSON-RPC node for --chain rpc")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON summary object on stdout")] = False,
 ) -> None:
     """Run a local network end to end: node + fleet on a simulated clock, K epochs, rewards and roots."""
@@ -112,6 +119,8 @@ def up(
         region=region,
         misbehaving_share=misbehaving,
         fresh=fresh,
+        chain=chain,
+        rpc_url=rpc_url,
     )
     with Progress(
         TextColumn("[bold]simulated hours"),
@@ -138,7 +147,7 @@ def up(
 
         try:
             result = run_network(options, on_epoch=on_epoch, progress=on_progress)
-        except ConfigError as error:
+        except (ConfigError, ChainError) as error:
             _fail(str(error))
     if as_json:
         sys.stdout.write(json.dumps(result, indent=2) + "\n")

@@ -12,12 +12,16 @@ from typing import Any
 
 import httpx
 
+from opendepin.chain.deploy import ensure_deployed
+from opendepin.chain.factory import open_backend
+from opendepin.chain.rpc import RpcBackend
 from opendepin.clock import SimulatedClock
 from opendepin.config import MakerConfig, NetworkConfig, load_config
 from opendepin.fleet.simulator import Fleet, FleetSpec
 from opendepin.node import Node
 from opendepin.rewards.epoch import window_for
 from opendepin.server import BackgroundServer
+from opendepin.settlement import Settler
 from opendepin.store.base import EpochRecord
 from opendepin.store.factory import open_store
 from opendepin.template import write_template
@@ -25,8 +29,11 @@ from opendepin.template import write_template
 FLEET_MAKER_NAME = "opendepin-fleet"
 CLOCK_KEY = "sim_clock"
 SENT_KEY = "fleet_sent_until"
+SETTLED_KEY = "chain_settled_until"
 HOUR = 3_600
 DEFAULT_DEVICES = 60
+OPERATOR_DEV_FUNDS_WEI = 10_000 * 10**18
+"""Native coin `depin up` gives its operator on a development node (anvil), to pay for gas."""
 
 
 @dataclass
@@ -42,6 +49,9 @@ class UpOptions:
     p256_share: float = 0.2
     fresh: bool = False
     batch_size: int = 1_000
+    chain: str | None = None
+    """"embedded", "rpc" or "none"; None uses network.toml's [chain] kind."""
+    rpc_url: str | None = None
 
 
 @dataclass
@@ -160,14 +170,47 @@ def hours_of_epoch(config: NetworkConfig, number: int, after: int) -> Iterator[i
             yield hour
 
 
-EpochHook = Callable[[Node, EpochRecord, Fleet], dict[str, Any]]
 ProgressHook = Callable[[int, int], None]
+
+
+def open_settler(options: UpOptions, config: NetworkConfig, clock: SimulatedClock) -> Settler | None:
+    """The chain backend `depin up` settles on (deployed on first start), or None for `--chain none`."""
+    kind = options.chain or config.chain.kind
+    if kind == "none":
+        return None
+    backend = open_backend(
+        options.data_dir, config.chain, kind=kind, rpc_url=options.rpc_url, clock=clock.now
+    )
+    if isinstance(backend, RpcBackend):
+        backend.fund_operator_on_dev_node(OPERATOR_DEV_FUNDS_WEI)
+    ensure_deployed(backend, config)
+    return Settler(backend, config.chain.claim_share)
+
+
+def settle_pending(
+    node: Node,
+    settler: Settler,
+    fleet: Fleet,
+    summaries: list[EpochSummary],
+    on_epoch: Callable[[EpochSummary], None] | None,
+) -> None:
+    """Settle epochs closed before a crash but never settled (posting is idempotent on chain)."""
+    settled_until = int(node.store.get_meta(SETTLED_KEY) or 0)
+    for number in range(settled_until, node.next_epoch):
+        record = node.store.get_epoch(number)
+        assert record is not None
+        summary = summarize(node, record)
+        summary.extra.update(settler.settle(node, record, fleet))
+        summary.extra["recovered"] = True
+        node.store.set_meta(SETTLED_KEY, str(number + 1))
+        summaries.append(summary)
+        if on_epoch:
+            on_epoch(summary)
 
 
 def run_network(
     options: UpOptions,
     on_epoch: Callable[[EpochSummary], None] | None = None,
-    settle: EpochHook | None = None,
     progress: ProgressHook | None = None,
 ) -> dict[str, Any]:
     """Run `options.epochs` more epochs; returns the JSON summary."""
@@ -177,10 +220,17 @@ def run_network(
     clock = SimulatedClock(int(saved) if saved else config.epochs.genesis_ts)
     node = Node(config, store, clock)
     summaries: list[EpochSummary] = []
+    settler: Settler | None = None
     try:
+        settler = open_settler(options, config, clock)
+        if settler is not None:
+            node.block_hash_source = settler.backend.latest_block_hash
         with BackgroundServer(node) as server, httpx.Client(base_url=server.url, timeout=120) as client:
             onboarded = onboard_fleet(client, config, fleet)
             fleet.save(options.data_dir / "fleet.json")
+            if settler is not None:
+                settler.register_fleet(node, fleet)
+                settle_pending(node, settler, fleet, summaries, on_epoch)
             first = node.next_epoch
             total_hours = options.epochs * (config.epochs.length_seconds // HOUR)
             done_hours = 0
@@ -200,15 +250,20 @@ def run_network(
                 clock.set(max(clock.now(), window.end + config.epochs.lateness_seconds))
                 for record in node.close_due_epochs():
                     summary = summarize(node, record)
-                    if settle is not None:
-                        summary.extra.update(settle(node, record, fleet))
+                    if settler is not None:
+                        summary.extra.update(settler.settle(node, record, fleet))
+                        store.set_meta(SETTLED_KEY, str(record.number + 1))
                     summaries.append(summary)
                     if on_epoch:
                         on_epoch(summary)
                 store.set_meta(CLOCK_KEY, str(clock.now()))
+        chain_summary = settler.summary() if settler is not None else {"chain": "none"}
     finally:
         store.close()
+        if settler is not None:
+            settler.backend.close()
     return {
+        **chain_summary,
         "network": config.name,
         "data_dir": str(options.data_dir),
         "devices": len(fleet.devices),

@@ -219,3 +219,11 @@ def test_onboard_and_claim_owed_are_safe_to_rerun(make_backend: Callable[[], Cha
     first = chain.claim_owed(owner_key, UNIT, proof)
     assert first is not None and first.amount == UNIT
     assert chain.claim_owed(owner_key, UNIT, proof) is None
+
+
+def test_latest_block_hash_moves_with_the_chain(backend: ChainBackend) -> None:
+    before = backend.latest_block_hash()
+    assert before.startswith("0x") and len(before) == 66
+    backend.set_price("1.01")
+    after = backend.latest_block_hash()
+    assert after != before and len(after) == 66

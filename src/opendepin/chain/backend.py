@@ -243,6 +243,10 @@ class ChainBackend(ABC):
         """(number, timestamp) of the latest block."""
 
     @abstractmethod
+    def latest_block_hash(self) -> str:
+        """0x-hex hash committing to the chain's head (the seed of challenge entropy, wireless-poc.md)."""
+
+    @abstractmethod
     def _has_code(self, address: str) -> bool: ...
 
     def _now(self) -> int:

@@ -158,6 +158,13 @@ class EmbeddedBackend(ChainBackend):
     def _block(self) -> tuple[int, int]:
         return self._number, self._timestamp
 
+    def latest_block_hash(self) -> str:
+        """The embedded chain has no block hashes; its head is committed to by the journal's running SHA-256
+        (every transaction so far, in order) together with the block number."""
+        digest = self._journal_hash.copy()
+        digest.update(self._number.to_bytes(8, "big"))
+        return "0x" + digest.hexdigest()
+
     def _now(self) -> int:
         return max(self._timestamp, int(self._clock()))
 

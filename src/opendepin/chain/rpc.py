@@ -129,6 +129,9 @@ class RpcBackend(ChainBackend):
         block = self._rpc("eth_getBlockByNumber", ["latest", False])
         return int(block["number"], 16), int(block["timestamp"], 16)
 
+    def latest_block_hash(self) -> str:
+        return str(self._rpc("eth_getBlockByNumber", ["latest", False])["hash"])
+
     def _has_code(self, address: str) -> bool:
         if not address:
             return False
@@ -251,6 +254,20 @@ class RpcBackend(ChainBackend):
 
     def native_balance(self, address: str) -> int:
         return int(self._rpc("eth_getBalance", [address, "latest"]), 16)
+
+    def fund_operator_on_dev_node(self, wei: int) -> bool:
+        """On a development node (anvil, hardhat) give the operator `wei` with the node's set-balance call;
+        False on a real network, which refuses such calls (the operator must then be funded by hand)."""
+        operator = address_of(self.keys.operator)
+        if self.native_balance(operator) >= wei:
+            return True
+        for method in ("anvil_setBalance", "hardhat_setBalance"):
+            try:
+                self._rpc(method, [operator, hex(wei)])
+                return True
+            except RpcError:
+                continue
+        return False
 
     def fund(self, address: str, wei: int) -> None:
         """Send `wei` of the chain's native coin from the operator, so `address` can pay gas."""
