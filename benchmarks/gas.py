@@ -77,8 +77,8 @@ def measure(data_dir: Path, args: argparse.Namespace, claimer_key: str, n: int) 
     chain = open_chain(data_dir, args.oracles, args.threshold, args.rpc_url, args.fund)
     try:
         chain.fund(claimer, 10**18)
-        started = time.perf_counter()
         values = synthetic_values(n, claimer)
+        started = time.perf_counter()
         tree = RewardsTree.build(values)
         built = time.perf_counter() - started
         gas: dict[str, int] = {}
