@@ -52,13 +52,26 @@ def compute_community_flags(
 
 
 def compute_owner_internal_share(
-    owner: IntArray, left: IntArray, right: IntArray, n_owners: int
+    owner: IntArray, left: IntArray, right: IntArray, n_owners: int, min_devices: int = 3
 ) -> tuple[FloatArray, IntArray]:
-    """Per owner: share of its devices' links whose other end has the same owner; and its device count."""
-    same = owner[left] == owner[right]
-    touched = np.concatenate([owner[left], owner[right]])
-    internal = np.concatenate([same, same]).astype(np.float64)
-    totals = np.bincount(touched, minlength=n_owners).astype(np.float64)
-    inside = np.bincount(touched, weights=internal, minlength=n_owners)
+    """Per owner of ≥ `min_devices` hotspots: share of its links that stay within itself or its closest
+    partner owner (if that one also holds ≥ `min_devices`), and the hotspots the two hold together
+    (a wallet, or two colluding wallets, witnessing themselves)."""
+    a = np.concatenate([owner[left], owner[right]])
+    b = np.concatenate([owner[right], owner[left]])
+    totals = np.bincount(a, minlength=n_owners).astype(np.float64)
+    same = a == b
+    inside = np.bincount(a, weights=same.astype(np.float64), minlength=n_owners)
     devices = np.bincount(owner, minlength=n_owners)
-    return np.divide(inside, totals, out=np.zeros(n_owners), where=totals > 0), devices
+    partner_links = np.zeros(n_owners)
+    partner_devices = np.zeros(n_owners, dtype=np.int64)
+    keys, counts = np.unique(a[~same] * n_owners + b[~same], return_counts=True)
+    if len(keys):
+        source, target = keys // n_owners, keys % n_owners
+        order = np.lexsort((target, -counts, source))
+        first = order[np.concatenate([[True], source[order][1:] != source[order][:-1]])]
+        sizeable = devices[target[first]] >= min_devices
+        partner_links[source[first]] = np.where(sizeable, counts[first], 0)
+        partner_devices[source[first]] = np.where(sizeable, devices[target[first]], 0)
+    share = np.divide(inside + partner_links, totals, out=np.zeros(n_owners), where=totals > 0)
+    return np.where(devices >= min_devices, share, 0.0), devices + partner_devices

@@ -58,12 +58,12 @@ class TrustParams(_Frozen):
     geometry_full_gain: Annotated[float, Field(gt=0)] = 16.0
     colocation_min_devices: Annotated[int, Field(ge=2)] = 3
     colocation_min_spread_m: Annotated[float, Field(gt=0)] = 1_000.0
-    colocation_max_ratio: Annotated[float, Field(gt=0, le=1)] = 0.4
+    colocation_max_ratio: Annotated[float, Field(gt=0, le=1)] = 0.25
     community_min_size: Annotated[int, Field(ge=2)] = 6
     community_owner_share: Annotated[float, Field(gt=0, le=1)] = 0.9
     community_top_owners: Annotated[int, Field(ge=1)] = 2
-    owner_min_devices: Annotated[int, Field(ge=2)] = 4
-    owner_internal_share: Annotated[float, Field(gt=0, le=1)] = 0.5
+    owner_min_devices: Annotated[int, Field(ge=2)] = 8
+    owner_internal_share: Annotated[float, Field(gt=0, le=1)] = 0.8
     owner_flagged_min: Annotated[int, Field(ge=1)] = 2
     owner_flagged_share: Annotated[float, Field(gt=0, le=1)] = 0.5
     flag_below: Annotated[float, Field(gt=0, le=1)] = 0.5

@@ -132,12 +132,13 @@ def compute_both_ends_votes(
 
 
 def compute_explained(links: LinkTable, level: FloatArray, clear: float) -> tuple[BoolArray, BoolArray]:
-    """Explaining away: a link counts against an end unless the other end is suspicious and worse.
+    """Explaining away: a link counts against an end unless the other end is suspicious and no better.
 
+    On a tie neither end is blamed for that link (the link itself is still judged on its own).
     Returns (counts for the beaconer, counts for the witness) per link.
     """
     b_level, w_level = level[links.beaconer], level[links.witness]
-    return ~((w_level > clear) & (w_level > b_level)), ~((b_level > clear) & (b_level > w_level))
+    return ~((w_level > clear) & (w_level >= b_level)), ~((b_level > clear) & (b_level >= w_level))
 
 
 def compute_explained_votes(
@@ -148,10 +149,17 @@ def compute_explained_votes(
     n_owners: int,
     clear: float,
     robust: bool,
+    explain_prior: float = 2.0,
 ) -> tuple[FloatArray, FloatArray]:
-    """Owner votes on a link figure, twice: the second pass drops links blamed on the other end."""
+    """Owner votes on a link figure, twice: the second pass drops links blamed on the other end.
+
+    Blame goes to the end with the stronger case: each end's figure is shrunk toward zero by
+    `explain_prior` pseudo-votes, so a hotspot accused by many independent owners outweighs one
+    whose only neighbours are the liars.
+    """
     num, den = compute_both_ends_votes(links, mask, values, devices, n_owners, robust)
-    for_b, for_w = compute_explained(links, _mean(num, den), clear)
+    shrunk = num / (den + explain_prior)
+    for_b, for_w = compute_explained(links, shrunk, clear)
     owner = devices.owner
     keep = mask & (owner[links.beaconer] != owner[links.witness])
     b_rows, w_rows = np.flatnonzero(keep & for_b), np.flatnonzero(keep & for_w)
@@ -353,7 +361,7 @@ def detect_structure(
         "owner_self_witnessing",
         internal[devices.owner],
         np.where(owner_flag[devices.owner], 0.0, 1.0),
-        {"owner_devices": owned[devices.owner].astype(np.float64)},
+        {"owner_and_partner_devices": owned[devices.owner].astype(np.float64)},
     )
     return community, owner
 
