@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from opendepin.sectors.wireless.poc.evidence import FloatArray, IntArray
+from opendepin.sectors.wireless.poc.evidence import BoolArray, FloatArray, IntArray
 from opendepin.sectors.wireless.poc.params import TrustParams
 
 
@@ -25,38 +25,45 @@ def compute_components(size: int, left: IntArray, right: IntArray) -> IntArray:
     return np.array([find(node) for node in range(size)], dtype=np.int64)
 
 
-def compute_top_owner_share(owners: IntArray, top: int) -> float:
-    """Share of a community's devices held by its `top` largest owners."""
-    counts = np.sort(np.bincount(owners))[::-1]
-    return float(counts[:top].sum() / max(1, len(owners)))
-
-
 def compute_community_flags(
     labels: IntArray, owner: IntArray, linked: np.ndarray, trust: TrustParams
 ) -> tuple[np.ndarray, FloatArray, IntArray]:
-    """Devices in a closed community (a component) of ≥ min size dominated by ≤ `top` owners.
+    """Hotspots of the ≤ `top` owners dominating a closed community (a component) of ≥ min size.
 
-    Returns (flag, owner share of the device's community, community size) per device.
+    Returns (flag, top owners' share of the device's community, community size) per device; hotspots
+    of other owners in that community are not flagged (they merely live next to it).
     """
-    flags = np.zeros(len(labels), dtype=bool)
-    shares = np.zeros(len(labels))
-    sizes = np.zeros(len(labels), dtype=np.int64)
-    for label in np.unique(labels[linked]):
-        members = np.flatnonzero((labels == label) & linked)
-        share = compute_top_owner_share(owner[members], trust.community_top_owners)
-        shares[members] = share
-        sizes[members] = len(members)
-        if len(members) >= trust.community_min_size and share >= trust.community_owner_share:
-            flags[members] = True
+    n = len(labels)
+    flags, shares, sizes = np.zeros(n, dtype=bool), np.zeros(n), np.zeros(n, dtype=np.int64)
+    members = np.flatnonzero(linked)
+    if len(members) == 0:
+        return flags, shares, sizes
+    _, community = np.unique(labels[members], return_inverse=True)
+    n_owners = int(owner.max()) + 1
+    keys, key_index, key_counts = np.unique(
+        community * n_owners + owner[members], return_inverse=True, return_counts=True
+    )
+    key_community = keys // n_owners
+    order = np.lexsort((keys, -key_counts, key_community))
+    first = np.searchsorted(key_community[order], key_community[order], side="left")
+    rank = np.empty(len(keys), dtype=np.int64)
+    rank[order] = np.arange(len(keys)) - first
+    top = rank < trust.community_top_owners
+    community_size = np.bincount(community)
+    top_count = np.bincount(key_community, weights=np.where(top, key_counts, 0))
+    share = top_count / community_size
+    dominated = (community_size >= trust.community_min_size) & (share >= trust.community_owner_share)
+    flags[members] = dominated[community] & top[key_index]
+    shares[members] = share[community]
+    sizes[members] = community_size[community]
     return flags, shares, sizes
 
 
-def compute_owner_internal_share(
-    owner: IntArray, left: IntArray, right: IntArray, n_owners: int, min_devices: int = 3
-) -> tuple[FloatArray, IntArray]:
-    """Per owner of ≥ `min_devices` hotspots: share of its links that stay within itself or its closest
-    partner owner (if that one also holds ≥ `min_devices`), and the hotspots the two hold together
-    (a wallet, or two colluding wallets, witnessing themselves)."""
+def compute_owner_partners(
+    owner: IntArray, left: IntArray, right: IntArray, n_owners: int, min_devices: int
+) -> tuple[FloatArray, FloatArray, IntArray, IntArray]:
+    """Per owner: share of its links inside itself; share inside itself or its top partner owner; the
+    partner (−1 if none holds ≥ `min_devices`); hotspots held by the owner."""
     a = np.concatenate([owner[left], owner[right]])
     b = np.concatenate([owner[right], owner[left]])
     totals = np.bincount(a, minlength=n_owners).astype(np.float64)
@@ -64,7 +71,7 @@ def compute_owner_internal_share(
     inside = np.bincount(a, weights=same.astype(np.float64), minlength=n_owners)
     devices = np.bincount(owner, minlength=n_owners)
     partner_links = np.zeros(n_owners)
-    partner_devices = np.zeros(n_owners, dtype=np.int64)
+    partner = np.full(n_owners, -1, dtype=np.int64)
     keys, counts = np.unique(a[~same] * n_owners + b[~same], return_counts=True)
     if len(keys):
         source, target = keys // n_owners, keys % n_owners
@@ -72,6 +79,22 @@ def compute_owner_internal_share(
         first = order[np.concatenate([[True], source[order][1:] != source[order][:-1]])]
         sizeable = devices[target[first]] >= min_devices
         partner_links[source[first]] = np.where(sizeable, counts[first], 0)
-        partner_devices[source[first]] = np.where(sizeable, devices[target[first]], 0)
-    share = np.divide(inside + partner_links, totals, out=np.zeros(n_owners), where=totals > 0)
-    return np.where(devices >= min_devices, share, 0.0), devices + partner_devices
+        partner[source[first]] = np.where(sizeable, target[first], -1)
+    alone = np.divide(inside, totals, out=np.zeros(n_owners), where=totals > 0)
+    paired = np.divide(inside + partner_links, totals, out=np.zeros(n_owners), where=totals > 0)
+    return alone, paired, partner, devices
+
+
+def compute_owner_group_flags(
+    owner: IntArray, left: IntArray, right: IntArray, n_owners: int, trust: TrustParams
+) -> tuple[BoolArray, FloatArray, IntArray]:
+    """Owners whose hotspots mostly witness each other: alone with ≥ `owner_min_devices` hotspots, or
+    with a partner wallet that chose them back and looks as inward; returns (flag, share, group size)."""
+    alone, paired, partner, devices = compute_owner_partners(owner, left, right, n_owners, 3)
+    threshold = trust.owner_internal_share
+    safe = np.where(partner >= 0, partner, 0)
+    mutual = (partner >= 0) & (partner[safe] == np.arange(n_owners)) & (paired[safe] >= threshold)
+    group = np.where(mutual, devices + devices[safe], devices)
+    share = np.where(mutual, paired, alone)
+    big_enough = devices >= 3
+    return big_enough & (group >= trust.owner_min_devices) & (share >= threshold), share, group

@@ -27,7 +27,7 @@ from opendepin.sectors.wireless.poc.geo import pairs_within
 from opendepin.sectors.wireless.poc.graph import (
     compute_community_flags,
     compute_components,
-    compute_owner_internal_share,
+    compute_owner_group_flags,
 )
 from opendepin.sectors.wireless.poc.linkmodel import (
     compute_expected_rssi_dbm,
@@ -352,8 +352,7 @@ def detect_structure(
     linked[right] = True
     labels = compute_components(devices.size, left, right)
     flags, shares, sizes = compute_community_flags(labels, devices.owner, linked, trust)
-    internal, owned = compute_owner_internal_share(devices.owner, left, right, n_owners)
-    owner_flag = (owned >= trust.owner_min_devices) & (internal >= trust.owner_internal_share)
+    owner_flag, internal, owned = compute_owner_group_flags(devices.owner, left, right, n_owners, trust)
     community = DetectorOutput(
         "closed_community", shares, np.where(flags, 0.0, 1.0), {"community_size": sizes.astype(np.float64)}
     )
