@@ -47,7 +47,7 @@ def compute_link_surprise(
 def compute_range_m(tx_power_dbm: float, gains_dbi: float, probability: float, trust: TrustParams) -> float:
     """Distance within which a link is heard with at least `probability` (inverse of the model)."""
     z = _normal_isf(probability)
-    budget = tx_power_dbm + gains_dbi - trust.sensitivity_dbm - z * trust.shadowing_sigma_db
+    budget = tx_power_dbm + gains_dbi - trust.sensitivity_dbm + z * trust.shadowing_sigma_db
     return float(10 ** ((budget - trust.reference_loss_db) / (10 * trust.path_loss_exponent)))
 
 

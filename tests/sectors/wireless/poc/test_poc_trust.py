@@ -1,0 +1,160 @@
+"""Detection beyond the rules, on small synthetic link tables with known answers."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from opendepin.sectors.wireless.poc.evidence import DeviceTable, LinkTable
+from opendepin.sectors.wireless.poc.graph import (
+    compute_community_flags,
+    compute_components,
+    compute_owner_group_flags,
+)
+from opendepin.sectors.wireless.poc.linkmodel import (
+    compute_expected_rssi_dbm,
+    compute_hear_probability,
+    compute_range_m,
+    normal_sf,
+)
+from opendepin.sectors.wireless.poc.params import TrustParams
+from opendepin.sectors.wireless.poc.trilateration import fit_positions
+from opendepin.sectors.wireless.poc.trust import (
+    compute_explained,
+    compute_group_median,
+    compute_ramp,
+    judge_links,
+)
+
+TRUST = TrustParams()
+
+
+def _devices(xy: list[tuple[float, float]], owners: list[int] | None = None) -> DeviceTable:
+    n = len(xy)
+    return DeviceTable(
+        [f"d{i}" for i in range(n)],
+        np.array(owners or list(range(n)), dtype=np.int64),
+        np.array(xy, dtype=np.float64),
+        np.full(n, 3.0),
+        np.ones(n, dtype=bool),
+    )
+
+
+def _links(
+    pairs: list[tuple[int, int]],
+    xy: np.ndarray,
+    rssi: list[float] | None = None,
+    lag: list[float] | None = None,
+) -> LinkTable:
+    b = np.array([p[0] for p in pairs], dtype=np.int64)
+    w = np.array([p[1] for p in pairs], dtype=np.int64)
+    distance = np.sqrt(((xy[b] - xy[w]) ** 2).sum(axis=1))
+    if rssi is None:
+        expected = compute_expected_rssi_dbm(np.full(len(b), 27.0), np.full(len(b), 6.0), distance, TRUST)
+        rssi_arr = expected
+    else:
+        rssi_arr = np.array(rssi)
+    return LinkTable(
+        np.arange(len(b)),
+        b,
+        w,
+        rssi_arr,
+        np.full(len(b), 27.0),
+        distance,
+        np.array(lag if lag is not None else [2.0] * len(b)),
+    )
+
+
+def test_normal_tail_matches_erfc() -> None:
+    for z in (-3.0, -1.0, 0.0, 0.5, 2.0, 4.0):
+        assert normal_sf(np.array([z]))[0] == pytest.approx(0.5 * math.erfc(z / math.sqrt(2)), abs=2e-7)
+
+
+def test_range_inverts_the_hearing_probability() -> None:
+    radius = compute_range_m(27.0, 6.0, 0.8, TRUST)
+    expected = compute_expected_rssi_dbm(np.array([27.0]), np.array([6.0]), np.array([radius]), TRUST)
+    assert compute_hear_probability(expected, TRUST)[0] == pytest.approx(0.8, abs=1e-6)
+
+
+def test_ramp_clear_and_full_in_both_directions() -> None:
+    values = np.array([0.0, 0.1, 0.2, 0.3, 0.5])
+    assert compute_ramp(values, 0.1, 0.3).tolist() == pytest.approx([1.0, 1.0, 0.5, 0.0, 0.0])
+    assert compute_ramp(values, 0.3, 0.1).tolist() == pytest.approx([0.0, 0.0, 0.5, 1.0, 1.0])
+
+
+def test_group_median_per_device() -> None:
+    num, den = compute_group_median(np.array([0, 0, 0, 2, 2]), np.array([5.0, 1.0, 3.0, 4.0, 2.0]), 3)
+    assert (num / np.maximum(den, 1)).tolist() == [3.0, 0.0, 3.0]
+    assert den.tolist() == [3.0, 0.0, 2.0]
+
+
+def test_links_heard_late_are_relayed_and_impossible_distances_implausible() -> None:
+    xy = np.array([(0.0, 0.0), (1_000.0, 0.0), (60_000.0, 0.0)])
+    links = _links([(0, 1), (0, 2), (0, 1)], xy, rssi=[-100.0, -110.0, -100.0], lag=[2.0, 3.0, 101.0])
+    judged = judge_links(links, _devices([tuple(p) for p in xy]), TRUST)
+    assert judged.relayed.tolist() == [False, False, True]
+    assert judged.implausible.tolist() == [False, True, False]
+    assert judged.hear_probability[1] < TRUST.implausible_probability < judged.hear_probability[0]
+
+
+def test_blame_goes_to_the_worse_end_and_ties_blame_nobody() -> None:
+    xy = np.zeros((3, 2))
+    links = _links([(0, 1), (1, 2)], xy)
+    for_b, for_w = compute_explained(links, np.array([0.9, 0.1, 0.9]), clear=0.3)
+    assert for_b.tolist() == [True, False] and for_w.tolist() == [False, True]
+    for_b, for_w = compute_explained(links, np.array([0.9, 0.9, 0.1]), clear=0.3)
+    assert for_b.tolist() == [False, True] and for_w.tolist() == [False, False]
+
+
+def test_trilateration_finds_a_liar_and_clears_the_truthful() -> None:
+    angles = np.linspace(0, 2 * np.pi, 16, endpoint=False)
+    ring = [(3_000 * np.cos(a), 3_000 * np.sin(a)) for a in angles]
+    honest = _devices([(0.0, 0.0), *ring])
+    links = _links([(0, k) for k in range(1, 17)], honest.xy)
+    fit = fit_positions(links, np.ones(links.size, dtype=bool), honest, TRUST)
+    assert fit.offset_m[0] < 100 and fit.gain[0] < TRUST.geometry_clear_gain
+    liar = _devices([(8_000.0, 0.0), *ring])
+    fit = fit_positions(links, np.ones(links.size, dtype=bool), liar, TRUST)
+    assert fit.offset_m[0] > 5_000 and fit.gain[0] > TRUST.geometry_full_gain
+
+
+def test_components_and_closed_community_dominated_by_one_owner() -> None:
+    left, right = np.array([0, 1, 2, 3, 4, 6]), np.array([1, 2, 3, 4, 5, 7])
+    labels = compute_components(9, left, right)
+    assert len(set(labels[:6].tolist())) == 1 and labels[6] == labels[7] != labels[0]
+    owners = np.array([9, 9, 9, 9, 9, 1, 2, 3, 4])
+    linked = np.array([True] * 8 + [False])
+    flags, shares, sizes = compute_community_flags(
+        labels,
+        owners,
+        linked,
+        TRUST.model_copy(
+            update={"community_min_size": 6, "community_owner_share": 0.9, "community_top_owners": 2}
+        ),
+    )
+    assert flags.tolist() == [True] * 6 + [False] * 3
+    assert sizes[0] == 6 and shares[0] == 1.0
+    flags, _, _ = compute_community_flags(
+        labels,
+        owners,
+        linked,
+        TRUST.model_copy(
+            update={"community_min_size": 6, "community_owner_share": 0.8, "community_top_owners": 1}
+        ),
+    )
+    assert flags.tolist() == [True] * 5 + [False] * 4
+
+
+def test_invalid_owner_group_needs_enough_hotspots_looking_inward() -> None:
+    owners = np.array([0] * 8 + [1, 2])
+    left = np.array([0, 1, 2, 3, 4, 5, 6, 7, 8])
+    right = np.array([1, 2, 3, 4, 5, 6, 7, 0, 9])
+    flags, share, group = compute_owner_group_flags(owners, left, right, 3, TRUST)
+    assert flags.tolist() == [True, False, False]
+    assert share[0] == 1.0 and group[0] == 8
+    flags, _, _ = compute_owner_group_flags(
+        owners, left, right, 3, TRUST.model_copy(update={"owner_min_devices": 9})
+    )
+    assert not flags.any()
