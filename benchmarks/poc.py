@@ -1,0 +1,102 @@
+"""Benchmark: wireless proof of coverage — reports verified per second, and scoring an epoch of 100k hotspots.
+
+Measured in one run:
+  1. per-report rules + HIP-106/83/15/17 (`evaluate_poc` with trust off) on one simulated day of an honest
+     fleet, in beacon+witness reports per second; then the same epoch with detection (trust) on;
+  2. the baseline measured alongside: a bare Python loop doing only the geometry every witness check needs
+     (two H3 parents, one grid distance, one great-circle distance per witness), in witnesses per second;
+     the ratio says how close the whole rule set runs to that irreducible floor;
+  3. the time to score one epoch of a 100,000-hotspot fleet (rules, reciprocity, cap, HIP-15, HIP-17 and
+     every trust detector), reported separately from the time to simulate its reports.
+
+  .venv/bin/python benchmarks/poc.py                 # 2,000-hotspot throughput + 100,000-hotspot epoch
+  .venv/bin/python benchmarks/poc.py --hotspots 20000  # a smaller large epoch
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import h3
+import numpy as np
+
+from opendepin.fleet.radio.behaviour import simulate_epoch
+from opendepin.fleet.radio.links import build_radio_links
+from opendepin.fleet.radio.propagation import RadioPhysics
+from opendepin.fleet.radio.runner import EPOCH_SECONDS, GENESIS, build_registry
+from opendepin.fleet.radio.scenarios import build_fleet
+from opendepin.sectors.base import EpochWindow, SectorInput
+from opendepin.sectors.wireless.poc.evaluate import ENTROPY_CONTEXT_KEY, evaluate_poc
+from opendepin.sectors.wireless.poc.geo import compute_distance_m, get_cell_center
+from opendepin.sectors.wireless.poc.params import PocParams
+from opendepin.sectors.wireless.poc.reports import WITNESS
+
+
+def make_epoch(hotspots: int, seed: int, beacon_probability: float) -> tuple[SectorInput, float]:
+    """One simulated day of an honest fleet as a SectorInput, and the seconds it took to simulate."""
+    started = time.perf_counter()
+    physics, params = RadioPhysics(), PocParams()
+    fleet = build_fleet("honest", hotspots, seed)
+    rng = np.random.default_rng(seed + 1)
+    links = build_radio_links(fleet, physics, rng)
+    window = EpochWindow(0, GENESIS, GENESIS + EPOCH_SECONDS)
+    log = simulate_epoch(fleet, links, window, physics, params, rng, seed, beacon_probability)
+    data = SectorInput(window, build_registry(fleet), log.reports, {}, {ENTROPY_CONTEXT_KEY: log.entropies})
+    return data, time.perf_counter() - started
+
+
+def time_evaluate(data: SectorInput, params: PocParams) -> float:
+    started = time.perf_counter()
+    evaluate_poc(data, params)
+    return time.perf_counter() - started
+
+
+def time_geometry_floor(data: SectorInput) -> tuple[float, int]:
+    """The bare per-witness geometry loop (the baseline): seconds and witnesses processed."""
+    witnesses = [r for r in data.reports if r.kind == WITNESS]
+    started = time.perf_counter()
+    for report in witnesses:
+        mine = data.devices[report.device_id].location or ""
+        theirs = data.devices[str(report.payload["beaconer"])].location or ""
+        h3.grid_distance(h3.cell_to_parent(mine, 11), h3.cell_to_parent(theirs, 11))
+        compute_distance_m(get_cell_center(mine), get_cell_center(theirs))
+    return time.perf_counter() - started, len(witnesses)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--small", type=int, default=2_000, help="hotspots for the throughput figure")
+    parser.add_argument("--hotspots", type=int, default=100_000, help="hotspots for the large epoch")
+    parser.add_argument("--beacons-per-day", type=float, default=1.0, help="in the large epoch (4 buckets)")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    rules = PocParams().model_copy(update={"trust": PocParams().trust.model_copy(update={"enabled": False})})
+    full = PocParams()
+
+    data, _ = make_epoch(args.small, args.seed, 0.5)
+    n = len(data.reports)
+    t_rules = min(time_evaluate(data, rules) for _ in range(3))
+    t_full = min(time_evaluate(data, full) for _ in range(3))
+    t_floor, n_witness = min(time_geometry_floor(data) for _ in range(3))
+    print(f"epoch of {args.small:,} hotspots: {n:,} beacon+witness reports ({n_witness:,} witnesses)")
+    print(f"  per-report rules + HIP-106/83/15/17: {n / t_rules:,.0f} reports/s ({t_rules:.2f} s)")
+    print(f"  with trust detection:                {n / t_full:,.0f} reports/s ({t_full:.2f} s)")
+    print(f"  baseline, bare geometry loop:        {n_witness / t_floor:,.0f} witnesses/s ({t_floor:.2f} s)")
+    print(f"  ratio rules/baseline (per witness):  {(n_witness / t_rules) / (n_witness / t_floor):.2f}")
+
+    big, t_sim = make_epoch(args.hotspots, args.seed, args.beacons_per_day / 4)
+    t_big_rules = time_evaluate(big, rules)
+    t_big_full = time_evaluate(big, full)
+    print(f"epoch of {args.hotspots:,} hotspots: {len(big.reports):,} reports (simulated in {t_sim:.1f} s)")
+    print(f"  scored with per-report rules only:   {t_big_rules:.1f} s")
+    print(
+        f"  scored with rules + trust detection: {t_big_full:.1f} s "
+        f"({len(big.reports) / t_big_full:,.0f} reports/s)"
+    )
+
+
+if __name__ == "__main__":
+    main()
