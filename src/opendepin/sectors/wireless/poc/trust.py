@@ -86,7 +86,8 @@ def compute_group_median(
     low = starts[has] + (counts[has] - 1) // 2
     high = starts[has] + counts[has] // 2
     median[has] = (ordered[low] + ordered[high]) / 2
-    return median * counts, counts * 1.0
+    weights = counts.astype(np.float64)
+    return median * weights, weights
 
 
 def compute_owner_votes(
@@ -110,8 +111,8 @@ def compute_owner_votes(
     holder = unique // n_owners
     if robust:
         return compute_group_median(holder, means, n_devices)
-    counts = np.bincount(holder, minlength=n_devices) * 1.0
-    return np.bincount(holder, weights=means, minlength=n_devices), counts
+    counts = np.bincount(holder, minlength=n_devices).astype(np.float64)
+    return np.bincount(holder, weights=means, minlength=n_devices).astype(np.float64), counts
 
 
 def compute_both_ends_votes(
@@ -213,9 +214,9 @@ def compute_silence_votes(
     ratio = np.minimum(1.0, observed / expected)
     holder = unique // n_owners
     return (
-        np.bincount(holder, weights=ratio, minlength=n),
-        np.bincount(holder, minlength=n) * 1.0,
-        np.bincount(holder, weights=expected, minlength=n),
+        np.bincount(holder, weights=ratio, minlength=n).astype(np.float64),
+        np.bincount(holder, minlength=n).astype(np.float64),
+        np.bincount(holder, weights=expected, minlength=n).astype(np.float64),
     )
 
 
@@ -378,7 +379,7 @@ def detect_owner_contagion(
         "owner_flagged",
         share[devices.owner],
         np.where(bad[devices.owner], 0.0, 1.0),
-        {"flagged_devices": count[devices.owner]},
+        {"flagged_devices": count[devices.owner].astype(np.float64)},
     )
 
 
