@@ -16,6 +16,7 @@ from opendepin.chain.backend import ChainError
 from opendepin.chain.cli import chain_app, claim_command, credits_app
 from opendepin.config import ConfigError, load_config
 from opendepin.economics.cli import app as economics_app
+from opendepin.simulate.cli import app as simulate_app
 
 app = typer.Typer(
     help="opendepin: run a DePIN network — identity, signed reports, verification, rewards.",
@@ -25,6 +26,7 @@ app = typer.Typer(
 epoch_app = typer.Typer(help="Closed epochs: manifests, proofs, recomputation.", no_args_is_help=True)
 app.add_typer(epoch_app, name="epoch")
 app.add_typer(economics_app, name="economics", help="Token economics: simulator and sustainability report.")
+app.add_typer(simulate_app, name="simulate", help="Headless adversary scenarios (wireless PoC).")
 app.add_typer(chain_app, name="chain", help="Contracts on the settlement chain: deploy, status, price.")
 app.add_typer(credits_app, name="credits", help="Data credits: buy them by burning tokens.")
 app.command("claim", help="Claim every reward an owner is owed on chain.")(claim_command)
