@@ -24,3 +24,32 @@ def test_check_config_names_key(tmp_path: Path) -> None:
     path.write_text("[token]\ndecimals = 99\n")
     result = runner.invoke(app, ["check-config", str(path)])
     assert result.exit_code == 2 and "token.decimals" in result.output
+
+
+def test_up_with_network_file(tmp_path: Path) -> None:
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    result = runner.invoke(
+        app,
+        [
+            "up",
+            "--epochs",
+            "1",
+            "--devices",
+            "8",
+            "--json",
+            "--chain",
+            "none",
+            "--data-dir",
+            str(tmp_path / "net"),
+            "--network",
+            str(examples / "wireless-iot.toml"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "net" / "network.toml").read_text() == (examples / "wireless-iot.toml").read_text()
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[token]\ndecimals = 99\n")
+    refused = runner.invoke(
+        app, ["up", "--epochs", "1", "--data-dir", str(tmp_path / "other"), "--network", str(bad)]
+    )
+    assert refused.exit_code == 2 and "token.decimals" in refused.output

@@ -54,3 +54,12 @@ def test_invalid_toml_syntax(tmp_path: Path) -> None:
 def test_missing_file_says_how_to_create(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="depin init"):
         load_config(tmp_path / "network.toml")
+
+
+def test_shipped_examples_are_valid() -> None:
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    files = sorted(examples.glob("*.toml"))
+    assert files
+    for path in files:
+        config = load_config(path)
+        assert config.enabled_sectors

@@ -104,6 +104,9 @@ def up(
     region: Annotated[str, typer.Option(help="city the fleet stands in")] = "berlin",
     misbehaving: Annotated[float, typer.Option(min=0, max=1, help="share of misbehaving devices")] = 0.15,
     fresh: Annotated[bool, typer.Option(help="delete the data dir first")] = False,
+    network: Annotated[
+        Path | None, typer.Option(help="network.toml for a new data dir (default: the commented template)")
+    ] = None,
     chain: Annotated[str | None, typer.Option(help="embedded | rpc | none (default: network.toml)")] = None,
     rpc_url: Annotated[str | None, typer.Option(help="JSON-RPC node for --chain rpc")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON summary object on stdout")] = False,
@@ -121,6 +124,7 @@ def up(
         region=region,
         misbehaving_share=misbehaving,
         fresh=fresh,
+        network=network,
         chain=chain,
         rpc_url=rpc_url,
     )

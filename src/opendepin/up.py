@@ -49,6 +49,8 @@ class UpOptions:
     p256_share: float = 0.2
     fresh: bool = False
     batch_size: int = 1_000
+    network: Path | None = None
+    """A network.toml to start a new data dir with (ignored once the data dir has one)."""
     chain: str | None = None
     """"embedded", "rpc" or "none"; None uses network.toml's [chain] kind."""
     rpc_url: str | None = None
@@ -107,7 +109,11 @@ def prepare_data_dir(options: UpOptions) -> tuple[NetworkConfig, Fleet]:
     fleet.save(fleet_path)
     config_path = data_dir / "network.toml"
     if not config_path.exists():
-        write_template(data_dir, makers={FLEET_MAKER_NAME: fleet.maker.address})
+        if options.network is not None:
+            load_config(options.network)  # refuse a bad file before copying it
+            shutil.copyfile(options.network, config_path)
+        else:
+            write_template(data_dir, makers={FLEET_MAKER_NAME: fleet.maker.address})
     config = load_config(config_path)
     if not any(m.address.lower() == fleet.maker.address.lower() for m in config.makers):
         config = config.model_copy(
