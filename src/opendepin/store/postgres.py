@@ -13,48 +13,9 @@ from typing import Any
 
 import psycopg
 
-from opendepin.store.sql import Cursor, SQLStore
+from opendepin.store.sql import Cursor, SQLStore, render_migrations
 
-MIGRATIONS: tuple[str, ...] = (
-    # 1: the report log, devices and epochs
-    """
-    CREATE TABLE makers (address TEXT PRIMARY KEY, name TEXT NOT NULL);
-    CREATE TABLE devices (
-        device_id TEXT PRIMARY KEY, key_type TEXT NOT NULL, owner TEXT NOT NULL, maker TEXT NOT NULL,
-        location TEXT, onboarded_at BIGINT NOT NULL, attestation TEXT NOT NULL);
-    CREATE TABLE reports (
-        report_id TEXT PRIMARY KEY, device_id TEXT NOT NULL, kind TEXT NOT NULL, seq BIGINT NOT NULL,
-        ts BIGINT NOT NULL, received_at BIGINT NOT NULL, envelope BYTEA NOT NULL, signature BYTEA NOT NULL);
-    CREATE INDEX reports_ts ON reports (ts);
-    CREATE INDEX reports_device ON reports (device_id, seq);
-    CREATE TABLE rejections (
-        id BIGSERIAL PRIMARY KEY, reason TEXT NOT NULL, message TEXT NOT NULL,
-        received_at BIGINT NOT NULL, report_id TEXT, device_id TEXT, raw BYTEA NOT NULL);
-    CREATE INDEX rejections_received ON rejections (received_at);
-    CREATE TABLE epochs (
-        number BIGINT PRIMARY KEY, start_ts BIGINT NOT NULL, end_ts BIGINT NOT NULL,
-        manifest TEXT NOT NULL, inputs TEXT NOT NULL, sector_state TEXT NOT NULL);
-    CREATE TABLE verdicts (
-        epoch BIGINT NOT NULL, report_id TEXT NOT NULL, device_id TEXT NOT NULL, reason TEXT NOT NULL,
-        evidence TEXT NOT NULL, PRIMARY KEY (epoch, report_id));
-    CREATE INDEX verdicts_device ON verdicts (epoch, device_id);
-    CREATE TABLE device_rewards (
-        epoch BIGINT NOT NULL, device_id TEXT NOT NULL, category TEXT NOT NULL, units BIGINT NOT NULL,
-        amount TEXT NOT NULL, breakdown TEXT NOT NULL, PRIMARY KEY (epoch, device_id, category));
-    CREATE TABLE owner_rewards (
-        epoch BIGINT NOT NULL, owner TEXT NOT NULL, amount TEXT NOT NULL, cumulative TEXT NOT NULL,
-        PRIMARY KEY (epoch, owner));
-    CREATE TABLE device_notes (
-        epoch BIGINT NOT NULL, device_id TEXT NOT NULL, reason TEXT NOT NULL, evidence TEXT NOT NULL);
-    CREATE INDEX device_notes_device ON device_notes (epoch, device_id);
-    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    """,
-    # 2: challenge entropy served to devices (wireless proof of coverage)
-    """
-    CREATE TABLE entropy (value TEXT PRIMARY KEY, ts BIGINT NOT NULL, source TEXT NOT NULL);
-    CREATE INDEX entropy_ts ON entropy (ts);
-    """,
-)
+MIGRATIONS: tuple[str, ...] = render_migrations("BIGINT", "BYTEA", "BIGSERIAL PRIMARY KEY")
 
 
 class PostgresStore(SQLStore):

@@ -21,6 +21,49 @@ from opendepin.store.base import EpochRecord, Rejection, Store, StoredReport
 DEVICE_COLUMNS = "device_id, key_type, owner, maker, location, onboarded_at"
 REPORT_COLUMNS = "report_id, kind, device_id, ts, seq, received_at, envelope, signature"
 
+SCHEMA_V1 = """
+    CREATE TABLE makers (address TEXT PRIMARY KEY, name TEXT NOT NULL);
+    CREATE TABLE devices (
+        device_id TEXT PRIMARY KEY, key_type TEXT NOT NULL, owner TEXT NOT NULL, maker TEXT NOT NULL,
+        location TEXT, onboarded_at {int} NOT NULL, attestation TEXT NOT NULL);
+    CREATE TABLE reports (
+        report_id TEXT PRIMARY KEY, device_id TEXT NOT NULL, kind TEXT NOT NULL, seq {int} NOT NULL,
+        ts {int} NOT NULL, received_at {int} NOT NULL, envelope {blob} NOT NULL, signature {blob} NOT NULL);
+    CREATE INDEX reports_ts ON reports (ts);
+    CREATE INDEX reports_device ON reports (device_id, seq);
+    CREATE TABLE rejections (
+        id {serial}, reason TEXT NOT NULL, message TEXT NOT NULL,
+        received_at {int} NOT NULL, report_id TEXT, device_id TEXT, raw {blob} NOT NULL);
+    CREATE INDEX rejections_received ON rejections (received_at);
+    CREATE TABLE epochs (
+        number {int} PRIMARY KEY, start_ts {int} NOT NULL, end_ts {int} NOT NULL,
+        manifest TEXT NOT NULL, inputs TEXT NOT NULL, sector_state TEXT NOT NULL);
+    CREATE TABLE verdicts (
+        epoch {int} NOT NULL, report_id TEXT NOT NULL, device_id TEXT NOT NULL, reason TEXT NOT NULL,
+        evidence TEXT NOT NULL, PRIMARY KEY (epoch, report_id));
+    CREATE INDEX verdicts_device ON verdicts (epoch, device_id);
+    CREATE TABLE device_rewards (
+        epoch {int} NOT NULL, device_id TEXT NOT NULL, category TEXT NOT NULL, units {int} NOT NULL,
+        amount TEXT NOT NULL, breakdown TEXT NOT NULL, PRIMARY KEY (epoch, device_id, category));
+    CREATE TABLE owner_rewards (
+        epoch {int} NOT NULL, owner TEXT NOT NULL, amount TEXT NOT NULL, cumulative TEXT NOT NULL,
+        PRIMARY KEY (epoch, owner));
+    CREATE TABLE device_notes (
+        epoch {int} NOT NULL, device_id TEXT NOT NULL, reason TEXT NOT NULL, evidence TEXT NOT NULL);
+    CREATE INDEX device_notes_device ON device_notes (epoch, device_id);
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+SCHEMA_V2 = """
+    CREATE TABLE entropy (value TEXT PRIMARY KEY, ts {int} NOT NULL, source TEXT NOT NULL);
+    CREATE INDEX entropy_ts ON entropy (ts);
+"""
+
+
+def render_migrations(int_type: str, blob_type: str, serial: str) -> tuple[str, ...]:
+    """The migrations in one dialect: 1 the report log, devices and epochs; 2 challenge entropy."""
+    types = {"int": int_type, "blob": blob_type, "serial": serial}
+    return tuple(schema.format(**types) for schema in (SCHEMA_V1, SCHEMA_V2))
+
 
 def dumps(value: Any) -> str:
     """Canonical JSON (sorted keys, no spaces) used for everything the store keeps as text."""
