@@ -9,9 +9,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from opendepin.store.sql import SQLStore, dumps, render_migrations
+from opendepin.store.sql import SQLStore, render_migrations
 
-__all__ = ["MIGRATIONS", "SQLiteStore", "dumps"]
+__all__ = ["MIGRATIONS", "SQLiteStore"]
 
 MIGRATIONS: tuple[str, ...] = render_migrations("INTEGER", "BLOB", "INTEGER PRIMARY KEY AUTOINCREMENT")
 
