@@ -25,6 +25,7 @@ from opendepin.sectors.wireless.poc.trust import (
     compute_explained,
     compute_group_median,
     compute_ramp,
+    detect_common_site,
     judge_links,
 )
 
@@ -158,3 +159,40 @@ def test_invalid_owner_group_needs_enough_hotspots_looking_inward() -> None:
         owners, left, right, 3, TRUST.model_copy(update={"owner_min_devices": 9})
     )
     assert not flags.any()
+
+
+def _spread_owner_heard_from(real: list[tuple[float, float]]) -> tuple[DeviceTable, LinkTable]:
+    """Owner 0 asserts four hotspots 4 km around the origin; 24 other owners on a 3 km ring hear each
+    of them with the nominal RSSI of the hotspot's *real* position."""
+    asserted = [(4_000.0, 0.0), (0.0, 4_000.0), (-4_000.0, 0.0), (0.0, -4_000.0)]
+    angles = np.linspace(0, 2 * np.pi, 24, endpoint=False)
+    ring = [(3_000 * np.cos(a), 3_000 * np.sin(a)) for a in angles]
+    devices = _devices([*asserted, *ring], [0, 0, 0, 0, *range(1, 25)])
+    pairs = [(h, w) for h in range(4) for w in range(4, 28)]
+    where = np.array([*real, *ring])
+    true_distance = np.array([np.hypot(*(where[b] - where[w])) for b, w in pairs])
+    rssi = compute_expected_rssi_dbm(
+        np.full(len(pairs), 27.0), np.full(len(pairs), 6.0), true_distance, TRUST
+    )
+    return devices, _links(pairs, devices.xy, rssi=rssi.tolist())
+
+
+def test_common_site_clears_an_owner_whose_hotspots_stand_where_asserted() -> None:
+    devices, links = _spread_owner_heard_from(
+        [(4_000.0, 0.0), (0.0, 4_000.0), (-4_000.0, 0.0), (0.0, -4_000.0)]
+    )
+    found = detect_common_site(links, np.ones(links.size, dtype=bool), devices, TRUST, 25)
+    assert found.factor.tolist() == [1.0] * 28
+    assert found.value[0] < TRUST.common_site_clear_gain
+    assert found.evidence["pooled_links"][0] == 96 and found.evidence["asserted_spread_m"][0] == 4_000.0
+
+
+def test_invalid_common_site_spread_assertions_heard_from_one_building() -> None:
+    devices, links = _spread_owner_heard_from([(0.0, 0.0)] * 4)
+    found = detect_common_site(links, np.ones(links.size, dtype=bool), devices, TRUST, 25)
+    assert found.factor[:4].tolist() == [0.0] * 4 and found.factor[4:].tolist() == [1.0] * 24
+    assert found.value[0] > TRUST.common_site_full_gain
+    assert found.evidence["site_to_asserted_m"][:4] == pytest.approx([4_000.0] * 4, abs=150.0)
+    assert found.evidence["owner_hotspots_linked"][0] == 4
+    sparse = TRUST.model_copy(update={"common_site_min_links": 97})
+    assert detect_common_site(links, np.ones(links.size, dtype=bool), devices, sparse, 25).factor.min() == 1.0

@@ -59,6 +59,10 @@ class TrustParams(_Frozen):
     colocation_min_devices: Annotated[int, Field(ge=2)] = 3
     colocation_min_spread_m: Annotated[float, Field(gt=0)] = 1_000.0
     colocation_max_ratio: Annotated[float, Field(gt=0, le=1)] = 0.25
+    common_site_min_links: Annotated[int, Field(ge=3)] = 12
+    common_site_max_links: Annotated[int, Field(ge=4)] = 256
+    common_site_clear_gain: Annotated[float, Field(gt=0)] = 30.0
+    common_site_full_gain: Annotated[float, Field(gt=0)] = 50.0
     community_min_size: Annotated[int, Field(ge=2)] = 6
     community_owner_share: Annotated[float, Field(gt=0, le=1)] = 0.9
     community_top_owners: Annotated[int, Field(ge=1)] = 2
@@ -78,6 +82,8 @@ class TrustParams(_Frozen):
             raise ValueError("implausible_clear_share must be below implausible_full_share")
         if self.geometry_clear_gain >= self.geometry_full_gain:
             raise ValueError("geometry_clear_gain must be below geometry_full_gain")
+        if self.common_site_clear_gain >= self.common_site_full_gain:
+            raise ValueError("common_site_clear_gain must be below common_site_full_gain")
         if self.surprise_clear >= self.surprise_full:
             raise ValueError("surprise_clear must be below surprise_full")
         return self

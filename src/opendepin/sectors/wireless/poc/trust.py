@@ -1,8 +1,9 @@
 """Detection beyond per-report rules: trust per device from the evidence of this and past epochs.
 
 Detectors (docs/wireless-poc.md): relayed and physically implausible links, RSSI-versus-distance
-consistency, expected-but-missing links (silence), closed communities dominated by one or two owners,
-owners whose hotspots mostly witness each other, and owner contagion. Evidence about a device is counted
+consistency, expected-but-missing links (silence), owners whose spread-out hotspots the pooled links put at
+one common site, closed communities dominated by one or two owners, owners whose hotspots mostly witness
+each other, and owner contagion. Evidence about a device is counted
 once per *counterpart owner*, so one wallet's many hotspots weigh as one voice, for or against anyone.
 """
 
@@ -15,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from opendepin.sectors.base import DeviceNote
+from opendepin.sectors.wireless.poc.colocation import fit_common_site
 from opendepin.sectors.wireless.poc.evidence import (
     BeaconTable,
     BoolArray,
@@ -343,6 +345,44 @@ def detect_colocation(
     )
 
 
+def detect_common_site(
+    links: LinkTable, usable: BoolArray, devices: DeviceTable, trust: TrustParams, n_owners: int
+) -> DetectorOutput:
+    """An owner's spread-out hotspots are better explained as all standing at one point (pooled links)."""
+    owner = devices.owner
+    keep = usable & (owner[links.beaconer] != owner[links.witness])
+    linked = np.zeros(devices.size, dtype=bool)
+    linked[links.beaconer[keep]] = True
+    linked[links.witness[keep]] = True
+    linked_count = np.bincount(owner[linked], minlength=n_owners)
+    spread, _ = compute_spread(devices.xy, owner, n_owners)
+    candidates = np.flatnonzero(
+        (linked_count >= trust.colocation_min_devices) & (spread >= trust.colocation_min_spread_m)
+    )
+    gain, pooled, point = np.zeros(n_owners), np.zeros(n_owners), np.zeros((n_owners, 2))
+    if len(candidates):
+        site = fit_common_site(links, usable, devices, candidates, trust)
+        gain[candidates], pooled[candidates] = site.gain, site.links.astype(np.float64)
+        point[candidates] = site.point
+    applies = pooled >= trust.common_site_min_links
+    factor = np.where(
+        applies, compute_ramp(gain, trust.common_site_clear_gain, trust.common_site_full_gain), 1.0
+    )
+    return DetectorOutput(
+        "owner_common_site",
+        gain[owner],
+        factor[owner],
+        {
+            "pooled_links": pooled[owner],
+            "asserted_spread_m": spread[owner],
+            "owner_hotspots_linked": linked_count[owner].astype(np.float64),
+            "site_to_asserted_m": np.where(
+                applies[owner], np.sqrt(((point[owner] - devices.xy) ** 2).sum(axis=1)), 0.0
+            ),
+        },
+    )
+
+
 def detect_structure(
     links: LinkTable, usable: BoolArray, devices: DeviceTable, trust: TrustParams, n_owners: int
 ) -> tuple[DetectorOutput, DetectorOutput]:
@@ -399,7 +439,8 @@ def compute_trust(
     community, owner = detect_structure(links, usable, devices, trust, n_owners)
     geometry, geometry_carry, fit = detect_geometry(links, usable, devices, prior, trust)
     colocated = detect_colocation(fit, devices, trust, n_owners)
-    detectors = [implausible, surprise, silence, geometry, colocated, community, owner]
+    common_site = detect_common_site(links, usable, devices, trust, n_owners)
+    detectors = [implausible, surprise, silence, geometry, colocated, common_site, community, owner]
     factor = np.min(np.stack([d.factor for d in detectors]), axis=0) if devices.size else np.ones(0)
     contagion = detect_owner_contagion(factor, devices, trust, n_owners)
     detectors.append(contagion)

@@ -1,0 +1,127 @@
+"""Common-site test: could one owner's spread-out hotspots all be standing at a single place?
+
+Per owner, every link its hotspots share with other owners is pooled. Two explanations are compared by
+the robust fit cost of `trilateration` (Cauchy on log-distance residuals): each hotspot at its asserted
+location, or all of them at one common point fitted to the pooled links. The likelihood gain
+2·(cost at the assertions − cost at the common point) is near zero or negative for an honest owner whose
+hotspots really stand apart, and large when the radio evidence puts a "spread" fleet in one building
+(HIP-17 gaming). Pooling the owner's links decides where no single hotspot has enough links for its own
+fit (rural clusters with few honest neighbours).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from opendepin.sectors.wireless.poc.evidence import BoolArray, DeviceTable, FloatArray, IntArray, LinkTable
+from opendepin.sectors.wireless.poc.params import TrustParams
+from opendepin.sectors.wireless.poc.trilateration import (
+    MIN_DISTANCE_M,
+    Observations,
+    compute_cost,
+    compute_log_distance,
+    refine_positions,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerLinks:
+    """Padded pooled links per candidate owner: the owner's own hotspot of each link, and observations."""
+
+    owners: IntArray
+    holder: IntArray
+    obs: Observations
+
+
+@dataclass(frozen=True, slots=True)
+class CommonSite:
+    """Per candidate owner: likelihood gain of one common point, links pooled, the point, its spread."""
+
+    owners: IntArray
+    gain: FloatArray
+    links: IntArray
+    point: FloatArray
+    asserted_spread_m: FloatArray
+
+
+def gather_owner_links(
+    links: LinkTable, mask: BoolArray, devices: DeviceTable, owners: IntArray, trust: TrustParams
+) -> OwnerLinks:
+    """Both ends' links with other owners, pooled per candidate owner, strongest first, capped in count.
+
+    Each link is weighted 1 / (links between that hotspot and that counterpart owner), as in the
+    per-device fit, so one neighbouring wallet is one voice per hotspot.
+    """
+    owner = devices.owner
+    n_owners = int(owner.max()) + 1 if len(owner) else 1
+    keep = mask & (owner[links.beaconer] != owner[links.witness])
+    gains = devices.gain_dbi[links.beaconer] + devices.gain_dbi[links.witness]
+    logd = compute_log_distance(links.rssi_dbm, links.tx_power_dbm, gains, trust)[keep]
+    ends = np.concatenate([links.beaconer[keep], links.witness[keep]])
+    others = np.concatenate([links.witness[keep], links.beaconer[keep]])
+    logd, rssi = np.concatenate([logd, logd]), np.concatenate([links.rssi_dbm[keep]] * 2)
+    pair = ends * n_owners + owner[others]
+    _, pair_inverse, pair_counts = np.unique(pair, return_inverse=True, return_counts=True)
+    weight = 1.0 / pair_counts[pair_inverse]
+    slot = np.full(n_owners, -1, dtype=np.int64)
+    slot[owners] = np.arange(len(owners))
+    row = slot[owner[ends]]
+    take = row >= 0
+    row, ends, others, logd, weight = row[take], ends[take], others[take], logd[take], weight[take]
+    order = np.lexsort((-rssi[take], row))
+    row, ends, others, logd, weight = row[order], ends[order], others[order], logd[order], weight[order]
+    counts = np.bincount(row, minlength=len(owners))
+    rank = np.arange(len(row)) - np.concatenate([[0], np.cumsum(counts)[:-1]])[row]
+    width = max(1, min(trust.common_site_max_links, int(counts.max()) if len(counts) else 1))
+    take = rank < width
+    points = np.zeros((len(owners), width, 2))
+    log_distance = np.zeros((len(owners), width))
+    weights = np.zeros((len(owners), width))
+    holder = np.zeros((len(owners), width), dtype=np.int64)
+    points[row[take], rank[take]] = devices.xy[others[take]]
+    log_distance[row[take], rank[take]] = logd[take]
+    weights[row[take], rank[take]] = weight[take]
+    holder[row[take], rank[take]] = ends[take]
+    return OwnerLinks(owners, holder, Observations(points, log_distance, weights))
+
+
+def compute_owner_centres(devices: DeviceTable) -> tuple[FloatArray, FloatArray]:
+    """Per owner: centroid of its asserted locations and their RMS distance to it (asserted spread)."""
+    n_owners = int(devices.owner.max()) + 1 if devices.size else 1
+    counts = np.maximum(np.bincount(devices.owner, minlength=n_owners), 1).astype(np.float64)
+    centre = np.stack(
+        [np.bincount(devices.owner, weights=devices.xy[:, k], minlength=n_owners) / counts for k in (0, 1)], 1
+    )
+    squared = ((devices.xy - centre[devices.owner]) ** 2).sum(axis=1)
+    return centre, np.sqrt(np.bincount(devices.owner, weights=squared, minlength=n_owners) / counts)
+
+
+def compute_cost_at_assertions(xy: FloatArray, pooled: OwnerLinks, sigma: float) -> FloatArray:
+    """Robust cost of the pooled links with every hotspot at its own asserted location."""
+    delta = xy[pooled.holder] - pooled.obs.points
+    squared = np.maximum((delta**2).sum(axis=2), MIN_DISTANCE_M**2)
+    residual = 0.5 * np.log10(squared) - pooled.obs.log_distance
+    return (pooled.obs.weight * np.log1p((residual / (2 * sigma)) ** 2)).sum(axis=1)
+
+
+def fit_common_site(
+    links: LinkTable, mask: BoolArray, devices: DeviceTable, owners: IntArray, trust: TrustParams
+) -> CommonSite:
+    """Best single point for each candidate owner's pooled links, and its gain over the assertions."""
+    pooled = gather_owner_links(links, mask, devices, owners, trust)
+    sigma = trust.shadowing_sigma_db / (10 * trust.path_loss_exponent)
+    obs = pooled.obs
+    used = (obs.weight > 0).sum(axis=1)
+    centre, spread = compute_owner_centres(devices)
+    asserted_centre = centre[owners]
+    inverse_d2 = obs.weight * 10 ** (-2 * obs.log_distance)
+    total = np.maximum(inverse_d2.sum(axis=1), 1e-30)[:, None]
+    heard_centre = (inverse_d2[:, :, None] * obs.points).sum(axis=1) / total
+    heard_centre = np.where(used[:, None] > 0, heard_centre, asserted_centre)
+    candidates = [refine_positions(asserted_centre, obs, sigma), refine_positions(heard_centre, obs, sigma)]
+    costs = np.stack([compute_cost(c, obs, sigma) for c in candidates])
+    point = np.where((costs[0] <= costs[1])[:, None], candidates[0], candidates[1])
+    gain = 2 * (compute_cost_at_assertions(devices.xy, pooled, sigma) - costs.min(axis=0))
+    return CommonSite(owners, gain, used.astype(np.int64), point, spread[owners])
