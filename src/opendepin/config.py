@@ -14,6 +14,15 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 BASIS_POINTS = 10_000
+DEFAULT_CATEGORY_SPLITS: dict[str, int] = {
+    "coverage": 3_000,
+    "data_transfer": 5_000,
+    "oracles": 700,
+    "operations": 700,
+    "stakers": 600,
+}
+"""The wireless example of specs/economics.md, in basis points."""
+DEFAULT_DEVICE_CATEGORIES: tuple[str, ...] = ("coverage", "data_transfer")
 
 
 class ConfigError(ValueError):
@@ -99,15 +108,9 @@ class RewardsConfig(_Strict):
     """
 
     categories: dict[str, Annotated[int, Field(ge=0)]] = Field(
-        default_factory=lambda: {
-            "coverage": 3_000,
-            "data_transfer": 5_000,
-            "oracles": 700,
-            "operations": 700,
-            "stakers": 600,
-        }
+        default_factory=lambda: dict(DEFAULT_CATEGORY_SPLITS)
     )
-    device_categories: list[str] = Field(default_factory=lambda: ["coverage", "data_transfer"])
+    device_categories: list[str] = Field(default_factory=lambda: list(DEFAULT_DEVICE_CATEGORIES))
     unused_flows_to: dict[str, dict[str, Annotated[int, Field(ge=0)]]] = Field(
         default_factory=lambda: {"data_transfer": {"coverage": BASIS_POINTS}}
     )

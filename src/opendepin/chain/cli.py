@@ -73,6 +73,17 @@ def _backend(data_dir: Path, chain: str | None, rpc_url: str | None) -> Iterator
         backend.close()
 
 
+def _parse_usd(value: str) -> Decimal:
+    """A positive USD amount from `--usd`, or a clear error."""
+    try:
+        amount = Decimal(value)
+    except InvalidOperation:
+        _fail(f"--usd must be a number, got {value!r}")
+    if not amount.is_finite() or amount <= 0:
+        _fail("--usd must be positive")
+    return amount
+
+
 def _emit(data: dict[str, Any], as_json: bool, text: str) -> None:
     if as_json:
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
@@ -146,10 +157,7 @@ def price_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Post the token price to the oracle as the operator (a feeder); a stale price blocks credit sales."""
-    try:
-        price = Decimal(usd)
-    except InvalidOperation:
-        _fail(f"--usd must be a number, got {usd!r}")
+    price = _parse_usd(usd)
     with _backend(data_dir, chain, rpc_url) as (backend, _):
         receipt = backend.set_price(price)
         _emit(
@@ -175,12 +183,7 @@ def buy_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Burn tokens at the oracle price for data credits (1 DC = $0.00001 by default; burn rounded up)."""
-    try:
-        amount = Decimal(usd)
-    except InvalidOperation:
-        _fail(f"--usd must be a number, got {usd!r}")
-    if amount <= 0:
-        _fail("--usd must be positive")
+    amount = _parse_usd(usd)
     with _backend(data_dir, chain, rpc_url) as (backend, _):
         purchase = backend.buy_credits(amount, buyer_key=buyer_key, recipient=to)
         text = (
@@ -194,9 +197,9 @@ def _leaf_from_store(
     data_dir: Path, config: NetworkConfig, epoch: int, address: str
 ) -> tuple[int, list[str]]:
     from opendepin.rewards.proofs import ProofError, proof_for
-    from opendepin.store.sqlite import SQLiteStore
+    from opendepin.store.factory import open_store
 
-    store = SQLiteStore(data_dir / config.store.path)
+    store = open_store(config.store, data_dir)
     try:
         found = proof_for(store, epoch, address)
     except ProofError as error:

@@ -15,7 +15,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-BASIS_POINTS = 10_000
+from opendepin.config import BASIS_POINTS, DEFAULT_CATEGORY_SPLITS, DEFAULT_DEVICE_CATEGORIES
+
 DAYS_PER_YEAR = 365
 
 NonNegative = Annotated[float, Field(ge=0)]
@@ -79,15 +80,9 @@ class RewardsSpec(_Spec):
     """Category splits in basis points; devices are paid the `device_categories` (specs: category splits)."""
 
     categories: dict[str, Annotated[int, Field(ge=0)]] = Field(
-        default_factory=lambda: {
-            "coverage": 3_000,
-            "data_transfer": 5_000,
-            "oracles": 700,
-            "operations": 700,
-            "stakers": 600,
-        }
+        default_factory=lambda: dict(DEFAULT_CATEGORY_SPLITS)
     )
-    device_categories: list[str] = Field(default_factory=lambda: ["coverage", "data_transfer"])
+    device_categories: list[str] = Field(default_factory=lambda: list(DEFAULT_DEVICE_CATEGORIES))
 
     @model_validator(mode="after")
     def _sums(self) -> RewardsSpec:
