@@ -102,3 +102,26 @@ def test_meta(any_store: Store) -> None:
     store.set_meta("k", "1")
     store.set_meta("k", "2")
     assert store.get_meta("k") == "2"
+
+
+def test_last_seq_never_goes_down(any_store: Store) -> None:
+    any_store.append([_stored(5)], [])
+    any_store.append([_stored(3)], [])  # an older report stored later (idempotent replays, recovery)
+    assert any_store.last_seqs() == {DEVICE.device_id: 5}
+
+
+def test_migration_from_v2_carries_last_seqs(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    db = sqlite3.connect(path, isolation_level=None)
+    for number, script in enumerate(MIGRATIONS[:2], start=1):
+        db.executescript(f"BEGIN;\n{script}\nPRAGMA user_version={number};\nCOMMIT;")
+    for i in (1, 7, 4):
+        stored = _stored(i)
+        db.execute(
+            "INSERT INTO reports VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (stored.record.report_id, DEVICE.device_id, "k", i, 100 + i, 200, stored.envelope, b"s"),
+        )
+    db.close()
+    store = SQLiteStore(path)
+    assert store.last_seqs() == {DEVICE.device_id: 7}
+    store.close()

@@ -38,6 +38,8 @@ class PostgresStore(SQLStore):
                 self._db.execute(script)
                 self._db.execute("INSERT INTO schema_version VALUES (%s)", (number,))
 
+    greatest = "GREATEST"
+
     def _sql(self, sql: str) -> str:
         return sql.replace("?", "%s")
 

@@ -57,12 +57,18 @@ SCHEMA_V2 = """
     CREATE TABLE entropy (value TEXT PRIMARY KEY, ts {int} NOT NULL, source TEXT NOT NULL);
     CREATE INDEX entropy_ts ON entropy (ts);
 """
+SCHEMA_V3 = """
+    CREATE TABLE device_seq (device_id TEXT PRIMARY KEY, last_seq {int} NOT NULL);
+    INSERT INTO device_seq SELECT device_id, MAX(seq) FROM reports GROUP BY device_id;
+    DROP INDEX reports_device;
+"""
 
 
 def render_migrations(int_type: str, blob_type: str, serial: str) -> tuple[str, ...]:
-    """The migrations in one dialect: 1 the report log, devices and epochs; 2 challenge entropy."""
+    """The migrations in one dialect: 1 the report log, devices and epochs; 2 challenge entropy; 3 the last
+    accepted seq per device in its own small table (a (device, seq) index on the log cost ~12 µs a report)."""
     types = {"int": int_type, "blob": blob_type, "serial": serial}
-    return tuple(schema.format(**types) for schema in (SCHEMA_V1, SCHEMA_V2))
+    return tuple(schema.format(**types) for schema in (SCHEMA_V1, SCHEMA_V2, SCHEMA_V3))
 
 
 def dumps(value: Any) -> str:
@@ -113,6 +119,9 @@ class SQLStore(Store):
     @abstractmethod
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run a read (with `?` placeholders) and fetch all rows."""
+
+    greatest = "MAX"
+    """The dialect's two-argument maximum (SQLite MAX, PostgreSQL GREATEST)."""
 
     def _sql(self, sql: str) -> str:
         return sql
@@ -180,6 +189,15 @@ class SQLStore(Store):
                     for r in accepted
                 ],
             )
+            last: dict[str, int] = {}
+            for r in accepted:
+                last[r.record.device_id] = max(r.record.seq, last.get(r.record.device_id, -1))
+            self._many(
+                cur,
+                "INSERT INTO device_seq VALUES (?, ?) ON CONFLICT (device_id) DO UPDATE "
+                f"SET last_seq = {self.greatest}(device_seq.last_seq, excluded.last_seq)",
+                sorted(last.items()),
+            )
             self._many(
                 cur,
                 "INSERT INTO rejections (reason, message, received_at, report_id, device_id, raw) "
@@ -188,9 +206,7 @@ class SQLStore(Store):
             )
 
     def last_seqs(self) -> dict[str, int]:
-        return {
-            d: int(s) for d, s in self._query("SELECT device_id, MAX(seq) FROM reports GROUP BY device_id")
-        }
+        return {d: int(s) for d, s in self._query("SELECT device_id, last_seq FROM device_seq")}
 
     def has_report(self, report_id: str) -> bool:
         return bool(self._query("SELECT 1 FROM reports WHERE report_id = ?", (report_id,)))
