@@ -69,7 +69,7 @@ class MqttIngest:
         self._connected.set()
 
     def _on_message(self, client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage) -> None:
-        wires = split_message(message.payload)
+        wires = split_message(bytes(message.payload))
         try:
             results = self.node.ingest(wires)
         except Exception:
