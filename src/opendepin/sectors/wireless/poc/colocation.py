@@ -21,7 +21,7 @@ from opendepin.sectors.wireless.poc.trilateration import (
     MIN_DISTANCE_M,
     Observations,
     compute_cost,
-    compute_log_distance,
+    gather_link_ends,
     refine_positions,
 )
 
@@ -56,15 +56,8 @@ def gather_owner_links(
     """
     owner = devices.owner
     n_owners = int(owner.max()) + 1 if len(owner) else 1
-    keep = mask & (owner[links.beaconer] != owner[links.witness])
-    gains = devices.gain_dbi[links.beaconer] + devices.gain_dbi[links.witness]
-    logd = compute_log_distance(links.rssi_dbm, links.tx_power_dbm, gains, trust)[keep]
-    ends = np.concatenate([links.beaconer[keep], links.witness[keep]])
-    others = np.concatenate([links.witness[keep], links.beaconer[keep]])
-    logd, rssi = np.concatenate([logd, logd]), np.concatenate([links.rssi_dbm[keep]] * 2)
-    pair = ends * n_owners + owner[others]
-    _, pair_inverse, pair_counts = np.unique(pair, return_inverse=True, return_counts=True)
-    weight = 1.0 / pair_counts[pair_inverse]
+    both = gather_link_ends(links, mask, devices, trust)
+    ends, others, logd, rssi, weight = both.ends, both.others, both.log_distance, both.rssi_dbm, both.weight
     slot = np.full(n_owners, -1, dtype=np.int64)
     slot[owners] = np.arange(len(owners))
     row = slot[owner[ends]]

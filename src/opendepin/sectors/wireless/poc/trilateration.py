@@ -46,20 +46,49 @@ def compute_log_distance(
     return (loss - trust.reference_loss_db) / (10 * trust.path_loss_exponent)
 
 
-def gather_observations(
-    links: LinkTable, mask: BoolArray, devices: DeviceTable, trust: TrustParams
-) -> Observations:
-    """Both ends of every masked link between different owners, strongest first, `geometry_max_links` each."""
+@dataclass(frozen=True, slots=True)
+class LinkEnds:
+    """Every masked link between different owners seen from both ends: the end, the other end, the
+    model's log-distance, the RSSI, and a weight of 1 / (links between that end and that other owner)."""
+
+    ends: IntArray
+    others: IntArray
+    log_distance: FloatArray
+    rssi_dbm: FloatArray
+    weight: FloatArray
+
+
+def gather_link_ends(links: LinkTable, mask: BoolArray, devices: DeviceTable, trust: TrustParams) -> LinkEnds:
+    """Both ends of the cross-owner links, weighted so one neighbouring wallet is one voice per hotspot."""
     owner = devices.owner
     keep = mask & (owner[links.beaconer] != owner[links.witness])
     gains = devices.gain_dbi[links.beaconer] + devices.gain_dbi[links.witness]
     logd = compute_log_distance(links.rssi_dbm, links.tx_power_dbm, gains, trust)[keep]
     ends = np.concatenate([links.beaconer[keep], links.witness[keep]])
     others = np.concatenate([links.witness[keep], links.beaconer[keep]])
-    logd, rssi = np.concatenate([logd, logd]), np.concatenate([links.rssi_dbm[keep]] * 2)
     pair = ends * (int(owner.max()) + 1 if len(owner) else 1) + owner[others]
     _, pair_inverse, pair_counts = np.unique(pair, return_inverse=True, return_counts=True)
-    owner_weight = 1.0 / pair_counts[pair_inverse]
+    return LinkEnds(
+        ends,
+        others,
+        np.concatenate([logd, logd]),
+        np.concatenate([links.rssi_dbm[keep]] * 2),
+        1.0 / pair_counts[pair_inverse],
+    )
+
+
+def gather_observations(
+    links: LinkTable, mask: BoolArray, devices: DeviceTable, trust: TrustParams
+) -> Observations:
+    """Both ends of every masked link between different owners, strongest first, `geometry_max_links` each."""
+    both = gather_link_ends(links, mask, devices, trust)
+    ends, others, logd, rssi, owner_weight = (
+        both.ends,
+        both.others,
+        both.log_distance,
+        both.rssi_dbm,
+        both.weight,
+    )
     order = np.lexsort((-rssi, ends))
     ends, others, logd, owner_weight = ends[order], others[order], logd[order], owner_weight[order]
     counts = np.bincount(ends, minlength=devices.size)
