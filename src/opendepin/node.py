@@ -20,6 +20,7 @@ from opendepin.identity.attestation import (
     check_location,
 )
 from opendepin.identity.keys import parse_device_id, verify_signature
+from opendepin.identity.wallets import normalize_address
 from opendepin.ingest.gate import GateResult, GateState, gate_report
 from opendepin.reports.envelope import compute_report_id
 from opendepin.rewards.epoch import EpochInputs, EpochResult, process_epoch, window_for
@@ -122,7 +123,6 @@ class Node:
             if request.location.device_id != attestation.device_id:
                 raise OnboardingError("location.device_mismatch", "location assertion names another device")
             location = check_location(self.config.name, request.location, attestation.owner)
-        from opendepin.identity.wallets import normalize_address
 
         device = DeviceInfo(
             device_id=key.device_id,
