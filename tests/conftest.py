@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -48,19 +49,33 @@ def node(config: NetworkConfig, store: SQLiteStore, clock: SimulatedClock) -> No
 
 
 def onboard_request(
-    network: str, key: DeviceKey, owner: Wallet = OWNER, maker: Wallet = MAKER, cell: str | None = CELL
+    network: str,
+    key: DeviceKey,
+    owner: Wallet = OWNER,
+    maker: Wallet = MAKER,
+    cell: str | None = CELL,
+    maker_attributes: Mapping[str, Any] | None = None,
+    owner_attributes: Mapping[str, Any] | None = None,
 ) -> OnboardRequest:
+    """A correctly signed onboarding request; attributes are signed by the maker and the owner."""
     device_id = key.device_id
+    maker_attributes = dict(maker_attributes or {})
+    owner_attributes = dict(owner_attributes or {})
     attestation = Attestation(
         device_id,
         owner.address,
         maker.address,
-        maker.sign_text(attestation_message(network, device_id, owner.address)),
+        maker.sign_text(attestation_message(network, device_id, owner.address, maker_attributes)),
+        maker_attributes,
     )
     location = None
     if cell is not None:
         location = LocationAssertion(
-            device_id, cell, 1, owner.sign_text(location_message(network, device_id, cell, 1))
+            device_id,
+            cell,
+            1,
+            owner.sign_text(location_message(network, device_id, cell, 1, owner_attributes)),
+            owner_attributes,
         )
     return OnboardRequest(attestation, location)
 

@@ -113,3 +113,16 @@ def test_same_epoch_on_postgres(node: Node, clock: SimulatedClock, device_key: D
         stored, recomputed = pg_node.verify_epoch(0)
         assert canonical_json(stored) == canonical_json(recomputed)
         assert pg_node.check_stored_reports(0) == []
+
+
+def test_onboarding_stores_signed_attributes(node: Node, device_key: DeviceKey) -> None:
+    request = onboard_request(
+        node.config.name, device_key, maker_attributes={"region": "EU868"}, owner_attributes={"gain_dbi": 5.8}
+    )
+    device = node.onboard(request)
+    assert device.attributes == {"region": "EU868", "gain_dbi": 5.8}
+    stored = node.store.get_device(device_key.device_id)
+    assert stored is not None and stored.attributes == {"region": "EU868", "gain_dbi": 5.8}
+    record = node.store.onboarding_records()[device_key.device_id]
+    assert record["location"]["attributes"] == {"gain_dbi": 5.8}
+    assert record["maker_attributes"] == {"region": "EU868"}

@@ -18,6 +18,8 @@ from opendepin.identity.attestation import (
     OnboardingError,
     check_attestation,
     check_location,
+    merge_attributes,
+    onboarding_record,
 )
 from opendepin.identity.keys import parse_device_id, verify_signature
 from opendepin.identity.wallets import normalize_address
@@ -119,11 +121,12 @@ class Node:
         maker = check_attestation(self.config.name, attestation, self.store.makers())
         key = parse_device_id(attestation.device_id)
         location = None
+        owner_attributes: Mapping[str, Any] = {}
         if request.location is not None:
             if request.location.device_id != attestation.device_id:
                 raise OnboardingError("location.device_mismatch", "location assertion names another device")
             location = check_location(self.config.name, request.location, attestation.owner)
-
+            owner_attributes = request.location.attributes
         device = DeviceInfo(
             device_id=key.device_id,
             owner=normalize_address(attestation.owner),
@@ -131,10 +134,9 @@ class Node:
             key_type=key.key_type,
             location=location,
             onboarded_at=self.clock.now(),
+            attributes=merge_attributes(attestation.attributes, owner_attributes),
         )
-        record = {"maker_signature": "0x" + attestation.signature.hex(), "maker": maker}
-        if request.location is not None:
-            record["location_signature"] = "0x" + request.location.signature.hex()
+        record = onboarding_record(attestation, request.location, maker)
         with self._lock:
             if not self.store.add_device(device, record):
                 existing = self._devices.get(device.device_id) or self.store.get_device(device.device_id)

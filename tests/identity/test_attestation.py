@@ -10,6 +10,8 @@ from opendepin.identity.attestation import (
     check_attestation,
     check_location,
     location_message,
+    merge_attributes,
+    recheck_onboarding,
 )
 from opendepin.identity.keys import DeviceKey
 from opendepin.identity.wallets import Wallet
@@ -63,3 +65,70 @@ def test_location_assertion() -> None:
     with pytest.raises(OnboardingError) as info:
         check_location(NETWORK, coarse, OWNER.address)
     assert info.value.reason == "location.bad_cell"
+
+
+def test_attributes_are_signed_by_the_maker() -> None:
+    device = DeviceKey.generate().device_id
+    attributes = {"region": "EU868", "mode": "full"}
+    text = attestation_message(NETWORK, device, OWNER.address, attributes)
+    assert text.endswith('\nattributes: {"mode":"full","region":"EU868"}')
+    signed = Attestation(device, OWNER.address, MAKER.address, MAKER.sign_text(text), attributes)
+    assert check_attestation(NETWORK, signed, MAKERS) == MAKER.address
+    changed = Attestation(device, OWNER.address, MAKER.address, signed.signature, {**attributes, "mode": "x"})
+    with pytest.raises(OnboardingError) as info:
+        check_attestation(NETWORK, changed, MAKERS)
+    assert info.value.reason == "onboarding.bad_attestation"
+
+
+def test_owner_attributes_are_signed_with_the_location() -> None:
+    device = DeviceKey.generate().device_id
+    attributes = {"gain_dbi": 5.8}
+    signature = OWNER.sign_text(location_message(NETWORK, device, CELL, 2, attributes))
+    assert check_location(NETWORK, LocationAssertion(device, CELL, 2, signature, attributes), OWNER.address)
+    with pytest.raises(OnboardingError):
+        forged = LocationAssertion(device, CELL, 2, signature, {"gain_dbi": 8.0})
+        check_location(NETWORK, forged, OWNER.address)
+
+
+@pytest.mark.parametrize(
+    "attributes",
+    [
+        {"x": float("nan")},
+        {"x": [1]},
+        {"x": {"y": 1}},
+        {"": 1},
+        {"x": "y" * 300},
+        {f"k{i}": i for i in range(33)},
+    ],
+)
+def test_malformed_attributes_are_refused(attributes: dict[str, object]) -> None:
+    device = DeviceKey.generate().device_id
+    attestation = Attestation(device, OWNER.address, MAKER.address, b"\x00" * 65, attributes)  # type: ignore[arg-type]
+    with pytest.raises(OnboardingError) as info:
+        check_attestation(NETWORK, attestation, MAKERS)
+    assert info.value.reason == "onboarding.bad_attributes"
+
+
+def test_maker_and_owner_cannot_state_the_same_attribute() -> None:
+    with pytest.raises(OnboardingError):
+        merge_attributes({"gain_dbi": 1.2}, {"gain_dbi": 9.0})
+    assert merge_attributes({"mode": "full"}, {"gain_dbi": 9.0}) == {"mode": "full", "gain_dbi": 9.0}
+
+
+def test_a_stored_onboarding_record_can_be_rechecked() -> None:
+    device = DeviceKey.generate().device_id
+    record = {
+        "maker": MAKER.address,
+        "maker_signature": "0x" + MAKER.sign_text(attestation_message(NETWORK, device, OWNER.address)).hex(),
+        "maker_attributes": {},
+        "location": {
+            "cell": CELL,
+            "nonce": 1,
+            "signature": "0x" + OWNER.sign_text(location_message(NETWORK, device, CELL, 1)).hex(),
+            "attributes": {},
+        },
+    }
+    assert recheck_onboarding(NETWORK, device, OWNER.address, record) is None
+    moved = {**record, "location": {**record["location"], "cell": "8c1f1d48945d1ff"}}
+    assert recheck_onboarding(NETWORK, device, OWNER.address, moved) is not None
+    assert recheck_onboarding(NETWORK, device, Wallet.generate().address, record) is not None

@@ -1,14 +1,20 @@
 """Onboarding attestations: a maker binds device key → owner wallet (DESIGN.md "Device identity").
 
-The maker signs, with its EVM key (EIP-191 personal message), the text of `attestation_message`. The same
-signature can be checked on chain by the device registry (ecrecover), so one attestation serves both the
-node and the chain. The owner separately signs the location assertion.
+The maker signs, with its EVM key (EIP-191 personal message), the text of `attestation_message`: network,
+device key, owner wallet and the device attributes the maker vouches for (hardware facts such as a radio's
+region or a disk's capacity). The owner separately signs the location assertion with the attributes only
+the owner can state (antenna gain, elevation). Both texts are specified in docs/onboarding.md so that any
+maker or wallet can produce them; attributes are canonical JSON (sorted keys, no spaces), so the signed bytes
+are unique.
 """
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import h3
 
@@ -16,6 +22,12 @@ from opendepin.identity.keys import DeviceKeyError, parse_device_id
 from opendepin.identity.wallets import WalletError, normalize_address, recover_text_signer
 
 ASSERTION_RESOLUTION = 12
+MAX_ATTRIBUTES = 32
+MAX_ATTRIBUTE_KEY = 64
+MAX_ATTRIBUTE_TEXT = 256
+
+AttributeValue = str | int | float | bool
+Attributes = Mapping[str, AttributeValue]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +38,8 @@ class Attestation:
     owner: str
     maker: str
     signature: bytes
+    attributes: Attributes = field(default_factory=dict)
+    """Facts the maker vouches for (signed with the rest)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +50,8 @@ class LocationAssertion:
     location: str
     nonce: int
     signature: bytes
+    attributes: Attributes = field(default_factory=dict)
+    """Facts the owner states with the location (signed with it), e.g. antenna gain."""
 
 
 class OnboardingError(ValueError):
@@ -46,12 +62,68 @@ class OnboardingError(ValueError):
         self.reason = reason
 
 
-def attestation_message(network: str, device_id: str, owner: str) -> str:
-    return f"opendepin onboarding\nnetwork: {network}\ndevice: {device_id}\nowner: {owner.lower()}"
+def canonical_attributes(attributes: Attributes) -> str:
+    """Attributes as signed: JSON with sorted keys and no spaces (ASCII escapes, finite numbers only)."""
+    return json.dumps(dict(attributes), sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
-def location_message(network: str, device_id: str, location: str, nonce: int) -> str:
-    return f"opendepin location\nnetwork: {network}\ndevice: {device_id}\ncell: {location}\nnonce: {nonce}"
+def _attributes_line(attributes: Attributes | None) -> str:
+    return f"\nattributes: {canonical_attributes(attributes)}" if attributes else ""
+
+
+def attestation_message(
+    network: str, device_id: str, owner: str, attributes: Attributes | None = None
+) -> str:
+    """The text a maker signs: network, device id, owner (lower-case), and its attributes if any."""
+    return (
+        f"opendepin onboarding\nnetwork: {network}\ndevice: {device_id}\nowner: {owner.lower()}"
+        + _attributes_line(attributes)
+    )
+
+
+def location_message(
+    network: str, device_id: str, location: str, nonce: int, attributes: Attributes | None = None
+) -> str:
+    """The text an owner signs: network, device id, H3 cell, nonce, and owner-stated attributes if any."""
+    return (
+        f"opendepin location\nnetwork: {network}\ndevice: {device_id}\ncell: {location}\nnonce: {nonce}"
+        + _attributes_line(attributes)
+    )
+
+
+def check_attributes(attributes: Any, who: str) -> dict[str, AttributeValue]:
+    """Attributes are a flat map of at most 32 short keys to strings, integers, finite floats or booleans."""
+    if not isinstance(attributes, Mapping):
+        raise OnboardingError("onboarding.bad_attributes", f"{who} attributes must be an object")
+    if len(attributes) > MAX_ATTRIBUTES:
+        raise OnboardingError("onboarding.bad_attributes", f"{who}: at most {MAX_ATTRIBUTES} attributes")
+    checked: dict[str, AttributeValue] = {}
+    for key, value in attributes.items():
+        if not isinstance(key, str) or not 0 < len(key) <= MAX_ATTRIBUTE_KEY:
+            raise OnboardingError(
+                "onboarding.bad_attributes", f"{who}: attribute names are 1..{MAX_ATTRIBUTE_KEY} chars"
+            )
+        if isinstance(value, float) and not math.isfinite(value):
+            raise OnboardingError("onboarding.bad_attributes", f"{who}: attribute {key!r} is not finite")
+        if isinstance(value, str) and len(value) > MAX_ATTRIBUTE_TEXT:
+            raise OnboardingError("onboarding.bad_attributes", f"{who}: attribute {key!r} is too long")
+        if not isinstance(value, str | int | float | bool):
+            raise OnboardingError(
+                "onboarding.bad_attributes",
+                f"{who}: attribute {key!r} must be a string, number or boolean",
+            )
+        checked[key] = value
+    return checked
+
+
+def merge_attributes(maker: Attributes, owner: Attributes) -> dict[str, AttributeValue]:
+    """The device's attributes: the maker's and the owner's; a name stated by both is refused."""
+    both = sorted(set(maker) & set(owner))
+    if both:
+        raise OnboardingError(
+            "onboarding.bad_attributes", f"attributes {both} are stated by both the maker and the owner"
+        )
+    return {**maker, **owner}
 
 
 def check_attestation(network: str, attestation: Attestation, makers: Mapping[str, str]) -> str:
@@ -67,8 +139,9 @@ def check_attestation(network: str, attestation: Attestation, makers: Mapping[st
         raise OnboardingError("onboarding.bad_address", str(error)) from None
     if maker not in makers:
         raise OnboardingError("onboarding.unknown_maker", f"maker {maker} is not accepted by this network")
+    attributes = check_attributes(attestation.attributes, "maker")
     signer = recover_text_signer(
-        attestation_message(network, attestation.device_id, owner), attestation.signature
+        attestation_message(network, attestation.device_id, owner, attributes), attestation.signature
     )
     if signer != maker:
         raise OnboardingError(
@@ -86,8 +159,60 @@ def check_location(network: str, assertion: LocationAssertion, owner: str) -> st
         raise OnboardingError(
             "location.bad_cell", f"location must be an H3 cell at resolution {ASSERTION_RESOLUTION}"
         )
-    text = location_message(network, assertion.device_id, assertion.location, assertion.nonce)
+    attributes = check_attributes(assertion.attributes, "owner")
+    text = location_message(network, assertion.device_id, assertion.location, assertion.nonce, attributes)
     signer = recover_text_signer(text, assertion.signature)
     if signer is None or signer.lower() != owner.lower():
         raise OnboardingError("location.bad_signature", f"location assertion is not signed by owner {owner}")
     return assertion.location
+
+
+def onboarding_record(
+    attestation: Attestation, location: LocationAssertion | None, maker: str
+) -> dict[str, Any]:
+    """What the registry keeps of an onboarding so that anyone can re-check both signatures later."""
+    record: dict[str, Any] = {
+        "maker": maker,
+        "maker_signature": "0x" + attestation.signature.hex(),
+        "maker_attributes": dict(attestation.attributes),
+    }
+    if location is not None:
+        record["location"] = {
+            "cell": location.location,
+            "nonce": location.nonce,
+            "signature": "0x" + location.signature.hex(),
+            "attributes": dict(location.attributes),
+        }
+    return record
+
+
+def recheck_onboarding(network: str, device_id: str, owner: str, record: Mapping[str, Any]) -> str | None:
+    """Re-verify a stored onboarding record; returns why it fails, or None when both signatures hold."""
+    try:
+        attestation = Attestation(
+            device_id,
+            owner,
+            str(record["maker"]),
+            bytes.fromhex(str(record["maker_signature"]).removeprefix("0x")),
+            dict(record.get("maker_attributes", {})),
+        )
+        signer = recover_text_signer(
+            attestation_message(network, device_id, owner, attestation.attributes), attestation.signature
+        )
+        if signer is None or signer.lower() != attestation.maker.lower():
+            return f"the maker signature does not recover to {attestation.maker}"
+        located = record.get("location")
+        if located is not None:
+            assertion = LocationAssertion(
+                device_id,
+                str(located["cell"]),
+                int(located["nonce"]),
+                bytes.fromhex(str(located["signature"]).removeprefix("0x")),
+                dict(located.get("attributes", {})),
+            )
+            check_location(network, assertion, owner)
+    except OnboardingError as error:
+        return f"{error.reason}: {error}"
+    except (KeyError, TypeError, ValueError) as error:
+        return f"malformed onboarding record: {error}"
+    return None

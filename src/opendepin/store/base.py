@@ -79,6 +79,10 @@ class Store(ABC):
     @abstractmethod
     def devices(self) -> dict[str, DeviceInfo]: ...
 
+    @abstractmethod
+    def onboarding_records(self) -> dict[str, dict[str, Any]]:
+        """Device id → the signed onboarding record kept at onboarding (maker and owner signatures)."""
+
     # the report log
     @abstractmethod
     def append(self, accepted: Sequence[StoredReport], rejected: Sequence[Rejection]) -> None:

@@ -19,6 +19,7 @@ from opendepin.sectors.base import DeviceInfo
 from opendepin.store.base import EpochRecord, Rejection, Store, StoredReport
 
 DEVICE_COLUMNS = "device_id, key_type, owner, maker, location, onboarded_at"
+DEVICE_READ_COLUMNS = f"{DEVICE_COLUMNS}, attestation"
 REPORT_COLUMNS = "report_id, kind, device_id, ts, seq, received_at, envelope, signature"
 
 SCHEMA_V1 = """
@@ -91,6 +92,9 @@ class Cursor(Protocol):
 
 
 def _device(row: Sequence[Any]) -> DeviceInfo:
+    """A device row (DEVICE_READ_COLUMNS); its attributes are the maker's and the owner's signed ones."""
+    record = json.loads(row[6])
+    location = record.get("location") or {}
     return DeviceInfo(
         device_id=row[0],
         key_type=row[1],
@@ -98,6 +102,7 @@ def _device(row: Sequence[Any]) -> DeviceInfo:
         maker=row[3],
         location=row[4],
         onboarded_at=int(row[5]),
+        attributes={**record.get("maker_attributes", {}), **location.get("attributes", {})},
     )
 
 
@@ -162,11 +167,17 @@ class SQLStore(Store):
             return bool(result.rowcount == 1)
 
     def get_device(self, device_id: str) -> DeviceInfo | None:
-        rows = self._query(f"SELECT {DEVICE_COLUMNS} FROM devices WHERE device_id = ?", (device_id,))
+        rows = self._query(f"SELECT {DEVICE_READ_COLUMNS} FROM devices WHERE device_id = ?", (device_id,))
         return _device(rows[0]) if rows else None
 
     def devices(self) -> dict[str, DeviceInfo]:
-        return {row[0]: _device(row) for row in self._query(f"SELECT {DEVICE_COLUMNS} FROM devices")}
+        return {row[0]: _device(row) for row in self._query(f"SELECT {DEVICE_READ_COLUMNS} FROM devices")}
+
+    def onboarding_records(self) -> dict[str, dict[str, Any]]:
+        return {
+            str(device_id): json.loads(record)
+            for device_id, record in self._query("SELECT device_id, attestation FROM devices")
+        }
 
     # the report log
     def append(self, accepted: Sequence[StoredReport], rejected: Sequence[Rejection]) -> None:

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
 from opendepin.api.deps import get_node
 from opendepin.explain import explain_device
@@ -18,10 +18,16 @@ router = APIRouter(prefix="/v1/devices", tags=["devices"])
 HEX = r"^(0x)?[0-9a-fA-F]+$"
 
 
+AttributesIn = dict[str, StrictStr | StrictBool | StrictInt | StrictFloat]
+
+
 class LocationIn(BaseModel):
+    """The owner's signed location assertion, with the attributes only the owner can state."""
+
     cell: str = Field(max_length=32)
-    nonce: int = Field(ge=0)
+    nonce: int = Field(ge=0, lt=2**63)
     signature: str = Field(pattern=HEX, max_length=200)
+    attributes: AttributesIn = Field(default_factory=dict, max_length=32)
 
 
 class OnboardIn(BaseModel):
@@ -29,6 +35,9 @@ class OnboardIn(BaseModel):
     owner: str = Field(max_length=64)
     maker: str = Field(max_length=64)
     maker_signature: str = Field(pattern=HEX, max_length=200)
+    attributes: AttributesIn = Field(
+        default_factory=dict, max_length=32, description="facts the maker vouches for (signed)"
+    )
     location: LocationIn | None = None
 
 
@@ -39,6 +48,7 @@ class DeviceOut(BaseModel):
     maker: str
     location: str | None
     onboarded_at: int
+    attributes: dict[str, Any]
 
     @classmethod
     def of(cls, device: DeviceInfo) -> DeviceOut:
@@ -49,6 +59,7 @@ class DeviceOut(BaseModel):
             maker=device.maker,
             location=device.location,
             onboarded_at=device.onboarded_at,
+            attributes=dict(device.attributes),
         )
 
 
@@ -59,11 +70,17 @@ def _hex(value: str) -> bytes:
 @router.post("", status_code=201)
 async def onboard(body: OnboardIn, node: Annotated[Node, Depends(get_node)]) -> DeviceOut:
     try:
-        attestation = Attestation(body.device_id, body.owner, body.maker, _hex(body.maker_signature))
+        attestation = Attestation(
+            body.device_id, body.owner, body.maker, _hex(body.maker_signature), body.attributes
+        )
         location = None
         if body.location is not None:
             location = LocationAssertion(
-                body.device_id, body.location.cell, body.location.nonce, _hex(body.location.signature)
+                body.device_id,
+                body.location.cell,
+                body.location.nonce,
+                _hex(body.location.signature),
+                body.location.attributes,
             )
         device = await run_in_threadpool(node.onboard, OnboardRequest(attestation, location))
     except OnboardingError as error:
