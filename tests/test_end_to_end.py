@@ -49,7 +49,7 @@ def test_up_verify_restart(tmp_path: Path) -> None:
     # a crash after closing epoch 1 but before settling it: the restart settles it first
     import sqlite3
 
-    db = sqlite3.connect(Path(data) / "depin.sqlite3")
+    db = sqlite3.connect(Path(data) / "depin.sqlite")
     db.execute("UPDATE meta SET value = '1' WHERE key = 'chain_settled_until'")
     db.commit()
     db.close()

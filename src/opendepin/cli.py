@@ -220,36 +220,124 @@ def epoch_proof(number: int, address: str, data_dir: DataDir = DEFAULT_DATA_DIR)
     sys.stdout.write(json.dumps(proof, indent=2) + "\n")
 
 
-@epoch_app.command("verify")
-def epoch_verify(number: int, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
-    """Recompute epoch NUMBER from its stored inputs and compare with its manifest, bit for bit."""
-    from opendepin.rewards.digest import canonical_json
+@epoch_app.command("export")
+def epoch_export(
+    number: int,
+    out_path: Annotated[Path, typer.Option("--out", help="file to write the bundle to")],
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+) -> None:
+    """Write closed epoch NUMBER as one self-contained bundle (docs/epoch-bundle.md)."""
+    from opendepin.rewards.bundle import bundle_sha256
 
     node = _open_node(data_dir)
     try:
-        stored, recomputed = node.verify_epoch(number)
-    except KeyError as error:
-        _fail(str(error))
-    broken = node.check_stored_reports(number)
-    if broken:
+        data = node.export_epoch(number)
+    except KeyError:
+        _fail(f"epoch {number} is not closed in {data_dir}")
+    if out_path.is_dir():
+        _fail(f"{out_path} is a directory; give a file name")
+    tmp = out_path.with_name(out_path.name + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(out_path)
+    out.print(f"wrote {out_path}: epoch {number}, {len(data):,} bytes, sha256 {bundle_sha256(data)}")
+
+
+def _print_audit(report: Any, source: str) -> None:
+    from opendepin.rewards.audit import MAX_SHOWN
+
+    for note in report.notes:
+        err.print(f"[yellow]note[/yellow]: {note}")
+    if report.matches:
         out.print(
-            f"[red]mismatch[/red]: {len(broken)} stored reports fail their id or signature check, "
-            f"e.g. {broken[:3]}"
-        )
-        raise typer.Exit(1)
-    if canonical_json(stored) == canonical_json(recomputed):
-        out.print(
-            f"match: epoch {number} recomputed bit for bit from {stored['reports']} signed reports "
-            f"(root {stored['root']})"
+            f"match: epoch {report.epoch} recomputed bit for bit from {report.reports} signed reports in "
+            f"{source} (root {report.root})"
         )
         return
-    differing = sorted(k for k in set(stored) | set(recomputed) if stored.get(k) != recomputed.get(k))
-    out.print(f"[red]mismatch[/red]: epoch {number} differs in {differing}")
-    for key in differing:
+    if report.input_problems:
+        out.print(f"[red]mismatch[/red]: {len(report.input_problems)} problems with the inputs of {source}")
+        for problem in report.input_problems[:MAX_SHOWN]:
+            out.print(f"  {problem}")
+    if report.differences:
+        tables = sorted({d.table for d in report.differences})
         out.print(
-            f"  {key}: stored {str(stored.get(key))[:200]} / recomputed {str(recomputed.get(key))[:200]}"
+            f"[red]mismatch[/red]: epoch {report.epoch} differs from its recomputation in "
+            f"{len(report.differences)} rows of {', '.join(tables)}"
         )
+        for difference in report.differences[:MAX_SHOWN]:
+            out.print(f"  {difference.describe()}")
     raise typer.Exit(1)
+
+
+def _check_chain_root(
+    data_dir: Path | None, chain: str | None, rpc_url: str | None, number: int, root: str | None
+) -> None:
+    """Compare the root posted on chain for epoch `number` with the recomputed one."""
+    from opendepin.chain.factory import open_backend
+    from opendepin.config import ChainConfig
+
+    base = data_dir if data_dir is not None else Path.cwd()
+    chain_config = ChainConfig()
+    if data_dir is not None and (data_dir / "network.toml").exists():
+        chain_config = load_config(data_dir / "network.toml").chain
+    try:
+        backend = open_backend(base, chain_config, kind=chain, rpc_url=rpc_url)
+        try:
+            posted = backend.epoch_root(number)
+        finally:
+            backend.close()
+    except ChainError as error:
+        _fail(f"cannot read the chain: {error}")
+    posted_hex = "0x" + posted.hex() if posted is not None else None
+    if posted_hex != root:
+        out.print(
+            f"[red]mismatch[/red]: the chain holds root {posted_hex} for epoch {number}, recomputed {root}"
+        )
+        raise typer.Exit(1)
+    out.print(f"match: the root posted on chain for epoch {number} is the recomputed one")
+
+
+@epoch_app.command("verify")
+def epoch_verify(
+    number: Annotated[int | None, typer.Argument(help="epoch to recompute from the data dir")] = None,
+    bundle: Annotated[
+        Path | None, typer.Option(help="recompute from this bundle alone (no store, no node)")
+    ] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="the network's data dir (default ./.depin)")
+    ] = None,
+    chain: Annotated[
+        str | None, typer.Option(help="also check the root posted on chain: embedded | rpc")
+    ] = None,
+    rpc_url: Annotated[str | None, typer.Option(help="JSON-RPC node for --chain rpc")] = None,
+) -> None:
+    """Recompute an epoch and compare every published row with the recomputation, bit for bit."""
+    from opendepin.rewards.audit import verify_bundle
+    from opendepin.rewards.bundle import BundleError, decode_bundle
+
+    if (number is None) == (bundle is None):
+        _fail("give an epoch NUMBER (recomputed from the data dir) or --bundle FILE")
+    if bundle is not None:
+        try:
+            decoded = decode_bundle(bundle.read_bytes())
+            report = verify_bundle(decoded)
+        except OSError as error:
+            _fail(f"cannot read {bundle}: {error.strerror or error}")
+        except BundleError as error:
+            _fail(f"mismatch: {bundle} is not a valid epoch bundle: {error}", code=1)
+        _print_audit(report, str(bundle))
+        if chain is not None:
+            _check_chain_root(data_dir, chain, rpc_url, report.epoch, report.root)
+        return
+    assert number is not None
+    directory = data_dir if data_dir is not None else DEFAULT_DATA_DIR
+    node = _open_node(directory)
+    try:
+        report = node.audit_epoch(number)
+    except KeyError:
+        _fail(f"epoch {number} is not closed in {directory}")
+    _print_audit(report, str(directory))
+    if chain is not None:
+        _check_chain_root(directory, chain, rpc_url, number, report.root)
 
 
 @app.command()

@@ -43,7 +43,7 @@ def write_store(data_dir: Path, epochs: int = 5) -> Path:
     ten report every day, the others from day 2 on, and device 0 stops after day 3."""
     data_dir.mkdir(parents=True, exist_ok=True)
     (data_dir / "network.toml").write_text(NETWORK_TOML)
-    path = data_dir / "depin.sqlite3"
+    path = data_dir / "depin.sqlite"
     with sqlite3.connect(path) as db:
         db.execute(
             "CREATE TABLE epochs (number INTEGER PRIMARY KEY, start_ts INT, end_ts INT, manifest TEXT)"

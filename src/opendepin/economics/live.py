@@ -1,10 +1,10 @@
 """Live data: the same metrics from a running local network's store, and a forecast calibrated on it.
 
-Reads `DATA_DIR/depin.sqlite3` read-only (stdlib sqlite3, `mode=ro`): `epochs` (manifest JSON with the
-emitted amount in smallest units), `devices` (onboarding time) and `reports` (device activity), plus
-`DATA_DIR/network.toml`. Usage and burns are not in the store yet (data credits come with the chain
-work): demand is then zero and the report says so. Amounts are converted to float64 whole tokens for
-analysis only.
+Reads the data dir's SQLite store (`[store] path`) read-only (stdlib sqlite3, `mode=ro`): `epochs`
+(manifest JSON with the emitted amount in smallest units), `devices` (onboarding time) and `reports`
+(device activity), plus `DATA_DIR/network.toml`. Usage and burns are not in the store yet (data credits
+come with the chain work): demand is then zero and the report says so. Amounts are converted to float64
+whole tokens for analysis only.
 """
 
 from __future__ import annotations
@@ -124,13 +124,12 @@ def read_epochs(db: sqlite3.Connection) -> pl.DataFrame:
 def read_live_data(data_dir: Path) -> LiveData:
     """Everything the live report needs from DATA_DIR."""
     network, found = read_network(data_dir)
-    with connect_read_only(data_dir / "depin.sqlite3") as db:
+    store_path = data_dir / network.store.path
+    with connect_read_only(store_path) as db:
         tables = _table_names(db)
         missing = {"epochs", "devices", "reports"} - tables
         if missing:
-            raise LiveDataError(
-                f"{data_dir}/depin.sqlite3 has no table(s) {sorted(missing)}: not a network store"
-            )
+            raise LiveDataError(f"{store_path} has no table(s) {sorted(missing)}: not a network store")
         epochs = read_epochs(db)
         onboarded = np.array(
             [row[0] for row in db.execute("SELECT onboarded_at FROM devices")], dtype=np.int64

@@ -1,14 +1,20 @@
-"""Digests that pin an epoch's inputs and parameters (DESIGN.md principle 2)."""
+"""Digests that pin an epoch's inputs and parameters (docs/epoch-bundle.md, "Digests").
+
+`inputs_digest` covers every input that can change an amount: each accepted report's id (the SHA-256 of its
+signed envelope) with the time the node received it, the device snapshot with attributes and signed
+onboarding records, prior cumulative rewards and sector state, the context served by the node, and the
+ingest rejections it reports. `params_digest` covers the money-deciding part of network.toml.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from opendepin.config import NetworkConfig
-from opendepin.reports.model import ReportRecord
+from opendepin.rewards.inputs import EpochInputs
 from opendepin.sectors.base import DeviceInfo
 
 
@@ -36,7 +42,7 @@ def reward_params(config: NetworkConfig) -> dict[str, Any]:
     from opendepin.sectors.registry import load_sectors
 
     dumped = config.model_dump(mode="json")
-    params = {key: dumped[key] for key in ("name", "token", "emission", "epochs", "rewards")}
+    params = {key: dumped[key] for key in ("name", "token", "emission", "epochs", "rewards", "makers")}
     # Sector tables as validated (defaults filled in), so an explicit default and an omitted one agree.
     params["sectors"] = {
         name: plugin.params.model_dump(mode="json") for name, plugin in sorted(load_sectors(config).items())
@@ -48,27 +54,40 @@ def compute_params_digest(config: NetworkConfig) -> str:
     return sha256_hex(canonical_json(reward_params(config)))
 
 
-def device_snapshot(devices: Mapping[str, DeviceInfo]) -> list[list[Any]]:
-    """Devices as sorted rows (id, key type, owner, maker, location, onboarded_at)."""
+def device_snapshot(
+    devices: Mapping[str, DeviceInfo], onboarding: Mapping[str, Mapping[str, Any]] | None = None
+) -> list[list[Any]]:
+    """Devices as sorted rows: id, key type, owner, maker, location, onboarded_at, attributes, and the
+    signed onboarding record (maker and owner signatures) when known."""
+    onboarding = onboarding or {}
     return [
-        [d.device_id, d.key_type, d.owner, d.maker, d.location, d.onboarded_at]
+        [
+            d.device_id,
+            d.key_type,
+            d.owner,
+            d.maker,
+            d.location,
+            d.onboarded_at,
+            dict(d.attributes),
+            dict(onboarding.get(d.device_id, {})),
+        ]
         for _, d in sorted(devices.items())
     ]
 
 
-def compute_inputs_digest(
-    reports: Sequence[ReportRecord],
-    devices: Mapping[str, DeviceInfo],
-    prior_cumulative: Mapping[str, int],
-    prior_state: Mapping[str, Any],
-    context: Mapping[str, Any],
-) -> str:
-    """SHA-256 over the report ids (each the hash of its signed bytes), devices, prior state and context."""
-    body = {
-        "reports": sorted(r.report_id for r in reports),
-        "devices": device_snapshot(devices),
-        "prior_cumulative": sorted([owner, str(amount)] for owner, amount in prior_cumulative.items()),
-        "prior_state": prior_state,
-        "context": context,
+def inputs_body(inputs: EpochInputs) -> dict[str, Any]:
+    """The canonical form of an epoch's inputs that `inputs_digest` hashes."""
+    return {
+        "window": [inputs.window.number, inputs.window.start, inputs.window.end],
+        "reports": sorted([r.report_id, r.received_at] for r in inputs.reports),
+        "devices": device_snapshot(inputs.devices, inputs.onboarding),
+        "prior_cumulative": sorted([owner, str(amount)] for owner, amount in inputs.prior_cumulative.items()),
+        "prior_state": inputs.prior_state,
+        "context": inputs.context,
+        "rejections": dict(sorted(inputs.rejections.items())),
     }
-    return sha256_hex(canonical_json(body))
+
+
+def compute_inputs_digest(inputs: EpochInputs) -> str:
+    """SHA-256 over the canonical JSON of `inputs_body`."""
+    return sha256_hex(canonical_json(inputs_body(inputs)))

@@ -1,4 +1,4 @@
-"""An epoch is a pure function of its inputs and parameters (DESIGN.md principle 2).
+"""An epoch is a pure function of its inputs and parameters (docs/epoch-bundle.md).
 
 process_epoch runs, in order: the emission of the window → category pools → each sector's verdicts and
 contributions → unused pools flowing on → pro-rata integer amounts per device → per-owner amounts →
@@ -9,19 +9,18 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from opendepin import __version__
 from opendepin.config import NetworkConfig
-from opendepin.reports.model import ReportRecord
 from opendepin.rewards.allocate import allocate_pool, split_by_basis_points
 from opendepin.rewards.digest import compute_inputs_digest, compute_params_digest
 from opendepin.rewards.emissions import compute_epoch_emission
+from opendepin.rewards.inputs import EpochInputs
 from opendepin.rewards.merkle import RewardsTree
 from opendepin.sectors.base import (
     Contribution,
-    DeviceInfo,
     DeviceNote,
     EpochWindow,
     SectorInput,
@@ -30,16 +29,8 @@ from opendepin.sectors.base import (
 )
 
 
-@dataclass(frozen=True)
-class EpochInputs:
-    """Everything an epoch depends on besides the network parameters."""
-
-    window: EpochWindow
-    devices: Mapping[str, DeviceInfo]
-    reports: Sequence[ReportRecord]
-    prior_cumulative: Mapping[str, int] = field(default_factory=dict)
-    prior_state: Mapping[str, Any] = field(default_factory=dict)
-    context: Mapping[str, Any] = field(default_factory=dict)
+class ConservationError(RuntimeError):
+    """Paid + remainder differs from the emission: an engine bug; the epoch must not be published."""
 
 
 @dataclass(frozen=True)
@@ -144,6 +135,16 @@ def run_sectors(
     return verdicts, contributions, notes, state
 
 
+def check_conservation(emission: int, paid: int, remainder: Mapping[str, int]) -> None:
+    """Paid + Σ remainder = emission, exactly; anything else raises ConservationError with the figures."""
+    left = sum(remainder.values())
+    if paid + left != emission or paid < 0 or any(v < 0 for v in remainder.values()):
+        raise ConservationError(
+            f"conservation broken: paid {paid} + remainder {left} = {paid + left} ≠ emission {emission} "
+            f"(remainder by cause {dict(sorted(remainder.items()))})"
+        )
+
+
 def process_epoch(
     config: NetworkConfig, sectors: Mapping[str, SectorPlugin], inputs: EpochInputs
 ) -> EpochResult:
@@ -203,9 +204,7 @@ def process_epoch(
         "end": window.end,
         "network": config.name,
         "engine_version": __version__,
-        "inputs_digest": compute_inputs_digest(
-            inputs.reports, inputs.devices, inputs.prior_cumulative, inputs.prior_state, inputs.context
-        ),
+        "inputs_digest": compute_inputs_digest(inputs),
         "params_digest": compute_params_digest(config),
         "emitted": emission,
         "paid": paid,
@@ -214,6 +213,7 @@ def process_epoch(
         "totals": dict(sorted(totals.items())),
         "reports": len(inputs.reports),
         "invalid_by_reason": dict(sorted(rejected_by_reason.items())),
+        "ingest_rejections": dict(sorted(inputs.rejections.items())),
         "device_notes_by_reason": dict(sorted(notes_by_reason.items())),
         "rewarded_devices": len({d for (d, _c), a in device_amounts.items() if a > 0}),
         "root": tree.root_hex if tree else None,
@@ -221,7 +221,7 @@ def process_epoch(
         "leaves": [[owner, str(amount)] for owner, amount in leaves],
     }
     device_of = {r.report_id: r.device_id for r in inputs.reports}
-    assert paid + sum(remainder.values()) == emission, "conservation: paid + remainder must equal emission"
+    check_conservation(emission, paid, remainder)
     return EpochResult(
         manifest=manifest,
         verdicts=[(v.report_id, device_of[v.report_id], v.reason, dict(v.evidence)) for v in verdicts],

@@ -1,0 +1,222 @@
+"""The epoch bundle: one self-contained file from which anyone recomputes an epoch (docs/epoch-bundle.md).
+
+A bundle is deterministic CBOR (RFC 8949 §4.2) of one map:
+
+- `format` (`opendepin-epoch-bundle/1`) and `engine_version` (of the node that closed the epoch);
+- `network`: the parts of network.toml an epoch depends on (name, token, emission, epochs, rewards,
+  makers, ingest, sectors);
+- the inputs: `window`, `devices` (snapshot rows with attributes and signed onboarding records), `reports`
+  (each `[envelope bytes, signature, received_at]`, exactly the bytes the device signed), `prior_cumulative`,
+  `prior_state`, `context`, `rejections`;
+- `outputs`: what the node published: the manifest (whose `inputs_digest` hashes the inputs above and whose
+  keccak-256 the oracles post on chain) and every row behind it (verdicts, notes, device and owner rewards,
+  sector state).
+
+Pure: building, encoding and decoding only; reading the store or a chain is the caller's job.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import cbor2
+
+from opendepin.config import NetworkConfig
+from opendepin.sectors.base import DeviceInfo, EpochWindow
+
+BUNDLE_FORMAT = "opendepin-epoch-bundle/1"
+BUNDLE_KEYS = frozenset(
+    {
+        "format",
+        "engine_version",
+        "network",
+        "window",
+        "devices",
+        "reports",
+        "prior_cumulative",
+        "prior_state",
+        "context",
+        "rejections",
+        "outputs",
+    }
+)
+OUTPUT_KEYS = frozenset({"manifest", "verdicts", "device_rewards", "owner_rewards", "notes", "sector_state"})
+NETWORK_SECTIONS = ("name", "token", "emission", "epochs", "rewards", "makers", "ingest", "sectors")
+
+
+class BundleError(ValueError):
+    """A file that is not a readable epoch bundle; the message says what is wrong."""
+
+
+@dataclass(frozen=True)
+class SignedWire:
+    """One accepted report as the device signed it, with the time the node received it."""
+
+    envelope: bytes
+    signature: bytes
+    received_at: int
+
+
+@dataclass(frozen=True)
+class EpochOutputs:
+    """What the node published for an epoch: the manifest and every row behind it."""
+
+    manifest: Mapping[str, Any]
+    verdicts: Sequence[Sequence[Any]] = ()
+    """[report_id, device_id, reason, evidence]"""
+    device_rewards: Sequence[Sequence[Any]] = ()
+    """[device_id, category, units, amount, breakdown]"""
+    owner_rewards: Sequence[Sequence[Any]] = ()
+    """[owner, amount this epoch, cumulative]"""
+    notes: Sequence[Sequence[Any]] = ()
+    """[device_id, reason, evidence]"""
+    sector_state: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EpochBundle:
+    """A decoded bundle: parameters, inputs with the signed bytes, and the published outputs."""
+
+    network: Mapping[str, Any]
+    window: EpochWindow
+    devices: Sequence[Sequence[Any]]
+    """[device_id, key_type, owner, maker, location, onboarded_at, attributes, onboarding record]"""
+    reports: Sequence[SignedWire]
+    prior_cumulative: Mapping[str, int]
+    prior_state: Mapping[str, Any]
+    context: Mapping[str, Any]
+    rejections: Mapping[str, int]
+    outputs: EpochOutputs
+    engine_version: str
+    format: str = BUNDLE_FORMAT
+
+    def config(self) -> NetworkConfig:
+        """The network definition the epoch was computed with (store and chain take their defaults)."""
+        from opendepin.config import ConfigError, parse_config
+
+        try:
+            return parse_config(dict(self.network))
+        except ConfigError as error:
+            raise BundleError(f"the bundle's network definition is invalid: {error}") from None
+
+    def device_infos(self) -> dict[str, DeviceInfo]:
+        return {
+            row[0]: DeviceInfo(
+                device_id=row[0],
+                key_type=row[1],
+                owner=row[2],
+                maker=row[3],
+                location=row[4],
+                onboarded_at=int(row[5]),
+                attributes=dict(row[6]),
+            )
+            for row in self.devices
+        }
+
+    def onboarding(self) -> dict[str, dict[str, Any]]:
+        return {row[0]: dict(row[7]) for row in self.devices if row[7]}
+
+
+def network_section(config: NetworkConfig) -> dict[str, Any]:
+    """The parts of the network definition a bundle carries (not where data is stored nor which chain)."""
+    dumped = config.model_dump(mode="json")
+    return {key: dumped[key] for key in NETWORK_SECTIONS}
+
+
+def encode_bundle(bundle: EpochBundle) -> bytes:
+    """Deterministic CBOR of the bundle: the same epoch always gives the same bytes."""
+    outputs = bundle.outputs
+    body = {
+        "format": bundle.format,
+        "engine_version": bundle.engine_version,
+        "network": dict(bundle.network),
+        "window": [bundle.window.number, bundle.window.start, bundle.window.end],
+        "devices": [list(row) for row in bundle.devices],
+        "reports": [[w.envelope, w.signature, w.received_at] for w in bundle.reports],
+        "prior_cumulative": sorted([owner, amount] for owner, amount in bundle.prior_cumulative.items()),
+        "prior_state": dict(bundle.prior_state),
+        "context": dict(bundle.context),
+        "rejections": dict(sorted(bundle.rejections.items())),
+        "outputs": {
+            "manifest": dict(outputs.manifest),
+            "verdicts": [list(row) for row in outputs.verdicts],
+            "device_rewards": [list(row) for row in outputs.device_rewards],
+            "owner_rewards": [list(row) for row in outputs.owner_rewards],
+            "notes": [list(row) for row in outputs.notes],
+            "sector_state": dict(outputs.sector_state),
+        },
+    }
+    return bytes(cbor2.dumps(body, canonical=True))
+
+
+def bundle_sha256(data: bytes) -> str:
+    """The bundle file's content address."""
+    return "0x" + hashlib.sha256(data).hexdigest()
+
+
+def _need(body: Mapping[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:
+    value = body.get(key)
+    if not isinstance(value, kind):
+        raise BundleError(f"bundle field {key!r} is missing or not a {getattr(kind, '__name__', kind)}")
+    return value
+
+
+def decode_bundle(data: bytes) -> EpochBundle:
+    """Parse a bundle; raises BundleError (never anything else) on bytes that are not one."""
+    try:
+        body = cbor2.loads(data)
+    except Exception as error:  # cbor2 raises many types for damaged input
+        raise BundleError(f"not a CBOR epoch bundle: {type(error).__name__}: {error}") from None
+    if not isinstance(body, dict):
+        raise BundleError("not an epoch bundle: the top level is not a map")
+    if body.get("format") != BUNDLE_FORMAT:
+        raise BundleError(f"unknown bundle format {body.get('format')!r}; this engine reads {BUNDLE_FORMAT}")
+    if (
+        set(body) != BUNDLE_KEYS
+        or not isinstance(body.get("outputs"), dict)
+        or set(body["outputs"]) != OUTPUT_KEYS
+    ):
+        raise BundleError(
+            f"an epoch bundle has exactly the fields {sorted(BUNDLE_KEYS)} (outputs: {sorted(OUTPUT_KEYS)})"
+        )
+    try:
+        if bytes(cbor2.dumps(body, canonical=True)) != data:
+            raise BundleError("the bundle is not deterministic CBOR (it was altered or re-encoded)")
+        window = _need(body, "window", list)
+        outputs = _need(body, "outputs", dict)
+        reports = [
+            SignedWire(bytes(e), bytes(s), int(r))
+            for e, s, r in _need(body, "reports", list)
+            if isinstance(e, bytes) and isinstance(s, bytes) and type(r) is int
+        ]
+        if len(reports) != len(body["reports"]):
+            raise BundleError("every report must be [envelope bytes, signature bytes, received_at int]")
+        devices = _need(body, "devices", list)
+        if not all(isinstance(row, list) and len(row) == 8 for row in devices):
+            raise BundleError("every device row must have 8 fields")
+        return EpochBundle(
+            network=_need(body, "network", dict),
+            window=EpochWindow(int(window[0]), int(window[1]), int(window[2])),
+            devices=devices,
+            reports=reports,
+            prior_cumulative={str(o): int(a) for o, a in _need(body, "prior_cumulative", list)},
+            prior_state=_need(body, "prior_state", dict),
+            context=_need(body, "context", dict),
+            rejections={str(k): int(v) for k, v in _need(body, "rejections", dict).items()},
+            outputs=EpochOutputs(
+                manifest=_need(outputs, "manifest", dict),
+                verdicts=_need(outputs, "verdicts", list),
+                device_rewards=_need(outputs, "device_rewards", list),
+                owner_rewards=_need(outputs, "owner_rewards", list),
+                notes=_need(outputs, "notes", list),
+                sector_state=_need(outputs, "sector_state", dict),
+            ),
+            engine_version=_need(body, "engine_version", str),
+        )
+    except BundleError:
+        raise
+    except (TypeError, ValueError, IndexError, KeyError) as error:
+        raise BundleError(f"malformed epoch bundle: {type(error).__name__}: {error}") from None

@@ -1,0 +1,35 @@
+"""Everything an epoch depends on besides the network parameters (docs/epoch-bundle.md, "Inputs").
+
+An epoch is a pure function of these inputs and the money-deciding parameters: the node gathers them from
+its store, an epoch bundle carries them to anyone who wants to recompute the epoch without the node.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from opendepin.reports.model import ReportRecord
+from opendepin.sectors.base import DeviceInfo, EpochWindow
+
+
+@dataclass(frozen=True)
+class EpochInputs:
+    """The inputs of one epoch.
+
+    `reports` are the accepted reports with device time in the window (each with the time the node received
+    it, which the rules may use); `devices` the registry snapshot at the window's end with the signed
+    `onboarding` record of each device; `prior_*` what the previous epoch left; `context` what the shell
+    served during the window (challenge entropy); `rejections` the ingest rejections by reason received in
+    the window (reported by the node, not recomputable from the accepted reports).
+    """
+
+    window: EpochWindow
+    devices: Mapping[str, DeviceInfo]
+    reports: Sequence[ReportRecord]
+    prior_cumulative: Mapping[str, int] = field(default_factory=dict)
+    prior_state: Mapping[str, Any] = field(default_factory=dict)
+    context: Mapping[str, Any] = field(default_factory=dict)
+    onboarding: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    rejections: Mapping[str, int] = field(default_factory=dict)

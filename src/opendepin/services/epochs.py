@@ -1,0 +1,174 @@
+"""Closing, exporting and auditing epochs over the store: the shell around the pure epoch core.
+
+Closing gathers the inputs (reports with their receive times, the device snapshot with signed onboarding
+records, the previous epoch's cumulative rewards and sector state, the context the node served, the ingest
+rejections) and stores the result with the snapshot. Exporting writes the bundle of docs/epoch-bundle.md
+from the stored inputs and the stored rows. Auditing (`depin epoch verify N`) is exporting then verifying:
+the same code recomputes from a store and from a downloaded bundle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from opendepin import __version__
+from opendepin.config import NetworkConfig
+from opendepin.reports.envelope import compute_report_id
+from opendepin.rewards.audit import AuditReport, verify_bundle
+from opendepin.rewards.bundle import (
+    EpochBundle,
+    EpochOutputs,
+    SignedWire,
+    encode_bundle,
+    network_section,
+)
+from opendepin.rewards.digest import device_snapshot
+from opendepin.rewards.epoch import EpochResult, process_epoch, window_for
+from opendepin.rewards.inputs import EpochInputs
+from opendepin.sectors.base import DeviceInfo, SectorPlugin
+from opendepin.store.base import EpochRecord, Store
+
+ContextSource = Callable[[int], Mapping[str, Any]]
+"""Epoch number → the context the node served during it (e.g. challenge entropy)."""
+
+
+def snapshot_devices(rows: Sequence[Sequence[Any]]) -> tuple[dict[str, DeviceInfo], dict[str, Any]]:
+    """Devices and onboarding records from stored snapshot rows (6-field rows predate attributes)."""
+    devices: dict[str, DeviceInfo] = {}
+    onboarding: dict[str, Any] = {}
+    for row in rows:
+        devices[row[0]] = DeviceInfo(
+            device_id=row[0],
+            key_type=row[1],
+            owner=row[2],
+            maker=row[3],
+            location=row[4],
+            onboarded_at=int(row[5]),
+            attributes=dict(row[6]) if len(row) > 6 else {},
+        )
+        if len(row) > 7 and row[7]:
+            onboarding[row[0]] = dict(row[7])
+    return devices, onboarding
+
+
+class EpochService:
+    """Epoch closing, export and audit for one network over one store."""
+
+    def __init__(
+        self,
+        config: NetworkConfig,
+        sectors: Mapping[str, SectorPlugin],
+        store: Store,
+        context_source: ContextSource,
+    ) -> None:
+        self.config = config
+        self.sectors = sectors
+        self.store = store
+        self.context_source = context_source
+
+    def _prior(self, number: int) -> tuple[dict[str, int], Mapping[str, Any]]:
+        prior = self.store.get_epoch(number - 1) if number > 0 else None
+        if prior is None:
+            return {}, {}
+        return {owner: cum for owner, _amount, cum in prior.owner_rewards}, prior.sector_state
+
+    def gather_inputs(self, number: int) -> EpochInputs:
+        """Epoch `number`'s inputs as they stand now: reports by device time, devices onboarded before its
+        end with their onboarding records, prior rewards and state, served context, ingest rejections."""
+        window = window_for(self.config, number)
+        devices = {d.device_id: d for d in self.store.devices().values() if d.onboarded_at < window.end}
+        records = self.store.onboarding_records()
+        prior_cumulative, prior_state = self._prior(number)
+        return EpochInputs(
+            window=window,
+            devices=devices,
+            reports=self.store.reports_between(window.start, window.end),
+            prior_cumulative=prior_cumulative,
+            prior_state=prior_state,
+            context=self.context_source(number),
+            onboarding={d: records[d] for d in devices if d in records},
+            rejections=self.store.rejection_counts(window.start, window.end),
+        )
+
+    def stored_inputs(self, record: EpochRecord) -> EpochInputs:
+        """A closed epoch's inputs from the store: its stored snapshot and context, the report log, the
+        previous epoch's stored rows and the rejections counted in its window."""
+        window = window_for(self.config, record.number)
+        devices, onboarding = snapshot_devices(record.inputs.get("devices", []))
+        prior_cumulative, prior_state = self._prior(record.number)
+        return EpochInputs(
+            window=window,
+            devices=devices,
+            reports=self.store.reports_between(window.start, window.end),
+            prior_cumulative=prior_cumulative,
+            prior_state=prior_state,
+            context=dict(record.inputs.get("context", {})),
+            onboarding=onboarding,
+            rejections=self.store.rejection_counts(window.start, window.end),
+        )
+
+    def compute(self, inputs: EpochInputs) -> EpochResult:
+        return process_epoch(self.config, self.sectors, inputs)
+
+    def record_of(self, inputs: EpochInputs, result: EpochResult) -> EpochRecord:
+        """What the store keeps of a closed epoch: results and the inputs not kept elsewhere."""
+        return EpochRecord(
+            number=inputs.window.number,
+            start=inputs.window.start,
+            end=inputs.window.end,
+            manifest=result.manifest,
+            inputs={
+                "context": dict(inputs.context),
+                "devices": device_snapshot(inputs.devices, inputs.onboarding),
+            },
+            verdicts=result.verdicts,
+            device_rewards=result.device_rewards,
+            owner_rewards=result.owner_rewards,
+            notes=result.notes,
+            sector_state=result.sector_state,
+        )
+
+    def bundle(self, number: int) -> EpochBundle:
+        """The bundle of closed epoch `number` from what the store holds (inputs and published rows)."""
+        record = self.store.get_epoch_detail(number)
+        if record is None:
+            raise KeyError(f"epoch {number} is not closed")
+        inputs = self.stored_inputs(record)
+        wires = [
+            SignedWire(stored.envelope, stored.signature, stored.record.received_at)
+            for stored in self.store.stored_reports_between(inputs.window.start, inputs.window.end)
+        ]
+        return EpochBundle(
+            network=network_section(self.config),
+            window=inputs.window,
+            devices=device_snapshot(inputs.devices, inputs.onboarding),
+            reports=sorted(wires, key=lambda w: compute_report_id(w.envelope)),
+            prior_cumulative=dict(inputs.prior_cumulative),
+            prior_state=dict(inputs.prior_state),
+            context=dict(inputs.context),
+            rejections=dict(inputs.rejections),
+            outputs=EpochOutputs(
+                manifest=record.manifest,
+                verdicts=[list(v) for v in record.verdicts],
+                device_rewards=[list(r) for r in record.device_rewards],
+                owner_rewards=[list(r) for r in record.owner_rewards],
+                notes=[list(n) for n in record.notes],
+                sector_state=record.sector_state,
+            ),
+            engine_version=str(record.manifest.get("engine_version", __version__)),
+        )
+
+    def export(self, number: int) -> bytes:
+        """The bundle file of epoch `number` (deterministic bytes)."""
+        return encode_bundle(self.bundle(number))
+
+    def audit(self, number: int) -> AuditReport:
+        """Recompute a closed epoch from the store and compare every stored row with the recomputation.
+        Rows too damaged to read are reported as such (a KeyError still means "not closed")."""
+        try:
+            bundle = self.bundle(number)
+        except (ValueError, TypeError, IndexError) as error:
+            return AuditReport(number, input_problems=[f"stored rows cannot be read: {error}"])
+        return verify_bundle(bundle)
+
