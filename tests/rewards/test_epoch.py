@@ -109,3 +109,37 @@ def test_no_devices_pays_nobody() -> None:
     result = process_epoch(CONFIG, SECTORS, _inputs([]))
     assert result.manifest["paid"] == 0 and result.manifest["root"] is None and result.tree is None
     assert result.manifest["remainder"]["unallocated.coverage"] > 0
+
+
+def test_conservation_is_checked_with_a_named_error() -> None:
+    import pytest
+
+    from opendepin.rewards.epoch import ConservationError, check_conservation
+
+    check_conservation(100, 90, {"rounding.coverage": 10})
+    with pytest.raises(ConservationError, match="paid 90 \\+ remainder 9 = 99 ≠ emission 100"):
+        check_conservation(100, 90, {"rounding.coverage": 9})
+    with pytest.raises(ConservationError):
+        check_conservation(100, 110, {"rounding.coverage": -10})
+
+
+def test_every_money_deciding_input_moves_the_inputs_digest() -> None:
+    from dataclasses import replace
+
+    base = _inputs([(0, 0, 20, 5.0), (1, 1, 20, 5.0)])
+    digest = process_epoch(CONFIG, SECTORS, base).manifest["inputs_digest"]
+    first = base.reports[0]
+    rest = base.reports[1:]
+    device_id = next(iter(base.devices))
+    regained = replace(base.devices[device_id], attributes={"gain_dbi": 8.0})
+    variants = {
+        "received_at": replace(base, reports=[replace(first, received_at=first.received_at + 400), *rest]),
+        "attributes": replace(base, devices={**base.devices, device_id: regained}),
+        "onboarding": replace(base, onboarding={device_id: {"maker_signature": "0x00"}}),
+        "context": replace(base, context={"wireless.entropy": {"ab": 1}}),
+        "prior_state": replace(base, prior_state={"wireless": {"x": 1}}),
+        "prior_cumulative": replace(base, prior_cumulative={"0x" + "33" * 20: 5}),
+        "rejections": replace(base, rejections={"report.malformed": 1}),
+    }
+    for name, inputs in variants.items():
+        assert process_epoch(CONFIG, SECTORS, inputs).manifest["inputs_digest"] != digest, name

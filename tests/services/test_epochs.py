@@ -88,7 +88,7 @@ TAMPERING = [
     ("manifest", f"UPDATE reports SET received_at = received_at + 400 WHERE rowid IN "
      f"(SELECT rowid FROM reports WHERE ts >= {DAY_1} LIMIT 1)"),
     ("manifest", "UPDATE epochs SET inputs = REPLACE(inputs, '\"gain_dbi\":1.2', '\"gain_dbi\":9.2')"),
-    ("manifest", "DELETE FROM rejections"),
+    ("manifest", "DELETE FROM rejection_counts"),
     # the previous epoch's rows are this epoch's inputs
     ("manifest", _bump("owner_rewards", "cumulative", "epoch = 0")),
 ]
@@ -169,3 +169,19 @@ def test_every_single_byte_flip_is_caught(closed: Node) -> None:
         except BundleError:
             continue
         assert not report.matches, offset
+
+
+def test_the_node_serves_the_bundle(closed: Node) -> None:
+    from fastapi.testclient import TestClient
+
+    from opendepin.api.app import create_app
+    from opendepin.rewards.bundle import bundle_sha256
+
+    client = TestClient(create_app(closed))
+    response = client.get("/v1/epochs/1/bundle")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/cbor"
+    assert response.content == closed.export_epoch(1)
+    assert response.headers["x-bundle-sha256"] == bundle_sha256(response.content)
+    assert verify_bundle(decode_bundle(response.content)).matches
+    assert client.get("/v1/epochs/7/bundle").status_code == 404
