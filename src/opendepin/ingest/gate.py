@@ -41,16 +41,42 @@ class GateResult:
     device_id: str | None = None
     record: ReportRecord | None = None
     signed: SignedReport | None = None
+    authenticated: bool = False
+    """True once the signature verified with the registered key of `device_id` (only then may anything be
+    attributed to that device)."""
 
     @property
     def accepted(self) -> bool:
         return self.reason == ACCEPTED
 
 
-def _reject(reason: str, message: str, signed: SignedReport | None = None) -> GateResult:
+def _reject(
+    reason: str, message: str, signed: SignedReport | None = None, authenticated: bool = False
+) -> GateResult:
     if signed is None:
         return GateResult(reason, message)
-    return GateResult(reason, message, signed.report_id, signed.envelope.device, signed=signed)
+    return GateResult(
+        reason, message, signed.report_id, signed.envelope.device, signed=signed, authenticated=authenticated
+    )
+
+
+def rejection_source(result: GateResult, transport_source: str) -> str:
+    """Whom a rejection is counted against. Rule: the device, if the report's signature verified with its
+    registered key (`device:<id>`, a bounded set: onboarded devices only); otherwise the transport source
+    the bytes came from (e.g. `http:<client address>`), because an unauthenticated report may name any
+    device — the claimed device is kept with the sample, never used as the counter's key."""
+    if result.authenticated and result.device_id is not None:
+        return f"device:{result.device_id}"
+    return transport_source
+
+
+def rejection_bucket(received_at: int, genesis_ts: int, epoch_seconds: int, bucket_seconds: int) -> int:
+    """Start of the counter bucket holding `received_at`. Rule: buckets of `bucket_seconds` laid from the
+    start of each epoch (the last one of an epoch may be shorter), so every epoch boundary is a bucket
+    boundary and counts over an epoch window are exact."""
+    offset = (received_at - genesis_ts) % epoch_seconds
+    epoch_start = received_at - offset
+    return epoch_start + (offset // bucket_seconds) * bucket_seconds
 
 
 def check_timestamp(ts: int, now: int, params: IngestConfig) -> str | None:
@@ -65,10 +91,14 @@ def check_timestamp(ts: int, now: int, params: IngestConfig) -> str | None:
 def check_payload(
     kind: str, payload: Mapping[str, object], kinds: Mapping[str, type[BaseModel]]
 ) -> str | None:
-    """None if the payload matches the kind's schema, else a message naming the wrong fields."""
+    """None if the payload matches the kind's schema, else a message naming the wrong fields.
+
+    Rule: validated in pydantic's strict mode whatever the sector's model says, so nothing is coerced:
+    text, booleans or bytes are never numbers, an integer field takes only integers, a float field takes
+    integers and floats (not booleans)."""
     model = kinds[kind]
     try:
-        model.model_validate(payload)
+        model.model_validate(payload, strict=True)
     except ValidationError as error:
         fields = "; ".join(
             f"{'.'.join(map(str, e['loc'])) or '(payload)'}: {e['msg']}" for e in error.errors()[:5]
@@ -105,17 +135,21 @@ def gate_report(
     last = state.last_seq.get(env.device, -1)
     if env.seq <= last:
         if report_id in state.stored_ids:
-            return _reject("report.duplicate", "this exact report is already stored", signed)
-        return _reject("report.replay", f"seq {env.seq} is not above the last accepted seq {last}", signed)
+            return _reject("report.duplicate", "this exact report is already stored", signed, True)
+        return _reject(
+            "report.replay", f"seq {env.seq} is not above the last accepted seq {last}", signed, True
+        )
     late = check_timestamp(env.ts, now, params)
     if late is not None:
-        return _reject(late, f"ts {env.ts} is outside the window around receive time {now}", signed)
+        return _reject(late, f"ts {env.ts} is outside the window around receive time {now}", signed, True)
     if env.ts < state.closed_until:
-        return _reject("report.epoch_closed", f"ts {env.ts} belongs to an epoch already closed", signed)
+        return _reject("report.epoch_closed", f"ts {env.ts} belongs to an epoch already closed", signed, True)
     if env.kind not in kinds:
-        return _reject("report.unknown_kind", f"kind {env.kind!r} is not one of {sorted(kinds)}", signed)
+        return _reject(
+            "report.unknown_kind", f"kind {env.kind[:80]!r} is not one of {sorted(kinds)}", signed, True
+        )
     problem = check_payload(env.kind, env.payload, kinds)
     if problem is not None:
-        return _reject("report.schema_invalid", problem, signed)
+        return _reject("report.schema_invalid", problem, signed, True)
     record = ReportRecord(report_id, env.kind, env.device, env.ts, env.seq, env.payload, now)
-    return GateResult(ACCEPTED, "accepted", report_id, env.device, record, signed)
+    return GateResult(ACCEPTED, "accepted", report_id, env.device, record, signed, authenticated=True)
