@@ -19,6 +19,7 @@ from opendepin import __version__
 from opendepin.config import NetworkConfig
 from opendepin.identity.attestation import recheck_onboarding
 from opendepin.identity.keys import verify_signature
+from opendepin.market.receipts import ReceiptError, UsageRecord, decode_receipt
 from opendepin.reports.envelope import EnvelopeError, compute_report_id, decode_report
 from opendepin.reports.model import ReportRecord
 from opendepin.rewards.bundle import EpochBundle, EpochOutputs
@@ -191,6 +192,35 @@ def check_signed_reports(
     return records, problems
 
 
+def check_usage_receipts(
+    bundle: EpochBundle, devices: Mapping[str, DeviceInfo]
+) -> tuple[list[UsageRecord], list[str]]:
+    """Decode and re-check every usage receipt: canonical, signed by its payer, for a snapshot device,
+    received in the window, no receipt and no (payer, ref) twice."""
+    records: list[UsageRecord] = []
+    problems: list[str] = []
+    refs: set[tuple[str, str]] = set()
+    for index, wire in enumerate(bundle.usage):
+        try:
+            signed = decode_receipt(cbor2.dumps([wire.envelope, wire.signature]))
+        except ReceiptError as error:
+            problems.append(f"usage receipt #{index}: {error.reason}: {error}")
+            continue
+        receipt = signed.receipt
+        label = f"usage receipt {signed.receipt_id[:16]}…"
+        if (receipt.payer, receipt.ref) in refs:
+            problems.append(f"{label}: payer {receipt.payer} charged twice for ref {receipt.ref!r}")
+            continue
+        refs.add((receipt.payer, receipt.ref))
+        if receipt.device not in devices:
+            problems.append(f"{label}: device {receipt.device[:40]} is not in the device snapshot")
+        if not bundle.window.contains(wire.received_at):
+            problems.append(f"{label}: received at {wire.received_at}, outside the epoch window")
+        records.append(UsageRecord.of(signed, wire.received_at))
+    records.sort(key=lambda r: r.receipt_id)
+    return records, problems
+
+
 def check_onboarding(bundle: EpochBundle, config: NetworkConfig) -> tuple[list[str], list[str]]:
     """Re-check every device's onboarding record against the network's makers: (problems, notes)."""
     makers = {m.address.lower() for m in config.makers}
@@ -230,6 +260,8 @@ def recompute_bundle(
         kinds.update(plugin.report_kinds())
     devices = bundle.device_infos()
     reports, problems = check_signed_reports(bundle, config, kinds, devices)
+    usage, usage_problems = check_usage_receipts(bundle, devices)
+    problems.extend(usage_problems)
     inputs = EpochInputs(
         window=bundle.window,
         devices=devices,
@@ -239,6 +271,8 @@ def recompute_bundle(
         context=bundle.context,
         onboarding=bundle.onboarding(),
         rejections=bundle.rejections,
+        usage=usage,
+        price_wad=bundle.price_wad,
     )
     return process_epoch(config, sectors, inputs), problems
 

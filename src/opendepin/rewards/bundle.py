@@ -7,7 +7,8 @@ A bundle is deterministic CBOR (RFC 8949 §4.2) of one map:
   makers, ingest, sectors);
 - the inputs: `window`, `devices` (snapshot rows with attributes and signed onboarding records), `reports`
   (each `[envelope bytes, signature, received_at]`, exactly the bytes the device signed), `prior_cumulative`,
-  `prior_state`, `context`, `rejections`;
+  `prior_state`, `context`, `rejections`, `usage` (each `[receipt bytes, payer signature, received_at]`) and
+  `price_wad` (the oracle price that values usage, or null);
 - `outputs`: what the node published: the manifest (whose `inputs_digest` hashes the inputs above and whose
   keccak-256 the oracles post on chain) and every row behind it (verdicts, notes, device and owner rewards,
   sector state).
@@ -40,6 +41,8 @@ BUNDLE_KEYS = frozenset(
         "prior_state",
         "context",
         "rejections",
+        "usage",
+        "price_wad",
         "outputs",
     }
 )
@@ -91,6 +94,9 @@ class EpochBundle:
     rejections: Mapping[str, int]
     outputs: EpochOutputs
     engine_version: str
+    usage: Sequence[SignedWire] = ()
+    """Usage receipts as the payers signed them: [receipt bytes, signature, received_at]."""
+    price_wad: int | None = None
     format: str = BUNDLE_FORMAT
 
     def config(self) -> NetworkConfig:
@@ -140,6 +146,8 @@ def encode_bundle(bundle: EpochBundle) -> bytes:
         "prior_state": dict(bundle.prior_state),
         "context": dict(bundle.context),
         "rejections": dict(sorted(bundle.rejections.items())),
+        "usage": [[w.envelope, w.signature, w.received_at] for w in bundle.usage],
+        "price_wad": bundle.price_wad,
         "outputs": {
             "manifest": dict(outputs.manifest),
             "verdicts": [list(row) for row in outputs.verdicts],
@@ -187,13 +195,11 @@ def decode_bundle(data: bytes) -> EpochBundle:
             raise BundleError("the bundle is not deterministic CBOR (it was altered or re-encoded)")
         window = _need(body, "window", list)
         outputs = _need(body, "outputs", dict)
-        reports = [
-            SignedWire(bytes(e), bytes(s), int(r))
-            for e, s, r in _need(body, "reports", list)
-            if isinstance(e, bytes) and isinstance(s, bytes) and type(r) is int
-        ]
-        if len(reports) != len(body["reports"]):
-            raise BundleError("every report must be [envelope bytes, signature bytes, received_at int]")
+        reports = _signed_wires(body, "reports")
+        usage = _signed_wires(body, "usage")
+        price_wad = body.get("price_wad")
+        if price_wad is not None and (type(price_wad) is not int or price_wad <= 0):
+            raise BundleError("price_wad must be a positive integer or null")
         devices = _need(body, "devices", list)
         if not all(isinstance(row, list) and len(row) == 8 for row in devices):
             raise BundleError("every device row must have 8 fields")
@@ -215,8 +221,23 @@ def decode_bundle(data: bytes) -> EpochBundle:
                 sector_state=_need(outputs, "sector_state", dict),
             ),
             engine_version=_need(body, "engine_version", str),
+            usage=usage,
+            price_wad=price_wad,
         )
     except BundleError:
         raise
     except (TypeError, ValueError, IndexError, KeyError) as error:
         raise BundleError(f"malformed epoch bundle: {type(error).__name__}: {error}") from None
+
+
+def _signed_wires(body: Mapping[str, Any], key: str) -> list[SignedWire]:
+    """`[bytes, signature, received_at]` rows of `key`, checked for their types."""
+    rows = _need(body, key, list)
+    wires = [
+        SignedWire(bytes(e), bytes(s), int(r))
+        for e, s, r in (row for row in rows if isinstance(row, list) and len(row) == 3)
+        if isinstance(e, bytes) and isinstance(s, bytes) and type(r) is int
+    ]
+    if len(wires) != len(rows):
+        raise BundleError(f"every entry of {key} must be [bytes, signature bytes, received_at int]")
+    return wires

@@ -85,6 +85,8 @@ def inputs_body(inputs: EpochInputs) -> dict[str, Any]:
         "prior_state": inputs.prior_state,
         "context": inputs.context,
         "rejections": dict(sorted(inputs.rejections.items())),
+        "usage": sorted([u.receipt_id, u.received_at] for u in inputs.usage),
+        "price_wad": None if inputs.price_wad is None else str(inputs.price_wad),
     }
 
 

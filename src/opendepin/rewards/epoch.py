@@ -14,11 +14,11 @@ from typing import Any
 
 from opendepin import __version__
 from opendepin.config import NetworkConfig
-from opendepin.rewards.allocate import allocate_pool, split_by_basis_points
 from opendepin.rewards.digest import compute_inputs_digest, compute_params_digest
 from opendepin.rewards.emissions import compute_epoch_emission
 from opendepin.rewards.inputs import EpochInputs
 from opendepin.rewards.merkle import RewardsTree
+from opendepin.rewards.pools import allocate_categories, compute_caps, compute_usage_figures, process_pools
 from opendepin.sectors.base import (
     Contribution,
     DeviceNote,
@@ -54,42 +54,6 @@ def window_for(config: NetworkConfig, number: int) -> EpochWindow:
 
 def epoch_of(config: NetworkConfig, ts: int) -> int:
     return (ts - config.epochs.genesis_ts) // config.epochs.length_seconds
-
-
-def process_pools(
-    config: NetworkConfig, emission: int, units: Mapping[str, Mapping[str, int]]
-) -> tuple[dict[str, int], dict[str, int]]:
-    """Category pools after unused device pools flowed on; returns (pools, remainder by cause)."""
-    rewards = config.rewards
-    split = split_by_basis_points(emission, rewards.categories)
-    pools: dict[str, int] = {name: int(amount) for name, amount in split.amounts.items()}
-    remainder: dict[str, int] = {"split_rounding": split.remainder}
-    for source, targets in sorted(rewards.unused_flows_to.items()):
-        if pools.get(source, 0) and not any(v > 0 for v in units.get(source, {}).values()):
-            moved = split_by_basis_points(pools[source], targets)
-            pools[source] = 0
-            for target, amount in moved.amounts.items():
-                pools[target] = pools.get(target, 0) + amount
-            remainder["flow_rounding"] = remainder.get("flow_rounding", 0) + moved.remainder
-    return pools, remainder
-
-
-def process_device_categories(
-    config: NetworkConfig,
-    pools: Mapping[str, int],
-    units: Mapping[str, Mapping[str, int]],
-    remainder: dict[str, int],
-) -> dict[tuple[str, str], int]:
-    """Pro-rata amounts per (device, category); unearned pools and rounding go to the remainder."""
-    amounts: dict[tuple[str, str], int] = {}
-    for category in config.rewards.device_categories:
-        allocation = allocate_pool(pools.get(category, 0), units.get(category, {}))
-        for device_id, amount in allocation.amounts.items():
-            amounts[(device_id, category)] = amount
-        if allocation.remainder:
-            cause = f"unallocated.{category}" if not allocation.amounts else f"rounding.{category}"
-            remainder[cause] = remainder.get(cause, 0) + allocation.remainder
-    return amounts
 
 
 def process_recipient_categories(
@@ -155,8 +119,35 @@ def process_epoch(
     units: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for c in contributions:
         units[c.category][c.device_id] += c.units
-    pools, remainder = process_pools(config, emission, units)
-    device_amounts = process_device_categories(config, pools, units, remainder)
+    usage_categories = {name: c for name, p in sorted(sectors.items()) if (c := p.usage_category())}
+    usage = compute_usage_figures(
+        config,
+        usage_categories,
+        [u for u in inputs.usage if u.device in inputs.devices],
+        emission,
+        inputs.price_wad,
+    )
+    caps = compute_caps(config, usage)
+    for category, by_device in usage.credits.items():
+        for device_id, credits in by_device.items():
+            units[category][device_id] += credits
+            contributions.append(
+                Contribution(
+                    device_id,
+                    category,
+                    credits,
+                    {
+                        "rule": "pro rata to credits carried, at most cap × their token value",
+                        "credits": credits,
+                        "receipts": usage.receipts[category][device_id],
+                        "cap_units": str(caps[category][device_id]),
+                    },
+                )
+            )
+    pools, remainder = process_pools(config, emission, sorted(set(usage_categories.values())), usage.weight)
+    allocation = allocate_categories(config, pools, units, caps, remainder)
+    device_amounts = allocation.amounts
+    pools = {**pools, **allocation.pools}
     recipient_amounts = process_recipient_categories(config, pools, remainder)
 
     this_epoch: dict[str, int] = defaultdict(int)
@@ -210,6 +201,8 @@ def process_epoch(
         "paid": paid,
         "remainder": {k: v for k, v in sorted(remainder.items()) if v},
         "pools": dict(sorted(pools.items())),
+        "flows": allocation.flows,
+        "usage": usage.summary(),
         "totals": dict(sorted(totals.items())),
         "reports": len(inputs.reports),
         "invalid_by_reason": dict(sorted(rejected_by_reason.items())),

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from opendepin.market.receipts import UsageRecord
 from opendepin.reports.model import ReportRecord
 from opendepin.sectors.base import DeviceInfo, EpochWindow
 
@@ -33,3 +34,7 @@ class EpochInputs:
     context: Mapping[str, Any] = field(default_factory=dict)
     onboarding: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     rejections: Mapping[str, int] = field(default_factory=dict)
+    usage: Sequence[UsageRecord] = ()
+    """Usage receipts accepted in the window (by receive time): who paid which device how many credits."""
+    price_wad: int | None = None
+    """The oracle's token price at the window's end, USD per whole token × 10**18 (None: no oracle)."""

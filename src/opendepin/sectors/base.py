@@ -131,3 +131,7 @@ class SectorPlugin(ABC):
     def categories(self) -> Sequence[str]:
         """Reward categories this sector's contributions go to."""
         return ("coverage",)
+
+    def usage_category(self) -> str | None:
+        """The device category paid for this sector's metered usage (usage receipts), or None."""
+        return None

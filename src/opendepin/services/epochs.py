@@ -31,6 +31,12 @@ from opendepin.store.base import EpochRecord, Store
 
 ContextSource = Callable[[int], Mapping[str, Any]]
 """Epoch number → the context the node served during it (e.g. challenge entropy)."""
+PriceSource = Callable[[], int | None]
+"""The token price now (USD per whole token × 10**18), or None when no oracle is known."""
+
+
+def no_price() -> int | None:
+    return None
 
 
 def snapshot_devices(rows: Sequence[Sequence[Any]]) -> tuple[dict[str, DeviceInfo], dict[str, Any]]:
@@ -61,11 +67,13 @@ class EpochService:
         sectors: Mapping[str, SectorPlugin],
         store: Store,
         context_source: ContextSource,
+        price_source: PriceSource = no_price,
     ) -> None:
         self.config = config
         self.sectors = sectors
         self.store = store
         self.context_source = context_source
+        self.price_source = price_source
 
     def _prior(self, number: int) -> tuple[dict[str, int], Mapping[str, Any]]:
         prior = self.store.get_epoch(number - 1) if number > 0 else None
@@ -89,6 +97,8 @@ class EpochService:
             context=self.context_source(number),
             onboarding={d: records[d] for d in devices if d in records},
             rejections=self.store.rejection_counts(window.start, window.end),
+            usage=[stored.record for stored in self.store.usage_between(window.start, window.end)],
+            price_wad=self.price_source(),
         )
 
     def stored_inputs(self, record: EpochRecord) -> EpochInputs:
@@ -106,6 +116,8 @@ class EpochService:
             context=dict(record.inputs.get("context", {})),
             onboarding=onboarding,
             rejections=self.store.rejection_counts(window.start, window.end),
+            usage=[stored.record for stored in self.store.usage_between(window.start, window.end)],
+            price_wad=record.inputs.get("price_wad"),
         )
 
     def compute(self, inputs: EpochInputs) -> EpochResult:
@@ -121,6 +133,7 @@ class EpochService:
             inputs={
                 "context": dict(inputs.context),
                 "devices": device_snapshot(inputs.devices, inputs.onboarding),
+                "price_wad": inputs.price_wad,
             },
             verdicts=result.verdicts,
             device_rewards=result.device_rewards,
@@ -148,6 +161,11 @@ class EpochService:
             prior_state=dict(inputs.prior_state),
             context=dict(inputs.context),
             rejections=dict(inputs.rejections),
+            usage=[
+                SignedWire(stored.receipt, stored.signature, stored.record.received_at)
+                for stored in self.store.usage_between(inputs.window.start, inputs.window.end)
+            ],
+            price_wad=inputs.price_wad,
             outputs=EpochOutputs(
                 manifest=record.manifest,
                 verdicts=[list(v) for v in record.verdicts],

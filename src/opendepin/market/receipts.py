@@ -1,0 +1,167 @@
+"""Usage receipts: a payer's signed statement that a device served it and how many data credits that cost
+(docs/architecture.md, "Users pay, providers earn"; the Helium data-credit model: the router that pays for
+a packet is the one that meters it).
+
+A receipt is deterministic CBOR (RFC 8949 §4.2) of `{v, sector, device, payer, credits, quantity, unit, ref,
+ts}`; its id is the SHA-256 of those bytes; the payer signs, with its EVM key (EIP-191 personal message),
+the text `opendepin usage\\nreceipt: 0x<id>`. On the wire: `[receipt bytes, signature]`. `ref` identifies
+the session for the payer (a payer cannot be charged twice for one `ref`). The credits are spent on chain
+by the node's settlement from the payer's balance; the epoch pays the device from its sector's usage pool.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import cbor2
+
+from opendepin.identity.keys import DeviceKeyError, parse_device_id
+from opendepin.identity.wallets import WalletError, normalize_address, recover_text_signer
+
+RECEIPT_VERSION = 1
+RECEIPT_KEYS = frozenset({"v", "sector", "device", "payer", "credits", "quantity", "unit", "ref", "ts"})
+MAX_RECEIPT_BYTES = 1_024
+MAX_CREDITS = 2**63 - 1
+
+
+class ReceiptError(ValueError):
+    """A receipt that cannot be accepted; `reason` is a stable code."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class UsageReceipt:
+    """What a payer bought from a device: credits spent, the quantity of service, when."""
+
+    sector: str
+    device: str
+    payer: str
+    credits: int
+    quantity: int
+    unit: str
+    ref: str
+    ts: int
+
+    def to_map(self) -> dict[str, Any]:
+        return {
+            "v": RECEIPT_VERSION,
+            "sector": self.sector,
+            "device": self.device,
+            "payer": self.payer,
+            "credits": self.credits,
+            "quantity": self.quantity,
+            "unit": self.unit,
+            "ref": self.ref,
+            "ts": self.ts,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SignedReceipt:
+    """A receipt as signed: its bytes, the payer's signature and its meaning."""
+
+    receipt_bytes: bytes
+    signature: bytes
+    receipt: UsageReceipt
+
+    @property
+    def receipt_id(self) -> str:
+        return compute_receipt_id(self.receipt_bytes)
+
+    def to_wire(self) -> bytes:
+        return bytes(cbor2.dumps([self.receipt_bytes, self.signature]))
+
+
+def compute_receipt_id(receipt_bytes: bytes) -> str:
+    return hashlib.sha256(receipt_bytes).hexdigest()
+
+
+def receipt_message(receipt_id: str) -> str:
+    """The text the payer signs (EIP-191): short enough for a hardware wallet's screen."""
+    return f"opendepin usage\nreceipt: 0x{receipt_id}"
+
+
+def encode_receipt(receipt: UsageReceipt) -> bytes:
+    return bytes(cbor2.dumps(receipt.to_map(), canonical=True))
+
+
+def sign_receipt(receipt: UsageReceipt, sign_text: Any) -> SignedReceipt:
+    """Encode and sign with `sign_text(text) -> signature` (e.g. `Wallet.sign_text`)."""
+    data = encode_receipt(receipt)
+    return SignedReceipt(data, bytes(sign_text(receipt_message(compute_receipt_id(data)))), receipt)
+
+
+def _check_map(value: Any) -> UsageReceipt:
+    if not isinstance(value, dict) or set(value) != RECEIPT_KEYS:
+        raise ReceiptError("receipt.malformed", f"a receipt is a map with keys {sorted(RECEIPT_KEYS)}")
+    if type(value["v"]) is not int or value["v"] != RECEIPT_VERSION:
+        raise ReceiptError("receipt.unsupported_version", f"receipt version must be {RECEIPT_VERSION}")
+    for key in ("sector", "device", "payer", "unit", "ref"):
+        if not isinstance(value[key], str) or not 0 < len(value[key]) <= 128:
+            raise ReceiptError("receipt.malformed", f"receipt {key} must be text of 1..128 characters")
+    for key in ("credits", "quantity", "ts"):
+        if type(value[key]) is not int or not 0 <= value[key] <= MAX_CREDITS:
+            raise ReceiptError("receipt.malformed", f"receipt {key} must be a non-negative 63-bit integer")
+    if value["credits"] == 0:
+        raise ReceiptError("receipt.malformed", "a receipt spends at least one credit")
+    try:
+        parse_device_id(value["device"])
+        payer = normalize_address(value["payer"])
+    except (DeviceKeyError, WalletError) as error:
+        raise ReceiptError("receipt.malformed", str(error)) from None
+    if payer != value["payer"]:
+        raise ReceiptError("receipt.malformed", "the payer address must be in checksum form")
+    return UsageReceipt(**{k: value[k] for k in RECEIPT_KEYS if k != "v"})
+
+
+def decode_receipt(wire: bytes) -> SignedReceipt:
+    """Decode and check `[receipt bytes, signature]`: canonical, well-formed, signed by its payer.
+    Never raises anything but ReceiptError."""
+    if len(wire) > MAX_RECEIPT_BYTES:
+        raise ReceiptError("receipt.too_large", f"a receipt is at most {MAX_RECEIPT_BYTES} bytes")
+    try:
+        outer = cbor2.loads(wire)
+        if not (isinstance(outer, list) and len(outer) == 2 and all(isinstance(x, bytes) for x in outer)):
+            raise ReceiptError("receipt.malformed", "a signed receipt is [receipt bytes, signature]")
+        if cbor2.dumps(outer) != wire:
+            raise ReceiptError("receipt.malformed", "trailing or non-canonical bytes around the receipt")
+        data, signature = outer
+        inner = cbor2.loads(data)
+        if cbor2.dumps(inner, canonical=True) != data:
+            raise ReceiptError("receipt.not_canonical", "the receipt is not deterministic CBOR")
+    except ReceiptError:
+        raise
+    except Exception as error:  # cbor2 raises many types for hostile bytes
+        raise ReceiptError("receipt.malformed", f"not CBOR: {type(error).__name__}") from None
+    receipt = _check_map(inner)
+    signer = recover_text_signer(receipt_message(compute_receipt_id(data)), signature)
+    if signer != receipt.payer:
+        raise ReceiptError("receipt.bad_signature", f"the receipt is not signed by its payer {receipt.payer}")
+    return SignedReceipt(data, signature, receipt)
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRecord:
+    """An accepted usage receipt as the epoch sees it (signature already checked)."""
+
+    receipt_id: str
+    sector: str
+    device: str
+    payer: str
+    credits: int
+    quantity: int
+    unit: str
+    ref: str
+    ts: int
+    received_at: int
+
+    @classmethod
+    def of(cls, signed: SignedReceipt, received_at: int) -> UsageRecord:
+        r = signed.receipt
+        fields = (r.sector, r.device, r.payer, r.credits, r.quantity, r.unit, r.ref, r.ts)
+        return cls(signed.receipt_id, *fields, received_at)
