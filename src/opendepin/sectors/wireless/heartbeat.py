@@ -1,9 +1,13 @@
-"""Heartbeat and speed-test rules (specs/wireless-poc.md, "Mobile-style coverage (HIP-74 family)").
+"""Heartbeat and speed-test rules of mobile-style coverage (HIP-74 family; docs/wireless-poc.md).
 
 Each rule is a small pure function. Heartbeats are truncated to the hour; one per hour counts. A radio
 needs `min_heartbeats_per_day` valid hours (scaled to the epoch length) to be rewardable. Location trust per
 heartbeat (HIP-119): ≤ 300 m from the asserted cell → 1.0, ≤ 400 m → 0.25, else 0 and the heartbeat is
 invalid (`heartbeat.location_too_far`); the radio's multiplier is the mean over its located heartbeats.
+
+Exact: multipliers are Fractions (network.toml decimals read as the decimal they spell), speed-test
+figures are the signed payload's doubles converted exactly (`Fraction(float)`), and the distance of the
+300/400 m rule is computed deterministically (quantised cell centre, `opendepin.detmath`).
 """
 
 from __future__ import annotations
@@ -12,9 +16,9 @@ import math
 from collections.abc import Sequence
 from fractions import Fraction
 
-import h3
-
 from opendepin.sectors.wireless.params import SpeedTier, WirelessParams
+from opendepin.sectors.wireless.poc.geo import compute_distance_m as compute_great_circle_m
+from opendepin.sectors.wireless.poc.geo import get_cell_center
 
 SECONDS_PER_HOUR = 3_600
 
@@ -25,9 +29,9 @@ def truncate_to_hour(ts: int) -> int:
 
 
 def compute_distance_m(cell: str, lat: float, lon: float) -> float:
-    """Great-circle distance between an asserted H3 cell's centre and a measured position, in metres."""
-    center = h3.cell_to_latlng(cell)
-    return float(h3.great_circle_distance(center, (lat, lon), unit="m"))
+    """Great-circle distance between an asserted H3 cell's (quantised) centre and a measured position, in
+    metres; the same bits on every machine."""
+    return compute_great_circle_m(get_cell_center(cell), (lat, lon))
 
 
 def compute_location_trust(distance_m: float, params: WirelessParams) -> Fraction:
@@ -50,13 +54,20 @@ def compute_mean_trust(trusts: Sequence[Fraction]) -> Fraction:
 
 
 def compute_tier_multiplier(
-    value: float, thresholds: Sequence[tuple[float, float]], higher_is_better: bool
+    value: Fraction, thresholds: Sequence[tuple[float, float]], higher_is_better: bool
 ) -> Fraction:
-    """Multiplier of the best tier `value` reaches ((threshold, multiplier) pairs best first)."""
+    """Multiplier of the best tier `value` reaches ((threshold, multiplier) pairs best first; thresholds
+    and multipliers are read as the decimals they spell)."""
     for threshold, multiplier in thresholds:
-        if (value >= threshold) if higher_is_better else (value < threshold):
+        limit = Fraction(str(threshold))
+        if (value >= limit) if higher_is_better else (value < limit):
             return Fraction(str(multiplier))
     return Fraction(0)
+
+
+def compute_mean(values: Sequence[float]) -> Fraction:
+    """Exact mean of signed payload doubles (each converted exactly, `Fraction(float)`)."""
+    return sum((Fraction(v) for v in values), Fraction(0)) / len(values)
 
 
 def compute_speedtest_multiplier(
@@ -66,9 +77,9 @@ def compute_speedtest_multiplier(
     latest = list(tests)[-params.speedtest_window :]
     if len(latest) < params.speedtest_min:
         return Fraction(0), {"tests": len(latest), "required": params.speedtest_min}
-    down = sum(t[0] for t in latest) / len(latest)
-    up = sum(t[1] for t in latest) / len(latest)
-    latency = sum(t[2] for t in latest) / len(latest)
+    down = compute_mean([t[0] for t in latest])
+    up = compute_mean([t[1] for t in latest])
+    latency = compute_mean([t[2] for t in latest])
     tiers: Sequence[SpeedTier] = params.speedtest_tiers
     multiplier = min(
         compute_tier_multiplier(down, [(t.download_mbps, t.multiplier) for t in tiers], True),
@@ -77,9 +88,9 @@ def compute_speedtest_multiplier(
     )
     return multiplier, {
         "tests": len(latest),
-        "download_mbps": round(down, 3),
-        "upload_mbps": round(up, 3),
-        "latency_ms": round(latency, 3),
+        "download_mbps": round(float(down), 3),
+        "upload_mbps": round(float(up), 3),
+        "latency_ms": round(float(latency), 3),
         "multiplier": str(multiplier),
     }
 

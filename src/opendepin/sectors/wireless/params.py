@@ -1,4 +1,5 @@
-"""Parameters of the wireless sector (specs/wireless-poc.md, "Mobile-style coverage (HIP-74 family)")."""
+"""Parameters of the wireless sector: mobile-style coverage (HIP-74 family) and proof of coverage
+(docs/wireless-poc.md). Decimal values are read as the decimals they spell wherever they decide money."""
 
 from __future__ import annotations
 

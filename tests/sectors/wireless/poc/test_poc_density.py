@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import h3
-import pytest
 
 from opendepin.sectors.wireless.poc.density_hip17 import (
     compute_density_table,
@@ -43,7 +44,7 @@ def test_two_hotspots_in_one_resolution_10_cell_share_it() -> None:
     base = h3.cell_to_parent(cell_at(0), 10)
     a, b = (h3.cell_to_center_child(child, 12) for child in sorted(h3.cell_to_children(base, 11))[:2])
     scales = compute_hex_scales({"a": a, "b": b}, PARAMS)
-    assert scales == {"a": pytest.approx(0.5), "b": pytest.approx(0.5)}
+    assert scales == {"a": Fraction(1, 2), "b": Fraction(1, 2)}
 
 
 def test_density_table_rolls_clipped_counts_up() -> None:
@@ -53,7 +54,7 @@ def test_density_table_rolls_clipped_counts_up() -> None:
     unclipped, clipped = table[10]
     assert unclipped[base] == 3 and clipped[base] == 1
     assert table[9][0][h3.cell_to_parent(base, 9)] == 1
-    assert compute_hex_scale(cells[0], table) == pytest.approx(1 / 3)
+    assert compute_hex_scale(cells[0], table) == Fraction(1, 3)
 
 
 def test_distant_hotspots_do_not_affect_each_other() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from fractions import Fraction
 
 from opendepin.sectors.base import UNIT_SCALE, EpochWindow, SectorInput
 from opendepin.sectors.wireless.poc.evaluate import ENTROPY_CONTEXT_KEY, evaluate_poc
@@ -61,10 +62,11 @@ def test_every_report_gets_a_verdict_and_valid_ones_earn_hip15_units() -> None:
     assert {v.reason for v in outcome.verdicts} == {"ok"}
     units = {(c.device_id, c.category): c for c in outcome.contributions}
     beacon_b = units[("b", "beacons")]
-    scale, trust = beacon_b.breakdown["hex_scale"], beacon_b.breakdown["trust"]
-    assert beacon_b.units == math.floor(compute_beacon_unit(5, PARAMS) * scale * trust * UNIT_SCALE)
-    assert units[("w1", "witnesses")].breakdown["hip15_units"] == round(compute_witness_unit(5, PARAMS), 6)
-    assert {"hip15_units", "hex_scale", "trust", "rule"} <= set(beacon_b.breakdown)
+    scale, trust = Fraction(beacon_b.breakdown["hex_scale"]), beacon_b.breakdown["trust_ppm"]
+    expected = math.floor(compute_beacon_unit(5, PARAMS) * scale * Fraction(trust, 10**6) * UNIT_SCALE)
+    assert beacon_b.units == expected
+    assert units[("w1", "witnesses")].breakdown["hip15_units"] == str(compute_witness_unit(5, PARAMS))
+    assert {"hip15_units", "hex_scale", "trust", "trust_ppm", "rule"} <= set(beacon_b.breakdown)
 
 
 def test_invalid_reports_get_their_reason_codes() -> None:
@@ -151,5 +153,5 @@ def test_relayed_witness_is_dropped_by_timing() -> None:
 
 def test_inactive_hotspots_get_the_default_hex_scale() -> None:
     outcome = evaluate_poc(_epoch(2), PARAMS)
-    assert all(c.breakdown["hex_scale"] > 0 for c in outcome.contributions)
+    assert all(Fraction(c.breakdown["hex_scale"]) > 0 for c in outcome.contributions)
     assert not any(n.reason == "poc.default_hex_scale" for n in outcome.notes)

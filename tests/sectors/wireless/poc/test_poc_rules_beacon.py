@@ -1,4 +1,4 @@
-"""Beacon checks of specs/wireless-poc.md, each at its threshold: one passing, one invalid case."""
+"""Beacon checks of Helium's published rules, each at its threshold: one passing, one invalid case."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Witness checks of specs/wireless-poc.md at their thresholds: just inside passes, just outside fails."""
+"""Witness checks of Helium's published rules at their thresholds: just inside passes, just outside fails."""
 
 from __future__ import annotations
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -17,19 +19,23 @@ from opendepin.sectors.wireless.poc.rewards_hip15 import (
 PARAMS = PocParams()
 
 
+DECAY = Fraction(4, 5)
+
+
 @pytest.mark.parametrize(
     ("n", "beacon", "witness"),
     [
-        (0, 0.0, 0.0),
-        (1, 0.25, 1.0),
-        (4, 1.0, 1.0),
-        (5, 2 - 0.8, (4 - (1 - 0.8)) / 5),
-        (14, 2 - 0.8**10, (4 - (1 - 0.8**10)) / 14),
+        (0, Fraction(0), Fraction(0)),
+        (1, Fraction(1, 4), Fraction(1)),
+        (4, Fraction(1), Fraction(1)),
+        (5, 2 - DECAY, (4 - (1 - DECAY)) / 5),
+        (6, Fraction(136, 100), (4 - (1 - DECAY**2)) / 6),
+        (14, 2 - DECAY**10, (4 - (1 - DECAY**10)) / 14),
     ],
 )
-def test_hip15_units_on_both_sides_of_redundancy(n: int, beacon: float, witness: float) -> None:
-    assert compute_beacon_unit(n, PARAMS) == pytest.approx(beacon)
-    assert compute_witness_unit(n, PARAMS) == pytest.approx(witness)
+def test_hip15_units_on_both_sides_of_redundancy(n: int, beacon: Fraction, witness: Fraction) -> None:
+    assert compute_beacon_unit(n, PARAMS) == beacon
+    assert compute_witness_unit(n, PARAMS) == witness
 
 
 @given(st.integers(min_value=0, max_value=200))

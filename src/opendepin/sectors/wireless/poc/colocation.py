@@ -15,12 +15,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from opendepin import detmath
 from opendepin.sectors.wireless.poc.evidence import BoolArray, DeviceTable, FloatArray, IntArray, LinkTable
 from opendepin.sectors.wireless.poc.params import TrustParams
 from opendepin.sectors.wireless.poc.trilateration import (
     MIN_DISTANCE_M,
     Observations,
+    compute_cauchy_cost,
     compute_cost,
+    compute_heard_centroid,
     gather_link_ends,
     refine_positions,
 )
@@ -87,16 +90,19 @@ def compute_owner_centres(devices: DeviceTable) -> tuple[FloatArray, FloatArray]
     centre = np.stack(
         [np.bincount(devices.owner, weights=devices.xy[:, k], minlength=n_owners) / counts for k in (0, 1)], 1
     )
-    squared = ((devices.xy - centre[devices.owner]) ** 2).sum(axis=1)
+    dx = devices.xy[:, 0] - centre[devices.owner, 0]
+    dy = devices.xy[:, 1] - centre[devices.owner, 1]
+    squared = dx * dx + dy * dy
     return centre, np.sqrt(np.bincount(devices.owner, weights=squared, minlength=n_owners) / counts)
 
 
 def compute_cost_at_assertions(xy: FloatArray, pooled: OwnerLinks, sigma: float) -> FloatArray:
     """Robust cost of the pooled links with every hotspot at its own asserted location."""
-    delta = xy[pooled.holder] - pooled.obs.points
-    squared = np.maximum((delta**2).sum(axis=2), MIN_DISTANCE_M**2)
-    residual = 0.5 * np.log10(squared) - pooled.obs.log_distance
-    return (pooled.obs.weight * np.log1p((residual / (2 * sigma)) ** 2)).sum(axis=1)
+    dx = xy[pooled.holder, 0] - pooled.obs.points[:, :, 0]
+    dy = xy[pooled.holder, 1] - pooled.obs.points[:, :, 1]
+    squared = np.maximum(dx * dx + dy * dy, MIN_DISTANCE_M * MIN_DISTANCE_M)
+    residual = 0.5 * detmath.log10(squared) - pooled.obs.log_distance
+    return compute_cauchy_cost(residual, pooled.obs.weight, sigma)
 
 
 def fit_common_site(
@@ -109,10 +115,7 @@ def fit_common_site(
     used = (obs.weight > 0).sum(axis=1)
     centre, spread = compute_owner_centres(devices)
     asserted_centre = centre[owners]
-    inverse_d2 = obs.weight * 10 ** (-2 * obs.log_distance)
-    total = np.maximum(inverse_d2.sum(axis=1), 1e-30)[:, None]
-    heard_centre = (inverse_d2[:, :, None] * obs.points).sum(axis=1) / total
-    heard_centre = np.where(used[:, None] > 0, heard_centre, asserted_centre)
+    heard_centre = compute_heard_centroid(obs, asserted_centre)
     candidates = [refine_positions(asserted_centre, obs, sigma), refine_positions(heard_centre, obs, sigma)]
     costs = np.stack([compute_cost(c, obs, sigma) for c in candidates])
     point = np.where((costs[0] <= costs[1])[:, None], candidates[0], candidates[1])

@@ -1,9 +1,14 @@
-"""HIP-17 hex-density scaling with HIP-104 parameters (specs/wireless-poc.md)."""
+"""HIP-17 hex-density scaling with HIP-104 parameters (docs/wireless-poc.md), in exact arithmetic.
+
+Counts are integers (H3 parents and neighbours are exact integer operations of the H3 library) and the
+scale is a product of ratios clipped/unclipped, kept as a Fraction.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from fractions import Fraction
 
 import h3
 
@@ -52,19 +57,19 @@ def compute_density_table(
     return table
 
 
-def compute_hex_scale(location: str, table: Mapping[int, tuple[dict[str, int], dict[str, int]]]) -> float:
-    """Product over resolutions of clipped/unclipped for the hotspot's ancestors (HIP-17)."""
-    scale = 1.0
+def compute_hex_scale(location: str, table: Mapping[int, tuple[dict[str, int], dict[str, int]]]) -> Fraction:
+    """Product over resolutions of clipped/unclipped for the hotspot's ancestors (HIP-17), exact."""
+    scale = Fraction(1)
     for res, (unclipped, clipped) in table.items():
         parent = h3.cell_to_parent(location, res)
         total = unclipped.get(parent, 0)
         if total == 0:
-            return 0.0
-        scale *= clipped[parent] / total
+            return Fraction(0)
+        scale *= Fraction(clipped[parent], total)
     return scale
 
 
-def compute_hex_scales(active: Mapping[str, str], params: PocParams) -> dict[str, float]:
+def compute_hex_scales(active: Mapping[str, str], params: PocParams) -> dict[str, Fraction]:
     """Scale of every active hotspot (device id → asserted cell); others get `default_hex_scale` elsewhere."""
     table = compute_density_table(active.values(), params)
     return {device: compute_hex_scale(cell, table) for device, cell in active.items()}

@@ -1,4 +1,5 @@
-"""Challenge entropy (specs/wireless-poc.md, Roles): hash(timestamp ‖ latest block hash), with a lifespan."""
+"""Challenge entropy (docs/wireless-poc.md, "Reports and entropy"): hash(timestamp ‖ latest block hash), with
+a lifespan."""
 
 from __future__ import annotations
 
@@ -28,12 +29,12 @@ def _hash_bytes(block_hash: str) -> bytes:
 
 
 def compute_entropy_timestamp(now: int, period_s: int) -> int:
-    """Start of the entropy period containing `now` (a new entropy every `period_s`, spec: 60 s)."""
+    """Start of the entropy period containing `now` (a new entropy every `period_s`, Helium: 60 s)."""
     return now - now % period_s
 
 
 def compute_entropy(block_hash: str, timestamp: int) -> str:
-    """Entropy = sha256(timestamp as 8 big-endian bytes ‖ block hash bytes), hex (spec: Roles)."""
+    """Entropy = sha256(timestamp as 8 big-endian bytes ‖ block hash bytes), hex (docs/wireless-poc.md)."""
     return hashlib.sha256(timestamp.to_bytes(8, "big") + _hash_bytes(block_hash)).hexdigest()
 
 
@@ -44,7 +45,7 @@ def get_entropy(block_hash: str, now: int, params: PocParams) -> Entropy:
 
 
 def is_entropy_fresh(entropy_ts: int, at_ts: int, lifespan_s: int) -> bool:
-    """A report at `at_ts` may cite entropy derived at `entropy_ts` for `lifespan_s` (spec: 180 s)."""
+    """A report at `at_ts` may cite entropy derived at `entropy_ts` for `lifespan_s` (Helium rule: 180 s)."""
     return 0 <= at_ts - entropy_ts <= lifespan_s
 
 

@@ -1,14 +1,16 @@
 """`evaluate_poc`: one epoch of beacons and witnesses → verdicts, contributions, notes, carried state.
 
-The epoch is a plain ordered list of steps (DESIGN.md): per-report rules → link judgement and trust
-(detection beyond the rules) → HIP-106 reciprocity → HIP-83 witness cap → HIP-17 hex scale → HIP-15
-units × scale × trust, as integers (UNIT_SCALE, rounded toward zero).
+The epoch is a plain ordered list of steps (docs/wireless-poc.md): per-report rules → link judgement and
+trust (detection beyond the rules) → HIP-106 reciprocity → HIP-83 witness cap → HIP-17 hex scale → HIP-15
+units × scale × trust. Money is exact: HIP-15 units and the hex scale are Fractions, trust an integer in
+parts per million, and a device's reward units ⌊units × scale × trust × UNIT_SCALE⌋ an integer.
 """
 
 from __future__ import annotations
 
-import math
+from collections import Counter
 from collections.abc import Mapping
+from fractions import Fraction
 from typing import Any
 
 from opendepin.sectors.base import (
@@ -31,12 +33,14 @@ from opendepin.sectors.wireless.poc.reciprocity import (
 )
 from opendepin.sectors.wireless.poc.reports import BEACON, WITNESS
 from opendepin.sectors.wireless.poc.rewards_hip15 import (
+    as_fraction,
     compute_beacon_unit,
+    compute_hip15_total,
     compute_witness_unit,
     select_witnesses,
 )
 from opendepin.sectors.wireless.poc.tables import apply_link_judgement, build_tables
-from opendepin.sectors.wireless.poc.trust import TrustResult, compute_trust, judge_links
+from opendepin.sectors.wireless.poc.trust import PPM, TrustResult, compute_trust, judge_links
 
 ENTROPY_CONTEXT_KEY = "wireless.entropy"
 """`SectorInput.context[ENTROPY_CONTEXT_KEY]`: mapping entropy hex → timestamp it was served at."""
@@ -108,15 +112,19 @@ def process_reciprocity(
     return last_w, last_b
 
 
+WitnessCounts = dict[str, Counter[int]]
+"""Per device: how many of its counted reports had n selected witnesses (n → count)."""
+
+
 def process_units(
     beacons: Mapping[tuple[str, str], BeaconEntry],
     verdicts: dict[str, Verdict],
     params: PocParams,
-) -> tuple[dict[str, float], dict[str, float], dict[str, int]]:
-    """HIP-83 cap then HIP-15 units; per device: beacon units, witness units, counted reports."""
-    beacon_units: dict[str, float] = {}
-    witness_units: dict[str, float] = {}
-    counted: dict[str, int] = {}
+) -> tuple[WitnessCounts, WitnessCounts]:
+    """HIP-83 cap, then per device the witness counts n of its valid beacons and of its selected witnesses
+    (HIP-15 pays each by n, see `compute_hip15_total`)."""
+    beacon_counts: WitnessCounts = {}
+    witness_counts: WitnessCounts = {}
     for beacon in beacons.values():
         report = beacon.report
         if report.report_id in verdicts and not verdicts[report.report_id].ok:
@@ -131,10 +139,9 @@ def process_units(
         verdicts[report.report_id] = Verdict(
             report.report_id,
             OK,
-            {**verdicts[report.report_id].evidence, "witnesses": n, "hip15_unit": round(b_unit, 6)},
+            {**verdicts[report.report_id].evidence, "witnesses": n, "hip15_unit": round(float(b_unit), 6)},
         )
-        beacon_units[report.device_id] = beacon_units.get(report.device_id, 0.0) + b_unit
-        counted[report.device_id] = counted.get(report.device_id, 0) + 1
+        beacon_counts.setdefault(report.device_id, Counter())[n] += 1
         for rank, witness in enumerate(kept, start=1):
             device = witness.report.device_id
             verdicts[witness.report.report_id] = Verdict(
@@ -144,44 +151,53 @@ def process_units(
                     **verdicts[witness.report.report_id].evidence,
                     "rank": rank,
                     "witnesses": n,
-                    "hip15_unit": round(w_unit, 6),
+                    "hip15_unit": round(float(w_unit), 6),
                 },
             )
-            witness_units[device] = witness_units.get(device, 0.0) + w_unit
-            counted[device] = counted.get(device, 0) + 1
-    return beacon_units, witness_units, counted
+            witness_counts.setdefault(device, Counter())[n] += 1
+    return beacon_counts, witness_counts
 
 
-def compute_scaled_units(hip15: float, scale: float, trust: float) -> int:
-    """Integer reward units = ⌊HIP-15 units × hex scale × trust × UNIT_SCALE⌋ (rounded toward zero)."""
-    return math.floor(hip15 * scale * trust * UNIT_SCALE)
+def compute_scaled_units(hip15: Fraction, scale: Fraction, trust_ppm: int) -> int:
+    """Integer reward units = ⌊HIP-15 units × hex scale × trust × UNIT_SCALE⌋, exact (trust in ppm)."""
+    return int(hip15 * scale * Fraction(trust_ppm, PPM) * UNIT_SCALE)
+
+
+def format_ppm(ppm: int) -> str:
+    """Parts per million as an exact decimal string (750000 → "0.750000")."""
+    return f"{ppm // PPM}.{ppm % PPM:06d}"
 
 
 def build_contributions(
-    units: Mapping[str, Mapping[str, float]],
-    scales: Mapping[str, float],
-    trust: Mapping[str, float],
+    counts: Mapping[str, WitnessCounts],
+    scales: Mapping[str, Fraction],
+    trust: Mapping[str, int],
     params: PocParams,
 ) -> tuple[list[Contribution], list[DeviceNote]]:
-    """Contributions per device and category with the breakdown of every factor."""
+    """Contributions per device and category with the breakdown of every factor (all exact)."""
     contributions: list[Contribution] = []
     notes: list[DeviceNote] = []
+    default_scale = as_fraction(params.default_hex_scale)
     for category in (params.beacon_category, params.witness_category):
-        for device, hip15 in sorted(units[category].items()):
-            scale = scales.get(device, params.default_hex_scale)
-            factor = trust.get(device, 1.0)
+        beacon = category == params.beacon_category
+        for device, per_n in sorted(counts[category].items()):
+            hip15 = compute_hip15_total(per_n, params, beacon)
+            scale = scales.get(device, default_scale)
+            trust_ppm = trust.get(device, PPM)
             breakdown = {
-                "hip15_units": round(hip15, 6),
-                "hex_scale": round(scale, 6),
-                "trust": round(factor, 4),
-                "rule": "floor(hip15_units × hex_scale × trust × 1e9)",
+                "hip15_units": str(hip15),
+                "hex_scale": str(scale),
+                "trust": format_ppm(trust_ppm),
+                "trust_ppm": trust_ppm,
+                "witness_counts": {str(n): c for n, c in sorted(per_n.items())},
+                "rule": "floor(hip15_units × hex_scale × trust_ppm / 1e6 × 1e9), exact",
             }
             contributions.append(
-                Contribution(device, category, compute_scaled_units(hip15, scale, factor), breakdown)
+                Contribution(device, category, compute_scaled_units(hip15, scale, trust_ppm), breakdown)
             )
-    for device in sorted(set(units[params.beacon_category]) | set(units[params.witness_category])):
+    for device in sorted(set(counts[params.beacon_category]) | set(counts[params.witness_category])):
         if device not in scales:
-            notes.append(DeviceNote(device, "poc.default_hex_scale", {"hex_scale": params.default_hex_scale}))
+            notes.append(DeviceNote(device, "poc.default_hex_scale", {"hex_scale": str(default_scale)}))
     return contributions, notes
 
 
@@ -219,14 +235,14 @@ def evaluate_poc(data: SectorInput, params: PocParams) -> SectorOutcome:
     verdicts.update(process_witnesses(witness_reports, data.devices, entropies, beacons, cited, params))
     trusted = process_trust(data, beacons, verdicts, params)
     last_w, last_b = process_reciprocity(beacons, verdicts, prior, params)
-    beacon_units, witness_units, _ = process_units(beacons, verdicts, params)
+    beacon_counts, witness_counts = process_units(beacons, verdicts, params)
     horizon = data.window.end - max(params.reciprocity_window_s, params.density_active_window_s)
     all_w = _merge_times(prior.get("last_witness", {}), last_w, horizon)
     all_b = _merge_times(prior.get("last_beacon", {}), last_b, horizon)
     active = compute_active(data.devices, all_w, all_b, data.window.end, params)
     scales = compute_hex_scales(active, params)
-    units = {params.beacon_category: beacon_units, params.witness_category: witness_units}
-    contributions, notes = build_contributions(units, scales, trusted.trust, params)
+    counts = {params.beacon_category: beacon_counts, params.witness_category: witness_counts}
+    contributions, notes = build_contributions(counts, scales, trusted.trust, params)
     ordered = [verdicts[r.report_id] for r in data.reports if r.report_id in verdicts]
     current_bucket = data.window.end // params.beacon_interval_s
     state = {

@@ -1,30 +1,65 @@
-"""Geometry on asserted H3 cells: centres, great-circle distances, grid distances, local metric plane."""
+"""Geometry on asserted H3 cells: centres, great-circle distances, grid distances, local metric plane.
+
+Every figure that decides a verdict or a reward is computed deterministically (docs/wireless-poc.md,
+"Exact and reproducible"): cell centres are quantised to integer 10⁻⁷ degrees (`E7`) straight out of the
+H3 library, and distances and projections use `opendepin.detmath` (correctly rounded operations only).
+"""
 
 from __future__ import annotations
 
-import math
 from functools import lru_cache
 
 import h3
 import numpy as np
 import numpy.typing as npt
 
+from opendepin import detmath
+from opendepin.detmath import DEG_TO_RAD
+
 EARTH_RADIUS_M = 6_371_008.8
 FAR_CELLS = 1_000_000_000
+E7 = 10_000_000
+"""Cell centres are integers in 10⁻⁷ degrees (about 1 cm), like GPS receivers' own integer formats."""
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def quantise_degrees(value: float) -> int:
+    """Degrees → integer 10⁻⁷ degrees, rounded to nearest (ties to even)."""
+    return round(value * E7)
 
 
 @lru_cache(maxsize=1 << 20)
-def get_cell_center(cell: str) -> tuple[float, float]:
-    """(lat, lng) in degrees of an H3 cell's centre."""
+def get_cell_center_e7(cell: str) -> tuple[int, int]:
+    """(lat, lng) of an H3 cell's centre in integer 10⁻⁷ degrees.
+
+    H3 computes the centre with the platform's libm (a last-bit difference between machines is possible);
+    rounding to 10⁻⁷ degrees absorbs it except when the exact centre lies within ~10⁻¹⁴ degrees of a
+    rounding boundary (docs/wireless-poc.md, "Residual risk").
+    """
     lat, lng = h3.cell_to_latlng(cell)
-    return float(lat), float(lng)
+    return quantise_degrees(lat), quantise_degrees(lng)
+
+
+def get_cell_center(cell: str) -> tuple[float, float]:
+    """(lat, lng) in degrees of an H3 cell's centre, from the quantised integers (exact division)."""
+    lat, lng = get_cell_center_e7(cell)
+    return lat / E7, lng / E7
 
 
 def compute_distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
-    """Great-circle (haversine) distance in metres between two (lat, lng) points."""
-    lat1, lng1, lat2, lng2 = map(math.radians, (a[0], a[1], b[0], b[1]))
-    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lng2 - lng1) / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
+    """Great-circle (haversine) distance in metres between two (lat, lng) points in degrees."""
+    lat1, lng1, lat2, lng2 = a[0] * DEG_TO_RAD, a[1] * DEG_TO_RAD, b[0] * DEG_TO_RAD, b[1] * DEG_TO_RAD
+    half_dlat = detmath.sin((lat2 - lat1) * 0.5)
+    half_dlng = detmath.sin((lng2 - lng1) * 0.5)
+    h = half_dlat * half_dlat + detmath.cos(lat1) * detmath.cos(lat2) * (half_dlng * half_dlng)
+    return 2.0 * EARTH_RADIUS_M * detmath.asin(min(1.0, detmath.sqrt(h)))
+
+
+@lru_cache(maxsize=1 << 20)
+def compute_cell_distance_m(a: str, b: str) -> float:
+    """Great-circle distance between two cells' quantised centres (metres)."""
+    return compute_distance_m(get_cell_center(a), get_cell_center(b))
 
 
 def compute_cell_distance(a: str, b: str, resolution: int) -> int:
@@ -37,26 +72,26 @@ def compute_cell_distance(a: str, b: str, resolution: int) -> int:
         return FAR_CELLS
 
 
-def compute_distances_m(
-    lat1: npt.NDArray[np.float64],
-    lng1: npt.NDArray[np.float64],
-    lat2: npt.NDArray[np.float64],
-    lng2: npt.NDArray[np.float64],
-) -> npt.NDArray[np.float64]:
-    """Vectorised haversine distances in metres (degrees in)."""
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dp, dl = p2 - p1, np.radians(lng2 - lng1)
-    h = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * np.arcsin(np.minimum(1.0, np.sqrt(h)))
+def compute_reference_latitude_e7(lat_e7: npt.NDArray[np.int64]) -> int:
+    """Integer mean latitude (10⁻⁷ degrees, floor) of the devices: the plane's reference parallel."""
+    return int(sum(int(v) for v in lat_e7.tolist()) // len(lat_e7)) if len(lat_e7) else 0
 
 
 def project_to_plane(
-    lat: npt.NDArray[np.float64], lng: npt.NDArray[np.float64], ref_lat: float
-) -> npt.NDArray[np.float64]:
-    """Equirectangular projection to metres (x east, y north) around latitude `ref_lat`; shape (n, 2)."""
-    x = np.radians(lng) * EARTH_RADIUS_M * math.cos(math.radians(ref_lat))
-    y = np.radians(lat) * EARTH_RADIUS_M
+    lat_e7: npt.NDArray[np.int64], lng_e7: npt.NDArray[np.int64], ref_lat_e7: int
+) -> FloatArray:
+    """Equirectangular projection to metres (x east, y north) around latitude `ref_lat_e7`; shape (n, 2)."""
+    scale = detmath.cos((ref_lat_e7 / E7) * DEG_TO_RAD)
+    x = (lng_e7.astype(np.float64) / E7) * DEG_TO_RAD * EARTH_RADIUS_M * scale
+    y = (lat_e7.astype(np.float64) / E7) * DEG_TO_RAD * EARTH_RADIUS_M
     return np.stack([x, y], axis=1)
+
+
+def compute_plane_distances(a: FloatArray, b: FloatArray) -> FloatArray:
+    """Euclidean distances between rows of two (n, 2) arrays of plane points: √(dx² + dy²)."""
+    dx = a[:, 0] - b[:, 0]
+    dy = a[:, 1] - b[:, 1]
+    return np.sqrt(dx * dx + dy * dy)
 
 
 def pairs_within(
@@ -90,6 +125,7 @@ def pairs_within(
             left_parts.append(i)
             right_parts.append(j)
     i_all, j_all = np.concatenate(left_parts), np.concatenate(right_parts)
-    d2 = ((xy[i_all] - xy[j_all]) ** 2).sum(axis=1)
-    keep = (i_all != j_all) & (d2 < radius * radius)
+    ddx = xy[i_all, 0] - xy[j_all, 0]
+    ddy = xy[i_all, 1] - xy[j_all, 1]
+    keep = (i_all != j_all) & (ddx * ddx + ddy * ddy < radius * radius)
     return i_all[keep], j_all[keep]

@@ -1,18 +1,27 @@
-"""The network's nominal radio model, used by detection: log-distance path loss, log-normal shadowing."""
+"""The network's nominal radio model, used by detection: log-distance path loss, log-normal shadowing.
+
+Every function uses `opendepin.detmath`, so the figures (and the thresholds applied to them) are the same
+bits on every machine.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
 
+from opendepin import detmath
 from opendepin.sectors.wireless.poc.params import TrustParams
+
+SQRT2 = 1.4142135623730951
 
 FloatArray = npt.NDArray[np.float64]
 
 
 def compute_path_loss_db(distance_m: FloatArray, trust: TrustParams) -> FloatArray:
     """PL(d) = PL(1 m) + 10·n·log10(d / 1 m) (log-distance model)."""
-    return trust.reference_loss_db + 10 * trust.path_loss_exponent * np.log10(np.maximum(distance_m, 1.0))
+    return trust.reference_loss_db + 10 * trust.path_loss_exponent * detmath.log10(
+        np.maximum(distance_m, 1.0)
+    )
 
 
 def compute_expected_rssi_dbm(
@@ -24,10 +33,10 @@ def compute_expected_rssi_dbm(
 
 def normal_sf(z: FloatArray) -> FloatArray:
     """Upper tail P(Z > z) of the standard normal (erfc via Abramowitz–Stegun 7.1.26, |error| < 1.5e-7)."""
-    x = np.abs(z) / np.sqrt(2.0)
+    x = np.abs(z) / SQRT2
     t = 1.0 / (1.0 + 0.3275911 * x)
     poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
-    half_erfc = 0.5 * poly * np.exp(-x * x)
+    half_erfc = 0.5 * poly * detmath.exp(-x * x)
     return np.where(z >= 0, half_erfc, 1.0 - half_erfc)
 
 
@@ -41,14 +50,14 @@ def compute_link_surprise(
 ) -> FloatArray:
     """−log10 P(RSSI ≥ observed | asserted distance): small on honest links, large when distance lies."""
     tail = normal_sf((rssi_dbm - expected_rssi_dbm) / trust.shadowing_sigma_db)
-    return -np.log10(np.maximum(tail, 1e-300))
+    return -detmath.log10(np.maximum(tail, 1e-300))
 
 
 def compute_range_m(tx_power_dbm: float, gains_dbi: float, probability: float, trust: TrustParams) -> float:
     """Distance within which a link is heard with at least `probability` (inverse of the model)."""
     z = _normal_isf(probability)
     budget = tx_power_dbm + gains_dbi - trust.sensitivity_dbm + z * trust.shadowing_sigma_db
-    return float(10 ** ((budget - trust.reference_loss_db) / (10 * trust.path_loss_exponent)))
+    return detmath.pow10((budget - trust.reference_loss_db) / (10 * trust.path_loss_exponent))
 
 
 def _normal_isf(probability: float) -> float:

@@ -51,7 +51,7 @@ def process_beacons(
     prior_buckets: Mapping[str, int],
     params: PocParams,
 ) -> tuple[dict[str, Verdict], dict[tuple[str, str], BeaconEntry], set[tuple[str, str]], dict[str, int]]:
-    """Beacon checks in spec order; the first valid beacon of a schedule bucket wins."""
+    """Beacon checks in Helium's order; the first valid beacon of a schedule bucket wins."""
     verdicts: dict[str, Verdict] = {}
     valid: dict[tuple[str, str], BeaconEntry] = {}
     cited: set[tuple[str, str]] = set()

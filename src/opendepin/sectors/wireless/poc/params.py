@@ -1,7 +1,8 @@
-"""Every constant of `specs/wireless-poc.md` as a parameter (`[sectors.wireless.poc]` in network.toml).
+"""Every constant of the proof-of-coverage rules as a parameter (`[sectors.wireless.poc]` in network.toml).
 
-Defaults are the spec's (Helium's published values); the detection parameters (`trust`) are opendepin's own
-and describe the network's nominal radio model (log-distance path loss with log-normal shadowing).
+Defaults are Helium's published values (docs/wireless-poc.md); the detection parameters (`trust`) are
+opendepin's own and describe the network's nominal radio model (log-distance path loss with log-normal
+shadowing).
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ class TrustParams(_Frozen):
 
 
 class PocParams(_Frozen):
-    """Proof-of-coverage parameters, defaults from specs/wireless-poc.md."""
+    """Proof-of-coverage parameters, defaults from Helium's published rules (docs/wireless-poc.md)."""
 
     beacon_category: str = "beacons"
     witness_category: str = "witnesses"

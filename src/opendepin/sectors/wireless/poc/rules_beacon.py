@@ -1,4 +1,5 @@
-"""Beacon checks of specs/wireless-poc.md, in order; each failure is a stable reason code with evidence."""
+"""Beacon checks of Helium's published rules (docs/wireless-poc.md), in order; each failure is a stable reason
+code with evidence."""
 
 from __future__ import annotations
 
@@ -14,17 +15,17 @@ Evidence = dict[str, Any]
 
 
 def is_known_gateway(device_id: str, devices: Mapping[str, DeviceInfo]) -> bool:
-    """The beaconer is in the device registry (spec: unknown gateway)."""
+    """The beaconer is in the device registry (Helium rule: unknown gateway)."""
     return device_id in devices
 
 
 def is_location_asserted(device: DeviceInfo) -> bool:
-    """The device has asserted an H3 location (spec: location not asserted)."""
+    """The device has asserted an H3 location (Helium rule: location not asserted)."""
     return device.location is not None
 
 
 def is_denylisted(device_id: str, params: PocParams) -> bool:
-    """The device is on the network's denylist (spec: denylisted)."""
+    """The device is on the network's denylist (Helium rule: denylisted)."""
     return device_id in params.denylist
 
 
@@ -34,17 +35,17 @@ def get_mode(device: DeviceInfo, params: PocParams) -> str:
 
 
 def is_full_hotspot(device: DeviceInfo, params: PocParams) -> bool:
-    """Only full hotspots take part in proof of coverage (spec: not a full hotspot)."""
+    """Only full hotspots take part in proof of coverage (Helium rule: not a full hotspot)."""
     return get_mode(device, params) in params.full_hotspot_modes
 
 
 def compute_beacon_bucket(ts: int, interval_s: int) -> int:
-    """Index of the beacon schedule bucket of `ts` (spec: one beacon per bucket, default 6 h)."""
+    """Index of the beacon schedule bucket of `ts` (Helium rule: one beacon per bucket, default 6 h)."""
     return ts // interval_s
 
 
 def is_beacon_payload_valid(payload: BeaconPayload) -> bool:
-    """The transmitted data equals the payload regenerated from the entropies and region (spec)."""
+    """The transmitted data equals the payload regenerated from the entropies and region (Helium rule)."""
     expected = compute_beacon_data(
         payload.entropy, payload.local_entropy, payload.region, payload.frequency_hz
     )
@@ -73,7 +74,7 @@ def check_beacon(
     device: DeviceInfo,
     params: PocParams,
 ) -> tuple[str, Evidence]:
-    """Payload-level beacon checks after the device checks: entropy, mode, schedule, payload (spec order)."""
+    """Payload-level beacon checks after the device checks: entropy, mode, schedule, payload, in order."""
     if entropy_ts is None:
         return "beacon.entropy_unknown", {"entropy": payload.entropy}
     age = received_at - entropy_ts

@@ -1,4 +1,6 @@
-"""Witness checks of specs/wireless-poc.md; each failure is a stable reason code with its numbers."""
+"""Witness checks of Helium's published proof-of-coverage rules (docs/wireless-poc.md, "Per-report rules");
+each failure is a stable reason code with its numbers. Distances and path losses that decide a verdict are
+computed deterministically (quantised cell centres, `opendepin.detmath`)."""
 
 from __future__ import annotations
 
@@ -7,9 +9,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from opendepin import detmath
 from opendepin.sectors.base import OK, DeviceInfo
 from opendepin.sectors.wireless.poc.entropy import is_entropy_fresh
-from opendepin.sectors.wireless.poc.geo import compute_cell_distance, compute_distance_m, get_cell_center
+from opendepin.sectors.wireless.poc.geo import compute_cell_distance, compute_cell_distance_m
 from opendepin.sectors.wireless.poc.params import PocParams
 from opendepin.sectors.wireless.poc.reports import BeaconPayload, WitnessPayload
 
@@ -27,8 +30,8 @@ class BeaconContext:
 
 
 def compute_fspl_db(distance_m: float, frequency_hz: float) -> float:
-    """Free-space path loss 20·log10(4π·d·f/c) in dB (spec: RSSI plausibility)."""
-    return 20 * math.log10(4 * math.pi * max(distance_m, 1.0) * frequency_hz / SPEED_OF_LIGHT)
+    """Free-space path loss 20·log10(4π·d·f/c) in dB (Helium rule: RSSI plausibility)."""
+    return 20 * detmath.log10(4 * math.pi * max(distance_m, 1.0) * frequency_hz / SPEED_OF_LIGHT)
 
 
 def get_gain_dbi(device: DeviceInfo, params: PocParams) -> float:
@@ -39,37 +42,37 @@ def get_gain_dbi(device: DeviceInfo, params: PocParams) -> float:
 def compute_max_rssi_dbm(
     tx_power_dbm: float, gain_tx_dbi: float, gain_rx_dbi: float, fspl_db: float
 ) -> float:
-    """Strongest physically possible RSSI: tx power + both gains − FSPL (spec: RSSI plausibility)."""
+    """Strongest physically possible RSSI: tx power + both gains − FSPL (Helium rule: RSSI plausibility)."""
     return tx_power_dbm + gain_tx_dbi - fspl_db + gain_rx_dbi
 
 
 def is_rssi_plausible(rssi_dbm: float, max_rssi_dbm: float) -> bool:
-    """Invalid if RSSI > tx_power + gain_beaconer − FSPL + gain_witness (spec)."""
+    """Invalid if RSSI > tx_power + gain_beaconer − FSPL + gain_witness (Helium rule)."""
     return rssi_dbm <= max_rssi_dbm
 
 
 def is_too_close(cell_distance: int, params: PocParams) -> bool:
-    """Fewer than `min_witness_distance_cells` cells apart at resolution 11 (spec: too close)."""
+    """Fewer than `min_witness_distance_cells` cells apart at resolution 11 (Helium rule: too close)."""
     return cell_distance < params.min_witness_distance_cells
 
 
 def is_too_far(distance_m: float, params: PocParams) -> bool:
-    """Over `max_witness_distance_m` between cell centres (spec: too far, 100 km)."""
+    """Over `max_witness_distance_m` between cell centres (Helium rule: too far, 100 km)."""
     return distance_m > params.max_witness_distance_m
 
 
 def is_too_late(lag_ms: int, lag_after_first_ms: int, params: PocParams) -> bool:
-    """More than 4000 ms after the beacon, or 1500 ms after the first witness (spec: too late)."""
+    """More than 4000 ms after the beacon, or 1500 ms after the first witness (Helium rule: too late)."""
     return lag_ms > params.max_witness_lag_ms or lag_after_first_ms > params.max_lag_after_first_ms
 
 
 def is_frequency_close(offset_hz: int, params: PocParams) -> bool:
-    """Within `max_frequency_offset_hz` of the beacon's frequency (spec: 100 kHz)."""
+    """Within `max_frequency_offset_hz` of the beacon's frequency (Helium rule: 100 kHz)."""
     return abs(offset_hz) <= params.max_frequency_offset_hz
 
 
 def is_edge_denied(beaconer: str, witness: str, params: PocParams) -> bool:
-    """The network denied witnesses of `beaconer` by `witness` (spec: denied beaconer–witness edge)."""
+    """The network denied witnesses of `beaconer` by `witness` (Helium rule: denied beaconer–witness edge)."""
     return (beaconer, witness) in params.denied_edges
 
 
@@ -98,7 +101,7 @@ def check_witness(
     beacon: BeaconContext,
     params: PocParams,
 ) -> tuple[str, Evidence]:
-    """Report-level witness checks against its beacon, in spec order; evidence carries every number."""
+    """Report-level witness checks against its beacon, in Helium's order; evidence carries every number."""
     if not is_entropy_fresh(entropy_ts, received_at, params.entropy_lifespan_s):
         return "witness.entropy_expired", {
             "entropy_age_s": received_at - entropy_ts,
@@ -130,9 +133,7 @@ def check_witness(
     cells = compute_cell_distance(
         witness.location, beacon.beaconer.location, params.witness_distance_resolution
     )
-    distance = compute_distance_m(
-        get_cell_center(witness.location), get_cell_center(beacon.beaconer.location)
-    )
+    distance = compute_cell_distance_m(witness.location, beacon.beaconer.location)
     geometry = {"distance_m": round(distance, 1), "cell_distance": min(cells, 10**6)}
     if is_too_close(cells, params):
         return "witness.too_close", {

@@ -9,7 +9,11 @@ import numpy as np
 
 from opendepin.sectors.base import SectorInput, Verdict
 from opendepin.sectors.wireless.poc.evidence import BeaconTable, DeviceTable, LinkTable
-from opendepin.sectors.wireless.poc.geo import get_cell_center, project_to_plane
+from opendepin.sectors.wireless.poc.geo import (
+    compute_reference_latitude_e7,
+    get_cell_center_e7,
+    project_to_plane,
+)
 from opendepin.sectors.wireless.poc.matching import BeaconEntry, WitnessEntry
 from opendepin.sectors.wireless.poc.params import PocParams
 from opendepin.sectors.wireless.poc.rules_beacon import is_full_hotspot
@@ -32,12 +36,13 @@ def build_device_table(data: SectorInput, params: PocParams) -> DeviceTable:
     ids = sorted(d for d, info in data.devices.items() if info.location is not None)
     reporting = {r.device_id for r in data.reports}
     owners = {owner: i for i, owner in enumerate(sorted({data.devices[d].owner for d in ids}))}
-    centers = np.array([get_cell_center(data.devices[d].location or "") for d in ids]).reshape(-1, 2)
-    ref_lat = float(centers[:, 0].mean()) if len(ids) else 0.0
+    centers = np.array(
+        [get_cell_center_e7(data.devices[d].location or "") for d in ids], dtype=np.int64
+    ).reshape(-1, 2)
     return DeviceTable(
         ids=ids,
         owner=np.array([owners[data.devices[d].owner] for d in ids], dtype=np.int64),
-        xy=project_to_plane(centers[:, 0], centers[:, 1], ref_lat),
+        xy=project_to_plane(centers[:, 0], centers[:, 1], compute_reference_latitude_e7(centers[:, 0])),
         gain_dbi=np.array([get_gain_dbi(data.devices[d], params) for d in ids], dtype=np.float64),
         eligible=np.array(
             [d in reporting and is_full_hotspot(data.devices[d], params) for d in ids], dtype=bool

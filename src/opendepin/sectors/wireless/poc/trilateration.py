@@ -4,6 +4,9 @@ Each link gives a distance estimate d̂ from the nominal path-loss model; the po
 Σ w·(log10|x − p_j| − log10 d̂_j)² over the counterparts' asserted positions p_j (Gauss–Newton with
 Cauchy re-weighting, vectorised over devices). The gain in fit between the asserted location and the
 best position is a χ²-like figure: large when the evidence disagrees with the assertion.
+
+Deterministic on every machine: logarithms from `opendepin.detmath`, the 2 × 2 normal equations solved in
+closed form, every sum over a device's links in a fixed pairwise order (`detmath.sum_last`).
 """
 
 from __future__ import annotations
@@ -12,10 +15,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from opendepin import detmath
 from opendepin.sectors.wireless.poc.evidence import BoolArray, DeviceTable, FloatArray, IntArray, LinkTable
 from opendepin.sectors.wireless.poc.params import TrustParams
 
-LN10 = float(np.log(10.0))
+LN10 = 2.302585092994046
 MIN_DISTANCE_M = 50.0
 
 
@@ -105,33 +109,80 @@ def gather_observations(
     return Observations(points, log_distance, weight)
 
 
-def compute_residuals(x: FloatArray, obs: Observations) -> tuple[FloatArray, FloatArray]:
+@dataclass(frozen=True, slots=True)
+class Residuals:
+    """Per observation: residual log10|x − p| − log10 d̂ and its gradient (∂r/∂x, ∂r/∂y)."""
+
+    residual: FloatArray
+    grad_x: FloatArray
+    grad_y: FloatArray
+
+
+def compute_residuals(x: FloatArray, obs: Observations) -> Residuals:
     """Residuals log10|x − p| − log10 d̂ and their Jacobian with respect to x, per observation."""
-    delta = x[:, None, :] - obs.points
-    squared = np.maximum((delta**2).sum(axis=2), MIN_DISTANCE_M**2)
-    residual = 0.5 * np.log10(squared) - obs.log_distance
-    jacobian = delta / (squared[:, :, None] * LN10)
-    return residual, jacobian
+    dx = x[:, None, 0] - obs.points[:, :, 0]
+    dy = x[:, None, 1] - obs.points[:, :, 1]
+    squared = np.maximum(dx * dx + dy * dy, MIN_DISTANCE_M * MIN_DISTANCE_M)
+    residual = 0.5 * detmath.log10(squared) - obs.log_distance
+    scale = squared * LN10
+    return Residuals(residual, dx / scale, dy / scale)
+
+
+def compute_cauchy_cost(residual: FloatArray, weight: FloatArray, sigma: float) -> FloatArray:
+    """Robust (Cauchy) cost per row: Σ w·ln(1 + (r / 2σ)²), summed in a fixed order."""
+    ratio = residual / (2 * sigma)
+    return detmath.sum_last(weight * detmath.log1p(ratio * ratio))
 
 
 def compute_cost(x: FloatArray, obs: Observations, sigma: float) -> FloatArray:
     """Robust (Cauchy) cost of positions x: Σ w·ln(1 + (r / 2σ)²)."""
-    residual, _ = compute_residuals(x, obs)
-    return (obs.weight * np.log1p((residual / (2 * sigma)) ** 2)).sum(axis=1)
+    return compute_cauchy_cost(compute_residuals(x, obs).residual, obs.weight, sigma)
+
+
+def solve_damped_step(
+    h00: FloatArray, h01: FloatArray, h11: FloatArray, g0: FloatArray, g1: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """−(H + λ·trace(H)·I)⁻¹ g for symmetric 2 × 2 H (closed form, λ = 10⁻³, H regularised by 10⁻¹²)."""
+    a, d = h00 + 1e-12, h11 + 1e-12
+    damping = (a + d) * 1e-3
+    a, d = a + damping, d + damping
+    det = a * d - h01 * h01
+    return -(d * g0 - h01 * g1) / det, -(a * g1 - h01 * g0) / det
 
 
 def refine_positions(x: FloatArray, obs: Observations, sigma: float, steps: int = 25) -> FloatArray:
     """Damped Gauss–Newton with Cauchy weights, every device at once."""
     for _ in range(steps):
-        residual, jacobian = compute_residuals(x, obs)
-        w = obs.weight / (1.0 + (residual / (2 * sigma)) ** 2)
-        h = np.einsum("nk,nki,nkj->nij", w, jacobian, jacobian) + np.eye(2) * 1e-12
-        g = np.einsum("nk,nki,nk->ni", w, jacobian, residual)
-        damped = h + np.eye(2) * (np.trace(h, axis1=1, axis2=2)[:, None, None] * 1e-3)
-        step = -np.linalg.solve(damped, g[:, :, None])[:, :, 0]
-        step_norm = np.linalg.norm(step, axis=1, keepdims=True)
-        x = x + step * np.minimum(1.0, 5_000.0 / np.maximum(step_norm, 1e-9))
+        found = compute_residuals(x, obs)
+        ratio = found.residual / (2 * sigma)
+        w = obs.weight / (1.0 + ratio * ratio)
+        wx, wy = w * found.grad_x, w * found.grad_y
+        step_x, step_y = solve_damped_step(
+            detmath.sum_last(wx * found.grad_x),
+            detmath.sum_last(wx * found.grad_y),
+            detmath.sum_last(wy * found.grad_y),
+            detmath.sum_last(wx * found.residual),
+            detmath.sum_last(wy * found.residual),
+        )
+        norm = np.sqrt(step_x * step_x + step_y * step_y)
+        limit = np.minimum(1.0, 5_000.0 / np.maximum(norm, 1e-9))
+        x = np.stack([x[:, 0] + step_x * limit, x[:, 1] + step_y * limit], axis=1)
     return x
+
+
+def compute_heard_centroid(obs: Observations, fallback: FloatArray) -> FloatArray:
+    """Per row: counterparts' positions weighted by w / d̂² (a starting point); `fallback` without links."""
+    inverse_d2 = obs.weight * detmath.pow10(-2 * obs.log_distance)
+    total = np.maximum(detmath.sum_last(inverse_d2), 1e-30)
+    centroid = np.stack(
+        [
+            detmath.sum_last(inverse_d2 * obs.points[:, :, 0]) / total,
+            detmath.sum_last(inverse_d2 * obs.points[:, :, 1]) / total,
+        ],
+        axis=1,
+    )
+    used = (obs.weight > 0).any(axis=1)
+    return np.where(used[:, None], centroid, fallback)
 
 
 def fit_positions(links: LinkTable, mask: BoolArray, devices: DeviceTable, trust: TrustParams) -> PositionFit:
@@ -139,14 +190,11 @@ def fit_positions(links: LinkTable, mask: BoolArray, devices: DeviceTable, trust
     obs = gather_observations(links, mask, devices, trust)
     sigma = trust.shadowing_sigma_db / (10 * trust.path_loss_exponent)
     used = (obs.weight > 0).sum(axis=1)
-    inverse_d2 = obs.weight * 10 ** (-2 * obs.log_distance)
-    centroid = (inverse_d2[:, :, None] * obs.points).sum(axis=1) / np.maximum(inverse_d2.sum(axis=1), 1e-30)[
-        :, None
-    ]
-    centroid = np.where(used[:, None] > 0, centroid, devices.xy)
+    centroid = compute_heard_centroid(obs, devices.xy)
     candidates = [refine_positions(devices.xy.copy(), obs, sigma), refine_positions(centroid, obs, sigma)]
     costs = np.stack([compute_cost(c, obs, sigma) for c in candidates])
     best = np.where((costs[0] <= costs[1])[:, None], candidates[0], candidates[1])
     gain = 2 * (compute_cost(devices.xy, obs, sigma) - np.minimum(costs[0], costs[1]))
-    offset = np.sqrt(((best - devices.xy) ** 2).sum(axis=1))
+    dx, dy = best[:, 0] - devices.xy[:, 0], best[:, 1] - devices.xy[:, 1]
+    offset = np.sqrt(dx * dx + dy * dy)
     return PositionFit(offset, np.maximum(gain, 0.0), used.astype(np.int64), best)

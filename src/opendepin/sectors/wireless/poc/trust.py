@@ -5,12 +5,19 @@ consistency, expected-but-missing links (silence), owners whose spread-out hotsp
 one common site, closed communities dominated by one or two owners, owners whose hotspots mostly witness
 each other, and owner contagion. Evidence about a device is counted
 once per *counterpart owner*, so one wallet's many hotspots weigh as one voice, for or against anyone.
+
+Exact and reproducible (docs/wireless-poc.md): the detectors' figures are floats computed only with
+correctly rounded operations in a fixed order (`opendepin.detmath`), so every machine gets the same bits;
+what leaves this module to decide money is an integer: trust in parts per million, rounded down. The
+carried state is integers too (penalty in ppm, evidence sums in fixed point 10⁻⁶), so it round-trips
+through JSON exactly.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -25,7 +32,7 @@ from opendepin.sectors.wireless.poc.evidence import (
     IntArray,
     LinkTable,
 )
-from opendepin.sectors.wireless.poc.geo import pairs_within
+from opendepin.sectors.wireless.poc.geo import compute_plane_distances, pairs_within
 from opendepin.sectors.wireless.poc.graph import (
     compute_community_flags,
     compute_components,
@@ -40,6 +47,11 @@ from opendepin.sectors.wireless.poc.linkmodel import (
 from opendepin.sectors.wireless.poc.params import TrustParams
 from opendepin.sectors.wireless.poc.trilateration import PositionFit, fit_positions
 
+PPM = 1_000_000
+"""Trust is an integer in parts per million."""
+EVIDENCE_SCALE = 1_000_000
+"""Carried evidence sums are integers in units of 10⁻⁶ (rounded to nearest, ties to even)."""
+
 
 @dataclass(frozen=True, slots=True)
 class LinkJudgement:
@@ -53,9 +65,10 @@ class LinkJudgement:
 
 @dataclass(frozen=True, slots=True)
 class TrustResult:
-    """Trust in [0, 1] per device, the notes explaining every penalty, and the state to carry."""
+    """Trust per device in parts per million (0 … 1 000 000), the notes explaining every penalty, and the
+    state to carry."""
 
-    trust: dict[str, float]
+    trust: dict[str, int]
     notes: list[DeviceNote]
     state: dict[str, Any] = field(default_factory=dict)
 
@@ -197,7 +210,7 @@ def compute_silence_votes(
     offsets = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
     pair = np.repeat(lo, counts) + offsets
     b, w = left[pair], right[pair]
-    distance = np.sqrt(((devices.xy[b] - devices.xy[w]) ** 2).sum(axis=1))
+    distance = compute_plane_distances(devices.xy[b], devices.xy[w])
     gains = devices.gain_dbi[b] + devices.gain_dbi[w]
     hear = compute_hear_probability(
         compute_expected_rssi_dbm(beacons.tx_power_dbm[beacon], gains, distance, trust), trust
@@ -223,9 +236,10 @@ def compute_silence_votes(
 
 
 def _carry(prior: Mapping[str, Any], ids: list[str], key: str, decay: float) -> tuple[FloatArray, FloatArray]:
-    num = np.array([prior.get(i, {}).get(key, (0.0, 0.0))[0] for i in ids], dtype=np.float64)
-    den = np.array([prior.get(i, {}).get(key, (0.0, 0.0))[1] for i in ids], dtype=np.float64)
-    return num * decay, den * decay
+    """Last epoch's evidence sums (fixed point 10⁻⁶ in the state) times `evidence_decay`."""
+    num = np.array([int(prior.get(i, {}).get(key, (0, 0))[0]) for i in ids], dtype=np.float64)
+    den = np.array([int(prior.get(i, {}).get(key, (0, 0))[1]) for i in ids], dtype=np.float64)
+    return num / EVIDENCE_SCALE * decay, den / EVIDENCE_SCALE * decay
 
 
 def _mean(num: FloatArray, den: FloatArray) -> FloatArray:
@@ -319,7 +333,9 @@ def compute_spread(points: FloatArray, groups: IntArray, n_groups: int) -> tuple
     centroid = np.stack(
         [np.bincount(groups, weights=points[:, k], minlength=n_groups) / safe for k in (0, 1)], 1
     )
-    squared = ((points - centroid[groups]) ** 2).sum(axis=1)
+    dx = points[:, 0] - centroid[groups, 0]
+    dy = points[:, 1] - centroid[groups, 1]
+    squared = dx * dx + dy * dy
     return np.sqrt(np.bincount(groups, weights=squared, minlength=n_groups) / safe), counts
 
 
@@ -377,7 +393,7 @@ def detect_common_site(
             "asserted_spread_m": spread[owner],
             "owner_hotspots_linked": linked_count[owner].astype(np.float64),
             "site_to_asserted_m": np.where(
-                applies[owner], np.sqrt(((point[owner] - devices.xy) ** 2).sum(axis=1)), 0.0
+                applies[owner], compute_plane_distances(point[owner], devices.xy), 0.0
             ),
         },
     )
@@ -423,6 +439,24 @@ def detect_owner_contagion(
     )
 
 
+def compute_trust_ppm(
+    factor: FloatArray, prior_penalty_ppm: list[int], penalty_decay: float
+) -> tuple[list[int], list[int]]:
+    """trust = 1 − max(this epoch's penalty, decayed past penalty), in integer parts per million.
+
+    This epoch's factor rounds down to ppm (⌊factor × 10⁶⌋, so trust never rounds up); the carried penalty
+    decays exactly, ⌊penalty_ppm × penalty_decay⌋ with the decay read as a decimal (0.8 = 4/5).
+    Returns (trust_ppm, penalty_ppm) per device.
+    """
+    decay = Fraction(str(penalty_decay))
+    factor_ppm = np.floor(factor * PPM).astype(np.int64).tolist()
+    penalty = [
+        max(PPM - int(f), prior * decay.numerator // decay.denominator)
+        for f, prior in zip(factor_ppm, prior_penalty_ppm, strict=True)
+    ]
+    return [PPM - p for p in penalty], penalty
+
+
 def compute_trust(
     links: LinkTable,
     judged: LinkJudgement,
@@ -431,7 +465,7 @@ def compute_trust(
     prior: Mapping[str, Any],
     trust: TrustParams,
 ) -> TrustResult:
-    """Combine the detectors: trust = 1 − max(this epoch's penalty, decayed past penalty)."""
+    """Combine the detectors: trust = 1 − max(this epoch's penalty, decayed past penalty), in ppm."""
     n_owners = int(devices.owner.max()) + 1 if devices.size else 1
     implausible, surprise, carry = detect_link_physics(links, judged, devices, prior, trust, n_owners)
     silence, silence_carry = detect_silence(devices, beacons, prior, trust, n_owners)
@@ -445,12 +479,14 @@ def compute_trust(
     contagion = detect_owner_contagion(factor, devices, trust, n_owners)
     detectors.append(contagion)
     factor = np.minimum(factor, contagion.factor)
-    prior_penalty = np.array([float(prior.get(i, {}).get("penalty", 0.0)) for i in devices.ids])
-    penalty = np.maximum(1.0 - factor, trust.penalty_decay * prior_penalty)
-    values = 1.0 - penalty
-    notes = build_notes(devices, detectors, prior_penalty * trust.penalty_decay, 1.0 - factor)
-    state = build_state(devices.ids, penalty, {**carry, "silence": silence_carry, "geometry": geometry_carry})
-    return TrustResult({i: float(v) for i, v in zip(devices.ids, values, strict=True)}, notes, state)
+    prior_penalty = [int(prior.get(i, {}).get("penalty_ppm", 0)) for i in devices.ids]
+    trust_ppm, penalty_ppm = compute_trust_ppm(factor, prior_penalty, trust.penalty_decay)
+    carried = np.array(prior_penalty, dtype=np.float64) / PPM * trust.penalty_decay
+    notes = build_notes(devices, detectors, carried, 1.0 - factor)
+    state = build_state(
+        devices.ids, penalty_ppm, {**carry, "silence": silence_carry, "geometry": geometry_carry}
+    )
+    return TrustResult(dict(zip(devices.ids, trust_ppm, strict=True)), notes, state)
 
 
 def build_notes(
@@ -474,18 +510,25 @@ def build_notes(
     return notes
 
 
+def to_fixed_point(values: FloatArray) -> list[int]:
+    """Floats → integers in units of 10⁻⁶, rounded to nearest (ties to even)."""
+    return [int(v) for v in np.rint(values * EVIDENCE_SCALE).tolist()]
+
+
 def build_state(
-    ids: list[str], penalty: FloatArray, sums: Mapping[str, tuple[FloatArray, FloatArray]]
+    ids: list[str], penalty_ppm: list[int], sums: Mapping[str, tuple[FloatArray, FloatArray]]
 ) -> dict[str, Any]:
-    """JSON-serialisable carry-over: penalty and decayed evidence sums of devices with any evidence."""
+    """JSON carry-over, integers only: penalty in ppm and decayed evidence sums in fixed point 10⁻⁶, for
+    devices with any (a sum whose weight rounds below 10⁻³ is dropped)."""
+    fixed = {key: (to_fixed_point(num), to_fixed_point(den)) for key, (num, den) in sums.items()}
     state: dict[str, Any] = {}
     for index, device_id in enumerate(ids):
         entry: dict[str, Any] = {}
-        if penalty[index] > 1e-6:
-            entry["penalty"] = round(float(penalty[index]), 6)
-        for key, (num, den) in sums.items():
-            if den[index] > 1e-3:
-                entry[key] = [round(float(num[index]), 6), round(float(den[index]), 6)]
+        if penalty_ppm[index] > 0:
+            entry["penalty_ppm"] = penalty_ppm[index]
+        for key, (num, den) in fixed.items():
+            if den[index] > EVIDENCE_SCALE // 1_000:
+                entry[key] = [num[index], den[index]]
         if entry:
             state[device_id] = entry
     return state
