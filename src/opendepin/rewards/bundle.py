@@ -47,7 +47,7 @@ BUNDLE_KEYS = frozenset(
     }
 )
 OUTPUT_KEYS = frozenset({"manifest", "verdicts", "device_rewards", "owner_rewards", "notes", "sector_state"})
-NETWORK_SECTIONS = ("name", "token", "emission", "epochs", "rewards", "makers", "ingest", "sectors")
+NETWORK_SECTIONS = ("name", "token", "emission", "epochs", "rewards", "makers", "ingest", "sectors", "shared")
 
 
 class BundleError(ValueError):

@@ -15,7 +15,7 @@ from typing import Any
 
 from opendepin.config import NetworkConfig
 from opendepin.rewards.inputs import EpochInputs
-from opendepin.sectors.base import DeviceInfo
+from opendepin.sectors.base import DeviceInfo, SectorPlugin
 
 
 def canonical_json(value: Any) -> bytes:
@@ -37,21 +37,19 @@ def sha256_hex(data: bytes) -> str:
     return "0x" + hashlib.sha256(data).hexdigest()
 
 
-def reward_params(config: NetworkConfig) -> dict[str, Any]:
-    """The parts of network.toml that decide money (not where data is stored or which chain settles)."""
-    from opendepin.sectors.registry import load_sectors
-
+def reward_params(config: NetworkConfig, sectors: Mapping[str, SectorPlugin]) -> dict[str, Any]:
+    """The parts of network.toml that decide money (not where data is stored or which chain settles), with
+    the sector tables as their plug-ins validated them (defaults filled in, so an explicit default and an
+    omitted one agree)."""
     dumped = config.model_dump(mode="json")
-    params = {key: dumped[key] for key in ("name", "token", "emission", "epochs", "rewards", "makers")}
-    # Sector tables as validated (defaults filled in), so an explicit default and an omitted one agree.
-    params["sectors"] = {
-        name: plugin.params.model_dump(mode="json") for name, plugin in sorted(load_sectors(config).items())
-    }
+    keys = ("name", "token", "emission", "epochs", "rewards", "makers", "shared")
+    params = {key: dumped[key] for key in keys}
+    params["sectors"] = {name: p.params.model_dump(mode="json") for name, p in sorted(sectors.items())}
     return params
 
 
-def compute_params_digest(config: NetworkConfig) -> str:
-    return sha256_hex(canonical_json(reward_params(config)))
+def compute_params_digest(config: NetworkConfig, sectors: Mapping[str, SectorPlugin]) -> str:
+    return sha256_hex(canonical_json(reward_params(config, sectors)))
 
 
 def device_snapshot(

@@ -196,7 +196,7 @@ def process_epoch(
         "network": config.name,
         "engine_version": __version__,
         "inputs_digest": compute_inputs_digest(inputs),
-        "params_digest": compute_params_digest(config),
+        "params_digest": compute_params_digest(config, sectors),
         "emitted": emission,
         "paid": paid,
         "remainder": {k: v for k, v in sorted(remainder.items()) if v},
