@@ -30,10 +30,13 @@ class Scores:
     false_positive_rate: float
     flagged: int
     sparse_honest_rewarded: float
+    adversary_pay_ratio: float
+    """Mean pay per adversary hotspot over mean pay per honest hotspot (0 when adversaries earn nothing)."""
 
     def as_dict(self) -> dict[str, float | int]:
         return {
             "leakage": round(self.leakage, 5),
+            "adversary_pay_ratio": round(self.adversary_pay_ratio, 4),
             "precision": round(self.precision, 4),
             "recall": round(self.recall, 4),
             "false_positive_rate": round(self.false_positive_rate, 5),
@@ -48,13 +51,27 @@ def compute_leakage(paid: Mapping[str, int], adversaries: set[str]) -> float:
     return sum(v for k, v in paid.items() if k in adversaries) / total if total else 0.0
 
 
+def compute_pay_ratio(paid: Mapping[str, int], adversaries: set[str], honest: set[str]) -> float:
+    """Mean pay per adversary hotspot relative to the mean pay per honest hotspot (paid or not)."""
+    if not adversaries or not honest:
+        return 0.0
+    honest_mean = sum(paid.get(d, 0) for d in honest) / len(honest)
+    adversary_mean = sum(paid.get(d, 0) for d in adversaries) / len(adversaries)
+    return adversary_mean / honest_mean if honest_mean else 0.0
+
+
 def is_flagged_by_reports(suspicious: int, total: int) -> bool:
     """Per-report view of a device: at least half of its reports rejected for a cheating reason."""
     return total > 0 and 2 * suspicious >= total
 
 
 def compute_scores(
-    flagged: set[str], adversaries: set[str], honest: set[str], leakage: float, sparse_rewarded: float
+    flagged: set[str],
+    adversaries: set[str],
+    honest: set[str],
+    leakage: float,
+    sparse_rewarded: float,
+    pay_ratio: float = 0.0,
 ) -> Scores:
     """Precision = TP/(TP+FP), recall = TP/adversaries, FPR = FP/honest."""
     tp = len(flagged & adversaries)
@@ -62,5 +79,11 @@ def compute_scores(
     precision = tp / (tp + fp) if flagged else (1.0 if not adversaries else 0.0)
     recall = tp / len(adversaries) if adversaries else 1.0
     return Scores(
-        leakage, precision, recall, fp / len(honest) if honest else 0.0, len(flagged), sparse_rewarded
+        leakage,
+        precision,
+        recall,
+        fp / len(honest) if honest else 0.0,
+        len(flagged),
+        sparse_rewarded,
+        pay_ratio,
     )

@@ -1,17 +1,27 @@
-"""Headless scenario runner: fleet → reports → evaluate_poc epoch after epoch → emission → scores.
+"""Headless scenario runner: fleet → reports → the network's own epoch → pay per device → scores.
 
-Each epoch is evaluated twice from the same reports: with detection (trust) and with the per-report
-rules alone (Helium's set), each with its own carried state, so the two are compared on the same run.
+Every epoch goes through `opendepin.rewards.epoch.process_epoch` with the network's `NetworkConfig` (default:
+the wireless IoT example; `depin simulate wireless --network FILE` takes any network.toml with
+`[sectors.wireless.poc]`), so the emission, category splits, unused-pool flows and integer allocation are
+the network's, and each simulated hotspot's pay is its `device_rewards` amount. Hotspots are registered
+with the attributes the node records at onboarding: the maker's (`mode`, `region`) and the owner's
+(`gain_dbi`), merged as the node merges them.
+
+Each epoch is processed twice from the same reports: with detection (trust), and with the per-report rules
+alone (the same network with `[sectors.wireless.poc.trust] enabled = false`), each with its own carried
+state and cumulative rewards, so the two are compared on the same run.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from opendepin.config import NetworkConfig
 from opendepin.fleet.radio.behaviour import REGION, simulate_epoch
 from opendepin.fleet.radio.fleet import Fleet
 from opendepin.fleet.radio.links import build_radio_links
@@ -19,40 +29,82 @@ from opendepin.fleet.radio.metrics import (
     NOT_SUSPICION,
     Scores,
     compute_leakage,
+    compute_pay_ratio,
     compute_scores,
     is_flagged_by_reports,
 )
+from opendepin.fleet.radio.network import load_network, with_trust
+from opendepin.fleet.radio.onboarding import hotspot_attributes
 from opendepin.fleet.radio.propagation import RadioPhysics
 from opendepin.fleet.radio.scenarios import build_fleet
-from opendepin.rewards.allocate import allocate_pool, split_by_basis_points
-from opendepin.sectors.base import DeviceInfo, EpochWindow, SectorInput, SectorOutcome
-from opendepin.sectors.wireless.poc.evaluate import ENTROPY_CONTEXT_KEY, evaluate_poc
+from opendepin.identity.wallets import normalize_address
+from opendepin.reports.model import ReportRecord
+from opendepin.rewards.epoch import EpochInputs, process_epoch, window_for
+from opendepin.sectors.base import DeviceInfo, EpochWindow, SectorPlugin
+from opendepin.sectors.registry import load_sectors
+from opendepin.sectors.wireless.params import WirelessParams
+from opendepin.sectors.wireless.poc.evaluate import ENTROPY_CONTEXT_KEY
 from opendepin.sectors.wireless.poc.params import PocParams
+from opendepin.sectors.wireless.poc.trust import PPM
 
 GENESIS = 1_767_225_600
+"""2026-01-01T00:00:00Z, the genesis of the wireless IoT example."""
 EPOCH_SECONDS = 86_400
-WIRELESS_SPLIT = {
-    "beacons": 600,
-    "witnesses": 2_400,
-    "data_transfer": 5_000,
-    "operations": 700,
-    "oracles": 700,
-    "stakers": 600,
-}
-UNUSED_DATA_FLOW = {"witnesses": 8_000, "beacons": 2_000}
-EMISSION_PER_EPOCH = 1_000_000 * 10**18
+ONBOARDED_BEFORE_S = 3_600
+"""Hotspots are onboarded an hour before the first epoch."""
+
+
+def compute_sim_address(name: str) -> str:
+    """A checksummed EVM address standing for a simulated wallet (owner or maker) named `name`."""
+    return normalize_address("0x" + hashlib.sha256(f"opendepin-sim:{name}".encode()).hexdigest()[:40])
+
+
+def build_registry(fleet: Fleet, onboarded_at: int = GENESIS - ONBOARDED_BEFORE_S) -> dict[str, DeviceInfo]:
+    """What the network knows of each hotspot: owner wallet, asserted cell, attributes from onboarding."""
+    maker = compute_sim_address("maker")
+    owners = {name: compute_sim_address(name) for name in sorted(set(fleet.owners))}
+    return {
+        device: DeviceInfo(
+            device,
+            owners[fleet.owners[k]],
+            maker,
+            "ed25519",
+            fleet.asserted[k],
+            onboarded_at,
+            hotspot_attributes(REGION, float(fleet.gain_dbi[k])),
+        )
+        for k, device in enumerate(fleet.ids)
+    }
+
+
+def get_poc_params(sectors: dict[str, SectorPlugin]) -> PocParams:
+    """The proof-of-coverage parameters of the network's wireless sector."""
+    params = sectors["wireless"].params
+    if not isinstance(params, WirelessParams) or params.poc is None:
+        raise ValueError("the network's wireless sector has no proof of coverage")
+    return params.poc
 
 
 @dataclass(slots=True)
 class ModeTally:
-    """Running totals of one evaluation mode."""
+    """One evaluation mode's network, carried epoch state and running totals."""
 
-    params: PocParams
+    config: NetworkConfig
+    sectors: dict[str, SectorPlugin]
     state: dict[str, Any] = field(default_factory=dict)
+    cumulative: dict[str, int] = field(default_factory=dict)
     paid: Counter[str] = field(default_factory=Counter)
     suspicious: Counter[str] = field(default_factory=Counter)
     reports: Counter[str] = field(default_factory=Counter)
-    trust: dict[str, float] = field(default_factory=dict)
+    trust_ppm: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, config: NetworkConfig) -> ModeTally:
+        return cls(config, load_sectors(config))
+
+    @property
+    def poc(self) -> PocParams:
+        return get_poc_params(self.sectors)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +112,7 @@ class RunResult:
     """What `depin simulate wireless` prints."""
 
     scenario: str
+    network: str
     devices: int
     adversaries: int
     epochs: int
@@ -71,6 +124,7 @@ class RunResult:
     def as_dict(self) -> dict[str, Any]:
         return {
             "scenario": self.scenario,
+            "network": self.network,
             "devices": self.devices,
             "adversaries": self.adversaries,
             "epochs": self.epochs,
@@ -81,65 +135,58 @@ class RunResult:
         }
 
 
-def build_registry(fleet: Fleet) -> dict[str, DeviceInfo]:
-    """What the network knows of each hotspot: owner, asserted cell, asserted antenna gain."""
-    return {
-        device: DeviceInfo(
-            device,
-            fleet.owners[k],
-            "sim-maker",
-            "ed25519",
-            fleet.asserted[k],
-            GENESIS,
-            {"gain_dbi": float(fleet.gain_dbi[k]), "mode": "full", "region": REGION},
-        )
-        for k, device in enumerate(fleet.ids)
-    }
-
-
-def pay_epoch(outcome: SectorOutcome, params: PocParams) -> dict[str, int]:
-    """The wireless split of one epoch's emission; unused data transfer flows 80/20 to coverage."""
-    split = split_by_basis_points(EMISSION_PER_EPOCH, WIRELESS_SPLIT)
-    flow = split_by_basis_points(split.amounts["data_transfer"], UNUSED_DATA_FLOW)
-    pools = {
-        params.beacon_category: split.amounts["beacons"] + flow.amounts["beacons"],
-        params.witness_category: split.amounts["witnesses"] + flow.amounts["witnesses"],
-    }
-    paid: Counter[str] = Counter()
-    for category, pool in pools.items():
-        units: Counter[str] = Counter()
-        for c in outcome.contributions:
-            if c.category == category:
-                units[c.device_id] += c.units
-        paid.update(allocate_pool(pool, dict(units)).amounts)
-    return dict(paid)
-
-
-def tally(mode: ModeTally, outcome: SectorOutcome, owners: dict[str, str]) -> None:
-    """Add one epoch's payments and verdicts to a mode's totals."""
-    mode.paid.update(pay_epoch(outcome, mode.params))
-    for verdict in outcome.verdicts:
-        device = owners[verdict.report_id]
-        mode.reports[device] += 1
-        if verdict.reason not in NOT_SUSPICION:
-            mode.suspicious[device] += 1
-    mode.state = dict(outcome.state)
-    mode.trust = {d: 1.0 - float(v.get("penalty", 0.0)) for d, v in mode.state.get("trust", {}).items()}
+def run_epoch(
+    mode: ModeTally,
+    window: EpochWindow,
+    registry: dict[str, DeviceInfo],
+    reports: list[ReportRecord],
+    context: dict[str, Any],
+) -> None:
+    """One epoch through the network's `process_epoch`; adds its pay and verdicts to the mode's totals."""
+    result = process_epoch(
+        mode.config,
+        mode.sectors,
+        EpochInputs(
+            window=window,
+            devices=registry,
+            reports=reports,
+            prior_cumulative=mode.cumulative,
+            prior_state=mode.state,
+            context=context,
+        ),
+    )
+    for device_id, _category, _units, amount, _breakdown in result.device_rewards:
+        mode.paid[device_id] += amount
+    for _report_id, device_id, reason, _evidence in result.verdicts:
+        mode.reports[device_id] += 1
+        if reason not in NOT_SUSPICION:
+            mode.suspicious[device_id] += 1
+    mode.state = dict(result.sector_state)
+    mode.cumulative = {owner: cumulative for owner, _this_epoch, cumulative in result.owner_rewards}
+    trust = mode.state.get("wireless", {}).get("poc", {}).get("trust", {})
+    mode.trust_ppm = {d: PPM - int(v.get("penalty_ppm", 0)) for d, v in trust.items()}
 
 
 def score(mode: ModeTally, fleet: Fleet, sparse: set[str], use_trust: bool) -> Scores:
     """Flags (half the reports suspicious, or trust under the bar) against the ground truth."""
     adversaries = {d for d, adv in zip(fleet.ids, fleet.adversarial, strict=True) if adv}
     honest = set(fleet.ids) - adversaries
-    flag_below = mode.params.trust.flag_below
+    flag_below_ppm = int(mode.poc.trust.flag_below * PPM)
     flagged = {
         d
         for d in fleet.ids
         if is_flagged_by_reports(mode.suspicious[d], mode.reports[d])
-        or (use_trust and mode.trust.get(d, 1.0) < flag_below)
+        or (use_trust and mode.trust_ppm.get(d, PPM) < flag_below_ppm)
     }
     rewarded = sum(1 for d in sparse if mode.paid[d] > 0) / len(sparse) if sparse else 1.0
-    return compute_scores(flagged, adversaries, honest, compute_leakage(mode.paid, adversaries), rewarded)
+    return compute_scores(
+        flagged,
+        adversaries,
+        honest,
+        compute_leakage(mode.paid, adversaries),
+        rewarded,
+        compute_pay_ratio(mode.paid, adversaries, honest),
+    )
 
 
 def find_sparse_honest(fleet: Fleet, radius_m: float = 3_000.0, max_neighbours: int = 3) -> set[str]:
@@ -159,34 +206,33 @@ def run_scenario(
     devices: int,
     epochs: int,
     seed: int,
-    params: PocParams | None = None,
+    network: NetworkConfig | None = None,
     adversary_share: float = 0.15,
     physics: RadioPhysics | None = None,
 ) -> RunResult:
-    """Simulate `epochs` days of a named scenario and score detection against per-report rules."""
-    params = params or PocParams()
+    """Simulate `epochs` epochs of a named scenario on `network` (default: the wireless IoT example) and
+    score detection against the per-report rules alone."""
+    config = network or load_network()
     physics = physics or RadioPhysics()
+    full, baseline = ModeTally.of(with_trust(config, True)), ModeTally.of(with_trust(config, False))
+    params = full.poc
     fleet = build_fleet(scenario, devices, seed, adversary_share, params.assertion_resolution)
     rng = np.random.default_rng(seed + 1)
     links = build_radio_links(fleet, physics, rng)
-    registry = build_registry(fleet)
-    full = ModeTally(params)
-    baseline = ModeTally(
-        params.model_copy(update={"trust": params.trust.model_copy(update={"enabled": False})})
-    )
+    first = window_for(config, 0)
+    registry = build_registry(fleet, first.start - ONBOARDED_BEFORE_S)
     total_reports = 0
     for epoch in range(epochs):
-        window = EpochWindow(epoch, GENESIS + epoch * EPOCH_SECONDS, GENESIS + (epoch + 1) * EPOCH_SECONDS)
+        window = window_for(config, epoch)
         log = simulate_epoch(fleet, links, window, physics, params, rng, seed)
-        owners = {r.report_id: r.device_id for r in log.reports}
         total_reports += len(log.reports)
         context = {ENTROPY_CONTEXT_KEY: log.entropies}
         for mode in (full, baseline):
-            data = SectorInput(window, registry, log.reports, mode.state, context)
-            tally(mode, evaluate_poc(data, mode.params), owners)
+            run_epoch(mode, window, registry, log.reports, context)
     sparse = find_sparse_honest(fleet)
     return RunResult(
         scenario,
+        config.name,
         devices,
         int(fleet.adversarial.sum()),
         epochs,
