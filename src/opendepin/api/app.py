@@ -1,27 +1,79 @@
-"""The FastAPI application of a node."""
+"""The FastAPI application of a node.
+
+Every error answer has one shape, `{"detail": {"reason": <stable code>, "message": <what to do>}}`.
+Hostile input is refused at the edge: JSON bodies are bounded in size and depth before any route runs
+(`BoundedJSONMiddleware`), integer parameters are bounded to what the store holds, and ingest is rate
+limited per source (`RateLimiter`).
+"""
 
 from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from opendepin import __version__
+from opendepin.api.bounded import BoundedJSONMiddleware
+from opendepin.api.deps import json_body_limit
+from opendepin.api.ratelimit import RateLimiter
 from opendepin.api.routes import devices, entropy, epochs, health, reports
 from opendepin.node import Node
+from opendepin.store.base import StoreCorruption
+
+log = logging.getLogger(__name__)
+MAX_MESSAGE_CHARS = 1_000
+DEFAULT_REASONS = {
+    400: "request.malformed",
+    404: "not_found",
+    405: "request.method_not_allowed",
+    413: "request.too_large",
+    415: "request.unsupported_media_type",
+    422: "request.invalid",
+    429: "ingest.rate_limited",
+}
+"""The reason code of an error raised without one (by the framework: unknown path, wrong method, …)."""
+
+
+def _error(status: int, reason: str, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(
+        status_code=status,
+        content={"detail": {"reason": reason, "message": message[:MAX_MESSAGE_CHARS]}},
+        headers=headers,
+    )
 
 
 def create_app(node: Node) -> FastAPI:
     app = FastAPI(title="opendepin node", version=__version__)
     app.state.node = node
+    params = node.config.ingest
+    app.state.limiter = RateLimiter(
+        params.rejections_per_second, params.rejection_burst, params.rate_limited_sources, node.clock.now
+    )
+    app.add_middleware(BoundedJSONMiddleware, max_bytes=json_body_limit(params))
     for module in (reports, devices, epochs, entropy, health):
         app.include_router(module.router)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+        detail = error.detail
+        if isinstance(detail, dict) and "reason" in detail:
+            reason, message = str(detail["reason"]), str(detail.get("message", ""))
+        else:
+            reason, message = DEFAULT_REASONS.get(error.status_code, f"http.{error.status_code}"), str(detail)
+        return _error(error.status_code, reason, message, error.headers)
+
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, error: RequestValidationError) -> JSONResponse:
-        problems = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()[:10]]
-        return JSONResponse(
-            status_code=422, content={"reason": "request.invalid", "message": "; ".join(problems)}
-        )
+        problems = [f"{'.'.join(map(str, e['loc']))[:100]}: {e['msg']}" for e in error.errors()[:10]]
+        return _error(422, "request.invalid", "; ".join(problems))
+
+    @app.exception_handler(StoreCorruption)
+    async def _corrupt(_request: Request, error: StoreCorruption) -> JSONResponse:
+        log.error("store corruption: %s", error)
+        return _error(500, "store.corrupt", "the node's stored data is damaged; the operator has been told")
 
     return app

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from opendepin.store.base import StoreCorruption
 from opendepin.store.sql import SQLStore, render_migrations
 
 __all__ = ["MIGRATIONS", "SQLiteStore"]
@@ -48,7 +49,12 @@ class SQLiteStore(SQLStore):
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
-            return self._db.execute(sql, params).fetchall()
+            try:
+                return self._db.execute(sql, params).fetchall()
+            except sqlite3.OperationalError as error:
+                if "decode" in str(error):  # a TEXT value that is not UTF-8: not what the store wrote
+                    raise StoreCorruption(f"{self.path}: {str(error)[:200]}") from None
+                raise
 
     def close(self) -> None:
         with self._lock:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
-from opendepin.api.deps import get_node
+from opendepin.api.deps import MAX_INT64, get_node
 from opendepin.explain import explain_device
 from opendepin.identity.attestation import Attestation, LocationAssertion, OnboardingError
 from opendepin.node import Node, OnboardRequest
@@ -16,6 +16,7 @@ from opendepin.sectors.base import DeviceInfo
 
 router = APIRouter(prefix="/v1/devices", tags=["devices"])
 HEX = r"^(0x)?[0-9a-fA-F]+$"
+DeviceId = Annotated[str, Path(max_length=200, description="a device id, e.g. ed25519:<hex key>")]
 
 
 AttributesIn = dict[str, StrictStr | StrictBool | StrictInt | StrictFloat]
@@ -96,7 +97,7 @@ async def onboard(body: OnboardIn, node: Annotated[Node, Depends(get_node)]) -> 
 
 
 @router.get("/{device_id}")
-async def get_device(device_id: str, node: Annotated[Node, Depends(get_node)]) -> DeviceOut:
+async def get_device(device_id: DeviceId, node: Annotated[Node, Depends(get_node)]) -> DeviceOut:
     device = node.store.get_device(device_id)
     if device is None:
         raise HTTPException(404, {"reason": "device.unknown", "message": f"no device {device_id[:100]}"})
@@ -105,7 +106,9 @@ async def get_device(device_id: str, node: Annotated[Node, Depends(get_node)]) -
 
 @router.get("/{device_id}/explain")
 async def explain(
-    device_id: str, node: Annotated[Node, Depends(get_node)], epoch: Annotated[int, Query(ge=0)]
+    device_id: DeviceId,
+    node: Annotated[Node, Depends(get_node)],
+    epoch: Annotated[int, Query(ge=0, le=MAX_INT64)],
 ) -> dict[str, Any]:
     try:
         return await run_in_threadpool(explain_device, node.store, device_id, epoch)

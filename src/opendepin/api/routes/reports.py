@@ -4,19 +4,48 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from typing import Annotated
 
-import cbor2
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
-from opendepin.api.deps import get_node, read_body_limited
+from opendepin.api.bounded import BodyError, is_json_media_type, parse_json
+from opendepin.api.deps import (
+    cbor_batch_limit,
+    get_limiter,
+    get_node,
+    json_body_limit,
+    read_body_limited,
+    request_source,
+)
+from opendepin.api.ratelimit import RateLimiter
 from opendepin.node import Node
+from opendepin.reports.envelope import BatchError, split_batch
 
 router = APIRouter(prefix="/v1", tags=["reports"])
 CBOR = "application/cbor"
+BATCH_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            CBOR: {
+                "schema": {"type": "string", "format": "binary"},
+                "description": "a CBOR array of signed reports, each the CBOR array [envelope, signature]",
+            },
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["reports"],
+                    "properties": {
+                        "reports": {"type": "array", "items": {"type": "string", "format": "byte"}}
+                    },
+                },
+            },
+        },
+    }
+}
+"""The body as documented in the OpenAPI document (the route reads it itself, with its own limits)."""
 
 
 class ReportStatus(BaseModel):
@@ -33,37 +62,76 @@ class BatchResponse(BaseModel):
     results: list[ReportStatus]
 
 
-def _parse_batch(body: bytes, content_type: str, max_batch: int) -> list[bytes]:
-    """CBOR array of byte strings (application/cbor) or JSON {"reports": [base64, …]}."""
+def _bad(status: int, reason: str, message: str) -> HTTPException:
+    return HTTPException(status, {"reason": reason, "message": message})
+
+
+def parse_batch(body: bytes, content_type: str, max_batch: int) -> list[bytes]:
+    """The signed reports of a batch body. Rule: `application/cbor` is a CBOR array of byte strings (read
+    by `split_batch`: no tag is interpreted); `application/json` is `{"reports": [base64, …]}` (parsed with
+    bounded depth); at most `max_batch` reports; anything else is a 4xx with a reason code."""
     if content_type.startswith(CBOR):
         try:
-            items = cbor2.loads(body)
-        except Exception:
-            raise HTTPException(400, "body is not CBOR; send a CBOR array of signed reports") from None
-    elif content_type.startswith("application/json"):
+            return split_batch(body, max_batch)
+        except BatchError as error:
+            status = 413 if error.reason == "batch.too_large" else 400
+            raise _bad(status, error.reason, f"{error}; send a CBOR array of signed reports") from None
+    if content_type and is_json_media_type(content_type):
         try:
-            doc = json.loads(body)
-            items = [base64.b64decode(x, validate=True) for x in doc["reports"]]
+            doc = parse_json(body)
+            encoded = doc["reports"]
+            if not isinstance(encoded, list) or not all(isinstance(x, str) for x in encoded):
+                raise TypeError("reports must be a list of strings")
+            if len(encoded) > max_batch:
+                message = f"batch of {len(encoded)} reports exceeds the limit of {max_batch}"
+                raise _bad(413, "batch.too_large", message)
+            return [base64.b64decode(x, validate=True) for x in encoded]
+        except BodyError as error:
+            raise _bad(error.status, error.reason, str(error)) from None
         except (ValueError, KeyError, TypeError, binascii.Error):
-            raise HTTPException(400, 'JSON body must be {"reports": ["<base64 signed report>", …]}') from None
-    else:
-        raise HTTPException(415, f"send {CBOR} (array of signed reports) or application/json")
-    if not isinstance(items, list) or not all(isinstance(x, bytes) for x in items):
-        raise HTTPException(400, "the batch must be an array of byte strings, one signed report each")
-    if len(items) > max_batch:
-        raise HTTPException(413, f"batch of {len(items)} reports exceeds the limit of {max_batch}")
-    return items
+            raise _bad(
+                400, "batch.malformed", 'JSON body must be {"reports": ["<base64 signed report>", …]}'
+            ) from None
+    raise _bad(
+        415, "request.unsupported_media_type", f"send {CBOR} (array of signed reports) or application/json"
+    )
 
 
-@router.post("/reports")
-async def post_reports(request: Request, node: Annotated[Node, Depends(get_node)]) -> BatchResponse:
+@router.post(
+    "/reports",
+    openapi_extra=BATCH_BODY,
+    responses={400: {}, 413: {}, 415: {}, 429: {"description": "rate limited; see Retry-After"}},
+)
+async def post_reports(
+    request: Request,
+    node: Annotated[Node, Depends(get_node)],
+    limiter: Annotated[RateLimiter, Depends(get_limiter)],
+) -> BatchResponse:
     params = node.config.ingest
-    body = await read_body_limited(request, params.max_batch * (params.max_report_bytes + 8) + 1024)
-    wires = _parse_batch(body, request.headers.get("content-type", ""), params.max_batch)
-    results = await run_in_threadpool(node.ingest, wires)
+    source = request_source(request)
+    wait = limiter.retry_after(source)
+    if wait:
+        raise HTTPException(
+            429,
+            {
+                "reason": "ingest.rate_limited",
+                "message": f"{source} caused too many rejected reports; retry in {wait} s",
+            },
+            headers={"Retry-After": str(wait)},
+        )
+    content_type = request.headers.get("content-type", "")
+    try:
+        limit = cbor_batch_limit(params) if content_type.startswith(CBOR) else json_body_limit(params)
+        body = await read_body_limited(request, limit)
+        wires = parse_batch(body, content_type, params.max_batch)
+    except HTTPException:
+        limiter.charge(source, 1)
+        raise
+    results = await run_in_threadpool(node.ingest, wires, source)
     statuses = [
         ReportStatus(index=i, status=r.reason, message=r.message, report_id=r.report_id)
         for i, r in enumerate(results)
     ]
     accepted = sum(1 for r in results if r.accepted)
+    limiter.charge(source, len(results) - accepted)
     return BatchResponse(accepted=accepted, rejected=len(results) - accepted, results=statuses)
