@@ -22,7 +22,7 @@ from opendepin.api.deps import json_body_limit
 from opendepin.api.ratelimit import RateLimiter
 from opendepin.api.routes import devices, entropy, epochs, health, reports
 from opendepin.node import Node
-from opendepin.store.base import StoreCorruption
+from opendepin.store.errors import StoreCorruption
 
 log = logging.getLogger(__name__)
 MAX_MESSAGE_CHARS = 1_000

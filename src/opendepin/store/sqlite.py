@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from opendepin.store.base import StoreCorruption
+from opendepin.store.errors import StoreCorruption
 from opendepin.store.sql import SQLStore, render_migrations
 
 __all__ = ["MIGRATIONS", "SQLiteStore"]
