@@ -16,9 +16,11 @@ from opendepin.economics.spec import (
     HalvingSchedule,
     OracleSpec,
     PriceSpec,
+    RewardsSpec,
     SectorSpec,
     ShockSpec,
     TokenSpec,
+    UsagePolicySpec,
 )
 from tests.economics.helpers import steady_scenario
 
@@ -203,12 +205,14 @@ def test_devices_join_while_payback_beats_the_threshold() -> None:
     assert earnings[1:] * devices[:-1] == pytest.approx(np.full((199, 4), 0.8 * 100 * 100.0), rel=1e-5)
 
 
-def test_reward_split_follows_weights() -> None:
+def test_coverage_split_follows_weights() -> None:
+    """With a policy that keeps usage weight at 0, the whole device pool pays coverage by weight × count."""
     spec = steady_scenario(
+        rewards=RewardsSpec(usage=UsagePolicySpec(weight=[(0.0, 0.0)])),
         devices=[
             _hotspots(name="big", reward_weight=3.0, join_rate_per_day=0.0, leave_rate_per_day=0.0),
             _hotspots(name="small", reward_weight=1.0, join_rate_per_day=0.0, leave_rate_per_day=0.0),
-        ]
+        ],
     )
     result = simulate((spec,), 1, seed=0)
     big, small = result.channel("tokens_per_device[big]"), result.channel("tokens_per_device[small]")

@@ -1,4 +1,4 @@
-"""Burn-and-mint equilibrium (specs/economics.md, "Burn-and-mint equilibrium").
+"""Burn-and-mint equilibrium: users burn tokens for data credits worth the USD they pay for service.
 
 B_t = D_t / P_t, S_{t+1} = S_t + M_t − B_t, N_t = M_t − B_t, P* = D / M, B/M = revenue ÷ incentives.
 Helium net emissions (HIP-20 as amended): burned tokens are re-minted, smoothed
@@ -15,10 +15,15 @@ FloatArray = NDArray[np.float64]
 MIN_PRICE_USD = 1e-12
 
 
+def compute_tokens_for_credits(served_usd: FloatArray, oracle_price: FloatArray | float) -> FloatArray:
+    """Tokens users buy to burn for the credits they pay with: D / P (P floored at 1e-12 USD so that a
+    price path that underflows cannot produce 0 / 0)."""
+    return served_usd / np.maximum(oracle_price, MIN_PRICE_USD)
+
+
 def compute_burn(served_usd: FloatArray, oracle_price: FloatArray | float, supply: FloatArray) -> FloatArray:
-    """Tokens burned for credits: D / P, never more than the circulating supply (P floored at 1e-12 USD
-    so that a price path that underflows cannot produce 0 / 0)."""
-    return np.minimum(served_usd / np.maximum(oracle_price, MIN_PRICE_USD), supply)
+    """Tokens burned for credits: D / P, never more than the circulating supply."""
+    return np.minimum(compute_tokens_for_credits(served_usd, oracle_price), supply)
 
 
 def compute_credits(served_usd: FloatArray, credit_usd: float) -> FloatArray:

@@ -2,7 +2,8 @@
 
 A channel that equals another one for the given model (the oracle price without TWAP or misses is the
 spot price; served demand without capacity limits or oracle halts is demand; without re-minting the mint
-is the scheduled mint) is not recorded: it is an alias, resolved when read.
+is the scheduled mint; without device types nothing is paid to devices) is not recorded: it is an alias,
+resolved when read. The reward policy's ratio and weight are recorded always.
 """
 
 from __future__ import annotations
@@ -11,7 +12,19 @@ from dataclasses import dataclass, field
 
 from opendepin.economics.spec import ScenarioSpec
 
-BASE_CHANNELS = ("supply", "price", "minted", "burned", "demand_usd", "incentives_usd")
+BASE_CHANNELS = (
+    "supply",
+    "price",
+    "minted",
+    "burned",
+    "demand_usd",
+    "incentives_usd",
+    "usage_ratio",
+    "usage_weight",
+)
+POLICY_CHANNELS = ("usage_paid", "coverage_paid", "unminted")
+"""Tokens a day paid from the usage pool, from the coverage pool (with what flowed back to it), and usage
+pay nobody earned that did not flow back (not minted); recorded when the scenario has device types."""
 DEVICE_CHANNELS = ("devices", "tokens_per_device", "earnings_usd_per_device", "joins", "leaves")
 RECORD_BUDGET_BYTES = 256 * 1024 * 1024
 
@@ -75,6 +88,10 @@ class ChannelLayout:
             recorded += ["scheduled_mint", "remint"]
         else:
             aliases.update({"scheduled_mint": "minted", "remint": None})
+        if spec.devices:
+            recorded += POLICY_CHANNELS
+        else:
+            aliases.update(dict.fromkeys(POLICY_CHANNELS))
         sectors = tuple(sector.name for sector in spec.sectors)
         devices = tuple(device.name for device in spec.devices)
         recorded += [f"demand_usd[{name}]" for name in sectors]

@@ -12,7 +12,7 @@ from functools import cached_property
 import numpy as np
 from numpy.typing import NDArray
 
-from opendepin.economics import price, schedules
+from opendepin.economics import policy, price, schedules
 from opendepin.economics.batch import Batch, PathTable
 from opendepin.economics.demand import compute_demand_trend
 from opendepin.economics.paths import compute_walk_drift, compute_walk_scale
@@ -71,6 +71,10 @@ class ModelInputs:
     remint_cap: Param
     smoothing: Param
     device_share: Param
+    usage_ratios: FloatArray
+    usage_weights: FloatArray
+    usage_cap: Param
+    usage_to_coverage: Param
     max_supply: Param
     initial_supply: Param
     filecoin: FilecoinSchedule | None
@@ -95,6 +99,11 @@ class ModelInputs:
     @cached_property
     def scarcity_pricing(self) -> bool:
         return self.market and bool(np.any(np.asarray(self.max_burn_share) > 0))
+
+    @cached_property
+    def unminting(self) -> bool:
+        """Some usage pay may be neither earned nor flow back to coverage: it is then not minted."""
+        return self.devices.types > 0 and bool(np.any(np.asarray(self.usage_to_coverage) < 1))
 
     @cached_property
     def capacity_limited(self) -> bool:
@@ -150,6 +159,9 @@ def build_inputs(batch: Batch) -> ModelInputs:
     col = batch.column
     price_grid = np.arange(first.days + 1, dtype=np.float64)
     emission = first.emission
+    usage_ratios, usage_weights = policy.build_points(
+        [variant.rewards.usage.weight for variant in batch.variants], batch.runs
+    )
     return ModelInputs(
         days=first.days,
         size=batch.size,
@@ -174,6 +186,10 @@ def build_inputs(batch: Batch) -> ModelInputs:
         remint_cap=col(lambda s: s.burn_mint.remint_cap_per_day),
         smoothing=col(lambda s: s.burn_mint.remint_smoothing),
         device_share=col(lambda s: s.rewards.device_share),
+        usage_ratios=usage_ratios,
+        usage_weights=usage_weights,
+        usage_cap=col(lambda s: s.rewards.usage.cap),
+        usage_to_coverage=col(lambda s: s.rewards.usage.unused_to_coverage),
         max_supply=col(lambda s: s.token.max_supply),
         initial_supply=col(lambda s: s.token.initial_supply),
         filecoin=emission if isinstance(emission, FilecoinSchedule) else None,

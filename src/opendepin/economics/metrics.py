@@ -1,8 +1,9 @@
-"""Sustainability metrics per step and per run (specs/economics.md, "Sustainability metrics").
+"""Sustainability metrics per step and per run.
 
 Per step: supply, minted, burned, net emissions N = M − B, burn/mint ratio B/M, USD revenue (demand served
 through burned credits) vs USD value of incentives (M · P), earnings = revenue − incentives, equilibrium
-price estimate P* = D / M, device count, joins, leaves and churn, expected payback per device type.
+price estimate P* = D / M, the reward policy's usage ratio and weight and what it paid to usage and to
+coverage, device count, joins, leaves and churn, expected payback per device type.
 Per run: totals, when (if ever) the token model turns sustainable, and each device type's realised payback
 (hardware cost ÷ (daily reward · P − daily opex), accumulated from day 0) and one-year ROI.
 """
@@ -69,9 +70,17 @@ def compute_step_metrics(result: SimulationResult) -> dict[str, FloatArray]:
         "credits": revenue / _set_param(result, "burn_mint.credit_usd"),
         "halted": result.channel("halted"),
         "remint": result.channel("remint"),
+        "usage_ratio": result.channel("usage_ratio"),
+        "usage_weight": result.channel("usage_weight"),
     }
     names = result.layout.device_names
     if names:
+        usage, coverage = result.channel("usage_paid"), result.channel("coverage_paid")
+        metrics["usage_paid"] = usage
+        metrics["coverage_paid"] = coverage
+        metrics["unminted"] = result.channel("unminted")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            metrics["usage_share_of_pay"] = np.where(usage + coverage > 0, usage / (usage + coverage), np.nan)
         totals = {
             kind: np.sum(np.stack([result.channel(f"{kind}[{n}]") for n in names]), axis=0)
             for kind in ("devices", "joins", "leaves")
@@ -137,6 +146,13 @@ def compute_realised_payback(result: SimulationResult, name: str) -> tuple[Float
     return payback, roi
 
 
+def _first_year_mean(values: FloatArray, result: SimulationResult) -> FloatArray:
+    keep = result.record_days <= min(DAYS_PER_YEAR, result.days)
+    keep[0] = True  # a first window longer than a year still counts
+    weights = result.window_days[keep][:, None]
+    return (values[keep] * weights).sum(axis=0) / weights.sum()
+
+
 def _last_year_mean(values: FloatArray, result: SimulationResult) -> FloatArray:
     keep = result.record_days > result.days - DAYS_PER_YEAR
     weights = result.window_days[keep][:, None]
@@ -166,10 +182,23 @@ def compute_run_summary(
         ),
         "sustainable_from_day": compute_sustainable_from(result, m["minted"], m["burned"]),
         "oracle_halted_days": (m["halted"] * days).sum(axis=0),
+        "first_year_usage_weight": _first_year_mean(m["usage_weight"], result),
+        "last_year_usage_weight": _last_year_mean(m["usage_weight"], result),
     }
-    for category in result.variants[0].rewards.categories:
-        share = _set_param_share(result, category)
-        columns[f"total_minted[{category}]"] = minted_total * share
+    # Categories split the scheduled emission (minted + what the policy left unminted); the device
+    # categories are one pool, divided between usage and coverage by the reward policy, not by their splits.
+    unminted_total = (result.channel("unminted") * days).sum(axis=0)
+    emitted_total = minted_total + unminted_total
+    rewards = result.variants[0].rewards
+    for category in rewards.categories:
+        if category not in rewards.device_categories:
+            columns[f"total_minted[{category}]"] = emitted_total * _set_param_share(result, category)
+    device_share = sum(_set_param_share(result, c) for c in rewards.device_categories)
+    columns["total_minted[devices]"] = emitted_total * device_share - unminted_total
+    if "usage_paid" in m:
+        columns["total_usage_paid"] = (m["usage_paid"] * days).sum(axis=0)
+        columns["total_coverage_paid"] = (m["coverage_paid"] * days).sum(axis=0)
+        columns["total_unminted"] = (m["unminted"] * days).sum(axis=0)
     if "devices" in m:
         columns["final_devices"] = m["devices"][-1]
         columns["total_leaves"] = (m["leaves"] * days).sum(axis=0)

@@ -1,14 +1,18 @@
 """The vectorised token-economics model: one loop over days, numpy vectors over runs × parameter sets.
 
-Each day, in order (specs/economics.md, BME):
+Each day, in order (burn-and-mint with data credits):
   1. demand D per sector = trend × log walk; served = min(D, capacity of the sector's devices); in the
      market model with scarcity pricing the price first rises until D buys at most a share of supply;
   2. oracle: TWAP of reported prices; a missed update ages it; older than the staleness bound → credit
      minting halts and the day's demand is lost;
-  3. burn B = served / P_oracle (data credits = served / $0.00001, derived from served USD);
+  3. burn B = served / P_oracle (data credits = served / credit price, derived from served USD);
   4. mint M = scheduled emission (halving, fixed, declining, Filecoin baseline) + Helium-style re-mint;
      S ← S + M − B;
-  5. devices are paid M × device share, split by weight × count; they join or leave on payback and cost;
+  5. the reward policy (:mod:`.policy`, the network's `[rewards.usage]`): r = served / (M · P_oracle),
+     w = w(r); the device pool M × device share splits into a usage pool w (paid pro rata to the service
+     each device carried, capped at cap × its token value) and a coverage pool 1 − w plus what flows back
+     from usage (paid by weight × count); usage pay that nobody earns and that does not flow back is not
+     minted. Devices then join or leave on payback and cost;
   6. the price moves: exogenous walk, plus net buying for the market model.
 No per-step Python objects and no state copies: the state is a handful of arrays of N columns, and
 exogenous randomness (demand walks, price shocks, oracle misses) is drawn in blocks of days.
@@ -23,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from opendepin.economics import bme, devices, price, schedules
+from opendepin.economics import bme, devices, policy, price, schedules
 from opendepin.economics.batch import Batch
 from opendepin.economics.channels import ChannelLayout, choose_record_every
 from opendepin.economics.inputs import ModelInputs, build_inputs
@@ -185,12 +189,51 @@ def _scheduled_mint(inputs: ModelInputs, state: _State, t: int) -> FloatArray:
     return minted
 
 
-def _device_step(
-    inputs: ModelInputs, state: _State, rng: np.random.Generator, minted: FloatArray
-) -> tuple[FloatArray, ...]:
-    """Pay devices, then let contributors join (payback beats threshold) or leave (rewards < opex)."""
+@dataclass(frozen=True)
+class _Pay:
+    """What the reward policy paid devices today (tokens): per device of each type, and the totals."""
+
+    tokens: FloatArray
+    usage_paid: FloatArray
+    coverage_paid: FloatArray
+    unminted: FloatArray | float
+
+
+def _pay_devices(
+    inputs: ModelInputs,
+    state: _State,
+    minted: FloatArray,
+    weight: FloatArray,
+    sector_served: FloatArray,
+    sector_counts: FloatArray,
+    oracle: FloatArray,
+) -> _Pay:
+    """Split the device pool by the policy's weight and pay it (step 5 of the module docstring).
+
+    Usage: each sector's served USD is carried by its devices equally (capacity is per device of a sector);
+    a sector with no device earns nothing. Coverage: the rest of the pool plus the share of unpaid usage that
+    flows back, split by weight × count."""
     d = inputs.devices
-    tokens = devices.compute_reward_per_device(minted * inputs.device_share, state.counts, d.weights)
+    pool = minted * inputs.device_share
+    usage_pool = weight * pool
+    present = sector_counts > 0
+    carried = np.where(present, sector_served, 0.0)
+    per_usd, usage_paid = policy.compute_usage_pay(usage_pool, carried.sum(axis=0), inputs.usage_cap, oracle)
+    left = usage_pool - usage_paid
+    coverage_pool = pool - usage_pool + inputs.usage_to_coverage * left
+    coverage_tokens = devices.compute_reward_per_device(coverage_pool, state.counts, d.weights)
+    usage_tokens = (d.sector_of.T @ (carried / np.maximum(sector_counts, 1.0))) * per_usd
+    coverage_paid = np.where(present.any(axis=0), coverage_pool, 0.0)
+    unminted = (1.0 - inputs.usage_to_coverage) * left if inputs.unminting else 0.0
+    return _Pay(coverage_tokens + usage_tokens, usage_paid, coverage_paid, unminted)
+
+
+def _device_step(
+    inputs: ModelInputs, state: _State, rng: np.random.Generator, tokens: FloatArray
+) -> tuple[FloatArray, ...]:
+    """Devices paid `tokens` each today: contributors join (payback beats threshold) or leave (rewards
+    below opex)."""
+    d = inputs.devices
     earnings = tokens * state.price
     payback = devices.compute_payback_days(d.hardware, earnings, d.opex)
     attract = devices.compute_attractiveness(payback, d.threshold)
@@ -216,12 +259,15 @@ def _price_step(
     state.price = inputs.base_price.at(t + 1) * np.exp(state.walk)
 
 
-def _served_demand(inputs: ModelInputs, state: _State, block: _Block, i: int) -> FloatArray:
-    """Demand the sectors' devices can serve today (all of it without capacity limits)."""
-    if not inputs.capacity_limited:
-        return block.demand[i]
-    capacity = inputs.capacity * (inputs.devices.sector_of @ state.counts)
-    return np.minimum(block.sector_demand[i], capacity).sum(axis=0)
+def _served_demand(
+    inputs: ModelInputs, block: _Block, i: int, sector_counts: FloatArray | None
+) -> tuple[FloatArray, FloatArray]:
+    """Demand the sectors' devices can serve today, in total and per sector (all of it without capacity
+    limits)."""
+    if not inputs.capacity_limited or sector_counts is None:
+        return block.demand[i], block.sector_demand[i]
+    sector_served = np.minimum(block.sector_demand[i], inputs.capacity * sector_counts)
+    return sector_served.sum(axis=0), sector_served
 
 
 def _mint_step(
@@ -244,7 +290,7 @@ def _mint_step(
 
 def _clear_scarcity(inputs: ModelInputs, state: _State, served: FloatArray) -> None:
     """Market model: lift the price so that the day's demand buys at most `max_burn_share` of the supply,
-    P ≥ D / (share · S); the lift is kept in the log walk (specs: BME, burns are bought on the market)."""
+    P ≥ D / (share · S); the lift is kept in the log walk (the tokens users burn are bought on the market)."""
     share = np.where(np.asarray(inputs.max_burn_share) > 0, inputs.max_burn_share, np.inf)
     floor = served / (share * np.maximum(state.supply, 1.0))
     lift = np.maximum(floor / state.price, 1.0)
@@ -263,7 +309,9 @@ def _advance_day(
 ) -> None:
     """One day for every column (steps 1–6 of the module docstring); adds the day's values to `acc`."""
     i = t - block.start
-    served = _served_demand(inputs, state, block, i)
+    types = inputs.devices.types
+    sector_counts = inputs.devices.sector_of @ state.counts if types else None
+    served, sector_served = _served_demand(inputs, block, i, sector_counts)
     if inputs.scarcity_pricing:
         _clear_scarcity(inputs, state, served)
     spot = state.price
@@ -271,16 +319,27 @@ def _advance_day(
     if inputs.oracle_active:
         oracle, halted = _oracle_step(inputs, state, t, block.uniforms[i])
         served = np.where(halted, 0.0, served)
+        if types:
+            sector_served = np.where(halted, 0.0, sector_served)
         acc[ix["oracle_price"]] += oracle
         acc[ix["halted"]] += halted
-    burned = bme.compute_burn(served, oracle, state.supply)
+    bought = bme.compute_tokens_for_credits(served, oracle)
+    burned = np.minimum(bought, state.supply)
     minted = _mint_step(inputs, state, t, burned, acc, ix)
-    types = inputs.devices.types
-    if types:
+    ratio = policy.compute_usage_ratio(bought, minted)
+    weight = policy.compute_usage_weight(ratio, inputs.usage_ratios, inputs.usage_weights)
+    if sector_counts is not None:
+        pay = _pay_devices(inputs, state, minted, weight, sector_served, sector_counts, oracle)
+        if inputs.unminting:
+            state.supply = state.supply - pay.unminted
+            minted = minted - pay.unminted
+            acc[ix["unminted"]] += pay.unminted
         first = ix["devices"]
-        for k, values in enumerate(_device_step(inputs, state, rng, minted), start=1):
+        for k, values in enumerate(_device_step(inputs, state, rng, pay.tokens), start=1):
             acc[first + k * types : first + (k + 1) * types] += values
         acc[first : first + types] += state.counts
+        acc[ix["usage_paid"]] += pay.usage_paid
+        acc[ix["coverage_paid"]] += pay.coverage_paid
     if inputs.capacity_limited or inputs.oracle_active:
         acc[ix["served_usd"]] += served
     acc[ix["supply"]] += state.supply
@@ -289,6 +348,8 @@ def _advance_day(
     acc[ix["burned"]] += burned
     acc[ix["demand_usd"]] += block.demand[i]
     acc[ix["incentives_usd"]] += minted * spot
+    acc[ix["usage_ratio"]] += ratio
+    acc[ix["usage_weight"]] += weight
     acc[ix["sector_demand"] : ix["sector_demand"] + inputs.sectors] += block.sector_demand[i]
     _price_step(inputs, state, t, block.price_normals[i], served, minted)
 

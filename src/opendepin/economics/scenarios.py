@@ -1,22 +1,23 @@
 """Scenario files: the shipped ones by name, a user's own TOML by path, and the network's own parameters.
 
 A network is simulated from its own `network.toml`: :func:`with_network` replaces a scenario's emission
-schedule, max supply and category splits with the network's (DESIGN.md principle 4, the network is data).
+schedule, max supply, category splits and reward policy with the network's, so that the forecast follows the
+same definition the epoch engine pays by (the network is data, not code).
 """
 
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from opendepin.config import NetworkConfig
+from opendepin.config import BASIS_POINTS, ConfigError, NetworkConfig
 from opendepin.economics.schedules import emission_from_network
-from opendepin.economics.spec import RewardsSpec, ScenarioSpec, TokenSpec
+from opendepin.economics.spec import RewardsSpec, ScenarioSpec, TokenSpec, UsagePolicySpec
 
 SCENARIO_FOLDER = "scenario_files"
 
@@ -70,18 +71,83 @@ def load_scenario(name_or_path: str | Path) -> ScenarioSpec:
     return parse_scenario(data, source)
 
 
-def with_network(spec: ScenarioSpec, network: NetworkConfig) -> ScenarioSpec:
-    """The scenario with the network's emission schedule, max supply, symbol and category splits."""
+def network_usage_categories(network: NetworkConfig) -> list[str]:
+    """The device categories the network's enabled sectors pay for metered usage (their plug-ins say)."""
+    from opendepin.sectors.registry import load_sectors  # loads the sector plug-ins: only when asked
+
+    try:
+        plugins = load_sectors(network)
+    except ConfigError as error:
+        raise ScenarioError(f"the network's sectors cannot be loaded: {error}") from None
+    return sorted({category for plugin in plugins.values() if (category := plugin.usage_category())})
+
+
+def compute_flow_to_coverage(
+    flows: Mapping[str, Mapping[str, int]], usage: Sequence[str], categories: Mapping[str, int]
+) -> float:
+    """Share of unpaid usage pay that reaches coverage categories by `unused_flows_to`.
+
+    A unit left in usage category c reaches coverage with reach(c) = Σ_t bp(c→t)/10,000 · reach(t), where
+    reach(t) = 1 for a device category that is not a usage category, and reach(c) = 0 when c has no flow
+    (it stays unminted). The simulator pools the usage categories, so their reaches are averaged by the
+    categories' basis points (equal weights if all have none). The network validates flows as acyclic.
+    """
+
+    def reach(category: str) -> float:
+        if category not in usage:
+            return 1.0
+        targets = flows.get(category, {})
+        return sum(bp / BASIS_POINTS * reach(target) for target, bp in targets.items())
+
+    if not usage:
+        return 1.0
+    shares = [float(categories.get(c, 0)) for c in usage]
+    if sum(shares) == 0:
+        shares = [1.0] * len(usage)
+    return sum(share * reach(c) for share, c in zip(shares, usage, strict=True)) / sum(shares)
+
+
+def usage_policy_from_network(network: NetworkConfig, usage_categories: Sequence[str]) -> UsagePolicySpec:
+    """The network's `[rewards.usage]` policy for the simulator: its points and cap, and the share of unpaid
+    usage pay its `unused_flows_to` sends to coverage. A network whose sectors meter no usage pays its whole
+    device part to coverage (the engine applies no usage weight then): w = 0 at every ratio."""
+    rewards = network.rewards
+    if not usage_categories:
+        return UsagePolicySpec(weight=[(0.0, 0.0)], cap=rewards.usage.cap)
+    return UsagePolicySpec(
+        weight=[(float(r), float(w)) for r, w in rewards.usage.weight],
+        cap=float(rewards.usage.cap),
+        unused_to_coverage=compute_flow_to_coverage(
+            rewards.unused_flows_to, usage_categories, rewards.categories
+        ),
+    )
+
+
+def with_network(
+    spec: ScenarioSpec, network: NetworkConfig, usage_categories: Sequence[str] | None = None
+) -> ScenarioSpec:
+    """The scenario with the network's emission schedule, max supply, symbol, category splits, reward policy
+    and credit price. `usage_categories` are the categories the network's sectors pay for usage (default:
+    asked of the sector plug-ins it enables)."""
     token = TokenSpec(
         symbol=network.token.symbol,
         max_supply=float(network.token.max_supply),
         initial_supply=spec.token.initial_supply,
     )
+    categories = network_usage_categories(network) if usage_categories is None else list(usage_categories)
     rewards = RewardsSpec(
-        categories=dict(network.rewards.categories), device_categories=list(network.rewards.device_categories)
+        categories=dict(network.rewards.categories),
+        device_categories=list(network.rewards.device_categories),
+        usage=usage_policy_from_network(network, categories),
     )
+    burn_mint = spec.burn_mint.model_copy(update={"credit_usd": float(network.rewards.usage.credit_usd)})
     return spec.model_copy(
-        update={"token": token, "emission": emission_from_network(network.emission), "rewards": rewards}
+        update={
+            "token": token,
+            "emission": emission_from_network(network.emission),
+            "rewards": rewards,
+            "burn_mint": burn_mint,
+        }
     )
 
 

@@ -1,21 +1,23 @@
 """The scenario file: everything a token-economics simulation needs, validated by pydantic.
 
-A scenario is the network's own emission schedule, token and category splits (taken from `network.toml`
-through :func:`opendepin.economics.scenarios.with_network`, or written in the scenario) plus the things
-only a forecast needs: demand per sector, the price process, the oracle, device types and their costs.
-Every constant of specs/economics.md is a field here with the spec's value as default.
+A scenario is the network's own emission schedule, token, category splits and reward policy (taken from
+`network.toml` through :func:`opendepin.economics.scenarios.with_network`, or written in the scenario) plus
+the things only a forecast needs: demand per sector, the price process, the oracle, device types and their
+costs. Every constant the model uses is a field here; the category splits, the reward policy and the
+credit price default to the network's own defaults (imported from :mod:`opendepin.config`, not copied).
 
-Money in a scenario is float64 USD or whole tokens: this is a simulator, not settlement (DESIGN.md
-principle 2 applies to paid amounts only).
+Money in a scenario is float64 USD or whole tokens: this is a forecast, not settlement. The exact integer
+rules that pay real rewards live in :mod:`opendepin.rewards`; the simulator mirrors them in floats.
 """
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from opendepin.config import BASIS_POINTS, DEFAULT_CATEGORY_SPLITS, DEFAULT_DEVICE_CATEGORIES
+from opendepin.config import BASIS_POINTS, DEFAULT_CATEGORY_SPLITS, DEFAULT_DEVICE_CATEGORIES, UsageConfig
 
 DAYS_PER_YEAR = 365
 
@@ -53,7 +55,9 @@ class DecliningSchedule(_Spec):
 
 
 class FilecoinSchedule(_Spec):
-    """Filecoin storage-mining minting: simple 330M + baseline 770M, λ = ln2/6 yr (specs: Filecoin)."""
+    """Filecoin storage-mining minting: a simple part of 330M tokens decaying with a 6-year half-life, and a
+    baseline part of 770M released as the network's capped raw power keeps up with a baseline that starts at
+    2.5 EiB and doubles every year (effective time θ advances only while power meets the baseline)."""
 
     kind: Literal["filecoin"] = "filecoin"
     simple_total: Positive = 330_000_000
@@ -76,13 +80,55 @@ class TokenSpec(_Spec):
     initial_supply: NonNegative = 0.0
 
 
+_NETWORK_USAGE = UsageConfig()
+"""The network's default reward policy: the simulator's defaults are read from it, never copied."""
+
+
+class UsagePolicySpec(_Spec):
+    """The reward policy that moves the device part of the emission from coverage to usage as usage grows,
+    the same rule as network.toml's `[rewards.usage]` (see :mod:`opendepin.rewards.policy`).
+
+    With r = USD users paid for service ÷ (tokens minted × token price), the usage side gets w(r) of the
+    device pool and coverage 1 − w(r); w is linear between the `weight` points (r, w), sorted by r, and flat
+    before the first and after the last. Usage pay goes to devices pro rata to the USD of service they
+    carried, at most `cap` × its token value; what the cap leaves and usage pay nobody earned goes to
+    coverage for the share `unused_to_coverage` (the network's `unused_flows_to` of its usage categories),
+    and the rest is not minted.
+    """
+
+    weight: list[tuple[NonNegative, Fraction01]] = Field(default_factory=lambda: list(_NETWORK_USAGE.weight))
+    cap: NonNegative = _NETWORK_USAGE.cap
+    unused_to_coverage: Fraction01 = 1.0
+
+    @model_validator(mode="after")
+    def _increasing(self) -> UsagePolicySpec:
+        ratios = [r for r, _ in self.weight]
+        if not ratios or any(b <= a for a, b in pairwise(ratios)):
+            raise ValueError(
+                "give (ratio, weight) points with strictly increasing ratios, e.g. [[0, 0], [1, 0.9]]"
+            )
+        return self
+
+    @property
+    def is_off(self) -> bool:
+        """True when the usage weight is 0 at every ratio: the whole device pool pays coverage."""
+        return all(w == 0 for _, w in self.weight)
+
+    def describe(self) -> str:
+        """The points in words, e.g. `w(r) through (0, 0), (1, 0.9), flat outside`."""
+        points = ", ".join(f"({r:g}, {w:g})" for r, w in self.weight)
+        return f"w(r) through {points}, flat outside"
+
+
 class RewardsSpec(_Spec):
-    """Category splits in basis points; devices are paid the `device_categories` (specs: category splits)."""
+    """Category splits in basis points; devices are paid the `device_categories`, divided between usage
+    and coverage by the reward policy `usage`."""
 
     categories: dict[str, Annotated[int, Field(ge=0)]] = Field(
         default_factory=lambda: dict(DEFAULT_CATEGORY_SPLITS)
     )
     device_categories: list[str] = Field(default_factory=lambda: list(DEFAULT_DEVICE_CATEGORIES))
+    usage: UsagePolicySpec = UsagePolicySpec()
 
     @model_validator(mode="after")
     def _sums(self) -> RewardsSpec:
@@ -103,9 +149,10 @@ class RewardsSpec(_Spec):
 
 
 class BurnMintSpec(_Spec):
-    """Burn-and-mint with data credits and Helium-style net emissions (specs: BME, HIP-20)."""
+    """Burn-and-mint with data credits (users burn tokens at the oracle price for credits of fixed USD value)
+    and Helium-style net emissions (HIP-20: burned tokens are re-minted, smoothed and capped per day)."""
 
-    credit_usd: Positive = 0.00001
+    credit_usd: Positive = _NETWORK_USAGE.credit_usd
     remint: bool = False
     remint_cap_per_day: NonNegative = 1_643.83561643
     remint_smoothing: Annotated[float, Field(gt=0, le=1)] = 1 / 7
@@ -113,7 +160,7 @@ class BurnMintSpec(_Spec):
 
 class OracleSpec(_Spec):
     """Price oracle: TWAP over `twap_days`; an update is missed with `miss_probability`; credit minting
-    halts while the last update is older than `max_staleness_days` (specs: Akash-style safety)."""
+    halts while the last update is older than `max_staleness_days` (a stale price must not sell credits)."""
 
     twap_days: Annotated[int, Field(ge=1, le=365)] = 1
     miss_probability: Fraction01 = 0.0
