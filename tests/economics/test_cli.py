@@ -12,7 +12,14 @@ from opendepin.economics.cli import app
 from tests.economics.test_live import write_store
 
 runner = CliRunner()
-CHARTS = ("supply.png", "burn_vs_mint.png", "revenue_vs_incentives.png", "payback.png", "devices.png")
+CHARTS = (
+    "supply.png",
+    "burn_vs_mint.png",
+    "revenue_vs_incentives.png",
+    "usage_weight.png",
+    "payback.png",
+    "devices.png",
+)
 
 
 def test_run_writes_tables_charts_and_report(tmp_path: Path) -> None:
@@ -41,6 +48,10 @@ def test_run_writes_tables_charts_and_report(tmp_path: Path) -> None:
     ):
         assert heading in report
     assert "IoT packet delivery" in report
+    assert "## Reward policy: coverage and usage" in report
+    assert "w(r) through (0, 0), (1, 0.9), flat outside" in report  # the network's default policy
+    assert "at most 1× the token value of the credits they carried" in report
+    assert "usage weight w(r) of the device pool" in report  # key numbers
     median_payback = float(np.nanmedian(summary["payback_days[hotspot]"].to_numpy()))
     assert f"{median_payback:.0f} days" in report
     assert "<h2>What breaks it</h2>" in (out / "report.html").read_text()
@@ -77,6 +88,23 @@ def test_run_a_user_file_with_overrides(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "mine: 3 runs" in result.output
+
+
+def test_run_with_a_policy_from_the_scenario_and_a_cap_sweep(tmp_path: Path) -> None:
+    """A scenario's own [rewards.usage] is used and stated; the cap can be swept like any number."""
+    scenario = tmp_path / "policy.toml"
+    scenario.write_text(
+        'name = "policy"\ndays = 90\nruns = 3\n'
+        "[rewards.usage]\nweight = [[0.0, 0.2], [0.5, 0.6]]\ncap = 2.0\n"
+        '[[sectors]]\nname = "svc"\n[[devices]]\nname = "d"\nsector = "svc"\n'
+    )
+    out = tmp_path / "o"
+    result = runner.invoke(
+        app, ["run", str(scenario), "-o", str(out), "-q", "--grid", "rewards.usage.cap=0.5,2"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "w(r) through (0, 0.2), (0.5, 0.6), flat outside" in (out / "report.md").read_text()
+    assert pl.read_parquet(out / "sets.parquet")["rewards.usage.cap"].to_list() == [0.5, 2.0]
 
 
 def test_invalid_scenario_name_exits_2() -> None:

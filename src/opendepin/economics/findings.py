@@ -1,10 +1,11 @@
 """The numbers a sustainability report states, computed from one parameter set's runs.
 
-Each finding answers a question of specs/economics.md ("what analysts and beginners ask"): who pays and
-for what, revenue vs incentives and the burn/mint ratio, when (if ever) burns cover mints, how long a
-contributor needs to recover the hardware, and the thresholds that break the model: the demand needed for
-burns to cover mints at the current price (D* = P·M) and the token price below which a device no longer
-covers its operating cost (P_be = opex ÷ tokens per device per day).
+Each finding answers a question analysts and newcomers ask of a token model: who pays and for what,
+revenue vs incentives and the burn/mint ratio, when (if ever) burns cover mints, how the reward policy moved
+the device pool from coverage to usage, how long a contributor needs to recover the hardware, and the
+thresholds that break the model: the demand needed for burns to cover mints at the current price
+(D* = P·M) and the token price below which a device no longer covers its operating cost
+(P_be = opex ÷ tokens per device per day).
 """
 
 from __future__ import annotations
@@ -78,6 +79,20 @@ class Findings:
     halvings_at_years: tuple[float, ...]
     devices: tuple[DeviceFindings, ...]
     last_year_demand: dict[str, Spread]
+    policy: PolicyFindings
+
+
+@dataclass(frozen=True)
+class PolicyFindings:
+    """How the reward policy divided the device pool: usage ratio and weight in the first and last year,
+    usage's share of what devices were paid (None without device types), and tokens left unminted."""
+
+    first_year_ratio: Spread
+    last_year_ratio: Spread
+    first_year_weight: Spread
+    last_year_weight: Spread
+    last_year_usage_share: Spread | None
+    unminted_total: Spread | None
 
 
 def _year_mean(values: FloatArray, result: SimulationResult, first: bool) -> FloatArray:
@@ -91,6 +106,25 @@ def _year_mean(values: FloatArray, result: SimulationResult, first: bool) -> Flo
 def _ratio(numerator: FloatArray, denominator: FloatArray) -> FloatArray:
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(denominator > 0, numerator / np.where(denominator > 0, denominator, 1.0), np.nan)
+
+
+def _policy_findings(
+    result: SimulationResult, m: dict[str, FloatArray], rows: pl.DataFrame
+) -> PolicyFindings:
+    paid = "usage_paid" in m
+    share = None
+    if paid:
+        usage = _year_mean(m["usage_paid"], result, first=False)
+        coverage = _year_mean(m["coverage_paid"], result, first=False)
+        share = Spread.of(_ratio(usage, usage + coverage))
+    return PolicyFindings(
+        first_year_ratio=Spread.of(_year_mean(m["usage_ratio"], result, first=True)),
+        last_year_ratio=Spread.of(_year_mean(m["usage_ratio"], result, first=False)),
+        first_year_weight=Spread.of(rows["first_year_usage_weight"].to_numpy()),
+        last_year_weight=Spread.of(rows["last_year_usage_weight"].to_numpy()),
+        last_year_usage_share=share,
+        unminted_total=Spread.of(rows["total_unminted"].to_numpy()) if paid else None,
+    )
 
 
 def _halvings(spec: ScenarioSpec) -> tuple[float, ...]:
@@ -176,4 +210,5 @@ def compute_findings(
         halvings_at_years=_halvings(spec),
         devices=_device_findings(result, metrics, rows, columns, spec),
         last_year_demand=demand,
+        policy=_policy_findings(result, m, rows),
     )

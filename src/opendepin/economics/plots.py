@@ -1,5 +1,6 @@
 """PNG charts with matplotlib's Agg renderer (Figure objects, no pyplot state): fan charts of Monte Carlo
-percentiles, and the payback distribution.
+percentiles (supply, burn vs mint, revenue vs incentives, price, the reward policy's usage weight, devices),
+and the payback distribution.
 
 A fan shows the median path with p25–p75 and p5–p95 bands across runs (one parameter set); with several
 parameter sets, each set's median is a line of its own.
@@ -93,6 +94,13 @@ def plot_metrics(
             True,
         ),
     }
+    policy_lines = [("usage_weight", "usage weight w(r)", "tab:blue")]
+    charts["usage_weight"] = (
+        "Reward policy: usage weight of the device pool (coverage gets the rest)",
+        "share of the device pool",
+        policy_lines,
+        False,
+    )
     if device_names:
         colors = mpl.rcParams["axes.prop_cycle"].by_key()["color"]
         lines = [(f"devices[{n}]", n, colors[i % len(colors)]) for i, n in enumerate(device_names)]
@@ -106,6 +114,18 @@ def plot_metrics(
         else:
             ax.set_title(f"{title}: median per parameter set ({lines[0][1]})")
             plot_set_medians(ax, percentiles, lines[0][0], set_labels)
+        if name == "usage_weight":
+            if device_names and len(set_labels) == 1:
+                rows = _series(percentiles, "usage_share_of_pay", 0)
+                ax.plot(
+                    rows["day"].to_numpy() / 365.0,
+                    rows["p50"].to_numpy(),
+                    color="black",
+                    linestyle="--",
+                    linewidth=1,
+                    label="usage share of device pay (median; below w when the cap binds)",
+                )
+            ax.set_ylim(-0.02, 1.02)
         written[name] = _save(fig, ax, out / f"{name}.png", log=log)
     return written
 

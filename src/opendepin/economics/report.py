@@ -1,8 +1,9 @@
 """The one-page sustainability report (report.md + report.html) and the pipeline that produces it.
 
-It answers in plain words, with the numbers (specs/economics.md, "Sustainability metrics"): what service
-is paid for, who pays, whether the token model is sustainable and from when, how long a contributor needs
-to recover the hardware cost, and what breaks it. Numbers are medians with the p5–p95 range across runs.
+It answers in plain words, with the numbers: what service is paid for, who pays, how the reward policy
+divides the devices' share between coverage and usage, whether the token model is sustainable and from when,
+how long a contributor needs to recover the hardware cost, and what breaks it. Numbers are medians with the
+p5–p95 range across runs.
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ KEY_METRICS = (
     ("incentives_usd", "incentives (USD/day)"),
     ("price", "token price (USD)"),
     ("equilibrium_price", "equilibrium price D/M (USD)"),
+    ("usage_ratio", "usage ratio r (USD paid ÷ USD minted)"),
+    ("usage_weight", "usage weight w(r) of the device pool"),
+    ("usage_share_of_pay", "usage share of device pay"),
     ("devices", "devices"),
 )
 
@@ -74,9 +78,57 @@ def describe_service(f: Findings) -> list[Block]:
         f"Users pay in USD-priced data credits (1 credit = ${f.spec.burn_mint.credit_usd:g}); to get credits "
         f"they burn {f.spec.token.symbol} at the oracle price (a {f.spec.oracle.twap_days}-day TWAP). "
         f"Contributors are paid by scheduled minting ({f.spec.emission.kind} schedule); "
-        f"{f.spec.rewards.device_share:.0%} of every mint goes to devices. Category splits: {splits}."
+        f"{f.spec.rewards.device_share:.0%} of every mint goes to devices, divided between coverage and "
+        f"usage by the reward policy below. Category splits: {splits}."
     )
     return [Heading(2, "What is paid for, and who pays"), Bullets(tuple(items)), Paragraph(how)]
+
+
+def _flow_back(share: float) -> str:
+    if share >= 1:
+        return "goes back to coverage"
+    if share <= 0:
+        return "is not minted (the network has no flow for it)"
+    return f"goes back to coverage for {share:.0%}; the rest is not minted"
+
+
+def describe_policy(f: Findings) -> list[Block]:
+    """The reward policy used, and how it moved the device pool from coverage to usage."""
+    usage = f.spec.rewards.usage
+    p = f.policy
+    share = f"{f.spec.rewards.device_share:.0%}"
+    if usage.is_off:
+        rule = (
+            f"**Reward policy: coverage only.** The usage weight is 0 at every usage ratio (the network's "
+            f"sectors meter no usage, or the scenario says so): the devices' {share} of every mint pays "
+            "coverage, by weight × count."
+        )
+    else:
+        rule = (
+            f"**Reward policy: from coverage to usage.** With r = USD users paid for service ÷ USD value of "
+            f"the day's mint (both at the oracle price), usage gets the weight {usage.describe()}, of the "
+            f"devices' {share} of every mint, and coverage the rest (by weight × count). Usage pay goes to "
+            f"devices pro rata to the service they carried, at most {usage.cap:g}× the token value of the "
+            f"credits they carried; what that cap leaves, and usage pay no device earned, "
+            f"{_flow_back(usage.unused_to_coverage)}."
+        )
+    text = [
+        rule,
+        f"In the median run the usage ratio is {_spread(p.first_year_ratio)} in the first year and "
+        f"{_spread(p.last_year_ratio)} in the last; the usage weight goes from "
+        f"{_spread(p.first_year_weight)} to {_spread(p.last_year_weight)}, so coverage keeps "
+        f"{1 - p.first_year_weight.median:.0%} of the device pool in the first year and "
+        f"{1 - p.last_year_weight.median:.0%} in the last.",
+    ]
+    if p.last_year_usage_share is not None:
+        paid = (
+            f"Usage was {_spread(p.last_year_usage_share)} of what devices were paid in the last year"
+            " (below the weight when the cap binds or a sector has no device to earn its usage pay)."
+        )
+        if p.unminted_total is not None and p.unminted_total.p95 > 0:
+            paid += f" {_spread(p.unminted_total)} tokens of usage pay were left unminted."
+        text.append(paid)
+    return [Heading(2, "Reward policy: coverage and usage"), *[Paragraph(t) for t in text]]
 
 
 def _when_sustainable(f: Findings) -> str:
@@ -276,6 +328,7 @@ def compose_report(
     )
     blocks: list[Block] = [Heading(1, f"Token economics: {spec.name}"), Paragraph(intro)]
     blocks += describe_service(findings)
+    blocks += describe_policy(findings)
     blocks += describe_sustainability(findings)
     blocks += describe_contributors(findings)
     blocks += describe_risks(findings)
