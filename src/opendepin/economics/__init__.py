@@ -1,4 +1,4 @@
-"""Token economics: a vectorised burn-and-mint simulator and sustainability reports (specs/economics.md).
+"""Token economics: a vectorised burn-and-mint simulator and sustainability reports.
 
 `simulate` runs Monte Carlo runs × parameter sets of a scenario with numpy; :func:`.report.write_report`
 turns an experiment into Parquet tables, PNG charts and a plain-words report, and

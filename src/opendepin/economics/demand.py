@@ -1,4 +1,4 @@
-"""USD demand per sector: growth curve × seasonality × shocks × a log random walk (specs: BME, D_t).
+"""USD demand per sector D_t: growth curve × seasonality × shocks × a log random walk.
 
 The deterministic part is a whole path computed at once; the random part is a log walk with E[exp] = 1,
 so the mean demand path is the deterministic one. Demand a sector's devices cannot serve (capacity per

@@ -1,6 +1,7 @@
-"""Device population: rewards per device, payback, joins and leaves (specs/economics.md, sustainability).
+"""Device population: rewards per device, payback, joins and leaves.
 
-Contributors are paid the device share of every mint, split across device types by weight × count.
+Contributors are paid the device share of every mint: the coverage pool split across device types by
+weight × count, the usage pool by the service they carried (the reward policy, :mod:`.policy`).
 Payback (days) = hardware cost ÷ (daily reward × P − daily operating cost). People join while that payback
 beats a threshold and leave while rewards do not cover the operating cost (see DeviceTypeSpec).
 """

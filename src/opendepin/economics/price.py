@@ -1,4 +1,4 @@
-"""Token price (USD per token) and the price oracle (specs/economics.md: BME, oracle = TWAP + staleness).
+"""Token price (USD per token) and the price oracle (a TWAP of reported prices, halted when stale).
 
 log P_t = log base_t + w_t. `base` is the exogenous part: the initial price or an interpolated `path`,
 times shocks (a crash). w is a log random walk (drift μ, volatility σ, mean-preserving) which, for the

@@ -1,4 +1,4 @@
-"""Emission schedules as vectorised float64 functions of time (specs/economics.md, "Emission schedules").
+"""Emission schedules (halving, fixed, declining, Filecoin-style) as vectorised float64 functions of time.
 
 These mirror the exact integer schedules of :mod:`opendepin.rewards.emissions` (same formulas, same
 365-day year) in float64 whole tokens, so that a whole daily path is one numpy expression. The Filecoin
