@@ -270,3 +270,19 @@ def test_scarcity_pricing_keeps_burns_within_the_tradable_share() -> None:
 def test_invalid_scarcity_pricing_outside_the_market_model() -> None:
     with pytest.raises(ValueError, match="max_burn_share_per_day"):
         PriceSpec(kind="gbm", max_burn_share_per_day=0.01)
+
+
+def test_a_sector_without_a_limit_serves_all_even_without_devices() -> None:
+    """A capacity-limited sector next to an unlimited one that no device type serves: the unlimited sector
+    serves all of its demand (it used to become inf × 0 = NaN and poison supply and price)."""
+    spec = steady_scenario(
+        days=10,
+        sectors=[
+            SectorSpec(name="svc", initial_usd_per_day=10_000, capacity_usd_per_device_day=1.0),
+            SectorSpec(name="free", initial_usd_per_day=500),
+        ],
+        devices=[_hotspots(join_rate_per_day=0.0, leave_rate_per_day=0.0)],
+    )
+    result = simulate((spec,), 2, seed=0)
+    assert result.channel("served_usd") == pytest.approx(np.full((10, 2), 100 * 1.0 + 500), rel=REL)
+    assert np.all(np.isfinite(result.channel("supply")))

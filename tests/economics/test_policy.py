@@ -74,14 +74,27 @@ def test_usage_weight_agrees_with_the_engine(points: list[tuple[float, float]], 
     assert both[len(r) :] == pytest.approx(np.full(len(r), 0.5))
 
 
+@settings(max_examples=60, deadline=None)
+@given(points=points_strategy, ratios=st.lists(st.floats(0.0, 20.0), min_size=1))
+def test_ramps_are_the_same_function(points: list[tuple[float, float]], ratios: list[float]) -> None:
+    """Property: the sum of ramps used for large batches is the engine's piecewise-linear w(r) too."""
+    r = np.array(ratios)
+    xs, ws = policy.build_points([points], 1)
+    assert policy.compute_usage_weight_by_ramps(r, xs, ws) == pytest.approx(
+        _engine_weights(r, points), abs=1e-12
+    )
+
+
 def test_default_weight_agrees_with_the_engine_on_many_ratios() -> None:
-    """The network's default points, 20,001 ratios from 0 to 4 (both sides of the last point)."""
+    """The network's default points, 20,001 ratios from 0 to 4 (both sides of the last point); a batch this
+    large takes the ramps, a small one np.interp."""
     points = list(UsageConfig().weight)
     ratios = np.linspace(0.0, 4.0, 20_001)
+    expected = _engine_weights(ratios, points)
     xs, ws = policy.build_points([points], 1)
-    assert policy.compute_usage_weight(ratios, xs, ws) == pytest.approx(
-        _engine_weights(ratios, points), abs=1e-12
-    )
+    assert ratios.size >= policy.RAMP_MIN_COLUMNS
+    assert policy.compute_usage_weight(ratios, xs, ws) == pytest.approx(expected, abs=1e-12)
+    assert policy.compute_usage_weight(ratios[::100], xs, ws) == pytest.approx(expected[::100], abs=1e-12)
 
 
 @settings(max_examples=60, deadline=None)
@@ -154,6 +167,20 @@ def test_coverage_weight_falls_as_usage_grows_past_the_emission() -> None:
     pool = DEVICE_SHARE * result.channel("minted")
     assert usage == pytest.approx(weight * pool, rel=1e-5, abs=1e-6)  # the cap does not bind here
     assert coverage == pytest.approx((1.0 - weight) * pool, rel=1e-5, abs=1e-6)
+
+
+def test_usage_ratio_with_re_minting_and_an_oracle() -> None:
+    """With re-minting (the mint is not the schedule alone) and a TWAP oracle, r is still the USD users paid
+    over the mint's value at the oracle price, recorded day by day."""
+    spec = _growing_usage(
+        burn_mint=BurnMintSpec(remint=True, remint_cap_per_day=30.0),
+        oracle=OracleSpec(twap_days=5),
+        price=PriceSpec(kind="gbm", initial=100.0, volatility_per_year=0.5),
+    )
+    result = simulate((spec,), 3, seed=4, record_every=1)
+    served, oracle, minted = (result.channel(k) for k in ("served_usd", "oracle_price", "minted"))
+    assert result.channel("remint").max() > 0
+    assert result.channel("usage_ratio") == pytest.approx(served / (minted * oracle), rel=1e-5)
 
 
 def test_custom_points_are_followed() -> None:

@@ -14,12 +14,19 @@ from numpy.typing import NDArray
 FloatArray = NDArray[np.float64]
 
 
+def compute_pool_pay(
+    pool_tokens: FloatArray, counts: FloatArray, weights: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Tokens per device of each type (rows), pool · w_i / Σ_j w_j n_j, and the tokens paid in total (the
+    pool; 0 when no device is there, and then 0 per device too)."""
+    total = (weights * counts).sum(axis=0)
+    per_weight = np.where(total > 0, pool_tokens / np.maximum(total, 1e-12), 0.0)
+    return weights * per_weight, per_weight * total
+
+
 def compute_reward_per_device(pool_tokens: FloatArray, counts: FloatArray, weights: FloatArray) -> FloatArray:
     """Tokens per device of each type (rows): pool · w_i / Σ_j w_j n_j (0 when no device is there)."""
-    weighted = weights * counts
-    total = weighted.sum(axis=0)
-    per_weight = pool_tokens / np.maximum(total, 1e-12)
-    return weights * np.where(total > 0, per_weight, 0.0)
+    return compute_pool_pay(pool_tokens, counts, weights)[0]
 
 
 def compute_payback_days(

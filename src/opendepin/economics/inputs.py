@@ -71,6 +71,7 @@ class ModelInputs:
     remint_cap: Param
     smoothing: Param
     device_share: Param
+    inverse_mint: PathTable | None
     usage_ratios: FloatArray
     usage_weights: FloatArray
     usage_cap: Param
@@ -106,6 +107,13 @@ class ModelInputs:
         return self.devices.types > 0 and bool(np.any(np.asarray(self.usage_to_coverage) < 1))
 
     @cached_property
+    def limited_capacity(self) -> tuple[FloatArray, FloatArray]:
+        """Capacity per device split as (finite part, 0 for unlimited sectors) and (+inf for unlimited
+        sectors, else 0): a sector's capacity is finite × devices + unlimited, never inf × 0 = NaN."""
+        finite = np.isfinite(self.capacity)
+        return np.where(finite, self.capacity, 0.0), np.where(finite, 0.0, np.inf)
+
+    @cached_property
     def capacity_limited(self) -> bool:
         return self.devices.types > 0 and bool(np.any(np.isfinite(self.capacity)))
 
@@ -116,6 +124,13 @@ def _mint_path(spec: ScenarioSpec) -> FloatArray:
         edges = (spec.start_day + np.arange(spec.days + 1, dtype=np.float64)) / DAYS_PER_YEAR
         return np.diff(schedules.compute_filecoin_simple_minted(spec.emission, edges))
     return schedules.compute_daily_mint(spec.emission, spec.start_day, spec.days, spec.token.max_supply)
+
+
+def _inverse_mint(spec: ScenarioSpec) -> FloatArray:
+    """1 / scheduled mint per day (0 on days nothing is minted): the usage ratio r = tokens bought for credits
+    × this, one multiplication a day when the mint is the schedule alone (no re-mint, not Filecoin)."""
+    mint = _mint_path(spec)
+    return np.where(mint > 0, 1.0 / np.where(mint > 0, mint, 1.0), 0.0)
 
 
 def _demand_trend(spec: ScenarioSpec) -> FloatArray:
@@ -186,6 +201,7 @@ def build_inputs(batch: Batch) -> ModelInputs:
         remint_cap=col(lambda s: s.burn_mint.remint_cap_per_day),
         smoothing=col(lambda s: s.burn_mint.remint_smoothing),
         device_share=col(lambda s: s.rewards.device_share),
+        inverse_mint=None if isinstance(emission, FilecoinSchedule) else batch.path(_inverse_mint),
         usage_ratios=usage_ratios,
         usage_weights=usage_weights,
         usage_cap=col(lambda s: s.rewards.usage.cap),

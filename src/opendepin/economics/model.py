@@ -216,15 +216,17 @@ def _pay_devices(
     d = inputs.devices
     pool = minted * inputs.device_share
     usage_pool = weight * pool
-    present = sector_counts > 0
-    carried = np.where(present, sector_served, 0.0)
+    carried = np.where(sector_counts > 0, sector_served, 0.0)
     per_usd, usage_paid = policy.compute_usage_pay(usage_pool, carried.sum(axis=0), inputs.usage_cap, oracle)
-    left = usage_pool - usage_paid
-    coverage_pool = pool - usage_pool + inputs.usage_to_coverage * left
-    coverage_tokens = devices.compute_reward_per_device(coverage_pool, state.counts, d.weights)
+    unminted: FloatArray | float = 0.0
+    if inputs.unminting:
+        left = usage_pool - usage_paid
+        coverage_pool = pool - usage_pool + inputs.usage_to_coverage * left
+        unminted = (1.0 - inputs.usage_to_coverage) * left
+    else:
+        coverage_pool = pool - usage_paid  # (1 − w) · pool + everything usage did not pay
+    coverage_tokens, coverage_paid = devices.compute_pool_pay(coverage_pool, state.counts, d.weights)
     usage_tokens = (d.sector_of.T @ (carried / np.maximum(sector_counts, 1.0))) * per_usd
-    coverage_paid = np.where(present.any(axis=0), coverage_pool, 0.0)
-    unminted = (1.0 - inputs.usage_to_coverage) * left if inputs.unminting else 0.0
     return _Pay(coverage_tokens + usage_tokens, usage_paid, coverage_paid, unminted)
 
 
@@ -266,7 +268,8 @@ def _served_demand(
     limits)."""
     if not inputs.capacity_limited or sector_counts is None:
         return block.demand[i], block.sector_demand[i]
-    sector_served = np.minimum(block.sector_demand[i], inputs.capacity * sector_counts)
+    per_device, unlimited = inputs.limited_capacity  # a sector without a limit serves all, devices or not
+    sector_served = np.minimum(block.sector_demand[i], per_device * sector_counts + unlimited)
     return sector_served.sum(axis=0), sector_served
 
 
@@ -326,7 +329,10 @@ def _advance_day(
     bought = bme.compute_tokens_for_credits(served, oracle)
     burned = np.minimum(bought, state.supply)
     minted = _mint_step(inputs, state, t, burned, acc, ix)
-    ratio = policy.compute_usage_ratio(bought, minted)
+    if inputs.inverse_mint is not None and not inputs.remint:
+        ratio = bought * inputs.inverse_mint.at(t)  # = compute_usage_ratio(bought, minted), cheaper
+    else:
+        ratio = policy.compute_usage_ratio(bought, minted)
     weight = policy.compute_usage_weight(ratio, inputs.usage_ratios, inputs.usage_weights)
     if sector_counts is not None:
         pay = _pay_devices(inputs, state, minted, weight, sector_served, sector_counts, oracle)

@@ -27,6 +27,7 @@ from opendepin.economics.bme import MIN_PRICE_USD
 
 FloatArray = NDArray[np.float64]
 Points = Sequence[tuple[float, float]]
+RAMP_MIN_COLUMNS = 2_048
 
 
 def compute_usage_ratio(tokens_for_credits: FloatArray, minted: FloatArray) -> FloatArray:
@@ -55,8 +56,13 @@ def build_points(sets: Sequence[Points], runs: int) -> tuple[FloatArray, FloatAr
 
 def compute_usage_weight(ratio: FloatArray, ratios: FloatArray, weights: FloatArray) -> FloatArray:
     """w(r) for every column: linear between the points, flat outside (same rule as the engine's
-    `compute_usage_weight`, in float64). `ratios`/`weights` are 1-D (shared points) or (m, N) (per column)."""
+    `compute_usage_weight`, in float64). `ratios`/`weights` are 1-D (shared points) or (m, N) (per column).
+
+    Shared points: `np.interp` for small batches; from RAMP_MIN_COLUMNS columns on, the sum of ramps
+    (:func:`compute_usage_weight_by_ramps`), a few streaming ufuncs that beat interp's per-element search."""
     if ratios.ndim == 1:
+        if ratio.size >= RAMP_MIN_COLUMNS:
+            return compute_usage_weight_by_ramps(ratio, ratios, weights)
         return np.interp(ratio, ratios, weights)
     weight = np.where(ratio <= ratios[0], weights[0], weights[-1])
     for j in range(ratios.shape[0] - 1):
@@ -64,6 +70,16 @@ def compute_usage_weight(ratio: FloatArray, ratios: FloatArray, weights: FloatAr
         inside = (ratio > r0) & (ratio <= r1)
         span = np.where(r1 > r0, r1 - r0, 1.0)
         weight = np.where(inside, w0 + (w1 - w0) * (ratio - r0) / span, weight)
+    return weight
+
+
+def compute_usage_weight_by_ramps(ratio: FloatArray, ratios: FloatArray, weights: FloatArray) -> FloatArray:
+    """w(r) = w_0 + Σ_j s_j · (clip(r, r_j, r_{j+1}) − r_j), s_j the slope of segment j: the same piecewise
+    linear function as interpolation (flat before r_0, w_last after the last point), for shared 1-D points."""
+    weight = np.full(ratio.shape, weights[0])
+    for j in range(ratios.shape[0] - 1):
+        slope = (weights[j + 1] - weights[j]) / (ratios[j + 1] - ratios[j])
+        weight += slope * (np.minimum(np.maximum(ratio, ratios[j]), ratios[j + 1]) - ratios[j])
     return weight
 
 
@@ -77,8 +93,7 @@ def compute_usage_pay(
 
     `carried_usd` is the USD of service carried by devices that are there to be paid (a sector without
     devices earns nothing). The pool is shared pro rata to it, at most cap ÷ price tokens per USD (each
-    device's cap × token value of what it carried).
-    """
-    per_usd_pool = usage_pool / np.maximum(carried_usd, 1e-300)
-    per_usd = np.where(carried_usd > 0, np.minimum(per_usd_pool, cap / np.maximum(price, MIN_PRICE_USD)), 0.0)
+    device's cap × token value of what it carried). With nothing carried the rate is the cap's, and nothing
+    is paid (0 USD × rate)."""
+    per_usd = np.minimum(usage_pool / np.maximum(carried_usd, 1e-12), cap / np.maximum(price, MIN_PRICE_USD))
     return per_usd, per_usd * carried_usd
