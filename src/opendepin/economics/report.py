@@ -106,7 +106,8 @@ def describe_policy(f: Findings) -> list[Block]:
     else:
         rule = (
             f"**Reward policy: from coverage to usage.** With r = USD users paid for service ÷ USD value of "
-            f"the day's mint (both at the oracle price), usage gets the weight {usage.describe()}, of the "
+            "the day's mint (both at the oracle price, so r is the burn/mint ratio unless a burn is limited "
+            f"by the circulating supply), usage gets the weight {usage.describe()}, of the "
             f"devices' {share} of every mint, and coverage the rest (by weight × count). Usage pay goes to "
             f"devices pro rata to the service they carried, at most {usage.cap:g}× the token value of the "
             f"credits they carried; what that cap leaves, and usage pay no device earned, "
