@@ -1,10 +1,15 @@
 """Benchmark: the 5-variable burn-and-mint model, ours (numpy, vectorised over runs) against radCAD.
 
-Measured side by side in one run (specs/economics.md, "Simulation tools and their limits"):
+Measured side by side in one run (radCAD, a cadCAD-compatible Python framework, steps one run at a time
+through partial state update blocks; ours steps all runs at once):
   1. ours: 100 runs × 3,650 daily steps (best of 3);
   2. radCAD: the same model written as partial state update blocks, 100 runs × 3,650 steps;
-  3. the ratio (bar: ≥ 100×), and ours for 10,000 runs × 10 years (bar: < 60 s);
-  4. agreement: mean paths of both at yearly points within Monte Carlo error (|z| < 4.5).
+  3. the ratio (bar: ≥ 200×), and ours for 10,000 runs × 10 years (bar: < 60 s);
+  4. agreement: mean paths of both at yearly points within Monte Carlo error (|z| < 4.5);
+  5. for information (no bar): ours on the shipped `growth` scenario, with two device types joining and
+     leaving and the reward policy splitting their pay between coverage and usage every day.
+Our model computes the reward policy's usage ratio and weight every day in (1)–(3) too (it is part of the
+model); the radCAD model has no devices, so nothing there depends on it.
 
 The model (variables demand D, price P, supply S, minted M, burned B), day t:
   B_t = min(D_t / P_t, S_t); M_t = halving schedule (60M a year, halved every 730 days);
@@ -28,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from opendepin.economics.model import simulate
+from opendepin.economics.scenarios import load_scenario
 from opendepin.economics.spec import (
     GrowthSpec,
     HalvingSchedule,
@@ -40,12 +46,13 @@ from opendepin.economics.spec import (
 DAYS = 3_650
 RUNS = 100
 BIG_RUNS = 10_000
-RADCAD_BASELINE_NOTE = "DESIGN.md: radCAD about 14 s for 100 runs × 3,650 days on these machines"
+RADCAD_BASELINE_NOTE = "radCAD steps each run in Python, one state dict per substep"
 
 D0, GROWTH, DEMAND_VOL = 1_000.0, 0.5, 0.3
 P0, PRICE_DRIFT, PRICE_VOL, IMPACT, DEPTH, SELL = 0.05, 0.0, 0.5, 0.5, 1_000_000.0, 0.5
 S0, EMISSION_PER_YEAR, HALVING_DAYS = 100_000_000.0, 60_000_000.0, 730
 MAX_PUSH = 0.5
+RATIO_BAR = 200
 Z_LIMIT = 4.5
 
 
@@ -227,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     radcad_time, theirs = _timed(lambda: run_radcad(args.runs, args.days))
     print(f"radCAD: {args.runs} runs × {args.days} days in {radcad_time:.2f} s ({RADCAD_BASELINE_NOTE})")
     ratio = radcad_time / ours_time
-    print(f"ratio:  {ratio:.0f}× faster (bar: ≥ 100×)")
+    print(f"ratio:  {ratio:.0f}× faster (bar: ≥ {RATIO_BAR}×)")
     big_time, _ = _timed(lambda: simulate((bme_scenario(3_650),), args.big_runs, seed=7))
     print(f"ours:   {args.big_runs} runs × 10 years in {big_time:.2f} s (bar: < 60 s)")
     points = [d - 1 for d in range(365, args.days + 1, 365)] or [args.days - 1]
@@ -237,7 +244,13 @@ def main(argv: list[str] | None = None) -> int:
         + ", ".join(f"{k} {v:.2f}" for k, v in z.items())
         + f" (bar: < {Z_LIMIT})"
     )
-    ok = ratio >= 100 and big_time < 60 and max(z.values()) < Z_LIMIT
+    growth = load_scenario("growth")
+    growth_time, _ = _timed(lambda: simulate((growth,), growth.runs, seed=growth.seed))
+    print(
+        f"ours:   growth scenario (devices + reward policy), {growth.runs} runs × {growth.days} days "
+        f"in {growth_time:.2f} s (no bar)"
+    )
+    ok = ratio >= RATIO_BAR and big_time < 60 and max(z.values()) < Z_LIMIT
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
 
