@@ -36,6 +36,7 @@ def test_up_verify_restart(tmp_path: Path) -> None:
     assert proof["root"] == manifest["root"] and proof["cumulative"] == manifest["leaves"][0][1]
     # settlement on the embedded chain: roots posted, a share of owners claimed, supply = what was claimed
     assert set(summary["contracts"]) == {
+        "Timelock",
         "Token",
         "PriceOracle",
         "DataCredits",

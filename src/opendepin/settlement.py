@@ -1,6 +1,7 @@
-"""Settlement of closed epochs on the chain (DESIGN.md "settle"): the shell between the node and a
-ChainBackend. Registers the fleet's devices in the on-chain registry, posts each epoch's rewards root
-(with the manifest hash and the epoch's emission) and lets a share of owners claim what they are owed."""
+"""Settlement of closed epochs on the chain: the shell between the node and a ChainBackend. Registers the
+fleet's devices in the on-chain registry (the maker signs owner and location), posts every epoch's rewards
+root in order (with the manifest hash and the running total the root pays; the empty root while nobody was
+ever paid), refreshes the oracle price as the feeder, and lets a share of owners claim what they are owed."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ from opendepin.rewards.proofs import proof_for
 from opendepin.store.base import EpochRecord
 
 FUNDING_WEI = 10**18
-"""Gas money an owner gets before claiming on a JSON-RPC chain (ignored by the embedded chain)."""
+"""Gas money an owner (before claiming) or the price feeder gets on a JSON-RPC chain (ignored by the
+embedded chain)."""
 
 
 def chain_device_key(device_id: str) -> bytes:
@@ -31,6 +33,15 @@ def chain_device_key(device_id: str) -> bytes:
 def compute_manifest_hash(manifest: dict[str, Any]) -> bytes:
     """keccak-256 of the manifest's canonical JSON: what the oracles sign next to the root."""
     return keccak(canonical_json(manifest))
+
+
+def compute_tree_total(manifest: dict[str, Any]) -> int:
+    """The running total an epoch's root pays: Σ of its cumulative leaves (0 for a tree without leaves).
+
+    Every owner's leaf is its lifetime reward, so this is everything ever paid up to this epoch: what the
+    oracles sign and the distributor lets claims reach, never more.
+    """
+    return sum(int(amount) for _owner, amount in manifest["leaves"])
 
 
 @dataclass
@@ -69,18 +80,19 @@ class Settler:
         return sorted({(epoch * k + i) % n for i in range(k)})
 
     def settle(self, node: Node, record: EpochRecord, fleet: Fleet) -> dict[str, Any]:
-        """Post the epoch's root (skipped when it paid nobody) and let this epoch's claimers claim."""
+        """Post the epoch's root (every epoch, in order: the chain accepts no gap) and let this epoch's
+        claimers claim."""
         manifest = dict(record.manifest)
-        if manifest.get("root") is None:
-            return {"settlement": "nothing to post: the epoch paid nobody"}
+        root = manifest.get("root")
         settlement = self.backend.settle_epoch(
             record.number,
-            bytes.fromhex(manifest["root"][2:]),
+            None if root is None else bytes.fromhex(root[2:]),
             compute_manifest_hash(manifest),
-            int(manifest["paid"]),
+            compute_tree_total(manifest),
         )
         if settlement.receipt is not None:
             self.gas["post_epoch"].append(settlement.receipt.gas_used)
+        self.backend.fund(self.backend.keys.address("feeder"), FUNDING_WEI)
         self.backend.set_price(self.price_usd)
         claims = []
         leaves = {owner.lower() for owner, _ in manifest["leaves"]}

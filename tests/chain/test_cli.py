@@ -1,4 +1,5 @@
-"""`depin chain deploy|status`, `depin credits buy`, `depin claim` (mounted here as the main CLI does)."""
+"""`depin chain deploy|status|price`, `depin credits buy`, `depin claim` (mounted as the main CLI does):
+keys are named (keystore) or come from the environment, never from an argument."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from typer.testing import CliRunner
 
 from opendepin.chain.cli import chain_app, claim_command, credits_app
 from opendepin.chain.factory import open_backend
-from opendepin.config import ChainConfig
+from opendepin.config import ChainConfig, NetworkConfig
+from opendepin.identity.keystore import data_dir_keystore, data_dir_password
 from tests.chain.helpers import addr_of, build_tree, key_of
 
 UNIT = 10**18
@@ -29,28 +31,66 @@ def run(*args: str) -> dict:
     return json.loads(result.stdout)
 
 
+def import_owner(data_dir: Path, name: str = "alice", key: str = OWNER) -> None:
+    """Put `key` in the data dir's keystore as `name` (what `depin wallet import` does)."""
+    data_dir_keystore(data_dir).save(name, bytes.fromhex(key[2:]), data_dir_password(data_dir))
+
+
 def test_deploy_post_claim_and_buy(tmp_path: Path) -> None:
     dd = str(tmp_path)
     deployed = run("chain", "deploy", "--data-dir", dd)
-    assert set(deployed["contracts"]) >= {"Token", "RewardsDistributor"}
+    assert set(deployed["contracts"]) >= {"Timelock", "Token", "RewardsDistributor"}
     assert run("chain", "deploy", "--data-dir", dd)["contracts"] == deployed["contracts"]  # idempotent
+    roles = run("chain", "roles", "--data-dir", dd)
+    assert roles["owners"]["RewardsDistributor"] == roles["timelock"] == deployed["contracts"]["Timelock"]
 
     tree = build_tree([(addr_of(OWNER), 50 * UNIT), (addr_of(key_of(601)), UNIT)])
     with open_backend(tmp_path, ChainConfig()) as chain:
         chain.post_epoch(0, tree.root, b"\x02" * 32, 51 * UNIT)
+    import_owner(tmp_path)
     proof = json.dumps(["0x" + p.hex() for p in tree.proof(addr_of(OWNER), 50 * UNIT)])
-    claim = ["claim", "--owner", OWNER, "--cumulative", str(50 * UNIT), "--proof", proof, "--data-dir", dd]
+    claim = ["claim", "--owner", "alice", "--cumulative", str(50 * UNIT), "--proof", proof, "--data-dir", dd]
     claimed = run(*claim)
     assert claimed["amount"] == 50 * UNIT and claimed["tx_hash"].startswith("0x")
     assert run(*claim)["amount"] == 0  # everything claimable was claimed
 
-    bought = run("credits", "buy", "--usd", "2.5", "--buyer-key", OWNER, "--data-dir", dd)
+    bought = run("credits", "buy", "--usd", "2.5", "--buyer", addr_of(OWNER), "--data-dir", dd)
     assert bought["credits"] == 250_000
-    assert run("chain", "price", "--usd", "1.1", "--data-dir", dd)["tx_hash"].startswith("0x")
+    assert run("chain", "price", "--usd", "1", "--data-dir", dd)["tx_hash"].startswith("0x")
     status = run("chain", "status", "--data-dir", dd)
-    assert status["price_usd_wad"] == 11 * UNIT // 10
+    assert status["price_usd_wad"] == UNIT
     assert status["total_claimed"] == 50 * UNIT and status["credits_supply"] == 250_000
     assert status["total_supply"] == 50 * UNIT - bought["tokens_burned"]
+
+
+def test_claim_with_the_key_in_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run("chain", "deploy", "--data-dir", str(tmp_path))
+    tree = build_tree([(addr_of(OWNER), 5 * UNIT), (addr_of(key_of(601)), UNIT)])
+    with open_backend(tmp_path, ChainConfig()) as chain:
+        chain.post_epoch(0, tree.root, b"\x02" * 32, 6 * UNIT)
+    proof = json.dumps(["0x" + p.hex() for p in tree.proof(addr_of(OWNER), 5 * UNIT)])
+    monkeypatch.setenv("DEPIN_OWNER_KEY", OWNER)
+    claimed = run("claim", "--cumulative", str(5 * UNIT), "--proof", proof, "--data-dir", str(tmp_path))
+    assert (claimed["account"], claimed["amount"]) == (addr_of(OWNER), 5 * UNIT)
+
+
+def test_invalid_private_key_as_an_argument(tmp_path: Path) -> None:
+    """Regression: `--owner KEY` put private keys in the shell history and the process list."""
+    run("chain", "deploy", "--data-dir", str(tmp_path))
+    for args in (["claim", "--owner", OWNER], ["credits", "buy", "--usd", "1", "--buyer", OWNER]):
+        result = runner.invoke(app, [*args, "--data-dir", str(tmp_path)])
+        assert result.exit_code == 1 and "that is a private key" in result.output
+        assert OWNER[2:] not in result.output
+    refused = runner.invoke(
+        app, ["credits", "buy", "--usd", "1", "--buyer-key", OWNER, "--data-dir", str(tmp_path)]
+    )
+    assert refused.exit_code != 0 and "No such option" in refused.output
+
+
+def test_invalid_claim_without_any_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DEPIN_OWNER_KEY", raising=False)
+    result = runner.invoke(app, ["claim", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 1 and "DEPIN_OWNER_KEY" in result.output
 
 
 def test_invalid_buy_without_tokens_explains(tmp_path: Path) -> None:
@@ -79,18 +119,21 @@ def test_claim_finds_proof_in_the_store(tmp_path: Path) -> None:
     """Without --cumulative/--proof, `depin claim` reads the latest posted epoch's leaves from the store."""
     from opendepin.rewards.merkle import RewardsTree
     from opendepin.store.base import EpochRecord
-    from opendepin.store.sqlite import SQLiteStore
+    from opendepin.store.factory import open_store
 
     leaves = [(addr_of(OWNER), 7 * UNIT), (addr_of(key_of(602)), 2 * UNIT)]
     tree = RewardsTree.build(leaves)
-    store = SQLiteStore(tmp_path / "depin.sqlite3")
+    store = open_store(NetworkConfig().store, tmp_path)
     manifest = {"root": tree.root_hex, "leaves": [[a, str(v)] for a, v in leaves]}
     store.save_epoch(EpochRecord(number=3, start=0, end=1, manifest=manifest, inputs={}))
     store.close()
     run("chain", "deploy", "--data-dir", str(tmp_path))
     with open_backend(tmp_path, ChainConfig()) as chain:
+        for empty in range(3):  # epochs 0-2 paid nobody
+            chain.settle_epoch(empty, None, b"\x03" * 32, 0)
         chain.settle_epoch(3, tree.root, b"\x03" * 32, 9 * UNIT)
-    claimed = run("claim", "--owner", OWNER, "--data-dir", str(tmp_path))
+    import_owner(tmp_path)
+    claimed = run("claim", "--owner", "alice", "--data-dir", str(tmp_path))
     assert (claimed["epoch"], claimed["amount"]) == (3, 7 * UNIT)
 
 
@@ -99,9 +142,8 @@ def test_deploy_force_after_node_reset(tmp_path: Path) -> None:
     """A recorded deployment whose contracts vanished (node reset) is reported; --force deploys anew."""
     from opendepin.chain.anvil import AnvilNode
     from opendepin.chain.keys import load_or_create_keys
-    from opendepin.chain.signing import address_of
 
-    operator = address_of(load_or_create_keys(tmp_path).operator)
+    operator = load_or_create_keys(tmp_path).address("operator")
     rpc = ["--chain", "rpc", "--data-dir", str(tmp_path)]
     with AnvilNode.start() as node:
         node.set_balance(operator, 10**21)

@@ -1,14 +1,16 @@
-"""Deployment parameters from network.toml (issue 3: deploy given token, schedule, oracles, price, fee)."""
+"""Deployment parameters from network.toml (token, schedule, oracles, role keys, price, fee)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
+
+import pytest
 
 from opendepin.chain.deploy import ensure_deployed, params_from_config
 from opendepin.chain.embedded import EmbeddedBackend
 from opendepin.chain.keys import load_or_create_keys
 from opendepin.chain.schedule import compute_emission_cap
-from opendepin.chain.signing import address_of
 from opendepin.config import ChainConfig, MakerConfig, NetworkConfig
 from tests.chain.helpers import addr_of, key_of
 
@@ -22,10 +24,20 @@ def test_params_follow_the_config(tmp_path: Path) -> None:
     params = params_from_config(config, keys)
     assert (params.token_symbol, params.max_supply) == ("ODP", config.token.max_supply_units)
     assert params.emission_cap == compute_emission_cap(config.emission, config.token, config.epochs)
-    assert params.oracles == tuple(address_of(k) for k in keys.oracles) and params.oracle_threshold == 2
-    assert params.makers[0] == maker and address_of(keys.makers[0]) in params.makers
+    assert params.oracles == keys.oracle_addresses and params.oracle_threshold == 2
+    assert (params.admin, params.pauser, params.feeder) == tuple(
+        keys.address(role) for role in ("admin", "pauser", "feeder")
+    )
+    assert params.makers[0] == maker and keys.maker_addresses[0] in params.makers
     assert (params.epoch_genesis_ts, params.epoch_seconds) == (config.epochs.genesis_ts, 86_400)
-    assert params_from_config(config, keys, epoch_seconds=0, onboarding_fee_dc=5).epoch_seconds == 0
+    assert params_from_config(config, keys, onboarding_fee_dc=5).onboarding_fee_dc == 5
+
+
+def test_invalid_zero_epoch_length(tmp_path: Path) -> None:
+    """Regression: `epoch_seconds = 0` (the old default) let a quorum post every future epoch at once."""
+    params = params_from_config(NetworkConfig(), load_or_create_keys(tmp_path))
+    with pytest.raises(ValueError, match="epoch_seconds must be positive"):
+        replace(params, epoch_seconds=0).check()
 
 
 def test_ensure_deployed_once(tmp_path: Path) -> None:

@@ -13,7 +13,6 @@ from opendepin.chain.backend import ChainError, ChainStateError, DeployParams
 from opendepin.chain.embedded import EmbeddedBackend, compute_intrinsic_gas, compute_tx_gas
 from opendepin.chain.keys import load_or_create_keys
 from opendepin.chain.schedule import EmissionCap
-from opendepin.chain.signing import address_of
 from tests.chain.helpers import addr_of, build_tree, key_of
 
 UNIT = 10**18
@@ -39,8 +38,8 @@ def deploy(chain: EmbeddedBackend) -> None:
             decimals=18,
             max_supply=10**6 * UNIT,
             emission_cap=EmissionCap(100 * UNIT, 10_000, 0),
-            oracles=(address_of(chain.keys.oracles[0]),),
-            makers=(address_of(chain.keys.makers[0]),),
+            oracles=chain.keys.oracle_addresses,
+            makers=chain.keys.maker_addresses,
             onboarding_fee_dc=10,
             genesis_amount=UNIT,
         )
@@ -48,9 +47,10 @@ def deploy(chain: EmbeddedBackend) -> None:
 
 
 def settle(chain: EmbeddedBackend, epoch: int, amount: int) -> None:
+    """Post `epoch` with OWNER's cumulative reward at `amount` (and 1 for someone else), then claim."""
     owner = addr_of(OWNER)
     tree = build_tree([(owner, amount), (addr_of(key_of(401)), 1)])
-    chain.post_epoch(epoch, tree.root, MANIFEST, amount + 1 if epoch == 0 else amount - chain.claimed(owner))
+    chain.post_epoch(epoch, tree.root, MANIFEST, amount + 1)
     chain.claim(OWNER, amount, tree.proof(owner, amount))
 
 

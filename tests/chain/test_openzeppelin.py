@@ -1,5 +1,5 @@
 """Proofs made by OpenZeppelin's own StandardMerkleTree (JavaScript, tools/js) verify in the distributor:
-an independent reference for the on-chain leaf hashing and proof check (DESIGN.md, "Tests")."""
+an independent reference for the on-chain leaf hashing and proof check."""
 
 from __future__ import annotations
 

@@ -21,7 +21,6 @@ from opendepin.chain.embedded import EMBEDDED_CHAIN_ID, EmbeddedBackend
 from opendepin.chain.keys import load_or_create_keys
 from opendepin.chain.rpc import RpcBackend
 from opendepin.chain.schedule import EmissionCap
-from opendepin.chain.signing import address_of
 from tests.chain.helpers import addr_of, build_tree, key_of
 
 pytestmark = pytest.mark.integration
@@ -36,7 +35,7 @@ def params(chain: ChainBackend) -> DeployParams:
         decimals=18,
         max_supply=10**9 * UNIT,
         emission_cap=EmissionCap(10**6 * UNIT, 10_000, 0),
-        oracles=(address_of(chain.keys.oracles[0]),),
+        oracles=chain.keys.oracle_addresses,
     )
 
 
@@ -49,14 +48,17 @@ def test_invalid_node_down_says_what_to_do(tmp_path: Path) -> None:
 def test_two_clients_share_a_sender_nonce(tmp_path: Path) -> None:
     with AnvilNode.start() as node:
         keys = load_or_create_keys(tmp_path)
-        node.set_balance(address_of(keys.operator), 10**21)
+        node.set_balance(keys.address("operator"), 10**21)
+        node.set_balance(keys.address("feeder"), 10**21)
         first = RpcBackend(tmp_path, keys, node.url)
         first.deploy(params(first))
         second = RpcBackend(tmp_path, keys, node.url)
-        for price in ["1.1", "1.2", "1.3"]:  # interleaved senders with the same key
-            first.set_price(price)
-            second.set_price(str(float(price) + 0.05))
-        assert second.status().price_usd_wad == 1_350_000_000_000_000_000
+        blocks = []
+        for _ in range(3):  # interleaved senders with the same key
+            blocks.append(first.set_price("1").block_number)
+            blocks.append(second.set_price("1").block_number)
+        assert blocks == sorted(set(blocks))  # six transactions, none lost to a nonce clash
+        assert second.status().price_usd_wad == UNIT
 
 
 def test_embedded_gas_equals_anvil_gas(tmp_path: Path) -> None:
@@ -67,7 +69,7 @@ def test_embedded_gas_equals_anvil_gas(tmp_path: Path) -> None:
     gas: dict[str, list[int]] = {}
     with AnvilNode.start(chain_id=EMBEDDED_CHAIN_ID) as node:
         keys = load_or_create_keys(tmp_path / "shared")
-        node.set_balance(address_of(keys.operator), 10**21)
+        node.set_balance(keys.address("operator"), 10**21)
         chains: dict[str, ChainBackend] = {
             "embedded": EmbeddedBackend(tmp_path / "embedded", keys),
             "rpc": RpcBackend(tmp_path / "rpc", keys, node.url),
@@ -78,7 +80,7 @@ def test_embedded_gas_equals_anvil_gas(tmp_path: Path) -> None:
             chain.fund(addr_of(owners[3]), 10**18)
             gas[name] = []
             for epoch, trees in enumerate([tree, later]):  # first: slots from zero; then steady state
-                posted = chain.post_epoch(epoch, trees.root, b"\x01" * 32, 36 * UNIT + epoch)
+                posted = chain.post_epoch(epoch, trees.root, b"\x01" * 32, (36 + epoch) * UNIT)
                 cumulative = (4 + epoch) * UNIT
                 claim = chain.claim(owners[3], cumulative, trees.proof(addr_of(owners[3]), cumulative))
                 gas[name] += [posted.gas_used, claim.gas_used]
@@ -88,7 +90,8 @@ def test_embedded_gas_equals_anvil_gas(tmp_path: Path) -> None:
 
 def _deployed_on(node: AnvilNode, data_dir: Path) -> RpcBackend:
     keys = load_or_create_keys(data_dir)
-    node.set_balance(address_of(keys.operator), 10**21)
+    node.set_balance(keys.address("operator"), 10**21)
+    node.set_balance(keys.address("feeder"), 10**21)
     chain = RpcBackend(data_dir, keys, node.url)
     chain.deploy(params(chain))
     return chain
@@ -99,7 +102,7 @@ def test_waits_for_confirmations(tmp_path: Path) -> None:
         chain = _deployed_on(node, tmp_path)
         node.request("evm_setIntervalMining", [1])  # from now on a block every second, none on demand
         waiting = RpcBackend(tmp_path, chain.keys, node.url, confirmations=2)
-        receipt = waiting.set_price("1.05")
+        receipt = waiting.set_price("1")
         latest = int(node.request("eth_blockNumber", []), 16)
         assert latest - receipt.block_number + 1 >= 2
 
@@ -141,5 +144,5 @@ def test_invalid_transaction_reverted_in_its_block_reports_the_reason(tmp_path: 
 def test_invalid_unfunded_operator_is_told_to_fund(tmp_path: Path) -> None:
     with AnvilNode.start() as node:
         chain = RpcBackend(tmp_path, load_or_create_keys(tmp_path), node.url)
-        with pytest.raises(ChainError, match=f"{address_of(chain.keys.operator)} cannot pay for gas"):
+        with pytest.raises(ChainError, match=f"{chain.keys.address('operator')} cannot pay for gas"):
             chain.deploy(params(chain))

@@ -16,6 +16,7 @@ from typing import Any
 CONTRACTS_DIR = Path(__file__).parent / "contracts"
 
 CONTRACT_FILES: dict[str, str] = {
+    "Timelock": "timelock.vy",
     "Token": "token.vy",
     "PriceOracle": "price_oracle.vy",
     "DataCredits": "data_credits.vy",

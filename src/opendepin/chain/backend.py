@@ -1,6 +1,6 @@
 """The chain backend interface (issue 3, "Python side") and the logic both backends share.
 
-A backend is an adapter at the edge (DESIGN.md principle 1): it sends transactions and reads state.
+A backend is an adapter at the edge of the functional core: it sends transactions and reads state.
 `ChainBackend` implements every operation of the settlement layer — deploy, register a device, post an
 epoch, claim, buy credits, status — on top of four primitives that each backend provides:
 `_transact` (a state-changing transaction), `_call` (a read), `_block` (latest block number and
@@ -27,11 +27,20 @@ from opendepin.chain.keys import ChainKeys, PrivateKey
 from opendepin.chain.schedule import EmissionCap
 from opendepin.chain.signing import address_of, compute_onboard_digest, sign_digest, sign_epoch
 
+ZERO_ROOT = bytes(32)
+"""The root an epoch posts while nobody has ever been paid (its total is 0)."""
+
+MAX_ORACLES = 16
+"""The distributor's bound on the oracle set (a `set_oracles` call fits one timelock payload)."""
+
+DEFAULT_TIMELOCK_DELAY_SECONDS = 2 * 86_400
+"""How long every admin change waits between being scheduled and taking effect."""
+
 USD = 10**18
 """USD amounts on chain are fixed point with 18 decimals ("USD wad")."""
 
 DEFAULT_DC_PRICE_USD = Decimal("0.00001")
-"""Helium's data credit price (specs/economics.md)."""
+"""Helium's data credit price: one credit is worth $0.00001."""
 
 
 class ChainError(RuntimeError):
@@ -127,7 +136,12 @@ class CreditPurchase:
 
 @dataclass(frozen=True)
 class DeployParams:
-    """Everything the contracts are constructed with (amounts in smallest units, USD as 18-decimal wad)."""
+    """Everything the contracts are constructed with (amounts in smallest units, USD as 18-decimal wad).
+
+    `admin`, `pauser` and `feeder` default to the data dir's keys of those roles. Every role address must
+    be distinct from the others and from the operator (the deployer keeps no power): see the README,
+    "Who holds what".
+    """
 
     token_name: str
     token_symbol: str
@@ -138,16 +152,27 @@ class DeployParams:
     oracle_threshold: int = 1
     first_epoch: int = 0
     epoch_genesis_ts: int = 0
-    epoch_seconds: int = 0
-    """Epoch clock for the distributor: only ended epochs may be posted (0 seconds: no check)."""
+    epoch_seconds: int = 86_400
+    """Epoch clock for the distributor: only ended epochs may be posted (must be > 0)."""
     dc_price_usd_wad: int = int(DEFAULT_DC_PRICE_USD * USD)
     onboarding_fee_dc: int = 0
     price_max_age_seconds: int = 86_400
     price_max_change_bps: int = 2_000
+    price_change_period_seconds: int = 3_600
+    """`price_max_change_bps` may be used up once per this many seconds (a bound per unit of time)."""
     initial_price_usd_wad: int = USD
     makers: tuple[str, ...] = ()
     genesis_receiver: str | None = None
     genesis_amount: int = 0
+    admin: str | None = None
+    """Proposer, executor and canceller of the timelock (None: the data dir's `admin` key)."""
+    pauser: str | None = None
+    """May pause the registry, the credits vault and the distributor (None: the data dir's `pauser` key)."""
+    feeder: str | None = None
+    """Posts the token price (None: the data dir's `feeder` key)."""
+    routers: tuple[str, ...] = ()
+    """Service routers allowed to spend users' credits, besides the device registry."""
+    timelock_delay_seconds: int = DEFAULT_TIMELOCK_DELAY_SECONDS
 
     def check(self) -> None:
         """Raise ValueError naming the parameter the contracts would reject."""
@@ -155,10 +180,10 @@ class DeployParams:
             raise ValueError(f"token name must be 1-25 characters (snekmate ERC-20): {self.token_name!r}")
         if not 1 <= len(self.token_symbol) <= 5:
             raise ValueError(f"token symbol must be 1-5 characters (snekmate ERC-20): {self.token_symbol!r}")
-        if not 1 <= self.oracle_threshold <= len(self.oracles) <= 32:
+        if not 1 <= self.oracle_threshold <= len(self.oracles) <= MAX_ORACLES:
             raise ValueError(
                 f"oracle threshold {self.oracle_threshold} must be between 1 and the oracle count "
-                f"{len(self.oracles)} (at most 32)"
+                f"{len(self.oracles)} (at most {MAX_ORACLES})"
             )
         if len({a.lower() for a in self.oracles}) != len(self.oracles):
             raise ValueError("oracle addresses must be distinct")
@@ -166,6 +191,17 @@ class DeployParams:
             raise ValueError("genesis_amount exceeds max_supply")
         if self.dc_price_usd_wad <= 0 or self.initial_price_usd_wad < 0:
             raise ValueError("prices must be positive")
+        if self.epoch_seconds <= 0:
+            raise ValueError(
+                f"epoch_seconds must be positive, got {self.epoch_seconds}: without an epoch clock a quorum "
+                "of oracles could post every future epoch at once"
+            )
+        if not 0 <= self.emission_cap.initial_epoch_cap < 2**128:
+            raise ValueError("emission_cap.initial_epoch_cap must be below 2**128")
+        if self.timelock_delay_seconds <= 0:
+            raise ValueError("timelock_delay_seconds must be positive: admin changes must be announced")
+        if self.price_change_period_seconds <= 0 or self.price_max_change_bps <= 0:
+            raise ValueError("price_change_period_seconds and price_max_change_bps must be positive")
 
 
 @dataclass(frozen=True)
@@ -200,9 +236,22 @@ class ChainStatus:
     credits_supply: int
     devices: int
     paused: dict[str, bool]
+    timelock_delay_seconds: int
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class TimelockOperation:
+    """An admin call scheduled on the timelock: `target.payload`, executable from `ready_at` (unix s)."""
+
+    operation_id: bytes
+    target: str
+    payload: bytes
+    predecessor: bytes
+    salt: bytes
+    ready_at: int
 
 
 def usd_to_wad(usd: Decimal | str | int | float) -> int:
@@ -359,21 +408,49 @@ class ChainBackend(ABC):
         assert raw.contract_address is not None
         return to_checksum_address(raw.contract_address), raw.block_number
 
-    def deploy(self, params: DeployParams, *, force: bool = False) -> dict[str, str]:
-        """Deploy and wire all contracts; record them in the data dir. Returns name → address.
+    def role_addresses(self, params: DeployParams) -> dict[str, str]:
+        """Who holds each role of a deployment with `params` (defaults: the data dir's role keys)."""
+        roles = {
+            "operator": self.keys.address("operator"),
+            "admin": params.admin or self.keys.address("admin"),
+            "pauser": params.pauser or self.keys.address("pauser"),
+            "feeder": params.feeder or self.keys.address("feeder"),
+        }
+        roles.update({f"oracle {i + 1}": oracle for i, oracle in enumerate(params.oracles)})
+        holders: dict[str, str] = {}
+        for role, address in roles.items():
+            other = holders.get(address.lower())
+            if other is not None:
+                raise ValueError(
+                    f"{role} and {other} are the same key {address}: give every role its own key "
+                    '(README, "Who holds what")'
+                )
+            holders[address.lower()] = role
+        return {role: to_checksum_address(address) for role, address in roles.items()}
 
+    def deploy(self, params: DeployParams, *, force: bool = False) -> dict[str, str]:
+        """Deploy and wire all contracts, then hand every power to its role; record them in the data dir.
+
+        The operator deploys and wires (sets the distributor, the router, makers, pausers, the initial
+        price), then gives up everything: the token's ownership is renounced (only the distributor
+        mints, forever), the timelock becomes owner of the oracle, registry and distributor and admin of
+        the credits vault, and the operator renounces its roles. Returns name → address.
         Refuses when a deployment is already recorded for this chain unless `force`.
         """
         params.check()
+        roles = self.role_addresses(params)
         if not force and self.deployment_path.exists() and self._load_deployment() is not None:
             raise ChainError(
                 f"contracts already deployed on chain {self.chain_id} ({self.deployment_path}); "
                 "pass force=True (`--force`) to deploy a new set"
             )
-        operator = address_of(self.keys.operator)
+        operator, admin = roles["operator"], roles["admin"]
         art = {name: load_artifact(name) for name in CONTRACT_FILES}
         cap = params.emission_cap
-        token, first_block = self._create(
+        timelock, first_block = self._create(
+            art["Timelock"], [params.timelock_delay_seconds, [admin], [admin]]
+        )
+        token, _ = self._create(
             art["Token"],
             [
                 params.token_name,
@@ -385,7 +462,13 @@ class ChainBackend(ABC):
             ],
         )
         oracle, _ = self._create(
-            art["PriceOracle"], [params.price_max_age_seconds, params.price_max_change_bps, operator]
+            art["PriceOracle"],
+            [
+                params.price_max_age_seconds,
+                params.price_max_change_bps,
+                params.price_change_period_seconds,
+                roles["feeder"],
+            ],
         )
         credits, _ = self._create(art["DataCredits"], [token, oracle, params.dc_price_usd_wad])
         registry, _ = self._create(art["DeviceRegistry"], [credits, params.onboarding_fee_dc])
@@ -404,6 +487,7 @@ class ChainBackend(ABC):
             ],
         )
         addresses = {
+            "Timelock": timelock,
             "Token": token,
             "PriceOracle": oracle,
             "DataCredits": credits,
@@ -416,18 +500,71 @@ class ChainBackend(ABC):
             deployer=operator,
             block_number=first_block,
             sources_digest=sources_digest(),
-            params=_params_json(params),
+            params={**_params_json(params), "roles": roles},
         )
-        key = self.keys.operator
+        self._wire(params, roles)
+        self._write_deployment(self._deployment)
+        return dict(addresses)
+
+    def _wire(self, params: DeployParams, roles: dict[str, str]) -> None:
+        """The operator's deployment transactions: wiring, then handing every power to its role."""
+        key, operator, pauser = self.keys.operator, roles["operator"], roles["pauser"]
+        timelock, distributor = self.contracts["Timelock"], self.contracts["RewardsDistributor"]
         self.send(key, "Token", "set_distributor", distributor)
-        router_role = self.read("DataCredits", "ROUTER_ROLE")
-        self.send(key, "DataCredits", "grantRole", router_role, registry)
+        self.send(key, "Token", "renounce_ownership")
+        role = {name: self.read("DataCredits", name) for name in ("ROUTER_ROLE", "PAUSER_ROLE")}
+        admin_role = self.read("DataCredits", "DEFAULT_ADMIN_ROLE")
+        for router in (self.contracts["DeviceRegistry"], *params.routers):
+            self.send(key, "DataCredits", "grantRole", role["ROUTER_ROLE"], router)
+        self.send(key, "DataCredits", "grantRole", role["PAUSER_ROLE"], pauser)
+        self.send(key, "DataCredits", "grantRole", admin_role, timelock)
+        self.send(key, "DataCredits", "renounceRole", role["PAUSER_ROLE"], operator)
+        self.send(key, "DataCredits", "renounceRole", admin_role, operator)
         for maker in params.makers:
             self.send(key, "DeviceRegistry", "set_maker", maker, True)
         if params.initial_price_usd_wad > 0:
             self.send(key, "PriceOracle", "reset_price", params.initial_price_usd_wad)
-        self._write_deployment(self._deployment)
-        return dict(addresses)
+        for contract in ("DeviceRegistry", "RewardsDistributor"):
+            self.send(key, contract, "set_pauser", pauser, True)
+        for contract in ("PriceOracle", "DeviceRegistry", "RewardsDistributor"):
+            self.send(key, contract, "transfer_ownership", timelock)
+
+    # ---- timelocked administration ----------------------------------------------------------------------
+
+    def schedule_admin_call(
+        self,
+        contract: str,
+        function: str,
+        *args: Any,
+        salt: bytes = ZERO_ROOT,
+        delay: int | None = None,
+        admin_key: PrivateKey | None = None,
+    ) -> TimelockOperation:
+        """Schedule `contract.function(args)` on the timelock (admin key); it may run after the delay."""
+        target = self.contracts[contract]
+        payload = self._abi(contract).encode_call(function, *args)
+        wait = int(self.read("Timelock", "get_minimum_delay")) if delay is None else delay
+        self.send(
+            admin_key or self.keys.admin, "Timelock", "schedule", target, 0, payload, ZERO_ROOT, salt, wait
+        )
+        operation_id = bytes(self.read("Timelock", "hash_operation", target, 0, payload, ZERO_ROOT, salt))
+        ready_at = int(self.read("Timelock", "get_timestamp", operation_id))
+        return TimelockOperation(operation_id, target, payload, ZERO_ROOT, salt, ready_at)
+
+    def execute_admin_call(
+        self, operation: TimelockOperation, *, admin_key: PrivateKey | None = None
+    ) -> TxReceipt:
+        """Execute a scheduled admin call once its delay has passed (reverts before: "not ready")."""
+        return self.send(
+            admin_key or self.keys.admin,
+            "Timelock",
+            "execute",
+            operation.target,
+            0,
+            operation.payload,
+            operation.predecessor,
+            operation.salt,
+        )
 
     def _write_deployment(self, record: Deployment) -> None:
         path = self.deployment_path
@@ -438,9 +575,13 @@ class ChainBackend(ABC):
 
     # ---- devices ----------------------------------------------------------------------------------------
 
-    def sign_onboarding(self, maker_key: PrivateKey, device_key: bytes, owner: str) -> bytes:
-        """A maker's EIP-712 signature binding `device_key` to `owner` on this registry."""
-        digest = compute_onboard_digest(self.chain_id, self.contracts["DeviceRegistry"], device_key, owner)
+    def sign_onboarding(
+        self, maker_key: PrivateKey, device_key: bytes, owner: str, h3_cell: int = 0
+    ) -> bytes:
+        """A maker's EIP-712 signature binding `device_key` to `owner` and initial cell on this registry."""
+        digest = compute_onboard_digest(
+            self.chain_id, self.contracts["DeviceRegistry"], device_key, owner, h3_cell
+        )
         return sign_digest(maker_key, digest)
 
     def register_device(
@@ -452,7 +593,8 @@ class ChainBackend(ABC):
         *,
         payer_key: PrivateKey | None = None,
     ) -> TxReceipt:
-        """Onboard a device (ERC-721 to `owner`); the payer (default: operator) pays the fee in credits."""
+        """Onboard a device (ERC-721 to `owner` at `h3_cell`, both covered by the maker's signature); the
+        payer (default: operator) pays the fee in credits."""
         return self.send(
             payer_key or self.keys.operator,
             "DeviceRegistry",
@@ -483,7 +625,7 @@ class ChainBackend(ABC):
         """Sign as the maker and register the device; None if it is registered already (safe re-runs)."""
         if self.is_registered(device_key):
             return None
-        signature = self.sign_onboarding(maker_key, device_key, owner)
+        signature = self.sign_onboarding(maker_key, device_key, owner, h3_cell)
         return self.register_device(signature, device_key, owner, h3_cell, payer_key=payer_key)
 
     def assert_location(self, owner_key: PrivateKey, device_key: bytes, h3_cell: int) -> TxReceipt:
@@ -504,36 +646,43 @@ class ChainBackend(ABC):
     def sign_epoch(
         self,
         epoch: int,
-        root: bytes,
+        root: bytes | None,
         manifest_hash: bytes,
-        emission: int,
+        total: int,
         oracle_keys: Sequence[PrivateKey] | None = None,
     ) -> list[bytes]:
         """Oracle signatures for a posting (default: the data dir's oracle keys, as many as the threshold)."""
         keys = list(oracle_keys) if oracle_keys is not None else self.keys.oracles[: self.keys.threshold]
         return sign_epoch(
-            keys, self.chain_id, self.contracts["RewardsDistributor"], epoch, root, manifest_hash, emission
+            keys,
+            self.chain_id,
+            self.contracts["RewardsDistributor"],
+            epoch,
+            _root(root),
+            manifest_hash,
+            total,
         )
 
     def post_epoch(
         self,
         epoch: int,
-        root: bytes,
+        root: bytes | None,
         manifest_hash: bytes,
-        emission: int,
+        total: int,
         signatures: Sequence[bytes] | None = None,
         *,
         submitter_key: PrivateKey | None = None,
     ) -> TxReceipt:
-        """Post epoch `epoch`'s rewards root; `emission` = tokens this epoch adds to what may be claimed.
+        """Post epoch `epoch`'s rewards root, the next one on chain; `total` = the running total the root
+        pays (Σ of the tree's cumulative leaves; None root and 0 while nobody was ever paid).
 
-        `emission` should be the increase of the tree's total (Σ cumulative now − Σ cumulative before);
-        the contract refuses more than the schedule cap. Signatures default to `sign_epoch(...)`.
+        The contract refuses a total below the posted one or above the schedule's allowance through
+        `epoch`. Signatures default to `sign_epoch(...)`.
         """
-        root = _bytes32(root, "root")
+        root = _root(root)
         manifest_hash = _bytes32(manifest_hash, "manifest_hash")
         if signatures is None:
-            signatures = self.sign_epoch(epoch, root, manifest_hash, emission)
+            signatures = self.sign_epoch(epoch, root, manifest_hash, total)
         return self.send(
             submitter_key or self.keys.operator,
             "RewardsDistributor",
@@ -541,38 +690,48 @@ class ChainBackend(ABC):
             epoch,
             root,
             manifest_hash,
-            emission,
+            total,
             list(signatures),
         )
+
+    def next_epoch(self) -> int:
+        """The one epoch the distributor accepts next."""
+        return int(self.read("RewardsDistributor", "next_epoch"))
 
     def settle_epoch(
         self,
         epoch: int,
-        root: bytes,
+        root: bytes | None,
         manifest_hash: bytes,
-        emission: int,
+        total: int,
         signatures: Sequence[bytes] | None = None,
     ) -> Settlement:
-        """Post epoch `epoch` exactly once, safe to re-run after a crash (settlement keyed by
-        (chain id, distributor, epoch); specs/production-and-explorer.md, Settlement (EVM)).
+        """Post epoch `epoch` exactly once, safe to re-run after a crash (keyed by chain id, distributor
+        and epoch).
 
-        If the chain already holds this root for the epoch (e.g. the process died after broadcasting),
-        nothing is sent. A different root for the epoch, or an epoch the chain has moved past, raises
-        ChainStateError: the local epoch does not match what was settled.
+        Epochs settle in order: the next one on chain is posted; one the chain already holds with the
+        same root (e.g. the process died after broadcasting) sends nothing. A different root for a posted
+        epoch, or an epoch beyond the next one, raises ChainStateError: the local epochs do not match what
+        was settled, or an earlier one was never settled.
         """
-        root = _bytes32(root, "root")
-        found = self.epoch_root(epoch)
-        if found is None and epoch >= int(self.read("RewardsDistributor", "next_epoch")):
+        root = _root(root)
+        next_epoch = self.next_epoch()
+        if epoch > next_epoch:
+            raise ChainStateError(
+                f"epoch {epoch} cannot be settled on chain {self.chain_id} before epoch {next_epoch}: "
+                "epochs settle in order; settle the earlier ones first"
+            )
+        if epoch == next_epoch:
             try:
-                receipt = self.post_epoch(epoch, root, manifest_hash, emission, signatures)
+                receipt = self.post_epoch(epoch, root, manifest_hash, total, signatures)
                 return Settlement(epoch, root, "posted", receipt)
             except TransactionRevertedError as error:
-                if "epoch already posted" not in error.reason:
-                    raise
-                found = self.epoch_root(epoch)  # lost a race with our own earlier broadcast
+                if "not the next epoch" not in error.reason:
+                    raise  # lost a race with our own earlier broadcast: look at what was posted
+        found = self.epoch_root(epoch) or ZERO_ROOT
         if found == root:
             return Settlement(epoch, root, "already_posted", None)
-        on_chain = "no root (skipped)" if found is None else "0x" + found.hex()
+        on_chain = "the empty root" if found == ZERO_ROOT else "0x" + found.hex()
         raise ChainStateError(
             f"epoch {epoch} is settled on chain {self.chain_id} with {on_chain}, not 0x{root.hex()}: "
             "the local epoch differs from what was posted; investigate before posting anything else"
@@ -631,10 +790,17 @@ class ChainBackend(ABC):
 
     # ---- price and credits ------------------------------------------------------------------------------
 
-    def set_price(self, price_usd: Decimal | str | int, observed_at: int | None = None) -> TxReceipt:
-        """Post the token price (USD per whole token) as the operator (a feeder)."""
+    def set_price(
+        self,
+        price_usd: Decimal | str | int,
+        observed_at: int | None = None,
+        *,
+        feeder_key: PrivateKey | None = None,
+    ) -> TxReceipt:
+        """Post the token price (USD per whole token) as the feeder (default: the data dir's feeder key)."""
         when = observed_at if observed_at is not None else self._now()
-        return self.send(self.keys.operator, "PriceOracle", "set_price", usd_to_wad(price_usd), when)
+        key = feeder_key or self.keys.feeder
+        return self.send(key, "PriceOracle", "set_price", usd_to_wad(price_usd), when)
 
     def credits_of(self, address: str) -> int:
         return int(self.read("DataCredits", "balanceOf", address))
@@ -687,9 +853,9 @@ class ChainBackend(ABC):
     def status(self) -> ChainStatus:
         number, _ = self._block()
         posted = self.read("RewardsDistributor", "total_posted")
-        next_epoch = int(self.read("RewardsDistributor", "next_epoch"))
+        next_epoch = self.next_epoch()
+        has_epoch = next_epoch > int(self.read("RewardsDistributor", "first_epoch"))
         root = bytes(self.read("RewardsDistributor", "latest_root"))
-        has_epoch = root != bytes(32)
         return ChainStatus(
             backend=self.kind,
             chain_id=self.chain_id,
@@ -699,7 +865,7 @@ class ChainBackend(ABC):
             max_supply=int(self.read("Token", "max_supply")),
             total_posted=int(posted),
             total_claimed=int(self.read("RewardsDistributor", "total_claimed")),
-            latest_epoch=int(self.read("RewardsDistributor", "latest_epoch")) if has_epoch else None,
+            latest_epoch=next_epoch - 1 if has_epoch else None,
             latest_root="0x" + root.hex() if has_epoch else None,
             next_epoch=next_epoch,
             price_usd_wad=int(self.read("PriceOracle", "price")),
@@ -711,7 +877,58 @@ class ChainBackend(ABC):
                 "DeviceRegistry": bool(self.read("DeviceRegistry", "paused")),
                 "RewardsDistributor": bool(self.read("RewardsDistributor", "paused")),
             },
+            timelock_delay_seconds=int(self.read("Timelock", "get_minimum_delay")),
         )
+
+    def roles(self) -> dict[str, Any]:
+        """Who holds what, read from the chain: owners, admins, pausers, feeders, oracles, delay."""
+        timelock = self.contracts["Timelock"]
+        recorded = dict(self.deployment.params.get("roles", {}))
+        candidates = sorted(set(recorded.values()) | {timelock})
+        credits_role = {
+            name: self.read("DataCredits", name) for name in ("DEFAULT_ADMIN_ROLE", "PAUSER_ROLE")
+        }
+        proposer = self.read("Timelock", "PROPOSER_ROLE")
+        executor = self.read("Timelock", "EXECUTOR_ROLE")
+        return {
+            "timelock": timelock,
+            "timelock_delay_seconds": int(self.read("Timelock", "get_minimum_delay")),
+            "timelock_proposers": [a for a in candidates if self.read("Timelock", "hasRole", proposer, a)],
+            "timelock_executors": [a for a in candidates if self.read("Timelock", "hasRole", executor, a)],
+            "owners": {
+                name: str(self.read(name, "owner"))
+                for name in ("Token", "PriceOracle", "DeviceRegistry", "RewardsDistributor")
+            },
+            "credits_admins": [
+                a
+                for a in candidates
+                if self.read("DataCredits", "hasRole", credits_role["DEFAULT_ADMIN_ROLE"], a)
+            ],
+            "pausers": {
+                "DataCredits": [
+                    a
+                    for a in candidates
+                    if self.read("DataCredits", "hasRole", credits_role["PAUSER_ROLE"], a)
+                ],
+                **{
+                    name: [a for a in candidates if self.read(name, "is_pauser", a)]
+                    for name in ("DeviceRegistry", "RewardsDistributor")
+                },
+            },
+            "feeders": [a for a in candidates if self.read("PriceOracle", "is_feeder", a)],
+            "oracles": [str(a) for a in self._oracles()],
+            "oracle_threshold": int(self.read("RewardsDistributor", "threshold")),
+            "recorded_roles": recorded,
+        }
+
+    def _oracles(self) -> list[str]:
+        found: list[str] = []
+        for index in range(MAX_ORACLES):
+            try:
+                found.append(str(self.read("RewardsDistributor", "oracles", index)))
+            except TransactionRevertedError:
+                break
+        return found
 
 
 _EMPTY = Deployment(chain_id=0, contracts={}, deployer="", block_number=0, sources_digest="")
@@ -722,6 +939,11 @@ def _bytes32(value: bytes | str, what: str) -> bytes:
     if len(raw) != 32:
         raise ValueError(f"{what} must be 32 bytes, got {len(raw)}")
     return raw
+
+
+def _root(root: bytes | str | None) -> bytes:
+    """A 32-byte root; None (a tree without leaves) is the empty root."""
+    return ZERO_ROOT if root is None else _bytes32(root, "root")
 
 
 def _token_id(device_key: bytes) -> int:

@@ -4,11 +4,17 @@ The main CLI mounts `chain_app` as `depin chain`, `credits_app` as `depin credit
 `claim_command` as `depin claim`. Every command takes `--data-dir` (default ./.depin), `--chain
 embedded|rpc` and `--rpc-url`; the network is read from `<data dir>/network.toml` when present (defaults
 otherwise). Errors print what to do and exit with status 1.
+
+A private key is never a command-line argument (it would sit in the shell history and the process
+list): `--owner` and `--buyer` name a key in the keystore (`--keystore`, default `<data dir>/keystore`,
+by name or address; password from `DEPIN_KEYSTORE_PASSWORD`, the keystore's password file, or a prompt),
+and automation passes a raw key in the environment instead (`DEPIN_OWNER_KEY`, `DEPIN_BUYER_KEY`).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,7 +39,12 @@ ChainOpt = Annotated[
 ]
 RpcUrlOpt = Annotated[str | None, typer.Option("--rpc-url", help="JSON-RPC URL for --chain rpc")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON only")]
+KeystoreOpt = Annotated[
+    Path | None, typer.Option("--keystore", help="keystore directory (default: DATA_DIR/keystore)")
+]
 DEFAULT_DATA_DIR = Path(".depin")
+OWNER_KEY_ENV = "DEPIN_OWNER_KEY"
+BUYER_KEY_ENV = "DEPIN_BUYER_KEY"
 
 
 def _fail(message: str) -> None:
@@ -52,10 +63,44 @@ def _config(data_dir: Path) -> NetworkConfig:
         raise  # unreachable: _fail exits
 
 
+def prompt_password() -> str:
+    """Ask for a keystore password on the terminal (click.Abort when there is no input)."""
+    return str(typer.prompt("keystore password", hide_input=True))
+
+
+def keystore_of(data_dir: Path, keystore: Path | None) -> Any:
+    """The keystore `--keystore` names, else the data dir's."""
+    from opendepin.identity.keystore import Keystore, data_dir_keystore
+
+    return Keystore(keystore) if keystore is not None else data_dir_keystore(data_dir)
+
+
+def load_signing_key(data_dir: Path, keystore: Path | None, who: str | None, option: str, env: str) -> str:
+    """The private key (0x-hex) of `who` (a keystore name or address), else the one in `env`."""
+    from opendepin.identity.keystore import KeystoreError, resolve_password
+
+    if who is None:
+        raw = os.environ.get(env)
+        if not raw:
+            _fail(f"pass {option} NAME|ADDRESS (a key in the keystore) or set {env} to a private key")
+        return str(raw)
+    store = keystore_of(data_dir, keystore)
+    try:
+        name = store.resolve(who)
+        password = resolve_password(store.directory, prompt=prompt_password)
+        return "0x" + store.load(name, password.value).hex()
+    except KeystoreError as error:
+        _fail(str(error))
+    except (typer.Abort, EOFError):
+        _fail(f"no keystore password: set DEPIN_KEYSTORE_PASSWORD or run {option} on a terminal")
+    raise AssertionError("unreachable")
+
+
 @contextmanager
 def _backend(data_dir: Path, chain: str | None, rpc_url: str | None) -> Iterator[tuple[Any, NetworkConfig]]:
     from opendepin.chain.backend import ChainError
     from opendepin.chain.factory import open_backend
+    from opendepin.identity.keystore import KeystoreError
 
     if chain not in (None, "embedded", "rpc"):
         _fail(f"--chain must be 'embedded' or 'rpc', got {chain!r}")
@@ -63,11 +108,11 @@ def _backend(data_dir: Path, chain: str | None, rpc_url: str | None) -> Iterator
     kind = chain or ("rpc" if rpc_url else None)
     try:
         backend = open_backend(data_dir, config.chain, kind=kind, rpc_url=rpc_url)
-    except ChainError as error:
+    except (ChainError, KeystoreError) as error:
         _fail(str(error))
     try:
         yield backend, config
-    except ChainError as error:
+    except (ChainError, KeystoreError) as error:
         _fail(str(error))
     finally:
         backend.close()
@@ -142,10 +187,34 @@ def status_command(
                 f"price         ${Decimal(status.price_usd_wad) / 10**18}"
                 + ("  (STALE: burning refused)" if status.price_stale else ""),
                 f"devices       {status.devices}   credits outstanding {status.credits_supply}",
+                f"timelock      admin changes wait {status.timelock_delay_seconds:,} s (`depin chain roles`)",
                 *(f"  {name:<19}{address}" for name, address in status.contracts.items()),
             ]
         )
         _emit(status.to_json(), as_json, text)
+
+
+@chain_app.command("roles")
+def roles_command(
+    data_dir: DataDirOpt = DEFAULT_DATA_DIR,
+    chain: ChainOpt = None,
+    rpc_url: RpcUrlOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Who holds what, read from the chain: owners, timelock (roles, delay), pausers, feeders, oracles."""
+    with _backend(data_dir, chain, rpc_url) as (backend, _):
+        roles = backend.roles()
+        quorum = f"oracles ({roles['oracle_threshold']} of {len(roles['oracles'])})"
+        lines = [
+            f"timelock {roles['timelock']}: delay {roles['timelock_delay_seconds']:,} s, proposers "
+            f"{', '.join(roles['timelock_proposers'])}, executors {', '.join(roles['timelock_executors'])}",
+            *(f"{'owner of ' + name:<30}{owner}" for name, owner in roles["owners"].items()),
+            f"{'admins of DataCredits':<30}{', '.join(roles['credits_admins'])}",
+            *(f"{'pausers of ' + name:<30}{', '.join(held)}" for name, held in roles["pausers"].items()),
+            f"{'feeders of PriceOracle':<30}{', '.join(roles['feeders'])}",
+            f"{quorum:<30}{', '.join(roles['oracles'])}",
+        ]
+        _emit(roles, as_json, "\n".join(lines))
 
 
 @chain_app.command("price")
@@ -156,7 +225,8 @@ def price_command(
     rpc_url: RpcUrlOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Post the token price to the oracle as the operator (a feeder); a stale price blocks credit sales."""
+    """Post the token price to the oracle as the feeder (moves are bounded per hour); a stale price blocks
+    credit sales."""
     price = _parse_usd(usd)
     with _backend(data_dir, chain, rpc_url) as (backend, _):
         receipt = backend.set_price(price)
@@ -170,20 +240,25 @@ def price_command(
 @credits_app.command("buy")
 def buy_command(
     usd: Annotated[str, typer.Option("--usd", help="USD worth of credits to buy, e.g. 2.50")],
-    buyer_key: Annotated[
+    buyer: Annotated[
         str | None,
         typer.Option(
-            "--buyer-key", envvar="DEPIN_BUYER_KEY", help="key burning the tokens (default: operator)"
+            "--buyer",
+            help=f"name or address of the key burning tokens (default: ${BUYER_KEY_ENV}, else the operator)",
         ),
     ] = None,
     to: Annotated[str | None, typer.Option("--to", help="credit receiver (default: buyer)")] = None,
     data_dir: DataDirOpt = DEFAULT_DATA_DIR,
+    keystore: KeystoreOpt = None,
     chain: ChainOpt = None,
     rpc_url: RpcUrlOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Burn tokens at the oracle price for data credits (1 DC = $0.00001 by default; burn rounded up)."""
     amount = _parse_usd(usd)
+    buyer_key = None
+    if buyer is not None or os.environ.get(BUYER_KEY_ENV):
+        buyer_key = load_signing_key(data_dir, keystore, buyer, "--buyer", BUYER_KEY_ENV)
     with _backend(data_dir, chain, rpc_url) as (backend, _):
         purchase = backend.buy_credits(amount, buyer_key=buyer_key, recipient=to)
         text = (
@@ -210,13 +285,17 @@ def _leaf_from_store(
 
 def claim_command(
     owner: Annotated[
-        str, typer.Option("--owner", envvar="DEPIN_OWNER_KEY", help="the owner's private key (0x-hex)")
-    ],
+        str | None,
+        typer.Option(
+            "--owner", help=f"name or address of the owner's key in the keystore (default: ${OWNER_KEY_ENV})"
+        ),
+    ] = None,
     cumulative: Annotated[
         int | None, typer.Option(help="the leaf's cumulative amount; default: from the data dir's store")
     ] = None,
     proof: Annotated[str | None, typer.Option(help="JSON list of 0x-hex proof elements")] = None,
     data_dir: DataDirOpt = DEFAULT_DATA_DIR,
+    keystore: KeystoreOpt = None,
     chain: ChainOpt = None,
     rpc_url: RpcUrlOpt = None,
     as_json: JsonOpt = False,
@@ -224,10 +303,11 @@ def claim_command(
     """Claim everything claimable for OWNER against the latest posted root; prints amount and tx hash."""
     from opendepin.chain.signing import address_of
 
+    owner_key = load_signing_key(data_dir, keystore, owner, "--owner", OWNER_KEY_ENV)
     try:
-        account = address_of(owner)
+        account = address_of(owner_key)
     except Exception:
-        _fail("--owner must be a 32-byte private key in hex")
+        _fail(f"{OWNER_KEY_ENV} must hold a 32-byte private key in hex")
     if (cumulative is None) != (proof is None):
         _fail("--cumulative and --proof go together")
     with _backend(data_dir, chain, rpc_url) as (backend, config):
@@ -245,7 +325,7 @@ def claim_command(
             _emit(result, as_json, f"nothing to claim for {account}: {already} already claimed")
             return
         backend.fund(account, 10**16)
-        claimed = backend.claim(owner, cumulative, [bytes.fromhex(p[2:]) for p in elements])
+        claimed = backend.claim(owner_key, cumulative, [bytes.fromhex(p[2:]) for p in elements])
         result.update(amount=claimed.amount, tx_hash=claimed.tx_hash, gas_used=claimed.gas_used)
         _emit(result, as_json, f"claimed {claimed.amount} token units for {account}; tx {claimed.tx_hash}")
 

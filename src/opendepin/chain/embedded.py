@@ -232,7 +232,7 @@ class EmbeddedBackend(ChainBackend):
         # Reads see the pending block: the next number and the current clock.
         self._set_context(self._number + 1, max(self._timestamp, int(self._clock())))
         try:
-            sender = address_of(self.keys.operator)
+            sender = self.keys.address("operator")  # no decryption for a read
             computation = self._env.execute_code(
                 to_address=to, sender=sender, data=data, is_modifying=False, gas=_GAS_LIMIT
             )

@@ -8,6 +8,7 @@ from pathlib import Path
 from opendepin.chain.backend import ChainBackend, ChainError
 from opendepin.chain.keys import load_or_create_keys
 from opendepin.config import ChainConfig
+from opendepin.identity.keystore import KeystoreError
 
 
 def open_backend(
@@ -18,9 +19,16 @@ def open_backend(
     rpc_url: str | None = None,
     clock: Callable[[], int] | None = None,
 ) -> ChainBackend:
-    """The embedded or rpc backend for `data_dir`; `kind`/`rpc_url` override the config (CLI flags)."""
+    """The embedded or rpc backend for `data_dir`; `kind`/`rpc_url` override the config (CLI flags).
+
+    The data dir's keystore gets any missing role key (see `opendepin.chain.keys`); a keystore problem
+    (no password, a wrong one, plain-text keys of an older version) is raised as a ChainError.
+    """
     chosen = kind or config.kind
-    keys = load_or_create_keys(Path(data_dir), config.oracle_count, config.oracle_threshold)
+    try:
+        keys = load_or_create_keys(Path(data_dir), config.oracle_count, config.oracle_threshold)
+    except KeystoreError as error:
+        raise ChainError(str(error)) from error
     if chosen == "embedded":
         from opendepin.chain.embedded import EmbeddedBackend
 

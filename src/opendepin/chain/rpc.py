@@ -258,7 +258,7 @@ class RpcBackend(ChainBackend):
     def fund_operator_on_dev_node(self, wei: int) -> bool:
         """On a development node (anvil, hardhat) give the operator `wei` with the node's set-balance call;
         False on a real network, which refuses such calls (the operator must then be funded by hand)."""
-        operator = address_of(self.keys.operator)
+        operator = self.keys.address("operator")
         if self.native_balance(operator) >= wei:
             return True
         for method in ("anvil_setBalance", "hardhat_setBalance"):
@@ -276,7 +276,7 @@ class RpcBackend(ChainBackend):
         self._transfer_native(address, wei)
 
     def _transfer_native(self, to: str, wei: int) -> None:
-        sender = address_of(self.keys.operator)
+        sender = self.keys.address("operator")
         tx: dict[str, Any] = {
             "chainId": self._chain_id,
             "nonce": self._next_nonce(sender),

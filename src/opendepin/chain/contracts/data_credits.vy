@@ -4,12 +4,13 @@
 @title Data credits: non-transferable, USD-priced service credits
 @custom:contract-name data_credits
 @license Apache-2.0
-@notice Burn-and-mint (specs/economics.md, "Burn-and-mint equilibrium"): a user burns
-        network tokens at the oracle price and receives credits worth a fixed USD
-        amount each (Helium: 1 DC = $0.00001). The token amount burned is rounded up,
-        in the protocol's favour. Credits cannot be transferred; only accounts with
-        `ROUTER_ROLE` (service routers, the device registry) can spend them. Burning
-        is refused while the oracle price is stale or the vault is paused.
+@notice Burn-and-mint: a user burns network tokens at the oracle price and receives
+        credits worth a fixed USD amount each (Helium: 1 DC = $0.00001). The token
+        amount burned is rounded up, in the protocol's favour. Credits cannot be
+        transferred; only accounts with `ROUTER_ROLE` (service routers, the device
+        registry) can spend them. Burning is refused while the oracle price is stale or
+        the vault is paused. The admin role (granting routers and pausers) belongs to
+        the timelock, so a new router takes effect only after its delay.
 """
 
 from snekmate.auth import access_control
@@ -89,7 +90,8 @@ event CreditsSpent:
 @deploy
 def __init__(token_: IToken, oracle_: IPriceOracle, dc_price_usd_: uint256):
     """
-    @dev The deployer becomes admin and pauser.
+    @dev The deployer becomes admin and pauser; deployment hands the admin role to the timelock
+         and the pauser role to the pauser key, then renounces both.
     @param token_ The network token (must allow this contract to `burn_from`).
     @param oracle_ The price oracle.
     @param dc_price_usd_ USD per credit, 18 decimals (> 0).

@@ -4,12 +4,16 @@
 @title Device registry: one ERC-721 token per physical device
 @custom:contract-name device_registry
 @license Apache-2.0
-@notice Onboarding (DESIGN.md, "Device identity"): a maker (manufacturer) signs, with
-        its EVM key, the EIP-712 message `Onboard(bytes32 deviceKey,address owner)`;
-        anyone holding that signature may register the device, paying the onboarding
-        fee in data credits from their own credit balance. The token id is the
-        32-byte device key read as an integer. The owner (or an approved operator)
-        asserts the device location as an H3 cell id and may transfer the device.
+@notice Onboarding: a maker (manufacturer) signs, with its EVM key, the EIP-712 message
+        `Onboard(bytes32 deviceKey,address owner,uint64 h3Cell)`, which covers everything
+        `register_device` stores (the token id is the device key, the owner, the initial
+        location; the maker is the signer), so whoever submits a pending registration
+        (a front-runner too) can change none of it. Anyone holding that signature may
+        register the device, paying the onboarding fee in data credits from their own
+        credit balance. The token id is the 32-byte device key read as an integer. The
+        owner (or an approved operator) asserts later locations as H3 cell ids and may
+        transfer the device. The owner of this contract (the timelock, so only after
+        its delay) accepts makers, sets the fee and appoints pausers.
 """
 
 from ethereum.ercs import IERC165
@@ -26,6 +30,9 @@ initializes: erc721[ownable := ownable]
 
 from snekmate.utils import pausable
 initializes: pausable
+
+from . import pauser
+initializes: pauser[ownable := ownable, pausable := pausable]
 
 from snekmate.utils import ecdsa
 from snekmate.utils import eip712_domain_separator
@@ -50,13 +57,17 @@ exports: (
     ownable.owner,
     ownable.transfer_ownership,
     pausable.paused,
+    pauser.is_pauser,
+    pauser.set_pauser,
+    pauser.pause,
+    pauser.unpause,
 )
 
 from . import IDataCredits
 
 
 # @dev EIP-712 type hash of the maker's onboarding attestation.
-ONBOARD_TYPEHASH: public(constant(bytes32)) = keccak256("Onboard(bytes32 deviceKey,address owner)")
+ONBOARD_TYPEHASH: public(constant(bytes32)) = keccak256("Onboard(bytes32 deviceKey,address owner,uint64 h3Cell)")
 
 
 # @dev Reason tag passed to the credit vault for onboarding fees.
@@ -108,7 +119,7 @@ event OnboardingFeeSet:
 @deploy
 def __init__(credits_: IDataCredits, onboarding_fee_: uint256):
     """
-    @dev The deployer becomes the owner. This contract must hold `ROUTER_ROLE`
+    @dev The deployer becomes the owner (deployment hands it to the timelock). This contract must hold `ROUTER_ROLE`
          on the credit vault when `onboarding_fee_` is not zero.
     @param credits_ The data-credit vault.
     @param onboarding_fee_ Fee in credits per onboarded device.
@@ -132,11 +143,11 @@ def token_id_of(device_key: bytes32) -> uint256:
 
 @external
 @view
-def onboard_digest(device_key: bytes32, owner: address) -> bytes32:
+def onboard_digest(device_key: bytes32, owner: address, h3_cell: uint64) -> bytes32:
     """
-    @dev The EIP-712 digest a maker signs to onboard `device_key` for `owner`.
+    @dev The EIP-712 digest a maker signs to onboard `device_key` for `owner` at `h3_cell`.
     """
-    return self._onboard_digest(device_key, owner)
+    return self._onboard_digest(device_key, owner, h3_cell)
 
 
 @external
@@ -146,12 +157,12 @@ def register_device(device_key: bytes32, owner: address, h3_cell: uint64, signat
          charges the onboarding fee to the caller's data credits.
     @param device_key The device's 32-byte public key.
     @param owner The owner wallet bound by the maker's attestation.
-    @param h3_cell The initial location (H3 cell id), or 0 for none.
+    @param h3_cell The initial location (H3 cell id), or 0 for none; bound by the attestation too.
     @param signature The maker's 65-byte signature over `onboard_digest`.
     @return uint256 The token id.
     """
     pausable._require_not_paused()
-    maker: address = ecdsa._recover_sig(self._onboard_digest(device_key, owner), signature)
+    maker: address = ecdsa._recover_sig(self._onboard_digest(device_key, owner, h3_cell), signature)
     assert self.is_maker[maker], "registry: signer is not an authorised maker"
     token_id: uint256 = convert(device_key, uint256)
     fee: uint256 = self.onboarding_fee
@@ -196,28 +207,12 @@ def set_onboarding_fee(fee: uint256):
     log OnboardingFeeSet(fee=fee)
 
 
-@external
-def pause():
-    """
-    @dev Stops onboarding and location assertions; owner only.
-    """
-    ownable._check_owner()
-    pausable._pause()
-
-
-@external
-def unpause():
-    """
-    @dev Resumes onboarding and location assertions; owner only.
-    """
-    ownable._check_owner()
-    pausable._unpause()
-
-
 @internal
 @view
-def _onboard_digest(device_key: bytes32, owner: address) -> bytes32:
-    return eip712_domain_separator._hash_typed_data_v4(keccak256(abi_encode(ONBOARD_TYPEHASH, device_key, owner)))
+def _onboard_digest(device_key: bytes32, owner: address, h3_cell: uint64) -> bytes32:
+    return eip712_domain_separator._hash_typed_data_v4(
+        keccak256(abi_encode(ONBOARD_TYPEHASH, device_key, owner, h3_cell))
+    )
 
 
 @internal

@@ -6,12 +6,19 @@
 @license Apache-2.0
 @notice Holds the token price in USD with 18 decimals and the time it was observed.
         A price older than `max_age` seconds is stale: `fresh_price` reverts, so the
-        data-credit vault refuses to burn (specs/economics.md, Akash-style safety:
-        "halted when the oracle price is stale"). An update may move the price by at
-        most `max_change_bps` basis points; the owner can reset the price after an
-        incident with `reset_price` (logged). The bound catches a glitching feed; it is
-        per update, not per unit of time, so feeders are trusted (a hostile feeder can
-        chain updates): use several feeders behind a TWAP for a public network.
+        data-credit vault refuses to burn (a stale oracle halts burning rather than
+        selling credits at a wrong price). Moves are bounded per unit of time, not per
+        update: an update may move the price by at most `max_change_bps` basis points
+        per `change_period` seconds of time elapsed since the last accepted price,
+        counted on both clocks (observation time and block time, whichever is shorter)
+        and at most one period's worth per update. So an update with the same
+        observation time, or in the same block, as the last one cannot move the price,
+        and over any T seconds of block time, however many updates a feeder sends, the
+        price rises at most by a factor (1 + r·Δt₁)(1 + r·Δt₂)… ≤ e^(r·T) and falls at
+        most to (1 − r·Δt₁)(1 − r·Δt₂)…, where r = max_change_bps / 10⁴ / change_period
+        and Σ Δtᵢ ≤ T. The owner (the timelock, so only after its
+        delay) can reset the price after an incident with `reset_price` (logged), and
+        appoints feeders and changes the bounds.
 """
 
 from snekmate.auth import ownable
@@ -39,8 +46,16 @@ updated_at: public(uint256)
 max_age: public(uint256)
 
 
-# @dev Largest move per update, in basis points of the current price.
+# @dev Block time (unix seconds) at which `price` was accepted.
+accepted_at: public(uint256)
+
+
+# @dev Largest move per `change_period` seconds, in basis points of the current price.
 max_change_bps: public(uint256)
+
+
+# @dev The time over which `max_change_bps` may be used up (e.g. 3,600: a rate per hour).
+change_period: public(uint256)
 
 
 # @dev Addresses allowed to post prices.
@@ -66,18 +81,20 @@ event FeederSet:
 event BoundsSet:
     max_age: uint256
     max_change_bps: uint256
+    change_period: uint256
 
 
 @deploy
-def __init__(max_age_: uint256, max_change_bps_: uint256, feeder: address):
+def __init__(max_age_: uint256, max_change_bps_: uint256, change_period_: uint256, feeder: address):
     """
-    @dev The deployer becomes the owner; `feeder` may post prices.
+    @dev The deployer becomes the owner (deployment hands it to the timelock); `feeder` may post prices.
     @param max_age_ Staleness limit in seconds (> 0).
-    @param max_change_bps_ Largest move per update in basis points (> 0).
+    @param max_change_bps_ Largest move per `change_period_` in basis points (> 0).
+    @param change_period_ Seconds over which `max_change_bps_` may be used up (> 0).
     @param feeder The first price feeder.
     """
     ownable.__init__()
-    self._set_bounds(max_age_, max_change_bps_)
+    self._set_bounds(max_age_, max_change_bps_, change_period_)
     self.is_feeder[feeder] = True
     log FeederSet(feeder=feeder, allowed=True)
 
@@ -86,9 +103,11 @@ def __init__(max_age_: uint256, max_change_bps_: uint256, feeder: address):
 def set_price(new_price: uint256, observed_at: uint256):
     """
     @dev Posts a price observed at `observed_at`; feeders only.
-    @notice The first price is free; later ones move at most `max_change_bps`.
+    @notice The first price is free; later ones move at most `max_change_bps` per
+            `change_period` of the time elapsed since the last accepted price (see above).
     @param new_price USD per whole token, 18 decimals.
-    @param observed_at Observation time (unix seconds), not in the future and not stale.
+    @param observed_at Observation time (unix seconds): not in the future, not stale, not
+           older than the current price's.
     """
     assert self.is_feeder[msg.sender], "oracle: caller is not a feeder"
     assert new_price > 0, "oracle: zero price"
@@ -98,22 +117,26 @@ def set_price(new_price: uint256, observed_at: uint256):
     old: uint256 = self.price
     if old != 0:
         move: uint256 = new_price - old if new_price > old else old - new_price
-        assert move * _BPS <= old * self.max_change_bps, "oracle: price move beyond bound"
+        period: uint256 = self.change_period
+        elapsed: uint256 = min(min(observed_at - self.updated_at, block.timestamp - self.accepted_at), period)
+        assert move * _BPS * period <= old * self.max_change_bps * elapsed, "oracle: price move beyond bound"
     self.price = new_price
     self.updated_at = observed_at
+    self.accepted_at = block.timestamp
     log PriceUpdated(price=new_price, observed_at=observed_at, feeder=msg.sender)
 
 
 @external
 def reset_price(new_price: uint256):
     """
-    @dev Owner-only recovery: sets the price now, ignoring the move bound.
+    @dev Owner-only recovery (the timelock: after its delay): sets the price now, ignoring the move bound.
     @param new_price USD per whole token, 18 decimals.
     """
     ownable._check_owner()
     assert new_price > 0, "oracle: zero price"
     self.price = new_price
     self.updated_at = block.timestamp
+    self.accepted_at = block.timestamp
     log PriceReset(price=new_price, by=msg.sender)
 
 
@@ -128,12 +151,12 @@ def set_feeder(feeder: address, allowed: bool):
 
 
 @external
-def set_bounds(max_age_: uint256, max_change_bps_: uint256):
+def set_bounds(max_age_: uint256, max_change_bps_: uint256, change_period_: uint256):
     """
     @dev Changes the staleness limit and the move bound; owner only.
     """
     ownable._check_owner()
-    self._set_bounds(max_age_, max_change_bps_)
+    self._set_bounds(max_age_, max_change_bps_, change_period_)
 
 
 @external
@@ -158,9 +181,11 @@ def fresh_price() -> uint256:
 
 
 @internal
-def _set_bounds(max_age_: uint256, max_change_bps_: uint256):
+def _set_bounds(max_age_: uint256, max_change_bps_: uint256, change_period_: uint256):
     assert max_age_ > 0, "oracle: max age is zero"
     assert max_change_bps_ > 0, "oracle: max change is zero"
+    assert change_period_ > 0, "oracle: change period is zero"
     self.max_age = max_age_
     self.max_change_bps = max_change_bps_
-    log BoundsSet(max_age=max_age_, max_change_bps=max_change_bps_)
+    self.change_period = change_period_
+    log BoundsSet(max_age=max_age_, max_change_bps=max_change_bps_, change_period=change_period_)

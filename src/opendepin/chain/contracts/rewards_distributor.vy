@@ -4,17 +4,25 @@
 @title Rewards distributor: epoch roots signed by k-of-n oracles, cumulative claims
 @custom:contract-name rewards_distributor
 @license Apache-2.0
-@notice Settlement (DESIGN.md "Rewards tree"; specs/production-and-explorer.md, "Settlement
-        (EVM)"). For each epoch the oracles post `(epoch, root, manifest hash, emission)`
-        with at least `threshold` signatures of distinct oracles over the EIP-712 message
-        `EpochRoot(uint256 epoch,bytes32 root,bytes32 manifestHash,uint256 emission)`
-        (the domain binds chain id and this contract's address). Epochs only move
-        forward, so a posted root can never be replaced. `emission` is bounded by the
-        on-chain schedule: `epoch_cap(e) = initial_epoch_cap · (decay_bps/10⁴)^⌊(e −
-        first_epoch)/decay_period_epochs⌋` (each step rounded up), times the number of epochs the post covers.
-        A claim `(account, cumulative, proof)` is checked against the latest root
-        (leaves hashed as OpenZeppelin's StandardMerkleTree) and mints
-        `cumulative − claimed[account]`; total minted never exceeds total posted.
+@notice Settlement of the node's epochs (see the README, "Settlement contracts").
+        Epochs are posted strictly in order, each once it has ended on the epoch clock:
+        `(epoch, root, manifest hash, total)` with at least `threshold` signatures of
+        distinct oracles over the EIP-712 message
+        `EpochRoot(uint256 epoch,bytes32 root,bytes32 manifestHash,uint256 total)`
+        (the domain binds chain id and this contract's address). `total` is the running
+        total the root pays, i.e. the sum of its cumulative leaves: a signature is valid
+        at one point of the sequence only, so signatures can neither skip an epoch nor be
+        replayed after another total was posted. The running total never decreases and
+        never exceeds the schedule allowance: the sum over the posted epochs of
+        `cap(e) = initial_epoch_cap · (decay_bps/10⁴)^⌊(e − first_epoch)/decay_period_epochs⌋`,
+        computed by exponentiation by squaring in 36-decimal fixed point and accumulated
+        in 10⁻¹⁸ of the smallest unit, every step rounded down: the allowance is never
+        above the exact schedule, at the same gas for any schedule length. An epoch that
+        pays nobody while nothing was ever paid posts the empty root with total 0.
+        A claim `(account, cumulative, proof)` is checked against the latest root (leaves
+        hashed as OpenZeppelin's StandardMerkleTree) and mints `cumulative − claimed[account]`;
+        total minted never exceeds the posted total. The owner (the timelock) replaces the
+        oracle set and appoints pausers; pausers stop postings and claims.
 """
 
 from snekmate.auth import ownable
@@ -22,6 +30,9 @@ initializes: ownable
 
 from snekmate.utils import pausable
 initializes: pausable
+
+from . import pauser
+initializes: pauser[ownable := ownable, pausable := pausable]
 
 from snekmate.utils import eip712_domain_separator
 initializes: eip712_domain_separator
@@ -33,30 +44,38 @@ exports: (
     ownable.owner,
     ownable.transfer_ownership,
     pausable.paused,
+    pauser.is_pauser,
+    pauser.set_pauser,
+    pauser.pause,
+    pauser.unpause,
     eip712_domain_separator.eip712Domain,
 )
 
 from . import IToken
 
 
-# @dev Upper bound on the oracle set.
-MAX_ORACLES: constant(uint256) = 32
+# @dev Upper bound on the oracle set (a `set_oracles` call must fit a 1,024-byte timelock payload).
+MAX_ORACLES: constant(uint256) = 16
 
 
 # @dev Upper bound on a proof's length (a tree of up to 2**64 leaves).
 MAX_PROOF: constant(uint256) = 64
 
 
-# @dev Upper bound on schedule periods applied (beyond, the cap stays at this period's value).
-_MAX_DECAYS: constant(uint256) = 512
-
-
 _BPS: constant(uint256) = 10_000
+
+
+# @dev Fixed-point one of the decay factor (36 decimals).
+_ONE: constant(uint256) = 10**36
+
+
+# @dev The schedule allowance is kept in 10⁻¹⁸ of the smallest token unit.
+ALLOWANCE_SCALE: public(constant(uint256)) = 10**18
 
 
 # @dev EIP-712 type hash of an epoch posting.
 EPOCH_TYPEHASH: public(constant(bytes32)) = keccak256(
-    "EpochRoot(uint256 epoch,bytes32 root,bytes32 manifestHash,uint256 emission)"
+    "EpochRoot(uint256 epoch,bytes32 root,bytes32 manifestHash,uint256 total)"
 )
 
 
@@ -70,7 +89,11 @@ decay_period_epochs: public(immutable(uint256))
 first_epoch: public(immutable(uint256))
 
 
-# @dev Epoch clock (epoch e ends at genesis_time + (e + 1) · epoch_seconds); 0 seconds disables the check.
+# @dev decay_bps / 10⁴ in 36-decimal fixed point (exact).
+_DECAY_FACTOR: immutable(uint256)
+
+
+# @dev Epoch clock: epoch e ends at genesis_time + (e + 1) · epoch_seconds.
 genesis_time: public(immutable(uint256))
 epoch_seconds: public(immutable(uint256))
 
@@ -81,12 +104,11 @@ is_oracle: public(HashMap[address, bool])
 threshold: public(uint256)
 
 
-# @dev The next epoch that may be posted (every lower epoch is settled or skipped).
+# @dev The one epoch that may be posted next (every lower one is posted).
 next_epoch: public(uint256)
 
 
-# @dev The latest posted epoch and its root (claims verify against it).
-latest_epoch: public(uint256)
+# @dev The latest posted root (claims verify against it).
 latest_root: public(bytes32)
 
 
@@ -95,9 +117,13 @@ latest_root: public(bytes32)
 epoch_root: public(HashMap[uint256, bytes32])
 
 
-# @dev Sum of posted emissions and of minted claims (total_claimed <= total_posted).
+# @dev Running total the latest root pays, and the sum of minted claims (total_claimed <= total_posted).
 total_posted: public(uint256)
 total_claimed: public(uint256)
+
+
+# @dev Σ cap(e) over the posted epochs, in 10⁻¹⁸ units, rounded down.
+schedule_allowance: public(uint256)
 
 
 # @dev Cumulative amount already paid to each account.
@@ -138,18 +164,20 @@ def __init__(
     epoch_seconds_: uint256,
 ):
     """
-    @dev The deployer becomes the owner (it may pause and replace the oracle set).
+    @dev The deployer becomes the owner; deployment hands ownership to the timelock.
     @param token_ The network token; this contract must be its distributor.
     @param oracles_ Distinct oracle signer addresses.
     @param threshold_ Signatures required per posting (1 <= k <= n).
-    @param initial_epoch_cap_ Largest emission of one epoch in the first schedule period.
+    @param initial_epoch_cap_ Largest emission of one epoch in the first schedule period (< 2¹²⁸).
     @param decay_bps_ Multiplier applied to the cap every period, basis points (<= 10⁴).
     @param decay_period_epochs_ Epochs per schedule period (0: the cap never decays).
-    @param first_epoch_ The first epoch that may be posted.
+    @param first_epoch_ The first epoch to be posted.
     @param genesis_time_ Start (unix seconds) of epoch 0.
-    @param epoch_seconds_ Epoch length; an epoch may be posted only once it has ended (0: no check).
+    @param epoch_seconds_ Epoch length (> 0); an epoch may be posted only once it has ended.
     """
     assert decay_bps_ <= _BPS, "distributor: decay above 100%"
+    assert initial_epoch_cap_ < 2**128, "distributor: epoch cap too large"
+    assert epoch_seconds_ > 0, "distributor: zero epoch length"
     ownable.__init__()
     pausable.__init__()
     eip712_domain_separator.__init__("OpenDePIN RewardsDistributor", "1")
@@ -158,6 +186,7 @@ def __init__(
     decay_bps = decay_bps_
     decay_period_epochs = decay_period_epochs_
     first_epoch = first_epoch_
+    _DECAY_FACTOR = decay_bps_ * (_ONE // _BPS)
     genesis_time = genesis_time_
     epoch_seconds = epoch_seconds_
     self.next_epoch = first_epoch_
@@ -168,18 +197,37 @@ def __init__(
 @view
 def epoch_cap(epoch: uint256) -> uint256:
     """
-    @dev The most one epoch `epoch` may emit under the schedule.
+    @dev The schedule's cap of epoch `epoch`, smallest units, rounded down.
     """
-    return self._epoch_cap(epoch)
+    return self._cap_scaled(epoch) // ALLOWANCE_SCALE
 
 
 @external
 @view
-def epoch_digest(epoch: uint256, root: bytes32, manifest_hash: bytes32, emission: uint256) -> bytes32:
+def epoch_cap_scaled(epoch: uint256) -> uint256:
+    """
+    @dev The schedule's cap of epoch `epoch` in 10⁻¹⁸ units, rounded down (what a post adds to the allowance).
+    """
+    return self._cap_scaled(epoch)
+
+
+@external
+@view
+def latest_epoch() -> uint256:
+    """
+    @dev The latest posted epoch; reverts while none is.
+    """
+    assert self.next_epoch > first_epoch, "distributor: no epoch posted"
+    return self.next_epoch - 1
+
+
+@external
+@view
+def epoch_digest(epoch: uint256, root: bytes32, manifest_hash: bytes32, total: uint256) -> bytes32:
     """
     @dev The EIP-712 digest the oracles sign for a posting.
     """
-    return self._epoch_digest(epoch, root, manifest_hash, emission)
+    return self._epoch_digest(epoch, root, manifest_hash, total)
 
 
 @external
@@ -187,41 +235,39 @@ def post_epoch(
     epoch: uint256,
     root: bytes32,
     manifest_hash: bytes32,
-    emission: uint256,
+    total: uint256,
     signatures: DynArray[Bytes[65], MAX_ORACLES],
 ):
     """
-    @dev Posts an epoch's rewards root; anyone may submit, the oracles' signatures authorise.
+    @dev Posts the next epoch's rewards root; anyone may submit, the oracles' signatures authorise.
     @notice Signatures must come from distinct oracles, ordered by ascending signer address.
-            Epochs between the last posted one and `epoch` are skipped; their schedule
-            allowance is usable by this post (`emission <= cap(epoch) · epochs covered`).
-            With an epoch clock, only epochs that have ended may be posted.
-    @param epoch The epoch number (>= next_epoch).
-    @param root Merkle root of the cumulative rewards tree.
+    @param epoch The epoch number; must equal `next_epoch`, and the epoch must have ended.
+    @param root Merkle root of the cumulative rewards tree (empty only while `total` is 0).
     @param manifest_hash Hash of the epoch manifest (inputs, params, engine version).
-    @param emission Tokens this epoch adds to what may be claimed, smallest unit.
+    @param total Running total the root pays (Σ of its leaves), smallest unit; at least
+           `total_posted`, at most the schedule allowance through `epoch`.
     @param signatures Oracle signatures (65 bytes each) over `epoch_digest`.
     """
     pausable._require_not_paused()
-    assert epoch >= self.next_epoch, "distributor: epoch already posted"
-    assert root != empty(bytes32), "distributor: empty root"
-    if epoch_seconds != 0:
-        # Oracles cannot post ahead of time, so skipping epochs never unlocks more than has elapsed.
-        assert genesis_time + (epoch + 1) * epoch_seconds <= block.timestamp, "distributor: epoch has not ended"
-    covered: uint256 = epoch + 1 - self.next_epoch
-    assert emission <= self._epoch_cap(epoch) * covered, "distributor: emission above schedule"
-    self._check_signatures(self._epoch_digest(epoch, root, manifest_hash, emission), signatures)
+    assert epoch == self.next_epoch, "distributor: not the next epoch"
+    assert root != empty(bytes32) or total == 0, "distributor: empty root with a total"
+    assert genesis_time + (epoch + 1) * epoch_seconds <= block.timestamp, "distributor: epoch has not ended"
+    previous: uint256 = self.total_posted
+    assert total >= previous, "distributor: total below posted total"
+    allowance: uint256 = self.schedule_allowance + self._cap_scaled(epoch)
+    assert total * ALLOWANCE_SCALE <= allowance, "distributor: total above schedule"
+    self._check_signatures(self._epoch_digest(epoch, root, manifest_hash, total), signatures)
     self.next_epoch = epoch + 1
-    self.latest_epoch = epoch
     self.latest_root = root
     self.epoch_root[epoch] = root
-    self.total_posted += emission
+    self.total_posted = total
+    self.schedule_allowance = allowance
     log EpochPosted(
         epoch=epoch,
         root=root,
         manifest_hash=manifest_hash,
-        emission=emission,
-        total_posted=self.total_posted,
+        emission=total - previous,
+        total_posted=total,
         submitter=msg.sender,
     )
 
@@ -237,7 +283,7 @@ def claim(account: address, cumulative: uint256, proof: DynArray[bytes32, MAX_PR
     """
     pausable._require_not_paused()
     root: bytes32 = self.latest_root
-    assert root != empty(bytes32), "distributor: no epoch posted"
+    assert root != empty(bytes32), "distributor: no root to claim against"
     leaf: bytes32 = keccak256(keccak256(abi_encode(account, cumulative)))
     assert merkle_proof_verification._verify(proof, root, leaf), "distributor: invalid proof"
     already: uint256 = self.claimed[account]
@@ -247,14 +293,14 @@ def claim(account: address, cumulative: uint256, proof: DynArray[bytes32, MAX_PR
     self.claimed[account] = cumulative
     self.total_claimed += amount
     extcall token.mint(account, amount)
-    log Claimed(account=account, amount=amount, cumulative=cumulative, epoch=self.latest_epoch)
+    log Claimed(account=account, amount=amount, cumulative=cumulative, epoch=self.next_epoch - 1)
     return amount
 
 
 @external
 def set_oracles(oracles_: DynArray[address, MAX_ORACLES], threshold_: uint256):
     """
-    @dev Replaces the oracle set; owner only (use a multisig or timelock as owner).
+    @dev Replaces the oracle set; owner (the timelock) only.
     """
     ownable._check_owner()
     for oracle: address in self.oracles:
@@ -262,46 +308,41 @@ def set_oracles(oracles_: DynArray[address, MAX_ORACLES], threshold_: uint256):
     self._set_oracles(oracles_, threshold_)
 
 
-@external
-def pause():
-    """
-    @dev Stops postings and claims; owner only.
-    """
-    ownable._check_owner()
-    pausable._pause()
-
-
-@external
-def unpause():
-    """
-    @dev Resumes postings and claims; owner only.
-    """
-    ownable._check_owner()
-    pausable._unpause()
-
-
 @internal
 @view
-def _epoch_cap(epoch: uint256) -> uint256:
+def _cap_scaled(epoch: uint256) -> uint256:
+    # initial · factor^periods / 10¹⁸: the cap in 10⁻¹⁸ units, never above the exact value.
     if epoch < first_epoch:
         return 0
     if decay_period_epochs == 0:
-        return initial_epoch_cap
+        return initial_epoch_cap * ALLOWANCE_SCALE
     periods: uint256 = (epoch - first_epoch) // decay_period_epochs
-    cap: uint256 = initial_epoch_cap
-    # Rounded up at each step, so the cap never falls below the exact geometric value.
-    for _: uint256 in range(min(periods, _MAX_DECAYS), bound=_MAX_DECAYS):
-        cap = (cap * decay_bps + _BPS - 1) // _BPS
-        if cap == 0:
+    return initial_epoch_cap * self._pow_down(_DECAY_FACTOR, periods) // (_ONE // ALLOWANCE_SCALE)
+
+
+@internal
+@pure
+def _pow_down(base: uint256, exponent: uint256) -> uint256:
+    # base^exponent in 36-decimal fixed point for base <= 1, by squaring: at most 2·log2(exponent) + 1
+    # products, each rounded down, so the result never exceeds the exact power.
+    result: uint256 = _ONE
+    square: uint256 = base
+    rest: uint256 = exponent
+    for _: uint256 in range(256):
+        if rest & 1 == 1:
+            result = result * square // _ONE
+        rest = rest >> 1
+        if rest == 0 or result == 0:
             break
-    return cap
+        square = square * square // _ONE
+    return result
 
 
 @internal
 @view
-def _epoch_digest(epoch: uint256, root: bytes32, manifest_hash: bytes32, emission: uint256) -> bytes32:
+def _epoch_digest(epoch: uint256, root: bytes32, manifest_hash: bytes32, total: uint256) -> bytes32:
     return eip712_domain_separator._hash_typed_data_v4(
-        keccak256(abi_encode(EPOCH_TYPEHASH, epoch, root, manifest_hash, emission))
+        keccak256(abi_encode(EPOCH_TYPEHASH, epoch, root, manifest_hash, total))
     )
 
 

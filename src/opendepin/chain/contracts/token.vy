@@ -6,8 +6,9 @@
 @license Apache-2.0
 @notice ERC-20 (snekmate `erc20`) with a hard maximum supply. After deployment the
         only minter is the rewards distributor, set once by the owner; the
-        distributor in turn never mints more than the emission schedule allows
-        (specs/economics.md, "Emission schedules"). An optional genesis allocation
+        distributor in turn never mints more than the emission schedule allows.
+        Deployment renounces the ownership once the distributor is set, so nobody
+        can change anything after that. An optional genesis allocation
         is minted in the constructor and counts against the maximum supply.
 """
 
