@@ -5,7 +5,6 @@ Keystores made by the tests use the light KDF (`DEPIN_KEYSTORE_FAST_KDF`, a deve
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,7 +25,13 @@ ORACLE_KEYS = [key_of(100 + i) for i in range(3)]
 MAKER_KEY = key_of(200)
 CONTRACTS = ["Timelock", "Token", "PriceOracle", "DataCredits", "DeviceRegistry", "RewardsDistributor"]
 
-os.environ.setdefault("DEPIN_KEYSTORE_FAST_KDF", "1")
+
+@pytest.fixture(scope="session", autouse=True)
+def _fast_kdf() -> Iterator[None]:
+    """Keystores written by these tests use scrypt n = 2¹² even under a chosen password."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DEPIN_KEYSTORE_FAST_KDF", "1")
+        yield
 
 
 @pytest.fixture(scope="session")
