@@ -146,6 +146,8 @@ def _trunc_high(x: float | FloatArray) -> float | FloatArray:
 
 
 def _as_input(x: float | npt.ArrayLike) -> float | FloatArray:
+    if type(x) is float:
+        return x
     if isinstance(x, np.ndarray):
         return x.astype(np.float64, copy=False)
     if isinstance(x, int | float):

@@ -147,3 +147,29 @@ def test_rewards_match_an_independent_fraction_reference(hotspots: list) -> None
         assert compute_hip15_total(per_n, PARAMS, beacon=False) == sum(
             reference_witness_unit(n) * c for n, c in per_n.items()
         )
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(-120_000, 120_000),
+            st.integers(-120_000, 120_000),
+            st.integers(-120_000, 120_000),
+            st.integers(-120_000, 120_000),
+            st.integers(0, 7),
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_batched_witness_geometry_is_bit_identical_to_one_at_a_time(links: list) -> None:
+    """The epoch computes every witness link's distance and free-space loss in one vectorised batch; the
+    verdicts must not depend on that (same bits as the scalar rule)."""
+    from opendepin.sectors.wireless.poc.rules_witness import compute_link_geometries, compute_link_geometry
+
+    triples = [
+        (cell_at(n1, e1), cell_at(n2, e2), 903_900_000 + 200_000 * channel)
+        for n1, e1, n2, e2, channel in links
+    ]
+    assert compute_link_geometries(triples) == [compute_link_geometry(*t) for t in triples]

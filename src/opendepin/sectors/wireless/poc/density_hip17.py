@@ -59,14 +59,15 @@ def compute_density_table(
 
 def compute_hex_scale(location: str, table: Mapping[int, tuple[dict[str, int], dict[str, int]]]) -> Fraction:
     """Product over resolutions of clipped/unclipped for the hotspot's ancestors (HIP-17), exact."""
-    scale = Fraction(1)
+    numerator = denominator = 1
     for res, (unclipped, clipped) in table.items():
         parent = h3.cell_to_parent(location, res)
         total = unclipped.get(parent, 0)
         if total == 0:
             return Fraction(0)
-        scale *= Fraction(clipped[parent], total)
-    return scale
+        numerator *= clipped[parent]
+        denominator *= total
+    return Fraction(numerator, denominator)
 
 
 def compute_hex_scales(active: Mapping[str, str], params: PocParams) -> dict[str, Fraction]:

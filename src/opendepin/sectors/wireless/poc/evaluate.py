@@ -125,6 +125,7 @@ def process_units(
     (HIP-15 pays each by n, see `compute_hip15_total`)."""
     beacon_counts: WitnessCounts = {}
     witness_counts: WitnessCounts = {}
+    shown: dict[int, tuple[float, float]] = {}
     for beacon in beacons.values():
         report = beacon.report
         if report.report_id in verdicts and not verdicts[report.report_id].ok:
@@ -135,11 +136,16 @@ def process_units(
                 witness.report.report_id, "witness.not_selected", {"rank": rank, "cap": params.witness_cap}
             )
         n = len(kept)
-        b_unit, w_unit = compute_beacon_unit(n, params), compute_witness_unit(n, params)
+        if n not in shown:  # HIP-15 units for evidence shown to people (money uses the exact Fractions)
+            shown[n] = (
+                round(float(compute_beacon_unit(n, params)), 6),
+                round(float(compute_witness_unit(n, params)), 6),
+            )
+        b_unit, w_unit = shown[n]
         verdicts[report.report_id] = Verdict(
             report.report_id,
             OK,
-            {**verdicts[report.report_id].evidence, "witnesses": n, "hip15_unit": round(float(b_unit), 6)},
+            {**verdicts[report.report_id].evidence, "witnesses": n, "hip15_unit": b_unit},
         )
         beacon_counts.setdefault(report.device_id, Counter())[n] += 1
         for rank, witness in enumerate(kept, start=1):
@@ -151,7 +157,7 @@ def process_units(
                     **verdicts[witness.report.report_id].evidence,
                     "rank": rank,
                     "witnesses": n,
-                    "hip15_unit": round(float(w_unit), 6),
+                    "hip15_unit": w_unit,
                 },
             )
             witness_counts.setdefault(device, Counter())[n] += 1
@@ -160,7 +166,8 @@ def process_units(
 
 def compute_scaled_units(hip15: Fraction, scale: Fraction, trust_ppm: int) -> int:
     """Integer reward units = ⌊HIP-15 units × hex scale × trust × UNIT_SCALE⌋, exact (trust in ppm)."""
-    return int(hip15 * scale * Fraction(trust_ppm, PPM) * UNIT_SCALE)
+    numerator = hip15.numerator * scale.numerator * trust_ppm * UNIT_SCALE
+    return numerator // (hip15.denominator * scale.denominator * PPM)
 
 
 def format_ppm(ppm: int) -> str:

@@ -18,7 +18,13 @@ from opendepin.sectors.wireless.poc.rules_beacon import (
     check_beacon_device,
     compute_beacon_bucket,
 )
-from opendepin.sectors.wireless.poc.rules_witness import BeaconContext, check_witness, check_witness_device
+from opendepin.sectors.wireless.poc.rules_witness import (
+    BeaconContext,
+    LinkGeometry,
+    check_witness,
+    check_witness_device,
+    compute_link_geometries,
+)
 
 
 @dataclass(slots=True)
@@ -106,8 +112,12 @@ def process_witness_group(
     devices: Mapping[str, DeviceInfo],
     entropy_ts: int,
     params: PocParams,
+    links: Mapping[str, LinkGeometry] | None = None,
 ) -> dict[str, Verdict]:
-    """Check every witness of one valid beacon; valid ones are appended to `beacon.witnesses`."""
+    """Check every witness of one valid beacon; valid ones are appended to `beacon.witnesses`.
+
+    `links` holds the geometry of witness links computed in one batch, by report id (see
+    `compute_epoch_links`); a missing one is computed on the spot (the same bits)."""
     verdicts: dict[str, Verdict] = {}
     passed: list[tuple[ReportRecord, WitnessPayload]] = []
     beaconer = beacon.report.device_id
@@ -131,12 +141,40 @@ def process_witness_group(
             continue
         seen.add(report.device_id)
         reason, evidence = check_witness(
-            payload, report.received_at, entropy_ts, devices[report.device_id], context, params
+            payload,
+            report.received_at,
+            entropy_ts,
+            devices[report.device_id],
+            context,
+            params,
+            links.get(report.report_id) if links is not None else None,
         )
         verdicts[report.report_id] = Verdict(report.report_id, reason, {"beaconer": beaconer, **evidence})
         if reason == OK:
             beacon.witnesses.append(WitnessEntry(report, payload, evidence))
     return verdicts
+
+
+def compute_epoch_links(
+    groups: Mapping[tuple[str, str], list[tuple[ReportRecord, WitnessPayload]]],
+    beacons: Mapping[tuple[str, str], BeaconEntry],
+    devices: Mapping[str, DeviceInfo],
+) -> dict[str, LinkGeometry]:
+    """Geometry (distance, free-space loss) of every witness link of the epoch whose two ends are located,
+    in one vectorised batch, by report id."""
+    keys: list[str] = []
+    links: list[tuple[str, str, int]] = []
+    for key, group in groups.items():
+        beacon = beacons.get(key)
+        beaconer = devices.get(key[0])
+        if beacon is None or beaconer is None or beaconer.location is None:
+            continue
+        for report, _ in group:
+            witness = devices.get(report.device_id)
+            if witness is not None and witness.location is not None:
+                keys.append(report.report_id)
+                links.append((witness.location, beaconer.location, beacon.payload.frequency_hz))
+    return dict(zip(keys, compute_link_geometries(links), strict=True))
 
 
 def process_witnesses(
@@ -150,6 +188,7 @@ def process_witnesses(
     """Match witnesses to the beacon they cite (beaconer, entropy) and run the witness checks."""
     verdicts: dict[str, Verdict] = {}
     groups = _parse_witnesses(reports, verdicts)
+    links = compute_epoch_links(groups, beacons, devices)
     for key in sorted(groups):
         group = groups[key]
         beacon = beacons.get(key)
@@ -158,5 +197,5 @@ def process_witnesses(
             for report, _ in group:
                 verdicts[report.report_id] = Verdict(report.report_id, reason, {"beaconer": key[0]})
             continue
-        verdicts.update(process_witness_group(group, beacon, devices, entropies[key[1]], params))
+        verdicts.update(process_witness_group(group, beacon, devices, entropies[key[1]], params, links))
     return verdicts

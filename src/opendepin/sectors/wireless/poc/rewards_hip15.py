@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
+from functools import lru_cache
 from typing import TypeVar
 
 from opendepin.sectors.wireless.poc.params import PocParams
@@ -15,28 +16,33 @@ from opendepin.sectors.wireless.poc.params import PocParams
 T = TypeVar("T")
 
 
+@lru_cache(maxsize=1024)
 def as_fraction(value: float | int) -> Fraction:
     """A network.toml number as the exact decimal it spells (0.8 → 4/5)."""
     return Fraction(str(value))
 
 
+@lru_cache(maxsize=4096)
+def compute_units(n: int, redundancy: int, cap: float, decay: float) -> tuple[Fraction, Fraction]:
+    """HIP-15 (beaconer unit, unit of each witness) for a beacon with n selected witnesses and R = redundancy:
+    beaconer n/R if n ≤ R, else min(cap, 2 − decay^(n−R)); each witness 1 if n ≤ R (0 if n = 0), else
+    min(cap, (R − (1 − decay^(n−R))) / n)."""
+    if n <= redundancy:
+        return Fraction(n, redundancy), Fraction(1 if n > 0 else 0)
+    fade = as_fraction(decay) ** (n - redundancy)
+    limit = as_fraction(cap)
+    return min(limit, 2 - fade), min(limit, (redundancy - (1 - fade)) / n)
+
+
 def compute_beacon_unit(n: int, params: PocParams) -> Fraction:
     """HIP-15 beaconer unit for a beacon with n selected witnesses: n/R if n ≤ R, else
     min(cap, 2 − decay^(n−R))."""
-    r = params.witness_redundancy
-    if n <= r:
-        return Fraction(n, r)
-    return min(as_fraction(params.unit_cap), 2 - as_fraction(params.unit_decay) ** (n - r))
+    return compute_units(n, params.witness_redundancy, params.unit_cap, params.unit_decay)[0]
 
 
 def compute_witness_unit(n: int, params: PocParams) -> Fraction:
     """HIP-15 unit of each of n selected witnesses: 1 if n ≤ R, else min(cap, (R − (1 − decay^(n−R))) / n)."""
-    r = params.witness_redundancy
-    if n <= 0:
-        return Fraction(0)
-    if n <= r:
-        return Fraction(1)
-    return min(as_fraction(params.unit_cap), (r - (1 - as_fraction(params.unit_decay) ** (n - r))) / n)
+    return compute_units(n, params.witness_redundancy, params.unit_cap, params.unit_decay)[1]
 
 
 def compute_hip15_total(counts: Mapping[int, int], params: PocParams, beacon: bool) -> Fraction:

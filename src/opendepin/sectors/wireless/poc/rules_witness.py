@@ -5,18 +5,26 @@ computed deterministically (quantised cell centres, `opendepin.detmath`)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
+
+import numpy as np
+import numpy.typing as npt
 
 from opendepin import detmath
 from opendepin.sectors.base import OK, DeviceInfo
 from opendepin.sectors.wireless.poc.entropy import is_entropy_fresh
-from opendepin.sectors.wireless.poc.geo import compute_cell_distance, compute_cell_distance_m
+from opendepin.sectors.wireless.poc.geo import (
+    compute_cell_distance,
+    compute_cell_distance_m,
+    compute_cell_distances_m,
+)
 from opendepin.sectors.wireless.poc.params import PocParams
 from opendepin.sectors.wireless.poc.reports import BeaconPayload, WitnessPayload
 
 SPEED_OF_LIGHT = 2.998e8
+FloatArray = npt.NDArray[np.float64]
 Evidence = dict[str, Any]
 
 
@@ -29,9 +37,38 @@ class BeaconContext:
     first_rx_ms: int
 
 
-def compute_fspl_db(distance_m: float, frequency_hz: float) -> float:
-    """Free-space path loss 20·log10(4π·d·f/c) in dB (Helium rule: RSSI plausibility)."""
-    return 20 * detmath.log10(4 * math.pi * max(distance_m, 1.0) * frequency_hz / SPEED_OF_LIGHT)
+@overload
+def compute_fspl_db(distance_m: float, frequency_hz: float) -> float: ...
+@overload
+def compute_fspl_db(distance_m: FloatArray, frequency_hz: float | FloatArray) -> FloatArray: ...
+def compute_fspl_db(distance_m: float | FloatArray, frequency_hz: float | FloatArray) -> float | FloatArray:
+    """Free-space path loss 20·log10(4π·d·f/c) in dB, d at least 1 m (Helium rule: RSSI plausibility);
+    floats or arrays, the same bits either way."""
+    floor = np.maximum(distance_m, 1.0) if isinstance(distance_m, np.ndarray) else max(distance_m, 1.0)
+    return 20 * detmath.log10(4 * math.pi * floor * frequency_hz / SPEED_OF_LIGHT)
+
+
+@dataclass(frozen=True, slots=True)
+class LinkGeometry:
+    """Distance between the two asserted cells' centres and the free-space loss at the beacon's frequency."""
+
+    distance_m: float
+    fspl_db: float
+
+
+def compute_link_geometry(witness_cell: str, beaconer_cell: str, frequency_hz: int) -> LinkGeometry:
+    """The geometry of one witness link (see `compute_link_geometries` for many at once)."""
+    distance = compute_cell_distance_m(witness_cell, beaconer_cell)
+    return LinkGeometry(distance, compute_fspl_db(distance, frequency_hz))
+
+
+def compute_link_geometries(links: Sequence[tuple[str, str, int]]) -> list[LinkGeometry]:
+    """`compute_link_geometry` of many (witness cell, beaconer cell, frequency) at once, vectorised and
+    bit-identical to one at a time."""
+    distances = compute_cell_distances_m([(w, b) for w, b, _ in links])
+    frequencies = np.array([f for _, _, f in links], dtype=np.float64)
+    losses = compute_fspl_db(distances, frequencies)
+    return [LinkGeometry(d, f) for d, f in zip(distances.tolist(), losses.tolist(), strict=True)]
 
 
 def get_gain_dbi(device: DeviceInfo, params: PocParams) -> float:
@@ -100,8 +137,11 @@ def check_witness(
     witness: DeviceInfo,
     beacon: BeaconContext,
     params: PocParams,
+    link: LinkGeometry | None = None,
 ) -> tuple[str, Evidence]:
-    """Report-level witness checks against its beacon, in Helium's order; evidence carries every number."""
+    """Report-level witness checks against its beacon, in Helium's order; evidence carries every number.
+
+    `link` is the link's geometry when the caller computed it in a batch (`compute_link_geometries`)."""
     if not is_entropy_fresh(entropy_ts, received_at, params.entropy_lifespan_s):
         return "witness.entropy_expired", {
             "entropy_age_s": received_at - entropy_ts,
@@ -133,7 +173,9 @@ def check_witness(
     cells = compute_cell_distance(
         witness.location, beacon.beaconer.location, params.witness_distance_resolution
     )
-    distance = compute_cell_distance_m(witness.location, beacon.beaconer.location)
+    if link is None:
+        link = compute_link_geometry(witness.location, beacon.beaconer.location, beacon.payload.frequency_hz)
+    distance = link.distance_m
     geometry = {"distance_m": round(distance, 1), "cell_distance": min(cells, 10**6)}
     if is_too_close(cells, params):
         return "witness.too_close", {
@@ -143,7 +185,7 @@ def check_witness(
         }
     if is_too_far(distance, params):
         return "witness.too_far", {**geometry, "max_distance_m": params.max_witness_distance_m}
-    fspl = compute_fspl_db(distance, beacon.payload.frequency_hz)
+    fspl = link.fspl_db
     max_rssi = compute_max_rssi_dbm(
         beacon.payload.tx_power_dbm,
         get_gain_dbi(beacon.beaconer, params),
