@@ -1,14 +1,18 @@
-"""`depin simulate wireless`: JSON output with the four figures, for detection and the rules alone."""
+"""`depin simulate wireless`: JSON output with the figures (leakage, pay ratio, precision, recall, FPR) for
+detection and the rules alone, on the network a user runs (`--network FILE`, default the wireless IoT
+example)."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from typer.testing import CliRunner
 
 from opendepin.simulate.cli import app
 
-FIGURES = {"leakage", "precision", "recall", "false_positive_rate"}
+FIGURES = {"leakage", "adversary_pay_ratio", "precision", "recall", "false_positive_rate"}
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "wireless-iot.toml"
 
 
 def test_json_has_the_figures_and_the_baseline() -> None:
@@ -31,7 +35,9 @@ def test_json_has_the_figures_and_the_baseline() -> None:
     data = json.loads(result.output)
     assert set(data) >= FIGURES and set(data["baseline"]) >= FIGURES
     assert data["scenario"] == "witness-ring" and data["devices"] == 300 and data["adversaries"] == 45
+    assert data["network"] == "helium-style-iot"
     assert data["leakage"] < data["baseline"]["leakage"]
+    assert data["adversary_pay_ratio"] < data["baseline"]["adversary_pay_ratio"]
 
 
 def test_table_output_names_both_modes() -> None:
@@ -45,3 +51,16 @@ def test_table_output_names_both_modes() -> None:
 def test_invalid_scenario_exits_with_a_hint() -> None:
     result = CliRunner().invoke(app, ["wireless", "--scenario", "nope", "--devices", "100"])
     assert result.exit_code == 2
+
+
+def test_network_file_is_used_and_checked(tmp_path: Path) -> None:
+    renamed = tmp_path / "network.toml"
+    renamed.write_text(EXAMPLE.read_text().replace('name = "helium-style-iot"', 'name = "my-iot"'))
+    args = ["wireless", "--scenario", "honest", "--devices", "60", "--epochs", "1", "--json"]
+    result = CliRunner().invoke(app, [*args, "--network", str(renamed)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["network"] == "my-iot"
+    heartbeats_only = tmp_path / "plain.toml"
+    heartbeats_only.write_text('name = "plain"\n')
+    result = CliRunner().invoke(app, [*args, "--network", str(heartbeats_only)])
+    assert result.exit_code == 2 and "sectors.wireless.poc" in result.output

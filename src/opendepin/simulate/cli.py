@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from opendepin.config import ConfigError
@@ -75,7 +76,7 @@ def wireless(
     try:
         config = load_network(network)
     except ConfigError as error:
-        errors.print(f"[red]error:[/red] {error}")
+        errors.print(f"[red]error:[/red] {escape(str(error))}")
         raise typer.Exit(2) from None
     result = run_scenario(scenario, devices, epochs, seed, config, adversary_share=adversary_share)
     if as_json:
