@@ -17,6 +17,7 @@ from opendepin.chain.cli import chain_app, claim_command, credits_app
 from opendepin.config import ConfigError, load_config
 from opendepin.economics.cli import app as economics_app
 from opendepin.simulate.cli import app as simulate_app
+from opendepin.wallet_cli import wallet_app
 
 app = typer.Typer(
     help="opendepin: run a DePIN network — identity, signed reports, verification, rewards.",
@@ -30,6 +31,7 @@ app.add_typer(simulate_app, name="simulate", help="Headless adversary scenarios 
 app.add_typer(chain_app, name="chain", help="Contracts on the settlement chain: deploy, status, price.")
 app.add_typer(credits_app, name="credits", help="Data credits: buy them by burning tokens.")
 app.command("claim", help="Claim every reward an owner is owed on chain.")(claim_command)
+app.add_typer(wallet_app, name="wallet", help="Encrypted keys: new, import, list, balance.")
 err = Console(stderr=True)
 out = Console()
 
@@ -60,10 +62,17 @@ def init(
 @app.command("check-config")
 def check_config(path: Annotated[Path, typer.Argument(help="a network.toml")]) -> None:
     """Validate a network.toml; errors name the key and what is allowed."""
+    if path.is_dir():
+        _fail(f"{path} is a directory; give the network.toml file itself (e.g. {path / 'network.toml'})")
+    from opendepin.sectors.registry import load_sectors
+
     try:
         config = load_config(path)
+        load_sectors(config)
     except ConfigError as error:
         _fail(str(error))
+    except (OSError, UnicodeDecodeError) as error:
+        _fail(f"cannot read {path}: {getattr(error, 'strerror', None) or error}")
     out.print(f"ok: network {config.name!r}, sectors {config.enabled_sectors}")
 
 
@@ -176,7 +185,7 @@ def _open_node(data_dir: Path) -> Any:
 
 @epoch_app.command("show")
 def epoch_show(
-    number: int,
+    number: Annotated[int, typer.Argument(min=0, max=2**63 - 1)],
     data_dir: DataDir = DEFAULT_DATA_DIR,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
@@ -208,10 +217,19 @@ def epoch_show(
 
 
 @epoch_app.command("proof")
-def epoch_proof(number: int, address: str, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
+def epoch_proof(
+    number: Annotated[int, typer.Argument(min=0, max=2**63 - 1)],
+    address: str,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+) -> None:
     """Print the Merkle proof of ADDRESS's cumulative reward in epoch NUMBER (JSON)."""
+    from opendepin.identity.wallets import normalize_address
     from opendepin.rewards.proofs import ProofError, proof_for
 
+    try:
+        normalize_address(address)
+    except ValueError:
+        _fail(f"{address!r} is not an address: give an owner's 0x-prefixed 20-byte EVM address")
     node = _open_node(data_dir)
     try:
         proof = proof_for(node.store, number, address)
@@ -343,7 +361,7 @@ def epoch_verify(
 @app.command()
 def explain(
     device: str,
-    epoch: Annotated[int, typer.Option(min=0)],
+    epoch: Annotated[int, typer.Option(min=0, max=2**63 - 1)],
     data_dir: DataDir = DEFAULT_DATA_DIR,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
@@ -411,4 +429,11 @@ def serve(
 
 
 def main() -> None:
-    app()
+    """The `depin` entry point: damaged stored data ends any command with a message, not a traceback."""
+    from opendepin.store.errors import StoreCorruption
+
+    try:
+        app()
+    except StoreCorruption as error:
+        err.print(f"[red]error:[/red] the store is damaged: {error}")
+        sys.exit(1)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import tomllib
 from datetime import UTC, datetime
+from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -97,6 +98,48 @@ class EpochConfig(_Strict):
         return int(self.genesis.timestamp())
 
 
+def _check_acyclic(flows: dict[str, dict[str, int]]) -> None:
+    """Unused pools flow forward only: a flow that leads back to its source could never be allocated."""
+    for start in flows:
+        seen: set[str] = set()
+        frontier = [start]
+        while frontier:
+            for target in flows.get(frontier.pop(), {}):
+                if target == start:
+                    raise ValueError(f"unused_flows_to: {start!r} flows back to itself")
+                if target not in seen:
+                    seen.add(target)
+                    frontier.append(target)
+
+
+class UsageConfig(_Strict):
+    """How users' payments decide rewards (docs/architecture.md, "Users pay, providers earn").
+
+    Each sector that meters usage names a usage category (the wireless sector: `data_transfer`). With r the
+    value users paid in credits divided by the value of the epoch's emission (at the oracle price), the
+    usage categories receive the weight w(r) of the device part of the emission and the other device
+    categories 1 − w(r); `weight` lists (r, w) points, linear between them and flat outside. A device earns
+    from usage pools at most `cap` × the token value of the credits it carried; the rest flows on as an
+    unused pool does.
+    """
+
+    credit_usd: Annotated[float, Field(gt=0, description="USD value of one data credit")] = 0.00001
+    cap: Annotated[float, Field(ge=0, description="most a device earns per value of credits carried")] = 1.0
+    weight: list[tuple[Annotated[float, Field(ge=0)], Annotated[float, Field(ge=0, le=1)]]] = Field(
+        default_factory=lambda: [(0.0, 0.0), (1.0, 0.9)]
+    )
+    reference_price_usd: Annotated[
+        float, Field(gt=0, description="token price used when the epoch has no oracle price")
+    ] = 1.0
+
+    @model_validator(mode="after")
+    def _increasing(self) -> UsageConfig:
+        ratios = [r for r, _ in self.weight]
+        if not ratios or any(b <= a for a, b in pairwise(ratios)):
+            raise ValueError("usage.weight: give (ratio, weight) points with strictly increasing ratios")
+        return self
+
+
 class RewardsConfig(_Strict):
     """Category splits in basis points (specs/economics.md, wireless example: coverage 30 %, data 50 % …).
 
@@ -115,6 +158,7 @@ class RewardsConfig(_Strict):
         default_factory=lambda: {"data_transfer": {"coverage": BASIS_POINTS}}
     )
     recipients: dict[str, str] = Field(default_factory=dict)
+    usage: UsageConfig = UsageConfig()
 
     @model_validator(mode="after")
     def _consistent(self) -> RewardsConfig:
@@ -132,6 +176,7 @@ class RewardsConfig(_Strict):
                     raise ValueError(f"unused_flows_to {src!r} -> {dst!r}: both must be device categories")
             if sum(targets.values()) != BASIS_POINTS:
                 raise ValueError(f"unused_flows_to.{src} must sum to {BASIS_POINTS} basis points")
+        _check_acyclic(self.unused_flows_to)
         for name, address in self.recipients.items():
             if name not in self.categories or name in self.device_categories:
                 raise ValueError(f"recipient {name!r} must be a non-device category")
@@ -147,11 +192,29 @@ class IngestConfig(_Strict):
     max_report_bytes: Annotated[int, Field(ge=128)] = 16_384
     max_past_seconds: Annotated[int, Field(ge=0)] = 3_600
     max_future_seconds: Annotated[int, Field(ge=0)] = 300
+    rejections_per_second: Annotated[
+        int, Field(ge=1, description="rejected reports a source may cause per second, sustained")
+    ] = 10
+    rejection_burst: Annotated[
+        int, Field(ge=1, description="rejected reports a source may cause at once before it gets 429")
+    ] = 5_000
+    rate_limited_sources: Annotated[
+        int, Field(ge=1, le=10_000_000, description="sources the rate limiter remembers at once")
+    ] = 100_000
+    rejection_bucket_seconds: Annotated[
+        int, Field(ge=60, description="rejection counters are kept per source, reason and this period")
+    ] = 3_600
+    rejection_samples: Annotated[
+        int, Field(ge=0, le=1_000, description="raw rejected reports kept per reason (the latest)")
+    ] = 8
+    rejection_sample_bytes: Annotated[
+        int, Field(ge=0, le=16_384, description="bytes kept of each sampled rejected report")
+    ] = 512
 
 
 class StoreConfig(_Strict):
     kind: Literal["sqlite", "postgres"] = "sqlite"
-    path: str = "depin.sqlite3"
+    path: str = "depin.sqlite"
     dsn: str = "postgresql://postgres@127.0.0.1:5432/opendepin"
 
 
@@ -169,6 +232,13 @@ class MakerConfig(_Strict):
 
     name: str
     address: Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$", description="maker's EVM address")]
+
+
+class SharedConfig(_Strict):
+    """Report kinds and reward categories that several sectors may claim at once (else a config error)."""
+
+    kinds: list[str] = Field(default_factory=list)
+    categories: list[str] = Field(default_factory=list)
 
 
 class SectorConfig(_Strict):
@@ -191,6 +261,7 @@ class NetworkConfig(_Strict):
     chain: ChainConfig = ChainConfig()
     makers: list[MakerConfig] = Field(default_factory=list)
     sectors: dict[str, SectorConfig] = Field(default_factory=lambda: {"wireless": SectorConfig()})
+    shared: SharedConfig = SharedConfig()
 
     def sector_params(self, name: str) -> dict[str, Any]:
         """The raw parameter table of sector `name` (without `enabled`)."""
@@ -213,14 +284,12 @@ def _format_error(error: ValidationError) -> str:
 
 
 def parse_config(data: dict[str, Any]) -> NetworkConfig:
-    """Validate a parsed TOML table; raise ConfigError naming each wrong key."""
+    """Validate a parsed TOML table; raise ConfigError naming each wrong key. Sector tables are validated by
+    their plug-ins when the shell loads them (`opendepin.sectors.registry.load_sectors`)."""
     try:
         config = NetworkConfig.model_validate(data)
     except ValidationError as error:
         raise ConfigError(_format_error(error)) from None
-    from opendepin.sectors.registry import validate_sector_params
-
-    validate_sector_params(config)
     return config
 
 

@@ -44,10 +44,16 @@ max_batch = 1000              # reports per POST /v1/reports
 max_report_bytes = 16384
 max_past_seconds = 3600       # a report's ts must be within [now - past, now + future]
 max_future_seconds = 300
+rejections_per_second = 10    # rejected reports a source (client address) may cause, sustained ...
+rejection_burst = 5000        # ... and at once; past that POST /v1/reports answers 429 + Retry-After
+rate_limited_sources = 100000 # sources the rate limiter remembers at once
+rejection_bucket_seconds = 3600 # rejections are counted per reason, source and period (not stored one by one)
+rejection_samples = 8         # raw rejected reports kept per reason (the latest)
+rejection_sample_bytes = 512  # bytes kept of each
 
 [store]
 kind = "sqlite"               # "sqlite" (embedded) | "postgres"
-path = "depin.sqlite3"        # relative to the data dir
+path = "depin.sqlite"        # relative to the data dir
 dsn = "postgresql://postgres@127.0.0.1:5432/opendepin"
 
 [chain]

@@ -141,8 +141,9 @@ def test_fuzzed_bodies_never_500(
 
 
 def test_entropy_needs_poc(client: TestClient) -> None:
-    response = client.get("/v1/entropy")
-    assert response.status_code == 404 and response.json()["detail"]["reason"] == "entropy.not_served"
+    """The wireless sector serves entropy only when the network runs beacons and witnesses."""
+    response = client.get("/v1/sectors/wireless/entropy")
+    assert response.status_code == 404 and response.json()["detail"]["reason"] == "not_found"
 
 
 def test_entropy_served_recorded_and_in_epoch_inputs(config: NetworkConfig, store: SQLiteStore) -> None:
@@ -166,16 +167,19 @@ def test_entropy_served_recorded_and_in_epoch_inputs(config: NetworkConfig, stor
     clock = SimulatedClock(poc_config.epochs.genesis_ts + 125)
     node = Node(poc_config, store, clock)
     client = TestClient(create_app(node))
-    first = client.get("/v1/entropy").json()
+    path = "/v1/sectors/wireless/entropy"
+    first = client.get(path).json()
     assert first["timestamp"] == poc_config.epochs.genesis_ts + 120
     assert first["expires_at"] == first["timestamp"] + 180
-    assert client.get("/v1/entropy").json() == first  # same period, same entropy
+    assert client.get(path).json() == first  # same period, same entropy
     clock.set(clock.now() + 60)
-    second = client.get("/v1/entropy").json()
+    second = client.get(path).json()
     assert second["value"] != first["value"]
     clock.set(poc_config.epochs.genesis_ts + 86_400 + 600)
-    record = node.close_epoch(0)
-    assert record.inputs["context"]["wireless.entropy"] == {
-        first["value"]: first["timestamp"],
-        second["value"]: second["timestamp"],
-    }
+    served = node.gather_inputs(0).challenges["wireless"]
+    assert [(c.kind, c.challenge_id, c.issued_at) for c in served] == [
+        ("wireless.entropy", first["value"], first["timestamp"]),
+        ("wireless.entropy", second["value"], second["timestamp"]),
+    ]
+    node.close_epoch(0)
+    assert node.audit_epoch(0).matches  # the challenges re-derive from their seeds

@@ -20,7 +20,7 @@ from opendepin import __version__
 from opendepin.api.bounded import BoundedJSONMiddleware
 from opendepin.api.deps import json_body_limit
 from opendepin.api.ratelimit import RateLimiter
-from opendepin.api.routes import devices, entropy, epochs, health, reports
+from opendepin.api.routes import devices, epochs, health, reports, usage
 from opendepin.node import Node
 from opendepin.store.errors import StoreCorruption
 
@@ -54,8 +54,12 @@ def create_app(node: Node) -> FastAPI:
         params.rejections_per_second, params.rejection_burst, params.rate_limited_sources, node.clock.now
     )
     app.add_middleware(BoundedJSONMiddleware, max_bytes=json_body_limit(params))
-    for module in (reports, devices, epochs, entropy, health):
+    for module in (reports, usage, devices, epochs, health):
         app.include_router(module.router)
+    for name, plugin in sorted(node.sectors.items()):
+        router = plugin.routes(node)
+        if router is not None:
+            app.include_router(router, prefix=f"/v1/sectors/{name}")
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, error: StarletteHTTPException) -> JSONResponse:

@@ -1,13 +1,14 @@
-"""The ingest gate: pure checks every report passes before it is stored (DESIGN.md "One picture").
+"""The ingest gate: pure checks every report passes before it is stored (docs/architecture.md).
 
-Order: decode → known device → signature → replay/duplicate → timestamp window → epoch still open →
-kind schema. Each failure is a stable reason code with a message a person can act on.
+Order: decode → known device → signature → known kind → replay/duplicate (by the kind's `seq` policy) →
+timestamp window (the kind's, else the network's) → epoch still open (for kinds counted by device time) →
+payload schema (strict). Each failure is a stable reason code with a message a person can act on.
 """
 
 from __future__ import annotations
 
 from collections.abc import Container, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ValidationError
 
@@ -15,7 +16,7 @@ from opendepin.config import IngestConfig
 from opendepin.identity.keys import verify_signature
 from opendepin.reports.envelope import EnvelopeError, SignedReport, decode_report
 from opendepin.reports.model import ReportRecord
-from opendepin.sectors.base import DeviceInfo
+from opendepin.sectors.base import DEFAULT_POLICY, DeviceInfo, IngestPolicy
 
 ACCEPTED = "accepted"
 
@@ -29,6 +30,10 @@ class GateState:
     stored_ids: Container[str]
     closed_until: int
     """Reports timed before this instant belong to closed epochs and can no longer change them."""
+    policies: Mapping[str, IngestPolicy] = field(default_factory=dict)
+    """Report kind → its sector's ingest policy (absent: the network's defaults)."""
+    seen_seqs: Container[tuple[str, int]] = frozenset()
+    """(device, seq) pairs already accepted for kinds whose `seq` policy is `unique`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,11 +84,16 @@ def rejection_bucket(received_at: int, genesis_ts: int, epoch_seconds: int, buck
     return epoch_start + (offset // bucket_seconds) * bucket_seconds
 
 
-def check_timestamp(ts: int, now: int, params: IngestConfig) -> str | None:
-    """None if `ts` lies in [now − max_past, now + max_future], else the reason code."""
-    if ts < now - params.max_past_seconds:
+def check_timestamp(
+    ts: int, now: int, params: IngestConfig, policy: IngestPolicy = DEFAULT_POLICY
+) -> str | None:
+    """None if `ts` lies in [now − max_past, now + max_future] (the kind's bounds, else the network's),
+    else the reason code."""
+    past = params.max_past_seconds if policy.max_past_seconds is None else policy.max_past_seconds
+    future = params.max_future_seconds if policy.max_future_seconds is None else policy.max_future_seconds
+    if ts < now - past:
         return "report.stale"
-    if ts > now + params.max_future_seconds:
+    if ts > now + future:
         return "report.future"
     return None
 
@@ -105,6 +115,24 @@ def check_payload(
         )
         return f"payload does not match {kind}: {fields}"
     return None
+
+
+def check_replay(
+    device: str, seq: int, report_id: str, policy: IngestPolicy, state: GateState
+) -> tuple[str, str] | None:
+    """None, or (reason, message) for a report already stored (`report.duplicate`) or a reused `seq`
+    (`report.replay`): above the device's last accepted `seq` for `increasing` kinds, never seen before
+    for `unique` kinds (store-and-forward devices upload in any order)."""
+    if policy.seq == "unique":
+        if (device, seq) not in state.seen_seqs:
+            return None
+    elif seq > (last := state.last_seq.get(device, -1)):
+        return None
+    if report_id in state.stored_ids:  # looked up only for a reused seq: the log is not read per report
+        return "report.duplicate", "this exact report is already stored"
+    if policy.seq == "unique":
+        return "report.replay", f"seq {seq} was already used by this device"
+    return "report.replay", f"seq {seq} is not above the last accepted seq {last}"
 
 
 def gate_report(
@@ -132,22 +160,19 @@ def gate_report(
             "signature.invalid", "signature does not verify with the device's registered key", signed
         )
     report_id = signed.report_id
-    last = state.last_seq.get(env.device, -1)
-    if env.seq <= last:
-        if report_id in state.stored_ids:
-            return _reject("report.duplicate", "this exact report is already stored", signed, True)
-        return _reject(
-            "report.replay", f"seq {env.seq} is not above the last accepted seq {last}", signed, True
-        )
-    late = check_timestamp(env.ts, now, params)
-    if late is not None:
-        return _reject(late, f"ts {env.ts} is outside the window around receive time {now}", signed, True)
-    if env.ts < state.closed_until:
-        return _reject("report.epoch_closed", f"ts {env.ts} belongs to an epoch already closed", signed, True)
     if env.kind not in kinds:
         return _reject(
             "report.unknown_kind", f"kind {env.kind[:80]!r} is not one of {sorted(kinds)}", signed, True
         )
+    policy = state.policies.get(env.kind, DEFAULT_POLICY)
+    replay = check_replay(env.device, env.seq, report_id, policy, state)
+    if replay is not None:
+        return _reject(*replay, signed, True)
+    late = check_timestamp(env.ts, now, params, policy)
+    if late is not None:
+        return _reject(late, f"ts {env.ts} is outside the window around receive time {now}", signed, True)
+    if policy.assign_by == "device_time" and env.ts < state.closed_until:
+        return _reject("report.epoch_closed", f"ts {env.ts} belongs to an epoch already closed", signed, True)
     problem = check_payload(env.kind, env.payload, kinds)
     if problem is not None:
         return _reject("report.schema_invalid", problem, signed, True)

@@ -26,7 +26,15 @@ from opendepin.rewards.bundle import EpochBundle, EpochOutputs
 from opendepin.rewards.digest import canonical_json
 from opendepin.rewards.epoch import EpochResult, process_epoch
 from opendepin.rewards.inputs import EpochInputs
-from opendepin.sectors.base import DeviceInfo, SectorPlugin
+from opendepin.sectors.base import (
+    DEFAULT_POLICY,
+    Challenge,
+    ChallengeSeed,
+    DeviceInfo,
+    IngestPolicy,
+    SectorPlugin,
+)
+from opendepin.sectors.challenges import challenge_kinds, rederive_problems
 
 MAX_SHOWN = 10
 MAX_REPORT_BYTES = 1 << 20
@@ -80,6 +88,7 @@ def result_outputs(result: EpochResult) -> EpochOutputs:
         owner_rewards=[list(r) for r in result.owner_rewards],
         notes=[list(n) for n in result.notes],
         sector_state=result.sector_state,
+        device_state=result.device_state,
     )
 
 
@@ -137,11 +146,22 @@ def compare_outputs(published: EpochOutputs, recomputed: EpochOutputs) -> list[D
     for key in sorted(set(state_left) | set(state_right)):
         if state_left.get(key) != state_right.get(key):
             diffs.append(Difference("sector_state", key, state_left.get(key), state_right.get(key)))
+    left_devices, right_devices = _plain(dict(published.device_state)), _plain(dict(recomputed.device_state))
+    for sector in sorted(set(left_devices) | set(right_devices)):
+        left, right = left_devices.get(sector, {}), right_devices.get(sector, {})
+        for device in sorted(set(left) | set(right)):
+            before, after = left.get(device, "(absent)"), right.get(device, "(absent)")
+            if before != after:
+                diffs.append(Difference("device_state", f"{sector}/{device[:40]}", before, after))
     return diffs
 
 
 def check_signed_reports(
-    bundle: EpochBundle, config: NetworkConfig, kinds: Mapping[str, Any], devices: Mapping[str, DeviceInfo]
+    bundle: EpochBundle,
+    config: NetworkConfig,
+    kinds: Mapping[str, Any],
+    devices: Mapping[str, DeviceInfo],
+    policies: Mapping[str, IngestPolicy] | None = None,
 ) -> tuple[list[ReportRecord], list[str]]:
     """Decode and re-check every signed report: canonical envelope, id, signature of a snapshot device,
     device time in the window and within the ingest window around its receive time, known kind, valid
@@ -174,9 +194,13 @@ def check_signed_reports(
         ):
             problems.append(f"{label}: the signature does not verify with {env.device[:40]}")
             continue
-        if not bundle.window.contains(env.ts):
+        policy = (policies or {}).get(env.kind, DEFAULT_POLICY)
+        if policy.assign_by == "receive_time":
+            if not bundle.window.contains(wire.received_at):
+                problems.append(f"{label}: received at {wire.received_at}, outside the epoch window")
+        elif not bundle.window.contains(env.ts):
             problems.append(f"{label}: ts {env.ts} is outside the epoch window")
-        late = check_timestamp(env.ts, wire.received_at, config.ingest)
+        late = check_timestamp(env.ts, wire.received_at, config.ingest, policy)
         if late is not None:
             problems.append(f"{label}: {late}: ts {env.ts} vs received_at {wire.received_at}")
         if env.kind not in kinds:
@@ -190,6 +214,13 @@ def check_signed_reports(
         )
     records.sort(key=lambda r: r.report_id)
     return records, problems
+
+
+def challenge_of(row: Sequence[Any]) -> Challenge:
+    """A challenge from its bundle row [kind, id, issued_at, seed entropy, seed period, device, payload]."""
+    kind, challenge_id, issued_at, entropy, period_start, device, payload = row
+    seed = ChallengeSeed(str(entropy), int(period_start))
+    return Challenge(str(kind), str(challenge_id), int(issued_at), seed, device, payload)
 
 
 def check_usage_receipts(
@@ -256,12 +287,18 @@ def recompute_bundle(
 ) -> tuple[EpochResult, list[str]]:
     """The epoch recomputed from the bundle's inputs; also the problems found in those inputs."""
     kinds: dict[str, Any] = {}
+    policies: dict[str, IngestPolicy] = {}
     for plugin in sectors.values():
         kinds.update(plugin.report_kinds())
+        policies.update({kind: plugin.ingest_policy(kind) for kind in plugin.report_kinds()})
     devices = bundle.device_infos()
-    reports, problems = check_signed_reports(bundle, config, kinds, devices)
+    reports, problems = check_signed_reports(bundle, config, kinds, devices, policies)
     usage, usage_problems = check_usage_receipts(bundle, devices)
     problems.extend(usage_problems)
+    challenges = {sector: [challenge_of(row) for row in rows] for sector, rows in bundle.challenges.items()}
+    problems.extend(
+        rederive_problems(challenge_kinds(sectors), [c for cs in challenges.values() for c in cs], devices)
+    )
     inputs = EpochInputs(
         window=bundle.window,
         devices=devices,
@@ -273,6 +310,8 @@ def recompute_bundle(
         rejections=bundle.rejections,
         usage=usage,
         price_wad=bundle.price_wad,
+        challenges=challenges,
+        prior_device_state=bundle.prior_device_state,
     )
     return process_epoch(config, sectors, inputs), problems
 

@@ -8,10 +8,11 @@ A bundle is deterministic CBOR (RFC 8949 §4.2) of one map:
 - the inputs: `window`, `devices` (snapshot rows with attributes and signed onboarding records), `reports`
   (each `[envelope bytes, signature, received_at]`, exactly the bytes the device signed), `prior_cumulative`,
   `prior_state`, `context`, `rejections`, `usage` (each `[receipt bytes, payer signature, received_at]`) and
-  `price_wad` (the oracle price that values usage, or null);
+  `price_wad` (the oracle price that values usage, or null), `challenges` (per sector, each issued
+  challenge with the seed it was derived from) and `prior_device_state` (per sector and device);
 - `outputs`: what the node published: the manifest (whose `inputs_digest` hashes the inputs above and whose
   keccak-256 the oracles post on chain) and every row behind it (verdicts, notes, device and owner rewards,
-  sector state).
+  sector state, the per-device state stored).
 
 Pure: building, encoding and decoding only; reading the store or a chain is the caller's job.
 """
@@ -43,10 +44,14 @@ BUNDLE_KEYS = frozenset(
         "rejections",
         "usage",
         "price_wad",
+        "challenges",
+        "prior_device_state",
         "outputs",
     }
 )
-OUTPUT_KEYS = frozenset({"manifest", "verdicts", "device_rewards", "owner_rewards", "notes", "sector_state"})
+OUTPUT_KEYS = frozenset(
+    {"manifest", "verdicts", "device_rewards", "owner_rewards", "notes", "sector_state", "device_state"}
+)
 NETWORK_SECTIONS = ("name", "token", "emission", "epochs", "rewards", "makers", "ingest", "sectors", "shared")
 
 
@@ -77,6 +82,8 @@ class EpochOutputs:
     notes: Sequence[Sequence[Any]] = ()
     """[device_id, reason, evidence]"""
     sector_state: Mapping[str, Any] = field(default_factory=dict)
+    device_state: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """sector → device → state stored this epoch (None: forgotten)"""
 
 
 @dataclass(frozen=True)
@@ -97,6 +104,9 @@ class EpochBundle:
     usage: Sequence[SignedWire] = ()
     """Usage receipts as the payers signed them: [receipt bytes, signature, received_at]."""
     price_wad: int | None = None
+    challenges: Mapping[str, Sequence[Sequence[Any]]] = field(default_factory=dict)
+    """sector → challenge rows [kind, id, issued_at, seed entropy, seed period, device, payload]"""
+    prior_device_state: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     format: str = BUNDLE_FORMAT
 
     def config(self) -> NetworkConfig:
@@ -148,6 +158,8 @@ def encode_bundle(bundle: EpochBundle) -> bytes:
         "rejections": dict(sorted(bundle.rejections.items())),
         "usage": [[w.envelope, w.signature, w.received_at] for w in bundle.usage],
         "price_wad": bundle.price_wad,
+        "challenges": {sector: [list(r) for r in rows] for sector, rows in sorted(bundle.challenges.items())},
+        "prior_device_state": {k: dict(v) for k, v in sorted(bundle.prior_device_state.items())},
         "outputs": {
             "manifest": dict(outputs.manifest),
             "verdicts": [list(row) for row in outputs.verdicts],
@@ -155,6 +167,7 @@ def encode_bundle(bundle: EpochBundle) -> bytes:
             "owner_rewards": [list(row) for row in outputs.owner_rewards],
             "notes": [list(row) for row in outputs.notes],
             "sector_state": dict(outputs.sector_state),
+            "device_state": {k: dict(v) for k, v in sorted(outputs.device_state.items())},
         },
     }
     return bytes(cbor2.dumps(body, canonical=True))
@@ -219,10 +232,13 @@ def decode_bundle(data: bytes) -> EpochBundle:
                 owner_rewards=_need(outputs, "owner_rewards", list),
                 notes=_need(outputs, "notes", list),
                 sector_state=_need(outputs, "sector_state", dict),
+                device_state=_need(outputs, "device_state", dict),
             ),
             engine_version=_need(body, "engine_version", str),
             usage=usage,
             price_wad=price_wad,
+            challenges=_need(body, "challenges", dict),
+            prior_device_state=_need(body, "prior_device_state", dict),
         )
     except BundleError:
         raise

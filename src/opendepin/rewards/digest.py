@@ -16,6 +16,7 @@ from typing import Any
 from opendepin.config import NetworkConfig
 from opendepin.rewards.inputs import EpochInputs
 from opendepin.sectors.base import DeviceInfo, SectorPlugin
+from opendepin.sectors.challenges import challenge_row
 
 
 def canonical_json(value: Any) -> bytes:
@@ -85,6 +86,11 @@ def inputs_body(inputs: EpochInputs) -> dict[str, Any]:
         "rejections": dict(sorted(inputs.rejections.items())),
         "usage": sorted([u.receipt_id, u.received_at] for u in inputs.usage),
         "price_wad": None if inputs.price_wad is None else str(inputs.price_wad),
+        "challenges": {
+            sector: [challenge_row(c) for c in challenges]
+            for sector, challenges in sorted(inputs.challenges.items())
+        },
+        "prior_device_state": inputs.prior_device_state,
     }
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from opendepin import __version__
@@ -44,6 +44,8 @@ class EpochResult:
     notes: Sequence[tuple[str, str, Mapping[str, Any]]]
     sector_state: dict[str, Any]
     tree: RewardsTree | None
+    device_state: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """sector → device → the state the sector stored for it this epoch (None: forgotten)."""
 
 
 def window_for(config: NetworkConfig, number: int) -> EpochWindow:
@@ -72,14 +74,36 @@ def process_recipient_categories(
     return dict(paid)
 
 
-def run_sectors(
-    sectors: Mapping[str, SectorPlugin], inputs: EpochInputs
-) -> tuple[list[Verdict], list[Contribution], list[DeviceNote], dict[str, Any]]:
-    """Evaluate every sector on the reports of its own kinds."""
-    verdicts: list[Verdict] = []
-    contributions: list[Contribution] = []
-    notes: list[DeviceNote] = []
-    state: dict[str, Any] = {}
+@dataclass
+class SectorResults:
+    """What all sectors decided for one epoch."""
+
+    verdicts: list[Verdict] = field(default_factory=list)
+    contributions: list[Contribution] = field(default_factory=list)
+    notes: list[DeviceNote] = field(default_factory=list)
+    state: dict[str, Any] = field(default_factory=dict)
+    device_state: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def merge_verdicts(verdicts: Sequence[Verdict]) -> list[Verdict]:
+    """One verdict per report: a report of a kind shared by several sectors is `ok` only if every sector
+    said so, else it carries the first refusal (sectors in name order) and every sector's evidence."""
+    by_report: dict[str, list[Verdict]] = {}
+    for verdict in verdicts:
+        by_report.setdefault(verdict.report_id, []).append(verdict)
+    merged = []
+    for report_id, group in by_report.items():
+        if len(group) == 1:
+            merged.append(group[0])
+            continue
+        refusal = next((v for v in group if not v.ok), group[0])
+        merged.append(Verdict(report_id, refusal.reason, {"by_sector": [dict(v.evidence) for v in group]}))
+    return merged
+
+
+def run_sectors(sectors: Mapping[str, SectorPlugin], inputs: EpochInputs) -> SectorResults:
+    """Evaluate every sector on the reports of its own kinds, its challenges and its carried state."""
+    results = SectorResults()
     for name in sorted(sectors):
         plugin = sectors[name]
         kinds = set(plugin.report_kinds())
@@ -90,13 +114,18 @@ def run_sectors(
                 reports=[r for r in inputs.reports if r.kind in kinds and r.device_id in inputs.devices],
                 prior_state=inputs.prior_state.get(name, {}),
                 context=inputs.context,
+                challenges=list(inputs.challenges.get(name, ())),
+                prior_device_state=inputs.prior_device_state.get(name, {}),
             )
         )
-        verdicts.extend(outcome.verdicts)
-        contributions.extend(outcome.contributions)
-        notes.extend(outcome.notes)
-        state[name] = dict(outcome.state)
-    return verdicts, contributions, notes, state
+        results.verdicts.extend(outcome.verdicts)
+        results.contributions.extend(outcome.contributions)
+        results.notes.extend(outcome.notes)
+        results.state[name] = dict(outcome.state)
+        if outcome.device_state:
+            results.device_state[name] = {d: outcome.device_state[d] for d in sorted(outcome.device_state)}
+    results.verdicts = merge_verdicts(results.verdicts)
+    return results
 
 
 def check_conservation(emission: int, paid: int, remainder: Mapping[str, int]) -> None:
@@ -115,7 +144,9 @@ def process_epoch(
     """The whole epoch, deterministic: same inputs and parameters → byte-identical manifest."""
     window = inputs.window
     emission = compute_epoch_emission(config.emission, config.token, window, config.epochs.genesis_ts)
-    verdicts, contributions, notes, state = run_sectors(sectors, inputs)
+    outcome = run_sectors(sectors, inputs)
+    verdicts, contributions, notes = outcome.verdicts, outcome.contributions, outcome.notes
+    state = outcome.state
     units: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for c in contributions:
         units[c.category][c.device_id] += c.units
@@ -223,4 +254,5 @@ def process_epoch(
         notes=[(n.device_id, n.reason, dict(n.evidence)) for n in notes],
         sector_state=state,
         tree=tree,
+        device_state=outcome.device_state,
     )

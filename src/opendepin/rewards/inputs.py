@@ -12,7 +12,7 @@ from typing import Any
 
 from opendepin.market.receipts import UsageRecord
 from opendepin.reports.model import ReportRecord
-from opendepin.sectors.base import DeviceInfo, EpochWindow
+from opendepin.sectors.base import Challenge, DeviceInfo, EpochWindow
 
 
 @dataclass(frozen=True)
@@ -38,3 +38,7 @@ class EpochInputs:
     """Usage receipts accepted in the window (by receive time): who paid which device how many credits."""
     price_wad: int | None = None
     """The oracle's token price at the window's end, USD per whole token × 10**18 (None: no oracle)."""
+    challenges: Mapping[str, Sequence[Challenge]] = field(default_factory=dict)
+    """Per sector, the challenges issued in the window (and the lookback of their kinds)."""
+    prior_device_state: Mapping[str, Mapping[str, Mapping[str, Any]]] = field(default_factory=dict)
+    """Per sector, per device, the state the sector last stored for it."""

@@ -1,9 +1,9 @@
-"""The sector plug-in interface (DESIGN.md principle 5: the core knows nothing sector-specific).
+"""The sector plug-in interface (docs/architecture.md: the core knows nothing sector-specific).
 
 A sector declares its report kinds (payload schemas), and turns one epoch of accepted reports into
 verdicts (one per report, with a stable reason code and the numbers behind it) and contributions
 (reward units per device and category). Evaluation is a pure function of its inputs: no clock, no
-randomness, no I/O. This one shape fits every sector of `specs/`: wireless beacons and witnesses need the
+randomness, no I/O. This one shape fits every sector: wireless beacons and witnesses need the
 whole epoch to match witnesses to beacons, sensors compare a station with its neighbours, mapping dedups
 hexes across drivers, energy compares a meter with witnesses, storage and compute score audit results.
 """
@@ -11,13 +11,16 @@ hexes across drivers, energy compares a meter with witnesses, storage and comput
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel
 
 from opendepin.reports.model import ReportRecord
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
 
 # Reward units are integers so that allocation is exact and reproducible bit for bit: a sector turns its
 # (possibly fractional) score into units by multiplying by UNIT_SCALE and rounding toward zero.
@@ -91,7 +94,94 @@ class SectorOutcome:
     contributions: Sequence[Contribution]
     notes: Sequence[DeviceNote] = ()
     state: Mapping[str, Any] = field(default_factory=dict)
-    """Carry-over for the next epoch (JSON-serialisable: reputation, trust, seniority, recent activity)."""
+    """Carry-over for the next epoch that is not about one device (JSON-serialisable)."""
+    device_state: Mapping[str, Mapping[str, Any] | None] = field(default_factory=dict)
+    """Per-device carry-over that changed this epoch (None forgets a device): reputation, trust evidence,
+    seniority. Stored incrementally: a device absent here keeps its previous state."""
+
+
+@dataclass(frozen=True, slots=True)
+class IngestPolicy:
+    """How the ingest gate treats one report kind (docs/architecture.md, "The sector plug-in interface").
+
+    `max_past_seconds` / `max_future_seconds` bound device time around the receive time (None: the
+    network's `[ingest]` values). `assign_by = "receive_time"` is for store-and-forward devices that upload
+    hours or days late: such a report counts in the epoch open when it arrives (never refused as
+    `report.epoch_closed`), and the sector sees its device time. `seq = "unique"` accepts any order of
+    `seq` but never the same `seq` twice for a device (late uploads interleave with live reports);
+    `"increasing"` requires each `seq` above the device's last.
+    """
+
+    max_past_seconds: int | None = None
+    max_future_seconds: int | None = None
+    assign_by: Literal["device_time", "receive_time"] = "device_time"
+    seq: Literal["increasing", "unique"] = "increasing"
+
+
+DEFAULT_POLICY = IngestPolicy()
+
+
+@dataclass(frozen=True, slots=True)
+class AttributeModels:
+    """The device attributes a sector reads: what the maker attests and what the owner states (each a
+    pydantic model validated in strict mode at onboarding; unknown names are refused)."""
+
+    maker: type[BaseModel] | None = None
+    owner: type[BaseModel] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChallengeSeed:
+    """What a challenge is derived from: chain entropy (a block hash) and the period it was taken for."""
+
+    entropy: str
+    period_start: int
+
+
+@dataclass(frozen=True, slots=True)
+class Challenge:
+    """A challenge the network issued: beacon entropy, a storage audit, a compute canary, a dispatch test.
+    `device` is None for challenges addressed to everyone."""
+
+    kind: str
+    challenge_id: str
+    issued_at: int
+    seed: ChallengeSeed
+    device: str | None = None
+    payload: Mapping[str, Any] = field(default_factory=dict)
+
+
+ChallengeDerivation = Callable[[ChallengeSeed, Mapping[str, DeviceInfo]], Sequence[Challenge]]
+"""Pure: the challenges of one period from its seed and the device registry."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChallengeKind:
+    """A kind of challenge a sector has the network issue.
+
+    A new seed is taken every `period_seconds` (on the first request in the period, or by the scheduler when
+    `scheduled`); `derive` turns it into challenges, so anyone can re-derive them from the seed. An epoch
+    sees the challenges issued in its window and the `lookback_seconds` before it.
+    """
+
+    name: str
+    period_seconds: int
+    derive: ChallengeDerivation
+    lookback_seconds: int = 0
+    scheduled: bool = False
+
+
+class SectorServices(Protocol):
+    """What the node lends a sector's routes (never the store itself)."""
+
+    def now(self) -> int:
+        """The node's clock (Unix seconds)."""
+
+    def device(self, device_id: str) -> DeviceInfo | None:
+        """A registered device."""
+
+    def current_challenge(self, kind: str) -> Sequence[Challenge]:
+        """The challenges of `kind` for the current period, issuing them if this is the first request."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +194,11 @@ class SectorInput:
     prior_state: Mapping[str, Any] = field(default_factory=dict)
     """The `state` this sector returned for the previous epoch (empty for the first epoch)."""
     context: Mapping[str, Any] = field(default_factory=dict)
-    """Extra inputs the shell provides (e.g. chain entropy); part of the epoch's inputs digest."""
+    """Extra inputs the shell provides; part of the epoch's inputs digest."""
+    challenges: Sequence[Challenge] = ()
+    """This sector's challenges issued in the window (and its kinds' lookback before it)."""
+    prior_device_state: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Per device, the state this sector last stored for it (only devices that have one)."""
 
 
 class SectorPlugin(ABC):
@@ -134,4 +228,20 @@ class SectorPlugin(ABC):
 
     def usage_category(self) -> str | None:
         """The device category paid for this sector's metered usage (usage receipts), or None."""
+        return None
+
+    def ingest_policy(self, kind: str) -> IngestPolicy:
+        """How the gate treats reports of `kind` (one of `report_kinds()`)."""
+        return DEFAULT_POLICY
+
+    def attributes(self) -> AttributeModels:
+        """The device attributes this sector reads, by who states them."""
+        return AttributeModels()
+
+    def challenge_kinds(self) -> Sequence[ChallengeKind]:
+        """Challenges the network issues for this sector."""
+        return ()
+
+    def routes(self, services: SectorServices) -> APIRouter | None:
+        """The sector's own API routes, mounted under `/v1/sectors/{name}/`."""
         return None

@@ -26,17 +26,34 @@ from opendepin.rewards.bundle import (
 from opendepin.rewards.digest import device_snapshot
 from opendepin.rewards.epoch import EpochResult, process_epoch, window_for
 from opendepin.rewards.inputs import EpochInputs
-from opendepin.sectors.base import DeviceInfo, SectorPlugin
-from opendepin.store.base import EpochRecord, Store
+from opendepin.sectors.base import Challenge, DeviceInfo, SectorPlugin
+from opendepin.sectors.challenges import challenge_row
+from opendepin.store.base import EpochRecord, Store, StoredReport
 
 ContextSource = Callable[[int], Mapping[str, Any]]
 """Epoch number → the context the node served during it (e.g. challenge entropy)."""
 PriceSource = Callable[[], int | None]
 """The token price now (USD per whole token × 10**18), or None when no oracle is known."""
+ChallengeSource = Callable[[int, int], Mapping[str, Sequence[Challenge]]]
+"""(window start, end) → per sector, the challenges issued for it (ChallengeService.for_epoch)."""
 
 
 def no_price() -> int | None:
     return None
+
+
+def no_challenges(start: int, end: int) -> Mapping[str, Sequence[Challenge]]:
+    return {}
+
+
+def receive_time_kinds(sectors: Mapping[str, SectorPlugin]) -> frozenset[str]:
+    """Report kinds counted in the epoch in which they arrive (store-and-forward devices)."""
+    return frozenset(
+        kind
+        for plugin in sectors.values()
+        for kind in plugin.report_kinds()
+        if plugin.ingest_policy(kind).assign_by == "receive_time"
+    )
 
 
 def snapshot_devices(rows: Sequence[Sequence[Any]]) -> tuple[dict[str, DeviceInfo], dict[str, Any]]:
@@ -68,12 +85,25 @@ class EpochService:
         store: Store,
         context_source: ContextSource,
         price_source: PriceSource = no_price,
+        challenge_source: ChallengeSource = no_challenges,
     ) -> None:
         self.config = config
         self.sectors = sectors
         self.store = store
         self.context_source = context_source
         self.price_source = price_source
+        self.challenge_source = challenge_source
+        self.late_kinds = receive_time_kinds(sectors)
+
+    def epoch_reports(self, start: int, end: int) -> list[StoredReport]:
+        """The window's reports: by device time, except kinds counted by receive time (by report id)."""
+        late_kinds = self.late_kinds
+        by_ts = [r for r in self.store.stored_reports_between(start, end) if r.record.kind not in late_kinds]
+        if not late_kinds:
+            return by_ts
+        received = self.store.stored_reports_received_between(start, end)
+        late = [r for r in received if r.record.kind in late_kinds]
+        return sorted(by_ts + late, key=lambda r: r.record.report_id)
 
     def _prior(self, number: int) -> tuple[dict[str, int], Mapping[str, Any]]:
         prior = self.store.get_epoch(number - 1) if number > 0 else None
@@ -91,7 +121,7 @@ class EpochService:
         return EpochInputs(
             window=window,
             devices=devices,
-            reports=self.store.reports_between(window.start, window.end),
+            reports=[r.record for r in self.epoch_reports(window.start, window.end)],
             prior_cumulative=prior_cumulative,
             prior_state=prior_state,
             context=self.context_source(number),
@@ -99,6 +129,8 @@ class EpochService:
             rejections=self.store.rejection_counts(window.start, window.end),
             usage=[stored.record for stored in self.store.usage_between(window.start, window.end)],
             price_wad=self.price_source(),
+            challenges=self.challenge_source(window.start, window.end),
+            prior_device_state=self.store.prior_device_state(number),
         )
 
     def stored_inputs(self, record: EpochRecord) -> EpochInputs:
@@ -110,7 +142,7 @@ class EpochService:
         return EpochInputs(
             window=window,
             devices=devices,
-            reports=self.store.reports_between(window.start, window.end),
+            reports=[r.record for r in self.epoch_reports(window.start, window.end)],
             prior_cumulative=prior_cumulative,
             prior_state=prior_state,
             context=dict(record.inputs.get("context", {})),
@@ -118,6 +150,8 @@ class EpochService:
             rejections=self.store.rejection_counts(window.start, window.end),
             usage=[stored.record for stored in self.store.usage_between(window.start, window.end)],
             price_wad=record.inputs.get("price_wad"),
+            challenges=self.challenge_source(window.start, window.end),
+            prior_device_state=self.store.prior_device_state(record.number),
         )
 
     def compute(self, inputs: EpochInputs) -> EpochResult:
@@ -140,6 +174,7 @@ class EpochService:
             owner_rewards=result.owner_rewards,
             notes=result.notes,
             sector_state=result.sector_state,
+            device_state=result.device_state,
         )
 
     def bundle(self, number: int) -> EpochBundle:
@@ -150,7 +185,7 @@ class EpochService:
         inputs = self.stored_inputs(record)
         wires = [
             SignedWire(stored.envelope, stored.signature, stored.record.received_at)
-            for stored in self.store.stored_reports_between(inputs.window.start, inputs.window.end)
+            for stored in self.epoch_reports(inputs.window.start, inputs.window.end)
         ]
         return EpochBundle(
             network=network_section(self.config),
@@ -166,6 +201,11 @@ class EpochService:
                 for stored in self.store.usage_between(inputs.window.start, inputs.window.end)
             ],
             price_wad=inputs.price_wad,
+            challenges={
+                sector: [challenge_row(c) for c in challenges]
+                for sector, challenges in sorted(inputs.challenges.items())
+            },
+            prior_device_state={k: dict(v) for k, v in inputs.prior_device_state.items()},
             outputs=EpochOutputs(
                 manifest=record.manifest,
                 verdicts=[list(v) for v in record.verdicts],
@@ -173,6 +213,7 @@ class EpochService:
                 owner_rewards=[list(r) for r in record.owner_rewards],
                 notes=[list(n) for n in record.notes],
                 sector_state=record.sector_state,
+                device_state=self.store.device_state_changes(number),
             ),
             engine_version=str(record.manifest.get("engine_version", __version__)),
         )

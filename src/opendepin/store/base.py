@@ -11,8 +11,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from opendepin.market.receipts import UsageRecord
 from opendepin.reports.model import ReportRecord
-from opendepin.sectors.base import DeviceInfo
+from opendepin.sectors.base import Challenge, DeviceInfo
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,18 +23,35 @@ class StoredReport:
     record: ReportRecord
     envelope: bytes
     signature: bytes
+    seq_unique: bool = False
+    """The kind's `seq` policy is `unique`: remember (device, seq) rather than raise the device's last seq."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredReceipt:
+    """An accepted usage receipt with the payer's signed bytes."""
+
+    record: UsageRecord
+    receipt: bytes
+    signature: bytes
 
 
 @dataclass(frozen=True, slots=True)
 class Rejection:
-    """A refused report, kept with its reason so operators can see why (nothing is silently dropped)."""
+    """A refused report. Stored as a count per (bucket, reason, source) plus, for the latest few of each
+    reason, this record itself with its first bytes (a bounded sample): refusals never fill the disk."""
 
     reason: str
     message: str
     received_at: int
     report_id: str | None = None
     device_id: str | None = None
+    """The device the report names (unauthenticated unless `source` is that device)."""
     raw: bytes = b""
+    source: str = ""
+    """Whom the rejection is counted against: `device:<id>` once authenticated, else the transport source."""
+    bucket: int | None = None
+    """Start of the counter bucket it is counted in (None: its own second, `received_at`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +72,8 @@ class EpochRecord:
     notes: Sequence[tuple[str, str, Mapping[str, Any]]] = ()
     """(device_id, reason, evidence)"""
     sector_state: Mapping[str, Any] = field(default_factory=dict)
+    device_state: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """sector → device → the state stored for it this epoch (None: forgotten); unchanged devices absent."""
 
 
 class Store(ABC):
@@ -85,14 +105,25 @@ class Store(ABC):
 
     # the report log
     @abstractmethod
-    def append(self, accepted: Sequence[StoredReport], rejected: Sequence[Rejection]) -> None:
-        """Store a batch durably in one transaction; accepted reports are idempotent by report id."""
+    def append(
+        self, accepted: Sequence[StoredReport], rejected: Sequence[Rejection], keep_samples: int = 8
+    ) -> None:
+        """Store a batch durably in one transaction; accepted reports are idempotent by report id; rejections
+        are added to their counters and only the latest `keep_samples` of each reason are kept."""
 
     @abstractmethod
     def last_seqs(self) -> dict[str, int]: ...
 
     @abstractmethod
     def has_report(self, report_id: str) -> bool: ...
+
+    @abstractmethod
+    def has_seq(self, device_id: str, seq: int) -> bool:
+        """True if a report of a `unique`-seq kind with this (device, seq) was accepted."""
+
+    @abstractmethod
+    def stored_reports_received_between(self, start: int, end: int) -> list[StoredReport]:
+        """Accepted reports received by the node in [start, end), with their signed bytes, by report id."""
 
     @abstractmethod
     def reports_between(self, start: int, end: int) -> list[ReportRecord]:
@@ -107,10 +138,45 @@ class Store(ABC):
 
     @abstractmethod
     def rejection_counts(self, start: int, end: int) -> dict[str, int]:
-        """Rejections received in [start, end), counted by reason code."""
+        """Rejections received in [start, end), counted by reason code (exact when start and end are bucket
+        boundaries, as every epoch boundary is; otherwise a bucket counts where it starts)."""
+
+    @abstractmethod
+    def rejection_sources(self, start: int, end: int) -> dict[str, dict[str, int]]:
+        """Rejections of the buckets starting in [start, end): source → reason → count."""
+
+    @abstractmethod
+    def rejection_samples(self, reason: str | None = None) -> list[Rejection]:
+        """The kept samples of rejected reports (of one reason, or all), oldest first."""
 
     @abstractmethod
     def count_reports(self, start: int, end: int) -> int: ...
+
+    # usage receipts
+    @abstractmethod
+    def append_usage(self, receipts: Sequence[StoredReceipt]) -> list[bool]:
+        """Store receipts durably in one transaction; per receipt, False if its id or its (payer, ref) was
+        already stored (a payer is never charged twice for one session)."""
+
+    @abstractmethod
+    def usage_between(self, start: int, end: int) -> list[StoredReceipt]:
+        """Receipts received in [start, end), by receipt id."""
+
+    @abstractmethod
+    def credits_spent(self, payer: str) -> int:
+        """Credits of all the payer's accepted receipts."""
+
+    @abstractmethod
+    def unsettled_credits(self, payer: str) -> int:
+        """Credits of the payer's accepted receipts not yet spent on chain."""
+
+    @abstractmethod
+    def unsettled_usage_between(self, start: int, end: int) -> dict[str, int]:
+        """Payer → credits of receipts received in [start, end) not yet spent on chain."""
+
+    @abstractmethod
+    def mark_usage_settled(self, start: int, end: int, payer: str, epoch: int) -> None:
+        """Record that the payer's credits for receipts received in [start, end) were spent on chain."""
 
     # epochs
     @abstractmethod
@@ -118,7 +184,12 @@ class Store(ABC):
         """Write a closed epoch atomically (manifest is the commit point); idempotent by number."""
 
     @abstractmethod
-    def get_epoch(self, number: int) -> EpochRecord | None: ...
+    def get_epoch(self, number: int) -> EpochRecord | None:
+        """The manifest, inputs, owner rewards and sector state of a closed epoch (not its other rows)."""
+
+    @abstractmethod
+    def get_epoch_detail(self, number: int) -> EpochRecord | None:
+        """A closed epoch with every stored row: verdicts, device rewards, owner rewards, notes."""
 
     @abstractmethod
     def epoch_numbers(self) -> list[int]: ...
@@ -127,14 +198,27 @@ class Store(ABC):
     def device_epoch(self, number: int, device_id: str) -> dict[str, Any]:
         """Verdicts, notes and rewards of one device in one epoch (for explain)."""
 
-    # challenge entropy
+    # challenges
     @abstractmethod
-    def record_entropy(self, value: str, ts: int, source: str) -> None:
-        """Remember entropy served to devices (idempotent by value)."""
+    def record_challenges(self, challenges: Sequence[Challenge]) -> None:
+        """Remember challenges issued (idempotent by kind and id)."""
 
     @abstractmethod
-    def entropy_between(self, start: int, end: int) -> dict[str, int]:
-        """Entropy values derived at ts in [start, end) → ts."""
+    def challenges_for_period(self, kind: str, period_start: int) -> list[Challenge]:
+        """The challenges of `kind` issued for the period starting at `period_start`."""
+
+    @abstractmethod
+    def challenges_between(self, start: int, end: int) -> list[Challenge]:
+        """Challenges issued in [start, end), by kind, time and id."""
+
+    # per-device sector state
+    @abstractmethod
+    def prior_device_state(self, number: int) -> dict[str, dict[str, Any]]:
+        """sector → device → the latest state stored before epoch `number` (forgotten devices absent)."""
+
+    @abstractmethod
+    def device_state_changes(self, number: int) -> dict[str, dict[str, Any]]:
+        """sector → device → what epoch `number` stored (None where it forgot the device)."""
 
     # small key-value state (clock position, chain deployment)
     @abstractmethod

@@ -10,13 +10,22 @@ import json
 from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from typing import Any, Protocol
 
 import cbor2
 
+from opendepin.market.receipts import UsageRecord
 from opendepin.reports.model import ReportRecord
-from opendepin.sectors.base import DeviceInfo
-from opendepin.store.base import EpochRecord, Rejection, Store, StoredReport
+from opendepin.sectors.base import Challenge, ChallengeSeed, DeviceInfo
+from opendepin.store.base import (
+    EpochRecord,
+    Rejection,
+    Store,
+    StoredReceipt,
+    StoredReport,
+)
+from opendepin.store.errors import StoreCorruption
 
 DEVICE_COLUMNS = "device_id, key_type, owner, maker, location, onboarded_at"
 DEVICE_READ_COLUMNS = f"{DEVICE_COLUMNS}, attestation"
@@ -63,13 +72,59 @@ SCHEMA_V3 = """
     INSERT INTO device_seq SELECT device_id, MAX(seq) FROM reports GROUP BY device_id;
     DROP INDEX reports_device;
 """
+SCHEMA_V4 = """
+    CREATE TABLE rejection_counts (
+        bucket {int} NOT NULL, reason TEXT NOT NULL, source TEXT NOT NULL, count {int} NOT NULL,
+        PRIMARY KEY (bucket, reason, source));
+    INSERT INTO rejection_counts
+        SELECT received_at, reason, 'before-counters', COUNT(*) FROM rejections GROUP BY received_at, reason;
+    CREATE TABLE rejection_samples (
+        id {serial}, reason TEXT NOT NULL, received_at {int} NOT NULL, source TEXT NOT NULL,
+        report_id TEXT, device_id TEXT, message TEXT NOT NULL, raw {blob} NOT NULL);
+    CREATE INDEX rejection_samples_reason ON rejection_samples (reason, id);
+    INSERT INTO rejection_samples (reason, received_at, source, report_id, device_id, message, raw)
+        SELECT reason, received_at, 'before-counters', report_id, device_id, substr(message, 1, 300),
+            substr(raw, 1, 512)
+        FROM (SELECT r.*, ROW_NUMBER() OVER (PARTITION BY reason ORDER BY id DESC) AS latest
+              FROM rejections r) ranked
+        WHERE latest <= 8 ORDER BY id;
+    DROP TABLE rejections;
+"""
+
+SCHEMA_V5 = """
+    CREATE TABLE usage_receipts (
+        receipt_id TEXT PRIMARY KEY, sector TEXT NOT NULL, device_id TEXT NOT NULL, payer TEXT NOT NULL,
+        credits {int} NOT NULL, ref TEXT NOT NULL, ts {int} NOT NULL, received_at {int} NOT NULL,
+        receipt {blob} NOT NULL, signature {blob} NOT NULL, settled_epoch {int}, UNIQUE (payer, ref));
+    CREATE INDEX usage_received ON usage_receipts (received_at);
+    CREATE INDEX usage_unsettled ON usage_receipts (payer, settled_epoch);
+"""
+SCHEMA_V6 = """
+    CREATE INDEX reports_received ON reports (received_at);
+    CREATE TABLE report_seqs (device_id TEXT NOT NULL, seq {int} NOT NULL, PRIMARY KEY (device_id, seq));
+    CREATE TABLE challenges (
+        kind TEXT NOT NULL, challenge_id TEXT NOT NULL, issued_at {int} NOT NULL, entropy TEXT NOT NULL,
+        period_start {int} NOT NULL, device_id TEXT, payload TEXT NOT NULL, PRIMARY KEY (kind, challenge_id));
+    CREATE INDEX challenges_issued ON challenges (issued_at);
+    CREATE INDEX challenges_period ON challenges (kind, period_start);
+    INSERT INTO challenges SELECT 'wireless.entropy', value, ts, source, ts, NULL, '{{}}' FROM entropy;
+    CREATE TABLE sector_device_state (
+        sector TEXT NOT NULL, device_id TEXT NOT NULL, epoch {int} NOT NULL, value TEXT,
+        PRIMARY KEY (sector, device_id, epoch));
+"""
 
 
 def render_migrations(int_type: str, blob_type: str, serial: str) -> tuple[str, ...]:
     """The migrations in one dialect: 1 the report log, devices and epochs; 2 challenge entropy; 3 the last
-    accepted seq per device in its own small table (a (device, seq) index on the log cost ~12 µs a report)."""
+    accepted seq per device in its own small table (a (device, seq) index on the log cost ~12 µs a report);
+    4 rejections as counters per (bucket, reason, source) plus the latest few raw samples per reason,
+    instead of one row per rejected report (anyone could fill the disk with garbage); 5 usage receipts (the
+    payer's signed bytes, one per (payer, ref)); 6 reports by receive time (store-and-forward kinds), used
+    seqs of `unique`-seq kinds, challenges of every sector (the wireless entropy carried over), and
+    per-device sector state stored incrementally."""
     types = {"int": int_type, "blob": blob_type, "serial": serial}
-    return tuple(schema.format(**types) for schema in (SCHEMA_V1, SCHEMA_V2, SCHEMA_V3))
+    schemas = (SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6)
+    return tuple(schema.format(**types) for schema in schemas)
 
 
 def dumps(value: Any) -> str:
@@ -107,11 +162,43 @@ def _device(row: Sequence[Any]) -> DeviceInfo:
 
 
 def _stored(row: Sequence[Any]) -> StoredReport:
-    envelope = bytes(row[6])
-    record = ReportRecord(
-        row[0], row[1], row[2], int(row[3]), int(row[4]), cbor2.loads(envelope)["payload"], int(row[5])
+    """A report row → StoredReport; a row whose signed bytes are not bytes or whose envelope does not
+    decode to a map with a payload raises StoreCorruption naming the report (never a driver error)."""
+    envelope, signature = row[6], row[7]
+    if not isinstance(envelope, (bytes, memoryview)) or not isinstance(signature, (bytes, memoryview)):
+        kinds = f"{type(envelope).__name__} / {type(signature).__name__}"
+        raise StoreCorruption(f"stored report {row[0]}: envelope and signature must be bytes, got {kinds}")
+    envelope = bytes(envelope)
+    try:
+        payload = cbor2.loads(envelope)["payload"]
+    except Exception as error:
+        raise StoreCorruption(
+            f"stored report {row[0]}: envelope does not decode ({type(error).__name__})"
+        ) from None
+    record = ReportRecord(row[0], row[1], row[2], int(row[3]), int(row[4]), payload, int(row[5]))
+    return StoredReport(record, envelope, bytes(signature))
+
+
+CHALLENGE_COLUMNS = "kind, challenge_id, issued_at, entropy, period_start, device_id, payload"
+
+
+def _challenge(row: Sequence[Any]) -> Challenge:
+    kind, challenge_id, issued_at, entropy, period_start, device_id, payload = row
+    return Challenge(
+        str(kind),
+        str(challenge_id),
+        int(issued_at),
+        ChallengeSeed(str(entropy), int(period_start)),
+        None if device_id is None else str(device_id),
+        json.loads(payload),
     )
-    return StoredReport(record, envelope, bytes(row[7]))
+
+
+def _stored_receipt(data: bytes, signature: bytes, received_at: int) -> StoredReceipt:
+    from opendepin.market.receipts import decode_receipt
+
+    signed = decode_receipt(cbor2.dumps([data, signature]))
+    return StoredReceipt(UsageRecord.of(signed, received_at), data, signature)
 
 
 class SQLStore(Store):
@@ -180,7 +267,9 @@ class SQLStore(Store):
         }
 
     # the report log
-    def append(self, accepted: Sequence[StoredReport], rejected: Sequence[Rejection]) -> None:
+    def append(
+        self, accepted: Sequence[StoredReport], rejected: Sequence[Rejection], keep_samples: int = 8
+    ) -> None:
         with self._tx() as cur:
             self._many(
                 cur,
@@ -202,7 +291,8 @@ class SQLStore(Store):
             )
             last: dict[str, int] = {}
             for r in accepted:
-                last[r.record.device_id] = max(r.record.seq, last.get(r.record.device_id, -1))
+                if not r.seq_unique:
+                    last[r.record.device_id] = max(r.record.seq, last.get(r.record.device_id, -1))
             self._many(
                 cur,
                 "INSERT INTO device_seq VALUES (?, ?) ON CONFLICT (device_id) DO UPDATE "
@@ -211,13 +301,58 @@ class SQLStore(Store):
             )
             self._many(
                 cur,
-                "INSERT INTO rejections (reason, message, received_at, report_id, device_id, raw) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                [(r.reason, r.message, r.received_at, r.report_id, r.device_id, r.raw) for r in rejected],
+                "INSERT INTO report_seqs VALUES (?, ?) ON CONFLICT DO NOTHING",
+                sorted({(r.record.device_id, r.record.seq) for r in accepted if r.seq_unique}),
             )
+            self._append_rejections(cur, rejected, keep_samples)
+
+    def _append_rejections(self, cur: Cursor, rejected: Sequence[Rejection], keep: int) -> None:
+        """Add the batch's rejections to their counters and keep only the latest `keep` samples of each
+        reason it touched: storage grows with buckets × reasons × sources, never with rejected reports."""
+        counts: dict[tuple[int, str, str], int] = {}
+        for r in rejected:
+            key = (r.received_at if r.bucket is None else r.bucket, r.reason, r.source)
+            counts[key] = counts.get(key, 0) + 1
+        self._many(
+            cur,
+            "INSERT INTO rejection_counts VALUES (?, ?, ?, ?) ON CONFLICT (bucket, reason, source) "
+            "DO UPDATE SET count = rejection_counts.count + excluded.count",
+            [(*key, n) for key, n in sorted(counts.items())],
+        )
+        latest: dict[str, list[Rejection]] = {}
+        for r in rejected:
+            latest.setdefault(r.reason, []).append(r)
+        samples = [r for group in latest.values() for r in group[-keep:]] if keep > 0 else []
+        self._many(
+            cur,
+            "INSERT INTO rejection_samples (reason, received_at, source, report_id, device_id, message, raw) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (r.reason, r.received_at, r.source, r.report_id, r.device_id, r.message, r.raw)
+                for r in samples
+            ],
+        )
+        self._many(
+            cur,
+            "DELETE FROM rejection_samples WHERE reason = ? AND id NOT IN "
+            "(SELECT id FROM rejection_samples WHERE reason = ? ORDER BY id DESC LIMIT ?)",
+            [(reason, reason, keep) for reason in sorted(latest)],
+        )
 
     def last_seqs(self) -> dict[str, int]:
         return {d: int(s) for d, s in self._query("SELECT device_id, last_seq FROM device_seq")}
+
+    def has_seq(self, device_id: str, seq: int) -> bool:
+        rows = self._query("SELECT 1 FROM report_seqs WHERE device_id = ? AND seq = ?", (device_id, seq))
+        return bool(rows)
+
+    def stored_reports_received_between(self, start: int, end: int) -> list[StoredReport]:
+        rows = self._query(
+            f"SELECT {REPORT_COLUMNS} FROM reports WHERE received_at >= ? AND received_at < ? "
+            "ORDER BY report_id",
+            (start, end),
+        )
+        return [_stored(row) for row in rows]
 
     def has_report(self, report_id: str) -> bool:
         return bool(self._query("SELECT 1 FROM reports WHERE report_id = ?", (report_id,)))
@@ -237,11 +372,34 @@ class SQLStore(Store):
 
     def rejection_counts(self, start: int, end: int) -> dict[str, int]:
         rows = self._query(
-            "SELECT reason, COUNT(*) FROM rejections "
-            "WHERE received_at >= ? AND received_at < ? GROUP BY reason",
+            "SELECT reason, SUM(count) FROM rejection_counts "
+            "WHERE bucket >= ? AND bucket < ? GROUP BY reason",
             (start, end),
         )
         return {reason: int(count) for reason, count in sorted(rows)}
+
+    def rejection_sources(self, start: int, end: int) -> dict[str, dict[str, int]]:
+        rows = self._query(
+            "SELECT source, reason, SUM(count) FROM rejection_counts WHERE bucket >= ? AND bucket < ? "
+            "GROUP BY source, reason",
+            (start, end),
+        )
+        out: dict[str, dict[str, int]] = {}
+        for source, reason, count in sorted(rows):
+            out.setdefault(source, {})[reason] = int(count)
+        return out
+
+    def rejection_samples(self, reason: str | None = None) -> list[Rejection]:
+        where, params = ("WHERE reason = ? ", (reason,)) if reason is not None else ("", ())
+        rows = self._query(
+            "SELECT reason, message, received_at, report_id, device_id, raw, source FROM rejection_samples "
+            f"{where}ORDER BY id",
+            params,
+        )
+        return [
+            Rejection(reason_, message, int(at), report_id, device_id, bytes(raw), source)
+            for reason_, message, at, report_id, device_id, raw, source in rows
+        ]
 
     def count_reports(self, start: int, end: int) -> int:
         return int(self._query("SELECT COUNT(*) FROM reports WHERE ts >= ? AND ts < ?", (start, end))[0][0])
@@ -274,6 +432,15 @@ class SQLStore(Store):
                 cur,
                 "INSERT INTO device_notes VALUES (?, ?, ?, ?)",
                 [(n, dev, reason, dumps(dict(ev))) for dev, reason, ev in epoch.notes],
+            )
+            self._many(
+                cur,
+                "INSERT INTO sector_device_state VALUES (?, ?, ?, ?)",
+                [
+                    (sector, device_id, n, None if value is None else dumps(value))
+                    for sector, changes in sorted(epoch.device_state.items())
+                    for device_id, value in sorted(changes.items())
+                ],
             )
             # The manifest row is written last in the same transaction: it is the commit point.
             self._exec(
@@ -309,6 +476,91 @@ class SQLStore(Store):
             owner_rewards=[(o, int(a), int(c)) for o, a, c in owners],
             sector_state=json.loads(state),
         )
+
+    def get_epoch_detail(self, number: int) -> EpochRecord | None:
+        record = self.get_epoch(number)
+        if record is None:
+            return None
+        verdicts = self._query(
+            "SELECT report_id, device_id, reason, evidence FROM verdicts WHERE epoch = ? ORDER BY report_id",
+            (number,),
+        )
+        rewards = self._query(
+            "SELECT device_id, category, units, amount, breakdown FROM device_rewards WHERE epoch = ? "
+            "ORDER BY category, device_id",
+            (number,),
+        )
+        notes = self._query("SELECT device_id, reason, evidence FROM device_notes WHERE epoch = ?", (number,))
+        return replace(
+            record,
+            verdicts=[(rid, dev, reason, json.loads(ev)) for rid, dev, reason, ev in verdicts],
+            device_rewards=[
+                (dev, cat, int(units), int(amount), json.loads(bd)) for dev, cat, units, amount, bd in rewards
+            ],
+            notes=[(dev, reason, json.loads(ev)) for dev, reason, ev in notes],
+        )
+
+    # usage receipts
+    def append_usage(self, receipts: Sequence[StoredReceipt]) -> list[bool]:
+        inserted = []
+        with self._tx() as cur:
+            for stored in receipts:
+                r = stored.record
+                result = self._exec(
+                    cur,
+                    "INSERT INTO usage_receipts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL) "
+                    "ON CONFLICT DO NOTHING",
+                    (
+                        r.receipt_id,
+                        r.sector,
+                        r.device,
+                        r.payer,
+                        r.credits,
+                        r.ref,
+                        r.ts,
+                        r.received_at,
+                        stored.receipt,
+                        stored.signature,
+                    ),
+                )
+                inserted.append(bool(result.rowcount == 1))
+        return inserted
+
+    def usage_between(self, start: int, end: int) -> list[StoredReceipt]:
+        rows = self._query(
+            "SELECT receipt, signature, received_at FROM usage_receipts "
+            "WHERE received_at >= ? AND received_at < ? ORDER BY receipt_id",
+            (start, end),
+        )
+        return [_stored_receipt(bytes(data), bytes(sig), int(at)) for data, sig, at in rows]
+
+    def credits_spent(self, payer: str) -> int:
+        rows = self._query("SELECT COALESCE(SUM(credits), 0) FROM usage_receipts WHERE payer = ?", (payer,))
+        return int(rows[0][0])
+
+    def unsettled_credits(self, payer: str) -> int:
+        rows = self._query(
+            "SELECT COALESCE(SUM(credits), 0) FROM usage_receipts WHERE payer = ? AND settled_epoch IS NULL",
+            (payer,),
+        )
+        return int(rows[0][0])
+
+    def unsettled_usage_between(self, start: int, end: int) -> dict[str, int]:
+        rows = self._query(
+            "SELECT payer, SUM(credits) FROM usage_receipts WHERE received_at >= ? AND received_at < ? "
+            "AND settled_epoch IS NULL GROUP BY payer ORDER BY payer",
+            (start, end),
+        )
+        return {str(payer): int(total) for payer, total in rows}
+
+    def mark_usage_settled(self, start: int, end: int, payer: str, epoch: int) -> None:
+        with self._tx() as cur:
+            self._exec(
+                cur,
+                "UPDATE usage_receipts SET settled_epoch = ? WHERE payer = ? AND received_at >= ? "
+                "AND received_at < ? AND settled_epoch IS NULL",
+                (epoch, payer, start, end),
+            )
 
     def epoch_numbers(self) -> list[int]:
         return [int(row[0]) for row in self._query("SELECT number FROM epochs ORDER BY number")]
@@ -347,18 +599,66 @@ class SQLStore(Store):
             "notes": [{"reason": reason, "evidence": json.loads(ev)} for reason, ev in notes],
         }
 
-    # challenge entropy
-    def record_entropy(self, value: str, ts: int, source: str) -> None:
+    # challenges
+    def record_challenges(self, challenges: Sequence[Challenge]) -> None:
         with self._tx() as cur:
-            self._exec(
+            self._many(
                 cur,
-                "INSERT INTO entropy VALUES (?, ?, ?) ON CONFLICT (value) DO NOTHING",
-                (value, ts, source),
+                "INSERT INTO challenges VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                [
+                    (
+                        c.kind,
+                        c.challenge_id,
+                        c.issued_at,
+                        c.seed.entropy,
+                        c.seed.period_start,
+                        c.device,
+                        dumps(dict(c.payload)),
+                    )
+                    for c in challenges
+                ],
             )
 
-    def entropy_between(self, start: int, end: int) -> dict[str, int]:
-        rows = self._query("SELECT value, ts FROM entropy WHERE ts >= ? AND ts < ? ORDER BY ts", (start, end))
-        return {str(value): int(ts) for value, ts in rows}
+    def challenges_for_period(self, kind: str, period_start: int) -> list[Challenge]:
+        rows = self._query(
+            f"SELECT {CHALLENGE_COLUMNS} FROM challenges WHERE kind = ? AND period_start = ? "
+            "ORDER BY challenge_id",
+            (kind, period_start),
+        )
+        return [_challenge(row) for row in rows]
+
+    def challenges_between(self, start: int, end: int) -> list[Challenge]:
+        rows = self._query(
+            f"SELECT {CHALLENGE_COLUMNS} FROM challenges WHERE issued_at >= ? AND issued_at < ? "
+            "ORDER BY kind, issued_at, challenge_id",
+            (start, end),
+        )
+        return [_challenge(row) for row in rows]
+
+    # per-device sector state
+    def prior_device_state(self, number: int) -> dict[str, dict[str, Any]]:
+        rows = self._query(
+            "SELECT s.sector, s.device_id, s.value FROM sector_device_state s JOIN ("
+            "SELECT sector, device_id, MAX(epoch) AS latest FROM sector_device_state WHERE epoch < ? "
+            "GROUP BY sector, device_id) m ON s.sector = m.sector AND s.device_id = m.device_id "
+            "AND s.epoch = m.latest WHERE s.value IS NOT NULL ORDER BY s.sector, s.device_id",
+            (number,),
+        )
+        state: dict[str, dict[str, Any]] = {}
+        for sector, device_id, value in rows:
+            state.setdefault(str(sector), {})[str(device_id)] = json.loads(value)
+        return state
+
+    def device_state_changes(self, number: int) -> dict[str, dict[str, Any]]:
+        rows = self._query(
+            "SELECT sector, device_id, value FROM sector_device_state WHERE epoch = ? "
+            "ORDER BY sector, device_id",
+            (number,),
+        )
+        changes: dict[str, dict[str, Any]] = {}
+        for sector, device_id, value in rows:
+            changes.setdefault(str(sector), {})[str(device_id)] = None if value is None else json.loads(value)
+        return changes
 
     # meta
     def get_meta(self, key: str) -> str | None:

@@ -1,4 +1,5 @@
-"""Beacons and witnesses through the node: signed reports, entropy served by GET /v1/entropy, verdicts,
+"""Beacons and witnesses through the node: signed reports, entropy served by the wireless sector's route
+(GET /v1/sectors/wireless/entropy), verdicts,
 rewards in the beacon/witness categories, and the explanation of a device's reward."""
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ def test_beacons_and_witnesses_are_verified_paid_and_explained(poc_node: Node) -
     for round_, beaconer in rounds:
         # device b beacons at hour 1 + b, then at hour 13 + b: one beacon per 6-hour bucket
         clock.set(node.config.epochs.genesis_ts + (1 + beaconer + 12 * round_) * 3_600)
-        entropy = client.get("/v1/entropy").json()
+        entropy = client.get("/v1/sectors/wireless/entropy").json()
         now = clock.now()
         local = f"{beaconer:016x}"
         data = compute_beacon_data(entropy["value"], local, "EU868", FREQUENCY)
@@ -132,7 +133,7 @@ def test_beacons_and_witnesses_are_verified_paid_and_explained(poc_node: Node) -
         assert late and all(r["reason"] == "ok" for r in late), late
     assert set(manifest["invalid_by_reason"]) <= {"beacon.not_reciprocal", "witness.not_reciprocal"}
     assert manifest["totals"].get("beacons", 0) > 0 and manifest["totals"].get("witnesses", 0) > 0
-    assert record.inputs["context"]["wireless.entropy"]
+    assert node.gather_inputs(0).challenges["wireless"]  # the entropy served is an epoch input
     explained = client.get(f"/v1/devices/{keys[1].device_id}/explain", params={"epoch": 0}).json()
     kinds = {r["kind"] for r in explained["reports"]}
     assert kinds == {BEACON, WITNESS}

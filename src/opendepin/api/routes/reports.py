@@ -66,7 +66,7 @@ def _bad(status: int, reason: str, message: str) -> HTTPException:
     return HTTPException(status, {"reason": reason, "message": message})
 
 
-def parse_batch(body: bytes, content_type: str, max_batch: int) -> list[bytes]:
+def parse_batch(body: bytes, content_type: str, max_batch: int, key: str = "reports") -> list[bytes]:
     """The signed reports of a batch body. Rule: `application/cbor` is a CBOR array of byte strings (read
     by `split_batch`: no tag is interpreted); `application/json` is `{"reports": [base64, …]}` (parsed with
     bounded depth); at most `max_batch` reports; anything else is a 4xx with a reason code."""
@@ -79,9 +79,9 @@ def parse_batch(body: bytes, content_type: str, max_batch: int) -> list[bytes]:
     if content_type and is_json_media_type(content_type):
         try:
             doc = parse_json(body)
-            encoded = doc["reports"]
+            encoded = doc[key]
             if not isinstance(encoded, list) or not all(isinstance(x, str) for x in encoded):
-                raise TypeError("reports must be a list of strings")
+                raise TypeError(f"{key} must be a list of strings")
             if len(encoded) > max_batch:
                 message = f"batch of {len(encoded)} reports exceeds the limit of {max_batch}"
                 raise _bad(413, "batch.too_large", message)
@@ -90,7 +90,7 @@ def parse_batch(body: bytes, content_type: str, max_batch: int) -> list[bytes]:
             raise _bad(error.status, error.reason, str(error)) from None
         except (ValueError, KeyError, TypeError, binascii.Error):
             raise _bad(
-                400, "batch.malformed", 'JSON body must be {"reports": ["<base64 signed report>", …]}'
+                400, "batch.malformed", f'JSON body must be {{"{key}": ["<base64 signed bytes>", …]}}'
             ) from None
     raise _bad(
         415, "request.unsupported_media_type", f"send {CBOR} (array of signed reports) or application/json"

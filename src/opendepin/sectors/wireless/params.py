@@ -34,6 +34,8 @@ class WirelessParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     category: str = "coverage"
+    usage_category: str = "data_transfer"
+    """Category paid for data sessions hotspots carry (usage receipts signed by routers); "" for none."""
     min_heartbeats_per_day: Annotated[int, Field(ge=1, le=24)] = 12
     trust_full_radius_m: Annotated[float, Field(gt=0)] = 300.0
     trust_partial_radius_m: Annotated[float, Field(gt=0)] = 400.0

@@ -6,22 +6,29 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
 
 from opendepin.reports.model import ReportRecord
 from opendepin.sectors.base import (
     OK,
     UNIT_SCALE,
+    AttributeModels,
+    ChallengeKind,
     Contribution,
     DeviceInfo,
     DeviceNote,
     SectorInput,
     SectorOutcome,
     SectorPlugin,
+    SectorServices,
     Verdict,
 )
+from opendepin.sectors.wireless.attributes import WirelessMakerAttributes, WirelessOwnerAttributes
 from opendepin.sectors.wireless.heartbeat import (
     compute_distance_m,
     compute_location_trust,
@@ -33,6 +40,7 @@ from opendepin.sectors.wireless.heartbeat import (
 )
 from opendepin.sectors.wireless.params import WirelessParams
 from opendepin.sectors.wireless.poc import POC_REPORT_KINDS, evaluate_poc
+from opendepin.sectors.wireless.poc.entropy import entropy_challenge_kind
 from opendepin.sectors.wireless.reports import HEARTBEAT, SPEEDTEST, HeartbeatPayload, SpeedtestPayload
 
 
@@ -121,6 +129,22 @@ class WirelessSector(SectorPlugin):
         poc = self.wireless.poc
         extra = (poc.beacon_category, poc.witness_category) if poc is not None else ()
         return (self.wireless.category, *extra)
+
+    def usage_category(self) -> str | None:
+        """Data sessions carried by a hotspot, paid for by routers with data credits (HIP-10)."""
+        return self.wireless.usage_category or None
+
+    def attributes(self) -> AttributeModels:
+        return AttributeModels(maker=WirelessMakerAttributes, owner=WirelessOwnerAttributes)
+
+    def challenge_kinds(self) -> Sequence[ChallengeKind]:
+        poc = self.wireless.poc
+        return (entropy_challenge_kind(poc),) if poc is not None else ()
+
+    def routes(self, services: SectorServices) -> APIRouter | None:
+        from opendepin.sectors.wireless.routes import build_router
+
+        return build_router(services, self.wireless.poc)
 
     def evaluate(self, data: SectorInput) -> SectorOutcome:
         """Heartbeats/speed tests (mobile-style coverage) and, when configured, beacons/witnesses (PoC)."""

@@ -4,11 +4,15 @@ a lifespan."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+from opendepin.sectors.base import Challenge, ChallengeKind, ChallengeSeed, DeviceInfo
 from opendepin.sectors.wireless.poc.params import PocParams
 
 BEACON_DOMAIN = b"opendepin/wireless/beacon/v1"
+ENTROPY_CHALLENGE = "wireless.entropy"
+"""The challenge kind of served entropy: one per `entropy_period_s`, its id the entropy value."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +43,7 @@ def compute_entropy(block_hash: str, timestamp: int) -> str:
 
 
 def get_entropy(block_hash: str, now: int, params: PocParams) -> Entropy:
-    """The entropy to serve at `now` given the chain's latest block hash (GET /v1/entropy)."""
+    """The entropy to serve at `now` given the chain's latest block hash."""
     timestamp = compute_entropy_timestamp(now, params.entropy_period_s)
     return Entropy(compute_entropy(block_hash, timestamp), timestamp, timestamp + params.entropy_lifespan_s)
 
@@ -61,3 +65,20 @@ def compute_beacon_data(entropy: str, local_entropy: str, region: str, frequency
         ]
     )
     return hashlib.sha256(material).hexdigest()
+
+
+def derive_entropy_challenges(seed: ChallengeSeed, devices: Mapping[str, DeviceInfo]) -> list[Challenge]:
+    """The period's entropy, a challenge to every hotspot: id = compute_entropy(block hash, period start)."""
+    value = compute_entropy(seed.entropy, seed.period_start)
+    return [Challenge(ENTROPY_CHALLENGE, value, seed.period_start, seed)]
+
+
+def entropy_challenge_kind(params: PocParams) -> ChallengeKind:
+    """Entropy is issued on demand (the first `GET /v1/sectors/wireless/entropy` of a period) and stays
+    citable for `entropy_lifespan_s`, which is how far before an epoch its entropy may still matter."""
+    return ChallengeKind(
+        ENTROPY_CHALLENGE,
+        params.entropy_period_s,
+        derive_entropy_challenges,
+        lookback_seconds=params.entropy_lifespan_s,
+    )

@@ -23,6 +23,7 @@ from opendepin.sectors.base import (
     Verdict,
 )
 from opendepin.sectors.wireless.poc.density_hip17 import compute_hex_scales
+from opendepin.sectors.wireless.poc.entropy import ENTROPY_CHALLENGE
 from opendepin.sectors.wireless.poc.matching import BeaconEntry, process_beacons, process_witnesses
 from opendepin.sectors.wireless.poc.params import PocParams
 from opendepin.sectors.wireless.poc.reciprocity import (
@@ -43,7 +44,8 @@ from opendepin.sectors.wireless.poc.tables import apply_link_judgement, build_ta
 from opendepin.sectors.wireless.poc.trust import PPM, TrustResult, compute_trust, judge_links
 
 ENTROPY_CONTEXT_KEY = "wireless.entropy"
-"""`SectorInput.context[ENTROPY_CONTEXT_KEY]`: mapping entropy hex → timestamp it was served at."""
+"""`SectorInput.context[ENTROPY_CONTEXT_KEY]`: mapping entropy hex → timestamp it was served at (the
+simulator's way to pass served entropy; the node passes it as `wireless.entropy` challenges)."""
 
 
 def process_trust(
@@ -234,6 +236,7 @@ def evaluate_poc(data: SectorInput, params: PocParams) -> SectorOutcome:
     """Pure: verdict for every beacon and witness report, contributions, trust notes, carried state."""
     prior = data.prior_state
     entropies = {str(k): int(v) for k, v in dict(data.context.get(ENTROPY_CONTEXT_KEY, {})).items()}
+    entropies.update({c.challenge_id: c.issued_at for c in data.challenges if c.kind == ENTROPY_CHALLENGE})
     beacon_reports = [r for r in data.reports if r.kind == BEACON]
     witness_reports = [r for r in data.reports if r.kind == WITNESS]
     verdicts, beacons, cited, buckets = process_beacons(

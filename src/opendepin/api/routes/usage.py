@@ -1,0 +1,91 @@
+"""POST /v1/usage: usage receipts signed by the payers, each answered with its own status and reason code."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel
+
+from opendepin.api.deps import get_limiter, get_node, json_body_limit, read_body_limited, request_source
+from opendepin.api.ratelimit import RateLimiter
+from opendepin.api.routes.reports import CBOR, parse_batch
+from opendepin.market.receipts import MAX_RECEIPT_BYTES
+from opendepin.node import Node
+from opendepin.services.usage import MAX_RECEIPTS_PER_BATCH
+
+router = APIRouter(prefix="/v1", tags=["usage"])
+USAGE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            CBOR: {
+                "schema": {"type": "string", "format": "binary"},
+                "description": "a CBOR array of signed receipts, each the CBOR array [receipt, signature]",
+            },
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["receipts"],
+                    "properties": {
+                        "receipts": {"type": "array", "items": {"type": "string", "format": "byte"}}
+                    },
+                },
+            },
+        },
+    }
+}
+
+
+class ReceiptStatus(BaseModel):
+    index: int
+    status: str
+    """`accepted` or a reason code such as `usage.insufficient_credits`."""
+    message: str
+    receipt_id: str | None = None
+
+
+class UsageResponse(BaseModel):
+    accepted: int
+    rejected: int
+    results: list[ReceiptStatus]
+
+
+@router.post(
+    "/usage",
+    openapi_extra=USAGE_BODY,
+    responses={400: {}, 413: {}, 415: {}, 429: {"description": "rate limited; see Retry-After"}},
+)
+async def post_usage(
+    request: Request,
+    node: Annotated[Node, Depends(get_node)],
+    limiter: Annotated[RateLimiter, Depends(get_limiter)],
+) -> UsageResponse:
+    """Receipts a payer (a router, a tenant) signed for service a device gave it (docs/architecture.md,
+    "Users pay, providers earn"); a JSON body holds them as base64 strings under `receipts`."""
+    source = request_source(request)
+    wait = limiter.retry_after(source)
+    if wait:
+        raise HTTPException(
+            429,
+            {"reason": "ingest.rate_limited", "message": f"{source} sent too many refused receipts"},
+            headers={"Retry-After": str(wait)},
+        )
+    content_type = request.headers.get("content-type", "")
+    cbor_limit = MAX_RECEIPTS_PER_BATCH * (MAX_RECEIPT_BYTES + 8) + 1_024
+    limit = cbor_limit if content_type.startswith(CBOR) else json_body_limit(node.config.ingest)
+    try:
+        body = await read_body_limited(request, limit)
+        wires = parse_batch(body, content_type, MAX_RECEIPTS_PER_BATCH, key="receipts")
+    except HTTPException:
+        limiter.charge(source, 1)
+        raise
+    results = await run_in_threadpool(node.record_usage, wires)
+    statuses = [
+        ReceiptStatus(index=i, status=r.reason, message=r.message, receipt_id=r.receipt_id)
+        for i, r in enumerate(results)
+    ]
+    accepted = sum(1 for r in results if r.accepted)
+    limiter.charge(source, len(results) - accepted)
+    return UsageResponse(accepted=accepted, rejected=len(results) - accepted, results=statuses)

@@ -1,0 +1,149 @@
+"""Ingest: gate a batch of signed reports and store it durably before answering (docs/architecture.md).
+
+Each report kind follows its sector's ingest policy (time window, counted by device or receive time, `seq`
+ordering). Ingest has its own lock, separate from epoch closing: the gate's `closed_until` already refuses
+reports of an epoch being closed, so ingest keeps accepting while an epoch computes.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+
+from pydantic import BaseModel
+
+from opendepin.clock import Clock
+from opendepin.config import NetworkConfig
+from opendepin.ingest.gate import GateResult, GateState, gate_report, rejection_bucket, rejection_source
+from opendepin.sectors.base import IngestPolicy, SectorPlugin
+from opendepin.services.devices import DeviceRegistry
+from opendepin.store.base import Rejection, Store, StoredReport
+
+MAX_KEPT_MESSAGE_CHARS = 300
+
+
+def report_kinds(sectors: Mapping[str, SectorPlugin]) -> dict[str, type[BaseModel]]:
+    """Every report kind of the network (overlaps were refused when the sectors were loaded)."""
+    kinds: dict[str, type[BaseModel]] = {}
+    for _, plugin in sorted(sectors.items()):
+        kinds.update(plugin.report_kinds())
+    return kinds
+
+
+def ingest_policies(sectors: Mapping[str, SectorPlugin]) -> dict[str, IngestPolicy]:
+    """Report kind → the ingest policy of the sector that declares it."""
+    return {
+        kind: plugin.ingest_policy(kind)
+        for _, plugin in sorted(sectors.items())
+        for kind in plugin.report_kinds()
+    }
+
+
+class _Seen:
+    """Report ids stored or in this batch (the store is asked only for a reused seq)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.batch: set[str] = set()
+
+    def __contains__(self, report_id: object) -> bool:
+        return report_id in self.batch or (isinstance(report_id, str) and self.store.has_report(report_id))
+
+
+class _SeenSeqs:
+    """(device, seq) pairs used by `unique`-seq kinds, stored or in this batch."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.batch: set[tuple[str, int]] = set()
+
+    def __contains__(self, key: object) -> bool:
+        if key in self.batch:
+            return True
+        if isinstance(key, tuple) and len(key) == 2:
+            return self.store.has_seq(str(key[0]), int(key[1]))
+        return False
+
+
+class IngestService:
+    """Gates and stores report batches."""
+
+    def __init__(
+        self,
+        config: NetworkConfig,
+        sectors: Mapping[str, SectorPlugin],
+        store: Store,
+        clock: Clock,
+        registry: DeviceRegistry,
+        closed_until: Callable[[], int],
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.clock = clock
+        self.registry = registry
+        self.closed_until = closed_until
+        self.kinds = report_kinds(sectors)
+        self.policies = ingest_policies(sectors)
+        self._lock = threading.Lock()
+        self._last_seq = store.last_seqs()
+
+    def ingest(self, wires: Sequence[bytes], source: str = "local") -> list[GateResult]:
+        """Gate a batch and store it durably (one transaction) before returning the per-report results.
+        `source` names the transport the bytes came from (e.g. `http:<client address>`); rejections that
+        cannot be attributed to an authenticated device are counted against it."""
+        with self._lock:
+            now = self.clock.now()
+            seen, seen_seqs = _Seen(self.store), _SeenSeqs(self.store)
+            state = GateState(
+                self.registry.view(), self._last_seq, seen, self.closed_until(), self.policies, seen_seqs
+            )
+            results: list[GateResult] = []
+            accepted: list[StoredReport] = []
+            rejected: list[Rejection] = []
+            for wire in wires:
+                result = gate_report(wire, state, now, self.config.ingest, self.kinds)
+                results.append(result)
+                if result.accepted and result.record is not None and result.signed is not None:
+                    record = result.record
+                    unique = self.policies[record.kind].seq == "unique"
+                    accepted.append(
+                        StoredReport(record, result.signed.envelope_bytes, result.signed.signature, unique)
+                    )
+                    seen.batch.add(record.report_id)
+                    if unique:
+                        seen_seqs.batch.add((record.device_id, record.seq))
+                    else:
+                        self._last_seq[record.device_id] = record.seq
+                else:
+                    rejected.append(self.rejection(result, wire, now, source))
+            try:
+                self.store.append(accepted, rejected, self.config.ingest.rejection_samples)
+            except BaseException:
+                self._last_seq = self.store.last_seqs()  # nothing was stored: forget the batch's seqs
+                raise
+            return results
+
+    def drain(self) -> None:
+        """Wait for the batch in progress, if any (its reports are then stored before this returns)."""
+        with self._lock:
+            return
+
+    def rejection(self, result: GateResult, wire: bytes, now: int, source: str) -> Rejection:
+        """What is kept of a refused report: its counter key (bucket aligned on epoch boundaries, the
+        authenticated device or else the transport source) and a truncated sample of its bytes."""
+        params = self.config.ingest
+        return Rejection(
+            result.reason,
+            result.message[:MAX_KEPT_MESSAGE_CHARS],
+            now,
+            result.report_id,
+            result.device_id[:MAX_KEPT_MESSAGE_CHARS] if result.device_id is not None else None,
+            bytes(wire[: params.rejection_sample_bytes]),
+            rejection_source(result, source),
+            rejection_bucket(
+                now,
+                self.config.epochs.genesis_ts,
+                self.config.epochs.length_seconds,
+                params.rejection_bucket_seconds,
+            ),
+        )
