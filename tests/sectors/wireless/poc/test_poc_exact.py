@@ -172,4 +172,5 @@ def test_batched_witness_geometry_is_bit_identical_to_one_at_a_time(links: list)
         (cell_at(n1, e1), cell_at(n2, e2), 903_900_000 + 200_000 * channel)
         for n1, e1, n2, e2, channel in links
     ]
-    assert compute_link_geometries(triples) == [compute_link_geometry(*t) for t in triples]
+    batch = compute_link_geometries(triples)
+    assert [batch.get(str(k)) for k in range(len(triples))] == [compute_link_geometry(*t) for t in triples]

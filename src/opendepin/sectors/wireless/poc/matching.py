@@ -20,7 +20,7 @@ from opendepin.sectors.wireless.poc.rules_beacon import (
 )
 from opendepin.sectors.wireless.poc.rules_witness import (
     BeaconContext,
-    LinkGeometry,
+    LinkGeometries,
     check_witness,
     check_witness_device,
     compute_link_geometries,
@@ -112,7 +112,7 @@ def process_witness_group(
     devices: Mapping[str, DeviceInfo],
     entropy_ts: int,
     params: PocParams,
-    links: Mapping[str, LinkGeometry] | None = None,
+    links: LinkGeometries | None = None,
 ) -> dict[str, Verdict]:
     """Check every witness of one valid beacon; valid ones are appended to `beacon.witnesses`.
 
@@ -159,7 +159,7 @@ def compute_epoch_links(
     groups: Mapping[tuple[str, str], list[tuple[ReportRecord, WitnessPayload]]],
     beacons: Mapping[tuple[str, str], BeaconEntry],
     devices: Mapping[str, DeviceInfo],
-) -> dict[str, LinkGeometry]:
+) -> LinkGeometries:
     """Geometry (distance, free-space loss) of every witness link of the epoch whose two ends are located,
     in one vectorised batch, by report id."""
     keys: list[str] = []
@@ -174,7 +174,7 @@ def compute_epoch_links(
             if witness is not None and witness.location is not None:
                 keys.append(report.report_id)
                 links.append((witness.location, beaconer.location, beacon.payload.frequency_hz))
-    return dict(zip(keys, compute_link_geometries(links), strict=True))
+    return compute_link_geometries(links, keys)
 
 
 def process_witnesses(

@@ -62,13 +62,29 @@ def compute_link_geometry(witness_cell: str, beaconer_cell: str, frequency_hz: i
     return LinkGeometry(distance, compute_fspl_db(distance, frequency_hz))
 
 
-def compute_link_geometries(links: Sequence[tuple[str, str, int]]) -> list[LinkGeometry]:
+@dataclass(frozen=True, slots=True)
+class LinkGeometries:
+    """The geometry of many witness links, computed in one batch: row of each key, distances, losses."""
+
+    rows: dict[str, int]
+    distance_m: list[float]
+    fspl_db: list[float]
+
+    def get(self, key: str) -> LinkGeometry | None:
+        row = self.rows.get(key)
+        return None if row is None else LinkGeometry(self.distance_m[row], self.fspl_db[row])
+
+
+def compute_link_geometries(
+    links: Sequence[tuple[str, str, int]], keys: Sequence[str] | None = None
+) -> LinkGeometries:
     """`compute_link_geometry` of many (witness cell, beaconer cell, frequency) at once, vectorised and
-    bit-identical to one at a time."""
+    bit-identical to one at a time; `keys` name the links (default: their positions as text)."""
     distances = compute_cell_distances_m([(w, b) for w, b, _ in links])
     frequencies = np.array([f for _, _, f in links], dtype=np.float64)
     losses = compute_fspl_db(distances, frequencies)
-    return [LinkGeometry(d, f) for d, f in zip(distances.tolist(), losses.tolist(), strict=True)]
+    names = keys if keys is not None else [str(k) for k in range(len(links))]
+    return LinkGeometries({key: row for row, key in enumerate(names)}, distances.tolist(), losses.tolist())
 
 
 def get_gain_dbi(device: DeviceInfo, params: PocParams) -> float:

@@ -82,14 +82,17 @@ def apply_link_judgement(
 ) -> None:
     """Relayed and implausible links get their own verdict and leave their beacon's witness list."""
     dropped: set[str] = set()
-    for row, (beacon, witness) in enumerate(tables.rows):
+    touched: dict[int, BeaconEntry] = {}
+    relayed, implausible = judged.relayed.tolist(), judged.implausible.tolist()
+    for row in np.flatnonzero(judged.relayed | judged.implausible).tolist():
+        beacon, witness = tables.rows[row]
         report_id = witness.report.report_id
         base = {
             "beaconer": beacon.report.device_id,
             "distance_m": witness.evidence["distance_m"],
             "rssi_dbm": witness.payload.rssi_dbm,
         }
-        if judged.relayed[row]:
+        if relayed[row]:
             verdicts[report_id] = Verdict(
                 report_id,
                 "witness.relayed",
@@ -99,7 +102,7 @@ def apply_link_judgement(
                     "max_direct_lag_ms": params.trust.max_direct_lag_ms,
                 },
             )
-        elif judged.implausible[row]:
+        elif implausible[row]:
             verdicts[report_id] = Verdict(
                 report_id,
                 "witness.implausible_link",
@@ -110,8 +113,7 @@ def apply_link_judgement(
                     "min_probability": params.trust.implausible_probability,
                 },
             )
-        else:
-            continue
         dropped.add(report_id)
-    for beacon, _ in tables.rows:
+        touched[id(beacon)] = beacon
+    for beacon in touched.values():
         beacon.witnesses = [w for w in beacon.witnesses if w.report.report_id not in dropped]
