@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from opendepin.config import DecliningEmission, NetworkConfig, RewardsConfig, TokenConfig
+from opendepin.config import DecliningEmission, NetworkConfig, RewardsConfig, SectorConfig, TokenConfig
 from opendepin.economics.model import simulate
 from opendepin.economics.scenarios import (
     ScenarioError,
@@ -63,6 +63,7 @@ def test_network_parameters_replace_the_scenarios() -> None:
         rewards=RewardsConfig(
             categories={"coverage": 6_000, "ops": 4_000}, device_categories=["coverage"], unused_flows_to={}
         ),
+        sectors={"wireless": SectorConfig(usage_category="")},  # type: ignore[call-arg]
     )
     spec = with_network(load_scenario("growth"), network)
     assert spec.emission == DecliningSchedule(initial_per_year=1_000, factor=0.5, period_days=100)

@@ -79,9 +79,15 @@ def check_overlaps(config: NetworkConfig, plugins: Mapping[str, SectorPlugin]) -
                     f"list it in [shared] categories if their units may be pooled"
                 )
             if category not in config.rewards.device_categories:
+                hint = (
+                    f"; it is the sector's usage category: add it to [rewards] categories and "
+                    f"device_categories, or set sectors.{name}.usage_category = \"\" to meter no usage"
+                    if category == usage
+                    else ""
+                )
                 raise ConfigError(
                     f"sectors.{name}: category {category!r} is not one of rewards.device_categories "
-                    f"{config.rewards.device_categories}"
+                    f"{config.rewards.device_categories}{hint}"
                 )
 
 
