@@ -805,6 +805,18 @@ class ChainBackend(ABC):
     def credits_of(self, address: str) -> int:
         return int(self.read("DataCredits", "balanceOf", address))
 
+    def spend_credits(self, account: str, credits: int, reason: bytes) -> TxReceipt:
+        """Spend `credits` of `account` as the node's router (usage it metered; `reason` a 32-byte tag)."""
+        tag = _bytes32(reason, "reason")
+        return self.send(self.keys.router, "DataCredits", "spend", account, credits, tag)
+
+    def oracle_price_wad(self) -> int | None:
+        """The oracle's price (USD per whole token × 10**18) if it is fresh, else None."""
+        if bool(self.read("PriceOracle", "is_stale")):
+            return None
+        price = int(self.read("PriceOracle", "price"))
+        return price or None
+
     def quote_credits(self, usd: Decimal | str | int) -> tuple[int, int]:
         """(credits, tokens to burn) for `usd` at the current fresh price; credits rounded down."""
         dc_price = int(self.read("DataCredits", "dc_price_usd"))

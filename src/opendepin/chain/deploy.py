@@ -2,7 +2,8 @@
 
 Values not yet in `ChainConfig` (credit price, onboarding fee, price bounds, genesis allocation, timelock
 delay) are read from it when present and otherwise take the documented defaults of `DeployParams`. Role
-addresses (admin, pauser, feeder, oracles, makers) come from the data dir's keystore without decrypting.
+addresses (admin, pauser, feeder, router, oracles, makers) come from the data dir's keystore without
+decrypting.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ def params_from_config(config: NetworkConfig, keys: ChainKeys, **overrides: Any)
         "epoch_genesis_ts": config.epochs.genesis_ts,
         "epoch_seconds": config.epochs.length_seconds,
         "makers": tuple(dict.fromkeys([*(m.address for m in config.makers), *keys.maker_addresses])),
+        "routers": (keys.address("router"),),
     }
     for field, param in _OPTIONAL_CHAIN_FIELDS.items():
         value = getattr(config.chain, field, None)

@@ -44,7 +44,8 @@ def maker_name(index: int) -> str:
     return f"maker-{index + 1}"
 
 
-SINGLE_ROLES = ("operator", "admin", "pauser", "feeder")
+SINGLE_ROLES = ("operator", "admin", "pauser", "feeder", "router")
+"""`router` spends users' data credits for the usage the node metered (the DataCredits router role)."""
 
 
 class ChainKeys:
@@ -95,6 +96,10 @@ class ChainKeys:
     @cached_property
     def feeder(self) -> str:
         return self._key("feeder")
+
+    @cached_property
+    def router(self) -> str:
+        return self._key("router")
 
     @cached_property
     def oracles(self) -> tuple[str, ...]:
