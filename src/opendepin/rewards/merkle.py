@@ -59,13 +59,14 @@ def verify_proof(root: bytes, leaf: bytes, proof: Sequence[bytes]) -> bool:
 class RewardsTree:
     """An OpenZeppelin-compatible tree over `(address, cumulative amount)` values."""
 
-    __slots__ = ("_leaves", "_position", "tree", "values")
+    __slots__ = ("_entries", "_leaves", "_position", "tree", "values")
 
     def __init__(self, values: tuple[tuple[str, int], ...], tree: list[bytes], leaves: list[bytes]) -> None:
         self.values = values
         self.tree = tree
         self._leaves = leaves  # leaf hashes in the order of `values`
         self._position: dict[str, int] | None = None
+        self._entries: dict[str, tuple[str, int]] | None = None
 
     @classmethod
     def build(cls, values: Iterable[tuple[str, int]]) -> RewardsTree:
@@ -111,11 +112,17 @@ class RewardsTree:
         except KeyError:
             raise MerkleError(f"address {address} has no leaf in this tree") from None
 
+    def entry(self, address: str) -> tuple[str, int]:
+        """(the leaf's address as stored, its amount) for `address` in any case (table built on first use)."""
+        if self._entries is None:
+            self._entries = {stored.lower(): (stored, amount) for stored, amount in self.values}
+        try:
+            return self._entries[address.lower()]
+        except KeyError:
+            raise MerkleError(f"address {address} has no leaf in this tree") from None
+
     def amount_of(self, address: str) -> int:
-        for candidate, amount in self.values:
-            if candidate.lower() == address.lower():
-                return amount
-        raise MerkleError(f"address {address} has no leaf in this tree")
+        return self.entry(address)[1]
 
     def proof(self, address: str) -> list[bytes]:
         """Sibling hashes from `address`'s leaf up to (not including) the root."""

@@ -61,12 +61,10 @@ class ProofService:
         """{epoch, root, account, cumulative, leaf, proof}: what a claim transaction needs."""
         tree = self.tree(number)
         try:
-            tree.leaf_index(address)
+            account, amount = tree.entry(address)
         except ValueError:
             message = f"{address} has no cumulative reward in epoch {number}"
             raise ProofError("owner.no_leaf", message) from None
-        account = next(owner for owner, _ in tree.values if owner.lower() == address.lower())
-        amount = tree.amount_of(account)
         proof = tree.proof(account)
         leaf = hash_leaf(account, amount)
         if not verify_proof(tree.root, leaf, proof):  # pragma: no cover - the tree built this proof
