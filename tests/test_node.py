@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 import pytest
 
@@ -126,3 +127,27 @@ def test_onboarding_stores_signed_attributes(node: Node, device_key: DeviceKey) 
     record = node.store.onboarding_records()[device_key.device_id]
     assert record["location"]["attributes"] == {"gain_dbi": 5.8}
     assert record["maker_attributes"] == {"region": "EU868"}
+
+
+def test_an_epoch_closed_in_its_own_process_is_the_same(tmp_path: Path, device_key: DeviceKey) -> None:
+    """`depin serve` closes epochs in a child process over its own store connection: same rows."""
+    from opendepin.config import MakerConfig, NetworkConfig
+    from opendepin.node import EpochProcess
+    from tests.conftest import MAKER
+
+    config = NetworkConfig(makers=[MakerConfig(name="m", address=MAKER.address)])
+    results = []
+    for isolated in (False, True):
+        data_dir = tmp_path / f"isolated-{isolated}"
+        data_dir.mkdir()
+        clock = SimulatedClock(config.epochs.genesis_ts)
+        process = EpochProcess(data_dir) if isolated else None
+        node = Node(config, SQLiteStore(data_dir / config.store.path), clock, process)
+        node.onboard(onboard_request(config.name, device_key))
+        _run_day(node, clock, device_key)
+        clock.set(config.epochs.genesis_ts + 86_400 + config.epochs.lateness_seconds)
+        results.append(node.close_epoch(0).manifest)
+        assert node.next_epoch == 1 and node.audit_epoch(0).matches
+        if process is not None:
+            process.shutdown()
+    assert canonical_json(results[0]) == canonical_json(results[1])

@@ -9,8 +9,11 @@ from a tree cached per epoch.
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
@@ -34,7 +37,7 @@ from opendepin.services.proofs import ProofService
 from opendepin.services.usage import CreditBalance, UsageResult, UsageService
 from opendepin.store.base import EpochRecord, Store
 
-__all__ = ["BlockHashSource", "EpochNotDue", "Node", "OnboardRequest"]
+__all__ = ["BlockHashSource", "EpochNotDue", "EpochProcess", "Node", "OnboardRequest"]
 
 
 class EpochNotDue(RuntimeError):
@@ -45,10 +48,47 @@ BlockHashSource = Callable[[], str]
 """Returns the settlement chain's latest block hash (0x-hex)."""
 
 
+def close_epoch_in_process(
+    config: NetworkConfig, data_dir: Path, number: int, now: int, price_wad: int | None
+) -> None:
+    """Close epoch `number` in this (child) process over its own connection to the node's store: gather,
+    compute and save, so the serving process keeps its CPU for ingest (Python threads share one core)."""
+    from opendepin.clock import SimulatedClock
+    from opendepin.store.factory import open_store
+
+    store = open_store(config.store, data_dir)
+    try:
+        node = Node(config, store, SimulatedClock(now))
+        node.price_source = lambda: price_wad
+        node.close_epoch(number)
+    finally:
+        store.close()
+
+
+class EpochProcess:
+    """Runs epoch closes in a separate process (spawned once, reused), for a node serving traffic."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self._pool: ProcessPoolExecutor | None = None
+
+    def close(self, config: NetworkConfig, number: int, now: int, price_wad: int | None) -> None:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        self._pool.submit(close_epoch_in_process, config, self.data_dir, number, now, price_wad).result()
+
+    def shutdown(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+
 class Node:
     """One network's node over one store (see the module docstring for its services)."""
 
-    def __init__(self, config: NetworkConfig, store: Store, clock: Clock) -> None:
+    def __init__(
+        self, config: NetworkConfig, store: Store, clock: Clock, epoch_process: EpochProcess | None = None
+    ) -> None:
         self.config = config
         self.store = store
         self.clock = clock
@@ -62,6 +102,7 @@ class Node:
         self.next_epoch = numbers[-1] + 1 if numbers else 0
         self._closing: int | None = None
         self._close_lock = threading.Lock()
+        self.epoch_process = epoch_process
         self.challenges = ChallengeService(
             self.sectors, store, clock, self.registry, lambda: self.block_hash_source()
         )
@@ -154,9 +195,16 @@ class Node:
             self._closing = number
             try:
                 self.ingestion.drain()
-                inputs = self.gather_inputs(number)
-                record = self.epochs.record_of(inputs, self.compute_epoch(inputs))
-                self.store.save_epoch(record)
+                if self.epoch_process is not None:
+                    self.epoch_process.close(self.config, number, self.clock.now(), self.price_source())
+                    closed = self.store.get_epoch(number)
+                    if closed is None:  # pragma: no cover - the child saved it or raised
+                        raise RuntimeError(f"epoch {number} was not saved by the closing process")
+                    record = closed
+                else:
+                    inputs = self.gather_inputs(number)
+                    record = self.epochs.record_of(inputs, self.compute_epoch(inputs))
+                    self.store.save_epoch(record)
                 self.next_epoch = number + 1
             finally:
                 self._closing = None
