@@ -18,7 +18,7 @@ decimals = 18                 # 0..18
 max_supply = 10000000000      # whole tokens; emission stops there
 
 [emission]
-# kind = "halving" | "fixed" | "declining"   (specs/economics.md, "Emission schedules")
+# kind = "halving" | "fixed" | "declining"
 kind = "halving"
 initial_per_year = 60000000   # Helium: 60M/yr in years 1-2, then halving
 halving_period_days = 730
@@ -31,13 +31,28 @@ genesis = 2026-01-01T00:00:00Z
 lateness_seconds = 600        # close an epoch only this long after its end (late reports still count)
 
 [rewards]
-# Category splits in basis points (sum 10000). Wireless example of specs/economics.md.
+# Category splits in basis points (sum 10000): coverage 30 %, data transfer 50 %, the rest to operators.
 categories = {{ coverage = 3000, data_transfer = 5000, oracles = 700, operations = 700, stakers = 600 }}
 device_categories = ["coverage", "data_transfer"]       # paid to devices by sector scores
 # Unused device pools flow on (HIP-10: unused data-transfer rewards go back to coverage).
 unused_flows_to = {{ data_transfer = {{ coverage = 10000 }} }}
 # Non-device categories are paid to these addresses; a category without one stays unminted (remainder).
 recipients = {{}}
+
+[rewards.usage]
+# Users pay for service with data credits; each sector that meters usage pays its devices from its usage
+# category (wireless: data_transfer). With r = value of credits spent / value of the epoch's emission, the
+# usage categories get w(r) of the device emission and coverage the rest; w is linear between these
+# (r, w) points and flat outside. A device earns from usage at most cap x the value of the credits it carried.
+credit_usd = 0.00001          # USD per data credit (Helium's DC)
+cap = 1.0
+weight = [[0.0, 0.0], [1.0, 0.9]]
+reference_price_usd = 1.0     # token price used when the epoch has no oracle price
+
+[shared]
+# Report kinds and reward categories several sectors may claim at once (otherwise a config error).
+kinds = []
+categories = []
 
 [ingest]
 max_batch = 1000              # reports per POST /v1/reports
@@ -69,6 +84,7 @@ claim_share = 0.5             # share of owners the simulated fleet lets claim e
 [sectors.wireless]
 enabled = true
 category = "coverage"
+usage_category = "data_transfer"  # data sessions paid by routers with data credits ("" meters no usage)
 min_heartbeats_per_day = 12   # HIP-74: at least 12 valid hourly heartbeats per day
 trust_full_radius_m = 300.0   # HIP-119 location trust: <= 300 m -> 1.0
 trust_partial_radius_m = 400.0  # <= 400 m -> trust_partial_multiplier, beyond -> 0 (heartbeat invalid)
