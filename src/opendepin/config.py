@@ -1,6 +1,6 @@
-"""The network definition: one `network.toml` validated by pydantic (DESIGN.md principle 4).
+"""The network definition: one `network.toml` validated by pydantic (the network is data).
 
-Every constant of `specs/` that decides money is a field here, never a literal in a rule.
+Every constant that decides money is a field here (or in a sector's own table), never a literal in a rule.
 A wrong value raises :class:`ConfigError` whose message names the key and what is allowed.
 """
 
@@ -22,7 +22,7 @@ DEFAULT_CATEGORY_SPLITS: dict[str, int] = {
     "operations": 700,
     "stakers": 600,
 }
-"""The wireless example of specs/economics.md, in basis points."""
+"""A wireless network's split (Helium-style: coverage 30 %, data transfer 50 %), in basis points."""
 DEFAULT_DEVICE_CATEGORIES: tuple[str, ...] = ("coverage", "data_transfer")
 
 
@@ -141,7 +141,7 @@ class UsageConfig(_Strict):
 
 
 class RewardsConfig(_Strict):
-    """Category splits in basis points (specs/economics.md, wireless example: coverage 30 %, data 50 % …).
+    """Category splits in basis points (default: a wireless network's coverage 30 %, data transfer 50 % …).
 
     `device_categories` are paid to devices by the sectors' scores; the other categories are paid to the
     addresses in `recipients` (oracles, operations, stakers). The unused part of a device category flows to
@@ -186,7 +186,7 @@ class RewardsConfig(_Strict):
 
 
 class IngestConfig(_Strict):
-    """The ingest gate: batch bound and the timestamp window around the receive time (DESIGN.md formats)."""
+    """The ingest gate: batch bound, time window around the receive time, rejection limits."""
 
     max_batch: Annotated[int, Field(ge=1, le=10_000)] = 1_000
     max_report_bytes: Annotated[int, Field(ge=128)] = 16_384

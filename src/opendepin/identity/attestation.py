@@ -1,4 +1,4 @@
-"""Onboarding attestations: a maker binds device key → owner wallet (DESIGN.md "Device identity").
+"""Onboarding attestations: a maker binds device key → owner wallet (docs/onboarding.md).
 
 The maker signs, with its EVM key (EIP-191 personal message), the text of `attestation_message`: network,
 device key, owner wallet and the device attributes the maker vouches for (hardware facts such as a radio's

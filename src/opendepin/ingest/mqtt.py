@@ -1,4 +1,4 @@
-"""MQTT ingest adapter (DESIGN.md "Ingest": signed reports over HTTP and MQTT).
+"""MQTT ingest adapter: signed reports over MQTT as over HTTP (docs/architecture.md).
 
 Devices publish a signed report (the CBOR wire form) or a CBOR array of them to
 `{prefix}/reports/{anything}` with QoS 1. The adapter keeps a persistent session (clean_session=False,

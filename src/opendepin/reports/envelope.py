@@ -1,4 +1,4 @@
-"""The signed report envelope (DESIGN.md "Report envelope").
+"""The signed report envelope (README, "Formats").
 
 `{v, kind, device, ts, seq, payload}` encoded as deterministic CBOR (RFC 8949 §4.2.1: shortest forms,
 map keys sorted by their encoded bytes), signed by the device key. On the wire a signed report is the

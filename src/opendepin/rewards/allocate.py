@@ -1,6 +1,6 @@
 """Integer allocation of a pool by shares: never over-allocates, the remainder is explicit.
 
-Rule (DESIGN.md principle 2, Helium's rounding toward zero): amount_i = ⌊pool · units_i / Σ units⌋;
+Rule (exact money, Helium's rounding toward zero): amount_i = ⌊pool · units_i / Σ units⌋;
 remainder = pool − Σ amount_i, recorded, never paid to anyone implicitly.
 """
 

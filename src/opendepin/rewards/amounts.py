@@ -1,4 +1,4 @@
-"""Named integer types for money (DESIGN.md style: money is integers with named types)."""
+"""Named integer types for money: every amount is an integer with a named type."""
 
 from typing import NewType
 

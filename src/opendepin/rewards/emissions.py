@@ -1,4 +1,4 @@
-"""Emission schedules as exact integer functions of time (specs/economics.md, "Emission schedules").
+"""Emission schedules (halving, fixed, declining) as exact integer functions of time.
 
 `cumulative_emission(schedule, token, seconds)` is the number of smallest units the schedule has released
 `seconds` after genesis, rounded toward zero and capped at max supply. An epoch's emission is the

@@ -1,4 +1,4 @@
-"""Rewards Merkle tree built exactly as OpenZeppelin's StandardMerkleTree (DESIGN.md, "Rewards tree").
+"""Rewards Merkle tree built exactly as OpenZeppelin's StandardMerkleTree (README, "Formats").
 
 Leaves are `(address owner, uint256 cumulative_amount)`:
   leaf = keccak256(keccak256(abi.encode(address, uint256)))
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-import sha3  # safe-pysha3: C keccak, ~4× faster than pycryptodome's (DESIGN.md measured facts)
+import sha3  # safe-pysha3: C keccak, ~4× faster than pycryptodome's (benchmarks/merkle.py)
 
 _keccak = sha3.keccak_256
 _ZERO12 = bytes(12)

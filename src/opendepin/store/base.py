@@ -1,4 +1,4 @@
-"""The store interface: the report log, the device registry and epoch results (DESIGN.md principle 7).
+"""The store interface: the report log, the device registry and epoch results (nothing lost).
 
 A report is durable before `append` returns (the caller acknowledges only after). Writes are idempotent
 by report id, so a re-sent batch or a re-run after a crash never duplicates anything.
