@@ -40,9 +40,12 @@ def _wait(predicate: object, timeout: float = 10.0) -> None:
 
 def test_split_message() -> None:
     one = sign_report(DeviceKey("ed25519", bytes(32)), "k", 1, 1, {}).to_wire()
-    assert split_message(one) == [one]
-    assert split_message(cbor2.dumps([one, one])) == [one, one]
-    assert split_message(b"junk") == [b"junk"]
+    assert split_message(one, 10) == [one]
+    assert split_message(cbor2.dumps([one, one]), 10) == [one, one]
+    assert split_message(b"junk", 10) == [b"junk"]
+    tagged = cbor2.dumps([cbor2.CBORTag(35, "a" * 1000), one])  # a costly tag is never interpreted
+    assert split_message(tagged, 10) == [tagged]
+    assert split_message(cbor2.dumps([one] * 11), 10) == [cbor2.dumps([one] * 11)]  # over the batch bound
 
 
 def test_reports_over_mqtt_are_gated_stored_and_answered(
