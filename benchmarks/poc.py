@@ -22,16 +22,16 @@ import time
 import h3
 import numpy as np
 
-from opendepin.fleet.radio.behaviour import simulate_epoch
-from opendepin.fleet.radio.links import build_radio_links
-from opendepin.fleet.radio.propagation import RadioPhysics
-from opendepin.fleet.radio.runner import EPOCH_SECONDS, GENESIS, build_registry
-from opendepin.fleet.radio.scenarios import build_fleet
 from opendepin.sectors.base import EpochWindow, SectorInput
 from opendepin.sectors.wireless.poc.evaluate import ENTROPY_CONTEXT_KEY, evaluate_poc
 from opendepin.sectors.wireless.poc.geo import compute_cell_distances_m
 from opendepin.sectors.wireless.poc.params import PocParams
 from opendepin.sectors.wireless.poc.reports import WITNESS
+from opendepin.sectors.wireless.sim.behaviour import simulate_epoch
+from opendepin.sectors.wireless.sim.links import build_radio_links
+from opendepin.sectors.wireless.sim.propagation import RadioPhysics
+from opendepin.sectors.wireless.sim.runner import EPOCH_SECONDS, GENESIS, build_registry
+from opendepin.sectors.wireless.sim.scenarios import build_fleet
 
 
 def make_epoch(hotspots: int, seed: int, beacon_probability: float) -> tuple[SectorInput, float]:
