@@ -6,6 +6,10 @@ verdicts (one per report, with a stable reason code and the numbers behind it) a
 randomness, no I/O. This one shape fits every sector: wireless beacons and witnesses need the
 whole epoch to match witnesses to beacons, sensors compare a station with its neighbours, mapping dedups
 hexes across drivers, energy compares a meter with witnesses, storage and compute score audit results.
+
+A sector may also bring its simulation (`SectorPlugin.simulation`, `SectorPlugin.simulate_app`): what its
+devices send each hour in the generic fleet of `depin up`, and its own headless scenarios for `depin
+simulate NAME`. The core never calls them; the fleet and the `simulate` face do.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from pydantic import BaseModel
 from opendepin.reports.model import ReportRecord
 
 if TYPE_CHECKING:
+    import typer
     from fastapi import APIRouter
 
 # Reward units are integers so that allocation is exact and reproducible bit for bit: a sector turns its
@@ -201,6 +206,77 @@ class SectorInput:
     """Per device, the state this sector last stored for it (only devices that have one)."""
 
 
+@dataclass(frozen=True, slots=True)
+class SimDevice:
+    """A simulated device as the generic fleet hands it to its sector's simulation (plain data).
+
+    `lat`/`lon` is where the device really stands (a point of its asserted H3 `cell`); a sector's own
+    misbehaviours may put its radio or sensor elsewhere (a GPS spoofer). `behaviour` is `honest`, a generic
+    misbehaviour the fleet applies itself (bad signatures, replays, skewed clocks, malformed bytes; `lazy`
+    devices are simply not handed over in the hours they are down), or one of the sector's `behaviours`.
+    `seed` is the fleet's: a simulation draws everything from it, the index and the hour, so a fleet is
+    reproducible.
+    """
+
+    index: int
+    device_id: str
+    owner: str
+    cell: str
+    lat: float
+    lon: float
+    behaviour: str
+    seed: int
+
+
+@dataclass(frozen=True, slots=True)
+class SimReport:
+    """A report a simulated device sends, unsigned: the fleet assigns its `seq`, signs it with the device's
+    key and applies the generic misbehaviours. `device` is the `SimDevice.index`."""
+
+    device: int
+    kind: str
+    ts: int
+    payload: Mapping[str, Any]
+
+
+class SimServices(Protocol):
+    """What a simulated device may ask of the node, as a real one would (the fleet provides it)."""
+
+    def challenges(self, kind: str) -> Sequence[Challenge]:
+        """The challenges of `kind` the node issues now."""
+
+    def get(self, route: str) -> Any:
+        """GET `route` of the sector's own API (mounted under /v1/sectors/NAME/) from the node: its JSON."""
+
+
+class SectorSimulation(ABC):
+    """What a sector's devices do in the generic fleet (`depin up`).
+
+    Rules: `hour` is called once per simulated hour, at the end of it (when the hour's reports are sent),
+    with the sector's devices that are up in that hour; it is deterministic given the devices' seed, the
+    hour and what `services` answers. The fleet signs what it returns and adds the generic misbehaviours.
+    """
+
+    @property
+    def behaviours(self) -> Mapping[str, str]:
+        """The sector's own misbehaviours → the reason code (or detector) that must catch each. It may also
+        restate a generic misbehaviour to name the reason its rules give (`lazy` → the note for missing
+        hours)."""
+        return {}
+
+    def attributes(self, device: SimDevice) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
+        """(maker attributes, owner attributes) the device is onboarded with (`attributes()` models)."""
+        return {}, {}
+
+    @abstractmethod
+    def hour(self, devices: Sequence[SimDevice], hour_ts: int, services: SimServices) -> list[SimReport]:
+        """The unsigned reports `devices` send in the hour starting at `hour_ts`."""
+
+    def session(self, device: SimDevice, credits: int) -> tuple[int, str]:
+        """A metered usage session on `device` that costs `credits`: (quantity, unit) for its receipt."""
+        return credits, "credits"
+
+
 class SectorPlugin(ABC):
     """Base class of every sector. Subclasses are stateless; parameters come in validated."""
 
@@ -244,4 +320,14 @@ class SectorPlugin(ABC):
 
     def routes(self, services: SectorServices) -> APIRouter | None:
         """The sector's own API routes, mounted under `/v1/sectors/{name}/`."""
+        return None
+
+    def simulation(self) -> SectorSimulation | None:
+        """What this sector's devices do in the generic fleet of `depin up` (None: the fleet leaves the
+        sector out)."""
+        return None
+
+    @classmethod
+    def simulate_app(cls) -> typer.Typer | None:
+        """The sector's headless scenarios, mounted as `depin simulate NAME` (None: no such command)."""
         return None
