@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from opendepin.config import NetworkConfig
-from opendepin.fleet.region import offset_point
+from opendepin.geo import offset_point
 from opendepin.reports.model import ReportRecord
 from opendepin.rewards.digest import canonical_json
 from opendepin.rewards.epoch import EpochInputs, process_epoch, window_for

@@ -7,7 +7,7 @@ from fractions import Fraction
 import h3
 import pytest
 
-from opendepin.fleet.region import offset_point
+from opendepin.geo import offset_point
 from opendepin.reports.model import ReportRecord
 from opendepin.sectors.base import DeviceInfo, EpochWindow, SectorInput
 from opendepin.sectors.wireless.heartbeat import (

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from opendepin.api.app import create_app
 from opendepin.clock import SimulatedClock
 from opendepin.config import MakerConfig, NetworkConfig
-from opendepin.fleet.region import cell_of, offset_point
+from opendepin.geo import cell_of, offset_point
 from opendepin.identity.keys import DeviceKey
 from opendepin.node import Node
 from opendepin.reports.envelope import sign_report
