@@ -1,6 +1,10 @@
 """`depin up`: a whole local network in one process — node (HTTP ingest, verifier, epoch scheduler) and
 the fleet, on a simulated clock that runs hours in milliseconds. State lives in the data dir, so a
-restart continues where it stopped."""
+restart continues where it stopped.
+
+The fleet's devices belong to the network's sectors that have a simulation; each hour, at its end, the
+fleet asks every sector's simulation what its devices send (reading what they need from the node over HTTP,
+such as the wireless entropy route), signs and sends it."""
 
 from __future__ import annotations
 
@@ -16,8 +20,10 @@ from opendepin.chain.deploy import ensure_deployed
 from opendepin.chain.factory import open_backend
 from opendepin.chain.rpc import RpcBackend
 from opendepin.clock import SimulatedClock
-from opendepin.config import MakerConfig, NetworkConfig, load_config
-from opendepin.fleet.simulator import Fleet, FleetSpec
+from opendepin.config import ConfigError, MakerConfig, NetworkConfig, load_config
+from opendepin.fleet.services import NodeServices
+from opendepin.fleet.simulator import Fleet, FleetSpec, fleet_maker, read_fleet_secret
+from opendepin.identity.keystore import new_private_key
 from opendepin.node import Node
 from opendepin.rewards.epoch import window_for
 from opendepin.server import BackgroundServer
@@ -33,6 +39,8 @@ SETTLED_KEY = "chain_settled_until"
 HOUR = 3_600
 DEFAULT_DEVICES = 60
 OPERATOR_DEV_FUNDS_WEI = 10_000 * 10**18
+DATA_DIR_MARKER = ".opendepin-data-dir"
+DATA_DIR_MARKER_TEXT = "opendepin data dir: written by `depin up`, which may delete it with --fresh\n"
 """Native coin `depin up` gives its operator on a development node (anvil), to pay for gas."""
 
 
@@ -82,15 +90,53 @@ class EpochSummary:
         }
 
 
+def is_data_dir(path: Path) -> bool:
+    """Rule: a directory is an opendepin data dir if `depin up` marked it (DATA_DIR_MARKER), or, made before
+    the marker existed, it holds fleet.json and network.toml and nothing but what `depin up` wrote then
+    (the store files `depin.sqlite*`, the `chain` directory)."""
+    if (path / DATA_DIR_MARKER).is_file():
+        return True
+    names = {entry.name for entry in path.iterdir()}
+    return {"fleet.json", "network.toml"} <= names and all(
+        name in ("fleet.json", "network.toml", "chain") or name.startswith("depin.sqlite") for name in names
+    )
+
+
 def prepare_data_dir(options: UpOptions) -> tuple[NetworkConfig, Fleet]:
-    """Create or load the fleet and the network.toml (which must accept the fleet's maker)."""
+    """Create or load the fleet and the network.toml (which must accept the fleet's maker).
+
+    `--fresh` deletes the data dir first, but only one that is an opendepin data dir (`is_data_dir`), empty,
+    or absent: any other directory is refused with ConfigError and left untouched."""
     data_dir = options.data_dir
+    if options.network is not None and not options.network.is_file():
+        raise ConfigError(f"--network {options.network}: not a file; give a network.toml")
+    if data_dir.exists() and not data_dir.is_dir():
+        raise ConfigError(f"--data-dir {data_dir} is a file, not a directory")
+    ours = data_dir.exists() and is_data_dir(data_dir)
+    unused = not data_dir.exists() or not any(data_dir.iterdir())
     if options.fresh and data_dir.exists():
+        if not (ours or unused):
+            raise ConfigError(
+                f"--fresh refuses to delete {data_dir}: it is not an opendepin data dir (no "
+                f"{DATA_DIR_MARKER} file) and not empty; pick another --data-dir or remove it yourself"
+            )
         shutil.rmtree(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
+    if ours or unused:
+        (data_dir / DATA_DIR_MARKER).write_text(DATA_DIR_MARKER_TEXT)
     fleet_path = data_dir / "fleet.json"
+    config_path = data_dir / "network.toml"
+    secret = None
+    if not config_path.exists():
+        secret = read_fleet_secret(fleet_path) if fleet_path.exists() else new_private_key()
+        if options.network is not None:
+            load_config(options.network)  # refuse a bad file before copying it
+            shutil.copyfile(options.network, config_path)
+        else:
+            write_template(data_dir, makers={FLEET_MAKER_NAME: fleet_maker(secret).address})
+    config = load_config(config_path)
     if fleet_path.exists():
-        fleet = Fleet.load(fleet_path)
+        fleet = Fleet.load(fleet_path, network=config)
         if options.devices is not None and options.devices > len(fleet.devices):
             fleet.grow(options.devices)
     else:
@@ -104,17 +150,11 @@ def prepare_data_dir(options: UpOptions) -> tuple[NetworkConfig, Fleet]:
                 owners=owners,
                 misbehaving_share=options.misbehaving_share,
                 p256_share=options.p256_share,
-            )
+            ),
+            fleet_secret=secret or new_private_key(),
+            network=config,
         )
     fleet.save(fleet_path)
-    config_path = data_dir / "network.toml"
-    if not config_path.exists():
-        if options.network is not None:
-            load_config(options.network)  # refuse a bad file before copying it
-            shutil.copyfile(options.network, config_path)
-        else:
-            write_template(data_dir, makers={FLEET_MAKER_NAME: fleet.maker.address})
-    config = load_config(config_path)
     if not any(m.address.lower() == fleet.maker.address.lower() for m in config.makers):
         config = config.model_copy(
             update={
@@ -232,6 +272,7 @@ def run_network(
         if settler is not None:
             node.block_hash_source = settler.backend.latest_block_hash
         with BackgroundServer(node) as server, httpx.Client(base_url=server.url, timeout=120) as client:
+            services = NodeServices(client, node.current_challenge)
             onboarded = onboard_fleet(client, config, fleet)
             fleet.save(options.data_dir / "fleet.json")
             if settler is not None:
@@ -243,10 +284,8 @@ def run_network(
             for number in range(first, first + options.epochs):
                 sent_until = int(store.get_meta(SENT_KEY) or 0)
                 for hour in hours_of_epoch(config, number, after=sent_until):
-                    clock.set(max(clock.now(), hour))
-                    wires = list(fleet.reports_for_hour(hour))
-                    clock.set(hour + HOUR - 1)  # reports arrive within their hour
-                    send_batches(client, wires, options.batch_size)
+                    clock.set(max(clock.now(), hour + HOUR - 1))  # an hour's reports leave at its end
+                    send_batches(client, fleet.reports_for_hour(hour, services), options.batch_size)
                     store.set_meta(CLOCK_KEY, str(clock.now()))
                     store.set_meta(SENT_KEY, str(hour + HOUR))
                     done_hours += 1

@@ -5,11 +5,14 @@ example)."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
+import typer
 from typer.testing import CliRunner
 
-from opendepin.simulate.cli import app
+from opendepin.sectors.wireless.sim.scenarios import SCENARIOS
+from opendepin.simulate.cli import app, mount, mount_sector_apps
 
 FIGURES = {"leakage", "adversary_pay_ratio", "precision", "recall", "false_positive_rate"}
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "wireless-iot.toml"
@@ -64,3 +67,26 @@ def test_network_file_is_used_and_checked(tmp_path: Path) -> None:
     heartbeats_only.write_text('name = "plain"\n')
     result = CliRunner().invoke(app, [*args, "--network", str(heartbeats_only)])
     assert result.exit_code == 2 and "sectors.wireless.poc" in result.output
+
+
+def test_help_lists_the_scenarios_unbroken() -> None:
+    result = CliRunner().invoke(app, ["wireless", "--help"], terminal_width=80)
+    assert result.exit_code == 0
+    choices = re.findall(r"\[([a-z|-]+)\]", result.output)
+    assert "|".join(SCENARIOS) in choices
+
+
+def test_each_sector_brings_its_own_command() -> None:
+    """`depin simulate NAME` comes from the sector (`simulate_app`); one command is mounted as NAME itself,
+    several as a group."""
+    assert "wireless" in mount_sector_apps(typer.Typer())
+    single, several = typer.Typer(), typer.Typer()
+    single.command("only")(lambda: typer.echo("ran"))
+    several.command("one")(lambda: typer.echo("one"))
+    several.command("two")(lambda: typer.echo("two"))
+    group = typer.Typer()
+    group.callback()(lambda: None)
+    mount(group, "single", single)
+    mount(group, "several", several)
+    assert CliRunner().invoke(group, ["single"]).output == "ran\n"
+    assert CliRunner().invoke(group, ["several", "two"]).output == "two\n"

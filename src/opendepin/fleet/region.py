@@ -2,18 +2,14 @@
 
 Devices gather in neighbourhoods, as real deployments do: a region's box is cut into 3 × 2 rectangles and a
 device drawn uniformly in the box is moved toward the centre of its rectangle, which shrinks each to a fifth
-of its width and height (about 3 km × 3.7 km in Berlin). Hotspots then have radio neighbours within LoRa
-range, as proof of coverage needs.
+of its width and height (about 3 km × 3.7 km in Berlin). Devices then have neighbours within radio range,
+as proof of coverage needs.
 """
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-
-import h3
-
-from opendepin.identity.attestation import ASSERTION_RESOLUTION
 
 NEIGHBOURHOOD_COLUMNS = 3
 NEIGHBOURHOOD_ROWS = 2
@@ -35,8 +31,6 @@ class Region:
     west: float
     north: float
     east: float
-    lora_plan: str = "EU868"
-    """The LoRa frequency plan of the region's hotspots (their `region` attribute)."""
 
     def random_point(self, rng: random.Random) -> tuple[float, float]:
         """A point in one of the region's neighbourhoods (two draws from `rng`)."""
@@ -52,22 +46,8 @@ REGIONS: dict[str, Region] = {
     for region in (
         Region("berlin", 52.3383, 13.0884, 52.6755, 13.7611),
         Region("lisbon", 38.6913, -9.2298, 38.7967, -9.0901),
-        Region("new-york", 40.4774, -74.2591, 40.9176, -73.7004, "US915"),
+        Region("new-york", 40.4774, -74.2591, 40.9176, -73.7004),
         Region("lagos", 6.3936, 3.0982, 6.7027, 3.6964),
-        Region("sao-paulo", -23.6825, -46.8254, -23.3566, -46.3650, "AU915"),
+        Region("sao-paulo", -23.6825, -46.8254, -23.3566, -46.3650),
     )
 }
-
-
-def cell_of(lat: float, lon: float) -> str:
-    """The H3 cell (assertion resolution) holding a point."""
-    return str(h3.latlng_to_cell(lat, lon, ASSERTION_RESOLUTION))
-
-
-def offset_point(lat: float, lon: float, metres: float, bearing_deg: float) -> tuple[float, float]:
-    """A point `metres` away on `bearing_deg` (small-distance equirectangular approximation)."""
-    import math
-
-    dlat = metres * math.cos(math.radians(bearing_deg)) / 111_320.0
-    dlon = metres * math.sin(math.radians(bearing_deg)) / (111_320.0 * math.cos(math.radians(lat)))
-    return lat + dlat, lon + dlon

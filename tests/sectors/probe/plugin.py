@@ -7,11 +7,16 @@ the epoch in which they arrive, any `seq` order); every hour the network pings h
 (`probe.ping`, derived from chain entropy) and a pinged device answers with a `probe.pong` citing the ping's
 nonce within the hour. A device earns `capacity` units for each answered ping and one more if it sent a
 reading; users pay for readings with data credits (usage category `probe_usage`).
+
+Its simulation (for the generic fleet of `depin up`): every device uploads, each hour, a reading sampled
+two hours earlier (store and forward) and answers the pings the node issued to it; `probe-overflow`
+devices read values above `max_value` (`probe.out_of_range`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import random
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, ClassVar
@@ -34,6 +39,10 @@ from opendepin.sectors.base import (
     SectorOutcome,
     SectorPlugin,
     SectorServices,
+    SectorSimulation,
+    SimDevice,
+    SimReport,
+    SimServices,
     Verdict,
 )
 
@@ -89,6 +98,43 @@ def derive_pings(seed: ChallengeSeed, devices: Mapping[str, DeviceInfo]) -> list
     return pings
 
 
+OVERFLOW = "probe-overflow"
+LATE_BY_S = 2 * 3_600
+
+
+class ProbeSimulation(SectorSimulation):
+    """Readings uploaded two hours late, pongs to this hour's pings; `probe-overflow` reads out of range."""
+
+    def __init__(self, params: ProbeParams) -> None:
+        self.params = params
+
+    @property
+    def behaviours(self) -> Mapping[str, str]:
+        return {OVERFLOW: "probe.out_of_range", "lazy": "fewer answered pings: paid less"}
+
+    def attributes(self, device: SimDevice) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
+        return {"capacity": 1 + device.index % 5}, {"site": f"roof {device.index}"}
+
+    def hour(self, devices: Sequence[SimDevice], hour_ts: int, services: SimServices) -> list[SimReport]:
+        pings = {p.device: p for p in services.challenges(PING)}
+        reports = []
+        for device in devices:
+            rng = random.Random(f"{device.seed}:probe:{device.index}:{hour_ts}")
+            sampled = hour_ts - LATE_BY_S + rng.randrange(0, 3_000)
+            value = rng.randrange(0, self.params.max_value + 1)
+            if device.behaviour == OVERFLOW:
+                value += self.params.max_value + 1
+            reports.append(SimReport(device.index, READING, sampled, {"value": value, "sampled_at": sampled}))
+            ping = pings.get(device.device_id)
+            if ping is not None:
+                pong = {"ping": ping.challenge_id, "nonce": str(ping.payload["nonce"])}
+                reports.append(SimReport(device.index, PONG, hour_ts + 3_000 + rng.randrange(0, 500), pong))
+        return reports
+
+    def session(self, device: SimDevice, credits: int) -> tuple[int, str]:
+        return max(1, credits // 1_000), "readings"
+
+
 class ProbeSector(SectorPlugin):
     name: ClassVar[str] = "probe"
     params_model: ClassVar[type[BaseModel]] = ProbeParams
@@ -116,6 +162,9 @@ class ProbeSector(SectorPlugin):
     def challenge_kinds(self) -> Sequence[ChallengeKind]:
         params = self.probe
         return (ChallengeKind(PING, params.ping_period_s, derive_pings, params.answer_within_s, True),)
+
+    def simulation(self) -> SectorSimulation:
+        return ProbeSimulation(self.probe)
 
     def routes(self, services: SectorServices) -> APIRouter:
         router = APIRouter(tags=["probe"])

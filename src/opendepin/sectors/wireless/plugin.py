@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import BaseModel
 
 if TYPE_CHECKING:
+    import typer
     from fastapi import APIRouter
 
 from opendepin.reports.model import ReportRecord
@@ -26,6 +27,7 @@ from opendepin.sectors.base import (
     SectorOutcome,
     SectorPlugin,
     SectorServices,
+    SectorSimulation,
     Verdict,
 )
 from opendepin.sectors.wireless.attributes import WirelessMakerAttributes, WirelessOwnerAttributes
@@ -145,6 +147,19 @@ class WirelessSector(SectorPlugin):
         from opendepin.sectors.wireless.routes import build_router
 
         return build_router(services, self.wireless.poc)
+
+    def simulation(self) -> SectorSimulation:
+        """Simulated hotspots for `depin up` (`sim/simulation.py`; imported only when asked for)."""
+        from opendepin.sectors.wireless.sim.simulation import WirelessSimulation
+
+        return WirelessSimulation(self.wireless)
+
+    @classmethod
+    def simulate_app(cls) -> typer.Typer:
+        """`depin simulate wireless`: proof-of-coverage adversary scenarios (`sim/cli.py`)."""
+        from opendepin.sectors.wireless.sim.cli import build_app
+
+        return build_app()
 
     def evaluate(self, data: SectorInput) -> SectorOutcome:
         """Heartbeats/speed tests (mobile-style coverage) and, when configured, beacons/witnesses (PoC)."""

@@ -19,13 +19,13 @@ from typing import Any
 
 import numpy as np
 
-from opendepin.fleet.radio.behaviour import simulate_epoch
-from opendepin.fleet.radio.links import build_radio_links
-from opendepin.fleet.radio.propagation import RadioPhysics
-from opendepin.fleet.radio.runner import EPOCH_SECONDS, GENESIS, build_registry
-from opendepin.fleet.radio.scenarios import build_fleet
 from opendepin.sectors.base import EpochWindow
 from opendepin.sectors.wireless.poc.params import PocParams
+from opendepin.sectors.wireless.sim.behaviour import simulate_epoch
+from opendepin.sectors.wireless.sim.links import build_radio_links
+from opendepin.sectors.wireless.sim.propagation import RadioPhysics
+from opendepin.sectors.wireless.sim.runner import EPOCH_SECONDS, GENESIS, build_registry
+from opendepin.sectors.wireless.sim.scenarios import build_fleet
 from tests.test_detmath import simd_disabled_env
 
 SRC = Path(__file__).resolve().parents[4] / "src"

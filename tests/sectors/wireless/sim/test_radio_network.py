@@ -9,24 +9,24 @@ import pytest
 
 from opendepin.clock import SimulatedClock
 from opendepin.config import ConfigError, MakerConfig, NetworkConfig, load_config
-from opendepin.fleet.radio.network import DEFAULT_NETWORK, load_network, with_trust
-from opendepin.fleet.radio.onboarding import (
-    hotspot_attributes,
-    hotspot_maker_attributes,
-    hotspot_owner_attributes,
-)
-from opendepin.fleet.radio.runner import ModeTally, build_registry, run_epoch
-from opendepin.fleet.radio.scenarios import build_fleet
 from opendepin.identity.keys import DeviceKey
 from opendepin.node import Node
 from opendepin.rewards.allocate import split_by_basis_points
 from opendepin.rewards.emissions import compute_epoch_emission
 from opendepin.rewards.epoch import window_for
 from opendepin.sectors.wireless.poc.evaluate import ENTROPY_CONTEXT_KEY
+from opendepin.sectors.wireless.sim.network import DEFAULT_NETWORK, load_network, with_trust
+from opendepin.sectors.wireless.sim.onboarding import (
+    hotspot_attributes,
+    hotspot_maker_attributes,
+    hotspot_owner_attributes,
+)
+from opendepin.sectors.wireless.sim.runner import ModeTally, build_registry, run_epoch
+from opendepin.sectors.wireless.sim.scenarios import build_fleet
 from opendepin.store.sqlite import SQLiteStore
 from tests.conftest import MAKER, onboard_request
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "wireless-iot.toml"
+EXAMPLE = Path(__file__).resolve().parents[4] / "examples" / "wireless-iot.toml"
 
 
 def test_the_default_network_is_the_wireless_iot_example() -> None:
@@ -77,9 +77,9 @@ def test_pay_is_the_networks_split_through_process_epoch() -> None:
     is paid to hotspots, less the integer rounding of the allocation."""
     import numpy as np
 
-    from opendepin.fleet.radio.behaviour import simulate_epoch
-    from opendepin.fleet.radio.links import build_radio_links
-    from opendepin.fleet.radio.propagation import RadioPhysics
+    from opendepin.sectors.wireless.sim.behaviour import simulate_epoch
+    from opendepin.sectors.wireless.sim.links import build_radio_links
+    from opendepin.sectors.wireless.sim.propagation import RadioPhysics
 
     config = load_network()
     mode = ModeTally.of(config)

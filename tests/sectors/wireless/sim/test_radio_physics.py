@@ -5,18 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from opendepin.fleet.radio.behaviour import simulate_epoch
-from opendepin.fleet.radio.links import build_radio_links
-from opendepin.fleet.radio.propagation import (
+from opendepin.sectors.base import EpochWindow
+from opendepin.sectors.wireless.poc.params import PocParams
+from opendepin.sectors.wireless.sim.behaviour import simulate_epoch
+from opendepin.sectors.wireless.sim.links import build_radio_links
+from opendepin.sectors.wireless.sim.propagation import (
     RadioPhysics,
     compute_fspl_db,
     compute_path_loss_db,
     compute_received_dbm,
 )
-from opendepin.fleet.radio.runner import GENESIS, build_registry
-from opendepin.fleet.radio.scenarios import build_fleet
-from opendepin.sectors.base import EpochWindow
-from opendepin.sectors.wireless.poc.params import PocParams
+from opendepin.sectors.wireless.sim.runner import GENESIS, build_registry
+from opendepin.sectors.wireless.sim.scenarios import build_fleet
 
 PHYSICS = RadioPhysics()
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from opendepin.fleet.radio.runner import RunResult, run_scenario
-from opendepin.fleet.radio.scenarios import ADVERSARY_KINDS, SCENARIOS, build_fleet
+from opendepin.sectors.wireless.sim.runner import RunResult, run_scenario
+from opendepin.sectors.wireless.sim.scenarios import ADVERSARY_KINDS, SCENARIOS, build_fleet
 
 BAR_LEAKAGE = 0.02
 BAR_FPR = 0.01

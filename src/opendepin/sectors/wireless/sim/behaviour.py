@@ -7,19 +7,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from opendepin.fleet.radio.fleet import Fleet, Policy
-from opendepin.fleet.radio.links import RadioLinks
-from opendepin.fleet.radio.propagation import (
-    RadioPhysics,
-    compute_fspl_db,
-    compute_received_dbm,
-    compute_snr_db,
-)
 from opendepin.reports.model import ReportRecord
 from opendepin.sectors.base import EpochWindow
 from opendepin.sectors.wireless.poc.entropy import compute_beacon_data, compute_entropy
 from opendepin.sectors.wireless.poc.params import PocParams
 from opendepin.sectors.wireless.poc.reports import BEACON, WITNESS
+from opendepin.sectors.wireless.sim.fleet import Fleet, Policy
+from opendepin.sectors.wireless.sim.links import RadioLinks
+from opendepin.sectors.wireless.sim.propagation import (
+    RadioPhysics,
+    compute_fspl_db,
+    compute_received_dbm,
+    compute_snr_db,
+)
 
 REGION = "US915"
 CHANNELS_HZ = tuple(903_900_000 + 200_000 * k for k in range(8))

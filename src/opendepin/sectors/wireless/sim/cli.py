@@ -2,13 +2,14 @@
 
 The simulated hotspots' reports go through the network's own epoch (`process_epoch`) with its network
 definition (default: the wireless IoT example, `examples/wireless-iot.toml`; `--network FILE` for another).
+Mounted under `depin simulate` by `WirelessSector.simulate_app`.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from rich.console import Console
@@ -16,18 +17,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from opendepin.config import ConfigError
-from opendepin.fleet.radio.network import load_network
-from opendepin.fleet.radio.runner import RunResult, run_scenario
-from opendepin.fleet.radio.scenarios import SCENARIOS
+from opendepin.sectors.wireless.sim.network import load_network
+from opendepin.sectors.wireless.sim.runner import RunResult, run_scenario
+from opendepin.sectors.wireless.sim.scenarios import SCENARIOS
 
-app = typer.Typer(help="Headless simulations scored against the ground truth.", no_args_is_help=True)
-
-
-@app.callback()
-def simulate() -> None:
-    """Headless simulations scored against the ground truth."""
-
-
+ScenarioName = Literal[tuple(SCENARIOS)]  # type: ignore[valid-type]
+"""The scenario names: the choices of `--scenario`."""
+SCENARIO_CHOICES = "[" + "|".join(SCENARIOS) + "]"
+"""How the help prints them (one unbroken word, so it reads the same at any terminal width)."""
 FIGURES = (
     "leakage",
     "adversary_pay_ratio",
@@ -53,9 +50,11 @@ def render_table(result: RunResult) -> Table:
     return table
 
 
-@app.command()
 def wireless(
-    scenario: Annotated[str, typer.Option(help=f"one of: {', '.join(SCENARIOS)}")] = "mixed",
+    scenario: Annotated[
+        ScenarioName,
+        typer.Option(metavar=SCENARIO_CHOICES, help="the adversary scenario (honest: none)"),
+    ] = "mixed",
     devices: Annotated[int, typer.Option(min=10, help="hotspots in the fleet")] = 2_000,
     epochs: Annotated[int, typer.Option(min=1, help="daily epochs to simulate")] = 3,
     seed: Annotated[int, typer.Option(help="random seed (runs are reproducible)")] = 7,
@@ -64,22 +63,27 @@ def wireless(
     ] = 0.15,
     network: Annotated[
         Path | None,
-        typer.Option(help="network.toml with [sectors.wireless.poc] (default: the wireless IoT example)"),
+        typer.Option(
+            help="network.toml with \\[sectors.wireless.poc] (default: the wireless IoT example)"
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """Simulate a wireless scenario; print leakage, pay ratio, precision, recall, FPR vs the rules alone."""
-    errors = Console(stderr=True)
-    if scenario not in SCENARIOS:
-        errors.print(f"[red]error:[/red] unknown scenario {scenario!r}; choose one of {sorted(SCENARIOS)}")
-        raise typer.Exit(2)
     try:
         config = load_network(network)
     except ConfigError as error:
-        errors.print(f"[red]error:[/red] {escape(str(error))}")
+        Console(stderr=True).print(f"[red]error:[/red] {escape(str(error))}")
         raise typer.Exit(2) from None
     result = run_scenario(scenario, devices, epochs, seed, config, adversary_share=adversary_share)
     if as_json:
         typer.echo(json.dumps(result.as_dict(), sort_keys=True))
     else:
         Console().print(render_table(result))
+
+
+def build_app() -> typer.Typer:
+    """A Typer with the one command `wireless` (mounted as `depin simulate wireless`)."""
+    app = typer.Typer()
+    app.command("wireless", epilog=f"--scenario is one of {escape(SCENARIO_CHOICES)}")(wireless)
+    return app

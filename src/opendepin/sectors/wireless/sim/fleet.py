@@ -8,11 +8,11 @@ from enum import IntEnum
 import numpy as np
 import numpy.typing as npt
 
-from opendepin.fleet.radio.geometry import MapFrame
+from opendepin.sectors.wireless.sim.geometry import MapFrame
+from opendepin.sectors.wireless.sim.onboarding import GAINS_DBI
 
 FloatArray = npt.NDArray[np.float64]
 HONEST = "honest"
-GAINS_DBI = (1.2, 2.5, 3.0, 4.0, 5.8, 8.0)
 
 
 class Policy(IntEnum):

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from opendepin.fleet.radio.fleet import Fleet
-from opendepin.fleet.radio.propagation import RadioPhysics
 from opendepin.sectors.wireless.poc.geo import pairs_within
+from opendepin.sectors.wireless.sim.fleet import Fleet
+from opendepin.sectors.wireless.sim.propagation import RadioPhysics
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]

@@ -22,21 +22,6 @@ from typing import Any
 import numpy as np
 
 from opendepin.config import NetworkConfig
-from opendepin.fleet.radio.behaviour import REGION, simulate_epoch
-from opendepin.fleet.radio.fleet import Fleet
-from opendepin.fleet.radio.links import build_radio_links
-from opendepin.fleet.radio.metrics import (
-    NOT_SUSPICION,
-    Scores,
-    compute_leakage,
-    compute_pay_ratio,
-    compute_scores,
-    is_flagged_by_reports,
-)
-from opendepin.fleet.radio.network import load_network, with_trust
-from opendepin.fleet.radio.onboarding import hotspot_attributes
-from opendepin.fleet.radio.propagation import RadioPhysics
-from opendepin.fleet.radio.scenarios import build_fleet
 from opendepin.identity.wallets import normalize_address
 from opendepin.reports.model import ReportRecord
 from opendepin.rewards.epoch import EpochInputs, process_epoch, window_for
@@ -46,6 +31,21 @@ from opendepin.sectors.wireless.params import WirelessParams
 from opendepin.sectors.wireless.poc.evaluate import ENTROPY_CONTEXT_KEY
 from opendepin.sectors.wireless.poc.params import PocParams
 from opendepin.sectors.wireless.poc.trust import PPM
+from opendepin.sectors.wireless.sim.behaviour import REGION, simulate_epoch
+from opendepin.sectors.wireless.sim.fleet import Fleet
+from opendepin.sectors.wireless.sim.links import build_radio_links
+from opendepin.sectors.wireless.sim.metrics import (
+    NOT_SUSPICION,
+    Scores,
+    compute_leakage,
+    compute_pay_ratio,
+    compute_scores,
+    is_flagged_by_reports,
+)
+from opendepin.sectors.wireless.sim.network import load_network, with_trust
+from opendepin.sectors.wireless.sim.onboarding import hotspot_attributes
+from opendepin.sectors.wireless.sim.propagation import RadioPhysics
+from opendepin.sectors.wireless.sim.scenarios import build_fleet
 
 GENESIS = 1_767_225_600
 """2026-01-01T00:00:00Z, the genesis of the wireless IoT example."""

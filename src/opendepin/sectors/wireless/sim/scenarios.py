@@ -7,8 +7,15 @@ from collections.abc import Callable
 
 import numpy as np
 
-from opendepin.fleet.radio.fleet import HONEST, Fleet, FleetBuilder, Policy, RelayOperation, make_cities
-from opendepin.fleet.radio.geometry import MapFrame
+from opendepin.sectors.wireless.sim.fleet import (
+    HONEST,
+    Fleet,
+    FleetBuilder,
+    Policy,
+    RelayOperation,
+    make_cities,
+)
+from opendepin.sectors.wireless.sim.geometry import MapFrame
 
 GPS_SPOOF = "gps-spoof"
 WITNESS_RING = "witness-ring"
