@@ -4,7 +4,9 @@ restart continues where it stopped.
 
 The fleet's devices belong to the network's sectors that have a simulation; each hour, at its end, the
 fleet asks every sector's simulation what its devices send (reading what they need from the node over HTTP,
-such as the wireless entropy route), signs and sends it."""
+such as the wireless entropy route), signs and sends it. On a chain, the node takes its entropy, price and
+credit balances from it; `EpochSettler` posts every epoch and the fleet's chain actors (maker, owners,
+price feeder; `fleet/chain_actors.py`) register devices, keep the price fresh and claim."""
 
 from __future__ import annotations
 
@@ -16,18 +18,20 @@ from typing import Any
 
 import httpx
 
+from opendepin.chain.backend import ChainBackend
 from opendepin.chain.deploy import ensure_deployed
 from opendepin.chain.factory import open_backend
 from opendepin.chain.rpc import RpcBackend
 from opendepin.clock import SimulatedClock
 from opendepin.config import ConfigError, MakerConfig, NetworkConfig, load_config
+from opendepin.fleet.chain_actors import ChainActors
 from opendepin.fleet.services import NodeServices
 from opendepin.fleet.simulator import Fleet, FleetSpec, fleet_maker, read_fleet_secret
 from opendepin.identity.keystore import new_private_key
 from opendepin.node import Node
 from opendepin.rewards.epoch import window_for
 from opendepin.server import BackgroundServer
-from opendepin.settlement import Settler
+from opendepin.settlement import EpochSettler
 from opendepin.store.base import EpochRecord
 from opendepin.store.factory import open_store
 from opendepin.template import write_template
@@ -219,24 +223,55 @@ def hours_of_epoch(config: NetworkConfig, number: int, after: int) -> Iterator[i
 ProgressHook = Callable[[int, int], None]
 
 
-def open_settler(options: UpOptions, config: NetworkConfig, clock: SimulatedClock) -> Settler | None:
-    """The chain backend `depin up` settles on (deployed on first start), or None for `--chain none`."""
+@dataclass
+class ChainSession:
+    """The chain `depin up` settles on: the settler (production) and the fleet's chain actors."""
+
+    backend: ChainBackend
+    settler: EpochSettler
+    actors: ChainActors
+
+    def settle(self, node: Node, record: EpochRecord) -> dict[str, Any]:
+        """Post the epoch and spend its usage credits, then a fresh price and this epoch's claims."""
+        return {**self.settler.settle(record), **self.actors.after_epoch(node, record)}
+
+    def summary(self) -> dict[str, Any]:
+        summary = self.settler.summary()
+        summary["gas"] = {**summary["gas"], **self.actors.summary()["gas"]}
+        return summary
+
+
+def open_chain(
+    options: UpOptions, config: NetworkConfig, clock: SimulatedClock, node: Node, fleet: Fleet
+) -> ChainSession | None:
+    """The chain backend `depin up` settles on (deployed on first start) with the node wired to it, or
+    None for `--chain none`."""
     kind = options.chain or config.chain.kind
     if kind == "none":
         return None
     backend = open_backend(
         options.data_dir, config.chain, kind=kind, rpc_url=options.rpc_url, clock=clock.now
     )
-    if isinstance(backend, RpcBackend):
-        backend.fund_operator_on_dev_node(OPERATOR_DEV_FUNDS_WEI)
-    ensure_deployed(backend, config)
-    return Settler(backend, config.chain.claim_share)
+    try:
+        if isinstance(backend, RpcBackend):
+            backend.fund_operator_on_dev_node(OPERATOR_DEV_FUNDS_WEI)
+        ensure_deployed(backend, config)
+    except BaseException:
+        backend.close()
+        raise
+    node.use_chain(
+        block_hash=backend.latest_block_hash,
+        price=backend.oracle_price_wad,
+        credit_balance=backend.credits_of,
+    )
+    return ChainSession(
+        backend, EpochSettler(backend, node.store), ChainActors(backend, fleet, config.chain.claim_share)
+    )
 
 
 def settle_pending(
     node: Node,
-    settler: Settler,
-    fleet: Fleet,
+    chain: ChainSession,
     summaries: list[EpochSummary],
     on_epoch: Callable[[EpochSummary], None] | None,
 ) -> None:
@@ -246,7 +281,7 @@ def settle_pending(
         record = node.store.get_epoch(number)
         assert record is not None
         summary = summarize(node, record)
-        summary.extra.update(settler.settle(node, record, fleet))
+        summary.extra.update(chain.settle(node, record))
         summary.extra["recovered"] = True
         node.store.set_meta(SETTLED_KEY, str(number + 1))
         summaries.append(summary)
@@ -266,18 +301,16 @@ def run_network(
     clock = SimulatedClock(int(saved) if saved else config.epochs.genesis_ts)
     node = Node(config, store, clock)
     summaries: list[EpochSummary] = []
-    settler: Settler | None = None
+    chain: ChainSession | None = None
     try:
-        settler = open_settler(options, config, clock)
-        if settler is not None:
-            node.block_hash_source = settler.backend.latest_block_hash
+        chain = open_chain(options, config, clock, node, fleet)
         with BackgroundServer(node) as server, httpx.Client(base_url=server.url, timeout=120) as client:
             services = NodeServices(client, node.current_challenge)
             onboarded = onboard_fleet(client, config, fleet)
             fleet.save(options.data_dir / "fleet.json")
-            if settler is not None:
-                settler.register_fleet(node, fleet)
-                settle_pending(node, settler, fleet, summaries, on_epoch)
+            if chain is not None:
+                chain.actors.register_devices(node)
+                settle_pending(node, chain, summaries, on_epoch)
             first = node.next_epoch
             total_hours = options.epochs * (config.epochs.length_seconds // HOUR)
             done_hours = 0
@@ -295,18 +328,18 @@ def run_network(
                 clock.set(max(clock.now(), window.end + config.epochs.lateness_seconds))
                 for record in node.close_due_epochs():
                     summary = summarize(node, record)
-                    if settler is not None:
-                        summary.extra.update(settler.settle(node, record, fleet))
+                    if chain is not None:
+                        summary.extra.update(chain.settle(node, record))
                         store.set_meta(SETTLED_KEY, str(record.number + 1))
                     summaries.append(summary)
                     if on_epoch:
                         on_epoch(summary)
                 store.set_meta(CLOCK_KEY, str(clock.now()))
-        chain_summary = settler.summary() if settler is not None else {"chain": "none"}
+        chain_summary = chain.summary() if chain is not None else {"chain": "none"}
     finally:
         store.close()
-        if settler is not None:
-            settler.backend.close()
+        if chain is not None:
+            chain.backend.close()
     return {
         **chain_summary,
         "network": config.name,
