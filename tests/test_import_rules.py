@@ -127,3 +127,14 @@ def test_the_rules_see_a_violation(tmp_path: Path) -> None:
     found = list(imports("opendepin/api/m.py", source))
     assert ("opendepin.fleet.simulator", True) in found
     assert ("opendepin.sectors.wireless.sim.cli", False) in found
+
+
+def test_every_package_has_an_init() -> None:
+    """A directory of modules without `__init__.py` is left out of the wheel (`packages.find`), so an
+    installed `depin` would miss it (sectors/wireless/sim once did)."""
+    missing = [
+        directory.relative_to(SRC).as_posix()
+        for directory in sorted({path.parent for _, path in modules()})
+        if not (directory / "__init__.py").is_file()
+    ]
+    assert missing == []
