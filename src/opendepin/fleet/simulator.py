@@ -203,6 +203,9 @@ class Fleet:
     def grow(self, total: int) -> None:
         """Add devices (deterministically from the seed and index) until there are `total`."""
         region = REGIONS[self.spec.region]
+        misbehaving = {name: 0 for name in self.simulations}
+        for device in self.devices:
+            misbehaving[device.sector] = misbehaving.get(device.sector, 0) + (device.behaviour != HONEST)
         for index in range(len(self.devices), total):
             rng = random.Random(f"{self.spec.seed}:device:{index}")
             key_type = "p256" if rng.random() < self.spec.p256_share else "ed25519"
@@ -211,8 +214,8 @@ class Fleet:
             behaviour = HONEST
             if rng.random() < self.spec.misbehaving_share:
                 cycle = behaviour_cycle(self.simulations[sector].behaviours)
-                bad_so_far = sum(1 for d in self.devices if d.sector == sector and d.behaviour != HONEST)
-                behaviour = cycle[bad_so_far % len(cycle)]
+                behaviour = cycle[misbehaving[sector] % len(cycle)]  # the sector's misbehaviours in turn
+                misbehaving[sector] += 1
             rng.randbytes(32)  # once the device key; still drawn so a seed keeps its owners
             self.devices.append(
                 FleetDevice(

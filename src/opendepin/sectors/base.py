@@ -329,5 +329,7 @@ class SectorPlugin(ABC):
 
     @classmethod
     def simulate_app(cls) -> typer.Typer | None:
-        """The sector's headless scenarios, mounted as `depin simulate NAME` (None: no such command)."""
+        """The sector's headless scenarios as `depin simulate NAME` (None: no such command). A Typer holding
+        one command and no callback is mounted as that command (`depin simulate NAME --option ...`); else
+        as a group of its commands (`depin simulate NAME COMMAND`)."""
         return None
