@@ -411,9 +411,11 @@ def serve(
 
     from opendepin.api.app import create_app
     from opendepin.ingest.mqtt import MqttIngest
+    from opendepin.node import EpochProcess
     from opendepin.scheduler import EpochScheduler
 
     node = _open_node(data_dir)
+    node.epoch_process = EpochProcess(data_dir)  # epochs compute in their own process: ingest keeps its core
     scheduler = EpochScheduler(node).start()
     bridge = None
     if mqtt is not None:
