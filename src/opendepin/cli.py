@@ -118,6 +118,14 @@ def up(
     ] = None,
     chain: Annotated[str | None, typer.Option(help="embedded | rpc | none (default: network.toml)")] = None,
     rpc_url: Annotated[str | None, typer.Option(help="JSON-RPC node for --chain rpc")] = None,
+    usage_growth: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            help="simulated users buy data sessions worth this share of the emission more each epoch "
+            "(0.5: 0, 0.5, 1, 1.5 × the emission; needs a chain)",
+        ),
+    ] = 0.0,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON summary object on stdout")] = False,
 ) -> None:
     """Run a local network end to end: node + fleet on a simulated clock, K epochs, rewards and roots."""
@@ -136,6 +144,7 @@ def up(
         network=network,
         chain=chain,
         rpc_url=rpc_url,
+        usage_growth=usage_growth,
     )
     with Progress(
         TextColumn("[bold]simulated hours"),

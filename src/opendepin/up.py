@@ -13,6 +13,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,9 @@ from opendepin.chain.deploy import ensure_deployed
 from opendepin.chain.factory import open_backend
 from opendepin.chain.rpc import RpcBackend
 from opendepin.clock import SimulatedClock
-from opendepin.config import ConfigError, MakerConfig, NetworkConfig, load_config
+from opendepin.config import ConfigError, NetworkConfig, load_config
 from opendepin.fleet.chain_actors import ChainActors
+from opendepin.fleet.market import UsageMarket
 from opendepin.fleet.services import NodeServices
 from opendepin.fleet.simulator import Fleet, FleetSpec, fleet_maker, read_fleet_secret
 from opendepin.identity.keystore import new_private_key
@@ -66,6 +68,8 @@ class UpOptions:
     chain: str | None = None
     """"embedded", "rpc" or "none"; None uses network.toml's [chain] kind."""
     rpc_url: str | None = None
+    usage_growth: float = 0.0
+    """Users buy data sessions growing by this share of the epoch's emission each epoch (needs a chain)."""
 
 
 @dataclass
@@ -160,11 +164,11 @@ def prepare_data_dir(options: UpOptions) -> tuple[NetworkConfig, Fleet]:
         )
     fleet.save(fleet_path)
     if not any(m.address.lower() == fleet.maker.address.lower() for m in config.makers):
-        config = config.model_copy(
-            update={
-                "makers": [*config.makers, MakerConfig(name=FLEET_MAKER_NAME, address=fleet.maker.address)]
-            }
-        )
+        # the data dir's network.toml says which makers the network accepts, for every later reader too
+        # (`depin serve`, `depin epoch verify`, a bundle's network section): add the fleet's maker to it
+        with config_path.open("a") as handle:
+            handle.write(f'\n[[makers]]\nname = "{FLEET_MAKER_NAME}"\naddress = "{fleet.maker.address}"\n')
+        config = load_config(config_path)
     return config, fleet
 
 
@@ -184,14 +188,16 @@ def onboard_fleet(client: httpx.Client, config: NetworkConfig, fleet: Fleet) -> 
     return count
 
 
-def send_batches(client: httpx.Client, wires: list[bytes], batch_size: int) -> tuple[int, int]:
-    """POST the reports in CBOR batches; returns (accepted, rejected) as the node answered."""
+def send_batches(
+    client: httpx.Client, wires: list[bytes], batch_size: int, path: str = "/v1/reports"
+) -> tuple[int, int]:
+    """POST the signed reports (or receipts, to /v1/usage) in CBOR batches; returns (accepted, rejected)."""
     import cbor2
 
     accepted = rejected = 0
     for start in range(0, len(wires), batch_size):
         body = cbor2.dumps(wires[start : start + batch_size])
-        response = client.post("/v1/reports", content=body, headers={"content-type": "application/cbor"})
+        response = client.post(path, content=body, headers={"content-type": "application/cbor"})
         response.raise_for_status()
         answer = response.json()
         accepted += answer["accepted"]
@@ -201,6 +207,7 @@ def send_batches(client: httpx.Client, wires: list[bytes], batch_size: int) -> t
 
 def summarize(node: Node, record: EpochRecord) -> EpochSummary:
     manifest = record.manifest
+    usage = manifest.get("usage", {})
     return EpochSummary(
         number=record.number,
         root=manifest["root"],
@@ -210,6 +217,12 @@ def summarize(node: Node, record: EpochRecord) -> EpochSummary:
         rejected=node.store.rejection_counts(record.start, record.end),
         invalid=dict(manifest.get("invalid_by_reason", {})),
         rewarded_devices=int(manifest["rewarded_devices"]),
+        extra={  # the manifest holds the ratio and weight exactly (fractions); shown here to 4 decimals
+            "usage_credits": usage.get("credits", 0),
+            "usage_ratio": f"{float(Fraction(usage.get('usage_ratio', '0'))):.4f}",
+            "usage_weight": f"{float(Fraction(usage.get('usage_weight', '0'))):.4f}",
+            "totals": {k: str(v) for k, v in manifest.get("totals", {}).items()},
+        },
     )
 
 
@@ -241,6 +254,14 @@ class ChainSession:
         return summary
 
 
+def treasury_allocation(config: NetworkConfig) -> int:
+    """Tokens minted at deployment to the operator as a treasury when simulated users need to buy more
+    than owners hold: the first year's emission (smallest units)."""
+    from opendepin.rewards.emissions import SECONDS_PER_YEAR, cumulative_emission
+
+    return int(cumulative_emission(config.emission, config.token, SECONDS_PER_YEAR))
+
+
 def open_chain(
     options: UpOptions, config: NetworkConfig, clock: SimulatedClock, node: Node, fleet: Fleet
 ) -> ChainSession | None:
@@ -255,7 +276,10 @@ def open_chain(
     try:
         if isinstance(backend, RpcBackend):
             backend.fund_operator_on_dev_node(OPERATOR_DEV_FUNDS_WEI)
-        ensure_deployed(backend, config)
+        overrides: dict[str, Any] = {}
+        if options.usage_growth > 0:  # a treasury the simulated users buy tokens from (a year of emission)
+            overrides["genesis_amount"] = treasury_allocation(config)
+        ensure_deployed(backend, config, **overrides)
     except BaseException:
         backend.close()
         raise
@@ -304,6 +328,11 @@ def run_network(
     chain: ChainSession | None = None
     try:
         chain = open_chain(options, config, clock, node, fleet)
+        market = None
+        if options.usage_growth > 0:
+            if chain is None:
+                raise ConfigError("--usage-growth needs a chain: users burn tokens for data credits on it")
+            market = UsageMarket(chain.backend, fleet, config, Fraction(str(options.usage_growth)))
         with BackgroundServer(node) as server, httpx.Client(base_url=server.url, timeout=120) as client:
             services = NodeServices(client, node.current_challenge)
             onboarded = onboard_fleet(client, config, fleet)
@@ -316,9 +345,14 @@ def run_network(
             done_hours = 0
             for number in range(first, first + options.epochs):
                 sent_until = int(store.get_meta(SENT_KEY) or 0)
+                usage: dict[str, Any] = market.open_epoch(number) if market is not None else {}
+                receipts = [0, 0]
                 for hour in hours_of_epoch(config, number, after=sent_until):
                     clock.set(max(clock.now(), hour + HOUR - 1))  # an hour's reports leave at its end
                     send_batches(client, fleet.reports_for_hour(hour, services), options.batch_size)
+                    if market is not None:
+                        answer = send_batches(client, market.hour_receipts(hour), 1_000, "/v1/usage")
+                        receipts = [receipts[0] + answer[0], receipts[1] + answer[1]]
                     store.set_meta(CLOCK_KEY, str(clock.now()))
                     store.set_meta(SENT_KEY, str(hour + HOUR))
                     done_hours += 1
@@ -328,6 +362,12 @@ def run_network(
                 clock.set(max(clock.now(), window.end + config.epochs.lateness_seconds))
                 for record in node.close_due_epochs():
                     summary = summarize(node, record)
+                    if market is not None and record.number == number:
+                        summary.extra["users"] = {
+                            **usage,
+                            "receipts_accepted": receipts[0],
+                            "receipts_rejected": receipts[1],
+                        }
                     if chain is not None:
                         summary.extra.update(chain.settle(node, record))
                         store.set_meta(SETTLED_KEY, str(record.number + 1))
