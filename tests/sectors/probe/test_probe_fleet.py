@@ -109,3 +109,29 @@ def test_devices_take_the_simulated_sectors_in_turn(probe_installed: Path, tmp_p
     kinds = Counter(cbor2.loads(split_wire(w)[0])["kind"] for w in wires)
     assert kinds["wireless.heartbeat"] == 6 and kinds["probe.reading"] == 6 and kinds["probe.pong"] > 0
     assert {r.reason for r in node.ingest(wires)} == {"accepted"}
+
+
+def test_depin_up_pays_the_probe_sector_from_emission_and_from_usage(
+    probe_installed: Path, tmp_path: Path
+) -> None:
+    """The bar of the issue: a sector defined under tests/, installed through an entry point, onboarded with
+    attributes, serving a route and challenges, accepting late uploads, paid from emission and from a usage
+    pool, end to end through `depin up` with a chain and users buying its service."""
+    network = tmp_path / "probe.toml"
+    network.write_text(PROBE_NETWORK)
+    summary = run_network(
+        UpOptions(
+            data_dir=tmp_path / "net",
+            epochs=2,
+            devices=16,
+            misbehaving_share=0.0,
+            network=network,
+            chain="embedded",
+            usage_growth=0.5,
+        )
+    )
+    first, second = summary["epochs"]
+    assert int(first["totals"]["probe_coverage"]) > 0  # emission: answered pings and readings
+    assert int(second["totals"].get("probe_usage", 0)) > 0  # users paid probe devices for readings
+    assert second["users"]["receipts_accepted"] > 0 and second["credits_spent"] > 0
+    assert second["usage_weight"] != "0.0000"
