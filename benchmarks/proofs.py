@@ -11,8 +11,7 @@ import time
 from pathlib import Path
 
 from opendepin.rewards.merkle import RewardsTree
-from opendepin.rewards.proofs import proof_for
-from opendepin.services.proofs import ProofService
+from opendepin.services.proofs import ProofService, proof_for
 from opendepin.store.base import EpochRecord
 from opendepin.store.sqlite import SQLiteStore
 

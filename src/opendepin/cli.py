@@ -233,7 +233,8 @@ def epoch_proof(
 ) -> None:
     """Print the Merkle proof of ADDRESS's cumulative reward in epoch NUMBER (JSON)."""
     from opendepin.identity.wallets import normalize_address
-    from opendepin.rewards.proofs import ProofError, proof_for
+    from opendepin.rewards.proofs import ProofError
+    from opendepin.services.proofs import proof_for
 
     try:
         normalize_address(address)

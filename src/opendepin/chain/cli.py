@@ -271,7 +271,8 @@ def buy_command(
 def _leaf_from_store(
     data_dir: Path, config: NetworkConfig, epoch: int, address: str
 ) -> tuple[int, list[str]]:
-    from opendepin.rewards.proofs import ProofError, proof_for
+    from opendepin.rewards.proofs import ProofError
+    from opendepin.services.proofs import proof_for
     from opendepin.store.factory import open_store
 
     store = open_store(config.store, data_dir)

@@ -77,3 +77,9 @@ class ProofService:
             "leaf": "0x" + leaf.hex(),
             "proof": ["0x" + p.hex() for p in proof],
         }
+
+
+def proof_for(store: Store, number: int, address: str) -> dict[str, Any]:
+    """One proof, building the epoch's tree for it (for one-off readers: `depin epoch proof`, `depin claim`;
+    a serving node keeps a ProofService)."""
+    return ProofService(store, cached=1).proof(number, address)
