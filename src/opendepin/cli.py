@@ -14,6 +14,7 @@ from rich.table import Table
 
 from opendepin.chain.backend import ChainError
 from opendepin.chain.cli import chain_app, claim_command, credits_app
+from opendepin.commands import mount_commands
 from opendepin.config import ConfigError, load_config
 from opendepin.economics.cli import app as economics_app
 from opendepin.simulate.cli import app as simulate_app
@@ -32,6 +33,7 @@ app.add_typer(chain_app, name="chain", help="Contracts on the settlement chain: 
 app.add_typer(credits_app, name="credits", help="Data credits: buy them by burning tokens.")
 app.command("claim", help="Claim every reward an owner is owed on chain.")(claim_command)
 app.add_typer(wallet_app, name="wallet", help="Encrypted keys: new, import, list, balance.")
+mount_commands(app)  # commands of installed packages (sectors' agents and clients), by entry point
 err = Console(stderr=True)
 out = Console()
 

@@ -73,11 +73,6 @@ SCHEMA_V3 = """
     DROP INDEX reports_device;
 """
 SCHEMA_V4 = """
-    CREATE TABLE rejection_counts (
-        bucket {int} NOT NULL, reason TEXT NOT NULL, source TEXT NOT NULL, count {int} NOT NULL,
-        PRIMARY KEY (bucket, reason, source));
-    INSERT INTO rejection_counts
-        SELECT received_at, reason, 'before-counters', COUNT(*) FROM rejections GROUP BY received_at, reason;
     CREATE TABLE rejection_samples (
         id {serial}, reason TEXT NOT NULL, received_at {int} NOT NULL, source TEXT NOT NULL,
         report_id TEXT, device_id TEXT, message TEXT NOT NULL, raw {blob} NOT NULL);
@@ -88,6 +83,11 @@ SCHEMA_V4 = """
         FROM (SELECT r.*, ROW_NUMBER() OVER (PARTITION BY reason ORDER BY id DESC) AS latest
               FROM rejections r) ranked
         WHERE latest <= 8 ORDER BY id;
+    CREATE TABLE rejection_counts (
+        bucket {int} NOT NULL, reason TEXT NOT NULL, source TEXT NOT NULL, count {int} NOT NULL,
+        PRIMARY KEY (bucket, reason, source));
+    INSERT INTO rejection_counts
+        SELECT received_at, reason, 'before-counters', COUNT(*) FROM rejections GROUP BY received_at, reason;
     DROP TABLE rejections;
 """
 
