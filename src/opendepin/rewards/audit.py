@@ -81,15 +81,7 @@ def _plain(value: Any) -> Any:
 
 def result_outputs(result: EpochResult) -> EpochOutputs:
     """A recomputation in the published form."""
-    return EpochOutputs(
-        manifest=result.manifest,
-        verdicts=[list(v) for v in result.verdicts],
-        device_rewards=[list(r) for r in result.device_rewards],
-        owner_rewards=[list(r) for r in result.owner_rewards],
-        notes=[list(n) for n in result.notes],
-        sector_state=result.sector_state,
-        device_state=result.device_state,
-    )
+    return EpochOutputs.of(result, result.device_state)
 
 
 def _keyed(rows: Sequence[Sequence[Any]], width: int) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import cbor2
 
@@ -85,6 +85,36 @@ class EpochOutputs:
     device_state: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     """sector → device → state stored this epoch (None: forgotten)"""
 
+    @classmethod
+    def of(cls, rows: PublishedRows, device_state: Mapping[str, Mapping[str, Any]]) -> EpochOutputs:
+        """The published form of a stored epoch or of a recomputation (rows as lists)."""
+        return cls(
+            manifest=rows.manifest,
+            verdicts=[list(v) for v in rows.verdicts],
+            device_rewards=[list(r) for r in rows.device_rewards],
+            owner_rewards=[list(r) for r in rows.owner_rewards],
+            notes=[list(n) for n in rows.notes],
+            sector_state=rows.sector_state,
+            device_state=device_state,
+        )
+
+
+class PublishedRows(Protocol):
+    """What a stored epoch (EpochRecord) and a recomputation (EpochResult) both hold."""
+
+    @property
+    def manifest(self) -> Mapping[str, Any]: ...
+    @property
+    def verdicts(self) -> Sequence[Sequence[Any]]: ...
+    @property
+    def device_rewards(self) -> Sequence[Sequence[Any]]: ...
+    @property
+    def owner_rewards(self) -> Sequence[Sequence[Any]]: ...
+    @property
+    def notes(self) -> Sequence[Sequence[Any]]: ...
+    @property
+    def sector_state(self) -> Mapping[str, Any]: ...
+
 
 @dataclass(frozen=True)
 class EpochBundle:
@@ -119,18 +149,9 @@ class EpochBundle:
             raise BundleError(f"the bundle's network definition is invalid: {error}") from None
 
     def device_infos(self) -> dict[str, DeviceInfo]:
-        return {
-            row[0]: DeviceInfo(
-                device_id=row[0],
-                key_type=row[1],
-                owner=row[2],
-                maker=row[3],
-                location=row[4],
-                onboarded_at=int(row[5]),
-                attributes=dict(row[6]),
-            )
-            for row in self.devices
-        }
+        from opendepin.rewards.digest import device_from_row
+
+        return {row[0]: device_from_row(row) for row in self.devices}
 
     def onboarding(self) -> dict[str, dict[str, Any]]:
         return {row[0]: dict(row[7]) for row in self.devices if row[7]}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from opendepin.config import NetworkConfig
@@ -72,6 +72,19 @@ def device_snapshot(
         ]
         for _, d in sorted(devices.items())
     ]
+
+
+def device_from_row(row: Sequence[Any]) -> DeviceInfo:
+    """A device from its snapshot row (see `device_snapshot`; rows of 6 fields predate attributes)."""
+    return DeviceInfo(
+        device_id=row[0],
+        key_type=row[1],
+        owner=row[2],
+        maker=row[3],
+        location=row[4],
+        onboarded_at=int(row[5]),
+        attributes=dict(row[6]) if len(row) > 6 else {},
+    )
 
 
 def inputs_body(inputs: EpochInputs) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from opendepin.rewards.bundle import (
     encode_bundle,
     network_section,
 )
-from opendepin.rewards.digest import device_snapshot
+from opendepin.rewards.digest import device_from_row, device_snapshot
 from opendepin.rewards.epoch import EpochResult, process_epoch, window_for
 from opendepin.rewards.inputs import EpochInputs
 from opendepin.sectors.base import Challenge, DeviceInfo, SectorPlugin
@@ -61,15 +61,7 @@ def snapshot_devices(rows: Sequence[Sequence[Any]]) -> tuple[dict[str, DeviceInf
     devices: dict[str, DeviceInfo] = {}
     onboarding: dict[str, Any] = {}
     for row in rows:
-        devices[row[0]] = DeviceInfo(
-            device_id=row[0],
-            key_type=row[1],
-            owner=row[2],
-            maker=row[3],
-            location=row[4],
-            onboarded_at=int(row[5]),
-            attributes=dict(row[6]) if len(row) > 6 else {},
-        )
+        devices[row[0]] = device_from_row(row)
         if len(row) > 7 and row[7]:
             onboarding[row[0]] = dict(row[7])
     return devices, onboarding
@@ -111,12 +103,17 @@ class EpochService:
             return {}, {}
         return {owner: cum for owner, _amount, cum in prior.owner_rewards}, prior.sector_state
 
-    def gather_inputs(self, number: int) -> EpochInputs:
-        """Epoch `number`'s inputs as they stand now: reports by device time, devices onboarded before its
-        end with their onboarding records, prior rewards and state, served context, ingest rejections."""
+    def _inputs(
+        self,
+        number: int,
+        devices: Mapping[str, DeviceInfo],
+        onboarding: Mapping[str, Any],
+        context: Mapping[str, Any],
+        price_wad: int | None,
+    ) -> EpochInputs:
+        """Epoch `number`'s inputs around a device snapshot, context and price: the report log of its
+        window, the previous epoch's rows, rejections, usage receipts, challenges, per-device state."""
         window = window_for(self.config, number)
-        devices = {d.device_id: d for d in self.store.devices().values() if d.onboarded_at < window.end}
-        records = self.store.onboarding_records()
         prior_cumulative, prior_state = self._prior(number)
         return EpochInputs(
             window=window,
@@ -124,35 +121,30 @@ class EpochService:
             reports=[r.record for r in self.epoch_reports(window.start, window.end)],
             prior_cumulative=prior_cumulative,
             prior_state=prior_state,
-            context=self.context_source(number),
-            onboarding={d: records[d] for d in devices if d in records},
+            context=context,
+            onboarding=onboarding,
             rejections=self.store.rejection_counts(window.start, window.end),
             usage=[stored.record for stored in self.store.usage_between(window.start, window.end)],
-            price_wad=self.price_source(),
+            price_wad=price_wad,
             challenges=self.challenge_source(window.start, window.end),
             prior_device_state=self.store.prior_device_state(number),
         )
 
+    def gather_inputs(self, number: int) -> EpochInputs:
+        """Epoch `number`'s inputs as they stand now: devices onboarded before its end with their
+        onboarding records, the context served and the oracle price now, and the rest from the store."""
+        end = window_for(self.config, number).end
+        devices = {d.device_id: d for d in self.store.devices().values() if d.onboarded_at < end}
+        records = self.store.onboarding_records()
+        onboarding = {d: records[d] for d in devices if d in records}
+        return self._inputs(number, devices, onboarding, self.context_source(number), self.price_source())
+
     def stored_inputs(self, record: EpochRecord) -> EpochInputs:
-        """A closed epoch's inputs from the store: its stored snapshot and context, the report log, the
-        previous epoch's stored rows and the rejections counted in its window."""
-        window = window_for(self.config, record.number)
+        """A closed epoch's inputs from the store: its stored device snapshot, context and price, and the
+        rest as `gather_inputs` reads it."""
         devices, onboarding = snapshot_devices(record.inputs.get("devices", []))
-        prior_cumulative, prior_state = self._prior(record.number)
-        return EpochInputs(
-            window=window,
-            devices=devices,
-            reports=[r.record for r in self.epoch_reports(window.start, window.end)],
-            prior_cumulative=prior_cumulative,
-            prior_state=prior_state,
-            context=dict(record.inputs.get("context", {})),
-            onboarding=onboarding,
-            rejections=self.store.rejection_counts(window.start, window.end),
-            usage=[stored.record for stored in self.store.usage_between(window.start, window.end)],
-            price_wad=record.inputs.get("price_wad"),
-            challenges=self.challenge_source(window.start, window.end),
-            prior_device_state=self.store.prior_device_state(record.number),
-        )
+        context = dict(record.inputs.get("context", {}))
+        return self._inputs(record.number, devices, onboarding, context, record.inputs.get("price_wad"))
 
     def compute(self, inputs: EpochInputs) -> EpochResult:
         return process_epoch(self.config, self.sectors, inputs)
@@ -206,15 +198,7 @@ class EpochService:
                 for sector, challenges in sorted(inputs.challenges.items())
             },
             prior_device_state={k: dict(v) for k, v in inputs.prior_device_state.items()},
-            outputs=EpochOutputs(
-                manifest=record.manifest,
-                verdicts=[list(v) for v in record.verdicts],
-                device_rewards=[list(r) for r in record.device_rewards],
-                owner_rewards=[list(r) for r in record.owner_rewards],
-                notes=[list(n) for n in record.notes],
-                sector_state=record.sector_state,
-                device_state=self.store.device_state_changes(number),
-            ),
+            outputs=EpochOutputs.of(record, self.store.device_state_changes(number)),
             engine_version=str(record.manifest.get("engine_version", __version__)),
         )
 

@@ -97,6 +97,32 @@ def parse_batch(body: bytes, content_type: str, max_batch: int, key: str = "repo
     )
 
 
+async def read_signed_batch(
+    request: Request, limiter: RateLimiter, cbor_limit: int, json_limit: int, max_items: int, key: str
+) -> tuple[str, list[bytes]]:
+    """(source, signed items) of a batch request. Rule: a source whose rejection bucket is empty is refused
+    with 429 before its body is read; a refused body costs one token; the body is bounded by its format's
+    limit and parsed by `parse_batch`."""
+    source = request_source(request)
+    wait = limiter.retry_after(source)
+    if wait:
+        raise HTTPException(
+            429,
+            {
+                "reason": "ingest.rate_limited",
+                "message": f"{source} caused too many rejected items; retry in {wait} s",
+            },
+            headers={"Retry-After": str(wait)},
+        )
+    content_type = request.headers.get("content-type", "")
+    try:
+        body = await read_body_limited(request, cbor_limit if content_type.startswith(CBOR) else json_limit)
+        return source, parse_batch(body, content_type, max_items, key)
+    except HTTPException:
+        limiter.charge(source, 1)
+        raise
+
+
 @router.post(
     "/reports",
     openapi_extra=BATCH_BODY,
@@ -108,25 +134,9 @@ async def post_reports(
     limiter: Annotated[RateLimiter, Depends(get_limiter)],
 ) -> BatchResponse:
     params = node.config.ingest
-    source = request_source(request)
-    wait = limiter.retry_after(source)
-    if wait:
-        raise HTTPException(
-            429,
-            {
-                "reason": "ingest.rate_limited",
-                "message": f"{source} caused too many rejected reports; retry in {wait} s",
-            },
-            headers={"Retry-After": str(wait)},
-        )
-    content_type = request.headers.get("content-type", "")
-    try:
-        limit = cbor_batch_limit(params) if content_type.startswith(CBOR) else json_body_limit(params)
-        body = await read_body_limited(request, limit)
-        wires = parse_batch(body, content_type, params.max_batch)
-    except HTTPException:
-        limiter.charge(source, 1)
-        raise
+    source, wires = await read_signed_batch(
+        request, limiter, cbor_batch_limit(params), json_body_limit(params), params.max_batch, "reports"
+    )
     results = await run_in_threadpool(node.ingest, wires, source)
     statuses = [
         ReportStatus(index=i, status=r.reason, message=r.message, report_id=r.report_id)

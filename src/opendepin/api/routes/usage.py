@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
-from opendepin.api.deps import get_limiter, get_node, json_body_limit, read_body_limited, request_source
+from opendepin.api.deps import get_limiter, get_node, json_body_limit
 from opendepin.api.ratelimit import RateLimiter
-from opendepin.api.routes.reports import CBOR, parse_batch
+from opendepin.api.routes.reports import CBOR, read_signed_batch
 from opendepin.market.receipts import MAX_RECEIPT_BYTES
 from opendepin.node import Node
 from opendepin.services.usage import MAX_RECEIPTS_PER_BATCH
@@ -64,23 +64,11 @@ async def post_usage(
 ) -> UsageResponse:
     """Receipts a payer (a router, a tenant) signed for service a device gave it (docs/architecture.md,
     "Users pay, providers earn"); a JSON body holds them as base64 strings under `receipts`."""
-    source = request_source(request)
-    wait = limiter.retry_after(source)
-    if wait:
-        raise HTTPException(
-            429,
-            {"reason": "ingest.rate_limited", "message": f"{source} sent too many refused receipts"},
-            headers={"Retry-After": str(wait)},
-        )
-    content_type = request.headers.get("content-type", "")
     cbor_limit = MAX_RECEIPTS_PER_BATCH * (MAX_RECEIPT_BYTES + 8) + 1_024
-    limit = cbor_limit if content_type.startswith(CBOR) else json_body_limit(node.config.ingest)
-    try:
-        body = await read_body_limited(request, limit)
-        wires = parse_batch(body, content_type, MAX_RECEIPTS_PER_BATCH, key="receipts")
-    except HTTPException:
-        limiter.charge(source, 1)
-        raise
+    json_limit = json_body_limit(node.config.ingest)
+    source, wires = await read_signed_batch(
+        request, limiter, cbor_limit, json_limit, MAX_RECEIPTS_PER_BATCH, "receipts"
+    )
     results = await run_in_threadpool(node.record_usage, wires)
     statuses = [
         ReceiptStatus(index=i, status=r.reason, message=r.message, receipt_id=r.receipt_id)
