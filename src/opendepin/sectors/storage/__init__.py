@@ -1,0 +1,1 @@
+"""The storage sector: providers keep erasure-coded pieces, answer audits, and are paid (docs/storage.md)."""

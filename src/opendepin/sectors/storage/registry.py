@@ -1,0 +1,131 @@
+"""The piece registry the epoch carries (sector state): which provider holds which piece of which segment.
+
+Rules for a `storage.put` (docs/storage.md, "Placement"): the client signed the piece (EIP-191 over
+`reports.put_message`); the piece number is below the segment's n and k, n match the segment's other
+pieces; a piece held by another provider is refused (`storage.piece_taken`); a segment holds at most one
+piece per provider and per network prefix (`storage.prefix_duplicate`: correlated loss, one disk or one
+/24 holding several pieces); a disqualified or suspended provider takes no new pieces
+(`storage.not_accepting`). A `storage.delete` needs the client's signature for a piece the provider holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from opendepin.identity.wallets import normalize_address, recover_text_signer
+from opendepin.sectors.base import DeviceInfo
+from opendepin.sectors.storage.audit import Piece
+from opendepin.sectors.storage.reports import delete_message, piece_key, put_message
+
+PREFIX_ATTRIBUTE = "network_prefix"
+
+
+@lru_cache(maxsize=65_536)
+def recover_signer(text: str, signature: bytes) -> str | None:
+    """The address that signed `text` (cached: the same put is checked once per process)."""
+    return recover_text_signer(text, signature)
+
+
+def prefix_of(device: DeviceInfo | None) -> str | None:
+    value = None if device is None else device.attributes.get(PREFIX_ATTRIBUTE)
+    return str(value) if value else None
+
+
+@dataclass
+class PieceRegistry:
+    """Pieces by key, with each segment's holders."""
+
+    pieces: dict[str, Piece] = field(default_factory=dict)
+    clients: dict[str, str] = field(default_factory=dict)
+    """segment → the client that stored it (its first put)"""
+
+    @classmethod
+    def of(cls, state: Mapping[str, Any]) -> PieceRegistry:
+        registry = cls()
+        for key, row in state.get("pieces", {}).items():
+            segment, index = key.rsplit(":", 1)
+            device, size, root, k, n, put_ts = row
+            registry.pieces[key] = Piece(key, segment, int(index), device, size, root, k, n, put_ts)
+        registry.clients = dict(state.get("clients", {}))
+        return registry
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "pieces": {
+                key: [p.device, p.size, p.root, p.k, p.n, p.put_ts] for key, p in sorted(self.pieces.items())
+            },
+            "clients": dict(sorted((s, c) for s, c in self.clients.items() if self.holders(s))),
+        }
+
+    def holders(self, segment: str) -> list[Piece]:
+        return [p for p in self.pieces.values() if p.segment == segment]
+
+    def of_device(self, device: str, before: int | None = None) -> list[Piece]:
+        return sorted(
+            (p for p in self.pieces.values() if p.device == device and (before is None or p.put_ts < before)),
+            key=lambda p: p.key,
+        )
+
+    def check_put(
+        self, device: str, payload: Mapping[str, Any], ts: int, devices: Mapping[str, DeviceInfo]
+    ) -> tuple[str, dict[str, Any]]:
+        """The reason for a put (`ok` registers it) and its evidence."""
+        segment, index = str(payload["segment"]), int(payload["piece"])
+        k, n, size, root = int(payload["k"]), int(payload["n"]), int(payload["size"]), str(payload["root"])
+        evidence: dict[str, Any] = {"segment": segment, "piece": index}
+        if not (k < n and index < n):
+            return "storage.bad_piece", {**evidence, "k": k, "n": n}
+        text = put_message(segment, index, device, root, size, k, n)
+        signer = recover_signer(text, bytes(payload["client_sig"]))
+        client = normalize_address(str(payload["client"]))
+        if signer != client:
+            return "storage.bad_client_signature", {**evidence, "client": client, "signer": signer}
+        key = piece_key(segment, index)
+        held = self.pieces.get(key)
+        if held is not None:
+            if held.device == device and held.root == root:
+                return "storage.duplicate_put", evidence
+            return "storage.piece_taken", {**evidence, "holder": held.device}
+        others = self.holders(segment)
+        if others and (others[0].k, others[0].n, others[0].size) != (k, n, size):
+            return "storage.segment_mismatch", {
+                **evidence,
+                "segment_k_n_size": [others[0].k, others[0].n, others[0].size],
+            }
+        if self.clients.get(segment, client) != client:
+            return "storage.segment_mismatch", {
+                **evidence,
+                "client": client,
+                "segment_client": self.clients[segment],
+            }
+        prefix = prefix_of(devices.get(device))
+        for other in others:
+            if other.device == device or (
+                prefix is not None and prefix_of(devices.get(other.device)) == prefix
+            ):
+                return "storage.prefix_duplicate", {
+                    **evidence,
+                    "network_prefix": prefix,
+                    "other_piece": other.index,
+                    "other_holder": other.device,
+                }
+        self.pieces[key] = Piece(key, segment, index, device, size, root, k, n, ts)
+        self.clients.setdefault(segment, client)
+        return "ok", {**evidence, "size": size}
+
+    def check_delete(self, device: str, payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+        """A delete is valid for a piece the device holds, signed by the segment's client."""
+        segment, index = str(payload["segment"]), int(payload["piece"])
+        key = piece_key(segment, index)
+        evidence = {"segment": segment, "piece": index}
+        held = self.pieces.get(key)
+        if held is None or held.device != device:
+            return "storage.unknown_piece", evidence
+        signer = recover_signer(delete_message(segment, index, device), bytes(payload["client_sig"]))
+        if signer is None or signer != self.clients.get(segment):
+            return "storage.bad_client_signature", {**evidence, "signer": signer}
+        del self.pieces[key]
+        return "ok", evidence
