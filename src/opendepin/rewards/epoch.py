@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 from opendepin import __version__
@@ -83,6 +84,7 @@ class SectorResults:
     notes: list[DeviceNote] = field(default_factory=list)
     state: dict[str, Any] = field(default_factory=dict)
     device_state: dict[str, dict[str, Any]] = field(default_factory=dict)
+    usage_share: dict[str, Fraction] = field(default_factory=dict)
 
 
 def merge_verdicts(verdicts: Sequence[Verdict]) -> list[Verdict]:
@@ -124,6 +126,8 @@ def run_sectors(sectors: Mapping[str, SectorPlugin], inputs: EpochInputs) -> Sec
         results.state[name] = dict(outcome.state)
         if outcome.device_state:
             results.device_state[name] = {d: outcome.device_state[d] for d in sorted(outcome.device_state)}
+        for device_id, share in outcome.usage_share.items():
+            results.usage_share[device_id] = min(results.usage_share.get(device_id, Fraction(1)), share)
     results.verdicts = merge_verdicts(results.verdicts)
     return results
 
@@ -159,6 +163,10 @@ def process_epoch(
         inputs.price_wad,
     )
     caps = compute_caps(config, usage)
+    for by_device in caps.values():
+        for device_id, share in outcome.usage_share.items():
+            if device_id in by_device and share < 1:
+                by_device[device_id] = int(by_device[device_id] * max(share, Fraction(0)))  # toward zero
     for category, by_device in usage.credits.items():
         for device_id, credits in by_device.items():
             units[category][device_id] += credits
@@ -172,6 +180,11 @@ def process_epoch(
                         "credits": credits,
                         "receipts": usage.receipts[category][device_id],
                         "cap_units": str(caps[category][device_id]),
+                        **(
+                            {"usage_share": str(outcome.usage_share[device_id])}
+                            if device_id in outcome.usage_share and outcome.usage_share[device_id] < 1
+                            else {}
+                        ),
                     },
                 )
             )

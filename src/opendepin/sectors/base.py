@@ -17,6 +17,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel
@@ -103,6 +104,11 @@ class SectorOutcome:
     device_state: Mapping[str, Mapping[str, Any] | None] = field(default_factory=dict)
     """Per-device carry-over that changed this epoch (None forgets a device): reputation, trust evidence,
     seniority. Stored incrementally: a device absent here keeps its previous state."""
+    usage_share: Mapping[str, Fraction] = field(default_factory=dict)
+    """Per device, the share (0..1) of its usage pay it may receive this epoch (absent: all of it): a sector
+    withholds usage pay from devices its rules do not pay (disqualified, suspended, failing audits). The
+    device's usage cap is multiplied by it (toward zero); what it holds back flows on like any capped
+    amount."""
 
 
 @dataclass(frozen=True, slots=True)
