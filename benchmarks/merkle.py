@@ -1,6 +1,8 @@
-"""Rewards tree: build a 1,000,000-leaf OpenZeppelin-compatible tree and 10,000 proofs (target < 5 s for
-the tree). Baselines in the same run: bare keccak-256 of as many hashes as the tree needs, and
-OpenZeppelin's JavaScript StandardMerkleTree on a smaller tree (skipped if node/tools/js is missing)."""
+"""Rewards tree: build a 1,000,000-leaf OpenZeppelin-compatible tree on both cores and 10,000 proofs.
+Baselines in the same run: bare single-core keccak-256 of as many hashes as the tree needs (3n − 1: two per
+leaf, one per inner node; target tree / bare hashing ≤ 0.7), the same tree built in one process, and
+OpenZeppelin's JavaScript StandardMerkleTree on a smaller tree (skipped if node/tools/js is missing).
+Rounds are interleaved and the best of each kept: a busy shared machine slows single runs, not the best."""
 
 from __future__ import annotations
 
@@ -29,19 +31,25 @@ def main() -> None:
     parser.add_argument("--leaves", type=int, default=1_000_000)
     parser.add_argument("--proofs", type=int, default=10_000)
     parser.add_argument("--oz-leaves", type=int, default=20_000)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     values = _values(args.leaves, 1)
 
     keccak = sha3.keccak_256
     blobs = [bytes(64)] * (3 * args.leaves - 1)
-    start = time.perf_counter()
-    for blob in blobs:
-        keccak(blob).digest()
-    bare = time.perf_counter() - start
-
-    start = time.perf_counter()
-    tree = RewardsTree.build(values)
-    build = time.perf_counter() - start
+    bare = build = single = float("inf")
+    for _ in range(args.rounds):
+        start = time.perf_counter()
+        for blob in blobs:
+            keccak(blob).digest()
+        bare = min(bare, time.perf_counter() - start)
+        start = time.perf_counter()
+        tree = RewardsTree.build(values)
+        build = min(build, time.perf_counter() - start)
+        start = time.perf_counter()
+        one = RewardsTree.build(values, workers=1)
+        single = min(single, time.perf_counter() - start)
+        assert one.root == tree.root, "the one-process tree differs from the two-process one"
     sample = random.Random(2).sample(values, args.proofs)
     start = time.perf_counter()
     proofs = [tree.proof(address) for address, _ in sample]
@@ -50,9 +58,10 @@ def main() -> None:
         verify_proof(tree.root, hash_leaf(a, v), p) for (a, v), p in zip(sample[:100], proofs, strict=False)
     )
 
-    print(f"tree of {args.leaves:,} leaves: {build:6.2f} s   (target < 5 s)")
+    print(f"tree of {args.leaves:,} leaves, both cores: {build:6.2f} s   (one process: {single:.2f} s)")
     print(f"{args.proofs:,} proofs:           {prove:6.2f} s   (includes building the address index)")
-    print(f"bare keccak-256 x {len(blobs):,}: {bare:6.2f} s   ratio tree / bare hashing: {build / bare:.2f}")
+    print(f"bare single-core keccak-256 x {len(blobs):,}: {bare:6.2f} s")
+    print(f"tree / bare hashing: {build / bare:.2f}   (target ≤ 0.7; one process: {single / bare:.2f})")
 
     if shutil.which("node") and (JS / "node_modules" / "@openzeppelin").exists():
         small = values[: args.oz_leaves]

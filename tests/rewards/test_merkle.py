@@ -68,3 +68,29 @@ def test_invalid_inputs() -> None:
     tree = RewardsTree.build([("0x" + "11" * 20, 1)])
     with pytest.raises(MerkleError):
         tree.proof("0x" + "22" * 20)
+
+
+@pytest.mark.parametrize("size", [4, 5, 6, 7, 9, 16, 17, 31, 100, 1_000, 4_097])
+def test_two_process_build_is_byte_identical(size: int) -> None:
+    values = [("0x" + (i * 7 + 3).to_bytes(20, "big").hex(), (i * 104729) ** 5) for i in range(size)]
+    one = RewardsTree.build(values, workers=1)
+    two = RewardsTree.build(values, workers=2)
+    assert two.tree == one.tree
+    for address, _ in values[:: max(1, size // 10)]:
+        assert two.proof(address) == one.proof(address)
+
+
+def test_two_process_build_matches_openzeppelin() -> None:
+    values = [("0x" + (i + 11).to_bytes(20, "big").hex(), i * 3 + 1) for i in range(1_500)]
+    tree = RewardsTree.build(values, workers=2)
+    reference = _oz(values)
+    assert tree.root_hex == reference["root"]
+    assert ["0x" + p.hex() for p in tree.proof(values[7][0])] == reference["proofs"][7]  # type: ignore[index]
+
+
+def test_two_process_build_reports_a_bad_leaf_and_a_repeated_address() -> None:
+    good = [("0x" + (i + 1).to_bytes(20, "big").hex(), i) for i in range(50)]
+    with pytest.raises(MerkleError):
+        RewardsTree.build([*good, ("0x1234", 5)], workers=2)
+    with pytest.raises(MerkleError, match="twice"):
+        RewardsTree.build([*good, (good[3][0].upper().replace("0X", "0x"), 9)], workers=2)
