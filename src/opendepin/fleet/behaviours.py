@@ -8,8 +8,9 @@ may restate a generic one to name the reason its rules give (`lazy`).
 Rules: a device's reports of an hour are signed in time order with `seq` = hour × SEQ_PER_SECOND + k, so
 seqs rise across hours whatever the device's clock says (and stay unique for `unique`-seq kinds). Then:
 `bad-signature` flips a bit of every signature; `clock-skew` moves every report of an even hour
-SKEW_SECONDS early or late; `malformed` adds random bytes in even hours; `replayer` re-sends its first
-report of the previous hour as it was (a duplicate) and a new report reusing this hour's first `seq` (a
+SKEW_SECONDS early or late; `malformed` adds, in even hours, a report whose envelope breaks the format
+(a key the envelope has not, holding random bytes, as buggy firmware would send); `replayer` re-sends its
+first report of the previous hour as it was (a duplicate) and a new report reusing this hour's first `seq` (a
 replay); `lazy` devices are up one hour in LAZY_EVERY_HOURS and are not handed to their sector otherwise;
 `unregistered` devices are never onboarded.
 """
@@ -61,6 +62,14 @@ def flip_signature_bit(wire: bytes, rng: random.Random) -> bytes:
     return bytes(cbor2.dumps([envelope, bytes(flipped)]))
 
 
+def malformed_report(key: DeviceKey, report: SimReport, seq: int, junk: bytes) -> bytes:
+    """A signed report naming the device whose envelope holds a key the format has not: the gate refuses
+    it as `report.malformed` and keeps the device it names with the rejection sample."""
+    envelope = {"v": 1, "kind": report.kind, "device": key.device_id, "ts": report.ts, "seq": seq}
+    data = cbor2.dumps({**envelope, "payload": dict(report.payload), "junk": junk}, canonical=True)
+    return bytes(cbor2.dumps([data, key.sign(data)]))
+
+
 def sign_hour(
     key: DeviceKey,
     behaviour: str,
@@ -86,7 +95,7 @@ def sign_hour(
     if behaviour == "bad-signature":
         wires = [flip_signature_bit(wire, rng) for wire in wires]
     elif behaviour == "malformed" and not odd_hour:
-        wires.append(rng.randbytes(rng.randrange(1, 200)))
+        wires.append(malformed_report(key, ordered[0], first_seq, rng.randbytes(rng.randrange(1, 200))))
     elif behaviour == "replayer":
         first = ordered[0]
         if previous is not None:

@@ -145,8 +145,8 @@ def gate_report(
     """Decide on one signed report; pure (the caller updates `state` with accepted reports)."""
     try:
         signed = decode_report(wire, params.max_report_bytes)
-    except EnvelopeError as error:
-        return _reject(error.reason, str(error))
+    except EnvelopeError as error:  # the device the envelope names, if readable, goes with the sample
+        return GateResult(error.reason, str(error), device_id=error.device)
     env = signed.envelope
     device = state.devices.get(env.device)
     if device is None:

@@ -32,11 +32,14 @@ byte patterns are first checked by the strict scanner, which refuses every tag."
 
 
 class EnvelopeError(ValueError):
-    """A report that cannot be decoded; `reason` is a stable code."""
+    """A report that cannot be decoded; `reason` is a stable code. `device` is the device id the envelope
+    names when it could be read (unauthenticated: anyone can write any id), kept with the rejection so a
+    device's operator can find its refused reports."""
 
-    def __init__(self, reason: str, message: str) -> None:
+    def __init__(self, reason: str, message: str, device: str | None = None) -> None:
         super().__init__(message)
         self.reason = reason
+        self.device = device
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,26 +128,34 @@ def plain_problem(
 
 
 def _check_envelope_map(value: Any) -> Envelope:
+    claimed = value.get("device") if isinstance(value, dict) else None
+    named = claimed if isinstance(claimed, str) else None
     if not isinstance(value, dict) or value.keys() != _ENVELOPE_KEYS:
         keys = sorted(map(str, value)) if isinstance(value, dict) else type(value).__name__
-        raise EnvelopeError(
-            "report.malformed", f"envelope must be a map with keys {sorted(_ENVELOPE_KEYS)}, got {keys}"
-        )
+        expected = sorted(_ENVELOPE_KEYS)
+        message = f"envelope must be a map with keys {expected}, got {keys}"
+        raise EnvelopeError("report.malformed", message, named)
     v, kind, device, ts, seq = value["v"], value["kind"], value["device"], value["ts"], value["seq"]
     payload = value["payload"]
     if type(v) is not int:
-        raise EnvelopeError("report.malformed", f"envelope v must be the integer 1, got {type(v).__name__}")
+        raise EnvelopeError(
+            "report.malformed", f"envelope v must be the integer 1, got {type(v).__name__}", named
+        )
     if v != ENVELOPE_VERSION:
-        raise EnvelopeError("report.unsupported_version", f"envelope version {v!r} is not supported (use 1)")
+        raise EnvelopeError(
+            "report.unsupported_version", f"envelope version {v!r} is not supported (use 1)", named
+        )
     if not isinstance(kind, str) or not isinstance(device, str):
-        raise EnvelopeError("report.malformed", "envelope kind and device must be text")
+        raise EnvelopeError("report.malformed", "envelope kind and device must be text", named)
     if type(ts) is not int or type(seq) is not int or not (0 <= ts < 2**63 and 0 <= seq < 2**63):
-        raise EnvelopeError("report.malformed", "envelope ts and seq must be non-negative 63-bit integers")
+        raise EnvelopeError(
+            "report.malformed", "envelope ts and seq must be non-negative 63-bit integers", named
+        )
     if not isinstance(payload, dict):
-        raise EnvelopeError("report.malformed", "envelope payload must be a map")
+        raise EnvelopeError("report.malformed", "envelope payload must be a map", named)
     problem = plain_problem(payload)
     if problem is not None:
-        raise EnvelopeError("report.malformed", problem)
+        raise EnvelopeError("report.malformed", problem, named)
     return Envelope(kind=kind, device=device, ts=ts, seq=seq, payload=payload, v=v)
 
 
@@ -306,5 +317,7 @@ def decode_report(wire: bytes, max_bytes: int = 16_384) -> SignedReport:
         ) from None
     envelope = _check_envelope_map(inner)
     if canonical != envelope_bytes:
-        raise EnvelopeError("report.not_canonical", "envelope is not deterministic CBOR (RFC 8949 §4.2)")
+        raise EnvelopeError(
+            "report.not_canonical", "envelope is not deterministic CBOR (RFC 8949 §4.2)", envelope.device
+        )
     return SignedReport(envelope_bytes, signature, envelope)
