@@ -99,6 +99,17 @@ class Store(ABC):
     @abstractmethod
     def devices(self) -> dict[str, DeviceInfo]: ...
 
+    def devices_page(
+        self, after: str | None = None, limit: int = 100, owner: str | None = None
+    ) -> list[DeviceInfo]:
+        """At most `limit` devices by id, those after `after` (a page of the registry; the last id of a page
+        is the next page's `after`), only `owner`'s when given."""
+        chosen = sorted(
+            (d for d in self.devices().values() if owner is None or d.owner.lower() == owner.lower()),
+            key=lambda d: d.device_id,
+        )
+        return [d for d in chosen if after is None or d.device_id > after][:limit]
+
     @abstractmethod
     def onboarding_records(self) -> dict[str, dict[str, Any]]:
         """Device id → the signed onboarding record kept at onboarding (maker and owner signatures)."""
@@ -193,6 +204,15 @@ class Store(ABC):
 
     @abstractmethod
     def epoch_numbers(self) -> list[int]: ...
+
+    def category_units(self, number: int) -> dict[str, int]:
+        """Epoch `number`'s units per reward category, summed over its devices (what each device's units
+        are divided by when its category's pool is shared)."""
+        record = self.get_epoch_detail(number)
+        totals: dict[str, int] = {}
+        for _device, category, units, _amount, _breakdown in record.device_rewards if record else ():
+            totals[category] = totals.get(category, 0) + units
+        return totals
 
     @abstractmethod
     def device_epoch(self, number: int, device_id: str) -> dict[str, Any]:

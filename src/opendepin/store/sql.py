@@ -260,6 +260,16 @@ class SQLStore(Store):
     def devices(self) -> dict[str, DeviceInfo]:
         return {row[0]: _device(row) for row in self._query(f"SELECT {DEVICE_READ_COLUMNS} FROM devices")}
 
+    def devices_page(
+        self, after: str | None = None, limit: int = 100, owner: str | None = None
+    ) -> list[DeviceInfo]:
+        query = f"SELECT {DEVICE_READ_COLUMNS} FROM devices WHERE device_id > ?"
+        args: list[Any] = [after or ""]
+        if owner is not None:
+            query += " AND lower(owner) = ?"
+            args.append(owner.lower())
+        return [_device(row) for row in self._query(query + " ORDER BY device_id LIMIT ?", (*args, limit))]
+
     def onboarding_records(self) -> dict[str, dict[str, Any]]:
         return {
             str(device_id): json.loads(record)
@@ -564,6 +574,13 @@ class SQLStore(Store):
 
     def epoch_numbers(self) -> list[int]:
         return [int(row[0]) for row in self._query("SELECT number FROM epochs ORDER BY number")]
+
+    def category_units(self, number: int) -> dict[str, int]:
+        totals: dict[str, int] = {}
+        rows = self._query("SELECT category, units FROM device_rewards WHERE epoch = ?", (number,))
+        for category, units in rows:  # summed here: SQL integers could overflow
+            totals[category] = totals.get(category, 0) + int(units)
+        return dict(sorted(totals.items()))
 
     def device_epoch(self, number: int, device_id: str) -> dict[str, Any]:
         verdicts = self._query(
