@@ -2,7 +2,7 @@
 
 - the core and the shell never name a sector: only a sector's own package imports it;
 - production code never imports a simulator: `opendepin.fleet` is imported only by the faces that run it
-  (`fleet/`, `simulate/`, `up.py`, `cli.py`), never by a sector; a sector's own simulator (`sectors/NAME/
+  (`fleet/`, `simulate/`, `up.py`, the `cli` package), never by a sector; a sector's own simulator (`sectors/NAME/
   sim/`) is imported only lazily (inside a function: `simulation()`, `simulate_app()`), so importing a
   plug-in never loads it;
 - a sector imports neither another sector nor the store, the node, the services or the faces.
@@ -21,7 +21,7 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[1] / "src"
 PACKAGE = SRC / "opendepin"
 SECTORS = sorted(p.name for p in (PACKAGE / "sectors").iterdir() if (p / "__init__.py").is_file())
-FLEET_USERS = re.compile(r"^opendepin/(fleet/|simulate/|up\.py$|cli\.py$)")
+FLEET_USERS = re.compile(r"^opendepin/(fleet/|simulate/|up\.py$|cli\.py$|cli/)")
 SECTOR_MAY_NOT = ("opendepin.store", "opendepin.node", "opendepin.services", "opendepin.api", "opendepin.up")
 
 

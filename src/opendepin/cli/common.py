@@ -1,0 +1,50 @@
+"""What the `depin` commands share: the data dir option, errors, opening a network's node."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, NoReturn
+
+import typer
+from rich.console import Console
+
+if TYPE_CHECKING:
+    from opendepin.config import NetworkConfig
+    from opendepin.node import Node
+
+err = Console(stderr=True)
+out = Console()
+
+DEFAULT_DATA_DIR = Path(".depin")
+DataDir = Annotated[Path, typer.Option("--data-dir", help="where the network keeps its state")]
+Raw = Annotated[
+    bool,
+    typer.Option("--raw", help="amounts in base units and times as Unix seconds, not tokens and ISO times"),
+]
+AsJson = Annotated[bool, typer.Option("--json", help="print one JSON object instead of text")]
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Print `message` as an error and leave with `code`."""
+    err.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(code)
+
+
+def load_network(data_dir: Path) -> NetworkConfig:
+    """The data dir's network.toml, or an error saying how to make one."""
+    from opendepin.config import ConfigError, load_config
+
+    try:
+        return load_config(data_dir / "network.toml")
+    except ConfigError as error:
+        fail(f"{error}\n(is {data_dir} a network's data dir? run `depin up --data-dir {data_dir}` first)")
+
+
+def open_node(data_dir: Path) -> Node:
+    """The node of the network in `data_dir` (its store opened, on the wall clock)."""
+    from opendepin.clock import SystemClock
+    from opendepin.node import Node
+    from opendepin.store.factory import open_store
+
+    config = load_network(data_dir)
+    return Node(config, open_store(config.store, data_dir), SystemClock())
