@@ -85,6 +85,8 @@ class SectorResults:
     state: dict[str, Any] = field(default_factory=dict)
     device_state: dict[str, dict[str, Any]] = field(default_factory=dict)
     usage_share: dict[str, Fraction] = field(default_factory=dict)
+    usage_credits: dict[str, dict[str, int]] = field(default_factory=dict)
+    """sector → device → credits it released this epoch, for sectors that keep usage in escrow"""
 
 
 def merge_verdicts(verdicts: Sequence[Verdict]) -> list[Verdict]:
@@ -118,6 +120,7 @@ def run_sectors(sectors: Mapping[str, SectorPlugin], inputs: EpochInputs) -> Sec
                 context=inputs.context,
                 challenges=list(inputs.challenges.get(name, ())),
                 prior_device_state=inputs.prior_device_state.get(name, {}),
+                usage=[u for u in inputs.usage if u.sector == name and u.device in inputs.devices],
             )
         )
         results.verdicts.extend(outcome.verdicts)
@@ -126,6 +129,10 @@ def run_sectors(sectors: Mapping[str, SectorPlugin], inputs: EpochInputs) -> Sec
         results.state[name] = dict(outcome.state)
         if outcome.device_state:
             results.device_state[name] = {d: outcome.device_state[d] for d in sorted(outcome.device_state)}
+        if outcome.usage_credits is not None:
+            results.usage_credits[name] = {
+                d: c for d, c in sorted(outcome.usage_credits.items()) if d in inputs.devices and c > 0
+            }
         for device_id, share in outcome.usage_share.items():
             results.usage_share[device_id] = min(results.usage_share.get(device_id, Fraction(1)), share)
     results.verdicts = merge_verdicts(results.verdicts)
@@ -161,6 +168,7 @@ def process_epoch(
         [u for u in inputs.usage if u.device in inputs.devices],
         emission,
         inputs.price_wad,
+        released=outcome.usage_credits,
     )
     caps = compute_caps(config, usage)
     for by_device in caps.values():

@@ -60,9 +60,11 @@ def compute_usage_figures(
     usage: Sequence[UsageRecord],
     emission: int,
     price_wad: int | None,
+    released: Mapping[str, Mapping[str, int]] | None = None,
 ) -> UsageFigures:
     """Credits per usage category and device (receipts of sectors without a usage category are ignored),
-    their USD value, the usage ratio and the policy's weight."""
+    their USD value, the usage ratio and the policy's weight. A sector in `released` (sector → device →
+    credits) keeps its receipts in escrow: its receipts are not counted, the credits it released are."""
     policy = config.rewards.usage
     credit_usd = Fraction(str(policy.credit_usd))
     if price_wad is not None and price_wad > 0:
@@ -71,11 +73,18 @@ def compute_usage_figures(
         price, source = Fraction(str(policy.reference_price_usd)), "reference"
     credits: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    released = released or {}
     for record in usage:
         category = usage_categories.get(record.sector)
-        if category is not None:
+        if category is not None and record.sector not in released:
             credits[category][record.device] += record.credits
             counts[category][record.device] += 1
+    for sector, by_device in sorted(released.items()):
+        category = usage_categories.get(sector)
+        for device, amount in sorted(by_device.items()):
+            if category is not None and amount > 0:
+                credits[category][device] += amount
+                counts[category][device] += 0  # released from escrow: no receipt of this epoch
     value = sum((sum(d.values()) for d in credits.values()), 0) * credit_usd
     ratio = compute_usage_ratio(value, emission, config.token.unit, price)
     points = [(Fraction(str(r)), Fraction(str(w))) for r, w in policy.weight]

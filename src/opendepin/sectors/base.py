@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     import typer
     from fastapi import APIRouter
 
+    from opendepin.market.receipts import UsageRecord
+
 # Reward units are integers so that allocation is exact and reproducible bit for bit: a sector turns its
 # (possibly fractional) score into units by multiplying by UNIT_SCALE and rounding toward zero.
 UNIT_SCALE = 10**9
@@ -109,6 +111,11 @@ class SectorOutcome:
     withholds usage pay from devices its rules do not pay (disqualified, suspended, failing audits). The
     device's usage cap is multiplied by it (toward zero); what it holds back flows on like any capped
     amount."""
+    usage_credits: Mapping[str, int] | None = None
+    """Per device, the credits this sector counts as carried this epoch in place of its receipts' credits
+    (None: each receipt counts for its device in the epoch it arrives). A sector that holds what payers
+    deposit in escrow (compute leases) releases it here as work is delivered and verified; the usage pool
+    pays these credits like any others (pro rata, capped at their value)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +217,9 @@ class SectorInput:
     """This sector's challenges issued in the window (and its kinds' lookback before it)."""
     prior_device_state: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     """Per device, the state this sector last stored for it (only devices that have one)."""
+    usage: Sequence[UsageRecord] = ()
+    """This sector's usage receipts accepted in the window (by receive time), for a sector that keeps them
+    in escrow (`SectorOutcome.usage_credits`)."""
 
 
 @dataclass(frozen=True, slots=True)
