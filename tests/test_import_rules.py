@@ -2,8 +2,8 @@
 
 - the core and the shell never name a sector: only a sector's own package imports it;
 - production code never imports a simulator: `opendepin.fleet` is imported only by the faces that run it
-  (`fleet/`, `simulate/`, `up.py`, the `cli` package), never by a sector; a sector's own simulator (`sectors/NAME/
-  sim/`) is imported only lazily (inside a function: `simulation()`, `simulate_app()`), so importing a
+  (`fleet/`, `simulate/`, `up.py`, the `cli` package), never by a sector; a sector's own simulator
+  (`sectors/NAME/sim/`) is imported only lazily (inside a function: `simulation()`, `simulate_app()`), so importing a
   plug-in never loads it;
 - a sector imports neither another sector nor the store, the node, the services or the faces.
 
