@@ -63,7 +63,7 @@ def epoch_table(rows: list[dict[str, Any]], config: NetworkConfig, raw: bool = F
     table = Table(title="epochs (numbered from 0)")
     for column in ("epoch", "accepted", "rejected", "invalid", "rewarded", "emitted", "paid"):
         table.add_column(column, justify="right" if column != "epoch" else "left", no_wrap=True)
-    table.add_column("root", no_wrap=True, overflow="ignore")
+    table.add_column("root", no_wrap=True)
     for row in rows:
         table.add_row(
             str(row["number"]),
@@ -73,7 +73,7 @@ def epoch_table(rows: list[dict[str, Any]], config: NetworkConfig, raw: bool = F
             f"{row['rewarded_devices']:,}",
             format_tokens(int(row["emitted"]), token.decimals, token.symbol, raw=raw),
             format_tokens(int(row["paid"]), token.decimals, token.symbol, raw=raw),
-            row["root"] or "-",
+            (row["root"] or "-")[:12] + ("…" if row["root"] else ""),
         )
     return table
 
@@ -200,12 +200,12 @@ def up(
         rpc_url=rpc_url,
         usage_growth=usage_growth,
     )
-    preparing = "preparing: data dir, fleet keys, node, chain deployment, onboarding the devices"
+    preparing = "starting: fleet, node, contracts, onboarding"
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("simulated hours"),
+        TextColumn("hours"),
         TimeElapsedColumn(),
         console=err,
         transient=as_json,
@@ -216,9 +216,9 @@ def up(
         def on_progress(done: int, total: int) -> None:
             per_epoch = max(1, total // epochs)
             if done >= total:
-                text = "closing the last epoch: verdicts, rewards, Merkle root, settlement"
+                text = "closing the last epoch: rules, rewards, root, chain"
             else:
-                text = f"epoch {done // per_epoch + 1} of {epochs}: devices send signed reports"
+                text = f"epoch {done // per_epoch + 1} of {epochs}: devices send reports"
             bar.update(task, completed=done, total=total, description=text)
 
         def on_epoch(summary: EpochSummary) -> None:

@@ -67,8 +67,28 @@ def code_column(table: Table, header: str) -> None:
     table.add_column(header, no_wrap=True, overflow="ignore")
 
 
+def minimum_width(console: Console, table: Table) -> int:
+    """The narrowest `table` can be drawn without cutting a cell of a `no_wrap` column (others may wrap
+    between words)."""
+    options = console.options.update_width(10_000)
+    widths = [
+        (measured.maximum if column.no_wrap else measured.minimum)
+        for column in table.columns
+        for measured in [table._measure_column(console, options, column)]
+    ]
+    return sum(widths) + table._extra_width
+
+
 def print_table(console: Console, table: Table) -> None:
     """Print `table` at least as wide as its unbreakable cells need, so no code is cut or folded (a
     terminal narrower than that wraps the lines itself)."""
-    needed = console.measure(table).minimum
-    console.print(table, width=max(console.width, needed), crop=False)
+    width = console.width
+    needed = minimum_width(console, table)
+    if needed <= width:
+        console.print(table)
+        return
+    console.width = needed  # rich never prints wider than its console: widen it for this table
+    try:
+        console.print(table, crop=False)
+    finally:
+        console.width = width
