@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 from opendepin.config import ConfigError
@@ -27,7 +28,7 @@ halving_period_days = 730
 
 [epochs]
 length_seconds = 86400        # one epoch per day
-genesis = 2026-01-01T00:00:00Z
+genesis = {genesis}      # the network's creation time (`depin init`); epoch n starts n x length after
 lateness_seconds = 600        # close an epoch only this long after its end (late reports still count)
 
 [rewards]
@@ -103,18 +104,39 @@ speedtest_tiers = [
 """
 
 
-def render_template(name: str = "opendepin-local", makers: dict[str, str] | None = None) -> str:
+DEFAULT_GENESIS = datetime(2026, 1, 1, tzinfo=UTC)
+"""The genesis of the template's defaults (`depin up`'s simulated networks start there)."""
+
+
+def creation_genesis(now: datetime | None = None) -> datetime:
+    """A new network's genesis: its creation time (UTC, to the whole minute, toward the past), so `depin
+    serve` on it has no backlog of empty epochs to close."""
+    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    return moment.replace(second=0, microsecond=0)
+
+
+def render_template(
+    name: str = "opendepin-local", makers: dict[str, str] | None = None, genesis: datetime = DEFAULT_GENESIS
+) -> str:
     lines = []
     for maker_name, address in (makers or {}).items():
         lines.append(f'[[makers]]\nname = "{maker_name}"\naddress = "{address}"\n')
-    return TEMPLATE.format(name=name, makers="\n".join(lines))
+    return TEMPLATE.format(
+        name=name, makers="\n".join(lines), genesis=genesis.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    )
 
 
-def write_template(directory: Path, makers: dict[str, str] | None = None, overwrite: bool = False) -> Path:
-    """Write DIR/network.toml (refuses to overwrite unless asked)."""
+def write_template(
+    directory: Path,
+    makers: dict[str, str] | None = None,
+    overwrite: bool = False,
+    genesis: datetime | None = None,
+) -> Path:
+    """Write DIR/network.toml (refuses to overwrite unless asked); genesis defaults to now
+    (`creation_genesis`): a new network starts when it is created, not at the template's date."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "network.toml"
     if path.exists() and not overwrite:
         raise ConfigError(f"{path} exists; remove it or pass --force")
-    path.write_text(render_template(makers=makers))
+    path.write_text(render_template(makers=makers, genesis=genesis or creation_genesis()))
     return path
