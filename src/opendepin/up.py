@@ -36,7 +36,7 @@ from opendepin.server import BackgroundServer
 from opendepin.settlement import EpochSettler
 from opendepin.store.base import EpochRecord
 from opendepin.store.factory import open_store
-from opendepin.template import write_template
+from opendepin.template import DEFAULT_GENESIS, write_template
 
 FLEET_MAKER_NAME = "opendepin-fleet"
 CLOCK_KEY = "sim_clock"
@@ -141,7 +141,9 @@ def prepare_data_dir(options: UpOptions) -> tuple[NetworkConfig, Fleet]:
             load_config(options.network)  # refuse a bad file before copying it
             shutil.copyfile(options.network, config_path)
         else:
-            write_template(data_dir, makers={FLEET_MAKER_NAME: fleet_maker(secret).address})
+            write_template(
+                data_dir, makers={FLEET_MAKER_NAME: fleet_maker(secret).address}, genesis=DEFAULT_GENESIS
+            )
     config = load_config(config_path)
     if fleet_path.exists():
         fleet = Fleet.load(fleet_path, network=config)
