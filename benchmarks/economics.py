@@ -40,6 +40,7 @@ from opendepin.economics.spec import (
     PriceSpec,
     ScenarioSpec,
     SectorSpec,
+    SellingSpec,
     TokenSpec,
 )
 
@@ -72,6 +73,7 @@ def bme_scenario(days: int = DAYS) -> ScenarioSpec:
             depth_usd=DEPTH,
             sell_fraction=SELL,
         ),
+        selling=SellingSpec(rule="fixed"),  # the shared model: a fixed share of every mint is sold
         sectors=[
             SectorSpec(
                 name="service",

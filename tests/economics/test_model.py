@@ -18,6 +18,7 @@ from opendepin.economics.spec import (
     PriceSpec,
     RewardsSpec,
     SectorSpec,
+    SellingSpec,
     ShockSpec,
     TokenSpec,
     UsagePolicySpec,
@@ -45,9 +46,10 @@ def test_price_above_equilibrium_is_inflationary() -> None:
 
 
 def test_market_price_converges_to_d_over_m() -> None:
-    """A market where contributors sell all their rewards settles at P* = D / M (no noise)."""
+    """A market where every recipient sells all of every mint (the fixed rule) settles at P* = D / M."""
     spec = steady_scenario(
         days=2_000,
+        selling=SellingSpec(rule="fixed"),
         price=PriceSpec(
             kind="market",
             initial=20.0,

@@ -81,4 +81,5 @@ def run_experiment(
         every=first.every,
         layout=first.layout,
         records=np.concatenate([part.records for part in parts], axis=2),
+        ends=first.ends,
     )

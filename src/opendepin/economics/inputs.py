@@ -1,136 +1,125 @@
-"""Model inputs: every scenario parameter of a batch as a float or an (rows, N) array, and the paths.
+"""Model inputs: every scenario parameter of a batch packed into the compiled kernel's arrays.
 
-Built once before the time loop (see :mod:`opendepin.economics.batch` for the layout), so the loop reads
-plain attributes and does vector arithmetic only.
+Built once before the time loop (see :mod:`opendepin.economics.batch` for the batch layout and
+:mod:`opendepin.economics.layout` for the rows): per-column parameters P[k, N], flags F[k], per device type
+D[k, types, N], per sector S[k, sectors, N], and the per-set paths (time first, one column per parameter
+set): base price (days + 1 points), demand trend (days, sectors), scheduled mint (days) and the tokens still
+locked by allocations (days + 1 points).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
 
-from opendepin.economics import policy, price, schedules
-from opendepin.economics.batch import Batch, PathTable
+from opendepin.economics import layout as L
+from opendepin.economics import price, schedules
+from opendepin.economics.batch import Batch
 from opendepin.economics.demand import compute_demand_trend
 from opendepin.economics.paths import compute_walk_drift, compute_walk_scale
-from opendepin.economics.spec import DAYS_PER_YEAR, FilecoinSchedule, ScenarioSpec
+from opendepin.economics.spec import (
+    DAYS_PER_YEAR,
+    AllocationSpec,
+    FilecoinSchedule,
+    ScenarioSpec,
+)
 
 FloatArray = NDArray[np.float64]
-Param = FloatArray | float
-
-
-@dataclass(frozen=True)
-class DeviceInputs:
-    """Per device type (rows), each (types, 1) or (types, N)."""
-
-    initial: FloatArray
-    weights: FloatArray
-    hardware: FloatArray
-    opex: FloatArray
-    threshold: FloatArray
-    join_rate: FloatArray
-    join_floor: FloatArray
-    organic: FloatArray
-    leave_rate: FloatArray
-    base_churn: FloatArray
-    raw_power: FloatArray
-    sector_of: FloatArray
-
-    @property
-    def types(self) -> int:
-        return int(self.initial.shape[0])
+IntArray = NDArray[np.int64]
+MintPath = Callable[[ScenarioSpec, FloatArray], FloatArray]
+"""A custom emission: (scenario, days since genesis of each simulated day) → tokens scheduled that day."""
 
 
 @dataclass(frozen=True)
 class ModelInputs:
-    """Everything the time loop reads."""
+    """Everything the kernel reads (see the module docstring), plus what the Python side needs."""
 
     days: int
     size: int
     start_day: int
-    base_price: PathTable
-    demand_trend: PathTable
-    mint_path: PathTable
-    demand_drift: FloatArray
-    demand_scale: FloatArray
-    capacity: FloatArray
-    price_drift: Param
-    price_scale: Param
-    impact: Param
-    sell_fraction: Param
-    max_burn_share: Param
-    depth_usd: Param
-    market: bool
-    miss: Param
-    max_stale: Param
-    twap_days: int
-    remint: bool
-    remint_cap: Param
-    smoothing: Param
-    device_share: Param
-    inverse_mint: PathTable | None
+    params: FloatArray
+    flags: IntArray
+    device_params: FloatArray
+    sector_params: FloatArray
+    sector_of: IntArray
+    set_of: IntArray
+    base_price: FloatArray
+    trend: FloatArray
+    mint_path: FloatArray
+    vest: FloatArray
     usage_ratios: FloatArray
     usage_weights: FloatArray
-    usage_cap: Param
-    usage_to_coverage: Param
-    max_supply: Param
-    initial_supply: Param
+    initial_counts: FloatArray
+    initial_supply: FloatArray
+    initial_staked: FloatArray
+    initial_expectation: FloatArray
+    twap_days: int
     filecoin: FilecoinSchedule | None
-    devices: DeviceInputs
 
-    @cached_property
+    @property
     def sectors(self) -> int:
-        return int(self.demand_drift.shape[0])
+        return int(self.sector_params.shape[1])
 
-    @cached_property
-    def demand_random(self) -> bool:
-        return bool(np.any(self.demand_scale > 0))
+    @property
+    def types(self) -> int:
+        return int(self.device_params.shape[1])
 
-    @cached_property
-    def price_random(self) -> bool:
-        return bool(np.any(np.asarray(self.price_scale) > 0))
+    def flag(self, index: int) -> bool:
+        return bool(self.flags[index])
 
-    @cached_property
-    def oracle_active(self) -> bool:
-        return self.twap_days > 1 or bool(np.any(np.asarray(self.miss) > 0))
-
-    @cached_property
-    def scarcity_pricing(self) -> bool:
-        return self.market and bool(np.any(np.asarray(self.max_burn_share) > 0))
-
-    @cached_property
-    def unminting(self) -> bool:
-        """Some usage pay may be neither earned nor flow back to coverage: it is then not minted."""
-        return self.devices.types > 0 and bool(np.any(np.asarray(self.usage_to_coverage) < 1))
-
-    @cached_property
-    def limited_capacity(self) -> tuple[FloatArray, FloatArray]:
-        """Capacity per device split as (finite part, 0 for unlimited sectors) and (+inf for unlimited
-        sectors, else 0): a sector's capacity is finite × devices + unlimited, never inf × 0 = NaN."""
-        finite = np.isfinite(self.capacity)
-        return np.where(finite, self.capacity, 0.0), np.where(finite, 0.0, np.inf)
-
-    @cached_property
-    def capacity_limited(self) -> bool:
-        return self.devices.types > 0 and bool(np.any(np.isfinite(self.capacity)))
+    def kernel_inputs(self) -> tuple[object, ...]:
+        """The `inp` tuple of the kernel."""
+        return (
+            self.params,
+            self.flags,
+            self.device_params,
+            self.sector_params,
+            self.sector_of,
+            self.set_of,
+            self.base_price,
+            self.trend,
+            self.mint_path,
+            self.vest,
+            self.usage_ratios,
+            self.usage_weights,
+        )
 
 
-def _mint_path(spec: ScenarioSpec) -> FloatArray:
-    """Scheduled mint per day; for Filecoin only the simple part (the baseline part needs power)."""
+def compute_locked_allocations(allocations: Sequence[AllocationSpec], days: FloatArray) -> FloatArray:
+    """Tokens of the allocations still locked at the given days since genesis (see AllocationSpec)."""
+    locked = np.zeros_like(days, dtype=np.float64)
+    for a in allocations:
+        elapsed = days - a.start_day
+        if a.vesting_days > 0:
+            vested = np.clip(elapsed / a.vesting_days, 0.0, 1.0)
+        else:
+            vested = (elapsed >= a.cliff_days).astype(np.float64)
+        vested = np.where(elapsed >= a.cliff_days, vested, 0.0)
+        locked += a.tokens * (1.0 - a.unlocked_at_start) * (1.0 - vested)
+    return locked
+
+
+def _mint_path(spec: ScenarioSpec, custom: MintPath | None) -> FloatArray:
+    """Scheduled mint per day; for Filecoin only the simple part (the baseline part needs power); a custom
+    emission replaces the schedule (capped at max supply like the schedules)."""
+    if custom is not None:
+        grid = spec.start_day + np.arange(spec.days, dtype=np.float64)
+        values = np.asarray(custom(spec, grid), dtype=np.float64)
+        if values.shape != (spec.days,) or not np.all(np.isfinite(values)) or np.any(values < 0):
+            raise ValueError(
+                f"a custom emission must return {spec.days} finite, non-negative tokens a day (one per "
+                f"simulated day), got shape {values.shape}"
+            )
+        room = max(spec.token.max_supply - spec.token.initial_supply, 0.0)
+        cumulative = np.minimum(np.cumsum(values), room)
+        return np.diff(np.concatenate([[0.0], cumulative]))
     if isinstance(spec.emission, FilecoinSchedule):
         edges = (spec.start_day + np.arange(spec.days + 1, dtype=np.float64)) / DAYS_PER_YEAR
         return np.diff(schedules.compute_filecoin_simple_minted(spec.emission, edges))
     return schedules.compute_daily_mint(spec.emission, spec.start_day, spec.days, spec.token.max_supply)
-
-
-def _inverse_mint(spec: ScenarioSpec) -> FloatArray:
-    """1 / scheduled mint per day (0 on days nothing is minted): the usage ratio r = tokens bought for credits
-    × this, one multiplication a day when the mint is the schedule alone (no re-mint, not Filecoin)."""
-    mint = _mint_path(spec)
-    return np.where(mint > 0, 1.0 / np.where(mint > 0, mint, 1.0), 0.0)
 
 
 def _demand_trend(spec: ScenarioSpec) -> FloatArray:
@@ -138,76 +127,171 @@ def _demand_trend(spec: ScenarioSpec) -> FloatArray:
     return np.stack([compute_demand_trend(sector, grid) for sector in spec.sectors], axis=1)
 
 
-def _device_inputs(batch: Batch) -> DeviceInputs:
-    first = batch.variants[0]
-    rows = batch.rows
-    sector_names = [sector.name for sector in first.sectors]
-    sector_of = np.array(
-        [[1.0 if device.sector == name else 0.0 for device in first.devices] for name in sector_names]
-    ).reshape(len(sector_names), len(first.devices))
-    return DeviceInputs(
-        initial=rows(lambda s: [d.initial for d in s.devices]),
-        weights=rows(lambda s: [d.reward_weight for d in s.devices]),
-        hardware=rows(lambda s: [d.hardware_cost_usd for d in s.devices]),
-        opex=rows(lambda s: [d.opex_usd_per_day for d in s.devices]),
-        threshold=rows(lambda s: [d.payback_threshold_days for d in s.devices]),
-        join_rate=rows(lambda s: [d.join_rate_per_day for d in s.devices]),
-        join_floor=rows(lambda s: [d.join_floor for d in s.devices]),
-        organic=rows(lambda s: [d.organic_growth_per_day for d in s.devices]),
-        leave_rate=rows(lambda s: [d.leave_rate_per_day for d in s.devices]),
-        base_churn=rows(lambda s: [d.base_churn_per_day for d in s.devices]),
-        raw_power=rows(lambda s: [d.raw_power_eib for d in s.devices]),
-        sector_of=sector_of,
+def _stack_paths(batch: Batch, compute: Callable[[ScenarioSpec], FloatArray]) -> FloatArray:
+    """(time, …, sets) table of a per-set path, contiguous."""
+    return np.ascontiguousarray(np.stack([compute(v) for v in batch.variants], axis=-1))
+
+
+def _column(batch: Batch, get: Callable[[ScenarioSpec], float]) -> FloatArray:
+    return np.repeat(np.array([float(get(v)) for v in batch.variants], dtype=np.float64), batch.runs)
+
+
+def _rows(batch: Batch, get: Callable[[ScenarioSpec], Sequence[float]], count: int) -> FloatArray:
+    """(count, N) of a parameter per device type or sector."""
+    table = np.array([[float(x) for x in get(v)] for v in batch.variants], dtype=np.float64)
+    return np.repeat(table.reshape(len(batch.variants), count).T, batch.runs, axis=1)
+
+
+def _stake_share(spec: ScenarioSpec) -> float:
+    if spec.staking is None:
+        return 0.0
+    return spec.rewards.categories[spec.staking.category] / 10_000
+
+
+def _usage_points(batch: Batch) -> tuple[FloatArray, FloatArray]:
+    """(m, N) ratios and weights of every column, each set's points padded to the longest by repeating its
+    last point (a repeated point adds an empty segment, so w is unchanged)."""
+    sets = [v.rewards.usage.weight for v in batch.variants]
+    longest = max(len(points) for points in sets)
+    padded = np.array(
+        [list(points) + [points[-1]] * (longest - len(points)) for points in sets], dtype=np.float64
+    )
+    columns = np.repeat(padded, batch.runs, axis=0)
+    return (
+        np.ascontiguousarray(columns[:, :, 0].T),
+        np.ascontiguousarray(columns[:, :, 1].T),
     )
 
 
-def _capacity(spec: ScenarioSpec) -> list[float]:
-    return [
-        np.inf if s.capacity_usd_per_device_day is None else s.capacity_usd_per_device_day
-        for s in spec.sectors
-    ]
+def _leakage(spec: ScenarioSpec) -> list[float]:
+    by_sector = {s.name: (s.fraud.leakage if s.fraud is not None else 0.0) for s in spec.sectors}
+    return [by_sector[d.sector] for d in spec.devices]
 
 
-def build_inputs(batch: Batch) -> ModelInputs:
-    """Gather a batch's parameters and paths (price base has days + 1 points, the rest `days`)."""
+def has_locks(spec: ScenarioSpec) -> bool:
+    """Some tokens may be locked (allocations or staking): circulating and total supply differ."""
+    return bool(spec.allocations) or spec.staking is not None
+
+
+def has_leakage(spec: ScenarioSpec) -> bool:
+    return any(s.fraud is not None and s.fraud.leakage > 0 for s in spec.sectors)
+
+
+def build_inputs(batch: Batch, emission: MintPath | None = None) -> ModelInputs:
+    """Gather a batch's parameters and paths."""
     first = batch.variants[0]
-    col = batch.column
+    n = batch.size
+    col = lambda get: _column(batch, get)  # noqa: E731
+    params = np.zeros((L.N_PARAMS, n))
+    params[L.P_PRICE_DRIFT] = col(
+        lambda s: compute_walk_drift(s.price.volatility_per_year, s.price.drift_per_year)
+    )
+    params[L.P_PRICE_SCALE] = col(lambda s: compute_walk_scale(s.price.volatility_per_year))
+    params[L.P_IMPACT] = col(lambda s: s.price.impact)
+    params[L.P_DEPTH] = col(lambda s: s.price.depth_usd)
+    params[L.P_SELL_FRACTION] = col(lambda s: s.price.sell_fraction)
+    params[L.P_MAX_BURN_SHARE] = col(lambda s: s.price.max_burn_share_per_day)
+    params[L.P_MISS] = col(lambda s: s.oracle.miss_probability)
+    params[L.P_MAX_STALE] = col(lambda s: s.oracle.max_staleness_days)
+    params[L.P_REMINT_CAP] = col(lambda s: s.burn_mint.remint_cap_per_day)
+    params[L.P_SMOOTHING] = col(lambda s: s.burn_mint.remint_smoothing)
+    params[L.P_DEVICE_SHARE] = col(lambda s: s.rewards.device_share)
+    params[L.P_STAKE_SHARE] = col(_stake_share)
+    params[L.P_USAGE_CAP] = col(lambda s: s.rewards.usage.cap)
+    params[L.P_TO_COVERAGE] = col(lambda s: s.rewards.usage.unused_to_coverage)
+    params[L.P_MAX_SUPPLY] = col(lambda s: s.token.max_supply)
+    params[L.P_COVER_COSTS] = col(lambda s: s.selling.cover_costs)
+    params[L.P_HURDLE] = col(lambda s: s.selling.hurdle_per_year)
+    params[L.P_SENSITIVITY] = col(lambda s: s.selling.sensitivity)
+    params[L.P_MAX_HOLD] = col(lambda s: s.selling.max_hold)
+    params[L.P_EXPECT_ALPHA] = col(lambda s: 1.0 - 0.5 ** (1.0 / s.selling.expectation_half_life_days))
+    params[L.P_LIQUIDATION] = col(lambda s: s.selling.liquidation_per_day)
+    if first.staking is not None:
+        params[L.P_COMPOUND] = col(lambda s: s.staking.compound_share if s.staking else 0.0)
+        params[L.P_MIN_YIELD] = col(lambda s: s.staking.min_yield_per_year if s.staking else 1.0)
+        params[L.P_STAKE_ADJUST] = col(lambda s: 1.0 / s.staking.adjust_days if s.staking else 0.0)
+        params[L.P_UNBOND_RATE] = col(lambda s: 1.0 / s.staking.unbonding_days if s.staking else 0.0)
+        params[L.P_MAX_STAKED] = col(lambda s: s.staking.max_staked_share if s.staking else 0.0)
+    filecoin = first.emission if isinstance(first.emission, FilecoinSchedule) else None
+    if filecoin is not None:
+        params[L.P_FC_LAMBDA] = col(lambda s: schedules.compute_filecoin_lambda(s.emission))  # type: ignore[arg-type]
+        params[L.P_FC_GROWTH] = col(lambda s: schedules.compute_filecoin_growth(s.emission))  # type: ignore[arg-type]
+        params[L.P_FC_B0] = col(lambda s: s.emission.baseline_initial_eib)  # type: ignore[union-attr]
+        params[L.P_FC_BASELINE] = col(lambda s: s.emission.baseline_total)  # type: ignore[union-attr]
+    params[L.P_START_DAY] = col(lambda s: s.start_day)
+
+    sectors, types = len(first.sectors), len(first.devices)
+    sector_params = np.zeros((L.N_SECTOR_PARAMS, sectors, n))
+    sector_params[L.S_DRIFT] = _rows(
+        batch, lambda s: [compute_walk_drift(x.volatility_per_year) for x in s.sectors], sectors
+    )
+    sector_params[L.S_SCALE] = _rows(
+        batch, lambda s: [compute_walk_scale(x.volatility_per_year) for x in s.sectors], sectors
+    )
+    sector_params[L.S_CAPACITY] = _rows(
+        batch,
+        lambda s: [
+            np.inf if x.capacity_usd_per_device_day is None else x.capacity_usd_per_device_day
+            for x in s.sectors
+        ],
+        sectors,
+    )
+    device_params = np.zeros((L.N_DEVICE_PARAMS, types, n))
+    fields = {
+        L.D_WEIGHT: "reward_weight",
+        L.D_HARDWARE: "hardware_cost_usd",
+        L.D_OPEX: "opex_usd_per_day",
+        L.D_THRESHOLD: "payback_threshold_days",
+        L.D_JOIN_RATE: "join_rate_per_day",
+        L.D_JOIN_FLOOR: "join_floor",
+        L.D_ORGANIC: "organic_growth_per_day",
+        L.D_LEAVE_RATE: "leave_rate_per_day",
+        L.D_BASE_CHURN: "base_churn_per_day",
+        L.D_RAW_POWER: "raw_power_eib",
+    }
+    for row, name in fields.items():
+        device_params[row] = _rows(batch, lambda s, name=name: [getattr(d, name) for d in s.devices], types)
+    device_params[L.D_LEAK] = _rows(batch, _leakage, types)
+    sector_names = [s.name for s in first.sectors]
+    sector_of = np.array([sector_names.index(d.sector) for d in first.devices], dtype=np.int64)
+
+    capacity_limited = types > 0 and bool(np.any(np.isfinite(sector_params[L.S_CAPACITY])))
+    oracle_active = first.oracle.twap_days > 1 or bool(np.any(params[L.P_MISS] > 0))
+    flags = np.zeros(L.N_FLAGS, dtype=np.int64)
+    flags[L.F_MARKET] = first.price.kind == "market"
+    flags[L.F_PRICE_RANDOM] = bool(np.any(params[L.P_PRICE_SCALE] > 0))
+    flags[L.F_ORACLE] = oracle_active
+    flags[L.F_REMINT] = first.burn_mint.remint
+    flags[L.F_FILECOIN] = filecoin is not None
+    flags[L.F_CAPACITY] = capacity_limited
+    flags[L.F_SCARCITY] = first.price.kind == "market" and bool(np.any(params[L.P_MAX_BURN_SHARE] > 0))
+    flags[L.F_AGENTS] = first.selling.rule == "agents"
+    flags[L.F_STAKING] = first.staking is not None
+    flags[L.F_TWAP] = first.oracle.twap_days
+
     price_grid = np.arange(first.days + 1, dtype=np.float64)
-    emission = first.emission
-    usage_ratios, usage_weights = policy.build_points(
-        [variant.rewards.usage.weight for variant in batch.variants], batch.runs
-    )
+    vest_grid = first.start_day + price_grid
+    ratios, weights = _usage_points(batch)
     return ModelInputs(
         days=first.days,
-        size=batch.size,
+        size=n,
         start_day=first.start_day,
-        base_price=batch.path(lambda s: price.compute_price_base(s.price, price_grid)),
-        demand_trend=batch.path(_demand_trend),
-        mint_path=batch.path(_mint_path),
-        demand_drift=batch.rows(lambda s: [compute_walk_drift(x.volatility_per_year) for x in s.sectors]),
-        demand_scale=batch.rows(lambda s: [compute_walk_scale(x.volatility_per_year) for x in s.sectors]),
-        capacity=batch.rows(_capacity),
-        price_drift=col(lambda s: compute_walk_drift(s.price.volatility_per_year, s.price.drift_per_year)),
-        price_scale=col(lambda s: compute_walk_scale(s.price.volatility_per_year)),
-        impact=col(lambda s: s.price.impact),
-        sell_fraction=col(lambda s: s.price.sell_fraction),
-        max_burn_share=col(lambda s: s.price.max_burn_share_per_day),
-        depth_usd=col(lambda s: s.price.depth_usd),
-        market=first.price.kind == "market",
-        miss=col(lambda s: s.oracle.miss_probability),
-        max_stale=col(lambda s: s.oracle.max_staleness_days),
-        twap_days=first.oracle.twap_days,
-        remint=first.burn_mint.remint,
-        remint_cap=col(lambda s: s.burn_mint.remint_cap_per_day),
-        smoothing=col(lambda s: s.burn_mint.remint_smoothing),
-        device_share=col(lambda s: s.rewards.device_share),
-        inverse_mint=None if isinstance(emission, FilecoinSchedule) else batch.path(_inverse_mint),
-        usage_ratios=usage_ratios,
-        usage_weights=usage_weights,
-        usage_cap=col(lambda s: s.rewards.usage.cap),
-        usage_to_coverage=col(lambda s: s.rewards.usage.unused_to_coverage),
-        max_supply=col(lambda s: s.token.max_supply),
+        params=params,
+        flags=flags,
+        device_params=device_params,
+        sector_params=sector_params,
+        sector_of=sector_of,
+        set_of=batch.set_index.astype(np.int64),
+        base_price=_stack_paths(batch, lambda s: price.compute_price_base(s.price, price_grid)),
+        trend=_stack_paths(batch, _demand_trend),
+        mint_path=_stack_paths(batch, lambda s: _mint_path(s, emission)),
+        vest=_stack_paths(batch, lambda s: compute_locked_allocations(s.allocations, vest_grid)),
+        usage_ratios=ratios,
+        usage_weights=weights,
+        initial_counts=_rows(batch, lambda s: [round(d.initial) for d in s.devices], types),
         initial_supply=col(lambda s: s.token.initial_supply),
-        filecoin=emission if isinstance(emission, FilecoinSchedule) else None,
-        devices=_device_inputs(batch),
+        initial_staked=col(lambda s: s.staking.initial_staked if s.staking else 0.0),
+        initial_expectation=col(lambda s: s.selling.initial_expectation_per_year),
+        twap_days=first.oracle.twap_days,
+        filecoin=filecoin,
     )

@@ -177,7 +177,9 @@ class ShockSpec(_Spec):
 
 class PriceSpec(_Spec):
     """The token price in USD: an exogenous path (`gbm`, `path`) or a simple `market` model whose log price
-    also moves by `impact` × net buying in USD, (demand − sell_fraction · minted · price) / depth_usd.
+    also moves by `impact` × net buying in USD, (USD users pay for credits − tokens sold · price) /
+    depth_usd. Who sells how much is the `[selling]` rule (contributors' costs, prices and expectations);
+    `sell_fraction` is used only by its `fixed` rule (every recipient sells that share of every mint).
     With `max_burn_share_per_day` > 0 (market only), users cannot buy more than that share of the
     circulating supply in a day: the price rises until the day's demand fits, P ≥ D / (share · S)."""
 
@@ -219,8 +221,28 @@ class SeasonalitySpec(_Spec):
     phase_days: float = 0.0
 
 
+class FraudSpec(_Spec):
+    """How well the sector's verification keeps cheaters out, as its simulator measures it (`depin simulate
+    NAME --json`): `leakage` is the share of the sector's coverage pay that goes to cheating devices (paid
+    from the emission, sold at once by the cheaters), `false_positive_rate` the share of honest devices
+    wrongly denied pay in an epoch (their pay goes to the other honest devices), `adversary_share` the share
+    of cheating devices in the simulated fleet and `adversary_pay_ratio` the pay of one relative to an honest
+    device; `rules_only_leakage` is the leakage with the sector's rules alone (no fraud detector).
+    `simulator` names the installed sector whose simulator measures the figures
+    (`depin economics run … --measure-fraud`), `source` says where the numbers come from."""
+
+    leakage: Fraction01 = 0.0
+    false_positive_rate: Fraction01 = 0.0
+    adversary_share: Fraction01 = 0.0
+    adversary_pay_ratio: NonNegative = 0.0
+    rules_only_leakage: Fraction01 | None = None
+    simulator: str | None = None
+    source: str = ""
+
+
 class SectorSpec(_Spec):
-    """One sector's paid service and its USD demand (burned by users through data credits)."""
+    """One sector's paid service and its USD demand (burned by users through data credits), and how much
+    of its pay cheaters take (`fraud`; None: not known, no leakage modelled and the report says so)."""
 
     name: str
     service: str = "network service"
@@ -231,6 +253,7 @@ class SectorSpec(_Spec):
     shocks: list[ShockSpec] = Field(default_factory=list)
     volatility_per_year: NonNegative = 0.0
     capacity_usd_per_device_day: Positive | None = None
+    fraud: FraudSpec | None = None
 
 
 class DeviceTypeSpec(_Spec):
@@ -254,6 +277,76 @@ class DeviceTypeSpec(_Spec):
     leave_rate_per_day: NonNegative = 0.02
     base_churn_per_day: Fraction01 = 0.0
     raw_power_eib: NonNegative = 0.0
+
+
+class SellingSpec(_Spec):
+    """Who sells the tokens they are paid, and how much (the market price model's sell pressure).
+
+    `agents` (default), every day, with μ̂ the expected yearly price return (an exponential average of
+    daily log returns × 365, half-life `expectation_half_life_days`, starting at
+    `initial_expectation_per_year`) and the hold share h = max_hold / (1 + e^{−sensitivity·(μ̂ − hurdle)}):
+      contributors sell what pays `cover_costs` × their operating costs (tokens = opex USD ÷ price; from
+      their holdings when rewards fall short), then sell (1 − h) of the rest of their rewards and
+      `liquidation_per_day` × (1 − h) of what they hold;
+      other recipients (non-device categories, unlocked allocations, staking rewards not re-staked) follow
+      the same rule without costs; cheaters (fraud leakage) sell everything at once.
+    `fixed`: every recipient sells `price.sell_fraction` of every mint, whatever costs and prices are (the
+    old rule: the last-year burn/mint ratio of a market then converges to that fraction, an input)."""
+
+    rule: Literal["agents", "fixed"] = "agents"
+    cover_costs: Fraction01 = 1.0
+    hurdle_per_year: float = 0.25
+    sensitivity: NonNegative = 2.0
+    max_hold: Fraction01 = 0.8
+    expectation_half_life_days: Positive = 60.0
+    initial_expectation_per_year: float = 0.0
+    liquidation_per_day: Fraction01 = 0.005
+
+    def describe(self) -> str:
+        """The rule and its parameters in words (the report states them as an assumption)."""
+        if self.rule == "fixed":
+            return "every recipient sells a fixed share `price.sell_fraction` of every mint"
+        return (
+            f"contributors sell to pay {self.cover_costs:.0%} of their operating costs, then keep a share "
+            f"h = {self.max_hold:g} / (1 + e^(−{self.sensitivity:g}·(μ̂ − {self.hurdle_per_year:.0%}))) of "
+            f"the rest and sell the remainder, plus {self.liquidation_per_day:.1%} × (1 − h) of their "
+            "holdings a day; μ̂ is the expected yearly price return (exponential average of daily returns, "
+            f"half-life {self.expectation_half_life_days:g} days); other recipients follow the same rule "
+            "without costs, cheaters sell everything"
+        )
+
+
+class AllocationSpec(_Spec):
+    """Tokens that exist at the start (part of `token.initial_supply`) but are locked: `unlocked_at_start`
+    is free at once, the rest vests linearly over `vesting_days` from `start_day` (days since genesis), and
+    nothing vests before `cliff_days` after that start (the cliff releases what vested by then at once;
+    `vesting_days` 0 releases everything at the cliff). Unlocked tokens go to holders, who sell by the
+    `[selling]` rule."""
+
+    name: str
+    tokens: NonNegative
+    unlocked_at_start: Fraction01 = 0.0
+    start_day: NonNegative = 0.0
+    cliff_days: NonNegative = 0.0
+    vesting_days: NonNegative = 0.0
+
+
+class StakingSpec(_Spec):
+    """Staking: holders lock tokens for the emission category `category` (paid to stakers).
+
+    Stakers want a yearly yield of at least max(hurdle − μ̂, `min_yield_per_year`) (the `[selling]` hurdle
+    and price expectation): the staked amount moves by 1/`adjust_days` a day toward stakers' emission a
+    year ÷ that yield, at most `max_staked_share` of the supply and never more than circulates. Unstaked
+    tokens unbond at 1/`unbonding_days` a day before they circulate. `compound_share` of staking rewards is
+    re-staked, the rest goes to holders. Staked and unbonding tokens are locked (not circulating)."""
+
+    category: str = "stakers"
+    initial_staked: NonNegative = 0.0
+    compound_share: Fraction01 = 0.5
+    min_yield_per_year: Positive = 0.02
+    adjust_days: Positive = 30.0
+    unbonding_days: Positive = 14.0
+    max_staked_share: Fraction01 = 0.8
 
 
 class SweepSpec(_Spec):
@@ -291,6 +384,9 @@ class ScenarioSpec(_Spec):
     price: PriceSpec = PriceSpec()
     sectors: list[SectorSpec] = Field(default_factory=lambda: [SectorSpec(name="wireless")])
     devices: list[DeviceTypeSpec] = Field(default_factory=list)
+    selling: SellingSpec = SellingSpec()
+    allocations: list[AllocationSpec] = Field(default_factory=list)
+    staking: StakingSpec | None = None
     sweep: SweepSpec | None = None
 
     @model_validator(mode="after")
@@ -307,5 +403,19 @@ class ScenarioSpec(_Spec):
             if device.sector not in sector_names:
                 raise ValueError(
                     f"device type {device.name!r}: sector {device.sector!r} is not in {sector_names}"
+                )
+        locked = sum(a.tokens for a in self.allocations)
+        locked += self.staking.initial_staked if self.staking is not None else 0.0
+        if locked > self.token.initial_supply * (1 + 1e-12):
+            raise ValueError(
+                f"allocations and staking.initial_staked lock {locked:g} tokens, more than "
+                f"token.initial_supply {self.token.initial_supply:g} (they are part of it)"
+            )
+        if self.staking is not None:
+            category = self.staking.category
+            if category not in self.rewards.categories or category in self.rewards.device_categories:
+                raise ValueError(
+                    f"staking.category {category!r} must be a non-device category of rewards.categories "
+                    f"{sorted(self.rewards.categories)}"
                 )
         return self

@@ -1,0 +1,665 @@
+"""The compiled daily step of the token-economics model (numba), one column (run × parameter set) at a time.
+
+Every column is independent: its state is a column of the state arrays and its randomness comes from its own
+xoroshiro128+ stream, seeded from the experiment seed and the column's *run* number (not its parameter set):
+parameter sets share their random paths (common random numbers), and the order in which columns and days are
+visited does not change a result. The fused path (:func:`run_block`) walks each column through a block of
+days with its state in cache; the phased path (:func:`phase_a`, :func:`phase_b`, :func:`phase_c` over all
+columns for one day) lets a custom policy, a plain Python function of the day's arrays, decide between the
+phases; both run the same per-column code, so a custom policy equal to the built-in one gives the same paths.
+
+A day of one column, in order (float64: a forecast, not settlement):
+  phase A  1. demand per sector = trend × e^walk (the walk then steps); served = min(demand, capacity per
+              device × devices of the sector) where a sector has a capacity;
+           2. market model with scarcity pricing: the price rises until demand buys at most a share of the
+              circulating supply, P ≥ D / (share · circulating);
+           3. oracle: the price is reported unless the update is missed (probability `miss`); the oracle
+              price is the TWAP of the last reports; older than the staleness bound → no credit is minted
+              and the day's demand is lost;
+           4. users buy D / P_oracle tokens and burn them; only circulating tokens can be bought, so the
+              burn is min(bought, circulating) and the rest of the demand is unmet (supply exhausted);
+              revenue = burned × P_oracle (the USD users actually paid);
+           5. mint = scheduled (a path, or Filecoin's simple part + baseline part from capped power, within
+              max supply) + Helium-style re-mint (smoothed burn, capped); supply += mint − burn;
+           6. reward policy: r = burned ÷ mint (USD paid ÷ USD value of the mint, both at P_oracle), w = w(r)
+              (linear between the policy's points, flat outside);
+  phase B  7. devices' pool = mint × device share; usage pool w × pool paid for the USD of service devices
+              carried (each sector's among its devices), at most cap ÷ P_oracle tokens per USD; what usage
+              leaves flows to coverage for `to_coverage`, the rest is not minted; coverage pays weight ×
+              count, and cheaters take the sector's `leakage` of its devices' coverage pay;
+           8. the default selling decision of contributors (the `[selling]` rule, see spec.SellingSpec);
+  phase C  9. contributors, other recipients and cheaters sell; staking moves toward its target; devices
+              join (Poisson, payback against the threshold) and leave (Poisson of count × leave
+              probability, at most the count);
+          10. the price moves: log walk (drift, volatility) plus, for the market model, impact × net buying
+              ((revenue at spot − sold × spot) ÷ depth, clipped to ±0.5 a day); the expected return μ̂
+              follows the day's log return; channels are added to the window accumulators.
+
+Poisson draws: inversion from one uniform below a mean of 30, a normal approximation with continuity
+correction above (error in the counts' skew of order 1/√mean, below 0.2).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+# The model's inputs and state travel as two tuples (positions below):
+#   inp = (P, F, D, S, sector_of, set_of, base_price, trend, mint_path, vest, ratios, weights)
+#   st  = (X, XS demand walks, TWAP window, rng, Z, ZS, ZD, acc, records, sources, ends, point_of)
+from opendepin.economics.layout import (
+    D_BASE_CHURN,
+    D_HARDWARE,
+    D_JOIN_FLOOR,
+    D_JOIN_RATE,
+    D_LEAK,
+    D_LEAVE_RATE,
+    D_OPEX,
+    D_ORGANIC,
+    D_RAW_POWER,
+    D_THRESHOLD,
+    D_WEIGHT,
+    DAYS_PER_YEAR,
+    F_AGENTS,
+    F_CAPACITY,
+    F_FILECOIN,
+    F_MARKET,
+    F_ORACLE,
+    F_PRICE_RANDOM,
+    F_REMINT,
+    F_SCARCITY,
+    F_STAKING,
+    MAX_DAILY_PUSH,
+    MIN_PRICE_USD,
+    N_DAY,
+    P_COMPOUND,
+    P_COVER_COSTS,
+    P_DEPTH,
+    P_DEVICE_SHARE,
+    P_EXPECT_ALPHA,
+    P_FC_B0,
+    P_FC_BASELINE,
+    P_FC_GROWTH,
+    P_FC_LAMBDA,
+    P_HURDLE,
+    P_IMPACT,
+    P_LIQUIDATION,
+    P_MAX_BURN_SHARE,
+    P_MAX_HOLD,
+    P_MAX_STAKED,
+    P_MAX_STALE,
+    P_MAX_SUPPLY,
+    P_MIN_YIELD,
+    P_MISS,
+    P_PRICE_DRIFT,
+    P_PRICE_SCALE,
+    P_REMINT_CAP,
+    P_SELL_FRACTION,
+    P_SENSITIVITY,
+    P_SMOOTHING,
+    P_STAKE_ADJUST,
+    P_STAKE_SHARE,
+    P_START_DAY,
+    P_TO_COVERAGE,
+    P_UNBOND_RATE,
+    P_USAGE_CAP,
+    POISSON_INVERSION_MAX,
+    S_CAPACITY,
+    S_DRIFT,
+    S_SCALE,
+    X_AGE,
+    X_BASELINE_MINTED,
+    X_CAPPED_POWER,
+    X_EMITTED,
+    X_EXPECT,
+    X_HAS_SPARE,
+    X_HELD_CONTRIBUTORS,
+    X_HELD_OTHERS,
+    X_PRICE,
+    X_REMINT_TARGET,
+    X_REPORTED,
+    X_SPARE_NORMAL,
+    X_STAKED,
+    X_SUPPLY,
+    X_UNBONDING,
+    X_WALK,
+    Z_BOUGHT,
+    Z_BURNED,
+    Z_CHEATERS,
+    Z_CIRCULATING,
+    Z_CONTRIBUTOR_REWARDS,
+    Z_COVERAGE_PAID,
+    Z_DAY,
+    Z_DEMAND,
+    Z_DEVICES,
+    Z_EXPECT,
+    Z_HALTED,
+    Z_HOLD,
+    Z_HOLDINGS,
+    Z_INCENTIVES,
+    Z_LOCKED,
+    Z_MINTED,
+    Z_OPEX_USD,
+    Z_ORACLE,
+    Z_OTHERS_INFLOW,
+    Z_PAID_SHARE,
+    Z_PRICE,
+    Z_RATIO,
+    Z_REMINT,
+    Z_REVENUE,
+    Z_SCHEDULED,
+    Z_SERVED,
+    Z_SOLD,
+    Z_SOLD_CONTRIBUTORS,
+    Z_STAKE_REWARD,
+    Z_STAKED,
+    Z_SUPPLY,
+    Z_UNMET,
+    Z_UNMINTED,
+    Z_USAGE_PAID,
+    Z_WEIGHT,
+    ZD_COUNT,
+    ZD_EARNINGS,
+    ZD_JOINS,
+    ZD_LEAVES,
+    ZD_TOKENS,
+    ZS_DEMAND,
+    ZS_SERVED,
+)
+
+_MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
+_U11 = np.uint64(11)
+_U16 = np.uint64(16)
+_U24 = np.uint64(24)
+_U37 = np.uint64(37)
+_U40 = np.uint64(40)
+_U27 = np.uint64(27)
+_U64 = np.uint64(64)
+_TWO_M53 = 1.0 / 9007199254740992.0
+
+
+@njit(cache=True, inline="always")
+def _rotl(x: np.uint64, k: np.uint64) -> np.uint64:
+    return (x << k) | (x >> (_U64 - k))
+
+
+@njit(cache=True)
+def uniform(rng: np.ndarray, j: int) -> float:
+    """Next uniform in [0, 1) of column j's xoroshiro128+ stream (53 bits)."""
+    s0 = rng[0, j]
+    s1 = rng[1, j]
+    result = s0 + s1
+    s1 ^= s0
+    rng[0, j] = _rotl(s0, _U24) ^ s1 ^ (s1 << _U16)
+    rng[1, j] = _rotl(s1, _U37)
+    return float(result >> _U11) * _TWO_M53
+
+
+@njit(cache=True)
+def normal(rng: np.ndarray, x: np.ndarray, j: int) -> float:
+    """A standard normal for column j (Box–Muller; the second of each pair is kept in the state)."""
+    if x[X_HAS_SPARE, j] > 0.0:
+        x[X_HAS_SPARE, j] = 0.0
+        return x[X_SPARE_NORMAL, j]
+    u1 = 1.0 - uniform(rng, j)  # (0, 1]
+    u2 = uniform(rng, j)
+    radius = math.sqrt(-2.0 * math.log(u1))
+    angle = 2.0 * math.pi * u2
+    x[X_SPARE_NORMAL, j] = radius * math.sin(angle)
+    x[X_HAS_SPARE, j] = 1.0
+    return radius * math.cos(angle)
+
+
+@njit(cache=True)
+def poisson(rng: np.ndarray, x: np.ndarray, j: int, mean: float) -> float:
+    """A Poisson count of `mean` for column j (inversion below 30, normal approximation above)."""
+    if not mean > 0.0:
+        return 0.0
+    if mean < POISSON_INVERSION_MAX:
+        u = uniform(rng, j)
+        p = math.exp(-mean)
+        cdf = p
+        k = 0
+        while u > cdf and k < 200:
+            k += 1
+            p *= mean / k
+            cdf += p
+        return float(k)
+    return max(0.0, math.floor(mean + math.sqrt(mean) * normal(rng, x, j) + 0.5))
+
+
+@njit(cache=True)
+def seed_streams(seeds: np.ndarray) -> np.ndarray:
+    """Two-word xoroshiro states from one 64-bit seed per column (splitmix64, never all zero)."""
+    n = seeds.shape[0]
+    rng = np.empty((2, n), dtype=np.uint64)
+    for j in range(n):
+        z = seeds[j]
+        for w in range(2):
+            z = z + np.uint64(0x9E3779B97F4A7C15)
+            y = z
+            y = (y ^ (y >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+            y = (y ^ (y >> _U27)) * np.uint64(0x94D049BB133111EB)
+            y = y ^ (y >> np.uint64(31))
+            rng[w, j] = y
+        if rng[0, j] == 0 and rng[1, j] == 0:
+            rng[0, j] = np.uint64(1)
+    return rng
+
+
+@njit(cache=True)
+def interp_weight(ratio: float, ratios: np.ndarray, weights: np.ndarray, j: int) -> float:
+    """w(r) of column j: linear between the points (ratios[:, j], weights[:, j]), flat outside."""
+    m = ratios.shape[0]
+    if ratio <= ratios[0, j]:
+        return weights[0, j]
+    for i in range(m - 1):
+        r0 = ratios[i, j]
+        r1 = ratios[i + 1, j]
+        if ratio <= r1:
+            if r1 > r0:
+                return weights[i, j] + (weights[i + 1, j] - weights[i, j]) * (ratio - r0) / (r1 - r0)
+            return weights[i + 1, j]
+    return weights[m - 1, j]
+
+
+@njit(cache=True)
+def capped_power_increment(raw: float, b0: float, g: float, t0: float, t1: float) -> float:
+    """∫_{t0}^{t1} min(b0·e^{gt}, raw) dt, exact (see schedules.compute_capped_power_increment)."""
+    crossing = math.log(max(raw, 1e-300) / b0) / g
+    tc = min(max(crossing, t0), t1)
+    return b0 * (math.exp(g * tc) - math.exp(g * t0)) / g + raw * (t1 - tc)
+
+
+@njit(cache=True)
+def phase_a_column(t, j, inp, st):  # type: ignore[no-untyped-def]
+    """Steps 1–6 for column j on day t (see the module docstring)."""
+    p = inp[0]
+    f = inp[1]
+    dp = inp[2]
+    sp = inp[3]
+    sector_of = inp[4]
+    set_of = inp[5]
+    trend = inp[7]
+    mint_path = inp[8]
+    vest = inp[9]
+    ratios = inp[10]
+    weights = inp[11]
+    x = st[0]
+    xs = st[1]
+    window = st[2]
+    rng = st[3]
+    z = st[4]
+    zs = st[5]
+    zd = st[6]
+    k = set_of[j]
+    sectors = xs.shape[0]
+    types = zd.shape[1]
+    z[Z_DAY, j] = t
+    # 1. demand and what the sectors' devices can serve
+    demand = 0.0
+    served = 0.0
+    for s in range(sectors):
+        d = trend[t, s, k]
+        scale = sp[S_SCALE, s, j]
+        if scale > 0.0:
+            d *= math.exp(xs[s, j])
+            xs[s, j] += sp[S_DRIFT, s, j] + scale * normal(rng, x, j)
+        served_s = d
+        if f[F_CAPACITY] == 1:
+            capacity = sp[S_CAPACITY, s, j]
+            if math.isfinite(capacity):
+                count = 0.0
+                for i in range(types):
+                    if sector_of[i] == s:
+                        count += zd[ZD_COUNT, i, j]
+                served_s = min(d, capacity * count)
+        zs[ZS_DEMAND, s, j] = d
+        zs[ZS_SERVED, s, j] = served_s
+        demand += d
+        served += served_s
+    locked = x[X_STAKED, j] + x[X_UNBONDING, j] + vest[t, k]
+    circulating = x[X_SUPPLY, j] - locked
+    # 2. scarcity: the price rises until demand buys at most a share of what circulates
+    if f[F_SCARCITY] == 1:
+        share = p[P_MAX_BURN_SHARE, j]
+        if share > 0.0:
+            floor = served / (share * max(circulating, 1.0))
+            if floor > x[X_PRICE, j]:
+                x[X_WALK, j] += math.log(floor / x[X_PRICE, j])
+                x[X_PRICE, j] = floor
+    spot = x[X_PRICE, j]
+    # 3. oracle
+    oracle = spot
+    halted = 0.0
+    if f[F_ORACLE] == 1:
+        if uniform(rng, j) >= p[P_MISS, j]:
+            x[X_AGE, j] = 0.0
+            x[X_REPORTED, j] = spot
+        else:
+            x[X_AGE, j] += 1.0
+        twap = window.shape[0]
+        window[t % twap, j] = x[X_REPORTED, j]
+        total = 0.0
+        for w in range(twap):
+            total += window[w, j]
+        oracle = total / twap
+        if x[X_AGE, j] > p[P_MAX_STALE, j]:
+            halted = 1.0
+            served = 0.0
+            for s in range(sectors):
+                zs[ZS_SERVED, s, j] = 0.0
+    # 4. burn what circulates
+    bought = served / max(oracle, MIN_PRICE_USD)
+    burned = min(bought, max(circulating, 0.0))
+    paid_share = burned / bought if bought > 0.0 else 1.0
+    # 5. mint
+    scheduled = mint_path[t, k]
+    if f[F_FILECOIN] == 1:
+        power = 0.0
+        for i in range(types):
+            power += dp[D_RAW_POWER, i, j] * zd[ZD_COUNT, i, j]
+        t0 = (p[P_START_DAY, j] + t) / DAYS_PER_YEAR
+        g = p[P_FC_GROWTH, j]
+        b0 = p[P_FC_B0, j]
+        x[X_CAPPED_POWER, j] += capped_power_increment(power, b0, g, t0, t0 + 1.0 / DAYS_PER_YEAR)
+        theta = math.log1p(g * x[X_CAPPED_POWER, j] / b0) / g
+        baseline = p[P_FC_BASELINE, j] * (1.0 - math.exp(-p[P_FC_LAMBDA, j] * theta))
+        scheduled = min(
+            scheduled + baseline - x[X_BASELINE_MINTED, j], p[P_MAX_SUPPLY, j] - x[X_EMITTED, j]
+        )
+        x[X_BASELINE_MINTED, j] = baseline
+        x[X_EMITTED, j] += scheduled
+    remint = 0.0
+    if f[F_REMINT] == 1:
+        alpha = p[P_SMOOTHING, j]
+        x[X_REMINT_TARGET, j] = (1.0 - alpha) * x[X_REMINT_TARGET, j] + alpha * burned
+        remint = min(x[X_REMINT_TARGET, j], p[P_REMINT_CAP, j])
+    minted = scheduled + remint
+    x[X_SUPPLY, j] += minted - burned
+    # 6. reward policy
+    ratio = burned / minted if minted > 0.0 else 0.0
+    z[Z_PRICE, j] = spot
+    z[Z_ORACLE, j] = oracle
+    z[Z_HALTED, j] = halted
+    z[Z_DEMAND, j] = demand
+    z[Z_SERVED, j] = served
+    z[Z_BOUGHT, j] = bought
+    z[Z_BURNED, j] = burned
+    z[Z_PAID_SHARE, j] = paid_share
+    z[Z_REVENUE, j] = burned * oracle
+    z[Z_UNMET, j] = (bought - burned) * oracle
+    z[Z_SCHEDULED, j] = scheduled
+    z[Z_REMINT, j] = remint
+    z[Z_MINTED, j] = minted
+    z[Z_RATIO, j] = ratio
+    z[Z_WEIGHT, j] = interp_weight(ratio, ratios, weights, j)
+
+
+@njit(cache=True)
+def _hold_share(p: np.ndarray, expect: float, j: int) -> float:
+    """h = max_hold / (1 + e^{−sensitivity·(μ̂ − hurdle)})."""
+    return p[P_MAX_HOLD, j] / (1.0 + math.exp(-p[P_SENSITIVITY, j] * (expect - p[P_HURDLE, j])))
+
+
+@njit(cache=True)
+def phase_b_column(t, j, inp, st):  # type: ignore[no-untyped-def]
+    """Steps 7–8 for column j on day t: pay devices, cheaters and other recipients; contributors' default
+    selling decision."""
+    p = inp[0]
+    f = inp[1]
+    dp = inp[2]
+    sector_of = inp[4]
+    x = st[0]
+    xs = st[1]
+    z = st[4]
+    zs = st[5]
+    zd = st[6]
+    sectors = xs.shape[0]
+    types = zd.shape[1]
+    weight = z[Z_WEIGHT, j]
+    minted = z[Z_MINTED, j]
+    oracle = z[Z_ORACLE, j]
+    spot = z[Z_PRICE, j]
+    paid_share = z[Z_PAID_SHARE, j]
+    pool = minted * p[P_DEVICE_SHARE, j]
+    stake_reward = minted * p[P_STAKE_SHARE, j] if f[F_STAKING] == 1 else 0.0
+    others = minted - pool - stake_reward
+    usage_paid = 0.0
+    coverage_paid = 0.0
+    unminted = 0.0
+    cheaters = 0.0
+    rewards = 0.0
+    opex = 0.0
+    if types > 0:
+        usage_pool = weight * pool
+        carried = 0.0
+        for s in range(sectors):
+            count = 0.0
+            for i in range(types):
+                if sector_of[i] == s:
+                    count += zd[ZD_COUNT, i, j]
+            if count > 0.0:
+                carried += zs[ZS_SERVED, s, j] * paid_share
+        per_usd = min(usage_pool / max(carried, 1e-12), p[P_USAGE_CAP, j] / max(oracle, MIN_PRICE_USD))
+        usage_paid = per_usd * carried
+        left = usage_pool - usage_paid
+        coverage_pool = pool - usage_pool + p[P_TO_COVERAGE, j] * left
+        unminted = (1.0 - p[P_TO_COVERAGE, j]) * left
+        total_weight = 0.0
+        for i in range(types):
+            total_weight += dp[D_WEIGHT, i, j] * zd[ZD_COUNT, i, j]
+        per_weight = coverage_pool / total_weight if total_weight > 0.0 else 0.0
+        coverage_paid = per_weight * total_weight
+        for i in range(types):
+            count = zd[ZD_COUNT, i, j]
+            coverage = per_weight * dp[D_WEIGHT, i, j]
+            leak = dp[D_LEAK, i, j]
+            cheaters += coverage * count * leak
+            s = sector_of[i]
+            sector_count = 0.0
+            for i2 in range(types):
+                if sector_of[i2] == s:
+                    sector_count += zd[ZD_COUNT, i2, j]
+            usage = zs[ZS_SERVED, s, j] * paid_share / sector_count * per_usd if sector_count > 0.0 else 0.0
+            tokens = coverage * (1.0 - leak) + usage
+            zd[ZD_TOKENS, i, j] = tokens
+            zd[ZD_EARNINGS, i, j] = tokens * spot
+            rewards += tokens * count
+            opex += dp[D_OPEX, i, j] * count
+        x[X_SUPPLY, j] -= unminted
+        minted -= unminted
+    else:
+        others += pool  # no device modelled: the devices' part goes to holders
+    z[Z_MINTED, j] = minted
+    z[Z_USAGE_PAID, j] = usage_paid
+    z[Z_COVERAGE_PAID, j] = coverage_paid
+    z[Z_UNMINTED, j] = unminted
+    z[Z_CHEATERS, j] = cheaters
+    z[Z_CONTRIBUTOR_REWARDS, j] = rewards
+    z[Z_OPEX_USD, j] = opex
+    z[Z_OTHERS_INFLOW, j] = others
+    z[Z_STAKE_REWARD, j] = stake_reward
+    z[Z_INCENTIVES, j] = minted * spot
+    # 8. contributors' default decision: sell for costs, then (1 − h) of the rest, and some holdings
+    held = x[X_HELD_CONTRIBUTORS, j]
+    if f[F_AGENTS] == 1:
+        h = _hold_share(p, x[X_EXPECT, j], j)
+        cost_tokens = min(p[P_COVER_COSTS, j] * opex / max(spot, MIN_PRICE_USD), rewards + held)
+        surplus = max(rewards - cost_tokens, 0.0)
+        from_holdings = max(cost_tokens - rewards, 0.0)
+        sold = cost_tokens + (1.0 - h) * surplus + p[P_LIQUIDATION, j] * (1.0 - h) * (held - from_holdings)
+        z[Z_HOLD, j] = h
+        z[Z_SOLD_CONTRIBUTORS, j] = sold
+    else:
+        z[Z_HOLD, j] = 1.0 - p[P_SELL_FRACTION, j]
+        z[Z_SOLD_CONTRIBUTORS, j] = p[P_SELL_FRACTION, j] * rewards
+
+
+@njit(cache=True)
+def phase_c_column(t, j, inp, st):  # type: ignore[no-untyped-def]
+    """Steps 9–10 for column j on day t: sell, stake, devices join and leave, the price moves, record."""
+    p = inp[0]
+    f = inp[1]
+    dp = inp[2]
+    set_of = inp[5]
+    base_price = inp[6]
+    vest = inp[9]
+    x = st[0]
+    xs = st[1]
+    rng = st[3]
+    z = st[4]
+    zs = st[5]
+    zd = st[6]
+    acc = st[7]
+    records = st[8]
+    sources = st[9]
+    ends = st[10]
+    point_of = st[11]
+    k = set_of[j]
+    sectors = xs.shape[0]
+    types = zd.shape[1]
+    spot = z[Z_PRICE, j]
+    h = z[Z_HOLD, j]
+    rewards = z[Z_CONTRIBUTOR_REWARDS, j]
+    # 9. selling
+    held = x[X_HELD_CONTRIBUTORS, j]
+    sold_contributors = min(max(z[Z_SOLD_CONTRIBUTORS, j], 0.0), rewards + held)
+    x[X_HELD_CONTRIBUTORS, j] = held + rewards - sold_contributors
+    stake_reward = z[Z_STAKE_REWARD, j]
+    inflow = z[Z_OTHERS_INFLOW, j] + (vest[t, k] - vest[t + 1, k])
+    if f[F_STAKING] == 1:
+        released = x[X_UNBONDING, j] * p[P_UNBOND_RATE, j]
+        x[X_UNBONDING, j] -= released
+        inflow += released + (1.0 - p[P_COMPOUND, j]) * stake_reward
+        x[X_STAKED, j] += p[P_COMPOUND, j] * stake_reward
+    held_others = x[X_HELD_OTHERS, j]
+    if f[F_AGENTS] == 1:
+        sold_others = (1.0 - h) * inflow + p[P_LIQUIDATION, j] * (1.0 - h) * held_others
+        sold = sold_contributors + sold_others + z[Z_CHEATERS, j]
+    else:
+        sold_others = p[P_SELL_FRACTION, j] * inflow
+        sold = p[P_SELL_FRACTION, j] * z[Z_MINTED, j]  # the old rule: s × every mint
+    x[X_HELD_OTHERS, j] = held_others + inflow - sold_others
+    # staking toward the yield stakers want
+    if f[F_STAKING] == 1:
+        wanted = max(p[P_HURDLE, j] - x[X_EXPECT, j], p[P_MIN_YIELD, j])
+        target = stake_reward * DAYS_PER_YEAR / wanted
+        target = min(target, p[P_MAX_STAKED, j] * x[X_SUPPLY, j])
+        change = (target - x[X_STAKED, j]) * p[P_STAKE_ADJUST, j]
+        if change > 0.0:
+            free = x[X_SUPPLY, j] - x[X_STAKED, j] - x[X_UNBONDING, j] - vest[t + 1, k]
+            change = min(change, max(free, 0.0))
+            x[X_STAKED, j] += change
+        else:
+            x[X_STAKED, j] += change
+            x[X_UNBONDING, j] -= change
+    # devices join and leave
+    devices = 0.0
+    for i in range(types):
+        count = zd[ZD_COUNT, i, j]
+        earnings = zd[ZD_EARNINGS, i, j]
+        opex = dp[D_OPEX, i, j]
+        margin = earnings - opex
+        attract = 0.0
+        if margin > 0.0:
+            attract = min(max(1.0 - dp[D_HARDWARE, i, j] / margin / dp[D_THRESHOLD, i, j], 0.0), 1.0)
+        expected = dp[D_JOIN_RATE, i, j] * (count + dp[D_JOIN_FLOOR, i, j]) * attract
+        expected += dp[D_ORGANIC, i, j] * count
+        joins = poisson(rng, x, j, min(expected, 1e12))
+        distress = min(max((opex - earnings) / opex, 0.0), 1.0) if opex > 0.0 else 0.0
+        leave_p = min(dp[D_BASE_CHURN, i, j] + dp[D_LEAVE_RATE, i, j] * distress, 1.0)
+        leaves = min(poisson(rng, x, j, min(count * leave_p, 1e12)), count)
+        count = count + joins - leaves
+        zd[ZD_COUNT, i, j] = count
+        zd[ZD_JOINS, i, j] = joins
+        zd[ZD_LEAVES, i, j] = leaves
+        devices += count
+    # 10. the price moves; expectations follow
+    walk = x[X_WALK, j]
+    if f[F_MARKET] == 1:
+        flow = (z[Z_BURNED, j] - sold) * spot / p[P_DEPTH, j]
+        push = min(max(p[P_IMPACT, j] * flow, -MAX_DAILY_PUSH), MAX_DAILY_PUSH)
+        walk += p[P_PRICE_DRIFT, j] + push
+        if f[F_PRICE_RANDOM] == 1:
+            walk += p[P_PRICE_SCALE, j] * normal(rng, x, j)
+    else:
+        walk += p[P_PRICE_DRIFT, j]
+        if f[F_PRICE_RANDOM] == 1:
+            walk += p[P_PRICE_SCALE, j] * normal(rng, x, j)
+    x[X_WALK, j] = walk
+    price = base_price[t + 1, k] * math.exp(walk)
+    x[X_PRICE, j] = price
+    if spot > 0.0 and price > 0.0:
+        daily = math.log(price / spot) * DAYS_PER_YEAR
+        x[X_EXPECT, j] += p[P_EXPECT_ALPHA, j] * (daily - x[X_EXPECT, j])
+    locked = x[X_STAKED, j] + x[X_UNBONDING, j] + vest[t + 1, k]
+    z[Z_SOLD, j] = sold
+    z[Z_SUPPLY, j] = x[X_SUPPLY, j]
+    z[Z_LOCKED, j] = locked
+    z[Z_CIRCULATING, j] = x[X_SUPPLY, j] - locked
+    z[Z_STAKED, j] = x[X_STAKED, j]
+    z[Z_HOLDINGS, j] = x[X_HELD_CONTRIBUTORS, j] + x[X_HELD_OTHERS, j]
+    z[Z_EXPECT, j] = x[X_EXPECT, j]
+    z[Z_DEVICES, j] = devices
+    _record(t, j, z, zs, zd, acc, records, sources, ends, point_of, sectors, types)
+
+
+@njit(cache=True)
+def _record(t, j, z, zs, zd, acc, records, sources, ends, point_of, sectors, types):  # type: ignore[no-untyped-def]
+    """Add the day's recorded values to column j's accumulators; at a window's end, write their means.
+
+    `sources[r]` says where recorded channel r reads: a Z row (< N_DAY), a sector's demand (N_DAY + s) or a
+    device row (N_DAY + sectors + kind · types + i: counts after the day, tokens and earnings per device,
+    joins, leaves)."""
+    for r in range(sources.shape[0]):
+        code = sources[r]
+        if code < N_DAY:
+            value = z[code, j]
+        elif code < N_DAY + sectors:
+            value = zs[ZS_DEMAND, code - N_DAY, j]
+        else:
+            rest = code - N_DAY - sectors
+            value = zd[rest // types, rest % types, j]
+        acc[r, j] += value
+    point = point_of[t]
+    if t + 1 == ends[point]:
+        start = ends[point - 1] if point > 0 else 0
+        length = float(t + 1 - start)
+        for r in range(sources.shape[0]):
+            records[point, r, j] = acc[r, j] / length
+            acc[r, j] = 0.0
+
+
+@njit(cache=True)
+def run_block(t0, t1, inp, st):  # type: ignore[no-untyped-def]
+    """Days [t0, t1) of every column, one column at a time (the fused path: no custom policy)."""
+    n = st[0].shape[1]
+    for j in range(n):  # a column's whole block, its state in cache
+        for t in range(t0, t1):
+            phase_a_column(t, j, inp, st)
+            phase_b_column(t, j, inp, st)
+            phase_c_column(t, j, inp, st)
+
+
+@njit(cache=True)
+def phase_a(t, inp, st):  # type: ignore[no-untyped-def]
+    """Phase A of day t for every column (the phased path)."""
+    for j in range(st[0].shape[1]):
+        phase_a_column(t, j, inp, st)
+
+
+@njit(cache=True)
+def phase_b(t, inp, st):  # type: ignore[no-untyped-def]
+    """Phase B of day t for every column."""
+    for j in range(st[0].shape[1]):
+        phase_b_column(t, j, inp, st)
+
+
+@njit(cache=True)
+def phase_c(t, inp, st):  # type: ignore[no-untyped-def]
+    """Phase C of day t for every column."""
+    for j in range(st[0].shape[1]):
+        phase_c_column(t, j, inp, st)
