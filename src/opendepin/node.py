@@ -23,6 +23,7 @@ from opendepin.config import NetworkConfig
 from opendepin.identity.keys import verify_signature
 from opendepin.ingest.gate import GateResult
 from opendepin.reports.envelope import compute_report_id
+from opendepin.reports.model import ReportRecord
 from opendepin.rewards.audit import AuditReport
 from opendepin.rewards.epoch import EpochResult, process_epoch, window_for
 from opendepin.rewards.inputs import EpochInputs
@@ -144,6 +145,17 @@ class Node:
 
     def current_challenge(self, kind: str) -> Sequence[Challenge]:
         return self.challenges.current(kind)
+
+    def sector_state(self, sector: str) -> Mapping[str, Any]:
+        latest = self.store.get_epoch(self.next_epoch - 1) if self.next_epoch else None
+        return dict(latest.sector_state.get(sector, {})) if latest is not None else {}
+
+    def sector_reports(self, sector: str, since: int) -> Sequence[ReportRecord]:
+        plugin = self.sectors.get(sector)
+        kinds = set(plugin.report_kinds()) if plugin is not None else set()
+        stored = self.store.stored_reports_received_between(since, self.clock.now() + 1)
+        records = [s.record for s in stored if s.record.kind in kinds]
+        return sorted(records, key=lambda r: (r.received_at, r.report_id))
 
     @property
     def kinds(self) -> dict[str, type[BaseModel]]:

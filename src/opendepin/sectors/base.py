@@ -201,6 +201,13 @@ class SectorServices(Protocol):
     def current_challenge(self, kind: str) -> Sequence[Challenge]:
         """The challenges of `kind` for the current period, issuing them if this is the first request."""
 
+    def sector_state(self, sector: str) -> Mapping[str, Any]:
+        """The state `sector` returned for the latest closed epoch (empty before the first)."""
+
+    def sector_reports(self, sector: str, since: int) -> Sequence[ReportRecord]:
+        """`sector`'s accepted reports received at or after `since` (a Unix second), by receive time: what
+        its routes show between epochs (an order book, results)."""
+
 
 @dataclass(frozen=True, slots=True)
 class SectorInput:
