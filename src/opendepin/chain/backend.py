@@ -810,6 +810,16 @@ class ChainBackend(ABC):
         tag = _bytes32(reason, "reason")
         return self.send(self.keys.router, "DataCredits", "spend", account, credits, tag)
 
+    def credit_spend_found(self, account: str, credits: int, reason: bytes) -> bool:
+        """True if the router's spend of exactly `credits` of `account` with `reason` is mined on this chain:
+        how settlement finds a spend it broadcast but did not record before a crash (never sent twice)."""
+        data = self._abi("DataCredits").encode_call("spend", account, credits, _bytes32(reason, "reason"))
+        return self._mined_call(self.keys.address("router"), self.contracts["DataCredits"], data)
+
+    def _mined_call(self, sender: str, to: str, data: bytes) -> bool:
+        """True if a successful transaction from `sender` to `to` with calldata `data` is on chain."""
+        raise NotImplementedError(f"the {self.kind} backend cannot look up past transactions")
+
     def oracle_price_wad(self) -> int | None:
         """The oracle's price (USD per whole token × 10**18) if it is fresh, else None."""
         if bool(self.read("PriceOracle", "is_stale")):

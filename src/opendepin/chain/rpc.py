@@ -16,7 +16,7 @@ from typing import Any
 
 import requests
 from eth_account import Account
-from eth_utils import to_checksum_address
+from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 
 from opendepin.chain.abi import decode_revert_reason
@@ -250,6 +250,24 @@ class RpcBackend(ChainBackend):
         used = int(receipt["gasUsed"], 16)
         return f"reverted on chain without a reason (gas used {used}; possibly out of gas)"
 
+    def credit_spend_found(self, account: str, credits: int, reason: bytes) -> bool:
+        """Looks for the router's CreditsSpent log (account and router indexed; credits and reason in the
+        data) since the deployment's block."""
+        topic0 = "0x" + keccak(text="CreditsSpent(address,address,uint256,bytes32)").hex()
+        logs = self._rpc(
+            "eth_getLogs",
+            [
+                {
+                    "address": self.contracts["DataCredits"],
+                    "fromBlock": hex(self.deployment.block_number),
+                    "toBlock": "latest",
+                    "topics": [topic0, _topic(account), _topic(self.keys.address("router"))],
+                }
+            ],
+        )
+        wanted = credits.to_bytes(32, "big") + bytes(reason).rjust(32, b"\0")
+        return any(bytes.fromhex(str(log["data"])[2:]) == wanted for log in logs)
+
     # ---- ether for gas ----------------------------------------------------------------------------------
 
     def native_balance(self, address: str) -> int:
@@ -296,3 +314,8 @@ class RpcBackend(ChainBackend):
 
     def close(self) -> None:
         """Nothing to release: web3 pools HTTP sessions per process."""
+
+
+def _topic(address: str) -> str:
+    """An indexed address as a log topic (left-padded to 32 bytes)."""
+    return "0x" + bytes.fromhex(address[2:]).rjust(32, b"\0").hex()
