@@ -1,15 +1,31 @@
-"""Serve a node's HTTP API on loopback from a background thread (used by `depin up` and the tests)."""
+"""Serving a node: its HTTP API from a background thread (`BackgroundServer`, used by `depin up` and the
+tests) and the node as a long-running service (`serve_node`, `depin serve`): wall-clock epochs with no
+silent backlog, settlement in order with reconciliation after a restart, settings remembered by the data
+dir, `/metrics`."""
 
 from __future__ import annotations
 
+import json
+import logging
+import os
 import socket
 import threading
 import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any, TypeVar
 
 import uvicorn
 
 from opendepin.api.app import create_app
+from opendepin.chain.backend import ChainBackend
 from opendepin.node import Node
+from opendepin.rewards.epoch import window_for
+from opendepin.settlement import EpochSettler, SettlementLoop, local_oracle_signers
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class BackgroundServer:
@@ -49,3 +65,195 @@ class BackgroundServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+# ---- `depin serve`: the node as a service ------------------------------------------------------------
+
+SETTINGS_FILE = "serve.json"
+"""The data dir's remembered `depin serve` settings (the flags last given)."""
+
+
+@dataclass
+class ServeSettings:
+    """What `depin serve` runs with. A flag given on the command line replaces the remembered value and is
+    remembered; a flag left out takes the remembered value, else the default here."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    chain: str | None = None
+    """"embedded", "rpc" or "none"; None: network.toml's [chain] kind."""
+    rpc_url: str | None = None
+    mqtt: str | None = None
+    mqtt_prefix: str = "depin"
+    bus: str = "direct"
+    """"direct" (gate in this process) or "nats" (edges publish to JetStream, ingest workers store)."""
+    nats_url: str = "nats://127.0.0.1:4222"
+    scheduler_interval: float = 10.0
+    settle_interval: float = 10.0
+
+    @classmethod
+    def load(cls, data_dir: Path) -> ServeSettings:
+        path = data_dir / SETTINGS_FILE
+        if not path.exists():
+            return cls()
+        saved = json.loads(path.read_text())
+        known = {f.name for f in fields(cls)}
+        return cls(**{key: value for key, value in saved.items() if key in known})
+
+    def merged(self, given: Mapping[str, Any]) -> ServeSettings:
+        """These settings with the flags actually given (None: not given) applied."""
+        return replace(self, **{key: value for key, value in given.items() if value is not None})
+
+    def save(self, data_dir: Path) -> None:
+        path = data_dir / SETTINGS_FILE
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=2, sort_keys=True) + "\n")
+        os.replace(tmp, path)
+
+
+class BacklogRefused(RuntimeError):
+    """More than one epoch is due at start and catching up was not asked for."""
+
+
+def due_epochs(node: Node) -> list[int]:
+    """Epochs whose lateness cutoff has passed and that are not closed yet, in order."""
+    config, now = node.config, node.clock.now()
+    due, number = [], node.next_epoch
+    while now >= window_for(config, number).end + config.epochs.lateness_seconds:
+        due.append(number)
+        number += 1
+    return due
+
+
+def check_backlog(node: Node, catch_up: bool) -> list[int]:
+    """Rule: at start, at most one due epoch closes without being asked (the one that ended while the node
+    was briefly down); a longer backlog closes only with `catch_up`, and is logged. Returns the backlog."""
+    due = due_epochs(node)
+    if len(due) > 1 and not catch_up:
+        raise BacklogRefused(
+            f"{len(due)} epochs ({due[0]}..{due[-1]}) ended without being closed (genesis "
+            f"{node.config.epochs.genesis.isoformat()}, last closed {node.next_epoch - 1}); each would be "
+            "closed with its emission. Pass --catch-up to close them, or start a new network with "
+            "`depin init` (its genesis is its creation time)"
+        )
+    if len(due) > 1:
+        log.warning(
+            "catching up %d epochs (%d..%d) before serving on wall-clock time", len(due), due[0], due[-1]
+        )
+    return due
+
+
+class ChainConnector:
+    """Opens the settlement chain in the background (deploying on first start), wires the node to it and
+    starts the settlement loop. Every use of the backend goes through `lock`."""
+
+    def __init__(
+        self, node: Node, data_dir: Path, settings: ServeSettings, on_ready: Callable[[], None] | None = None
+    ) -> None:
+        self.node = node
+        self.data_dir = data_dir
+        self.settings = settings
+        self.kind = settings.chain or node.config.chain.kind
+        self.lock = threading.Lock()
+        self.backend: ChainBackend | None = None
+        self.loop: SettlementLoop | None = None
+        self.error: str | None = None
+        self.on_ready = on_ready
+        self._thread = threading.Thread(target=self._connect, name="chain-connect", daemon=True)
+
+    def _locked(self, function: Callable[..., T]) -> Callable[..., T]:
+        def call(*args: Any) -> T:
+            with self.lock:
+                return function(*args)
+
+        return call
+
+    def _connect(self) -> None:
+        from opendepin.chain.deploy import ensure_deployed
+        from opendepin.chain.factory import open_backend
+
+        try:
+            backend = open_backend(
+                self.data_dir, self.node.config.chain, kind=self.kind, rpc_url=self.settings.rpc_url
+            )
+            with self.lock:
+                ensure_deployed(backend, self.node.config)
+        except Exception as error:
+            self.error = str(error)
+            log.error("the settlement chain is unavailable, epochs are closed but not settled: %s", error)
+            return
+        self.backend = backend
+        self.node.use_chain(
+            self._locked(backend.latest_block_hash),
+            self._locked(backend.oracle_price_wad),
+            self._locked(backend.credits_of),
+        )
+        settler = EpochSettler(backend, self.node.store, signers=local_oracle_signers(backend))
+        self.loop = SettlementLoop(
+            settler,
+            lambda: self.node.next_epoch,
+            self.lock,
+            self.settings.settle_interval,
+            clock=self.node.clock.now,
+        ).start()
+        log.info("settling on the %s chain %s", backend.kind, backend.chain_id)
+        if self.on_ready is not None:
+            self.on_ready()
+
+    def start(self) -> ChainConnector:
+        if self.kind != "none":
+            self._thread.start()
+        return self
+
+    def wake(self, *_: object) -> None:
+        if self.loop is not None:
+            self.loop.wake()
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._thread.join(timeout=60)
+        if self.loop is not None:
+            self.loop.stop()
+        if self.backend is not None:
+            with self.lock:
+                self.backend.close()
+
+
+def serve_node(data_dir: Path, settings: ServeSettings, catch_up: bool = False) -> None:
+    """Run the node on wall-clock time until interrupted: HTTP (and MQTT) ingest, the epoch scheduler,
+    settlement on the chain, `/metrics`. Raises BacklogRefused before serving anything (see
+    `check_backlog`)."""
+    from opendepin.api.routes import metrics as metrics_routes
+    from opendepin.clock import SystemClock
+    from opendepin.config import load_config
+    from opendepin.ingest.metrics import metrics_of
+    from opendepin.node import EpochProcess
+    from opendepin.scheduler import EpochScheduler
+    from opendepin.store.factory import open_store
+
+    config = load_config(data_dir / "network.toml")
+    node = Node(config, open_store(config.store, data_dir), SystemClock())
+    check_backlog(node, catch_up)
+    settings.save(data_dir)
+    metrics_of(node)
+    node.epoch_process = EpochProcess(data_dir)  # epochs compute in their own process: ingest keeps its core
+    chain = ChainConnector(node, data_dir, settings).start()
+    scheduler = EpochScheduler(node, settings.scheduler_interval, on_close=chain.wake).start()
+    bridge = None
+    if settings.mqtt is not None:
+        from opendepin.ingest.mqtt import MqttIngest
+
+        broker, _, broker_port = settings.mqtt.partition(":")
+        bridge = MqttIngest(node, broker, int(broker_port or 1883), prefix=settings.mqtt_prefix).start()
+        log.info("ingesting MQTT from %s (%s/reports/#)", settings.mqtt, settings.mqtt_prefix)
+    app = create_app(node)
+    app.include_router(metrics_routes.router)
+    try:
+        uvicorn.run(app, host=settings.host, port=settings.port)
+    finally:
+        scheduler.stop()
+        chain.stop()
+        if bridge is not None:
+            bridge.stop()
+        node.epoch_process.shutdown()
+        node.store.close()

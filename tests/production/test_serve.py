@@ -1,0 +1,133 @@
+"""`depin serve` as a service: settings remembered by the data dir, no silent backlog of epochs, /metrics
+in Prometheus text, and a fresh network served on wall-clock time (a real process)."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from opendepin.api.routes.metrics import render_metrics
+from opendepin.clock import SimulatedClock
+from opendepin.config import NetworkConfig
+from opendepin.identity.keys import DeviceKey
+from opendepin.ingest.metrics import metrics_of
+from opendepin.node import Node
+from opendepin.reports.envelope import sign_report
+from opendepin.server import BacklogRefused, ServeSettings, check_backlog, due_epochs
+from opendepin.store.sqlite import SQLiteStore
+from opendepin.template import write_template
+from tests.conftest import onboard_request
+
+DAY = 86_400
+HEARTBEAT = {"lat": 52.52, "lon": 13.405}
+SAMPLE = re.compile(r'^([a-z_]+)(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? (-?[0-9.e+-]+)$')
+
+
+def test_settings_remember_the_flags_given(tmp_path: Path) -> None:
+    first = ServeSettings.load(tmp_path).merged(
+        {"chain": "rpc", "rpc_url": "http://10.0.0.5:8545", "port": None}
+    )
+    first.save(tmp_path)
+    again = ServeSettings.load(tmp_path).merged({"port": 9000, "chain": None})
+    assert (again.chain, again.rpc_url, again.port) == ("rpc", "http://10.0.0.5:8545", 9000)
+    assert ServeSettings.load(tmp_path / "missing") == ServeSettings()
+
+
+def test_a_backlog_closes_only_when_asked(store: SQLiteStore, config: NetworkConfig) -> None:
+    clock = SimulatedClock(config.epochs.genesis_ts + 5 * DAY + config.epochs.lateness_seconds)
+    node = Node(config, store, clock)
+    assert due_epochs(node) == [0, 1, 2, 3, 4]
+    with pytest.raises(BacklogRefused, match=r"5 epochs \(0..4\).*--catch-up"):
+        check_backlog(node, catch_up=False)
+    assert check_backlog(node, catch_up=True) == [0, 1, 2, 3, 4]
+    assert [r.number for r in node.close_due_epochs()] == [0, 1, 2, 3, 4]
+    clock.advance(DAY)
+    assert check_backlog(node, catch_up=False) == [5]  # one epoch that ended while the node was down
+
+
+def test_metrics_are_prometheus_text(store: SQLiteStore, config: NetworkConfig) -> None:
+    clock = SimulatedClock(config.epochs.genesis_ts + 3600)
+    node = Node(config, store, clock)
+    counters = metrics_of(node)
+    assert metrics_of(node) is counters
+    key = DeviceKey("ed25519", b"\x61" * 32)
+    node.onboard(onboard_request(config.name, key))
+    wires = [sign_report(key, "heartbeat", clock.now(), seq, HEARTBEAT).to_wire() for seq in (1, 2)]
+    results = node.ingest([*wires, wires[0], b"junk"], source="http:127.0.0.1")
+    accepted = sum(r.accepted for r in results)
+    text = render_metrics(node, bus_pending=7)
+    values: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("#"):
+            assert line.split()[1] in ("HELP", "TYPE")
+            continue
+        match = SAMPLE.match(line)
+        assert match, line
+        values[line.rsplit(" ", 1)[0]] = float(match.group(4))
+    assert values['depin_reports_accepted_total{source="http"}'] == accepted
+    refused = {r.reason for r in results if not r.accepted}
+    for reason in refused:
+        assert values[f'depin_reports_rejected_total{{reason="{reason}"}}'] >= 1
+    assert values["depin_epoch_last_closed"] == -1 and values["depin_epoch_last_settled"] == -1
+    assert values["depin_bus_pending_messages"] == 7
+    assert values["depin_ingest_rate_per_second"] == pytest.approx(accepted / 60)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _get(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        return bytes(answer.read())
+
+
+def test_a_fresh_network_serves_with_no_backlog_and_settles_on_its_chain(tmp_path: Path) -> None:
+    data = tmp_path / "net"
+    write_template(data)
+    port = _free_port()
+    code = (
+        "import logging, sys; from pathlib import Path; logging.basicConfig(level=logging.INFO);"
+        "from opendepin.server import ServeSettings, serve_node;"
+        f"serve_node(Path({str(data)!r}), ServeSettings(port={port}, settle_interval=0.5))"
+    )
+    log = (tmp_path / "serve.log").open("wb")
+    env = {"DEPIN_KEYSTORE_FAST_KDF": "1", "PATH": "/usr/bin:/bin"}
+    process = subprocess.Popen([sys.executable, "-c", code], stdout=log, stderr=subprocess.STDOUT, env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                epochs = json.loads(_get(f"http://127.0.0.1:{port}/v1/epochs"))
+                break
+            except OSError:
+                assert process.poll() is None, (tmp_path / "serve.log").read_text()
+                assert time.monotonic() < deadline, "depin serve did not answer"
+                time.sleep(0.3)
+        assert (epochs.get("epochs", epochs) if isinstance(epochs, dict) else epochs) == []
+        text = _get(f"http://127.0.0.1:{port}/metrics").decode()
+        assert "depin_epoch_last_closed -1" in text
+        while "settling on the embedded chain" not in (tmp_path / "serve.log").read_text():
+            assert time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
+            time.sleep(0.3)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+    saved = json.loads((data / "serve.json").read_text())
+    assert saved["port"] == port
+    genesis = datetime.fromisoformat(
+        re.search(r"genesis = (\S+)", (data / "network.toml").read_text()).group(1)  # type: ignore[union-attr]
+    )
+    assert (datetime.now(UTC) - genesis).total_seconds() < 600
