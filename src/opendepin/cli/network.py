@@ -11,7 +11,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from opendepin.cli.common import DEFAULT_DATA_DIR, DataDir, Raw, err, fail, out
+from opendepin.cli.common import DEFAULT_DATA_DIR, DataDir, Raw, err, fail, load_network, out
 from opendepin.cli.output import code_column, format_counts, format_tokens, print_table
 
 if TYPE_CHECKING:
@@ -250,35 +250,47 @@ def up(
 @app.command()
 def serve(
     data_dir: DataDir = DEFAULT_DATA_DIR,
-    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port to listen on")] = 8080,
+    host: Annotated[str | None, typer.Option(help="address to listen on [remembered; 127.0.0.1]")] = None,
+    port: Annotated[int | None, typer.Option(help="TCP port to listen on [remembered; 8080]")] = None,
     mqtt: Annotated[
-        str | None, typer.Option(help="also ingest from an MQTT broker, e.g. 127.0.0.1:1883")
+        str | None, typer.Option(help="also ingest from an MQTT broker, e.g. 127.0.0.1:1883 [remembered]")
     ] = None,
     mqtt_prefix: Annotated[
-        str, typer.Option(help="topics: PREFIX/reports/#, PREFIX/results/DEVICE")
-    ] = "depin",
+        str | None, typer.Option(help="topics: PREFIX/reports/#, PREFIX/results/DEVICE [remembered; depin]")
+    ] = None,
+    chain: Annotated[
+        str | None, typer.Option(help="embedded | rpc | none [remembered; network.toml's [chain] kind]")
+    ] = None,
+    rpc_url: Annotated[str | None, typer.Option(help="JSON-RPC node for --chain rpc [remembered]")] = None,
+    bus: Annotated[
+        str | None,
+        typer.Option(help="direct (gate here) | nats (JetStream to `depin ingest-worker`s) [remembered]"),
+    ] = None,
+    nats_url: Annotated[str | None, typer.Option(help="NATS server for --bus nats [remembered]")] = None,
+    catch_up: Annotated[
+        bool, typer.Option("--catch-up", help="close every epoch that ended while no node ran (logged)")
+    ] = False,
 ) -> None:
-    """Serve a network's node API on wall-clock time (ingest over HTTP and optionally MQTT, epochs)."""
-    import uvicorn
+    """Serve a network's node on wall-clock time: ingest over HTTP (and MQTT), close epochs, settle them on
+    the chain, /metrics. Flags given are remembered by the data dir (serve.json) for the next start."""
+    import logging
 
-    from opendepin.api.app import create_app
-    from opendepin.cli.common import open_node
-    from opendepin.ingest.mqtt import MqttIngest
-    from opendepin.node import EpochProcess
-    from opendepin.scheduler import EpochScheduler
+    from opendepin.server import BacklogRefused, ServeSettings, serve_node
 
-    node = open_node(data_dir)
-    node.epoch_process = EpochProcess(data_dir)  # epochs compute in their own process: ingest keeps its core
-    scheduler = EpochScheduler(node).start()
-    bridge = None
-    if mqtt is not None:
-        broker, _, broker_port = mqtt.partition(":")
-        bridge = MqttIngest(node, broker, int(broker_port or 1883), prefix=mqtt_prefix).start()
-        err.print(f"ingesting MQTT from {mqtt} ({mqtt_prefix}/reports/#)")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    load_network(data_dir)
+    given = {
+        "host": host,
+        "port": port,
+        "mqtt": mqtt,
+        "mqtt_prefix": mqtt_prefix,
+        "chain": chain,
+        "rpc_url": rpc_url,
+        "bus": bus,
+        "nats_url": nats_url,
+    }
+    settings = ServeSettings.load(data_dir).merged(given)
     try:
-        uvicorn.run(create_app(node), host=host, port=port)
-    finally:
-        scheduler.stop()
-        if bridge is not None:
-            bridge.stop()
+        serve_node(data_dir, settings, catch_up=catch_up)
+    except BacklogRefused as error:
+        fail(str(error))
