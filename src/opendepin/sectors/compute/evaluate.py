@@ -1,0 +1,667 @@
+"""One epoch of the compute sector: escrow, the order book, leases, verification, capacity and pay.
+
+Rules (docs/compute.md), applied to the epoch's usage receipts and reports in receive-time order:
+- escrow: a compute usage receipt credits its payer's escrow account, except a receipt whose payer owns the
+  device it names and whose `ref` starts with `bond:`, which credits that device's bond (bid deposits are
+  locked from it). Receipts are spent on chain when accepted; the engine releases them to providers as
+  verified work (`SectorOutcome.usage_credits`), keeping the take rate for the protocol;
+- bids (`compute.bid`) count in the order's bid window; each is checked (tenant's signature, limits, price,
+  the provider's signed attributes, deposit, free bond, bids per order) and refused with a reason code;
+- when a bid window closes the cheapest bids win (market.match), each a lease; the tenant has
+  `funding_window_s` to hold the next run of every lease in escrow, then at every epoch end an order whose
+  tenant cannot cover its next run closes with `compute.insufficient_funds` (the engine settles: nobody has
+  to withdraw);
+- a lease must deliver run k by its due time (market.run_due), else `compute.deadline_missed`: its deposit
+  goes to the tenant, the lease ends and the slot is auctioned again (the job is rescheduled). A run the
+  tenant's escrow does not cover is not owed (the funding rule closes such an order instead);
+- a result (`compute.result`) commits every unit's output under a Merkle root; it is spot-checked with the
+  first audit seed drawn after it arrived (`verify.spot_checks` units recomputed): a wrong unit is
+  `compute.spot_check_failed`; replicas of one run are compared and, when their roots differ, bisection
+  finds the first differing unit, which the engine recomputes: whoever is wrong there is
+  `compute.result_mismatch`. A verified run is paid from escrow at the provider's price;
+- capacity: each capacity challenge whose deadline falls in the epoch is judged for every provider; a pass
+  extends the provider's streak, a miss or a wrong answer is `compute.benchmark_failed` and resets it.
+  Availability pays `benchmark_hps` units per passed challenge once the streak reaches `min_streak`;
+- reputation: the decayed Beta score (reputation.py) records every verified run, capacity answer and
+  failure (fraud weighs `fraud_weight`); a provider at or below `dq_ppm` is disqualified for good
+  (`compute.disqualified`): its bids are refused and it earns nothing.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from opendepin.reports.model import ReportRecord
+from opendepin.sectors.base import (
+    OK,
+    Challenge,
+    Contribution,
+    DeviceInfo,
+    DeviceNote,
+    SectorInput,
+    SectorOutcome,
+    Verdict,
+)
+from opendepin.sectors.compute import market
+from opendepin.sectors.compute.attributes import Hardware
+from opendepin.sectors.compute.challenges import (
+    AUDIT,
+    CAPACITY,
+    audit_for,
+    capacity_deadline,
+    capacity_target,
+    check_capacity,
+    spot_units,
+)
+from opendepin.sectors.compute.jobs import run_unit
+from opendepin.sectors.compute.merkle import bisect, outputs_root, unit_hash
+from opendepin.sectors.compute.orders import Order, OrderError, decode_order, parse_order
+from opendepin.sectors.compute.params import ComputeParams
+from opendepin.sectors.compute.reports import BID, RESULT
+from opendepin.sectors.compute.reports import CAPACITY as CAPACITY_REPORT
+from opendepin.sectors.compute.reputation import Reputation
+
+FRAUD = ("compute.spot_check_failed", "compute.result_mismatch", "compute.bad_result")
+ACTIVE = "active"
+KEPT_CAPACITY_IDS = 8
+
+
+def is_provider(device: DeviceInfo) -> bool:
+    """A compute provider: the maker attested cores and memory, the owner a benchmark."""
+    return Hardware.of(device.attributes).is_provider
+
+
+def order_limits(params: ComputeParams) -> dict[str, int]:
+    m = params.market
+    return {"max_units": m.max_units, "max_replicas": m.max_replicas, "max_runs": m.max_runs}
+
+
+def load_order(entry: Mapping[str, Any], params: ComputeParams) -> Order:
+    """An order the book already accepted (its bytes were checked when its first bid arrived)."""
+    import cbor2
+
+    return parse_order(cbor2.loads(bytes.fromhex(entry["order"])), **order_limits(params))
+
+
+@dataclass
+class Epoch:
+    """The working state of one evaluation."""
+
+    data: SectorInput
+    params: ComputeParams
+    state: dict[str, Any]
+    verdicts: dict[str, Verdict] = field(default_factory=dict)
+    notes: list[DeviceNote] = field(default_factory=list)
+    released: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    reputations: dict[str, Reputation] = field(default_factory=dict)
+    device_state: dict[str, dict[str, Any]] = field(default_factory=dict)
+    orders_cache: dict[str, Order] = field(default_factory=dict)
+
+    # --- helpers -------------------------------------------------------------------------------------
+    @property
+    def orders(self) -> dict[str, dict[str, Any]]:
+        return self.state["orders"]
+
+    def order(self, order_id: str) -> Order:
+        if order_id not in self.orders_cache:
+            self.orders_cache[order_id] = load_order(self.orders[order_id], self.params)
+        return self.orders_cache[order_id]
+
+    def dstate(self, device: str) -> dict[str, Any]:
+        if device not in self.device_state:
+            prior = self.data.prior_device_state.get(device) or {}
+            self.device_state[device] = copy.deepcopy(dict(prior))
+        return self.device_state[device]
+
+    def reputation(self, device: str) -> Reputation:
+        if device not in self.reputations:
+            saved = self.dstate(device).get("rep")
+            rep = self.params.reputation
+            self.reputations[device] = Reputation(*saved) if saved else Reputation.new(rep.alpha0)
+        return self.reputations[device]
+
+    def record(self, device: str, success: bool, weight: int) -> None:
+        """One reputation event; disqualifies at or below the threshold (for good)."""
+        rep = self.params.reputation
+        updated = self.reputation(device).record(success, weight, rep.decay_ppm)
+        self.reputations[device] = updated
+        state = self.dstate(device)
+        state["rep"] = [updated.alpha, updated.beta]
+        if updated.score_ppm <= rep.dq_ppm and not state.get("dq"):
+            state["dq"] = self.data.window.end
+            self.note(device, "compute.disqualified", {"score_ppm": updated.score_ppm, "dq_ppm": rep.dq_ppm})
+
+    def disqualified(self, device: str) -> bool:
+        return bool(self.dstate(device).get("dq"))
+
+    def note(self, device: str, reason: str, evidence: Mapping[str, Any]) -> None:
+        self.notes.append(DeviceNote(device, reason, dict(evidence)))
+
+    def locked(self, device: str) -> int:
+        """Credits of the device's bond locked by its live bids and active leases."""
+        total = 0
+        for entry in self.orders.values():
+            if entry["status"] not in ("open", "leased"):
+                continue
+            total += sum(b[3] for b in entry["bids"] if b[0] == device)
+            total += sum(
+                lease["deposit"]
+                for lease in entry["leases"]
+                if lease["device"] == device and lease["status"] == ACTIVE
+            )
+        return total
+
+    # --- escrow ----------------------------------------------------------------------------------------
+    def deposit(self) -> None:
+        accounts, bonds = self.state["accounts"], self.state["bonds"]
+        for record in sorted(self.data.usage, key=lambda u: (u.received_at, u.receipt_id)):
+            device = self.data.devices.get(record.device)
+            if device is not None and record.payer == device.owner and record.ref.startswith("bond:"):
+                bonds[record.device] = bonds.get(record.device, 0) + record.credits
+            else:
+                accounts[record.payer] = accounts.get(record.payer, 0) + record.credits
+
+    def pay(self, entry: dict[str, Any], lease: dict[str, Any], run: int) -> int:
+        """Release one verified run from the tenant's escrow (what is there, at most the run's cost)."""
+        order = self.order(entry["id"])
+        cost = lease["price"] * order.job.units
+        accounts = self.state["accounts"]
+        paid = min(cost, accounts.get(order.tenant, 0))
+        accounts[order.tenant] = accounts.get(order.tenant, 0) - paid
+        provider, take = market.split_take(paid, self.params.market.take_bps)
+        self.released[lease["device"]] += provider
+        self.state["take"] += take
+        lease["paid_credits"] = lease.get("paid_credits", 0) + paid
+        entry["spent"] = entry.get("spent", 0) + paid
+        if paid < cost:
+            self.close_order(
+                entry,
+                "compute.insufficient_funds",
+                self.data.window.end,
+                {"run": run, "cost": cost, "escrow": paid},
+            )
+        return paid
+
+    # --- the book --------------------------------------------------------------------------------------
+    def close_order(self, entry: dict[str, Any], reason: str, at: int, evidence: Mapping[str, Any]) -> None:
+        """End an order: live bids unlock, active leases close (deposits unlocked, not slashed)."""
+        if entry["status"] in ("done", "closed"):
+            return
+        entry["status"], entry["reason"], entry["ended"] = "closed", reason, at
+        entry["bids"] = []
+        for lease in entry["leases"]:
+            if lease["status"] == ACTIVE:
+                lease["status"], lease["reason"] = "closed", reason
+                self.note(lease["device"], reason, {"order": entry["id"], **evidence})
+
+    def fail_lease(
+        self,
+        entry: dict[str, Any],
+        lease: dict[str, Any],
+        reason: str,
+        at: int,
+        evidence: Mapping[str, Any],
+        run: int,
+    ) -> None:
+        """A provider broke its lease: its deposit goes to the tenant, the slot is auctioned again from
+        `run` (the job is rescheduled)."""
+        order = self.order(entry["id"])
+        active = lease["status"] == ACTIVE
+        lease["status"], lease["reason"] = "failed", reason
+        slashed = min(lease["deposit"], self.state["bonds"].get(lease["device"], 0)) if active else 0
+        self.state["bonds"][lease["device"]] = self.state["bonds"].get(lease["device"], 0) - slashed
+        self.state["accounts"][order.tenant] = self.state["accounts"].get(order.tenant, 0) + slashed
+        self.note(lease["device"], reason, {"order": entry["id"], "run": run, "slashed": slashed, **evidence})
+        weight = (
+            self.params.reputation.fraud_weight if reason in FRAUD else self.params.reputation.failure_weight
+        )
+        self.record(lease["device"], False, weight)
+        if active and entry["status"] == "leased":
+            entry["resume"] = min(entry.get("resume", run), run)
+            entry["opened"] = at
+            entry["bids"] = []
+
+    def advance(self, now: int) -> None:
+        """Everything due by `now`: auctions whose bid window closed, runs past their due time."""
+        window = self.params.market.bid_window_s
+        for order_id in sorted(self.orders):
+            entry = self.orders[order_id]
+            if entry["status"] in ("open", "leased") and entry["opened"] + window <= now:
+                self.auction(entry, entry["opened"] + window)
+            if entry["status"] != "leased":
+                continue
+            order = self.order(order_id)
+            for lease in entry["leases"]:
+                if lease["status"] != ACTIVE or lease["committed"] >= order.runs:
+                    continue
+                due = market.run_due(lease["start"], lease["first_run"], lease["committed"], order.deadline_s)
+                cost = lease["price"] * order.job.units
+                if due <= now and self.state["accounts"].get(order.tenant, 0) >= cost:
+                    self.fail_lease(
+                        entry,
+                        lease,
+                        "compute.deadline_missed",
+                        due,
+                        {"due": due, "delivered_runs": lease["committed"]},
+                        lease["committed"],
+                    )
+            self.finish_if_done(entry, now)
+
+    def auction(self, entry: dict[str, Any], closed_at: int) -> None:
+        """Match the open slots of an order whose bid window just closed."""
+        order = self.order(entry["id"])
+        active = [lease for lease in entry["leases"] if lease["status"] in (ACTIVE, "done")]
+        slots = order.replicas - len(active) if entry["status"] == "open" or "resume" in entry else 0
+        bids = [market.Bid(*b) for b in entry["bids"]]
+        entry["bids"] = []
+        if slots <= 0:
+            return
+        held = frozenset(lease["device"] for lease in entry["leases"])
+        winners = market.match(bids, slots, held)
+        first_run = entry.pop("resume", 0)
+        for bid in winners:
+            entry["leases"].append(
+                {
+                    "device": bid.device,
+                    "owner": bid.owner,
+                    "price": bid.price,
+                    "deposit": bid.deposit,
+                    "start": closed_at,
+                    "first_run": first_run,
+                    "committed": first_run,
+                    "paid": first_run,
+                    "status": ACTIVE,
+                    "bid": bid.report_id,
+                }
+            )
+        if winners:
+            entry["status"] = "leased"
+            entry.setdefault("leased_at", closed_at)
+        elif not active:
+            self.close_order(entry, "compute.no_bids", closed_at, {"bids": len(bids)})
+        # an order that keeps some replicas runs on with fewer when no replacement bids
+
+    def finish_if_done(self, entry: dict[str, Any], now: int) -> None:
+        if entry["status"] != "leased":
+            return
+        order = self.order(entry["id"])
+        for lease in entry["leases"]:
+            if lease["status"] == ACTIVE and lease["paid"] >= order.runs:
+                lease["status"] = "done"
+        statuses = {lease["status"] for lease in entry["leases"]}
+        if ACTIVE not in statuses and "resume" not in entry and "done" in statuses:
+            entry["status"], entry["reason"], entry["ended"] = "done", OK, now
+
+    # --- reports ----------------------------------------------------------------------------------------
+    def verdict(self, report: ReportRecord, reason: str, evidence: Mapping[str, Any] | None = None) -> None:
+        self.verdicts[report.report_id] = Verdict(report.report_id, reason, dict(evidence or {}))
+
+    def bid(self, report: ReportRecord) -> None:
+        p, m = report.payload, self.params.market
+        device = self.data.devices[report.device_id]
+        try:
+            order = decode_order(bytes(p["order"]), bytes(p["order_sig"]), **order_limits(self.params))
+        except OrderError as error:
+            return self.verdict(report, error.reason, {"detail": str(error)})
+        order_id = order.order_id
+        entry = self.orders.get(order_id)
+        if entry is None:
+            entry = {
+                "id": order_id,
+                "order": bytes(p["order"]).hex(),
+                "tenant": order.tenant,
+                "opened": order.ts,
+                "status": "open",
+                "bids": [],
+                "leases": [],
+            }
+            if order.ts + m.bid_window_s <= report.received_at:
+                return self.verdict(
+                    report,
+                    "compute.bid_late",
+                    {"order_ts": order.ts, "window_s": m.bid_window_s, "received_at": report.received_at},
+                )
+            self.orders[order_id] = entry
+            self.orders_cache[order_id] = order
+        if entry["status"] not in ("open", "leased") or (
+            entry["status"] == "leased" and "resume" not in entry
+        ):
+            return self.verdict(
+                report, "compute.order_closed", {"order": order_id, "status": entry["status"]}
+            )
+        if not entry["opened"] <= report.received_at < entry["opened"] + m.bid_window_s:
+            return self.verdict(
+                report,
+                "compute.bid_late",
+                {"opened": entry["opened"], "window_s": m.bid_window_s, "received_at": report.received_at},
+            )
+        if self.disqualified(device.device_id):
+            return self.verdict(report, "compute.disqualified", {})
+        if p["price"] > order.max_price:
+            return self.verdict(
+                report, "compute.bid_above_max", {"price": p["price"], "max_price": order.max_price}
+            )
+        hardware = Hardware.of(device.attributes)
+        unmet = market.unmet_requirements(hardware, order.requirements)
+        if unmet:
+            return self.verdict(
+                report,
+                "compute.requirements_unmet",
+                {
+                    "unmet": unmet,
+                    "required": order.requirements.to_map(),
+                    "attested": {
+                        "cpu_cores": hardware.cpu_cores,
+                        "memory_mb": hardware.memory_mb,
+                        "gpu_model": hardware.gpu_model,
+                        "benchmark_hps": hardware.benchmark_hps,
+                    },
+                },
+            )
+        needed = market.required_deposit(p["price"], order.job.units, m.deposit_bps, m.min_deposit)
+        if p["deposit"] < needed:
+            return self.verdict(
+                report, "compute.deposit_too_small", {"deposit": p["deposit"], "required": needed}
+            )
+        if any(b[0] == device.device_id for b in entry["bids"]):
+            return self.verdict(report, "compute.duplicate_bid", {"order": order_id})
+        if len(entry["bids"]) >= m.max_bids_per_order:
+            return self.verdict(report, "compute.too_many_bids", {"max": m.max_bids_per_order})
+        free = self.state["bonds"].get(device.device_id, 0) - self.locked(device.device_id)
+        if free < p["deposit"]:
+            return self.verdict(
+                report, "compute.insufficient_bond", {"free_bond": free, "deposit": p["deposit"]}
+            )
+        entry["bids"].append(
+            [device.device_id, device.owner, p["price"], p["deposit"], report.received_at, report.report_id]
+        )
+        self.verdict(report, OK, {"order": order_id, "price": p["price"], "deposit": p["deposit"]})
+        return None
+
+    def result(self, report: ReportRecord) -> None:
+        p = report.payload
+        entry = self.orders.get(p["order"])
+        lease = None
+        if entry is not None:
+            mine = [lease for lease in entry["leases"] if lease["device"] == report.device_id]
+            lease = next((x for x in mine if x["status"] == ACTIVE), None)
+            if lease is None and mine and mine[-1].get("reason") == "compute.deadline_missed":
+                return self.verdict(report, "compute.deadline_missed", {"order": p["order"], "run": p["run"]})
+        if entry is None or lease is None:
+            return self.verdict(report, "compute.no_lease", {"order": p["order"]})
+        order = self.order(entry["id"])
+        if p["run"] != lease["committed"]:
+            return self.verdict(
+                report, "compute.wrong_run", {"run": p["run"], "expected": lease["committed"]}
+            )
+        outputs = [bytes(o) for o in p["outputs"]]
+        root = outputs_root(outputs).hex() if len(outputs) == order.job.units else ""
+        if root != p["root"]:
+            self.verdict(
+                report,
+                "compute.bad_result",
+                {
+                    "units": len(outputs),
+                    "expected_units": order.job.units,
+                    "root": p["root"],
+                    "outputs_root": root,
+                },
+            )
+            return self.fail_lease(
+                entry, lease, "compute.bad_result", report.received_at, {"report": report.report_id}, p["run"]
+            )
+        lease["committed"] += 1
+        self.state["pending"].append(
+            {
+                "report": report.report_id,
+                "device": report.device_id,
+                "order": entry["id"],
+                "run": p["run"],
+                "received_at": report.received_at,
+                "outputs": [o.hex() for o in outputs],
+            }
+        )
+        self.verdict(
+            report, OK, {"order": entry["id"], "run": p["run"], "root": p["root"], "checked": "pending"}
+        )
+        return None
+
+    def capacity_answer(self, report: ReportRecord, challenges: Mapping[str, Challenge]) -> None:
+        p, c = report.payload, self.params.capacity
+        challenge = challenges.get(p["challenge"])
+        device = self.data.devices[report.device_id]
+        hardware = Hardware.of(device.attributes)
+        if challenge is None or not hardware.is_provider:
+            return self.verdict(report, "compute.unknown_challenge", {"challenge": p["challenge"]})
+        deadline = capacity_deadline(challenge.issued_at, c.work_s, c.slack_bps, c.grace_s)
+        if report.received_at > deadline:
+            return self.verdict(
+                report,
+                "compute.benchmark_failed",
+                {"cause": "late", "deadline": deadline, "received_at": report.received_at},
+            )
+        target = capacity_target(hardware.benchmark_hps, c.work_s, c.min_solutions)
+        passed, evidence = check_capacity(
+            challenge.challenge_id, device.device_id, p["nonces"], target, c.min_solutions
+        )
+        if not passed:
+            return self.verdict(report, "compute.benchmark_failed", {"cause": "wrong", **evidence})
+        state = self.dstate(device.device_id)
+        state["cap"] = [*state.get("cap", []), challenge.challenge_id][-KEPT_CAPACITY_IDS:]
+        self.verdict(
+            report,
+            OK,
+            {"challenge": challenge.challenge_id, "seconds": report.received_at - challenge.issued_at},
+        )
+        return None
+
+    # --- verification ------------------------------------------------------------------------------------
+    def verify_pending(self, audits: list[Challenge]) -> None:
+        period = self.params.verify.audit_period_s
+        waiting = []
+        for item in self.state["pending"]:
+            audit = audit_for(item["received_at"], audits, period)
+            if audit is None:
+                waiting.append(item)
+                continue
+            self.check(item, audit)
+        self.state["pending"] = waiting
+
+    def check(self, item: dict[str, Any], audit: Challenge) -> None:
+        entry = self.orders.get(item["order"])
+        if entry is None:
+            return
+        leases = [x for x in entry["leases"] if x["device"] == item["device"]]
+        lease = leases[-1] if leases else None
+        if lease is None:
+            return
+        order = self.order(item["order"])
+        job = order.job.for_run(item["run"])
+        outputs = [bytes.fromhex(o) for o in item["outputs"]]
+        units = spot_units(audit.challenge_id, item["report"], job.units, self.params.verify.spot_checks)
+        for unit in units:
+            expected = run_unit(job, unit)
+            if expected != outputs[unit]:
+                evidence = {
+                    "report": item["report"],
+                    "unit": unit,
+                    "audit": audit.challenge_id,
+                    "expected": unit_hash(expected).hex(),
+                    "got": unit_hash(outputs[unit]).hex(),
+                }
+                self.mark(item, "compute.spot_check_failed", evidence)
+                return self.fail_lease(
+                    entry, lease, "compute.spot_check_failed", self.data.window.end, evidence, item["run"]
+                )
+        hashes = [unit_hash(o).hex() for o in outputs]
+        by_device = entry.setdefault("hashes", {}).setdefault(str(item["run"]), {})
+        for other, other_hashes in sorted(by_device.items()):
+            found = bisect([bytes.fromhex(h) for h in hashes], [bytes.fromhex(h) for h in other_hashes])
+            if found is None:
+                continue
+            truth = unit_hash(run_unit(job, found.unit)).hex()
+            evidence = {
+                "run": item["run"],
+                "unit": found.unit,
+                "expected": truth,
+                "bisection_steps": len(found.steps),
+            }
+            if other_hashes[found.unit] != truth:
+                bad = [x for x in entry["leases"] if x["device"] == other]
+                if bad:
+                    self.fail_lease(
+                        entry,
+                        bad[-1],
+                        "compute.result_mismatch",
+                        self.data.window.end,
+                        {**evidence, "got": other_hashes[found.unit], "against": item["device"]},
+                        item["run"],
+                    )
+            if hashes[found.unit] != truth:
+                evidence = {**evidence, "report": item["report"], "got": hashes[found.unit], "against": other}
+                self.mark(item, "compute.result_mismatch", evidence)
+                return self.fail_lease(
+                    entry, lease, "compute.result_mismatch", self.data.window.end, evidence, item["run"]
+                )
+        by_device[item["device"]] = hashes
+        self.record(item["device"], True, self.params.reputation.success_weight)
+        self.mark(item, OK, {"checked_units": units, "audit": audit.challenge_id})
+        if lease.get("reason") not in FRAUD:
+            self.pay(entry, lease, item["run"])
+            lease["paid"] = max(lease["paid"], item["run"] + 1)
+        return None
+
+    def mark(self, item: Mapping[str, Any], reason: str, evidence: Mapping[str, Any]) -> None:
+        """The outcome of a result's check: its verdict when the result arrived this epoch, else a note."""
+        if item["report"] in self.verdicts:
+            self.verdicts[item["report"]] = Verdict(item["report"], reason, dict(evidence))
+        elif reason != OK:
+            self.note(item["device"], reason, evidence)
+
+    # --- funding, capacity, pay ------------------------------------------------------------------------
+    def check_funding(self) -> None:
+        """Rule: after the funding window, an order whose tenant's escrow (less what earlier orders of the
+        tenant reserve, by order id) cannot cover the next run of every active lease closes with
+        `compute.insufficient_funds`."""
+        end, window = self.data.window.end, self.params.market.funding_window_s
+        reserved: dict[str, int] = defaultdict(int)
+        for order_id in sorted(self.orders):
+            entry = self.orders[order_id]
+            if entry["status"] != "leased":
+                continue
+            order = self.order(order_id)
+            need = sum(
+                lease["price"]
+                * order.job.units
+                * max(0, min(order.runs, lease["committed"] + 1) - lease["paid"])
+                for lease in entry["leases"]
+                if lease["status"] == ACTIVE
+            )
+            available = self.state["accounts"].get(order.tenant, 0) - reserved[order.tenant]
+            if available < need and end >= entry.get("leased_at", end) + window:
+                self.close_order(
+                    entry, "compute.insufficient_funds", end, {"escrow": available, "needed": need}
+                )
+            else:
+                reserved[order.tenant] += need
+
+    def judge_capacity(self, capacity: list[Challenge]) -> dict[str, int]:
+        """Each capacity challenge whose deadline falls in the window, for every provider onboarded before
+        it: pass or `compute.benchmark_failed`. Returns the passes that pay (streak ≥ min_streak)."""
+        c, window = self.params.capacity, self.data.window
+        paying: dict[str, int] = defaultdict(int)
+        if not c.enabled:
+            return paying
+        for challenge in sorted(capacity, key=lambda x: x.issued_at):
+            deadline = capacity_deadline(challenge.issued_at, c.work_s, c.slack_bps, c.grace_s)
+            if not window.start <= deadline < window.end:
+                continue
+            for device_id in sorted(self.data.devices):
+                device = self.data.devices[device_id]
+                if not is_provider(device) or device.onboarded_at > challenge.issued_at:
+                    continue
+                if self.disqualified(device_id):
+                    continue
+                state = self.dstate(device_id)
+                if challenge.challenge_id in state.get("cap", []):
+                    state["streak"] = state.get("streak", 0) + 1
+                    self.record(device_id, True, self.params.reputation.success_weight)
+                    if state["streak"] >= c.min_streak:
+                        paying[device_id] += 1
+                else:
+                    state["streak"] = 0
+                    self.record(device_id, False, self.params.reputation.failure_weight)
+                    self.note(
+                        device_id,
+                        "compute.benchmark_failed",
+                        {"cause": "missed", "challenge": challenge.challenge_id, "deadline": deadline},
+                    )
+        return paying
+
+
+def evaluate_compute(data: SectorInput, params: ComputeParams) -> SectorOutcome:
+    """The epoch (see the module docstring)."""
+    state = copy.deepcopy(dict(data.prior_state))
+    for key, empty in (("accounts", {}), ("bonds", {}), ("orders", {}), ("pending", []), ("take", 0)):
+        state.setdefault(key, empty)
+    state["as_of"] = data.window.end
+    work = Epoch(data, params, state)
+    work.deposit()
+    capacity = {c.challenge_id: c for c in data.challenges if c.kind == CAPACITY}
+    for report in sorted(data.reports, key=lambda r: (r.received_at, r.report_id)):
+        work.advance(report.received_at)
+        if report.device_id not in data.devices:
+            work.verdict(report, "compute.unknown_device")
+        elif work.disqualified(report.device_id) and report.kind != BID:
+            work.verdict(report, "compute.disqualified", {})
+        elif report.kind == BID:
+            work.bid(report)
+        elif report.kind == RESULT:
+            work.result(report)
+        elif report.kind == CAPACITY_REPORT:
+            work.capacity_answer(report, capacity)
+        else:
+            work.verdict(report, "compute.unknown_kind", {"kind": report.kind})
+    work.advance(data.window.end)
+    work.verify_pending([c for c in data.challenges if c.kind == AUDIT])
+    for entry in state["orders"].values():
+        work.finish_if_done(entry, data.window.end)
+    work.check_funding()
+    paying = work.judge_capacity(list(capacity.values()))
+    retention = params.market.retention_s
+    for order_id in sorted(state["orders"]):
+        entry = state["orders"][order_id]
+        if entry["status"] in ("done", "closed") and entry["ended"] + retention < data.window.end:
+            del state["orders"][order_id]
+    contributions = []
+    for device_id in sorted(paying):
+        hardware = Hardware.of(data.devices[device_id].attributes)
+        units = hardware.benchmark_hps * paying[device_id]
+        contributions.append(
+            Contribution(
+                device_id,
+                params.category,
+                units,
+                {"passes": paying[device_id], "benchmark_hps": hardware.benchmark_hps},
+            )
+        )
+    usage_share = {d: Fraction(0) for d in work.device_state if work.disqualified(d)}
+    verdicts = [work.verdicts[r.report_id] for r in data.reports]
+    return SectorOutcome(
+        verdicts=verdicts,
+        contributions=contributions,
+        notes=work.notes,
+        state=state,
+        device_state={
+            d: work.device_state[d]
+            for d in sorted(work.device_state)
+            if work.device_state[d] != (data.prior_device_state.get(d) or {})
+        },
+        usage_share=usage_share,
+        usage_credits={d: c for d, c in sorted(work.released.items()) if c > 0},
+    )
