@@ -19,8 +19,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from opendepin import __version__
 from opendepin.api.bounded import BoundedJSONMiddleware
 from opendepin.api.deps import json_body_limit
+from opendepin.api.exact import ExactJSONResponse
+from opendepin.api.openapi import node_openapi
 from opendepin.api.ratelimit import RateLimiter
-from opendepin.api.routes import devices, epochs, health, reports, usage
+from opendepin.api.routes import devices, epochs, explorer, health, reports, usage
+from opendepin.explorer.chain import ChainView
+from opendepin.explorer.web import mount_explorer
 from opendepin.node import Node
 from opendepin.store.errors import StoreCorruption
 
@@ -46,20 +50,31 @@ def _error(status: int, reason: str, message: str, headers: Mapping[str, str] | 
     )
 
 
-def create_app(node: Node) -> FastAPI:
-    app = FastAPI(title="opendepin node", version=__version__)
+def create_app(node: Node, chain: ChainView | None = None) -> FastAPI:
+    """The node's app: the API, the explorer (pages at `/`, reading the chain's roots when `chain` is
+    given) and the API documents (`/docs`, `/redoc`, `/openapi.json`) served from vendored assets. Every JSON
+    answer has exact integers (`api/exact.py`): token amounts and integers beyond 2^53 - 1 are strings."""
+    app = FastAPI(
+        title="opendepin node",
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        default_response_class=ExactJSONResponse,
+    )
     app.state.node = node
     params = node.config.ingest
     app.state.limiter = RateLimiter(
         params.rejections_per_second, params.rejection_burst, params.rate_limited_sources, node.clock.now
     )
     app.add_middleware(BoundedJSONMiddleware, max_bytes=json_body_limit(params))
-    for module in (reports, usage, devices, epochs, health):
+    for module in (reports, usage, devices, epochs, explorer, health):
         app.include_router(module.router)
     for name, plugin in sorted(node.sectors.items()):
         router = plugin.routes(node)
         if router is not None:
             app.include_router(router, prefix=f"/v1/sectors/{name}")
+    mount_explorer(app, node, chain)
+    app.openapi = lambda: node_openapi(app)  # type: ignore[method-assign]
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, error: StarletteHTTPException) -> JSONResponse:
@@ -74,6 +89,11 @@ def create_app(node: Node) -> FastAPI:
     async def _invalid(_request: Request, error: RequestValidationError) -> JSONResponse:
         problems = [f"{'.'.join(map(str, e['loc']))[:100]}: {e['msg']}" for e in error.errors()[:10]]
         return _error(422, "request.invalid", "; ".join(problems))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, error: Exception) -> JSONResponse:
+        log.exception("unexpected error", exc_info=error)
+        return _error(500, "internal", "the node failed to answer; the operator has been told")
 
     @app.exception_handler(StoreCorruption)
     async def _corrupt(_request: Request, error: StoreCorruption) -> JSONResponse:
