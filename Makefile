@@ -20,9 +20,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# anvil (a real local EVM node) and OpenZeppelin's merkle-tree, used by the tests as independent references.
-$(NODE_STAMP): tools/js/package.json
+# anvil (a real local EVM node) and OpenZeppelin's merkle-tree, used by the tests as independent references;
+# the JavaScript device client's packages (clients/js: @noble/curves, @noble/hashes), run by the tests.
+$(NODE_STAMP): tools/js/package.json clients/js/package.json
 	cd tools/js && npm install --no-audit --no-fund --loglevel=error
+	cd clients/js && npm install --no-audit --no-fund --loglevel=error
 	touch $(NODE_STAMP)
 
 ## Run a small local DePIN network end to end (embedded SQLite store and in-process EVM) and print its JSON summary.
@@ -41,4 +43,4 @@ bench: $(STAMP) $(NODE_STAMP) $(BENCH_STAMP)
 	for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) .depin tools/js/node_modules
+	rm -rf $(VENV) .depin tools/js/node_modules clients/js/node_modules
