@@ -22,6 +22,7 @@ from opendepin.clock import Clock
 from opendepin.config import NetworkConfig
 from opendepin.identity.keys import verify_signature
 from opendepin.ingest.gate import GateResult
+from opendepin.market.receipts import UsageRecord
 from opendepin.reports.envelope import compute_report_id
 from opendepin.reports.model import ReportRecord
 from opendepin.rewards.audit import AuditReport
@@ -156,6 +157,11 @@ class Node:
         stored = self.store.stored_reports_received_between(since, self.clock.now() + 1)
         records = [s.record for s in stored if s.record.kind in kinds]
         return sorted(records, key=lambda r: (r.received_at, r.report_id))
+
+    def sector_usage(self, sector: str, since: int) -> Sequence[UsageRecord]:
+        stored = self.store.usage_between(since, self.clock.now() + 1)
+        records = [s.record for s in stored if s.record.sector == sector]
+        return sorted(records, key=lambda r: (r.received_at, r.receipt_id))
 
     @property
     def kinds(self) -> dict[str, type[BaseModel]]:

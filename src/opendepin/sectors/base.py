@@ -208,6 +208,10 @@ class SectorServices(Protocol):
         """`sector`'s accepted reports received at or after `since` (a Unix second), by receive time: what
         its routes show between epochs (an order book, results)."""
 
+    def sector_usage(self, sector: str, since: int) -> Sequence[UsageRecord]:
+        """`sector`'s accepted usage receipts received at or after `since`, by receive time (escrow deposits
+        between epochs)."""
+
 
 @dataclass(frozen=True, slots=True)
 class SectorInput:
