@@ -1,9 +1,10 @@
 """The compute sector's routes under `/v1/sectors/compute/`: rules, challenges, the order board, the book.
 
 The book between epochs is the engine's own view: the state of the latest closed epoch advanced by the
-reports received since, through the same `evaluate_compute` (escrow as of that epoch; spot checks wait for
-the epoch). Orders nobody has bid on yet live in the board of this process (a tenant's CLI re-posts its
-order if the node restarted); once bid on, an order is in every bid report and in the stored state.
+reports and usage receipts received since, through the same `evaluate_compute` (spot checks and capacity
+judgements wait for the epoch, which has the audit seeds). Orders nobody has bid on yet live in the board of
+this process (a tenant's CLI re-posts its order if the node restarted); once bid on, an order is in every
+bid report and in the stored state.
 """
 
 from __future__ import annotations
@@ -48,7 +49,12 @@ def build_router(services: SectorServices, sector: ComputeSector) -> APIRouter:
             if info is not None:
                 devices[device_id] = info
         now = services.now()
-        data = SectorInput(EpochWindow(-1, since, max(since, now) + 1), devices, reports, state)
+        usage = list(services.sector_usage(sector.name, since))
+        for device_id in {u.device for u in usage} - set(devices):
+            info = services.device(device_id)
+            if info is not None:
+                devices[device_id] = info
+        data = SectorInput(EpochWindow(-1, since, max(since, now) + 1), devices, reports, state, usage=usage)
         outcome = evaluate_compute(data, params)
         return {
             "state": dict(outcome.state),
