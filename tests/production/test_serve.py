@@ -61,7 +61,7 @@ def test_metrics_are_prometheus_text(store: SQLiteStore, config: NetworkConfig) 
     assert metrics_of(node) is counters
     key = DeviceKey("ed25519", b"\x61" * 32)
     node.onboard(onboard_request(config.name, key))
-    wires = [sign_report(key, "heartbeat", clock.now(), seq, HEARTBEAT).to_wire() for seq in (1, 2)]
+    wires = [sign_report(key, "wireless.heartbeat", clock.now(), seq, HEARTBEAT).to_wire() for seq in (1, 2)]
     results = node.ingest([*wires, wires[0], b"junk"], source="http:127.0.0.1")
     accepted = sum(r.accepted for r in results)
     text = render_metrics(node, bus_pending=7)

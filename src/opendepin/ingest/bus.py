@@ -1,0 +1,150 @@
+"""The ingest bus: a NATS JetStream stream between the edges that receive signed reports and the gate
+workers that store them (docs/production.md).
+
+- Stream `DEPIN_REPORTS` (subjects `depin.reports.>`, file storage) with a duplicate window of one hour:
+  an edge publishes each report with `Nats-Msg-Id` = its report id (the SHA-256 of its bytes when it does
+  not decode), so a re-send inside the window is stored once. Past the window the database still dedups
+  by report id: the bus only saves work, it is never what keeps a report from counting twice.
+- An edge acknowledges its sender only after JetStream's publish acknowledgement (the report is on the
+  stream's disk).
+- Workers share one durable pull consumer (`gate-workers`): explicit ack, sent only after the PostgreSQL
+  commit; `MaxDeliver` bounds redeliveries, after which a worker moves the message to the dead-letter
+  stream `DEPIN_DEAD` (`depin.dead.<reason>`) with the reason, and acknowledges it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import nats
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
+from nats.js.errors import NotFoundError
+
+from opendepin.reports.envelope import EnvelopeError, decode_report
+
+STREAM = "DEPIN_REPORTS"
+SUBJECT = "depin.reports.in"
+DEAD_STREAM = "DEPIN_DEAD"
+DEAD_PREFIX = "depin.dead"
+CONSUMER = "gate-workers"
+DUPLICATE_WINDOW_SECONDS = 3600.0
+MAX_DELIVER = 5
+ACK_WAIT_SECONDS = 30.0
+SOURCE_HEADER = "Depin-Source"
+RECEIVED_HEADER = "Depin-Received-Ms"
+
+
+@dataclass(frozen=True)
+class BusNames:
+    """Stream, subject and consumer names (a prefix lets tests and benchmarks run side by side)."""
+
+    stream: str = STREAM
+    subject: str = SUBJECT
+    dead_stream: str = DEAD_STREAM
+    dead_prefix: str = DEAD_PREFIX
+    consumer: str = CONSUMER
+
+    @classmethod
+    def prefixed(cls, tag: str) -> BusNames:
+        upper, lower = tag.upper(), tag.lower()
+        return cls(
+            f"{STREAM}_{upper}",
+            f"{lower}.reports.in",
+            f"{DEAD_STREAM}_{upper}",
+            f"{lower}.dead",
+            CONSUMER,
+        )
+
+
+def message_id(wire: bytes, max_report_bytes: int = 1 << 20) -> str:
+    """`Nats-Msg-Id` of a signed report: its report id, or `raw:<sha256>` of bytes that do not decode."""
+    try:
+        return decode_report(wire, max_report_bytes).report_id
+    except EnvelopeError:
+        return "raw:" + hashlib.sha256(wire).hexdigest()
+
+
+async def ensure_streams(js: JetStreamContext, names: BusNames) -> None:
+    """Create (or update) the report stream, the dead-letter stream and the workers' durable consumer."""
+    streams = (
+        StreamConfig(
+            name=names.stream,
+            subjects=[names.subject],
+            storage=StorageType.FILE,
+            duplicate_window=DUPLICATE_WINDOW_SECONDS,
+        ),
+        StreamConfig(name=names.dead_stream, subjects=[names.dead_prefix + ".>"], storage=StorageType.FILE),
+    )
+    for config in streams:
+        try:
+            await js.stream_info(config.name)  # type: ignore[arg-type]
+            await js.update_stream(config)
+        except NotFoundError:
+            await js.add_stream(config)
+    await js.add_consumer(
+        names.stream,
+        ConsumerConfig(
+            durable_name=names.consumer,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            max_deliver=MAX_DELIVER,
+            ack_wait=ACK_WAIT_SECONDS,
+            max_ack_pending=100_000,
+        ),
+    )
+
+
+async def delete_streams(js: JetStreamContext, names: BusNames) -> None:
+    for stream in (names.stream, names.dead_stream):
+        with contextlib.suppress(NotFoundError):
+            await js.delete_stream(stream)
+
+
+class BusEdge:
+    """An edge's side of the bus: publish signed reports and wait for JetStream to have stored them."""
+
+    def __init__(self, url: str = "nats://127.0.0.1:4222", names: BusNames | None = None) -> None:
+        self.url = url
+        self.names = names or BusNames()
+        self.nc: nats.NATS | None = None
+        self.js: JetStreamContext | None = None
+
+    async def connect(self) -> BusEdge:
+        self.nc = await nats.connect(self.url, max_reconnect_attempts=-1)
+        self.js = self.nc.jetstream()
+        await ensure_streams(self.js, self.names)
+        return self
+
+    async def publish(
+        self, wires: Sequence[bytes], source: str, received_ms: int | None = None
+    ) -> list[bool]:
+        """Publish each report stamped with the edge's receive time (ms; default now), awaiting every
+        publish acknowledgement; per report, True if the stream stored it now, False if it was a duplicate
+        inside the window (already stored)."""
+        assert self.js is not None, "connect() first"
+        js = self.js
+        stamp = received_ms if received_ms is not None else int(time.time() * 1000)
+        headers = {SOURCE_HEADER: source, RECEIVED_HEADER: str(stamp)}
+        acks = await asyncio.gather(
+            *(
+                js.publish(self.names.subject, wire, headers={**headers, "Nats-Msg-Id": message_id(wire)})
+                for wire in wires
+            )
+        )
+        return [not ack.duplicate for ack in acks]
+
+    async def pending(self) -> int:
+        """Reports on the stream not yet acknowledged by a worker (the bus backlog)."""
+        assert self.js is not None
+        info = await self.js.consumer_info(self.names.stream, self.names.consumer)
+        return int(info.num_pending + info.num_ack_pending)
+
+    async def close(self) -> None:
+        if self.nc is not None:
+            await self.nc.close()

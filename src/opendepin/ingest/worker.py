@@ -1,0 +1,314 @@
+"""Gate workers: consume the report stream, gate each report, store the batch in PostgreSQL in one
+transaction, and only then acknowledge the messages (docs/production.md).
+
+Any number of workers run at once, in any number of processes or machines. What keeps them consistent
+lives in the database, not in a worker's memory:
+- replay protection: each batch locks the `device_seq` rows of the devices it names (`SELECT … FOR
+  UPDATE`, in device order, so workers never deadlock on each other) and gates against the committed last
+  `seq`; a second worker with a report of the same device waits for the first one's commit;
+- duplicates: reports go through a staging table filled by COPY, then `INSERT … ON CONFLICT (report_id)
+  DO NOTHING`, whatever the bus delivers twice;
+- epoch closing: each batch holds a shared advisory lock and reads `ingest_closed_until`; the node sets
+  that value and takes the lock exclusively (`drain_workers`), which waits for batches in flight.
+
+A batch that fails (the database down, a deadlock) is not acknowledged: JetStream redelivers it after a
+short delay. A message delivered `MAX_DELIVER` times moves to the dead-letter stream with its reason. A
+redelivered report found already stored is our own earlier commit whose ack was lost: it is acknowledged
+without being counted again, as accepted or as refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import nats
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeout
+
+from opendepin.config import NetworkConfig
+from opendepin.ingest.bus import MAX_DELIVER, RECEIVED_HEADER, SOURCE_HEADER, BusNames, ensure_streams
+from opendepin.ingest.gate import GateResult, GateState, gate_report, rejection_bucket, rejection_source
+from opendepin.reports.envelope import EnvelopeError, decode_report
+from opendepin.rewards.epoch import window_for
+from opendepin.sectors.registry import load_sectors
+from opendepin.services.devices import DeviceRegistry
+from opendepin.services.ingest import MAX_KEPT_MESSAGE_CHARS, ingest_policies, report_kinds
+from opendepin.store.base import Rejection
+from opendepin.store.postgres import PostgresStore
+
+log = logging.getLogger(__name__)
+
+CLOSE_LOCK = 7_700_001
+"""Advisory lock key: shared by every batch, exclusive while the node marks an epoch closed."""
+CLOSED_UNTIL_KEY = "ingest_closed_until"
+"""Store meta: reports timed before this are refused (`report.epoch_closed`), set by the closing node."""
+STAGING = (
+    "CREATE TEMP TABLE IF NOT EXISTS staging_reports (report_id TEXT, device_id TEXT, kind TEXT, seq BIGINT, "
+    "ts BIGINT, received_at BIGINT, envelope BYTEA, signature BYTEA) ON COMMIT DELETE ROWS"
+)
+COLUMNS = "report_id, device_id, kind, seq, ts, received_at, envelope, signature"
+
+
+def drain_workers(store: PostgresStore, closed_until: int) -> None:
+    """The node's side of closing an epoch with bus workers: from now on workers refuse reports timed
+    before `closed_until`, and this returns once every batch that started before is committed."""
+    with store._tx() as cur:
+        cur.execute(
+            "INSERT INTO meta VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (CLOSED_UNTIL_KEY, str(closed_until)),
+        )
+        cur.execute("SELECT pg_advisory_xact_lock(%s)", (CLOSE_LOCK,))
+
+
+@dataclass
+class WorkerStats:
+    batches: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    redelivered_duplicates: int = 0
+    failed_batches: int = 0
+    dead_lettered: int = 0
+    latencies: list[float] = field(default_factory=list)
+    """Seconds from the edge's receipt to the commit, per accepted report (when the edge stamped it in ms)."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    wire: bytes
+    source: str
+    received_at: int
+    received_ms: int | None
+    delivered: int
+
+
+def _delivery(msg: Msg) -> Delivery:
+    headers = msg.headers or {}
+    stamp = headers.get(RECEIVED_HEADER, "")
+    received_ms = int(stamp) if stamp.isdigit() else None
+    received_at = received_ms // 1000 if received_ms is not None else int(time.time())
+    return Delivery(
+        msg.data, headers.get(SOURCE_HEADER, "bus"), received_at, received_ms, msg.metadata.num_delivered
+    )
+
+
+class GateWorker:
+    """One worker: a PostgreSQL connection, the network's gate, a pull subscription."""
+
+    def __init__(
+        self,
+        config: NetworkConfig,
+        dsn: str,
+        nats_url: str = "nats://127.0.0.1:4222",
+        names: BusNames | None = None,
+        batch: int = 500,
+        keep_latencies: bool = False,
+    ) -> None:
+        self.config = config
+        self.store = PostgresStore(dsn)
+        self.registry = DeviceRegistry(self.store)
+        sectors = load_sectors(config)
+        self.kinds = report_kinds(sectors)
+        self.policies = ingest_policies(sectors)
+        self.nats_url = nats_url
+        self.names = names or BusNames()
+        self.batch = batch
+        self.keep_latencies = keep_latencies
+        self.stats = WorkerStats()
+
+    # ---- one batch ------------------------------------------------------------------------------------
+
+    def _devices_named(self, deliveries: Sequence[Delivery]) -> list[str]:
+        """Registered devices the batch's reports name (a device onboarded since start is looked up)."""
+        named: set[str] = set()
+        for item in deliveries:
+            try:
+                device = decode_report(item.wire, self.config.ingest.max_report_bytes).envelope.device
+            except EnvelopeError:
+                continue
+            if self.registry.get(device) is None:
+                found = self.store.get_device(device)
+                if found is None:
+                    continue
+                self.registry.add(found)
+            named.add(device)
+        return sorted(named)
+
+    def _closed_until(self, cur: Any) -> int:
+        numbers = cur.execute("SELECT MAX(number) FROM epochs").fetchone()
+        by_epochs = window_for(self.config, int(numbers[0]) + 1).start if numbers[0] is not None else 0
+        row = cur.execute("SELECT value FROM meta WHERE key = %s", (CLOSED_UNTIL_KEY,)).fetchone()
+        return max(by_epochs, int(row[0]) if row else 0)
+
+    def store_batch(self, deliveries: Sequence[Delivery]) -> list[GateResult]:
+        """Gate and store a batch in one transaction (module rules); returns each report's result."""
+        devices = self._devices_named(deliveries)
+        params = self.config.ingest
+        results: list[GateResult] = []
+        with self.store._tx() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock_shared(%s)", (CLOSE_LOCK,))
+            closed_until = self._closed_until(cur)
+            cur.execute(
+                "INSERT INTO device_seq SELECT d, -1 FROM unnest(%s::text[]) AS d ORDER BY d "
+                "ON CONFLICT DO NOTHING",
+                (devices,),
+            )
+            rows = cur.execute(
+                "SELECT device_id, last_seq FROM device_seq WHERE device_id = ANY(%s) "
+                "ORDER BY device_id FOR UPDATE",
+                (devices,),
+            ).fetchall()
+            last_seq = {device: int(seq) for device, seq in rows}
+            batch_ids: set[str] = set()
+            batch_seqs: set[tuple[str, int]] = set()
+
+            class Seen:
+                def __contains__(inner, report_id: object) -> bool:
+                    if report_id in batch_ids:
+                        return True
+                    found = cur.execute("SELECT 1 FROM reports WHERE report_id = %s", (report_id,)).fetchone()
+                    return found is not None
+
+            class SeenSeqs:
+                def __contains__(inner, key: object) -> bool:
+                    if key in batch_seqs:
+                        return True
+                    device, seq = key  # type: ignore[misc]
+                    found = cur.execute(
+                        "SELECT 1 FROM report_seqs WHERE device_id = %s AND seq = %s", (device, seq)
+                    ).fetchone()
+                    return found is not None
+
+            state = GateState(self.registry.view(), last_seq, Seen(), closed_until, self.policies, SeenSeqs())
+            accepted: list[tuple[Any, ...]] = []
+            unique: set[tuple[str, int]] = set()
+            rejected: list[Rejection] = []
+            for item in deliveries:
+                result = gate_report(item.wire, state, item.received_at, params, self.kinds)
+                results.append(result)
+                if result.accepted and result.record is not None and result.signed is not None:
+                    record = result.record
+                    accepted.append(
+                        (
+                            record.report_id,
+                            record.device_id,
+                            record.kind,
+                            record.seq,
+                            record.ts,
+                            record.received_at,
+                            result.signed.envelope_bytes,
+                            result.signed.signature,
+                        )
+                    )
+                    batch_ids.add(record.report_id)
+                    if self.policies[record.kind].seq == "unique":
+                        batch_seqs.add((record.device_id, record.seq))
+                        unique.add((record.device_id, record.seq))
+                    else:
+                        last_seq[record.device_id] = record.seq
+                elif result.reason == "report.duplicate" and item.delivered > 1:
+                    self.stats.redelivered_duplicates += 1  # our own commit whose ack was lost
+                else:
+                    rejected.append(self._rejection(result, item))
+            cur.execute(STAGING)
+            with cur.copy(f"COPY staging_reports ({COLUMNS}) FROM STDIN") as copy:
+                for row in accepted:
+                    copy.write_row(row)
+            cur.execute(
+                f"INSERT INTO reports ({COLUMNS}) SELECT {COLUMNS} FROM staging_reports "
+                "ON CONFLICT DO NOTHING"
+            )
+            changed = sorted((d, s) for d, s in last_seq.items() if s >= 0)
+            cur.executemany(
+                "UPDATE device_seq SET last_seq = GREATEST(last_seq, %s) WHERE device_id = %s",
+                [(s, d) for d, s in changed],
+            )
+            if unique:
+                cur.executemany(
+                    "INSERT INTO report_seqs VALUES (%s, %s) ON CONFLICT DO NOTHING", sorted(unique)
+                )
+            self.store._append_rejections(cur, rejected, params.rejection_samples)
+        self.stats.batches += 1
+        self.stats.accepted += len(accepted)
+        self.stats.rejected += len(rejected)
+        if self.keep_latencies:
+            now_ms = time.time() * 1000
+            self.stats.latencies.extend(
+                (now_ms - item.received_ms) / 1000
+                for item, result in zip(deliveries, results, strict=True)
+                if result.accepted and item.received_ms is not None
+            )
+        return results
+
+    def _rejection(self, result: GateResult, item: Delivery) -> Rejection:
+        params = self.config.ingest
+        return Rejection(
+            result.reason,
+            result.message[:MAX_KEPT_MESSAGE_CHARS],
+            item.received_at,
+            result.report_id,
+            result.device_id[:MAX_KEPT_MESSAGE_CHARS] if result.device_id is not None else None,
+            bytes(item.wire[: params.rejection_sample_bytes]),
+            rejection_source(result, item.source),
+            rejection_bucket(
+                item.received_at,
+                self.config.epochs.genesis_ts,
+                self.config.epochs.length_seconds,
+                params.rejection_bucket_seconds,
+            ),
+        )
+
+    # ---- the loop --------------------------------------------------------------------------------------
+
+    async def run(
+        self, stop: asyncio.Event | None = None, idle_exit_seconds: float | None = None
+    ) -> WorkerStats:
+        """Consume until `stop` is set (or, with `idle_exit_seconds`, until the stream stays empty that
+        long: benchmarks and tests)."""
+        nc = await nats.connect(self.nats_url, max_reconnect_attempts=-1)
+        js = nc.jetstream()
+        await ensure_streams(js, self.names)
+        sub = await js.pull_subscribe_bind(self.names.consumer, self.names.stream)
+        idle_since = time.monotonic()
+        try:
+            while stop is None or not stop.is_set():
+                try:
+                    msgs = await sub.fetch(self.batch, timeout=0.5)
+                except NatsTimeout:
+                    if idle_exit_seconds is not None and time.monotonic() - idle_since > idle_exit_seconds:
+                        break
+                    continue
+                idle_since = time.monotonic()
+                await self.handle(js, msgs)
+        finally:
+            self.store.close()
+            await sub.unsubscribe()
+            await nc.close()
+        return self.stats
+
+    async def handle(self, js: Any, msgs: Sequence[Msg]) -> None:
+        """Store a fetched batch, then acknowledge it; on failure nak it (or dead-letter it at MaxDeliver)."""
+        deliveries = [_delivery(m) for m in msgs]
+        try:
+            self.store_batch(deliveries)
+        except Exception as error:
+            self.stats.failed_batches += 1
+            log.warning("a batch of %d failed, redelivering: %s", len(msgs), error)
+            for msg, item in zip(msgs, deliveries, strict=True):
+                if item.delivered >= MAX_DELIVER:
+                    reason = type(error).__name__
+                    await js.publish(
+                        f"{self.names.dead_prefix}.{reason}",
+                        msg.data,
+                        headers={**(msg.headers or {}), "Depin-Error": str(error)[:300]},
+                    )
+                    await msg.term()
+                    self.stats.dead_lettered += 1
+                else:
+                    await msg.nak(delay=1.0)
+            return
+        await asyncio.gather(*(msg.ack_sync() for msg in msgs))
