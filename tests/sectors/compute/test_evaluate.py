@@ -66,7 +66,8 @@ def test_a_lazy_provider_is_caught_slashed_and_the_job_rescheduled() -> None:
     assert reasons(first)[1] == "compute.spot_check_failed"
     assert first.usage_credits == {}
     assert first.state["bonds"]["dev1"] == 10_000 - 160
-    assert first.state["accounts"][TENANT.address] == 1_000 + 160  # the deposit compensates the tenant
+    # the tenant put up 10 % of the first run as its order deposit; the provider's deposit compensates it
+    assert first.state["accounts"][TENANT.address] == 1_000 - 32 + 160
     entry = first.state["orders"][order.order_id]
     assert entry["status"] == "leased" and entry["resume"] == 0
     notes = [n.reason for n in first.notes if n.device_id == "dev1"]
@@ -118,8 +119,20 @@ def test_an_order_whose_tenant_does_not_fund_it_closes_for_insufficient_funds() 
     out = evaluate_compute(epoch(DEVICES, [bid("dev1", T0 + 2, signed, 40, 160)], bonds()), PARAMS)
     entry = out.state["orders"][signed[0].order_id]
     assert entry["status"] == "closed" and entry["reason"] == "compute.insufficient_funds"
+    assert entry["leases"] == [] and out.state["bonds"]["dev1"] == 10_000  # nobody waited, nothing locked
+
+
+def test_a_free_rider_loses_its_order_deposit_to_the_provider_that_waited() -> None:
+    signed = make_order(units=8)
+    out = evaluate_compute(
+        epoch(DEVICES, [bid("dev1", T0 + 2, signed, 40, 160)], bonds() + funded(32)), PARAMS
+    )
+    entry = out.state["orders"][signed[0].order_id]
+    assert entry["status"] == "closed" and entry["reason"] == "compute.insufficient_funds"
     note = next(n for n in out.notes if n.reason == "compute.insufficient_funds")
     assert note.device_id == "dev1" and note.evidence["needed"] == 320 and note.evidence["escrow"] == 0
+    assert entry["deposit_paid"] == 32 and out.usage_credits == {"dev1": 31}  # 10 % of the run, less the take
+    assert out.state["accounts"][TENANT.address] == 0
 
 
 def test_replicas_that_disagree_are_bisected_to_one_unit_and_the_wrong_one_pays() -> None:
@@ -203,3 +216,35 @@ def test_a_result_checked_in_the_next_epoch_reports_its_failure_as_a_note() -> N
     )
     assert "compute.spot_check_failed" in [n.reason for n in second.notes if n.device_id == "dev1"]
     assert second.state["pending"] == []
+
+
+def test_capacity_pays_a_streak_at_the_measured_speed_and_fails_liars() -> None:
+    from opendepin.sectors.base import Challenge, ChallengeSeed
+    from opendepin.sectors.compute.challenges import CAPACITY, capacity_target, challenge_id, solve_capacity
+    from opendepin.sectors.compute.reports import CAPACITY as ANSWER
+    from tests.sectors.compute.helpers import report
+
+    params = ComputeParams.model_validate({"capacity": {"work_s": 1, "min_solutions": 4, "min_streak": 2}})
+    devices = [provider(0, hps=2_000), provider(1, hps=10**12), provider(2, hps=2_000)]
+    challenges, reports = list(audits(T0, T0 + 86_400)), []
+    for hour in range(3):
+        at = T0 + hour * 3_600
+        seed = ChallengeSeed("0x" + f"{hour:064x}", at)
+        challenge = Challenge(CAPACITY, challenge_id(CAPACITY, seed), at, seed)
+        challenges.append(challenge)
+        target = capacity_target(2_000, 1, 4)
+        nonces = solve_capacity(challenge.challenge_id, "dev0", target, 4)
+        reports.append(
+            report(ANSWER, "dev0", at + 2, {"challenge": challenge.challenge_id, "nonces": nonces})
+        )
+        reports.append(
+            report(ANSWER, "dev2", at + 2, {"challenge": challenge.challenge_id, "nonces": nonces})
+        )
+    out = evaluate_compute(epoch(devices, reports, challenges=challenges), params)
+    assert reasons(out) == ["ok", "compute.benchmark_failed"] * 3  # dev0's nonces do not hash for dev2
+    # dev0 passed 3 challenges, paid from the 2nd on at the speed it showed: 2 000 hashes in 2 s
+    (paid,) = out.contributions
+    assert paid.device_id == "dev0" and paid.units == 2 * 1_000
+    missed = [n for n in out.notes if n.reason == "compute.benchmark_failed"]
+    assert {n.device_id for n in missed} == {"dev1", "dev2"} and len(missed) == 6
+    assert out.device_state["dev1"]["streak"] == 0 and out.device_state["dev0"]["streak"] == 3

@@ -85,6 +85,7 @@ def test_a_job_is_ordered_bid_on_run_verified_and_paid_through_the_node(node: No
     assert int(capacity["target"]) > 0 and capacity["deadline"] > capacity["issued_at"]
     for key in keys:
         _receipt(client, OWNER, key.device_id, 5_000, f"bond:{key.device_id}", now)
+    _receipt(client, TENANT, keys[1].device_id, 1_000, "escrow:1", now)  # escrow before the order
     signed = make_order(units=6, max_price=90, ts=now, size=200)
     order = signed[0]
     posted = client.post(
@@ -111,7 +112,6 @@ def test_a_job_is_ordered_bid_on_run_verified_and_paid_through_the_node(node: No
     assert detail["status"] == "leased"
     (lease,) = detail["leases"]
     assert lease["device"] == keys[1].device_id and lease["price"] == 60
-    _receipt(client, TENANT, keys[1].device_id, 1_000, f"compute:{order.order_id}", clock.now())
     outputs = run_job(order.job)
     payload = {"order": order.order_id, "run": 0, "root": outputs_root(outputs).hex(), "outputs": outputs}
     assert node.ingest([sign_report(keys[1], RESULT, clock.now(), 10, payload).to_wire()])[0].accepted

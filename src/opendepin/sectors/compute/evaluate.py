@@ -7,10 +7,13 @@ Rules (docs/compute.md), applied to the epoch's usage receipts and reports in re
   verified work (`SectorOutcome.usage_credits`), keeping the take rate for the protocol;
 - bids (`compute.bid`) count in the order's bid window; each is checked (tenant's signature, limits, price,
   the provider's signed attributes, deposit, free bond, bids per order) and refused with a reason code;
-- when a bid window closes the cheapest bids win (market.match), each a lease; the tenant has
-  `funding_window_s` to hold the next run of every lease in escrow, then at every epoch end an order whose
-  tenant cannot cover its next run closes with `compute.insufficient_funds` (the engine settles: nobody has
-  to withdraw);
+- when a bid window closes the cheapest bids win (market.match), each a lease, and the tenant's order
+  deposit (`order_deposit_bps` of the first run, rounded up) moves from its escrow into the order (none
+  there: the order closes with `compute.insufficient_funds` and nobody is bound). The tenant has
+  `funding_window_s` to hold the next run of every lease in escrow; after that, at every epoch end, an order
+  whose tenant cannot cover its next run closes with `compute.insufficient_funds` and its order deposit
+  pays the providers that waited (the engine settles: nobody has to withdraw). An order that ends otherwise
+  returns the deposit to the tenant's escrow;
 - a lease must deliver run k by its due time (market.run_due), else `compute.deadline_missed`: its deposit
   goes to the tenant, the lease ends and the slot is auctioned again (the job is rescheduled). A run the
   tenant's escrow does not cover is not owed (the funding rule closes such an order instead);
@@ -21,7 +24,8 @@ Rules (docs/compute.md), applied to the epoch's usage receipts and reports in re
   `compute.result_mismatch`. A verified run is paid from escrow at the provider's price;
 - capacity: each capacity challenge whose deadline falls in the epoch is judged for every provider; a pass
   extends the provider's streak, a miss or a wrong answer is `compute.benchmark_failed` and resets it.
-  Availability pays `benchmark_hps` units per passed challenge once the streak reaches `min_streak`;
+  Availability pays, per passed challenge once the streak reaches `min_streak`, the speed the answer showed
+  (measured_speed: never more than the claim);
 - reputation: the decayed Beta score (reputation.py) records every verified run, capacity answer and
   failure (fraud weighs `fraud_weight`); a provider at or below `dq_ppm` is disqualified for good
   (`compute.disqualified`): its bids are refused and it earns nothing.
@@ -74,6 +78,13 @@ KEPT_CAPACITY_IDS = 8
 def is_provider(device: DeviceInfo) -> bool:
     """A compute provider: the maker attested cores and memory, the owner a benchmark."""
     return Hardware.of(device.attributes).is_provider
+
+
+def measured_speed(benchmark_hps: int, work_s: int, elapsed: int) -> int:
+    """Rule: a passed capacity challenge pays the speed it showed, never more than the claim:
+    min(B, B · work_s // elapsed). A provider that over-claims and still makes the deadline is paid what it
+    really hashed, so over-claiming only adds the risk of missing the deadline."""
+    return min(benchmark_hps, benchmark_hps * work_s // max(1, elapsed))
 
 
 def order_limits(params: ComputeParams) -> dict[str, int]:
@@ -194,10 +205,22 @@ class Epoch:
             return
         entry["status"], entry["reason"], entry["ended"] = "closed", reason, at
         entry["bids"] = []
-        for lease in entry["leases"]:
-            if lease["status"] == ACTIVE:
-                lease["status"], lease["reason"] = "closed", reason
-                self.note(lease["device"], reason, {"order": entry["id"], **evidence})
+        waiting = [lease for lease in entry["leases"] if lease["status"] == ACTIVE]
+        for lease in waiting:
+            lease["status"], lease["reason"] = "closed", reason
+            self.note(lease["device"], reason, {"order": entry["id"], **evidence})
+        deposit = entry.pop("tenant_deposit", 0)
+        if reason == "compute.insufficient_funds" and waiting:
+            share = deposit // len(waiting)
+            for lease in waiting:
+                provider, take = market.split_take(share, self.params.market.take_bps)
+                self.released[lease["device"]] += provider
+                self.state["take"] += take
+            self.state["take"] += deposit - share * len(waiting)
+            entry["deposit_paid"] = deposit
+        elif deposit:
+            tenant = entry["tenant"]
+            self.state["accounts"][tenant] = self.state["accounts"].get(tenant, 0) + deposit
 
     def fail_lease(
         self,
@@ -263,6 +286,19 @@ class Epoch:
             return
         held = frozenset(lease["device"] for lease in entry["leases"])
         winners = market.match(bids, slots, held)
+        if winners and "leased_at" not in entry:
+            reserve = sum(bid.price for bid in winners) * order.job.units
+            deposit = market.required_deposit(reserve, 1, self.params.market.order_deposit_bps, 0)
+            escrow = self.state["accounts"].get(order.tenant, 0)
+            if escrow < deposit:
+                return self.close_order(
+                    entry,
+                    "compute.insufficient_funds",
+                    closed_at,
+                    {"order_deposit": deposit, "escrow": escrow},
+                )
+            self.state["accounts"][order.tenant] = escrow - deposit
+            entry["tenant_deposit"] = deposit
         first_run = entry.pop("resume", 0)
         for bid in winners:
             entry["leases"].append(
@@ -296,6 +332,8 @@ class Epoch:
         statuses = {lease["status"] for lease in entry["leases"]}
         if ACTIVE not in statuses and "resume" not in entry and "done" in statuses:
             entry["status"], entry["reason"], entry["ended"] = "done", OK, now
+            deposit, tenant = entry.pop("tenant_deposit", 0), entry["tenant"]
+            self.state["accounts"][tenant] = self.state["accounts"].get(tenant, 0) + deposit
 
     # --- reports ----------------------------------------------------------------------------------------
     def verdict(self, report: ReportRecord, reason: str, evidence: Mapping[str, Any] | None = None) -> None:
@@ -452,7 +490,8 @@ class Epoch:
         if not passed:
             return self.verdict(report, "compute.benchmark_failed", {"cause": "wrong", **evidence})
         state = self.dstate(device.device_id)
-        state["cap"] = [*state.get("cap", []), challenge.challenge_id][-KEPT_CAPACITY_IDS:]
+        elapsed = max(1, report.received_at - challenge.issued_at)
+        state["cap"] = [*state.get("cap", []), [challenge.challenge_id, elapsed]][-KEPT_CAPACITY_IDS:]
         self.verdict(
             report,
             OK,
@@ -572,7 +611,8 @@ class Epoch:
 
     def judge_capacity(self, capacity: list[Challenge]) -> dict[str, int]:
         """Each capacity challenge whose deadline falls in the window, for every provider onboarded before
-        it: pass or `compute.benchmark_failed`. Returns the passes that pay (streak ≥ min_streak)."""
+        it: pass or `compute.benchmark_failed`. Returns, per provider, the sum of the measured speeds of the
+        passes that pay (streak ≥ min_streak)."""
         c, window = self.params.capacity, self.data.window
         paying: dict[str, int] = defaultdict(int)
         if not c.enabled:
@@ -588,11 +628,14 @@ class Epoch:
                 if self.disqualified(device_id):
                     continue
                 state = self.dstate(device_id)
-                if challenge.challenge_id in state.get("cap", []):
+                elapsed = dict((k, v) for k, v in state.get("cap", [])).get(challenge.challenge_id)
+                if elapsed is not None:
                     state["streak"] = state.get("streak", 0) + 1
                     self.record(device_id, True, self.params.reputation.success_weight)
                     if state["streak"] >= c.min_streak:
-                        paying[device_id] += 1
+                        paying[device_id] += measured_speed(
+                            Hardware.of(device.attributes).benchmark_hps, c.work_s, elapsed
+                        )
                 else:
                     state["streak"] = 0
                     self.record(device_id, False, self.params.reputation.failure_weight)
@@ -641,13 +684,12 @@ def evaluate_compute(data: SectorInput, params: ComputeParams) -> SectorOutcome:
     contributions = []
     for device_id in sorted(paying):
         hardware = Hardware.of(data.devices[device_id].attributes)
-        units = hardware.benchmark_hps * paying[device_id]
         contributions.append(
             Contribution(
                 device_id,
                 params.category,
-                units,
-                {"passes": paying[device_id], "benchmark_hps": hardware.benchmark_hps},
+                paying[device_id],
+                {"measured_hps_sum": paying[device_id], "benchmark_hps": hardware.benchmark_hps},
             )
         )
     usage_share = {d: Fraction(0) for d in work.device_state if work.disqualified(d)}
