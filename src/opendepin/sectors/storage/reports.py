@@ -85,3 +85,12 @@ def delete_message(segment: str, piece: int, provider: str) -> str:
 
 def piece_key(segment: str, piece: int) -> str:
     return f"{segment}:{piece}"
+
+
+def stored_message(segment: str, piece: int, root: str, size: int, client: str) -> str:
+    """The text a provider signs (its device key, over the UTF-8 bytes) when it has stored a piece: the
+    client keeps it with the object's metadata as proof of what the provider took."""
+    return (
+        f"opendepin storage stored\nsegment: {segment}\npiece: {piece}\nroot: {root}\nsize: {size}\n"
+        f"client: {client}"
+    )

@@ -1,0 +1,205 @@
+"""`depin provider storage` and `depin storage put|get|ls|rm|address` (mounted through the
+`opendepin.commands` entry points; heavy imports happen inside the commands)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+provider_app = typer.Typer(help="Run a storage provider (depin provider storage --dir D --node URL).")
+storage_app = typer.Typer(help="Store files on the network's storage providers.", no_args_is_help=True)
+
+DEFAULT_HOME = Path(os.environ.get("DEPIN_STORAGE_HOME", str(Path.home() / ".depin-storage")))
+Home = Annotated[Path, typer.Option(help="where the client keeps its key and catalog ($DEPIN_STORAGE_HOME)")]
+Node = Annotated[str, typer.Option(help="the node's URL")]
+Providers = Annotated[
+    list[str] | None,
+    typer.Option("--provider", help="a provider URL (repeat; default: HOME/providers.txt, one per line)"),
+]
+Key = Annotated[
+    str | None, typer.Option(help="client EVM key, hex ($DEPIN_STORAGE_KEY; default HOME/client.key)")
+]
+
+
+def _key(value: str | None, env: str) -> bytes | None:
+    text = value or os.environ.get(env)
+    return bytes.fromhex(text.removeprefix("0x")) if text else None
+
+
+@provider_app.callback(invoke_without_command=True)
+def provider_storage(
+    directory: Annotated[Path, typer.Option("--dir", help="where the provider keeps its key and pieces")],
+    node: Node = "http://127.0.0.1:8000",
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port to listen on")] = 7700,
+    endpoint: Annotated[str | None, typer.Option(help="URL clients reach (default http://HOST:PORT)")] = None,
+    capacity: Annotated[int, typer.Option(help="bytes offered")] = 10**11,
+    prefix: Annotated[
+        str, typer.Option(help="this host's network prefix, e.g. 203.0.113.0/24")
+    ] = "127.0.0.0/24",
+    owner_key: Annotated[
+        str | None, typer.Option(help="owner EVM key for onboarding ($DEPIN_OWNER_KEY)")
+    ] = None,
+    maker_key: Annotated[
+        str | None, typer.Option(help="maker EVM key for onboarding ($DEPIN_MAKER_KEY)")
+    ] = None,
+    lat: Annotated[float, typer.Option(help="latitude stated at onboarding")] = 0.0,
+    lon: Annotated[float, typer.Option(help="longitude stated at onboarding")] = 0.0,
+    poll: Annotated[float, typer.Option(help="seconds between audit polls")] = 2.0,
+) -> None:
+    """Keep pieces in DIR, serve them over HTTP, register them with the node, answer its audits.
+
+    Example: depin provider storage --dir /srv/p1 --node http://127.0.0.1:8000 --port 7701
+    --prefix 203.0.113.0/24 --owner-key $OWNER --maker-key $MAKER
+    """
+    from opendepin.sectors.storage.nodeclient import NodeError
+    from opendepin.sectors.storage.provider import ProviderOptions, run_provider
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    options = ProviderOptions(
+        directory=directory,
+        node=node,
+        capacity=capacity,
+        prefix=prefix,
+        endpoint=endpoint or f"http://{host}:{port}",
+        owner_key=_key(owner_key, "DEPIN_OWNER_KEY"),
+        maker_key=_key(maker_key, "DEPIN_MAKER_KEY"),
+        lat=lat,
+        lon=lon,
+        poll_s=poll,
+    )
+    try:
+        run_provider(options, host, port)
+    except NodeError as error:
+        typer.echo(f"error: {error.reason}: {error}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _client(home: Path, node: str, providers: list[str] | None, key: str | None):  # type: ignore[no-untyped-def]
+    from opendepin.sectors.storage.client import StorageClient, client_wallet
+
+    urls = list(providers or [])
+    listed = home / "providers.txt"
+    if not urls and listed.exists():
+        urls = [line.strip() for line in listed.read_text().splitlines() if line.strip()]
+    return StorageClient(client_wallet(home, key), node, urls, home)
+
+
+@storage_app.command("address")
+def address(home: Home = DEFAULT_HOME, key: Key = None) -> None:
+    """The client's address (buy data credits for it: depin credits buy --to ADDRESS)."""
+    from opendepin.sectors.storage.client import client_wallet
+
+    typer.echo(client_wallet(home, key).address)
+
+
+@storage_app.command("put")
+def put(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="the file to store")],
+    home: Home = DEFAULT_HOME,
+    node: Node = "http://127.0.0.1:8000",
+    provider: Providers = None,
+    key: Key = None,
+    hours: Annotated[int, typer.Option(help="hours of storage to prepay")] = 720,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Erasure-code FILE k of n across providers on distinct prefixes; print its object id.
+
+    Example: depin storage put photo.jpg --node http://127.0.0.1:8000 --provider http://127.0.0.1:7701
+    """
+    from opendepin.sectors.storage.client import StorageError
+
+    client = _client(home, node, provider, key)
+    client.prepaid_hours = hours
+    try:
+        with file.open("rb") as source:
+            record = client.put(source, file.name, file.stat().st_size)
+    except StorageError as error:
+        typer.echo(f"error: {error.reason}: {error}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        client.close()
+    summary = {
+        "object": record.object_id,
+        "size": record.size,
+        "sha256": record.sha256,
+        "segments": len(record.segments),
+        "k": record.k,
+        "n": record.n,
+    }
+    typer.echo(json.dumps(summary) if as_json else record.object_id)
+
+
+@storage_app.command("get")
+def get(
+    object_id: Annotated[str, typer.Argument(help="the object id `put` printed")],
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="file to write (default: stdout)")
+    ] = None,
+    home: Home = DEFAULT_HOME,
+    node: Node = "http://127.0.0.1:8000",
+    key: Key = None,
+) -> None:
+    """Fetch an object back (any k verified pieces per segment), checked against its SHA-256.
+
+    Example: depin storage get 3f2a... -o photo.jpg
+    """
+    from opendepin.sectors.storage.client import StorageError
+
+    client = _client(home, node, [], key)
+    target = output.with_name(output.name + ".part") if output else None
+    try:
+        if target is None:
+            client.get(object_id, sys.stdout.buffer)
+        else:
+            with target.open("wb") as out:
+                client.get(object_id, out)
+            target.replace(output)  # type: ignore[arg-type]
+    except StorageError as error:
+        if target is not None:
+            target.unlink(missing_ok=True)
+        typer.echo(f"error: {error.reason}: {error}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        client.close()
+
+
+@storage_app.command("ls")
+def ls(home: Home = DEFAULT_HOME, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """The objects in the client's catalog."""
+    from opendepin.sectors.storage.client import Catalog
+
+    records = sorted(Catalog(home).load().values(), key=lambda r: (r.created, r.object_id))
+    rows = [{"object": r.object_id, "name": r.name, "size": r.size, "sha256": r.sha256} for r in records]
+    if as_json:
+        typer.echo(json.dumps(rows))
+    else:
+        for row in rows:
+            typer.echo(f"{row['object']}  {row['size']:>12}  {row['name']}")
+
+
+@storage_app.command("rm")
+def rm(
+    object_id: Annotated[str, typer.Argument()],
+    home: Home = DEFAULT_HOME,
+    node: Node = "http://127.0.0.1:8000",
+    key: Key = None,
+) -> None:
+    """Ask every holder to delete the object's pieces (client-signed) and forget it."""
+    from opendepin.sectors.storage.client import StorageError
+
+    client = _client(home, node, [], key)
+    try:
+        counts = client.rm(object_id)
+    except StorageError as error:
+        typer.echo(f"error: {error.reason}: {error}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        client.close()
+    typer.echo(json.dumps(counts))

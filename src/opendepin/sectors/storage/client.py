@@ -1,0 +1,427 @@
+"""The storage client (`depin storage put|get|ls|rm`): erasure-codes objects k of n across distinct
+providers and network prefixes, pays each provider in data credits with signed usage receipts, keeps each
+object's metadata (piece Merkle roots signed by the providers, SHA-256 of the whole and of each segment),
+and reads objects back byte-identical while up to n − k providers are gone or lying.
+
+Rules (docs/storage.md, "Client"):
+- an object is cut into segments of at most `segment_size` bytes; segment id = SHA-256 of the client
+  address, the object id and the segment number; each segment is coded k of n (`codec.py`);
+- placement: the n pieces of a segment go to n different providers on n different network prefixes (the
+  prefix the node holds for the device, not what the provider says); a provider that refuses or fails is
+  replaced by another provider on an unused prefix;
+- a provider's answer is kept only if its signature over `stored_message` verifies with its device key and
+  names the root the client computed;
+- reading: k pieces are fetched in parallel; a piece whose Merkle root is not the recorded one (a lying or
+  rotten provider) or whose provider fails is replaced by the next holder's; the decoded segment must have
+  its recorded SHA-256, and the object its recorded SHA-256.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import random
+import secrets
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import httpx
+
+from opendepin.identity.keys import parse_device_id
+from opendepin.identity.wallets import Wallet
+from opendepin.market.receipts import UsageReceipt, sign_receipt
+from opendepin.sectors.storage import merkle
+from opendepin.sectors.storage.codec import decode_segment, encode_segment
+from opendepin.sectors.storage.nodeclient import NodeClient
+from opendepin.sectors.storage.params import StorageParams
+from opendepin.sectors.storage.pricing import EGRESS_UNIT, STORED_UNIT, egress_credits, storage_credits
+from opendepin.sectors.storage.reports import delete_message, put_message, stored_message
+
+SEGMENT_SIZE = 16 * 2**20
+CATALOG = "catalog.json"
+
+
+class StorageError(RuntimeError):
+    """A put or get that cannot be completed; `reason` is a stable code."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Provider:
+    """A provider as the client trusts it: the node's device record, reached at `url`."""
+
+    device_id: str
+    prefix: str
+    url: str
+
+
+@dataclass
+class PieceRecord:
+    index: int
+    device_id: str
+    url: str
+    root: str
+    size: int
+    provider_sig: str
+    receipt: str
+
+
+@dataclass
+class SegmentRecord:
+    segment: str
+    length: int
+    sha256: str
+    pieces: list[PieceRecord]
+
+
+@dataclass
+class ObjectRecord:
+    object_id: str
+    name: str
+    size: int
+    sha256: str
+    k: int
+    n: int
+    created: int
+    segments: list[SegmentRecord] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, raw: dict[str, Any]) -> ObjectRecord:
+        segments = [
+            SegmentRecord(s["segment"], s["length"], s["sha256"], [PieceRecord(**p) for p in s["pieces"]])
+            for s in raw["segments"]
+        ]
+        return cls(**{**raw, "segments": segments})
+
+
+class Catalog:
+    """The client's object metadata in `home/catalog.json` (written atomically)."""
+
+    def __init__(self, home: Path) -> None:
+        self.path = home / CATALOG
+        home.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+
+    def load(self) -> dict[str, ObjectRecord]:
+        if not self.path.exists():
+            return {}
+        return {k: ObjectRecord.of(v) for k, v in json.loads(self.path.read_text()).items()}
+
+    def save(self, objects: dict[str, ObjectRecord]) -> None:
+        tmp = self.path.with_name(CATALOG + ".tmp")
+        tmp.write_text(json.dumps({k: asdict(v) for k, v in sorted(objects.items())}, indent=1))
+        tmp.replace(self.path)
+
+    def add(self, record: ObjectRecord) -> None:
+        with self._lock:
+            objects = self.load()
+            objects[record.object_id] = record
+            self.save(objects)
+
+    def remove(self, object_id: str) -> None:
+        with self._lock:
+            objects = self.load()
+            objects.pop(object_id, None)
+            self.save(objects)
+
+
+def verify_stored(
+    provider: str, segment: str, index: int, root: str, size: int, client: str, sig: bytes
+) -> bool:
+    """Did `provider` sign that it stored this piece for `client`?"""
+    try:
+        return parse_device_id(provider).verify(
+            stored_message(segment, index, root, size, client).encode(), sig
+        )
+    except ValueError:
+        return False
+
+
+def choose(
+    providers: Sequence[Provider], n: int, rng: random.Random, exclude: set[str] = frozenset()
+) -> list[Provider]:  # type: ignore[assignment]
+    """Up to `n` providers at random, one per prefix, none of whose prefixes or ids are in `exclude`."""
+    pool = [p for p in providers if p.device_id not in exclude and p.prefix not in exclude]
+    rng.shuffle(pool)
+    chosen: list[Provider] = []
+    prefixes: set[str] = set()
+    for p in pool:
+        if p.prefix not in prefixes:
+            chosen.append(p)
+            prefixes.add(p.prefix)
+        if len(chosen) == n:
+            break
+    return chosen
+
+
+class StorageClient:
+    """Puts and gets objects through providers, paying with `wallet`'s data credits."""
+
+    def __init__(
+        self,
+        wallet: Wallet,
+        node: str,
+        provider_urls: Sequence[str],
+        home: Path,
+        segment_size: int = SEGMENT_SIZE,
+        prepaid_hours: int = 720,
+        timeout: float = 60.0,
+    ) -> None:
+        self.wallet = wallet
+        self.node = NodeClient(node)
+        self.provider_urls = list(provider_urls)
+        self.catalog = Catalog(home)
+        self.segment_size = segment_size
+        self.prepaid_hours = prepaid_hours
+        self.http = httpx.Client(timeout=timeout, limits=httpx.Limits(max_connections=64))
+        self.rng = random.Random(secrets.randbits(64))
+        self._params: StorageParams | None = None
+
+    def close(self) -> None:
+        self.http.close()
+        self.node.close()
+
+    @property
+    def params(self) -> StorageParams:
+        if self._params is None:
+            self._params = StorageParams.model_validate(self.node.rules())
+        return self._params
+
+    def providers(self) -> list[Provider]:
+        """Providers that answer at their URL and that the node knows, with the prefix the node holds."""
+        found = []
+        for url in self.provider_urls:
+            try:
+                info = self.http.get(url.rstrip("/") + "/info", timeout=5).json()
+                device = self.node.device(str(info["device_id"]))
+            except (httpx.HTTPError, ValueError, KeyError):
+                continue
+            prefix = None if device is None else device.get("attributes", {}).get("network_prefix")
+            if prefix:
+                found.append(Provider(device["device_id"], str(prefix), url.rstrip("/")))
+        return found
+
+    # receipts
+    def _receipt(self, device: str, credits: int, quantity: int, unit: str, ref: str) -> str:
+        receipt = UsageReceipt(
+            "storage", device, self.wallet.address, credits, quantity, unit, ref, int(time.time())
+        )
+        return base64.b64encode(sign_receipt(receipt, self.wallet.sign_text).to_wire()).decode()
+
+    # put
+    def put(self, source: BinaryIO, name: str, size: int) -> ObjectRecord:
+        p = self.params
+        providers = self.providers()
+        prefixes = len({x.prefix for x in providers})
+        if prefixes < p.n:
+            raise StorageError(
+                "storage.not_enough_providers",
+                f"{len(providers)} providers on {prefixes} prefixes; need {p.n} prefixes",
+            )
+        object_id = secrets.token_hex(16)
+        record = ObjectRecord(object_id, name, size, "", p.k, p.n, int(time.time()))
+        whole = hashlib.sha256()
+        number = 0
+        for chunk in iter_chunks(source, self.segment_size):
+            whole.update(chunk)
+            record.segments.append(self._put_segment(object_id, number, chunk, providers))
+            number += 1
+        if number == 0:
+            record.segments.append(self._put_segment(object_id, 0, b"", providers))
+        record.sha256 = whole.hexdigest()
+        self.catalog.add(record)
+        return record
+
+    def _put_segment(
+        self, object_id: str, number: int, data: bytes, providers: list[Provider]
+    ) -> SegmentRecord:
+        p = self.params
+        segment = hashlib.sha256(f"{self.wallet.address}|{object_id}|{number}".encode()).hexdigest()
+        pieces = encode_segment(data, p.k, p.n)
+        placed: dict[int, PieceRecord] = {}
+        used: set[str] = set()
+        tried: set[str] = set()
+        pending = list(range(p.n))
+        errors: list[str] = []
+        with ThreadPoolExecutor(max_workers=p.n) as pool:
+            while pending:
+                targets = choose(providers, len(pending), self.rng, used | tried)
+                if len(targets) < len(pending):
+                    raise StorageError(
+                        "storage.placement_failed",
+                        f"segment {number}: {len(placed)} of {p.n} pieces placed; no provider left on an "
+                        f"unused prefix ({'; '.join(errors[-3:])})",
+                    )
+                jobs = {
+                    pool.submit(self._upload, target, segment, index, pieces[index]): (index, target)
+                    for index, target in zip(pending, targets, strict=False)
+                }
+                pending = []
+                for job, (index, target) in jobs.items():
+                    tried |= {target.device_id, target.prefix}
+                    try:
+                        placed[index] = job.result()
+                        used |= {target.device_id, target.prefix}
+                    except (StorageError, httpx.HTTPError) as error:
+                        errors.append(f"{target.url}: {error}")
+                        pending.append(index)
+        return SegmentRecord(
+            segment, len(data), hashlib.sha256(data).hexdigest(), [placed[i] for i in range(p.n)]
+        )
+
+    def _upload(self, target: Provider, segment: str, index: int, data: bytes) -> PieceRecord:
+        p = self.params
+        root = merkle.compute_root(data, p.leaf_size).hex()
+        text = put_message(segment, index, target.device_id, root, len(data), p.k, p.n)
+        byte_hours = len(data) * self.prepaid_hours
+        receipt = self._receipt(
+            target.device_id,
+            storage_credits(byte_hours, p.credits_per_gb_hour),
+            byte_hours,
+            STORED_UNIT,
+            f"put:{segment}:{index}",
+        )
+        headers = {
+            "x-client": self.wallet.address,
+            "x-client-sig": self.wallet.sign_text(text).hex(),
+            "x-k": str(p.k),
+            "x-n": str(p.n),
+            "x-receipt": receipt,
+        }
+        response = self.http.put(f"{target.url}/pieces/{segment}/{index}", content=data, headers=headers)
+        if response.status_code != 200:
+            raise StorageError("storage.provider_refused", f"{response.status_code} {response.text[:300]}")
+        answer = response.json()
+        sig = bytes.fromhex(answer["provider_sig"])
+        if answer["root"] != root or not verify_stored(
+            target.device_id, segment, index, root, len(data), self.wallet.address, sig
+        ):
+            raise StorageError(
+                "storage.bad_provider_signature", "the provider did not sign the piece we sent"
+            )
+        return PieceRecord(
+            index, target.device_id, target.url, root, len(data), answer["provider_sig"], answer["receipt"]
+        )
+
+    # get
+    def get(self, object_id: str, out: BinaryIO) -> ObjectRecord:
+        record = self.catalog.load().get(object_id)
+        if record is None:
+            raise StorageError("storage.unknown_object", f"no object {object_id} in the catalog")
+        whole = hashlib.sha256()
+        for seg in record.segments:
+            data = self._get_segment(record, seg)
+            whole.update(data)
+            out.write(data)
+        if whole.hexdigest() != record.sha256:
+            raise StorageError(
+                "storage.object_mismatch", "the object's SHA-256 differs from the recorded one"
+            )
+        return record
+
+    def _fetch(self, seg: SegmentRecord, piece: PieceRecord) -> bytes:
+        p = self.params
+        receipt = self._receipt(
+            piece.device_id,
+            egress_credits(piece.size, p.credits_per_gb_egress),
+            piece.size,
+            EGRESS_UNIT,
+            f"get:{seg.segment}:{piece.index}:{secrets.token_hex(8)}",
+        )
+        response = self.http.get(
+            f"{piece.url}/pieces/{seg.segment}/{piece.index}", headers={"x-receipt": receipt}
+        )
+        if response.status_code != 200:
+            raise StorageError("storage.provider_refused", f"{response.status_code} {response.text[:200]}")
+        data = response.content
+        if len(data) != piece.size or merkle.compute_root(data, p.leaf_size).hex() != piece.root:
+            raise StorageError(
+                "storage.bad_piece", f"piece {piece.index} from {piece.device_id} is not what it signed"
+            )
+        return data
+
+    def _get_segment(self, record: ObjectRecord, seg: SegmentRecord) -> bytes:
+        """k verified pieces, asked in parallel; each failure asks the next holder."""
+        queue = list(seg.pieces)
+        self.rng.shuffle(queue)
+        got: dict[int, bytes] = {}
+        failures: list[str] = []
+        with ThreadPoolExecutor(max_workers=record.k) as pool:
+            running: dict[Future[bytes], PieceRecord] = {}
+            while len(got) < record.k:
+                while queue and len(running) + len(got) < record.k:
+                    piece = queue.pop()
+                    running[pool.submit(self._fetch, seg, piece)] = piece
+                if not running:
+                    raise StorageError(
+                        "storage.not_enough_pieces",
+                        f"segment {seg.segment}: {len(got)} good pieces of {record.k} needed "
+                        f"({'; '.join(failures)})",
+                    )
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    piece = running.pop(future)
+                    try:
+                        got[piece.index] = future.result()
+                    except (StorageError, httpx.HTTPError) as error:
+                        failures.append(f"{piece.device_id[:20]}: {type(error).__name__}: {error}"[:200])
+        data = decode_segment(got, record.k, record.n, seg.length)
+        if hashlib.sha256(data).hexdigest() != seg.sha256:
+            raise StorageError("storage.segment_mismatch", f"segment {seg.segment} decodes to other bytes")
+        return data
+
+    # ls, rm
+    def ls(self) -> list[ObjectRecord]:
+        return sorted(self.catalog.load().values(), key=lambda r: (r.created, r.object_id))
+
+    def rm(self, object_id: str) -> dict[str, int]:
+        """Ask every holder to drop its pieces (client-signed); the object leaves the catalog."""
+        record = self.catalog.load().get(object_id)
+        if record is None:
+            raise StorageError("storage.unknown_object", f"no object {object_id} in the catalog")
+        counts = {"deleted": 0, "failed": 0}
+        for seg in record.segments:
+            for piece in seg.pieces:
+                sig = self.wallet.sign_text(delete_message(seg.segment, piece.index, piece.device_id)).hex()
+                try:
+                    response = self.http.delete(
+                        f"{piece.url}/pieces/{seg.segment}/{piece.index}", headers={"x-client-sig": sig}
+                    )
+                    counts["deleted" if response.status_code == 200 else "failed"] += 1
+                except httpx.HTTPError:
+                    counts["failed"] += 1
+        self.catalog.remove(object_id)
+        return counts
+
+
+def iter_chunks(source: BinaryIO, size: int) -> Iterator[bytes]:
+    while True:
+        chunk = source.read(size)
+        if not chunk:
+            return
+        yield chunk
+
+
+def client_wallet(home: Path, key_hex: str | None = None) -> Wallet:
+    """The client's EVM key: given, else `$DEPIN_STORAGE_KEY`, else `home/client.key` (created, 0600)."""
+    key_hex = key_hex or os.environ.get("DEPIN_STORAGE_KEY")
+    if key_hex:
+        return Wallet(bytes.fromhex(key_hex.removeprefix("0x")))
+    path = home / "client.key"
+    if path.exists():
+        return Wallet(bytes.fromhex(path.read_text().strip()))
+    wallet = Wallet.generate()
+    home.mkdir(parents=True, exist_ok=True)
+    path.write_text(wallet.private_key.hex())
+    path.chmod(0o600)
+    return wallet

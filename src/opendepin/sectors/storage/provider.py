@@ -1,0 +1,410 @@
+"""The storage provider agent (`depin provider storage`): a process that keeps real bytes in its own
+directory, takes client-signed, paid piece uploads and serves paid downloads over HTTP, registers its pieces
+with the node, answers the node's audits, and signs what it stored.
+
+HTTP API of a provider (docs/storage.md, "Provider agent"):
+- `GET /info`: device id, network prefix, capacity and use;
+- `PUT /pieces/{segment}/{index}`: the piece's bytes; headers `x-client`, `x-client-sig` (hex, EIP-191 over
+  `reports.put_message`), `x-k`, `x-n`, `x-receipt` (base64 of a signed usage receipt for the byte-hours
+  prepaid). The agent recomputes the Merkle root, checks both signatures and the price, has the node accept
+  the receipt (`POST /v1/usage`; refused → 402 with the node's reason), stores the bytes, registers them
+  (`storage.put`) and answers with its own signature over `reports.stored_message`;
+- `GET /pieces/{segment}/{index}`: the bytes, for a signed egress receipt in `x-receipt` (sent on to the
+  node);
+- `DELETE /pieces/{segment}/{index}`: with the piece's client's signature over `reports.delete_message`.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import h3
+from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi.concurrency import run_in_threadpool
+
+from opendepin.identity.attestation import attestation_message, location_message
+from opendepin.identity.keys import DeviceKey
+from opendepin.identity.wallets import Wallet, normalize_address, recover_text_signer
+from opendepin.market.receipts import ReceiptError, SignedReceipt, decode_receipt
+from opendepin.reports.envelope import sign_report
+from opendepin.sectors.storage import merkle
+from opendepin.sectors.storage.audit import Piece, due_for
+from opendepin.sectors.storage.nodeclient import NodeClient, NodeError
+from opendepin.sectors.storage.params import StorageParams
+from opendepin.sectors.storage.pieces import PieceMeta, PieceStore, tree_of
+from opendepin.sectors.storage.pricing import EGRESS_UNIT, STORED_UNIT, egress_credits, storage_credits
+from opendepin.sectors.storage.reports import (
+    DELETE,
+    PING,
+    PROOF,
+    PUT,
+    delete_message,
+    put_message,
+    stored_message,
+)
+
+log = logging.getLogger("opendepin.storage.provider")
+KEY_FILE = "device.key"
+MIN_PREPAID_HOURS = 1
+AUDIT_SLACK = 1
+"""Answers beyond the reservoir's slots: the node may hold fewer of our pieces than we do."""
+
+
+@dataclass
+class ProviderOptions:
+    directory: Path
+    node: str
+    capacity: int
+    prefix: str
+    endpoint: str
+    owner_key: bytes | None = None
+    maker_key: bytes | None = None
+    lat: float = 0.0
+    lon: float = 0.0
+    poll_s: float = 2.0
+    min_prepaid_hours: int = MIN_PREPAID_HOURS
+
+
+def load_or_create_key(directory: Path) -> DeviceKey:
+    """The provider's ed25519 device key (created on first start, kept in DIR/device.key, mode 0600)."""
+    path = directory / KEY_FILE
+    if path.exists():
+        return DeviceKey("ed25519", bytes.fromhex(path.read_text().strip()))
+    key = DeviceKey.generate("ed25519")
+    directory.mkdir(parents=True, exist_ok=True)
+    path.write_text(key.secret.hex())
+    path.chmod(0o600)
+    return key
+
+
+def onboarding_body(
+    network: str, key: DeviceKey, owner: Wallet, maker: Wallet, cell: str, attributes: Mapping[str, Any]
+) -> dict[str, Any]:
+    """POST /v1/devices: the maker's attestation and the owner's location with capacity and prefix."""
+    stated = dict(attributes)
+    return {
+        "device_id": key.device_id,
+        "owner": owner.address,
+        "maker": maker.address,
+        "maker_signature": maker.sign_text(attestation_message(network, key.device_id, owner.address)).hex(),
+        "attributes": {},
+        "location": {
+            "cell": cell,
+            "nonce": 1,
+            "signature": owner.sign_text(location_message(network, key.device_id, cell, 1, stated)).hex(),
+            "attributes": stated,
+        },
+    }
+
+
+@dataclass
+class ProviderAgent:
+    """One provider: its key, its pieces on disk, the node it reports to."""
+
+    options: ProviderOptions
+    key: DeviceKey = field(init=False)
+    store: PieceStore = field(init=False)
+    node: NodeClient = field(init=False)
+    params: StorageParams = field(init=False)
+    _seq: int = 0
+    _seq_lock: threading.Lock = field(default_factory=threading.Lock)
+    last_audit: str | None = None
+    answered: dict[str, dict[str, int]] = field(default_factory=dict)
+    """audit id → how many reports the node answered with each status (the last few audits)"""
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        self.key = load_or_create_key(self.options.directory)
+        self.store = PieceStore(self.options.directory, self.options.capacity)
+        self.node = NodeClient(self.options.node)
+        self.params = StorageParams()
+
+    @property
+    def device_id(self) -> str:
+        return self.key.device_id
+
+    def attributes(self) -> dict[str, Any]:
+        return {
+            "capacity_bytes": self.options.capacity,
+            "network_prefix": self.options.prefix,
+            "endpoint": self.options.endpoint,
+        }
+
+    def start(self) -> dict[str, Any]:
+        """Read the network's storage rules and onboard (once) with the owner's and maker's keys."""
+        self.params = StorageParams.model_validate(self.node.rules())
+        device = self.node.device(self.device_id)
+        if device is None:
+            if self.options.owner_key is None or self.options.maker_key is None:
+                raise NodeError(
+                    "onboarding.needs_keys", "not onboarded yet: give --owner-key and --maker-key"
+                )
+            cell = h3.latlng_to_cell(self.options.lat, self.options.lon, 12)
+            body = onboarding_body(
+                self.node.network(),
+                self.key,
+                Wallet(self.options.owner_key),
+                Wallet(self.options.maker_key),
+                cell,
+                self.attributes(),
+            )
+            device = self.node.onboard(body)
+        return device
+
+    def next_seq(self) -> int:
+        """Unique sequence numbers (the sector's reports take `seq` unique, in any order): microseconds."""
+        with self._seq_lock:
+            self._seq = max(self._seq + 1, time.time_ns() // 1_000)
+            return self._seq
+
+    def send(self, kind: str, payloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        now = int(time.time())
+        wires = [sign_report(self.key, kind, now, self.next_seq(), p).to_wire() for p in payloads]
+        return self.node.post_reports(wires)
+
+    # uploads, downloads, deletes
+    def check_receipt(self, header: str | None, client: str | None, unit: str, needed: int) -> SignedReceipt:
+        """A usage receipt for this device, in `unit`, covering `needed` of it at the network's price."""
+        if not header:
+            raise HTTPException(402, {"reason": "storage.payment_required", "message": "x-receipt missing"})
+        try:
+            signed = decode_receipt(base64.b64decode(header, validate=True))
+        except (ReceiptError, ValueError) as error:
+            raise HTTPException(
+                402, {"reason": getattr(error, "reason", "receipt.malformed"), "message": str(error)}
+            ) from None
+        r = signed.receipt
+        price = (
+            storage_credits(r.quantity, self.params.credits_per_gb_hour)
+            if unit == STORED_UNIT
+            else egress_credits(r.quantity, self.params.credits_per_gb_egress)
+        )
+        problems = []
+        if r.device != self.device_id or r.sector != "storage" or r.unit != unit:
+            problems.append(f"receipt must be for device {self.device_id}, sector storage, unit {unit}")
+        if client is not None and r.payer != client:
+            problems.append(f"receipt payer {r.payer} is not the client {client}")
+        if r.quantity < needed or r.credits < price:
+            problems.append(
+                f"receipt covers {r.quantity} {unit} for {r.credits} credits; needed {needed} for {price}"
+            )
+        if problems:
+            raise HTTPException(402, {"reason": "storage.bad_receipt", "message": "; ".join(problems)})
+        return signed
+
+    def accept_put(self, segment: str, index: int, body: bytes, headers: Mapping[str, str]) -> dict[str, Any]:
+        try:
+            client = normalize_address(headers.get("x-client", ""))
+            k, n = int(headers.get("x-k", "")), int(headers.get("x-n", ""))
+            client_sig = bytes.fromhex(headers.get("x-client-sig", ""))
+            self.store.path(segment, index)
+        except ValueError as error:
+            raise HTTPException(400, {"reason": "storage.bad_request", "message": str(error)}) from None
+        if not (1 <= k < n <= 255 and index < n and body):
+            raise HTTPException(
+                400, {"reason": "storage.bad_piece", "message": "need 1 <= k < n, piece < n, bytes"}
+            )
+        root = merkle.compute_root(body, self.params.leaf_size).hex()
+        text = put_message(segment, index, self.device_id, root, len(body), k, n)
+        if recover_text_signer(text, client_sig) != client:
+            raise HTTPException(
+                403,
+                {"reason": "storage.bad_client_signature", "message": "the client did not sign this piece"},
+            )
+        held = self.store.meta(segment, index)
+        if held is not None and held.root != root:
+            raise HTTPException(
+                409, {"reason": "storage.piece_taken", "message": "another piece is stored here"}
+            )
+        needed = len(body) * self.options.min_prepaid_hours
+        receipt = self.check_receipt(headers.get("x-receipt"), client, STORED_UNIT, needed)
+        (status,) = self.node.post_usage([receipt.to_wire()])
+        if status["status"] != "accepted":
+            raise HTTPException(402, {"reason": status["status"], "message": status["message"]})
+        meta = PieceMeta(segment, index, len(body), root, k, n, client, client_sig.hex())
+        try:
+            self.store.put(meta, body)
+        except OSError as error:
+            raise HTTPException(507, {"reason": "storage.full", "message": str(error)}) from None
+        payload = {
+            "segment": segment,
+            "piece": index,
+            "k": k,
+            "n": n,
+            "size": len(body),
+            "root": root,
+            "client": client,
+            "client_sig": client_sig,
+        }
+        (registered,) = self.send(PUT, [payload])
+        signature = self.key.sign(stored_message(segment, index, root, len(body), client).encode())
+        return {
+            "device_id": self.device_id,
+            "root": root,
+            "size": len(body),
+            "provider_sig": signature.hex(),
+            "receipt": receipt.receipt_id,
+            "registered": registered["status"],
+        }
+
+    def serve_get(self, segment: str, index: int, headers: Mapping[str, str]) -> bytes:
+        meta = self.store.meta(segment, index)
+        data = self.store.read(segment, index) if meta else None
+        if meta is None or data is None:
+            raise HTTPException(404, {"reason": "storage.unknown_piece", "message": "no such piece here"})
+        receipt = self.check_receipt(headers.get("x-receipt"), None, EGRESS_UNIT, len(data))
+        threading.Thread(target=self._post_usage, args=(receipt,), daemon=True).start()
+        return data
+
+    def _post_usage(self, receipt: SignedReceipt) -> None:
+        try:
+            (status,) = self.node.post_usage([receipt.to_wire()])
+            if status["status"] != "accepted":
+                log.warning("egress receipt %s refused: %s", receipt.receipt_id, status["status"])
+        except (NodeError, OSError) as error:
+            log.warning("egress receipt %s not sent: %s", receipt.receipt_id, error)
+
+    def accept_delete(self, segment: str, index: int, headers: Mapping[str, str]) -> dict[str, Any]:
+        meta = self.store.meta(segment, index)
+        if meta is None:
+            raise HTTPException(404, {"reason": "storage.unknown_piece", "message": "no such piece here"})
+        try:
+            sig = bytes.fromhex(headers.get("x-client-sig", ""))
+        except ValueError:
+            sig = b""
+        if recover_text_signer(delete_message(segment, index, self.device_id), sig) != meta.client:
+            raise HTTPException(
+                403,
+                {
+                    "reason": "storage.bad_client_signature",
+                    "message": "only the piece's client may delete it",
+                },
+            )
+        self.store.delete(segment, index)
+        (status,) = self.send(DELETE, [{"segment": segment, "piece": index, "client_sig": sig}])
+        return {"deleted": True, "registered": status["status"]}
+
+    # audits
+    def answer_audit(self, challenge: str) -> list[dict[str, Any]]:
+        """Proofs for what this provider owes in the audit `challenge` (a ping when nothing)."""
+        metas = {m.key: m for m in self.store.all()}
+        pieces = [
+            Piece(m.key, m.segment, m.index, self.device_id, m.size, m.root, m.k, m.n, 0)
+            for m in metas.values()
+        ]
+        p = self.params
+        dues = due_for(
+            challenge,
+            self.device_id,
+            pieces,
+            p.audit_slots + AUDIT_SLACK,
+            Fraction(str(p.stripe_audit_rate)),
+            p.leaf_size,
+            p.stripe_size,
+        )
+        if not dues:
+            return self.send(PING, [{"challenge": challenge}])
+        payloads = []
+        for key, due in dues.items():
+            meta = metas[key]
+            data = self.store.read(meta.segment, meta.index)
+            payload: dict[str, Any] = {"challenge": challenge, "segment": meta.segment, "piece": meta.index}
+            if data is None:
+                payload["missing"] = True
+            else:
+                leaf_size = p.leaf_size
+                payload["leaf"] = due.leaf
+                payload["data"] = data[due.leaf * leaf_size : (due.leaf + 1) * leaf_size]
+                payload["path"] = merkle.prove(tree_of(data, leaf_size), due.leaf)
+                if due.stripe is not None:
+                    payload["stripe"] = data[due.stripe[0] : due.stripe[0] + due.stripe[1]]
+            payloads.append(payload)
+        return self.send(PROOF, payloads)
+
+    def audit_once(self) -> list[dict[str, Any]] | None:
+        """Answer the node's current audit if it is new; None when there was nothing new."""
+        current = self.node.audit()["challenge"]
+        if current == self.last_audit:
+            return None
+        results = self.answer_audit(current)
+        self.last_audit = current
+        counts: dict[str, int] = {}
+        for result in results:
+            counts[result["status"]] = counts.get(result["status"], 0) + 1
+        self.answered[current] = counts
+        for old in list(self.answered)[:-8]:
+            del self.answered[old]
+        return results
+
+    def audit_loop(self) -> None:
+        while not self.stop.is_set():
+            try:
+                results = self.audit_once()
+                if results is not None:
+                    refused = [r["status"] for r in results if r["status"] != "accepted"]
+                    log.info(
+                        "audit %s answered: %d reports, refused %s", self.last_audit, len(results), refused
+                    )
+            except (NodeError, OSError) as error:
+                log.warning("audit poll failed: %s", error)
+            self.stop.wait(self.options.poll_s)
+
+
+def build_app(agent: ProviderAgent) -> FastAPI:
+    app = FastAPI(title="opendepin storage provider")
+
+    @app.get("/info")
+    def info() -> dict[str, Any]:
+        return {
+            "device_id": agent.device_id,
+            **agent.attributes(),
+            "used_bytes": agent.store.used(),
+            "pieces": len(agent.store.all()),
+            "audits": agent.answered,
+        }
+
+    @app.put("/pieces/{segment}/{index}")
+    async def put_piece(segment: str, index: int, request: Request) -> dict[str, Any]:
+        body = await request.body()
+        return await run_in_threadpool(agent.accept_put, segment, index, body, dict(request.headers))
+
+    @app.get("/pieces/{segment}/{index}")
+    def get_piece(segment: str, index: int, request: Request) -> Response:
+        try:
+            agent.store.path(segment, index)
+        except ValueError as error:
+            raise HTTPException(400, {"reason": "storage.bad_request", "message": str(error)}) from None
+        data = agent.serve_get(segment, index, dict(request.headers))
+        return Response(data, media_type="application/octet-stream")
+
+    @app.delete("/pieces/{segment}/{index}")
+    def delete_piece(segment: str, index: int, request: Request) -> dict[str, Any]:
+        try:
+            agent.store.path(segment, index)
+        except ValueError as error:
+            raise HTTPException(400, {"reason": "storage.bad_request", "message": str(error)}) from None
+        return agent.accept_delete(segment, index, dict(request.headers))
+
+    return app
+
+
+def run_provider(options: ProviderOptions, host: str, port: int) -> None:
+    """Onboard, then serve HTTP and answer audits until stopped."""
+    import uvicorn
+
+    agent = ProviderAgent(options)
+    agent.start()
+    thread = threading.Thread(target=agent.audit_loop, daemon=True, name="storage-audits")
+    thread.start()
+    try:
+        uvicorn.run(build_app(agent), host=host, port=port, log_level="warning")
+    finally:
+        agent.stop.set()
