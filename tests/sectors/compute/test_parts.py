@@ -11,8 +11,10 @@ from hypothesis import strategies as st
 from opendepin.sectors.compute import market
 from opendepin.sectors.compute.attributes import Hardware
 from opendepin.sectors.compute.challenges import (
+    capacity_hash,
     capacity_target,
     check_capacity,
+    shown_speed,
     solve_capacity,
     spot_units,
 )
@@ -88,12 +90,26 @@ def test_orders_are_signed_by_their_tenant() -> None:
         decode_order(*make_order(replicas=5, tenant=TENANT)[1:], max_replicas=3)
 
 
-def test_capacity_answers_hold_the_claimed_speed() -> None:
+def test_capacity_answers_are_bound_to_the_device_and_distinct() -> None:
     target = capacity_target(2_000, 1, 8)
-    nonces = solve_capacity("c" * 64, "dev0", target, 8)
+    nonces = solve_capacity("c" * 64, "dev0", target, 4_000)
+    assert 8 <= len(nonces) <= 40  # 16 expected from twice the claimed work
     assert check_capacity("c" * 64, "dev0", nonces, target, 8)[0]
     assert not check_capacity("c" * 64, "dev1", nonces, target, 8)[0]  # bound to the device
-    assert not check_capacity("c" * 64, "dev0", nonces[:7] + nonces[:1], target, 8)[0]  # distinct ones
+    assert not check_capacity("c" * 64, "dev0", [*nonces, nonces[0]], target, 8)[0]  # no repeats
+    assert not check_capacity("c" * 64, "dev0", [*nonces, nonces[-1] + 1], target, 8)[0] or (
+        capacity_hash("c" * 64, "dev0", nonces[-1] + 1) < target
+    )
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(1_000, 4_000), st.sampled_from([1.0, 1.5, 3.0]))
+def test_the_shown_speed_does_not_depend_on_the_claim(real: int, overclaim: float) -> None:
+    claim = int(real * overclaim)
+    target = capacity_target(claim, 1, 64)
+    found = len(solve_capacity("d" * 64, "devX", target, real, limit=10_000))
+    shown = shown_speed(found, claim, 64)
+    assert abs(shown - real) < 6 * real / 8  # Poisson(64 / overclaim) counts, 6 sd at the worst
 
 
 def test_spot_units_are_distinct_and_in_range() -> None:

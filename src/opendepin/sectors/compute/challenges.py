@@ -6,13 +6,13 @@ t, so its units are drawn from entropy nobody knew when the result was committed
 its report id to dodge the checks).
 
 Capacity (`compute.capacity`, every `capacity.period_s`), like io.net's hourly proof of work: a provider
-claiming B hashes per second must find `min_solutions` distinct nonces whose
-SHA-256(challenge ‖ device ‖ nonce) (first 8 bytes, big-endian) falls under
-    target = floor(2^64 · min_solutions / (B · work_s)),
-which takes B · work_s hashes on average (a Gamma(min_solutions) count: with 256 solutions its standard
-deviation is 1/16 of the mean), and answer within `work_s · slack + grace` seconds of the challenge. A
-device with 1/slack of the claimed speed or less misses the deadline almost surely; an honest one misses it
-only beyond four standard deviations.
+claiming B hashes per second hashes SHA-256(challenge ‖ device ‖ nonce) for `work_s` seconds and answers,
+within `work_s + grace_s` of the challenge, every nonce whose hash (first 8 bytes, big-endian) falls under
+    target = floor(2^64 · E / (B · work_s)),      E = expected_solutions,
+so the claimed speed finds E solutions on average. It passes with at least `min_solutions` (4 standard
+deviations under E by default). A pass shows count · B / E hashes per second: an unbiased estimate of the
+speed it really had whatever it claimed (a higher claim lowers the target as much as it raises the
+weight), so over-claiming never raises the pay and only adds the risk of falling under `min_solutions`.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from opendepin.sectors.base import Challenge, ChallengeSeed, DeviceInfo
 
 AUDIT = "compute.audit"
 CAPACITY = "compute.capacity"
-BPS = 10_000
 
 
 def challenge_id(kind: str, seed: ChallengeSeed) -> str:
@@ -65,9 +64,9 @@ def spot_units(audit_id: str, report_id: str, units: int, count: int) -> list[in
     return sorted(chosen)
 
 
-def capacity_target(benchmark_hps: int, work_s: int, solutions: int) -> int:
-    """The hash bound that makes `solutions` solutions take benchmark_hps · work_s hashes on average."""
-    return min(2**64, (2**64 * solutions) // max(1, benchmark_hps * work_s))
+def capacity_target(benchmark_hps: int, work_s: int, expected: int) -> int:
+    """The hash bound under which benchmark_hps · work_s hashes find `expected` solutions on average."""
+    return min(2**64, (2**64 * expected) // max(1, benchmark_hps * work_s))
 
 
 def capacity_hash(challenge: str, device_id: str, nonce: int) -> int:
@@ -75,18 +74,24 @@ def capacity_hash(challenge: str, device_id: str, nonce: int) -> int:
     return int.from_bytes(digest[:8], "big")
 
 
-def capacity_deadline(issued_at: int, work_s: int, slack_bps: int, grace_s: int) -> int:
-    """The last second an answer counts: issued_at + work_s · slack (toward zero) + grace."""
-    return issued_at + work_s * slack_bps // BPS + grace_s
+def capacity_deadline(issued_at: int, work_s: int, grace_s: int) -> int:
+    """The last second an answer counts."""
+    return issued_at + work_s + grace_s
+
+
+def shown_speed(solutions: int, benchmark_hps: int, expected: int) -> int:
+    """Rule: the hashes per second a passed answer shows: solutions · B / E (toward zero)."""
+    return solutions * benchmark_hps // expected
 
 
 def check_capacity(
     challenge: str, device_id: str, nonces: Sequence[int], target: int, solutions: int
 ) -> tuple[bool, dict[str, int]]:
-    """Rule: at least `solutions` distinct nonces, each hashing under `target`. Returns (passed, evidence)."""
+    """Rule: distinct nonces, each hashing under `target`, at least `solutions` of them. Returns (passed,
+    evidence with `valid`, the count of good solutions)."""
     distinct = sorted(set(nonces))
     good = sum(1 for n in distinct if capacity_hash(challenge, device_id, n) < target)
-    return good >= solutions and good == len(distinct), {
+    return good >= solutions and good == len(distinct) == len(nonces), {
         "valid": good,
         "given": len(nonces),
         "distinct": len(distinct),
@@ -94,14 +99,17 @@ def check_capacity(
     }
 
 
-def solve_capacity(challenge: str, device_id: str, target: int, solutions: int, start: int = 0) -> list[int]:
-    """What a provider runs: the first `solutions` nonces from `start` under the target."""
+def solve_capacity(
+    challenge: str, device_id: str, target: int, hashes: int, start: int = 0, limit: int = 400
+) -> list[int]:
+    """The nonces in [start, start + hashes) under the target (at most `limit`): what a provider finds by
+    hashing that many (the agent splits the range over its cores and stops at the end of `work_s`)."""
     found: list[int] = []
-    nonce = start
     prefix = f"{challenge}|{device_id}|".encode()
     sha = hashlib.sha256
-    while len(found) < solutions:
+    for nonce in range(start, start + hashes):
         if int.from_bytes(sha(prefix + str(nonce).encode()).digest()[:8], "big") < target:
             found.append(nonce)
-        nonce += 1
+            if len(found) == limit:
+                break
     return found

@@ -25,7 +25,7 @@ Rules (docs/compute.md), applied to the epoch's usage receipts and reports in re
 - capacity: each capacity challenge whose deadline falls in the epoch is judged for every provider; a pass
   extends the provider's streak, a miss or a wrong answer is `compute.benchmark_failed` and resets it.
   Availability pays, per passed challenge once the streak reaches `min_streak`, the speed the answer showed
-  (measured_speed: never more than the claim);
+  (challenges.shown_speed: unbiased whatever the claim);
 - reputation: the decayed Beta score (reputation.py) records every verified run, capacity answer and
   failure (fraud weighs `fraud_weight`); a provider at or below `dq_ppm` is disqualified for good
   (`compute.disqualified`): its bids are refused and it earns nothing.
@@ -60,6 +60,7 @@ from opendepin.sectors.compute.challenges import (
     capacity_deadline,
     capacity_target,
     check_capacity,
+    shown_speed,
     spot_units,
 )
 from opendepin.sectors.compute.jobs import run_unit
@@ -78,13 +79,6 @@ KEPT_CAPACITY_IDS = 8
 def is_provider(device: DeviceInfo) -> bool:
     """A compute provider: the maker attested cores and memory, the owner a benchmark."""
     return Hardware.of(device.attributes).is_provider
-
-
-def measured_speed(benchmark_hps: int, work_s: int, elapsed: int) -> int:
-    """Rule: a passed capacity challenge pays the speed it showed, never more than the claim:
-    min(B, B · work_s // elapsed). A provider that over-claims and still makes the deadline is paid what it
-    really hashed, so over-claiming only adds the risk of missing the deadline."""
-    return min(benchmark_hps, benchmark_hps * work_s // max(1, elapsed))
 
 
 def order_limits(params: ComputeParams) -> dict[str, int]:
@@ -476,22 +470,22 @@ class Epoch:
         hardware = Hardware.of(device.attributes)
         if challenge is None or not hardware.is_provider:
             return self.verdict(report, "compute.unknown_challenge", {"challenge": p["challenge"]})
-        deadline = capacity_deadline(challenge.issued_at, c.work_s, c.slack_bps, c.grace_s)
+        deadline = capacity_deadline(challenge.issued_at, c.work_s, c.grace_s)
         if report.received_at > deadline:
             return self.verdict(
                 report,
                 "compute.benchmark_failed",
                 {"cause": "late", "deadline": deadline, "received_at": report.received_at},
             )
-        target = capacity_target(hardware.benchmark_hps, c.work_s, c.min_solutions)
+        target = capacity_target(hardware.benchmark_hps, c.work_s, c.expected_solutions)
         passed, evidence = check_capacity(
             challenge.challenge_id, device.device_id, p["nonces"], target, c.min_solutions
         )
         if not passed:
             return self.verdict(report, "compute.benchmark_failed", {"cause": "wrong", **evidence})
         state = self.dstate(device.device_id)
-        elapsed = max(1, report.received_at - challenge.issued_at)
-        state["cap"] = [*state.get("cap", []), [challenge.challenge_id, elapsed]][-KEPT_CAPACITY_IDS:]
+        shown = shown_speed(evidence["valid"], hardware.benchmark_hps, c.expected_solutions)
+        state["cap"] = [*state.get("cap", []), [challenge.challenge_id, shown]][-KEPT_CAPACITY_IDS:]
         self.verdict(
             report,
             OK,
@@ -618,7 +612,7 @@ class Epoch:
         if not c.enabled:
             return paying
         for challenge in sorted(capacity, key=lambda x: x.issued_at):
-            deadline = capacity_deadline(challenge.issued_at, c.work_s, c.slack_bps, c.grace_s)
+            deadline = capacity_deadline(challenge.issued_at, c.work_s, c.grace_s)
             if not window.start <= deadline < window.end:
                 continue
             for device_id in sorted(self.data.devices):
@@ -628,14 +622,12 @@ class Epoch:
                 if self.disqualified(device_id):
                     continue
                 state = self.dstate(device_id)
-                elapsed = dict((k, v) for k, v in state.get("cap", [])).get(challenge.challenge_id)
-                if elapsed is not None:
+                shown = dict((k, v) for k, v in state.get("cap", [])).get(challenge.challenge_id)
+                if shown is not None:
                     state["streak"] = state.get("streak", 0) + 1
                     self.record(device_id, True, self.params.reputation.success_weight)
                     if state["streak"] >= c.min_streak:
-                        paying[device_id] += measured_speed(
-                            Hardware.of(device.attributes).benchmark_hps, c.work_s, elapsed
-                        )
+                        paying[device_id] += shown
                 else:
                     state["streak"] = 0
                     self.record(device_id, False, self.params.reputation.failure_weight)
@@ -689,7 +681,7 @@ def evaluate_compute(data: SectorInput, params: ComputeParams) -> SectorOutcome:
                 device_id,
                 params.category,
                 paying[device_id],
-                {"measured_hps_sum": paying[device_id], "benchmark_hps": hardware.benchmark_hps},
+                {"shown_hps_sum": paying[device_id], "benchmark_hps": hardware.benchmark_hps},
             )
         )
     usage_share = {d: Fraction(0) for d in work.device_state if work.disqualified(d)}

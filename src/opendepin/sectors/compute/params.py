@@ -59,16 +59,18 @@ class VerifyParams(_Strict):
 
 
 class CapacityParams(_Strict):
-    """The hourly capacity challenge: `work_s` seconds of hashing at the claimed speed."""
+    """The hourly capacity challenge: hash for `work_s` seconds, show the solutions (challenges.py)."""
 
     enabled: bool = True
     period_s: Annotated[int, Field(ge=60, le=86_400)] = 3_600
     work_s: Annotated[int, Field(ge=1, le=3_600)] = 60
-    min_solutions: Annotated[int, Field(ge=1, le=512)] = 256
-    slack_bps: Annotated[int, Field(ge=BPS, le=10 * BPS)] = 12_500
-    """The deadline allows this multiple of the expected time at the claimed speed ..."""
+    expected_solutions: Annotated[int, Field(ge=1, le=400)] = 256
+    """Solutions the claimed speed finds in `work_s` on average (sets each provider's target)."""
+    min_solutions: Annotated[int, Field(ge=1, le=400)] = 192
+    """A pass needs this many: 4 standard deviations under 256, so an honest provider fails about 3 times in
+    100,000 and one at 1/1.2 of its claim about 7 times in 100."""
     grace_s: Annotated[int, Field(ge=0, le=86_400)] = 10
-    """... plus this long for polling and the network."""
+    """Answers count until `work_s` + this after the challenge (polling and the network)."""
     min_streak: Annotated[int, Field(ge=0, le=1_000)] = 5
     """Availability pays only from this many consecutive passed challenges on."""
 
@@ -112,4 +114,6 @@ class ComputeParams(_Strict):
     def _spot_checks_fit(self) -> ComputeParams:
         if self.verify.spot_checks > self.market.max_units:
             raise ValueError("verify.spot_checks must be ≤ market.max_units")
+        if self.capacity.min_solutions > self.capacity.expected_solutions:
+            raise ValueError("capacity.min_solutions must be ≤ capacity.expected_solutions")
         return self

@@ -18,7 +18,7 @@ from opendepin.sectors.base import (
     SectorServices,
 )
 from opendepin.sectors.compute.attributes import ComputeMakerAttributes, ComputeOwnerAttributes
-from opendepin.sectors.compute.challenges import AUDIT, BPS, CAPACITY, derive_audit, derive_capacity
+from opendepin.sectors.compute.challenges import AUDIT, CAPACITY, derive_audit, derive_capacity
 from opendepin.sectors.compute.evaluate import evaluate_compute
 from opendepin.sectors.compute.params import ComputeParams
 from opendepin.sectors.compute.reports import (
@@ -69,7 +69,7 @@ class ComputeSector(SectorPlugin):
         """Audit seeds every `verify.audit_period_s`; the capacity challenge every `capacity.period_s`,
         seen by the next epoch too (its deadline may fall there)."""
         c = self.compute.capacity
-        lookback = c.period_s + c.work_s * c.slack_bps // BPS + c.grace_s
+        lookback = c.period_s + c.work_s + c.grace_s
         return (
             ChallengeKind(AUDIT, self.compute.verify.audit_period_s, derive_audit, 0, True),
             ChallengeKind(CAPACITY, c.period_s, derive_capacity, lookback, True),

@@ -84,9 +84,10 @@ def build_router(services: SectorServices, sector: ComputeSector) -> APIRouter:
         return {
             "challenge": challenge.challenge_id,
             "issued_at": challenge.issued_at,
-            "deadline": capacity_deadline(challenge.issued_at, c.work_s, c.slack_bps, c.grace_s),
-            "target": str(capacity_target(hardware.benchmark_hps, c.work_s, c.min_solutions)),
-            "solutions": c.min_solutions,
+            "deadline": capacity_deadline(challenge.issued_at, c.work_s, c.grace_s),
+            "work_s": c.work_s,
+            "target": str(capacity_target(hardware.benchmark_hps, c.work_s, c.expected_solutions)),
+            "min_solutions": c.min_solutions,
             "now": services.now(),
         }
 
