@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,25 +21,31 @@ import uvicorn
 
 from opendepin.api.app import create_app
 from opendepin.chain.backend import ChainBackend
+from opendepin.explorer.chain import BackendChainView, ChainView
 from opendepin.node import Node
 from opendepin.rewards.epoch import window_for
 from opendepin.settlement import EpochSettler, SettlementLoop, local_oracle_signers
 
 log = logging.getLogger(__name__)
+SIMULATED_CLOCK_KEY = "sim_clock"
+"""Store meta key under which `depin up` keeps its simulated clock (`up.CLOCK_KEY`)."""
 T = TypeVar("T")
 
 
 class BackgroundServer:
     """uvicorn on 127.0.0.1 (a free port unless one is given), stopped by `stop()`."""
 
-    def __init__(self, node: Node, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, node: Node, host: str = "127.0.0.1", port: int = 0, chain: ChainView | None = None
+    ) -> None:
         # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted sockets only for TCP-proto sockets,
         # and without it every response waits ~40 ms for a delayed ACK (Nagle).
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind((host, port))
         self.host, self.port = self.sock.getsockname()[:2]
-        config = uvicorn.Config(create_app(node), log_level="warning", access_log=False, lifespan="off")
+        self.app = create_app(node, chain)
+        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
 
@@ -224,7 +231,7 @@ def serve_node(data_dir: Path, settings: ServeSettings, catch_up: bool = False) 
     settlement on the chain, `/metrics`. Raises BacklogRefused before serving anything (see
     `check_backlog`)."""
     from opendepin.api.routes import metrics as metrics_routes
-    from opendepin.clock import SystemClock
+    from opendepin.clock import SimulatedClock, SystemClock
     from opendepin.config import load_config
     from opendepin.ingest.metrics import metrics_of
     from opendepin.node import EpochProcess
@@ -232,7 +239,16 @@ def serve_node(data_dir: Path, settings: ServeSettings, catch_up: bool = False) 
     from opendepin.store.factory import open_store
 
     config = load_config(data_dir / "network.toml")
-    node = Node(config, open_store(config.store, data_dir), SystemClock())
+    store = open_store(config.store, data_dir)
+    simulated = store.get_meta(SIMULATED_CLOCK_KEY)
+    if simulated is not None:  # a `depin up` network: its time is the simulation's, not the wall clock's
+        log.warning(
+            "this data dir runs on `depin up`'s simulated clock: serving it at that time (%s), which does "
+            "not advance (epochs close with `depin up`)",
+            datetime.fromtimestamp(int(simulated), UTC).isoformat(),
+        )
+    clock = SimulatedClock(int(simulated)) if simulated is not None else SystemClock()
+    node = Node(config, store, clock)
     check_backlog(node, catch_up)
     settings.save(data_dir)
     metrics_of(node)
@@ -246,7 +262,8 @@ def serve_node(data_dir: Path, settings: ServeSettings, catch_up: bool = False) 
         broker, _, broker_port = settings.mqtt.partition(":")
         bridge = MqttIngest(node, broker, int(broker_port or 1883), prefix=settings.mqtt_prefix).start()
         log.info("ingesting MQTT from %s (%s/reports/#)", settings.mqtt, settings.mqtt_prefix)
-    app = create_app(node)
+    view = None if chain.kind == "none" else BackendChainView(lambda: chain.backend, chain.kind, chain.lock)
+    app = create_app(node, view)
     app.include_router(metrics_routes.router)
     try:
         uvicorn.run(app, host=settings.host, port=settings.port)
