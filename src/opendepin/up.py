@@ -25,6 +25,7 @@ from opendepin.chain.factory import open_backend
 from opendepin.chain.rpc import RpcBackend
 from opendepin.clock import SimulatedClock
 from opendepin.config import ConfigError, NetworkConfig, load_config
+from opendepin.explorer.chain import BackendChainView
 from opendepin.fleet.chain_actors import ChainActors
 from opendepin.fleet.market import UsageMarket
 from opendepin.fleet.services import NodeServices
@@ -32,14 +33,14 @@ from opendepin.fleet.simulator import Fleet, FleetSpec, fleet_maker, read_fleet_
 from opendepin.identity.keystore import new_private_key
 from opendepin.node import Node
 from opendepin.rewards.epoch import window_for
-from opendepin.server import BackgroundServer
+from opendepin.server import SIMULATED_CLOCK_KEY, BackgroundServer
 from opendepin.settlement import EpochSettler
 from opendepin.store.base import EpochRecord
 from opendepin.store.factory import open_store
 from opendepin.template import DEFAULT_GENESIS, write_template
 
 FLEET_MAKER_NAME = "opendepin-fleet"
-CLOCK_KEY = "sim_clock"
+CLOCK_KEY = SIMULATED_CLOCK_KEY
 SENT_KEY = "fleet_sent_until"
 SETTLED_KEY = "chain_settled_until"
 HOUR = 3_600
@@ -319,8 +320,11 @@ def run_network(
     options: UpOptions,
     on_epoch: Callable[[EpochSummary], None] | None = None,
     progress: ProgressHook | None = None,
+    explore: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Run `options.epochs` more epochs; returns the JSON summary."""
+    """Run `options.epochs` more epochs; returns the JSON summary. `explore`, when given, is called with the
+    node's URL after the last epoch, the node still serving (its explorer reading the chain) until it
+    returns (`depin up --explore` waits for Ctrl-C)."""
     config, fleet = prepare_data_dir(options)
     store = open_store(config.store, options.data_dir)
     saved = store.get_meta(CLOCK_KEY)
@@ -377,6 +381,10 @@ def run_network(
                     if on_epoch:
                         on_epoch(summary)
                 store.set_meta(CLOCK_KEY, str(clock.now()))
+            if explore is not None:
+                if chain is not None:  # the run no longer uses the backend: the explorer may read it
+                    server.app.state.explorer.chain = BackendChainView(chain.backend, chain.backend.kind)
+                explore(server.url)
         chain_summary = chain.summary() if chain is not None else {"chain": "none"}
     finally:
         store.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -175,6 +176,12 @@ def up(
     ] = 0.0,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON summary object on stdout")] = False,
     raw: Raw = False,
+    explore: Annotated[
+        bool,
+        typer.Option(
+            "--explore", help="after the last epoch keep serving: print the explorer's URL (Ctrl-C stops)"
+        ),
+    ] = False,
 ) -> None:
     """Run a local network end to end: node + fleet on a simulated clock, K epochs, rewards and roots.
 
@@ -228,8 +235,18 @@ def up(
                 config = load_config(data_dir / "network.toml")
                 bar.console.print(epoch_line(summary.to_json(), config, raw))
 
+        def on_explore(url: str) -> None:
+            bar.stop()
+            err.print(f"explorer: {url}/  (API documents: {url}/docs) - serving until Ctrl-C")
+            try:
+                threading.Event().wait()
+            except KeyboardInterrupt:
+                err.print("stopped serving")
+
         try:
-            result = run_network(options, on_epoch=on_epoch, progress=on_progress)
+            result = run_network(
+                options, on_epoch=on_epoch, progress=on_progress, explore=on_explore if explore else None
+            )
         except (ConfigError, ChainError) as error:
             fail(str(error))
     config = load_config(data_dir / "network.toml")
