@@ -10,8 +10,9 @@
 //   LICENSES.txt           the licenses of everything above
 //
 // Nothing in a vendored file may make the browser fetch from outside the node: source-map comments are
-// removed (the maps are not shipped) and the one absolute link a bundle renders (Redoc's "powered by") is
-// replaced by a local anchor. tests/explorer/test_offline.py checks every file for src=, href= and url( of
+// removed (the maps are not shipped), the one absolute link a bundle renders (Redoc's "powered by") is
+// replaced by a local anchor and the logo it would load from Redocly's CDN by an empty data: URI (the image
+// fails to decode and Redoc leaves it out). tests/explorer/test_offline.py checks every file for src=, href= and url( of
 // a remote address.
 import { build } from "esbuild";
 import { copyFileSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
@@ -26,7 +27,8 @@ const scrub = (text) =>
   text
     .replace(/\/\/# sourceMappingURL=[\w.-]+\.map/g, "")
     .replace(/\/\*# sourceMappingURL=[\w.-]+\.map\s*\*\//g, "")
-    .replaceAll("https://redocly.com/redoc/", "#");
+    .replaceAll("https://redocly.com/redoc/", "#")
+    .replaceAll('"https://cdn.redoc.ly/redoc/logo-mini.svg"', '"data:,"');
 
 function vendor(from, to) {
   writeFileSync(join(out, to), scrub(readFileSync(join(modules, from), "utf8")));

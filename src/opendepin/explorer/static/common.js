@@ -48,7 +48,7 @@ export function facts(pairs) {
 /** Replace the page's main content. */
 export function show(...children) {
   const main = document.getElementById("main");
-  main.replaceChildren(...children.flat());
+  main.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
   return main;
 }
 

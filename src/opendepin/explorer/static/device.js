@@ -42,7 +42,7 @@ function breakdown(map) {
   return el("ul", { class: "plain small" }, Object.entries(map || {}).map(([k, v]) => el("li", {}, `${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`)));
 }
 
-function epochBlock(item, token) {
+function epochBlock(item, token, owner) {
   const rows = item.categories.map((c) => {
     const mine = recompute(c);
     const same = mine === BigInt(c.amount);
@@ -74,11 +74,16 @@ function epochBlock(item, token) {
           el("tfoot", {}, el("tr", {}, el("td", { colspan: 6 }, "epoch total (sum of categories)"), el("td", { class: "epoch-sum" }, tokens(sum.toString(), token)), el("td", {}, sum === BigInt(item.amount) ? "✓" : "✗"), el("td", {}))),
         )
       : el("p", { class: "muted" }, "No units in any category this epoch."),
+    BigInt(item.amount) > 0n
+      ? el("p", {}, "The owner's cumulative amount is a leaf of the epoch's Merkle tree: ",
+          el("a", { class: "verify-link", href: `/epochs/${item.epoch}?owner=${encodeURIComponent(owner)}#verify` }, "verify it against the root in this browser"),
+          " (it adds up every device of the owner over every epoch so far).")
+      : null,
     el("p", {}, "verdicts: ", reasons(item.reports_by_reason), " · notes: ", item.notes.length ? item.notes.map((n) => el("span", { class: "badge bad", title: JSON.stringify(n.evidence) }, n.reason)) : el("span", { class: "muted" }, "none"), " · rejections: ", reasons(item.rejections)),
   );
 }
 
-async function rewardsSection(id, token) {
+async function rewardsSection(id, token, owner) {
   const history = el("div", { id: "reward-history" });
   const chartBox = el("div", {});
   const items = [];
@@ -87,7 +92,7 @@ async function rewardsSection(id, token) {
   async function load(before) {
     const page = await api(`/v1/devices/${encodeURIComponent(id)}/rewards${before === null ? "" : `?before=${before}`}`);
     items.push(...page.items);
-    page.items.forEach((item) => history.append(epochBlock(item, token)));
+    page.items.forEach((item) => history.append(epochBlock(item, token, owner)));
     next = page.next;
     more.hidden = next === null;
     const ordered = [...items].reverse();
@@ -165,7 +170,7 @@ async function main() {
         ["earned", status.epoch === null ? "–" : tokens(status.reward, token)],
       ])),
       rejectionsSection(device.rejections),
-      await rewardsSection(id, token),
+      await rewardsSection(id, token, device.owner),
       await reportsSection(id, status.epoch),
     );
     ready("device");

@@ -1,5 +1,5 @@
 // An epoch: its manifest, settlement, leaves, and the "verify my reward" panel (checked in the browser).
-import { api, el, show, ready, showError, tokens, when, facts, table, reasons, pathTail, short } from "./common.js";
+import { api, el, show, ready, showError, tokens, when, facts, table, reasons, pathTail, param } from "./common.js";
 import { bytesToHex, hexToBytes, leafHash, processProof } from "./merkle.js";
 
 function amounts(map, token) {
@@ -62,9 +62,14 @@ function verifyPanel(manifest, settlement) {
     }
   }
 
+  const owner = param("owner");
+  if (owner) {
+    address.value = owner;
+    fetchProof();
+  }
   return el(
     "section",
-    { class: "verify" },
+    { class: "verify", id: "verify" },
     el("h2", {}, "Verify my reward"),
     el("p", {}, "Enter an owner address: the node sends its cumulative amount and Merkle proof; this page hashes the leaf and the proof itself (keccak-256, OpenZeppelin's StandardMerkleTree) and compares the result with the root. Edit any field and check again."),
     el("div", { class: "controls" }, address, owners, el("button", { type: "button", id: "verify-fetch", onclick: fetchProof }, "Fetch proof and verify")),

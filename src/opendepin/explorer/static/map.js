@@ -115,7 +115,6 @@ async function showCell(cell, panel) {
   const rows = (page) =>
     page.items.map((d) => [
       deviceLink(d.device_id),
-      d.maker_name || d.maker.slice(0, 10),
       String(d.valid_reports),
       String(d.invalid_reports),
       tokens(d.reward, state.data.token, 4),
@@ -132,13 +131,14 @@ async function showCell(cell, panel) {
       if (!next) more.remove();
     },
   }, "more devices");
-  panel.replaceChildren(
+  const parts = [
     el("h3", {}, `Cell ${cell.cell}`),
     el("p", {}, `${cell.devices} devices, ${cell.active} active, ${cell.flagged} flagged; reward `, tokens(cell.reward, state.data.token, 4)),
     cell.under_covered ? el("p", { class: "under-note" }, "Under-covered: no device here earned in this epoch.") : null,
     first.items.length ? list : el("p", { class: "muted" }, "No device in this cell."),
     next ? more : null,
-  );
+  ];
+  panel.replaceChildren(...parts.filter((part) => part !== null));
   panel.dataset.cell = cell.cell;
 }
 
@@ -146,7 +146,7 @@ function renderTable(rows) {
   return el(
     "table",
     { class: "cell-devices" },
-    el("thead", {}, el("tr", {}, ["device", "maker", "valid", "invalid", "reward", ""].map((h) => el("th", {}, h)))),
+    el("thead", {}, el("tr", {}, ["device", "valid", "invalid", "reward", ""].map((h) => el("th", {}, h)))),
     el("tbody", {}, rows.map((r) => el("tr", {}, r.map((c) => el("td", {}, c))))),
   );
 }
