@@ -88,9 +88,16 @@ def compute_arithmetic(
     rewards: list[dict[str, Any]], pools: Mapping[str, Any], total_units: Mapping[str, int]
 ) -> list[dict[str, Any]]:
     """Per category: pool, the device's units, the total units, ⌊pool × units / total⌋ and the amount paid
-    (lower only when a usage cap applied), so anyone can redo the division."""
+    (lower only when a usage cap applied), so anyone can redo the division. A category in which other
+    devices earned units and this one none is shown too, with 0 units: why it earned nothing there."""
     rows = []
-    for reward in rewards:
+    earned = {reward["category"] for reward in rewards}
+    unpaid = [
+        {"category": category, "units": 0, "amount": 0}
+        for category, total in sorted(total_units.items())
+        if category not in earned and int(total) > 0
+    ]
+    for reward in [*rewards, *unpaid]:
         category, units, amount = reward["category"], int(reward["units"]), int(reward["amount"])
         pool, total = int(pools.get(category, 0)), int(total_units.get(category, 0))
         share = pool * units // total if total > 0 and units > 0 else 0
@@ -154,7 +161,7 @@ def explain_device(store: Store, device_id: str, epoch: int) -> dict[str, Any]:
     for report in detail["reports"]:
         by_reason[report["reason"]] = by_reason.get(report["reason"], 0) + 1
     pools = record.manifest.get("pools", {})
-    total_units = store.category_units(epoch) if detail["rewards"] else {}
+    total_units = store.category_units(epoch) if device is not None else {}
     result: dict[str, Any] = {
         "device_id": device_id,
         "onboarded": device is not None,

@@ -23,6 +23,13 @@ def _evidence(value: Any) -> str:
     return text if len(text) <= MAX_EVIDENCE_CHARS else text[: MAX_EVIDENCE_CHARS - 1] + "…"
 
 
+def _breakdown_value(value: Any) -> str:
+    """A reward breakdown value for a person: a map as `name value, …`, anything else as its text."""
+    if isinstance(value, dict):
+        return ", ".join(f"{key} {_breakdown_value(item)}" for key, item in value.items())
+    return str(value)
+
+
 def render_explanation(detail: dict[str, Any], symbol: str, decimals: int, raw: bool) -> list[Any]:
     """The lines and tables `depin explain` prints for `detail` (from `opendepin.explain.explain_device`)."""
 
@@ -62,7 +69,9 @@ def render_explanation(detail: dict[str, Any], symbol: str, decimals: int, raw: 
             "few per reason; a report whose signature did not verify is counted against its sender, not the "
             "device)"
         )
-        table = Table("received", "source", show_edge=False)
+        table = Table(show_edge=False)
+        code_column(table, "received")
+        table.add_column("source", no_wrap=True)
         code_column(table, "reason")
         table.add_column("message")
         for sample in ingest["samples"]:
@@ -89,7 +98,7 @@ def render_explanation(detail: dict[str, Any], symbol: str, decimals: int, raw: 
             parts.append(line)
         for reward in detail["rewards"]:
             for key, value in reward["breakdown"].items():
-                parts.append(f"    {reward['category']} {key}: {value}")
+                parts.append(f"    {reward['category']} {key}: {_breakdown_value(value)}")
         if len(detail["arithmetic"]) > 1:
             parts.append(f"  total {exact(detail['amount'])} ({tokens(detail['amount'])})")
     elif detail["onboarded"]:
@@ -100,7 +109,9 @@ def render_explanation(detail: dict[str, Any], symbol: str, decimals: int, raw: 
     if detail["reports"]:
         parts.append("")
         parts.append(f"[bold]verdicts[/bold] of the {len(detail['reports'])} accepted reports")
-        table = Table("ts", "kind", show_edge=False)
+        table = Table(show_edge=False)
+        code_column(table, "ts")
+        table.add_column("kind", no_wrap=True)
         code_column(table, "verdict")
         table.add_column("evidence")
         for report in detail["reports"]:
