@@ -1,6 +1,7 @@
 """One epoch of the compute sector: escrow, the order book, leases, verification, capacity and pay.
 
-Rules (docs/compute.md), applied to the epoch's usage receipts and reports in receive-time order:
+Rules (docs/compute.md), applied to the epoch's usage receipts and reports in receive-time order (a receipt
+before a report of the same second):
 - escrow: a compute usage receipt credits its payer's escrow account, except a receipt whose payer owns the
   device it names and whose `ref` starts with `bond:`, which credits that device's bond (bid deposits are
   locked from it). Receipts are spent on chain when accepted; the engine releases them to providers as
@@ -40,6 +41,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
+from opendepin.market.receipts import UsageRecord
 from opendepin.reports.model import ReportRecord
 from opendepin.sectors.base import (
     OK,
@@ -162,14 +164,14 @@ class Epoch:
         return total
 
     # --- escrow ----------------------------------------------------------------------------------------
-    def deposit(self) -> None:
+    def deposit(self, record: UsageRecord) -> None:
+        """A receipt credits the payer's escrow, or the device's bond (`bond:` from the device's owner)."""
         accounts, bonds = self.state["accounts"], self.state["bonds"]
-        for record in sorted(self.data.usage, key=lambda u: (u.received_at, u.receipt_id)):
-            device = self.data.devices.get(record.device)
-            if device is not None and record.payer == device.owner and record.ref.startswith("bond:"):
-                bonds[record.device] = bonds.get(record.device, 0) + record.credits
-            else:
-                accounts[record.payer] = accounts.get(record.payer, 0) + record.credits
+        device = self.data.devices.get(record.device)
+        if device is not None and record.payer == device.owner and record.ref.startswith("bond:"):
+            bonds[record.device] = bonds.get(record.device, 0) + record.credits
+        else:
+            accounts[record.payer] = accounts.get(record.payer, 0) + record.credits
 
     def pay(self, entry: dict[str, Any], lease: dict[str, Any], run: int) -> int:
         """Release one verified run from the tenant's escrow (what is there, at most the run's cost)."""
@@ -267,7 +269,27 @@ class Epoch:
                         {"due": due, "delivered_runs": lease["committed"]},
                         lease["committed"],
                     )
+            funding_due = entry["leased_at"] + self.params.market.funding_window_s
+            if entry["status"] == "leased" and not entry.get("funded") and funding_due <= now:
+                need = self.next_runs_cost(entry)
+                escrow = self.state["accounts"].get(order.tenant, 0)
+                if escrow < need:
+                    self.close_order(
+                        entry, "compute.insufficient_funds", funding_due, {"escrow": escrow, "needed": need}
+                    )
+                else:
+                    entry["funded"] = True
             self.finish_if_done(entry, now)
+
+    def next_runs_cost(self, entry: dict[str, Any]) -> int:
+        """Credits the next run of every active lease of the order costs (runs delivered but not yet paid
+        included)."""
+        order = self.order(entry["id"])
+        return sum(
+            lease["price"] * order.job.units * max(0, min(order.runs, lease["committed"] + 1) - lease["paid"])
+            for lease in entry["leases"]
+            if lease["status"] == ACTIVE
+        )
 
     def auction(self, entry: dict[str, Any], closed_at: int) -> None:
         """Match the open slots of an order whose bid window just closed."""
@@ -588,13 +610,7 @@ class Epoch:
             if entry["status"] != "leased":
                 continue
             order = self.order(order_id)
-            need = sum(
-                lease["price"]
-                * order.job.units
-                * max(0, min(order.runs, lease["committed"] + 1) - lease["paid"])
-                for lease in entry["leases"]
-                if lease["status"] == ACTIVE
-            )
+            need = self.next_runs_cost(entry)
             available = self.state["accounts"].get(order.tenant, 0) - reserved[order.tenant]
             if available < need and end >= entry.get("leased_at", end) + window:
                 self.close_order(
@@ -646,10 +662,17 @@ def evaluate_compute(data: SectorInput, params: ComputeParams) -> SectorOutcome:
         state.setdefault(key, empty)
     state["as_of"] = data.window.end
     work = Epoch(data, params, state)
-    work.deposit()
     capacity = {c.challenge_id: c for c in data.challenges if c.kind == CAPACITY}
-    for report in sorted(data.reports, key=lambda r: (r.received_at, r.report_id)):
-        work.advance(report.received_at)
+    events: list[tuple[int, int, str, UsageRecord | ReportRecord]] = [
+        (u.received_at, 0, u.receipt_id, u) for u in data.usage
+    ]
+    events += [(r.received_at, 1, r.report_id, r) for r in data.reports]
+    for at, _, _, event in sorted(events, key=lambda x: x[:3]):
+        work.advance(at)
+        if isinstance(event, UsageRecord):
+            work.deposit(event)
+            continue
+        report = event
         if report.device_id not in data.devices:
             work.verdict(report, "compute.unknown_device")
         elif work.disqualified(report.device_id) and report.kind != BID:

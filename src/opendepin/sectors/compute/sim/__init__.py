@@ -1,0 +1,1 @@
+"""The compute sector's headless adversary simulator (`depin simulate compute`)."""
