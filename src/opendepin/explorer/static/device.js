@@ -54,7 +54,7 @@ function epochBlock(item, token, owner) {
       el("td", {}, String(c.units)),
       el("td", {}, String(c.total_units)),
       el("td", {}, c.cap_units === null ? "–" : tokens(c.cap_units, token)),
-      el("td", {}, el("code", {}, `⌊${c.pool} × ${c.units} ÷ ${c.total_units}⌋${c.cap_units === null ? "" : " (≤ cap)"} = ${mine}`)),
+      el("td", {}, el("code", { class: "formula" }, `⌊${c.pool} × ${c.units} ÷ ${c.total_units}⌋${c.cap_units === null ? "" : " (≤ cap)"} = ${mine}`)),
       el("td", {}, tokens(c.amount, token)),
       el("td", { class: same ? "ok" : "bad" }, same ? "✓ reproduces" : "✗ differs"),
       el("td", {}, breakdown(c.breakdown)),
