@@ -12,7 +12,7 @@ $(BENCH_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet --no-deps radcad pathos multiprocess dill ppft pox fn-py py pandas python-dateutil pytz tzdata
 	touch $(BENCH_STAMP)
 
-.PHONY: up test lint bench clean
+.PHONY: up test lint bench clean explorer-assets
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ lint: $(STAMP)
 ## Run every benchmark (each prints its figure and the ratio to a baseline measured in the same run).
 bench: $(STAMP) $(NODE_STAMP) $(BENCH_STAMP)
 	for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+## Rebuild the explorer's vendored front-end libraries from npm (exact versions; the output is committed).
+explorer-assets:
+	rm -rf build/explorer-assets && mkdir -p build && cp -r src/opendepin/explorer/assets build/explorer-assets
+	cd build/explorer-assets && npm ci --no-audit --no-fund --loglevel=error && node build.mjs $(CURDIR)/src/opendepin/explorer/static/vendor
 
 clean:
 	rm -rf $(VENV) .depin tools/js/node_modules clients/js/node_modules
