@@ -182,14 +182,18 @@ def sample_times(station: Station, start: int, end: int, step_s: int) -> np.ndar
     return np.arange(first, end, step_s, dtype=np.int64)
 
 
-def weather_payloads(world: World, station: Station, start: int, end: int) -> tuple[np.ndarray, list[dict]]:
-    """(sample times, payloads) of a station's weather observations in [start, end)."""
+def weather_payloads(
+    world: World, station: Station, start: int, end: int, source: Station | None = None
+) -> tuple[np.ndarray, list[dict]]:
+    """(sample times, payloads) of a station's weather observations in [start, end); a clone copies
+    `source` (default: `world.stations[station.source]`)."""
     ts = sample_times(station, start, end, WEATHER_STEP_S)
     if ts.size == 0:
         return ts, []
     behaviour = station.behaviour
-    if behaviour == CLONE and station.source is not None:
+    if source is None and behaviour == CLONE and station.source is not None:
         source = world.stations[station.source]
+    if behaviour == CLONE and source is not None:
         shifted = ts - station.lag_steps * WEATHER_STEP_S - (station.site.phase_s - source.site.phase_s)
         values = weather_samples(source.site, world.field, shifted)
         rng = np.random.default_rng([station.site.seed, 0xC1])
@@ -205,8 +209,9 @@ def weather_payloads(world: World, station: Station, start: int, end: int) -> tu
         values = weather_samples(station.site, world.distant, ts)
     else:
         values = weather_samples(station.site, world.field, ts)
-    if behaviour == FROZEN:
-        values = {k: np.full(ts.size, v[0]) for k, v in values.items()}
+    if behaviour == FROZEN:  # stuck at what it read when it broke, at the start of the field
+        stuck = weather_samples(station.site, world.field, np.array([world.field.start + 12 * 3_600]))
+        values = {k: np.full(ts.size, v[0]) for k, v in stuck.items()}
     elif behaviour == INDOOR:
         rng = np.random.default_rng([station.site.seed, 0x1D])
         hours = (ts % DAY) / 3600.0
