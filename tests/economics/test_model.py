@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from opendepin.economics.batch import StructureMismatchError
+from opendepin.economics.batch import Batch, StructureMismatchError
+from opendepin.economics.inputs import build_inputs
 from opendepin.economics.model import simulate
 from opendepin.economics.spec import (
     BurnMintSpec,
@@ -288,3 +289,42 @@ def test_a_sector_without_a_limit_serves_all_even_without_devices() -> None:
     result = simulate((spec,), 2, seed=0)
     assert result.channel("served_usd") == pytest.approx(np.full((10, 2), 100 * 1.0 + 500), rel=REL)
     assert np.all(np.isfinite(result.channel("supply")))
+
+
+@pytest.mark.parametrize("kind", ["market", "gbm"])
+def test_the_plain_kernel_walks_the_same_paths_as_the_general_one(
+    kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without devices, oracle, re-mint or agents the lean kernel runs: the same paths, to the bit."""
+    from opendepin.economics import kernel
+
+    spec = steady_scenario(
+        days=400,
+        selling=SellingSpec(rule="fixed"),
+        emission=HalvingSchedule(initial_per_year=36_500, halving_period_days=150),
+        price=PriceSpec(kind=kind, initial=50.0, volatility_per_year=0.6)
+        if kind == "gbm"
+        else PriceSpec(kind=kind, initial=50.0, volatility_per_year=0.6, impact=0.3, depth_usd=50_000),
+        sectors=[
+            SectorSpec(name="a", initial_usd_per_day=4_000, volatility_per_year=0.4),
+            SectorSpec(name="b", initial_usd_per_day=9_000, volatility_per_year=0.2),
+        ],
+    )
+    inputs = build_inputs(Batch((spec,), 1))
+    assert kernel.is_plain(inputs.flags, inputs.types)
+    lean = simulate((spec,), 12, seed=9, record_every=7)
+    monkeypatch.setattr(kernel, "is_plain", lambda flags, types: False)
+    general = simulate((spec,), 12, seed=9, record_every=7)
+    np.testing.assert_array_equal(lean.records, general.records)
+    assert float(np.std(lean.channel("price")[-1])) > 0  # random paths, not a constant
+
+
+def test_only_the_requested_channels_are_recorded() -> None:
+    spec = steady_scenario(days=100)
+    full = simulate((spec,), 4, seed=1, record_every=5)
+    some = simulate((spec,), 4, seed=1, record_every=5, channels=("supply", "burned", "oracle_price"))
+    assert some.layout.recorded == ("supply", "price", "burned")  # the oracle price is the spot price here
+    np.testing.assert_array_equal(some.channel("supply"), full.channel("supply"))
+    np.testing.assert_array_equal(some.channel("oracle_price"), full.channel("price"))
+    with pytest.raises(KeyError):
+        some.channel("minted")

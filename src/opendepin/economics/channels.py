@@ -128,6 +128,14 @@ class ChannelLayout:
             return self.aliases[name]
         raise KeyError(f"no channel {name!r}; readable: {', '.join(self.names)}")
 
+    def only(self, names: tuple[str, ...]) -> ChannelLayout:
+        """The layout recording just what `names` read (a smaller, faster record; other names then raise
+        KeyError when read)."""
+        sources = [self.resolve(name) for name in names]
+        recorded = tuple(dict.fromkeys(s for s in self.recorded if s in sources))
+        aliases = {name: self.aliases[name] for name in names if name in self.aliases}
+        return ChannelLayout(recorded, aliases, self.sector_names, self.device_names)
+
     def sources(self) -> NDArray[np.int64]:
         """Where the kernel reads each recorded channel (see kernel._record)."""
         sectors, types = len(self.sector_names), len(self.device_names)

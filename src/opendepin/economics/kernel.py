@@ -48,7 +48,8 @@ from numba import njit
 
 # The model's inputs and state travel as two tuples (positions below):
 #   inp = (P, F, D, S, sector_of, set_of, base_price, trend, mint_path, vest, ratios, weights)
-#   st  = (X, XS demand walks, TWAP window, rng, Z, ZS, ZD, acc, records, sources, ends, point_of)
+#   st  = (X, XS demand walks, TWAP window, rng, Z, ZS, ZD, acc (N, channels), records (N, points,
+#          channels): a column's windows one after another, sources, ends, point_of)
 from opendepin.economics.layout import (
     D_BASE_CHURN,
     D_HARDWARE,
@@ -185,7 +186,7 @@ def _rotl(x: np.uint64, k: np.uint64) -> np.uint64:
     return (x << k) | (x >> (_U64 - k))
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def uniform(rng: np.ndarray, j: int) -> float:
     """Next uniform in [0, 1) of column j's xoroshiro128+ stream (53 bits)."""
     s0 = rng[0, j]
@@ -197,22 +198,26 @@ def uniform(rng: np.ndarray, j: int) -> float:
     return float(result >> _U11) * _TWO_M53
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def normal(rng: np.ndarray, x: np.ndarray, j: int) -> float:
-    """A standard normal for column j (Box–Muller; the second of each pair is kept in the state)."""
+    """A standard normal for column j (Marsaglia's polar method; the second of each pair is kept in the
+    state)."""
     if x[X_HAS_SPARE, j] > 0.0:
         x[X_HAS_SPARE, j] = 0.0
         return x[X_SPARE_NORMAL, j]
-    u1 = 1.0 - uniform(rng, j)  # (0, 1]
-    u2 = uniform(rng, j)
-    radius = math.sqrt(-2.0 * math.log(u1))
-    angle = 2.0 * math.pi * u2
-    x[X_SPARE_NORMAL, j] = radius * math.sin(angle)
+    while True:
+        u = 2.0 * uniform(rng, j) - 1.0
+        v = 2.0 * uniform(rng, j) - 1.0
+        q = u * u + v * v
+        if 0.0 < q < 1.0:
+            break
+    scale = math.sqrt(-2.0 * math.log(q) / q)
+    x[X_SPARE_NORMAL, j] = v * scale
     x[X_HAS_SPARE, j] = 1.0
-    return radius * math.cos(angle)
+    return u * scale
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def poisson(rng: np.ndarray, x: np.ndarray, j: int, mean: float) -> float:
     """A Poisson count of `mean` for column j (inversion below 30, normal approximation above)."""
     if not mean > 0.0:
@@ -249,7 +254,7 @@ def seed_streams(seeds: np.ndarray) -> np.ndarray:
     return rng
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def interp_weight(ratio: float, ratios: np.ndarray, weights: np.ndarray, j: int) -> float:
     """w(r) of column j: linear between the points (ratios[:, j], weights[:, j]), flat outside."""
     m = ratios.shape[0]
@@ -265,7 +270,7 @@ def interp_weight(ratio: float, ratios: np.ndarray, weights: np.ndarray, j: int)
     return weights[m - 1, j]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def capped_power_increment(raw: float, b0: float, g: float, t0: float, t1: float) -> float:
     """∫_{t0}^{t1} min(b0·e^{gt}, raw) dt, exact (see schedules.compute_capped_power_increment)."""
     crossing = math.log(max(raw, 1e-300) / b0) / g
@@ -273,7 +278,7 @@ def capped_power_increment(raw: float, b0: float, g: float, t0: float, t1: float
     return b0 * (math.exp(g * tc) - math.exp(g * t0)) / g + raw * (t1 - tc)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def phase_a_column(t, j, inp, st):  # type: ignore[no-untyped-def]
     """Steps 1–6 for column j on day t (see the module docstring)."""
     p = inp[0]
@@ -398,13 +403,13 @@ def phase_a_column(t, j, inp, st):  # type: ignore[no-untyped-def]
     z[Z_WEIGHT, j] = interp_weight(ratio, ratios, weights, j)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _hold_share(p: np.ndarray, expect: float, j: int) -> float:
     """h = max_hold / (1 + e^{−sensitivity·(μ̂ − hurdle)})."""
     return p[P_MAX_HOLD, j] / (1.0 + math.exp(-p[P_SENSITIVITY, j] * (expect - p[P_HURDLE, j])))
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def phase_b_column(t, j, inp, st):  # type: ignore[no-untyped-def]
     """Steps 7–8 for column j on day t: pay devices, cheaters and other recipients; contributors' default
     selling decision."""
@@ -498,7 +503,7 @@ def phase_b_column(t, j, inp, st):  # type: ignore[no-untyped-def]
         z[Z_SOLD_CONTRIBUTORS, j] = p[P_SELL_FRACTION, j] * rewards
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def phase_c_column(t, j, inp, st):  # type: ignore[no-untyped-def]
     """Steps 9–10 for column j on day t: sell, stake, devices join and leave, the price moves, record."""
     p = inp[0]
@@ -592,7 +597,7 @@ def phase_c_column(t, j, inp, st):  # type: ignore[no-untyped-def]
     x[X_WALK, j] = walk
     price = base_price[t + 1, k] * math.exp(walk)
     x[X_PRICE, j] = price
-    if spot > 0.0 and price > 0.0:
+    if (f[F_AGENTS] == 1 or f[F_STAKING] == 1) and spot > 0.0 and price > 0.0:  # only they read μ̂
         daily = math.log(price / spot) * DAYS_PER_YEAR
         x[X_EXPECT, j] += p[P_EXPECT_ALPHA, j] * (daily - x[X_EXPECT, j])
     locked = x[X_STAKED, j] + x[X_UNBONDING, j] + vest[t + 1, k]
@@ -607,7 +612,7 @@ def phase_c_column(t, j, inp, st):  # type: ignore[no-untyped-def]
     _record(t, j, z, zs, zd, acc, records, sources, ends, point_of, sectors, types)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _record(t, j, z, zs, zd, acc, records, sources, ends, point_of, sectors, types):  # type: ignore[no-untyped-def]
     """Add the day's recorded values to column j's accumulators; at a window's end, write their means.
 
@@ -623,14 +628,14 @@ def _record(t, j, z, zs, zd, acc, records, sources, ends, point_of, sectors, typ
         else:
             rest = code - N_DAY - sectors
             value = zd[rest // types, rest % types, j]
-        acc[r, j] += value
+        acc[j, r] += value
     point = point_of[t]
     if t + 1 == ends[point]:
         start = ends[point - 1] if point > 0 else 0
         length = float(t + 1 - start)
         for r in range(sources.shape[0]):
-            records[point, r, j] = acc[r, j] / length
-            acc[r, j] = 0.0
+            records[j, point, r] = acc[j, r] / length
+            acc[j, r] = 0.0
 
 
 @njit(cache=True)
@@ -663,3 +668,157 @@ def phase_c(t, inp, st):  # type: ignore[no-untyped-def]
     """Phase C of day t for every column."""
     for j in range(st[0].shape[1]):
         phase_c_column(t, j, inp, st)
+
+
+@njit(cache=True)
+def run_block_plain(t0, t1, inp, st):  # type: ignore[no-untyped-def]
+    """Days [t0, t1) of every column for a plain structure (see `is_plain`): the same rules, operations
+    and random draws as `run_block` in the same order (so the same paths, to the bit), with a column's
+    state in local variables and its day's values in a small local vector instead of the N-wide arrays.
+
+    Plain: no device type, no oracle (TWAP, misses), no re-mint, no Filecoin schedule, no scarcity
+    pricing or capacity limit, the fixed selling rule and no staking (vesting locks are allowed)."""
+    p = inp[0]
+    f = inp[1]
+    sp = inp[3]
+    set_of = inp[5]
+    base_price = inp[6]
+    trend = inp[7]
+    mint_path = inp[8]
+    vest = inp[9]
+    ratios = inp[10]
+    weights = inp[11]
+    x = st[0]
+    xs = st[1]
+    rng = st[3]
+    z = st[4]
+    zs = st[5]
+    acc = st[7]
+    records = st[8]
+    sources = st[9]
+    ends = st[10]
+    point_of = st[11]
+    n = x.shape[1]
+    sectors = xs.shape[0]
+    market = f[F_MARKET] == 1
+    random_price = f[F_PRICE_RANDOM] == 1
+    zl = np.zeros(N_DAY)
+    dl = np.zeros(sectors)
+    walks = np.zeros(sectors)
+    for j in range(n):
+        k = set_of[j]
+        supply = x[X_SUPPLY, j]
+        walk = x[X_WALK, j]
+        price = x[X_PRICE, j]
+        held_c = x[X_HELD_CONTRIBUTORS, j]
+        held_o = x[X_HELD_OTHERS, j]
+        staked = x[X_STAKED, j]
+        unbonding = x[X_UNBONDING, j]
+        expect = x[X_EXPECT, j]
+        for s in range(sectors):
+            walks[s] = xs[s, j]
+        sell = p[P_SELL_FRACTION, j]
+        device_share = p[P_DEVICE_SHARE, j]
+        depth = p[P_DEPTH, j]
+        impact = p[P_IMPACT, j]
+        drift = p[P_PRICE_DRIFT, j]
+        scale_p = p[P_PRICE_SCALE, j]
+        for t in range(t0, t1):
+            # phase A (steps 1, 4, 5, 6)
+            demand = 0.0
+            served = 0.0
+            for s in range(sectors):
+                d = trend[t, s, k]
+                scale = sp[S_SCALE, s, j]
+                if scale > 0.0:
+                    d *= math.exp(walks[s])
+                    walks[s] += sp[S_DRIFT, s, j] + scale * normal(rng, x, j)
+                dl[s] = d
+                demand += d
+                served += d
+            locked = staked + unbonding + vest[t, k]
+            circulating = supply - locked
+            spot = price
+            bought = served / max(spot, MIN_PRICE_USD)
+            burned = min(bought, max(circulating, 0.0))
+            paid_share = burned / bought if bought > 0.0 else 1.0
+            scheduled = mint_path[t, k]
+            minted = scheduled + 0.0
+            supply += minted - burned
+            ratio = burned / minted if minted > 0.0 else 0.0
+            # phase B (no device type: the devices' part goes to holders)
+            pool = minted * device_share
+            others = minted - pool - 0.0
+            others += pool
+            # phase C: the fixed rule sells `sell` of every mint
+            sold_c = min(max(sell * 0.0, 0.0), 0.0 + held_c)
+            held_c = held_c + 0.0 - sold_c
+            inflow = others + (vest[t, k] - vest[t + 1, k])
+            sold_o = sell * inflow
+            sold = sell * minted
+            held_o = held_o + inflow - sold_o
+            if market:
+                flow = (burned - sold) * spot / depth
+                push = min(max(impact * flow, -MAX_DAILY_PUSH), MAX_DAILY_PUSH)
+                walk += drift + push
+            else:
+                walk += drift
+            if random_price:
+                walk += scale_p * normal(rng, x, j)
+            price = base_price[t + 1, k] * math.exp(walk)
+            locked_next = staked + unbonding + vest[t + 1, k]
+            zl[Z_DAY] = t
+            zl[Z_PRICE] = spot
+            zl[Z_ORACLE] = spot
+            zl[Z_DEMAND] = demand
+            zl[Z_SERVED] = served
+            zl[Z_BOUGHT] = bought
+            zl[Z_BURNED] = burned
+            zl[Z_PAID_SHARE] = paid_share
+            zl[Z_REVENUE] = burned * spot
+            zl[Z_UNMET] = (bought - burned) * spot
+            zl[Z_SCHEDULED] = scheduled
+            zl[Z_MINTED] = minted
+            zl[Z_RATIO] = ratio
+            zl[Z_WEIGHT] = interp_weight(ratio, ratios, weights, j)
+            zl[Z_OTHERS_INFLOW] = others
+            zl[Z_INCENTIVES] = minted * spot
+            zl[Z_HOLD] = 1.0 - sell
+            zl[Z_SOLD] = sold
+            zl[Z_SUPPLY] = supply
+            zl[Z_LOCKED] = locked_next
+            zl[Z_CIRCULATING] = supply - locked_next
+            zl[Z_STAKED] = staked
+            zl[Z_HOLDINGS] = held_c + held_o
+            zl[Z_EXPECT] = expect
+            # record: the day's values (codes < N_DAY) and each sector's demand
+            for r in range(sources.shape[0]):
+                code = sources[r]
+                acc[j, r] += zl[code] if code < N_DAY else dl[code - N_DAY]
+            point = point_of[t]
+            if t + 1 == ends[point]:
+                start = ends[point - 1] if point > 0 else 0
+                length = float(t + 1 - start)
+                for r in range(sources.shape[0]):
+                    records[j, point, r] = acc[j, r] / length
+                    acc[j, r] = 0.0
+        x[X_SUPPLY, j] = supply
+        x[X_WALK, j] = walk
+        x[X_PRICE, j] = price
+        x[X_HELD_CONTRIBUTORS, j] = held_c
+        x[X_HELD_OTHERS, j] = held_o
+        for s in range(sectors):
+            xs[s, j] = walks[s]
+            zs[ZS_DEMAND, s, j] = dl[s]
+            zs[ZS_SERVED, s, j] = dl[s]
+        for c in range(N_DAY):
+            z[c, j] = zl[c]
+
+
+PLAIN_OFF = (F_ORACLE, F_REMINT, F_FILECOIN, F_CAPACITY, F_SCARCITY, F_AGENTS, F_STAKING)
+"""Flags that must be off for `run_block_plain`."""
+
+
+def is_plain(flags: np.ndarray, types: int) -> bool:
+    """Whether `run_block_plain` applies: no device type and none of `PLAIN_OFF`."""
+    return types == 0 and all(int(flags[i]) == 0 for i in PLAIN_OFF)

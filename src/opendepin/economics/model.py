@@ -139,15 +139,19 @@ def simulate(
     record_every: int | None = None,
     progress: ProgressCallback | None = None,
     policies: Policies | None = None,
+    channels: tuple[str, ...] | None = None,
 ) -> SimulationResult:
     """Simulate `runs` Monte Carlo runs of each parameter set (same structure) over `variants[0].days`;
     channels are recorded as means over windows of `record_every` days, restarting at each year's end
-    (default: fit a memory budget). `policies` replaces built-in decisions with plain functions."""
+    (default: fit a memory budget). `policies` replaces built-in decisions with plain functions; `channels`
+    records only those channels (default: all of the model's)."""
     from opendepin.economics import kernel  # numba: compiled (and cached) on the first simulation only
 
     emission = policies.emission if policies is not None else None
     inputs = build_inputs(Batch(variants, runs), emission)
     layout = _layout(variants[0], inputs)
+    if channels is not None:
+        layout = layout.only(channels)
     every = record_every or choose_record_every(inputs.days, inputs.size, len(layout.recorded))
     ends = window_ends(inputs.days, every)
     point_of = np.repeat(np.arange(ends.shape[0], dtype=np.int64), np.diff(np.concatenate([[0], ends])))
@@ -158,7 +162,9 @@ def simulate(
     zd = np.zeros((L.N_DEVICE_DAY, types, n))
     zd[L.ZD_COUNT] = inputs.initial_counts
     sources = layout.sources()
-    records = np.zeros((ends.shape[0], sources.shape[0], n), dtype=np.float32)
+    # column-major while simulating (a column's windows are written one after another), then viewed as
+    # (points, channels, N)
+    records = np.zeros((n, ends.shape[0], sources.shape[0]), dtype=np.float32)
     state = (
         x,
         np.zeros((sectors, n)),
@@ -167,7 +173,7 @@ def simulate(
         np.zeros((L.N_DAY, n)),
         np.zeros((L.N_SECTOR_DAY, sectors, n)),
         zd,
-        np.zeros((sources.shape[0], n)),
+        np.zeros((n, sources.shape[0])),
         records,
         sources,
         ends,
@@ -179,9 +185,10 @@ def simulate(
 
         run_phased(kernel, inputs, inp, state, policies, variants, runs, progress)
     else:
+        step = kernel.run_block_plain if kernel.is_plain(inputs.flags, inputs.types) else kernel.run_block
         for start in range(0, inputs.days, BLOCK_DAYS):
             stop = min(start + BLOCK_DAYS, inputs.days)
-            kernel.run_block(start, stop, inp, state)
+            step(start, stop, inp, state)
             if progress is not None:
                 progress(stop - start)
-    return SimulationResult(variants, runs, inputs.days, every, layout, records, ends)
+    return SimulationResult(variants, runs, inputs.days, every, layout, records.transpose(1, 2, 0), ends)
