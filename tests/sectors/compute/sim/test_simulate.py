@@ -41,10 +41,8 @@ def test_the_condition_flips_when_deposits_and_checks_are_too_small() -> None:
     weak = ComputeParams.model_validate({"verify": {"spot_checks": 1}, "market": {"deposit_bps": 0}})
     thin = Economy(units=32, price=10, cost=40)
     assert closed_form(thin, 1 / 32, weak)["expected_value"] > 0
-    assert (
-        closed_form(thin, 1 / 32, PARAMS)["expected_value"]
-        > closed_form(thin, 1 / 32, weak)["expected_value"] - 1e9
-    )
+    # at the defaults even a zero-margin job (price = cost) makes skipping one unit lose
+    assert closed_form(Economy(units=32, price=10, cost=10), 1 / 32, PARAMS)["expected_value"] < 0
 
 
 def test_overclaiming_capacity_only_adds_risk() -> None:
