@@ -98,7 +98,7 @@ EXAMPLES: dict[str, list[str]] = {
     "check-config": ["depin check-config mynet/network.toml"],
     "epoch": ["depin epoch show 0", "depin epoch verify 0", "depin epoch export 0 --out epoch-0.bundle"],
     "epoch show": ["depin epoch show 0", "depin epoch show 0 --raw", "depin epoch show 0 --json"],
-    "epoch proof": ["depin epoch proof 0 0xOWNER"],
+    "epoch proof": ["depin epoch proof 0 owner-0", "depin epoch proof 0 0xOWNER"],
     "epoch export": ["depin epoch export 0 --out epoch-0.bundle"],
     "epoch verify": [
         "depin epoch verify 0",
