@@ -24,8 +24,10 @@ do>"}}` (schema `Error`), e.g. `request.invalid` (422), `request.too_large` (413
 "164383561643835616438356"`); counts, timestamps (Unix seconds) and epoch numbers are numbers; any other
 integer beyond 2^53 − 1 is a string too, so no JSON decoder loses a digit.
 
-**Paging.** Lists answer `{"items": [...], "next": …}`: pass `next` back (as `after`, or `before` for
-lists newest first) for the following page, until it is null; `limit` bounds a page.
+**Paging.** Lists that grow with the network (devices, a map cell's devices, a device's reports and reward
+history) answer `{"items": [...], "next": …}`: pass `next` back (as `after`, or `before` for lists newest
+first) for the following page, until it is null; `limit` bounds a page. `GET /v1/epochs` answers one array
+(one summary per closed epoch).
 
 **Reports** (`POST /v1/reports`) are CBOR arrays of signed reports, each the CBOR array
 `[envelope, signature]`: `envelope` the bytes of the deterministic CBOR map `{v, kind, device, ts, seq,

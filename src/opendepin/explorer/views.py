@@ -308,19 +308,13 @@ class Explorer:
             "reward": 0,
             "flagged": 0,
         }
-        for cell in list(cells):
-            for neighbour in h3.grid_disk(cell, 1):
+        for populated in list(cells):
+            for neighbour in h3.grid_disk(populated, 1):
                 cells.setdefault(neighbour, dict(empty))
-        out = []
-        for cell, data in sorted(cells.items()):
-            out.append(
-                {
-                    "cell": cell,
-                    "boundary": boundary(cell),
-                    **data,
-                    "under_covered": data["reward"] == 0,
-                }
-            )
+        out = [
+            {"cell": name, "boundary": boundary(name), **data, "under_covered": data["reward"] == 0}
+            for name, data in sorted(cells.items())
+        ]
         return {
             "epoch": number,
             "sector": sector,

@@ -54,7 +54,9 @@ async def answer(request: Request, compute: Callable[[], T]) -> Response:
     return json_response(request, data)
 
 
-JSON_200 = {200: {"content": {"application/json": {}}, "description": "the view (amounts as strings)"}}
+JSON_200: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/json": {}}, "description": "the view (amounts as strings)"}
+}
 
 
 @router.get("/devices", responses=JSON_200, response_class=Response)
