@@ -41,9 +41,21 @@ def derive_audits(seed: ChallengeSeed, devices: Mapping[str, DeviceInfo]) -> lis
 
 
 def draw(audit_id: str, *parts: object) -> int:
-    """A 64-bit draw from the audit id and `parts`."""
+    """A 64-bit draw from the audit id and `parts`: the first 8 bytes (big-endian) of
+    SHA-256(`audit_id|part|part|…`)."""
     text = "|".join([audit_id, *map(str, parts)])
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
+
+
+def draws(audit_id: str, prefix: Sequence[object], lasts: Sequence[str]) -> list[int]:
+    """`[draw(audit_id, *prefix, last) for last in lasts]`, hashing the common prefix once."""
+    head = hashlib.sha256("|".join([audit_id, *map(str, prefix), ""]).encode())
+    out = []
+    for last in lasts:
+        h = head.copy()
+        h.update(last.encode())
+        out.append(int.from_bytes(h.digest()[:8], "big"))
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +79,9 @@ def reservoir(audit_id: str, device: str, pieces: Iterable[Piece], slots: int) -
     listed = list(pieces)
     if not listed:
         return []
-    u = np.array([(draw(audit_id, "reservoir", device, p.key) + 1) / _TWO64 for p in listed])
+    u = (
+        np.array(draws(audit_id, ("reservoir", device), [p.key for p in listed]), dtype=np.float64) + 1
+    ) / _TWO64
     keys = -detmath.log(u) / np.array([float(p.size) for p in listed])
     keyed = sorted(zip(keys.tolist(), (p.key for p in listed), listed, strict=True), key=lambda i: i[:2])
     return [piece for _, _, piece in keyed[:slots]]
@@ -76,6 +90,15 @@ def reservoir(audit_id: str, device: str, pieces: Iterable[Piece], slots: int) -
 def stripe_audited(audit_id: str, segment: str, rate: Fraction) -> bool:
     """Is `segment`'s stripe audited in this period?"""
     return draw(audit_id, "stripe", segment) < int(rate * _TWO64)
+
+
+def striped_segments(audit_id: str, segments: Iterable[str], rate: Fraction) -> frozenset[str]:
+    """The segments among `segments` whose stripe is audited in this period (`stripe_audited`)."""
+    listed = sorted(set(segments))
+    bound = int(rate * _TWO64)
+    return frozenset(
+        s for s, d in zip(listed, draws(audit_id, ("stripe",), listed), strict=True) if d < bound
+    )
 
 
 def leaf_index(audit_id: str, piece: Piece, leaf_size: int) -> int:
@@ -108,11 +131,15 @@ def due_for(
     leaf_size: int,
     stripe_size: int,
     extra: Iterable[Piece] = (),
+    striped_set: frozenset[str] | None = None,
 ) -> dict[str, Due]:
     """Piece key → what `device` must send in the period of `audit_id`: its reservoir picks, its pieces of
-    stripe-audited segments, and `extra` (pieces under containment)."""
+    stripe-audited segments, and `extra` (pieces under containment). `striped_set`: the period's
+    stripe-audited segments when the caller has them (`striped_segments`), else drawn here."""
     chosen = {p.key: p for p in reservoir(audit_id, device, pieces, slots)}
-    striped = {p.key for p in pieces if stripe_audited(audit_id, p.segment, rate)}
+    if striped_set is None:
+        striped_set = striped_segments(audit_id, (p.segment for p in pieces), rate)
+    striped = {p.key for p in pieces if p.segment in striped_set}
     for piece in pieces:
         if piece.key in striped:
             chosen[piece.key] = piece

@@ -38,7 +38,7 @@ from opendepin.sectors.base import (
     Verdict,
 )
 from opendepin.sectors.storage import merkle
-from opendepin.sectors.storage.audit import AUDIT, Due, Piece, due_for
+from opendepin.sectors.storage.audit import AUDIT, Due, Piece, due_for, striped_segments
 from opendepin.sectors.storage.gf256 import locate_wrong_shares
 from opendepin.sectors.storage.params import StorageParams
 from opendepin.sectors.storage.registry import PieceRegistry
@@ -261,6 +261,9 @@ def judge_period(
     owed: dict[str, dict[str, Due]] = {}
     judged: dict[str, Judgement] = {}
     period_end = audit.issued_at + params.audit_period_s
+    striped = striped_segments(
+        audit.challenge_id, [s for s, held in registry.by_segment.items() if held], rate
+    )
     for device in sorted(providers):
         rep = reps[device]
         if rep.status == DISQUALIFIED or providers[device].onboarded_at > audit.issued_at:
@@ -283,6 +286,7 @@ def judge_period(
             params.leaf_size,
             params.stripe_size,
             contained,
+            striped,
         )
         owed[device] = dues
         judgement = Judgement()
@@ -301,7 +305,7 @@ def judge_period(
         if rep.status == DISQUALIFIED:
             lost = registry.of_device(device)
             for piece in lost:
-                del registry.pieces[piece.key]
+                registry.remove(piece.key)
             rep.contained = {}
             work.notes.append(
                 DeviceNote(device, "storage.pieces_dropped", {"pieces": len(lost), "cause": "disqualified"})
@@ -337,7 +341,7 @@ def apply_outcomes(
         work.outcomes[device][reason] += 1
         if reason in FAILURES:
             rep.record_failure(params, epoch)
-            registry.pieces.pop(key, None)
+            registry.remove(key)
         elif reason == "storage.slow_response":
             rep.record_unknown(params)
         else:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 FIELD_POLY = 0x11D
 EXP = [0] * 512
 LOG = [0] * 256
@@ -25,6 +27,12 @@ for _i in range(255):
         _x ^= FIELD_POLY
 for _i in range(255, 512):
     EXP[_i] = EXP[_i - 255]
+
+
+MUL_TABLE = np.zeros((256, 256), dtype=np.uint8)
+for _a in range(1, 256):
+    for _b in range(1, 256):
+        MUL_TABLE[_a, _b] = EXP[LOG[_a] + LOG[_b]]
 
 
 def mul(a: int, b: int) -> int:
@@ -164,13 +172,21 @@ def locate_wrong_shares(k: int, n: int, shares: dict[int, bytes]) -> list[int] |
     points = share_points(n)
     xs = [points[i] for i in numbers]
     length = len(shares[numbers[0]]) if numbers else 0
-    wrong: set[int] = set()
+    if len(numbers) < k:
+        return None
+    if len(numbers) == k or length == 0:
+        return []
+    matrix = np.frombuffer(b"".join(shares[i] for i in numbers), dtype=np.uint8).reshape(len(numbers), length)
     basis = _lagrange_rows(xs[:k], xs[k:])
-    for col in range(length):
-        ys = [shares[i][col] for i in numbers]
-        if all(_combine(row, ys[:k]) == y for row, y in zip(basis, ys[k:], strict=True)):
-            continue
-        located = locate_errors(k, xs, ys)
+    disagree = np.zeros(length, dtype=bool)
+    for row, values in zip(basis, matrix[k:], strict=True):
+        predicted = np.zeros(length, dtype=np.uint8)
+        for weight, base in zip(row, matrix[:k], strict=True):
+            predicted ^= MUL_TABLE[weight][base]
+        disagree |= predicted != values
+    wrong: set[int] = set()
+    for col in np.flatnonzero(disagree).tolist():
+        located = locate_errors(k, xs, matrix[:, col].tolist())
         if located is None:
             return None
         wrong.update(numbers[i] for i in located)
@@ -190,10 +206,3 @@ def _lagrange_rows(base: Sequence[int], targets: Sequence[int]) -> list[list[int
             row.append(mul(num, inv(den)))
         rows.append(row)
     return rows
-
-
-def _combine(weights: Sequence[int], values: Sequence[int]) -> int:
-    acc = 0
-    for w, v in zip(weights, values, strict=True):
-        acc ^= mul(w, v)
-    return acc

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from opendepin.identity.wallets import normalize_address, recover_text_signer
+from opendepin.identity.wallets import normalize_address
 from opendepin.sectors.base import DeviceInfo
+from opendepin.sectors.storage import eip191
 from opendepin.sectors.storage.audit import Piece
 from opendepin.sectors.storage.reports import delete_message, piece_key, put_message
 
@@ -26,7 +27,7 @@ PREFIX_ATTRIBUTE = "network_prefix"
 @lru_cache(maxsize=65_536)
 def recover_signer(text: str, signature: bytes) -> str | None:
     """The address that signed `text` (cached: the same put is checked once per process)."""
-    return recover_text_signer(text, signature)
+    return eip191.recover_signer(text, signature)
 
 
 def prefix_of(device: DeviceInfo | None) -> str | None:
@@ -41,6 +42,20 @@ class PieceRegistry:
     pieces: dict[str, Piece] = field(default_factory=dict)
     clients: dict[str, str] = field(default_factory=dict)
     """segment → the client that stored it (its first put)"""
+    by_segment: dict[str, dict[str, Piece]] = field(default_factory=dict)
+    by_device: dict[str, dict[str, Piece]] = field(default_factory=dict)
+
+    def add(self, piece: Piece) -> None:
+        self.pieces[piece.key] = piece
+        self.by_segment.setdefault(piece.segment, {})[piece.key] = piece
+        self.by_device.setdefault(piece.device, {})[piece.key] = piece
+
+    def remove(self, key: str) -> Piece | None:
+        piece = self.pieces.pop(key, None)
+        if piece is not None:
+            self.by_segment[piece.segment].pop(key, None)
+            self.by_device[piece.device].pop(key, None)
+        return piece
 
     @classmethod
     def of(cls, state: Mapping[str, Any]) -> PieceRegistry:
@@ -48,7 +63,7 @@ class PieceRegistry:
         for key, row in state.get("pieces", {}).items():
             segment, index = key.rsplit(":", 1)
             device, size, root, k, n, put_ts = row
-            registry.pieces[key] = Piece(key, segment, int(index), device, size, root, k, n, put_ts)
+            registry.add(Piece(key, segment, int(index), device, size, root, k, n, put_ts))
         registry.clients = dict(state.get("clients", {}))
         return registry
 
@@ -61,11 +76,11 @@ class PieceRegistry:
         }
 
     def holders(self, segment: str) -> list[Piece]:
-        return [p for p in self.pieces.values() if p.segment == segment]
+        return list(self.by_segment.get(segment, {}).values())
 
     def of_device(self, device: str, before: int | None = None) -> list[Piece]:
         return sorted(
-            (p for p in self.pieces.values() if p.device == device and (before is None or p.put_ts < before)),
+            (p for p in self.by_device.get(device, {}).values() if before is None or p.put_ts < before),
             key=lambda p: p.key,
         )
 
@@ -112,7 +127,7 @@ class PieceRegistry:
                     "other_piece": other.index,
                     "other_holder": other.device,
                 }
-        self.pieces[key] = Piece(key, segment, index, device, size, root, k, n, ts)
+        self.add(Piece(key, segment, index, device, size, root, k, n, ts))
         self.clients.setdefault(segment, client)
         return "ok", {**evidence, "size": size}
 
@@ -127,5 +142,5 @@ class PieceRegistry:
         signer = recover_signer(delete_message(segment, index, device), bytes(payload["client_sig"]))
         if signer is None or signer != self.clients.get(segment):
             return "storage.bad_client_signature", {**evidence, "signer": signer}
-        del self.pieces[key]
+        self.remove(key)
         return "ok", evidence

@@ -75,6 +75,8 @@ class ProviderClock:
 
     outage_left: int = 0
     contained: set[str] = field(default_factory=set)
+    listed: list[Piece] | None = None
+    """the provider's pieces as the audit rules see them (built once: a provider's pieces do not change)"""
 
 
 def is_online(provider: SimProvider, clock: ProviderClock, rng: random.Random) -> bool:
@@ -90,9 +92,8 @@ def is_online(provider: SimProvider, clock: ProviderClock, rng: random.Random) -
 
 
 def _report(provider: SimProvider, kind: str, at: int, payload: dict[str, object], seq: int) -> ReportRecord:
-    rid = hashlib.sha256(
-        f"{provider.device_id}:{kind}:{at}:{seq}:{sorted(payload.items())!r}".encode()
-    ).hexdigest()
+    what = f"{payload.get('challenge')}:{payload.get('segment')}:{payload.get('piece')}"
+    rid = hashlib.sha256(f"{provider.device_id}:{kind}:{at}:{seq}:{what}".encode()).hexdigest()
     return ReportRecord(rid, kind, provider.device_id, at, seq, payload, at)
 
 
@@ -105,15 +106,17 @@ def period_reports(
     rate: Fraction,
     rng: random.Random,
     registered: bool,
+    striped: frozenset[str] | None = None,
 ) -> list[ReportRecord]:
     """The provider's reports for one audit period (nothing when it is down)."""
     if not is_online(provider, clock, rng):
         return []
-    pieces = [
-        Piece(key, p.segment, p.index, provider.device_id, len(p.data), p.root, p.k, p.n, 0)
-        for key, p in sorted(provider.pieces.items())
-    ]
-    pieces = pieces if registered else []
+    if clock.listed is None:
+        clock.listed = [
+            Piece(key, p.segment, p.index, provider.device_id, len(p.data), p.root, p.k, p.n, 0)
+            for key, p in sorted(provider.pieces.items())
+        ]
+    pieces = clock.listed if registered else []
     extra = [p for p in pieces if p.key in clock.contained]
     dues = due_for(
         audit_id,
@@ -124,6 +127,7 @@ def period_reports(
         params.leaf_size,
         params.stripe_size,
         extra,
+        striped,
     )
     base = issued_at + rng.randrange(1, 6)
     reports: list[ReportRecord] = []

@@ -25,7 +25,7 @@ from opendepin.rewards.emissions import compute_epoch_emission
 from opendepin.rewards.epoch import EpochInputs, process_epoch, window_for
 from opendepin.sectors.base import Challenge, ChallengeSeed, DeviceInfo
 from opendepin.sectors.registry import load_sectors
-from opendepin.sectors.storage.audit import AUDIT, compute_audit_id
+from opendepin.sectors.storage.audit import AUDIT, compute_audit_id, striped_segments
 from opendepin.sectors.storage.params import StorageParams
 from opendepin.sectors.storage.reports import PUT
 from opendepin.sectors.storage.sim.behaviour import ProviderClock, period_reports, spoil
@@ -186,6 +186,7 @@ def run_scenario(
     first_flag_audits: dict[str, int] = {}
     total_reports = 0
     flagged_ever: set[str] = set()
+    segments = {piece.segment for p in world.providers for piece in p.pieces.values()}
     for number in range(epochs):
         window = window_for(config, number)
         reports = put_reports(world.puts, put_at) if number == 0 else []
@@ -194,10 +195,19 @@ def run_scenario(
             entropy = hashlib.sha256(f"storage-sim:{seed}:entropy:{t}".encode()).hexdigest()
             audit_id = compute_audit_id(entropy, t)
             challenges.append(Challenge(AUDIT, audit_id, t, ChallengeSeed(entropy, t), None, {}))
+            striped = striped_segments(audit_id, segments, rate)
             for provider in world.providers:
                 reports.extend(
                     period_reports(
-                        provider, clocks[provider.device_id], audit_id, t, params, rate, rng, put_at < t
+                        provider,
+                        clocks[provider.device_id],
+                        audit_id,
+                        t,
+                        params,
+                        rate,
+                        rng,
+                        put_at < t,
+                        striped,
                     )
                 )
         total_reports += len(reports)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import zfec
 
 from opendepin.identity.wallets import Wallet
-from opendepin.sectors.storage import merkle
+from opendepin.sectors.storage import eip191, merkle
 from opendepin.sectors.storage.params import StorageParams
 from opendepin.sectors.storage.reports import put_message
 
@@ -86,7 +86,7 @@ def sign_put(client: SimClient, provider: SimProvider, piece: SimPiece) -> bytes
     text = put_message(
         piece.segment, piece.index, provider.device_id, piece.root, len(piece.data), piece.k, piece.n
     )
-    return client.wallet.sign_text(text)
+    return eip191.sign_text(client.wallet.private_key, text)
 
 
 def place_segments(
