@@ -123,8 +123,12 @@ def process_weather(
     starts = check_constancy(series, profile, carried)
     scores = score_hours(series, profile, buffered.hours)
     verdicts = list(buffered.verdicts)
+    annotated = (series.codes != VALID).any(axis=1).tolist()
+    hours_of = (ts // HOUR * HOUR).tolist()
     for k, report_id in enumerate(buffered.report_ids):
-        if report_id is not None:
+        if report_id is not None and not annotated[k]:
+            verdicts.append(Verdict(report_id, OK, {"hour": hours_of[k]}))
+        elif report_id is not None:
             verdicts.append(
                 _report_verdict(report_id, series.codes[k], buffered.rows[k], int(ts[k]) // HOUR * HOUR)
             )

@@ -224,11 +224,14 @@ def weather_payloads(
         rng = np.random.default_rng([station.site.seed, 0x5B])
         jumps = rng.random(ts.size) < 0.08
         values["temperature_c"] = np.round(values["temperature_c"] + jumps * rng.uniform(10, 14, ts.size), 2)
-    payloads = [
-        {name: (None if not np.isfinite(column[k]) else float(column[k])) for name, column in values.items()}
-        for k in range(ts.size)
-    ]
-    return ts, payloads
+    return ts, rows_of(values)
+
+
+def rows_of(values: dict[str, np.ndarray]) -> list[dict[str, float | None]]:
+    """Columns → one payload per sample (a value that is not finite is a missing reading: None)."""
+    names = list(values)
+    columns = [[v if math.isfinite(v) else None for v in values[n].tolist()] for n in names]
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
 
 
 def aq_payloads(world: World, station: Station, start: int, end: int) -> tuple[np.ndarray, list[dict]]:
@@ -238,7 +241,7 @@ def aq_payloads(world: World, station: Station, start: int, end: int) -> tuple[n
     values = aq_samples(station.site, world.field, ts)
     if station.behaviour == AB_IDENTICAL:
         values["pm25_b"] = values["pm25_a"].copy()
-    return ts, [{name: float(column[k]) for name, column in values.items()} for k in range(ts.size)]
+    return ts, rows_of(values)
 
 
 def fix_payloads(station: Station, start: int, end: int) -> tuple[np.ndarray, list[dict]]:
