@@ -31,7 +31,8 @@ COMMANDS: dict[str, Lazy] = {
     ),
     "serve": Lazy(
         "opendepin.cli.network:app",
-        "Serve a network's node API on wall-clock time (ingest over HTTP and optionally MQTT, epochs).",
+        "Serve a network's node on wall-clock time: ingest over HTTP (and MQTT), close epochs, settle them "
+        "on the chain, /metrics.",
         "serve",
         RUN,
     ),
@@ -140,6 +141,18 @@ EXAMPLES: dict[str, list[str]] = {
     "wallet list": ["depin wallet list", "depin wallet list --json"],
     "wallet balance": ["depin wallet balance owner-0", "depin wallet balance 0xADDRESS"],
     "simulate": ["depin simulate wireless --scenario mixed --devices 200 --epochs 1 --seed 7"],
+    "simulate compute": [
+        "depin simulate compute --scenario colluding --seed 7",
+        "depin simulate compute --scenario all --providers 200 --json",
+    ],
+    "simulate sensors": [
+        "depin simulate sensors --scenario clone --devices 200 --epochs 1 --seed 7",
+        "depin simulate sensors --scenario mixed --json",
+    ],
+    "simulate storage": [
+        "depin simulate storage --scenario deleter-20 --devices 200 --epochs 1 --seed 7",
+        "depin simulate storage --scenario mixed --json",
+    ],
     "simulate wireless": [
         "depin simulate wireless --scenario gps-spoof --devices 500 --epochs 2 --seed 7",
         "depin simulate wireless --scenario mixed --devices 2000 --epochs 3 --seed 11 --json",

@@ -1,0 +1,71 @@
+"""`depin --help` imports no command (each loads on first use); every command's help has examples, shows
+defaults, and no `<bool>` on a flag; the root's one-line help of a lazy command is the command's own."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from opendepin.cli import COMMANDS, app
+from opendepin.cli.lazy import load_target
+
+runner = CliRunner()
+HEAVY = ("numpy", "fastapi", "eth_account", "cbor2", "nacl", "opendepin.node", "opendepin.store", "polars")
+
+
+def test_root_help_imports_no_command_module() -> None:
+    code = (
+        "import sys, json\n"
+        "from typer.testing import CliRunner\n"
+        "from opendepin.cli import app\n"
+        "result = CliRunner().invoke(app, ['--help'])\n"
+        "assert result.exit_code == 0, result.output\n"
+        "print(json.dumps(sorted(m for m in sys.modules)))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    loaded = set(json.loads(result.stdout.splitlines()[-1]))
+    assert not [m for m in loaded for heavy in HEAVY if m == heavy or m.startswith(heavy + ".")]
+    commands = [m for m in loaded if m.startswith("opendepin.cli.")]
+    assert set(commands) <= {"opendepin.cli.lazy", "opendepin.cli.plugins"}, commands
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_lazy_line_is_the_commands_own_first_line(name: str) -> None:
+    spec = COMMANDS[name]
+    command = load_target(spec)
+    first = " ".join((command.help or "").strip().split("\n\n")[0].split())
+    own = first if first.startswith(spec.help.removesuffix(".")) else first.split(". ")[0] + "."
+    assert spec.help == own or first.startswith(spec.help), (
+        f"depin --help says {spec.help!r}, depin {name} --help says {own!r}"
+    )
+
+
+def _paths(command: Any, path: tuple[str, ...]) -> list[tuple[str, ...]]:
+    if hasattr(command, "commands"):  # a group (Typer's click or its own)
+        found: list[tuple[str, ...]] = []
+        for name, sub in command.commands.items():
+            found += _paths(sub, (*path, name))
+        return found
+    return [path]
+
+
+def test_every_command_has_examples_defaults_and_no_bool_metavar() -> None:
+    paths: list[tuple[str, ...]] = []
+    for name, spec in sorted(COMMANDS.items()):
+        paths += _paths(load_target(spec), (name,))
+    assert ("devices", "list") in paths and ("explain",) in paths
+    for path in paths:
+        result = runner.invoke(app, [*path, "--help"], prog_name="depin", terminal_width=200)
+        assert result.exit_code == 0, (path, result.output[-500:])
+        assert "Examples:" in result.output, f"depin {' '.join(path)} --help has no examples"
+        assert "<bool>" not in result.output, path
+    up = runner.invoke(app, ["up", "--help"], terminal_width=200).output
+    assert "[default: 3]" in up and "numbered from 0" in up
+    assert isinstance(app, typer.Typer)
