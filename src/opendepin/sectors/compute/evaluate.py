@@ -369,6 +369,7 @@ class Epoch:
                 "id": order_id,
                 "order": bytes(p["order"]).hex(),
                 "tenant": order.tenant,
+                "sig": bytes(p["order_sig"]).hex(),
                 "opened": order.ts,
                 "status": "open",
                 "bids": [],

@@ -141,19 +141,17 @@ def build_router(services: SectorServices, sector: ComputeSector) -> APIRouter:
             for o, b, s in posted
             if o.order_id not in current["state"]["orders"]
         ]
-        for order_id, entry in sorted(current["state"]["orders"].items()):
-            if entry["status"] in ("open", "leased") and entry["opened"] + window > now:
-                posted_sig = board.get(order_id)
-                if posted_sig is not None:
-                    o, b, s = posted_sig
-                    open_bids.append(
-                        {
-                            **order_view(o),
-                            "order_hex": b.hex(),
-                            "signature": s.hex(),
-                            "bids_until": entry["opened"] + window,
-                        }
-                    )
+        for _, entry in sorted(current["state"]["orders"].items()):
+            reopened = entry["status"] == "open" or "resume" in entry
+            if entry["status"] in ("open", "leased") and reopened and entry["opened"] + window > now:
+                open_bids.append(
+                    {
+                        **order_view(load_order(entry, params)),
+                        "order_hex": entry["order"],
+                        "signature": entry["sig"],
+                        "bids_until": entry["opened"] + window,
+                    }
+                )
         book_rows = [
             {"id": k, "status": v["status"], "tenant": v["tenant"], "leases": len(v["leases"])}
             for k, v in sorted(current["state"]["orders"].items())
@@ -196,6 +194,13 @@ def build_router(services: SectorServices, sector: ComputeSector) -> APIRouter:
             "escrow": current["state"]["accounts"].get(entry["tenant"], 0),
             "as_of": current["state"].get("as_of"),
         }
+
+    @router.get("/providers")
+    async def providers() -> dict[str, Any]:
+        """Providers with a bond (any of them may anchor a tenant's escrow receipt) and their free bond."""
+        current = await run_in_threadpool(book)
+        bonds = current["state"]["bonds"]
+        return {"providers": [{"device": d, "bond": b} for d, b in sorted(bonds.items()) if b > 0]}
 
     @router.get("/accounts/{address}")
     async def account(address: str) -> dict[str, Any]:
