@@ -1,4 +1,4 @@
-"""POST /v1/devices (onboarding), GET /v1/devices/{id}, GET /v1/devices/{id}/explain."""
+"""POST /v1/devices (onboarding), GET /v1/devices (a page of them), GET /v1/devices/{id} and its explain."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, StrictBool, StrictFloat, StrictInt, Stric
 from opendepin.api.deps import MAX_INT64, get_node
 from opendepin.explain import explain_device
 from opendepin.identity.attestation import Attestation, LocationAssertion, OnboardingError
+from opendepin.identity.wallets import normalize_address
 from opendepin.node import Node, OnboardRequest
 from opendepin.sectors.base import DeviceInfo
 
@@ -94,6 +95,39 @@ async def onboard(body: OnboardIn, node: Annotated[Node, Depends(get_node)]) -> 
     except ValueError as error:
         raise HTTPException(400, {"reason": "onboarding.malformed", "message": str(error)}) from None
     return DeviceOut.of(device)
+
+
+class DevicesPage(BaseModel):
+    devices: list[DeviceOut]
+    next_after: str | None = Field(
+        description="pass as `after` for the next page; null on the last page",
+    )
+
+
+@router.get("")
+async def list_devices(
+    node: Annotated[Node, Depends(get_node)],
+    owner: Annotated[
+        str | None, Query(max_length=64, description="only this owner's devices (0x address, any case)")
+    ] = None,
+    after: Annotated[
+        str | None, Query(max_length=200, description="start after this device id (the previous page's last)")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1_000, description="devices per page")] = 100,
+) -> DevicesPage:
+    """The onboarded devices in device-id order, a page at a time (`after` = the last id of a page)."""
+    if owner is not None:
+        try:
+            owner = normalize_address(owner)
+        except ValueError:
+            raise HTTPException(
+                422, {"reason": "address.invalid", "message": f"{owner[:80]!r} is not an EVM address"}
+            ) from None
+    page = await run_in_threadpool(node.store.devices_page, after, limit, owner)
+    return DevicesPage(
+        devices=[DeviceOut.of(device) for device in page],
+        next_after=page[-1].device_id if len(page) == limit else None,
+    )
 
 
 @router.get("/{device_id}")
