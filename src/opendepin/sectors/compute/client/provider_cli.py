@@ -8,7 +8,19 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(help="The compute provider agent.")
+
+def examples(*lines: str) -> str:
+    """An epilog listing examples, one per line (as every depin command shows them)."""
+    return "\n".join(["Examples:", *(f"  $ {line}" for line in lines)])
+
+
+app = typer.Typer(
+    help="The compute provider agent.",
+    epilog=examples(
+        "depin provider compute --node http://127.0.0.1:8000 --maker-key maker.key --bond 10000",
+        "depin provider compute --price 12 --cores 4 --memory-mb 2048 --wall-s 300",
+    ),
+)
 
 
 @app.callback(invoke_without_command=True)

@@ -24,7 +24,20 @@ if TYPE_CHECKING:
 
 SECTOR = "/v1/sectors/compute"
 
-app = typer.Typer(help="Order compute jobs and fetch their verified results.", no_args_is_help=True)
+
+def examples(*lines: str) -> str:
+    """An epilog listing examples, one per line (as every depin command shows them)."""
+    return "\n".join(["Examples:", *(f"  $ {line}" for line in lines)])
+
+
+app = typer.Typer(
+    help="Order compute jobs and fetch their verified results.",
+    no_args_is_help=True,
+    epilog=examples(
+        "depin compute submit mlp:16:64 --budget 5000",
+        "depin compute result ORDER_ID --check 4",
+    ),
+)
 NodeOpt = Annotated[str, typer.Option(help="the node's URL")]
 KeyOpt = Annotated[Path, typer.Option(help="file with the tenant's key (hex; created if missing)")]
 
@@ -53,7 +66,12 @@ def parse_job(text: str) -> dict[str, Any]:
         raise typer.BadParameter("units and size are integers") from None
 
 
-@app.command()
+@app.command(
+    epilog=examples(
+        "depin compute submit mlp:16:64 --budget 5000 --node http://127.0.0.1:8000",
+        "depin compute submit job.json --budget 20000 --max-price 30 --wait",
+    )
+)
 def submit(
     job: Annotated[str, typer.Argument(help="kind:units:size (hashchain, matmul, mlp) or a JSON file")],
     budget: Annotated[int, typer.Option(min=1, help="credits to escrow for this order")],
@@ -163,7 +181,12 @@ def check_results(detail: dict[str, Any], check_units: int) -> list[dict[str, An
     return rows
 
 
-@app.command()
+@app.command(
+    epilog=examples(
+        "depin compute result ORDER_ID --check 4",
+        "depin compute result ORDER_ID --json --out outputs.json",
+    )
+)
 def result(
     order_id: Annotated[str, typer.Argument(help="the order id submit printed")],
     node: NodeOpt = "http://127.0.0.1:8000",
@@ -213,7 +236,11 @@ def result(
     Console().print(table)
 
 
-@app.command()
+@app.command(
+    epilog=examples(
+        "depin compute orders --node http://127.0.0.1:8000",
+    )
+)
 def orders(node: NodeOpt = "http://127.0.0.1:8000") -> None:
     """The board (orders open for bids) and the book (orders by status)."""
     from rich.console import Console
