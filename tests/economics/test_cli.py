@@ -121,16 +121,26 @@ def test_invalid_override_exits_2(tmp_path: Path) -> None:
 def test_report_from_a_live_store(tmp_path: Path) -> None:
     data_dir = tmp_path / "net"
     write_store(data_dir)
-    result = runner.invoke(
-        app, ["report", "--data-dir", str(data_dir), "--runs", "5", "--years", "0.5", "-q", "--price", "0.5"]
-    )
+    result = runner.invoke(app, ["report", "--data-dir", str(data_dir), "-q", "--price", "0.5"])
     assert result.exit_code == 0, result.output
+    assert "No forecast: too little data" in result.output
     out = data_dir / "economics"
     report = (out / "report.md").read_text()
-    assert "No usage or burn data is recorded in the store yet" in report
-    assert "5 closed epochs" in report
-    assert (out / "live.parquet").exists() and (out / "forecast" / "report.md").exists()
-    assert pl.read_parquet(out / "live.parquet")["supply"].to_list()[-1] == 500_000.0
+    assert "5 closed epochs" in report and "300k were paid to devices" in report
+    assert "burns and supply on chain are unknown" in report
+    assert not (out / "forecast").exists()
+    assert pl.read_parquet(out / "live.parquet")["minted"].to_list()[-1] == 60_000.0
+
+
+def test_report_forecast_when_forced_is_labelled(tmp_path: Path) -> None:
+    data_dir = tmp_path / "net"
+    write_store(data_dir)
+    args = ["report", "--data-dir", str(data_dir), "--runs", "5", "--years", "0.5", "-q", "--force-forecast"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    out = data_dir / "economics"
+    assert "this forecast is illustrative only" in (out / "report.md").read_text()
+    assert (out / "forecast" / "report.md").exists()
 
 
 def test_invalid_report_without_a_store(tmp_path: Path) -> None:

@@ -158,28 +158,33 @@ def run_command(
 
 @app.command("report")
 def report_command(
-    data_dir: Annotated[Path, typer.Option("--data-dir", "-d", help="a local network's data directory")],
+    data_dir: Annotated[Path, typer.Option("--data-dir", "-d", help="a network's data directory")],
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="output directory (default DATA_DIR/economics)")
     ] = None,
     scenario: Annotated[
-        str, typer.Option(help="scenario giving the forecast's demand, price and device costs")
+        str, typer.Option(help="scenario giving the forecast's price model and device costs")
     ] = "bootstrap",
     price: Annotated[
-        float | None, typer.Option(min=0.0, help="assumed token price in USD (default: scenario's)")
+        float | None,
+        typer.Option(min=0.0, help="token price in USD (default: the chain oracle's, else $1)"),
     ] = None,
     demand: Annotated[
-        float, typer.Option(min=0.0, help="assumed demand in USD a day (default: observed, 0)")
-    ] = 0.0,
+        float | None,
+        typer.Option(min=0.0, help="forecast demand in USD a day (default: observed burns on the chain)"),
+    ] = None,
     runs: Annotated[int, typer.Option("--runs", "-r", min=1)] = 100,
     years: Annotated[float, typer.Option("--years", "-y", min=0.01)] = 5.0,
+    force_forecast: Annotated[
+        bool, typer.Option("--force-forecast", help="forecast even from too few epochs or devices")
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
-    """Build the metrics from a running local network's store and forecast from them."""
+    """Report what a network paid, burned and refused (store and chain), and forecast from it when it has
+    enough history."""
     from opendepin.economics.live_report import write_live_report  # matplotlib: imported when needed only
 
     base = _load(scenario, None)
-    price_usd = price if price is not None else base.price.initial
     target = out if out is not None else data_dir / "economics"
     with progress_bar("forecasting", max(1, round(years * 365)), quiet) as progress:
         try:
@@ -187,18 +192,25 @@ def report_command(
                 data_dir,
                 target,
                 base,
-                price_usd=price_usd,
+                price_usd=price,
                 runs=runs,
                 years=years,
                 demand_usd_per_day=demand,
+                force_forecast=force_forecast,
                 progress=progress,
             )
         except (LiveDataError, ScenarioError) as error:
             raise _fail(str(error)) from None
+    totals = produced.totals
     last = produced.metrics.row(produced.metrics.height - 1, named=True)
-    typer.echo(
-        f"{produced.metrics.height} epochs, supply {last['supply']:.6g}, "
-        f"{int(last['devices_active'])} active devices; demand used: ${demand:g} a day"
-        + (" (no usage data in the store)" if demand == 0 else "")
+    burned = (
+        f"{totals.burned:.6g} burned on chain (burned/minted {totals.burn_mint_ratio or 0:.3g})"
+        if totals.burned is not None
+        else "burns unknown (chain not read)"
     )
+    typer.echo(
+        f"{totals.epochs} epochs: {totals.paid:.6g} minted (paid to devices), {burned}; "
+        f"{int(last['devices_rewarded'])} rewarded devices"
+    )
+    typer.echo(produced.forecast_note.replace("**", ""))
     typer.echo(f"report: {produced.files['report.md']} and {produced.files['report.html']}")

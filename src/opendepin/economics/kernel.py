@@ -372,9 +372,7 @@ def phase_a_column(t, j, inp, st):  # type: ignore[no-untyped-def]
         x[X_CAPPED_POWER, j] += capped_power_increment(power, b0, g, t0, t0 + 1.0 / DAYS_PER_YEAR)
         theta = math.log1p(g * x[X_CAPPED_POWER, j] / b0) / g
         baseline = p[P_FC_BASELINE, j] * (1.0 - math.exp(-p[P_FC_LAMBDA, j] * theta))
-        scheduled = min(
-            scheduled + baseline - x[X_BASELINE_MINTED, j], p[P_MAX_SUPPLY, j] - x[X_EMITTED, j]
-        )
+        scheduled = min(scheduled + baseline - x[X_BASELINE_MINTED, j], p[P_MAX_SUPPLY, j] - x[X_EMITTED, j])
         x[X_BASELINE_MINTED, j] = baseline
         x[X_EMITTED, j] += scheduled
     remint = 0.0

@@ -1,8 +1,10 @@
-"""`depin economics report --data-dir DIR`: the sustainability report of a running local network.
+"""`depin economics report --data-dir DIR`: the sustainability report of a running network.
 
-The same metrics as a simulated run, built from the store (see :mod:`.live`), then a Monte Carlo
-forecast calibrated on them (:func:`.live.calibrate`) written with the simulator's own report into
-`OUT/forecast/`.
+Built from the network itself (see :mod:`.live`): what each epoch paid (minted = paid, not the emission
+the schedule allowed), the devices it rewarded, the reports it refused, and what users burned for data
+credits on the chain. A Monte Carlo forecast calibrated on it (:func:`.live.calibrate`, the simulator's own
+report in `OUT/forecast/`) is written only when the network has enough history and devices to calibrate
+one (:func:`.live.forecast_readiness`), or when asked to anyway, with a warning that says why it is weak.
 """
 
 from __future__ import annotations
@@ -26,23 +28,42 @@ from opendepin.economics.document import (
     render_markdown,
 )
 from opendepin.economics.experiments import prepare_experiment
-from opendepin.economics.live import Calibration, LiveData, calibrate, compute_live_metrics, read_live_data
+from opendepin.economics.live import (
+    Calibration,
+    LiveData,
+    LiveTotals,
+    calibrate,
+    compute_live_metrics,
+    compute_totals,
+    forecast_readiness,
+    read_live_data,
+)
 from opendepin.economics.model import ProgressCallback
 from opendepin.economics.report import ReportFiles, write_report
 from opendepin.economics.spec import ScenarioSpec
 
 LIVE_CHARTS = (
-    ("live_supply", "Supply from the store (tokens)", ("supply",)),
-    ("live_burn_vs_mint", "Minted vs burned per epoch (tokens)", ("minted", "burned")),
-    ("live_devices", "Devices", ("devices_onboarded", "devices_active")),
+    (
+        "live_paid",
+        "Emitted by the schedule vs minted (paid to devices) per epoch, tokens",
+        ("emitted", "minted"),
+    ),
+    ("live_devices", "Devices onboarded and rewarded", ("devices_onboarded", "devices_rewarded")),
+    (
+        "live_reports",
+        "Reports counted, refused at ingest and found invalid",
+        ("reports", "rejected_reports", "invalid_reports"),
+    ),
 )
 
 
 @dataclass(frozen=True)
 class LiveReport:
     metrics: pl.DataFrame
+    totals: LiveTotals
     calibration: Calibration
     forecast: ReportFiles | None
+    forecast_note: str
     files: dict[str, Path]
 
 
@@ -67,55 +88,81 @@ def plot_live(metrics: pl.DataFrame, out: Path) -> dict[str, Path]:
     return written
 
 
-def describe_live(
-    live: LiveData, metrics: pl.DataFrame, price_usd: float, calibration: Calibration
-) -> list[Block]:
-    """What the store shows, in plain words."""
+def describe_live(live: LiveData, metrics: pl.DataFrame, totals: LiveTotals) -> list[Block]:
+    """What the store and the chain show, in plain words."""
     last = metrics.row(metrics.height - 1, named=True)
-    minted_total = float(metrics["minted"].sum())
-    span = float(metrics["epoch_days"].sum())
     symbol = live.network.token.symbol
-    usage = (
-        f"The store has a `{live.usage_table}` table, but its layout is not known to this version, so "
-        "it is not read: demand is taken as **zero**."
-        if live.usage_table
-        else "**No usage or burn data is recorded in the store yet** (data credits come with the chain "
-        "work), so demand, revenue and burns are taken as zero: nobody pays yet, and every reward is new "
-        "supply."
-    )
-    burned = format_number(float(metrics["burned"].sum()))
-    onboarded, active = int(last["devices_onboarded"]), int(last["devices_active"])
-    lost = int(metrics["devices_lost"].sum())
-    tokens, usd = last["tokens_per_active_device_per_day"], last["usd_per_active_device_per_day"]
-    incentives = format_number(float(metrics["incentives_usd"].sum()))
+    price = totals.price_usd
+    unminted = totals.emitted - totals.paid
     facts = [
-        f"{metrics.height} closed epochs covering {span:.3g} days; {format_number(minted_total)} {symbol} "
-        f"minted, {burned} burned; supply {format_number(last['supply'])}.",
-        f"Devices: {onboarded} onboarded, {active} reporting in the last epoch; churn (drops in active "
-        f"devices from one epoch to the next, summed): {lost}.",
-        f"Reward per active device: {format_number(tokens)} {symbol} a day, ${format_number(usd)} at an "
-        f"assumed price of ${price_usd:g} (the local network has no market price).",
-        f"Burn/mint ratio 0, revenue $0 against ${incentives} of incentives: **not sustainable yet** — the "
-        "network pays contributors only with new tokens.",
+        f"{totals.epochs} closed epochs covering {totals.days:.3g} days (store: {live.store_kind}). The "
+        f"schedule allowed {format_number(totals.emitted)} {symbol}; **{format_number(totals.paid)} were "
+        f"paid to devices** (minted); {format_number(unminted)} had no recipient and were not minted.",
+        f"Devices: {int(last['devices_onboarded'])} onboarded, {int(last['devices_rewarded'])} rewarded in "
+        f"the last epoch; drops in rewarded devices from one epoch to the next, summed: "
+        f"{int(metrics['devices_lost'].sum())}.",
+        f"Reward per rewarded device: {format_number(last['tokens_per_rewarded_device_per_day'])} {symbol} "
+        f"a day, ${format_number(last['usd_per_rewarded_device_per_day'])} at ${price:g} "
+        f"({totals.price_source}).",
+        f"Reports: {int(metrics['reports'].sum())} counted, {int(metrics['invalid_reports'].sum())} found "
+        f"invalid by the sectors' rules, {sum(live.rejections.values())} refused at ingest"
+        + (
+            " ("
+            + ", ".join(f"{r} {c}" for r, c in sorted(live.rejections.items(), key=lambda x: -x[1])[:5])
+            + ")"
+            if live.rejections
+            else ""
+        )
+        + ".",
+        f"Usage settled in epochs: {int(metrics['usage_credits'].sum()):,} credits "
+        f"(${float(metrics['usage_usd'].sum()):,.2f}).",
     ]
-    source = "its network.toml" if live.network_found else "default parameters (no network.toml in DATA_DIR)"
-    calib = [
-        f"start at day {calibration.start_day} since genesis with {format_number(calibration.supply)} "
-        f"{symbol} and {format_number(calibration.devices)} devices; emission schedule and splits from "
-        f"{source}",
-        f"device growth observed {calibration.observed_growth_per_day:.3%} a day, used "
-        f"{calibration.used_growth_per_day:.3%} a day (capped at 5 %)",
-        f"demand ${calibration.demand_usd_per_day:g} a day"
-        + (" (observed: none)" if calibration.demand_usd_per_day == 0 else " (assumed on the command line)"),
-    ]
+    if live.chain is not None and totals.burned is not None:
+        chain = live.chain
+        unit = 10**live.network.token.decimals
+        match = {True: "matches", False: "**does not match**", None: "cannot be compared (nothing posted)"}[
+            totals.posted_matches_paid
+        ]
+        facts += [
+            f"Chain ({live.chain_note}): **{format_number(totals.burned)} {symbol} burned for data credits** "
+            f"(DataCredits.total_burned), worth ${format_number(totals.burned * price)} at ${price:g}; "
+            f"{chain.credits_outstanding:,} credits outstanding.",
+            f"Chain supply {format_number(chain.total_supply / unit)} {symbol}; posted "
+            f"{format_number(chain.total_posted / unit)} (through epoch {chain.latest_epoch}), which {match} "
+            f"the store's paid amounts; claimed {format_number(chain.total_claimed / unit)}.",
+        ]
+        ratio = totals.burn_mint_ratio or 0.0
+        verdict = (
+            f"Burned ÷ minted to date: **{ratio:.3g}**: burns "
+            + ("cover" if ratio >= 1 else "do not cover")
+            + " what was paid to contributors"
+            + ("." if ratio >= 1 else "; the rest of their pay is new supply.")
+        )
+    else:
+        facts.append(f"Chain: not read ({live.chain_note}); burns and supply on chain are unknown.")
+        verdict = "Burned ÷ minted cannot be computed without the chain."
     return [
         Heading(1, f"Token economics, live: {live.network.name}"),
-        Paragraph(usage),
-        Heading(2, "What the store shows"),
+        Paragraph(verdict),
+        Heading(2, "What the network shows"),
         Bullets(tuple(facts)),
-        Heading(2, "Forecast calibrated on it"),
-        Bullets(tuple(calib)),
     ]
+
+
+def describe_calibration(live: LiveData, calibration: Calibration) -> Bullets:
+    """Where the forecast starts and what it assumes."""
+    source = "its network.toml" if live.network_found else "default parameters (no network.toml in DATA_DIR)"
+    symbol = live.network.token.symbol
+    return Bullets(
+        (
+            f"start at day {calibration.start_day} since genesis with {format_number(calibration.supply)} "
+            f"{symbol} and {format_number(calibration.devices)} devices; emission schedule and splits from "
+            f"{source}",
+            f"device growth observed {calibration.observed_growth_per_day:.3%} a day, used "
+            f"{calibration.used_growth_per_day:.3%} a day (capped at 5 %)",
+            f"demand ${calibration.demand_usd_per_day:,.2f} a day ({calibration.demand_source})",
+        )
+    )
 
 
 def epoch_table(metrics: pl.DataFrame, limit: int = 12) -> Table:
@@ -126,14 +173,24 @@ def epoch_table(metrics: pl.DataFrame, limit: int = 12) -> Table:
             (
                 str(row["epoch"]),
                 f"{row['day']:.3f}",
+                format_number(row["emitted"]),
                 format_number(row["minted"]),
-                format_number(row["burned"]),
-                format_number(row["supply"]),
-                str(int(row["devices_active"])),
-                format_number(row["tokens_per_active_device_per_day"]),
+                str(int(row["devices_rewarded"])),
+                format_number(row["tokens_per_rewarded_device_per_day"]),
+                f"{int(row['rejected_reports'])} / {int(row['invalid_reports'])}",
+                f"{int(row['usage_credits']):,}",
             )
         )
-    headers = ("epoch", "day", "minted", "burned", "supply", "active devices", "tokens/device/day")
+    headers = (
+        "epoch",
+        "day",
+        "emitted",
+        "minted (paid)",
+        "rewarded devices",
+        "tokens/device/day",
+        "refused / invalid reports",
+        "credits settled",
+    )
     return Table(headers, tuple(rows))
 
 
@@ -142,41 +199,55 @@ def write_live_report(
     out: Path,
     base: ScenarioSpec,
     *,
-    price_usd: float,
+    price_usd: float | None,
     runs: int,
     years: float,
-    demand_usd_per_day: float = 0.0,
+    demand_usd_per_day: float | None = None,
+    force_forecast: bool = False,
     progress: ProgressCallback | None = None,
 ) -> LiveReport:
-    """Read the store, write live.parquet, charts and report.md/html, and a calibrated forecast."""
+    """Read the store and chain, write live.parquet, charts and report.md/html, and a calibrated forecast
+    when there is enough data (or `force_forecast`)."""
     live = read_live_data(data_dir)
-    metrics = compute_live_metrics(live, price_usd)
+    metrics = compute_live_metrics(live, 1.0)
+    totals = compute_totals(live, metrics, price_usd)
+    metrics = compute_live_metrics(live, totals.price_usd)
     out.mkdir(parents=True, exist_ok=True)
     files = {"live": out / "live.parquet"}
     metrics.write_parquet(files["live"])
     files.update(plot_live(metrics, out))
-    calibration = calibrate(base, live, metrics, demand_usd_per_day)
-    scenario = calibration.scenario.model_copy(
-        update={"price": calibration.scenario.price.model_copy(update={"initial": price_usd})}
-    )
-    forecast = write_report(prepare_experiment(scenario, runs=runs, years=years), out / "forecast", progress)
-    f = forecast.findings
-    ratio = f.last_year_ratio
-    summary = (
-        f"Forecast ({runs} runs, {years:g} years): last-year burn/mint ratio {ratio.median:.3g} (p5–p95 "
-        f"{ratio.p5:.3g}–{ratio.p95:.3g}); runs where burns cover mints by the end: "
-        f"{f.sustainable_share:.0%}."
-    )
-    if f.devices:
-        device = f.devices[0]
-        summary += (
-            f" Payback of a {device.name} bought today: {format_number(device.payback_days.median)} days"
+    calibration = calibrate(base, live, metrics, totals, demand_usd_per_day)
+    ready, why = forecast_readiness(metrics)
+    forecast: ReportFiles | None = None
+    blocks = describe_live(live, metrics, totals)
+    blocks += [Heading(2, "Forecast calibrated on it"), describe_calibration(live, calibration)]
+    if ready or force_forecast:
+        forecast = write_report(
+            prepare_experiment(calibration.scenario, runs=runs, years=years), out / "forecast", progress
         )
-        summary += " (median)"
-        summary += f", not within the horizon in {device.never_share:.0%} of runs."
-    blocks = describe_live(live, metrics, price_usd, calibration)
+        f = forecast.findings
+        ratio = f.last_year_ratio
+        summary = (
+            f"Forecast ({runs} runs, {years:g} years): last-year burn/mint ratio {ratio.median:.3g} (p5–p95 "
+            f"{ratio.p5:.3g}–{ratio.p95:.3g}); runs where burns cover mints by the end: "
+            f"{f.sustainable_share:.0%}."
+        )
+        if f.devices:
+            device = f.devices[0]
+            summary += (
+                f" Payback of a {device.name} bought today: {format_number(device.payback_days.median)} days"
+                f" (median), not within the horizon in {device.never_share:.0%} of runs."
+            )
+        note = summary + " Full forecast: forecast/report.md."
+        if not ready:
+            note = f"**Warning: {why}; this forecast is illustrative only.** " + note
+    else:
+        note = (
+            f"**No forecast: {why}.** Growth and demand measured over so few epochs and devices would be "
+            "extrapolated into numbers that mean nothing; `--force-forecast` runs it anyway, labelled so."
+        )
     blocks += [
-        Paragraph(summary + " Full forecast: forecast/report.md."),
+        Paragraph(note),
         Heading(2, "Last epochs"),
         epoch_table(metrics),
         Heading(2, "Charts"),
@@ -186,4 +257,4 @@ def write_live_report(
     files["report.html"] = out / "report.html"
     files["report.md"].write_text(render_markdown(blocks))
     files["report.html"].write_text(render_html(blocks, f"Token economics, live: {live.network.name}"))
-    return LiveReport(metrics, calibration, forecast, files)
+    return LiveReport(metrics, totals, calibration, forecast, note, files)
