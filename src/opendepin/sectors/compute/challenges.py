@@ -64,6 +64,13 @@ def spot_units(audit_id: str, report_id: str, units: int, count: int) -> list[in
     return sorted(chosen)
 
 
+def reexecuted(audit_id: str, report_id: str, reexec_bps: int) -> bool:
+    """Rule: a result is re-executed whole (every unit recomputed) when a draw from its audit seed falls
+    under `reexec_bps` / 10,000 (probability q)."""
+    draw = hashlib.sha256(f"{audit_id}|{report_id}|reexec".encode()).digest()
+    return int.from_bytes(draw[:8], "big") % 10_000 < reexec_bps
+
+
 def capacity_target(benchmark_hps: int, work_s: int, expected: int) -> int:
     """The hash bound under which benchmark_hps · work_s hashes find `expected` solutions on average."""
     return min(2**64, (2**64 * expected) // max(1, benchmark_hps * work_s))

@@ -19,7 +19,8 @@ before a report of the same second):
   goes to the tenant, the lease ends and the slot is auctioned again (the job is rescheduled). A run the
   tenant's escrow does not cover is not owed (the funding rule closes such an order instead);
 - a result (`compute.result`) commits every unit's output under a Merkle root; it is spot-checked with the
-  first audit seed drawn after it arrived (`verify.spot_checks` units recomputed): a wrong unit is
+  first audit seed drawn after it arrived (`verify.spot_checks` units recomputed, or with probability
+  `verify.reexec_bps` every unit: a whole re-execution): a wrong unit is
   `compute.spot_check_failed`; replicas of one run are compared and, when their roots differ, bisection
   finds the first differing unit, which the engine recomputes: whoever is wrong there is
   `compute.result_mismatch`. A verified run is paid from escrow at the provider's price;
@@ -62,6 +63,7 @@ from opendepin.sectors.compute.challenges import (
     capacity_deadline,
     capacity_target,
     check_capacity,
+    reexecuted,
     shown_speed,
     spot_units,
 )
@@ -539,7 +541,11 @@ class Epoch:
         order = self.order(item["order"])
         job = order.job.for_run(item["run"])
         outputs = [bytes.fromhex(o) for o in item["outputs"]]
-        units = spot_units(audit.challenge_id, item["report"], job.units, self.params.verify.spot_checks)
+        verify = self.params.verify
+        if reexecuted(audit.challenge_id, item["report"], verify.reexec_bps):
+            units = list(range(job.units))
+        else:
+            units = spot_units(audit.challenge_id, item["report"], job.units, verify.spot_checks)
         for unit in units:
             expected = run_unit(job, unit)
             if expected != outputs[unit]:

@@ -68,3 +68,15 @@ def test_free_rider_and_collusion_lose() -> None:
     ring = run("colluding", Economy(providers=10, jobs=20), PARAMS, 7)["strategies"]
     assert all(row["expected_value"] < 0 for row in ring.values())
     assert ring["colluding_lazy_r2"]["all_replicas_colluding"] == 0.09
+
+
+def test_the_engine_catches_what_the_closed_form_says() -> None:
+    from opendepin.sectors.compute.sim.engine import engine_run
+    from opendepin.sectors.compute.sim.model import detection_probability
+
+    row = engine_run(0.05, PARAMS, 11, pairs=60)
+    expected = detection_probability(Economy(), 2, PARAMS)
+    assert abs(row["detection_rate"] - expected) < 4 * (expected * (1 - expected) / 60) ** 0.5
+    assert (
+        row["false_positive_rate"] == 0 and row["pay_vs_honest"] < 1 and row["net_vs_honest_per_result"] < 0
+    )

@@ -6,8 +6,9 @@ units at price p per unit (P = p·n) and costs its provider k per unit (C = k·n
 skips w = ⌈c·n⌉ units (random outputs there) and saves w·k.
 
 Detection: the engine recomputes s units drawn with `challenges.spot_units` from an audit seed drawn after
-the result arrived, so it catches a result with w wrong units with probability
-    p_spot = 1 − C(n − w, s) / C(n, s)            (hypergeometric: s distinct units);
+the result arrived, or with probability q (`verify.reexec_bps`) every unit, so it catches a result with
+w > 0 wrong units with probability
+    p_spot = q + (1 − q) · (1 − C(n − w, s) / C(n, s))      (hypergeometric: s distinct units);
 with r replicas, bisection against any honest replica finds a wrong unit whenever w > 0, so a colluder
 (share a of the providers, replicas of one owner excluded) escapes only when every other replica colludes:
     p = 1 − (1 − p_spot) · a^(r − 1).
@@ -36,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from opendepin.sectors.compute import market
-from opendepin.sectors.compute.challenges import spot_units
+from opendepin.sectors.compute.challenges import reexecuted, spot_units
 from opendepin.sectors.compute.params import ComputeParams
 from opendepin.sectors.compute.reputation import Reputation
 
@@ -80,7 +81,8 @@ def spot_probability(units: int, wrong: int, checks: int) -> float:
 
 
 def detection_probability(e: Economy, wrong: int, params: ComputeParams) -> float:
-    p_spot = spot_probability(e.units, wrong, params.verify.spot_checks)
+    q = params.verify.reexec_bps / BPS
+    p_spot = q * (wrong > 0) + (1 - q) * spot_probability(e.units, wrong, params.verify.spot_checks)
     if e.replicas <= 1 or wrong == 0:
         return p_spot
     return 1.0 - (1.0 - p_spot) * e.collusion_share ** (e.replicas - 1)
@@ -96,6 +98,8 @@ def closed_form(e: Economy, skip: float, params: ComputeParams) -> dict[str, flo
 
 def _caught(e: Economy, wrong: set[int], params: ComputeParams, rng: np.random.Generator) -> bool:
     audit, report = rng.bytes(32).hex(), rng.bytes(32).hex()
+    if wrong and reexecuted(audit, report, params.verify.reexec_bps):
+        return True
     if any(u in wrong for u in spot_units(audit, report, e.units, params.verify.spot_checks)):
         return True
     if e.replicas > 1 and wrong:

@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 from opendepin.sectors.compute.params import ComputeParams
+from opendepin.sectors.compute.sim.engine import engine_run
 from opendepin.sectors.compute.sim.freerider import free_rider
 from opendepin.sectors.compute.sim.model import (
     Economy,
@@ -23,12 +24,18 @@ COLLUSION_SHARE = 0.3
 OVERCLAIMS = (1.05, 1.25, 1.5, 2.0)
 
 
+def _with_engine(row: dict[str, Any], skip: float, e: Economy, p: ComputeParams, seed: int) -> dict[str, Any]:
+    """The strategy measured through `evaluate_compute` as well (real jobs and results)."""
+    row["engine"] = engine_run(skip, p, seed, pairs=min(150, e.providers), units=e.units, price=e.price)
+    return row
+
+
 def _lazy(e: Economy, p: ComputeParams, seed: int) -> dict[str, Any]:
-    return {"lazy": provider_strategy("lazy", 1.0, e, p, seed)}
+    return {"lazy": _with_engine(provider_strategy("lazy", 1.0, e, p, seed), 1.0, e, p, seed)}
 
 
 def _partial(e: Economy, p: ComputeParams, seed: int) -> dict[str, Any]:
-    out = {"partial_95": provider_strategy("partial_95", 0.05, e, p, seed)}
+    out = {"partial_95": _with_engine(provider_strategy("partial_95", 0.05, e, p, seed), 0.05, e, p, seed)}
     out["partial_99"] = provider_strategy("partial_99", 0.01, e, p, seed)
     return out
 
