@@ -36,7 +36,9 @@ def test_map_cells_add_up_to_the_epoch(server: str) -> None:
         manifest["invalid_by_reason"].values()
     )
     assert (
-        sum(c["devices"] for c in cells) == data["devices"] == len(get_json(server + "/v1/devices")["items"])
+        sum(c["devices"] for c in cells)
+        == data["devices"]
+        == len(get_json(server + "/v1/devices")["devices"])
     )
     for cell in cells:
         assert len(cell["boundary"]) in (10, 12)  # 5 or 6 corners, lat/lng pairs
@@ -67,7 +69,7 @@ def test_a_cells_devices_page_without_loss_and_agree_with_the_map(server: str) -
 def test_every_reward_reproduces_and_adds_up_to_the_manifest(server: str) -> None:
     epochs = [e["number"] for e in get_json(server + "/v1/epochs")]
     paid: dict[int, dict[str, int]] = {n: defaultdict(int) for n in epochs}
-    for device in get_json(server + "/v1/devices?limit=1000")["items"]:
+    for device in get_json(server + "/v1/devices?limit=1000")["devices"]:
         history = get_json(f"{server}/v1/devices/{quote(device['device_id'], safe='')}/rewards?limit=100")
         assert history["next"] is None and [i["epoch"] for i in history["items"]] == epochs[::-1]
         for item in history["items"]:
@@ -87,7 +89,7 @@ def test_every_reward_reproduces_and_adds_up_to_the_manifest(server: str) -> Non
 
 
 def test_device_reports_page_through_every_report(server: str) -> None:
-    device_id = get_json(server + "/v1/devices?limit=1")["items"][0]["device_id"]
+    device_id = get_json(server + "/v1/devices?limit=1")["devices"][0]["device_id"]
     base = f"{server}/v1/devices/{quote(device_id, safe='')}/reports?epoch=1&limit=7"
     items, after = [], None
     while True:

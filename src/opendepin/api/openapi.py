@@ -24,10 +24,11 @@ do>"}}` (schema `Error`), e.g. `request.invalid` (422), `request.too_large` (413
 "164383561643835616438356"`); counts, timestamps (Unix seconds) and epoch numbers are numbers; any other
 integer beyond 2^53 − 1 is a string too, so no JSON decoder loses a digit.
 
-**Paging.** Lists that grow with the network (devices, a map cell's devices, a device's reports and reward
-history) answer `{"items": [...], "next": …}`: pass `next` back (as `after`, or `before` for lists newest
-first) for the following page, until it is null; `limit` bounds a page. `GET /v1/epochs` answers one array
-(one summary per closed epoch).
+**Paging.** Lists that grow with the network are paged; `limit` bounds a page. A map cell's devices, a
+device's reports and its reward history answer `{"items": [...], "next": …}`: pass `next` back (as
+`after`, or `before` for lists newest first) until it is null. `GET /v1/devices` answers `{"devices":
+[...], "next_after": …}` (pass `next_after` as `after`). `GET /v1/epochs` answers one array (one summary
+per closed epoch).
 
 **Reports** (`POST /v1/reports`) are CBOR arrays of signed reports, each the CBOR array
 `[envelope, signature]`: `envelope` the bytes of the deterministic CBOR map `{v, kind, device, ts, seq,

@@ -370,25 +370,6 @@ class Explorer:
             "next": page[-1] if len(chosen) > limit else None,
         }
 
-    # --- the devices -----------------------------------------------------------------------------------
-    def devices_list(self, after: str | None, limit: int, owner: str | None = None) -> dict[str, Any]:
-        """A page of the registry by device id (after `after`), only `owner`'s when given."""
-        page = self.store.devices_page(after, limit + 1, owner)
-        makers = self.store.makers()
-        items = [
-            {
-                "device_id": d.device_id,
-                "key_type": d.key_type,
-                "owner": d.owner,
-                "maker": d.maker,
-                "maker_name": makers.get(d.maker),
-                "location": d.location,
-                "onboarded_at": d.onboarded_at,
-            }
-            for d in page[:limit]
-        ]
-        return {"items": items, "next": items[-1]["device_id"] if len(page) > limit else None}
-
     # --- a device --------------------------------------------------------------------------------------
     def device_overview(self, device_id: str) -> dict[str, Any]:
         """Identity, onboarding record, status in the latest epochs, and its ingest rejections."""

@@ -59,23 +59,6 @@ JSON_200: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get("/devices", responses=JSON_200, response_class=Response)
-async def list_devices(
-    request: Request,
-    explorer: Annotated[Explorer, Depends(get_explorer)],
-    after: Annotated[
-        str | None, Query(max_length=200, description="the `next` of the previous page (a device id)")
-    ] = None,
-    limit: Annotated[int, Query(ge=1, le=1_000, description="devices per page")] = 100,
-    owner: Annotated[
-        str | None, Query(max_length=64, description="only this owner's devices (0x address)")
-    ] = None,
-) -> Response:
-    """The registered devices by id, a page at a time: each with its key type, owner, maker (and its
-    name), H3 location and onboarding time."""
-    return await answer(request, lambda: explorer.devices_list(after, limit, owner))
-
-
 @router.get("/map", responses=JSON_200, response_class=Response)
 async def get_map(
     request: Request,

@@ -8,11 +8,11 @@ async function main() {
     const more = el("button", { type: "button", id: "more", onclick: () => load(next).catch(showError) }, "more devices");
     async function load(after) {
       const page = await api(`/v1/devices?limit=100${after === null ? "" : `&after=${encodeURIComponent(after)}`}`);
-      const items = Array.isArray(page) ? page : page.items;
+      const items = page.devices;
       for (const d of items) {
         body.append(el("tr", {}, el("td", {}, deviceLink(d.device_id)), el("td", {}, el("code", {}, short(d.owner, 8))), el("td", {}, el("code", {}, short(d.maker, 8))), el("td", {}, d.location ?? "–"), el("td", {}, when(d.onboarded_at))));
       }
-      next = Array.isArray(page) ? null : page.next ?? null;
+      next = page.next_after ?? null;
       more.hidden = next === null;
     }
     await load(null);
