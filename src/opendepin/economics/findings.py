@@ -20,7 +20,6 @@ from opendepin.economics.model import SimulationResult
 from opendepin.economics.spec import DAYS_PER_YEAR, HalvingSchedule, ScenarioSpec
 
 FloatArray = NDArray[np.float64]
-EXHAUSTED_SHARE = 1e-3
 
 
 @dataclass(frozen=True)
@@ -181,7 +180,7 @@ def compute_findings(
     supply_end = m["supply"][-1]
     minted_total = rows["total_minted"].to_numpy()
     sustainable = rows["sustainable_from_day"].to_numpy()
-    exhausted = supply_end <= EXHAUSTED_SHARE * np.maximum(spec.token.initial_supply, minted_total)
+    exhausted = rows["exhausted"].to_numpy()
     demand = {
         sector.name: Spread.of(
             _year_mean(result.channel(f"demand_usd[{sector.name}]")[:, columns], result, False)

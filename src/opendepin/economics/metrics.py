@@ -159,6 +159,28 @@ def _last_year_mean(values: FloatArray, result: SimulationResult) -> FloatArray:
     return (values[keep] * weights).sum(axis=0) / weights.sum()
 
 
+EXHAUSTED_SHARE = 1e-3
+"""A run whose supply ends below this share of max(initial supply, tokens minted) ran out."""
+UNMET_SHARE = 1e-6
+"""A run where users could not burn more than this share of the USD they wanted to pay ran out."""
+
+
+def compute_exhausted(
+    result: SimulationResult, m: dict[str, FloatArray], minted_total: FloatArray
+) -> NDArray[np.bool_]:
+    """Runs that ran out of supply: demand went unmet because too little circulated to burn, or the supply
+    ended (nearly) empty. Their burns were capped, so they are their own outcome, never "sustainable"."""
+    days = result.window_days[:, None]
+    initial = np.array([v.token.initial_supply for v in result.variants])[result.set_index]
+    empty = m["supply"][-1] <= EXHAUSTED_SHARE * np.maximum(initial, minted_total)
+    try:
+        unmet = (result.channel("unmet_usd") * days).sum(axis=0)
+        wanted = (result.channel("demand_usd") * days).sum(axis=0)
+    except KeyError:  # a record without these channels (simulate(channels=...))
+        return empty
+    return empty | (unmet > UNMET_SHARE * np.maximum(wanted, 1e-12))
+
+
 def compute_run_summary(
     result: SimulationResult, metrics: dict[str, FloatArray] | None = None
 ) -> pl.DataFrame:
@@ -167,7 +189,8 @@ def compute_run_summary(
     days = result.window_days[:, None]
     minted_total, burned_total = (m["minted"] * days).sum(axis=0), (m["burned"] * days).sum(axis=0)
     last_minted, last_burned = _last_year_mean(m["minted"], result), _last_year_mean(m["burned"], result)
-    columns: dict[str, FloatArray | NDArray[np.int64]] = {
+    exhausted = compute_exhausted(result, m, minted_total)
+    columns: dict[str, FloatArray | NDArray[np.int64] | NDArray[np.bool_]] = {
         "set": result.set_index,
         "run": np.tile(np.arange(result.runs), result.sets),
         "final_supply": m["supply"][-1],
@@ -180,7 +203,10 @@ def compute_run_summary(
         "last_year_equilibrium_price": compute_equilibrium_price(
             _last_year_mean(m["revenue_usd"], result), last_minted
         ),
-        "sustainable_from_day": compute_sustainable_from(result, m["minted"], m["burned"]),
+        "exhausted": exhausted,
+        "sustainable_from_day": np.where(
+            exhausted, np.nan, compute_sustainable_from(result, m["minted"], m["burned"])
+        ),
         "oracle_halted_days": (m["halted"] * days).sum(axis=0),
         "first_year_usage_weight": _first_year_mean(m["usage_weight"], result),
         "last_year_usage_weight": _last_year_mean(m["usage_weight"], result),

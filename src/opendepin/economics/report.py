@@ -31,7 +31,7 @@ from opendepin.economics.metrics import compute_percentiles, compute_run_summary
 from opendepin.economics.model import ProgressCallback, SimulationResult
 from opendepin.economics.plots import plot_metrics, plot_payback
 from opendepin.economics.sensitivity import compute_sensitivity
-from opendepin.economics.spec import DAYS_PER_YEAR
+from opendepin.economics.spec import DAYS_PER_YEAR, ScenarioSpec
 from opendepin.economics.tables import write_tables
 
 KEY_METRICS = (
@@ -158,8 +158,39 @@ def describe_sustainability(f: Findings) -> list[Block]:
         f"in the last year, against a final market price of ${_spread(f.final_price)}.",
         f"Supply goes from {format_number(f.supply_start)} to {_spread(f.supply_end)} tokens; "
         f"{_spread(f.minted_total)} minted and {_spread(f.burned_total)} burned in total.",
+        describe_assumption(f.spec),
     ]
+    if f.exhausted_share > 0:
+        text.append(
+            f"{f.exhausted_share:.0%} of runs ran out of supply (users could not burn what they wanted to "
+            "pay): their burns were capped, revenue is counted as what was burned, and they are not counted "
+            "as sustainable."
+        )
     return [Heading(2, "Is the token model sustainable?"), *[Paragraph(t) for t in text]]
+
+
+def describe_assumption(spec: ScenarioSpec) -> str:
+    """The assumption the burn/mint verdict rests on, named (the report states it beside the verdict)."""
+    if spec.price.kind != "market":
+        return (
+            f"**Assumption:** the token price is exogenous (`{spec.price.kind}`): the burn/mint ratio "
+            "follows from that price path and the USD demand, both inputs; nothing in the model pushes them "
+            "together."
+        )
+    if spec.selling.rule == "fixed":
+        return (
+            "**Assumption:** every recipient sells a fixed share `price.sell_fraction` = "
+            f"{spec.price.sell_fraction:g} of every mint. With the market price model the last-year "
+            "burn/mint ratio then converges to that share: **this verdict restates an input**, not a finding "
+            "(the `agents` selling rule makes it an outcome)."
+        )
+    return (
+        "**Assumption:** with the market price model the price settles where what users burn balances "
+        "what recipients sell, so the burn/mint ratio is the share of the mint sold; who sells is the "
+        f"`[selling]` rule: {spec.selling.describe()}. The ratio therefore moves with contributors' "
+        "operating costs, the price and their expectations (`depin economics sensitivity` shows which "
+        "inputs drive it)."
+    )
 
 
 def _payback_sentence(f: Findings) -> str:
@@ -225,7 +256,7 @@ def describe_risks(f: Findings) -> list[Block]:
             f"count peaks at {_spread(d.peak)} and ends at {_spread(d.end)}."
         )
     if f.halvings_at_years:
-        years = ", ".join(f"{y:.1f}" for y in f.halvings_at_years[:6])
+        years = ", ".join(f"{y:.1f}" for y in f.halvings_at_years)
         items.append(f"**Halvings** at years {years}: each cuts the reward per device in half overnight.")
     if f.exhausted_share > 0:
         why = (
