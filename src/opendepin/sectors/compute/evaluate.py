@@ -36,6 +36,7 @@ before a report of the same second):
 from __future__ import annotations
 
 import copy
+import heapq
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -110,6 +111,10 @@ class Epoch:
     reputations: dict[str, Reputation] = field(default_factory=dict)
     device_state: dict[str, dict[str, Any]] = field(default_factory=dict)
     orders_cache: dict[str, Order] = field(default_factory=dict)
+    schedule: list[tuple[int, str]] = field(default_factory=list)
+    by_device: dict[str, set[str]] | None = None
+    """device → orders it bid on or holds a lease on (built on first use; a superset)"""
+    """(due time, order id), a heap (advance)"""
 
     # --- helpers -------------------------------------------------------------------------------------
     @property
@@ -154,8 +159,14 @@ class Epoch:
     def locked(self, device: str) -> int:
         """Credits of the device's bond locked by its live bids and active leases."""
         total = 0
-        for entry in self.orders.values():
-            if entry["status"] not in ("open", "leased"):
+        if self.by_device is None:
+            self.by_device = defaultdict(set)
+            for order_id, entry in self.orders.items():
+                for holder in [b[0] for b in entry["bids"]] + [lease["device"] for lease in entry["leases"]]:
+                    self.by_device[holder].add(order_id)
+        for order_id in sorted(self.by_device[device]):
+            entry = self.orders.get(order_id)
+            if entry is None or entry["status"] not in ("open", "leased"):
                 continue
             total += sum(b[3] for b in entry["bids"] if b[0] == device)
             total += sum(
@@ -246,42 +257,91 @@ class Epoch:
             entry["resume"] = min(entry.get("resume", run), run)
             entry["opened"] = at
             entry["bids"] = []
+            self.touch(entry)
+
+    def next_due(self, entry: dict[str, Any]) -> int | None:
+        """When something is next due on an order: its bid window's end, a run's due time, its funding
+        deadline (None: nothing)."""
+        times = []
+        status = entry["status"]
+        if status == "open" or (status == "leased" and "resume" in entry):
+            times.append(entry["opened"] + self.params.market.bid_window_s)
+        if status == "leased":
+            order = self.order(entry["id"])
+            times += [
+                market.run_due(lease["start"], lease["first_run"], lease["committed"], order.deadline_s)
+                for lease in entry["leases"]
+                if lease["status"] == ACTIVE and lease["committed"] < order.runs
+            ]
+            if not entry.get("funded"):
+                times.append(entry["leased_at"] + self.params.market.funding_window_s)
+        return min(times) if times else None
+
+    def touch(self, entry: dict[str, Any]) -> None:
+        """Put the order on the schedule at its next due time (older entries are skipped when they come)."""
+        due = self.next_due(entry)
+        if due is not None:
+            heapq.heappush(self.schedule, (due, entry["id"]))
 
     def advance(self, now: int) -> None:
-        """Everything due by `now`: auctions whose bid window closed, runs past their due time."""
-        window = self.params.market.bid_window_s
-        for order_id in sorted(self.orders):
-            entry = self.orders[order_id]
-            if entry["status"] in ("open", "leased") and entry["opened"] + window <= now:
-                self.auction(entry, entry["opened"] + window)
-            if entry["status"] != "leased":
+        """Everything due by `now`, in due-time order: auctions whose bid window closed, runs past their due
+        time, funding deadlines. An uncovered run that is due stays on the schedule (a deposit may cover
+        it later)."""
+        seen: set[str] = set()
+        later: list[tuple[int, str]] = []
+        while self.schedule and self.schedule[0][0] <= now:
+            _, order_id = heapq.heappop(self.schedule)
+            entry = self.orders.get(order_id)
+            if entry is None or order_id in seen:
                 continue
-            order = self.order(order_id)
-            for lease in entry["leases"]:
-                if lease["status"] != ACTIVE or lease["committed"] >= order.runs:
-                    continue
-                due = market.run_due(lease["start"], lease["first_run"], lease["committed"], order.deadline_s)
-                cost = lease["price"] * order.job.units
-                if due <= now and self.state["accounts"].get(order.tenant, 0) >= cost:
-                    self.fail_lease(
-                        entry,
-                        lease,
-                        "compute.deadline_missed",
-                        due,
-                        {"due": due, "delivered_runs": lease["committed"]},
-                        lease["committed"],
-                    )
-            funding_due = entry["leased_at"] + self.params.market.funding_window_s
-            if entry["status"] == "leased" and not entry.get("funded") and funding_due <= now:
-                need = self.next_runs_cost(entry)
-                escrow = self.state["accounts"].get(order.tenant, 0)
-                if escrow < need:
-                    self.close_order(
-                        entry, "compute.insufficient_funds", funding_due, {"escrow": escrow, "needed": need}
-                    )
-                else:
-                    entry["funded"] = True
-            self.finish_if_done(entry, now)
+            due = self.next_due(entry)
+            if due is None or due > now:
+                if due is not None:
+                    heapq.heappush(self.schedule, (due, order_id))
+                continue
+            seen.add(order_id)
+            self.due(entry, now)
+            due = self.next_due(entry)
+            if due is not None and due <= now:
+                later.append((due, order_id))
+            elif due is not None:
+                heapq.heappush(self.schedule, (due, order_id))
+        for item in later:
+            heapq.heappush(self.schedule, item)
+
+    def due(self, entry: dict[str, Any], now: int) -> None:
+        """What is due on one order by `now`."""
+        window = self.params.market.bid_window_s
+        order_id = entry["id"]
+        if entry["status"] in ("open", "leased") and entry["opened"] + window <= now:
+            self.auction(entry, entry["opened"] + window)
+        if entry["status"] != "leased":
+            return
+        order = self.order(order_id)
+        for lease in entry["leases"]:
+            if lease["status"] != ACTIVE or lease["committed"] >= order.runs:
+                continue
+            due = market.run_due(lease["start"], lease["first_run"], lease["committed"], order.deadline_s)
+            cost = lease["price"] * order.job.units
+            if due <= now and self.state["accounts"].get(order.tenant, 0) >= cost:
+                self.fail_lease(
+                    entry,
+                    lease,
+                    "compute.deadline_missed",
+                    due,
+                    {"due": due, "delivered_runs": lease["committed"]},
+                    lease["committed"],
+                )
+        funding_due = entry["leased_at"] + self.params.market.funding_window_s
+        if entry["status"] == "leased" and not entry.get("funded") and funding_due <= now:
+            need = self.next_runs_cost(entry)
+            escrow = self.state["accounts"].get(order.tenant, 0)
+            if escrow < need:
+                self.close_order(
+                    entry, "compute.insufficient_funds", funding_due, {"escrow": escrow, "needed": need}
+                )
+            else:
+                entry["funded"] = True
 
     def next_runs_cost(self, entry: dict[str, Any]) -> int:
         """Credits the next run of every active lease of the order costs (runs delivered but not yet paid
@@ -385,6 +445,7 @@ class Epoch:
                 )
             self.orders[order_id] = entry
             self.orders_cache[order_id] = order
+            self.touch(entry)
         if entry["status"] not in ("open", "leased") or (
             entry["status"] == "leased" and "resume" not in entry
         ):
@@ -434,6 +495,8 @@ class Epoch:
             return self.verdict(
                 report, "compute.insufficient_bond", {"free_bond": free, "deposit": p["deposit"]}
             )
+        if self.by_device is not None:
+            self.by_device[device.device_id].add(order_id)
         entry["bids"].append(
             [device.device_id, device.owner, p["price"], p["deposit"], report.received_at, report.report_id]
         )
@@ -669,6 +732,8 @@ def evaluate_compute(data: SectorInput, params: ComputeParams) -> SectorOutcome:
         state.setdefault(key, empty)
     state["as_of"] = data.window.end
     work = Epoch(data, params, state)
+    for entry in state["orders"].values():
+        work.touch(entry)
     capacity = {c.challenge_id: c for c in data.challenges if c.kind == CAPACITY}
     events: list[tuple[int, int, str, UsageRecord | ReportRecord]] = [
         (u.received_at, 0, u.receipt_id, u) for u in data.usage
