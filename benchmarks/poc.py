@@ -12,12 +12,22 @@ Measured in one run:
 
   .venv/bin/python benchmarks/poc.py                 # 2,000-hotspot throughput + 100,000-hotspot epoch
   .venv/bin/python benchmarks/poc.py --hotspots 20000  # a smaller large epoch
+
+With --adversaries it measures detection instead: every scenario of `depin simulate wireless` (old and new,
+the adaptive adversary included) on --devices hotspots, 15 % adversaries, --epochs epochs and each of
+--seeds, and prints a markdown table: leakage, honest false positives, pay per adversary hotspot relative
+to an honest one, with detection and with the per-report rules alone (the baseline, same run), the share
+of honest hotspots detection paid less than half, and the share of sparse honest hotspots paid.
+
+  .venv/bin/python benchmarks/poc.py --adversaries --devices 1000 --epochs 3 --seeds 7,11
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
+from typing import Any
 
 import h3
 import numpy as np
@@ -30,8 +40,8 @@ from opendepin.sectors.wireless.poc.reports import WITNESS
 from opendepin.sectors.wireless.sim.behaviour import simulate_epoch
 from opendepin.sectors.wireless.sim.links import build_radio_links
 from opendepin.sectors.wireless.sim.propagation import RadioPhysics
-from opendepin.sectors.wireless.sim.runner import EPOCH_SECONDS, GENESIS, build_registry
-from opendepin.sectors.wireless.sim.scenarios import build_fleet
+from opendepin.sectors.wireless.sim.runner import EPOCH_SECONDS, GENESIS, build_registry, run_scenario
+from opendepin.sectors.wireless.sim.scenarios import SCENARIOS, build_fleet
 
 
 def make_epoch(hotspots: int, seed: int, beacon_probability: float) -> tuple[SectorInput, float]:
@@ -67,15 +77,62 @@ def time_geometry_floor(data: SectorInput) -> tuple[float, int]:
     return time.perf_counter() - started, len(witnesses)
 
 
+def format_row(result: dict[str, Any]) -> str:
+    """One markdown row: scenario, seed, adversaries, then each figure as detection / rules alone."""
+    base = result["baseline"]
+    ratio = (
+        "–"
+        if not result["adversaries"]
+        else (f"{result['adversary_pay_ratio']:.3f} / {base['adversary_pay_ratio']:.3f}")
+    )
+    played = result["strategy"] if result["scenario"] == "adaptive" else ""
+    return (
+        f"| {result['scenario']}{f' (→ {played})' if played else ''} | {result['seed']} "
+        f"| {result['adversaries']} | {100 * result['leakage']:.2f} % / {100 * base['leakage']:.2f} % "
+        f"| {ratio} | {100 * result['false_positive_rate']:.2f} % "
+        f"/ {100 * base['false_positive_rate']:.2f} % "
+        f"| {100 * result['honest_underpaid']:.2f} % "
+        f"| {100 * result['sparse_honest_rewarded']:.1f} % / {100 * base['sparse_honest_rewarded']:.1f} % |"
+    )
+
+
+def measure_adversaries(devices: int, epochs: int, seeds: list[int], jsonl: str | None) -> None:
+    """Every scenario × seed through the network's own epoch; prints the markdown table as it goes."""
+    print(
+        "| scenario | seed | adversaries | leakage (detection / rules) | pay per adversary hotspot "
+        "relative to honest (detection / rules) | honest FPR (detection / rules) | honest paid < ½ "
+        "| sparse honest paid (detection / rules) |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for scenario in SCENARIOS:
+        for seed in seeds:
+            started = time.perf_counter()
+            result = run_scenario(scenario, devices, epochs, seed).as_dict()
+            result["seconds"] = round(time.perf_counter() - started, 1)
+            print(format_row(result), flush=True)
+            if jsonl:
+                with open(jsonl, "a", encoding="utf-8") as out:
+                    out.write(json.dumps(result, sort_keys=True) + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--adversaries", action="store_true", help="measure detection on every scenario")
+    parser.add_argument("--devices", type=int, default=1_000, help="hotspots per scenario run")
+    parser.add_argument("--epochs", type=int, default=3, help="epochs per scenario run")
+    parser.add_argument("--seeds", default="7,11", help="comma-separated seeds")
+    parser.add_argument("--jsonl", default=None, help="also append every run's JSON to this file")
     parser.add_argument("--small", type=int, default=2_000, help="hotspots for the throughput figure")
     parser.add_argument("--hotspots", type=int, default=100_000, help="hotspots for the large epoch")
     parser.add_argument("--beacons-per-day", type=float, default=1.0, help="in the large epoch (4 buckets)")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
+    if args.adversaries:
+        seeds = [int(s) for s in args.seeds.split(",")]
+        measure_adversaries(args.devices, args.epochs, seeds, args.jsonl)
+        return
     rules = PocParams().model_copy(update={"trust": PocParams().trust.model_copy(update={"enabled": False})})
     full = PocParams()
 

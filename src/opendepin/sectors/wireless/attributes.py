@@ -14,6 +14,9 @@ class WirelessMakerAttributes(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     mode: Annotated[str, Field(min_length=1, max_length=32)] | None = None
     region: Annotated[str, Field(min_length=1, max_length=16)] | None = None
+    verifier: bool | None = None
+    """A maker-attested verifier (a network-operated radio): an anchor of the witness graph
+    (`[sectors.wireless.poc.trust] verifier_makers` says whose attestation counts)."""
 
 
 class WirelessOwnerAttributes(BaseModel):

@@ -40,11 +40,11 @@ from opendepin.sectors.wireless.poc.params import PocParams
 captured = []
 build = evaluate.build_contributions
 
-def spy(units, scales, trust, params):
+def spy(units, scales, trust, params, *rest):
     # trust and hex scale exactly as the reward formula receives them (repr: every bit of a float)
     captured.append({"trust": {k: repr(v) for k, v in sorted(trust.items())},
                      "scales": {k: repr(v) for k, v in sorted(scales.items())}})
-    return build(units, scales, trust, params)
+    return build(units, scales, trust, params, *rest)
 
 evaluate.build_contributions = spy
 doc = json.load(open(sys.argv[1]))

@@ -5,18 +5,101 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from opendepin.sectors.wireless.sim.behaviour import compute_pair_shadowing_db
+from opendepin.sectors.wireless.sim.links import build_radio_links
+from opendepin.sectors.wireless.sim.propagation import RadioPhysics
 from opendepin.sectors.wireless.sim.runner import RunResult, run_scenario
-from opendepin.sectors.wireless.sim.scenarios import ADVERSARY_KINDS, SCENARIOS, build_fleet
+from opendepin.sectors.wireless.sim.scenarios import (
+    ADAPTIVE,
+    ADVERSARY_KINDS,
+    BUILDING,
+    INFORMED_KINDS,
+    SCENARIOS,
+    build_fleet,
+)
 
 BAR_LEAKAGE = 0.02
 BAR_FPR = 0.01
 
 
 def test_every_named_scenario_exists() -> None:
-    assert set(SCENARIOS) == {"honest", "mixed", *ADVERSARY_KINDS}
+    assert set(SCENARIOS) == {
+        "honest",
+        "mixed",
+        "informed-mixed",
+        BUILDING,
+        ADAPTIVE,
+        *ADVERSARY_KINDS,
+        *INFORMED_KINDS,
+    }
     assert set(SCENARIOS["mixed"]) == set(ADVERSARY_KINDS)
-    with pytest.raises(ValueError, match="unknown scenario"):
-        build_fleet("nope", 10, 0)
+    assert set(SCENARIOS["informed-mixed"]) == set(INFORMED_KINDS)
+    for name in ("nope", ADAPTIVE):  # the adaptive adversary is the runner's, not a fleet
+        with pytest.raises(ValueError, match="unknown scenario"):
+            build_fleet(name, 10, 0)
+
+
+def _nearest(points: np.ndarray, others: np.ndarray) -> np.ndarray:
+    return np.array([np.sqrt(((others - p) ** 2).sum(axis=1)).min() for p in points])
+
+
+def test_informed_adversaries_are_built_as_described() -> None:
+    fleet = build_fleet("informed-mixed", 1_000, seed=4)
+    roles = np.array(fleet.roles)
+    owners = np.array(fleet.owners)
+    honest_radios = fleet.real_xy[(roles == "honest") & fleet.has_radio]
+    ring = roles == "faithful-ring"
+    assert ring.sum() and fleet.virtual[ring].all() and not fleet.virtual[~ring].any()
+    assert len(set(owners[ring])) > ring.sum() / 2.5  # one or two hotspots a wallet
+    assert np.median(_nearest(fleet.real_xy[ring], honest_radios)) > 5_000  # out of honest hearing
+    split = roles == "wallet-split"
+    assert np.ptp(fleet.real_xy[split], axis=0).max() < 200  # one site
+    assert len(set(owners[split])) == min(50, int(split.sum()))
+    spread = np.linalg.norm(fleet.asserted_xy[split] - fleet.real_xy[split], axis=1)
+    assert spread.min() > 1_300 and spread.max() < 5_200
+    spoof = roles == "hex-spoof"
+    offsets = np.linalg.norm(fleet.asserted_xy[spoof] - fleet.real_xy[spoof], axis=1)
+    assert offsets.max() < 1_000 and np.median(offsets) > 300
+    assert _nearest(fleet.real_xy[spoof], honest_radios).max() <= 50.5
+    late = roles == "late-cheater"
+    assert (fleet.cheat_from[late] == 1).all() and (fleet.cheat_from[~late] == 0).all()
+    first, later = fleet.at_epoch(0), fleet.at_epoch(1)
+    assert first.asserted == fleet.asserted
+    moved = np.linalg.norm(later.asserted_xy[late] - first.asserted_xy[late], axis=1)
+    assert moved.min() > 7_000
+    assert [a for a, m in zip(later.asserted, late, strict=True) if not m] == [
+        a for a, m in zip(fleet.asserted, late, strict=True) if not m
+    ]
+    assert fleet.verifier.sum() > 0 and not fleet.verifier[fleet.adversarial].any()
+
+
+def test_a_virtual_ring_hears_only_itself() -> None:
+    fleet = build_fleet("faithful-ring", 600, seed=3)
+    links = build_radio_links(fleet, RadioPhysics(), np.random.default_rng(0))
+    virtual = fleet.virtual
+    mixed = virtual[links.src] != virtual[links.dst]
+    assert not mixed.any()
+    ring_links = virtual[links.src]
+    assert ring_links.any()
+    assert (fleet.group[links.src[ring_links]] == fleet.group[links.dst[ring_links]]).all()
+
+
+def test_forged_shadowing_is_static_and_symmetric() -> None:
+    a = compute_pair_shadowing_db(3, np.array([5, 9, 11]), 6.0, 7)
+    b = np.array([compute_pair_shadowing_db(k, np.array([3]), 6.0, 7)[0] for k in (5, 9, 11)])
+    assert np.array_equal(a, b)
+    many = compute_pair_shadowing_db(1, np.arange(2, 4_002), 6.0, 7)
+    assert abs(many.mean()) < 0.5 and 5.5 < many.std() < 6.5
+
+
+def test_buildings_pack_honest_hotspots_of_different_owners() -> None:
+    fleet = build_fleet(BUILDING, 500, seed=2)
+    assert not fleet.adversarial.any()
+    tenants = [k for k, owner in enumerate(fleet.owners) if owner.startswith("tenant-")]
+    assert len(tenants) == 50 and len({fleet.owners[k] for k in tenants}) == 50
+    first = fleet.real_xy[tenants[0]]
+    close = _nearest(fleet.real_xy[tenants], first[None, :])
+    assert (close <= 100.0).sum() >= 10
 
 
 def test_adversaries_are_built_as_described() -> None:

@@ -166,10 +166,13 @@ def process_units(
     return beacon_counts, witness_counts
 
 
-def compute_scaled_units(hip15: Fraction, scale: Fraction, trust_ppm: int) -> int:
-    """Integer reward units = ⌊HIP-15 units × hex scale × trust × UNIT_SCALE⌋, exact (trust in ppm)."""
-    numerator = hip15.numerator * scale.numerator * trust_ppm * UNIT_SCALE
-    return numerator // (hip15.denominator * scale.denominator * PPM)
+def compute_scaled_units(
+    hip15: Fraction, scale: Fraction, trust_ppm: int, corroboration_ppm: int = PPM
+) -> int:
+    """Integer reward units = ⌊HIP-15 units × hex scale × trust × corroboration × UNIT_SCALE⌋, exact (trust
+    and corroboration in ppm)."""
+    numerator = hip15.numerator * scale.numerator * trust_ppm * corroboration_ppm * UNIT_SCALE
+    return numerator // (hip15.denominator * scale.denominator * PPM * PPM)
 
 
 def format_ppm(ppm: int) -> str:
@@ -182,8 +185,10 @@ def build_contributions(
     scales: Mapping[str, Fraction],
     trust: Mapping[str, int],
     params: PocParams,
+    corroboration: Mapping[str, int] | None = None,
 ) -> tuple[list[Contribution], list[DeviceNote]]:
     """Contributions per device and category with the breakdown of every factor (all exact)."""
+    corroboration = corroboration or {}
     contributions: list[Contribution] = []
     notes: list[DeviceNote] = []
     default_scale = as_fraction(params.default_hex_scale)
@@ -193,6 +198,7 @@ def build_contributions(
             hip15 = compute_hip15_total(per_n, params, beacon)
             scale = scales.get(device, default_scale)
             trust_ppm = trust.get(device, PPM)
+            corroboration_ppm = corroboration.get(device, PPM)
             breakdown = {
                 "hip15_units": str(hip15),
                 "hex_scale": str(scale),
@@ -201,9 +207,13 @@ def build_contributions(
                 "witness_counts": {str(n): c for n, c in sorted(per_n.items())},
                 "rule": "floor(hip15_units × hex_scale × trust_ppm / 1e6 × 1e9), exact",
             }
-            contributions.append(
-                Contribution(device, category, compute_scaled_units(hip15, scale, trust_ppm), breakdown)
-            )
+            if corroboration_ppm < PPM:
+                breakdown["corroboration_ppm"] = corroboration_ppm
+                breakdown["rule"] = (
+                    "floor(hip15_units × hex_scale × trust_ppm / 1e6 × corroboration_ppm / 1e6 × 1e9), exact"
+                )
+            units = compute_scaled_units(hip15, scale, trust_ppm, corroboration_ppm)
+            contributions.append(Contribution(device, category, units, breakdown))
     for device in sorted(set(counts[params.beacon_category]) | set(counts[params.witness_category])):
         if device not in scales:
             notes.append(DeviceNote(device, "poc.default_hex_scale", {"hex_scale": str(default_scale)}))
@@ -252,7 +262,7 @@ def evaluate_poc(data: SectorInput, params: PocParams) -> SectorOutcome:
     active = compute_active(data.devices, all_w, all_b, data.window.end, params)
     scales = compute_hex_scales(active, params)
     counts = {params.beacon_category: beacon_counts, params.witness_category: witness_counts}
-    contributions, notes = build_contributions(counts, scales, trusted.trust, params)
+    contributions, notes = build_contributions(counts, scales, trusted.trust, params, trusted.corroboration)
     ordered = [verdicts[r.report_id] for r in data.reports if r.report_id in verdicts]
     current_bucket = data.window.end // params.beacon_interval_s
     state = {

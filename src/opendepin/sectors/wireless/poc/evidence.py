@@ -22,6 +22,10 @@ class DeviceTable:
     gain_dbi: FloatArray
     eligible: BoolArray
     """Located full hotspots that sent a proof-of-coverage report this epoch (could have witnessed)."""
+    anchor: BoolArray | None = None
+    """Anchors of the witness graph (maker-attested verifiers); None: none."""
+    cells: list[str] | None = None
+    """Asserted cell per device (a changed assertion resets the carried evidence)."""
 
     @property
     def size(self) -> int:

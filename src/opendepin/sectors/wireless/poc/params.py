@@ -72,6 +72,18 @@ class TrustParams(_Frozen):
     owner_flagged_min: Annotated[int, Field(ge=1)] = 2
     owner_flagged_share: Annotated[float, Field(gt=0, le=1)] = 0.5
     flag_below: Annotated[float, Field(gt=0, le=1)] = 0.5
+    corroboration: bool = Field(
+        default=True, description="pay a witness-graph component without an anchor only uncorroborated_share"
+    )
+    uncorroborated_share: Annotated[float, Field(ge=0, le=1)] = 0.05
+    corroboration_memory_epochs: Annotated[int, Field(ge=1)] = 7
+    anchor_min_links: Annotated[int, Field(ge=1)] = 5
+    anchor_surprise_clear: Annotated[float, Field(gt=0)] = 2.0
+    anchor_surprise_full: Annotated[float, Field(gt=0)] = 3.0
+    verifier_makers: list[str] = Field(
+        default_factory=list,
+        description="makers whose `verifier = true` attestation makes an anchor (empty: any accepted maker)",
+    )
     evidence_decay: Annotated[float, Field(ge=0, lt=1, description="weight of past epochs' evidence")] = 0.5
     penalty_decay: Annotated[float, Field(ge=0, le=1, description="share of a penalty kept next epoch")] = 0.8
 
@@ -85,6 +97,8 @@ class TrustParams(_Frozen):
             raise ValueError("geometry_clear_gain must be below geometry_full_gain")
         if self.common_site_clear_gain >= self.common_site_full_gain:
             raise ValueError("common_site_clear_gain must be below common_site_full_gain")
+        if self.anchor_surprise_clear >= self.anchor_surprise_full:
+            raise ValueError("anchor_surprise_clear must be below anchor_surprise_full")
         if self.surprise_clear >= self.surprise_full:
             raise ValueError("surprise_clear must be below surprise_full")
         return self

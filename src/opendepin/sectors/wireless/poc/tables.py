@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from opendepin.sectors.base import SectorInput, Verdict
+from opendepin.sectors.wireless.poc.corroboration import is_anchor
 from opendepin.sectors.wireless.poc.evidence import BeaconTable, DeviceTable, LinkTable
 from opendepin.sectors.wireless.poc.geo import (
     compute_reference_latitude_e7,
@@ -47,6 +48,14 @@ def build_device_table(data: SectorInput, params: PocParams) -> DeviceTable:
         eligible=np.array(
             [d in reporting and is_full_hotspot(data.devices[d], params) for d in ids], dtype=bool
         ),
+        anchor=np.array(
+            [
+                is_anchor(data.devices[d].attributes, data.devices[d].maker, params.trust.verifier_makers)
+                for d in ids
+            ],
+            dtype=bool,
+        ),
+        cells=[data.devices[d].location or "" for d in ids],
     )
 
 

@@ -22,8 +22,14 @@ from typing import Any
 
 import numpy as np
 
+from opendepin import detmath
 from opendepin.sectors.base import DeviceNote
 from opendepin.sectors.wireless.poc.colocation import fit_common_site
+from opendepin.sectors.wireless.poc.corroboration import (
+    build_corroboration_notes,
+    compute_anchor_evidence,
+    compute_corroboration,
+)
 from opendepin.sectors.wireless.poc.evidence import (
     BeaconTable,
     BoolArray,
@@ -71,6 +77,8 @@ class TrustResult:
     trust: dict[str, int]
     notes: list[DeviceNote]
     state: dict[str, Any] = field(default_factory=dict)
+    corroboration: dict[str, int] = field(default_factory=dict)
+    """Devices paid less for lack of corroboration → factor in ppm (absent: 1 000 000)."""
 
 
 def judge_links(links: LinkTable, devices: DeviceTable, trust: TrustParams) -> LinkJudgement:
@@ -81,6 +89,15 @@ def judge_links(links: LinkTable, devices: DeviceTable, trust: TrustParams) -> L
     relayed = links.lag_ms > trust.max_direct_lag_ms
     implausible = ~relayed & (hear < trust.implausible_probability)
     return LinkJudgement(relayed, implausible, hear, expected)
+
+
+def compute_conditional_surprise(
+    rssi_dbm: FloatArray, expected_rssi_dbm: FloatArray, hear_probability: FloatArray, trust: TrustParams
+) -> FloatArray:
+    """−log10 P(RSSI ≥ observed | heard at all) = surprise + log10 P(heard): a link heard only by luck at
+    its asserted distance is not surprising for being just above the sensitivity."""
+    surprise = compute_link_surprise(rssi_dbm, expected_rssi_dbm, trust)
+    return surprise + detmath.log10(np.maximum(hear_probability, 1e-300))
 
 
 def compute_ramp(value: FloatArray, clear: float, full: float) -> FloatArray:
@@ -298,6 +315,37 @@ def detect_link_physics(
     )
 
 
+def detect_anchor_rssi(
+    links: LinkTable,
+    judged: LinkJudgement,
+    devices: DeviceTable,
+    prior: Mapping[str, Any],
+    trust: TrustParams,
+) -> tuple[DetectorOutput, tuple[FloatArray, FloatArray]]:
+    """RSSI against the asserted geometry as anchors hear it (and are heard): mean conditional link surprise
+    (−log10 P(RSSI ≥ observed | heard)) over the device's direct links with anchors, carried over epochs;
+    an implausible link counts at the cap."""
+    anchor = devices.anchor if devices.anchor is not None else np.zeros(devices.size, dtype=bool)
+    direct = ~judged.relayed
+    conditional = compute_conditional_surprise(
+        links.rssi_dbm, judged.expected_rssi_dbm, judged.hear_probability, trust
+    )
+    surprise = np.minimum(np.maximum(conditional, 0.0), trust.surprise_cap)
+    surprise = np.where(judged.implausible, trust.surprise_cap, surprise)
+    num, den = compute_anchor_evidence(
+        links.beaconer[direct], links.witness[direct], surprise[direct], anchor, devices.size
+    )
+    p_num, p_den = _carry(prior, devices.ids, "anchor", trust.evidence_decay)
+    num, den = num + p_num, den + p_den
+    level = _mean(num, den)
+    factor = np.where(
+        den >= trust.anchor_min_links,
+        compute_ramp(level, trust.anchor_surprise_clear, trust.anchor_surprise_full),
+        1.0,
+    )
+    return DetectorOutput("anchor_rssi", level, factor, {"anchor_links": den}), (num, den)
+
+
 def detect_silence(
     devices: DeviceTable, beacons: BeaconTable, prior: Mapping[str, Any], trust: TrustParams, n_owners: int
 ) -> tuple[DetectorOutput, tuple[FloatArray, FloatArray]]:
@@ -467,14 +515,16 @@ def compute_trust(
 ) -> TrustResult:
     """Combine the detectors: trust = 1 − max(this epoch's penalty, decayed past penalty), in ppm."""
     n_owners = int(devices.owner.max()) + 1 if devices.size else 1
+    prior = reset_moved(prior, devices)
     implausible, surprise, carry = detect_link_physics(links, judged, devices, prior, trust, n_owners)
     silence, silence_carry = detect_silence(devices, beacons, prior, trust, n_owners)
+    anchored, anchor_carry = detect_anchor_rssi(links, judged, devices, prior, trust)
     usable = ~judged.relayed & ~judged.implausible
     community, owner = detect_structure(links, usable, devices, trust, n_owners)
     geometry, geometry_carry, fit = detect_geometry(links, usable, devices, prior, trust)
     colocated = detect_colocation(fit, devices, trust, n_owners)
     common_site = detect_common_site(links, usable, devices, trust, n_owners)
-    detectors = [implausible, surprise, silence, geometry, colocated, common_site, community, owner]
+    detectors = [implausible, surprise, silence, geometry, colocated, common_site, community, owner, anchored]
     factor = np.min(np.stack([d.factor for d in detectors]), axis=0) if devices.size else np.ones(0)
     contagion = detect_owner_contagion(factor, devices, trust, n_owners)
     detectors.append(contagion)
@@ -484,9 +534,48 @@ def compute_trust(
     carried = np.array(prior_penalty, dtype=np.float64) / PPM * trust.penalty_decay
     notes = build_notes(devices, detectors, carried, 1.0 - factor)
     state = build_state(
-        devices.ids, penalty_ppm, {**carry, "silence": silence_carry, "geometry": geometry_carry}
+        devices.ids,
+        penalty_ppm,
+        {**carry, "silence": silence_carry, "geometry": geometry_carry, "anchor": anchor_carry},
+        devices.cells,
     )
-    return TrustResult(dict(zip(devices.ids, trust_ppm, strict=True)), notes, state)
+    anchor = devices.anchor if devices.anchor is not None else np.zeros(devices.size, dtype=bool)
+    left_before = np.array([int(prior.get(i, {}).get("corroborated_left", 0)) for i in devices.ids])
+    corroborated = compute_corroboration(
+        devices.size, links.beaconer[usable], links.witness[usable], anchor, trust, left_before > 0
+    )
+    notes.extend(build_corroboration_notes(devices.ids, corroborated))
+    memory = trust.corroboration_memory_epochs
+    left_now = np.where(corroborated.fresh, memory, np.maximum(left_before - 1, 0))
+    for index, device_id in enumerate(devices.ids):
+        if left_now[index] > 0:
+            entry = state.setdefault(device_id, {})
+            entry["corroborated_left"] = int(left_now[index])
+            if devices.cells is not None:
+                entry["cell"] = devices.cells[index]
+    return TrustResult(
+        dict(zip(devices.ids, trust_ppm, strict=True)),
+        notes,
+        state,
+        {d: f for d, f in zip(devices.ids, corroborated.factor_ppm, strict=True) if f < PPM},
+    )
+
+
+def reset_moved(prior: Mapping[str, Any], devices: DeviceTable) -> dict[str, Any]:
+    """A device whose asserted cell differs from the one its carried evidence was gathered at keeps only
+    its penalty: evidence from another place says nothing of the new one (a re-assertion cannot dilute
+    new evidence with old clean history, and cannot wipe a penalty either)."""
+    if devices.cells is None:
+        return dict(prior)
+    cells = dict(zip(devices.ids, devices.cells, strict=True))
+    reset: dict[str, Any] = {}
+    for device, entry in prior.items():
+        moved = "cell" in entry and device in cells and entry["cell"] != cells[device]
+        if moved:
+            reset[device] = {k: v for k, v in entry.items() if k == "penalty_ppm"}
+        else:
+            reset[device] = entry
+    return reset
 
 
 def build_notes(
@@ -516,10 +605,13 @@ def to_fixed_point(values: FloatArray) -> list[int]:
 
 
 def build_state(
-    ids: list[str], penalty_ppm: list[int], sums: Mapping[str, tuple[FloatArray, FloatArray]]
+    ids: list[str],
+    penalty_ppm: list[int],
+    sums: Mapping[str, tuple[FloatArray, FloatArray]],
+    cells: list[str] | None = None,
 ) -> dict[str, Any]:
     """JSON carry-over, integers only: penalty in ppm and decayed evidence sums in fixed point 10⁻⁶, for
-    devices with any (a sum whose weight rounds below 10⁻³ is dropped)."""
+    devices with any (a sum whose weight rounds below 10⁻³ is dropped), and the cell it was gathered at."""
     fixed = {key: (to_fixed_point(num), to_fixed_point(den)) for key, (num, den) in sums.items()}
     state: dict[str, Any] = {}
     for index, device_id in enumerate(ids):
@@ -530,5 +622,7 @@ def build_state(
             if den[index] > EVIDENCE_SCALE // 1_000:
                 entry[key] = [num[index], den[index]]
         if entry:
+            if cells is not None:
+                entry["cell"] = cells[index]
             state[device_id] = entry
     return state

@@ -75,6 +75,36 @@ def asserted_distance(fleet: Fleet, a: int, b: np.ndarray) -> np.ndarray:
     return np.sqrt(((fleet.asserted_xy[b] - fleet.asserted_xy[a]) ** 2).sum(axis=1))
 
 
+def compute_pair_shadowing_db(a: int, b: np.ndarray, sigma_db: float, salt: int) -> np.ndarray:
+    """A forger's static, symmetric shadowing for the pairs (a, b): normal(0, σ) from a hash of the pair,
+    so every report of one link carries the same terrain (as a real link does)."""
+    lo, hi = np.minimum(a, b).astype(np.uint64), np.maximum(a, b).astype(np.uint64)
+    with np.errstate(over="ignore"):
+        x = lo * np.uint64(0x9E3779B97F4A7C15) ^ (hi + np.uint64(salt)) * np.uint64(0xBF58476D1CE4E5B9)
+        x ^= x >> np.uint64(31)
+        x *= np.uint64(0x94D049BB133111EB)
+        x ^= x >> np.uint64(29)
+    u1 = ((x >> np.uint64(11)).astype(np.float64) + 0.5) / 2.0**53
+    u2 = (((x * np.uint64(0xD6E8FEB86659FD93)) >> np.uint64(11)).astype(np.float64) + 0.5) / 2.0**53
+    return sigma_db * np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+
+
+def forge_physical_rssi(
+    fleet: Fleet, beacon: Beacon, witnesses: np.ndarray, physics: RadioPhysics, rng: np.random.Generator
+) -> np.ndarray:
+    """What the true physics would give between the assertions: the forger's faithful RSSI."""
+    distance = asserted_distance(fleet, beacon.beaconer, witnesses)
+    return compute_received_dbm(
+        np.full(len(witnesses), physics.tx_power_dbm),
+        fleet.gain_dbi[beacon.beaconer] + fleet.gain_dbi[witnesses],
+        fleet.site_db[beacon.beaconer] + fleet.site_db[witnesses],
+        distance,
+        compute_pair_shadowing_db(beacon.beaconer, witnesses, physics.shadowing_sigma_db, 7),
+        rng.normal(0.0, physics.fading_sigma_db, len(witnesses)),
+        physics,
+    )
+
+
 def report_rssi(
     fleet: Fleet,
     beacon: Beacon,
@@ -92,6 +122,17 @@ def report_rssi(
     claimed = np.where(policy == Policy.CLAMP_TO_FSPL, np.minimum(true_rssi, bound), true_rssi)
     claimed = np.where(policy == Policy.FORGE_MODEL, np.minimum(forged, bound), claimed)
     keep = (policy != Policy.FORGE_MODEL) | (forged >= params.trust.sensitivity_dbm + 2)
+    physical = policy == Policy.FORGE_PHYSICAL
+    if physical.any():
+        mates = physical & (fleet.group[witnesses] == fleet.group[beacon.beaconer])
+        mates &= fleet.has_radio[witnesses] & fleet.has_radio[beacon.beaconer]
+        faithful = forge_physical_rssi(fleet, beacon, witnesses, RadioPhysics(), rng)
+        claimed = np.where(physical, np.minimum(true_rssi, bound), claimed)
+        claimed = np.where(mates, np.minimum(faithful, bound), claimed)
+        keep &= ~mates | (faithful >= fleet.sensitivity_dbm[witnesses])
+        kept_mates = np.flatnonzero(keep & mates)
+        if len(kept_mates) > params.witness_cap:  # no more witnesses than the cap pays (HIP-83)
+            keep[rng.permutation(kept_mates)[params.witness_cap :]] = False
     return np.round(claimed, 1), keep
 
 
@@ -272,7 +313,7 @@ def simulate_epoch(
         times = bucket_start + rng.integers(0, max(1, interval - 600), len(beaconers))
         for device, at in sorted(zip(beaconers.tolist(), times.tolist(), strict=True), key=lambda p: p[1]):
             beacon = make_beacon(log, fleet, device, at, rng)
-            if not fleet.has_radio[device]:
+            if not fleet.has_radio[device] and fleet.policy[device] != Policy.FORGE_PHYSICAL:
                 fabricate_ring(log, fleet, beacon, physics, params, rng)
                 continue
             heard_by = transmit(log, fleet, links, beacon, physics, params, rng)

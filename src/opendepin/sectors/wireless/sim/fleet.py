@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import IntEnum
 
 import numpy as np
@@ -23,6 +23,11 @@ class Policy(IntEnum):
     """Reports min(true RSSI, Helium's free-space bound at the asserted distance − 1 dB)."""
     FORGE_MODEL = 2
     """Reports the RSSI the nominal model expects at the asserted distance (plus noise)."""
+    FORGE_PHYSICAL = 3
+    """Physically faithful: a group mate's beacon is reported with the RSSI the true physics would give at
+    the asserted distance (static per-pair shadowing, fresh fading, site offsets, sensitivity respected);
+    anyone else's beacon with its true RSSI clamped under the free-space bound. A group without radios
+    (virtual) is simulated at its asserted spots and heard only by its own members."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +54,12 @@ class FleetBuilder:
     policies: list[Policy] = field(default_factory=list)
     groups: list[int] = field(default_factory=list)
     relays: list[RelayOperation] = field(default_factory=list)
+    later: dict[int, tuple[float, float]] = field(default_factory=dict)
+    """Late cheaters: device index → the spot it re-asserts from `cheat_from_epoch` on."""
+    cheat_from: dict[int, int] = field(default_factory=dict)
+    """Device index → the first epoch it cheats in (absent: from the start)."""
+    verifiers: set[int] = field(default_factory=set)
+    """Maker-attested verifier hotspots (network-operated radios that cannot be made up)."""
     next_group: int = 0
 
     def add(
@@ -91,6 +102,10 @@ class FleetBuilder:
         claimed_xy = np.array(self.claimed, dtype=np.float64).reshape(n, 2)
         cells = self.frame.to_cells(claimed_xy, assertion_resolution)
         width = len(str(max(n - 1, 0)))
+        later_xy = claimed_xy.copy()
+        for index, spot in self.later.items():
+            later_xy[index] = spot
+        later_cells = self.frame.to_cells(later_xy, assertion_resolution)
         return Fleet(
             ids=[f"hs{i:0{width}d}" for i in range(n)],
             roles=list(self.roles),
@@ -105,6 +120,10 @@ class FleetBuilder:
             policy=np.array(self.policies, dtype=np.int64),
             group=np.array(self.groups, dtype=np.int64),
             relays=list(self.relays),
+            later_asserted=later_cells,
+            later_asserted_xy=self.frame.cell_xy(later_cells),
+            cheat_from=np.array([self.cheat_from.get(k, 0) for k in range(n)], dtype=np.int64),
+            verifier=np.array([k in self.verifiers for k in range(n)], dtype=bool),
         )
 
 
@@ -125,10 +144,34 @@ class Fleet:
     policy: npt.NDArray[np.int64]
     group: npt.NDArray[np.int64]
     relays: list[RelayOperation]
+    later_asserted: list[str] = field(default_factory=list)
+    """Assertions from each device's `cheat_from` epoch on (late cheaters re-assert; others unchanged)."""
+    later_asserted_xy: FloatArray = field(default_factory=lambda: np.zeros((0, 2)))
+    cheat_from: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    verifier: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
     @property
     def size(self) -> int:
         return len(self.ids)
+
+    @property
+    def virtual(self) -> npt.NDArray[np.bool_]:
+        """Hotspots without a radio that simulate one faithfully at their assertion (heard by mates only)."""
+        return ~self.has_radio & (self.policy == Policy.FORGE_PHYSICAL)
+
+    def at_epoch(self, epoch: int) -> Fleet:
+        """The fleet as the network sees it in `epoch`: late cheaters re-assert from their first cheating
+        epoch on (before it they are honest: truthful reports at their real spot)."""
+        if not len(self.later_asserted):
+            return self
+        moved = self.cheat_from <= epoch
+        late = self.cheat_from > 0
+        asserted = [
+            self.later_asserted[k] if moved[k] and late[k] else self.asserted[k] for k in range(self.size)
+        ]
+        xy = np.where((moved & late)[:, None], self.later_asserted_xy, self.asserted_xy)
+        policy = np.where(late & ~moved, int(Policy.TRUTHFUL), self.policy)
+        return replace(self, asserted=asserted, asserted_xy=xy, policy=policy)
 
     @property
     def adversarial(self) -> npt.NDArray[np.bool_]:

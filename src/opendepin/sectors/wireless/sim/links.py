@@ -31,11 +31,21 @@ class RadioLinks:
 
 
 def build_radio_links(fleet: Fleet, physics: RadioPhysics, rng: np.random.Generator) -> RadioLinks:
-    """Pairs of real radios closer than the maximum range; symmetric log-normal shadowing per pair."""
+    """Pairs of real radios closer than the maximum range; symmetric log-normal shadowing per pair.
+
+    A virtual group (`Fleet.virtual`: a faithful ring without radios) gets the links its members would have
+    among themselves if they stood at their assertions, and none with anyone else.
+    """
     radios = np.flatnonzero(fleet.has_radio)
     radius = physics.max_range_m(2 * float(fleet.gain_dbi.max()))
     left, right = pairs_within(fleet.real_xy[radios], radius)
     src, dst = radios[left], radios[right]
+    virtual = np.flatnonzero(fleet.virtual)
+    if len(virtual):
+        v_left, v_right = pairs_within(fleet.real_xy[virtual], radius)
+        same = fleet.group[virtual[v_left]] == fleet.group[virtual[v_right]]
+        src = np.concatenate([src, virtual[v_left[same]]])
+        dst = np.concatenate([dst, virtual[v_right[same]]])
     n = fleet.size
     keys = np.minimum(src, dst) * n + np.maximum(src, dst)
     unique, inverse = np.unique(keys, return_inverse=True)

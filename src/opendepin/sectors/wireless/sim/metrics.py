@@ -15,9 +15,11 @@ NOT_SUSPICION = frozenset(
         "witness.relayed",
         "witness.too_late",
         "witness.implausible_link",
+        "witness.too_close",
     }
 )
-"""Reasons about activity, selection or link physics, not blame (a relayed witness's hearer is a victim)."""
+"""Reasons about activity, selection or link physics, not blame (a relayed witness's hearer is a victim;
+hotspots in one building are too close to witness each other, and are paid for what they do witness)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,9 +39,15 @@ def compute_gain_dbi(seed: int, index: int) -> float:
     return float(GAINS_DBI[random.Random(f"{seed}:antenna:{index}").randrange(len(GAINS_DBI))])
 
 
-def hotspot_maker_attributes(region: str, mode: str = FULL_HOTSPOT) -> dict[str, AttributeValue]:
-    """What the maker signs with the device: hotspot mode and frequency plan."""
-    return check_attributes({"mode": mode, "region": region}, "maker")
+def hotspot_maker_attributes(
+    region: str, mode: str = FULL_HOTSPOT, verifier: bool = False
+) -> dict[str, AttributeValue]:
+    """What the maker signs with the device: hotspot mode and frequency plan (and, for the network's own
+    verifier radios, `verifier`)."""
+    attributes: dict[str, AttributeValue] = {"mode": mode, "region": region}
+    if verifier:
+        attributes["verifier"] = True
+    return check_attributes(attributes, "maker")
 
 
 def hotspot_owner_attributes(gain_dbi: float) -> dict[str, AttributeValue]:
@@ -49,6 +55,10 @@ def hotspot_owner_attributes(gain_dbi: float) -> dict[str, AttributeValue]:
     return check_attributes({"gain_dbi": float(gain_dbi)}, "owner")
 
 
-def hotspot_attributes(region: str, gain_dbi: float, mode: str = FULL_HOTSPOT) -> dict[str, AttributeValue]:
+def hotspot_attributes(
+    region: str, gain_dbi: float, mode: str = FULL_HOTSPOT, verifier: bool = False
+) -> dict[str, AttributeValue]:
     """`DeviceInfo.attributes` as the node records them: maker's and owner's merged (no name in both)."""
-    return merge_attributes(hotspot_maker_attributes(region, mode), hotspot_owner_attributes(gain_dbi))
+    return merge_attributes(
+        hotspot_maker_attributes(region, mode, verifier), hotspot_owner_attributes(gain_dbi)
+    )

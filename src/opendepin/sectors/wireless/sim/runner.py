@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -32,7 +32,7 @@ from opendepin.sectors.wireless.poc.evaluate import ENTROPY_CONTEXT_KEY
 from opendepin.sectors.wireless.poc.params import PocParams
 from opendepin.sectors.wireless.poc.trust import PPM
 from opendepin.sectors.wireless.sim.behaviour import REGION, simulate_epoch
-from opendepin.sectors.wireless.sim.fleet import Fleet
+from opendepin.sectors.wireless.sim.fleet import HONEST, Fleet
 from opendepin.sectors.wireless.sim.links import build_radio_links
 from opendepin.sectors.wireless.sim.metrics import (
     NOT_SUSPICION,
@@ -45,7 +45,15 @@ from opendepin.sectors.wireless.sim.metrics import (
 from opendepin.sectors.wireless.sim.network import load_network, with_trust
 from opendepin.sectors.wireless.sim.onboarding import hotspot_attributes
 from opendepin.sectors.wireless.sim.propagation import RadioPhysics
-from opendepin.sectors.wireless.sim.scenarios import build_fleet
+from opendepin.sectors.wireless.sim.scenarios import (
+    ADAPTIVE,
+    ADVERSARY_KINDS,
+    INFORMED_KINDS,
+    LATE_CHEATER,
+    build_fleet,
+)
+
+ALL_KINDS = (*ADVERSARY_KINDS, *INFORMED_KINDS)
 
 GENESIS = 1_767_225_600
 """2026-01-01T00:00:00Z, the genesis of the wireless IoT example."""
@@ -71,7 +79,7 @@ def build_registry(fleet: Fleet, onboarded_at: int = GENESIS - ONBOARDED_BEFORE_
             "ed25519",
             fleet.asserted[k],
             onboarded_at,
-            hotspot_attributes(REGION, float(fleet.gain_dbi[k])),
+            hotspot_attributes(REGION, float(fleet.gain_dbi[k]), verifier=bool(fleet.verifier[k])),
         )
         for k, device in enumerate(fleet.ids)
     }
@@ -94,6 +102,7 @@ class ModeTally:
     state: dict[str, Any] = field(default_factory=dict)
     cumulative: dict[str, int] = field(default_factory=dict)
     paid: Counter[str] = field(default_factory=Counter)
+    """Pay per device over the scored epochs (from the first epoch any adversary cheats in)."""
     suspicious: Counter[str] = field(default_factory=Counter)
     reports: Counter[str] = field(default_factory=Counter)
     trust_ppm: dict[str, int] = field(default_factory=dict)
@@ -120,9 +129,21 @@ class RunResult:
     detection: Scores
     baseline: Scores
     reports: int
+    honest_underpaid: float = 0.0
+    """Share of honest hotspots that detection paid less than half of what the rules alone paid them."""
+    scored_from_epoch: int = 0
+    """Pay is counted from this epoch on (late cheaters: their first cheating epoch)."""
+    strategy: str = ""
+    """The adversary kind played (the adaptive adversary's choice)."""
+    pilot: dict[str, float] = field(default_factory=dict)
+    """Adaptive adversary: pay per hotspot relative to honest of each strategy on its pilot network."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "honest_underpaid": round(self.honest_underpaid, 5),
+            "scored_from_epoch": self.scored_from_epoch,
+            "strategy": self.strategy,
+            "pilot_pay_ratio": {k: round(v, 4) for k, v in sorted(self.pilot.items())},
             "scenario": self.scenario,
             "network": self.network,
             "devices": self.devices,
@@ -141,6 +162,7 @@ def run_epoch(
     registry: dict[str, DeviceInfo],
     reports: list[ReportRecord],
     context: dict[str, Any],
+    scored: bool = True,
 ) -> None:
     """One epoch through the network's `process_epoch`; adds its pay and verdicts to the mode's totals."""
     result = process_epoch(
@@ -156,7 +178,8 @@ def run_epoch(
         ),
     )
     for device_id, _category, _units, amount, _breakdown in result.device_rewards:
-        mode.paid[device_id] += amount
+        if scored:
+            mode.paid[device_id] += amount
     for _report_id, device_id, reason, _evidence in result.verdicts:
         mode.reports[device_id] += 1
         if reason not in NOT_SUSPICION:
@@ -201,6 +224,44 @@ def find_sparse_honest(fleet: Fleet, radius_m: float = 3_000.0, max_neighbours: 
     }
 
 
+def compute_underpaid(ours: Counter[str], rules: Counter[str], honest: set[str]) -> float:
+    """Share of honest hotspots paid by the rules alone that detection paid less than half as much."""
+    paid = [d for d in honest if rules[d] > 0]
+    return sum(1 for d in paid if 2 * ours[d] < rules[d]) / len(paid) if paid else 0.0
+
+
+PILOT_DEVICES = 400
+"""The adaptive adversary's pilot network: hotspots and one epoch, on its own seed."""
+
+
+def run_adaptive(
+    devices: int,
+    epochs: int,
+    seed: int,
+    network: NetworkConfig | None = None,
+    adversary_share: float = 0.15,
+    physics: RadioPhysics | None = None,
+) -> RunResult:
+    """The adaptive adversary: knows the rules, the detectors and their published parameters (it runs this
+    very code), tries every strategy on a pilot network of its own and plays the one paying most per
+    hotspot relative to an honest one."""
+    pilot = {
+        kind: run_scenario(
+            kind,
+            PILOT_DEVICES,
+            2 if kind == LATE_CHEATER else 1,
+            seed + 10_000,
+            network,
+            adversary_share,
+            physics,
+        ).detection.adversary_pay_ratio
+        for kind in ALL_KINDS
+    }
+    best = max(sorted(pilot), key=lambda kind: pilot[kind])
+    result = run_scenario(best, devices, epochs, seed, network, adversary_share, physics)
+    return replace(result, scenario=ADAPTIVE, strategy=best, pilot=pilot)
+
+
 def run_scenario(
     scenario: str,
     devices: int,
@@ -212,6 +273,8 @@ def run_scenario(
 ) -> RunResult:
     """Simulate `epochs` epochs of a named scenario on `network` (default: the wireless IoT example) and
     score detection against the per-report rules alone."""
+    if scenario == ADAPTIVE:
+        return run_adaptive(devices, epochs, seed, network, adversary_share, physics)
     config = network or load_network()
     physics = physics or RadioPhysics()
     full, baseline = ModeTally.of(with_trust(config, True)), ModeTally.of(with_trust(config, False))
@@ -219,17 +282,22 @@ def run_scenario(
     fleet = build_fleet(scenario, devices, seed, adversary_share, params.assertion_resolution)
     rng = np.random.default_rng(seed + 1)
     links = build_radio_links(fleet, physics, rng)
-    first = window_for(config, 0)
-    registry = build_registry(fleet, first.start - ONBOARDED_BEFORE_S)
+    onboarded = window_for(config, 0).start - ONBOARDED_BEFORE_S
+    cheats = fleet.cheat_from[fleet.adversarial]
+    scored_from = min(int(cheats.max()), epochs - 1) if len(cheats) else 0
     total_reports = 0
     for epoch in range(epochs):
         window = window_for(config, epoch)
-        log = simulate_epoch(fleet, links, window, physics, params, rng, seed)
+        seen = fleet.at_epoch(epoch)
+        registry = build_registry(seen, onboarded)
+        log = simulate_epoch(seen, links, window, physics, params, rng, seed)
         total_reports += len(log.reports)
         context = {ENTROPY_CONTEXT_KEY: log.entropies}
         for mode in (full, baseline):
-            run_epoch(mode, window, registry, log.reports, context)
+            run_epoch(mode, window, registry, log.reports, context, scored=epoch >= scored_from)
     sparse = find_sparse_honest(fleet)
+    honest = {d for d, adv in zip(fleet.ids, fleet.adversarial, strict=True) if not adv}
+    kinds = sorted({role for role in fleet.roles if role != HONEST})
     return RunResult(
         scenario,
         config.name,
@@ -240,4 +308,7 @@ def run_scenario(
         score(full, fleet, sparse, True),
         score(baseline, fleet, sparse, False),
         total_reports,
+        compute_underpaid(full.paid, baseline.paid, honest),
+        scored_from,
+        "+".join(kinds) if kinds else "none",
     )

@@ -1,0 +1,125 @@
+"""Corroboration from anchors: a part of the witness graph that only vouches for itself is not paid in full.
+
+Wallets, identities and locations cost nothing, so no rule may trust a hotspot because of who owns it or
+how many others vouch for it. What costs something to fake is an *anchor*: a radio whose existence the
+network knows by other means than the witness graph (here a maker-attested verifier, a network-operated
+radio; see docs/wireless-poc.md, "Threat model"). The witness graph of the epoch's usable links (those
+that passed the per-report rules and the link judgement) is cut into connected components, without
+looking at owners. A component that holds an anchor is corroborated; one that holds none is not, and its
+hotspots are paid `uncorroborated_share` of their units, however many members vouch for each other.
+
+Everything here is exact: components are integers, the factor an integer in parts per million.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from opendepin.sectors.base import DeviceNote
+from opendepin.sectors.wireless.poc.evidence import BoolArray, FloatArray, IntArray
+from opendepin.sectors.wireless.poc.graph import compute_components
+from opendepin.sectors.wireless.poc.params import TrustParams
+
+PPM = 1_000_000
+UNCORROBORATED = "trust.uncorroborated"
+"""Note on a hotspot whose witness-graph component holds no anchor (its pay is scaled, not blamed)."""
+
+
+def is_anchor(attributes: Mapping[str, Any], maker: str, verifier_makers: Sequence[str]) -> bool:
+    """A device is an anchor when its maker attests `verifier = true` and, if the network lists
+    `verifier_makers`, that maker is one of them (compared case-insensitively)."""
+    if attributes.get("verifier") is not True:
+        return False
+    return not verifier_makers or maker.lower() in {m.lower() for m in verifier_makers}
+
+
+@dataclass(frozen=True, slots=True)
+class Corroboration:
+    """Per device: factor in ppm, its component's size, and whether it is corroborated (an anchor in its
+    component this epoch, or remembered)."""
+
+    factor_ppm: list[int]
+    component_size: IntArray
+    anchored: BoolArray
+    applied: bool
+    """False when the epoch has no anchor (every factor is then 1 000 000)."""
+    fresh: BoolArray
+    """Linked devices whose component holds an anchor this epoch (what restarts the memory)."""
+
+
+def compute_uncorroborated_ppm(share: float) -> int:
+    """The share paid to uncorroborated hotspots in ppm: ⌊share × 10⁶⌋ with the share read as the decimal
+    it spells (0.05 → 50 000)."""
+    exact = Fraction(str(share))
+    return exact.numerator * PPM // exact.denominator
+
+
+def compute_corroboration(
+    size: int,
+    left: IntArray,
+    right: IntArray,
+    anchor: BoolArray,
+    trust: TrustParams,
+    remembered: BoolArray | None = None,
+) -> Corroboration:
+    """Components of the usable witness graph (edges `left[i]`–`right[i]`, owners ignored); a linked device
+    is corroborated iff its component holds an anchor, or it was corroborated at the same cell within the
+    last `corroboration_memory_epochs` (`remembered`). Unlinked devices earn no witness units anyway and
+    keep factor 1. With no anchor in the epoch nothing is applied."""
+    labels = compute_components(size, left, right)
+    linked = np.zeros(size, dtype=bool)
+    linked[left] = True
+    linked[right] = True
+    sizes = np.bincount(labels, minlength=size)[labels] if size else np.zeros(0, dtype=np.int64)
+    anchored = np.isin(labels, labels[anchor & linked]) if size else np.zeros(0, dtype=bool)
+    applied = bool(trust.corroboration and (anchor & linked).any())
+    low = compute_uncorroborated_ppm(trust.uncorroborated_share)
+    fresh = anchored & linked
+    if remembered is not None:
+        anchored = anchored | remembered
+    factor = np.where(applied & linked & ~anchored, low, PPM).astype(np.int64)
+    return Corroboration([int(v) for v in factor.tolist()], sizes.astype(np.int64), anchored, applied, fresh)
+
+
+def build_corroboration_notes(ids: list[str], result: Corroboration) -> list[DeviceNote]:
+    """One note per uncorroborated device with its component's size and the factor applied."""
+    return [
+        DeviceNote(
+            device,
+            UNCORROBORATED,
+            {
+                "component_size": int(result.component_size[k]),
+                "anchors_in_component": 0,
+                "factor_ppm": result.factor_ppm[k],
+            },
+        )
+        for k, device in enumerate(ids)
+        if result.factor_ppm[k] < PPM
+    ]
+
+
+def compute_anchor_evidence(
+    beaconer: IntArray,
+    witness: IntArray,
+    surprise: FloatArray,
+    anchor: BoolArray,
+    size: int,
+) -> tuple[FloatArray, FloatArray]:
+    """Per device: Σ surprise of its links whose other end is an anchor, and the number of such links.
+
+    Anchors do not lie about what they hear nor about where they stand, so their evidence is taken link by
+    link (no vote, no median: wallets can add evidence, never out-vote it). Links between two anchors
+    count for neither."""
+    b_side = anchor[witness] & ~anchor[beaconer]
+    w_side = anchor[beaconer] & ~anchor[witness]
+    holder = np.concatenate([beaconer[b_side], witness[w_side]])
+    values = np.concatenate([surprise[b_side], surprise[w_side]])
+    return (
+        np.bincount(holder, weights=values, minlength=size).astype(np.float64),
+        np.bincount(holder, minlength=size).astype(np.float64),
+    )

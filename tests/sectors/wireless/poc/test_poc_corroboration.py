@@ -1,0 +1,138 @@
+"""Corroboration from anchors and anchor evidence: wallet-blind, exact, on small graphs with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from opendepin.sectors.wireless.poc.corroboration import (
+    PPM,
+    UNCORROBORATED,
+    build_corroboration_notes,
+    compute_anchor_evidence,
+    compute_corroboration,
+    compute_uncorroborated_ppm,
+    is_anchor,
+)
+from opendepin.sectors.wireless.poc.evidence import DeviceTable
+from opendepin.sectors.wireless.poc.params import TrustParams
+from opendepin.sectors.wireless.poc.trust import reset_moved
+
+TRUST = TrustParams()
+LOW = compute_uncorroborated_ppm(TRUST.uncorroborated_share)
+
+
+def _edges(pairs: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+    return (
+        np.array([a for a, _ in pairs], dtype=np.int64),
+        np.array([b for _, b in pairs], dtype=np.int64),
+    )
+
+
+def test_uncorroborated_share_is_the_decimal_it_spells() -> None:
+    assert compute_uncorroborated_ppm(0.05) == 50_000
+    assert compute_uncorroborated_ppm(0.1) == 100_000
+    assert compute_uncorroborated_ppm(1.0) == PPM
+
+
+def test_a_component_without_anchor_is_paid_the_uncorroborated_share() -> None:
+    # 0-1-2 holds anchor 0; 3-4-5 is a ring vouching only for itself; 6 has no link at all
+    left, right = _edges([(0, 1), (1, 2), (3, 4), (4, 5), (5, 3)])
+    anchor = np.zeros(7, dtype=bool)
+    anchor[0] = True
+    result = compute_corroboration(7, left, right, anchor, TRUST)
+    assert result.applied
+    assert result.factor_ppm == [PPM, PPM, PPM, LOW, LOW, LOW, PPM]
+    assert result.component_size.tolist()[:6] == [3, 3, 3, 3, 3, 3]
+    notes = build_corroboration_notes([f"d{i}" for i in range(7)], result)
+    assert [n.device_id for n in notes] == ["d3", "d4", "d5"]
+    assert {n.reason for n in notes} == {UNCORROBORATED}
+    assert notes[0].evidence == {"component_size": 3, "anchors_in_component": 0, "factor_ppm": LOW}
+
+
+def test_no_anchor_in_the_epoch_means_nothing_is_applied() -> None:
+    left, right = _edges([(0, 1), (2, 3)])
+    result = compute_corroboration(4, left, right, np.zeros(4, dtype=bool), TRUST)
+    assert not result.applied
+    assert result.factor_ppm == [PPM] * 4
+
+
+def test_corroboration_can_be_switched_off() -> None:
+    left, right = _edges([(0, 1), (2, 3)])
+    anchor = np.array([True, False, False, False])
+    off = TrustParams(corroboration=False)
+    assert compute_corroboration(4, left, right, anchor, off).factor_ppm == [PPM] * 4
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 11), st.integers(0, 11)), max_size=30),
+    st.lists(st.integers(0, 11), max_size=3),
+    st.permutations(list(range(12))),
+)
+def test_corroboration_ignores_labels_and_wallets(
+    pairs: list[tuple[int, int]], anchors: list[int], relabel: list[int]
+) -> None:
+    """Renaming the devices (or who owns them: owners are not an input) renames the result, nothing else;
+    and once corroboration applies, adding an edge never lowers anyone's factor."""
+    left, right = _edges(pairs)
+    anchor = np.zeros(12, dtype=bool)
+    anchor[anchors] = True
+    base = compute_corroboration(12, left, right, anchor, TRUST)
+    perm = np.array(relabel, dtype=np.int64)
+    moved_anchor = np.zeros(12, dtype=bool)
+    moved_anchor[perm[anchor]] = True
+    moved = compute_corroboration(12, perm[left], perm[right], moved_anchor, TRUST)
+    assert [moved.factor_ppm[perm[k]] for k in range(12)] == base.factor_ppm
+    more = compute_corroboration(
+        12, np.append(left, 0).astype(np.int64), np.append(right, 11).astype(np.int64), anchor, TRUST
+    )
+    linked_before = set(left.tolist()) | set(right.tolist())
+    for k in linked_before if base.applied else ():
+        assert more.factor_ppm[k] >= base.factor_ppm[k]
+
+
+def test_is_anchor_needs_the_attestation_and_a_listed_maker() -> None:
+    assert is_anchor({"verifier": True}, "0xAbC", [])
+    assert is_anchor({"verifier": True}, "0xabc", ["0xABC"])
+    assert not is_anchor({"verifier": True}, "0xdef", ["0xabc"])
+    assert not is_anchor({"verifier": "yes"}, "0xabc", [])
+    assert not is_anchor({}, "0xabc", [])
+
+
+def test_anchor_evidence_counts_links_to_anchors_only() -> None:
+    beaconer = np.array([0, 1, 2, 0], dtype=np.int64)
+    witness = np.array([1, 0, 3, 3], dtype=np.int64)
+    surprise = np.array([2.0, 4.0, 9.0, 1.0])
+    anchor = np.array([True, False, False, True])
+    num, den = compute_anchor_evidence(beaconer, witness, surprise, anchor, 4)
+    assert den.tolist() == [0.0, 2.0, 1.0, 0.0]  # 0↔3 is anchor-to-anchor: no one's evidence
+    assert num.tolist() == [0.0, 6.0, 9.0, 0.0]
+
+
+def test_a_new_assertion_drops_carried_evidence_but_keeps_the_penalty() -> None:
+    devices = DeviceTable(
+        ["a", "b"],
+        np.array([0, 1], dtype=np.int64),
+        np.zeros((2, 2)),
+        np.zeros(2),
+        np.ones(2, dtype=bool),
+        cells=["new-cell", "same-cell"],
+    )
+    prior = {
+        "a": {"penalty_ppm": 300_000, "silence": [5, 6], "cell": "old-cell"},
+        "b": {"silence": [5, 6], "cell": "same-cell"},
+    }
+    reset = reset_moved(prior, devices)
+    assert reset["a"] == {"penalty_ppm": 300_000}
+    assert reset["b"] == prior["b"]
+
+
+def test_corroboration_is_remembered_but_only_fresh_evidence_restarts_it() -> None:
+    left, right = _edges([(0, 1), (2, 3)])
+    anchor = np.array([True, False, False, False])
+    remembered = np.array([False, False, True, False])
+    result = compute_corroboration(4, left, right, anchor, TRUST, remembered)
+    assert result.factor_ppm == [PPM, PPM, PPM, LOW]
+    assert result.fresh.tolist() == [True, True, False, False]
