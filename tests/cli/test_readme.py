@@ -46,6 +46,8 @@ def test_the_readme_session_runs_in_order_on_a_fresh_directory(tmp_path: Path) -
             f"README command failed: {line}\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
         )
         assert "Traceback" not in result.stderr, (line, result.stderr[-2000:])
+        if line.startswith(("depin claim", "depin credits buy", "depin wallet balance")):
+            assert " ODP" in result.stdout and "token units" not in result.stdout, (line, result.stdout)
 
 
 def table_commands() -> set[tuple[str, ...]]:

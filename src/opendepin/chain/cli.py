@@ -259,11 +259,14 @@ def buy_command(
     buyer_key = None
     if buyer is not None or os.environ.get(BUYER_KEY_ENV):
         buyer_key = load_signing_key(data_dir, keystore, buyer, "--buyer", BUYER_KEY_ENV)
-    with _backend(data_dir, chain, rpc_url) as (backend, _):
+    from opendepin.cli.output import format_tokens
+
+    with _backend(data_dir, chain, rpc_url) as (backend, config):
         purchase = backend.buy_credits(amount, buyer_key=buyer_key, recipient=to)
+        burned = format_tokens(purchase.tokens_burned, config.token.decimals, config.token.symbol, exact=True)
         text = (
-            f"bought {purchase.credits:,} credits for {purchase.recipient}, burned {purchase.tokens_burned} "
-            f"token units at ${Decimal(purchase.price_usd_wad) / 10**18}; tx {purchase.tx_hash}"
+            f"bought {purchase.credits:,} credits for {purchase.recipient}, burned {burned} "
+            f"at ${Decimal(purchase.price_usd_wad) / 10**18}; tx {purchase.tx_hash}"
         )
         _emit(asdict(purchase), as_json, text)
 
@@ -303,6 +306,7 @@ def claim_command(
 ) -> None:
     """Claim everything claimable for OWNER against the latest posted root; prints amount and tx hash."""
     from opendepin.chain.signing import address_of
+    from opendepin.cli.output import format_tokens
 
     owner_key = load_signing_key(data_dir, keystore, owner, "--owner", OWNER_KEY_ENV)
     try:
@@ -323,12 +327,14 @@ def claim_command(
         result: dict[str, Any] = {"account": account, "epoch": status.latest_epoch, "cumulative": cumulative}
         if cumulative <= already:
             result.update(amount=0, tx_hash=None, gas_used=0)
-            _emit(result, as_json, f"nothing to claim for {account}: {already} already claimed")
+            done = format_tokens(already, config.token.decimals, config.token.symbol, exact=True)
+            _emit(result, as_json, f"nothing to claim for {account}: {done} already claimed")
             return
         backend.fund(account, 10**16)
         claimed = backend.claim(owner_key, cumulative, [bytes.fromhex(p[2:]) for p in elements])
         result.update(amount=claimed.amount, tx_hash=claimed.tx_hash, gas_used=claimed.gas_used)
-        _emit(result, as_json, f"claimed {claimed.amount} token units for {account}; tx {claimed.tx_hash}")
+        paid = format_tokens(claimed.amount, config.token.decimals, config.token.symbol, exact=True)
+        _emit(result, as_json, f"claimed {paid} for {account}; tx {claimed.tx_hash}")
 
 
 claim_app = typer.Typer(help="Claim rewards.")
