@@ -145,8 +145,25 @@ def gate_report(
     """Decide on one signed report; pure (the caller updates `state` with accepted reports)."""
     try:
         signed = decode_report(wire, params.max_report_bytes)
-    except EnvelopeError as error:  # the device the envelope names, if readable, goes with the sample
-        return GateResult(error.reason, str(error), device_id=error.device)
+    except EnvelopeError as error:
+        return refused_undecodable(error)
+    return gate_signed(signed, state, now, params, kinds)
+
+
+def refused_undecodable(error: EnvelopeError) -> GateResult:
+    """The result of bytes that do not decode (the device the envelope names, if readable, goes with the
+    sample)."""
+    return GateResult(error.reason, str(error), device_id=error.device)
+
+
+def gate_signed(
+    signed: SignedReport,
+    state: GateState,
+    now: int,
+    params: IngestConfig,
+    kinds: Mapping[str, type[BaseModel]],
+) -> GateResult:
+    """`gate_report` after decoding (for callers that decoded the bytes already, e.g. to lock devices)."""
     env = signed.envelope
     device = state.devices.get(env.device)
     if device is None:

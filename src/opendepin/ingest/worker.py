@@ -32,8 +32,15 @@ from nats.errors import TimeoutError as NatsTimeout
 
 from opendepin.config import NetworkConfig
 from opendepin.ingest.bus import MAX_DELIVER, RECEIVED_HEADER, SOURCE_HEADER, BusNames, ensure_streams
-from opendepin.ingest.gate import GateResult, GateState, gate_report, rejection_bucket, rejection_source
-from opendepin.reports.envelope import EnvelopeError, decode_report
+from opendepin.ingest.gate import (
+    GateResult,
+    GateState,
+    gate_signed,
+    refused_undecodable,
+    rejection_bucket,
+    rejection_source,
+)
+from opendepin.reports.envelope import EnvelopeError, SignedReport, decode_report
 from opendepin.rewards.epoch import window_for
 from opendepin.sectors.registry import load_sectors
 from opendepin.services.devices import DeviceRegistry
@@ -72,7 +79,15 @@ class WorkerStats:
     rejected: int = 0
     redelivered_duplicates: int = 0
     failed_batches: int = 0
+    batch_seconds: float = 0.0
+    """Wall time inside `store_batch` (decode, lock, gate, write, commit)."""
+    gate_seconds: float = 0.0
+    """Wall time gating (signature checks and rules), inside `batch_seconds`."""
+    lock_wait_seconds: float = 0.0
+    """Time spent waiting for other workers' device rows (FOR UPDATE) and the close lock."""
     dead_lettered: int = 0
+    last_commit: float = 0.0
+    """Unix time of the latest commit."""
     latencies: list[float] = field(default_factory=list)
     """Seconds from the edge's receipt to the commit, per accepted report (when the edge stamped it in ms)."""
 
@@ -122,21 +137,26 @@ class GateWorker:
 
     # ---- one batch ------------------------------------------------------------------------------------
 
-    def _devices_named(self, deliveries: Sequence[Delivery]) -> list[str]:
-        """Registered devices the batch's reports name (a device onboarded since start is looked up)."""
+    def _decode(self, deliveries: Sequence[Delivery]) -> tuple[list[SignedReport | EnvelopeError], list[str]]:
+        """Each report decoded once, and the registered devices the batch names, sorted (a device
+        onboarded since the worker started is looked up)."""
+        decoded: list[SignedReport | EnvelopeError] = []
         named: set[str] = set()
         for item in deliveries:
             try:
-                device = decode_report(item.wire, self.config.ingest.max_report_bytes).envelope.device
-            except EnvelopeError:
+                signed = decode_report(item.wire, self.config.ingest.max_report_bytes)
+            except EnvelopeError as error:
+                decoded.append(error)
                 continue
-            if self.registry.get(device) is None:
+            decoded.append(signed)
+            device = signed.envelope.device
+            if device not in named and self.registry.get(device) is None:
                 found = self.store.get_device(device)
                 if found is None:
                     continue
                 self.registry.add(found)
             named.add(device)
-        return sorted(named)
+        return decoded, sorted(named)
 
     def _closed_until(self, cur: Any) -> int:
         numbers = cur.execute("SELECT MAX(number) FROM epochs").fetchone()
@@ -146,10 +166,12 @@ class GateWorker:
 
     def store_batch(self, deliveries: Sequence[Delivery]) -> list[GateResult]:
         """Gate and store a batch in one transaction (module rules); returns each report's result."""
-        devices = self._devices_named(deliveries)
+        began = time.perf_counter()
+        decoded, devices = self._decode(deliveries)
         params = self.config.ingest
         results: list[GateResult] = []
         with self.store._tx() as cur:
+            waited = time.perf_counter()
             cur.execute("SELECT pg_advisory_xact_lock_shared(%s)", (CLOSE_LOCK,))
             closed_until = self._closed_until(cur)
             cur.execute(
@@ -163,6 +185,7 @@ class GateWorker:
                 (devices,),
             ).fetchall()
             last_seq = {device: int(seq) for device, seq in rows}
+            self.stats.lock_wait_seconds += time.perf_counter() - waited
             batch_ids: set[str] = set()
             batch_seqs: set[tuple[str, int]] = set()
 
@@ -184,11 +207,15 @@ class GateWorker:
                     return found is not None
 
             state = GateState(self.registry.view(), last_seq, Seen(), closed_until, self.policies, SeenSeqs())
+            gating = time.perf_counter()
             accepted: list[tuple[Any, ...]] = []
             unique: set[tuple[str, int]] = set()
             rejected: list[Rejection] = []
-            for item in deliveries:
-                result = gate_report(item.wire, state, item.received_at, params, self.kinds)
+            for item, signed in zip(deliveries, decoded, strict=True):
+                if isinstance(signed, EnvelopeError):
+                    result = refused_undecodable(signed)
+                else:
+                    result = gate_signed(signed, state, item.received_at, params, self.kinds)
                 results.append(result)
                 if result.accepted and result.record is not None and result.signed is not None:
                     record = result.record
@@ -214,6 +241,7 @@ class GateWorker:
                     self.stats.redelivered_duplicates += 1  # our own commit whose ack was lost
                 else:
                     rejected.append(self._rejection(result, item))
+            self.stats.gate_seconds += time.perf_counter() - gating
             cur.execute(STAGING)
             with cur.copy(f"COPY staging_reports ({COLUMNS}) FROM STDIN") as copy:
                 for row in accepted:
@@ -223,15 +251,18 @@ class GateWorker:
                 "ON CONFLICT DO NOTHING"
             )
             changed = sorted((d, s) for d, s in last_seq.items() if s >= 0)
-            cur.executemany(
-                "UPDATE device_seq SET last_seq = GREATEST(last_seq, %s) WHERE device_id = %s",
-                [(s, d) for d, s in changed],
+            cur.execute(
+                "UPDATE device_seq AS d SET last_seq = GREATEST(d.last_seq, v.seq) "
+                "FROM unnest(%s::text[], %s::bigint[]) AS v(device_id, seq) WHERE d.device_id = v.device_id",
+                ([d for d, _ in changed], [s for _, s in changed]),
             )
             if unique:
                 cur.executemany(
                     "INSERT INTO report_seqs VALUES (%s, %s) ON CONFLICT DO NOTHING", sorted(unique)
                 )
             self.store._append_rejections(cur, rejected, params.rejection_samples)
+        self.stats.last_commit = time.time()
+        self.stats.batch_seconds += time.perf_counter() - began
         self.stats.batches += 1
         self.stats.accepted += len(accepted)
         self.stats.rejected += len(rejected)
@@ -274,17 +305,30 @@ class GateWorker:
         await ensure_streams(js, self.names)
         sub = await js.pull_subscribe_bind(self.names.consumer, self.names.stream)
         idle_since = time.monotonic()
+
+        async def fetch() -> list[Msg]:
+            try:
+                return list(await sub.fetch(self.batch, timeout=0.5))
+            except (TimeoutError, NatsTimeout):
+                return []
+
+        ahead = asyncio.ensure_future(fetch())
         try:
             while stop is None or not stop.is_set():
-                try:
-                    msgs = await sub.fetch(self.batch, timeout=0.5)
-                except NatsTimeout:
+                msgs = await ahead
+                ahead = asyncio.ensure_future(fetch())  # the next batch arrives while this one is stored
+                if not msgs:
                     if idle_exit_seconds is not None and time.monotonic() - idle_since > idle_exit_seconds:
                         break
                     continue
                 idle_since = time.monotonic()
                 await self.handle(js, msgs)
         finally:
+            try:
+                unacked = await ahead  # fetched but not processed: handed back for redelivery at once
+                await asyncio.gather(*(msg.nak() for msg in unacked))
+            except Exception:  # the connection is gone: JetStream redelivers after the ack wait
+                pass
             self.store.close()
             await sub.unsubscribe()
             await nc.close()
@@ -294,7 +338,7 @@ class GateWorker:
         """Store a fetched batch, then acknowledge it; on failure nak it (or dead-letter it at MaxDeliver)."""
         deliveries = [_delivery(m) for m in msgs]
         try:
-            self.store_batch(deliveries)
+            await asyncio.to_thread(self.store_batch, deliveries)
         except Exception as error:
             self.stats.failed_batches += 1
             log.warning("a batch of %d failed, redelivering: %s", len(msgs), error)
@@ -311,4 +355,5 @@ class GateWorker:
                 else:
                     await msg.nak(delay=1.0)
             return
-        await asyncio.gather(*(msg.ack_sync() for msg in msgs))
+        # After the commit. A lost ack means a redelivery, which the database refuses as our own duplicate.
+        await asyncio.gather(*(msg.ack() for msg in msgs))
