@@ -156,3 +156,16 @@ def test_an_unregistered_device_is_shown_by_the_reports_that_named_it(server: st
 def test_errors(server: str, path: str, status: int, reason: str) -> None:
     code, detail = _status(server + path)
     assert code == status and detail["reason"] == reason and detail["message"]
+
+
+def test_epoch_summaries_page_newest_first(server: str) -> None:
+    listing = get_json(server + "/v1/epochs")
+    first = get_json(server + "/v1/network/epochs?limit=1")
+    assert first["items"][0]["number"] == listing[-1]["number"] and first["next"] == listing[-1]["number"]
+    rest = get_json(f"{server}/v1/network/epochs?limit=1&before={first['next']}")
+    assert [i["number"] for i in rest["items"]] == [listing[-2]["number"]]
+    whole = get_json(server + "/v1/network/epochs")
+    assert whole["next"] is None
+    for summary, full in zip(whole["items"], reversed(listing), strict=True):
+        for key in ("number", "start", "end", "root", "emitted", "paid", "rewarded_devices", "leaf_count"):
+            assert summary[key] == full[key], key

@@ -97,6 +97,13 @@ class StoreReads:
             return None if not rows or rows[0][0] is None else int(rows[0][0])
         return None
 
+    def onboarded_times(self) -> list[int]:
+        """When each registered device was onboarded, ascending."""
+        if self._db is not None:
+            rows = self._query("SELECT onboarded_at FROM devices ORDER BY onboarded_at", ())
+            return [int(row[0]) for row in rows]
+        return sorted(d.onboarded_at for d in self.store.devices().values())
+
     def onboarding_record(self, device_id: str) -> dict[str, Any]:
         """The signed onboarding record kept for a device (maker and owner signatures, attributes)."""
         if self._db is not None:

@@ -30,6 +30,7 @@ from opendepin.explorer.reads import StoreReads
 from opendepin.node import Node
 from opendepin.rewards.digest import device_from_row
 from opendepin.sectors.base import DeviceInfo
+from opendepin.store.base import EpochRecord
 
 MAP_RESOLUTIONS = (9, 8, 7, 6, 5, 4)
 """Resolutions the map tries, finest first: the first that shows at most MAX_MAP_CELLS cells wins."""
@@ -42,6 +43,11 @@ REWARD_PAGE = 10
 NETWORK_EPOCHS = 90
 """Epochs the network page charts by default."""
 DISTANT_FUTURE = 2**62
+
+EPOCH_SUMMARY_KEYS = ("root", "emitted", "paid", "rewarded_devices", "leaf_count", "reports")
+"""Manifest fields an epoch's summary shows."""
+EPOCH_PAGE = 50
+"""Epochs per page of the epoch list."""
 
 NETWORK_DEFINITIONS = {
     "paid": "tokens the epoch rewarded (owners claim them on chain, where they are minted)",
@@ -157,6 +163,8 @@ class Explorer:
         self._maps = _Cache(CACHED_EPOCHS * 4)
         self._units = _Cache(CACHED_EPOCHS * 8)
         self._bundles = _Cache(CACHED_EPOCHS)
+        self._records = _Cache(CACHED_EPOCHS)
+        self._summaries: dict[int, dict[str, Any]] = {}
         self.kind_sector = {
             kind: name for name, plugin in sorted(node.sectors.items()) for kind in plugin.report_kinds()
         }
@@ -189,14 +197,23 @@ class Explorer:
             return latest
         return number
 
+    def record(self, number: int) -> EpochRecord:
+        """Closed epoch `number` as stored (cached: reading one parses its whole device snapshot)."""
+
+        def make() -> EpochRecord:
+            record = self.store.get_epoch(number)
+            if record is None:
+                raise Missing("epoch.not_closed", f"epoch {number} is not closed")
+            return record
+
+        return self._records.get(number, make)
+
     def digest(self, number: int) -> EpochDigest:
         """Closed epoch `number` aggregated per device (cached)."""
         return self._digests.get(number, lambda: self._make_digest(number))
 
     def _make_digest(self, number: int) -> EpochDigest:
-        record = self.store.get_epoch(number)
-        if record is None:
-            raise Missing("epoch.not_closed", f"epoch {number} is not closed")
+        record = self.record(number)
         devices = {row[0]: device_from_row(row) for row in record.inputs.get("devices", [])}
         per_device: dict[str, DeviceEpoch] = {}
 
@@ -468,8 +485,7 @@ class Explorer:
         page = numbers[:limit]
         items = []
         for number in page:
-            record = self.store.get_epoch(number)
-            assert record is not None
+            record = self.record(number)
             detail = self.store.device_epoch(number, device_id)
             pools = record.manifest.get("pools", {})
             totals = self.total_units(number)
@@ -529,8 +545,7 @@ class Explorer:
         if self.store.get_device(device_id) is None:
             raise Missing("device.unknown", f"no device {device_id[:100]}")
         number = self._epoch_number(number)
-        if self.store.get_epoch(number) is None:
-            raise Missing("epoch.not_closed", f"epoch {number} is not closed")
+        self.record(number)  # raises Missing unless closed
         reports = self.store.device_epoch(number, device_id)["reports"]
         start = 0 if after is None else after + 1
         page = reports[start : start + limit]
@@ -546,10 +561,7 @@ class Explorer:
     # --- an epoch --------------------------------------------------------------------------------------
     def settlement(self, number: int) -> dict[str, Any]:
         """The epoch's root as published and as the chain holds it (when the node has a chain)."""
-        record = self.store.get_epoch(number)
-        if record is None:
-            raise Missing("epoch.not_closed", f"epoch {number} is not closed")
-        root = record.manifest.get("root")
+        root = self.record(number).manifest.get("root")
         out: dict[str, Any] = {
             "epoch": number,
             "root": root,
@@ -577,16 +589,35 @@ class Explorer:
         """SHA-256 of the epoch's bundle (built once per epoch: exporting reads every report)."""
         from opendepin.rewards.bundle import bundle_sha256
 
-        if self.store.get_epoch(number) is None:
-            raise Missing("epoch.not_closed", f"epoch {number} is not closed")
+        self.record(number)  # raises Missing unless closed
         return self._bundles.get(number, lambda: bundle_sha256(self.node.export_epoch(number)))
+
+    # --- the epochs -------------------------------------------------------------------------------------
+    def epoch_summaries(self, before: int | None, limit: int) -> dict[str, Any]:
+        """Closed epochs newest first, a page of `limit` before `before`: each epoch's window, root and
+        totals (each summary read once: closed epochs never change)."""
+        numbers = [n for n in reversed(self.store.epoch_numbers()) if before is None or n < before]
+        page = numbers[:limit]
+        items = []
+        for number in page:
+            if number not in self._summaries:
+                record = self.record(number)
+                manifest = record.manifest
+                self._summaries[number] = {
+                    "number": number,
+                    "start": record.start,
+                    "end": record.end,
+                    **{key: manifest.get(key) for key in EPOCH_SUMMARY_KEYS},
+                }
+            items.append(self._summaries[number])
+        return {"token": self.token(), "items": items, "next": page[-1] if len(numbers) > limit else None}
 
     # --- the network -----------------------------------------------------------------------------------
     def network(self, limit: int = NETWORK_EPOCHS) -> dict[str, Any]:
         """Per epoch (the latest `limit`): mint and burn, supply, revenue and incentives, devices joining,
         active and leaving, reports accepted and refused, ingest lag (device time to receipt)."""
         numbers = self.store.epoch_numbers()[-limit:]
-        onboarded = sorted(d.onboarded_at for d in self.store.devices().values())
+        onboarded = self.reads.onboarded_times()
         key = ("network", tuple(numbers[-1:]), limit, len(onboarded))
         rows = self._maps.get(key, lambda: self._network_rows(numbers, onboarded))
         chain_supply = self.chain.total_supply() if self.chain is not None else None
@@ -609,16 +640,14 @@ class Explorer:
         previous_active: set[str] | None = None
         supply = 0
         if numbers and numbers[0] > 0:  # the supply before the first charted epoch
-            first = self.store.get_epoch(numbers[0])
-            assert first is not None
+            first = self.record(numbers[0])
             earlier = sum(int(c) for _o, _a, c in first.owner_rewards) - sum(
                 int(a) for _o, a, _c in first.owner_rewards
             )
             supply = earlier
             previous_active = self.reads.active_devices(numbers[0] - 1)
         for number in numbers:
-            record = self.store.get_epoch(number)
-            assert record is not None
+            record = self.record(number)
             manifest = record.manifest
             usage = manifest.get("usage", {})
             price = Fraction(str(usage.get("price_usd", "0") or "0"))

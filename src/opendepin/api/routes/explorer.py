@@ -17,7 +17,14 @@ from fastapi.concurrency import run_in_threadpool
 
 from opendepin.api.deps import MAX_INT64
 from opendepin.api.exact import exact_json
-from opendepin.explorer.views import DEVICE_PAGE, NETWORK_EPOCHS, REWARD_PAGE, Explorer, Missing
+from opendepin.explorer.views import (
+    DEVICE_PAGE,
+    EPOCH_PAGE,
+    NETWORK_EPOCHS,
+    REWARD_PAGE,
+    Explorer,
+    Missing,
+)
 
 router = APIRouter(prefix="/v1", tags=["explorer"])
 DeviceId = Annotated[str, Path(max_length=200, description="a device id, e.g. ed25519:<hex key>")]
@@ -157,6 +164,21 @@ async def get_bundle_hash(
 ) -> Response:
     """The SHA-256 of the epoch's bundle (`GET /v1/epochs/{number}/bundle`), computed once per epoch."""
     return await answer(request, lambda: {"epoch": number, "sha256": explorer.bundle_sha256(number)})
+
+
+@router.get("/network/epochs", responses=JSON_200, response_class=Response)
+async def get_epoch_summaries(
+    request: Request,
+    explorer: Annotated[Explorer, Depends(get_explorer)],
+    before: Annotated[
+        int | None,
+        Query(ge=0, le=MAX_INT64, description="only epochs before this one (the `next` of a page)"),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1_000, description="epochs per page")] = EPOCH_PAGE,
+) -> Response:
+    """Closed epochs, newest first, a page at a time: number, window, Merkle root, emitted and paid, rewarded
+    devices, leaves and reports of each (`GET /v1/epochs/{number}` has the whole manifest)."""
+    return await answer(request, lambda: explorer.epoch_summaries(before, limit))
 
 
 @router.get("/network", responses=JSON_200, response_class=Response)

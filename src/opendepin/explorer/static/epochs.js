@@ -1,19 +1,38 @@
-// The closed epochs, newest first.
-import { api, el, show, ready, showError, when, table, short } from "./common.js";
+// The closed epochs, newest first, a page at a time (GET /v1/network/epochs).
+import { api, el, show, ready, showError, when, short, tokens } from "./common.js";
 
 async function main() {
   try {
-    const answer = await api("/v1/epochs");
-    const list = (Array.isArray(answer) ? answer : answer.items).slice().sort((a, b) => b.number - a.number);
+    const body = el("tbody", {});
+    let next = null;
+    let token = null;
+    const more = el("button", { type: "button", id: "more", onclick: () => load(next).catch(showError) }, "older epochs");
+    async function load(before) {
+      const page = await api(`/v1/network/epochs${before === null ? "" : `?before=${before}`}`);
+      token = page.token;
+      for (const e of page.items) {
+        body.append(el("tr", {},
+          el("td", {}, el("a", { href: `/epochs/${e.number}` }, `epoch ${e.number}`)),
+          el("td", {}, `${when(e.start)} → ${when(e.end)}`),
+          el("td", {}, el("code", {}, short(e.root || "–", 10))),
+          el("td", {}, tokens(e.paid, token, 2)),
+          el("td", {}, String(e.leaf_count)),
+          el("td", {}, String(e.reports)),
+          el("td", {}, String(e.rewarded_devices))));
+      }
+      next = page.next;
+      more.hidden = next === null;
+      return page.items.length;
+    }
+    const count = await load(null);
     show(
       el("h1", {}, "Epochs"),
-      list.length
-        ? table(
-            ["epoch", "window", "root", "leaves", "reports", "rewarded devices"],
-            list.map((e) => [el("a", { href: `/epochs/${e.number}` }, `epoch ${e.number}`), `${when(e.start)} → ${when(e.end)}`, el("code", {}, short(e.root || "–", 10)), String(e.leaf_count), String(e.reports), String(e.rewarded_devices)]),
-            { id: "epochs" },
-          )
+      count
+        ? el("table", { id: "epochs" },
+            el("thead", {}, el("tr", {}, ["epoch", "window", "root", "paid", "leaves", "reports", "rewarded devices"].map((h) => el("th", {}, h)))),
+            body)
         : el("p", { class: "muted" }, "No epoch is closed yet."),
+      more,
     );
     ready("epochs");
   } catch (error) {

@@ -197,8 +197,7 @@ async function load(epoch, sector) {
 
 async function main() {
   try {
-    const epochs = await api("/v1/epochs");
-    const list = Array.isArray(epochs) ? epochs : epochs.items;
+    const list = (await api("/v1/network/epochs?limit=200")).items;
     if (!list.length) {
       show(el("h1", {}, "Network map"), el("p", { class: "muted" }, "No epoch is closed yet: the map shows closed epochs."));
       ready("map");
