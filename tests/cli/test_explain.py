@@ -94,3 +94,21 @@ def test_an_unknown_device_and_an_open_epoch_are_errors_that_say_what_to_do(
         app, ["explain", "ed25519:" + "00" * 32, "--epoch", "5", "--data-dir", str(data)]
     )
     assert not_closed.exit_code == 2 and "not closed" in not_closed.output
+
+
+def test_owners_by_keystore_name(network: tuple[Path, dict[str, str]]) -> None:
+    """`devices list --owner owner-N` and `epoch proof N owner-N` take the fleet owners' keystore names."""
+    data, _ = network
+    listed = runner.invoke(app, ["devices", "list", "--owner", "owner-0", "--json", "--data-dir", str(data)])
+    assert listed.exit_code == 0, listed.output
+    rows = json.loads(listed.output)["devices"]
+    assert rows and len({row["owner"] for row in rows}) == 1
+    address = rows[0]["owner"]
+    by_address = runner.invoke(
+        app, ["devices", "list", "--owner", address.lower(), "--ids", "--data-dir", str(data)]
+    )
+    assert by_address.output.split() == [row["device_id"] for row in rows]
+    unknown = runner.invoke(app, ["devices", "list", "--owner", "nobody", "--data-dir", str(data)])
+    assert unknown.exit_code == 2 and "owner-0" in unknown.output
+    proof = runner.invoke(app, ["epoch", "proof", "0", "owner-0", "--data-dir", str(data)])
+    assert proof.exit_code == 0 and json.loads(proof.output)["account"] == address, proof.output

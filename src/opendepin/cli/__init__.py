@@ -113,7 +113,7 @@ EXAMPLES: dict[str, list[str]] = {
     "devices": ["depin devices list"],
     "devices list": [
         "depin devices list",
-        "depin devices list --owner 0xOWNER --limit 10",
+        "depin devices list --owner owner-0 --limit 10",
         "depin devices list --ids",
         "depin devices list --json --after ed25519:00ff",
     ],

@@ -48,3 +48,19 @@ def open_node(data_dir: Path) -> Node:
 
     config = load_network(data_dir)
     return Node(config, open_store(config.store, data_dir), SystemClock())
+
+
+def owner_address(data_dir: Path, owner: str) -> str:
+    """`owner` as a checksummed address: an address as given, or the address of the data dir's keystore key
+    of that name (`owner-0`); fails with the known names otherwise."""
+    from opendepin.identity.keystore import KeystoreError, data_dir_keystore
+    from opendepin.identity.wallets import normalize_address
+
+    try:
+        return normalize_address(owner)
+    except ValueError:
+        keystore = data_dir_keystore(data_dir)
+        try:
+            return keystore.address(keystore.resolve(owner))
+        except KeystoreError as error:
+            fail(f"{owner!r} is neither a 0x address nor a key name: {error}")

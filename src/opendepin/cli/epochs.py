@@ -114,25 +114,15 @@ def _ranges(numbers: list[int]) -> str:
 @app.command("proof")
 def epoch_proof(
     number: EpochNumber,
-    address: Annotated[
-        str, typer.Argument(help="the owner: a 0x address or a keystore key name (owner-0)")
-    ],
+    address: Annotated[str, typer.Argument(help="the owner: a 0x address or a keystore key name (owner-0)")],
     data_dir: DataDir = DEFAULT_DATA_DIR,
 ) -> None:
     """Print the Merkle proof of ADDRESS's cumulative reward in epoch NUMBER (JSON)."""
-    from opendepin.identity.keystore import KeystoreError, data_dir_keystore
-    from opendepin.identity.wallets import normalize_address
+    from opendepin.cli.common import owner_address
     from opendepin.rewards.proofs import ProofError
     from opendepin.services.proofs import proof_for
 
-    try:
-        address = normalize_address(address)
-    except ValueError:
-        keystore = data_dir_keystore(data_dir)
-        try:
-            address = keystore.address(keystore.resolve(address))
-        except KeystoreError as error:
-            fail(f"{address!r} is neither a 0x address nor a key name: {error}")
+    address = owner_address(data_dir, address)
     node = open_node(data_dir)
     try:
         proof = proof_for(node.store, number, address)

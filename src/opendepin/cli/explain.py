@@ -161,7 +161,9 @@ def explain(
 @devices_app.command("list")
 def devices_list(
     data_dir: DataDir = DEFAULT_DATA_DIR,
-    owner: Annotated[str | None, typer.Option(help="only this owner's devices (0x address)")] = None,
+    owner: Annotated[
+        str | None, typer.Option(help="only this owner's devices (0x address or keystore name, e.g. owner-0)")
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, max=10_000, help="devices per page")] = 100,
     after: Annotated[
         str | None, typer.Option(help="start after this device id (the last of the previous page)")
@@ -171,7 +173,11 @@ def devices_list(
     raw: Raw = False,
 ) -> None:
     """List the onboarded devices by id: key type, owner, asserted cell, onboarding time."""
+    from opendepin.cli.common import owner_address
+
     node = open_node(data_dir)
+    if owner is not None:
+        owner = owner_address(data_dir, owner)
     page = node.store.devices_page(after=after, limit=limit, owner=owner)
     if as_json:
         rows = [
