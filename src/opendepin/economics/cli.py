@@ -156,6 +156,63 @@ def run_command(
     typer.echo(f"report: {produced.files['report.md']} and {produced.files['report.html']}")
 
 
+@app.command("sensitivity")
+def sensitivity_command(
+    scenario: Annotated[
+        str, typer.Argument(help="a shipped scenario name (see `list`) or a scenario .toml file")
+    ],
+    param: Annotated[
+        list[str],
+        typer.Option(
+            "--param", "-p", help="an input and its range: dotted.path=low:high (default: the usual)"
+        ),
+    ] = [],  # noqa: B006
+    outcome: Annotated[
+        str, typer.Option(help="last_year_burn_mint_ratio, final_price or final_devices")
+    ] = "last_year_burn_mint_ratio",
+    samples: Annotated[int, typer.Option(min=2, help="Saltelli base samples N (N × (inputs + 2) sets)")] = 32,
+    runs: Annotated[int, typer.Option("--runs", "-r", min=1, help="Monte Carlo runs per set")] = 16,
+    years: Annotated[float | None, typer.Option("--years", "-y", min=0.01, help="horizon in years")] = None,
+    seed: Annotated[int, typer.Option(help="random seed of the design and the runs")] = 0,
+    out: Annotated[Path, typer.Option("--out", "-o", help="directory for the table, chart and text")] = Path(
+        "economics-sensitivity"
+    ),
+) -> None:
+    """Which inputs drive a verdict: Sobol indices (SALib) of an outcome, a table and a tornado chart."""
+    from opendepin.economics.global_sensitivity import (
+        compute_sobol,
+        default_inputs,
+        describe_sobol,
+        plot_tornado,
+    )
+
+    spec = _load(scenario, None)
+    if years is not None:
+        spec = spec.model_copy(update={"days": max(1, round(years * 365))})
+    inputs: dict[str, tuple[float, float]] = {}
+    for key, text in _parse_assignments(param, "--param").items():
+        low, sep, high = text.partition(":")
+        if not sep:
+            raise _fail(f"--param {key}={text}: write the range as low:high")
+        inputs[key] = (_number(low, key), _number(high, key))
+    try:
+        result = compute_sobol(
+            spec, inputs or default_inputs(spec), base_samples=samples, runs=runs, seed=seed, outcome=outcome
+        )
+    except (ScenarioError, ValueError) as error:
+        raise _fail(str(error)) from None
+    out.mkdir(parents=True, exist_ok=True)
+    result.table.write_parquet(out / "sobol.parquet")
+    plot_tornado(result, out / "tornado.png")
+    (out / "scenario.json").write_text(spec.model_dump_json(indent=2))
+    text = describe_sobol(result)
+    (out / "sensitivity.md").write_text(
+        f"# Sensitivity of {spec.name}\n\n{text}\n\n![tornado](tornado.png)\n"
+    )
+    typer.echo(text)
+    typer.echo(f"written: {out / 'sobol.parquet'}, {out / 'tornado.png'}, {out / 'sensitivity.md'}")
+
+
 @app.command("report")
 def report_command(
     data_dir: Annotated[Path, typer.Option("--data-dir", "-d", help="a network's data directory")],
