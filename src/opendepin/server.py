@@ -11,7 +11,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -95,6 +95,8 @@ class ServeSettings:
     bus: str = "direct"
     """"direct" (gate in this process) or "nats" (edges publish to JetStream, ingest workers store)."""
     nats_url: str = "nats://127.0.0.1:4222"
+    workers: int = 2
+    """Gate workers `depin serve --bus nats` starts beside itself (more may run on other machines)."""
     scheduler_interval: float = 10.0
     settle_interval: float = 10.0
 
@@ -226,6 +228,62 @@ class ChainConnector:
                 self.backend.close()
 
 
+class BusMode:
+    """`--bus nats`: this process is an edge (HTTP and MQTT reports are published to JetStream and answered
+    once the stream stored them), gate workers store them in PostgreSQL, and closing an epoch waits for
+    the workers' batches in flight (`drain_workers`)."""
+
+    def __init__(self, node: Node, data_dir: Path, settings: ServeSettings) -> None:
+        import multiprocessing
+
+        from opendepin.ingest.bus import ThreadedEdge
+        from opendepin.ingest.gate import ACCEPTED, GateResult
+        from opendepin.ingest.worker import drain_workers, run_worker_process
+        from opendepin.store.postgres import PostgresStore
+
+        store = node.store
+        if not isinstance(store, PostgresStore):
+            raise ValueError(
+                '--bus nats needs the PostgreSQL store: [store] kind = "postgres" in network.toml'
+            )
+        self.edge = ThreadedEdge(settings.nats_url)
+
+        def publish(wires: Sequence[bytes], source: str = "local") -> list[GateResult]:
+            stored = self.edge.publish(wires, source)
+            return [
+                GateResult(
+                    ACCEPTED,
+                    "queued: stored on the bus; the gate workers decide"
+                    if new
+                    else "already on the bus (duplicate inside the window)",
+                )
+                for new in stored
+            ]
+
+        node.ingestion.ingest = publish  # type: ignore[method-assign]
+        node.ingestion.drain = lambda: drain_workers(store, node.closed_until)  # type: ignore[method-assign]
+        context = multiprocessing.get_context("spawn")
+        config_path = str(data_dir / "network.toml")
+        self.workers = [
+            context.Process(
+                target=run_worker_process,
+                args=(config_path, node.config.store.dsn, settings.nats_url),
+                name=f"gate-worker-{i}",
+            )
+            for i in range(settings.workers)
+        ]
+        for process in self.workers:
+            process.start()
+        log.info("ingest through NATS %s with %d gate workers", settings.nats_url, len(self.workers))
+
+    def stop(self) -> None:
+        for process in self.workers:
+            process.terminate()
+        for process in self.workers:
+            process.join(timeout=30)
+        self.edge.close()
+
+
 def serve_node(data_dir: Path, settings: ServeSettings, catch_up: bool = False) -> None:
     """Run the node on wall-clock time until interrupted: HTTP (and MQTT) ingest, the epoch scheduler,
     settlement on the chain, `/metrics`. Raises BacklogRefused before serving anything (see
@@ -251,6 +309,9 @@ def serve_node(data_dir: Path, settings: ServeSettings, catch_up: bool = False) 
     node = Node(config, store, clock)
     check_backlog(node, catch_up)
     settings.save(data_dir)
+    if settings.bus not in ("direct", "nats"):
+        raise ValueError(f"--bus must be direct or nats, not {settings.bus!r}")
+    bus = BusMode(node, data_dir, settings) if settings.bus == "nats" else None
     metrics_of(node)
     node.epoch_process = EpochProcess(data_dir)  # epochs compute in their own process: ingest keeps its core
     chain = ChainConnector(node, data_dir, settings).start()
@@ -265,6 +326,8 @@ def serve_node(data_dir: Path, settings: ServeSettings, catch_up: bool = False) 
     view = None if chain.kind == "none" else BackendChainView(lambda: chain.backend, chain.kind, chain.lock)
     app = create_app(node, view)
     app.include_router(metrics_routes.router)
+    if bus is not None:
+        app.state.bus_pending = bus.edge.pending
     try:
         uvicorn.run(app, host=settings.host, port=settings.port)
     finally:
@@ -272,5 +335,7 @@ def serve_node(data_dir: Path, settings: ServeSettings, catch_up: bool = False) 
         chain.stop()
         if bridge is not None:
             bridge.stop()
+        if bus is not None:
+            bus.stop()
         node.epoch_process.shutdown()
         node.store.close()

@@ -20,6 +20,7 @@ import hashlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import nats
 from nats.js import JetStreamContext
@@ -148,3 +149,31 @@ class BusEdge:
     async def close(self) -> None:
         if self.nc is not None:
             await self.nc.close()
+
+
+class ThreadedEdge:
+    """A `BusEdge` on its own event loop thread, for synchronous callers (the HTTP routes' thread pool,
+    the MQTT bridge): `publish` blocks until JetStream has stored every report."""
+
+    def __init__(self, url: str, names: BusNames | None = None) -> None:
+        import threading
+
+        self.edge = BusEdge(url, names)
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="bus-edge", daemon=True)
+        self.thread.start()
+        self._call(self.edge.connect())
+
+    def _call(self, coroutine: Any, timeout: float = 60.0) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+    def publish(self, wires: Sequence[bytes], source: str) -> list[bool]:
+        return list(self._call(self.edge.publish(wires, source)))
+
+    def pending(self) -> int:
+        return int(self._call(self.edge.pending(), timeout=5.0))
+
+    def close(self) -> None:
+        self._call(self.edge.close())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)

@@ -24,6 +24,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import nats
@@ -357,3 +358,22 @@ class GateWorker:
             return
         # After the commit. A lost ack means a redelivery, which the database refuses as our own duplicate.
         await asyncio.gather(*(msg.ack() for msg in msgs))
+
+
+def run_worker_process(config_path: str, dsn: str, nats_url: str) -> None:
+    """Entry point of a worker process started by `depin serve --bus nats` (runs until terminated)."""
+    import signal
+
+    from opendepin.config import load_config
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s worker: %(message)s")
+    worker = GateWorker(load_config(Path(config_path)), dsn, nats_url)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+        loop.add_signal_handler(signal.SIGINT, stop.set)
+        await worker.run(stop)
+
+    asyncio.run(main())
