@@ -284,6 +284,9 @@ def serve(
         typer.Option(help="direct (gate here) | nats (JetStream to `depin ingest-worker`s) [remembered]"),
     ] = None,
     nats_url: Annotated[str | None, typer.Option(help="NATS server for --bus nats [remembered]")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="gate workers started beside the node with --bus nats [remembered; 2]")
+    ] = None,
     catch_up: Annotated[
         bool, typer.Option("--catch-up", help="close every epoch that ended while no node ran (logged)")
     ] = False,
@@ -305,9 +308,10 @@ def serve(
         "rpc_url": rpc_url,
         "bus": bus,
         "nats_url": nats_url,
+        "workers": workers,
     }
     settings = ServeSettings.load(data_dir).merged(given)
     try:
         serve_node(data_dir, settings, catch_up=catch_up)
-    except BacklogRefused as error:
+    except (BacklogRefused, ValueError) as error:
         fail(str(error))
