@@ -70,7 +70,7 @@ from opendepin.sectors.compute.challenges import (
 )
 from opendepin.sectors.compute.jobs import run_unit
 from opendepin.sectors.compute.merkle import bisect, outputs_root, unit_hash
-from opendepin.sectors.compute.orders import Order, OrderError, decode_order, parse_order
+from opendepin.sectors.compute.orders import Order, OrderError, compute_order_id, decode_order, parse_order
 from opendepin.sectors.compute.params import ComputeParams
 from opendepin.sectors.compute.reports import BID, RESULT
 from opendepin.sectors.compute.reports import CAPACITY as CAPACITY_REPORT
@@ -420,10 +420,14 @@ class Epoch:
     def bid(self, report: ReportRecord) -> None:
         p, m = report.payload, self.params.market
         device = self.data.devices[report.device_id]
-        try:
-            order = decode_order(bytes(p["order"]), bytes(p["order_sig"]), **order_limits(self.params))
-        except OrderError as error:
-            return self.verdict(report, error.reason, {"detail": str(error)})
+        known = self.orders.get(compute_order_id(bytes(p["order"])))
+        if known is not None and known.get("sig") == bytes(p["order_sig"]).hex():
+            order = self.order(known["id"])  # the same bytes and signature were checked already
+        else:
+            try:
+                order = decode_order(bytes(p["order"]), bytes(p["order_sig"]), **order_limits(self.params))
+            except OrderError as error:
+                return self.verdict(report, error.reason, {"detail": str(error)})
         order_id = order.order_id
         entry = self.orders.get(order_id)
         if entry is None:

@@ -1,20 +1,19 @@
 """Parameters of the compute sector (`[sectors.compute]` of network.toml, docs/compute.md).
 
 Every constant that decides money is a field: the market (take rate, bid window, deposits, limits), the
-verification policy (spot checks, re-execution probability, audit period), the capacity challenge and
-canaries, and the reputation. Rates are integers in basis points (1/10,000) or parts per million, so every
+verification policy (spot checks, re-execution probability, audit period), the capacity challenge and the
+reputation. Rates are integers in basis points (1/10,000) or parts per million, so every
 amount is exact.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 BPS = 10_000
 PPM = 1_000_000
-JobKind = Literal["hashchain", "matmul", "mlp"]
 
 
 class _Strict(BaseModel):
@@ -75,17 +74,6 @@ class CapacityParams(_Strict):
     """Availability pays only from this many consecutive passed challenges on."""
 
 
-class CanaryParams(_Strict):
-    """Canary jobs with known answers the network sends to providers."""
-
-    period_s: Annotated[int, Field(ge=60, le=86_400)] = 3_600
-    rate_bps: Annotated[int, Field(ge=0, le=BPS)] = 1_000
-    kind: JobKind = "hashchain"
-    units: Annotated[int, Field(ge=1, le=16)] = 4
-    size: Annotated[int, Field(ge=1)] = 20_000
-    deadline_s: Annotated[int, Field(ge=1, le=86_400)] = 900
-
-
 class ReputationParams(_Strict):
     """Decayed Beta reputation (the same update as storage's): score = α / (α + β)."""
 
@@ -94,7 +82,7 @@ class ReputationParams(_Strict):
     success_weight: Annotated[int, Field(ge=0)] = 1
     failure_weight: Annotated[int, Field(ge=0)] = 1
     fraud_weight: Annotated[int, Field(ge=0)] = 25
-    """Weight of a proven wrong answer (spot check, mismatch lost, wrong canary)."""
+    """Weight of a proven wrong answer (spot check failed, mismatch lost, bad root)."""
     dq_ppm: Annotated[int, Field(ge=0, le=PPM)] = 960_000
     """A provider whose score falls to this is disqualified for good."""
 
@@ -107,7 +95,6 @@ class ComputeParams(_Strict):
     market: MarketParams = MarketParams()
     verify: VerifyParams = VerifyParams()
     capacity: CapacityParams = CapacityParams()
-    canary: CanaryParams = CanaryParams()
     reputation: ReputationParams = ReputationParams()
 
     @model_validator(mode="after")
