@@ -169,3 +169,27 @@ def test_epoch_summaries_page_newest_first(server: str) -> None:
     for summary, full in zip(whole["items"], reversed(listing), strict=True):
         for key in ("number", "start", "end", "root", "emitted", "paid", "rewarded_devices", "leaf_count"):
             assert summary[key] == full[key], key
+
+
+def test_verdicts_counted_without_kinds_are_the_same_counts(network: Network) -> None:
+    """The map's fast path (one sector: verdicts not joined with their reports' kinds) counts the same."""
+    from opendepin.explorer.reads import ANY_KIND, StoreReads
+
+    config = load_config(network.data_dir / "network.toml")
+    store = open_store(config.store, network.data_dir)
+    try:
+        reads = StoreReads(store)
+        for number in store.epoch_numbers():
+            by_kind = reads.verdict_counts(number, by_kind=True)
+            merged = {
+                device: {
+                    reason: sum(counts.get(reason, 0) for counts in kinds.values())
+                    for reason in {r for counts in kinds.values() for r in counts}
+                }
+                for device, kinds in by_kind.items()
+            }
+            fast = reads.verdict_counts(number, by_kind=False)
+            assert {d: dict(k[ANY_KIND]) for d, k in fast.items()} == merged
+            assert sum(n for kinds in by_kind.values() for c in kinds.values() for n in c.values()) > 0
+    finally:
+        store.close()

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 import h3
 
 from opendepin.explorer.chain import ChainView
-from opendepin.explorer.reads import StoreReads
+from opendepin.explorer.reads import ANY_KIND, StoreReads
 from opendepin.node import Node
 from opendepin.rewards.digest import device_from_row
 from opendepin.sectors.base import DeviceInfo
@@ -168,6 +168,8 @@ class Explorer:
         self.kind_sector = {
             kind: name for name, plugin in sorted(node.sectors.items()) for kind in plugin.report_kinds()
         }
+        self.one_sector = len(set(self.kind_sector.values())) <= 1
+        """Every report kind belongs to one sector: verdicts need not be told apart by kind."""
         self.category_sector: dict[str, str] = {}
         for name, plugin in sorted(node.sectors.items()):
             for category in plugin.categories():
@@ -220,7 +222,7 @@ class Explorer:
         def entry(device_id: str) -> DeviceEpoch:
             return per_device.setdefault(device_id, DeviceEpoch())
 
-        for device_id, kinds in self.reads.verdict_counts(number).items():
+        for device_id, kinds in self.reads.verdict_counts(number, by_kind=not self.one_sector).items():
             entry(device_id).verdicts = {kind: dict(reasons) for kind, reasons in kinds.items()}
         totals: dict[str, int] = {}
         for device_id, category, units, amount in self.reads.rewards(number):
@@ -250,7 +252,11 @@ class Explorer:
         return self._units.get(number, make)
 
     def _in_sector(self, sector: str | None, kind_or_category: str, table: Mapping[str, str]) -> bool:
-        return sector is None or table.get(kind_or_category) == sector
+        if sector is None:
+            return True
+        if kind_or_category == ANY_KIND:  # one sector's kinds only (see one_sector)
+            return set(self.kind_sector.values()) == {sector}
+        return table.get(kind_or_category) == sector
 
     def _device_summary(self, digest: EpochDigest, device_id: str, sector: str | None) -> dict[str, Any]:
         """Counts and reward of one device in one epoch, restricted to `sector` (None: all)."""
