@@ -108,7 +108,7 @@ class Proc:
                 self.process.kill()
 
 
-def spawn(args: list[str], url: str, log: Path, ready: str, deadline_s: float = 90) -> Proc:
+def launch(args: list[str], url: str, log: Path) -> Proc:
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-c", *args],
@@ -117,18 +117,25 @@ def spawn(args: list[str], url: str, log: Path, ready: str, deadline_s: float = 
             cwd=REPO,
             env={**os.environ, "PYTHONPATH": str(REPO)},
         )
-    proc = Proc(process, url, log)
+    return Proc(process, url, log)
+
+
+def wait_ready(proc: Proc, ready: str, deadline_s: float = 120) -> Proc:
     deadline = time.monotonic() + deadline_s
     while True:
         try:
-            if httpx.get(url + ready, timeout=2).status_code == 200:
+            if httpx.get(proc.url + ready, timeout=2).status_code == 200:
                 return proc
         except httpx.TransportError:
             pass
         if not proc.alive() or time.monotonic() > deadline:
             proc.stop()
-            raise RuntimeError(f"{args[1:3]} did not start:\n{log.read_text()[-3000:]}")
+            raise RuntimeError(f"{proc.log} did not start:\n{proc.log.read_text()[-3000:]}")
         time.sleep(0.25)
+
+
+def spawn(args: list[str], url: str, log: Path, ready: str) -> Proc:
+    return wait_ready(launch(args, url, log), ready)
 
 
 def start_node(data: Path) -> Proc:
@@ -137,7 +144,13 @@ def start_node(data: Path) -> Proc:
     return spawn(args, f"http://127.0.0.1:{port}", data / "serve.log", "/v1/sectors/storage/rules")
 
 
-def start_provider(root: Path, node: str, number: int) -> Proc:
+def start_providers(root: Path, node: str, count: int) -> list[Proc]:
+    """`count` providers started together (each onboards itself), returned once all answer."""
+    procs = [start_provider(root, node, number, wait=False) for number in range(count)]
+    return [wait_ready(p, "/info") for p in procs]
+
+
+def start_provider(root: Path, node: str, number: int, wait: bool = True) -> Proc:
     port = free_port()
     directory = root / f"provider-{number}"
     directory.mkdir(parents=True, exist_ok=True)
@@ -158,4 +171,5 @@ def start_provider(root: Path, node: str, number: int) -> Proc:
         "--poll",
         "1",
     ]
-    return spawn(args, f"http://127.0.0.1:{port}", directory / "agent.log", "/info")
+    proc = launch(args, f"http://127.0.0.1:{port}", directory / "agent.log")
+    return wait_ready(proc, "/info") if wait else proc

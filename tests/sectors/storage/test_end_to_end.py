@@ -24,7 +24,7 @@ from tests.sectors.storage.processes import (
     fund_client,
     network_toml,
     start_node,
-    start_provider,
+    start_providers,
 )
 
 K, N, PROVIDERS = 3, 6, 7
@@ -40,8 +40,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Proc, li
     node = start_node(data)
     providers: list[Proc] = []
     try:
-        for number in range(PROVIDERS):
-            providers.append(start_provider(root, node.url, number))
+        providers.extend(start_providers(root, node.url, PROVIDERS))
         yield node, providers, root, credits
     finally:
         for proc in [*providers, node]:

@@ -192,3 +192,20 @@ def test_state_carries_across_epochs() -> None:
     device = sorted(net.devices)[0]
     assert second.device_state[device]["audits"] > first.device_state[device]["audits"]  # type: ignore[index]
     assert all(r.kind == PROOF for r in reports2)
+
+
+def test_the_online_pay_rule_waits_for_two_complete_windows() -> None:
+    """One 12 h window with a 6 h outage is not a verdict; two such windows are (online 0.5 < 0.6)."""
+    from opendepin.sectors.storage.evaluate import eligibility
+    from opendepin.sectors.storage.reputation import Reputation
+
+    params = StorageParams()
+    rep = Reputation.fresh(params)
+    for hour in range(12):
+        rep.record_online(hour * HOUR, hour >= 6, params)
+    paid, evidence = eligibility(rep, params, 12 * HOUR, 0)
+    assert paid and evidence["online_windows"] == 1 and evidence["online_score"] == "0.5000"
+    for hour in range(12, 24):
+        rep.record_online(hour * HOUR, hour >= 18, params)
+    paid, evidence = eligibility(rep, params, 24 * HOUR, 0)
+    assert not paid and evidence["unpaid_because"] == ["online_score"]

@@ -362,13 +362,19 @@ def eligibility(rep: Reputation, params: StorageParams, now: int, epoch: int) ->
         reasons.append("suspended")
     if rep.under_review:
         reasons.append("under_review")
-    if online is not None and online < params.fraction("reputation.online_threshold"):
+    windows = len(rep.completed_windows(now, params))
+    if (
+        online is not None
+        and windows >= params.reputation.online_pay_windows
+        and online < params.fraction("reputation.online_threshold")
+    ):
         reasons.append("online_score")
     if rep.last_failure_epoch >= 0 and epoch - rep.last_failure_epoch < params.clean_epochs:
         reasons.append("recent_failure")
     evidence = {
         "status": rep.status,
         "online_score": None if online is None else f"{float(online):.4f}",
+        "online_windows": windows,
         "audit_score": f"{float(rep.audit_score()):.6f}",
         "unknown_score": f"{float(rep.unknown_score()):.6f}",
         "last_failure_epoch": rep.last_failure_epoch,

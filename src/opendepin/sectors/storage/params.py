@@ -5,6 +5,7 @@ a state."""
 from __future__ import annotations
 
 from fractions import Fraction
+from functools import lru_cache
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -32,6 +33,9 @@ class ReputationParams(BaseModel):
     online_threshold: Annotated[float, Field(ge=0, le=1)] = 0.6
     """Under review (offline) when the online score is below this over a full tracking period; paid only
     while the score (over the completed windows so far) is at least this."""
+    online_pay_windows: Annotated[int, Field(ge=1)] = 2
+    """The pay rule on the online score applies once this many windows are complete (one bad window at
+    the start is not a verdict)."""
     offline_grace_s: Annotated[int, Field(ge=0)] = 7 * DAY
     offline_dq: bool = False
     """Storj's release default: a node under review is not disqualified for being offline."""
@@ -90,8 +94,14 @@ class StorageParams(BaseModel):
 
     def fraction(self, name: str) -> Fraction:
         """A decimal parameter as the exact fraction it spells (`reputation.x` for nested ones)."""
-        holder: BaseModel = self
-        *parents, leaf = name.split(".")
-        for parent in parents:
-            holder = getattr(holder, parent)
-        return Fraction(str(getattr(holder, leaf)))
+        return _fraction(self, name)
+
+
+@lru_cache(maxsize=256)
+def _fraction(params: StorageParams, name: str) -> Fraction:
+    """`StorageParams.fraction`, remembered (parameters are frozen; reputation updates ask often)."""
+    holder: BaseModel = params
+    *parents, leaf = name.split(".")
+    for parent in parents:
+        holder = getattr(holder, parent)
+    return Fraction(str(getattr(holder, leaf)))

@@ -91,11 +91,15 @@ class Reputation:
         total = self.unknown_alpha + self.unknown_beta
         return Fraction(self.unknown_alpha, total) if total else Fraction(1)
 
-    def online_score(self, now: int, params: StorageParams) -> Fraction | None:
-        """Mean online share over the completed windows of the tracking period (None: none completed)."""
+    def completed_windows(self, now: int, params: StorageParams) -> list[list[int]]:
+        """The windows of the tracking period that ended by `now` and counted an audit."""
         rep = params.reputation
         done = [w for w in self.windows if w[0] + rep.online_window_s <= now and w[2] > 0]
-        done = [w for w in done if w[0] >= now - rep.online_tracking_s]
+        return [w for w in done if w[0] >= now - rep.online_tracking_s]
+
+    def online_score(self, now: int, params: StorageParams) -> Fraction | None:
+        """Mean online share over the completed windows of the tracking period (None: none completed)."""
+        done = self.completed_windows(now, params)
         if not done:
             return None
         return sum((Fraction(w[1], w[2]) for w in done), Fraction(0)) / len(done)

@@ -219,7 +219,7 @@ def run_scenario(
                 devices=registry,
                 reports=reports,
                 prior_cumulative=cumulative,
-                prior_state=state,
+                prior_state={"storage": state},
                 usage=usage_records(world.providers, config, number, clients),
                 challenges={"storage": challenges},
                 prior_device_state={"storage": device_state},

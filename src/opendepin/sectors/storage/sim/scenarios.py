@@ -23,7 +23,7 @@ from opendepin.sectors.storage.sim.world import (
 
 SCENARIOS = ("honest", *ADVERSARIES, "mixed")
 SYBIL_GROUP = 15
-PIECES_PER_PROVIDER = 50
+PIECES_PER_PROVIDER = 16
 CLIENTS = 8
 SELF_DEALT_SEGMENTS = 4
 """Segments a sybil group's own client tries to put entirely on the group (all but one piece refused)."""
