@@ -173,21 +173,26 @@ def status_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Contracts, supply, posted and claimed rewards, latest epoch, oracle price."""
+    from opendepin.cli.output import format_duration, format_tokens
+
     with _backend(data_dir, chain, rpc_url) as (backend, config):
         status = backend.status()
-        unit = 10**config.token.decimals
+
+        def tokens(units: int) -> str:
+            return format_tokens(units, config.token.decimals, config.token.symbol)
+
+        delay = status.timelock_delay_seconds
+        waits = f"{format_duration(delay)}, {delay:,} s" if delay >= 60 else f"{delay} s"
         text = "\n".join(
             [
                 f"{status.backend} chain {status.chain_id}, block {status.block_number}",
-                f"total supply  {status.total_supply / unit:,.6f} {config.token.symbol}"
-                f" (max {status.max_supply / unit:,.0f})",
-                f"posted        {status.total_posted / unit:,.6f}"
-                f"   claimed {status.total_claimed / unit:,.6f}",
+                f"total supply  {tokens(status.total_supply)} (max {tokens(status.max_supply)})",
+                f"posted        {tokens(status.total_posted)}   claimed {tokens(status.total_claimed)}",
                 f"latest epoch  {status.latest_epoch}   next {status.next_epoch}   root {status.latest_root}",
                 f"price         ${Decimal(status.price_usd_wad) / 10**18}"
                 + ("  (STALE: burning refused)" if status.price_stale else ""),
                 f"devices       {status.devices}   credits outstanding {status.credits_supply}",
-                f"timelock      admin changes wait {status.timelock_delay_seconds:,} s (`depin chain roles`)",
+                f"timelock      admin changes wait {waits} (`depin chain roles`)",
                 *(f"  {name:<19}{address}" for name, address in status.contracts.items()),
             ]
         )
