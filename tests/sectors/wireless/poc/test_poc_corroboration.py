@@ -12,6 +12,7 @@ from opendepin.sectors.wireless.poc.corroboration import (
     build_corroboration_notes,
     compute_anchor_evidence,
     compute_corroboration,
+    compute_memory,
     compute_uncorroborated_ppm,
     is_anchor,
 )
@@ -136,3 +137,9 @@ def test_corroboration_is_remembered_but_only_fresh_evidence_restarts_it() -> No
     result = compute_corroboration(4, left, right, anchor, TRUST, remembered)
     assert result.factor_ppm == [PPM, PPM, PPM, LOW]
     assert result.fresh.tolist() == [True, True, False, False]
+
+
+def test_memory_restarts_on_fresh_corroboration_and_counts_down() -> None:
+    fresh = np.array([True, False, False, True])
+    before = np.array([0, 3, 0, 1], dtype=np.int64)
+    assert compute_memory(fresh, before, 7).tolist() == [7, 2, 0, 7]

@@ -123,3 +123,9 @@ def compute_anchor_evidence(
         np.bincount(holder, weights=values, minlength=size).astype(np.float64),
         np.bincount(holder, minlength=size).astype(np.float64),
     )
+
+
+def compute_memory(fresh: BoolArray, left_before: IntArray, memory_epochs: int) -> IntArray:
+    """Epochs of corroboration left per device: `memory_epochs` when corroborated afresh this epoch, else one
+    fewer than before (never below 0). Carried in the trust state as `corroborated_left`."""
+    return np.where(fresh, memory_epochs, np.maximum(left_before - 1, 0)).astype(np.int64)

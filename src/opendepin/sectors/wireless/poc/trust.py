@@ -29,6 +29,7 @@ from opendepin.sectors.wireless.poc.corroboration import (
     build_corroboration_notes,
     compute_anchor_evidence,
     compute_corroboration,
+    compute_memory,
 )
 from opendepin.sectors.wireless.poc.evidence import (
     BeaconTable,
@@ -448,15 +449,23 @@ def detect_common_site(
 
 
 def detect_structure(
-    links: LinkTable, usable: BoolArray, devices: DeviceTable, trust: TrustParams, n_owners: int
+    links: LinkTable,
+    usable: BoolArray,
+    devices: DeviceTable,
+    trust: TrustParams,
+    n_owners: int,
+    corroborated: BoolArray | None = None,
 ) -> tuple[DetectorOutput, DetectorOutput]:
-    """Closed few-owner communities and self-witnessing owners on the graph of usable links."""
+    """Closed few-owner communities and self-witnessing owners on the graph of usable links; a community
+    corroborated by an anchor (`corroborated`) is not closed and is not flagged as one."""
     left, right = links.beaconer[usable], links.witness[usable]
     linked = np.zeros(devices.size, dtype=bool)
     linked[left] = True
     linked[right] = True
     labels = compute_components(devices.size, left, right)
     flags, shares, sizes = compute_community_flags(labels, devices.owner, linked, trust)
+    if corroborated is not None:
+        flags &= ~corroborated
     owner_flag, internal, owned = compute_owner_group_flags(devices.owner, left, right, n_owners, trust)
     community = DetectorOutput(
         "closed_community", shares, np.where(flags, 0.0, 1.0), {"community_size": sizes.astype(np.float64)}
@@ -520,7 +529,13 @@ def compute_trust(
     silence, silence_carry = detect_silence(devices, beacons, prior, trust, n_owners)
     anchored, anchor_carry = detect_anchor_rssi(links, judged, devices, prior, trust)
     usable = ~judged.relayed & ~judged.implausible
-    community, owner = detect_structure(links, usable, devices, trust, n_owners)
+    anchor = devices.anchor if devices.anchor is not None else np.zeros(devices.size, dtype=bool)
+    left_before = np.array([int(prior.get(i, {}).get("corroborated_left", 0)) for i in devices.ids])
+    corroborated = compute_corroboration(
+        devices.size, links.beaconer[usable], links.witness[usable], anchor, trust, left_before > 0
+    )
+    exempt = corroborated.anchored if corroborated.applied else None
+    community, owner = detect_structure(links, usable, devices, trust, n_owners, exempt)
     geometry, geometry_carry, fit = detect_geometry(links, usable, devices, prior, trust)
     colocated = detect_colocation(fit, devices, trust, n_owners)
     common_site = detect_common_site(links, usable, devices, trust, n_owners)
@@ -539,14 +554,8 @@ def compute_trust(
         {**carry, "silence": silence_carry, "geometry": geometry_carry, "anchor": anchor_carry},
         devices.cells,
     )
-    anchor = devices.anchor if devices.anchor is not None else np.zeros(devices.size, dtype=bool)
-    left_before = np.array([int(prior.get(i, {}).get("corroborated_left", 0)) for i in devices.ids])
-    corroborated = compute_corroboration(
-        devices.size, links.beaconer[usable], links.witness[usable], anchor, trust, left_before > 0
-    )
     notes.extend(build_corroboration_notes(devices.ids, corroborated))
-    memory = trust.corroboration_memory_epochs
-    left_now = np.where(corroborated.fresh, memory, np.maximum(left_before - 1, 0))
+    left_now = compute_memory(corroborated.fresh, left_before, trust.corroboration_memory_epochs)
     for index, device_id in enumerate(devices.ids):
         if left_now[index] > 0:
             entry = state.setdefault(device_id, {})

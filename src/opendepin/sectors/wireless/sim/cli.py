@@ -63,9 +63,7 @@ def wireless(
     ] = 0.15,
     network: Annotated[
         Path | None,
-        typer.Option(
-            help="network.toml with \\[sectors.wireless.poc] (default: the wireless IoT example)"
-        ),
+        typer.Option(help="network.toml with \\[sectors.wireless.poc] (default: the wireless IoT example)"),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:

@@ -230,7 +230,7 @@ def compute_underpaid(ours: Counter[str], rules: Counter[str], honest: set[str])
     return sum(1 for d in paid if 2 * ours[d] < rules[d]) / len(paid) if paid else 0.0
 
 
-PILOT_DEVICES = 400
+PILOT_DEVICES = 250
 """The adaptive adversary's pilot network: hotspots and one epoch, on its own seed."""
 
 
