@@ -6,6 +6,8 @@ turns an experiment into Parquet tables, PNG charts and a plain-words report, an
 matplotlib, so they are not imported here). The command line is `depin economics` (:mod:`.cli`).
 """
 
+from opendepin.economics.api import Results, run
+from opendepin.economics.custom import Policies
 from opendepin.economics.experiments import Experiment, prepare_experiment, run_experiment
 from opendepin.economics.metrics import compute_percentiles, compute_run_summary, compute_step_metrics
 from opendepin.economics.model import SimulationResult, simulate
@@ -20,6 +22,8 @@ from opendepin.economics.spec import ScenarioSpec
 
 __all__ = [
     "Experiment",
+    "Policies",
+    "Results",
     "ScenarioError",
     "ScenarioSpec",
     "SimulationResult",
@@ -29,6 +33,7 @@ __all__ = [
     "list_scenarios",
     "load_scenario",
     "prepare_experiment",
+    "run",
     "run_experiment",
     "simulate",
     "with_network",

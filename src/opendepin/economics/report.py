@@ -376,7 +376,7 @@ def compose_report(
         Paragraph(
             "Method: a vectorised burn-and-mint simulation (opendepin.economics) in float64 — a forecast, "
             "not settlement. Tables: percentiles.parquet (per step), summary.parquet (per run), "
-            "sets.parquet, "
+            "sets.parquet, scenario.json (the scenario as simulated), "
             "paths.parquet (every run, when small enough)."
         )
     )
@@ -392,6 +392,13 @@ class ReportFiles:
     files: dict[str, Path]
 
 
+def write_resolved_scenario(out: Path, spec: ScenarioSpec) -> Path:
+    """The scenario exactly as simulated (defaults filled in, overrides applied), beside the outputs."""
+    path = out / "scenario.json"
+    path.write_text(spec.model_dump_json(indent=2))
+    return path
+
+
 def write_report(experiment: Experiment, out: Path, progress: ProgressCallback | None = None) -> ReportFiles:
     """Simulate, compute metrics, and write Parquet tables, PNG charts, report.md and report.html."""
     result = run_experiment(experiment, progress=progress)
@@ -399,6 +406,7 @@ def write_report(experiment: Experiment, out: Path, progress: ProgressCallback |
     summary = compute_run_summary(result, metrics)
     percentiles = compute_percentiles(result, metrics)
     files = write_tables(out, result, metrics, summary, percentiles, experiment.parameter_sets)
+    files["scenario"] = write_resolved_scenario(out, experiment.scenario)
     labels = [
         ", ".join(f"{k}={v:.4g}" for k, v in changes.items()) or "base"
         for changes in experiment.parameter_sets
