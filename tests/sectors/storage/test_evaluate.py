@@ -146,6 +146,10 @@ def test_slow_answers_are_unknown_errors_and_silence_is_offline() -> None:
     assert out.device_state[slow]["unknown_beta"] > 0  # type: ignore[index]
     assert ("storage.offline", {"periods": 1}) in notes_of(out, silent)
     assert silent not in {c.device_id for c in out.contributions}
+    # a fresh unknown-error score (α₀ = 1) falls to 0.49 on one slow answer: suspended, unpaid
+    assert "storage.suspended" in dict(notes_of(out, slow)) and out.usage_share[slow] == 0
+    assert out.usage_share[silent] == 0  # usage pay for the periods it answered: none
+    assert out.usage_share[sorted(net.devices)[0]] == 1
 
 
 def test_one_piece_per_prefix_and_client_signatures() -> None:
@@ -194,18 +198,18 @@ def test_state_carries_across_epochs() -> None:
     assert all(r.kind == PROOF for r in reports2)
 
 
-def test_the_online_pay_rule_waits_for_two_complete_windows() -> None:
-    """One 12 h window with a 6 h outage is not a verdict; two such windows are (online 0.5 < 0.6)."""
+def test_the_online_pay_rule_waits_for_four_complete_windows() -> None:
+    """Early 12 h windows with 6 h outages are not a verdict; four complete windows at 0.5 are (< 0.6)."""
     from opendepin.sectors.storage.evaluate import eligibility
     from opendepin.sectors.storage.reputation import Reputation
 
     params = StorageParams()
     rep = Reputation.fresh(params)
-    for hour in range(12):
-        rep.record_online(hour * HOUR, hour >= 6, params)
-    paid, evidence = eligibility(rep, params, 12 * HOUR, 0)
-    assert paid and evidence["online_windows"] == 1 and evidence["online_score"] == "0.5000"
-    for hour in range(12, 24):
-        rep.record_online(hour * HOUR, hour >= 18, params)
-    paid, evidence = eligibility(rep, params, 24 * HOUR, 0)
+    for hour in range(36):
+        rep.record_online(hour * HOUR, hour % 12 >= 6, params)
+    paid, evidence = eligibility(rep, params, 36 * HOUR, 0)
+    assert paid and evidence["online_windows"] == 3 and evidence["online_score"] == "0.5000"
+    for hour in range(36, 48):
+        rep.record_online(hour * HOUR, hour % 12 >= 6, params)
+    paid, evidence = eligibility(rep, params, 48 * HOUR, 0)
     assert not paid and evidence["unpaid_because"] == ["online_score"]

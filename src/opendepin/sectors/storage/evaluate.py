@@ -13,9 +13,11 @@ Rules (docs/storage.md):
   a valid answer later than `latency_bound_s` → `storage.slow_response` (an unknown error); else a success.
 - a failed piece is lost: it leaves the registry (and its segment may need repair);
 - pay: emission units = byte-hours of the pieces a provider held in the periods it was online, for eligible
-  providers only: not disqualified, suspended or under review, online score ≥ the threshold, and no proven
-  failure in the last `clean_epochs` epochs. Usage pay (the clients' receipts) follows the same
-  eligibility (`SectorOutcome.usage_share`).
+  providers only: not disqualified, suspended or under review, online score ≥ the threshold (once
+  `online_pay_windows` windows are complete), and no proven failure in the last `clean_epochs` epochs.
+  Usage pay (the clients' receipts) follows the same eligibility, times the share of the epoch's audit
+  periods the provider answered (`SectorOutcome.usage_share`): stored bytes nobody could reach earn
+  nothing.
 """
 
 from __future__ import annotations
@@ -70,6 +72,8 @@ class EpochWork:
     held: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     """device → byte-hours held while online"""
     offline: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    online: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    """device → audit periods of the epoch it answered"""
     outcomes: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(int)))
 
 
@@ -276,6 +280,7 @@ def judge_period(
         if not online:
             work.offline[device] += 1
             continue
+        work.online[device] += 1
         work.held[device] += sum(p.size for p in pieces) * params.audit_period_s // 3_600
         dues = due_for(
             audit.challenge_id,
@@ -397,7 +402,10 @@ def finish(
     for device in sorted(reps):
         rep = reps[device]
         paid, evidence = eligibility(rep, params, data.window.end, epoch)
-        usage_share[device] = Fraction(1) if paid else Fraction(0)
+        periods = work.online.get(device, 0) + work.offline.get(device, 0)
+        usage_share[device] = (
+            Fraction(work.online.get(device, 0), periods) if paid and periods else Fraction(int(paid))
+        )
         held = work.held.get(device, 0)
         if work.offline.get(device):
             work.notes.append(DeviceNote(device, "storage.offline", {"periods": work.offline[device]}))

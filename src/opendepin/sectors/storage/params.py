@@ -33,7 +33,7 @@ class ReputationParams(BaseModel):
     online_threshold: Annotated[float, Field(ge=0, le=1)] = 0.6
     """Under review (offline) when the online score is below this over a full tracking period; paid only
     while the score (over the completed windows so far) is at least this."""
-    online_pay_windows: Annotated[int, Field(ge=1)] = 2
+    online_pay_windows: Annotated[int, Field(ge=1)] = 4
     """The pay rule on the online score applies once this many windows are complete (one bad window at
     the start is not a verdict)."""
     offline_grace_s: Annotated[int, Field(ge=0)] = 7 * DAY
