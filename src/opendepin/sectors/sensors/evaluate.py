@@ -362,6 +362,7 @@ def _pay(stations: Mapping[str, Station], data: SectorInput, params: SensorsPara
         device_state[device_id] = state
     cells = rank_cells(candidates, params.capacity, params.location.colocated_m)
     contributions: list[Contribution] = []
+    withheld: dict[str, Fraction] = {}
     for device_id in sorted(scored):
         station = stations[device_id]
         weight = exact(params.profile(station.device.attributes.get("model")).weight)
@@ -398,6 +399,12 @@ def _pay(stations: Mapping[str, Station], data: SectorInput, params: SensorsPara
             }
         if total > 0:
             contributions.append(Contribution(device_id, params.category, total, breakdown))
+        elif scored[device_id]:
+            withheld[device_id] = Fraction(0)  # buyers' credits do not pay data the rules do not pay
     return SectorOutcome(
-        verdicts=verdicts, contributions=contributions, notes=notes, device_state=device_state
+        verdicts=verdicts,
+        contributions=contributions,
+        notes=notes,
+        device_state=device_state,
+        usage_share=withheld,
     )

@@ -10,6 +10,7 @@ wherever they decide money.
 from __future__ import annotations
 
 from fractions import Fraction
+from functools import lru_cache
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -19,6 +20,7 @@ from opendepin.sectors.sensors.reports import MILLI, PARAMS
 Strict = ConfigDict(extra="forbid", frozen=True)
 
 
+@lru_cache(maxsize=4_096)
 def exact(value: float) -> Fraction:
     """The decimal a parameter spells, exactly (0.67 is 67/100, not the nearest binary double)."""
     return Fraction(str(value))
@@ -310,6 +312,8 @@ class SensorsParams(BaseModel):
     air_quality: AirQualityParams = Field(default_factory=AirQualityParams)
     credits_per_query: Annotated[int, Field(ge=1)] = 10
     """Data credits a buyer pays each station whose data a query serves."""
+    query_window_s: Annotated[int, Field(ge=3_600, le=14 * 86_400)] = 2 * 86_400
+    """The data API answers from the reports received this long before now."""
     default_elevation_m: int = 0
 
     @model_validator(mode="after")

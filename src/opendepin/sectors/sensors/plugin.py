@@ -14,6 +14,7 @@ from opendepin.sectors.base import (
     SectorInput,
     SectorOutcome,
     SectorPlugin,
+    SectorServices,
     SectorSimulation,
 )
 from opendepin.sectors.sensors.attributes import SensorsMakerAttributes, SensorsOwnerAttributes
@@ -23,6 +24,7 @@ from opendepin.sectors.sensors.reports import REPORT_KINDS
 
 if TYPE_CHECKING:
     import typer
+    from fastapi import APIRouter
 
 
 class SensorsSector(SectorPlugin):
@@ -54,6 +56,12 @@ class SensorsSector(SectorPlugin):
 
     def attributes(self) -> AttributeModels:
         return AttributeModels(maker=SensorsMakerAttributes, owner=SensorsOwnerAttributes)
+
+    def routes(self, services: SectorServices) -> APIRouter:
+        """The data API (`routes.py`): latest observations, hourly series, a bounding box."""
+        from opendepin.sectors.sensors.routes import build_router
+
+        return build_router(services, self.sensors)
 
     def evaluate(self, data: SectorInput) -> SectorOutcome:
         return evaluate_sensors(data, self.sensors)

@@ -30,7 +30,7 @@ from opendepin.sectors.sensors.reports import (
     TEMPERATURE,
     WIND_SPEED,
 )
-from opendepin.sectors.sensors.solar import clear_sky_milli
+from opendepin.sectors.sensors.solar import altitude_pressure_pa, clear_sky_milli, sun_position
 
 WEATHER_FIELDS = [FIELDS[p] for p in PARAMS]
 SUMMARY = ("t", "rh", "p", "sun", "lit")
@@ -178,12 +178,19 @@ def _summaries(
     clear = elevation = slot_elevation = None
     if position is not None and deployment.enabled:
         lat, lon = position[0] / 1e7, position[1] / 1e7
-        clear, elevation = clear_sky_milli(series.ts, lat, lon, elevation_m, deployment.linke_turbidity)
+        # clear sky only where it is compared: scored samples with a valid irradiance
+        rows = np.flatnonzero(good[:, SOLAR])
+        clear = np.zeros(len(series), dtype=np.int64)
+        elevation = np.full(len(series), -90.0)
+        if rows.size:
+            clear[rows], elevation[rows] = clear_sky_milli(
+                series.ts[rows], lat, lon, elevation_m, deployment.linke_turbidity
+            )
         grid = np.array(
             [h + k * profile.step_s for h in scores.hours for k in range(profile.slots_per_hour)],
             dtype=np.int64,
         )
-        _, slot_elevation = clear_sky_milli(grid, lat, lon, elevation_m, deployment.linke_turbidity)
+        slot_elevation = sun_position(grid, lat, lon, altitude_pressure_pa(elevation_m))[0]
         slot_elevation = slot_elevation.reshape(len(scores.hours), profile.slots_per_hour)
     hourly_t: list[int] = []
     hourly_wind: list[int] = []

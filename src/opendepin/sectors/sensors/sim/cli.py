@@ -44,7 +44,7 @@ def sensors(
         ScenarioName, typer.Option(metavar=SCENARIO_CHOICES, help="the cheating scenario (honest: none)")
     ] = "mixed",
     devices: Annotated[int, typer.Option(min=20, help="stations")] = 200,
-    epochs: Annotated[int, typer.Option(min=1, help="daily epochs to simulate")] = 2,
+    epochs: Annotated[int, typer.Option(min=1, help="daily epochs to simulate")] = 1,
     seed: Annotated[int, typer.Option(help="random seed (runs are reproducible)")] = 7,
     adversary_share: Annotated[
         float, typer.Option(min=0.0, max=0.5, help="share of cheating stations")

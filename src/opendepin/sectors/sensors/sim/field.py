@@ -52,6 +52,8 @@ class Regional:
     rain_rate: FloatArray
     """Expected tips per step."""
     pm25: FloatArray
+    clear: FloatArray
+    """Clear-sky irradiance at the region's centre (W/m²): stations differ from it by minutes of sun time."""
 
     def index(self, ts: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         return np.clip((ts - self.start) // self.step_s, 0, self.t_sea.size - 1)
@@ -67,7 +69,7 @@ def _ar1(rng: np.random.Generator, n: int, phi: float, sigma: float) -> FloatArr
 
 
 def regional_field(
-    seed: int, start: int, days: int, lon: float, step_s: int = 60, warm: float = 0.0
+    seed: int, start: int, days: int, lon: float, step_s: int = 60, warm: float = 0.0, lat: float = 47.0
 ) -> Regional:
     """The shared weather of a region for `days` days from `start` (seeded; `warm` shifts its climate)."""
     rng = np.random.default_rng([seed, 0x5E45])
@@ -91,7 +93,10 @@ def regional_field(
     cloud = np.clip(cloud + rng.normal(0.0, 0.03, n), 0.05, 1.1)
     rain_rate = np.where(cloud < 0.5, 0.02 * step_s / 60.0, 0.0)
     pm25 = np.exp(math.log(9.0) + _ar1(rng, n, 0.997, 0.03))
-    return Regional(start, step_s, t_sea, dewpoint, p_sea, wind_scale, wind_dir, cloud, rain_rate, pm25)
+    clear, _ = clear_sky_ghi(ts.astype(np.int64), lat, lon, 400.0, 3.0)
+    return Regional(
+        start, step_s, t_sea, dewpoint, p_sea, wind_scale, wind_dir, cloud, rain_rate, pm25, clear
+    )
 
 
 def relative_humidity(t: FloatArray, dewpoint: FloatArray) -> FloatArray:
@@ -138,7 +143,7 @@ def weather_samples(site: Site, field: Regional, ts: npt.NDArray[np.int64]) -> d
     p = station_pressure(field.p_sea[k], t, site.elevation_m) + own_p[k]
     wind = field.wind_scale[k] * gusts[k]
     direction = (field.wind_dir[k] + veer[k]) % 360.0
-    clear, _ = clear_sky_ghi(ts, site.lat, site.lon, site.elevation_m, 3.0)
+    clear = field.clear[k]
     solar = np.maximum(clear * field.cloud[k] * shade + own_solar[k], 0.0)
     solar = np.where(clear > 0, solar, 0.0)
     rain = np.cumsum(tips_grid)[k] * 0.254

@@ -107,10 +107,11 @@ class SensorsSimulation(SectorSimulation):
         if world is None or hour_ts + HOUR > world.start + world.days * DAY:
             start = hour_ts if world is None else world.start + world.days * DAY
             seed = devices[0].seed if devices else 0
+            lat = sum(d.lat for d in devices) / len(devices) if devices else 0.0
             lon = sum(d.lon for d in devices) / len(devices) if devices else 0.0
-            field = regional_field(seed, start, BLOCK_DAYS, lon)
-            distant = regional_field(seed + 7_919, start, BLOCK_DAYS, lon, warm=4.0)
-            world = World((0.0, lon), [], start, BLOCK_DAYS, seed, field, distant)
+            field = regional_field(seed, start, BLOCK_DAYS, lon, lat=lat)
+            distant = regional_field(seed + 7_919, start, BLOCK_DAYS, lon, warm=4.0, lat=lat)
+            world = World((lat, lon), [], start, BLOCK_DAYS, seed, field, distant)
             self.world = world
         return world
 

@@ -172,8 +172,8 @@ def build_world(
 ) -> World:
     centre = (47.0, 8.5)
     stations = place_stations(n, behaviour_of, seed, centre, box_km)
-    field_ = regional_field(seed, start - DAY, days + 2, centre[1])
-    distant = regional_field(seed + 7_919, start - DAY, days + 2, centre[1], warm=4.0)
+    field_ = regional_field(seed, start - DAY, days + 2, centre[1], lat=centre[0])
+    distant = regional_field(seed + 7_919, start - DAY, days + 2, centre[1], warm=4.0, lat=centre[0] - 1.5)
     return World(centre, stations, start, days, seed, field_, distant)
 
 
