@@ -23,7 +23,7 @@ from opendepin.identity.keys import DeviceKey
 from opendepin.identity.wallets import Wallet
 from opendepin.node import Node
 from opendepin.sectors.compute.client.node_api import NodeApi
-from opendepin.sectors.compute.client.provider import Agent
+from opendepin.sectors.compute.client.provider import Agent, Hasher
 from opendepin.sectors.compute.client.runner import Limits
 from opendepin.sectors.compute.client.tenant import app as tenant_app
 from opendepin.store.sqlite import SQLiteStore
@@ -43,11 +43,15 @@ def served(compute_installed: None, tmp_path: Path) -> Iterator[tuple[Node, str]
                 "device_categories": ["compute_availability", "compute_usage"],
                 "unused_flows_to": {"compute_usage": {"compute_availability": 10_000}},
             },
-            "sectors": {"compute": {"capacity": {"work_s": 1, "expected_solutions": 8, "min_solutions": 2}}},
+            "sectors": {
+                "compute": {
+                    "capacity": {"work_s": 1, "expected_solutions": 8, "min_solutions": 2, "min_streak": 1}
+                }
+            },
             "makers": [MakerConfig(name="m", address=MAKER.address).model_dump()],
         }
     )
-    node = Node(config, SQLiteStore(tmp_path / "n.sqlite"), SimulatedClock(config.epochs.genesis_ts + 60))
+    node = Node(config, SQLiteStore(tmp_path / "n.sqlite"), SimulatedClock(config.epochs.genesis_ts))
     node.use_chain(node.block_hash_source, lambda: 10**18, lambda address: 10**9)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -81,6 +85,14 @@ def test_two_providers_a_tenant_a_kill_and_a_rescheduled_job(
         agent.bond(10_000)
         agents.append(agent)
     cheap, other = agents
+    # both answer the capacity challenge of the first hour: a second of hashing on one core each
+    node.challenges.issue_due()
+    for agent in agents:
+        agent.hasher = Hasher(1)
+        agent.capacity()
+        agent.hasher.close()
+    assert sum("capacity" in line and "accepted" in line for line in logs) == 2, logs
+    clock.set(clock.now() + 60)
     runner = CliRunner()
     tenant_key = tmp_path / "tenant.key"
 
@@ -129,5 +141,6 @@ def test_two_providers_a_tenant_a_kill_and_a_rescheduled_job(
     assert state["orders"][first]["status"] == "done" and state["orders"][second]["status"] == "done"
     assert state["bonds"][cheap.device_id] == 10_000 - 4 * 8 // 2  # the 50 % deposit of one run at 8/unit
     assert record.manifest["totals"].get("compute_usage", 0) > 0
+    assert record.manifest["totals"].get("compute_availability", 0) > 0  # the capacity passes paid
     notes = {(d, r) for d, r, _ in node.store.get_epoch_detail(0).notes}
     assert (cheap.device_id, "compute.deadline_missed") in notes

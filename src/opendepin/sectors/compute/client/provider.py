@@ -45,42 +45,50 @@ from opendepin.sectors.compute.reports import BID, CAPACITY, RESULT
 DEFAULT_CELL = "8c1f1d48945d9ff"
 
 
-def _hash_worker(args: tuple[str, str, int, int, int, float, int]) -> tuple[int, list[int]]:
-    """Hash nonces start, start + step, ... until `until` (time.time()); (hashes done, solutions)."""
-    challenge, device, target, start, step, until, limit = args
+def _hash_worker(args: tuple[str, str, int, int, int, float, int]) -> tuple[int, float, list[int]]:
+    """Hash nonces start, start + step, ... for `seconds` from when this worker starts, or until the
+    absolute time `-seconds` when negative; (hashes done, seconds taken, solutions under `target`)."""
+    challenge, device, target, start, step, seconds, limit = args
+    began = time.time()
+    until = began + seconds if seconds >= 0 else -seconds
     prefix = f"{challenge}|{device}|".encode()
     sha = hashlib.sha256
     found: list[int] = []
     nonce, done = start, 0
-    while True:
+    while time.time() < until:
         for _ in range(2_000):
-            if (
-                int.from_bytes(sha(prefix + str(nonce).encode()).digest()[:8], "big") < target
-                and len(found) < limit
-            ):
+            under = int.from_bytes(sha(prefix + str(nonce).encode()).digest()[:8], "big") < target
+            if under and len(found) < limit:
                 found.append(nonce)
             nonce += step
         done += 2_000
-        if time.time() >= until:
-            return done, found
+    return done, time.time() - began, found
 
 
-def hash_all_cores(
-    challenge: str, device: str, target: int, seconds: float, cores: int, limit: int
-) -> tuple[int, list[int]]:
-    """(hashes done, solutions) by `cores` processes hashing for `seconds`."""
-    until = time.time() + seconds
-    jobs = [(challenge, device, target, i, cores, until, limit) for i in range(cores)]
-    with multiprocessing.get_context("spawn").Pool(cores) as pool:
-        results = pool.map(_hash_worker, jobs)
-    found = sorted(n for _, sols in results for n in sols)[:limit]
-    return sum(d for d, _ in results), found
+class Hasher:
+    """A pool of one process per core, spawned once (spawning takes seconds on a loaded machine)."""
 
+    def __init__(self, cores: int) -> None:
+        self.cores = cores
+        self.pool = multiprocessing.get_context("spawn").Pool(cores)
+        # wait until every worker is up and has imported this module (seconds, the first time)
+        self.pool.map(_hash_worker, [("warm-up", "", 0, i, cores, 0.0, 0) for i in range(cores)])
 
-def measure_benchmark(cores: int, seconds: float = 2.0) -> int:
-    """Hashes per second over `cores` cores (rounded down)."""
-    done, _ = hash_all_cores("benchmark", "local", 0, seconds, cores, 0)
-    return int(done / seconds)
+    def benchmark(self, seconds: float = 2.0) -> int:
+        """Hashes per second over all cores: each worker's count over its own time."""
+        jobs = [("benchmark", "local", 0, i, self.cores, seconds, 0) for i in range(self.cores)]
+        return int(sum(done / max(taken, 1e-9) for done, taken, _ in self.pool.map(_hash_worker, jobs)))
+
+    def solve(
+        self, challenge: str, device: str, target: int, until: float, limit: int
+    ) -> tuple[int, list[int]]:
+        """(hashes done, solutions) by every core until the absolute time `until`."""
+        jobs = [(challenge, device, target, i, self.cores, -until, limit) for i in range(self.cores)]
+        results = self.pool.map(_hash_worker, jobs)
+        return sum(d for d, _, _ in results), sorted(n for _, _, sols in results for n in sols)[:limit]
+
+    def close(self) -> None:
+        self.pool.terminate()
 
 
 def _memory_mb() -> int:
@@ -108,6 +116,7 @@ class Agent:
     limits: Limits
     cores: int
     behaviour: str = "honest"
+    hasher: Hasher | None = None
     log: Callable[[str], None] = print
     seq: int = field(default_factory=lambda: time.time_ns() // 1_000)
     bid_on: set[str] = field(default_factory=set)
@@ -188,9 +197,10 @@ class Agent:
         if c["challenge"] in self.answered or c["now"] >= end:
             return
         self.answered.add(c["challenge"])
-        hashes, found = hash_all_cores(
-            c["challenge"], self.device_id, int(c["target"]), end - c["now"], self.cores, 400
-        )
+        if self.hasher is None:
+            self.hasher = Hasher(self.cores)
+        until = time.time() + (end - c["now"])  # the node's clock may differ from ours: count its seconds
+        hashes, found = self.hasher.solve(c["challenge"], self.device_id, int(c["target"]), until, 400)
         result = self.send(CAPACITY, {"challenge": c["challenge"], "nonces": found})
         self.log(
             f"capacity {c['challenge'][:10]}: {len(found)} solutions from {hashes} hashes: {result['status']}"
@@ -284,8 +294,9 @@ def run(
     device = load_key(key_dir / "device.key", lambda b: DeviceKey("ed25519", b))
     owner = load_key(key_dir / "owner.key", Wallet)
     maker = load_key(maker_key, Wallet) if maker_key is not None else None
-    agent = Agent(api, device, owner, price, limits, cores, behaviour)
-    benchmark = measure_benchmark(cores)
+    agent = Agent(api, device, owner, price, limits, cores, behaviour, hasher=Hasher(cores))
+    assert agent.hasher is not None
+    benchmark = agent.hasher.benchmark()
     agent.log(f"benchmark: {benchmark} H/s on {cores} cores")
     agent.onboard(maker, gpu, cell, benchmark)
     if bond:
