@@ -86,6 +86,21 @@ def is_provider(device: DeviceInfo) -> bool:
     return Hardware.of(device.attributes).is_provider
 
 
+def scan_locks(orders: Mapping[str, Mapping[str, Any]]) -> dict[str, int]:
+    """Rule: a device's locked bond is the deposits of its bids on orders open for bids and of its active
+    leases."""
+    locks: dict[str, int] = defaultdict(int)
+    for entry in orders.values():
+        if entry["status"] not in ("open", "leased"):
+            continue
+        for bid in entry["bids"]:
+            locks[bid[0]] += bid[3]
+        for lease in entry["leases"]:
+            if lease["status"] == ACTIVE:
+                locks[lease["device"]] += lease["deposit"]
+    return {d: v for d, v in locks.items() if v}
+
+
 def order_limits(params: ComputeParams) -> dict[str, int]:
     m = params.market
     return {"max_units": m.max_units, "max_replicas": m.max_replicas, "max_runs": m.max_runs}
@@ -112,8 +127,8 @@ class Epoch:
     device_state: dict[str, dict[str, Any]] = field(default_factory=dict)
     orders_cache: dict[str, Order] = field(default_factory=dict)
     schedule: list[tuple[int, str]] = field(default_factory=list)
-    by_device: dict[str, set[str]] | None = None
-    """device → orders it bid on or holds a lease on (built on first use; a superset)"""
+    locks: dict[str, int] | None = None
+    """device → credits of its bond locked (scan_locks on first use, then kept up to date)"""
     """(due time, order id), a heap (advance)"""
 
     # --- helpers -------------------------------------------------------------------------------------
@@ -157,24 +172,20 @@ class Epoch:
         self.notes.append(DeviceNote(device, reason, dict(evidence)))
 
     def locked(self, device: str) -> int:
-        """Credits of the device's bond locked by its live bids and active leases."""
-        total = 0
-        if self.by_device is None:
-            self.by_device = defaultdict(set)
-            for order_id, entry in self.orders.items():
-                for holder in [b[0] for b in entry["bids"]] + [lease["device"] for lease in entry["leases"]]:
-                    self.by_device[holder].add(order_id)
-        for order_id in sorted(self.by_device[device]):
-            entry = self.orders.get(order_id)
-            if entry is None or entry["status"] not in ("open", "leased"):
-                continue
-            total += sum(b[3] for b in entry["bids"] if b[0] == device)
-            total += sum(
-                lease["deposit"]
-                for lease in entry["leases"]
-                if lease["device"] == device and lease["status"] == ACTIVE
-            )
-        return total
+        """Credits of the device's bond locked by its live bids and active leases (kept up to date from a
+        first scan of the book: `lock` at every change)."""
+        if self.locks is None:
+            self.locks = scan_locks(self.orders)
+        return self.locks.get(device, 0)
+
+    def lock(self, device: str, amount: int) -> None:
+        if self.locks is not None:
+            self.locks[device] = self.locks.get(device, 0) + amount
+
+    def clear_bids(self, entry: dict[str, Any]) -> None:
+        for bid in entry["bids"]:
+            self.lock(bid[0], -bid[3])
+        entry["bids"] = []
 
     # --- escrow ----------------------------------------------------------------------------------------
     def deposit(self, record: UsageRecord) -> None:
@@ -213,10 +224,11 @@ class Epoch:
         if entry["status"] in ("done", "closed"):
             return
         entry["status"], entry["reason"], entry["ended"] = "closed", reason, at
-        entry["bids"] = []
+        self.clear_bids(entry)
         waiting = [lease for lease in entry["leases"] if lease["status"] == ACTIVE]
         for lease in waiting:
             lease["status"], lease["reason"] = "closed", reason
+            self.lock(lease["device"], -lease["deposit"])
             self.note(lease["device"], reason, {"order": entry["id"], **evidence})
         deposit = entry.pop("tenant_deposit", 0)
         if reason == "compute.insufficient_funds" and waiting:
@@ -245,6 +257,8 @@ class Epoch:
         order = self.order(entry["id"])
         active = lease["status"] == ACTIVE
         lease["status"], lease["reason"] = "failed", reason
+        if active:
+            self.lock(lease["device"], -lease["deposit"])
         slashed = min(lease["deposit"], self.state["bonds"].get(lease["device"], 0)) if active else 0
         self.state["bonds"][lease["device"]] = self.state["bonds"].get(lease["device"], 0) - slashed
         self.state["accounts"][order.tenant] = self.state["accounts"].get(order.tenant, 0) + slashed
@@ -256,7 +270,7 @@ class Epoch:
         if active and entry["status"] == "leased":
             entry["resume"] = min(entry.get("resume", run), run)
             entry["opened"] = at
-            entry["bids"] = []
+            self.clear_bids(entry)
             self.touch(entry)
 
     def next_due(self, entry: dict[str, Any]) -> int | None:
@@ -359,7 +373,7 @@ class Epoch:
         active = [lease for lease in entry["leases"] if lease["status"] in (ACTIVE, "done")]
         slots = order.replicas - len(active) if entry["status"] == "open" or "resume" in entry else 0
         bids = [market.Bid(*b) for b in entry["bids"]]
-        entry["bids"] = []
+        self.clear_bids(entry)
         if slots <= 0:
             return
         held = frozenset(lease["device"] for lease in entry["leases"])
@@ -379,6 +393,7 @@ class Epoch:
             entry["tenant_deposit"] = deposit
         first_run = entry.pop("resume", 0)
         for bid in winners:
+            self.lock(bid.device, bid.deposit)
             entry["leases"].append(
                 {
                     "device": bid.device,
@@ -407,6 +422,7 @@ class Epoch:
         for lease in entry["leases"]:
             if lease["status"] == ACTIVE and lease["paid"] >= order.runs:
                 lease["status"] = "done"
+                self.lock(lease["device"], -lease["deposit"])
         statuses = {lease["status"] for lease in entry["leases"]}
         if ACTIVE not in statuses and "resume" not in entry and "done" in statuses:
             entry["status"], entry["reason"], entry["ended"] = "done", OK, now
@@ -499,8 +515,7 @@ class Epoch:
             return self.verdict(
                 report, "compute.insufficient_bond", {"free_bond": free, "deposit": p["deposit"]}
             )
-        if self.by_device is not None:
-            self.by_device[device.device_id].add(order_id)
+        self.lock(device.device_id, p["deposit"])
         entry["bids"].append(
             [device.device_id, device.owner, p["price"], p["deposit"], report.received_at, report.report_id]
         )
@@ -767,6 +782,8 @@ def evaluate_compute(data: SectorInput, params: ComputeParams) -> SectorOutcome:
         work.finish_if_done(entry, data.window.end)
     work.check_funding()
     paying = work.judge_capacity(list(capacity.values()))
+    if work.locks is not None and {d: v for d, v in work.locks.items() if v} != scan_locks(state["orders"]):
+        raise RuntimeError("compute: the bond locks kept during the epoch differ from the book's")
     retention = params.market.retention_s
     for order_id in sorted(state["orders"]):
         entry = state["orders"][order_id]
