@@ -16,8 +16,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+from opendepin.config import load_config
+from opendepin.rewards.epoch import epoch_of, window_for
+from opendepin.sectors.base import SectorInput
+from opendepin.sectors.registry import load_sectors
 from opendepin.sectors.storage.client import StorageClient, StorageError
+from opendepin.sectors.storage.evaluate import evaluate_storage
 from opendepin.sectors.storage.reports import stored_message
+from opendepin.store.sqlite import SQLiteStore
 from tests.sectors.storage.processes import (
     CLIENT,
     Proc,
@@ -28,6 +34,7 @@ from tests.sectors.storage.processes import (
 )
 
 K, N, PROVIDERS = 3, 6, 7
+STATE: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
@@ -92,12 +99,14 @@ def test_get_survives_n_minus_k_providers_killed_or_lying(
     by_url = {p.url: p for p in providers}
     holders = [by_url[p.url] for p in record.segments[0].pieces]
     liar, killed_before, killed_during = holders[0], holders[1], holders[2]
-    # the liar's bytes rot on its disk (every piece it holds, one byte each)
+    # the liar's bytes rot on its disk: one flipped byte in every 4 KiB leaf of every piece it holds
     for path in (root / f"provider-{providers.index(liar)}" / "pieces").glob("*/*"):
         if path.suffix == "":
             raw = bytearray(path.read_bytes())
-            raw[len(raw) // 2] ^= 0xFF
+            for offset in range(0, len(raw), 4_096):
+                raw[offset] ^= 0xFF
             path.write_bytes(bytes(raw))
+    STATE["liar"] = httpx.get(liar.url + "/info").json()["device_id"]
     killed_before.kill9()
     out = io.BytesIO()
     errors: list[BaseException] = []
@@ -122,21 +131,50 @@ def test_get_survives_n_minus_k_providers_killed_or_lying(
     client.close()
 
 
-def test_providers_answer_the_nodes_audits(cluster: tuple[Proc, list[Proc], Path, int]) -> None:
-    """Every live provider holding pieces answers the node's next audit, and the node accepts the proofs."""
-    _, providers, _, _ = cluster
+def test_the_next_audit_names_the_provider_whose_bytes_rotted(
+    cluster: tuple[Proc, list[Proc], Path, int],
+) -> None:
+    """Every live provider answers the node's next audit (the node accepts the signed proofs); the epoch's
+    rules run over what the node stored name the provider whose bytes rotted (`storage.corrupt`, its leaf
+    does not prove to the root it signed) and no other."""
+    _, providers, root, _ = cluster
     live = [p for p in providers if p.alive()]
-    deadline = time.monotonic() + 75
+    before = {p.url: set(httpx.get(p.url + "/info").json()["audits"]) for p in live}
+    deadline = time.monotonic() + 90
     answered: dict[str, dict[str, int]] = {}
     while time.monotonic() < deadline:
         infos = {p.url: httpx.get(p.url + "/info").json() for p in live}
-        holding = {u: i for u, i in infos.items() if i["pieces"]}
-        answered = {u: list(i["audits"].values())[-1] for u, i in holding.items() if i["audits"]}
-        if (
-            holding
-            and all(a.get("accepted", 0) >= 3 for a in answered.values())
-            and len(answered) == len(holding)
-        ):
+        answered = {
+            url: counts
+            for url, info in infos.items()
+            for audit, counts in info["audits"].items()
+            if audit not in before[url] and info["pieces"]
+        }
+        if len(answered) == sum(1 for i in infos.values() if i["pieces"]):
             break
         time.sleep(1)
     assert answered and all(set(a) == {"accepted"} for a in answered.values()), answered
+
+    config = load_config(root / "node" / "network.toml")
+    params = load_sectors(config)["storage"].params
+    window = window_for(config, epoch_of(config, int(time.time())))
+    store = SQLiteStore(root / "node" / config.store.path)
+    try:
+        data = SectorInput(
+            window=window,
+            devices=store.devices(),
+            reports=store.reports_between(window.start, window.end),
+            challenges=store.challenges_between(window.start, window.end),
+        )
+    finally:
+        store.close()
+    out = evaluate_storage(data, params)  # type: ignore[arg-type]
+    device_of = {r.report_id: r.device_id for r in data.reports}
+    named = {
+        device_of[v.report_id] for v in out.verdicts if v.reason in ("storage.corrupt", "storage.missing")
+    }
+    assert named == {STATE["liar"]}
+    corrupt = [v for v in out.verdicts if v.reason == "storage.corrupt"]
+    assert all(
+        v.evidence.get("proof") == "does not hash to the root" or v.evidence.get("named") for v in corrupt
+    )
