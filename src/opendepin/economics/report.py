@@ -31,6 +31,7 @@ from opendepin.economics.metrics import compute_percentiles, compute_run_summary
 from opendepin.economics.model import ProgressCallback, SimulationResult
 from opendepin.economics.plots import plot_metrics, plot_payback
 from opendepin.economics.sensitivity import compute_sensitivity
+from opendepin.economics.shocks import describe_fraud, describe_shocks
 from opendepin.economics.spec import DAYS_PER_YEAR, ScenarioSpec
 from opendepin.economics.tables import write_tables
 
@@ -347,8 +348,9 @@ def compose_report(
     percentiles: pl.DataFrame,
     summary: pl.DataFrame,
     images: list[str],
+    extra: list[Block] | None = None,
 ) -> list[Block]:
-    """The whole page, top to bottom."""
+    """The whole page, top to bottom (`extra`: shocks and fraud, after the risks)."""
     spec = experiment.scenario
     sets = len(experiment.variants)
     intro = (
@@ -364,6 +366,7 @@ def compose_report(
     blocks += describe_sustainability(findings)
     blocks += describe_contributors(findings)
     blocks += describe_risks(findings)
+    blocks += extra or []
     blocks += [Heading(2, "Key numbers"), key_numbers(percentiles, experiment.days)]
     if sets > 1:
         blocks += [Heading(2, "Parameter sweep"), sweep_table(experiment, summary)]
@@ -417,7 +420,12 @@ def write_report(experiment: Experiment, out: Path, progress: ProgressCallback |
         charts["payback"] = plot_payback(summary.filter(pl.col("set") == 0), device_names, result.days, out)
     files.update(charts)
     findings = compute_findings(result, metrics, summary)
-    blocks = compose_report(experiment, findings, percentiles, summary, [p.name for p in charts.values()])
+    extra = describe_shocks(result, metrics, out) + describe_fraud(result)
+    if (out / "shock_contributors.png").exists():
+        files["shock_contributors"] = out / "shock_contributors.png"
+    blocks = compose_report(
+        experiment, findings, percentiles, summary, [p.name for p in charts.values()], extra
+    )
     files["report.md"] = out / "report.md"
     files["report.html"] = out / "report.html"
     files["report.md"].write_text(render_markdown(blocks))

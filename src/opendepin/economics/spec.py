@@ -228,8 +228,8 @@ class FraudSpec(_Spec):
     wrongly denied pay in an epoch (their pay goes to the other honest devices), `adversary_share` the share
     of cheating devices in the simulated fleet and `adversary_pay_ratio` the pay of one relative to an honest
     device; `rules_only_leakage` is the leakage with the sector's rules alone (no fraud detector).
-    `simulator` names the installed sector whose simulator measures the figures
-    (`depin economics run … --measure-fraud`), `source` says where the numbers come from."""
+    `simulator` names the installed sector whose simulator measured the figures (`depin simulate NAME`),
+    `source` says where the numbers come from."""
 
     leakage: Fraction01 = 0.0
     false_positive_rate: Fraction01 = 0.0
