@@ -39,7 +39,7 @@ from opendepin.economics.live import (
     read_live_data,
 )
 from opendepin.economics.model import ProgressCallback
-from opendepin.economics.report import ReportFiles, write_report
+from opendepin.economics.report import ReportFiles, format_share, write_report
 from opendepin.economics.spec import ScenarioSpec
 
 LIVE_CHARTS = (
@@ -236,7 +236,7 @@ def write_live_report(
             device = f.devices[0]
             summary += (
                 f" Payback of a {device.name} bought today: {format_number(device.payback_days.median)} days"
-                f" (median), not within the horizon in {device.never_share:.0%} of runs."
+                f" (median), not within the horizon in {format_share(device.never_share)} of runs."
             )
         note = summary + " Full forecast: forecast/report.md."
         if not ready:

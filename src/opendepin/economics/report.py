@@ -194,19 +194,25 @@ def describe_assumption(spec: ScenarioSpec) -> str:
     )
 
 
+def format_share(share: float) -> str:
+    """A share of runs as a percentage that never rounds a few runs to 0 % (or all but a few to 100 %)."""
+    if 0 < share < 0.01 or 0.99 < share < 1:
+        return f"{share:.1%}"
+    return f"{share:.0%}"
+
+
 def _payback_sentence(f: Findings) -> str:
     d = f.devices[0]
     cost = f"${format_number(d.hardware_cost_usd)}"
     if d.never_share >= 0.5:
         return (
             f"A {d.name} bought on day 0 does **not** recover its {cost} hardware cost within "
-            f"{f.years:.0f} years in the median run ({d.never_share:.0%} of runs never do)."
+            f"{f.years:.0f} years in the median run ({format_share(d.never_share)} of runs never do)."
         )
     return (
         f"A {d.name} bought on day 0 recovers its {cost} hardware cost after "
-        f"**{_days(d.payback_days.median)}** in the median run that recovers it; {d.never_share:.0%} of runs "
-        "do not within "
-        f"{f.years:.0f} years."
+        f"**{_days(d.payback_days.median)}** in the median run that recovers it; "
+        f"{format_share(d.never_share)} of runs do not within {f.years:.0f} years."
     )
 
 
@@ -226,7 +232,7 @@ def describe_contributors(f: Findings) -> list[Block]:
                 f"${format_number(d.hardware_cost_usd)}",
                 f"${d.opex_usd_per_day:g}",
                 f"{format_number(pay.median)} ({format_number(pay.p5)}–{format_number(pay.p95)})",
-                f"{d.never_share:.0%}",
+                f"{format_share(d.never_share)}",
                 f"{d.roi_1y.median:+.0%} ({d.roi_1y.p5:+.0%}…{d.roi_1y.p95:+.0%})",
                 f"{format_number(d.start)} → {_spread(d.end)}",
             )
