@@ -25,28 +25,34 @@ ScenarioName = Literal[tuple(SCENARIOS)]  # type: ignore[valid-type]
 """The scenario names: the choices of `--scenario`."""
 SCENARIO_CHOICES = "[" + "|".join(SCENARIOS) + "]"
 """How the help prints them (one unbroken word, so it reads the same at any terminal width)."""
-FIGURES = (
-    "leakage",
-    "adversary_pay_ratio",
-    "precision",
-    "recall",
-    "false_positive_rate",
-    "sparse_honest_rewarded",
-)
+FIGURES: dict[str, tuple[str, str]] = {
+    "leakage": ("%", "share of all pay that went to adversary hotspots"),
+    "adversary_pay_ratio": ("×", "mean pay per adversary hotspot ÷ mean pay per honest hotspot"),
+    "precision": ("%", "of the hotspots flagged, the share that are adversaries"),
+    "recall": ("%", "of the adversary hotspots, the share flagged"),
+    "false_positive_rate": ("%", "of the honest hotspots, the share flagged"),
+    "sparse_honest_rewarded": ("%", "honest hotspots with 1-3 others within 3 km that were paid"),
+}
+"""Each figure of the table: its unit (a share shown in percent, or a ratio) and what it measures."""
+
+
+def _figure(value: float, unit: str) -> str:
+    return f"{value * 100:.2f} %" if unit == "%" else f"{value:.3f} ×"
 
 
 def render_table(result: RunResult) -> Table:
-    """Detection vs per-report rules, one row per figure."""
+    """Detection vs per-report rules, one row per figure, with what each figure measures."""
     table = Table(
         title=f"{result.scenario} on {result.network}: {result.devices} hotspots "
         f"({result.adversaries} adversarial), {result.epochs} epochs, seed {result.seed}"
     )
-    table.add_column("figure")
-    table.add_column("opendepin (rules + trust)", justify="right")
-    table.add_column("per-report rules alone", justify="right")
+    table.add_column("figure", no_wrap=True)
+    table.add_column("opendepin (rules + trust)", justify="right", no_wrap=True)
+    table.add_column("per-report rules alone", justify="right", no_wrap=True)
+    table.add_column("what it measures")
     ours, base = result.detection.as_dict(), result.baseline.as_dict()
-    for name in FIGURES:
-        table.add_row(name, f"{ours[name]:.4f}", f"{base[name]:.4f}")
+    for name, (unit, meaning) in FIGURES.items():
+        table.add_row(name, _figure(ours[name], unit), _figure(base[name], unit), meaning)
     return table
 
 
