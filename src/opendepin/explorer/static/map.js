@@ -7,7 +7,7 @@ const PALETTES = {
   activity: ["#eff3ff", "#bdd7e7", "#6baed6", "#3182bd", "#08519c"],
 };
 const SEA = "#f4f1ea";
-const state = { data: null, colourBy: "reward", flagged: true, under: true, view: null, paths: [] };
+const state = { data: null, colourBy: "reward", flagged: true, under: true, view: null, paths: [], selected: null };
 
 function mercator(lat, lng) {
   const s = Math.sin((lat * Math.PI) / 180);
@@ -90,6 +90,13 @@ function draw(canvas) {
       ctx.stroke(path);
     }
   }
+  const chosen = state.paths.find(([, cell]) => cell.cell === state.selected);
+  if (chosen) {
+    ctx.strokeStyle = "#1d2a30";
+    ctx.lineWidth = 3;
+    ctx.setLineDash([]);
+    ctx.stroke(chosen[0]);
+  }
   canvas.dataset.cells = String(drawn);
   window.explorerMap = { data: state.data, drawn, project, canvas, colourBy: state.colourBy };
 }
@@ -118,7 +125,9 @@ async function showCell(cell, panel) {
       String(d.valid_reports),
       String(d.invalid_reports),
       tokens(d.reward, state.data.token, 4),
-      d.flagged ? el("span", { class: "badge bad" }, "flagged") : el("span", { class: "badge ok" }, "ok"),
+      d.flagged
+        ? el("span", { class: "badge bad" }, "flagged")
+        : d.active ? el("span", { class: "badge ok" }, "ok") : el("span", { class: "badge" }, "silent"),
     ]);
   const list = el("div", {}, renderTable(rows(first)));
   let next = first.next;
@@ -174,7 +183,11 @@ function interact(canvas, panel) {
     const ratio = window.devicePixelRatio || 1;
     ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
     const hit = state.paths.find(([path]) => ctx.isPointInPath(path, e.offsetX * ratio, e.offsetY * ratio));
-    if (hit) showCell(hit[1], panel).catch(showError);
+    if (hit) {
+      state.selected = hit[1].cell;
+      draw(canvas);
+      showCell(hit[1], panel).catch(showError);
+    }
   });
   canvas.addEventListener("wheel", (e) => {
     e.preventDefault();
