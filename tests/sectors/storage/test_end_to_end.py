@@ -88,6 +88,32 @@ def test_put_places_one_piece_per_provider_and_prefix_signed_and_paid(
     client.close()
 
 
+def test_repair_rebuilds_a_lost_piece_on_another_provider(
+    cluster: tuple[Proc, list[Proc], Path, int],
+) -> None:
+    node, providers, root, _ = cluster
+    client = make_client(node, providers, root)
+    data = random.Random(3).randbytes(300_000)
+    record = client.put(io.BytesIO(data), "repair.bin", len(data))
+    (segment,) = record.segments
+    by_url = {p.url: p for p in providers}
+    lost = segment.pieces[2]
+    by_url[lost.url].kill9()
+    assert client.repair(record.object_id) == {"segments": 1, "repaired": 0, "pieces_placed": 0}  # 5 > 4
+    assert client.repair(record.object_id, force=True) == {"segments": 1, "repaired": 1, "pieces_placed": 1}
+    (rebuilt,) = client.catalog.load()[record.object_id].segments
+    moved = rebuilt.pieces[2]
+    assert moved.device_id != lost.device_id and moved.root == lost.root  # the same bytes, elsewhere
+    assert {p.device_id for p in rebuilt.pieces} == {p.device_id for p in segment.pieces} - {
+        lost.device_id
+    } | {moved.device_id}
+    assert all(client.healthy(rebuilt, p) for p in rebuilt.pieces)
+    out = io.BytesIO()
+    client.get(record.object_id, out)
+    assert out.getvalue() == data
+    client.close()
+
+
 def test_get_survives_n_minus_k_providers_killed_or_lying(
     cluster: tuple[Proc, list[Proc], Path, int],
 ) -> None:

@@ -11,7 +11,7 @@ from opendepin.reports.model import ReportRecord
 from opendepin.sectors.base import SectorOutcome
 from opendepin.sectors.storage.evaluate import evaluate_storage
 from opendepin.sectors.storage.params import StorageParams
-from opendepin.sectors.storage.reports import PROOF
+from opendepin.sectors.storage.reports import PROOF, PUT
 from tests.sectors.storage.helpers import HOUR, Net, device_id, make_net
 
 STRIPES = StorageParams(stripe_audit_rate=1.0)
@@ -213,3 +213,28 @@ def test_the_online_pay_rule_waits_for_four_complete_windows() -> None:
         rep.record_online(hour * HOUR, hour % 12 >= 6, params)
     paid, evidence = eligibility(rep, params, 48 * HOUR, 0)
     assert not paid and evidence["unpaid_because"] == ["online_score"]
+
+
+def test_a_repair_put_by_the_segments_client_moves_the_piece() -> None:
+    """A piece held by one provider is taken by another only when the segment's own client signed it."""
+    from opendepin.identity.wallets import Wallet
+    from opendepin.sectors.storage.sim.world import make_piece
+
+    net = make_net(providers=12)
+    reports = net.place(1, random.Random(9))
+    order = sorted(net.devices)
+    (key,) = net.pieces[order[0]]
+    piece = net.pieces[order[0]][key]
+    moved = make_piece(piece.segment, piece.index, piece.data, net.params, net.client.address)
+    reports.append(net.report(order[10], PUT, 120, net.put_payload(order[10], moved)))
+    stranger = Wallet(b"\x33" * 32)
+    intruder = make_piece(piece.segment, 1, piece.data, net.params, stranger.address)
+    net.client, honest_client = stranger, net.client
+    reports.append(net.report(order[11], PUT, 130, net.put_payload(order[11], intruder)))
+    net.client = honest_client
+    out = evaluate_storage(net.input(0, reports, []), StorageParams())
+    ((reason, evidence),) = verdicts_of(out, reports, order[10])
+    assert reason == "ok" and evidence["replaces"] == order[0]
+    assert out.state["pieces"][key][0] == order[10]
+    ((reason, evidence),) = verdicts_of(out, reports, order[11])
+    assert reason == "storage.piece_taken" and evidence["holder"] == order[1]

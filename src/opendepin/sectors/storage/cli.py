@@ -170,6 +170,36 @@ def get(
         client.close()
 
 
+@storage_app.command("repair")
+def repair(
+    object_id: Annotated[str, typer.Argument(help="the object id `put` printed")],
+    home: Home = DEFAULT_HOME,
+    node: Node = "http://127.0.0.1:8000",
+    provider: Providers = None,
+    key: Key = None,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="rebuild every damaged segment, not only those at the repair threshold"),
+    ] = False,
+) -> None:
+    """Rebuild segments whose healthy pieces fell to the repair threshold and place the missing pieces
+    on other providers (downloads paid at the repair rate).
+
+    Example: depin storage repair 3f2a... --provider http://127.0.0.1:7708
+    """
+    from opendepin.sectors.storage.client import StorageError
+
+    client = _client(home, node, provider, key)
+    try:
+        counts = client.repair(object_id, force=force)
+    except StorageError as error:
+        typer.echo(f"error: {error.reason}: {error}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        client.close()
+    typer.echo(json.dumps(counts))
+
+
 @storage_app.command("ls")
 def ls(home: Home = DEFAULT_HOME, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """The objects in the client's catalog."""

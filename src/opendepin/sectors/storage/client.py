@@ -41,7 +41,14 @@ from opendepin.sectors.storage import merkle
 from opendepin.sectors.storage.codec import decode_segment, encode_segment
 from opendepin.sectors.storage.nodeclient import NodeClient
 from opendepin.sectors.storage.params import StorageParams
-from opendepin.sectors.storage.pricing import EGRESS_UNIT, STORED_UNIT, egress_credits, storage_credits
+from opendepin.sectors.storage.pricing import (
+    EGRESS_UNIT,
+    REPAIR_UNIT,
+    STORED_UNIT,
+    egress_credits,
+    repair_credits,
+    storage_credits,
+)
 from opendepin.sectors.storage.reports import delete_message, put_message, stored_message
 
 SEGMENT_SIZE = 16 * 2**20
@@ -289,7 +296,7 @@ class StorageClient:
             storage_credits(byte_hours, p.credits_per_gb_hour),
             byte_hours,
             STORED_UNIT,
-            f"put:{segment}:{index}",
+            f"put:{segment}:{index}:{secrets.token_hex(8)}",
         )
         headers = {
             "x-client": self.wallet.address,
@@ -329,14 +336,19 @@ class StorageClient:
             )
         return record
 
-    def _fetch(self, seg: SegmentRecord, piece: PieceRecord) -> bytes:
+    def _fetch(self, seg: SegmentRecord, piece: PieceRecord, repair: bool = False) -> bytes:
         p = self.params
+        credits = (
+            repair_credits(piece.size, p.credits_per_gb_repair)
+            if repair
+            else egress_credits(piece.size, p.credits_per_gb_egress)
+        )
         receipt = self._receipt(
             piece.device_id,
-            egress_credits(piece.size, p.credits_per_gb_egress),
+            credits,
             piece.size,
-            EGRESS_UNIT,
-            f"get:{seg.segment}:{piece.index}:{secrets.token_hex(8)}",
+            REPAIR_UNIT if repair else EGRESS_UNIT,
+            f"{'repair' if repair else 'get'}:{seg.segment}:{piece.index}:{secrets.token_hex(8)}",
         )
         response = self.http.get(
             f"{piece.url}/pieces/{seg.segment}/{piece.index}", headers={"x-receipt": receipt}
@@ -350,9 +362,13 @@ class StorageClient:
             )
         return data
 
-    def _get_segment(self, record: ObjectRecord, seg: SegmentRecord) -> bytes:
-        """k verified pieces, asked in parallel; each failure asks the next holder."""
-        queue = list(seg.pieces)
+    def _get_segment(
+        self, record: ObjectRecord, seg: SegmentRecord, holders: list[PieceRecord] | None = None
+    ) -> bytes:
+        """k verified pieces, asked in parallel; each failure asks the next holder (`holders`: a repair's
+        healthy holders, paid at the repair rate)."""
+        repair = holders is not None
+        queue = list(seg.pieces if holders is None else holders)
         self.rng.shuffle(queue)
         got: dict[int, bytes] = {}
         failures: list[str] = []
@@ -361,7 +377,7 @@ class StorageClient:
             while len(got) < record.k:
                 while queue and len(running) + len(got) < record.k:
                     piece = queue.pop()
-                    running[pool.submit(self._fetch, seg, piece)] = piece
+                    running[pool.submit(self._fetch, seg, piece, repair)] = piece
                 if not running:
                     raise StorageError(
                         "storage.not_enough_pieces",
@@ -379,6 +395,66 @@ class StorageClient:
         if hashlib.sha256(data).hexdigest() != seg.sha256:
             raise StorageError("storage.segment_mismatch", f"segment {seg.segment} decodes to other bytes")
         return data
+
+    # repair
+    def healthy(self, seg: SegmentRecord, piece: PieceRecord) -> bool:
+        """Does the holder answer, with the bytes whose root we recorded (`/stat`, free)?"""
+        try:
+            response = self.http.get(f"{piece.url}/pieces/{seg.segment}/{piece.index}/stat", timeout=10)
+            return response.status_code == 200 and response.json().get("root") == piece.root
+        except (httpx.HTTPError, ValueError):
+            return False
+
+    def repair(self, object_id: str, force: bool = False) -> dict[str, int]:
+        """Rebuild every segment whose healthy pieces fell to the repair threshold (all damaged segments
+        with `force`): fetch k healthy pieces at the repair rate, decode, re-code, and place the missing
+        pieces on providers on prefixes the segment does not use yet. Returns counts."""
+        record = self.catalog.load().get(object_id)
+        if record is None:
+            raise StorageError("storage.unknown_object", f"no object {object_id} in the catalog")
+        p = self.params
+        counts = {"segments": len(record.segments), "repaired": 0, "pieces_placed": 0}
+        providers: list[Provider] | None = None
+        for seg in record.segments:
+            healthy = [piece for piece in seg.pieces if self.healthy(seg, piece)]
+            if len(healthy) == record.n or (len(healthy) > p.repair_threshold and not force):
+                continue
+            if len(healthy) < record.k:
+                raise StorageError(
+                    "storage.not_enough_pieces",
+                    f"segment {seg.segment}: {len(healthy)} healthy pieces, {record.k} needed to rebuild",
+                )
+            data = self._get_segment(record, seg, healthy)
+            pieces = encode_segment(data, record.k, record.n)
+            providers = providers if providers is not None else self.providers()
+            by_id = {x.device_id: x for x in providers}
+            taken = {piece.device_id for piece in healthy} | {
+                by_id[piece.device_id].prefix for piece in healthy if piece.device_id in by_id
+            }
+            kept = {piece.index: piece for piece in healthy}
+            for index in range(record.n):
+                if index in kept:
+                    continue
+                placed = None
+                for target in choose(providers, len(providers), self.rng, taken):
+                    try:
+                        placed = self._upload(target, seg.segment, index, pieces[index])
+                    except (StorageError, httpx.HTTPError):
+                        taken |= {target.device_id, target.prefix}
+                        continue
+                    taken |= {target.device_id, target.prefix}
+                    break
+                if placed is None:
+                    raise StorageError(
+                        "storage.placement_failed",
+                        f"segment {seg.segment}: no provider left for piece {index}",
+                    )
+                kept[index] = placed
+                counts["pieces_placed"] += 1
+            seg.pieces = [kept[i] for i in range(record.n)]
+            counts["repaired"] += 1
+            self.catalog.add(record)
+        return counts
 
     # ls, rm
     def ls(self) -> list[ObjectRecord]:

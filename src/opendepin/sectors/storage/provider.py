@@ -40,7 +40,14 @@ from opendepin.sectors.storage.audit import Piece, due_for
 from opendepin.sectors.storage.nodeclient import NodeClient, NodeError
 from opendepin.sectors.storage.params import StorageParams
 from opendepin.sectors.storage.pieces import PieceMeta, PieceStore, tree_of
-from opendepin.sectors.storage.pricing import EGRESS_UNIT, STORED_UNIT, egress_credits, storage_credits
+from opendepin.sectors.storage.pricing import (
+    EGRESS_UNIT,
+    REPAIR_UNIT,
+    STORED_UNIT,
+    egress_credits,
+    repair_credits,
+    storage_credits,
+)
 from opendepin.sectors.storage.reports import (
     DELETE,
     PING,
@@ -182,11 +189,14 @@ class ProviderAgent:
                 402, {"reason": getattr(error, "reason", "receipt.malformed"), "message": str(error)}
             ) from None
         r = signed.receipt
-        price = (
-            storage_credits(r.quantity, self.params.credits_per_gb_hour)
-            if unit == STORED_UNIT
-            else egress_credits(r.quantity, self.params.credits_per_gb_egress)
-        )
+        if unit == EGRESS_UNIT and r.unit == REPAIR_UNIT:
+            unit = REPAIR_UNIT  # a download for a repair pays the repair rate
+        p = self.params
+        price = {
+            STORED_UNIT: lambda q: storage_credits(q, p.credits_per_gb_hour),
+            EGRESS_UNIT: lambda q: egress_credits(q, p.credits_per_gb_egress),
+            REPAIR_UNIT: lambda q: repair_credits(q, p.credits_per_gb_repair),
+        }[unit](r.quantity)
         problems = []
         if r.device != self.device_id or r.sector != "storage" or r.unit != unit:
             problems.append(f"receipt must be for device {self.device_id}, sector storage, unit {unit}")
@@ -384,6 +394,18 @@ def build_app(agent: ProviderAgent) -> FastAPI:
             raise HTTPException(400, {"reason": "storage.bad_request", "message": str(error)}) from None
         data = agent.serve_get(segment, index, dict(request.headers))
         return Response(data, media_type="application/octet-stream")
+
+    @app.get("/pieces/{segment}/{index}/stat")
+    def stat_piece(segment: str, index: int) -> dict[str, Any]:
+        """Whether the piece is here: its Merkle root recomputed from the bytes on disk (free)."""
+        try:
+            agent.store.path(segment, index)
+        except ValueError as error:
+            raise HTTPException(400, {"reason": "storage.bad_request", "message": str(error)}) from None
+        data = agent.store.read(segment, index) if agent.store.meta(segment, index) else None
+        if data is None:
+            raise HTTPException(404, {"reason": "storage.unknown_piece", "message": "no such piece here"})
+        return {"root": merkle.compute_root(data, agent.params.leaf_size).hex(), "size": len(data)}
 
     @app.delete("/pieces/{segment}/{index}")
     def delete_piece(segment: str, index: int, request: Request) -> dict[str, Any]:

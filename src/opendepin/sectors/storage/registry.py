@@ -2,7 +2,9 @@
 
 Rules for a `storage.put` (docs/storage.md, "Placement"): the client signed the piece (EIP-191 over
 `reports.put_message`); the piece number is below the segment's n and k, n match the segment's other
-pieces; a piece held by another provider is refused (`storage.piece_taken`); a segment holds at most one
+pieces; a piece held by another provider is refused (`storage.piece_taken`) unless the segment's own
+client signed the new put: a repair moves the piece (evidence `replaces`: the former holder); a segment
+holds at most one
 piece per provider and per network prefix (`storage.prefix_duplicate`: correlated loss, one disk or one
 /24 holding several pieces); a disqualified or suspended provider takes no new pieces
 (`storage.not_accepting`). A `storage.delete` needs the client's signature for a piece the provider holds.
@@ -103,8 +105,9 @@ class PieceRegistry:
         if held is not None:
             if held.device == device and held.root == root:
                 return "storage.duplicate_put", evidence
-            return "storage.piece_taken", {**evidence, "holder": held.device}
-        others = self.holders(segment)
+            if self.clients.get(segment) != client:
+                return "storage.piece_taken", {**evidence, "holder": held.device}
+        others = [p for p in self.holders(segment) if p.key != key]
         if others and (others[0].k, others[0].n, others[0].size) != (k, n, size):
             return "storage.segment_mismatch", {
                 **evidence,
@@ -127,6 +130,9 @@ class PieceRegistry:
                     "other_piece": other.index,
                     "other_holder": other.device,
                 }
+        if held is not None:
+            self.remove(key)
+            evidence["replaces"] = held.device
         self.add(Piece(key, segment, index, device, size, root, k, n, ts))
         self.clients.setdefault(segment, client)
         return "ok", {**evidence, "size": size}
