@@ -163,6 +163,10 @@ EXAMPLES: dict[str, list[str]] = {
         "depin economics run bootstrap --runs 100 --years 5 --out report",
         "depin economics run growth --runs 200 --years 10 --out growth --network network.toml",
     ],
+    "economics sensitivity": [
+        "depin economics sensitivity bootstrap --samples 32 --runs 16 --out sensitivity",
+        "depin economics sensitivity growth --outcome final_price --years 5",
+    ],
     "economics report": ["depin economics report --data-dir .depin --out live"],
 }
 """Examples of each command, by its path under `depin` (shown at the end of its --help)."""
