@@ -3,6 +3,7 @@ local network. Mounted by the main CLI as `app.add_typer(economics.cli.app, name
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,7 +23,7 @@ from opendepin.economics.scenarios import (
     with_network,
     with_overrides,
 )
-from opendepin.economics.spec import ScenarioSpec, SweepSpec
+from opendepin.economics.spec import FraudSpec, ScenarioSpec, SweepSpec
 
 app = typer.Typer(
     help="Token economics: simulate scenarios and write sustainability reports.", no_args_is_help=True
@@ -101,6 +102,25 @@ def _load(scenario: str, network: Path | None) -> ScenarioSpec:
     return spec
 
 
+def with_fraud(spec: ScenarioSpec, files: dict[str, str]) -> ScenarioSpec:
+    """The scenario with each named sector's fraud figures read from a simulator's JSON output."""
+    if not files:
+        return spec
+    names = [sector.name for sector in spec.sectors]
+    sectors = list(spec.sectors)
+    for name, file in files.items():
+        if name not in names:
+            raise ScenarioError(f"--fraud {name}=…: no sector {name!r}; sectors: {names}")
+        try:
+            data = json.loads(Path(file).read_text())
+            figures = FraudSpec.from_simulation(data, f"{Path(file).name}")
+        except (OSError, ValueError, KeyError) as error:
+            raise ScenarioError(f"--fraud {name}={file}: not a simulator's JSON output ({error})") from None
+        index = names.index(name)
+        sectors[index] = sectors[index].model_copy(update={"fraud": figures})
+    return spec.model_copy(update={"sectors": sectors})
+
+
 @app.command("list")
 def list_command() -> None:
     """List the shipped scenarios."""
@@ -130,6 +150,10 @@ def run_command(
     grid: Annotated[list[str], typer.Option(help="grid sweep: dotted.path=v1,v2,…")] = [],  # noqa: B006
     random_: Annotated[list[str], typer.Option("--random", help="random sweep: dotted.path=low:high")] = [],  # noqa: B006
     samples: Annotated[int, typer.Option(min=1, help="parameter sets of a random sweep")] = 8,
+    fraud: Annotated[
+        list[str],
+        typer.Option(help="a sector's fraud figures: SECTOR=FILE, the JSON of `depin simulate NAME --json`"),
+    ] = [],  # noqa: B006
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
 ) -> None:
     """Simulate SCENARIO and write results (Parquet), charts (PNG) and report.md / report.html to OUT."""
@@ -142,6 +166,7 @@ def run_command(
         sweep = build_sweep(grid, random_, samples, seed if seed is not None else spec.seed)
         if sweep is not None:
             spec = spec.model_copy(update={"sweep": sweep})
+        spec = with_fraud(spec, _parse_assignments(fraud, "--fraud"))
         experiment = prepare_experiment(spec, runs=runs, years=years, seed=seed)
     except ScenarioError as error:
         raise _fail(str(error)) from None

@@ -12,8 +12,9 @@ rules that pay real rewards live in :mod:`opendepin.rewards`; the simulator mirr
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from itertools import pairwise
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -238,6 +239,22 @@ class FraudSpec(_Spec):
     rules_only_leakage: Fraction01 | None = None
     simulator: str | None = None
     source: str = ""
+
+    @classmethod
+    def from_simulation(cls, data: Mapping[str, Any], source: str) -> FraudSpec:
+        """The figures of a sector simulator's JSON (`depin simulate NAME --json`): leakage, false positive
+        rate, adversaries ÷ devices, adversary pay ratio, and the rules-only leakage of its `baseline`."""
+        baseline = data.get("baseline") or {}
+        devices = float(data.get("devices") or 0)
+        return cls(
+            leakage=float(data["leakage"]),
+            false_positive_rate=float(data.get("false_positive_rate", 0.0)),
+            adversary_share=float(data.get("adversaries", 0)) / devices if devices else 0.0,
+            adversary_pay_ratio=float(data.get("adversary_pay_ratio", 0.0)),
+            rules_only_leakage=float(baseline["leakage"]) if "leakage" in baseline else None,
+            simulator=str(data["network"]) if "network" in data else None,
+            source=source,
+        )
 
 
 class SectorSpec(_Spec):
