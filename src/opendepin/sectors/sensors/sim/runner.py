@@ -4,7 +4,8 @@
 Same figures as `depin simulate wireless` and `storage`: leakage = share of everything paid to stations that
 went to cheaters; false_positive_rate = share of honest stations flagged; precision and recall of the flags;
 pay per cheating station relative to an honest one. A station is flagged when a note or verdict names it
-with a reason that withholds or cuts its pay (FLAG_REASONS).
+with a reason that withholds or cuts its pay (FLAG_REASONS). Every station loses 3 % of its samples, and one
+in 20 is offline for six hours and uploads them late, as real ones do.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import h3
+import numpy as np
 
 from opendepin.config import NetworkConfig, load_config
 from opendepin.reports.model import ReportRecord
@@ -44,6 +46,10 @@ DEFAULT_NETWORK = Path(__file__).with_name("weather.toml")
 SCENARIOS = ("honest", CLONE, FROZEN, INDOOR, SPIKY, FAKE_LOCATION, CROWDED, AB_IDENTICAL, "mixed")
 CROWD = 12
 UPLOAD_DELAY_S = 45
+LOSS = 0.03
+OUTAGE_EVERY = 20
+OUTAGE_START_S = 6 * 3_600
+OUTAGE_END_S = 12 * 3_600
 FLAG_REASONS = frozenset(
     {
         "sensors.neighbour_clone",
@@ -102,7 +108,11 @@ def registry_of(world: World, onboarded_at: int) -> dict[str, DeviceInfo]:
     return devices
 
 
-def station_reports(world: World, station: Station, start: int, end: int) -> list[ReportRecord]:
+def station_reports(
+    world: World, station: Station, start: int, end: int, sources: frozenset[int] = frozenset()
+) -> list[ReportRecord]:
+    """A station's reports in [start, end): it loses `LOSS` of its samples at random, and one station in
+    `OUTAGE_EVERY` (not one a clone copies) is offline for six hours and uploads them when it is back."""
     device_id = device_id_of(world.seed, station.index)
     out: list[ReportRecord] = []
     streams = [(LOCATION, *fix_payloads(station, start, end))]
@@ -110,19 +120,18 @@ def station_reports(world: World, station: Station, start: int, end: int) -> lis
         streams.append((WEATHER, *weather_payloads(world, station, start, end)))
     if "aq" in station.sensors:
         streams.append((AIR_QUALITY, *aq_payloads(world, station, start, end)))
+    rng = np.random.default_rng([world.seed, station.index, start])
+    outage = station.index % OUTAGE_EVERY == 3 and station.index not in sources
+    back = start + OUTAGE_END_S
     for kind, ts, payloads in streams:
-        for t, payload in zip(ts.tolist(), payloads, strict=True):
-            out.append(
-                ReportRecord(
-                    f"{device_id}:{kind}:{t}",
-                    kind,
-                    device_id,
-                    int(t),
-                    int(t),
-                    payload,
-                    int(t) + UPLOAD_DELAY_S,
-                )
-            )
+        lost = rng.random(ts.size) < LOSS if kind != LOCATION else np.zeros(ts.size, dtype=bool)
+        for t, payload, gone in zip(ts.tolist(), payloads, lost.tolist(), strict=True):
+            if gone:
+                continue
+            received = t + UPLOAD_DELAY_S
+            if outage and start + OUTAGE_START_S <= t < back:
+                received = back + UPLOAD_DELAY_S  # buffered offline, uploaded on reconnecting
+            out.append(ReportRecord(f"{device_id}:{kind}:{t}", kind, device_id, t, t, payload, received))
     return out
 
 
@@ -210,7 +219,10 @@ def run_scenario(
         window = window_for(config, number)
         # samples of the last minute of the epoch arrive after its end: the next epoch scores them
         start, end = window.start - UPLOAD_DELAY_S, window.end - UPLOAD_DELAY_S
-        reports = [r for s in world.stations for r in station_reports(world, s, max(start, genesis), end)]
+        sources = frozenset(s.source for s in world.stations if s.source is not None)
+        reports = [
+            r for s in world.stations for r in station_reports(world, s, max(start, genesis), end, sources)
+        ]
         result = process_epoch(
             config,
             sectors,
