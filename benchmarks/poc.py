@@ -96,7 +96,9 @@ def format_row(result: dict[str, Any]) -> str:
     )
 
 
-def measure_adversaries(devices: int, epochs: int, seeds: list[int], jsonl: str | None) -> None:
+def measure_adversaries(
+    devices: int, epochs: int, seeds: list[int], jsonl: str | None, scenarios: list[str] | None = None
+) -> None:
     """Every scenario × seed through the network's own epoch; prints the markdown table as it goes."""
     print(
         "| scenario | seed | adversaries | leakage (detection / rules) | pay per adversary hotspot "
@@ -104,7 +106,7 @@ def measure_adversaries(devices: int, epochs: int, seeds: list[int], jsonl: str 
         "| sparse honest paid (detection / rules) |"
     )
     print("|---|---|---|---|---|---|---|---|")
-    for scenario in SCENARIOS:
+    for scenario in scenarios or list(SCENARIOS):
         for seed in seeds:
             started = time.perf_counter()
             result = run_scenario(scenario, devices, epochs, seed).as_dict()
@@ -124,6 +126,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3, help="epochs per scenario run")
     parser.add_argument("--seeds", default="7,11", help="comma-separated seeds")
     parser.add_argument("--jsonl", default=None, help="also append every run's JSON to this file")
+    parser.add_argument("--scenarios", default="", help="comma-separated scenarios (default: all)")
     parser.add_argument("--small", type=int, default=2_000, help="hotspots for the throughput figure")
     parser.add_argument("--hotspots", type=int, default=100_000, help="hotspots for the large epoch")
     parser.add_argument("--beacons-per-day", type=float, default=1.0, help="in the large epoch (4 buckets)")
@@ -131,7 +134,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.adversaries:
         seeds = [int(s) for s in args.seeds.split(",")]
-        measure_adversaries(args.devices, args.epochs, seeds, args.jsonl)
+        chosen = [s for s in args.scenarios.split(",") if s] or None
+        measure_adversaries(args.devices, args.epochs, seeds, args.jsonl, chosen)
         return
     rules = PocParams().model_copy(update={"trust": PocParams().trust.model_copy(update={"enabled": False})})
     full = PocParams()

@@ -143,3 +143,33 @@ def test_memory_restarts_on_fresh_corroboration_and_counts_down() -> None:
     fresh = np.array([True, False, False, True])
     before = np.array([0, 3, 0, 1], dtype=np.int64)
     assert compute_memory(fresh, before, 7).tolist() == [7, 2, 0, 7]
+
+
+def test_a_community_an_anchor_corroborates_is_not_closed() -> None:
+    from opendepin.sectors.wireless.poc.evidence import LinkTable
+    from opendepin.sectors.wireless.poc.trust import detect_structure
+
+    n = 6  # six hotspots of two owners, all witnessing each other: a closed few-owner community
+    devices = DeviceTable(
+        [f"d{i}" for i in range(n)],
+        np.array([0, 0, 0, 1, 1, 1], dtype=np.int64),
+        np.array([[1_000.0 * i, 0.0] for i in range(n)]),
+        np.full(n, 3.0),
+        np.ones(n, dtype=bool),
+    )
+    pairs = [(a, b) for a in range(n) for b in range(n) if a != b]
+    b, w = _edges(pairs)
+    links = LinkTable(
+        np.arange(len(b)),
+        b,
+        w,
+        np.full(len(b), -100.0),
+        np.full(len(b), 27.0),
+        np.ones(len(b)),
+        np.ones(len(b)),
+    )
+    usable = np.ones(len(b), dtype=bool)
+    closed, _ = detect_structure(links, usable, devices, TRUST, 2)
+    assert (closed.factor == 0.0).all()
+    corroborated, _ = detect_structure(links, usable, devices, TRUST, 2, np.ones(n, dtype=bool))
+    assert (corroborated.factor == 1.0).all()
