@@ -27,12 +27,20 @@ $(NODE_STAMP): tools/js/package.json clients/js/package.json
 	cd clients/js && npm install --no-audit --no-fund --loglevel=error
 	touch $(NODE_STAMP)
 
+# Debian's headless Chromium, driven by the explorer's browser tests through Playwright (Playwright's own
+# browser download cannot work offline); installed from Debian when missing (as root, or through sudo).
+CHROMIUM := /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium
+
 ## Run a small local DePIN network end to end (embedded SQLite store and in-process EVM) and print its JSON summary.
 up: $(STAMP)
 	$(BIN)/depin up --epochs 3 --devices 60 --json --data-dir .depin/make-up --fresh
 
 ## Run the whole test suite (unit, property, end-to-end and real-server integration tests).
-test: $(STAMP) $(NODE_STAMP) $(BENCH_STAMP)
+test: $(STAMP) $(NODE_STAMP) $(BENCH_STAMP) $(CHROMIUM)
 	$(BIN)/python -m pytest -n 2 -q
 
 lint: $(STAMP)
