@@ -6,6 +6,8 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from opendepin.sectors.sensors.params import ws1000, ws2000
 from opendepin.sectors.sensors.qod.codes import (
@@ -224,3 +226,26 @@ def test_flagged_hours_per_parameter() -> None:
     s = series(ts, {"temperature": temps})
     check_spikes(s, profile)
     assert flagged_hours(s, [0, 3_600, 7_200]) == {"temperature": 3}
+
+
+@given(st.lists(st.integers(-1_900, 1_900), min_size=2, max_size=60), st.integers(-20_000, 40_000))
+def test_no_spike_when_every_jump_is_within_the_threshold(steps: list[int], start: int) -> None:
+    profile = ws1000()  # 2 °C per sample
+    temps = [start]
+    for step in steps:
+        temps.append(temps[-1] + step)
+    s = series([k * 16 for k in range(len(temps))], {"temperature": temps})
+    check_spikes(s, profile)
+    assert not s.codes[:, P["temperature"]].any()
+
+
+@given(st.lists(st.one_of(st.none(), st.integers(0, 100_000)), min_size=20, max_size=40))
+def test_quality_is_a_share(humidity: list[int | None]) -> None:
+    profile = ws2000()
+    s = series([k * 180 for k in range(len(humidity))], {"humidity": humidity})
+    check_ranges(s, profile)
+    check_spikes(s, profile)
+    check_constancy(s, profile, {})
+    scores = score_hours(s, profile, [0, 3_600])
+    assert 0 <= scores.quality() <= 1
+    assert scores.available_hours() <= 2
