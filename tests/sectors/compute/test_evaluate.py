@@ -254,3 +254,32 @@ def test_capacity_pays_a_streak_at_the_measured_speed_and_fails_liars() -> None:
     assert {"dev1", "dev2"} <= {n.device_id for n in missed}
     assert out.device_state["dev1"]["streak"] == 0
     assert out.device_state["dev0"]["streak"] == 3
+
+
+def test_a_disqualified_provider_loses_its_other_leases_at_once() -> None:
+    orders = [make_order(units=8, nonce=n, ts=T0 + 100 * n, deadline_s=86_400) for n in range(3)]
+    reports = []
+    for n, signed in enumerate(orders):
+        reports.append(bid("dev1", T0 + 100 * n + 1, signed, 40, 160))
+    for n in range(2):  # two lazy results: two frauds from a clean record disqualify
+        reports.append(result("dev1", T0 + 100 * n + 50, orders[n][0], 0, [bytes([7]) * 32] * 8))
+    out = evaluate_compute(epoch(DEVICES, reports, bonds() + funded(10_000)), PARAMS)
+    assert out.device_state["dev1"]["dq"]
+    third = out.state["orders"][orders[2][0].order_id]
+    (lease,) = third["leases"]
+    assert lease["status"] == "failed" and lease["reason"] == "compute.disqualified"
+    assert third["status"] == "leased" and third["resume"] == 0  # auctioned again
+    assert out.state["bonds"]["dev1"] == 10_000 - 3 * 160
+    assert out.usage_share["dev1"] == 0
+    later = evaluate_compute(
+        epoch(
+            DEVICES,
+            [bid("dev1", T0 + 86_401, make_order(ts=T0 + 86_400, nonce=9), 40, 160)],
+            start=T0 + 86_400,
+            state=dict(out.state),
+            device_state=dict(out.device_state),
+            number=1,
+        ),
+        PARAMS,
+    )
+    assert reasons(later) == ["compute.disqualified"]

@@ -30,7 +30,8 @@ before a report of the same second):
   (challenges.shown_speed: unbiased whatever the claim);
 - reputation: the decayed Beta score (reputation.py) records every verified run, capacity answer and
   failure (fraud weighs `fraud_weight`); a provider at or below `dq_ppm` is disqualified for good
-  (`compute.disqualified`): its bids are refused and it earns nothing.
+  (`compute.disqualified`): its bids are refused, its active leases fail and are auctioned again, and it
+  earns nothing more.
 """
 
 from __future__ import annotations
@@ -127,6 +128,8 @@ class Epoch:
     device_state: dict[str, dict[str, Any]] = field(default_factory=dict)
     orders_cache: dict[str, Order] = field(default_factory=dict)
     schedule: list[tuple[int, str]] = field(default_factory=list)
+    now: int = 0
+    """the latest time the epoch has advanced to"""
     locks: dict[str, int] | None = None
     """device → credits of its bond locked (scan_locks on first use, then kept up to date)"""
     """(due time, order id), a heap (advance)"""
@@ -163,7 +166,15 @@ class Epoch:
         state["rep"] = [updated.alpha, updated.beta]
         if updated.score_ppm <= rep.dq_ppm and not state.get("dq"):
             state["dq"] = self.data.window.end
-            self.note(device, "compute.disqualified", {"score_ppm": updated.score_ppm, "dq_ppm": rep.dq_ppm})
+            evidence = {"score_ppm": updated.score_ppm, "dq_ppm": rep.dq_ppm}
+            self.note(device, "compute.disqualified", evidence)
+            for order_id in sorted(self.orders):  # its leases are rescheduled at once
+                entry = self.orders[order_id]
+                for lease in entry["leases"]:
+                    if lease["device"] == device and lease["status"] == ACTIVE:
+                        self.fail_lease(
+                            entry, lease, "compute.disqualified", self.now, evidence, lease["committed"]
+                        )
 
     def disqualified(self, device: str) -> bool:
         return bool(self.dstate(device).get("dq"))
@@ -301,6 +312,7 @@ class Epoch:
         """Everything due by `now`, in due-time order: auctions whose bid window closed, runs past their due
         time, funding deadlines. An uncovered run that is due stays on the schedule (a deposit may cover
         it later)."""
+        self.now = max(self.now, now)
         seen: set[str] = set()
         later: list[tuple[int, str]] = []
         while self.schedule and self.schedule[0][0] <= now:
@@ -372,7 +384,7 @@ class Epoch:
         order = self.order(entry["id"])
         active = [lease for lease in entry["leases"] if lease["status"] in (ACTIVE, "done")]
         slots = order.replicas - len(active) if entry["status"] == "open" or "resume" in entry else 0
-        bids = [market.Bid(*b) for b in entry["bids"]]
+        bids = [market.Bid(*b) for b in entry["bids"] if not self.disqualified(b[0])]
         self.clear_bids(entry)
         if slots <= 0:
             return
@@ -750,7 +762,7 @@ def evaluate_compute(data: SectorInput, params: ComputeParams) -> SectorOutcome:
     for key, empty in (("accounts", {}), ("bonds", {}), ("orders", {}), ("pending", []), ("take", 0)):
         state.setdefault(key, empty)
     state["as_of"] = data.window.end
-    work = Epoch(data, params, state)
+    work = Epoch(data, params, state, now=data.window.start)
     for entry in state["orders"].values():
         work.touch(entry)
     capacity = {c.challenge_id: c for c in data.challenges if c.kind == CAPACITY}
