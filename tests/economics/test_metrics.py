@@ -137,3 +137,13 @@ def test_payback_is_interpolated_inside_a_recording_window() -> None:
     result = simulate((spec,), 1, seed=0, record_every=30)
     payback, _ = compute_realised_payback(result, "hotspot")
     assert payback[0] == pytest.approx(200.0, rel=1e-6)
+
+
+def test_a_mean_over_some_runs_says_how_many() -> None:
+    """Paybacks that never happen are not averaged in silently: finite_share says which share the mean is."""
+    spec = steady_scenario(days=100, devices=[_fixed_fleet()])
+    result = simulate((spec,), 4, seed=1, record_every=10)
+    metrics = {"x": np.array([[1.0, 2.0, np.nan, np.inf]] * result.records.shape[0])}
+    row = compute_percentiles(result, metrics).row(0, named=True)
+    assert row["mean"] == 1.5 and row["finite_share"] == 0.5
+    assert row["p95"] == np.inf  # never counts as +inf in the percentiles

@@ -248,7 +248,9 @@ def compute_percentiles(
 ) -> pl.DataFrame:
     """Long table (set, day, metric, mean, p5 … p95) across the runs of each parameter set.
 
-    The mean is over finite values only; percentiles treat NaN/inf as +inf (never), see nearest rank.
+    The mean is over finite values only, and `finite_share` says what share of runs that is (a payback
+    mean of 0.4 of the runs is not the mean payback); percentiles treat NaN/inf as +inf (never), see
+    nearest rank.
     """
     frames = []
     days = result.record_days
@@ -261,7 +263,13 @@ def compute_percentiles(
             total = np.where(finite, block, 0.0).sum(axis=1)
             mean = np.where(count > 0, total / np.maximum(count, 1), np.nan)
             qs = compute_nearest_rank(block, quantiles)
-            frame = {"set": np.full(days.shape, s), "day": days, "metric": [name] * len(days), "mean": mean}
+            frame = {
+                "set": np.full(days.shape, s),
+                "day": days,
+                "metric": [name] * len(days),
+                "mean": mean,
+                "finite_share": count / block.shape[1],
+            }
             frame.update({f"p{q}": qs[i] for i, q in enumerate(quantiles)})
             frames.append(pl.DataFrame(frame))
     return pl.concat(frames)
