@@ -185,12 +185,18 @@ def describe_assumption(spec: ScenarioSpec) -> str:
             "burn/mint ratio then converges to that share: **this verdict restates an input**, not a finding "
             "(the `agents` selling rule makes it an outcome)."
         )
+    extra = ""
+    if spec.price.max_burn_share_per_day > 0:
+        extra += (
+            f" Scarcity pricing also lifts the price whenever a day's demand would buy more than "
+            f"{spec.price.max_burn_share_per_day:.2%} of the circulating supply, so burns can outrun sells."
+        )
     return (
         "**Assumption:** with the market price model the price settles where what users burn balances "
         "what recipients sell, so the burn/mint ratio is the share of the mint sold; who sells is the "
         f"`[selling]` rule: {spec.selling.describe()}. The ratio therefore moves with contributors' "
         "operating costs, the price and their expectations (`depin economics sensitivity` shows which "
-        "inputs drive it)."
+        "inputs drive it)." + extra
     )
 
 
