@@ -13,8 +13,8 @@ Rules (docs/storage.md):
   a valid answer later than `latency_bound_s` → `storage.slow_response` (an unknown error); else a success.
 - a failed piece is lost: it leaves the registry (and its segment may need repair);
 - pay: emission units = byte-hours of the pieces a provider held in the periods it was online, for eligible
-  providers only: not disqualified, suspended or under review, online score ≥ the threshold (once
-  `online_pay_windows` windows are complete), and no proven failure in the last `clean_epochs` epochs.
+  providers only: not disqualified, suspended or under review, online score ≥ `online_pay_threshold`
+  (once `online_pay_windows` windows are complete), and no proven failure in the last `clean_epochs` epochs.
   Usage pay (the clients' receipts) follows the same eligibility, times the share of the epoch's audit
   periods the provider answered (`SectorOutcome.usage_share`): stored bytes nobody could reach earn
   nothing.
@@ -371,7 +371,7 @@ def eligibility(rep: Reputation, params: StorageParams, now: int, epoch: int) ->
     if (
         online is not None
         and windows >= params.reputation.online_pay_windows
-        and online < params.fraction("reputation.online_threshold")
+        and online < params.fraction("reputation.online_pay_threshold")
     ):
         reasons.append("online_score")
     if rep.last_failure_epoch >= 0 and epoch - rep.last_failure_epoch < params.clean_epochs:

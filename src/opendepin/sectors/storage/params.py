@@ -31,8 +31,10 @@ class ReputationParams(BaseModel):
     online_window_s: Annotated[int, Field(ge=60)] = 12 * 3_600
     online_tracking_s: Annotated[int, Field(ge=60)] = 30 * DAY
     online_threshold: Annotated[float, Field(ge=0, le=1)] = 0.6
-    """Under review (offline) when the online score is below this over a full tracking period; paid only
-    while the score (over the completed windows so far) is at least this."""
+    """Under review (offline) when the online score is below this over a full tracking period."""
+    online_pay_threshold: Annotated[float, Field(ge=0, le=1)] = 0.75
+    """Paid only while the online score (over the completed windows so far) is at least this, once
+    `online_pay_windows` windows are complete: a network pays for bytes its clients can reach."""
     online_pay_windows: Annotated[int, Field(ge=1)] = 4
     """The pay rule on the online score applies once this many windows are complete (one bad window at
     the start is not a verdict)."""

@@ -2,8 +2,8 @@
 
 Behaviours (docs/storage.md, "Simulator"), each against the rule that must catch it:
 - `honest`: always keeps its bytes; answers 1–5 s after the audit is issued (it polls the node); a few
-  answers are slow (0.3 %) or lost (0.2 %, then answered in the next period); short outages (0.5 % of hours
-  start one of 1–8 hours);
+  answers are slow (0.3 %) or lost (0.2 %, then answered in the next period); short outages (0.2 % of hours
+  start one of 2–8 hours);
 - `deleter-20` / `deleter-1`: dropped 20 % / 1 % (at least one) of its pieces and says so when asked
   (`storage.missing`);
 - `bit-rotter`: 5 % (at least one) of its pieces have a flipped byte in every leaf (`storage.corrupt`);
@@ -43,6 +43,9 @@ STALLER = "staller"
 FLAKY = "flaky"
 ADVERSARIES = (DELETER_20, DELETER_1, BIT_ROTTER, OUTSOURCER, SYBIL, STALLER, FLAKY)
 OUTSOURCE_DELAY_S = 14.0
+OUTAGE_START = 0.002
+"""Share of hours in which a provider's outage starts (about one outage every three weeks, 2–8 h: 99.7 %
+online)."""
 SLACK = 1
 """Answers beyond the reservoir's slots (a provider cannot know which pieces the network already dropped)."""
 
@@ -79,16 +82,25 @@ class ProviderClock:
     """the provider's pieces as the audit rules see them (built once: a provider's pieces do not change)"""
 
 
-def is_online(provider: SimProvider, clock: ProviderClock, rng: random.Random) -> bool:
+def is_online(provider: SimProvider, clock: ProviderClock, rng: random.Random, hours: int = 1) -> bool:
+    """Is the provider up when the period's audit is issued? Outages are drawn hour by hour over the
+    period's `hours` (`OUTAGE_START` of hours start one lasting 2–8 hours), so the honest model does not
+    depend on the audit period; a flaky provider is up at half the audits."""
     if provider.behaviour == FLAKY:
         return rng.random() < 0.5
-    if clock.outage_left > 0:
-        clock.outage_left -= 1
-        return False
-    if rng.random() < 0.005:
-        clock.outage_left = rng.randrange(1, 8)
-        return False
-    return True
+    at_audit = True
+    for hour in range(hours):
+        if clock.outage_left > 0:
+            clock.outage_left -= 1
+            up = False
+        elif rng.random() < OUTAGE_START:
+            clock.outage_left = rng.randrange(1, 8)
+            up = False
+        else:
+            up = True
+        if hour == 0:
+            at_audit = up
+    return at_audit
 
 
 def _report(provider: SimProvider, kind: str, at: int, payload: dict[str, object], seq: int) -> ReportRecord:
@@ -109,7 +121,7 @@ def period_reports(
     striped: frozenset[str] | None = None,
 ) -> list[ReportRecord]:
     """The provider's reports for one audit period (nothing when it is down)."""
-    if not is_online(provider, clock, rng):
+    if not is_online(provider, clock, rng, max(1, params.audit_period_s // 3_600)):
         return []
     if clock.listed is None:
         clock.listed = [
