@@ -3,6 +3,7 @@ burns on the chain, and a forecast withheld for a network too small to calibrate
 
 from __future__ import annotations
 
+import tomllib
 from decimal import Decimal
 from pathlib import Path
 
@@ -42,13 +43,13 @@ genesis = 2026-01-01T00:00:00Z
 """
 
 
-def write_store(data_dir: Path, epochs: int = 5, devices: int = 20) -> Path:
+def write_store(data_dir: Path, epochs: int = 5, devices: int = 20, store_toml: str = "") -> Path:
     """Epochs of one day whose schedule allows 100,000 tokens and which pay 60,000 to devices (the rest has
     no recipient); half the devices from genesis, the rest from day 2; the rewarded devices grow from half
     to all; two refused reports a day."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    (data_dir / "network.toml").write_text(NETWORK_TOML)
-    store = open_store(NetworkConfig().store, data_dir)
+    (data_dir / "network.toml").write_text(NETWORK_TOML + store_toml)
+    store = open_store(NetworkConfig.model_validate(tomllib.loads(NETWORK_TOML + store_toml)).store, data_dir)
     try:
         for d in range(devices):
             onboarded = GENESIS + (0 if d < devices // 2 else 2 * DAY)
@@ -185,3 +186,17 @@ def test_burns_are_read_from_the_chain(tmp_path: Path, monkeypatch: pytest.Monke
     assert totals.supply == 1_000 - 5.0
     calibration = calibrate(load_scenario("bootstrap"), live, metrics, totals)
     assert calibration.demand_usd_per_day == pytest.approx(5.0 / 5)  # $5 burned over 5 days
+
+
+@pytest.mark.integration
+def test_a_postgresql_backed_network_is_read_through_the_store_interface(tmp_path: Path) -> None:
+    from tests.store.pg import postgres_database
+
+    with postgres_database() as dsn:
+        write_store(tmp_path, store_toml=f'\n[store]\nkind = "postgres"\ndsn = "{dsn}"\n')
+        assert not (tmp_path / "depin.sqlite").exists()
+        live = read_live_data(tmp_path)
+        assert live.store_kind == "postgres"
+        metrics = compute_live_metrics(live, 1.0)
+        assert metrics["minted"].to_list() == [60_000.0] * 5
+        assert live.rejections == {"signature.invalid": 10}
