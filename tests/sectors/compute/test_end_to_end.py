@@ -45,7 +45,8 @@ def served(compute_installed: None, tmp_path: Path) -> Iterator[tuple[Node, str]
             },
             "sectors": {
                 "compute": {
-                    "capacity": {"work_s": 1, "expected_solutions": 8, "min_solutions": 2, "min_streak": 1}
+                    "capacity": {"work_s": 1, "expected_solutions": 8, "min_solutions": 2, "min_streak": 1},
+                    "canary": {"rate_bps": 10_000, "units": 2, "size": 1_000},
                 }
             },
             "makers": [MakerConfig(name="m", address=MAKER.address).model_dump()],
@@ -92,6 +93,9 @@ def test_two_providers_a_tenant_a_kill_and_a_rescheduled_job(
         agent.capacity()
         agent.hasher.close()
     assert sum("capacity" in line and "accepted" in line for line in logs) == 2, logs
+    for agent in agents:  # every provider gets a canary in this network; both answer it in their sandbox
+        agent.canaries()
+    assert sum("canary" in line and "accepted" in line for line in logs) == 2, logs
     clock.set(clock.now() + 60)
     runner = CliRunner()
     tenant_key = tmp_path / "tenant.key"
@@ -142,5 +146,8 @@ def test_two_providers_a_tenant_a_kill_and_a_rescheduled_job(
     assert state["bonds"][cheap.device_id] == 10_000 - 4 * 8 // 2  # the 50 % deposit of one run at 8/unit
     assert record.manifest["totals"].get("compute_usage", 0) > 0
     assert record.manifest["totals"].get("compute_availability", 0) > 0  # the capacity passes paid
-    notes = {(d, r) for d, r, _ in node.store.get_epoch_detail(0).notes}
+    detail = node.store.get_epoch_detail(0)
+    notes = {(d, r) for d, r, _ in detail.notes}
     assert (cheap.device_id, "compute.deadline_missed") in notes
+    assert not any(r == "compute.canary_missed" for _, r in notes)
+    assert sum(1 for v in detail.verdicts if v[2] == "ok" and "canary" in v[3]) == 2

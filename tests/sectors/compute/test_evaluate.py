@@ -283,3 +283,34 @@ def test_a_disqualified_provider_loses_its_other_leases_at_once() -> None:
         PARAMS,
     )
     assert reasons(later) == ["compute.disqualified"]
+
+
+def test_canaries_known_answers_wrong_answers_and_silence() -> None:
+    from opendepin.sectors.base import ChallengeSeed
+    from opendepin.sectors.compute.challenges import derive_canaries
+    from opendepin.sectors.compute.jobs import JobSpec, run_job
+    from opendepin.sectors.compute.merkle import outputs_root
+    from opendepin.sectors.compute.reports import CANARY
+    from tests.sectors.compute.helpers import report
+
+    job = {"kind": "hashchain", "units": 3, "size": 100}
+    seed = ChallengeSeed("0x" + "42" * 32, T0)
+    devices = {d.device_id: d for d in DEVICES}
+    canaries = derive_canaries(seed, devices, 10_000, job)  # everyone gets one at rate 100 %
+    assert [c.device for c in canaries] == sorted(devices) and len({c.payload["seed"] for c in canaries}) == 4
+    assert derive_canaries(seed, devices, 0, job) == []
+    by_device = {c.device: c for c in canaries}
+    answers = []
+    for device, honest in (("dev0", True), ("dev1", False)):
+        canary = by_device[device]
+        outputs = run_job(JobSpec.from_map(dict(canary.payload)))
+        if not honest:
+            outputs = [outputs[0], b"\x00" * 32, outputs[2]]
+        payload = {"challenge": canary.challenge_id, "root": outputs_root(outputs).hex(), "outputs": outputs}
+        answers.append(report(CANARY, device, T0 + 100, payload))
+    answers.append(report(CANARY, "dev3", T0 + 100, {**answers[0].payload}))  # another device's canary
+    out = evaluate_compute(epoch(DEVICES, answers, challenges=[*audits(T0, T0 + 86_400), *canaries]), PARAMS)
+    assert reasons(out) == ["ok", "compute.canary_missed", "compute.unknown_challenge"]
+    assert out.verdicts[1].evidence["wrong_units"] == [1]
+    missed = {n.device_id for n in out.notes if n.reason == "compute.canary_missed"}
+    assert missed == {"dev2", "dev3"}  # they never answered their own (dev1 answered, wrongly: a fraud)

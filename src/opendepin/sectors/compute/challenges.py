@@ -24,6 +24,7 @@ from opendepin.sectors.base import Challenge, ChallengeSeed, DeviceInfo
 
 AUDIT = "compute.audit"
 CAPACITY = "compute.capacity"
+CANARY = "compute.canary"
 
 
 def challenge_id(kind: str, seed: ChallengeSeed) -> str:
@@ -38,6 +39,26 @@ def derive_audit(seed: ChallengeSeed, devices: Mapping[str, DeviceInfo]) -> list
 def derive_capacity(seed: ChallengeSeed, devices: Mapping[str, DeviceInfo]) -> list[Challenge]:
     """One capacity challenge per period, for everyone (each device hashes its own id in)."""
     return [Challenge(CAPACITY, challenge_id(CAPACITY, seed), seed.period_start, seed, None, {})]
+
+
+def derive_canaries(
+    seed: ChallengeSeed, devices: Mapping[str, DeviceInfo], rate_bps: int, job: Mapping[str, object]
+) -> list[Challenge]:
+    """Canaries of one period: each device whose draw from the seed falls under `rate_bps` / 10,000 gets
+    the job `job` (kind, units, size) with a seed of its own; the engine knows the answer. (The plug-in
+    binds `rate_bps` and `job` from its parameters.)"""
+    out = []
+    for device_id in sorted(devices):
+        draw = hashlib.sha256(f"{CANARY}|{seed.entropy}|{seed.period_start}|{device_id}".encode()).digest()
+        if int.from_bytes(draw[:8], "big") % 10_000 >= rate_bps:
+            continue
+        attrs = devices[device_id].attributes
+        if not all(type(attrs.get(k)) is int for k in ("cpu_cores", "memory_mb", "benchmark_hps")):
+            continue  # not a compute provider
+        canary_id = hashlib.sha256(draw + b"id").hexdigest()
+        payload = {**job, "seed": hashlib.sha256(draw + b"job").hexdigest()}
+        out.append(Challenge(CANARY, canary_id, seed.period_start, seed, device_id, payload))
+    return out
 
 
 def audit_for(received_at: int, audits: Sequence[Challenge], period_s: int) -> Challenge | None:

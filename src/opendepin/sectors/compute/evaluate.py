@@ -28,6 +28,8 @@ before a report of the same second):
   extends the provider's streak, a miss or a wrong answer is `compute.benchmark_failed` and resets it.
   Availability pays, per passed challenge once the streak reaches `min_streak`, the speed the answer showed
   (challenges.shown_speed: unbiased whatever the claim);
+- canaries: a share of providers gets a small job with a known answer each period (challenges.py); a wrong
+  answer is `compute.canary_missed` (fraud weight), none by the deadline too (failure weight);
 - reputation: the decayed Beta score (reputation.py) records every verified run, capacity answer and
   failure (fraud weighs `fraud_weight`); a provider at or below `dq_ppm` is disqualified for good
   (`compute.disqualified`): its bids are refused, its active leases fail and are auctioned again, and it
@@ -60,6 +62,7 @@ from opendepin.sectors.compute import market
 from opendepin.sectors.compute.attributes import Hardware
 from opendepin.sectors.compute.challenges import (
     AUDIT,
+    CANARY,
     CAPACITY,
     audit_for,
     capacity_deadline,
@@ -69,11 +72,12 @@ from opendepin.sectors.compute.challenges import (
     shown_speed,
     spot_units,
 )
-from opendepin.sectors.compute.jobs import run_unit
+from opendepin.sectors.compute.jobs import JobSpec, run_job, run_unit
 from opendepin.sectors.compute.merkle import bisect, outputs_root, unit_hash
 from opendepin.sectors.compute.orders import Order, OrderError, compute_order_id, decode_order, parse_order
 from opendepin.sectors.compute.params import ComputeParams
 from opendepin.sectors.compute.reports import BID, RESULT
+from opendepin.sectors.compute.reports import CANARY as CANARY_REPORT
 from opendepin.sectors.compute.reports import CAPACITY as CAPACITY_REPORT
 from opendepin.sectors.compute.reputation import Reputation
 
@@ -612,6 +616,49 @@ class Epoch:
         )
         return None
 
+    def canary_answer(self, report: ReportRecord, canaries: Mapping[str, Challenge]) -> None:
+        """Rule: the answer to a canary addressed to this device, within its deadline, must equal the
+        known output of every unit (else `compute.canary_missed`, a fraud)."""
+        p = report.payload
+        canary = canaries.get(p["challenge"])
+        if canary is None or canary.device != report.device_id:
+            return self.verdict(report, "compute.unknown_challenge", {"challenge": p["challenge"]})
+        deadline = canary.issued_at + self.params.canary.deadline_s
+        if report.received_at > deadline:
+            return self.verdict(report, "compute.canary_missed", {"cause": "late", "deadline": deadline})
+        job = JobSpec.from_map(dict(canary.payload))
+        outputs = [bytes(o) for o in p["outputs"]]
+        truth = run_job(job)
+        wrong = [u for u in range(job.units) if u >= len(outputs) or outputs[u] != truth[u]]
+        state = self.dstate(report.device_id)
+        state["canary"] = [*state.get("canary", []), canary.challenge_id][-KEPT_CAPACITY_IDS:]  # answered
+        if wrong or outputs_root(outputs).hex() != p["root"]:
+            self.record(report.device_id, False, self.params.reputation.fraud_weight)
+            return self.verdict(
+                report, "compute.canary_missed", {"cause": "wrong", "wrong_units": wrong[:16]}
+            )
+        self.record(report.device_id, True, self.params.reputation.success_weight)
+        self.verdict(report, OK, {"canary": canary.challenge_id})
+        return None
+
+    def judge_canaries(self, canaries: list[Challenge]) -> None:
+        """Each canary whose deadline falls in the window and that its device did not answer right:
+        `compute.canary_missed` (a failure)."""
+        window = self.data.window
+        for canary in sorted(canaries, key=lambda c: (c.issued_at, c.challenge_id)):
+            deadline = canary.issued_at + self.params.canary.deadline_s
+            device = canary.device
+            if device is None or device not in self.data.devices or not window.start <= deadline < window.end:
+                continue
+            if self.disqualified(device) or canary.challenge_id in self.dstate(device).get("canary", []):
+                continue
+            self.record(device, False, self.params.reputation.failure_weight)
+            self.note(
+                device,
+                "compute.canary_missed",
+                {"cause": "missed", "canary": canary.challenge_id, "deadline": deadline},
+            )
+
     # --- verification ------------------------------------------------------------------------------------
     def verify_pending(self, audits: list[Challenge]) -> None:
         period = self.params.verify.audit_period_s
@@ -766,6 +813,7 @@ def evaluate_compute(data: SectorInput, params: ComputeParams) -> SectorOutcome:
     for entry in state["orders"].values():
         work.touch(entry)
     capacity = {c.challenge_id: c for c in data.challenges if c.kind == CAPACITY}
+    canaries = {c.challenge_id: c for c in data.challenges if c.kind == CANARY}
     events: list[tuple[int, int, str, UsageRecord | ReportRecord]] = [
         (u.received_at, 0, u.receipt_id, u) for u in data.usage
     ]
@@ -786,6 +834,8 @@ def evaluate_compute(data: SectorInput, params: ComputeParams) -> SectorOutcome:
             work.result(report)
         elif report.kind == CAPACITY_REPORT:
             work.capacity_answer(report, capacity)
+        elif report.kind == CANARY_REPORT:
+            work.canary_answer(report, canaries)
         else:
             work.verdict(report, "compute.unknown_kind", {"kind": report.kind})
     work.advance(data.window.end)
@@ -794,6 +844,7 @@ def evaluate_compute(data: SectorInput, params: ComputeParams) -> SectorOutcome:
         work.finish_if_done(entry, data.window.end)
     work.check_funding()
     paying = work.judge_capacity(list(capacity.values()))
+    work.judge_canaries(list(canaries.values()))
     if work.locks is not None and {d: v for d, v in work.locks.items() if v} != scan_locks(state["orders"]):
         raise RuntimeError("compute: the bond locks kept during the epoch differ from the book's")
     retention = params.market.retention_s

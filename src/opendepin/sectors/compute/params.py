@@ -8,12 +8,13 @@ amount is exact.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 BPS = 10_000
 PPM = 1_000_000
+JobKind = Literal["hashchain", "matmul", "mlp"]
 
 
 class _Strict(BaseModel):
@@ -74,6 +75,19 @@ class CapacityParams(_Strict):
     """Availability pays only from this many consecutive passed challenges on."""
 
 
+class CanaryParams(_Strict):
+    """Canary jobs with known answers the network sends to providers (challenges.derive_canaries)."""
+
+    enabled: bool = True
+    period_s: Annotated[int, Field(ge=60, le=86_400)] = 3_600
+    rate_bps: Annotated[int, Field(ge=0, le=BPS)] = 1_000
+    """Share of providers that get a canary each period."""
+    kind: JobKind = "hashchain"
+    units: Annotated[int, Field(ge=1, le=16)] = 4
+    size: Annotated[int, Field(ge=1, le=100_000)] = 20_000
+    deadline_s: Annotated[int, Field(ge=60, le=86_400)] = 900
+
+
 class ReputationParams(_Strict):
     """Decayed Beta reputation (the same update as storage's): score = α / (α + β)."""
 
@@ -95,6 +109,7 @@ class ComputeParams(_Strict):
     market: MarketParams = MarketParams()
     verify: VerifyParams = VerifyParams()
     capacity: CapacityParams = CapacityParams()
+    canary: CanaryParams = CanaryParams()
     reputation: ReputationParams = ReputationParams()
 
     @model_validator(mode="after")

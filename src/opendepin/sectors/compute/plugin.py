@@ -3,6 +3,7 @@ and results are spot-checked, compared across replicas and bisected. docs/comput
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, ClassVar
 
@@ -18,15 +19,26 @@ from opendepin.sectors.base import (
     SectorServices,
 )
 from opendepin.sectors.compute.attributes import ComputeMakerAttributes, ComputeOwnerAttributes
-from opendepin.sectors.compute.challenges import AUDIT, CAPACITY, derive_audit, derive_capacity
+from opendepin.sectors.compute.challenges import (
+    AUDIT,
+    CANARY,
+    CAPACITY,
+    derive_audit,
+    derive_canaries,
+    derive_capacity,
+)
 from opendepin.sectors.compute.evaluate import evaluate_compute
 from opendepin.sectors.compute.params import ComputeParams
 from opendepin.sectors.compute.reports import (
     BID,
     RESULT,
     BidPayload,
+    CanaryPayload,
     CapacityPayload,
     ResultPayload,
+)
+from opendepin.sectors.compute.reports import (
+    CANARY as CANARY_REPORT,
 )
 from opendepin.sectors.compute.reports import (
     CAPACITY as CAPACITY_REPORT,
@@ -49,7 +61,12 @@ class ComputeSector(SectorPlugin):
         return self.params
 
     def report_kinds(self) -> Mapping[str, type[BaseModel]]:
-        return {BID: BidPayload, RESULT: ResultPayload, CAPACITY_REPORT: CapacityPayload}
+        return {
+            BID: BidPayload,
+            RESULT: ResultPayload,
+            CAPACITY_REPORT: CapacityPayload,
+            CANARY_REPORT: CanaryPayload,
+        }
 
     def ingest_policy(self, kind: str) -> IngestPolicy:
         """Device time within the network's window; `seq` unique (an agent answers challenges and delivers
@@ -70,10 +87,16 @@ class ComputeSector(SectorPlugin):
         seen by the next epoch too (its deadline may fall there)."""
         c = self.compute.capacity
         lookback = c.period_s + c.work_s + c.grace_s
-        return (
+        kinds = [
             ChallengeKind(AUDIT, self.compute.verify.audit_period_s, derive_audit, 0, True),
             ChallengeKind(CAPACITY, c.period_s, derive_capacity, lookback, True),
-        )
+        ]
+        k = self.compute.canary
+        if k.enabled:
+            job = {"kind": k.kind, "units": k.units, "size": k.size}
+            derive = functools.partial(derive_canaries, rate_bps=k.rate_bps, job=job)
+            kinds.append(ChallengeKind(CANARY, k.period_s, derive, k.period_s + k.deadline_s, True))
+        return kinds
 
     def routes(self, services: SectorServices) -> APIRouter:
         from opendepin.sectors.compute.routes import build_router

@@ -4,6 +4,7 @@
   unit the provider asks and the deposit it puts up from its bond;
 - `compute.result`: one run of a lease: the output of every unit and the Merkle root over their hashes
   (merkle.py); the engine spot-checks units drawn after the result arrived;
+- `compute.canary`: the answer to a canary job the network sent the provider (known to the engine);
 - `compute.capacity`: the answer to an hourly capacity challenge: nonces whose hashes fall under the
   target the provider's claimed benchmark sets (capacity.py).
 """
@@ -19,6 +20,7 @@ from opendepin.sectors.compute.jobs import MAX_OUTPUT_BYTES
 BID = "compute.bid"
 RESULT = "compute.result"
 CAPACITY = "compute.capacity"
+CANARY = "compute.canary"
 
 Hex32 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 MAX_UNITS = 128
@@ -41,6 +43,17 @@ class ResultPayload(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
     order: Hex32
     run: Annotated[int, Field(ge=0, le=1_000_000)]
+    root: Hex32
+    outputs: Annotated[
+        list[Annotated[bytes, Field(max_length=MAX_OUTPUT_BYTES)]], Field(min_length=1, max_length=MAX_UNITS)
+    ]
+
+
+class CanaryPayload(BaseModel):
+    """The answer to canary `challenge`: every unit's output and their root."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    challenge: Hex32
     root: Hex32
     outputs: Annotated[
         list[Annotated[bytes, Field(max_length=MAX_OUTPUT_BYTES)]], Field(min_length=1, max_length=MAX_UNITS)

@@ -17,7 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from opendepin.sectors.base import EpochWindow, SectorInput, SectorServices
 from opendepin.sectors.compute.attributes import Hardware
-from opendepin.sectors.compute.challenges import AUDIT, CAPACITY, capacity_deadline, capacity_target
+from opendepin.sectors.compute.challenges import AUDIT, CANARY, CAPACITY, capacity_deadline, capacity_target
 from opendepin.sectors.compute.evaluate import evaluate_compute, load_order
 from opendepin.sectors.compute.orders import Order, OrderError, decode_order
 from opendepin.sectors.compute.reports import RESULT
@@ -88,6 +88,25 @@ def build_router(services: SectorServices, sector: ComputeSector) -> APIRouter:
             "work_s": c.work_s,
             "target": str(capacity_target(hardware.benchmark_hps, c.work_s, c.expected_solutions)),
             "min_solutions": c.min_solutions,
+            "now": services.now(),
+        }
+
+    @router.get("/canary/{device_id}")
+    async def canary(device_id: str) -> dict[str, Any]:
+        """The canary jobs of the current period addressed to this provider (usually none)."""
+        if not params.canary.enabled:
+            return {"canaries": [], "now": services.now()}
+        issued = await run_in_threadpool(services.current_challenge, CANARY)
+        mine = [c for c in issued if c.device == device_id]
+        return {
+            "canaries": [
+                {
+                    "challenge": c.challenge_id,
+                    "job": dict(c.payload),
+                    "deadline": c.issued_at + params.canary.deadline_s,
+                }
+                for c in mine
+            ],
             "now": services.now(),
         }
 

@@ -40,7 +40,7 @@ from opendepin.sectors.compute.client.runner import JobFailed, Limits, run_isola
 from opendepin.sectors.compute.jobs import JobSpec
 from opendepin.sectors.compute.merkle import outputs_root
 from opendepin.sectors.compute.orders import parse_order
-from opendepin.sectors.compute.reports import BID, CAPACITY, RESULT
+from opendepin.sectors.compute.reports import BID, CANARY, CAPACITY, RESULT
 
 DEFAULT_CELL = "8c1f1d48945d9ff"
 
@@ -185,8 +185,29 @@ class Agent:
     # --- one poll -----------------------------------------------------------------------------------------
     def step(self) -> None:
         self.capacity()
+        self.canaries()
         self.bid()
         self.work()
+
+    def canaries(self) -> None:
+        """Run the canary jobs the network sent this provider (known answers: they test that it computes)."""
+        for canary in self.api.get(f"{SECTOR}/canary/{self.device_id}")["canaries"]:
+            if canary["challenge"] in self.answered:
+                continue
+            self.answered.add(canary["challenge"])
+            job = JobSpec.from_map(canary["job"])
+            try:
+                outputs = self.cheat(job, run_isolated(job, self.limits))
+            except JobFailed as error:
+                self.log(f"canary {canary['challenge'][:10]}: {error}")
+                continue
+            payload = {
+                "challenge": canary["challenge"],
+                "root": outputs_root(outputs).hex(),
+                "outputs": outputs,
+            }
+            result = self.send(CANARY, payload)
+            self.log(f"canary {canary['challenge'][:10]}: {result['status']}")
 
     def capacity(self) -> None:
         try:
