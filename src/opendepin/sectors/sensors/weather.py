@@ -30,7 +30,7 @@ from opendepin.sectors.sensors.reports import (
     TEMPERATURE,
     WIND_SPEED,
 )
-from opendepin.sectors.sensors.solar import altitude_pressure_pa, clear_sky_milli, sun_position
+from opendepin.sectors.sensors.solar import clear_sky_milli
 
 WEATHER_FIELDS = [FIELDS[p] for p in PARAMS]
 SUMMARY = ("t", "rh", "p", "sun", "lit")
@@ -178,20 +178,26 @@ def _summaries(
     clear = elevation = slot_elevation = None
     if position is not None and deployment.enabled:
         lat, lon = position[0] / 1e7, position[1] / 1e7
-        # clear sky only where it is compared: scored samples with a valid irradiance
-        rows = np.flatnonzero(good[:, SOLAR])
+        # the clear-sky model at every slot boundary of the scored hours; a sample takes the linear
+        # interpolation between the boundaries of its slot (integer, toward −∞), a slot its start's elevation
+        slots, step = profile.slots_per_hour, profile.step_s
+        edges = np.array([h + k * step for h in scores.hours for k in range(slots + 1)], dtype=np.int64)
+        edge_clear, edge_elevation = clear_sky_milli(edges, lat, lon, elevation_m, deployment.linke_turbidity)
+        edge_clear = edge_clear.reshape(len(scores.hours), slots + 1)
+        edge_elevation = edge_elevation.reshape(len(scores.hours), slots + 1)
+        slot_elevation = edge_elevation[:, :slots]
         clear = np.zeros(len(series), dtype=np.int64)
         elevation = np.full(len(series), -90.0)
+        rows = np.flatnonzero(good[:, SOLAR])
         if rows.size:
-            clear[rows], elevation[rows] = clear_sky_milli(
-                series.ts[rows], lat, lon, elevation_m, deployment.linke_turbidity
-            )
-        grid = np.array(
-            [h + k * profile.step_s for h in scores.hours for k in range(profile.slots_per_hour)],
-            dtype=np.int64,
-        )
-        slot_elevation = sun_position(grid, lat, lon, altitude_pressure_pa(elevation_m))[0]
-        slot_elevation = slot_elevation.reshape(len(scores.hours), profile.slots_per_hour)
+            index = {h: k for k, h in enumerate(scores.hours)}
+            offset = series.ts[rows] - hour_of[rows]
+            hk = np.array([index[int(h)] for h in hour_of[rows].tolist()], dtype=np.int64)
+            slot, into = offset // step, offset % step
+            c0, c1 = edge_clear[hk, slot], edge_clear[hk, np.minimum(slot + 1, slots)]
+            e0, e1 = edge_elevation[hk, slot], edge_elevation[hk, np.minimum(slot + 1, slots)]
+            clear[rows] = c0 + ((c1 - c0) * into) // step
+            elevation[rows] = e0 + (e1 - e0) * (into / step)
     hourly_t: list[int] = []
     hourly_wind: list[int] = []
     neighbours = params.neighbours

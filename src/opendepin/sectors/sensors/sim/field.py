@@ -60,11 +60,18 @@ class Regional:
 
 
 def _ar1(rng: np.random.Generator, n: int, phi: float, sigma: float) -> FloatArray:
-    out = np.empty(n)
+    """x_k = φ·x_(k−1) + e_k, e ~ N(0, σ), started from the stationary distribution; evaluated in blocks as
+    x_k = φ^k · (x_0 + Σ_(j≤k) e_j φ^(−j)) (blocks keep φ^(−j) small)."""
     x = rng.normal(0.0, sigma / math.sqrt(1 - phi * phi))
-    for k, e in enumerate(rng.normal(0.0, sigma, n)):
-        x = phi * x + e
-        out[k] = x
+    noise = rng.normal(0.0, sigma, n)
+    out = np.empty(n)
+    block = 128
+    powers = phi ** np.arange(1, block + 1)
+    for s in range(0, n, block):
+        chunk = noise[s : s + block]
+        pw = powers[: chunk.size]
+        out[s : s + chunk.size] = pw * (x + np.cumsum(chunk / pw))
+        x = out[s + chunk.size - 1]
     return out
 
 
