@@ -67,6 +67,7 @@ def test_cli_writes_table_chart_and_text(tmp_path: Path) -> None:
     args += ["--param", "price.initial=0.05:0.2", "--param", "sectors.wireless.initial_usd_per_day=100:1000"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
+    assert "These indices are uncertain" in result.output and "N = 4 here" in result.output
     assert {p.name for p in tmp_path.iterdir()} >= {
         "sobol.parquet",
         "tornado.png",

@@ -33,6 +33,8 @@ OUTCOMES = {
     "final_price": "final token price, USD (median over runs)",
     "final_devices": "devices at the end (median over runs)",
 }
+UNCERTAIN_CONF = 0.25
+"""Confidence half-width of an index above which the text warns that the design is too small."""
 DEFAULT_SPREAD = 0.5
 """Default range of an input: its value × (1 − spread) to × (1 + spread), fractions kept within [0, 1]."""
 
@@ -47,6 +49,7 @@ class SobolResult:
     design: FloatArray
     names: tuple[str, ...]
     runs: int
+    base_samples: int
 
 
 def _value_at(spec: ScenarioSpec, dotted: str) -> float:
@@ -130,7 +133,8 @@ def compute_sobol(
             "ST_conf": np.asarray(indices["ST_conf"], dtype=np.float64),
         }
     ).sort("ST", descending=True)
-    return SobolResult(outcome, table, outcomes, np.asarray(design, dtype=np.float64), names, runs)
+    design_array = np.asarray(design, dtype=np.float64)
+    return SobolResult(outcome, table, outcomes, design_array, names, runs, base_samples)
 
 
 def plot_tornado(result: SobolResult, path: Path) -> Path:
@@ -172,4 +176,10 @@ def describe_sobol(result: SobolResult) -> str:
         text += f" The outcome is essentially {top['input']} alone: a verdict on it restates that input."
     else:
         text += f" No single input decides it; {top['input']} matters most."
+    widest = max(r["ST_conf"] for r in rows)
+    if widest > UNCERTAIN_CONF:
+        text += (
+            f" These indices are uncertain (confidence half-widths up to {widest:.2f}): raise the samples "
+            f"(N = {result.base_samples} here) before relying on them."
+        )
     return text
