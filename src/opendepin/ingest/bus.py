@@ -8,8 +8,10 @@ workers that store them (docs/production.md).
 - An edge acknowledges its sender only after JetStream's publish acknowledgement (the report is on the
   stream's disk).
 - Workers share one durable pull consumer (`gate-workers`): explicit ack, sent only after the PostgreSQL
-  commit; `MaxDeliver` bounds redeliveries, after which a worker moves the message to the dead-letter
-  stream `DEPIN_DEAD` (`depin.dead.<reason>`) with the reason, and acknowledges it.
+  commit. A worker that has seen a message fail `MAX_DELIVER` times moves it to the dead-letter stream
+  `DEPIN_DEAD` (`depin.dead.<reason>`) with the reason and acknowledges it. The server's own MaxDeliver
+  is unlimited on purpose: a delivery lost on the way (a pull that timed out on a loaded machine) must
+  never count toward dropping a report nobody has processed.
 """
 
 from __future__ import annotations
@@ -94,7 +96,7 @@ async def ensure_streams(js: JetStreamContext, names: BusNames) -> None:
             durable_name=names.consumer,
             ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=DeliverPolicy.ALL,
-            max_deliver=MAX_DELIVER,
+            max_deliver=-1,
             ack_wait=ACK_WAIT_SECONDS,
             max_ack_pending=100_000,
         ),

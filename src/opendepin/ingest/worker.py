@@ -59,6 +59,9 @@ STAGING = (
     "CREATE TEMP TABLE IF NOT EXISTS staging_reports (report_id TEXT, device_id TEXT, kind TEXT, seq BIGINT, "
     "ts BIGINT, received_at BIGINT, envelope BYTEA, signature BYTEA) ON COMMIT DELETE ROWS"
 )
+FETCH_SECONDS = 2.0
+"""How long a pull waits for a full batch (a shorter wait times out on a loaded machine and leaves the
+delivered messages to come back only after the ack wait)."""
 COLUMNS = "report_id, device_id, kind, seq, ts, received_at, envelope, signature"
 
 
@@ -263,6 +266,7 @@ class GateWorker:
                 )
             self.store._append_rejections(cur, rejected, params.rejection_samples)
         self.stats.last_commit = time.time()
+        log.debug("stored a batch: %d accepted, %d refused", len(accepted), len(rejected))
         self.stats.batch_seconds += time.perf_counter() - began
         self.stats.batches += 1
         self.stats.accepted += len(accepted)
@@ -305,11 +309,12 @@ class GateWorker:
         js = nc.jetstream()
         await ensure_streams(js, self.names)
         sub = await js.pull_subscribe_bind(self.names.consumer, self.names.stream)
+        log.info("consuming %s as %s", self.names.stream, self.names.consumer)
         idle_since = time.monotonic()
 
         async def fetch() -> list[Msg]:
             try:
-                return list(await sub.fetch(self.batch, timeout=0.5))
+                return list(await sub.fetch(self.batch, timeout=FETCH_SECONDS))
             except (TimeoutError, NatsTimeout):
                 return []
 

@@ -1,0 +1,122 @@
+"""Closing an epoch at network scale: N devices x 24 hourly heartbeats stored, then `Node.close_epoch`
+(gather from the store, the wireless rules, rewards, Merkle root, save), timed with its peak memory, next
+to a bare polars group-by (heartbeats per device) over the same rows, measured in the same process.
+
+Each size runs in its own process so that peak memory (ru_maxrss) is that size's. Reports are stored
+directly (the ingest gate is measured by benchmarks/ingest.py and benchmarks/pipeline.py); signatures are
+not checked when an epoch closes, so the stored signature bytes are placeholders.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import polars as pl
+
+from opendepin.clock import SimulatedClock
+from opendepin.config import MakerConfig, NetworkConfig
+from opendepin.node import Node
+from opendepin.reports.envelope import Envelope, compute_report_id, encode_envelope
+from opendepin.reports.model import ReportRecord
+from opendepin.store.base import StoredReport
+from opendepin.store.sqlite import SQLiteStore
+
+MAKER = "0x" + "11" * 20
+HOURS = 24
+CELLS = ("8c1f1d48945d9ff", "8c1f1d48945dbff", "8c1f1d48945d1ff", "8c1f1d48945d3ff")
+
+
+def _device_id(i: int) -> str:
+    return "ed25519:" + i.to_bytes(32, "big").hex()
+
+
+def measure(devices: int, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    config = NetworkConfig(makers=[MakerConfig(name="bench", address=MAKER)])
+    genesis = config.epochs.genesis_ts
+    with tempfile.TemporaryDirectory() as tmp:
+        store = SQLiteStore(Path(tmp) / "epoch.sqlite3")
+        for start in range(0, devices, 10_000):
+            with store._tx() as cur:
+                cur.executemany(
+                    "INSERT INTO devices (device_id, key_type, owner, maker, location, onboarded_at, "
+                    "attestation) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (_device_id(i), "ed25519", "0x" + f"{i % 5000:040x}", MAKER, CELLS[i % 4], 0, "{}")
+                        for i in range(start, min(devices, start + 10_000))
+                    ],
+                )
+        rows_device: list[str] = []
+        rows_ts: list[int] = []
+        batch: list[StoredReport] = []
+        for i in range(devices):
+            device = _device_id(i)
+            for hour in range(HOURS):
+                ts = genesis + hour * 3600 + 60
+                envelope = encode_envelope(
+                    Envelope("wireless.heartbeat", device, ts, hour, {"lat": 52.52, "lon": 13.405})
+                )
+                record = ReportRecord(
+                    compute_report_id(envelope),
+                    "wireless.heartbeat",
+                    device,
+                    ts,
+                    hour,
+                    {"lat": 52.52, "lon": 13.405},
+                    ts,
+                )
+                batch.append(StoredReport(record, envelope, b"\0" * 64))
+                rows_device.append(device)
+                rows_ts.append(ts)
+            if len(batch) >= 50_000:
+                store.append(batch, [])
+                batch = []
+        store.append(batch, [])
+
+        frame = pl.DataFrame({"device": rows_device, "ts": rows_ts})
+        del rows_device, rows_ts
+        start = time.perf_counter()
+        counts = frame.group_by("device").agg(pl.len().alias("heartbeats"))
+        bare = time.perf_counter() - start
+        assert counts.height == devices
+        del frame, counts
+
+        clock = SimulatedClock(genesis + config.epochs.length_seconds + config.epochs.lateness_seconds)
+        node = Node(config, store, clock)
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        start = time.perf_counter()
+        record = node.close_epoch(0)
+        close = time.perf_counter() - start
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        rewarded = len({row[0] for row in record.device_rewards})
+        store.close()
+    out.put((devices, close, bare, before / 1024, peak / 1024, rewarded))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--devices", type=int, nargs="+", default=[1_000, 10_000])
+    args = parser.parse_args()
+    context = multiprocessing.get_context("spawn")
+    print(f"epoch close of N devices x {HOURS} heartbeats vs a bare polars group-by of the same rows")
+    for devices in args.devices:
+        queue = context.Queue()
+        process = context.Process(target=measure, args=(devices, queue))
+        process.start()
+        devices_, close, bare, before, peak, owners = queue.get()
+        process.join()
+        print(
+            f"{devices_:>9,} devices ({devices_ * HOURS:,} reports): close {close:8.2f} s, "
+            f"group-by {bare:7.3f} s, close / group-by {close / bare:8.1f}x, "
+            f"peak memory {peak:,.0f} MiB (before the close {before:,.0f} MiB), {owners:,} devices paid"
+        )
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
