@@ -125,7 +125,7 @@ def place_stations(
         site = make_site(lat, lon, seed, index, rng)
         if behaviour == AB_IDENTICAL:
             sensors = "aq"
-        elif behaviour == HONEST and index % 5 == 0:
+        elif behaviour == HONEST and index % 10 == 0:
             sensors = "weather+aq"
         else:
             sensors = "weather"  # a cheater's whole station cheats
