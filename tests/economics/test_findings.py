@@ -12,7 +12,7 @@ from opendepin.economics.findings import compute_findings
 from opendepin.economics.metrics import compute_percentiles, compute_run_summary, compute_step_metrics
 from opendepin.economics.model import SimulationResult, simulate
 from opendepin.economics.report import compose_report, key_numbers
-from opendepin.economics.spec import DeviceTypeSpec, PriceSpec, ScenarioSpec
+from opendepin.economics.spec import DeviceTypeSpec, PriceSpec, ScenarioSpec, TokenSpec
 from tests.economics.helpers import steady_scenario
 
 
@@ -67,3 +67,24 @@ def test_report_states_the_numbers() -> None:
     assert "**A token price below $1**" in text
     table = key_numbers(percentiles, 730)
     assert table.rows[0][0] == "circulating supply (tokens)"
+
+
+def test_runs_that_run_out_of_supply_are_not_sustainable() -> None:
+    """Demand worth far more than the supply at a fixed price: burns are capped by what circulates, revenue
+    is what was burned (not the USD demand), and the runs count as exhausted, never as sustainable."""
+    spec = steady_scenario(
+        days=400,
+        token=TokenSpec(initial_supply=10_000),
+        price=PriceSpec(kind="gbm", initial=1.0, volatility_per_year=0.0),
+    )  # $10,000 a day at $1 burns 10,000 tokens a day against 100 minted
+    result = simulate((spec,), 3, seed=1)
+    metrics = compute_step_metrics(result)
+    summary = compute_run_summary(result, metrics)
+    assert summary["exhausted"].to_list() == [True] * 3
+    assert summary["sustainable_from_day"].is_nan().all()
+    burned = result.channel("burned")
+    assert (burned[-1] <= 100.0 + 1e-3).all()  # only what the day minted can burn once the supply is gone
+    revenue = result.channel("revenue_usd")
+    assert revenue[-1].max() <= 100.0 + 1e-3 and result.channel("unmet_usd")[-1].min() > 9_000
+    findings = compute_findings(result, metrics, summary)
+    assert findings.exhausted_share == 1.0 and findings.sustainable_share == 0.0
