@@ -173,3 +173,36 @@ def test_a_community_an_anchor_corroborates_is_not_closed() -> None:
     assert (closed.factor == 0.0).all()
     corroborated, _ = detect_structure(links, usable, devices, TRUST, 2, np.ones(n, dtype=bool))
     assert (corroborated.factor == 1.0).all()
+
+
+def test_radios_whose_signal_puts_them_within_350_m_do_not_witness_each_other() -> None:
+    from opendepin.sectors.wireless.poc.evidence import LinkTable
+    from opendepin.sectors.wireless.poc.linkmodel import compute_expected_rssi_dbm
+    from opendepin.sectors.wireless.poc.trust import compute_too_close_rssi_dbm, judge_links
+
+    devices = DeviceTable(
+        ["a", "b"],
+        np.array([0, 1], dtype=np.int64),
+        np.zeros((2, 2)),
+        np.full(2, 3.0),
+        np.ones(2, dtype=bool),
+    )
+    tx, gains = np.full(3, 27.0), np.full(3, 6.0)
+    distance = np.array([600.0, 600.0, 2_500.0])
+    nominal = compute_expected_rssi_dbm(tx, gains, distance, TRUST)
+    rssi = np.array([-60.0, nominal[1], -95.0])  # a neighbour 50 m away; an honest link; a loud far link
+    links = LinkTable(
+        np.arange(3),
+        np.zeros(3, dtype=np.int64),
+        np.ones(3, dtype=np.int64),
+        rssi,
+        tx,
+        distance,
+        np.full(3, 2.0),
+    )
+    judged = judge_links(links, devices, TRUST)
+    assert judged.too_close is not None
+    assert judged.too_close.tolist() == [True, False, False]
+    limit = compute_too_close_rssi_dbm(tx[:1], gains[:1], TRUST)[0]
+    at_350 = compute_expected_rssi_dbm(tx[:1], gains[:1], np.array([350.0]), TRUST)[0]
+    assert limit == at_350 + 4.0 * TRUST.shadowing_sigma_db

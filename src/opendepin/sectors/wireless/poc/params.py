@@ -41,6 +41,8 @@ class TrustParams(_Frozen):
     sensitivity_dbm: float = -120.0
     implausible_probability: Annotated[float, Field(gt=0, lt=1)] = 1e-5
     max_direct_lag_ms: Annotated[int, Field(ge=0)] = 100
+    too_close_m: Annotated[float, Field(gt=0, description="radios closer than this do not witness")] = 350.0
+    too_close_sigma: Annotated[float, Field(gt=0)] = 4.0
     expected_hear_probability: Annotated[float, Field(gt=0, lt=1)] = 0.8
     silence_min_expected: Annotated[float, Field(gt=0)] = 4.0
     silence_full_ratio: Annotated[float, Field(ge=0, le=1)] = 0.05

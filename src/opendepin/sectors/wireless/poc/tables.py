@@ -89,11 +89,14 @@ def build_tables(
 def apply_link_judgement(
     tables: EpochTables, judged: LinkJudgement, verdicts: dict[str, Verdict], params: PocParams
 ) -> None:
-    """Relayed and implausible links get their own verdict and leave their beacon's witness list."""
+    """Relayed, implausible and too-close-by-RSSI links get their own verdict and leave their beacon's
+    witness list (the detectors still read them)."""
     dropped: set[str] = set()
     touched: dict[int, BeaconEntry] = {}
     relayed, implausible = judged.relayed.tolist(), judged.implausible.tolist()
-    for row in np.flatnonzero(judged.relayed | judged.implausible).tolist():
+    close = judged.too_close if judged.too_close is not None else np.zeros_like(judged.relayed)
+    limit = judged.too_close_rssi_dbm
+    for row in np.flatnonzero(judged.relayed | judged.implausible | close).tolist():
         beacon, witness = tables.rows[row]
         report_id = witness.report.report_id
         base = {
@@ -120,6 +123,16 @@ def apply_link_judgement(
                     "expected_rssi_dbm": round(float(judged.expected_rssi_dbm[row]), 2),
                     "hear_probability": float(f"{judged.hear_probability[row]:.3g}"),
                     "min_probability": params.trust.implausible_probability,
+                },
+            )
+        elif limit is not None:
+            verdicts[report_id] = Verdict(
+                report_id,
+                "witness.too_close_by_rssi",
+                {
+                    **base,
+                    "max_rssi_dbm": round(float(limit[row]), 2),
+                    "too_close_m": params.trust.too_close_m,
                 },
             )
         dropped.add(report_id)

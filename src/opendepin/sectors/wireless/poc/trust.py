@@ -68,6 +68,10 @@ class LinkJudgement:
     implausible: BoolArray
     hear_probability: FloatArray
     expected_rssi_dbm: FloatArray
+    too_close: BoolArray | None = None
+    """Direct links so loud that, even with `too_close_sigma` of lucky shadowing, the radios stand within
+    `too_close_m` of each other (whatever they assert): not paid, like Helium's too-close rule."""
+    too_close_rssi_dbm: FloatArray | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +93,20 @@ def judge_links(links: LinkTable, devices: DeviceTable, trust: TrustParams) -> L
     hear = compute_hear_probability(expected, trust)
     relayed = links.lag_ms > trust.max_direct_lag_ms
     implausible = ~relayed & (hear < trust.implausible_probability)
-    return LinkJudgement(relayed, implausible, hear, expected)
+    limit = compute_too_close_rssi_dbm(links.tx_power_dbm, gains, trust)
+    too_close = ~relayed & ~implausible & (links.distance_m >= trust.too_close_m) & (links.rssi_dbm > limit)
+    return LinkJudgement(relayed, implausible, hear, expected, too_close, limit)
+
+
+def compute_too_close_rssi_dbm(
+    tx_power_dbm: FloatArray, gains_dbi: FloatArray, trust: TrustParams
+) -> FloatArray:
+    """The loudest RSSI two radios `too_close_m` apart give with `too_close_sigma` of lucky shadowing: the
+    median at that distance + k·σ. Anything louder puts them closer than `too_close_m`."""
+    at_limit = compute_expected_rssi_dbm(
+        tx_power_dbm, gains_dbi, np.full(len(tx_power_dbm), trust.too_close_m), trust
+    )
+    return at_limit + trust.too_close_sigma * trust.shadowing_sigma_db
 
 
 def compute_conditional_surprise(

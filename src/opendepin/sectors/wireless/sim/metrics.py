@@ -16,6 +16,7 @@ NOT_SUSPICION = frozenset(
         "witness.too_late",
         "witness.implausible_link",
         "witness.too_close",
+        "witness.too_close_by_rssi",
     }
 )
 """Reasons about activity, selection or link physics, not blame (a relayed witness's hearer is a victim;
