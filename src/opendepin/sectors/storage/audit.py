@@ -18,6 +18,7 @@ import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 
 import numpy as np
 
@@ -76,15 +77,21 @@ class Piece:
 def reservoir(audit_id: str, device: str, pieces: Iterable[Piece], slots: int) -> list[Piece]:
     """A-Res: the `slots` pieces with the smallest −ln(U)/size, U uniform in (0, 1] from the draw; ties by
     key. `detmath.log` gives the same bits on every machine."""
-    listed = list(pieces)
-    if not listed:
+    by_key = {p.key: p for p in pieces}
+    if not by_key:
         return []
-    u = (
-        np.array(draws(audit_id, ("reservoir", device), [p.key for p in listed]), dtype=np.float64) + 1
-    ) / _TWO64
-    keys = -detmath.log(u) / np.array([float(p.size) for p in listed])
-    keyed = sorted(zip(keys.tolist(), (p.key for p in listed), listed, strict=True), key=lambda i: i[:2])
-    return [piece for _, _, piece in keyed[:slots]]
+    order = ranking(audit_id, device, tuple(sorted((p.key, p.size) for p in by_key.values())))
+    return [by_key[key] for key in order[:slots]]
+
+
+@lru_cache(maxsize=32_768)
+def ranking(audit_id: str, device: str, keyed: tuple[tuple[str, int], ...]) -> tuple[str, ...]:
+    """Every piece key of `keyed` ((key, size) pairs) in A-Res order, remembered: a provider and the
+    epoch that judges it rank the same pieces in the same period."""
+    keys = [key for key, _ in keyed]
+    u = (np.array(draws(audit_id, ("reservoir", device), keys), dtype=np.float64) + 1) / _TWO64
+    weights = -detmath.log(u) / np.array([float(size) for _, size in keyed])
+    return tuple(key for _, key in sorted(zip(weights.tolist(), keys, strict=True)))
 
 
 def stripe_audited(audit_id: str, segment: str, rate: Fraction) -> bool:
