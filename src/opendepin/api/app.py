@@ -22,7 +22,7 @@ from opendepin.api.deps import json_body_limit
 from opendepin.api.exact import ExactJSONResponse
 from opendepin.api.openapi import node_openapi
 from opendepin.api.ratelimit import RateLimiter
-from opendepin.api.routes import devices, epochs, explorer, health, reports, usage
+from opendepin.api.routes import devices, epochs, explorer, health, metrics, reports, usage
 from opendepin.explorer.chain import ChainView
 from opendepin.explorer.web import mount_explorer
 from opendepin.node import Node
@@ -67,7 +67,7 @@ def create_app(node: Node, chain: ChainView | None = None) -> FastAPI:
         params.rejections_per_second, params.rejection_burst, params.rate_limited_sources, node.clock.now
     )
     app.add_middleware(BoundedJSONMiddleware, max_bytes=json_body_limit(params))
-    for module in (reports, usage, devices, epochs, explorer, health):
+    for module in (reports, usage, devices, epochs, explorer, health, metrics):
         app.include_router(module.router)
     for name, plugin in sorted(node.sectors.items()):
         router = plugin.routes(node)
