@@ -288,7 +288,6 @@ def serve_node(data_dir: Path, settings: ServeSettings, catch_up: bool = False) 
     """Run the node on wall-clock time until interrupted: HTTP (and MQTT) ingest, the epoch scheduler,
     settlement on the chain, `/metrics`. Raises BacklogRefused before serving anything (see
     `check_backlog`)."""
-    from opendepin.api.routes import metrics as metrics_routes
     from opendepin.clock import SimulatedClock, SystemClock
     from opendepin.config import load_config
     from opendepin.ingest.metrics import metrics_of
@@ -325,7 +324,6 @@ def serve_node(data_dir: Path, settings: ServeSettings, catch_up: bool = False) 
         log.info("ingesting MQTT from %s (%s/reports/#)", settings.mqtt, settings.mqtt_prefix)
     view = None if chain.kind == "none" else BackendChainView(lambda: chain.backend, chain.kind, chain.lock)
     app = create_app(node, view)
-    app.include_router(metrics_routes.router)
     if bus is not None:
         app.state.bus_pending = bus.edge.pending
     try:
