@@ -52,9 +52,11 @@ class BusNames:
     dead_stream: str = DEAD_STREAM
     dead_prefix: str = DEAD_PREFIX
     consumer: str = CONSUMER
+    ack_wait: float = ACK_WAIT_SECONDS
+    """Seconds before a delivered, unacknowledged message is delivered again."""
 
     @classmethod
-    def prefixed(cls, tag: str) -> BusNames:
+    def prefixed(cls, tag: str, ack_wait: float = ACK_WAIT_SECONDS) -> BusNames:
         upper, lower = tag.upper(), tag.lower()
         return cls(
             f"{STREAM}_{upper}",
@@ -62,6 +64,7 @@ class BusNames:
             f"{DEAD_STREAM}_{upper}",
             f"{lower}.dead",
             CONSUMER,
+            ack_wait,
         )
 
 
@@ -97,7 +100,7 @@ async def ensure_streams(js: JetStreamContext, names: BusNames) -> None:
             ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=DeliverPolicy.ALL,
             max_deliver=-1,
-            ack_wait=ACK_WAIT_SECONDS,
+            ack_wait=names.ack_wait,
             max_ack_pending=100_000,
         ),
     )

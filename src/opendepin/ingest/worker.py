@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -62,7 +64,17 @@ STAGING = (
 FETCH_SECONDS = 2.0
 """How long a pull waits for a full batch (a shorter wait times out on a loaded machine and leaves the
 delivered messages to come back only after the ack wait)."""
+FAULT_ENV = "DEPIN_WORKER_FAULT"
+"""For the fault suite: `POINT:N` makes the worker kill itself with SIGKILL at POINT of its N-th batch
+(`after_copy`: rows written, not committed; `after_commit`: committed, not acknowledged; `mid_ack`: half
+the batch acknowledged)."""
 COLUMNS = "report_id, device_id, kind, seq, ts, received_at, envelope, signature"
+
+
+def _fault(point: str, batch: int) -> None:
+    wanted = os.environ.get(FAULT_ENV, "")
+    if wanted and wanted == f"{point}:{batch}":
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def drain_workers(store: PostgresStore, closed_until: int) -> None:
@@ -265,6 +277,7 @@ class GateWorker:
                     "INSERT INTO report_seqs VALUES (%s, %s) ON CONFLICT DO NOTHING", sorted(unique)
                 )
             self.store._append_rejections(cur, rejected, params.rejection_samples)
+            _fault("after_copy", self.stats.batches + 1)
         self.stats.last_commit = time.time()
         log.debug("stored a batch: %d accepted, %d refused", len(accepted), len(rejected))
         self.stats.batch_seconds += time.perf_counter() - began
@@ -362,13 +375,17 @@ class GateWorker:
                     await msg.nak(delay=1.0)
             return
         # After the commit. A lost ack means a redelivery, which the database refuses as our own duplicate.
-        await asyncio.gather(*(msg.ack() for msg in msgs))
+        _fault("after_commit", self.stats.batches)
+        half = len(msgs) // 2
+        await asyncio.gather(*(msg.ack() for msg in msgs[:half]))
+        if os.environ.get(FAULT_ENV) == f"mid_ack:{self.stats.batches}":
+            await asyncio.sleep(0.2)  # let the first half leave before dying
+        _fault("mid_ack", self.stats.batches)
+        await asyncio.gather(*(msg.ack() for msg in msgs[half:]))
 
 
 def run_worker_process(config_path: str, dsn: str, nats_url: str) -> None:
     """Entry point of a worker process started by `depin serve --bus nats` (runs until terminated)."""
-    import signal
-
     from opendepin.config import load_config
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s worker: %(message)s")

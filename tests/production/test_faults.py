@@ -1,0 +1,94 @@
+"""Fault suite, ingest workers: a gate worker killed with SIGKILL after writing a batch but before the
+commit, after the commit but before acknowledging it, and half-way through its acks. Another worker then
+drains the stream; every report is stored exactly once, nothing is lost and nothing is counted twice
+(neither as accepted nor as refused)."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import time
+import uuid
+
+import pytest
+
+from opendepin.clock import SystemClock
+from opendepin.config import MakerConfig, NetworkConfig
+from opendepin.identity.keys import DeviceKey
+from opendepin.ingest.bus import BusEdge, BusNames, delete_streams
+from opendepin.ingest.worker import FAULT_ENV, GateWorker
+from opendepin.node import Node
+from opendepin.reports.envelope import sign_report
+from opendepin.store.postgres import PostgresStore
+from tests.conftest import MAKER, onboard_request
+from tests.store.pg import postgres_database
+
+NATS = "nats://127.0.0.1:4222"
+HEARTBEAT = {"lat": 52.52, "lon": 13.405}
+CONFIG = NetworkConfig(makers=[MakerConfig(name="m", address=MAKER.address)])
+BATCH = 100
+
+
+def _worker(dsn: str, names: BusNames, fault: str | None) -> None:
+    import os
+
+    if fault is not None:
+        os.environ[FAULT_ENV] = fault
+    worker = GateWorker(CONFIG, dsn, NATS, names, batch=BATCH)
+    asyncio.run(worker.run(idle_exit_seconds=4.0))
+
+
+async def _publish(names: BusNames, wires: list[bytes]) -> None:
+    edge = await BusEdge(NATS, names).connect()
+    try:
+        await edge.publish(wires, "fault-test")
+    finally:
+        await edge.close()
+
+
+async def _delete(names: BusNames) -> None:
+    edge = await BusEdge(NATS, names).connect()
+    assert edge.js is not None
+    await delete_streams(edge.js, names)
+    await edge.close()
+
+
+@pytest.mark.parametrize("fault", ["after_copy:2", "after_commit:2", "mid_ack:2"])
+def test_a_killed_worker_loses_nothing_and_counts_nothing_twice(fault: str) -> None:
+    with postgres_database() as dsn:
+        store = PostgresStore(dsn)
+        node = Node(CONFIG, store, SystemClock())
+        keys = [DeviceKey("ed25519", bytes([9, i]) + b"\x02" * 30) for i in range(50)]
+        for key in keys:
+            node.onboard(onboard_request(CONFIG.name, key))
+        store.close()
+        now = int(time.time())
+        wires = [
+            sign_report(k, "wireless.heartbeat", now, seq, HEARTBEAT).to_wire()
+            for seq in (1, 2, 3, 4, 5, 6)
+            for k in keys
+        ]
+        names = BusNames.prefixed("f" + uuid.uuid4().hex[:10], ack_wait=2.0)
+        try:
+            asyncio.run(_publish(names, wires))
+            context = multiprocessing.get_context("spawn")
+            doomed = context.Process(target=_worker, args=(dsn, names, fault))
+            doomed.start()
+            doomed.join(timeout=240)
+            assert doomed.exitcode == -9, f"the worker was to die by SIGKILL at {fault}"
+            survivor = context.Process(target=_worker, args=(dsn, names, None))
+            survivor.start()
+            survivor.join(timeout=240)
+            assert survivor.exitcode == 0
+        finally:
+            asyncio.run(_delete(names))
+        store = PostgresStore(dsn)
+        try:
+            stored = store._query("SELECT device_id, seq FROM reports")
+            refused = store.rejection_counts(0, 2**62)
+            last = store.last_seqs()
+        finally:
+            store.close()
+    assert len(stored) == len(wires) == len(set(stored))  # nothing lost, nothing twice
+    assert refused == {}  # a redelivery of our own commit is not counted as a refusal
+    assert set(last.values()) == {6}
