@@ -71,7 +71,7 @@ def test_a_killed_worker_loses_nothing_and_counts_nothing_twice(fault: str) -> N
         names = BusNames.prefixed("f" + uuid.uuid4().hex[:10], ack_wait=2.0)
         try:
             asyncio.run(_publish(names, wires))
-            context = multiprocessing.get_context("spawn")
+            context = multiprocessing.get_context("fork")  # the test process has everything imported
             doomed = context.Process(target=_worker, args=(dsn, names, fault))
             doomed.start()
             doomed.join(timeout=240)
