@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from opendepin.api.app import create_app
 from opendepin.clock import SimulatedClock
 from opendepin.config import MakerConfig, parse_config
+from opendepin.explain import explain_device
 from opendepin.identity.keys import DeviceKey
 from opendepin.identity.wallets import Wallet
 from opendepin.node import Node
@@ -151,3 +152,9 @@ def test_two_providers_a_tenant_a_kill_and_a_rescheduled_job(
     assert (cheap.device_id, "compute.deadline_missed") in notes
     assert not any(r == "compute.canary_missed" for _, r in notes)
     assert sum(1 for v in detail.verdicts if v[2] == "ok" and "canary" in v[3]) == 2
+    # `depin explain` shows the killed provider's deadline miss with its evidence, and what it was paid for
+    explained = explain_device(node.store, cheap.device_id, 0)
+    missed = [n for n in explained["notes"] if n["reason"] == "compute.deadline_missed"]
+    assert missed and missed[0]["evidence"]["order"] == second and missed[0]["evidence"]["slashed"] == 16
+    assert explained["reports_by_reason"]["ok"] >= 3  # its bids, its result and its capacity answer
+    assert any(r["category"] == "compute_usage" and int(r["amount"]) > 0 for r in explained["rewards"])
