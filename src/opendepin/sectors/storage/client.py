@@ -3,7 +3,7 @@ providers and network prefixes, pays each provider in data credits with signed u
 object's metadata (piece Merkle roots signed by the providers, SHA-256 of the whole and of each segment),
 and reads objects back byte-identical while up to n − k providers are gone or lying.
 
-Rules (docs/storage.md, "Client"):
+Rules (docs/storage.md, "Objects, segments and pieces"):
 - an object is cut into segments of at most `segment_size` bytes; segment id = SHA-256 of the client
   address, the object id and the segment number; each segment is coded k of n (`codec.py`);
 - placement: the n pieces of a segment go to n different providers on n different network prefixes (the

@@ -2,7 +2,7 @@
 directory, takes client-signed, paid piece uploads and serves paid downloads over HTTP, registers its pieces
 with the node, answers the node's audits, and signs what it stored.
 
-HTTP API of a provider (docs/storage.md, "Provider agent"):
+HTTP API of a provider (docs/storage.md, "The provider agent"):
 - `GET /info`: device id, network prefix, capacity and use;
 - `PUT /pieces/{segment}/{index}`: the piece's bytes; headers `x-client`, `x-client-sig` (hex, EIP-191 over
   `reports.put_message`), `x-k`, `x-n`, `x-receipt` (base64 of a signed usage receipt for the byte-hours

@@ -1,12 +1,11 @@
 """The piece registry the epoch carries (sector state): which provider holds which piece of which segment.
 
-Rules for a `storage.put` (docs/storage.md, "Placement"): the client signed the piece (EIP-191 over
-`reports.put_message`); the piece number is below the segment's n and k, n match the segment's other
-pieces; a piece held by another provider is refused (`storage.piece_taken`) unless the segment's own
+Rules for a `storage.put` (docs/storage.md, "Objects, segments and pieces"): the client signed the piece
+(EIP-191 over `reports.put_message`); the piece number is below the segment's n and k, n match the segment's
+other pieces; a piece held by another provider is refused (`storage.piece_taken`) unless the segment's own
 client signed the new put: a repair moves the piece (evidence `replaces`: the former holder); a segment
-holds at most one
-piece per provider and per network prefix (`storage.prefix_duplicate`: correlated loss, one disk or one
-/24 holding several pieces); a disqualified or suspended provider takes no new pieces
+holds at most one piece per provider and per network prefix (`storage.prefix_duplicate`: correlated loss,
+one disk or one /24 holding several pieces); a disqualified or suspended provider takes no new pieces
 (`storage.not_accepting`). A `storage.delete` needs the client's signature for a piece the provider holds.
 """
 

@@ -1,6 +1,6 @@
 """Reputation and states of a storage provider (Storj's rules, exact integers).
 
-Rules (docs/storage.md, "Reputation"):
+Rules (docs/storage.md, "Reputation and states"):
 - audit score: decayed Beta pair (α, β); success α ← λα + w, β ← λβ; failure α ← λα, β ← λβ + w; score =
   α/(α+β); α₀ = 1000, β₀ = 0. α and β are kept in units of 10⁻¹² and every product is rounded toward zero;
 - unknown-error score: its own pair with λ 0.95, α₀ = 1; unknowns (slow answers) are its failures, and every

@@ -1,6 +1,6 @@
 """What each simulated provider sends in an audit period: honest answers, or one of the adversaries'.
 
-Behaviours (docs/storage.md, "Simulator"), each against the rule that must catch it:
+Behaviours (docs/storage.md, "Adversaries and what catches them"), each against the rule that must catch it:
 - `honest`: always keeps its bytes; answers 1–5 s after the audit is issued (it polls the node); a few
   answers are slow (0.3 %) or lost (0.2 %, then answered in the next period); short outages (0.2 % of hours
   start one of 2–8 hours);

@@ -1,9 +1,9 @@
 """The simulated storage world: providers with real bytes, clients that place erasure-coded segments.
 
-Model (docs/storage.md, "Simulator"): each client segment is k blocks of seeded random bytes, coded k of n
-with zfec into n pieces of 2–8 KiB; a client places a segment's pieces on n distinct network prefixes (one
-piece per /24), choosing prefixes uniformly and, within a prefix, an identity uniformly; it signs each put
-with its EVM key. Providers keep every piece's bytes and Merkle tree in memory.
+Model (docs/storage.md, "Adversaries and what catches them"): each client segment is k blocks of seeded
+random bytes, coded k of n with zfec into n pieces of 2–8 KiB; a client places a segment's pieces on n
+distinct network prefixes (one piece per /24), choosing prefixes uniformly and, within a prefix, an identity
+uniformly; it signs each put with its EVM key. Providers keep every piece's bytes and Merkle tree in memory.
 """
 
 from __future__ import annotations
