@@ -44,8 +44,10 @@ def test_up_verify_restart(tmp_path: Path) -> None:
         "RewardsDistributor",
     }
     assert summary["gas"]["post_epoch"] > 0 and summary["gas"]["claim"] > 0
-    assert int(summary["total_supply"]) == int(summary["total_claimed"]) > 0
-    assert int(summary["total_supply"]) <= sum(int(e["paid"]) for e in epochs)
+    # the supply is the operator's treasury (minted at deployment) and what owners claimed of the epochs' pay
+    treasury = int(summary["treasury"])
+    assert treasury > 0 and int(summary["total_supply"]) == treasury + int(summary["total_claimed"])
+    assert 0 < int(summary["total_claimed"]) <= sum(int(e["paid"]) for e in epochs)
     assert [e["settlement"] for e in epochs] == ["posted", "posted"]
     # a crash after closing epoch 1 but before settling it: the restart settles it first
     import sqlite3
@@ -63,6 +65,12 @@ def test_up_verify_restart(tmp_path: Path) -> None:
     ]
     assert resumed["onboarded_now"] == 0 and resumed["contracts"] == summary["contracts"]
     assert int(resumed["total_supply"]) >= int(summary["total_supply"])
+    # the README's purchase: a fresh price, then the operator buys credits from its treasury (no --buyer)
+    assert _depin("chain", "price", "--usd", "1", "--data-dir", data).returncode == 0
+    bought = _depin("credits", "buy", "--usd", "5", "--json", "--data-dir", data)
+    assert bought.returncode == 0, bought.stderr
+    purchase = json.loads(bought.stdout)
+    assert purchase["credits"] == 500_000 and int(purchase["tokens_burned"]) == 5 * 10**18
 
 
 def test_verify_unknown_data_dir_is_clear(tmp_path: Path) -> None:
@@ -94,6 +102,7 @@ def test_up_on_anvil(tmp_path: Path) -> None:
         summary = json.loads(run.stdout)
         assert [e["settlement"] for e in summary["epochs"]] == ["posted", "posted"]
         assert summary["gas"]["post_epoch"] > 0
-        assert int(summary["total_supply"]) == int(summary["total_claimed"]) > 0
+        claimed = int(summary["total_claimed"])
+        assert claimed > 0 and int(summary["total_supply"]) == int(summary["treasury"]) + claimed
         code = anvil.request("eth_getCode", [summary["contracts"]["RewardsDistributor"], "latest"])
         assert len(code) > 2

@@ -246,6 +246,7 @@ class ChainSession:
     backend: ChainBackend
     settler: EpochSettler
     actors: ChainActors
+    treasury: int = 0
 
     def settle(self, node: Node, record: EpochRecord) -> dict[str, Any]:
         """Post the epoch and spend its usage credits, then a fresh price and this epoch's claims."""
@@ -254,12 +255,14 @@ class ChainSession:
     def summary(self) -> dict[str, Any]:
         summary = self.settler.summary()
         summary["gas"] = {**summary["gas"], **self.actors.summary()["gas"]}
+        summary["treasury"] = str(self.treasury)  # minted to the operator at deployment (smallest units)
         return summary
 
 
 def treasury_allocation(config: NetworkConfig) -> int:
-    """Tokens minted at deployment to the operator as a treasury when simulated users need to buy more
-    than owners hold: the first year's emission (smallest units)."""
+    """Tokens minted at deployment to the operator as the local network's treasury: the first year's emission
+    (smallest units). The operator buys data credits from it (`depin credits buy` without `--buyer`) and the
+    simulated users of `--usage-growth` buy their tokens from it."""
     from opendepin.rewards.emissions import SECONDS_PER_YEAR, cumulative_emission
 
     return int(cumulative_emission(config.emission, config.token, SECONDS_PER_YEAR))
@@ -279,10 +282,7 @@ def open_chain(
     try:
         if isinstance(backend, RpcBackend):
             backend.fund_operator_on_dev_node(OPERATOR_DEV_FUNDS_WEI)
-        overrides: dict[str, Any] = {}
-        if options.usage_growth > 0:  # a treasury the simulated users buy tokens from (a year of emission)
-            overrides["genesis_amount"] = treasury_allocation(config)
-        ensure_deployed(backend, config, **overrides)
+        ensure_deployed(backend, config, genesis_amount=treasury_allocation(config))
     except BaseException:
         backend.close()
         raise
@@ -292,7 +292,10 @@ def open_chain(
         credit_balance=backend.credits_of,
     )
     return ChainSession(
-        backend, EpochSettler(backend, node.store), ChainActors(backend, fleet, config.chain.claim_share)
+        backend,
+        EpochSettler(backend, node.store),
+        ChainActors(backend, fleet, config.chain.claim_share),
+        treasury_allocation(config),
     )
 
 

@@ -4,8 +4,8 @@ price, and pay honest devices for service with usage receipts they sign, more ea
 Rules (docs/architecture.md, "Users pay, providers earn"):
 - demand grows linearly: in epoch k the users aim to burn `growth` × k times the epoch's emission (so the
   usage ratio r the reward policy reads goes 0, growth, 2·growth, …);
-- tokens come from the treasury (a genesis allocation `depin up` mints to the operator when users are
-  simulated), then from the owners who claimed; the users pay them off chain;
+- tokens come from the treasury (a genesis allocation `depin up` mints to the operator: the first year's
+  emission), then from the owners who claimed; the users pay them off chain;
 - each user burns all its tokens for credits at the start of the epoch, then spends them evenly over the
   epoch's hours on sessions with honest, onboarded devices of the sectors that meter usage (a seeded draw
   per hour), one receipt per session, `ref` unique per user and session; the sector's simulation says
