@@ -51,7 +51,7 @@ def test_up_with_a_directory_as_network(tmp_path: Path) -> None:
 
 def test_proof_of_something_that_is_not_an_address(data_dir: Path) -> None:
     result = depin("epoch", "proof", "0", "nonsense", "--data-dir", str(data_dir))
-    assert_clean_failure(result, "is not an address")
+    assert_clean_failure(result, "neither a 0x address nor a key name")
 
 
 @pytest.mark.parametrize(
