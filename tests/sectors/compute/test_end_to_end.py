@@ -46,7 +46,7 @@ def served(compute_installed: None, tmp_path: Path) -> Iterator[tuple[Node, str]
             },
             "sectors": {
                 "compute": {
-                    "capacity": {"work_s": 1, "expected_solutions": 8, "min_solutions": 2, "min_streak": 1},
+                    "capacity": {"work_s": 1, "expected_solutions": 16, "min_solutions": 1, "min_streak": 1},
                     "canary": {"rate_bps": 10_000, "units": 2, "size": 1_000},
                 }
             },
