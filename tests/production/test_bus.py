@@ -5,10 +5,18 @@ bus window, acknowledgement only after the commit."""
 from __future__ import annotations
 
 import asyncio
+import json
+import socket
+import subprocess
+import sys
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
+import cbor2
+import nats
 import pytest
 
 from opendepin.clock import SystemClock
@@ -19,6 +27,7 @@ from opendepin.ingest.worker import GateWorker, WorkerStats
 from opendepin.node import Node
 from opendepin.reports.envelope import sign_report
 from opendepin.store.postgres import PostgresStore
+from opendepin.template import write_template
 from tests.conftest import MAKER, onboard_request
 from tests.store.pg import postgres_database
 
@@ -135,3 +144,68 @@ def test_a_resend_after_the_window_is_deduped_by_the_database(
         asyncio.run(cleanup())
     stored, refused = _stored(dsn)
     assert stored == 1 and stats.accepted == 0 and refused == {"report.duplicate": 1}
+
+
+def test_serve_with_the_bus_stores_what_the_http_edge_queued(
+    network: tuple[NetworkConfig, str, BusNames], tmp_path: Path
+) -> None:
+    config, dsn, _ = network
+    keys = _devices(config, dsn, 3)
+    data = tmp_path / "net"
+    write_template(data, makers={"m": MAKER.address})
+    text = (data / "network.toml").read_text().replace('kind = "sqlite"', 'kind = "postgres"')
+    text = text.replace("postgresql://postgres@127.0.0.1:5432/opendepin", dsn)
+    (data / "network.toml").write_text(text.replace('kind = "embedded"', 'kind = "none"'))
+    # the default stream names: clear what an earlier run may have left
+    asyncio.run(_clear(BusNames()))
+    port = _free_port()
+    log = (tmp_path / "serve.log").open("wb")
+    command = [sys.executable, "-m", "opendepin", "serve", "--data-dir", str(data), "--port", str(port)]
+    process = subprocess.Popen([*command, "--bus", "nats", "--workers", "2"], stdout=log, stderr=log)
+    try:
+        now = int(time.time())
+        wires = [
+            sign_report(k, "wireless.heartbeat", now, seq, HEARTBEAT).to_wire()
+            for k in keys
+            for seq in (1, 2)
+        ]
+        body = cbor2.dumps(wires)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                request = urllib.request.Request(
+                    f"http://127.0.0.1:{port}/v1/reports", body, {"content-type": "application/cbor"}
+                )
+                with urllib.request.urlopen(request, timeout=10) as answer:
+                    assert json.loads(answer.read())["accepted"] == len(wires)
+                break
+            except OSError:
+                assert process.poll() is None, (tmp_path / "serve.log").read_text()
+                assert time.monotonic() < deadline
+                time.sleep(0.3)
+        deadline = time.monotonic() + 180  # two worker processes start under whatever load the machine has
+        while _stored(dsn)[0] < len(wires):
+            assert time.monotonic() < deadline, ((tmp_path / "serve.log").read_text(), _stored(dsn))
+            time.sleep(0.3)
+        metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+        assert "depin_bus_pending_messages 0" in metrics
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+        # its workers stop with it (they watch their parent): nothing may keep consuming the default stream
+        time.sleep(3)
+        log.close()
+        asyncio.run(_clear(BusNames()))
+    assert _stored(dsn) == (len(wires), {})
+
+
+async def _clear(names: BusNames) -> None:
+    nc = await nats.connect(NATS)
+    await delete_streams(nc.jetstream(), names)
+    await nc.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

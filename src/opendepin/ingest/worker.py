@@ -391,11 +391,24 @@ def run_worker_process(config_path: str, dsn: str, nats_url: str) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s worker: %(message)s")
     worker = GateWorker(load_config(Path(config_path)), dsn, nats_url)
 
+    parent = os.getppid()
+
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, stop.set)
         loop.add_signal_handler(signal.SIGINT, stop.set)
+
+        async def orphaned() -> None:
+            """A worker of a node that is gone stops (it would consume reports for nobody's database)."""
+            while not stop.is_set():
+                if os.getppid() != parent:
+                    log.warning("the node that started this worker is gone; stopping")
+                    stop.set()
+                await asyncio.sleep(1.0)
+
+        watchdog = asyncio.ensure_future(orphaned())
         await worker.run(stop)
+        watchdog.cancel()
 
     asyncio.run(main())
