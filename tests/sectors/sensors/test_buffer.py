@@ -99,3 +99,17 @@ def test_a_stuck_run_across_the_epoch_edge_is_caught() -> None:
     two = process_weather(day(DAY), one.state, second, params, profile, None, 0)
     assert two.annotations["pressure"]["SHORT_CONST"] >= 40
     assert two.flagged_hours["pressure"] == 3
+
+
+def test_the_model_attribute_picks_the_profile() -> None:
+    """A WS1000 (16-second samples) fills 225 slots an hour; the same hour at WS2000's 3 minutes, 20."""
+    params = SensorsParams()
+    window = EpochWindow(0, 0, DAY)
+    for model, step, slots in (("WS1000", 16, 225), ("WS2000", 180, 20)):
+        profile = params.profile(model)
+        assert profile.step_s == step and profile.slots_per_hour == slots
+        reports = [_sample(ts) for ts in range(0, 3 * 3_600, step)]
+        epoch = process_weather(reports, {}, window, params, profile, None, 0)
+        assert epoch.hours == [0, 3_600, 7_200]
+        assert epoch.scores.quality() == 1 and epoch.scores.available_hours() == 3
+    assert params.profile(None) == params.profile("unknown") == params.models[params.default_model]
