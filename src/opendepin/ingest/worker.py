@@ -23,6 +23,7 @@ import asyncio
 import logging
 import os
 import signal
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -410,5 +411,15 @@ def run_worker_process(config_path: str, dsn: str, nats_url: str) -> None:
         watchdog = asyncio.ensure_future(orphaned())
         await worker.run(stop)
         watchdog.cancel()
+
+    def last_resort() -> None:
+        """If the orderly stop hangs (e.g. the database vanished under a batch), leave anyway: whatever
+        this worker did not acknowledge is delivered again to another worker."""
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        time.sleep(15.0)
+        os._exit(3)
+
+    threading.Thread(target=last_resort, name="orphan-exit", daemon=True).start()
 
     asyncio.run(main())
