@@ -3,8 +3,8 @@
 - the core and the shell never name a sector: only a sector's own package imports it;
 - production code never imports a simulator: `opendepin.fleet` is imported only by the faces that run it
   (`fleet/`, `simulate/`, `up.py`, the `cli` package), never by a sector; a sector's own simulator
-  (`sectors/NAME/sim/`) is imported only lazily (inside a function: `simulation()`, `simulate_app()`), so importing a
-  plug-in never loads it;
+  (`sectors/NAME/sim/`) is imported only lazily (inside a function: `simulation()`, `simulate_app()`), so
+  importing a plug-in never loads it;
 - a sector imports neither another sector nor the store, the node, the services or the faces.
 
 `test_acceptance_greps` is the issue's check verbatim (line by line, as grep reads it); the others read the
