@@ -117,6 +117,26 @@ def test_epochs_and_health(client: TestClient, node: Node, clock: SimulatedClock
     assert client.get("/v1/devices/x/explain?epoch=0").status_code == 404
 
 
+def test_epochs_are_listed_a_page_at_a_time(client: TestClient, node: Node, clock: SimulatedClock) -> None:
+    clock.set(clock.now() + 5 * 86_400 + 600)
+    node.close_due_epochs()
+    everything = client.get("/v1/epochs")
+    assert [e["number"] for e in everything.json()] == [0, 1, 2, 3, 4]
+    assert "X-Next-After" not in everything.headers
+    pages, after = [], None
+    while True:
+        params = {"limit": 2} if after is None else {"limit": 2, "after": after}
+        page = client.get("/v1/epochs", params=params)
+        assert page.status_code == 200
+        pages.append([e["number"] for e in page.json()])
+        after = page.headers.get("X-Next-After")
+        if after is None:
+            break
+    assert pages == [[0, 1], [2, 3], [4]]
+    assert client.get("/v1/epochs", params={"limit": 0}).status_code == 422
+    assert client.get("/v1/epochs", params={"after": 2**63}).status_code == 422
+
+
 json_values = st.recursive(
     st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=30)),
     lambda children: (

@@ -96,6 +96,17 @@ def test_epoch_saved_once(any_store: Store) -> None:
     assert store.epoch_numbers() == [0]
 
 
+def test_epoch_manifests_a_page_at_a_time(any_store: Store) -> None:
+    store = any_store
+    for number in range(4):
+        record = EpochRecord(number, number * 10, number * 10 + 10, {"number": number}, {"devices": []})
+        store.save_epoch(record)
+    assert [m["number"] for m in store.epoch_manifests(None, 10)] == [0, 1, 2, 3]
+    assert [m["number"] for m in store.epoch_manifests(None, 2)] == [0, 1]
+    assert [m["number"] for m in store.epoch_manifests(1, 10)] == [2, 3]
+    assert store.epoch_manifests(3, 10) == []
+
+
 def test_meta(any_store: Store) -> None:
     store = any_store
     assert store.get_meta("k") is None

@@ -205,6 +205,13 @@ class Store(ABC):
     @abstractmethod
     def epoch_numbers(self) -> list[int]: ...
 
+    def epoch_manifests(self, after: int | None, limit: int) -> list[dict[str, Any]]:
+        """The manifests of the closed epochs numbered above `after` (all when None), in order, at most
+        `limit` of them (a page of `GET /v1/epochs`)."""
+        numbers = [n for n in self.epoch_numbers() if after is None or n > after][:limit]
+        records = [self.get_epoch(n) for n in numbers]
+        return [dict(r.manifest) for r in records if r is not None]
+
     def category_units(self, number: int) -> dict[str, int]:
         """Epoch `number`'s units per reward category, summed over its devices (what each device's units
         are divided by when its category's pool is shared)."""

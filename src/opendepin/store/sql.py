@@ -575,6 +575,13 @@ class SQLStore(Store):
     def epoch_numbers(self) -> list[int]:
         return [int(row[0]) for row in self._query("SELECT number FROM epochs ORDER BY number")]
 
+    def epoch_manifests(self, after: int | None, limit: int) -> list[dict[str, Any]]:
+        rows = self._query(
+            "SELECT manifest FROM epochs WHERE number > ? ORDER BY number LIMIT ?",
+            (-1 if after is None else after, limit),
+        )
+        return [json.loads(row[0]) for row in rows]
+
     def category_units(self, number: int) -> dict[str, int]:
         totals: dict[str, int] = {}
         rows = self._query("SELECT category, units FROM device_rewards WHERE epoch = ?", (number,))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Response
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
 from fastapi.concurrency import run_in_threadpool
 
 from opendepin.api.deps import MAX_INT64, get_node
@@ -24,17 +24,28 @@ SUMMARY_KEYS = (
     "leaf_count",
     "reports",
 )
+EPOCH_PAGE = 1_000
 EpochNumber = Annotated[int, Path(ge=0, le=MAX_INT64, description="a closed epoch's number")]
 
 
 @router.get("")
-async def list_epochs(node: Annotated[Node, Depends(get_node)]) -> list[dict[str, Any]]:
-    out = []
-    for number in node.store.epoch_numbers():
-        record = node.store.get_epoch(number)
-        assert record is not None
-        out.append({key: record.manifest.get(key) for key in SUMMARY_KEYS})
-    return out
+async def list_epochs(
+    node: Annotated[Node, Depends(get_node)],
+    response: Response,
+    after: Annotated[
+        int | None,
+        Query(ge=0, le=MAX_INT64, description="only epochs after this number (X-Next-After)"),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=EPOCH_PAGE, description="epochs per page")] = EPOCH_PAGE,
+) -> list[dict[str, Any]]:
+    """Closed epochs in order, numbered from 0, a page at a time: number, window, Merkle root, emitted and
+    paid (token amounts as decimal strings), rewarded devices, leaves and reports. When more follow, the
+    `X-Next-After` header holds the number to pass as `after` for the next page."""
+    manifests = await run_in_threadpool(node.store.epoch_manifests, after, limit + 1)
+    if len(manifests) > limit:
+        manifests = manifests[:limit]
+        response.headers["X-Next-After"] = str(manifests[-1]["number"])
+    return [{key: manifest.get(key) for key in SUMMARY_KEYS} for manifest in manifests]
 
 
 @router.get("/{number}")
