@@ -42,6 +42,7 @@ from opendepin.sectors.base import (
 from opendepin.sectors.storage import merkle
 from opendepin.sectors.storage.audit import AUDIT, Due, Piece, due_for, striped_segments
 from opendepin.sectors.storage.gf256 import locate_wrong_shares
+from opendepin.sectors.storage.held import age_in_epochs, apply_returns, held_percent, returns_due, split_held
 from opendepin.sectors.storage.params import StorageParams
 from opendepin.sectors.storage.registry import PieceRegistry
 from opendepin.sectors.storage.reports import DELETE, PING, PROOF, PUT, piece_key
@@ -315,6 +316,22 @@ def judge_period(
             work.notes.append(
                 DeviceNote(device, "storage.pieces_dropped", {"pieces": len(lost), "cause": "disqualified"})
             )
+            if rep.held_credits or rep.held_byte_hours:
+                work.notes.append(
+                    DeviceNote(
+                        device,
+                        "storage.held_forfeited",
+                        {
+                            "credits": rep.held_credits,
+                            "byte_hours": rep.held_byte_hours,
+                            "cause": "disqualified",
+                            "goes_to": "nobody: never counted (held credits stay burned; held "
+                            "byte-hours were not counted in the epochs they were earned, whose storage "
+                            "emission went to the units that were)",
+                        },
+                    )
+                )
+                rep.held_credits = rep.held_byte_hours = 0
 
 
 def apply_outcomes(
@@ -388,6 +405,35 @@ def eligibility(rep: Reputation, params: StorageParams, now: int, epoch: int) ->
     return not reasons, {**evidence, "unpaid_because": reasons}
 
 
+def hold_and_return(
+    rep: Reputation, byte_hours: int, credits: int, age: int, params: StorageParams
+) -> tuple[int, int, dict[str, Any]]:
+    """For a paid provider: hold `held_percent(age)` of this epoch's byte-hours and credits, return the
+    return steps now due; (byte-hours counted, credits counted, figures for the breakdown). held.py."""
+    percent = held_percent(age, params.held_schedule)
+    bh_now, bh_held = split_held(byte_hours, percent)
+    cr_now, cr_held = split_held(credits, percent)
+    due = returns_due(age, rep.held_returns_done, params.held_returns)
+    bh_back, rep.held_byte_hours = apply_returns(rep.held_byte_hours + bh_held, due)
+    cr_back, rep.held_credits = apply_returns(rep.held_credits + cr_held, due)
+    rep.held_returns_done += len(due)
+    figures = {
+        "rule": "a share of a young provider's pay is held by age, returned later, forfeited on "
+        "disqualification",
+        "age_epochs": age,
+        "held_percent": percent,
+        "byte_hours_earned": byte_hours,
+        "byte_hours_held": bh_held,
+        "byte_hours_returned": bh_back,
+        "credits_earned": credits,
+        "credits_held": cr_held,
+        "credits_returned": cr_back,
+        "returns_applied": due,
+        "held_total": {"byte_hours": rep.held_byte_hours, "credits": rep.held_credits},
+    }
+    return bh_now + bh_back, cr_now + cr_back, figures
+
+
 def finish(
     data: SectorInput,
     params: StorageParams,
@@ -399,6 +445,11 @@ def finish(
     contributions: list[Contribution] = []
     usage_share: dict[str, Fraction] = {}
     epoch = data.window.number
+    holding = bool(params.held_schedule or params.held_returns)
+    receipts: dict[str, int] = defaultdict(int)
+    for record in data.usage:
+        receipts[record.device] += record.credits
+    usage_credits: dict[str, int] = {d: c for d, c in receipts.items() if d not in reps}
     for device in sorted(reps):
         rep = reps[device]
         paid, evidence = eligibility(rep, params, data.window.end, epoch)
@@ -407,18 +458,38 @@ def finish(
             Fraction(work.online.get(device, 0), periods) if paid and periods else Fraction(int(paid))
         )
         held = work.held.get(device, 0)
+        units, held_figures = held, None
+        if holding:
+            usage_credits[device] = receipts.get(device, 0)
+            if paid:
+                # the share is folded into the credits (toward zero) so that what is held is of what is earned
+                earned = receipts.get(device, 0) * usage_share[device]
+                age = age_in_epochs(
+                    data.devices[device].onboarded_at, data.window.start, data.window.end - data.window.start
+                )
+                units, usage_credits[device], held_figures = hold_and_return(
+                    rep, held, earned.numerator // earned.denominator, age, params
+                )
+                usage_share[device] = Fraction(1)
+                if (
+                    held_figures["byte_hours_held"]
+                    or held_figures["credits_held"]
+                    or any(held_figures[k] for k in ("byte_hours_returned", "credits_returned"))
+                ):
+                    work.notes.append(DeviceNote(device, "storage.held", held_figures))
         if work.offline.get(device):
             work.notes.append(DeviceNote(device, "storage.offline", {"periods": work.offline[device]}))
         if held and not paid:
             work.notes.append(DeviceNote(device, "storage.unpaid", evidence))
-        if held and paid:
+        if units and paid:
             breakdown = {
                 "rule": "byte-hours of pieces held in the audit periods the provider was online",
                 "byte_hours": held,
                 "outcomes": dict(sorted(work.outcomes.get(device, {}).items())),
                 **evidence,
+                **({"held": held_figures} if held_figures is not None else {}),
             }
-            contributions.append(Contribution(device, params.category, held, breakdown))
+            contributions.append(Contribution(device, params.category, units, breakdown))
     repair = []
     segments: dict[str, list[Piece]] = defaultdict(list)
     for piece in registry.pieces.values():
@@ -428,9 +499,19 @@ def finish(
             repair.append([segment, len(pieces), pieces[0].k, pieces[0].n])
     state = {**registry.to_state(), "repair": repair}
     device_state: dict[str, Mapping[str, Any] | None] = {
-        d: rep.to_state() for d, rep in sorted(reps.items()) if rep.audits or rep.windows or d in work.held
+        d: rep.to_state()
+        for d, rep in sorted(reps.items())
+        if rep.audits or rep.windows or d in work.held or rep.held_credits or rep.held_byte_hours
     }
     verdicts = [work.verdicts[r.report_id] for r in data.reports if r.report_id in work.verdicts]
     missing = [r for r in data.reports if r.report_id not in work.verdicts]
     verdicts += [Verdict(r.report_id, "storage.not_due", {}) for r in missing]
-    return SectorOutcome(verdicts, contributions, work.notes, state, device_state, usage_share=usage_share)
+    return SectorOutcome(
+        verdicts,
+        contributions,
+        work.notes,
+        state,
+        device_state,
+        usage_share=usage_share,
+        usage_credits={d: c for d, c in usage_credits.items() if c > 0} if holding else None,
+    )

@@ -81,6 +81,11 @@ class StorageParams(BaseModel):
     """What a client pays per GB downloaded ($7/TB)."""
     credits_per_gb_repair: Annotated[int, Field(ge=0)] = 1_000
     """What a repairer pays per GB of repair traffic (its own rate: Storj pays repair egress $10/TB)."""
+    held_schedule: tuple[tuple[int, int], ...] = ()
+    """Held amounts by age: ((age in epochs below, percent held), …), ages increasing; 0 % past the last
+    step. Empty: nothing held. Storj's schedule with daily epochs: ((90, 75), (180, 50), (270, 25))."""
+    held_returns: tuple[tuple[int, int], ...] = ()
+    """Returns of what is held: ((age in epochs, percent of what is held then), …). Storj: ((450, 50),)."""
 
     @model_validator(mode="after")
     def _coherent(self) -> StorageParams:
@@ -92,6 +97,11 @@ class StorageParams(BaseModel):
             raise ValueError("leaf_size must be a multiple of stripe_size")
         if self.timeout_s < self.latency_bound_s:
             raise ValueError("timeout_s must be ≥ latency_bound_s")
+        for name in ("held_schedule", "held_returns"):
+            steps = getattr(self, name)
+            ages = [age for age, _ in steps]
+            if ages != sorted(set(ages)) or any(age < 0 or not 0 <= pct <= 100 for age, pct in steps):
+                raise ValueError(f"{name}: ages must increase and percents lie in [0, 100]")
         return self
 
     def fraction(self, name: str) -> Fraction:

@@ -59,6 +59,12 @@ class Reputation:
     """[window start, online audits, audits], oldest first"""
     first_flag_audits: int = -1
     """audits counted when the rules first named the provider (a failure, suspension, review, DQ)"""
+    held_credits: int = 0
+    """data credits of its receipts held back by age (held.py), forfeited on disqualification"""
+    held_byte_hours: int = 0
+    """capacity byte-hours held back by age, forfeited on disqualification"""
+    held_returns_done: int = 0
+    """return steps of `held_returns` already applied"""
 
     @classmethod
     def fresh(cls, params: StorageParams) -> Reputation:
