@@ -86,6 +86,14 @@ ACTIVE = "active"
 KEPT_CAPACITY_IDS = 8
 
 
+def kept_answers(window_s: int, period_s: int, lookback_s: int) -> int:
+    """Rule: a provider's state keeps the ids of its latest answers to a periodic challenge, as many as one
+    epoch can judge (those issued in its window and in the lookback before it, plus one), at least
+    KEPT_CAPACITY_IDS. (Keeping a fixed 8 forgot answers in day-long epochs of hourly challenges, which
+    were then judged missed.)"""
+    return max(KEPT_CAPACITY_IDS, -(-(window_s + lookback_s) // period_s) + 1)
+
+
 def is_provider(device: DeviceInfo) -> bool:
     """A compute provider: the maker attested cores and memory, the owner a benchmark."""
     return Hardware.of(device.attributes).is_provider
@@ -608,7 +616,9 @@ class Epoch:
             return self.verdict(report, "compute.benchmark_failed", {"cause": "wrong", **evidence})
         state = self.dstate(device.device_id)
         shown = shown_speed(evidence["valid"], hardware.benchmark_hps, c.expected_solutions)
-        state["cap"] = [*state.get("cap", []), [challenge.challenge_id, shown]][-KEPT_CAPACITY_IDS:]
+        window_s = self.data.window.end - self.data.window.start
+        kept = kept_answers(window_s, c.period_s, c.period_s + c.work_s + c.grace_s)
+        state["cap"] = [*state.get("cap", []), [challenge.challenge_id, shown]][-kept:]
         self.verdict(
             report,
             OK,
@@ -631,7 +641,9 @@ class Epoch:
         truth = run_job(job)
         wrong = [u for u in range(job.units) if u >= len(outputs) or outputs[u] != truth[u]]
         state = self.dstate(report.device_id)
-        state["canary"] = [*state.get("canary", []), canary.challenge_id][-KEPT_CAPACITY_IDS:]  # answered
+        k, window_s = self.params.canary, self.data.window.end - self.data.window.start
+        kept = kept_answers(window_s, k.period_s, k.period_s + k.deadline_s)
+        state["canary"] = [*state.get("canary", []), canary.challenge_id][-kept:]  # answered
         if wrong or outputs_root(outputs).hex() != p["root"]:
             self.record(report.device_id, False, self.params.reputation.fraud_weight)
             return self.verdict(

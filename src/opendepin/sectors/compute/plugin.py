@@ -17,6 +17,7 @@ from opendepin.sectors.base import (
     SectorOutcome,
     SectorPlugin,
     SectorServices,
+    SectorSimulation,
 )
 from opendepin.sectors.compute.attributes import ComputeMakerAttributes, ComputeOwnerAttributes
 from opendepin.sectors.compute.challenges import (
@@ -105,6 +106,12 @@ class ComputeSector(SectorPlugin):
 
     def evaluate(self, data: SectorInput) -> SectorOutcome:
         return evaluate_compute(data, self.compute)
+
+    def simulation(self) -> SectorSimulation:
+        """What compute providers do under `depin up` (`sim/simulation.py`, imported only now)."""
+        from opendepin.sectors.compute.sim.simulation import ComputeSimulation
+
+        return ComputeSimulation(self.compute)
 
     @classmethod
     def simulate_app(cls) -> typer.Typer:
