@@ -100,3 +100,25 @@ def test_online_score_over_completed_windows_and_review() -> None:
     reasons = [r for r, _ in update_states(rep, P, now, 0, 0)]
     assert "storage.under_review" in reasons and rep.under_review
     assert Reputation.fresh(P).online_score(now, P) is None
+
+
+def test_every_transition_carries_its_scores_and_threshold() -> None:
+    """Suspension, its lifting and review carry the scores and the threshold they crossed (the notes
+    `depin explain` shows)."""
+    rep = Reputation.fresh(P)
+    events: list[tuple[str, dict[str, object]]] = []
+    while not rep.suspended:
+        rep.record_unknown(P)
+        events += update_states(rep, P, 0, 0, 0)
+    while rep.suspended:
+        rep.record_success(P)
+        events += update_states(rep, P, 0, 0, 0)
+    (suspended, lifted) = events
+    assert suspended[0] == "storage.suspended" and lifted[0] == "storage.suspension_lifted"
+    assert suspended[1]["suspended_at_or_below"] == lifted[1]["suspended_at_or_below"] == "0.6"
+    assert float(str(suspended[1]["unknown_score"])) <= 0.6 < float(str(lifted[1]["unknown_score"]))
+    offline = Reputation.fresh(P)
+    for hour in range(0, 31 * DAY, 3_600):
+        offline.record_online(hour, hour % (4 * 3_600) == 0, P)
+    (review,) = [e for e in update_states(offline, P, 31 * DAY, 0, 0) if e[0] == "storage.under_review"]
+    assert review[1]["review_below"] == "0.6" and float(str(review[1]["online_score"])) < 0.6

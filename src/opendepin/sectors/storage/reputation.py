@@ -169,13 +169,31 @@ def update_states(
     if not rep.warned and score_at_most(rep.alpha, rep.beta, params.fraction("reputation.audit_warning")):
         rep.warned = True
         events.append(
-            ("storage.warning", {**figures, "warning_at": str(r.audit_warning), "dq_at": str(r.audit_dq)})
+            (
+                "storage.warning",
+                {
+                    **figures,
+                    "state": rep.status,
+                    "warning_at": str(r.audit_warning),
+                    "dq_at": str(r.audit_dq),
+                },
+            )
         )
     if score_at_most(rep.alpha, rep.beta, params.fraction("reputation.audit_dq")):
+        prior = rep.status
         rep.status = DISQUALIFIED
         rep.disqualified = {"reason": "audit_failure", "epoch": epoch, **figures}
         events.append(
-            ("storage.disqualified", {"cause": "audit_failure", **figures, "dq_at": str(r.audit_dq)})
+            (
+                "storage.disqualified",
+                {
+                    "cause": "audit_failure",
+                    **figures,
+                    "from": prior,
+                    "to": DISQUALIFIED,
+                    "dq_at": str(r.audit_dq),
+                },
+            )
         )
         return events
     suspend = score_at_most(
@@ -184,16 +202,37 @@ def update_states(
     if suspend != rep.suspended:
         rep.suspended = suspend
         rep.flag()
-        events.append(("storage.suspended" if suspend else "storage.suspension_lifted", figures))
+        events.append(
+            (
+                "storage.suspended" if suspend else "storage.suspension_lifted",
+                {**figures, "suspended_at_or_below": str(r.unknown_suspend)},
+            )
+        )
     online = rep.online_score(now, params)
     tracked = now - onboarded_at >= r.online_tracking_s
     review = tracked and online is not None and online < params.fraction("reputation.online_threshold")
     if review != rep.under_review:
         rep.under_review = review
         rep.flag()
-        evidence = {**figures, "online_score": f"{float(online or 0):.4f}"}
+        evidence = {
+            **figures,
+            "online_score": f"{float(online or 0):.4f}",
+            "review_below": str(r.online_threshold),
+        }
         events.append(("storage.under_review" if review else "storage.review_lifted", evidence))
     if rep.status == NEW and rep.audits >= r.vetting_audits and now - onboarded_at >= r.vetting_age_s:
         rep.status = VETTED
-        events.append(("storage.vetted", figures))
+        events.append(
+            (
+                "storage.vetted",
+                {
+                    **figures,
+                    "from": NEW,
+                    "to": VETTED,
+                    "age_s": now - onboarded_at,
+                    "vetting_audits": r.vetting_audits,
+                    "vetting_age_s": r.vetting_age_s,
+                },
+            )
+        )
     return events
