@@ -820,3 +820,375 @@ PLAIN_OFF = (F_ORACLE, F_REMINT, F_FILECOIN, F_CAPACITY, F_SCARCITY, F_AGENTS, F
 def is_plain(flags: np.ndarray, types: int) -> bool:
     """Whether `run_block_plain` applies: no device type and none of `PLAIN_OFF`."""
     return types == 0 and all(int(flags[i]) == 0 for i in PLAIN_OFF)
+
+
+@njit(cache=True)
+def decode_sources(sources, sectors, types):  # type: ignore[no-untyped-def]
+    """`sources` (see `_record`) as (kind, row, index) per recorded channel: kind 0 a Z row, 1 a sector's
+    demand (index: the sector), 2 a device row (row: the kind of value, index: the device type)."""
+    m = sources.shape[0]
+    out = np.zeros((3, m), dtype=np.int64)
+    for r in range(m):
+        code = sources[r]
+        if code < N_DAY:
+            out[1, r] = code
+        elif code < N_DAY + sectors:
+            out[0, r] = 1
+            out[2, r] = code - N_DAY
+        else:
+            rest = code - N_DAY - sectors
+            out[0, r] = 2
+            out[1, r] = rest // types
+            out[2, r] = rest % types
+    return out
+
+
+@njit(cache=True)
+def run_block_full(t0, t1, inp, st):  # type: ignore[no-untyped-def]
+    """Days [t0, t1) of every column for any structure: the same rules, operations and random draws as
+    `run_block` (phases A, B, C of the module docstring) in the same order, so the same paths to the bit,
+    with a column's scalar state and its day's values in local variables (registers) instead of rows of
+    the N-wide arrays, the feature flags read once, and the recorded channels' sources decoded once.
+    Sector and device values stay in their (small) arrays; the spare normal stays in X (as in `normal`)."""
+    p = inp[0]
+    f = inp[1]
+    dp = inp[2]
+    sp = inp[3]
+    sector_of = inp[4]
+    set_of = inp[5]
+    base_price = inp[6]
+    trend = inp[7]
+    mint_path = inp[8]
+    vest = inp[9]
+    ratios = inp[10]
+    weights = inp[11]
+    x = st[0]
+    xs = st[1]
+    window = st[2]
+    rng = st[3]
+    z = st[4]
+    zs = st[5]
+    zd = st[6]
+    acc = st[7]
+    records = st[8]
+    ends = st[10]
+    point_of = st[11]
+    n = x.shape[1]
+    sectors = xs.shape[0]
+    types = zd.shape[1]
+    twap = window.shape[0]
+    capacity_on = f[F_CAPACITY] == 1
+    scarcity_on = f[F_SCARCITY] == 1
+    oracle_on = f[F_ORACLE] == 1
+    filecoin_on = f[F_FILECOIN] == 1
+    remint_on = f[F_REMINT] == 1
+    staking_on = f[F_STAKING] == 1
+    agents_on = f[F_AGENTS] == 1
+    market_on = f[F_MARKET] == 1
+    random_price = f[F_PRICE_RANDOM] == 1
+    decoded = decode_sources(st[9], sectors, types)
+    channels = decoded.shape[1]
+    zl = np.zeros(N_DAY)
+    for j in range(n):
+        k = set_of[j]
+        supply = x[X_SUPPLY, j]
+        walk = x[X_WALK, j]
+        price = x[X_PRICE, j]
+        reported = x[X_REPORTED, j]
+        age = x[X_AGE, j]
+        remint_target = x[X_REMINT_TARGET, j]
+        capped_power = x[X_CAPPED_POWER, j]
+        baseline_minted = x[X_BASELINE_MINTED, j]
+        emitted = x[X_EMITTED, j]
+        expect = x[X_EXPECT, j]
+        held_c = x[X_HELD_CONTRIBUTORS, j]
+        held_o = x[X_HELD_OTHERS, j]
+        staked = x[X_STAKED, j]
+        unbonding = x[X_UNBONDING, j]
+        for c in range(N_DAY):
+            zl[c] = z[c, j]
+        for t in range(t0, t1):
+            # ---- phase A: 1. demand and what the sectors' devices can serve
+            demand = 0.0
+            served = 0.0
+            for s in range(sectors):
+                d = trend[t, s, k]
+                scale = sp[S_SCALE, s, j]
+                if scale > 0.0:
+                    d *= math.exp(xs[s, j])
+                    xs[s, j] += sp[S_DRIFT, s, j] + scale * normal(rng, x, j)
+                served_s = d
+                if capacity_on:
+                    capacity = sp[S_CAPACITY, s, j]
+                    if math.isfinite(capacity):
+                        count = 0.0
+                        for i in range(types):
+                            if sector_of[i] == s:
+                                count += zd[ZD_COUNT, i, j]
+                        served_s = min(d, capacity * count)
+                zs[ZS_DEMAND, s, j] = d
+                zs[ZS_SERVED, s, j] = served_s
+                demand += d
+                served += served_s
+            locked = staked + unbonding + vest[t, k]
+            circulating = supply - locked
+            # 2. scarcity
+            if scarcity_on:
+                share = p[P_MAX_BURN_SHARE, j]
+                if share > 0.0:
+                    floor = served / (share * max(circulating, 1.0))
+                    if floor > price:
+                        walk += math.log(floor / price)
+                        price = floor
+            spot = price
+            # 3. oracle
+            oracle = spot
+            halted = 0.0
+            if oracle_on:
+                if uniform(rng, j) >= p[P_MISS, j]:
+                    age = 0.0
+                    reported = spot
+                else:
+                    age += 1.0
+                window[t % twap, j] = reported
+                total = 0.0
+                for w in range(twap):
+                    total += window[w, j]
+                oracle = total / twap
+                if age > p[P_MAX_STALE, j]:
+                    halted = 1.0
+                    served = 0.0
+                    for s in range(sectors):
+                        zs[ZS_SERVED, s, j] = 0.0
+            # 4. burn what circulates
+            bought = served / max(oracle, MIN_PRICE_USD)
+            burned = min(bought, max(circulating, 0.0))
+            paid_share = burned / bought if bought > 0.0 else 1.0
+            # 5. mint
+            scheduled = mint_path[t, k]
+            if filecoin_on:
+                power = 0.0
+                for i in range(types):
+                    power += dp[D_RAW_POWER, i, j] * zd[ZD_COUNT, i, j]
+                ft0 = (p[P_START_DAY, j] + t) / DAYS_PER_YEAR
+                g = p[P_FC_GROWTH, j]
+                b0 = p[P_FC_B0, j]
+                capped_power += capped_power_increment(power, b0, g, ft0, ft0 + 1.0 / DAYS_PER_YEAR)
+                theta = math.log1p(g * capped_power / b0) / g
+                baseline = p[P_FC_BASELINE, j] * (1.0 - math.exp(-p[P_FC_LAMBDA, j] * theta))
+                scheduled = min(scheduled + baseline - baseline_minted, p[P_MAX_SUPPLY, j] - emitted)
+                baseline_minted = baseline
+                emitted += scheduled
+            remint = 0.0
+            if remint_on:
+                alpha = p[P_SMOOTHING, j]
+                remint_target = (1.0 - alpha) * remint_target + alpha * burned
+                remint = min(remint_target, p[P_REMINT_CAP, j])
+            minted = scheduled + remint
+            supply += minted - burned
+            # 6. reward policy
+            ratio = burned / minted if minted > 0.0 else 0.0
+            weight = interp_weight(ratio, ratios, weights, j)
+            zl[Z_DAY] = t
+            zl[Z_PRICE] = spot
+            zl[Z_ORACLE] = oracle
+            zl[Z_HALTED] = halted
+            zl[Z_DEMAND] = demand
+            zl[Z_SERVED] = served
+            zl[Z_BOUGHT] = bought
+            zl[Z_BURNED] = burned
+            zl[Z_PAID_SHARE] = paid_share
+            zl[Z_REVENUE] = burned * oracle
+            zl[Z_UNMET] = (bought - burned) * oracle
+            zl[Z_SCHEDULED] = scheduled
+            zl[Z_REMINT] = remint
+            zl[Z_RATIO] = ratio
+            zl[Z_WEIGHT] = weight
+            # ---- phase B: 7. pay devices, cheaters and other recipients
+            pool = minted * p[P_DEVICE_SHARE, j]
+            stake_reward = minted * p[P_STAKE_SHARE, j] if staking_on else 0.0
+            others = minted - pool - stake_reward
+            usage_paid = 0.0
+            coverage_paid = 0.0
+            unminted = 0.0
+            cheaters = 0.0
+            rewards = 0.0
+            opex = 0.0
+            if types > 0:
+                usage_pool = weight * pool
+                carried = 0.0
+                for s in range(sectors):
+                    count = 0.0
+                    for i in range(types):
+                        if sector_of[i] == s:
+                            count += zd[ZD_COUNT, i, j]
+                    if count > 0.0:
+                        carried += zs[ZS_SERVED, s, j] * paid_share
+                per_usd = min(
+                    usage_pool / max(carried, 1e-12), p[P_USAGE_CAP, j] / max(oracle, MIN_PRICE_USD)
+                )
+                usage_paid = per_usd * carried
+                left = usage_pool - usage_paid
+                coverage_pool = pool - usage_pool + p[P_TO_COVERAGE, j] * left
+                unminted = (1.0 - p[P_TO_COVERAGE, j]) * left
+                total_weight = 0.0
+                for i in range(types):
+                    total_weight += dp[D_WEIGHT, i, j] * zd[ZD_COUNT, i, j]
+                per_weight = coverage_pool / total_weight if total_weight > 0.0 else 0.0
+                coverage_paid = per_weight * total_weight
+                for i in range(types):
+                    count = zd[ZD_COUNT, i, j]
+                    coverage = per_weight * dp[D_WEIGHT, i, j]
+                    leak = dp[D_LEAK, i, j]
+                    cheaters += coverage * count * leak
+                    s = sector_of[i]
+                    sector_count = 0.0
+                    for i2 in range(types):
+                        if sector_of[i2] == s:
+                            sector_count += zd[ZD_COUNT, i2, j]
+                    usage = 0.0
+                    if sector_count > 0.0:
+                        usage = zs[ZS_SERVED, s, j] * paid_share / sector_count * per_usd
+                    tokens = coverage * (1.0 - leak) + usage
+                    zd[ZD_TOKENS, i, j] = tokens
+                    zd[ZD_EARNINGS, i, j] = tokens * spot
+                    rewards += tokens * count
+                    opex += dp[D_OPEX, i, j] * count
+                supply -= unminted
+                minted -= unminted
+            else:
+                others += pool
+            # 8. contributors' default decision
+            if agents_on:
+                h = _hold_share(p, expect, j)
+                cost_tokens = min(p[P_COVER_COSTS, j] * opex / max(spot, MIN_PRICE_USD), rewards + held_c)
+                surplus = max(rewards - cost_tokens, 0.0)
+                from_holdings = max(cost_tokens - rewards, 0.0)
+                decided = (
+                    cost_tokens
+                    + (1.0 - h) * surplus
+                    + p[P_LIQUIDATION, j] * (1.0 - h) * (held_c - from_holdings)
+                )
+            else:
+                h = 1.0 - p[P_SELL_FRACTION, j]
+                decided = p[P_SELL_FRACTION, j] * rewards
+            # ---- phase C: 9. selling
+            held = held_c
+            sold_contributors = min(max(decided, 0.0), rewards + held)
+            held_c = held + rewards - sold_contributors
+            inflow = others + (vest[t, k] - vest[t + 1, k])
+            if staking_on:
+                released = unbonding * p[P_UNBOND_RATE, j]
+                unbonding -= released
+                inflow += released + (1.0 - p[P_COMPOUND, j]) * stake_reward
+                staked += p[P_COMPOUND, j] * stake_reward
+            held_others = held_o
+            if agents_on:
+                sold_others = (1.0 - h) * inflow + p[P_LIQUIDATION, j] * (1.0 - h) * held_others
+                sold = sold_contributors + sold_others + cheaters
+            else:
+                sold_others = p[P_SELL_FRACTION, j] * inflow
+                sold = p[P_SELL_FRACTION, j] * minted
+            held_o = held_others + inflow - sold_others
+            if staking_on:
+                wanted = max(p[P_HURDLE, j] - expect, p[P_MIN_YIELD, j])
+                target = stake_reward * DAYS_PER_YEAR / wanted
+                target = min(target, p[P_MAX_STAKED, j] * supply)
+                change = (target - staked) * p[P_STAKE_ADJUST, j]
+                if change > 0.0:
+                    free = supply - staked - unbonding - vest[t + 1, k]
+                    change = min(change, max(free, 0.0))
+                    staked += change
+                else:
+                    staked += change
+                    unbonding -= change
+            # devices join and leave
+            devices = 0.0
+            for i in range(types):
+                count = zd[ZD_COUNT, i, j]
+                earnings = zd[ZD_EARNINGS, i, j]
+                dopex = dp[D_OPEX, i, j]
+                margin = earnings - dopex
+                attract = 0.0
+                if margin > 0.0:
+                    attract = min(max(1.0 - dp[D_HARDWARE, i, j] / margin / dp[D_THRESHOLD, i, j], 0.0), 1.0)
+                expected = dp[D_JOIN_RATE, i, j] * (count + dp[D_JOIN_FLOOR, i, j]) * attract
+                expected += dp[D_ORGANIC, i, j] * count
+                joins = poisson(rng, x, j, min(expected, 1e12))
+                distress = min(max((dopex - earnings) / dopex, 0.0), 1.0) if dopex > 0.0 else 0.0
+                leave_p = min(dp[D_BASE_CHURN, i, j] + dp[D_LEAVE_RATE, i, j] * distress, 1.0)
+                leaves = min(poisson(rng, x, j, min(count * leave_p, 1e12)), count)
+                count = count + joins - leaves
+                zd[ZD_COUNT, i, j] = count
+                zd[ZD_JOINS, i, j] = joins
+                zd[ZD_LEAVES, i, j] = leaves
+                devices += count
+            # 10. the price moves; expectations follow
+            if market_on:
+                flow = (burned - sold) * spot / p[P_DEPTH, j]
+                push = min(max(p[P_IMPACT, j] * flow, -MAX_DAILY_PUSH), MAX_DAILY_PUSH)
+                walk += p[P_PRICE_DRIFT, j] + push
+                if random_price:
+                    walk += p[P_PRICE_SCALE, j] * normal(rng, x, j)
+            else:
+                walk += p[P_PRICE_DRIFT, j]
+                if random_price:
+                    walk += p[P_PRICE_SCALE, j] * normal(rng, x, j)
+            price = base_price[t + 1, k] * math.exp(walk)
+            if (agents_on or staking_on) and spot > 0.0 and price > 0.0:
+                daily = math.log(price / spot) * DAYS_PER_YEAR
+                expect += p[P_EXPECT_ALPHA, j] * (daily - expect)
+            locked_next = staked + unbonding + vest[t + 1, k]
+            zl[Z_MINTED] = minted
+            zl[Z_USAGE_PAID] = usage_paid
+            zl[Z_COVERAGE_PAID] = coverage_paid
+            zl[Z_UNMINTED] = unminted
+            zl[Z_CHEATERS] = cheaters
+            zl[Z_CONTRIBUTOR_REWARDS] = rewards
+            zl[Z_OPEX_USD] = opex
+            zl[Z_OTHERS_INFLOW] = others
+            zl[Z_STAKE_REWARD] = stake_reward
+            zl[Z_INCENTIVES] = minted * spot
+            zl[Z_HOLD] = h
+            zl[Z_SOLD_CONTRIBUTORS] = decided
+            zl[Z_SOLD] = sold
+            zl[Z_SUPPLY] = supply
+            zl[Z_LOCKED] = locked_next
+            zl[Z_CIRCULATING] = supply - locked_next
+            zl[Z_STAKED] = staked
+            zl[Z_HOLDINGS] = held_c + held_o
+            zl[Z_EXPECT] = expect
+            zl[Z_DEVICES] = devices
+            # record (as `_record`)
+            for r in range(channels):
+                kind = decoded[0, r]
+                if kind == 0:
+                    value = zl[decoded[1, r]]
+                elif kind == 1:
+                    value = zs[ZS_DEMAND, decoded[2, r], j]
+                else:
+                    value = zd[decoded[1, r], decoded[2, r], j]
+                acc[j, r] += value
+            point = point_of[t]
+            if t + 1 == ends[point]:
+                start = ends[point - 1] if point > 0 else 0
+                length = float(t + 1 - start)
+                for r in range(channels):
+                    records[j, point, r] = acc[j, r] / length
+                    acc[j, r] = 0.0
+        x[X_SUPPLY, j] = supply
+        x[X_WALK, j] = walk
+        x[X_PRICE, j] = price
+        x[X_REPORTED, j] = reported
+        x[X_AGE, j] = age
+        x[X_REMINT_TARGET, j] = remint_target
+        x[X_CAPPED_POWER, j] = capped_power
+        x[X_BASELINE_MINTED, j] = baseline_minted
+        x[X_EMITTED, j] = emitted
+        x[X_EXPECT, j] = expect
+        x[X_HELD_CONTRIBUTORS, j] = held_c
+        x[X_HELD_OTHERS, j] = held_o
+        x[X_STAKED, j] = staked
+        x[X_UNBONDING, j] = unbonding
+        for c in range(N_DAY):
+            z[c, j] = zl[c]

@@ -185,7 +185,8 @@ def simulate(
 
         run_phased(kernel, inputs, inp, state, policies, variants, runs, progress)
     else:
-        step = kernel.run_block_plain if kernel.is_plain(inputs.flags, inputs.types) else kernel.run_block
+        plain = kernel.is_plain(inputs.flags, inputs.types)
+        step = kernel.run_block_plain if plain else kernel.run_block_full  # the same paths as run_block
         for start in range(0, inputs.days, BLOCK_DAYS):
             stop = min(start + BLOCK_DAYS, inputs.days)
             step(start, stop, inp, state)

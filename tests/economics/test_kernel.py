@@ -1,0 +1,58 @@
+"""The register kernel (`run_block_full`, what `simulate` runs) walks the same paths as the array kernel
+(`run_block`, the phases the custom-policy path runs), to the bit, with every feature of the model on."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from opendepin.economics.model import simulate
+from opendepin.economics.scenarios import load_scenario
+from opendepin.economics.spec import AllocationSpec, FilecoinSchedule, FraudSpec, ScenarioSpec, StakingSpec
+from tests.economics.test_verdicts import market
+
+
+def _everything() -> ScenarioSpec:
+    """The growth scenario plus staking, a vesting allocation, fraud leakage and the Filecoin schedule."""
+    spec = load_scenario("growth")
+    rewards = spec.rewards.model_copy(
+        update={
+            "categories": {"coverage": 7_000, "stakers": 1_000, "operations": 2_000},
+            "device_categories": ["coverage"],
+        }
+    )
+    sectors = [spec.sectors[0].model_copy(update={"fraud": FraudSpec(leakage=0.1, source="test")})]
+    sectors += spec.sectors[1:]
+    devices = [d.model_copy(update={"raw_power_eib": 1e-3}) for d in spec.devices]
+    return spec.model_copy(
+        update={
+            "days": 500,
+            "rewards": rewards,
+            "sectors": sectors,
+            "devices": devices,
+            "emission": FilecoinSchedule(),
+            "staking": StakingSpec(category="stakers", initial_staked=1_000_000),
+            "allocations": [AllocationSpec(name="team", tokens=10_000_000, cliff_days=100, vesting_days=200)],
+        }
+    )
+
+
+@pytest.mark.parametrize("name", ["growth", "everything", "market"])
+def test_the_register_kernel_walks_the_same_paths_as_the_array_kernel(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from opendepin.economics import kernel
+
+    if name == "growth":
+        spec = load_scenario("growth").model_copy(update={"days": 500})
+    elif name == "everything":
+        spec = _everything()
+    else:
+        spec = market().model_copy(update={"days": 500})
+    fast = simulate((spec,), 6, seed=11, record_every=7)
+    monkeypatch.setattr(kernel, "run_block_full", kernel.run_block)
+    reference = simulate((spec,), 6, seed=11, record_every=7)
+    np.testing.assert_array_equal(fast.records, reference.records)
+    assert float(np.std(fast.channel("price")[-1])) > 0  # random paths, not a constant
+    if name == "everything":
+        assert fast.channel("staked").max() > 0 and fast.channel("minted").min() >= 0
