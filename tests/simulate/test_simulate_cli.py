@@ -70,10 +70,11 @@ def test_network_file_is_used_and_checked(tmp_path: Path) -> None:
 
 
 def test_help_lists_the_scenarios_unbroken() -> None:
+    """At 80 columns the list of scenarios may wrap, but between names only: every name reads whole."""
     result = CliRunner().invoke(app, ["wireless", "--help"], terminal_width=80)
     assert result.exit_code == 0
-    choices = re.findall(r"\[([a-z|-]+)\]", result.output)
-    assert "|".join(SCENARIOS) in choices
+    words = set(re.findall(r"[a-z][a-z-]*[a-z]", result.output))
+    assert set(SCENARIOS) <= words, set(SCENARIOS) - words
 
 
 def test_each_sector_brings_its_own_command() -> None:
