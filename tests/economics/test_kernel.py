@@ -56,3 +56,17 @@ def test_the_register_kernel_walks_the_same_paths_as_the_array_kernel(
     assert float(np.std(fast.channel("price")[-1])) > 0  # random paths, not a constant
     if name == "everything":
         assert fast.channel("staked").max() > 0 and fast.channel("minted").min() >= 0
+
+
+def test_the_register_kernel_records_channels_in_any_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Requested channels of every kind (device rows, a sector's demand, day values), mixed."""
+    from opendepin.economics import kernel
+
+    spec = load_scenario("growth").model_copy(update={"days": 200})
+    channels = ("joins[hotspot]", "supply", "demand_usd[iot]", "devices[small-cell]", "burned")
+    fast = simulate((spec,), 4, seed=5, record_every=3, channels=channels)
+    monkeypatch.setattr(kernel, "run_block_full", kernel.run_block)
+    reference = simulate((spec,), 4, seed=5, record_every=3, channels=channels)
+    np.testing.assert_array_equal(fast.records, reference.records)
+    assert set(fast.layout.recorded) == set(channels)
+    assert fast.channel("joins[hotspot]").max() > 0 and fast.channel("burned").max() > 0

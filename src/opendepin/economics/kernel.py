@@ -888,6 +888,9 @@ def run_block_full(t0, t1, inp, st):  # type: ignore[no-untyped-def]
     random_price = f[F_PRICE_RANDOM] == 1
     decoded = decode_sources(st[9], sectors, types)
     channels = decoded.shape[1]
+    day_channels = 0  # the leading Z rows (all Z rows come first in the default layout)
+    while day_channels < channels and decoded[0, day_channels] == 0:
+        day_channels += 1
     zl = np.zeros(N_DAY)
     for j in range(n):
         k = set_of[j]
@@ -907,6 +910,7 @@ def run_block_full(t0, t1, inp, st):  # type: ignore[no-untyped-def]
         unbonding = x[X_UNBONDING, j]
         for c in range(N_DAY):
             zl[c] = z[c, j]
+        slot = t0 % twap
         for t in range(t0, t1):
             # ---- phase A: 1. demand and what the sectors' devices can serve
             demand = 0.0
@@ -950,7 +954,7 @@ def run_block_full(t0, t1, inp, st):  # type: ignore[no-untyped-def]
                     reported = spot
                 else:
                     age += 1.0
-                window[t % twap, j] = reported
+                window[slot, j] = reported  # slot = t % twap
                 total = 0.0
                 for w in range(twap):
                     total += window[w, j]
@@ -960,6 +964,9 @@ def run_block_full(t0, t1, inp, st):  # type: ignore[no-untyped-def]
                     served = 0.0
                     for s in range(sectors):
                         zs[ZS_SERVED, s, j] = 0.0
+            slot += 1
+            if slot == twap:
+                slot = 0
             # 4. burn what circulates
             bought = served / max(oracle, MIN_PRICE_USD)
             burned = min(bought, max(circulating, 0.0))
@@ -1159,16 +1166,17 @@ def run_block_full(t0, t1, inp, st):  # type: ignore[no-untyped-def]
             zl[Z_HOLDINGS] = held_c + held_o
             zl[Z_EXPECT] = expect
             zl[Z_DEVICES] = devices
-            # record (as `_record`)
-            for r in range(channels):
+            # record (as `_record`): the day's values, then sectors' demand, then device rows
+            for r in range(day_channels):
+                acc[j, r] += zl[decoded[1, r]]
+            for r in range(day_channels, channels):
                 kind = decoded[0, r]
                 if kind == 0:
-                    value = zl[decoded[1, r]]
+                    acc[j, r] += zl[decoded[1, r]]
                 elif kind == 1:
-                    value = zs[ZS_DEMAND, decoded[2, r], j]
+                    acc[j, r] += zs[ZS_DEMAND, decoded[2, r], j]
                 else:
-                    value = zd[decoded[1, r], decoded[2, r], j]
-                acc[j, r] += value
+                    acc[j, r] += zd[decoded[1, r], decoded[2, r], j]
             point = point_of[t]
             if t + 1 == ends[point]:
                 start = ends[point - 1] if point > 0 else 0
