@@ -314,7 +314,16 @@ def serve_node(data_dir: Path, settings: ServeSettings, catch_up: bool = False) 
     metrics_of(node)
     node.epoch_process = EpochProcess(data_dir)  # epochs compute in their own process: ingest keeps its core
     chain = ChainConnector(node, data_dir, settings).start()
-    scheduler = EpochScheduler(node, settings.scheduler_interval, on_close=chain.wake).start()
+    view = None if chain.kind == "none" else BackendChainView(lambda: chain.backend, chain.kind, chain.lock)
+    app = create_app(node, view)
+    explorer = app.state.explorer
+    explorer.warm_in_background()  # the first visitor finds the latest epoch's pages built
+
+    def closed(record: object) -> None:
+        chain.wake(record)
+        explorer.warm_in_background()
+
+    scheduler = EpochScheduler(node, settings.scheduler_interval, on_close=closed).start()
     bridge = None
     if settings.mqtt is not None:
         from opendepin.ingest.mqtt import MqttIngest
@@ -322,8 +331,6 @@ def serve_node(data_dir: Path, settings: ServeSettings, catch_up: bool = False) 
         broker, _, broker_port = settings.mqtt.partition(":")
         bridge = MqttIngest(node, broker, int(broker_port or 1883), prefix=settings.mqtt_prefix).start()
         log.info("ingesting MQTT from %s (%s/reports/#)", settings.mqtt, settings.mqtt_prefix)
-    view = None if chain.kind == "none" else BackendChainView(lambda: chain.backend, chain.kind, chain.lock)
-    app = create_app(node, view)
     if bus is not None:
         app.state.bus_pending = bus.edge.pending
     try:

@@ -193,3 +193,30 @@ def test_verdicts_counted_without_kinds_are_the_same_counts(network: Network) ->
             assert sum(n for kinds in by_kind.values() for c in kinds.values() for n in c.values()) > 0
     finally:
         store.close()
+
+
+def test_warming_builds_the_latest_pages_and_changes_nothing(network: Network) -> None:
+    """`Explorer.warm` (run by `depin serve` at start and after each close) builds the latest epoch's map,
+    the epochs page and the network page; what a visitor then reads is what a cold read gives."""
+    from opendepin.clock import SimulatedClock
+    from opendepin.explorer.views import EPOCH_PAGE, Explorer
+    from opendepin.node import Node
+
+    config = load_config(network.data_dir / "network.toml")
+    store = open_store(config.store, network.data_dir)
+    try:
+        node = Node(config, store, SimulatedClock(config.epochs.genesis_ts))
+        cold = Explorer(node)
+        expected = (cold.map_view(None, None, None), cold.network(), cold.epoch_summaries(None, EPOCH_PAGE))
+        warmed = Explorer(node)
+        warmed.warm()
+        latest = warmed.latest_epoch()
+        assert latest is not None and (latest, None, None) in warmed._maps._items
+        assert ("lags", latest) in warmed._facts._items and ("active", latest) in warmed._facts._items
+        seen = (warmed.map_view(None, None, None), warmed.network(), warmed.epoch_summaries(None, EPOCH_PAGE))
+        assert {k: v for k, v in seen[1].items() if k != "now"} == {
+            k: v for k, v in expected[1].items() if k != "now"
+        }
+        assert seen[0] == expected[0] and seen[2] == expected[2]
+    finally:
+        store.close()

@@ -16,6 +16,7 @@ Definitions the pages state:
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -61,6 +62,7 @@ NETWORK_DEFINITIONS = {
 }
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class Missing(LookupError):
@@ -165,6 +167,8 @@ class Explorer:
         self._bundles = _Cache(CACHED_EPOCHS)
         self._records = _Cache(CACHED_EPOCHS)
         self._summaries: dict[int, dict[str, Any]] = {}
+        self._facts = _Cache(NETWORK_EPOCHS * 2 + 2)
+        self._warming = threading.Lock()
         self.kind_sector = {
             kind: name for name, plugin in sorted(node.sectors.items()) for kind in plugin.report_kinds()
         }
@@ -651,7 +655,7 @@ class Explorer:
                 int(a) for _o, a, _c in first.owner_rewards
             )
             supply = earlier
-            previous_active = self.reads.active_devices(numbers[0] - 1)
+            previous_active = self._active(numbers[0] - 1)
         for number in numbers:
             record = self.record(number)
             manifest = record.manifest
@@ -661,8 +665,8 @@ class Explorer:
             burned = int(value_usd / price * token_unit) if price > 0 else 0
             paid = int(manifest.get("paid", 0))
             supply += paid - burned
-            active = self.reads.active_devices(number)
-            lags = self.reads.report_lags(record.start, record.end)
+            active = self._active(number)
+            lags = self._lags(record)
             rows.append(
                 {
                     "epoch": number,
@@ -690,6 +694,39 @@ class Explorer:
             )
             previous_active = active
         return rows
+
+
+    def _lags(self, record: EpochRecord) -> list[int]:
+        """Ingest lags of closed epoch `record` (cached)."""
+        return self._facts.get(
+            ("lags", record.number), lambda: self.reads.report_lags(record.start, record.end)
+        )
+
+    def _active(self, number: int) -> set[str]:
+        """The devices active in closed epoch `number` (cached: a closed epoch never changes)."""
+        return self._facts.get(("active", number), lambda: self.reads.active_devices(number))
+
+    # --- warming ---------------------------------------------------------------------------------------
+    def warm(self) -> None:
+        """Build what the first visitor after an epoch closes would otherwise wait for: the latest epoch's
+        map, the epochs page and the network page (whose per-epoch figures are then cached one epoch at a
+        time, so the next close adds only its own)."""
+        if not self._warming.acquire(blocking=False):
+            return  # a warm-up is already running; it will read the latest epoch
+        try:
+            if self.latest_epoch() is None:
+                return
+            self.epoch_summaries(None, EPOCH_PAGE)
+            self.map_view(None, None, None)
+            self.network()
+        except Exception:  # a cache miss later is slower, never wrong: log and go on
+            log.exception("warming the explorer's caches failed")
+        finally:
+            self._warming.release()
+
+    def warm_in_background(self, *_args: Any) -> None:
+        """`warm` in a daemon thread (the epoch scheduler's `on_close` hook, and at start)."""
+        threading.Thread(target=self.warm, name="explorer-warm", daemon=True).start()
 
 
 def _count_before(ordered: Sequence[int], instant: int) -> int:
