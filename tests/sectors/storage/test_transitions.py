@@ -54,6 +54,15 @@ def test_explain_shows_every_state_transition_with_its_numbers(tmp_path: Path) -
         for (vetted,) in (v for v in vetted_all if v):
             assert vetted["from"] == "new" and vetted["to"] == "vetted" and vetted["vetting_audits"] == 1
             assert vetted["audits"] >= 1 and "audit_score" in vetted and "period" in vetted
+        # examples/storage.toml holds Storj's 75 % in the first 90 epochs: explain's breakdown shows it
+        helds = [
+            r["breakdown"]["held"]
+            for e in explained.values()
+            for r in e["rewards"]
+            if r["category"] == "storage" and "held" in r.get("breakdown", {})
+        ]
+        assert len(helds) >= 15 and all(h["held_percent"] == 75 for h in helds)
+        assert all(h["byte_hours_held"] == h["byte_hours_earned"] * 3 // 4 for h in helds)
         named = [e for e in explained.values() if notes(e, "storage.disqualified")]
         assert len(named) >= 2  # the fleet's deleters and rotters fail their first audits
         for e in named:
