@@ -14,7 +14,10 @@ shared and wall time mostly measures the neighbours; wall seconds are printed to
   5. agreement: mean paths of ours, radCAD and the bare loop at yearly points within Monte Carlo error;
   6. the full model (the shipped `growth` scenario: two device types joining and leaving, agents selling by
      their costs and expectations, the reward policy every day): time per run-day and its ratio to the
-     shared model's (the issue's bar: within 3×).
+     shared model's (the issue's bar: within 3×), twice: recording every channel of the model (36 a day,
+     what `simulate` records by default at this size: writing 52 MB of float32 records costs ~50 ns a
+     run-day, mostly first-touch page faults), and recording the shared model's four channels (like with
+     like; the bar is judged on this one). Both models run single-threaded (no prange), best of rounds.
 Our shared model records the reward policy's usage ratio and weight every day too (it is part of the
 model); the other two have no devices, so nothing there depends on them.
 
@@ -310,18 +313,26 @@ def main(argv: list[str] | None = None) -> int:
     growth = load_scenario("growth")
     simulate((growth,), 4, seed=0)  # warm-up of the full model's kernel
     full_runs = runs
-    full = [_cpu(lambda: simulate((growth,), full_runs, seed=growth.seed)) for _ in range(3)]
-    full_cpu, full_wall = min(t[0] for t in full), min(t[1] for t in full)  # best of 3, as for the shared
     shared_per = ours_time / (runs * days) * 1e9
-    full_per = full_cpu / (full_runs * growth.days) * 1e9
-    full_ratio = full_per / shared_per
-    print(
-        f"full model (growth scenario: {len(growth.devices)} device types, agents selling, reward policy), "
-        f"{full_runs} runs × {growth.days:,} days: {full_cpu:.3f} s CPU, best of 3 "
-        f"(wall {full_wall:.3f} s), "
-        f"{full_per:.0f} ns per run-day vs {shared_per:.0f} ns for the shared model: "
-        f"{full_ratio:.1f} times the shared model's cost (issue's bar: within {FULL_BAR:g})"
-    )
+    full_ratio = 0.0
+    for label, chosen in (
+        ("every channel of the model (36, daily: the default at this size)", None),
+        ("the shared model's four channels, daily (like with like)", CHANNELS),
+    ):
+        full = [
+            _cpu(lambda chosen=chosen: simulate((growth,), full_runs, seed=growth.seed, channels=chosen))
+            for _ in range(ROUNDS)
+        ]
+        full_cpu, full_wall = min(t[0] for t in full), min(t[1] for t in full)  # best of rounds, as above
+        full_per = full_cpu / (full_runs * growth.days) * 1e9
+        full_ratio = full_per / shared_per
+        print(
+            f"full model (growth scenario: {len(growth.devices)} device types, agents selling, reward "
+            f"policy), {full_runs} runs × {growth.days:,} days, recording {label}: {full_cpu:.3f} s CPU, "
+            f"best of {ROUNDS} (wall {full_wall:.3f} s), {full_per:.0f} ns per run-day vs "
+            f"{shared_per:.0f} ns for the shared model: {full_ratio:.2f} times the shared model's cost "
+            f"(issue's bar: within {FULL_BAR:g}; both single-threaded)"
+        )
     if args.big_runs:
         big_cpu, big_wall, _ = _cpu(
             lambda: simulate((bme_scenario(3_650),), args.big_runs, seed=7, channels=CHANNELS)
@@ -333,7 +344,8 @@ def main(argv: list[str] | None = None) -> int:
     ok = ratio >= RATIO_BAR and bare_ratio >= BARE_BAR and max(z.values()) < Z_LIMIT
     print(
         ("PASS" if ok else "FAIL")
-        + f" (full model within {FULL_BAR:g}x: {'yes' if full_ratio <= FULL_BAR else 'no'})"
+        + f" (full model within {FULL_BAR:g}x, same channels recorded: "
+        + f"{'yes' if full_ratio <= FULL_BAR else 'no'})"
     )
     return 0 if ok else 1
 

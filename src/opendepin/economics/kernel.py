@@ -235,6 +235,35 @@ def poisson(rng: np.ndarray, x: np.ndarray, j: int, mean: float) -> float:
     return max(0.0, math.floor(mean + math.sqrt(mean) * normal(rng, x, j) + 0.5))
 
 
+@njit(cache=True, inline="always")
+def poisson_unrolled(rng: np.ndarray, x: np.ndarray, j: int, mean: float) -> float:
+    """`poisson`, the same draw to the bit, with the inversion's first three steps unrolled and counted
+    without branches (the cumulative sums never decrease, so the count of those below u is where the loop
+    stops); only a count above 3 takes the loop, whose exit the processor cannot predict."""
+    if not mean > 0.0:
+        return 0.0
+    if mean < POISSON_INVERSION_MAX:
+        u = uniform(rng, j)
+        p = math.exp(-mean)
+        cdf0 = p
+        p *= mean / 1.0
+        cdf1 = cdf0 + p
+        p *= mean / 2.0
+        cdf2 = cdf1 + p
+        p *= mean / 3.0
+        cdf3 = cdf2 + p
+        if u <= cdf3:
+            return float(int(u > cdf0) + int(u > cdf1) + int(u > cdf2))
+        k = 3
+        cdf = cdf3
+        while u > cdf and k < 200:
+            k += 1
+            p *= mean / k
+            cdf += p
+        return float(k)
+    return max(0.0, math.floor(mean + math.sqrt(mean) * normal(rng, x, j) + 0.5))
+
+
 @njit(cache=True)
 def seed_streams(seeds: np.ndarray) -> np.ndarray:
     """Two-word xoroshiro states from one 64-bit seed per column (splitmix64, never all zero)."""
@@ -797,9 +826,14 @@ def run_block_plain(t0, t1, inp, st):  # type: ignore[no-untyped-def]
             if t + 1 == ends[point]:
                 start = ends[point - 1] if point > 0 else 0
                 length = float(t + 1 - start)
-                for r in range(sources.shape[0]):
-                    records[j, point, r] = acc[j, r] / length
-                    acc[j, r] = 0.0
+                if length == 1.0:  # x / 1.0 is x to the bit: a daily record needs no division
+                    for r in range(sources.shape[0]):
+                        records[j, point, r] = acc[j, r]
+                        acc[j, r] = 0.0
+                else:
+                    for r in range(sources.shape[0]):
+                        records[j, point, r] = acc[j, r] / length
+                        acc[j, r] = 0.0
         x[X_SUPPLY, j] = supply
         x[X_WALK, j] = walk
         x[X_PRICE, j] = price
@@ -1121,10 +1155,10 @@ def run_block_full(t0, t1, inp, st):  # type: ignore[no-untyped-def]
                     attract = min(max(1.0 - dp[D_HARDWARE, i, j] / margin / dp[D_THRESHOLD, i, j], 0.0), 1.0)
                 expected = dp[D_JOIN_RATE, i, j] * (count + dp[D_JOIN_FLOOR, i, j]) * attract
                 expected += dp[D_ORGANIC, i, j] * count
-                joins = poisson(rng, x, j, min(expected, 1e12))
+                joins = poisson_unrolled(rng, x, j, min(expected, 1e12))
                 distress = min(max((dopex - earnings) / dopex, 0.0), 1.0) if dopex > 0.0 else 0.0
                 leave_p = min(dp[D_BASE_CHURN, i, j] + dp[D_LEAVE_RATE, i, j] * distress, 1.0)
-                leaves = min(poisson(rng, x, j, min(count * leave_p, 1e12)), count)
+                leaves = min(poisson_unrolled(rng, x, j, min(count * leave_p, 1e12)), count)
                 count = count + joins - leaves
                 zd[ZD_COUNT, i, j] = count
                 zd[ZD_JOINS, i, j] = joins
@@ -1181,9 +1215,14 @@ def run_block_full(t0, t1, inp, st):  # type: ignore[no-untyped-def]
             if t + 1 == ends[point]:
                 start = ends[point - 1] if point > 0 else 0
                 length = float(t + 1 - start)
-                for r in range(channels):
-                    records[j, point, r] = acc[j, r] / length
-                    acc[j, r] = 0.0
+                if length == 1.0:  # x / 1.0 is x to the bit: a daily record needs no division
+                    for r in range(channels):
+                        records[j, point, r] = acc[j, r]
+                        acc[j, r] = 0.0
+                else:
+                    for r in range(channels):
+                        records[j, point, r] = acc[j, r] / length
+                        acc[j, r] = 0.0
         x[X_SUPPLY, j] = supply
         x[X_WALK, j] = walk
         x[X_PRICE, j] = price
