@@ -272,16 +272,29 @@ def main(argv: list[str] | None = None) -> int:
     runs, days = args.runs, args.days
     run_ours(10, 30, seed=0)  # warm-up: imports, loading the compiled kernel
     run_bare(10, 30, seed=0)
+    growth = load_scenario("growth")
+    simulate((growth,), 4, seed=0)  # warm-up of the full model's kernel
+    full_runs = runs
+    full_modes = (
+        ("every channel of the model (36, daily: the default at this size)", None),
+        ("the shared model's four channels, daily (like with like)", CHANNELS),
+    )
+    full_times: list[list[tuple[float, float]]] = [[] for _ in full_modes]
     ours_cpu, bare_cpu, ours_wall, bare_wall = [], [], [], []
     ours: dict[str, np.ndarray] = {}
     bare: dict[str, np.ndarray] = {}
-    for attempt in range(ROUNDS):  # interleaved, so both see the same neighbours
+    for attempt in range(ROUNDS):  # interleaved, so all see the same neighbours
         cpu, wall, ours = _cpu(lambda attempt=attempt: run_ours(runs, days, seed=attempt))
         ours_cpu.append(cpu)
         ours_wall.append(wall)
         cpu, wall, bare = _cpu(lambda attempt=attempt: run_bare(runs, days, seed=attempt))
         bare_cpu.append(cpu)
         bare_wall.append(wall)
+        for times, (_, chosen) in zip(full_times, full_modes, strict=True):
+            cpu, wall, _ = _cpu(
+                lambda chosen=chosen: simulate((growth,), full_runs, seed=growth.seed, channels=chosen)
+            )
+            times.append((cpu, wall))
     ours_time, bare_time = min(ours_cpu), min(bare_cpu)
     radcad_time, theirs = run_radcad(runs, days, fastest=True)
     print(f"shared burn-and-mint model, {runs} runs × {days:,} days, CPU seconds (best of {ROUNDS} rounds):")
@@ -310,20 +323,10 @@ def main(argv: list[str] | None = None) -> int:
         + ", ".join(f"{k} {v:.2f}" for k, v in z_bare.items())
         + f" (bar: < {Z_LIMIT})"
     )
-    growth = load_scenario("growth")
-    simulate((growth,), 4, seed=0)  # warm-up of the full model's kernel
-    full_runs = runs
     shared_per = ours_time / (runs * days) * 1e9
     full_ratio = 0.0
-    for label, chosen in (
-        ("every channel of the model (36, daily: the default at this size)", None),
-        ("the shared model's four channels, daily (like with like)", CHANNELS),
-    ):
-        full = [
-            _cpu(lambda chosen=chosen: simulate((growth,), full_runs, seed=growth.seed, channels=chosen))
-            for _ in range(ROUNDS)
-        ]
-        full_cpu, full_wall = min(t[0] for t in full), min(t[1] for t in full)  # best of rounds, as above
+    for (label, _), full in zip(full_modes, full_times, strict=True):
+        full_cpu, full_wall = min(t[0] for t in full), min(t[1] for t in full)  # best of the same rounds
         full_per = full_cpu / (full_runs * growth.days) * 1e9
         full_ratio = full_per / shared_per
         print(
