@@ -82,6 +82,9 @@ def fund_client(data: Path, usd: str = "50") -> int:
     data_dir_keystore(data).save("client", CLIENT.private_key, data_dir_password(data))
     proof = json.dumps(["0x" + p.hex() for p in tree.proof(CLIENT.address, amount)])
     run("claim", "--owner", "client", "--cumulative", str(amount), "--proof", proof, "--data-dir", str(data))
+    # the post moved the chain a day ahead: the deployment's price ($1) is then a day old, stale as soon as
+    # deployment and post fell in different seconds; a fresh price (the same) before buying
+    run("chain", "price", "--usd", "1", "--data-dir", str(data))
     bought = run("credits", "buy", "--usd", usd, "--buyer", CLIENT.address, "--data-dir", str(data))
     return int(bought["credits"])
 
