@@ -12,8 +12,29 @@ from typing import Annotated
 
 import typer
 
-provider_app = typer.Typer(help="Run a storage provider (depin provider storage --dir D --node URL).")
-storage_app = typer.Typer(help="Store files on the network's storage providers.", no_args_is_help=True)
+
+def examples(*lines: str) -> str:
+    """An epilog listing examples, one per line (as every depin command shows them)."""
+    return "\n".join(["Examples:", *(f"  $ {line}" for line in lines)])
+
+
+provider_app = typer.Typer(
+    help="Run a storage provider (depin provider storage --dir D --node URL).",
+    epilog=examples(
+        "depin provider storage --dir /srv/p1 --node http://127.0.0.1:8000 --port 7701",
+        "depin provider storage --dir /srv/p2 --node http://127.0.0.1:8000 --port 7702",
+    ),
+)
+storage_app = typer.Typer(
+    help="Store files on the network's storage providers.",
+    no_args_is_help=True,
+    epilog=examples(
+        "depin storage address",
+        "depin storage put photo.jpg --provider http://127.0.0.1:7701 --provider http://127.0.0.1:7702",
+        "depin storage ls",
+        "depin storage get OBJECT_ID --output photo.jpg",
+    ),
+)
 
 DEFAULT_HOME = Path(os.environ.get("DEPIN_STORAGE_HOME", str(Path.home() / ".depin-storage")))
 Home = Annotated[Path, typer.Option(help="where the client keeps its key and catalog ($DEPIN_STORAGE_HOME)")]
@@ -91,7 +112,7 @@ def _client(home: Path, node: str, providers: list[str] | None, key: str | None)
     return StorageClient(client_wallet(home, key), node, urls, home)
 
 
-@storage_app.command("address")
+@storage_app.command("address", epilog=examples("depin storage address"))
 def address(home: Home = DEFAULT_HOME, key: Key = None) -> None:
     """The client's address (buy data credits for it: depin credits buy --to ADDRESS)."""
     from opendepin.sectors.storage.client import client_wallet
@@ -99,7 +120,9 @@ def address(home: Home = DEFAULT_HOME, key: Key = None) -> None:
     typer.echo(client_wallet(home, key).address)
 
 
-@storage_app.command("put")
+@storage_app.command(
+    "put", epilog=examples("depin storage put photo.jpg", "depin storage put backup.tar --hours 2160 --json")
+)
 def put(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="the file to store")],
     home: Home = DEFAULT_HOME,
@@ -136,7 +159,7 @@ def put(
     typer.echo(json.dumps(summary) if as_json else record.object_id)
 
 
-@storage_app.command("get")
+@storage_app.command("get", epilog=examples("depin storage get OBJECT_ID --output photo.jpg"))
 def get(
     object_id: Annotated[str, typer.Argument(help="the object id `put` printed")],
     output: Annotated[
@@ -170,7 +193,7 @@ def get(
         client.close()
 
 
-@storage_app.command("repair")
+@storage_app.command("repair", epilog=examples("depin storage repair OBJECT_ID"))
 def repair(
     object_id: Annotated[str, typer.Argument(help="the object id `put` printed")],
     home: Home = DEFAULT_HOME,
@@ -200,7 +223,7 @@ def repair(
     typer.echo(json.dumps(counts))
 
 
-@storage_app.command("ls")
+@storage_app.command("ls", epilog=examples("depin storage ls", "depin storage ls --json"))
 def ls(home: Home = DEFAULT_HOME, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """The objects in the client's catalog."""
     from opendepin.sectors.storage.client import Catalog
@@ -214,7 +237,7 @@ def ls(home: Home = DEFAULT_HOME, as_json: Annotated[bool, typer.Option("--json"
             typer.echo(f"{row['object']}  {row['size']:>12}  {row['name']}")
 
 
-@storage_app.command("rm")
+@storage_app.command("rm", epilog=examples("depin storage rm OBJECT_ID"))
 def rm(
     object_id: Annotated[str, typer.Argument()],
     home: Home = DEFAULT_HOME,
