@@ -31,6 +31,8 @@ from opendepin.template import write_template
 from tests.conftest import MAKER, onboard_request
 from tests.store.pg import postgres_database
 
+pytestmark = pytest.mark.integration  # NATS JetStream on 127.0.0.1:4222 and PostgreSQL
+
 HEARTBEAT = {"lat": 52.52, "lon": 13.405}
 NATS = "nats://127.0.0.1:4222"
 

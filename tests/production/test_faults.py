@@ -23,6 +23,8 @@ from opendepin.store.postgres import PostgresStore
 from tests.conftest import MAKER, onboard_request
 from tests.store.pg import postgres_database
 
+pytestmark = pytest.mark.integration  # NATS JetStream on 127.0.0.1:4222 and PostgreSQL
+
 NATS = "nats://127.0.0.1:4222"
 HEARTBEAT = {"lat": 52.52, "lon": 13.405}
 CONFIG = NetworkConfig(makers=[MakerConfig(name="m", address=MAKER.address)])
