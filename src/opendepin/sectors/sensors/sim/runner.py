@@ -20,6 +20,7 @@ import h3
 import numpy as np
 
 from opendepin.config import NetworkConfig, load_config
+from opendepin.detection import classification, leakage, pay_ratio
 from opendepin.reports.model import ReportRecord
 from opendepin.rewards.epoch import EpochInputs, process_epoch, window_for
 from opendepin.sectors.base import DeviceInfo
@@ -166,25 +167,21 @@ def score(
 ) -> tuple[dict[str, float | int], dict[str, dict[str, Any]]]:
     adversaries = {d for d, b in behaviour.items() if b != HONEST}
     honest = set(behaviour) - adversaries
-    total = sum(paid.values())
-    leakage = sum(paid[d] for d in adversaries) / total if total else 0.0
-    honest_mean = sum(paid[d] for d in honest) / len(honest) if honest else 0.0
-    tp, fp = len(flagged & adversaries), len(flagged & honest)
+    precision, recall, false_positive_rate = classification(flagged, adversaries, honest)
     scores: dict[str, float | int] = {
-        "leakage": round(leakage, 5),
-        "precision": round(tp / (tp + fp), 4) if tp + fp else (1.0 if not adversaries else 0.0),
-        "recall": round(tp / len(adversaries), 4) if adversaries else 1.0,
-        "false_positive_rate": round(fp / len(honest), 5) if honest else 0.0,
+        "leakage": round(leakage(paid, adversaries), 5),
+        "precision": round(precision, 4),
+        "recall": round(recall, 4),
+        "false_positive_rate": round(false_positive_rate, 5),
         "flagged": len(flagged),
     }
     by_behaviour: dict[str, dict[str, Any]] = {}
     for kind in sorted(set(behaviour.values())):
-        members = [d for d, b in behaviour.items() if b == kind]
-        mean = sum(paid[d] for d in members) / len(members)
+        members = {d for d, b in behaviour.items() if b == kind}
         by_behaviour[kind] = {
             "devices": len(members),
-            "flagged": sum(1 for d in members if d in flagged),
-            "pay_vs_honest": round(mean / honest_mean, 4) if honest_mean else 0.0,
+            "flagged": len(members & flagged),
+            "pay_vs_honest": round(pay_ratio(paid, members, honest), 4),
         }
     return scores, by_behaviour
 

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from opendepin.detection import classification, leakage, pay_ratio
+
 FLAG_REASONS = frozenset(
     {
         "storage.missing",
@@ -60,18 +62,13 @@ class Scores:
 def compute_scores(
     flagged: set[str], adversaries: set[str], honest: set[str], paid: Mapping[str, int]
 ) -> Scores:
-    """Precision = TP/(TP+FP), recall = TP/adversaries, FPR = FP/honest, leakage and mean pay ratio."""
-    total = sum(paid.values())
-    leakage = sum(v for d, v in paid.items() if d in adversaries) / total if total else 0.0
-    honest_mean = sum(paid.get(d, 0) for d in honest) / len(honest) if honest else 0.0
-    adversary_mean = sum(paid.get(d, 0) for d in adversaries) / len(adversaries) if adversaries else 0.0
-    tp, fp = len(flagged & adversaries), len(flagged & honest)
-    precision = tp / (tp + fp) if tp + fp else (1.0 if not adversaries else 0.0)
+    """Precision, recall, FPR, leakage and mean pay ratio (`opendepin.detection`)."""
+    precision, recall, false_positive_rate = classification(flagged, adversaries, honest)
     return Scores(
-        leakage,
-        adversary_mean / honest_mean if honest_mean else 0.0,
+        leakage(paid, adversaries),
+        pay_ratio(paid, adversaries, honest),
         precision,
-        tp / len(adversaries) if adversaries else 1.0,
-        fp / len(honest) if honest else 0.0,
+        recall,
+        false_positive_rate,
         len(flagged),
     )

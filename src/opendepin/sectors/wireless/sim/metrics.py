@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
+
+from opendepin.detection import leakage, pay_ratio
 
 NOT_SUSPICION = frozenset(
     {
@@ -48,19 +49,10 @@ class Scores:
         }
 
 
-def compute_leakage(paid: Mapping[str, int], adversaries: set[str]) -> float:
-    """Share of everything paid to devices that went to adversaries."""
-    total = sum(paid.values())
-    return sum(v for k, v in paid.items() if k in adversaries) / total if total else 0.0
-
-
-def compute_pay_ratio(paid: Mapping[str, int], adversaries: set[str], honest: set[str]) -> float:
-    """Mean pay per adversary hotspot relative to the mean pay per honest hotspot (paid or not)."""
-    if not adversaries or not honest:
-        return 0.0
-    honest_mean = sum(paid.get(d, 0) for d in honest) / len(honest)
-    adversary_mean = sum(paid.get(d, 0) for d in adversaries) / len(adversaries)
-    return adversary_mean / honest_mean if honest_mean else 0.0
+compute_leakage = leakage
+"""Share of everything paid to devices that went to adversaries (`opendepin.detection.leakage`)."""
+compute_pay_ratio = pay_ratio
+"""Mean pay per adversary hotspot relative to the mean per honest hotspot (`opendepin.detection`)."""
 
 
 def is_flagged_by_reports(suspicious: int, total: int) -> bool:
