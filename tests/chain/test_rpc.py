@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -119,9 +120,19 @@ def test_invalid_transaction_reverted_in_its_block_reports_the_reason(tmp_path: 
             node.set_balance(addr_of(key), 10**20)
         node.request("evm_setAutomine", [False])
         outcomes: list[object] = []
+        both_estimated = threading.Barrier(2, timeout=60)
+
+        class EstimateTogether(RpcBackend):
+            """Both claims estimate gas before either is sent (anvil estimates on the pending block)."""
+
+            def _rpc(self, method: str, params: list[Any], action: str | None = None) -> Any:
+                result = super()._rpc(method, params, action)
+                if method == "eth_estimateGas":
+                    both_estimated.wait()
+                return result
 
         def claim(sender: str) -> None:
-            client = RpcBackend(tmp_path, chain.keys, node.url)
+            client = EstimateTogether(tmp_path, chain.keys, node.url)
             try:
                 outcomes.append(client.claim(owner, UNIT, proof, sender_key=sender))
             except TransactionRevertedError as error:
