@@ -54,9 +54,17 @@ class BusNames:
     consumer: str = CONSUMER
     ack_wait: float = ACK_WAIT_SECONDS
     """Seconds before a delivered, unacknowledged message is delivered again."""
+    duplicate_window: float = DUPLICATE_WINDOW_SECONDS
+    """Seconds during which a re-sent report id is stored once on the stream (shorter in the fault tests,
+    which re-send past it)."""
 
     @classmethod
-    def prefixed(cls, tag: str, ack_wait: float = ACK_WAIT_SECONDS) -> BusNames:
+    def prefixed(
+        cls,
+        tag: str,
+        ack_wait: float = ACK_WAIT_SECONDS,
+        duplicate_window: float = DUPLICATE_WINDOW_SECONDS,
+    ) -> BusNames:
         upper, lower = tag.upper(), tag.lower()
         return cls(
             f"{STREAM}_{upper}",
@@ -65,6 +73,7 @@ class BusNames:
             f"{lower}.dead",
             CONSUMER,
             ack_wait,
+            duplicate_window,
         )
 
 
@@ -83,7 +92,7 @@ async def ensure_streams(js: JetStreamContext, names: BusNames) -> None:
             name=names.stream,
             subjects=[names.subject],
             storage=StorageType.FILE,
-            duplicate_window=DUPLICATE_WINDOW_SECONDS,
+            duplicate_window=names.duplicate_window,
         ),
         StreamConfig(name=names.dead_stream, subjects=[names.dead_prefix + ".>"], storage=StorageType.FILE),
     )
