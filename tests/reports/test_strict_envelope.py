@@ -10,15 +10,20 @@ import struct
 
 import cbor2
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from opendepin.identity.keys import DeviceKey
 from opendepin.reports.envelope import (
     BatchError,
     EnvelopeError,
+    _split_wire_generally,
+    canonical_cbor,
     decode_report,
     scan_plain_cbor,
     sign_report,
     split_batch,
+    split_wire,
 )
 
 KEY = DeviceKey("ed25519", bytes(range(32)))
@@ -160,3 +165,54 @@ def test_split_batch_refuses(body: bytes, reason: str) -> None:
     with pytest.raises(BatchError) as info:
         split_batch(body, 10)
     assert info.value.reason == reason
+
+
+def _split_or_reason(split: object, wire: bytes) -> object:
+    try:
+        return split(wire)  # type: ignore[operator]
+    except EnvelopeError as error:
+        return error.reason
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    envelope=st.binary(min_size=0, max_size=300),
+    signature=st.binary(min_size=0, max_size=80),
+    cut=st.integers(min_value=0, max_value=400),
+    extra=st.binary(max_size=3),
+    flip=st.integers(min_value=0, max_value=400),
+)
+def test_split_wire_fast_path_agrees_with_the_general_reader(
+    envelope: bytes, signature: bytes, cut: int, extra: bytes, flip: int
+) -> None:
+    """The fast path for the usual wire shape gives what the general head reader gives, whatever the bytes
+    (whole, truncated, with trailing bytes, or with one byte changed)."""
+    wire = cbor2.dumps([envelope, signature])
+    variants = [wire, wire[:cut], wire + extra]
+    if wire:
+        changed = bytearray(wire)
+        changed[flip % len(wire)] ^= 0xFF
+        variants.append(bytes(changed))
+    for candidate in variants:
+        assert _split_or_reason(split_wire, candidate) == _split_or_reason(_split_wire_generally, candidate)
+
+
+_PLAIN = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8) | st.binary(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=_PLAIN)
+def test_reused_canonical_encoder_gives_cbor2s_bytes(value: object) -> None:
+    assert canonical_cbor(value) == cbor2.dumps(value, canonical=True)
+
+
+def test_reused_canonical_encoder_recovers_after_a_value_it_cannot_encode() -> None:
+    cyclic: list[object] = []
+    cyclic.append(cyclic)
+    with pytest.raises(Exception):  # noqa: B017 - cbor2 raises its own error type for cycles
+        canonical_cbor({"a": cyclic})
+    assert canonical_cbor({"b": 1, "a": [2.5]}) == cbor2.dumps({"b": 1, "a": [2.5]}, canonical=True)

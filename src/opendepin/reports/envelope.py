@@ -9,7 +9,9 @@ report re-sent is recognised whatever the transport, and a changed byte is a dif
 from __future__ import annotations
 
 import hashlib
+import io
 import re
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -78,9 +80,41 @@ class SignedReport:
         return cbor2.dumps([self.envelope_bytes, self.signature])
 
 
+class _CanonicalEncoder(threading.local):
+    """One deterministic-CBOR encoder per thread, reused: `cbor2.dumps` builds a buffer and an encoder on
+    every call, which costs more than encoding a report's envelope (benchmarks/ingest.py)."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.buffer = io.BytesIO()
+        self.encoder = cbor2.CBOREncoder(self.buffer, canonical=True)
+
+    def dumps(self, value: Any) -> bytes:
+        """The same bytes as `cbor2.dumps(value, canonical=True)`; raises what it raises."""
+        buffer = self.buffer
+        buffer.seek(0)
+        buffer.truncate()
+        try:
+            self.encoder.encode(value)
+        except BaseException:
+            self.reset()  # the encoder may hold state of the failed value
+            raise
+        return buffer.getvalue()
+
+
+_canonical = _CanonicalEncoder()
+
+
+def canonical_cbor(value: Any) -> bytes:
+    """Deterministic CBOR (RFC 8949 §4.2.1) of `value`: the bytes of `cbor2.dumps(value, canonical=True)`."""
+    return _canonical.dumps(value)
+
+
 def encode_envelope(envelope: Envelope) -> bytes:
     """Deterministic CBOR of the envelope."""
-    return cbor2.dumps(envelope.to_map(), canonical=True)
+    return canonical_cbor(envelope.to_map())
 
 
 def compute_report_id(envelope_bytes: bytes) -> str:
@@ -193,6 +227,17 @@ def split_wire(wire: bytes) -> tuple[bytes, bytes]:
     definite-length CBOR array of two definite-length byte strings and nothing after it; anything else
     (other types, tags, indefinite lengths, trailing bytes) is `report.malformed`. Read without a general
     CBOR decoder, so no tag of the outer bytes is ever interpreted."""
+    if (
+        wire[:2] == b"\x82\x58" and len(wire) > 2
+    ):  # the usual shape: 1-byte envelope length, 64-byte signature
+        end = 3 + wire[2]
+        if wire[end : end + 2] == b"\x58\x40" and len(wire) == end + 66:
+            return wire[3:end], wire[end + 2 :]
+    return _split_wire_generally(wire)
+
+
+def _split_wire_generally(wire: bytes) -> tuple[bytes, bytes]:
+    """`split_wire` for any head widths (the fast path above must agree with it: tests/reports)."""
     first = _read_bytestring(wire, 1) if wire[:1] == b"\x82" else None
     second = _read_bytestring(wire, first[1]) if first is not None else None
     if first is None or second is None:
@@ -310,7 +355,7 @@ def decode_report(wire: bytes, max_bytes: int = 16_384) -> SignedReport:
     except Exception as error:  # cbor2 raises many types for hostile input
         raise EnvelopeError("report.malformed", f"envelope is not CBOR: {type(error).__name__}") from None
     try:
-        canonical = cbor2.dumps(inner, canonical=True)
+        canonical = canonical_cbor(inner)
     except Exception as error:  # e.g. a cyclic structure built from shared references
         raise EnvelopeError(
             "report.malformed", f"envelope cannot be re-encoded: {type(error).__name__}"
