@@ -36,6 +36,13 @@ COMMANDS: dict[str, Lazy] = {
         "serve",
         RUN,
     ),
+    "load": Lazy(
+        "opendepin.cli.load:app",
+        "Send signed reports from many onboarded devices to a node at a set rate; prints the achieved rate, "
+        "acceptances and refusals, and latency percentiles (from when a report was due to its verdict).",
+        "load",
+        RUN,
+    ),
     "init": Lazy(
         "opendepin.cli.network:app", "Write a commented default network.toml into DIRECTORY.", "init", RUN
     ),
@@ -94,6 +101,11 @@ EXAMPLES: dict[str, list[str]] = {
     "serve": [
         "depin serve --data-dir .depin",
         "depin serve --data-dir .depin --port 9000 --mqtt 127.0.0.1:1883",
+    ],
+    "load": [
+        "depin load --print-maker",
+        "depin load --devices 1000 --rate 500 --duration 30 --node http://127.0.0.1:8080",
+        "depin load --devices 200 --rate 200 --mqtt 127.0.0.1:1883 --json",
     ],
     "init": ["depin init mynet", "depin init mynet --force"],
     "check-config": ["depin check-config mynet/network.toml"],
