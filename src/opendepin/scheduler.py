@@ -1,4 +1,6 @@
-"""The epoch scheduler for a node on wall-clock time: closes every epoch whose lateness cutoff passed."""
+"""The epoch scheduler for a node on wall-clock time: issues the scheduled challenges of the current period
+(a sector's `ChallengeKind(scheduled=True)`: audit seeds, capacity challenges) and closes every epoch whose
+lateness cutoff passed."""
 
 from __future__ import annotations
 
@@ -28,7 +30,13 @@ class EpochScheduler:
         self._thread = threading.Thread(target=self._run, name="epoch-scheduler", daemon=True)
 
     def tick(self) -> list[EpochRecord]:
-        """Close what is due now; an error is logged and retried at the next tick (nothing half-written)."""
+        """Issue the current period's scheduled challenges (so a period's audit seed exists even when nobody
+        asks for it, e.g. after the last result of an epoch) and close what is due now; an error is logged
+        and retried at the next tick (nothing half-written)."""
+        try:
+            self.node.challenges.issue_due()
+        except Exception:
+            log.exception("issuing the scheduled challenges failed; will retry")
         try:
             closed = self.node.close_due_epochs()
         except Exception:
