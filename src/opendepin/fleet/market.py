@@ -9,7 +9,8 @@ Rules (docs/architecture.md, "Users pay, providers earn"):
 - each user burns all its tokens for credits at the start of the epoch, then spends them evenly over the
   epoch's hours on sessions with honest, onboarded devices of the sectors that meter usage (a seeded draw
   per hour), one receipt per session, `ref` unique per user and session; the sector's simulation says
-  what a session of so many credits delivers (the wireless sector: 24 bytes per credit).
+  what a session of so many credits delivers (the wireless sector: 24 bytes per credit); the device
+  countersigns the receipt when its sector requires it (storage).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from opendepin.chain.keys import PrivateKey
 from opendepin.config import NetworkConfig
 from opendepin.fleet.simulator import SECP256K1_ORDER, Fleet, compute_fleet_key
 from opendepin.identity.wallets import Wallet
-from opendepin.market.receipts import UsageReceipt, sign_receipt
+from opendepin.market.receipts import UsageReceipt, countersign, sign_receipt
 from opendepin.rewards.emissions import compute_epoch_emission
 from opendepin.rewards.epoch import window_for
 from opendepin.sectors.registry import load_sectors
@@ -48,6 +49,8 @@ class UsageMarket:
     wallets: list[Wallet] = field(init=False)
     metered: dict[str, str] = field(init=False)
     """sector → its usage category (sectors whose usage is paid)"""
+    countersigned: set[str] = field(init=False)
+    """sectors whose receipts the device must countersign"""
     budget: dict[str, int] = field(default_factory=dict)
     """user address → credits still to spend this epoch"""
     hours_left: int = 0
@@ -60,6 +63,7 @@ class UsageMarket:
         ]
         sectors = load_sectors(self.network)
         self.metered = {name: c for name, p in sectors.items() if (c := p.usage_category())}
+        self.countersigned = {name for name, p in sectors.items() if p.usage_countersigned()}
 
     def target_tokens(self, number: int) -> int:
         """Tokens the users aim to burn in epoch `number`: growth × number × the epoch's emission."""
@@ -160,6 +164,9 @@ class UsageMarket:
                     ref=f"{hour_ts}:{k}",
                     ts=hour_ts + 1_800,
                 )
-                wires.append(sign_receipt(receipt, user.sign_text).to_wire())
+                signed = sign_receipt(receipt, user.sign_text)
+                if device.sector in self.countersigned:
+                    signed = countersign(signed, self.fleet.key_of(device))
+                wires.append(signed.to_wire())
             self.budget[user.address] = left - spend
         return wires

@@ -218,14 +218,20 @@ def challenge_of(row: Sequence[Any]) -> Challenge:
 def check_usage_receipts(
     bundle: EpochBundle, devices: Mapping[str, DeviceInfo]
 ) -> tuple[list[UsageRecord], list[str]]:
-    """Decode and re-check every usage receipt: canonical, signed by its payer, for a snapshot device,
-    received in the window, no receipt and no (payer, ref) twice."""
+    """Decode and re-check every usage receipt: canonical, signed by its payer (and by its device when it
+    carries a countersignature), for a snapshot device, received in the window, no receipt and no (payer,
+    ref) twice."""
     records: list[UsageRecord] = []
     problems: list[str] = []
     refs: set[tuple[str, str]] = set()
     for index, wire in enumerate(bundle.usage):
         try:
-            signed = decode_receipt(cbor2.dumps([wire.envelope, wire.signature]))
+            parts = [
+                wire.envelope,
+                wire.signature,
+                *([wire.countersignature] if wire.countersignature else []),
+            ]
+            signed = decode_receipt(cbor2.dumps(parts))
         except ReceiptError as error:
             problems.append(f"usage receipt #{index}: {error.reason}: {error}")
             continue

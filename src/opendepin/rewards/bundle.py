@@ -7,7 +7,8 @@ A bundle is deterministic CBOR (RFC 8949 §4.2) of one map:
   makers, ingest, sectors);
 - the inputs: `window`, `devices` (snapshot rows with attributes and signed onboarding records), `reports`
   (each `[envelope bytes, signature, received_at]`, exactly the bytes the device signed), `prior_cumulative`,
-  `prior_state`, `context`, `rejections`, `usage` (each `[receipt bytes, payer signature, received_at]`) and
+  `prior_state`, `context`, `rejections`, `usage` (each `[receipt bytes, payer signature, received_at]`, with
+  the device's countersignature as a fourth element when it countersigned) and
   `price_wad` (the oracle price that values usage, or null), `challenges` (per sector, each issued
   challenge with the seed it was derived from) and `prior_device_state` (per sector and device);
 - `outputs`: what the node published: the manifest (whose `inputs_digest` hashes the inputs above and whose
@@ -66,6 +67,8 @@ class SignedWire:
     envelope: bytes
     signature: bytes
     received_at: int
+    countersignature: bytes = b""
+    """A usage receipt's device countersignature (reports and client-only receipts: empty)."""
 
 
 @dataclass(frozen=True)
@@ -177,7 +180,10 @@ def encode_bundle(bundle: EpochBundle) -> bytes:
         "prior_state": dict(bundle.prior_state),
         "context": dict(bundle.context),
         "rejections": dict(sorted(bundle.rejections.items())),
-        "usage": [[w.envelope, w.signature, w.received_at] for w in bundle.usage],
+        "usage": [
+            [w.envelope, w.signature, w.received_at, *([w.countersignature] if w.countersignature else [])]
+            for w in bundle.usage
+        ],
         "price_wad": bundle.price_wad,
         "challenges": {sector: [list(r) for r in rows] for sector, rows in sorted(bundle.challenges.items())},
         "prior_device_state": {k: dict(v) for k, v in sorted(bundle.prior_device_state.items())},
@@ -230,7 +236,7 @@ def decode_bundle(data: bytes) -> EpochBundle:
         window = _need(body, "window", list)
         outputs = _need(body, "outputs", dict)
         reports = _signed_wires(body, "reports")
-        usage = _signed_wires(body, "usage")
+        usage = _signed_wires(body, "usage", countersigned=True)
         price_wad = body.get("price_wad")
         if price_wad is not None and (type(price_wad) is not int or price_wad <= 0):
             raise BundleError("price_wad must be a positive integer or null")
@@ -267,14 +273,22 @@ def decode_bundle(data: bytes) -> EpochBundle:
         raise BundleError(f"malformed epoch bundle: {type(error).__name__}: {error}") from None
 
 
-def _signed_wires(body: Mapping[str, Any], key: str) -> list[SignedWire]:
-    """`[bytes, signature, received_at]` rows of `key`, checked for their types."""
+def _signed_wires(body: Mapping[str, Any], key: str, countersigned: bool = False) -> list[SignedWire]:
+    """`[bytes, signature, received_at]` rows of `key`, checked for their types (usage receipts may carry a
+    fourth, non-empty element: the device's countersignature)."""
     rows = _need(body, key, list)
+    sizes = (3, 4) if countersigned else (3,)
     wires = [
-        SignedWire(bytes(e), bytes(s), int(r))
-        for e, s, r in (row for row in rows if isinstance(row, list) and len(row) == 3)
-        if isinstance(e, bytes) and isinstance(s, bytes) and type(r) is int
+        SignedWire(bytes(row[0]), bytes(row[1]), int(row[2]), bytes(row[3]) if len(row) == 4 else b"")
+        for row in rows
+        if isinstance(row, list)
+        and len(row) in sizes
+        and isinstance(row[0], bytes)
+        and isinstance(row[1], bytes)
+        and type(row[2]) is int
+        and (len(row) == 3 or (isinstance(row[3], bytes) and row[3]))
     ]
     if len(wires) != len(rows):
-        raise BundleError(f"every entry of {key} must be [bytes, signature bytes, received_at int]")
+        extra = " (, countersignature bytes)" if countersigned else ""
+        raise BundleError(f"every entry of {key} must be [bytes, signature bytes, received_at int{extra}]")
     return wires

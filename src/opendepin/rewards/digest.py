@@ -97,7 +97,10 @@ def inputs_body(inputs: EpochInputs) -> dict[str, Any]:
         "prior_state": inputs.prior_state,
         "context": inputs.context,
         "rejections": dict(sorted(inputs.rejections.items())),
-        "usage": sorted([u.receipt_id, u.received_at] for u in inputs.usage),
+        "usage": sorted(
+            [u.receipt_id, u.received_at, *([u.device_signature.hex()] if u.device_signature else [])]
+            for u in inputs.usage
+        ),
         "price_wad": None if inputs.price_wad is None else str(inputs.price_wad),
         "challenges": {
             sector: [challenge_row(c) for c in challenges]

@@ -87,6 +87,8 @@ class SectorResults:
     usage_share: dict[str, Fraction] = field(default_factory=dict)
     usage_credits: dict[str, dict[str, int]] = field(default_factory=dict)
     """sector → device → credits it released this epoch, for sectors that keep usage in escrow"""
+    unpaid_receipts: dict[str, str] = field(default_factory=dict)
+    """receipt id → reason: receipts a sector refused to pay (they count in no pool)"""
 
 
 def merge_verdicts(verdicts: Sequence[Verdict]) -> list[Verdict]:
@@ -135,6 +137,8 @@ def run_sectors(sectors: Mapping[str, SectorPlugin], inputs: EpochInputs) -> Sec
             }
         for device_id, share in outcome.usage_share.items():
             results.usage_share[device_id] = min(results.usage_share.get(device_id, Fraction(1)), share)
+        for receipt_id, reason in outcome.unpaid_receipts.items():
+            results.unpaid_receipts[receipt_id] = reason
     results.verdicts = merge_verdicts(results.verdicts)
     return results
 
@@ -165,7 +169,11 @@ def process_epoch(
     usage = compute_usage_figures(
         config,
         usage_categories,
-        [u for u in inputs.usage if u.device in inputs.devices],
+        [
+            u
+            for u in inputs.usage
+            if u.device in inputs.devices and u.receipt_id not in outcome.unpaid_receipts
+        ],
         emission,
         inputs.price_wad,
         released=outcome.usage_credits,

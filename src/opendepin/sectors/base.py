@@ -116,6 +116,10 @@ class SectorOutcome:
     (None: each receipt counts for its device in the epoch it arrives). A sector that holds what payers
     deposit in escrow (compute leases) releases it here as work is delivered and verified; the usage pool
     pays these credits like any others (pro rata, capped at their value)."""
+    unpaid_receipts: Mapping[str, str] = field(default_factory=dict)
+    """Receipt id → reason code: this sector's usage receipts its rules refuse to pay (e.g. storage's
+    receipts without the device's countersignature). Their credits stay burned (the payer paid) and count
+    in no usage pool; the sector says why in a note."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,6 +336,12 @@ class SectorPlugin(ABC):
     def usage_category(self) -> str | None:
         """The device category paid for this sector's metered usage (usage receipts), or None."""
         return None
+
+    def usage_countersigned(self) -> bool:
+        """Whether this sector's usage receipts must carry the device's countersignature (`[receipt, payer
+        signature, device signature]`): the node then refuses a receipt without one
+        (`usage.countersignature_required`), so neither the payer alone nor the device alone makes one."""
+        return False
 
     def ingest_policy(self, kind: str) -> IngestPolicy:
         """How the gate treats reports of `kind` (one of `report_kinds()`)."""

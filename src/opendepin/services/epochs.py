@@ -189,7 +189,9 @@ class EpochService:
             context=dict(inputs.context),
             rejections=dict(inputs.rejections),
             usage=[
-                SignedWire(stored.receipt, stored.signature, stored.record.received_at)
+                SignedWire(
+                    stored.receipt, stored.signature, stored.record.received_at, stored.countersignature
+                )
                 for stored in self.store.usage_between(inputs.window.start, inputs.window.end)
             ],
             price_wad=inputs.price_wad,

@@ -1,8 +1,10 @@
 """Usage receipts: accept what payers signed, against their data-credit balance (docs/architecture.md).
 
-A receipt is accepted when it decodes and its payer signed it, the device is registered, the device's
-sector meters usage, `(payer, ref)` is new, and the payer's credits on chain minus what its accepted but not
-yet settled receipts already commit cover it. Settlement spends the credits on chain after each epoch.
+A receipt is accepted when it decodes and its payer signed it (and, when countersigned, its device), the
+device is registered, the device's sector meters usage, the device countersigned it if its sector requires
+that (`usage.countersignature_required`), `(payer, ref)` is new, and the payer's credits on chain minus
+what its accepted but not yet settled receipts already commit cover it. Settlement spends the credits on
+chain after each epoch.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ class UsageService:
         credit_balance: CreditBalance | None = None,
     ) -> None:
         self.metered = {name: c for name, p in sectors.items() if (c := p.usage_category())}
+        self.countersigned = {name for name, p in sectors.items() if p.usage_countersigned()}
         self.store = store
         self.clock = clock
         self.registry = registry
@@ -66,6 +69,13 @@ class UsageService:
         if receipt.sector not in self.metered:
             message = f"sector {receipt.sector[:40]!r} meters no usage here: {sorted(self.metered)}"
             return UsageResult("usage.not_metered", message, rid)
+        if receipt.sector in self.countersigned and not signed.device_signature:
+            return UsageResult(
+                "usage.countersignature_required",
+                f"sector {receipt.sector} pays only receipts its device countersigned: send "
+                "[receipt, payer signature, device signature]",
+                rid,
+            )
         if receipt.ts < now - MAX_RECEIPT_AGE_SECONDS:
             return UsageResult("usage.stale", f"ts {receipt.ts} is more than 7 days before {now}", rid)
         if receipt.ts > now + MAX_RECEIPT_FUTURE_SECONDS:
@@ -105,7 +115,10 @@ class UsageService:
                 results.append(result)
                 if result.accepted:
                     record = UsageRecord.of(signed, now)
-                    accepted.append((index, StoredReceipt(record, signed.receipt_bytes, signed.signature)))
+                    stored = StoredReceipt(
+                        record, signed.receipt_bytes, signed.signature, signed.device_signature
+                    )
+                    accepted.append((index, stored))
             inserted = self.store.append_usage([stored for _, stored in accepted])
             for (index, stored), new in zip(accepted, inserted, strict=True):
                 if not new:

@@ -29,11 +29,12 @@ class StoredReport:
 
 @dataclass(frozen=True, slots=True)
 class StoredReceipt:
-    """An accepted usage receipt with the payer's signed bytes."""
+    """An accepted usage receipt with the payer's signed bytes (and the device's countersignature, if any)."""
 
     record: UsageRecord
     receipt: bytes
     signature: bytes
+    countersignature: bytes = b""
 
 
 @dataclass(frozen=True, slots=True)

@@ -112,6 +112,9 @@ SCHEMA_V6 = """
         sector TEXT NOT NULL, device_id TEXT NOT NULL, epoch {int} NOT NULL, value TEXT,
         PRIMARY KEY (sector, device_id, epoch));
 """
+SCHEMA_V7 = """
+    ALTER TABLE usage_receipts ADD COLUMN countersignature {blob};
+"""
 
 
 def render_migrations(int_type: str, blob_type: str, serial: str) -> tuple[str, ...]:
@@ -121,9 +124,9 @@ def render_migrations(int_type: str, blob_type: str, serial: str) -> tuple[str, 
     instead of one row per rejected report (anyone could fill the disk with garbage); 5 usage receipts (the
     payer's signed bytes, one per (payer, ref)); 6 reports by receive time (store-and-forward kinds), used
     seqs of `unique`-seq kinds, challenges of every sector (the wireless entropy carried over), and
-    per-device sector state stored incrementally."""
+    per-device sector state stored incrementally; 7 the device's countersignature of a usage receipt."""
     types = {"int": int_type, "blob": blob_type, "serial": serial}
-    schemas = (SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6)
+    schemas = (SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6, SCHEMA_V7)
     return tuple(schema.format(**types) for schema in schemas)
 
 
@@ -194,11 +197,15 @@ def _challenge(row: Sequence[Any]) -> Challenge:
     )
 
 
-def _stored_receipt(data: bytes, signature: bytes, received_at: int) -> StoredReceipt:
+def _stored_receipt(
+    data: bytes, signature: bytes, received_at: int, countersignature: bytes
+) -> StoredReceipt:
     from opendepin.market.receipts import decode_receipt
 
-    signed = decode_receipt(cbor2.dumps([data, signature]))
-    return StoredReceipt(UsageRecord.of(signed, received_at), data, signature)
+    signed = decode_receipt(
+        cbor2.dumps([data, signature, countersignature] if countersignature else [data, signature])
+    )
+    return StoredReceipt(UsageRecord.of(signed, received_at), data, signature, countersignature)
 
 
 class SQLStore(Store):
@@ -518,7 +525,9 @@ class SQLStore(Store):
                 r = stored.record
                 result = self._exec(
                     cur,
-                    "INSERT INTO usage_receipts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL) "
+                    "INSERT INTO usage_receipts (receipt_id, sector, device_id, payer, credits, ref, ts, "
+                    "received_at, receipt, signature, countersignature) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                     "ON CONFLICT DO NOTHING",
                     (
                         r.receipt_id,
@@ -531,6 +540,7 @@ class SQLStore(Store):
                         r.received_at,
                         stored.receipt,
                         stored.signature,
+                        stored.countersignature or None,
                     ),
                 )
                 inserted.append(bool(result.rowcount == 1))
@@ -538,11 +548,14 @@ class SQLStore(Store):
 
     def usage_between(self, start: int, end: int) -> list[StoredReceipt]:
         rows = self._query(
-            "SELECT receipt, signature, received_at FROM usage_receipts "
+            "SELECT receipt, signature, received_at, countersignature FROM usage_receipts "
             "WHERE received_at >= ? AND received_at < ? ORDER BY receipt_id",
             (start, end),
         )
-        return [_stored_receipt(bytes(data), bytes(sig), int(at)) for data, sig, at in rows]
+        return [
+            _stored_receipt(bytes(data), bytes(sig), int(at), bytes(counter or b""))
+            for data, sig, at, counter in rows
+        ]
 
     def credits_spent(self, payer: str) -> int:
         rows = self._query("SELECT COALESCE(SUM(credits), 0) FROM usage_receipts WHERE payer = ?", (payer,))
