@@ -5,6 +5,7 @@ killed mid-read, one whose bytes rotted on disk), the node accepted every put, r
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import random
@@ -17,6 +18,7 @@ import httpx
 import pytest
 
 from opendepin.config import load_config
+from opendepin.identity.wallets import Wallet
 from opendepin.rewards.epoch import epoch_of, window_for
 from opendepin.sectors.base import SectorInput
 from opendepin.sectors.registry import load_sectors
@@ -85,6 +87,58 @@ def test_put_places_one_piece_per_provider_and_prefix_signed_and_paid(
     assert [r.object_id for r in client.ls()] == [record.object_id]
     assert client.rm(record.object_id) == {"deleted": N, "failed": 0}
     assert client.ls() == []
+    client.close()
+
+
+def test_every_receipt_the_node_took_is_countersigned_by_the_provider_that_stored_or_served(
+    cluster: tuple[Proc, list[Proc], Path, int],
+) -> None:
+    """Providers countersign a put's receipt once the bytes are on disk and a get's once they are sent; the
+    node holds no storage receipt without its provider's signature, refuses one the client posts alone
+    (`usage.countersignature_required`), and a client without credits leaves no bytes on any provider."""
+    node, providers, root, _ = cluster
+    client = make_client(node, providers, root)
+    data = random.Random(4).randbytes(50_000)
+    record = client.put(io.BytesIO(data), "countersigned.bin", len(data))
+    (segment,) = record.segments
+    out = io.BytesIO()
+    client.get(record.object_id, out)
+    assert out.getvalue() == data
+    config = load_config(root / "node" / "network.toml")
+    put_refs = {f"put:{segment.segment}:{p.index}" for p in segment.pieces}
+    deadline = time.monotonic() + 30
+    while True:  # a get's receipts reach the node after the bytes went out
+        store = SQLiteStore(root / "node" / config.store.path)
+        try:
+            stored = [s.record for s in store.usage_between(0, int(time.time()) + 10)]
+        finally:
+            store.close()
+        mine = [r for r in stored if f":{segment.segment}:" in r.ref]
+        gets = [r for r in mine if r.unit == "egress_bytes"]
+        if len(gets) >= K or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert stored and all(r.countersigned for r in stored)  # every storage receipt, of every test so far
+    assert {r.ref.rsplit(":", 1)[0] for r in mine if r.unit == "byte_hours"} == put_refs
+    assert len(gets) >= K
+    holders = {p.index: p.device_id for p in segment.pieces}
+    assert all(r.device == holders[int(r.ref.split(":")[2])] for r in mine)
+    # the client alone cannot make the network pay a provider: its own receipt is refused at the door
+    lone = client._receipt(segment.pieces[0].device_id, 5, 100, "egress_bytes", "lone:1")
+    (status,) = client.node.post_usage([base64.b64decode(lone)])
+    assert status["status"] == "usage.countersignature_required"
+    # a client without credits: every provider refuses (402 from the node's answer) and keeps nothing
+    pieces_before = {p.url: httpx.get(p.url + "/info").json()["pieces"] for p in providers}
+    broke = StorageClient(
+        Wallet(b"\x0a" * 32), node.url, [p.url for p in providers], root / "broke", segment_size=2**20
+    )
+    with pytest.raises(StorageError) as refused:
+        broke.put(io.BytesIO(data), "unpaid.bin", len(data))
+    assert refused.value.reason == "storage.placement_failed"
+    assert "usage.insufficient_credits" in str(refused.value)
+    assert {p.url: httpx.get(p.url + "/info").json()["pieces"] for p in providers} == pieces_before
+    broke.close()
+    assert client.rm(record.object_id)["deleted"] == N
     client.close()
 
 

@@ -25,7 +25,11 @@ from opendepin.sectors.storage.sim.runner import DEFAULT_NETWORK, load_network, 
 from tests.sectors.storage.helpers import DAY, HOUR, Net, make_net
 from tests.sectors.storage.test_evaluate import honest_epoch, notes_of
 
-STORJ = StorageParams(held_schedule=((90, 75), (180, 50), (270, 25)), held_returns=((450, 50),))
+# the test network's providers are stand-in ids without keys, so its receipts cannot be countersigned
+# (tests/sectors/storage/test_countersigned.py covers countersigned receipts with holding)
+STORJ = StorageParams(
+    held_schedule=((90, 75), (180, 50), (270, 25)), held_returns=((450, 50),), receipts_countersigned=False
+)
 
 
 def with_usage(net: Net, data: SectorInput, credits: int) -> SectorInput:

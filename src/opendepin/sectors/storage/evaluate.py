@@ -18,6 +18,11 @@ Rules (docs/storage.md):
   Usage pay (the clients' receipts) follows the same eligibility, times the share of the epoch's audit
   periods the provider answered (`SectorOutcome.usage_share`): stored bytes nobody could reach earn
   nothing.
+- with `receipts_countersigned` (the default), a receipt pays only if it carries the provider's valid
+  countersignature (`market.receipts.verify_countersignature`): one signed by the client alone is
+  `storage.receipt_not_countersigned`, one whose device signature does not verify is
+  `storage.receipt_bad_countersignature`; both pay nothing (`SectorOutcome.unpaid_receipts`: the client's
+  credits stay burned, no pool counts them) and a `storage.receipts_unpaid` note gives their numbers.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
+from opendepin.market.receipts import UsageRecord, verify_countersignature
 from opendepin.reports.model import ReportRecord
 from opendepin.sectors.base import (
     OK,
@@ -434,6 +440,63 @@ def hold_and_return(
     return bh_now + bh_back, cr_now + cr_back, figures
 
 
+NOT_COUNTERSIGNED = "storage.receipt_not_countersigned"
+BAD_COUNTERSIGNATURE = "storage.receipt_bad_countersignature"
+RECEIPTS_UNPAID = "storage.receipts_unpaid"
+UNPAID_LISTED = 20
+"""At most this many unpaid receipts are listed one by one in a note (all are counted)."""
+
+
+def unpaid_receipts(usage: Sequence[UsageRecord], params: StorageParams) -> dict[str, str]:
+    """Receipt id → reason for the receipts this epoch does not pay: without the provider's valid
+    countersignature, when the network requires it (docs/storage.md, "Paying")."""
+    if not params.receipts_countersigned:
+        return {}
+    unpaid = {}
+    for record in usage:
+        if not record.device_signature:
+            unpaid[record.receipt_id] = NOT_COUNTERSIGNED
+        elif not verify_countersignature(record.receipt_id, record.device, record.device_signature):
+            unpaid[record.receipt_id] = BAD_COUNTERSIGNATURE
+    return unpaid
+
+
+def unpaid_notes(usage: Sequence[UsageRecord], unpaid: Mapping[str, str]) -> list[DeviceNote]:
+    """One `storage.receipts_unpaid` note per provider: counts and credits by reason, the first receipts."""
+    by_device: dict[str, list[UsageRecord]] = defaultdict(list)
+    for record in usage:
+        if record.receipt_id in unpaid:
+            by_device[record.device].append(record)
+    notes = []
+    for device, records in sorted(by_device.items()):
+        records.sort(key=lambda r: r.receipt_id)
+        reasons: dict[str, dict[str, int]] = {}
+        for r in records:
+            figures = reasons.setdefault(unpaid[r.receipt_id], {"receipts": 0, "credits": 0})
+            figures["receipts"] += 1
+            figures["credits"] += r.credits
+        evidence = {
+            "rule": "usage pays only receipts the provider countersigned (it stored or served the bytes)",
+            "receipts": len(records),
+            "credits": sum(r.credits for r in records),
+            "by_reason": dict(sorted(reasons.items())),
+            "listed": [
+                {
+                    "receipt_id": r.receipt_id,
+                    "reason": unpaid[r.receipt_id],
+                    "payer": r.payer,
+                    "credits": r.credits,
+                    "quantity": r.quantity,
+                    "unit": r.unit,
+                    "ref": r.ref,
+                }
+                for r in records[:UNPAID_LISTED]
+            ],
+        }
+        notes.append(DeviceNote(device, RECEIPTS_UNPAID, evidence))
+    return notes
+
+
 def finish(
     data: SectorInput,
     params: StorageParams,
@@ -447,8 +510,11 @@ def finish(
     epoch = data.window.number
     holding = bool(params.held_schedule or params.held_returns)
     receipts: dict[str, int] = defaultdict(int)
+    unpaid = unpaid_receipts(data.usage, params)
     for record in data.usage:
-        receipts[record.device] += record.credits
+        if record.receipt_id not in unpaid:
+            receipts[record.device] += record.credits
+    work.notes.extend(unpaid_notes(data.usage, unpaid))
     usage_credits: dict[str, int] = {d: c for d, c in receipts.items() if d not in reps}
     for device in sorted(reps):
         rep = reps[device]
@@ -514,4 +580,5 @@ def finish(
         device_state,
         usage_share=usage_share,
         usage_credits={d: c for d, c in usage_credits.items() if c > 0} if holding else None,
+        unpaid_receipts=unpaid,
     )

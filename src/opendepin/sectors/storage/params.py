@@ -81,6 +81,10 @@ class StorageParams(BaseModel):
     """What a client pays per GB downloaded ($7/TB)."""
     credits_per_gb_repair: Annotated[int, Field(ge=0)] = 1_000
     """What a repairer pays per GB of repair traffic (its own rate: Storj pays repair egress $10/TB)."""
+    receipts_countersigned: bool = True
+    """Usage pays only receipts the provider countersigned after it stored or served the bytes
+    (`[receipt, client signature, provider signature]`); the node refuses others. False: the client's
+    signature alone (the simulator, whose providers are stand-in identities without keys)."""
     held_schedule: tuple[tuple[int, int], ...] = ()
     """Held amounts by age: ((age in epochs below, percent held), …), ages increasing; 0 % past the last
     step. Empty: nothing held. Storj's schedule with daily epochs: ((90, 75), (180, 50), (270, 25))."""

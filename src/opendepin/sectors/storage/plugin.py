@@ -62,6 +62,10 @@ class StorageSector(SectorPlugin):
     def usage_category(self) -> str | None:
         return self.storage.usage_category or None
 
+    def usage_countersigned(self) -> bool:
+        """A receipt pays only when the provider countersigned it (it stored or served the bytes)."""
+        return self.storage.receipts_countersigned
+
     def attributes(self) -> AttributeModels:
         return AttributeModels(owner=StorageOwnerAttributes)
 

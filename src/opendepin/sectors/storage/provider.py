@@ -6,11 +6,12 @@ HTTP API of a provider (docs/storage.md, "The provider agent"):
 - `GET /info`: device id, network prefix, capacity and use;
 - `PUT /pieces/{segment}/{index}`: the piece's bytes; headers `x-client`, `x-client-sig` (hex, EIP-191 over
   `reports.put_message`), `x-k`, `x-n`, `x-receipt` (base64 of a signed usage receipt for the byte-hours
-  prepaid). The agent recomputes the Merkle root, checks both signatures and the price, has the node accept
-  the receipt (`POST /v1/usage`; refused → 402 with the node's reason), stores the bytes, registers them
-  (`storage.put`) and answers with its own signature over `reports.stored_message`;
-- `GET /pieces/{segment}/{index}`: the bytes, for a signed egress receipt in `x-receipt` (sent on to the
-  node);
+  prepaid). The agent recomputes the Merkle root, checks both signatures and the price, stores the bytes
+  (fsync'd), then countersigns the receipt with its device key and has the node accept it (`POST
+  /v1/usage`; refused → the bytes are dropped again and 402 with the node's reason), registers the piece
+  (`storage.put`) and answers with its own signature over `reports.stored_message` and its countersignature;
+- `GET /pieces/{segment}/{index}`: the bytes, for a signed egress receipt in `x-receipt`; once the bytes
+  are sent the agent countersigns the receipt and sends it to the node;
 - `DELETE /pieces/{segment}/{index}`: with the piece's client's signature over `reports.delete_message`.
 """
 
@@ -29,11 +30,12 @@ from typing import Any
 import h3
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from starlette.background import BackgroundTask
 
 from opendepin.identity.attestation import attestation_message, location_message
 from opendepin.identity.keys import DeviceKey
 from opendepin.identity.wallets import Wallet, normalize_address, recover_text_signer
-from opendepin.market.receipts import ReceiptError, SignedReceipt, decode_receipt
+from opendepin.market.receipts import ReceiptError, SignedReceipt, countersign, decode_receipt
 from opendepin.reports.envelope import sign_report
 from opendepin.sectors.storage import merkle
 from opendepin.sectors.storage.audit import Piece, due_for
@@ -236,14 +238,23 @@ class ProviderAgent:
             )
         needed = len(body) * self.options.min_prepaid_hours
         receipt = self.check_receipt(headers.get("x-receipt"), client, STORED_UNIT, needed)
-        (status,) = self.node.post_usage([receipt.to_wire()])
-        if status["status"] != "accepted":
-            raise HTTPException(402, {"reason": status["status"], "message": status["message"]})
         meta = PieceMeta(segment, index, len(body), root, k, n, client, client_sig.hex())
         try:
             self.store.put(meta, body)
         except OSError as error:
             raise HTTPException(507, {"reason": "storage.full", "message": str(error)}) from None
+        # stored: only now does the provider confirm the receipt with its own signature
+        receipt = countersign(receipt, self.key)
+        try:
+            (status,) = self.node.post_usage([receipt.to_wire()])
+        except (NodeError, OSError):
+            if held is None:
+                self.store.delete(segment, index)
+            raise
+        if status["status"] != "accepted":
+            if held is None:
+                self.store.delete(segment, index)
+            raise HTTPException(402, {"reason": status["status"], "message": status["message"]})
         payload = {
             "segment": segment,
             "piece": index,
@@ -262,19 +273,23 @@ class ProviderAgent:
             "size": len(body),
             "provider_sig": signature.hex(),
             "receipt": receipt.receipt_id,
+            "receipt_countersig": receipt.device_signature.hex(),
             "registered": registered["status"],
         }
 
-    def serve_get(self, segment: str, index: int, headers: Mapping[str, str]) -> bytes:
+    def serve_get(self, segment: str, index: int, headers: Mapping[str, str]) -> tuple[bytes, SignedReceipt]:
+        """The bytes and the egress receipt that pays for them (countersigned and sent once they are
+        served: `post_served`)."""
         meta = self.store.meta(segment, index)
         data = self.store.read(segment, index) if meta else None
         if meta is None or data is None:
             raise HTTPException(404, {"reason": "storage.unknown_piece", "message": "no such piece here"})
         receipt = self.check_receipt(headers.get("x-receipt"), None, EGRESS_UNIT, len(data))
-        threading.Thread(target=self._post_usage, args=(receipt,), daemon=True).start()
-        return data
+        return data, receipt
 
-    def _post_usage(self, receipt: SignedReceipt) -> None:
+    def post_served(self, receipt: SignedReceipt) -> None:
+        """After the bytes went out: countersign the receipt and send it to the node."""
+        receipt = countersign(receipt, self.key)
         try:
             (status,) = self.node.post_usage([receipt.to_wire()])
             if status["status"] != "accepted":
@@ -392,8 +407,11 @@ def build_app(agent: ProviderAgent) -> FastAPI:
             agent.store.path(segment, index)
         except ValueError as error:
             raise HTTPException(400, {"reason": "storage.bad_request", "message": str(error)}) from None
-        data = agent.serve_get(segment, index, dict(request.headers))
-        return Response(data, media_type="application/octet-stream")
+        data, receipt = agent.serve_get(segment, index, dict(request.headers))
+        # the receipt is countersigned and sent after the response's bytes have gone out
+        return Response(
+            data, media_type="application/octet-stream", background=BackgroundTask(agent.post_served, receipt)
+        )
 
     @app.get("/pieces/{segment}/{index}/stat")
     def stat_piece(segment: str, index: int) -> dict[str, Any]:
