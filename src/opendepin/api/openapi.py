@@ -35,7 +35,8 @@ per closed epoch).
 payload}` (RFC 8949 §4.2), `signature` the device key's signature of those bytes (ed25519, or P-256
 ECDSA); the report id is the SHA-256 of the envelope bytes. JSON clients send `{"reports": [base64 of each
 signed report's CBOR, …]}`. Usage receipts (`POST /v1/usage`) are the same with `[receipt, signature]`
-signed by the payer.
+signed by the payer, or `[receipt, signature, device signature]` countersigned by the device that served
+(required by sectors such as storage).
 """
 
 ROUTE_DESCRIPTIONS: dict[tuple[str, str], str] = {

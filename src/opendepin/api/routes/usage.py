@@ -22,7 +22,8 @@ USAGE_BODY = {
         "content": {
             CBOR: {
                 "schema": {"type": "string", "format": "binary"},
-                "description": "a CBOR array of signed receipts, each the CBOR array [receipt, signature]",
+                "description": "a CBOR array of signed receipts, each the CBOR array [receipt, signature] "
+                "or [receipt, signature, device signature]",
             },
             "application/json": {
                 "schema": {
