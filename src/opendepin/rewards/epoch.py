@@ -3,6 +3,10 @@
 process_epoch runs, in order: the emission of the window → category pools → each sector's verdicts and
 contributions → unused pools flowing on → pro-rata integer amounts per device → per-owner amounts →
 cumulative totals → the OpenZeppelin-style Merkle root → the manifest. Paid + remainder = emission, always.
+
+The reports may come as a list of records or as columns (`ReportColumns`, what the node gathers from its
+store); with columns, a sector that offers a vectorised judge (`SectorPlugin.evaluate_columns`) is asked
+for it, and the result is the same either way (docs/architecture.md, "Columnar epochs").
 """
 
 from __future__ import annotations
@@ -15,12 +19,15 @@ from typing import Any
 
 from opendepin import __version__
 from opendepin.config import NetworkConfig
+from opendepin.reports.columns import ReportColumns
+from opendepin.reports.model import ReportRecord
 from opendepin.rewards.digest import compute_inputs_digest, compute_params_digest
 from opendepin.rewards.emissions import compute_epoch_emission
 from opendepin.rewards.inputs import EpochInputs
 from opendepin.rewards.merkle import RewardsTree
 from opendepin.rewards.pools import allocate_categories, compute_caps, compute_usage_figures, process_pools
 from opendepin.sectors.base import (
+    OK,
     Contribution,
     DeviceNote,
     EpochWindow,
@@ -28,6 +35,7 @@ from opendepin.sectors.base import (
     SectorPlugin,
     Verdict,
 )
+from opendepin.sectors.columns import VerdictColumns
 
 
 class ConservationError(RuntimeError):
@@ -79,7 +87,7 @@ def process_recipient_categories(
 class SectorResults:
     """What all sectors decided for one epoch."""
 
-    verdicts: list[Verdict] = field(default_factory=list)
+    verdicts: Sequence[Verdict] = field(default_factory=list)
     contributions: list[Contribution] = field(default_factory=list)
     notes: list[DeviceNote] = field(default_factory=list)
     state: dict[str, Any] = field(default_factory=dict)
@@ -107,25 +115,45 @@ def merge_verdicts(verdicts: Sequence[Verdict]) -> list[Verdict]:
     return merged
 
 
+def sector_reports(inputs: EpochInputs, kinds: set[str]) -> Sequence[ReportRecord]:
+    """The reports of `kinds` from registered devices, in input order (as columns if they came so)."""
+    if isinstance(inputs.reports, ReportColumns):
+        return inputs.reports.select(kinds, inputs.devices.keys())
+    return [r for r in inputs.reports if r.kind in kinds and r.device_id in inputs.devices]
+
+
+def collect_verdicts(by_sector: Sequence[Sequence[Verdict]]) -> Sequence[Verdict]:
+    """All sectors' verdicts, one per report (`merge_verdicts`). When a single sector judged reports and
+    returned them as columns, they are kept as columns: report ids are unique in an epoch's inputs (each is
+    the hash of a distinct signed envelope, the store's primary key), so there is nothing to merge."""
+    judged = [verdicts for verdicts in by_sector if len(verdicts)]
+    if len(judged) == 1 and isinstance(judged[0], VerdictColumns):
+        return judged[0]
+    return merge_verdicts([v for verdicts in judged for v in verdicts])
+
+
 def run_sectors(sectors: Mapping[str, SectorPlugin], inputs: EpochInputs) -> SectorResults:
-    """Evaluate every sector on the reports of its own kinds, its challenges and its carried state."""
+    """Evaluate every sector on the reports of its own kinds, its challenges and its carried state. With
+    the reports as columns, a sector's vectorised judge (`evaluate_columns`) is asked first."""
     results = SectorResults()
+    by_sector: list[Sequence[Verdict]] = []
     for name in sorted(sectors):
         plugin = sectors[name]
         kinds = set(plugin.report_kinds())
-        outcome = plugin.evaluate(
-            SectorInput(
-                window=inputs.window,
-                devices=inputs.devices,
-                reports=[r for r in inputs.reports if r.kind in kinds and r.device_id in inputs.devices],
-                prior_state=inputs.prior_state.get(name, {}),
-                context=inputs.context,
-                challenges=list(inputs.challenges.get(name, ())),
-                prior_device_state=inputs.prior_device_state.get(name, {}),
-                usage=[u for u in inputs.usage if u.sector == name and u.device in inputs.devices],
-            )
+        data = SectorInput(
+            window=inputs.window,
+            devices=inputs.devices,
+            reports=sector_reports(inputs, kinds),
+            prior_state=inputs.prior_state.get(name, {}),
+            context=inputs.context,
+            challenges=list(inputs.challenges.get(name, ())),
+            prior_device_state=inputs.prior_device_state.get(name, {}),
+            usage=[u for u in inputs.usage if u.sector == name and u.device in inputs.devices],
         )
-        results.verdicts.extend(outcome.verdicts)
+        outcome = plugin.evaluate_columns(data) if isinstance(data.reports, ReportColumns) else None
+        if outcome is None:
+            outcome = plugin.evaluate(data)
+        by_sector.append(outcome.verdicts)
         results.contributions.extend(outcome.contributions)
         results.notes.extend(outcome.notes)
         results.state[name] = dict(outcome.state)
@@ -139,8 +167,18 @@ def run_sectors(sectors: Mapping[str, SectorPlugin], inputs: EpochInputs) -> Sec
             results.usage_share[device_id] = min(results.usage_share.get(device_id, Fraction(1)), share)
         for receipt_id, reason in outcome.unpaid_receipts.items():
             results.unpaid_receipts[receipt_id] = reason
-    results.verdicts = merge_verdicts(results.verdicts)
+    results.verdicts = collect_verdicts(by_sector)
     return results
+
+
+def verdict_rows(
+    inputs: EpochInputs, verdicts: Sequence[Verdict]
+) -> Sequence[tuple[str, str, str, Mapping[str, Any]]]:
+    """The published verdict rows: (report id, the report's device, reason, evidence)."""
+    if isinstance(verdicts, VerdictColumns):
+        return verdicts.rows
+    device_of = {r.report_id: r.device_id for r in inputs.reports}
+    return [(v.report_id, device_of[v.report_id], v.reason, dict(v.evidence)) for v in verdicts]
 
 
 def check_conservation(emission: int, paid: int, remainder: Mapping[str, int]) -> None:
@@ -243,9 +281,14 @@ def process_epoch(
         for device_id in sorted(units[category])
     ]
     rejected_by_reason: dict[str, int] = defaultdict(int)
-    for v in verdicts:
-        if not v.ok:
-            rejected_by_reason[v.reason] += 1
+    if isinstance(verdicts, VerdictColumns):
+        for reason, count in verdicts.counts_by_reason().items():
+            if reason != OK:
+                rejected_by_reason[reason] = count
+    else:
+        for v in verdicts:
+            if not v.ok:
+                rejected_by_reason[v.reason] += 1
     notes_by_reason: dict[str, int] = defaultdict(int)
     for note in notes:
         notes_by_reason[note.reason] += 1
@@ -273,11 +316,10 @@ def process_epoch(
         "leaf_count": len(leaves),
         "leaves": [[owner, str(amount)] for owner, amount in leaves],
     }
-    device_of = {r.report_id: r.device_id for r in inputs.reports}
     check_conservation(emission, paid, remainder)
     return EpochResult(
         manifest=manifest,
-        verdicts=[(v.report_id, device_of[v.report_id], v.reason, dict(v.evidence)) for v in verdicts],
+        verdicts=verdict_rows(inputs, verdicts),
         device_rewards=device_rewards,
         owner_rewards=[(owner, this_epoch.get(owner, 0), amount) for owner, amount in leaves],
         notes=[(n.device_id, n.reason, dict(n.evidence)) for n in notes],

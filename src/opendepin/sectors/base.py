@@ -329,6 +329,15 @@ class SectorPlugin(ABC):
     def evaluate(self, data: SectorInput) -> SectorOutcome:
         """Pure: verdict for every report, contributions per device and category."""
 
+    def evaluate_columns(self, data: SectorInput) -> SectorOutcome | None:
+        """Optional vectorised form of `evaluate`, called when the epoch's reports come as columns
+        (`data.reports` is a `opendepin.reports.columns.ReportColumns`): the same outcome as `evaluate` on
+        the same input, equal field by field (verdicts may be a `sectors.columns.VerdictColumns`, in the
+        order `evaluate` gives them). `evaluate` stays the reference and the documentation of the rules; a
+        sector offers this only for rules that are per-report judgements and per-device aggregations, and
+        proves the equality with property tests. None: not for this input (the core calls `evaluate`)."""
+        return None
+
     def categories(self) -> Sequence[str]:
         """Reward categories this sector's contributions go to."""
         return ("coverage",)

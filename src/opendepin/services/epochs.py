@@ -12,8 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import polars as pl
+
 from opendepin import __version__
 from opendepin.config import NetworkConfig
+from opendepin.reports.columns import ReportColumns
 from opendepin.reports.envelope import compute_report_id
 from opendepin.rewards.audit import AuditReport, verify_bundle
 from opendepin.rewards.bundle import (
@@ -97,6 +100,19 @@ class EpochService:
         late = [r for r in received if r.record.kind in late_kinds]
         return sorted(by_ts + late, key=lambda r: r.record.report_id)
 
+    def epoch_report_columns(self, start: int, end: int) -> ReportColumns:
+        """`epoch_reports` as columns, read in bulk: the same reports in the same order."""
+        late_kinds = self.late_kinds
+        frame = self.store.report_frame(start, end)
+        if not late_kinds:
+            return ReportColumns(frame)
+        late = sorted(late_kinds)
+        by_ts = frame.filter(~pl.col("kind").is_in(late))
+        received = self.store.report_frame(start, end, by_receive_time=True)
+        return ReportColumns(
+            pl.concat([by_ts, received.filter(pl.col("kind").is_in(late))]).sort("report_id")
+        )
+
     def _prior(self, number: int) -> tuple[dict[str, int], Mapping[str, Any]]:
         prior = self.store.get_epoch(number - 1) if number > 0 else None
         if prior is None:
@@ -118,7 +134,7 @@ class EpochService:
         return EpochInputs(
             window=window,
             devices=devices,
-            reports=[r.record for r in self.epoch_reports(window.start, window.end)],
+            reports=self.epoch_report_columns(window.start, window.end),
             prior_cumulative=prior_cumulative,
             prior_state=prior_state,
             context=context,
@@ -216,4 +232,3 @@ class EpochService:
         except (ValueError, TypeError, IndexError) as error:
             return AuditReport(number, input_problems=[f"stored rows cannot be read: {error}"])
         return verify_bundle(bundle)
-

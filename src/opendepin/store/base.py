@@ -11,7 +11,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import polars as pl
+
 from opendepin.market.receipts import UsageRecord
+from opendepin.reports.columns import REPORT_SCHEMA
 from opendepin.reports.model import ReportRecord
 from opendepin.sectors.base import Challenge, DeviceInfo
 
@@ -147,6 +150,28 @@ class Store(ABC):
     @abstractmethod
     def stored_reports_between(self, start: int, end: int) -> list[StoredReport]:
         """Accepted reports with device time in [start, end) with their signed bytes, by report id."""
+
+    def report_frame(self, start: int, end: int, by_receive_time: bool = False) -> pl.DataFrame:
+        """The accepted reports with device time (or, `by_receive_time`, receive time) in [start, end) as
+        one frame of `opendepin.reports.columns.REPORT_SCHEMA`, by report id: what an epoch is closed from,
+        read in bulk (the SQL stores override this generic form)."""
+        stored = (
+            self.stored_reports_received_between(start, end)
+            if by_receive_time
+            else self.stored_reports_between(start, end)
+        )
+        return pl.DataFrame(
+            {
+                "report_id": [s.record.report_id for s in stored],
+                "kind": [s.record.kind for s in stored],
+                "device_id": [s.record.device_id for s in stored],
+                "ts": [s.record.ts for s in stored],
+                "seq": [s.record.seq for s in stored],
+                "received_at": [s.record.received_at for s in stored],
+                "envelope": [s.envelope for s in stored],
+            },
+            schema=REPORT_SCHEMA,
+        )
 
     @abstractmethod
     def rejection_counts(self, start: int, end: int) -> dict[str, int]:

@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import json
 from abc import abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import replace
 from typing import Any, Protocol
 
 import cbor2
+import polars as pl
 
 from opendepin.market.receipts import UsageRecord
+from opendepin.reports.columns import REPORT_SCHEMA, empty_report_frame
 from opendepin.reports.model import ReportRecord
 from opendepin.sectors.base import Challenge, ChallengeSeed, DeviceInfo
+from opendepin.sectors.columns import VerdictRows
 from opendepin.store.base import (
     EpochRecord,
     Rejection,
@@ -180,6 +183,15 @@ def _stored(row: Sequence[Any]) -> StoredReport:
         ) from None
     record = ReportRecord(row[0], row[1], row[2], int(row[3]), int(row[4]), payload, int(row[5]))
     return StoredReport(record, envelope, bytes(signature))
+
+
+def _envelope_bytes(report_id: str, envelope: Any) -> bytes:
+    """A stored envelope as bytes (a driver may hand out a memoryview); anything else is corruption."""
+    if not isinstance(envelope, (bytes, memoryview)):
+        raise StoreCorruption(
+            f"stored report {report_id}: envelope must be bytes, got {type(envelope).__name__}"
+        )
+    return bytes(envelope)
 
 
 CHALLENGE_COLUMNS = "kind, challenge_id, issued_at, entropy, period_start, device_id, payload"
@@ -380,6 +392,38 @@ class SQLStore(Store):
         )
         return [_stored(row) for row in rows]
 
+    def _query_chunks(
+        self, sql: str, params: Sequence[Any] = (), size: int = 100_000
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """A read's rows, a chunk at a time (adapters that can stream override this)."""
+        yield self._query(sql, params)
+
+    def report_frame(self, start: int, end: int, by_receive_time: bool = False) -> pl.DataFrame:
+        """One query, read a chunk of rows at a time into columns (no record per report)."""
+        column = "received_at" if by_receive_time else "ts"
+        parts = []
+        for rows in self._query_chunks(
+            f"SELECT report_id, kind, device_id, ts, seq, received_at, envelope FROM reports "
+            f"WHERE {column} >= ? AND {column} < ?",
+            (start, end),
+        ):
+            if not rows:
+                continue
+            columns = list(zip(*rows, strict=True))
+            envelopes = columns[6]
+            if not all(isinstance(e, bytes) for e in envelopes):
+                envelopes = tuple(
+                    _envelope_bytes(rid, e) for rid, e in zip(columns[0], envelopes, strict=True)
+                )
+            parts.append(
+                pl.DataFrame(
+                    dict(zip(REPORT_SCHEMA, [*columns[:6], envelopes], strict=True)), schema=REPORT_SCHEMA
+                )
+            )
+            del rows, columns, envelopes
+        # sorted here rather than by the database (a temporary B-tree there, a parallel sort here)
+        return pl.concat(parts, rechunk=True).sort("report_id") if parts else empty_report_frame()
+
     def reports_between(self, start: int, end: int) -> list[ReportRecord]:
         return [stored.record for stored in self.stored_reports_between(start, end)]
 
@@ -430,7 +474,9 @@ class SQLStore(Store):
             self._many(
                 cur,
                 "INSERT INTO verdicts VALUES (?, ?, ?, ?, ?)",
-                [(n, rid, dev, reason, dumps(dict(ev))) for rid, dev, reason, ev in epoch.verdicts],
+                [(n, *row) for row in epoch.verdicts.text_rows()]
+                if isinstance(epoch.verdicts, VerdictRows)
+                else [(n, rid, dev, reason, dumps(dict(ev))) for rid, dev, reason, ev in epoch.verdicts],
             )
             self._many(
                 cur,

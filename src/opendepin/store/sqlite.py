@@ -56,6 +56,19 @@ class SQLiteStore(SQLStore):
                     raise StoreCorruption(f"{self.path}: {str(error)[:200]}") from None
                 raise
 
+    def _query_chunks(
+        self, sql: str, params: Sequence[Any] = (), size: int = 100_000
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """Rows a chunk at a time from one read (SQLite: under WAL the read sees one snapshot)."""
+        with self._lock:
+            cursor = self._db.execute("BEGIN")
+            try:
+                cursor = self._db.execute(sql, params)
+                while rows := cursor.fetchmany(size):
+                    yield rows
+            finally:
+                self._db.execute("COMMIT")
+
     def close(self) -> None:
         with self._lock:
             self._db.close()

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
+from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
     import typer
     from fastapi import APIRouter
 
+from opendepin.reports.columns import ReportColumns
 from opendepin.reports.model import ReportRecord
 from opendepin.sectors.base import (
     OK,
@@ -184,15 +186,23 @@ class WirelessSector(SectorPlugin):
             state={"poc": dict(poc.state)},
         )
 
+    def evaluate_columns(self, data: SectorInput) -> SectorOutcome | None:
+        """The heartbeat and speed-test rules over columns (`columnar.py`), when proof of coverage is off:
+        the same outcome as `evaluate` (tests/sectors/wireless/test_columnar.py)."""
+        if self.wireless.poc is not None or not isinstance(data.reports, ReportColumns):
+            return None
+        from opendepin.sectors.wireless.columnar import judge_heartbeat_columns
+
+        judged = judge_heartbeat_columns(data.reports, data.devices, self.wireless)
+        return _mobile_outcome(data, self.wireless, judged.verdicts, judged.radios)
+
     def _evaluate_mobile(self, data: SectorInput) -> SectorOutcome:
         params = self.wireless
         by_device: dict[str, dict[str, list[ReportRecord]]] = defaultdict(lambda: defaultdict(list))
         for report in data.reports:
             by_device[report.device_id][report.kind].append(report)
-        required = compute_required_heartbeats(params, data.window.end - data.window.start)
         verdicts: list[Verdict] = []
-        notes: list[DeviceNote] = []
-        eligible: dict[str, _Eligible] = {}
+        devices: list[tuple[str, int, Callable[[], Fraction], list[ReportRecord]]] = []
         for device_id in sorted(by_device):
             kinds = by_device[device_id]
             device = data.devices[device_id]
@@ -200,55 +210,71 @@ class WirelessSector(SectorPlugin):
             verdicts.extend(hb_verdicts)
             tests = sorted(kinds[SPEEDTEST], key=lambda r: (r.ts, r.seq))
             verdicts.extend(Verdict(t.report_id, OK, {}) for t in tests)
-            if valid_hours < required:
-                notes.append(
-                    DeviceNote(
-                        device_id,
-                        "wireless.insufficient_heartbeats",
-                        {"valid_hours": valid_hours, "required": required},
-                    )
+            devices.append((device_id, valid_hours, partial(compute_mean_trust, trusts), tests))
+        return _mobile_outcome(data, params, verdicts, devices)
+
+
+def _mobile_outcome(
+    data: SectorInput,
+    params: WirelessParams,
+    verdicts: Sequence[Verdict],
+    devices: Iterable[tuple[str, int, Callable[[], Fraction], Sequence[ReportRecord]]],
+) -> SectorOutcome:
+    """Shares of the radios from what their heartbeats gave: per device (in id order) its valid hours, its
+    mean location trust (computed only for a radio with enough hours) and its speed tests by time."""
+    required = compute_required_heartbeats(params, data.window.end - data.window.start)
+    notes: list[DeviceNote] = []
+    eligible: dict[str, _Eligible] = {}
+    for device_id, valid_hours, mean_trust, tests in devices:
+        if valid_hours < required:
+            notes.append(
+                DeviceNote(
+                    device_id,
+                    "wireless.insufficient_heartbeats",
+                    {"valid_hours": valid_hours, "required": required},
                 )
-                continue
-            speed, speed_evidence = compute_speedtest_multiplier(
-                [
-                    (
-                        float(t.payload["download_mbps"]),
-                        float(t.payload["upload_mbps"]),
-                        float(t.payload["latency_ms"]),
-                    )
-                    for t in tests
-                ],
-                params,
             )
-            if speed == 0:
-                notes.append(DeviceNote(device_id, "wireless.speedtest_insufficient", speed_evidence))
-            eligible[device_id] = _Eligible(compute_mean_trust(trusts), speed, speed_evidence, valid_hours)
-        ranks = _rank_in_cells(data.devices, set(eligible))
-        contributions: list[Contribution] = []
-        base = Fraction(str(params.base_points))
-        for device_id, facts in sorted(eligible.items()):
-            rank = compute_rank_multiplier(ranks.get(device_id, 0), params)
-            share = base * rank * facts.speed * facts.trust
-            units = int(share * UNIT_SCALE)  # toward zero
-            if rank == 0:
-                notes.append(
-                    DeviceNote(
-                        device_id,
-                        "wireless.hex_rank_exceeded",
-                        {"rank": ranks.get(device_id, 0) + 1, "paid_ranks": len(params.rank_multipliers)},
-                    )
+            continue
+        speed, speed_evidence = compute_speedtest_multiplier(
+            [
+                (
+                    float(t.payload["download_mbps"]),
+                    float(t.payload["upload_mbps"]),
+                    float(t.payload["latency_ms"]),
                 )
-            breakdown = {
-                "formula": "base_points × rank × speedtest × location_trust",
-                "base_points": str(base),
-                "rank": ranks.get(device_id, 0) + 1,
-                "rank_multiplier": str(rank),
-                "speedtest_multiplier": str(facts.speed),
-                "speedtest": dict(facts.speed_evidence),
-                "location_trust": str(facts.trust),
-                "valid_hours": facts.valid_hours,
-                "required_hours": required,
-                "share": str(share),
-            }
-            contributions.append(Contribution(device_id, params.category, units, breakdown))
-        return SectorOutcome(verdicts=verdicts, contributions=contributions, notes=notes)
+                for t in tests
+            ],
+            params,
+        )
+        if speed == 0:
+            notes.append(DeviceNote(device_id, "wireless.speedtest_insufficient", speed_evidence))
+        eligible[device_id] = _Eligible(mean_trust(), speed, speed_evidence, valid_hours)
+    ranks = _rank_in_cells(data.devices, set(eligible))
+    contributions: list[Contribution] = []
+    base = Fraction(str(params.base_points))
+    for device_id, facts in sorted(eligible.items()):
+        rank = compute_rank_multiplier(ranks.get(device_id, 0), params)
+        share = base * rank * facts.speed * facts.trust
+        units = int(share * UNIT_SCALE)  # toward zero
+        if rank == 0:
+            notes.append(
+                DeviceNote(
+                    device_id,
+                    "wireless.hex_rank_exceeded",
+                    {"rank": ranks.get(device_id, 0) + 1, "paid_ranks": len(params.rank_multipliers)},
+                )
+            )
+        breakdown = {
+            "formula": "base_points × rank × speedtest × location_trust",
+            "base_points": str(base),
+            "rank": ranks.get(device_id, 0) + 1,
+            "rank_multiplier": str(rank),
+            "speedtest_multiplier": str(facts.speed),
+            "speedtest": dict(facts.speed_evidence),
+            "location_trust": str(facts.trust),
+            "valid_hours": facts.valid_hours,
+            "required_hours": required,
+            "share": str(share),
+        }
+        contributions.append(Contribution(device_id, params.category, units, breakdown))
+    return SectorOutcome(verdicts=verdicts, contributions=contributions, notes=notes)

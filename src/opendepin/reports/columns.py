@@ -1,0 +1,250 @@
+"""Accepted reports as columns: the bulk form an epoch is closed from (docs/architecture.md, "Columnar
+epochs").
+
+`ReportColumns` holds one epoch's reports as a polars frame (`REPORT_SCHEMA`: id, kind, device, device
+time, seq, receive time and the exact signed envelope bytes) and is also a `Sequence[ReportRecord]`: a rule
+written report by report reads it unchanged (each record decoded on demand, the same record the store's
+row gives), while a sector's vectorised judge reads the columns.
+
+`float_fields` reads float fields of the payloads without decoding each envelope: an accepted envelope is
+canonical CBOR (RFC 8949 §4.2.1) of a map with exactly the keys v, kind, device, ts, seq, payload
+(reports/envelope.py), so its payload is its last item and starts at an offset computable from the other
+columns. Where the payload is a map of exactly the asked keys holding floats (half, single or double
+precision: canonical CBOR takes the shortest exact form) the values are read straight from those bytes;
+every other row is decoded with cbor2 and read as `float(payload[key])`, what a report-by-report rule does.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from typing import Any, overload
+
+import cbor2
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from opendepin.reports.envelope import Envelope, encode_envelope
+from opendepin.reports.model import ReportRecord
+
+REPORT_SCHEMA: dict[str, Any] = {
+    "report_id": pl.String,
+    "kind": pl.String,
+    "device_id": pl.String,
+    "ts": pl.Int64,
+    "seq": pl.Int64,
+    "received_at": pl.Int64,
+    "envelope": pl.Binary,
+}
+"""The columns of a report frame, in this order (the store's `report_frame` rows)."""
+
+_FLOAT_HEADS = ((0xF9, 2, ">f2"), (0xFA, 4, ">f4"), (0xFB, 8, ">f8"))
+"""CBOR heads of half, single and double precision floats: (initial byte, value bytes, numpy dtype)."""
+_PAYLOAD_KEY = b"\x67payload"
+"""The envelope's last key, just before its payload."""
+_CHUNK = 1 << 18
+
+
+def empty_report_frame() -> pl.DataFrame:
+    return pl.DataFrame(schema=REPORT_SCHEMA)
+
+
+def report_frame_of(records: Sequence[ReportRecord]) -> pl.DataFrame:
+    """The frame of records that come without their signed bytes (tests, simulations): each envelope is
+    re-encoded from the record (the bytes the device signed, for a real report)."""
+    envelopes = [
+        encode_envelope(Envelope(r.kind, r.device_id, r.ts, r.seq, dict(r.payload))) for r in records
+    ]
+    return pl.DataFrame(
+        {
+            "report_id": [r.report_id for r in records],
+            "kind": [r.kind for r in records],
+            "device_id": [r.device_id for r in records],
+            "ts": [r.ts for r in records],
+            "seq": [r.seq for r in records],
+            "received_at": [r.received_at for r in records],
+            "envelope": envelopes,
+        },
+        schema=REPORT_SCHEMA,
+    )
+
+
+def decode_payload(envelope: bytes) -> Mapping[str, Any]:
+    """The payload of stored envelope bytes (as the store decodes a report row)."""
+    payload = cbor2.loads(envelope)["payload"]
+    if not isinstance(payload, dict):
+        raise ValueError("the envelope's payload is not a map")
+    return payload
+
+
+class ReportColumns(Sequence[ReportRecord]):
+    """Reports as columns (`REPORT_SCHEMA`), readable as records too (see the module docstring)."""
+
+    def __init__(self, frame: pl.DataFrame) -> None:
+        if dict(frame.schema) != REPORT_SCHEMA:
+            raise ValueError(f"a report frame has the columns {REPORT_SCHEMA}, got {dict(frame.schema)}")
+        self.frame = frame
+
+    @classmethod
+    def of(cls, records: Sequence[ReportRecord]) -> ReportColumns:
+        return cls(report_frame_of(records))
+
+    def __len__(self) -> int:
+        return self.frame.height
+
+    @overload
+    def __getitem__(self, index: int) -> ReportRecord: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[ReportRecord]: ...
+    def __getitem__(self, index: int | slice) -> ReportRecord | Sequence[ReportRecord]:
+        if isinstance(index, slice):
+            return list(itertools.islice(iter(self), *index.indices(len(self))))
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError("report index out of range")
+        row = self.frame.row(index)
+        return ReportRecord(row[0], row[1], row[2], row[3], row[4], decode_payload(row[6]), row[5])
+
+    def __iter__(self) -> Iterator[ReportRecord]:
+        f = self.frame
+        columns = [f[name].to_list() for name in REPORT_SCHEMA]
+        for rid, kind, device, ts, seq, received, envelope in zip(*columns, strict=True):
+            yield ReportRecord(rid, kind, device, ts, seq, decode_payload(envelope), received)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, ReportColumns):
+            return self.frame.equals(other.frame)
+        if isinstance(other, Sequence) and not isinstance(other, (str, bytes)):
+            return len(other) == len(self) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def select(self, kinds: Collection[str], devices: Collection[str]) -> ReportColumns:
+        """The reports of `kinds` from `devices`, in the same order (`[r for r in … if …]`)."""
+        f = self.frame
+        mask = f["kind"].is_in(list(kinds)) & f["device_id"].is_in(list(devices))
+        return ReportColumns(f.filter(mask))
+
+    def float_fields(self, keys: Sequence[str]) -> dict[str, npt.NDArray[np.float64]]:
+        """Per key, `float(payload[key])` of every report, in order (see the module docstring)."""
+        n = len(self)
+        values = {key: np.zeros(n, dtype=np.float64) for key in keys}
+        done = np.zeros(n, dtype=np.bool_)
+        if n:
+            _read_float_maps(self.frame, sorted(keys, key=_key_order), values, done)
+        rest = np.flatnonzero(~done)
+        if rest.size:
+            envelopes = self.frame["envelope"]
+            for i in rest.tolist():
+                payload = decode_payload(envelopes[i])
+                for key in keys:
+                    values[key][i] = float(payload[key])
+        return values
+
+
+def _text_head(length: int) -> bytes:
+    """The CBOR head of a text string of `length` bytes (short keys only)."""
+    if length >= 24:
+        raise ValueError("payload keys of 24 bytes or more are read by decoding")
+    return bytes([0x60 + length])
+
+
+def _key_order(key: str) -> tuple[int, bytes]:
+    """Canonical CBOR orders map keys by their encoded bytes: shorter first, then bytewise."""
+    encoded = key.encode()
+    return (len(encoded), encoded)
+
+
+def _int_head_length(values: pl.Expr) -> pl.Expr:
+    """Bytes of the canonical CBOR head of a non-negative integer (or of a length)."""
+    return (
+        pl.when(values < 24)
+        .then(1)
+        .when(values < 256)
+        .then(2)
+        .when(values < 65_536)
+        .then(3)
+        .when(values < 2**32)
+        .then(5)
+        .otherwise(9)
+    )
+
+
+def _payload_offsets(frame: pl.DataFrame) -> npt.NDArray[np.int64]:
+    """Where each envelope's payload starts, if it is the canonical envelope of its columns: the map head,
+    `v` = 1, `ts`, `seq`, `kind`, `device` and the `payload` key, in canonical key order."""
+    kind_bytes = pl.col("kind").str.len_bytes().cast(pl.Int64)
+    device_bytes = pl.col("device_id").str.len_bytes().cast(pl.Int64)
+    header = (
+        1  # map of 6
+        + 2
+        + 1  # "v": 1
+        + 3
+        + _int_head_length(pl.col("ts"))
+        + 4
+        + _int_head_length(pl.col("seq"))
+        + 5
+        + _int_head_length(kind_bytes)
+        + kind_bytes
+        + 7
+        + _int_head_length(device_bytes)
+        + device_bytes
+        + 8  # "payload"
+    )
+    return frame.select(header.cast(pl.Int64).alias("h"))["h"].to_numpy()
+
+
+def _read_float_maps(
+    frame: pl.DataFrame,
+    keys: Sequence[str],
+    values: dict[str, npt.NDArray[np.float64]],
+    done: npt.NDArray[np.bool_],
+) -> None:
+    """Fill `values` and `done` for the rows whose envelope ends with the `payload` key and a map of exactly
+    `keys` (in canonical order) holding CBOR floats, at the offset the other columns give: the values are
+    read straight from the envelope bytes (chunks of rows at a time)."""
+    if len(keys) >= 24:
+        return
+    try:
+        heads = [_text_head(len(key.encode())) + key.encode() for key in keys]
+    except ValueError:
+        return
+    array = frame["envelope"].to_arrow()
+    if hasattr(array, "combine_chunks"):
+        array = array.combine_chunks()
+    offsets_dtype = np.int64 if str(array.type) in ("large_binary", "large_string") else np.int32
+    buffers = array.buffers()
+    offsets = np.frombuffer(buffers[1], dtype=offsets_dtype)[array.offset : array.offset + len(array) + 1]
+    data = np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] is not None else np.zeros(0, np.uint8)
+    starts = offsets[:-1].astype(np.int64)
+    ends = offsets[1:].astype(np.int64)
+    payload_at = starts + _payload_offsets(frame)
+    length = ends - payload_at
+    for widths in itertools.product(_FLOAT_HEADS, repeat=len(keys)):
+        template = bytearray(_PAYLOAD_KEY + bytes([0xA0 + len(keys)]))
+        value_at: list[tuple[int, int, str]] = []
+        for head, (initial, width, dtype) in zip(heads, widths, strict=True):
+            template += head
+            template.append(initial)
+            value_at.append((len(template), width, dtype))
+            template += b"\0" * width
+        fixed = np.ones(len(template), dtype=np.bool_)
+        for at, width, _dtype in value_at:
+            fixed[at : at + width] = False
+        want = np.frombuffer(bytes(template), dtype=np.uint8)[fixed]
+        positions = np.flatnonzero(fixed)
+        fits = (length == len(template) - len(_PAYLOAD_KEY)) & (payload_at - len(_PAYLOAD_KEY) >= starts)
+        candidates = np.flatnonzero(~done & fits)
+        for begin in range(0, candidates.size, _CHUNK):
+            rows = candidates[begin : begin + _CHUNK]
+            window = data[payload_at[rows, None] - len(_PAYLOAD_KEY) + np.arange(len(template))]
+            match = np.all(window[:, positions] == want, axis=1)
+            hit = rows[match]
+            window = window[match]
+            for key, (at, width, dtype) in zip(keys, value_at, strict=True):
+                raw = np.ascontiguousarray(window[:, at : at + width])
+                values[key][hit] = raw.view(dtype).reshape(-1).astype(np.float64)
+            done[hit] = True
