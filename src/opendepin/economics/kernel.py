@@ -3,10 +3,13 @@
 Every column is independent: its state is a column of the state arrays and its randomness comes from its own
 xoroshiro128+ stream, seeded from the experiment seed and the column's *run* number (not its parameter set):
 parameter sets share their random paths (common random numbers), and the order in which columns and days are
-visited does not change a result. The fused path (:func:`run_block`) walks each column through a block of
-days with its state in cache; the phased path (:func:`phase_a`, :func:`phase_b`, :func:`phase_c` over all
-columns for one day) lets a custom policy, a plain Python function of the day's arrays, decide between the
-phases; both run the same per-column code, so a custom policy equal to the built-in one gives the same paths.
+visited does not change a result. The fused path (:func:`run_block_full`, what `simulate` runs; its twin
+:func:`run_block_plain` for the plain structure) walks each column through a block of days with its state in
+local variables; the phased path (:func:`phase_a`, :func:`phase_b`, :func:`phase_c` over all columns for one
+day) lets a custom policy, a plain Python function of the day's arrays, decide between the phases. Both do the
+same operations in the same order (:func:`run_block`, the phases' per-column code fused, is the reference the
+tests hold the fused kernels to, to the bit), so a custom policy equal to the built-in one gives the same
+paths.
 
 A day of one column, in order (float64: a forecast, not settlement):
   phase A  1. demand per sector = trend × e^walk (the walk then steps); served = min(demand, capacity per
@@ -75,6 +78,8 @@ from opendepin.economics.layout import (
     MAX_DAILY_PUSH,
     MIN_PRICE_USD,
     N_DAY,
+    N_DEVICE_DAY,
+    N_DEVICE_PARAMS,
     P_COMPOUND,
     P_COVER_COSTS,
     P_DEPTH,
@@ -667,7 +672,11 @@ def _record(t, j, z, zs, zd, acc, records, sources, ends, point_of, sectors, typ
 
 @njit(cache=True)
 def run_block(t0, t1, inp, st):  # type: ignore[no-untyped-def]
-    """Days [t0, t1) of every column, one column at a time (the fused path: no custom policy)."""
+    """Days [t0, t1) of every column, one column at a time, through `phase_a_column`, `phase_b_column` and
+    `phase_c_column` (the code the custom-policy path runs phase by phase).
+
+    Not run by `simulate`: it is the reference the tests hold `run_block_full` (what `simulate` runs) to,
+    to the bit (tests/economics/test_kernel.py); kept because it is the phases' own day, written once."""
     n = st[0].shape[1]
     for j in range(n):  # a column's whole block, its state in cache
         for t in range(t0, t1):
@@ -877,13 +886,72 @@ def decode_sources(sources, sectors, types):  # type: ignore[no-untyped-def]
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
+def _next_uniform(s0, s1):  # type: ignore[no-untyped-def]
+    """`uniform` on a stream held in two local words: (u, s0', s1'), the same draw to the bit."""
+    result = s0 + s1
+    s1 ^= s0
+    return float(result >> _U11) * _TWO_M53, _rotl(s0, _U24) ^ s1 ^ (s1 << _U16), _rotl(s1, _U37)
+
+
+@njit(cache=True, inline="always")
+def _next_normal(s0, s1, spare, has_spare):  # type: ignore[no-untyped-def]
+    """`normal` on local state: (z, s0', s1', spare', has_spare'), the same draw to the bit."""
+    if has_spare:
+        return spare, s0, s1, spare, False
+    while True:
+        a, s0, s1 = _next_uniform(s0, s1)
+        b, s0, s1 = _next_uniform(s0, s1)
+        u = 2.0 * a - 1.0
+        v = 2.0 * b - 1.0
+        q = u * u + v * v
+        if 0.0 < q < 1.0:
+            break
+    scale = math.sqrt(-2.0 * math.log(q) / q)
+    return u * scale, s0, s1, v * scale, True
+
+
+@njit(cache=True, inline="always")
+def _next_poisson(s0, s1, spare, has_spare, mean):  # type: ignore[no-untyped-def]
+    """`poisson_unrolled` on local state: (count, s0', s1', spare', has_spare'), the same draw to the bit."""
+    if not mean > 0.0:
+        return 0.0, s0, s1, spare, has_spare
+    if mean < POISSON_INVERSION_MAX:
+        u, s0, s1 = _next_uniform(s0, s1)
+        p = math.exp(-mean)
+        cdf0 = p
+        p *= mean / 1.0
+        cdf1 = cdf0 + p
+        p *= mean / 2.0
+        cdf2 = cdf1 + p
+        p *= mean / 3.0
+        cdf3 = cdf2 + p
+        if u <= cdf3:
+            return float(int(u > cdf0) + int(u > cdf1) + int(u > cdf2)), s0, s1, spare, has_spare
+        k = 3
+        cdf = cdf3
+        while u > cdf and k < 200:
+            k += 1
+            p *= mean / k
+            cdf += p
+        return float(k), s0, s1, spare, has_spare
+    z, s0, s1, spare, has_spare = _next_normal(s0, s1, spare, has_spare)
+    return max(0.0, math.floor(mean + math.sqrt(mean) * z + 0.5)), s0, s1, spare, has_spare
+
+
+@njit(cache=True, error_model="numpy")
 def run_block_full(t0, t1, inp, st):  # type: ignore[no-untyped-def]
     """Days [t0, t1) of every column for any structure: the same rules, operations and random draws as
-    `run_block` (phases A, B, C of the module docstring) in the same order, so the same paths to the bit,
-    with a column's scalar state and its day's values in local variables (registers) instead of rows of
-    the N-wide arrays, the feature flags read once, and the recorded channels' sources decoded once.
-    Sector and device values stay in their (small) arrays; the spare normal stays in X (as in `normal`)."""
+    `run_block` (phases A, B, C of the module docstring) in the same order, so the same paths to the bit.
+
+    A column's whole state lives in local variables and small scratch vectors while it walks its block of
+    days, and goes back to the N-wide arrays once at the end: its scalar state and day's values, its random
+    stream (the two xoroshiro words and the spare normal), its sectors' walks, demand and served USD, its
+    device types' counts and pay, its TWAP window, and its parameters (read once per column, not per day).
+    Devices per sector are summed once a day (in type order, as each phase summed them). The feature flags
+    are read once; the recorded channels' sources are decoded once; a daily window is written directly
+    (0.0 + value: the accumulator's sum, to the bit). `error_model="numpy"`: no zero-divisor check before
+    each division (no division here raises: the model guards every divisor that can be zero)."""
     p = inp[0]
     f = inp[1]
     dp = inp[2]
@@ -926,6 +994,17 @@ def run_block_full(t0, t1, inp, st):  # type: ignore[no-untyped-def]
     while day_channels < channels and decoded[0, day_channels] == 0:
         day_channels += 1
     zl = np.zeros(N_DAY)
+    walks = np.zeros(sectors)  # per sector: demand walk, drift, scale, capacity (finite or not)
+    s_drift = np.zeros(sectors)
+    s_scale = np.zeros(sectors)
+    s_capacity = np.zeros(sectors)
+    s_limited = np.zeros(sectors, dtype=np.bool_)
+    s_demand = np.zeros(sectors)  # the day's demand and served USD per sector
+    s_served = np.zeros(sectors)
+    s_count = np.zeros(sectors)  # devices per sector at the start of the day
+    dl = np.zeros((N_DEVICE_DAY, types))  # the ZD rows of the column
+    dcol = np.zeros((N_DEVICE_PARAMS, types))  # the D rows of the column
+    win = np.zeros(twap)
     for j in range(n):
         k = set_of[j]
         supply = x[X_SUPPLY, j]
@@ -942,62 +1021,114 @@ def run_block_full(t0, t1, inp, st):  # type: ignore[no-untyped-def]
         held_o = x[X_HELD_OTHERS, j]
         staked = x[X_STAKED, j]
         unbonding = x[X_UNBONDING, j]
+        spare = x[X_SPARE_NORMAL, j]
+        has_spare = x[X_HAS_SPARE, j] > 0.0
+        s0 = rng[0, j]
+        s1 = rng[1, j]
+        # the column's parameters
+        max_burn_share = p[P_MAX_BURN_SHARE, j]
+        miss = p[P_MISS, j]
+        max_stale = p[P_MAX_STALE, j]
+        start_day = p[P_START_DAY, j]
+        fc_growth = p[P_FC_GROWTH, j]
+        fc_b0 = p[P_FC_B0, j]
+        fc_baseline = p[P_FC_BASELINE, j]
+        fc_lambda = p[P_FC_LAMBDA, j]
+        max_supply = p[P_MAX_SUPPLY, j]
+        smoothing = p[P_SMOOTHING, j]
+        remint_cap = p[P_REMINT_CAP, j]
+        device_share = p[P_DEVICE_SHARE, j]
+        stake_share = p[P_STAKE_SHARE, j]
+        usage_cap = p[P_USAGE_CAP, j]
+        to_coverage = p[P_TO_COVERAGE, j]
+        max_hold = p[P_MAX_HOLD, j]
+        sensitivity = p[P_SENSITIVITY, j]
+        hurdle = p[P_HURDLE, j]
+        cover_costs = p[P_COVER_COSTS, j]
+        liquidation = p[P_LIQUIDATION, j]
+        sell_fraction = p[P_SELL_FRACTION, j]
+        unbond_rate = p[P_UNBOND_RATE, j]
+        compound = p[P_COMPOUND, j]
+        min_yield = p[P_MIN_YIELD, j]
+        max_staked = p[P_MAX_STAKED, j]
+        stake_adjust = p[P_STAKE_ADJUST, j]
+        depth = p[P_DEPTH, j]
+        impact = p[P_IMPACT, j]
+        price_drift = p[P_PRICE_DRIFT, j]
+        price_scale = p[P_PRICE_SCALE, j]
+        expect_alpha = p[P_EXPECT_ALPHA, j]
+        for s in range(sectors):
+            walks[s] = xs[s, j]
+            s_drift[s] = sp[S_DRIFT, s, j]
+            s_scale[s] = sp[S_SCALE, s, j]
+            s_capacity[s] = sp[S_CAPACITY, s, j]
+            s_limited[s] = capacity_on and math.isfinite(s_capacity[s])
+            s_demand[s] = zs[ZS_DEMAND, s, j]
+            s_served[s] = zs[ZS_SERVED, s, j]
+        for i in range(types):
+            for r in range(N_DEVICE_DAY):
+                dl[r, i] = zd[r, i, j]
+            for r in range(N_DEVICE_PARAMS):
+                dcol[r, i] = dp[r, i, j]
+        for w in range(twap):
+            win[w] = window[w, j]
         for c in range(N_DAY):
             zl[c] = z[c, j]
         slot = t0 % twap
         for t in range(t0, t1):
+            # devices per sector (counts change only when devices join and leave, at the end of a day)
+            for s in range(sectors):
+                count = 0.0
+                for i in range(types):
+                    if sector_of[i] == s:
+                        count += dl[ZD_COUNT, i]
+                s_count[s] = count
             # ---- phase A: 1. demand and what the sectors' devices can serve
             demand = 0.0
             served = 0.0
             for s in range(sectors):
                 d = trend[t, s, k]
-                scale = sp[S_SCALE, s, j]
+                scale = s_scale[s]
                 if scale > 0.0:
-                    d *= math.exp(xs[s, j])
-                    xs[s, j] += sp[S_DRIFT, s, j] + scale * normal(rng, x, j)
+                    d *= math.exp(walks[s])
+                    draw, s0, s1, spare, has_spare = _next_normal(s0, s1, spare, has_spare)
+                    walks[s] += s_drift[s] + scale * draw
                 served_s = d
-                if capacity_on:
-                    capacity = sp[S_CAPACITY, s, j]
-                    if math.isfinite(capacity):
-                        count = 0.0
-                        for i in range(types):
-                            if sector_of[i] == s:
-                                count += zd[ZD_COUNT, i, j]
-                        served_s = min(d, capacity * count)
-                zs[ZS_DEMAND, s, j] = d
-                zs[ZS_SERVED, s, j] = served_s
+                if s_limited[s]:
+                    served_s = min(d, s_capacity[s] * s_count[s])
+                s_demand[s] = d
+                s_served[s] = served_s
                 demand += d
                 served += served_s
             locked = staked + unbonding + vest[t, k]
             circulating = supply - locked
             # 2. scarcity
-            if scarcity_on:
-                share = p[P_MAX_BURN_SHARE, j]
-                if share > 0.0:
-                    floor = served / (share * max(circulating, 1.0))
-                    if floor > price:
-                        walk += math.log(floor / price)
-                        price = floor
+            if scarcity_on and max_burn_share > 0.0:
+                floor = served / (max_burn_share * max(circulating, 1.0))
+                if floor > price:
+                    walk += math.log(floor / price)
+                    price = floor
             spot = price
             # 3. oracle
             oracle = spot
             halted = 0.0
             if oracle_on:
-                if uniform(rng, j) >= p[P_MISS, j]:
+                draw, s0, s1 = _next_uniform(s0, s1)
+                if draw >= miss:
                     age = 0.0
                     reported = spot
                 else:
                     age += 1.0
-                window[slot, j] = reported  # slot = t % twap
+                win[slot] = reported  # slot = t % twap
                 total = 0.0
                 for w in range(twap):
-                    total += window[w, j]
+                    total += win[w]
                 oracle = total / twap
-                if age > p[P_MAX_STALE, j]:
+                if age > max_stale:
                     halted = 1.0
                     served = 0.0
                     for s in range(sectors):
-                        zs[ZS_SERVED, s, j] = 0.0
+                        s_served[s] = 0.0
             slot += 1
             if slot == twap:
                 slot = 0
@@ -1010,21 +1141,20 @@ def run_block_full(t0, t1, inp, st):  # type: ignore[no-untyped-def]
             if filecoin_on:
                 power = 0.0
                 for i in range(types):
-                    power += dp[D_RAW_POWER, i, j] * zd[ZD_COUNT, i, j]
-                ft0 = (p[P_START_DAY, j] + t) / DAYS_PER_YEAR
-                g = p[P_FC_GROWTH, j]
-                b0 = p[P_FC_B0, j]
-                capped_power += capped_power_increment(power, b0, g, ft0, ft0 + 1.0 / DAYS_PER_YEAR)
-                theta = math.log1p(g * capped_power / b0) / g
-                baseline = p[P_FC_BASELINE, j] * (1.0 - math.exp(-p[P_FC_LAMBDA, j] * theta))
-                scheduled = min(scheduled + baseline - baseline_minted, p[P_MAX_SUPPLY, j] - emitted)
+                    power += dcol[D_RAW_POWER, i] * dl[ZD_COUNT, i]
+                ft0 = (start_day + t) / DAYS_PER_YEAR
+                capped_power += capped_power_increment(
+                    power, fc_b0, fc_growth, ft0, ft0 + 1.0 / DAYS_PER_YEAR
+                )
+                theta = math.log1p(fc_growth * capped_power / fc_b0) / fc_growth
+                baseline = fc_baseline * (1.0 - math.exp(-fc_lambda * theta))
+                scheduled = min(scheduled + baseline - baseline_minted, max_supply - emitted)
                 baseline_minted = baseline
                 emitted += scheduled
             remint = 0.0
             if remint_on:
-                alpha = p[P_SMOOTHING, j]
-                remint_target = (1.0 - alpha) * remint_target + alpha * burned
-                remint = min(remint_target, p[P_REMINT_CAP, j])
+                remint_target = (1.0 - smoothing) * remint_target + smoothing * burned
+                remint = min(remint_target, remint_cap)
             minted = scheduled + remint
             supply += minted - burned
             # 6. reward policy
@@ -1046,8 +1176,8 @@ def run_block_full(t0, t1, inp, st):  # type: ignore[no-untyped-def]
             zl[Z_RATIO] = ratio
             zl[Z_WEIGHT] = weight
             # ---- phase B: 7. pay devices, cheaters and other recipients
-            pool = minted * p[P_DEVICE_SHARE, j]
-            stake_reward = minted * p[P_STAKE_SHARE, j] if staking_on else 0.0
+            pool = minted * device_share
+            stake_reward = minted * stake_share if staking_on else 0.0
             others = minted - pool - stake_reward
             usage_paid = 0.0
             coverage_paid = 0.0
@@ -1059,83 +1189,72 @@ def run_block_full(t0, t1, inp, st):  # type: ignore[no-untyped-def]
                 usage_pool = weight * pool
                 carried = 0.0
                 for s in range(sectors):
-                    count = 0.0
-                    for i in range(types):
-                        if sector_of[i] == s:
-                            count += zd[ZD_COUNT, i, j]
-                    if count > 0.0:
-                        carried += zs[ZS_SERVED, s, j] * paid_share
-                per_usd = min(
-                    usage_pool / max(carried, 1e-12), p[P_USAGE_CAP, j] / max(oracle, MIN_PRICE_USD)
-                )
+                    if s_count[s] > 0.0:
+                        carried += s_served[s] * paid_share
+                per_usd = min(usage_pool / max(carried, 1e-12), usage_cap / max(oracle, MIN_PRICE_USD))
                 usage_paid = per_usd * carried
                 left = usage_pool - usage_paid
-                coverage_pool = pool - usage_pool + p[P_TO_COVERAGE, j] * left
-                unminted = (1.0 - p[P_TO_COVERAGE, j]) * left
+                coverage_pool = pool - usage_pool + to_coverage * left
+                unminted = (1.0 - to_coverage) * left
                 total_weight = 0.0
                 for i in range(types):
-                    total_weight += dp[D_WEIGHT, i, j] * zd[ZD_COUNT, i, j]
+                    total_weight += dcol[D_WEIGHT, i] * dl[ZD_COUNT, i]
                 per_weight = coverage_pool / total_weight if total_weight > 0.0 else 0.0
                 coverage_paid = per_weight * total_weight
                 for i in range(types):
-                    count = zd[ZD_COUNT, i, j]
-                    coverage = per_weight * dp[D_WEIGHT, i, j]
-                    leak = dp[D_LEAK, i, j]
+                    count = dl[ZD_COUNT, i]
+                    coverage = per_weight * dcol[D_WEIGHT, i]
+                    leak = dcol[D_LEAK, i]
                     cheaters += coverage * count * leak
                     s = sector_of[i]
-                    sector_count = 0.0
-                    for i2 in range(types):
-                        if sector_of[i2] == s:
-                            sector_count += zd[ZD_COUNT, i2, j]
+                    sector_count = s_count[s]
                     usage = 0.0
                     if sector_count > 0.0:
-                        usage = zs[ZS_SERVED, s, j] * paid_share / sector_count * per_usd
+                        usage = s_served[s] * paid_share / sector_count * per_usd
                     tokens = coverage * (1.0 - leak) + usage
-                    zd[ZD_TOKENS, i, j] = tokens
-                    zd[ZD_EARNINGS, i, j] = tokens * spot
+                    dl[ZD_TOKENS, i] = tokens
+                    dl[ZD_EARNINGS, i] = tokens * spot
                     rewards += tokens * count
-                    opex += dp[D_OPEX, i, j] * count
+                    opex += dcol[D_OPEX, i] * count
                 supply -= unminted
                 minted -= unminted
             else:
                 others += pool
             # 8. contributors' default decision
             if agents_on:
-                h = _hold_share(p, expect, j)
-                cost_tokens = min(p[P_COVER_COSTS, j] * opex / max(spot, MIN_PRICE_USD), rewards + held_c)
+                h = max_hold / (1.0 + math.exp(-sensitivity * (expect - hurdle)))  # as `_hold_share`
+                cost_tokens = min(cover_costs * opex / max(spot, MIN_PRICE_USD), rewards + held_c)
                 surplus = max(rewards - cost_tokens, 0.0)
                 from_holdings = max(cost_tokens - rewards, 0.0)
                 decided = (
-                    cost_tokens
-                    + (1.0 - h) * surplus
-                    + p[P_LIQUIDATION, j] * (1.0 - h) * (held_c - from_holdings)
+                    cost_tokens + (1.0 - h) * surplus + liquidation * (1.0 - h) * (held_c - from_holdings)
                 )
             else:
-                h = 1.0 - p[P_SELL_FRACTION, j]
-                decided = p[P_SELL_FRACTION, j] * rewards
+                h = 1.0 - sell_fraction
+                decided = sell_fraction * rewards
             # ---- phase C: 9. selling
             held = held_c
             sold_contributors = min(max(decided, 0.0), rewards + held)
             held_c = held + rewards - sold_contributors
             inflow = others + (vest[t, k] - vest[t + 1, k])
             if staking_on:
-                released = unbonding * p[P_UNBOND_RATE, j]
+                released = unbonding * unbond_rate
                 unbonding -= released
-                inflow += released + (1.0 - p[P_COMPOUND, j]) * stake_reward
-                staked += p[P_COMPOUND, j] * stake_reward
+                inflow += released + (1.0 - compound) * stake_reward
+                staked += compound * stake_reward
             held_others = held_o
             if agents_on:
-                sold_others = (1.0 - h) * inflow + p[P_LIQUIDATION, j] * (1.0 - h) * held_others
+                sold_others = (1.0 - h) * inflow + liquidation * (1.0 - h) * held_others
                 sold = sold_contributors + sold_others + cheaters
             else:
-                sold_others = p[P_SELL_FRACTION, j] * inflow
-                sold = p[P_SELL_FRACTION, j] * minted
+                sold_others = sell_fraction * inflow
+                sold = sell_fraction * minted
             held_o = held_others + inflow - sold_others
             if staking_on:
-                wanted = max(p[P_HURDLE, j] - expect, p[P_MIN_YIELD, j])
+                wanted = max(hurdle - expect, min_yield)
                 target = stake_reward * DAYS_PER_YEAR / wanted
-                target = min(target, p[P_MAX_STAKED, j] * supply)
-                change = (target - staked) * p[P_STAKE_ADJUST, j]
+                target = min(target, max_staked * supply)
+                change = (target - staked) * stake_adjust
                 if change > 0.0:
                     free = supply - staked - unbonding - vest[t + 1, k]
                     change = min(change, max(free, 0.0))
@@ -1146,39 +1265,41 @@ def run_block_full(t0, t1, inp, st):  # type: ignore[no-untyped-def]
             # devices join and leave
             devices = 0.0
             for i in range(types):
-                count = zd[ZD_COUNT, i, j]
-                earnings = zd[ZD_EARNINGS, i, j]
-                dopex = dp[D_OPEX, i, j]
+                count = dl[ZD_COUNT, i]
+                earnings = dl[ZD_EARNINGS, i]
+                dopex = dcol[D_OPEX, i]
                 margin = earnings - dopex
                 attract = 0.0
                 if margin > 0.0:
-                    attract = min(max(1.0 - dp[D_HARDWARE, i, j] / margin / dp[D_THRESHOLD, i, j], 0.0), 1.0)
-                expected = dp[D_JOIN_RATE, i, j] * (count + dp[D_JOIN_FLOOR, i, j]) * attract
-                expected += dp[D_ORGANIC, i, j] * count
-                joins = poisson_unrolled(rng, x, j, min(expected, 1e12))
+                    attract = min(max(1.0 - dcol[D_HARDWARE, i] / margin / dcol[D_THRESHOLD, i], 0.0), 1.0)
+                expected = dcol[D_JOIN_RATE, i] * (count + dcol[D_JOIN_FLOOR, i]) * attract
+                expected += dcol[D_ORGANIC, i] * count
+                joins, s0, s1, spare, has_spare = _next_poisson(s0, s1, spare, has_spare, min(expected, 1e12))
                 distress = min(max((dopex - earnings) / dopex, 0.0), 1.0) if dopex > 0.0 else 0.0
-                leave_p = min(dp[D_BASE_CHURN, i, j] + dp[D_LEAVE_RATE, i, j] * distress, 1.0)
-                leaves = min(poisson_unrolled(rng, x, j, min(count * leave_p, 1e12)), count)
+                leave_p = min(dcol[D_BASE_CHURN, i] + dcol[D_LEAVE_RATE, i] * distress, 1.0)
+                leaves, s0, s1, spare, has_spare = _next_poisson(
+                    s0, s1, spare, has_spare, min(count * leave_p, 1e12)
+                )
+                leaves = min(leaves, count)
                 count = count + joins - leaves
-                zd[ZD_COUNT, i, j] = count
-                zd[ZD_JOINS, i, j] = joins
-                zd[ZD_LEAVES, i, j] = leaves
+                dl[ZD_COUNT, i] = count
+                dl[ZD_JOINS, i] = joins
+                dl[ZD_LEAVES, i] = leaves
                 devices += count
             # 10. the price moves; expectations follow
             if market_on:
-                flow = (burned - sold) * spot / p[P_DEPTH, j]
-                push = min(max(p[P_IMPACT, j] * flow, -MAX_DAILY_PUSH), MAX_DAILY_PUSH)
-                walk += p[P_PRICE_DRIFT, j] + push
-                if random_price:
-                    walk += p[P_PRICE_SCALE, j] * normal(rng, x, j)
+                flow = (burned - sold) * spot / depth
+                push = min(max(impact * flow, -MAX_DAILY_PUSH), MAX_DAILY_PUSH)
+                walk += price_drift + push
             else:
-                walk += p[P_PRICE_DRIFT, j]
-                if random_price:
-                    walk += p[P_PRICE_SCALE, j] * normal(rng, x, j)
+                walk += price_drift
+            if random_price:
+                draw, s0, s1, spare, has_spare = _next_normal(s0, s1, spare, has_spare)
+                walk += price_scale * draw
             price = base_price[t + 1, k] * math.exp(walk)
             if (agents_on or staking_on) and spot > 0.0 and price > 0.0:
                 daily = math.log(price / spot) * DAYS_PER_YEAR
-                expect += p[P_EXPECT_ALPHA, j] * (daily - expect)
+                expect += expect_alpha * (daily - expect)
             locked_next = staked + unbonding + vest[t + 1, k]
             zl[Z_MINTED] = minted
             zl[Z_USAGE_PAID] = usage_paid
@@ -1201,25 +1322,33 @@ def run_block_full(t0, t1, inp, st):  # type: ignore[no-untyped-def]
             zl[Z_EXPECT] = expect
             zl[Z_DEVICES] = devices
             # record (as `_record`): the day's values, then sectors' demand, then device rows
-            for r in range(day_channels):
-                acc[j, r] += zl[decoded[1, r]]
-            for r in range(day_channels, channels):
-                kind = decoded[0, r]
-                if kind == 0:
-                    acc[j, r] += zl[decoded[1, r]]
-                elif kind == 1:
-                    acc[j, r] += zs[ZS_DEMAND, decoded[2, r], j]
-                else:
-                    acc[j, r] += zd[decoded[1, r], decoded[2, r], j]
             point = point_of[t]
-            if t + 1 == ends[point]:
-                start = ends[point - 1] if point > 0 else 0
-                length = float(t + 1 - start)
-                if length == 1.0:  # x / 1.0 is x to the bit: a daily record needs no division
-                    for r in range(channels):
-                        records[j, point, r] = acc[j, r]
-                        acc[j, r] = 0.0
-                else:
+            start = ends[point - 1] if point > 0 else 0
+            if start == t and ends[point] == t + 1:  # a one-day window: the accumulator's 0.0 + value
+                for r in range(day_channels):
+                    records[j, point, r] = 0.0 + zl[decoded[1, r]]
+                for r in range(day_channels, channels):
+                    kind = decoded[0, r]
+                    if kind == 0:
+                        value = zl[decoded[1, r]]
+                    elif kind == 1:
+                        value = s_demand[decoded[2, r]]
+                    else:
+                        value = dl[decoded[1, r], decoded[2, r]]
+                    records[j, point, r] = 0.0 + value
+            else:
+                for r in range(day_channels):
+                    acc[j, r] += zl[decoded[1, r]]
+                for r in range(day_channels, channels):
+                    kind = decoded[0, r]
+                    if kind == 0:
+                        acc[j, r] += zl[decoded[1, r]]
+                    elif kind == 1:
+                        acc[j, r] += s_demand[decoded[2, r]]
+                    else:
+                        acc[j, r] += dl[decoded[1, r], decoded[2, r]]
+                if t + 1 == ends[point]:
+                    length = float(t + 1 - start)
                     for r in range(channels):
                         records[j, point, r] = acc[j, r] / length
                         acc[j, r] = 0.0
@@ -1237,5 +1366,18 @@ def run_block_full(t0, t1, inp, st):  # type: ignore[no-untyped-def]
         x[X_HELD_OTHERS, j] = held_o
         x[X_STAKED, j] = staked
         x[X_UNBONDING, j] = unbonding
+        x[X_SPARE_NORMAL, j] = spare
+        x[X_HAS_SPARE, j] = 1.0 if has_spare else 0.0
+        rng[0, j] = s0
+        rng[1, j] = s1
+        for s in range(sectors):
+            xs[s, j] = walks[s]
+            zs[ZS_DEMAND, s, j] = s_demand[s]
+            zs[ZS_SERVED, s, j] = s_served[s]
+        for i in range(types):
+            for r in range(N_DEVICE_DAY):
+                zd[r, i, j] = dl[r, i]
+        for w in range(twap):
+            window[w, j] = win[w]
         for c in range(N_DAY):
             z[c, j] = zl[c]
