@@ -118,7 +118,7 @@ def test_two_providers_a_tenant_a_kill_and_a_rescheduled_job(
     assert shown.exit_code == 0, shown.output
     result = json.loads(shown.output)
     (delivered,) = result["results"]
-    assert delivered["device"] == cheap.device_id and delivered["verdict"] == "ok"
+    assert delivered["device"] == cheap.device_id and delivered["verdict"] == "pending"  # until its audit
     assert delivered["root_ok"] and delivered["local_mismatches"] == []
     # a second order: the cheap provider wins and is killed before it delivers
     job = tmp_path / "job.json"
@@ -142,6 +142,8 @@ def test_two_providers_a_tenant_a_kill_and_a_rescheduled_job(
         node.challenges.issue_due()
     clock.set(genesis + DAY + node.config.epochs.lateness_seconds)
     (record,) = node.close_due_epochs()
+    shown = runner.invoke(tenant_app, ["result", first, "--node", url, "--json"])
+    assert [r["verdict"] for r in json.loads(shown.output)["results"]] == ["ok"]  # spot-checked by the epoch
     state = record.sector_state["compute"]
     assert state["orders"][first]["status"] == "done" and state["orders"][second]["status"] == "done"
     assert state["bonds"][cheap.device_id] == 10_000 - 4 * 8 // 2  # the 50 % deposit of one run at 8/unit

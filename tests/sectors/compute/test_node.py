@@ -117,7 +117,7 @@ def test_a_job_is_ordered_bid_on_run_verified_and_paid_through_the_node(node: No
     assert node.ingest([sign_report(keys[1], RESULT, clock.now(), 10, payload).to_wire()])[0].accepted
     detail = client.get(f"/v1/sectors/compute/orders/{order.order_id}").json()
     (delivered,) = detail["results"]
-    assert delivered["outputs"] == [o.hex() for o in outputs] and delivered["verdict"] == "ok"
+    assert delivered["outputs"] == [o.hex() for o in outputs] and delivered["verdict"] == "pending"
     genesis = node.config.epochs.genesis_ts
     for t in range(genesis + 600, genesis + 1_800, 600):  # the scheduler issues each audit seed
         clock.set(t)
@@ -128,8 +128,47 @@ def test_a_job_is_ordered_bid_on_run_verified_and_paid_through_the_node(node: No
     assert record.manifest["usage"]["credits"] == 6 * 60 - 6 * 60 * 500 // 10_000
     state = record.sector_state["compute"]
     assert state["orders"][order.order_id]["status"] == "done"
+    (checked,) = client.get(f"/v1/sectors/compute/orders/{order.order_id}").json()["results"]
+    assert checked["verdict"] == "ok"  # spot-checked with the audit seed after it arrived
     assert state["take"] == 6 * 60 * 500 // 10_000
     account = client.get(f"/v1/sectors/compute/accounts/{TENANT.address}").json()
     assert account["escrow"] == 1_000 - 360
     assert node.audit_epoch(0).matches
     assert verify_bundle(decode_bundle(node.export_epoch(0))).matches
+
+
+def test_the_book_shows_what_falls_due_by_now_only_and_the_scheduler_issues_audit_seeds(node: Node) -> None:
+    """A lease due at t shows active until t and failed from t (the reopened order on the board from t, so a
+    provider bidding on it is never early); the serving scheduler issues the period's audit seed unasked."""
+    from opendepin.scheduler import EpochScheduler
+    from opendepin.sectors.challenges import compute_period_start
+    from opendepin.sectors.compute.challenges import AUDIT
+
+    clock = node.clock
+    assert isinstance(clock, SimulatedClock)
+    key = DeviceKey("ed25519", bytes([95]) * 32)
+    node.onboard(
+        onboard_request(node.config.name, key, maker_attributes=HW, owner_attributes={"benchmark_hps": 10**6})
+    )
+    client = TestClient(create_app(node))
+    now = clock.now()
+    _receipt(client, OWNER, key.device_id, 5_000, f"bond:{key.device_id}", now)
+    _receipt(client, TENANT, key.device_id, 1_000, "escrow:due", now)
+    signed = make_order(units=2, max_price=90, ts=now, size=50, deadline_s=100)
+    payload = {"order": signed[1], "order_sig": signed[2], "price": 50, "deposit": 50}
+    assert node.ingest([sign_report(key, BID, now + 1, 1, payload).to_wire()])[0].accepted
+    due = now + 30 + 100  # the lease starts when the 30 s bid window closes
+    path = f"/v1/sectors/compute/orders/{signed[0].order_id}"
+    clock.set(due - 1)
+    assert [x["status"] for x in client.get(path).json()["leases"]] == ["active"]
+    assert client.get("/v1/sectors/compute/orders").json()["open"] == []
+    clock.set(due)
+    (lease,) = client.get(path).json()["leases"]
+    assert lease["status"] == "failed" and lease["reason"] == "compute.deadline_missed"
+    (reopened,) = client.get("/v1/sectors/compute/orders").json()["open"]
+    assert reopened["id"] == signed[0].order_id and reopened["bids_until"] == due + 30
+    period = compute_period_start(clock.now(), 600)  # the default audit period
+    assert node.store.challenges_for_period(AUDIT, period) == []
+    EpochScheduler(node).tick()
+    (audit,) = node.store.challenges_for_period(AUDIT, period)
+    assert audit.issued_at == period

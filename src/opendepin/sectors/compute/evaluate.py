@@ -752,7 +752,11 @@ class Epoch:
         return None
 
     def mark(self, item: Mapping[str, Any], reason: str, evidence: Mapping[str, Any]) -> None:
-        """The outcome of a result's check: its verdict when the result arrived this epoch, else a note."""
+        """The outcome of a result's check: its verdict when the result arrived this epoch, else a note; and
+        in the order's `checked` (report id → reason), which the book shows the tenant after the epoch."""
+        entry = self.orders.get(item["order"])
+        if entry is not None:
+            entry.setdefault("checked", {})[item["report"]] = reason
         if item["report"] in self.verdicts:
             self.verdicts[item["report"]] = Verdict(item["report"], reason, dict(evidence))
         elif reason != OK:

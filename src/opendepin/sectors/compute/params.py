@@ -54,8 +54,9 @@ class VerifyParams(_Strict):
     """Units the engine recomputes per delivered result, drawn after the result is committed."""
     reexec_bps: Annotated[int, Field(ge=0, le=BPS)] = 1_000
     """Probability (basis points) that a run is re-executed whole by another provider."""
-    audit_period_s: Annotated[int, Field(ge=60, le=86_400)] = 600
-    """A run committed at t is audited with the seed of the first audit period starting after t."""
+    audit_period_s: Annotated[int, Field(ge=10, le=86_400)] = 600
+    """A run committed at t is audited with the seed of the first audit period starting after t (short
+    periods, down to 10 s, let a test network pay a run within a minute-long epoch)."""
 
 
 class CapacityParams(_Strict):

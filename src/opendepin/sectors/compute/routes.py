@@ -54,7 +54,9 @@ def build_router(services: SectorServices, sector: ComputeSector) -> APIRouter:
             info = services.device(device_id)
             if info is not None:
                 devices[device_id] = info
-        data = SectorInput(EpochWindow(-1, since, max(since, now) + 1), devices, reports, state, usage=usage)
+        # advanced to now and no further: what falls due in the next second (a lease failing, an order
+        # reopening) is not shown before it happens, or a provider bidding on it would be early
+        data = SectorInput(EpochWindow(-1, since, max(since, now)), devices, reports, state, usage=usage)
         outcome = evaluate_compute(data, params)
         return {
             "state": dict(outcome.state),
@@ -191,9 +193,16 @@ def build_router(services: SectorServices, sector: ComputeSector) -> APIRouter:
         results = []
         order_ts = load_order(entry, params).ts
         delivered = await run_in_threadpool(services.sector_reports, sector.name, order_ts)
+        checked = entry.get("checked", {})
+        pending = {item["report"] for item in current["state"]["pending"]}
         for report in delivered:
             if report.kind == RESULT and report.payload.get("order") == order_id:
-                verdict = current["verdicts"].get(report.report_id)
+                # the check's outcome once an epoch had its audit seed; `pending` until then; else why the
+                # book refused it (no lease, wrong run, ...)
+                refused = current["verdicts"].get(report.report_id)
+                verdict = checked.get(report.report_id) or (
+                    "pending" if report.report_id in pending else (refused.reason if refused else None)
+                )
                 results.append(
                     {
                         "report": report.report_id,
@@ -201,11 +210,11 @@ def build_router(services: SectorServices, sector: ComputeSector) -> APIRouter:
                         "run": report.payload["run"],
                         "root": report.payload["root"],
                         "received_at": report.received_at,
-                        "verdict": verdict.reason if verdict else None,
+                        "verdict": verdict,
                         "outputs": [bytes(o).hex() for o in report.payload["outputs"]],
                     }
                 )
-        view = {k: v for k, v in entry.items() if k not in ("hashes", "order")}
+        view = {k: v for k, v in entry.items() if k not in ("hashes", "order", "checked")}
         return {
             **view,
             "order_hex": entry["order"],

@@ -276,6 +276,7 @@ class Agent:
                 self.log(f"lease {key[:10]} run {run}: waiting for the tenant's escrow")
                 continue
             job = order.job.for_run(run)
+            self.log(f"lease {key[:10]} run {run}: running {job.units} units of {job.kind}")
             try:
                 outputs = run_isolated(job, self.limits)
             except JobFailed as error:

@@ -203,7 +203,9 @@ def result(
     detail = NodeApi(node).get(f"{SECTOR}/orders/{order_id}")
     rows = check_results(detail, check) if detail.get("order_hex") else []
     if out is not None:
-        out.write_text(json.dumps({str(r["run"]): r["outputs"] for r in rows if r["verdict"] == "ok"}))
+        # verified results, and results awaiting their spot check (`pending`) whose root holds
+        kept = [r for r in rows if r["verdict"] == "ok" or (r["verdict"] == "pending" and r["root_ok"])]
+        out.write_text(json.dumps({str(r["run"]): r["outputs"] for r in kept}))
     if as_json:
         typer.echo(
             json.dumps(
