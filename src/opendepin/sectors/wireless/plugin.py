@@ -252,10 +252,20 @@ def _mobile_outcome(
     ranks = _rank_in_cells(data.devices, set(eligible))
     contributions: list[Contribution] = []
     base = Fraction(str(params.base_points))
+    shares: dict[tuple[int, Fraction, Fraction], tuple[Fraction, Fraction, int, dict[str, str]]] = {}
     for device_id, facts in sorted(eligible.items()):
-        rank = compute_rank_multiplier(ranks.get(device_id, 0), params)
-        share = base * rank * facts.speed * facts.trust
-        units = int(share * UNIT_SCALE)  # toward zero
+        key = (ranks.get(device_id, 0), facts.speed, facts.trust)
+        if key not in shares:  # radios with the same rank, speed and trust share the arithmetic
+            rank = compute_rank_multiplier(key[0], params)
+            share = base * rank * facts.speed * facts.trust
+            text = {
+                "rank": str(rank),
+                "speed": str(facts.speed),
+                "trust": str(facts.trust),
+                "share": str(share),
+            }
+            shares[key] = (rank, share, int(share * UNIT_SCALE), text)  # units toward zero
+        rank, share, units, text = shares[key]
         if rank == 0:
             notes.append(
                 DeviceNote(
@@ -268,13 +278,13 @@ def _mobile_outcome(
             "formula": "base_points × rank × speedtest × location_trust",
             "base_points": str(base),
             "rank": ranks.get(device_id, 0) + 1,
-            "rank_multiplier": str(rank),
-            "speedtest_multiplier": str(facts.speed),
+            "rank_multiplier": text["rank"],
+            "speedtest_multiplier": text["speed"],
             "speedtest": dict(facts.speed_evidence),
-            "location_trust": str(facts.trust),
+            "location_trust": text["trust"],
             "valid_hours": facts.valid_hours,
             "required_hours": required,
-            "share": str(share),
+            "share": text["share"],
         }
         contributions.append(Contribution(device_id, params.category, units, breakdown))
     return SectorOutcome(verdicts=verdicts, contributions=contributions, notes=notes)
