@@ -66,14 +66,15 @@ def test_report_frame_is_the_stored_reports(any_store: Store, start: int, end: i
         assert frame.equals(Store.report_frame(any_store, start, end, by_receive_time))
 
 
-def test_sqlite_reads_a_chunk_at_a_time(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "db.sqlite3")
+def test_a_read_comes_a_chunk_at_a_time(any_store: Store) -> None:
+    store = any_store
     store.append([_stored(i) for i in range(10)], [])
-    chunks = list(store._query_chunks("SELECT report_id FROM reports ORDER BY report_id", (), size=4))
+    query = "SELECT report_id FROM reports ORDER BY report_id"
+    chunks = list(store._query_chunks(query, (), size=4))  # type: ignore[attr-defined]
     assert [len(c) for c in chunks] == [4, 4, 2]
-    assert [r for c in chunks for r in c] == store._query("SELECT report_id FROM reports ORDER BY report_id")
+    assert [r for c in chunks for r in c] == store._query(query)  # type: ignore[attr-defined]
     store.append([_stored(10)], [])  # the read's transaction is over
-    store.close()
+    assert store.count_reports(0, 10**6) == 11
 
 
 def test_verdict_columns_are_stored_as_the_same_rows(any_store: Store) -> None:

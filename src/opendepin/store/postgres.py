@@ -52,6 +52,16 @@ class PostgresStore(SQLStore):
         with self._lock:
             return self._db.execute(self._sql(sql), params).fetchall()  # type: ignore[arg-type]
 
+    def _query_chunks(
+        self, sql: str, params: Sequence[Any] = (), size: int = 100_000
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """Rows a chunk at a time from a server-side cursor in one transaction (one snapshot), so a large
+        read never holds all its rows in the client at once."""
+        with self._lock, self._db.transaction(), self._db.cursor(name="opendepin_chunks") as cursor:
+            cursor.execute(self._sql(sql), params)  # type: ignore[arg-type]
+            while rows := cursor.fetchmany(size):
+                yield rows
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
