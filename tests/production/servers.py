@@ -10,7 +10,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from glob import glob
 from pathlib import Path
 
@@ -37,11 +37,20 @@ class PrivateServer:
     """A server process on a fixed port: `start`, `kill` (SIGKILL, no shutdown of any kind), `start` again
     on the same port and state directory."""
 
-    def __init__(self, command: Sequence[str], port: int, log: Path, user: str | None = None) -> None:
+    def __init__(
+        self,
+        command: Sequence[str],
+        port: int,
+        log: Path,
+        user: str | None = None,
+        ready: Callable[[int], bool] | None = None,
+    ) -> None:
         self.command = list(command)
         self.port = port
         self.log = log
         self.user = user
+        self.ready = ready
+        """Beyond the port accepting connections, when the server serves (PostgreSQL after recovery)."""
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 30.0) -> PrivateServer:
@@ -49,8 +58,13 @@ class PrivateServer:
             self.process = subprocess.Popen(
                 self.command, stdout=log, stderr=subprocess.STDOUT, user=self.user, start_new_session=True
             )
+        deadline = time.monotonic() + timeout
         try:
             wait_port(self.port, timeout)
+            while self.ready is not None and not self.ready(self.port):
+                if time.monotonic() > deadline:
+                    raise TimeoutError
+                time.sleep(0.1)
         except TimeoutError:
             raise TimeoutError(f"{self.command[0]} did not start: {self.log.read_text()[-2000:]}") from None
         return self
@@ -130,4 +144,14 @@ def private_postgres(directory: Path) -> PrivateServer:
         "-c",
         "fsync=on",
     ]
-    return PrivateServer(command, port, directory / "postgres.log", user=user)
+    return PrivateServer(command, port, directory / "postgres.log", user=user, ready=_postgres_ready)
+
+
+def _postgres_ready(port: int) -> bool:
+    import psycopg
+
+    try:
+        with psycopg.connect(f"postgresql://postgres@127.0.0.1:{port}/postgres", connect_timeout=2):
+            return True
+    except psycopg.OperationalError:
+        return False

@@ -11,8 +11,13 @@ lives in the database, not in a worker's memory:
 - epoch closing: each batch holds a shared advisory lock and reads `ingest_closed_until`; the node sets
   that value and takes the lock exclusively (`drain_workers`), which waits for batches in flight.
 
-A batch that fails (the database down, a deadlock) is not acknowledged: JetStream redelivers it after a
-short delay. A message delivered `MAX_DELIVER` times moves to the dead-letter stream with its reason. A
+A batch that fails for another reason (a row the database refuses) is not acknowledged: JetStream
+redelivers it after a short delay, and a message delivered `MAX_DELIVER` times moves to the dead-letter
+stream with its reason. A failure of the database itself (`psycopg.OperationalError`: a restart, an outage,
+a deadlock, a full disk) says nothing about the messages: the worker keeps the batch, holds its messages
+and the next batch already fetched (`in_progress`), and retries it in place every
+`UNREACHABLE_RETRY_SECONDS` until it commits, however long that takes; a nak would have let newer reports
+of the same devices overtake it and be refused as replays. A
 redelivered report found already stored is our own earlier commit whose ack was lost: it is acknowledged
 without being counted again, as accepted or as refused.
 """
@@ -31,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import nats
+import psycopg
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeout
 
@@ -69,6 +75,8 @@ FAULT_ENV = "DEPIN_WORKER_FAULT"
 """For the fault suite: `POINT:N` makes the worker kill itself with SIGKILL at POINT of its N-th batch
 (`after_copy`: rows written, not committed; `after_commit`: committed, not acknowledged; `mid_ack`: half
 the batch acknowledged)."""
+UNREACHABLE_RETRY_SECONDS = 1.0
+"""How often a worker retries a batch while the database is unreachable."""
 COLUMNS = "report_id, device_id, kind, seq, ts, received_at, envelope, signature"
 
 
@@ -151,6 +159,7 @@ class GateWorker:
         self.batch = batch
         self.keep_latencies = keep_latencies
         self.stats = WorkerStats()
+        self._ahead: asyncio.Future[list[Msg]] | None = None
 
     # ---- one batch ------------------------------------------------------------------------------------
 
@@ -337,12 +346,13 @@ class GateWorker:
             while stop is None or not stop.is_set():
                 msgs = await ahead
                 ahead = asyncio.ensure_future(fetch())  # the next batch arrives while this one is stored
+                self._ahead = ahead
                 if not msgs:
                     if idle_exit_seconds is not None and time.monotonic() - idle_since > idle_exit_seconds:
                         break
                     continue
                 idle_since = time.monotonic()
-                await self.handle(js, msgs)
+                await self.handle(js, msgs, stop)
         finally:
             try:
                 unacked = await ahead  # fetched but not processed: handed back for redelivery at once
@@ -354,27 +364,48 @@ class GateWorker:
             await nc.close()
         return self.stats
 
-    async def handle(self, js: Any, msgs: Sequence[Msg]) -> None:
-        """Store a fetched batch, then acknowledge it; on failure nak it (or dead-letter it at MaxDeliver)."""
+    async def handle(self, js: Any, msgs: Sequence[Msg], stop: asyncio.Event | None = None) -> None:
+        """Store a fetched batch, then acknowledge it. While the database is unreachable the batch is kept
+        and retried in place, its messages held (`in_progress`), so a device's reports are not reordered
+        behind newer ones by redelivery; any other failure naks it (or dead-letters it at MaxDeliver)."""
         deliveries = [_delivery(m) for m in msgs]
-        try:
-            await asyncio.to_thread(self.store_batch, deliveries)
-        except Exception as error:
-            self.stats.failed_batches += 1
-            log.warning("a batch of %d failed, redelivering: %s", len(msgs), error)
-            for msg, item in zip(msgs, deliveries, strict=True):
-                if item.delivered >= MAX_DELIVER:
-                    reason = type(error).__name__
-                    await js.publish(
-                        f"{self.names.dead_prefix}.{reason}",
-                        msg.data,
-                        headers={**(msg.headers or {}), "Depin-Error": str(error)[:300]},
-                    )
-                    await msg.term()
-                    self.stats.dead_lettered += 1
-                else:
-                    await msg.nak(delay=1.0)
-            return
+        while True:
+            try:
+                await asyncio.to_thread(self.store_batch, deliveries)
+                break
+            except psycopg.OperationalError as error:
+                self.stats.failed_batches += 1
+                if stop is not None and stop.is_set():
+                    await asyncio.gather(*(msg.nak() for msg in msgs), return_exceptions=True)
+                    return
+                log.warning(
+                    "the database is unreachable; holding a batch of %d and retrying in %.0f s: %s",
+                    len(msgs),
+                    UNREACHABLE_RETRY_SECONDS,
+                    error,
+                )
+                held = list(msgs)
+                ahead = self._ahead
+                if ahead is not None and ahead.done() and not ahead.cancelled() and not ahead.exception():
+                    held += ahead.result()  # the next batch, already fetched, waits its turn: hold it too
+                await asyncio.gather(*(msg.in_progress() for msg in held), return_exceptions=True)
+                await asyncio.sleep(UNREACHABLE_RETRY_SECONDS)
+            except Exception as error:
+                self.stats.failed_batches += 1
+                log.warning("a batch of %d failed, redelivering: %s", len(msgs), error)
+                for msg, item in zip(msgs, deliveries, strict=True):
+                    if item.delivered >= MAX_DELIVER:
+                        reason = type(error).__name__
+                        await js.publish(
+                            f"{self.names.dead_prefix}.{reason}",
+                            msg.data,
+                            headers={**(msg.headers or {}), "Depin-Error": str(error)[:300]},
+                        )
+                        await msg.term()
+                        self.stats.dead_lettered += 1
+                    else:
+                        await msg.nak(delay=1.0)
+                return
         # After the commit. A lost ack means a redelivery, which the database refuses as our own duplicate.
         _fault("after_commit", self.stats.batches)
         half = len(msgs) // 2

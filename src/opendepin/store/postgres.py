@@ -2,6 +2,9 @@
 
 Durability: each batch is one transaction committed before `append` returns (PostgreSQL's default
 synchronous_commit=on waits for the WAL flush), so an acknowledged report survives a crash.
+
+A server restart breaks the connection: the transaction that meets the break fails (its caller retries or
+answers with an error), and the next one opens a new connection (`_connection`).
 """
 
 from __future__ import annotations
@@ -27,6 +30,12 @@ class PostgresStore(SQLStore):
         self._db = psycopg.connect(dsn, autocommit=True)
         self.migrate()
 
+    def _connection(self) -> psycopg.Connection[Any]:
+        """The connection, opened again if the server dropped it (raises while the server is down)."""
+        if self._db.broken:
+            self._db = psycopg.connect(self.dsn, autocommit=True)
+        return self._db
+
     def migrate(self) -> None:
         """Apply every migration newer than `schema_version`, each in its own transaction (under a lock)."""
         with self._lock, self._db.transaction():
@@ -45,12 +54,14 @@ class PostgresStore(SQLStore):
 
     @contextmanager
     def _tx(self) -> Iterator[Cursor]:
-        with self._lock, self._db.transaction(), self._db.cursor() as cursor:
-            yield cursor
+        with self._lock:
+            db = self._connection()
+            with db.transaction(), db.cursor() as cursor:
+                yield cursor
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
-            return self._db.execute(self._sql(sql), params).fetchall()  # type: ignore[arg-type]
+            return self._connection().execute(self._sql(sql), params).fetchall()  # type: ignore[arg-type]
 
     def _query_chunks(
         self, sql: str, params: Sequence[Any] = (), size: int = 100_000
