@@ -24,6 +24,8 @@ import cbor2
 import numpy as np
 import numpy.typing as npt
 import polars as pl
+import pyarrow as pa
+from polars.interchange.protocol import CompatLevel
 
 from opendepin.reports.envelope import Envelope, encode_envelope
 from opendepin.reports.model import ReportRecord
@@ -197,6 +199,30 @@ def _payload_offsets(frame: pl.DataFrame) -> npt.NDArray[np.int64]:
     return frame.select(header.cast(pl.Int64).alias("h"))["h"].to_numpy()
 
 
+def _envelope_bytes(
+    frame: pl.DataFrame,
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """All envelope bytes in one buffer (8 zero bytes after), and where each row's envelope starts and ends
+    in it. Read from polars' binary views without converting the column (a view of 12 bytes or fewer is
+    inline: such a row gets an empty span, too short to be read, and is decoded)."""
+    array = frame["envelope"].to_arrow(compat_level=CompatLevel.newest())
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if array.type != pa.binary_view():
+        array = array.cast(pa.binary_view())
+    buffers = array.buffers()
+    views = np.frombuffer(buffers[1], dtype=np.int32).reshape(-1, 4)[array.offset : array.offset + len(array)]
+    data_buffers = [np.frombuffer(b, dtype=np.uint8) for b in buffers[2:] if b is not None]
+    bases = np.cumsum([0, *(len(b) for b in data_buffers)])
+    data = np.concatenate([*data_buffers, np.zeros(8, dtype=np.uint8)])
+    lengths = views[:, 0].astype(np.int64)
+    outside = lengths > 12
+    index = np.where(outside, views[:, 2], 0)
+    starts = np.where(outside, bases[index] + views[:, 3].astype(np.int64), 0)
+    ends = np.where(outside, starts + lengths, 0)
+    return data, starts, ends
+
+
 def _read_float_maps(
     frame: pl.DataFrame,
     keys: Sequence[str],
@@ -205,46 +231,52 @@ def _read_float_maps(
 ) -> None:
     """Fill `values` and `done` for the rows whose envelope ends with the `payload` key and a map of exactly
     `keys` (in canonical order) holding CBOR floats, at the offset the other columns give: the values are
-    read straight from the envelope bytes (chunks of rows at a time)."""
+    read straight from the envelope bytes, 8 bytes at a time (a row's template is compared word by word,
+    the bytes of its values masked out)."""
     if len(keys) >= 24:
         return
     try:
         heads = [_text_head(len(key.encode())) + key.encode() for key in keys]
     except ValueError:
         return
-    array = frame["envelope"].to_arrow()
-    if hasattr(array, "combine_chunks"):
-        array = array.combine_chunks()
-    offsets_dtype = np.int64 if str(array.type) in ("large_binary", "large_string") else np.int32
-    buffers = array.buffers()
-    offsets = np.frombuffer(buffers[1], dtype=offsets_dtype)[array.offset : array.offset + len(array) + 1]
-    data = np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] is not None else np.zeros(0, np.uint8)
-    starts = offsets[:-1].astype(np.int64)
-    ends = offsets[1:].astype(np.int64)
+    data, starts, ends = _envelope_bytes(frame)
+    # every 8-byte big-endian word of the buffer, at every byte offset (overlapping views, no copy)
+    words = np.ndarray((max(data.size - 7, 0),), dtype=">u8", buffer=data, strides=(1,))
     payload_at = starts + _payload_offsets(frame)
     length = ends - payload_at
     for widths in itertools.product(_FLOAT_HEADS, repeat=len(keys)):
         template = bytearray(_PAYLOAD_KEY + bytes([0xA0 + len(keys)]))
-        value_at: list[tuple[int, int, str]] = []
-        for head, (initial, width, dtype) in zip(heads, widths, strict=True):
+        value_at: list[tuple[int, int]] = []
+        for head, (initial, width, _dtype) in zip(heads, widths, strict=True):
             template += head
             template.append(initial)
-            value_at.append((len(template), width, dtype))
+            value_at.append((len(template), width))
             template += b"\0" * width
-        fixed = np.ones(len(template), dtype=np.bool_)
-        for at, width, _dtype in value_at:
-            fixed[at : at + width] = False
-        want = np.frombuffer(bytes(template), dtype=np.uint8)[fixed]
-        positions = np.flatnonzero(fixed)
+        mask = bytearray(b"\xff" * len(template))
+        for at, width in value_at:
+            mask[at : at + width] = b"\0" * width
+        checks = [
+            (at, int.from_bytes(template[at : at + 8], "big"), int.from_bytes(mask[at : at + 8], "big"))
+            for at in sorted({*range(0, len(template) - 8, 8), len(template) - 8})
+        ]
         fits = (length == len(template) - len(_PAYLOAD_KEY)) & (payload_at - len(_PAYLOAD_KEY) >= starts)
         candidates = np.flatnonzero(~done & fits)
         for begin in range(0, candidates.size, _CHUNK):
             rows = candidates[begin : begin + _CHUNK]
-            window = data[payload_at[rows, None] - len(_PAYLOAD_KEY) + np.arange(len(template))]
-            match = np.all(window[:, positions] == want, axis=1)
-            hit = rows[match]
-            window = window[match]
-            for key, (at, width, dtype) in zip(keys, value_at, strict=True):
-                raw = np.ascontiguousarray(window[:, at : at + width])
-                values[key][hit] = raw.view(dtype).reshape(-1).astype(np.float64)
+            first = payload_at[rows] - len(_PAYLOAD_KEY)
+            match = np.ones(rows.size, dtype=np.bool_)
+            for at, expected, bits in checks:
+                match &= (words[first + at] & np.uint64(bits)) == np.uint64(expected & bits)
+            hit, first = rows[match], first[match]
+            for key, (at, width) in zip(keys, value_at, strict=True):
+                word = words[first + at + width - 8].astype(np.uint64)  # ends with the value's bytes
+                if width == 8:
+                    read = word.view(np.float64)
+                elif width == 4:
+                    read = (
+                        (word & np.uint64(0xFFFFFFFF)).astype(np.uint32).view(np.float32).astype(np.float64)
+                    )
+                else:
+                    read = (word & np.uint64(0xFFFF)).astype(np.uint16).view(np.float16).astype(np.float64)
+                values[key][hit] = read
             done[hit] = True
