@@ -27,6 +27,9 @@ class SQLiteStore(SQLStore):
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA busy_timeout=10000")
+        # a page cache of up to 256 MiB (default 2 MiB): an epoch's verdict rows go into a primary-key index
+        # in report-id (hash) order, which thrashes a small cache once the index outgrows it
+        self._db.execute("PRAGMA cache_size=-262144")
         self.migrate()
 
     def migrate(self) -> None:
