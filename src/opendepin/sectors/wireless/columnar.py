@@ -50,19 +50,19 @@ class HeartbeatColumns:
     radios: list[RadioFacts]
 
 
-def compute_round1_text(values: npt.NDArray[np.float64]) -> list[str]:
+def compute_round1_text(values: npt.NDArray[np.float64]) -> pl.Series:
     """`json.dumps(round(x, 1))` of each value: tenths computed exactly from the double's bits (round half
     to even on the exact binary value, as Python's `round`), written `q.r`; other values (negative,
     non-finite, huge) through Python itself."""
     fast = np.isfinite(values) & (values >= 0) & (values < FAST_LIMIT) & ~np.signbit(values)
-    mantissa, exponent = np.frexp(values[fast])
+    mantissa, exponent = np.frexp(np.where(fast, values, 0.0))
     scaled = np.ldexp(mantissa, 53).astype(np.int64) * 10  # 10·x·2^shift, exact (< 2^57)
     shift = np.minimum(53 - exponent.astype(np.int64), 62)
     whole = scaled >> shift
     rest = scaled & ((np.int64(1) << shift) - 1)
     half = np.int64(1) << (shift - 1)
     tenths = whole + ((rest > half) | ((rest == half) & (whole & 1 == 1))).astype(np.int64)
-    fast_text = (
+    text = (
         pl.DataFrame({"k": tenths})
         .select(
             pl.concat_str(
@@ -70,17 +70,11 @@ def compute_round1_text(values: npt.NDArray[np.float64]) -> list[str]:
             )
         )
         .to_series()
-        .to_list()
     )
-    if fast.all():
-        return fast_text
-    out: list[str] = [""] * len(values)
-    fast_at = np.flatnonzero(fast).tolist()
-    for i, text in zip(fast_at, fast_text, strict=True):
-        out[i] = text
-    for i in np.flatnonzero(~fast).tolist():
-        out[i] = json.dumps(round(float(values[i]), 1))
-    return out
+    slow = np.flatnonzero(~fast)
+    if slow.size:
+        text = text.scatter(slow, [json.dumps(round(float(values[i]), 1)) for i in slow.tolist()])
+    return text.alias("distance")
 
 
 @lru_cache(maxsize=4096)
@@ -149,47 +143,47 @@ def judge_heartbeat_columns(
     ok = np.zeros(n, dtype=np.bool_)
     ok[np.flatnonzero(valid)] = first
 
-    reason = np.full(n, "heartbeat.location_not_asserted", dtype=object)
-    reason[at] = np.where(zero, "heartbeat.location_too_far", "heartbeat.duplicate_hour")
-    reason[ok] = OK
-    distance_text = np.full(n, "", dtype=object)
-    distance_text[at] = compute_round1_text(distance)
     limit = "," + json.dumps("limit_m") + ":" + json.dumps(params.trust_partial_radius_m)
     trust_text = pl.Series([json.dumps(str(t)) for t in (Fraction(1), partial_trust, Fraction(0))])
-    evidence = (
-        pl.DataFrame(
-            {
-                "located": located,
-                "distance": pl.Series(distance_text.tolist(), dtype=pl.String),
-                "hour": hour,
-                "zero": trust == 2,
-                "trust": trust,
-            }
-        )
-        .select(
-            pl.when(pl.col("located"))
-            .then(
-                pl.concat_str(
-                    pl.lit('{"distance_m":'),
-                    pl.col("distance"),
-                    pl.lit(',"hour":'),
-                    pl.col("hour").cast(pl.String),
-                    pl.when(pl.col("zero")).then(pl.lit(limit)).otherwise(pl.lit("")),
-                    pl.lit(',"location_trust":'),
-                    pl.col("trust")
-                    .cast(pl.Int64)
-                    .replace_strict([0, 1, 2], trust_text, return_dtype=pl.String),
-                    pl.lit("}"),
-                )
+    located_distance = np.zeros(n, dtype=np.float64)
+    located_distance[at] = distance
+    judged = pl.DataFrame(
+        {
+            "located": located,
+            "distance": compute_round1_text(located_distance),
+            "hour": hour,
+            "zero": trust == 2,
+            "ok": ok,
+            "trust": trust,
+        }
+    ).select(
+        pl.when(~pl.col("located"))
+        .then(pl.lit("heartbeat.location_not_asserted"))
+        .when(pl.col("zero"))
+        .then(pl.lit("heartbeat.location_too_far"))
+        .when(pl.col("ok"))
+        .then(pl.lit(OK))
+        .otherwise(pl.lit("heartbeat.duplicate_hour"))
+        .alias("reason"),
+        pl.when(pl.col("located"))
+        .then(
+            pl.concat_str(
+                pl.lit('{"distance_m":'),
+                pl.col("distance"),
+                pl.lit(',"hour":'),
+                pl.col("hour").cast(pl.String),
+                pl.when(pl.col("zero")).then(pl.lit(limit)).otherwise(pl.lit("")),
+                pl.lit(',"location_trust":'),
+                pl.col("trust").cast(pl.Int64).replace_strict([0, 1, 2], trust_text, return_dtype=pl.String),
+                pl.lit("}"),
             )
-            .otherwise(pl.lit(NOT_ASSERTED))
-            .alias("evidence")
         )
-        .to_series()
+        .otherwise(pl.lit(NOT_ASSERTED))
+        .alias("evidence"),
     )
     verdicts = beats.select("report_id", "device_id", "ts", "seq", "order").with_columns(
-        pl.Series("reason", reason.tolist(), dtype=pl.String),
-        evidence,
+        judged["reason"],
+        judged["evidence"],
         pl.lit(0, dtype=pl.Int8).alias("group"),
     )
 
