@@ -236,7 +236,7 @@ class BusMode:
     def __init__(self, node: Node, data_dir: Path, settings: ServeSettings) -> None:
         import multiprocessing
 
-        from opendepin.ingest.bus import ThreadedEdge
+        from opendepin.ingest.bus import OutageWatch, ThreadedEdge
         from opendepin.ingest.gate import ACCEPTED, GateResult
         from opendepin.ingest.worker import drain_workers, run_worker_process
         from opendepin.store.postgres import PostgresStore
@@ -275,8 +275,21 @@ class BusMode:
         for process in self.workers:
             process.start()
         log.info("ingest through NATS %s with %d gate workers", settings.nats_url, len(self.workers))
+        self.outage = OutageWatch(self.edge.edge.names.duplicate_window)
+        self._stopping = threading.Event()
+        self._watch = threading.Thread(target=self._watch_outage, name="bus-outage", daemon=True)
+        self._watch.start()
+
+    def _watch_outage(self, interval: float = 15.0) -> None:
+        """Every `interval` seconds: the backlog's age against the duplicate window (logs, metric)."""
+        while not self._stopping.wait(interval):
+            try:
+                self.outage.observe(self.edge.oldest_pending_age())
+            except Exception as error:  # NATS unreachable: the edge's own errors say so
+                log.debug("bus backlog age unavailable: %s", error)
 
     def stop(self) -> None:
+        self._stopping.set()
         for process in self.workers:
             process.terminate()
         for process in self.workers:
@@ -333,6 +346,7 @@ def serve_node(data_dir: Path, settings: ServeSettings, catch_up: bool = False) 
         log.info("ingesting MQTT from %s (%s/reports/#)", settings.mqtt, settings.mqtt_prefix)
     if bus is not None:
         app.state.bus_pending = bus.edge.pending
+        app.state.bus_outage = bus.outage
     try:
         uvicorn.run(app, host=settings.host, port=settings.port)
     finally:

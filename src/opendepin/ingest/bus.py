@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,6 +31,8 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, S
 from nats.js.errors import NotFoundError
 
 from opendepin.reports.envelope import EnvelopeError, decode_report
+
+log = logging.getLogger(__name__)
 
 STREAM = "DEPIN_REPORTS"
 SUBJECT = "depin.reports.in"
@@ -160,9 +163,56 @@ class BusEdge:
         info = await self.js.consumer_info(self.names.stream, self.names.consumer)
         return int(info.num_pending + info.num_ack_pending)
 
+    async def oldest_pending_age(self) -> float | None:
+        """Seconds since the oldest report not yet acknowledged by a worker was stored on the stream (None:
+        nothing waits)."""
+        assert self.js is not None
+        info = await self.js.consumer_info(self.names.stream, self.names.consumer)
+        if not info.num_pending and not info.num_ack_pending:
+            return None
+        floor = int(info.ack_floor.stream_seq if info.ack_floor is not None else 0)
+        try:
+            names = self.names
+            oldest = await self.js.get_msg(names.stream, floor + 1, subject=names.subject, next=True)
+        except NotFoundError:
+            return None
+        if oldest.time is None:
+            return None
+        return max(0.0, time.time() - oldest.time.timestamp())
+
     async def close(self) -> None:
         if self.nc is not None:
             await self.nc.close()
+
+
+class OutageWatch:
+    """Rule: when the oldest report waiting on the stream is older than the duplicate window, the gate
+    workers have not been storing for longer than the bus deduplicates: a device's re-send is then stored
+    on the stream again (the database still refuses it by report id, as `report.duplicate`) and the
+    operator must know. `observe` logs a warning when that starts and a notice when it ends; `alert` is
+    the state (the `depin_bus_outage_alert` metric). Nothing is dropped meanwhile: the stream has no
+    maximum age."""
+
+    def __init__(self, window: float = DUPLICATE_WINDOW_SECONDS) -> None:
+        self.window = window
+        self.alert = False
+        self.age: float | None = None
+
+    def observe(self, age: float | None) -> bool:
+        self.age = age
+        now_alert = age is not None and age > self.window
+        if now_alert and not self.alert:
+            log.warning(
+                "bus outage alert: the oldest report waiting on the stream was stored %.0f s ago, longer "
+                "than the %.0f s duplicate window; the gate workers are not storing. Re-sent reports are no "
+                "longer deduplicated by the bus (the database refuses them by report id); nothing is dropped",
+                age,
+                self.window,
+            )
+        elif self.alert and not now_alert:
+            log.warning("bus outage alert cleared: the backlog is younger than the duplicate window")
+        self.alert = now_alert
+        return now_alert
 
 
 class ThreadedEdge:
@@ -186,6 +236,10 @@ class ThreadedEdge:
 
     def pending(self) -> int:
         return int(self._call(self.edge.pending(), timeout=5.0))
+
+    def oldest_pending_age(self) -> float | None:
+        age = self._call(self.edge.oldest_pending_age(), timeout=5.0)
+        return None if age is None else float(age)
 
     def close(self) -> None:
         self._call(self.edge.close())

@@ -5,7 +5,9 @@ Families (all prefixed `depin_`):
 - `reports_rejected_total{reason}`: from the store's counters, so refusals of every ingest process count;
 - `epoch_last_closed`, `epoch_last_settled` (-1 before the first), `settlement_lag_epochs` (closed but not
   yet settled), `epoch_close_lag_seconds` (how long past its lateness cutoff the next epoch to close is;
-  0 while none is due), `bus_pending_messages` when ingest runs through a bus.
+  0 while none is due), `bus_pending_messages` when ingest runs through a bus, with
+  `bus_oldest_pending_seconds` (age of the oldest report waiting on the stream) and `bus_outage_alert` (1
+  while that age exceeds the bus's duplicate window: `ingest.bus.OutageWatch`).
 """
 
 from __future__ import annotations
@@ -26,7 +28,12 @@ SETTLED_KEY = "chain_settled_until"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-def render_metrics(node: Node, bus_pending: int | None = None) -> str:
+def render_metrics(
+    node: Node,
+    bus_pending: int | None = None,
+    bus_oldest_age: float | None = None,
+    bus_outage_alert: bool | None = None,
+) -> str:
     """The node's metrics as Prometheus text."""
     counters = metrics_of(node)
     now = node.clock.now()
@@ -78,6 +85,19 @@ def render_metrics(node: Node, bus_pending: int | None = None) -> str:
             "Reports on the bus not yet stored and acknowledged by a worker.",
             bus_pending,
         )
+    if bus_outage_alert is not None:
+        out.family(
+            "depin_bus_oldest_pending_seconds",
+            "gauge",
+            "Seconds since the oldest report waiting on the bus was stored there (0: none waits).",
+            round(bus_oldest_age or 0.0, 1),
+        )
+        out.family(
+            "depin_bus_outage_alert",
+            "gauge",
+            "1 while the oldest waiting report is older than the bus's duplicate window (workers down).",
+            int(bus_outage_alert),
+        )
     return out.text()
 
 
@@ -85,4 +105,6 @@ def render_metrics(node: Node, bus_pending: int | None = None) -> str:
 def metrics(request: Request, node: Annotated[Node, Depends(get_node)]) -> PlainTextResponse:
     probe = getattr(request.app.state, "bus_pending", None)
     pending = probe() if callable(probe) else None
-    return PlainTextResponse(render_metrics(node, pending), media_type=CONTENT_TYPE)
+    watch = getattr(request.app.state, "bus_outage", None)  # an ingest.bus.OutageWatch
+    age, alert = (watch.age, watch.alert) if watch is not None else (None, None)
+    return PlainTextResponse(render_metrics(node, pending, age, alert), media_type=CONTENT_TYPE)
