@@ -27,7 +27,7 @@ def test_address_ls_and_the_provider_help(tmp_path: Path) -> None:
     Catalog(tmp_path).add(ObjectRecord("ab" * 16, "a.txt", 5, "00" * 32, 4, 10, 1))
     listed = runner.invoke(storage_app, ["ls", "--home", str(tmp_path), "--json"])
     assert json.loads(listed.stdout) == [
-        {"object": "ab" * 16, "name": "a.txt", "size": 5, "sha256": "00" * 32}
+        {"object": "ab" * 16, "name": "a.txt", "size": 5, "sha256": "00" * 32, "expires": 0}
     ]
     missing = runner.invoke(
         storage_app, ["get", "cd" * 16, "--home", str(tmp_path), "-o", str(tmp_path / "x")]

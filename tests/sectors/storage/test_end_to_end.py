@@ -20,11 +20,13 @@ import pytest
 from opendepin.config import load_config
 from opendepin.identity.wallets import Wallet
 from opendepin.rewards.epoch import epoch_of, window_for
-from opendepin.sectors.base import SectorInput
+from opendepin.sectors.base import EpochWindow, SectorInput
 from opendepin.sectors.registry import load_sectors
+from opendepin.sectors.storage import merkle
 from opendepin.sectors.storage.client import StorageClient, StorageError
 from opendepin.sectors.storage.evaluate import evaluate_storage
-from opendepin.sectors.storage.reports import stored_message
+from opendepin.sectors.storage.pricing import STORED_UNIT, storage_credits
+from opendepin.sectors.storage.reports import expiry_message, put_message, stored_message
 from opendepin.store.sqlite import SQLiteStore
 from tests.sectors.storage.processes import (
     CLIENT,
@@ -138,6 +140,104 @@ def test_every_receipt_the_node_took_is_countersigned_by_the_provider_that_store
     assert "usage.insufficient_credits" in str(refused.value)
     assert {p.url: httpx.get(p.url + "/info").json()["pieces"] for p in providers} == pieces_before
     broke.close()
+    assert client.rm(record.object_id)["deleted"] == N
+    client.close()
+
+
+def put_expiring(client: StorageClient, holder: Proc, expires: int) -> tuple[httpx.Response, str, str]:
+    """One piece put by hand with an expiry of our choosing (the client's own put pays whole hours), one
+    hour paid: (answer, segment, device id)."""
+    p = client.params
+    device = httpx.get(holder.url + "/info").json()["device_id"]
+    data = random.Random(expires).randbytes(3_000)
+    segment = hashlib.sha256(f"expiring:{expires}:{time.time_ns()}".encode()).hexdigest()
+    root = merkle.compute_root(data, p.leaf_size).hex()
+    now = int(time.time())
+    receipt = client._receipt(
+        device,
+        storage_credits(len(data), p.credits_per_gb_hour),
+        len(data),
+        STORED_UNIT,
+        f"put:{segment}:0",
+        now,
+    )
+    headers = {
+        "x-client": CLIENT.address,
+        "x-client-sig": CLIENT.sign_text(put_message(segment, 0, device, root, len(data), p.k, p.n)).hex(),
+        "x-k": str(p.k),
+        "x-n": str(p.n),
+        "x-receipt": receipt,
+        "x-expires": str(expires),
+        "x-expiry-sig": CLIENT.sign_text(expiry_message(segment, 0, device, expires)).hex(),
+    }
+    return httpx.put(f"{holder.url}/pieces/{segment}/0", content=data, headers=headers), segment, device
+
+
+def test_renewal_moves_every_expiry_and_an_expired_piece_is_gone(
+    cluster: tuple[Proc, list[Proc], Path, int],
+) -> None:
+    """`renew` pays every piece for more hours from its expiry (countersigned receipts, `storage.renew`
+    registered); a piece past its expiry is served no more, cannot be renewed, and leaves the registry."""
+    node, providers, root, _ = cluster
+    client = make_client(node, providers, root)
+    client.prepaid_hours = 1
+    data = random.Random(6).randbytes(20_000)
+    record = client.put(io.BytesIO(data), "renewed.bin", len(data))
+    (segment,) = record.segments
+    before = {p.index: p.expires for p in segment.pieces}
+    assert all(0 < e - time.time() <= 3_600 for e in before.values())
+    counts = client.renew(record.object_id, 2)
+    assert counts["renewed"] == N and counts["failed"] == 0 and counts["credits"] > 0
+    (renewed,) = client.catalog.load()[record.object_id].segments
+    assert {p.index: p.expires for p in renewed.pieces} == {i: e + 7_200 for i, e in before.items()}
+    out = io.BytesIO()
+    client.get(record.object_id, out)
+    assert out.getvalue() == data
+    # a piece whose expiry is past what its receipt paid for is refused; one that expires in 2 s is taken
+    holder = providers[0]
+    too_long, _, _ = put_expiring(client, holder, int(time.time()) + 2 * 3_600)
+    assert too_long.status_code == 400 and too_long.json()["detail"]["reason"] == "storage.bad_expiry"
+    taken, short, short_device = put_expiring(client, holder, int(time.time()) + 2)
+    assert taken.status_code == 200, taken.text
+    time.sleep(3)
+    gone = httpx.get(f"{holder.url}/pieces/{short}/0", headers={"x-receipt": "x"})
+    assert gone.status_code == 410 and gone.json()["detail"]["reason"] == "storage.expired"
+    late = httpx.post(f"{holder.url}/pieces/{short}/0/renew")
+    assert late.status_code == 410 and late.json()["detail"]["reason"] == "storage.expired"
+
+    config = load_config(root / "node" / "network.toml")
+    params = load_sectors(config)["storage"].params
+    # the epoch so far: it ends now (at the epoch's end every piece paid for hours only has expired)
+    now = int(time.time())
+    epoch = window_for(config, epoch_of(config, now))
+    window = EpochWindow(epoch.number, epoch.start, now)
+    store = SQLiteStore(root / "node" / config.store.path)
+    try:
+        usage = store.usage_between(0, now + 10)
+        inputs = SectorInput(
+            window=window,
+            devices=store.devices(),
+            reports=store.reports_between(window.start, window.end),
+            challenges=store.challenges_between(window.start, window.end),
+        )
+    finally:
+        store.close()
+    renew_receipts = [s.record for s in usage if s.record.ref.startswith(f"renew:{segment.segment}:")]
+    assert len(renew_receipts) == N and all(r.countersigned for r in renew_receipts)
+    assert {r.quantity for r in renew_receipts} == {p.size * 2 for p in segment.pieces}
+    outcome = evaluate_storage(inputs, params)  # type: ignore[arg-type]
+    by_id = {v.report_id: v for v in outcome.verdicts}
+    renews = [
+        r for r in inputs.reports if r.kind == "storage.renew" and r.payload["segment"] == segment.segment
+    ]
+    assert len(renews) == N and {by_id[r.report_id].reason for r in renews} == {"ok"}
+    pieces = outcome.state["pieces"]
+    assert {pieces[f"{segment.segment}:{p.index}"][6] for p in renewed.pieces} == {
+        p.expires for p in renewed.pieces
+    }
+    assert f"{short}:0" not in pieces  # expired: the network dropped it by itself
+    expired = [n for n in outcome.notes if n.reason == "storage.expired" and n.device_id == short_device]
+    assert expired and expired[0].evidence["pieces"] >= 1
     assert client.rm(record.object_id)["deleted"] == N
     client.close()
 

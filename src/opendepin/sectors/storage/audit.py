@@ -72,6 +72,8 @@ class Piece:
     k: int
     n: int
     put_ts: int
+    expires: int = 0
+    """When the network drops the piece by itself (unix time; 0: never): its paid storage ran out."""
 
 
 def reservoir(audit_id: str, device: str, pieces: Iterable[Piece], slots: int) -> list[Piece]:

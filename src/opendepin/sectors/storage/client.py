@@ -11,6 +11,9 @@ Rules (docs/storage.md, "Objects, segments and pieces"):
   replaced by another provider on an unused prefix;
 - a provider's answer is kept only if its signature over `stored_message` verifies with its device key and
   names the root the client computed;
+- every piece is paid until an expiry the client signs (`reports.expiry_message`): the receipt's time plus
+  the hours prepaid; `renew` pays every piece of an object for more hours from its current expiry and
+  signs the later expiry; a repair pays a new piece until the latest expiry of the segment's pieces;
 - reading: k pieces are fetched in parallel; a piece whose Merkle root is not the recorded one (a lying or
   rotten provider) or whose provider fails is replaced by the next holder's; the decoded segment must have
   its recorded SHA-256, and the object its recorded SHA-256.
@@ -49,7 +52,7 @@ from opendepin.sectors.storage.pricing import (
     repair_credits,
     storage_credits,
 )
-from opendepin.sectors.storage.reports import delete_message, put_message, stored_message
+from opendepin.sectors.storage.reports import delete_message, expiry_message, put_message, stored_message
 
 SEGMENT_SIZE = 16 * 2**20
 CATALOG = "catalog.json"
@@ -81,6 +84,8 @@ class PieceRecord:
     size: int
     provider_sig: str
     receipt: str
+    expires: int = 0
+    """Until when the piece is paid for (unix time; 0: a piece stored before expiries)."""
 
 
 @dataclass
@@ -219,10 +224,11 @@ class StorageClient:
         return found
 
     # receipts
-    def _receipt(self, device: str, credits: int, quantity: int, unit: str, ref: str) -> str:
-        receipt = UsageReceipt(
-            "storage", device, self.wallet.address, credits, quantity, unit, ref, int(time.time())
-        )
+    def _receipt(
+        self, device: str, credits: int, quantity: int, unit: str, ref: str, ts: int | None = None
+    ) -> str:
+        ts = int(time.time()) if ts is None else ts
+        receipt = UsageReceipt("storage", device, self.wallet.address, credits, quantity, unit, ref, ts)
         return base64.b64encode(sign_receipt(receipt, self.wallet.sign_text).to_wire()).decode()
 
     # put
@@ -286,24 +292,34 @@ class StorageClient:
             segment, len(data), hashlib.sha256(data).hexdigest(), [placed[i] for i in range(p.n)]
         )
 
-    def _upload(self, target: Provider, segment: str, index: int, data: bytes) -> PieceRecord:
+    def _upload(
+        self, target: Provider, segment: str, index: int, data: bytes, hours: int | None = None
+    ) -> PieceRecord:
+        """Hand one piece to `target`, paid for `hours` (default: `prepaid_hours`) from now."""
         p = self.params
+        hours = self.prepaid_hours if hours is None else hours
         root = merkle.compute_root(data, p.leaf_size).hex()
         text = put_message(segment, index, target.device_id, root, len(data), p.k, p.n)
-        byte_hours = len(data) * self.prepaid_hours
+        byte_hours = len(data) * hours
+        now = int(time.time())
+        expires = now + hours * 3_600
         receipt = self._receipt(
             target.device_id,
             storage_credits(byte_hours, p.credits_per_gb_hour),
             byte_hours,
             STORED_UNIT,
             f"put:{segment}:{index}:{secrets.token_hex(8)}",
+            now,
         )
+        expiry = expiry_message(segment, index, target.device_id, expires)
         headers = {
             "x-client": self.wallet.address,
             "x-client-sig": self.wallet.sign_text(text).hex(),
             "x-k": str(p.k),
             "x-n": str(p.n),
             "x-receipt": receipt,
+            "x-expires": str(expires),
+            "x-expiry-sig": self.wallet.sign_text(expiry).hex(),
         }
         response = self.http.put(f"{target.url}/pieces/{segment}/{index}", content=data, headers=headers)
         if response.status_code != 200:
@@ -317,7 +333,14 @@ class StorageClient:
                 "storage.bad_provider_signature", "the provider did not sign the piece we sent"
             )
         return PieceRecord(
-            index, target.device_id, target.url, root, len(data), answer["provider_sig"], answer["receipt"]
+            index,
+            target.device_id,
+            target.url,
+            root,
+            len(data),
+            answer["provider_sig"],
+            answer["receipt"],
+            expires,
         )
 
     # get
@@ -432,13 +455,16 @@ class StorageClient:
                 by_id[piece.device_id].prefix for piece in healthy if piece.device_id in by_id
             }
             kept = {piece.index: piece for piece in healthy}
+            # a new piece is paid until the segment's latest expiry (at least an hour)
+            until = max((piece.expires for piece in healthy), default=0)
+            hours = max(1, -(-(until - int(time.time())) // 3_600)) if until else None
             for index in range(record.n):
                 if index in kept:
                     continue
                 placed = None
                 for target in choose(providers, len(providers), self.rng, taken):
                     try:
-                        placed = self._upload(target, seg.segment, index, pieces[index])
+                        placed = self._upload(target, seg.segment, index, pieces[index], hours)
                     except (StorageError, httpx.HTTPError):
                         taken |= {target.device_id, target.prefix}
                         continue
@@ -454,6 +480,54 @@ class StorageClient:
             seg.pieces = [kept[i] for i in range(record.n)]
             counts["repaired"] += 1
             self.catalog.add(record)
+        return counts
+
+    # renew
+    def renew(self, object_id: str, hours: int) -> dict[str, int]:
+        """Pay every piece of the object for `hours` more from its current expiry: a byte-hours receipt
+        and the client's signature over the later expiry, to each holder (`POST .../renew`). A piece that
+        already expired cannot be renewed (the network dropped it): put the object again, or repair.
+        Returns counts; the catalog keeps each piece's new expiry."""
+        if hours < 1:
+            raise StorageError("storage.bad_request", "renew by at least one hour")
+        record = self.catalog.load().get(object_id)
+        if record is None:
+            raise StorageError("storage.unknown_object", f"no object {object_id} in the catalog")
+        p = self.params
+        counts = {"pieces": 0, "renewed": 0, "failed": 0, "credits": 0}
+        for seg in record.segments:
+            for piece in seg.pieces:
+                counts["pieces"] += 1
+                expires = piece.expires + hours * 3_600
+                byte_hours = piece.size * hours
+                credits = storage_credits(byte_hours, p.credits_per_gb_hour)
+                receipt = self._receipt(
+                    piece.device_id,
+                    credits,
+                    byte_hours,
+                    STORED_UNIT,
+                    f"renew:{seg.segment}:{piece.index}:{secrets.token_hex(8)}",
+                )
+                expiry = expiry_message(seg.segment, piece.index, piece.device_id, expires)
+                headers = {
+                    "x-receipt": receipt,
+                    "x-expires": str(expires),
+                    "x-expiry-sig": self.wallet.sign_text(expiry).hex(),
+                }
+                try:
+                    response = self.http.post(
+                        f"{piece.url}/pieces/{seg.segment}/{piece.index}/renew", headers=headers
+                    )
+                    renewed = response.status_code == 200 and response.json().get("expires") == expires
+                except (httpx.HTTPError, ValueError):
+                    renewed = False
+                if renewed and piece.expires:
+                    piece.expires = expires
+                    counts["renewed"] += 1
+                    counts["credits"] += credits
+                else:
+                    counts["failed"] += 1
+        self.catalog.add(record)
         return counts
 
     # ls, rm

@@ -12,6 +12,10 @@ Rules (docs/storage.md):
   decode names → `storage.corrupt`; fewer than k stripes → `storage.not_enough_shares` (nobody penalised);
   a valid answer later than `latency_bound_s` → `storage.slow_response` (an unknown error); else a success.
 - a failed piece is lost: it leaves the registry (and its segment may need repair);
+- a piece whose paid storage ran out leaves the registry at its expiry (`PieceRegistry.expire`, in time
+  order with the puts, renewals and deletes): no longer owed in audits issued at or after it, no more
+  byte-hours; a `storage.expired` note counts each provider's expired pieces and bytes; a
+  `storage.renew` before the expiry moves it later (registry.py);
 - pay: emission units = byte-hours of the pieces a provider held in the periods it was online, for eligible
   providers only: not disqualified, suspended or under review, online score ≥ `online_pay_threshold`
   (once `online_pay_windows` windows are complete), and no proven failure in the last `clean_epochs` epochs.
@@ -51,7 +55,7 @@ from opendepin.sectors.storage.gf256 import locate_wrong_shares
 from opendepin.sectors.storage.held import age_in_epochs, apply_returns, held_percent, returns_due, split_held
 from opendepin.sectors.storage.params import StorageParams
 from opendepin.sectors.storage.registry import PieceRegistry
-from opendepin.sectors.storage.reports import DELETE, PING, PROOF, PUT, piece_key
+from opendepin.sectors.storage.reports import DELETE, PING, PROOF, PUT, RENEW, piece_key
 from opendepin.sectors.storage.reputation import DISQUALIFIED, Reputation, update_states
 
 SECTOR_ATTRIBUTE = "sector"
@@ -82,6 +86,14 @@ class EpochWork:
     online: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     """device → audit periods of the epoch it answered"""
     outcomes: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(int)))
+    expired: dict[str, list[int]] = field(default_factory=dict)
+    """device → [pieces, bytes] that expired this epoch"""
+
+    def note_expired(self, pieces: Sequence[Piece]) -> None:
+        for piece in pieces:
+            figures = self.expired.setdefault(piece.device, [0, 0])
+            figures[0] += 1
+            figures[1] += piece.size
 
 
 def _answers(
@@ -211,7 +223,11 @@ def evaluate_storage(data: SectorInput, params: StorageParams) -> SectorOutcome:
     reps: dict[str, Reputation] = {
         d: Reputation.of(dict(data.prior_device_state.get(d) or {}), params) for d in providers
     }
-    puts = sorted((r for r in data.reports if r.kind in (PUT, DELETE)), key=lambda r: (r.ts, r.report_id))
+    # device-time order; a renewal after the puts and deletes of the same second (it renews what was put)
+    puts = sorted(
+        (r for r in data.reports if r.kind in (PUT, DELETE, RENEW)),
+        key=lambda r: (r.ts, r.kind == RENEW, r.report_id),
+    )
     answers = [r for r in data.reports if r.kind in (PROOF, PING)]
     proofs, first = _answers(answers)
     audits = sorted(
@@ -228,8 +244,11 @@ def evaluate_storage(data: SectorInput, params: StorageParams) -> SectorOutcome:
             report = puts[cursor]
             cursor += 1
             device = report.device_id
+            work.note_expired(registry.expire(report.ts))
             if report.kind == DELETE:
                 reason, evidence = registry.check_delete(device, report.payload)
+            elif report.kind == RENEW:
+                reason, evidence = registry.check_renew(device, report.payload)
             else:
                 rep = reps.get(device)
                 put_count[device] += 1
@@ -243,11 +262,14 @@ def evaluate_storage(data: SectorInput, params: StorageParams) -> SectorOutcome:
                 else:
                     reason, evidence = registry.check_put(device, report.payload, report.ts, data.devices)
             work.verdicts[report.report_id] = Verdict(report.report_id, reason, evidence)
+        work.note_expired(registry.expire(before))
 
     for audit in audits:
         apply_puts(audit.issued_at)
         judge_period(audit, registry, providers, reps, proofs, first, params, rate, work, data.window.number)
     apply_puts(data.window.end)
+    for device, (count, size) in sorted(work.expired.items()):
+        work.notes.append(DeviceNote(device, "storage.expired", {"pieces": count, "bytes": size}))
     for report in answers:
         if report.report_id not in work.verdicts:
             work.verdicts[report.report_id] = Verdict(

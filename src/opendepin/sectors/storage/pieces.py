@@ -1,5 +1,6 @@
 """A provider's pieces on its own disk: `DIR/pieces/<segment>/<index>` holds the bytes, `<index>.json` what
-the provider agreed to (root, size, k, n, client and the client's signature)."""
+the provider agreed to (root, size, k, n, client and the client's signature, the expiry the client paid
+for and its signature over it)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,9 @@ class PieceMeta:
     n: int
     client: str
     client_sig: str
+    expires: int = 0
+    """Unix time the paid storage runs out (0: never); `expiry_sig` is the client's over it (hex)."""
+    expiry_sig: str = ""
 
     @property
     def key(self) -> str:
@@ -65,6 +69,17 @@ class PieceStore:
                     out.flush()
                     os.fsync(out.fileno())
                 tmp.replace(target)
+
+    def update_meta(self, meta: PieceMeta) -> None:
+        """Rewrite a stored piece's metadata (a renewal's later expiry) atomically, bytes untouched."""
+        target = self.path(meta.segment, meta.index).with_suffix(".json")
+        with self._lock:
+            tmp = target.with_name(target.name + ".tmp")
+            with tmp.open("wb") as out:
+                out.write(json.dumps(asdict(meta)).encode())
+                out.flush()
+                os.fsync(out.fileno())
+            tmp.replace(target)
 
     def meta(self, segment: str, index: int) -> PieceMeta | None:
         path = self.path(segment, index).with_suffix(".json")

@@ -27,10 +27,12 @@ from opendepin.sectors.storage.reports import (
     PING,
     PROOF,
     PUT,
+    RENEW,
     DeletePayload,
     PingPayload,
     ProofPayload,
     PutPayload,
+    RenewPayload,
 )
 
 if TYPE_CHECKING:
@@ -50,7 +52,13 @@ class StorageSector(SectorPlugin):
         return self.params
 
     def report_kinds(self) -> Mapping[str, type[BaseModel]]:
-        return {PUT: PutPayload, DELETE: DeletePayload, PROOF: ProofPayload, PING: PingPayload}
+        return {
+            PUT: PutPayload,
+            DELETE: DeletePayload,
+            PROOF: ProofPayload,
+            PING: PingPayload,
+            RENEW: RenewPayload,
+        }
 
     def ingest_policy(self, kind: str) -> IngestPolicy:
         """Every kind: device time within the network's window, `seq` unique (answers go out in parallel)."""

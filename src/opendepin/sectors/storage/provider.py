@@ -12,7 +12,16 @@ HTTP API of a provider (docs/storage.md, "The provider agent"):
   (`storage.put`) and answers with its own signature over `reports.stored_message` and its countersignature;
 - `GET /pieces/{segment}/{index}`: the bytes, for a signed egress receipt in `x-receipt`; once the bytes
   are sent the agent countersigns the receipt and sends it to the node;
+- `POST /pieces/{segment}/{index}/renew`: a later expiry: headers `x-expires`, `x-expiry-sig` (the piece's
+  client over `reports.expiry_message`), `x-receipt` (byte-hours paying from the current expiry to the new
+  one); the agent records it, countersigns and sends the receipt (refused → the old expiry stands, 402) and
+  registers it (`storage.renew`);
 - `DELETE /pieces/{segment}/{index}`: with the piece's client's signature over `reports.delete_message`.
+
+Every piece has the expiry its client paid for (`x-expires` and `x-expiry-sig` on the put: at most the
+receipt's time plus the hours it pays for). The network drops it from the registry at that time; the agent
+refuses to serve it from then on (410 `storage.expired`) and deletes its bytes once the audit answer
+deadline (`timeout_s`) after the expiry has passed (`expire_once`).
 """
 
 from __future__ import annotations
@@ -22,7 +31,7 @@ import logging
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -55,7 +64,9 @@ from opendepin.sectors.storage.reports import (
     PING,
     PROOF,
     PUT,
+    RENEW,
     delete_message,
+    expiry_message,
     put_message,
     stored_message,
 )
@@ -212,6 +223,34 @@ class ProviderAgent:
             raise HTTPException(402, {"reason": "storage.bad_receipt", "message": "; ".join(problems)})
         return signed
 
+    def check_expiry(
+        self, segment: str, index: int, client: str, headers: Mapping[str, str]
+    ) -> tuple[int, bytes]:
+        """The expiry in `x-expires` and the client's signature over it in `x-expiry-sig`."""
+        try:
+            expires = int(headers.get("x-expires", ""))
+            signature = bytes.fromhex(headers.get("x-expiry-sig", ""))
+        except ValueError as error:
+            raise HTTPException(400, {"reason": "storage.bad_request", "message": str(error)}) from None
+        if recover_text_signer(expiry_message(segment, index, self.device_id, expires), signature) != client:
+            raise HTTPException(
+                403,
+                {"reason": "storage.bad_client_signature", "message": "the client did not sign this expiry"},
+            )
+        return expires, signature
+
+    @staticmethod
+    def check_paid_until(expires: int, after: int, paid_until: int) -> None:
+        if not after < expires <= paid_until:
+            raise HTTPException(
+                400,
+                {
+                    "reason": "storage.bad_expiry",
+                    "message": f"expires {expires} must be after {after} and at most {paid_until}, "
+                    "the end of what the receipt pays for",
+                },
+            )
+
     def accept_put(self, segment: str, index: int, body: bytes, headers: Mapping[str, str]) -> dict[str, Any]:
         try:
             client = normalize_address(headers.get("x-client", ""))
@@ -236,9 +275,14 @@ class ProviderAgent:
             raise HTTPException(
                 409, {"reason": "storage.piece_taken", "message": "another piece is stored here"}
             )
+        expires, expiry_sig = self.check_expiry(segment, index, client, headers)
         needed = len(body) * self.options.min_prepaid_hours
         receipt = self.check_receipt(headers.get("x-receipt"), client, STORED_UNIT, needed)
-        meta = PieceMeta(segment, index, len(body), root, k, n, client, client_sig.hex())
+        paid = receipt.receipt
+        self.check_paid_until(expires, int(time.time()), paid.ts + paid.quantity // len(body) * 3_600)
+        meta = PieceMeta(
+            segment, index, len(body), root, k, n, client, client_sig.hex(), expires, expiry_sig.hex()
+        )
         try:
             self.store.put(meta, body)
         except OSError as error:
@@ -264,6 +308,8 @@ class ProviderAgent:
             "root": root,
             "client": client,
             "client_sig": client_sig,
+            "expires": expires,
+            "expiry_sig": expiry_sig,
         }
         (registered,) = self.send(PUT, [payload])
         signature = self.key.sign(stored_message(segment, index, root, len(body), client).encode())
@@ -277,13 +323,62 @@ class ProviderAgent:
             "registered": registered["status"],
         }
 
+    def renew(self, segment: str, index: int, headers: Mapping[str, str]) -> dict[str, Any]:
+        """Keep a piece until a later expiry its client signed and paid for (byte-hours from the current
+        expiry on); the receipt is countersigned once the new expiry is recorded."""
+        meta = self.store.meta(segment, index)
+        if meta is None:
+            raise HTTPException(404, {"reason": "storage.unknown_piece", "message": "no such piece here"})
+        now = int(time.time())
+        if not meta.expires or meta.expires <= now:
+            reason = "storage.expired" if meta.expires else "storage.renew_not_later"
+            message = f"expired at {meta.expires}" if meta.expires else "this piece never expires"
+            raise HTTPException(410 if meta.expires else 409, {"reason": reason, "message": message})
+        expires, expiry_sig = self.check_expiry(segment, index, meta.client, headers)
+        receipt = self.check_receipt(headers.get("x-receipt"), meta.client, STORED_UNIT, meta.size)
+        self.check_paid_until(
+            expires, meta.expires, meta.expires + receipt.receipt.quantity // meta.size * 3_600
+        )
+        self.store.update_meta(replace(meta, expires=expires, expiry_sig=expiry_sig.hex()))
+        receipt = countersign(receipt, self.key)
+        try:
+            (status,) = self.node.post_usage([receipt.to_wire()])
+        except (NodeError, OSError):
+            self.store.update_meta(meta)
+            raise
+        if status["status"] != "accepted":
+            self.store.update_meta(meta)
+            raise HTTPException(402, {"reason": status["status"], "message": status["message"]})
+        payload = {"segment": segment, "piece": index, "expires": expires, "expiry_sig": expiry_sig}
+        (registered,) = self.send(RENEW, [payload])
+        return {
+            "device_id": self.device_id,
+            "expires": expires,
+            "previous": meta.expires,
+            "receipt": receipt.receipt_id,
+            "receipt_countersig": receipt.device_signature.hex(),
+            "registered": registered["status"],
+        }
+
+    def expire_once(self, now: int | None = None) -> int:
+        """Delete the bytes of pieces whose expiry passed more than `timeout_s` ago (an audit issued just
+        before the expiry may still ask for them until then); the network already dropped them."""
+        now = int(time.time()) if now is None else now
+        gone = 0
+        for meta in self.store.all():
+            if meta.expires and meta.expires + self.params.timeout_s <= now:
+                gone += int(self.store.delete(meta.segment, meta.index))
+        return gone
+
     def serve_get(self, segment: str, index: int, headers: Mapping[str, str]) -> tuple[bytes, SignedReceipt]:
         """The bytes and the egress receipt that pays for them (countersigned and sent once they are
-        served: `post_served`)."""
+        served: `post_served`); nothing once the piece's paid storage has expired."""
         meta = self.store.meta(segment, index)
         data = self.store.read(segment, index) if meta else None
         if meta is None or data is None:
             raise HTTPException(404, {"reason": "storage.unknown_piece", "message": "no such piece here"})
+        if meta.expires and meta.expires <= int(time.time()):
+            raise HTTPException(410, {"reason": "storage.expired", "message": f"expired at {meta.expires}"})
         receipt = self.check_receipt(headers.get("x-receipt"), None, EGRESS_UNIT, len(data))
         return data, receipt
 
@@ -318,9 +413,16 @@ class ProviderAgent:
         return {"deleted": True, "registered": status["status"]}
 
     # audits
-    def answer_audit(self, challenge: str) -> list[dict[str, Any]]:
-        """Proofs for what this provider owes in the audit `challenge` (a ping when nothing)."""
-        metas = {m.key: m for m in self.store.all()}
+    def answer_audit(self, challenge: str, issued_at: int | None = None) -> list[dict[str, Any]]:
+        """Send the answers to the audit `challenge` (`audit_answers`); the node's status of each."""
+        return self.send(*self.audit_answers(challenge, issued_at))
+
+    def audit_answers(self, challenge: str, issued_at: int | None = None) -> tuple[str, list[dict[str, Any]]]:
+        """(kind, payloads): proofs for what this provider owes in the audit `challenge`, or a ping when
+        nothing; pieces that expired at or before the audit was issued are no longer the network's."""
+        metas = {
+            m.key: m for m in self.store.all() if issued_at is None or not m.expires or m.expires > issued_at
+        }
         pieces = [
             Piece(m.key, m.segment, m.index, self.device_id, m.size, m.root, m.k, m.n, 0)
             for m in metas.values()
@@ -336,7 +438,7 @@ class ProviderAgent:
             p.stripe_size,
         )
         if not dues:
-            return self.send(PING, [{"challenge": challenge}])
+            return PING, [{"challenge": challenge}]
         payloads = []
         for key, due in dues.items():
             meta = metas[key]
@@ -352,14 +454,15 @@ class ProviderAgent:
                 if due.stripe is not None:
                     payload["stripe"] = data[due.stripe[0] : due.stripe[0] + due.stripe[1]]
             payloads.append(payload)
-        return self.send(PROOF, payloads)
+        return PROOF, payloads
 
     def audit_once(self) -> list[dict[str, Any]] | None:
         """Answer the node's current audit if it is new; None when there was nothing new."""
-        current = self.node.audit()["challenge"]
+        audit = self.node.audit()
+        current = audit["challenge"]
         if current == self.last_audit:
             return None
-        results = self.answer_audit(current)
+        results = self.answer_audit(current, audit.get("issued_at"))
         self.last_audit = current
         counts: dict[str, int] = {}
         for result in results:
@@ -372,6 +475,8 @@ class ProviderAgent:
     def audit_loop(self) -> None:
         while not self.stop.is_set():
             try:
+                if expired := self.expire_once():
+                    log.info("deleted %d expired pieces", expired)
                 results = self.audit_once()
                 if results is not None:
                     refused = [r["status"] for r in results if r["status"] != "accepted"]
@@ -424,6 +529,14 @@ def build_app(agent: ProviderAgent) -> FastAPI:
         if data is None:
             raise HTTPException(404, {"reason": "storage.unknown_piece", "message": "no such piece here"})
         return {"root": merkle.compute_root(data, agent.params.leaf_size).hex(), "size": len(data)}
+
+    @app.post("/pieces/{segment}/{index}/renew")
+    def renew_piece(segment: str, index: int, request: Request) -> dict[str, Any]:
+        try:
+            agent.store.path(segment, index)
+        except ValueError as error:
+            raise HTTPException(400, {"reason": "storage.bad_request", "message": str(error)}) from None
+        return agent.renew(segment, index, dict(request.headers))
 
     @app.delete("/pieces/{segment}/{index}")
     def delete_piece(segment: str, index: int, request: Request) -> dict[str, Any]:

@@ -7,12 +7,19 @@ client signed the new put: a repair moves the piece (evidence `replaces`: the fo
 holds at most one piece per provider and per network prefix (`storage.prefix_duplicate`: correlated loss,
 one disk or one /24 holding several pieces); a disqualified or suspended provider takes no new pieces
 (`storage.not_accepting`). A `storage.delete` needs the client's signature for a piece the provider holds.
+
+Expiry (docs/storage.md, "Renewal and expiry"): a put may carry `expires` with the client's signature over
+`reports.expiry_message` (a wrong one is `storage.bad_client_signature`, an expiry not after the put
+`storage.bad_expiry`); a `storage.renew` moves it later, signed the same way by the segment's client, for a
+piece the provider still holds (`storage.unknown_piece` once expired, `storage.renew_not_later` unless
+later than the current expiry). At its expiry the piece leaves the registry by itself (`expire`).
 """
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
@@ -20,7 +27,7 @@ from opendepin.identity.wallets import normalize_address
 from opendepin.sectors.base import DeviceInfo
 from opendepin.sectors.storage import eip191
 from opendepin.sectors.storage.audit import Piece
-from opendepin.sectors.storage.reports import delete_message, piece_key, put_message
+from opendepin.sectors.storage.reports import delete_message, expiry_message, piece_key, put_message
 
 PREFIX_ATTRIBUTE = "network_prefix"
 
@@ -45,11 +52,26 @@ class PieceRegistry:
     """segment → the client that stored it (its first put)"""
     by_segment: dict[str, dict[str, Piece]] = field(default_factory=dict)
     by_device: dict[str, dict[str, Piece]] = field(default_factory=dict)
+    expiries: list[tuple[int, str]] = field(default_factory=list)
+    """(expires, key) heap of pieces that expire (stale entries are skipped when popped)"""
 
     def add(self, piece: Piece) -> None:
         self.pieces[piece.key] = piece
         self.by_segment.setdefault(piece.segment, {})[piece.key] = piece
         self.by_device.setdefault(piece.device, {})[piece.key] = piece
+        if piece.expires:
+            heapq.heappush(self.expiries, (piece.expires, piece.key))
+
+    def expire(self, at: int) -> list[Piece]:
+        """Remove every piece whose expiry is at or before `at`; the pieces removed, in expiry order."""
+        gone = []
+        while self.expiries and self.expiries[0][0] <= at:
+            expires, key = heapq.heappop(self.expiries)
+            piece = self.pieces.get(key)
+            if piece is not None and piece.expires == expires:
+                self.remove(key)
+                gone.append(piece)
+        return gone
 
     def remove(self, key: str) -> Piece | None:
         piece = self.pieces.pop(key, None)
@@ -63,15 +85,17 @@ class PieceRegistry:
         registry = cls()
         for key, row in state.get("pieces", {}).items():
             segment, index = key.rsplit(":", 1)
-            device, size, root, k, n, put_ts = row
-            registry.add(Piece(key, segment, int(index), device, size, root, k, n, put_ts))
+            device, size, root, k, n, put_ts, *rest = row
+            expires = int(rest[0]) if rest else 0
+            registry.add(Piece(key, segment, int(index), device, size, root, k, n, put_ts, expires))
         registry.clients = dict(state.get("clients", {}))
         return registry
 
     def to_state(self) -> dict[str, Any]:
         return {
             "pieces": {
-                key: [p.device, p.size, p.root, p.k, p.n, p.put_ts] for key, p in sorted(self.pieces.items())
+                key: [p.device, p.size, p.root, p.k, p.n, p.put_ts, *([p.expires] if p.expires else [])]
+                for key, p in sorted(self.pieces.items())
             },
             "clients": dict(sorted((s, c) for s, c in self.clients.items() if self.holders(s))),
         }
@@ -99,6 +123,19 @@ class PieceRegistry:
         client = normalize_address(str(payload["client"]))
         if signer != client:
             return "storage.bad_client_signature", {**evidence, "client": client, "signer": signer}
+        expires = int(payload.get("expires", 0))
+        if expires:
+            if expires <= ts:
+                return "storage.bad_expiry", {**evidence, "expires": expires, "ts": ts}
+            text = expiry_message(segment, index, device, expires)
+            signer = recover_signer(text, bytes(payload.get("expiry_sig", b"")))
+            if signer != client:
+                return "storage.bad_client_signature", {
+                    **evidence,
+                    "client": client,
+                    "signer": signer,
+                    "signed": "expiry",
+                }
         key = piece_key(segment, index)
         held = self.pieces.get(key)
         if held is not None:
@@ -132,9 +169,27 @@ class PieceRegistry:
         if held is not None:
             self.remove(key)
             evidence["replaces"] = held.device
-        self.add(Piece(key, segment, index, device, size, root, k, n, ts))
+        self.add(Piece(key, segment, index, device, size, root, k, n, ts, expires))
         self.clients.setdefault(segment, client)
-        return "ok", {**evidence, "size": size}
+        return "ok", {**evidence, "size": size, **({"expires": expires} if expires else {})}
+
+    def check_renew(self, device: str, payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+        """A renewal is valid for a piece the device holds (not expired), to a later expiry, signed by the
+        segment's client; `ok` moves the piece's expiry."""
+        segment, index, expires = str(payload["segment"]), int(payload["piece"]), int(payload["expires"])
+        key = piece_key(segment, index)
+        evidence: dict[str, Any] = {"segment": segment, "piece": index, "expires": expires}
+        held = self.pieces.get(key)
+        if held is None or held.device != device:
+            return "storage.unknown_piece", evidence
+        if held.expires == 0 or expires <= held.expires:
+            return "storage.renew_not_later", {**evidence, "current": held.expires}
+        signer = recover_signer(expiry_message(segment, index, device, expires), bytes(payload["expiry_sig"]))
+        if signer is None or signer != self.clients.get(segment):
+            return "storage.bad_client_signature", {**evidence, "signer": signer, "signed": "expiry"}
+        self.remove(key)
+        self.add(replace(held, expires=expires))
+        return "ok", {**evidence, "previous": held.expires}
 
     def check_delete(self, device: str, payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         """A delete is valid for a piece the device holds, signed by the segment's client."""

@@ -5,7 +5,13 @@
 - `storage.delete`: a provider drops a piece the client asked it to delete (client-signed);
 - `storage.proof`: a provider's answer to an audit: the challenged leaf with its Merkle path and, when its
   segment's stripe is audited, the stripe's bytes; or `missing` (the provider says it lost the piece);
-- `storage.ping`: a sign of life in an audit period in which the provider has nothing to answer.
+- `storage.ping`: a sign of life in an audit period in which the provider has nothing to answer;
+- `storage.renew`: a provider keeps a piece longer: the client's signature over the piece's new expiry
+  (`expiry_message`), sent once the client's renewal receipt is paid.
+
+A put may name when the piece expires (`expires`, with the client's signature over `expiry_message`): at
+that time the network drops it from the registry by itself (no more audits, no more byte-hours) and the
+provider may delete it; 0 never expires.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ PUT = "storage.put"
 DELETE = "storage.delete"
 PROOF = "storage.proof"
 PING = "storage.ping"
+RENEW = "storage.renew"
 
 Hex32 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 MAX_PATH = 48
@@ -36,6 +43,19 @@ class PutPayload(BaseModel):
     root: Hex32
     client: Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$")]
     client_sig: Annotated[bytes, Field(min_length=65, max_length=65)]
+    expires: Annotated[int, Field(ge=0, le=2**40)] = 0
+    """Unix time the piece expires at (0: never), with `expiry_sig`, the client's over `expiry_message`."""
+    expiry_sig: Annotated[bytes, Field(max_length=65)] = b""
+
+
+class RenewPayload(BaseModel):
+    """A piece kept until a later `expires`, with the client's signature over `expiry_message`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    segment: Hex32
+    piece: Annotated[int, Field(ge=0, le=254)]
+    expires: Annotated[int, Field(ge=1, le=2**40)]
+    expiry_sig: Annotated[bytes, Field(min_length=65, max_length=65)]
 
 
 class DeletePayload(BaseModel):
@@ -81,6 +101,15 @@ def put_message(segment: str, piece: int, provider: str, root: str, size: int, k
 def delete_message(segment: str, piece: int, provider: str) -> str:
     """The text a client signs (EIP-191) to ask a provider to drop a piece."""
     return f"opendepin storage delete\nsegment: {segment}\npiece: {piece}\nprovider: {provider}"
+
+
+def expiry_message(segment: str, piece: int, provider: str, expires: int) -> str:
+    """The text a client signs (EIP-191) to have a provider keep a piece until `expires` (unix time): at a
+    put with its first expiry, at each renewal with the later one."""
+    return (
+        f"opendepin storage expiry\nsegment: {segment}\npiece: {piece}\nprovider: {provider}\n"
+        f"expires: {expires}"
+    )
 
 
 def piece_key(segment: str, piece: int) -> str:
