@@ -90,25 +90,35 @@ def judge_heartbeat_columns(
     reports: ReportColumns, devices: Mapping[str, DeviceInfo], params: WirelessParams
 ) -> HeartbeatColumns:
     """The verdicts of every heartbeat and speed test, and each radio's facts (module docstring)."""
-    frame = reports.frame.with_row_index("order")
-    ids = frame["device_id"].unique().sort().to_list()
+    frame = reports.frame
+    # each radio's rank in id order (a hash grouping, then a sort of the radios only, not of the reports)
+    groups = (
+        frame.select("device_id", pl.int_range(pl.len(), dtype=pl.Int64).alias("order"))
+        .group_by("device_id")
+        .agg("order")
+        .sort("device_id")
+    )
+    ids = groups["device_id"].to_list()
+    member = groups.with_row_index("rank").select("rank", "order").explode("order")
+    rank = np.zeros(frame.height, dtype=np.int64)
+    rank[member["order"].to_numpy()] = member["rank"].to_numpy()
     cells = [devices[d].location for d in ids]
-    centres = [get_cell_center(c) if c is not None else (0.0, 0.0) for c in cells]
-    radios = pl.DataFrame(
-        {
-            "device_id": ids,
-            "located": [c is not None for c in cells],
-            "clat": [c[0] for c in centres],
-            "clng": [c[1] for c in centres],
-        },
-        schema={"device_id": pl.String, "located": pl.Boolean, "clat": pl.Float64, "clng": pl.Float64},
-    )
-    beats = (
-        frame.filter(pl.col("kind") == HEARTBEAT)
-        .join(radios, on="device_id", how="left")
-        .sort("device_id", "ts", "seq", "order")
-    )
-    located = beats["located"].to_numpy()
+    centres = np.array(
+        [get_cell_center(c) if c is not None else (0.0, 0.0) for c in cells], dtype=np.float64
+    ).reshape(-1, 2)
+    radio_located = np.array([c is not None for c in cells], dtype=np.bool_)
+    kind = frame["kind"].to_numpy()
+    all_ts, all_seq = frame["ts"].to_numpy(), frame["seq"].to_numpy()
+
+    def ordered(wanted: str) -> npt.NDArray[np.int64]:
+        """Rows of one kind by (radio id, ts, seq, input position): the reference's per-radio sort."""
+        rows = np.flatnonzero(kind == wanted)
+        return rows[np.lexsort((rows, all_seq[rows], all_ts[rows], rank[rows]))]
+
+    beat_rows = ordered(HEARTBEAT)
+    beats = frame[beat_rows]
+    beat_rank = rank[beat_rows]
+    located = radio_located[beat_rank]
     at = np.flatnonzero(located)
     n = beats.height
 
@@ -116,11 +126,9 @@ def judge_heartbeat_columns(
     payloads = ReportColumns(beats.select(list(REPORT_SCHEMA)).filter(pl.Series(located))).float_fields(
         ("lat", "lon")
     )
+    centre = centres[beat_rank[at]]
     distance = np.asarray(
-        compute_haversine_m(
-            beats["clat"].to_numpy()[at], beats["clng"].to_numpy()[at], payloads["lat"], payloads["lon"]
-        ),
-        dtype=np.float64,
+        compute_haversine_m(centre[:, 0], centre[:, 1], payloads["lat"], payloads["lon"]), dtype=np.float64
     )
     partial_trust = Fraction(str(params.trust_partial_multiplier))
     full = distance <= params.trust_full_radius_m
@@ -128,20 +136,18 @@ def judge_heartbeat_columns(
     zero = ~full & ~partial_hit
     trust = np.full(n, 2, dtype=np.int8)  # 0 full, 1 partial, 2 zero (and not located)
     trust[at] = np.where(full, 0, np.where(partial_hit, 1, 2))
-    ts = beats["ts"].to_numpy()
+    ts = all_ts[beat_rows]
     hour = ts - ts % SECONDS_PER_HOUR
 
     # one valid heartbeat per hour, in (ts, seq) order per radio: the first of each (radio, hour)
     valid = np.zeros(n, dtype=np.bool_)
     valid[at] = ~zero
-    keyed = pl.DataFrame({"device_id": beats["device_id"], "hour": hour}).filter(pl.Series(valid))
-    first = keyed.select(
-        ((pl.col("device_id") != pl.col("device_id").shift(1)) | (pl.col("hour") != pl.col("hour").shift(1)))
-        .fill_null(True)
-        .alias("first")
-    )["first"].to_numpy()
+    valid_at = np.flatnonzero(valid)
+    valid_rank, valid_hour = beat_rank[valid_at], hour[valid_at]
+    first = np.ones(valid_at.size, dtype=np.bool_)
+    first[1:] = (valid_rank[1:] != valid_rank[:-1]) | (valid_hour[1:] != valid_hour[:-1])
     ok = np.zeros(n, dtype=np.bool_)
-    ok[np.flatnonzero(valid)] = first
+    ok[valid_at[first]] = True
 
     limit = "," + json.dumps("limit_m") + ":" + json.dumps(params.trust_partial_radius_m)
     trust_text = pl.Series([json.dumps(str(t)) for t in (Fraction(1), partial_trust, Fraction(0))])
@@ -181,53 +187,48 @@ def judge_heartbeat_columns(
         .otherwise(pl.lit(NOT_ASSERTED))
         .alias("evidence"),
     )
-    verdicts = beats.select("report_id", "device_id", "ts", "seq", "order").with_columns(
-        judged["reason"],
-        judged["evidence"],
-        pl.lit(0, dtype=pl.Int8).alias("group"),
-    )
+    verdicts = beats.select("report_id", "device_id").with_columns(judged["reason"], judged["evidence"])
 
     # speed tests: `ok` each, after the radio's heartbeats, by (ts, seq)
-    tests = frame.filter(pl.col("kind") == SPEEDTEST).sort("device_id", "ts", "seq", "order")
+    test_rows = ordered(SPEEDTEST)
     tests_of: dict[str, list[ReportRecord]] = {}
-    if tests.height:
-        for record in ReportColumns(tests.select(list(REPORT_SCHEMA))):
+    if test_rows.size:
+        for record in ReportColumns(frame[test_rows]):
             tests_of.setdefault(record.device_id, []).append(record)
-        verdicts = pl.concat(
-            [
-                verdicts,
-                tests.select("report_id", "device_id", "ts", "seq", "order").with_columns(
-                    pl.lit(OK).alias("reason"),
-                    pl.lit("{}").alias("evidence"),
-                    pl.lit(1, dtype=pl.Int8).alias("group"),
-                ),
-            ]
-        ).sort("device_id", "group", "ts", "seq", "order")
-
-    # per radio: valid hours and the counts behind its mean trust
-    counts = (
-        pl.DataFrame({"device_id": beats["device_id"], "ok": ok, "trust": trust, "located": located})
-        .group_by("device_id")
-        .agg(
-            pl.col("ok").sum().alias("hours"),
-            (pl.col("trust") == 0).sum().alias("full"),
-            (pl.col("trust") == 1).sum().alias("partial"),
-            pl.col("located").sum().alias("located"),
+        tests = frame[test_rows].select(
+            "report_id", "device_id", pl.lit(OK).alias("reason"), pl.lit("{}").alias("evidence")
         )
-    )
-    by_radio = {row[0]: row[1:] for row in counts.iter_rows()}
-    facts: list[RadioFacts] = []
-    for device_id in ids:
-        hours, full_count, partial_count, located_count = by_radio.get(device_id, (0, 0, 0, 0))
-        facts.append(
+        # a radio's heartbeats, then its tests: by (radio, group, position in its group's order)
+        test_rank = rank[test_rows]
+        by_radio = np.lexsort(
             (
-                device_id,
-                int(hours),
-                partial(_mean_trust, int(full_count), int(partial_count), int(located_count), partial_trust),
-                tests_of.get(device_id, []),
+                np.concatenate([np.arange(n), np.arange(test_rows.size)]),
+                np.concatenate([np.zeros(n, dtype=np.int8), np.ones(test_rows.size, dtype=np.int8)]),
+                np.concatenate([beat_rank, test_rank]),
             )
         )
-    return HeartbeatColumns(
-        VerdictColumns(verdicts.select("report_id", "device_id", "reason", "evidence")),
-        facts,
-    )
+        verdicts = pl.concat([verdicts, tests])[by_radio]
+
+    # per radio: valid hours and the counts behind its mean trust
+    radios = len(ids)
+    hours = np.bincount(beat_rank, weights=ok, minlength=radios).astype(np.int64)
+    full_count = np.bincount(beat_rank, weights=trust == 0, minlength=radios).astype(np.int64)
+    partial_count = np.bincount(beat_rank, weights=trust == 1, minlength=radios).astype(np.int64)
+    located_count = np.bincount(beat_rank, weights=located, minlength=radios).astype(np.int64)
+    facts: list[RadioFacts] = [
+        (
+            device_id,
+            hours_,
+            partial(_mean_trust, full_, partial_, located_, partial_trust),
+            tests_of.get(device_id, []),
+        )
+        for device_id, hours_, full_, partial_, located_ in zip(
+            ids,
+            hours.tolist(),
+            full_count.tolist(),
+            partial_count.tolist(),
+            located_count.tolist(),
+            strict=True,
+        )
+    ]
+    return HeartbeatColumns(VerdictColumns(verdicts), facts)
