@@ -39,9 +39,12 @@ def test_float_fields_are_floats_of_the_payload(rows: list[tuple[dict[str, Any],
     records = [_record(i, payload, kind, ts) for i, (payload, ts, kind) in enumerate(rows)]
     columns = ReportColumns.of(records)
     values = columns.float_fields(("lon", "lat"))
+    rows = np.array([i for i in reversed(range(len(records))) if i % 3], dtype=np.int64)
+    chosen = columns.float_fields(("lat", "lon"), rows)  # some rows, in a given order
     for key in ("lat", "lon"):
         expected = np.array([float(r.payload[key]) for r in records], dtype=np.float64)
         assert values[key].view(np.int64).tolist() == expected.view(np.int64).tolist()
+        assert chosen[key].view(np.int64).tolist() == expected[rows].view(np.int64).tolist()
 
 
 @given(st.lists(st.fixed_dictionaries({"lat": floats, "lon": floats}), max_size=50))

@@ -128,23 +128,27 @@ class ReportColumns(Sequence[ReportRecord]):
         """The reports of `kinds` from `devices`, in the same order (`[r for r in … if …]`)."""
         f = self.frame
         mask = f["kind"].is_in(list(kinds)) & f["device_id"].is_in(list(devices))
-        return ReportColumns(f.filter(mask))
+        return self if mask.all() else ReportColumns(f.filter(mask))
 
-    def float_fields(self, keys: Sequence[str]) -> dict[str, npt.NDArray[np.float64]]:
-        """Per key, `float(payload[key])` of every report, in order (see the module docstring)."""
-        n = len(self)
-        values = {key: np.zeros(n, dtype=np.float64) for key in keys}
-        done = np.zeros(n, dtype=np.bool_)
-        if n:
+    def float_fields(
+        self, keys: Sequence[str], rows: npt.NDArray[np.int64] | None = None
+    ) -> dict[str, npt.NDArray[np.float64]]:
+        """Per key, `float(payload[key])` of every report (or of the reports at `rows`, in that order),
+        without copying the envelopes (see the module docstring)."""
+        chosen = np.arange(len(self), dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
+        values = {key: np.zeros(len(self), dtype=np.float64) for key in keys}
+        done = np.ones(len(self), dtype=np.bool_)
+        done[chosen] = False
+        if chosen.size:
             _read_float_maps(self.frame, sorted(keys, key=_key_order), values, done)
-        rest = np.flatnonzero(~done)
+        rest = chosen[~done[chosen]]
         if rest.size:
             envelopes = self.frame["envelope"]
             for i in rest.tolist():
                 payload = decode_payload(envelopes[i])
                 for key in keys:
                     values[key][i] = float(payload[key])
-        return values
+        return {key: column[chosen] for key, column in values.items()}
 
 
 def _text_head(length: int) -> bytes:

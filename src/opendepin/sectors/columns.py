@@ -96,8 +96,14 @@ class VerdictRows(Sequence[tuple[str, str, str, Mapping[str, Any]]]):
 
     def text_rows(self) -> Iterator[tuple[str, str, str, str]]:
         """The rows with the evidence as its canonical JSON text (what the store writes)."""
-        f = self.frame
-        return zip(*(f[name].to_list() for name in VERDICT_SCHEMA), strict=True)
+        for chunk in self.text_chunks():
+            yield from chunk
+
+    def text_chunks(self, size: int = 100_000) -> Iterator[list[tuple[str, str, str, str]]]:
+        """`text_rows` a chunk at a time (no Python object for every row of a large epoch at once)."""
+        for start in range(0, self.frame.height, size):
+            part = self.frame.slice(start, size)
+            yield list(zip(*(part[name].to_list() for name in VERDICT_SCHEMA), strict=True))
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Sequence) and not isinstance(other, (str, bytes)):

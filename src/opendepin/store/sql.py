@@ -471,13 +471,17 @@ class SQLStore(Store):
         with self._tx() as cur:
             if self._exec(cur, "SELECT 1 FROM epochs WHERE number = ?", (n,)).fetchall():
                 return
-            self._many(
-                cur,
-                "INSERT INTO verdicts VALUES (?, ?, ?, ?, ?)",
-                [(n, *row) for row in epoch.verdicts.text_rows()]
-                if isinstance(epoch.verdicts, VerdictRows)
-                else [(n, rid, dev, reason, dumps(dict(ev))) for rid, dev, reason, ev in epoch.verdicts],
-            )
+            if isinstance(epoch.verdicts, VerdictRows):  # as columns: a chunk of rows at a time, as text
+                for chunk in epoch.verdicts.text_chunks():
+                    self._many(
+                        cur, "INSERT INTO verdicts VALUES (?, ?, ?, ?, ?)", [(n, *row) for row in chunk]
+                    )
+            else:
+                self._many(
+                    cur,
+                    "INSERT INTO verdicts VALUES (?, ?, ?, ?, ?)",
+                    [(n, rid, dev, reason, dumps(dict(ev))) for rid, dev, reason, ev in epoch.verdicts],
+                )
             self._many(
                 cur,
                 "INSERT INTO device_rewards VALUES (?, ?, ?, ?, ?, ?)",

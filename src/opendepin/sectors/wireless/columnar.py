@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from opendepin.reports.columns import REPORT_SCHEMA, ReportColumns
+from opendepin.reports.columns import ReportColumns
 from opendepin.reports.model import ReportRecord
 from opendepin.sectors.base import OK, DeviceInfo
 from opendepin.sectors.columns import VerdictColumns, evidence_json
@@ -116,16 +116,13 @@ def judge_heartbeat_columns(
         return rows[np.lexsort((rows, all_seq[rows], all_ts[rows], rank[rows]))]
 
     beat_rows = ordered(HEARTBEAT)
-    beats = frame[beat_rows]
     beat_rank = rank[beat_rows]
     located = radio_located[beat_rank]
     at = np.flatnonzero(located)
-    n = beats.height
+    n = beat_rows.size
 
     # distance, trust and hour of every located heartbeat (compute_distance_m, compute_location_trust)
-    payloads = ReportColumns(beats.select(list(REPORT_SCHEMA)).filter(pl.Series(located))).float_fields(
-        ("lat", "lon")
-    )
+    payloads = reports.float_fields(("lat", "lon"), beat_rows[at])
     centre = centres[beat_rank[at]]
     distance = np.asarray(
         compute_haversine_m(centre[:, 0], centre[:, 1], payloads["lat"], payloads["lon"]), dtype=np.float64
@@ -187,15 +184,18 @@ def judge_heartbeat_columns(
         .otherwise(pl.lit(NOT_ASSERTED))
         .alias("evidence"),
     )
-    verdicts = beats.select("report_id", "device_id").with_columns(judged["reason"], judged["evidence"])
+    verdicts = frame.select("report_id", "device_id")[beat_rows].with_columns(
+        judged["reason"], judged["evidence"]
+    )
 
     # speed tests: `ok` each, after the radio's heartbeats, by (ts, seq)
     test_rows = ordered(SPEEDTEST)
     tests_of: dict[str, list[ReportRecord]] = {}
     if test_rows.size:
-        for record in ReportColumns(frame[test_rows]):
+        test_frame = frame[test_rows]
+        for record in ReportColumns(test_frame):
             tests_of.setdefault(record.device_id, []).append(record)
-        tests = frame[test_rows].select(
+        tests = test_frame.select(
             "report_id", "device_id", pl.lit(OK).alias("reason"), pl.lit("{}").alias("evidence")
         )
         # a radio's heartbeats, then its tests: by (radio, group, position in its group's order)
