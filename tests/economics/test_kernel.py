@@ -90,3 +90,36 @@ def test_the_unrolled_poisson_draw_is_the_inversion_draw_to_the_bit() -> None:
                 counts.append(a)
     np.testing.assert_array_equal(rng_a, rng_b)
     assert max(counts) > 30 and sum(c > 3 for c in counts) > 1_000 and counts.count(0.0) > 100
+
+
+def test_the_local_state_draws_are_the_array_state_draws_to_the_bit() -> None:
+    """`_next_uniform`, `_next_normal` and `_next_poisson` (the stream in two local words and the spare normal
+    in a local, as `run_block_full` holds them) draw what `uniform`, `normal` and `poisson` draw from the
+    arrays, in any interleaving, Poisson means from 0 to 40 (inversion, its unrolled part, the normal
+    approximation)."""
+    from opendepin.economics import kernel
+
+    means = np.concatenate([[0.0, 1e-300, 1e-9], np.linspace(0.01, 40.0, 400), [29.999, 30.0]])
+    seeds = np.arange(1, 5, dtype=np.uint64)
+    rng = kernel.seed_streams(seeds)
+    x = np.zeros((16, seeds.size))
+    counts = []
+    for j in range(seeds.size):
+        s0, s1, spare, has_spare = rng[0, j], rng[1, j], 0.0, False
+        for step, mean in enumerate(np.tile(means, 3)):
+            expected = kernel.poisson(rng, x, j, mean)
+            count, s0, s1, spare, has_spare = kernel._next_poisson(s0, s1, spare, has_spare, mean)
+            s0, s1 = np.uint64(s0), np.uint64(s1)  # a Python int back in would be typed int64
+            assert count == expected
+            counts.append(count)
+            if step % 3 == 0:
+                draw, s0, s1, spare, has_spare = kernel._next_normal(s0, s1, spare, has_spare)
+                s0, s1 = np.uint64(s0), np.uint64(s1)
+                assert draw == kernel.normal(rng, x, j)
+            if step % 5 == 0:
+                u, s0, s1 = kernel._next_uniform(s0, s1)
+                s0, s1 = np.uint64(s0), np.uint64(s1)
+                assert u == kernel.uniform(rng, j)
+            assert (s0, s1, has_spare) == (rng[0, j], rng[1, j], x[15, j] > 0.0)
+            assert not has_spare or spare == x[14, j]
+    assert max(counts) > 30 and sum(c > 9 for c in counts) > 500 and counts.count(0.0) > 10
