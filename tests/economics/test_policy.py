@@ -359,3 +359,13 @@ def test_invalid_policy_points_are_named() -> None:
         parse_scenario({"rewards": {"usage": {"weight": [[1.0, 0.5], [0.5, 0.9]]}}}, "test")
     with pytest.raises(ScenarioError, match=r"rewards\.usage\.weight"):
         parse_scenario({"rewards": {"usage": {"weight": [[0.0, 1.5]]}}}, "test")
+
+
+def test_ramps_hold_for_points_closer_than_any_slope() -> None:
+    """Two points a subnormal apart: the slope between them overflows to inf, and inf × 0 was NaN."""
+    points = [(0.0, 0.0), (5e-324, 1.0), (2.0, 0.5)]
+    ratios = np.array([0.0, 1e-300, 1.0, 3.0])
+    xs, ws = policy.build_points([points], 1)
+    weights = policy.compute_usage_weight_by_ramps(ratios, xs, ws)
+    assert not np.isnan(weights).any()
+    assert weights == pytest.approx(_engine_weights(ratios, points), abs=1e-12)

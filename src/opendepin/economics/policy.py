@@ -78,8 +78,9 @@ def compute_usage_weight_by_ramps(ratio: FloatArray, ratios: FloatArray, weights
     linear function as interpolation (flat before r_0, w_last after the last point), for shared 1-D points."""
     weight = np.full(ratio.shape, weights[0])
     for j in range(ratios.shape[0] - 1):
-        slope = (weights[j + 1] - weights[j]) / (ratios[j + 1] - ratios[j])
-        weight += slope * (np.minimum(np.maximum(ratio, ratios[j]), ratios[j + 1]) - ratios[j])
+        width = ratios[j + 1] - ratios[j]
+        along = (np.minimum(np.maximum(ratio, ratios[j]), ratios[j + 1]) - ratios[j]) / width  # in [0, 1]
+        weight += (weights[j + 1] - weights[j]) * along  # never inf × 0, however close two points are
     return weight
 
 
