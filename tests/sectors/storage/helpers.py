@@ -121,6 +121,12 @@ class Net:
         )
 
 
+def rules(**changes: Any) -> StorageParams:
+    """The storage rules for tests of other rules than paid pieces: puts need no receipt naming them
+    (`pieces_paid_by_receipts` is tested in test_paid.py)."""
+    return StorageParams(**{"pieces_paid_by_receipts": False, **changes})
+
+
 def make_net(params: StorageParams | None = None, providers: int = 10, same_prefix: int = 0) -> Net:
     """`providers` providers onboarded a day before genesis; the first `same_prefix` share one /24."""
     devices = {}
@@ -137,4 +143,4 @@ def make_net(params: StorageParams | None = None, providers: int = 10, same_pref
             {"capacity_bytes": 10**12, "network_prefix": prefix},
         )
     client = Wallet(hashlib.sha256(b"test-client").digest())
-    return Net(params or StorageParams(), dict(sorted(devices.items())), client)
+    return Net(params or rules(), dict(sorted(devices.items())), client)

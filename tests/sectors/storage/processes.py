@@ -41,7 +41,8 @@ def free_port() -> int:
 
 
 def network_toml(k: int, n: int) -> str:
-    """examples/storage.toml with genesis today, audits every minute with every stripe asked, our maker."""
+    """examples/storage.toml with genesis today, audits every minute with every stripe asked, pieces
+    tied to their receipts, our maker."""
     text = (REPO / "examples" / "storage.toml").read_text()
     today = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT00:00:00Z")
     replaced = {
@@ -53,6 +54,7 @@ def network_toml(k: int, n: int) -> str:
         "stripe_audit_rate = 0.05": "stripe_audit_rate = 1.0",
         "latency_bound_s = 3600": "latency_bound_s = 10",
         "timeout_s = 3600": "timeout_s = 120",
+        "pieces_paid_by_receipts = false": "pieces_paid_by_receipts = true",
     }
     for old, new in replaced.items():
         assert old in text, old

@@ -49,7 +49,7 @@ from opendepin.sectors.storage.params import StorageParams
 from opendepin.store.base import StoredReceipt
 from opendepin.store.sqlite import SQLiteStore
 from tests.conftest import MAKER, onboard_request
-from tests.sectors.storage.helpers import DAY, Net
+from tests.sectors.storage.helpers import DAY, Net, rules
 from tests.sectors.storage.test_evaluate import honest_epoch, notes_of
 
 REPO = Path(__file__).resolve().parents[3]
@@ -57,7 +57,7 @@ KEYS = [
     DeviceKey("ed25519", hashlib.sha256(f"countersigning-provider-{i}".encode()).digest()) for i in range(10)
 ]
 CLIENT = Wallet(hashlib.sha256(b"countersigning-client").digest())
-STORJ = StorageParams(held_schedule=((90, 75), (180, 50), (270, 25)), held_returns=((450, 50),))
+STORJ = rules(held_schedule=((90, 75), (180, 50), (270, 25)), held_returns=((450, 50),))
 
 
 def unheld_example() -> NetworkConfig:
@@ -102,7 +102,7 @@ def receipt(key: DeviceKey, credits: int, ref: str, how: str, ts: int = 60) -> U
 
 
 def test_only_countersigned_receipts_pay_and_the_others_are_named_with_their_numbers() -> None:
-    net = keyed_net(StorageParams())
+    net = keyed_net(rules())
     reports, audits = honest_epoch(net, 4)
     key = KEYS[0]
     good = receipt(key, 700, "get:1", "good")
@@ -141,7 +141,7 @@ def test_with_holding_only_countersigned_credits_are_earned_and_held() -> None:
 
 
 def test_a_network_that_does_not_require_countersignatures_pays_client_receipts() -> None:
-    net = keyed_net(StorageParams(receipts_countersigned=False))
+    net = keyed_net(rules(receipts_countersigned=False))
     reports, audits = honest_epoch(net, 4)
     usage = [receipt(KEYS[0], 300, "x", "none")]
     out = evaluate_storage(replace(net.input(0, reports, audits), usage=usage), net.params)
@@ -165,7 +165,7 @@ def test_the_usage_pool_counts_exactly_the_countersigned_credits(
     """Through the whole epoch (`process_epoch`, examples/storage.toml without holding): the manifest's
     usage credits are the countersigned receipts' credits, whatever else was sent."""
     config = unheld_example()
-    net = keyed_net(StorageParams())
+    net = keyed_net(rules())
     usage = [receipt(KEYS[d], c, f"r{i}", how) for i, (d, c, how) in enumerate(rows)]
     window = replace(net.input(0, [], []).window)
     inputs = EpochInputs(window, net.devices, [], usage=usage, price_wad=10**18)

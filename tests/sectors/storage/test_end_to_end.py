@@ -219,6 +219,7 @@ def test_renewal_moves_every_expiry_and_an_expired_piece_is_gone(
             devices=store.devices(),
             reports=store.reports_between(window.start, window.end),
             challenges=store.challenges_between(window.start, window.end),
+            usage=[s.record for s in store.usage_between(window.start, window.end + 1)],
         )
     finally:
         store.close()
@@ -231,6 +232,11 @@ def test_renewal_moves_every_expiry_and_an_expired_piece_is_gone(
         r for r in inputs.reports if r.kind == "storage.renew" and r.payload["segment"] == segment.segment
     ]
     assert len(renews) == N and {by_id[r.report_id].reason for r in renews} == {"ok"}
+    # every put and renewal named its receipt, which paid exactly up to the expiry the client signed
+    puts = [r for r in inputs.reports if r.kind == "storage.put"]
+    assert puts and all(r.payload["receipt"] for r in puts + renews)
+    assert all(by_id[r.report_id].evidence["paid_until"] >= r.payload["expires"] for r in puts + renews)
+    assert not any("signed_expires" in by_id[r.report_id].evidence for r in puts + renews)
     pieces = outcome.state["pieces"]
     assert {pieces[f"{segment.segment}:{p.index}"][6] for p in renewed.pieces} == {
         p.expires for p in renewed.pieces
@@ -345,6 +351,7 @@ def test_the_next_audit_names_the_provider_whose_bytes_rotted(
             devices=store.devices(),
             reports=store.reports_between(window.start, window.end),
             challenges=store.challenges_between(window.start, window.end),
+            usage=[s.record for s in store.usage_between(window.start, window.end)],
         )
     finally:
         store.close()

@@ -10,11 +10,10 @@ from typing import Any
 from opendepin.reports.model import ReportRecord
 from opendepin.sectors.base import SectorOutcome
 from opendepin.sectors.storage.evaluate import evaluate_storage
-from opendepin.sectors.storage.params import StorageParams
 from opendepin.sectors.storage.reports import PROOF, PUT
-from tests.sectors.storage.helpers import HOUR, Net, device_id, make_net
+from tests.sectors.storage.helpers import HOUR, Net, device_id, make_net, rules
 
-STRIPES = StorageParams(stripe_audit_rate=1.0)
+STRIPES = rules(stripe_audit_rate=1.0)
 
 
 def by_reason(out: SectorOutcome) -> Counter[str]:
@@ -43,7 +42,7 @@ def honest_epoch(net: Net, periods: int, skip: str | None = None) -> tuple[list[
 def test_honest_providers_are_paid_for_byte_hours_held() -> None:
     net = make_net()
     reports, audits = honest_epoch(net, 4)
-    out = evaluate_storage(net.input(0, reports, audits), StorageParams())
+    out = evaluate_storage(net.input(0, reports, audits), rules())
     assert set(by_reason(out)) == {"ok"}
     # each provider holds 3 pieces of 4 KiB, online in 4 periods of an hour
     assert {c.device_id: c.units for c in out.contributions} == {d: 3 * 4_096 * 4 for d in net.devices}
@@ -86,7 +85,7 @@ def test_a_leaf_that_does_not_hash_to_the_signed_root_is_corrupt() -> None:
                 data[0] ^= 1
                 r = replace(r, payload={**r.payload, "data": bytes(data)})
             reports.append(r)
-    out = evaluate_storage(net.input(0, reports, [audit]), StorageParams())
+    out = evaluate_storage(net.input(0, reports, [audit]), rules())
     ((reason, evidence),) = [v for v in verdicts_of(out, reports, rotter) if v[0] != "ok"]
     assert reason == "storage.corrupt" and evidence["proof"] == "does not hash to the root"
 
@@ -99,7 +98,7 @@ def test_missing_piece_fails_leaves_the_registry_and_stops_pay() -> None:
     audit = net.audit(HOUR)
     for device in net.devices:
         reports += net.answers(device, audit, lost=frozenset({key}) if device == deleter else frozenset())
-    out = evaluate_storage(net.input(0, reports, [audit]), StorageParams())
+    out = evaluate_storage(net.input(0, reports, [audit]), rules())
     # its put, then its proof
     assert [r for r, _ in verdicts_of(out, reports, deleter)] == ["ok", "storage.missing"]
     assert key not in out.state["pieces"]
@@ -122,7 +121,7 @@ def test_timeouts_go_to_containment_and_the_third_is_a_failure() -> None:
                     withheld = str(answers[0].payload["segment"]) + ":" + str(answers[0].payload["piece"])
                 answers = [r for r in answers if f"{r.payload['segment']}:{r.payload['piece']}" != withheld]
             reports += answers
-    out = evaluate_storage(net.input(0, reports, audits), StorageParams())
+    out = evaluate_storage(net.input(0, reports, audits), rules())
     timeline = [(r, e.get("timeouts")) for r, e in notes_of(out, staller) if r.startswith("storage.contain")]
     assert timeline == [
         ("storage.contained", 1),
@@ -140,7 +139,7 @@ def test_slow_answers_are_unknown_errors_and_silence_is_offline() -> None:
     for device in net.devices:
         if device != silent:
             reports += net.answers(device, audit, delay=30 if device == slow else 2)
-    out = evaluate_storage(net.input(0, reports, [audit]), StorageParams())
+    out = evaluate_storage(net.input(0, reports, [audit]), rules())
     ((reason, evidence),) = [v for v in verdicts_of(out, reports, slow) if v[0] != "ok"]
     assert reason == "storage.slow_response" and evidence["latency_s"] == 30
     assert out.device_state[slow]["unknown_beta"] > 0  # type: ignore[index]
@@ -160,7 +159,7 @@ def test_one_piece_per_prefix_and_client_signatures() -> None:
     sig = bytearray(forged.payload["client_sig"])
     sig[5] ^= 1
     reports[reports.index(forged)] = replace(forged, payload={**forged.payload, "client_sig": bytes(sig)})
-    out = evaluate_storage(net.input(0, reports, []), StorageParams())
+    out = evaluate_storage(net.input(0, reports, []), rules())
     outcomes = {d: verdicts_of(out, reports, d)[0] for d in shared}
     assert sorted(r for r, _ in outcomes.values()) == ["ok", "storage.prefix_duplicate"]
     second = next(d for d, (r, _) in outcomes.items() if r != "ok")
@@ -186,11 +185,11 @@ def test_fewer_than_k_stripes_penalise_nobody() -> None:
 def test_state_carries_across_epochs() -> None:
     net = make_net()
     reports, audits = honest_epoch(net, 2)
-    first = evaluate_storage(net.input(0, reports, audits), StorageParams())
+    first = evaluate_storage(net.input(0, reports, audits), rules())
     audits2 = [net.audit(86_400 + t) for t in (HOUR, 2 * HOUR)]
     reports2 = [r for a in audits2 for d in net.devices for r in net.answers(d, a)]
     prior = (first.state, {d: s for d, s in first.device_state.items() if s})
-    second = evaluate_storage(net.input(1, reports2, audits2, prior), StorageParams())
+    second = evaluate_storage(net.input(1, reports2, audits2, prior), rules())
     assert set(by_reason(second)) == {"ok"}
     assert second.state["pieces"] == first.state["pieces"]
     device = sorted(net.devices)[0]
@@ -203,7 +202,7 @@ def test_the_online_pay_rule_waits_for_four_complete_windows() -> None:
     from opendepin.sectors.storage.evaluate import eligibility
     from opendepin.sectors.storage.reputation import Reputation
 
-    params = StorageParams()
+    params = rules()
     rep = Reputation.fresh(params)
     for hour in range(36):
         rep.record_online(hour * HOUR, hour % 12 >= 6, params)
@@ -232,7 +231,7 @@ def test_a_repair_put_by_the_segments_client_moves_the_piece() -> None:
     net.client, honest_client = stranger, net.client
     reports.append(net.report(order[11], PUT, 130, net.put_payload(order[11], intruder)))
     net.client = honest_client
-    out = evaluate_storage(net.input(0, reports, []), StorageParams())
+    out = evaluate_storage(net.input(0, reports, []), rules())
     ((reason, evidence),) = verdicts_of(out, reports, order[10])
     assert reason == "ok" and evidence["replaces"] == order[0]
     assert out.state["pieces"][key][0] == order[10]

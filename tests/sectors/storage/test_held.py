@@ -19,15 +19,14 @@ from opendepin.sectors.storage.held import (
     returns_due,
     split_held,
 )
-from opendepin.sectors.storage.params import StorageParams
 from opendepin.sectors.storage.reputation import SCALE, Reputation
 from opendepin.sectors.storage.sim.runner import DEFAULT_NETWORK, load_network, run_scenario, storage_params
-from tests.sectors.storage.helpers import DAY, HOUR, Net, make_net
+from tests.sectors.storage.helpers import DAY, HOUR, Net, make_net, rules
 from tests.sectors.storage.test_evaluate import honest_epoch, notes_of
 
 # the test network's providers are stand-in ids without keys, so its receipts cannot be countersigned
 # (tests/sectors/storage/test_countersigned.py covers countersigned receipts with holding)
-STORJ = StorageParams(
+STORJ = rules(
     held_schedule=((90, 75), (180, 50), (270, 25)), held_returns=((450, 50),), receipts_countersigned=False
 )
 
@@ -90,7 +89,7 @@ def test_a_young_provider_has_three_quarters_held_and_the_breakdown_shows_it() -
 def test_without_a_schedule_nothing_is_held_and_receipts_count_as_before() -> None:
     net = make_net()
     reports, audits = honest_epoch(net, 2)
-    out = evaluate_storage(with_usage(net, net.input(0, reports, audits), 1_001), StorageParams())
+    out = evaluate_storage(with_usage(net, net.input(0, reports, audits), 1_001), rules())
     assert out.usage_credits is None and not any(n.reason == "storage.held" for n in out.notes)
 
 

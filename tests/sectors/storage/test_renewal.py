@@ -15,9 +15,8 @@ from opendepin.identity.wallets import Wallet
 from opendepin.reports.model import ReportRecord
 from opendepin.sectors.base import SectorOutcome
 from opendepin.sectors.storage.evaluate import evaluate_storage
-from opendepin.sectors.storage.params import StorageParams
 from opendepin.sectors.storage.reports import PING, PUT, RENEW, expiry_message
-from tests.sectors.storage.helpers import HOUR, Net, make_net
+from tests.sectors.storage.helpers import HOUR, Net, make_net, rules
 
 STRANGER = Wallet(b"\x31" * 32)
 
@@ -72,7 +71,7 @@ def test_an_expired_piece_is_dropped_no_longer_audited_nor_paid() -> None:
     audits = [net.audit(t) for t in range(HOUR, 5 * HOUR, HOUR)]
     expiry = {f"{r.payload['segment']}:{r.payload['piece']}": expires for r in puts}
     reports = puts + answers_while_held(net, audits, expiry)
-    out = evaluate_storage(net.input(0, reports, audits), StorageParams())
+    out = evaluate_storage(net.input(0, reports, audits), rules())
     assert {v.reason for v in out.verdicts} == {"ok"}
     assert all(v.evidence["expires"] == expires for v in out.verdicts if v.evidence.get("size"))
     # byte-hours for the two periods that started before the expiry only (3 pieces of 4 KiB each)
@@ -90,7 +89,7 @@ def test_a_renewal_before_the_expiry_keeps_the_piece_audited_and_paid() -> None:
     audits = [net.audit(t) for t in range(HOUR, 5 * HOUR, HOUR)]
     expiry = {f"{r.payload['segment']}:{r.payload['piece']}": later for r in puts}
     reports = puts + renewals + answers_while_held(net, audits, expiry)
-    out = evaluate_storage(net.input(0, reports, audits), StorageParams())
+    out = evaluate_storage(net.input(0, reports, audits), rules())
     assert set(reasons(out, reports, RENEW)) == {"ok"}
     assert {v.reason for v in out.verdicts} == {"ok"}
     assert {c.device_id: c.units for c in out.contributions} == {d: 3 * 4_096 * 4 for d in net.devices}
@@ -104,7 +103,7 @@ def test_a_renewal_before_the_expiry_keeps_the_piece_audited_and_paid() -> None:
         for a in audits2
         for d in net.devices
     ]
-    second = evaluate_storage(net.input(1, pings, audits2, prior), StorageParams())
+    second = evaluate_storage(net.input(1, pings, audits2, prior), rules())
     assert second.state["pieces"] == {} and {v.reason for v in second.verdicts} == {"ok"}
 
 
@@ -121,7 +120,7 @@ def test_late_earlier_or_foreign_renewals_and_bad_expiries_are_refused() -> None
         renewal(net, c, HOUR, 9 * HOUR, signer=STRANGER),  # not the segment's client
         renewal(net, d, HOUR, 30 * HOUR),  # past the window: the only piece left at its end
     ]
-    out = evaluate_storage(net.input(0, puts + bad_puts + past + renews, []), StorageParams())
+    out = evaluate_storage(net.input(0, puts + bad_puts + past + renews, []), rules())
     assert reasons(out, renews, RENEW) == [
         "storage.unknown_piece",
         "storage.renew_not_later",
@@ -146,7 +145,7 @@ def test_renewals_follow_the_model(first: int, events: list[tuple[int, int]]) ->
     net = make_net()
     (put,) = with_expiry(net, net.place(1, random.Random(5)), first)[:1]
     renews = [renewal(net, put, at, expires) for at, expires in events]
-    out = evaluate_storage(net.input(0, [put, *renews], []), StorageParams())
+    out = evaluate_storage(net.input(0, [put, *renews], []), rules())
     current, held, expected = first, True, []
     for report in sorted(renews, key=lambda r: (r.ts, r.report_id)):
         if held and current <= report.ts:
@@ -172,5 +171,5 @@ def test_a_renewal_in_the_same_second_as_its_put_comes_after_it() -> None:
     puts = with_expiry(net, net.place(1, random.Random(6)), 2 * HOUR)
     renews = [renewal(net, put, put.ts, 30 * HOUR) for put in puts]
     assert any(r.report_id < p.report_id for r, p in zip(renews, puts, strict=True))
-    out = evaluate_storage(net.input(0, puts + renews, []), StorageParams())
+    out = evaluate_storage(net.input(0, puts + renews, []), rules())
     assert set(reasons(out, renews, RENEW)) == {"ok"}

@@ -16,6 +16,11 @@ Rules (docs/storage.md):
   order with the puts, renewals and deletes): no longer owed in audits issued at or after it, no more
   byte-hours; a `storage.expired` note counts each provider's expired pieces and bytes; a
   `storage.renew` before the expiry moves it later (registry.py);
+- with `pieces_paid_by_receipts` (the default) a put or renewal counts only as far as the byte-hours
+  receipt it names pays: accepted this epoch or the previous one, paid by the segment's client to this
+  provider at the network's price, at least one hour of the piece, used by no other piece; the piece's
+  expiry is cut to the end of what it pays (a put without one gets that end), else `storage.unpaid_piece`
+  (paid.py). Receipts of this epoch that backed no piece are carried to the next epoch only (`receipts`);
 - pay: emission units = byte-hours of the pieces a provider held in the periods it was online, for eligible
   providers only: not disqualified, suspended or under review, online score ≥ `online_pay_threshold`
   (once `online_pay_windows` windows are complete), and no proven failure in the last `clean_epochs` epochs.
@@ -53,6 +58,7 @@ from opendepin.sectors.storage import merkle
 from opendepin.sectors.storage.audit import AUDIT, Due, Piece, due_for, striped_segments
 from opendepin.sectors.storage.gf256 import locate_wrong_shares
 from opendepin.sectors.storage.held import age_in_epochs, apply_returns, held_percent, returns_due, split_held
+from opendepin.sectors.storage.paid import ReceiptBook
 from opendepin.sectors.storage.params import StorageParams
 from opendepin.sectors.storage.registry import PieceRegistry
 from opendepin.sectors.storage.reports import DELETE, PING, PROOF, PUT, RENEW, piece_key
@@ -88,6 +94,8 @@ class EpochWork:
     outcomes: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(int)))
     expired: dict[str, list[int]] = field(default_factory=dict)
     """device → [pieces, bytes] that expired this epoch"""
+    book: ReceiptBook | None = None
+    """The byte-hours receipts that may still back a piece (None: pieces need no receipt)"""
 
     def note_expired(self, pieces: Sequence[Piece]) -> None:
         for piece in pieces:
@@ -219,6 +227,9 @@ def evaluate_storage(data: SectorInput, params: StorageParams) -> SectorOutcome:
     """The whole epoch (module docstring)."""
     registry = PieceRegistry.of(data.prior_state)
     work = EpochWork()
+    if params.pieces_paid_by_receipts:
+        work.book = ReceiptBook.of(data.usage, unpaid_receipts(data.usage, params), data.prior_state)
+    price = params.credits_per_gb_hour
     providers = {d: info for d, info in data.devices.items() if is_provider(info)}
     reps: dict[str, Reputation] = {
         d: Reputation.of(dict(data.prior_device_state.get(d) or {}), params) for d in providers
@@ -248,7 +259,7 @@ def evaluate_storage(data: SectorInput, params: StorageParams) -> SectorOutcome:
             if report.kind == DELETE:
                 reason, evidence = registry.check_delete(device, report.payload)
             elif report.kind == RENEW:
-                reason, evidence = registry.check_renew(device, report.payload)
+                reason, evidence = registry.check_renew(device, report.payload, work.book, price)
             else:
                 rep = reps.get(device)
                 put_count[device] += 1
@@ -260,7 +271,9 @@ def evaluate_storage(data: SectorInput, params: StorageParams) -> SectorOutcome:
                 elif put_count[device] > params.max_pieces_per_epoch:
                     reason, evidence = "storage.too_many_puts", {"max": params.max_pieces_per_epoch}
                 else:
-                    reason, evidence = registry.check_put(device, report.payload, report.ts, data.devices)
+                    reason, evidence = registry.check_put(
+                        device, report.payload, report.ts, data.devices, work.book, price
+                    )
             work.verdicts[report.report_id] = Verdict(report.report_id, reason, evidence)
         work.note_expired(registry.expire(before))
 
@@ -586,6 +599,8 @@ def finish(
         if len(pieces) <= params.repair_threshold:
             repair.append([segment, len(pieces), pieces[0].k, pieces[0].n])
     state = {**registry.to_state(), "repair": repair}
+    if work.book is not None and work.book.current:
+        state["receipts"] = work.book.to_state()
     device_state: dict[str, Mapping[str, Any] | None] = {
         d: rep.to_state()
         for d, rep in sorted(reps.items())

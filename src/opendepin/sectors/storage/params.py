@@ -85,6 +85,10 @@ class StorageParams(BaseModel):
     """Usage pays only receipts the provider countersigned after it stored or served the bytes
     (`[receipt, client signature, provider signature]`); the node refuses others. False: the client's
     signature alone (the simulator, whose providers are stand-in identities without keys)."""
+    pieces_paid_by_receipts: bool = True
+    """A put or renewal counts (registered, audited, paid byte-hours) only until the end of what the
+    byte-hours receipt it names pays: from the segment's client, to this provider, at this price, used by
+    no other piece (paid.py). False: puts need no receipt (the simulators, whose pieces are paid apart)."""
     held_schedule: tuple[tuple[int, int], ...] = ()
     """Held amounts by age: ((age in epochs below, percent held), …), ages increasing; 0 % past the last
     step. Empty: nothing held. Storj's schedule with daily epochs: ((90, 75), (180, 50), (270, 25))."""

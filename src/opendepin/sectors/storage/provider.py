@@ -310,6 +310,7 @@ class ProviderAgent:
             "client_sig": client_sig,
             "expires": expires,
             "expiry_sig": expiry_sig,
+            "receipt": receipt.receipt_id,
         }
         (registered,) = self.send(PUT, [payload])
         signature = self.key.sign(stored_message(segment, index, root, len(body), client).encode())
@@ -349,7 +350,13 @@ class ProviderAgent:
         if status["status"] != "accepted":
             self.store.update_meta(meta)
             raise HTTPException(402, {"reason": status["status"], "message": status["message"]})
-        payload = {"segment": segment, "piece": index, "expires": expires, "expiry_sig": expiry_sig}
+        payload = {
+            "segment": segment,
+            "piece": index,
+            "expires": expires,
+            "expiry_sig": expiry_sig,
+            "receipt": receipt.receipt_id,
+        }
         (registered,) = self.send(RENEW, [payload])
         return {
             "device_id": self.device_id,

@@ -13,6 +13,12 @@ Expiry (docs/storage.md, "Renewal and expiry"): a put may carry `expires` with t
 `storage.bad_expiry`); a `storage.renew` moves it later, signed the same way by the segment's client, for a
 piece the provider still holds (`storage.unknown_piece` once expired, `storage.renew_not_later` unless
 later than the current expiry). At its expiry the piece leaves the registry by itself (`expire`).
+
+Paid pieces (paid.py; docs/storage.md, "Paid pieces"): given a `ReceiptBook`, a put or renewal that passes
+every other rule also needs the byte-hours receipt it names (`receipt`), paid by the segment's client to this
+provider at the network's price for at least one hour of the piece; the piece is registered or renewed only
+until the end of what that receipt covers (`storage.unpaid_piece` otherwise), and the receipt backs no
+other piece.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from opendepin.identity.wallets import normalize_address
 from opendepin.sectors.base import DeviceInfo
 from opendepin.sectors.storage import eip191
 from opendepin.sectors.storage.audit import Piece
+from opendepin.sectors.storage.paid import UNPAID_PIECE, ReceiptBook, capped_expiry, paid_cover
 from opendepin.sectors.storage.reports import delete_message, expiry_message, piece_key, put_message
 
 PREFIX_ATTRIBUTE = "network_prefix"
@@ -110,9 +117,16 @@ class PieceRegistry:
         )
 
     def check_put(
-        self, device: str, payload: Mapping[str, Any], ts: int, devices: Mapping[str, DeviceInfo]
+        self,
+        device: str,
+        payload: Mapping[str, Any],
+        ts: int,
+        devices: Mapping[str, DeviceInfo],
+        book: ReceiptBook | None = None,
+        credits_per_gb_hour: int = 1,
     ) -> tuple[str, dict[str, Any]]:
-        """The reason for a put (`ok` registers it) and its evidence."""
+        """The reason for a put (`ok` registers it) and its evidence; with `book`, only as far as the
+        receipt it names pays (paid.py)."""
         segment, index = str(payload["segment"]), int(payload["piece"])
         k, n, size, root = int(payload["k"]), int(payload["n"]), int(payload["size"]), str(payload["root"])
         evidence: dict[str, Any] = {"segment": segment, "piece": index}
@@ -166,16 +180,48 @@ class PieceRegistry:
                     "other_piece": other.index,
                     "other_holder": other.device,
                 }
+        paid: dict[str, Any] = {}
+        if book is not None:
+            receipt_id = str(payload.get("receipt", ""))
+            receipt = book.get(receipt_id)
+            start = ts if receipt is None else min(ts, receipt.ts)
+            reason, paid = paid_cover(
+                receipt_id,
+                receipt,
+                device=device,
+                client=client,
+                size=size,
+                start=start,
+                credits_per_gb_hour=credits_per_gb_hour,
+            )
+            if reason == "ok" and paid["paid_until"] <= ts:
+                reason, paid = (
+                    UNPAID_PIECE,
+                    {**paid, "ts": ts, "problem": "the receipt's cover ended before the put"},
+                )
+            if reason != "ok":
+                return reason, {**evidence, **paid}
+            book.take(receipt_id)
+            signed, expires = expires, capped_expiry(expires, paid["paid_until"])
+            if signed != expires:
+                paid["signed_expires"] = signed
         if held is not None:
             self.remove(key)
             evidence["replaces"] = held.device
         self.add(Piece(key, segment, index, device, size, root, k, n, ts, expires))
         self.clients.setdefault(segment, client)
-        return "ok", {**evidence, "size": size, **({"expires": expires} if expires else {})}
+        return "ok", {**evidence, "size": size, **({"expires": expires} if expires else {}), **paid}
 
-    def check_renew(self, device: str, payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    def check_renew(
+        self,
+        device: str,
+        payload: Mapping[str, Any],
+        book: ReceiptBook | None = None,
+        credits_per_gb_hour: int = 1,
+    ) -> tuple[str, dict[str, Any]]:
         """A renewal is valid for a piece the device holds (not expired), to a later expiry, signed by the
-        segment's client; `ok` moves the piece's expiry."""
+        segment's client; `ok` moves the piece's expiry (with `book`: at most to the end of what the receipt
+        it names pays, counted from the current expiry; paid.py)."""
         segment, index, expires = str(payload["segment"]), int(payload["piece"]), int(payload["expires"])
         key = piece_key(segment, index)
         evidence: dict[str, Any] = {"segment": segment, "piece": index, "expires": expires}
@@ -187,9 +233,28 @@ class PieceRegistry:
         signer = recover_signer(expiry_message(segment, index, device, expires), bytes(payload["expiry_sig"]))
         if signer is None or signer != self.clients.get(segment):
             return "storage.bad_client_signature", {**evidence, "signer": signer, "signed": "expiry"}
+        paid: dict[str, Any] = {}
+        if book is not None:
+            receipt_id = str(payload.get("receipt", ""))
+            reason, paid = paid_cover(
+                receipt_id,
+                book.get(receipt_id),
+                device=device,
+                client=self.clients.get(segment),
+                size=held.size,
+                start=held.expires,
+                credits_per_gb_hour=credits_per_gb_hour,
+            )
+            if reason != "ok":
+                return reason, {**evidence, **paid, "current": held.expires}
+            book.take(receipt_id)
+            expires = capped_expiry(expires, paid["paid_until"])
+            evidence["expires"] = expires
+            if expires != int(payload["expires"]):
+                paid["signed_expires"] = int(payload["expires"])
         self.remove(key)
         self.add(replace(held, expires=expires))
-        return "ok", {**evidence, "previous": held.expires}
+        return "ok", {**evidence, "previous": held.expires, **paid}
 
     def check_delete(self, device: str, payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         """A delete is valid for a piece the device holds, signed by the segment's client."""

@@ -11,7 +11,8 @@
 
 A put may name when the piece expires (`expires`, with the client's signature over `expiry_message`): at
 that time the network drops it from the registry by itself (no more audits, no more byte-hours) and the
-provider may delete it; 0 never expires.
+provider may delete it; 0 never expires. A put and a renewal name the byte-hours receipt that pays for them
+(`receipt`): the network registers the piece only until the end of what that receipt pays (paid.py).
 """
 
 from __future__ import annotations
@@ -46,6 +47,9 @@ class PutPayload(BaseModel):
     expires: Annotated[int, Field(ge=0, le=2**40)] = 0
     """Unix time the piece expires at (0: never), with `expiry_sig`, the client's over `expiry_message`."""
     expiry_sig: Annotated[bytes, Field(max_length=65)] = b""
+    receipt: Annotated[str, Field(pattern=r"^([0-9a-f]{64})?$")] = ""
+    """The id of the byte-hours receipt that pays for the piece (empty: none; the network then does not
+    register it unless its rules need no receipt)."""
 
 
 class RenewPayload(BaseModel):
@@ -56,6 +60,8 @@ class RenewPayload(BaseModel):
     piece: Annotated[int, Field(ge=0, le=254)]
     expires: Annotated[int, Field(ge=1, le=2**40)]
     expiry_sig: Annotated[bytes, Field(min_length=65, max_length=65)]
+    receipt: Annotated[str, Field(pattern=r"^([0-9a-f]{64})?$")] = ""
+    """The id of the byte-hours receipt that pays for the hours from the current expiry to the new one."""
 
 
 class DeletePayload(BaseModel):
