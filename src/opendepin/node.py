@@ -158,6 +158,12 @@ class Node:
         records = [s.record for s in stored if s.record.kind in kinds]
         return sorted(records, key=lambda r: (r.received_at, r.report_id))
 
+    def sector_challenges(self, sector: str, since: int) -> Sequence[Challenge]:
+        return list(self.challenges.for_epoch(since, self.clock.now() + 1).get(sector, []))
+
+    def sector_device_state(self, sector: str) -> Mapping[str, Mapping[str, Any]]:
+        return self.store.prior_device_state(self.next_epoch).get(sector, {})
+
     def sector_usage(self, sector: str, since: int) -> Sequence[UsageRecord]:
         stored = self.store.usage_between(since, self.clock.now() + 1)
         records = [s.record for s in stored if s.record.sector == sector]

@@ -27,7 +27,7 @@ from opendepin.clock import SimulatedClock
 from opendepin.config import ConfigError, NetworkConfig, load_config
 from opendepin.explorer.chain import BackendChainView
 from opendepin.fleet.chain_actors import ChainActors
-from opendepin.fleet.market import UsageMarket
+from opendepin.fleet.market import TreasuryAccounts, UsageMarket
 from opendepin.fleet.services import NodeServices
 from opendepin.fleet.simulator import Fleet, FleetSpec, fleet_maker, read_fleet_secret
 from opendepin.identity.keystore import new_private_key
@@ -343,7 +343,8 @@ def run_network(
                 raise ConfigError("--usage-growth needs a chain: users burn tokens for data credits on it")
             market = UsageMarket(chain.backend, fleet, config, Fraction(str(options.usage_growth)))
         with BackgroundServer(node) as server, httpx.Client(base_url=server.url, timeout=120) as client:
-            services = NodeServices(client, node.current_challenge)
+            accounts = TreasuryAccounts(chain.backend, fleet) if chain is not None else None
+            services = NodeServices(client, node.current_challenge, accounts)
             onboarded = onboard_fleet(client, config, fleet)
             fleet.save(options.data_dir / "fleet.json")
             if chain is not None:

@@ -11,6 +11,10 @@ Rules (docs/architecture.md, "Users pay, providers earn"):
   per hour), one receipt per session, `ref` unique per user and session; the sector's simulation says
   what a session of so many credits delivers (the wireless sector: 24 bytes per credit); the device
   countersigns the receipt when its sector requires it (storage).
+
+`TreasuryAccounts` lends the same users to the sectors' simulations (fleet/services.py): a sector whose
+devices trade with users (compute: tenants' orders and escrow, providers' bonds) signs as a user or as the
+owner of one of its devices, and has them buy the credits it spends from the treasury, at the oracle price.
 """
 
 from __future__ import annotations
@@ -37,6 +41,41 @@ SESSIONS_PER_USER_HOUR = 4
 WAD = 10**18
 
 
+def user_wallets(fleet: Fleet, count: int) -> list[Wallet]:
+    """The fleet's `count` users (keys derived from the fleet secret, like every fleet key)."""
+    return [Wallet(compute_fleet_key(fleet.fleet_secret, f"user:{i}", SECP256K1_ORDER)) for i in range(count)]
+
+
+@dataclass
+class TreasuryAccounts:
+    """The fleet's users, and data credits bought with tokens the treasury (the operator) sells."""
+
+    backend: ChainBackend
+    fleet: Fleet
+    count: int = 3
+
+    def users(self) -> list[Wallet]:
+        return user_wallets(self.fleet, self.count)
+
+    def buy_credits(self, wallet: Wallet, credits: int) -> int:
+        """The treasury sells `wallet` the tokens `credits` data credits cost at the oracle price (the user
+        pays off chain), and `wallet` burns them: the credits bought, or 0 (no price, a stale price, an
+        empty treasury)."""
+        if credits <= 0 or self.backend.oracle_price_wad() is None:
+            return 0
+        usd = Decimal(credits) * Decimal(str(self.backend.dc_price_usd()))
+        try:
+            _, tokens = self.backend.quote_credits(usd)
+            operator = self.backend.keys.operator
+            if self.backend.balance_of(address_of(operator)) < tokens:
+                return 0
+            self.backend.fund(wallet.address, FUNDING_WEI)
+            self.backend.transfer_tokens(operator, wallet.address, tokens)
+            return self.backend.buy_credits(usd, buyer_key=wallet.private_key).credits
+        except ChainError:
+            return 0
+
+
 @dataclass
 class UsageMarket:
     """The users of a fleet and the credits they hold for the current epoch."""
@@ -57,10 +96,7 @@ class UsageMarket:
     epoch_figures: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.wallets = [
-            Wallet(compute_fleet_key(self.fleet.fleet_secret, f"user:{i}", SECP256K1_ORDER))
-            for i in range(self.users)
-        ]
+        self.wallets = user_wallets(self.fleet, self.users)
         sectors = load_sectors(self.network)
         self.metered = {name: c for name, p in sectors.items() if (c := p.usage_category())}
         self.countersigned = {name for name, p in sectors.items() if p.usage_countersigned()}

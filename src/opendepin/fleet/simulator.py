@@ -325,7 +325,8 @@ class Fleet:
                 up.setdefault(device.sector, []).append(device)
         reports: dict[int, list[SimReport]] = {}
         for name, members in sorted(up.items()):
-            view = SectorView(name, services)
+            owners = {d.owner_index: self.owner_of(d) for d in self.devices if d.sector == name}
+            view = SectorView(name, services, [owners[i] for i in sorted(owners)])
             indices = {d.index for d in members}
             for report in self.simulations[name].hour([self.sim_device(d) for d in members], hour_ts, view):
                 if report.device not in indices:

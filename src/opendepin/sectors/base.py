@@ -216,6 +216,13 @@ class SectorServices(Protocol):
         """`sector`'s accepted usage receipts received at or after `since`, by receive time (escrow deposits
         between epochs)."""
 
+    def sector_challenges(self, sector: str, since: int) -> Sequence[Challenge]:
+        """`sector`'s challenges issued from `since` (less its kinds' lookback) to now: with
+        `sector_device_state`, what an epoch ending now would be given (a book that is the engine's view)."""
+
+    def sector_device_state(self, sector: str) -> Mapping[str, Mapping[str, Any]]:
+        """Per device, the state `sector` stored for it as of the latest closed epoch."""
+
 
 @dataclass(frozen=True, slots=True)
 class SectorInput:
@@ -278,6 +285,25 @@ class SimServices(Protocol):
 
     def get(self, route: str) -> Any:
         """GET `route` of the sector's own API (mounted under /v1/sectors/NAME/) from the node: its JSON."""
+
+    def post(self, route: str, body: Mapping[str, Any]) -> Any:
+        """POST `body` as JSON to `route` of the sector's own API: its JSON (an error status raises)."""
+
+    def users(self) -> Sequence[str]:
+        """Addresses of the fleet's users (who pay for service in data credits); empty when the fleet runs
+        without a chain."""
+
+    def sign_text(self, address: str, message: str) -> bytes:
+        """An EIP-191 signature of `message` by `address`: one of `users()`, or the owner of one of the
+        sector's devices (what a user signs: orders, usage receipts; an owner: its own receipts). Any other
+        address raises KeyError."""
+
+    def buy_credits(self, address: str, credits: int) -> int:
+        """Have `address` (as `sign_text` allows) buy `credits` data credits with tokens the treasury sells
+        it, as the fleet's users do; returns the credits bought (0 without a chain or a fresh price)."""
+
+    def send_usage(self, receipts: Sequence[bytes]) -> Sequence[Mapping[str, Any]]:
+        """POST signed usage receipts (wire form) to the node's `/v1/usage`: its answer for each."""
 
 
 class SectorSimulation(ABC):
