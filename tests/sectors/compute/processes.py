@@ -48,7 +48,7 @@ def network_toml(genesis: int, epoch_s: int = 60) -> str:
         "length_seconds = 86400 ": f"length_seconds = {epoch_s} ",
         "lateness_seconds = 600": "lateness_seconds = 2",
         "bid_window_s = 30 ": "bid_window_s = 4 ",
-        "audit_period_s = 600 ": "audit_period_s = 10 ",
+        "audit_period_s = 3600 ": "audit_period_s = 10 ",
         "[sectors.compute.capacity]\nenabled = true": "[sectors.compute.capacity]\nenabled = false",
         "[sectors.compute.canary]      # small jobs with known answers\nenabled = true": (
             "[sectors.compute.canary]\nenabled = false"

@@ -114,18 +114,22 @@ def test_a_job_on_two_provider_processes_one_killed_mid_job(
     assert replacement["device"] == other_id and replacement["price"] == PRICES[1]
     assert [r["device"] for r in moved["results"]] == [other_id]
 
-    # the epoch holding the result's audit seed spot-checks it and pays it from escrow
-    settled = wait_for("the order paid at an epoch's close", lambda: detail()["status"] == "done", 150, live)
-    assert settled
+    # the epoch holding the result's audit seed spot-checks it and pays it from escrow: the stored escrow is
+    # the budget, less the paid run, plus the killed provider's deposit (the order deposit returned)
+    cost = PRICES[1] * UNITS
+    deposit = PRICES[0] * UNITS // 2  # 50 % of one run at the killed provider's price
+
+    def stored_escrow() -> bool:
+        account = httpx.get(f"{url}{SECTOR}/accounts/{TENANT.address}", timeout=10).json()
+        return bool(account["escrow"] == 2_000 - cost + deposit)
+
+    wait_for("the order paid at an epoch's close", stored_escrow, 150, live)
     paid = time.monotonic()
     final = detail()
-    cost = PRICES[1] * UNITS
     (lease_failed, lease_done) = final["leases"]
     assert lease_done["status"] == "done" and lease_done["paid_credits"] == cost
     assert lease_failed["status"] == "failed" and "paid_credits" not in lease_failed
-    deposit = PRICES[0] * UNITS // 2  # 50 % of one run at the killed provider's price
-    # escrow: the budget, less the paid run, plus the killed provider's deposit (the order deposit returned)
-    assert final["escrow"] == 2_000 - cost + deposit
+    assert final["status"] == "done" and final["escrow"] == 2_000 - cost + deposit
     epochs = httpx.get(f"{url}/v1/epochs", timeout=10).json()
     closed = epochs["epochs"] if isinstance(epochs, dict) else epochs
     number = max(int(e["number"]) for e in closed)

@@ -1,8 +1,10 @@
 """The compute sector's routes under `/v1/sectors/compute/`: rules, challenges, the order board, the book.
 
 The book between epochs is the engine's own view: the state of the latest closed epoch advanced by the
-reports and usage receipts received since, through the same `evaluate_compute` (spot checks and capacity
-judgements wait for the epoch, which has the audit seeds). Orders nobody has bid on yet live in the board of
+reports, usage receipts and challenges since, from the devices' stored state, through the same
+`evaluate_compute` (so a provider disqualified by a canary an hour ago wins no auction in the book either,
+and a result is spot-checked as soon as its audit seed exists). What it shows is what an epoch closing now
+would decide; only the closed epoch pays. Orders nobody has bid on yet live in the board of
 this process (a tenant's CLI re-posts its order if the node restarted); once bid on, an order is in every
 bid report and in the stored state.
 """
@@ -56,7 +58,15 @@ def build_router(services: SectorServices, sector: ComputeSector) -> APIRouter:
                 devices[device_id] = info
         # advanced to now and no further: what falls due in the next second (a lease failing, an order
         # reopening) is not shown before it happens, or a provider bidding on it would be early
-        data = SectorInput(EpochWindow(-1, since, max(since, now)), devices, reports, state, usage=usage)
+        data = SectorInput(
+            EpochWindow(-1, since, max(since, now)),
+            devices,
+            reports,
+            state,
+            challenges=list(services.sector_challenges(sector.name, since)),
+            prior_device_state=services.sector_device_state(sector.name),
+            usage=usage,
+        )
         outcome = evaluate_compute(data, params)
         return {
             "state": dict(outcome.state),
@@ -151,7 +161,9 @@ def build_router(services: SectorServices, sector: ComputeSector) -> APIRouter:
 
     @router.get("/orders")
     async def orders() -> dict[str, Any]:
-        """Orders open for bids (with the signed bytes a bid carries) and the book's orders by status."""
+        """Orders open for bids (with the signed bytes a bid carries) and the book's orders by status (an
+        order with active leases: each lease's device, next run and price, the order's bytes and its
+        tenant's escrow)."""
         now = services.now()
         current = await run_in_threadpool(book)
         window = params.market.bid_window_s
@@ -173,10 +185,17 @@ def build_router(services: SectorServices, sector: ComputeSector) -> APIRouter:
                         "bids_until": entry["opened"] + window,
                     }
                 )
-        book_rows = [
-            {"id": k, "status": v["status"], "tenant": v["tenant"], "leases": len(v["leases"])}
-            for k, v in sorted(current["state"]["orders"].items())
-        ]
+        accounts = current["state"]["accounts"]
+        book_rows = []
+        for k, v in sorted(current["state"]["orders"].items()):
+            row = {"id": k, "status": v["status"], "tenant": v["tenant"], "leases": len(v["leases"])}
+            active = [x for x in v["leases"] if x["status"] == "active"]
+            if active:  # what a provider needs to run its due runs without asking for each order
+                row["active"] = [
+                    {"device": x["device"], "run": x["committed"], "price": x["price"]} for x in active
+                ]
+                row["order_hex"], row["escrow"] = v["order"], accounts.get(v["tenant"], 0)
+            book_rows.append(row)
         return {"now": now, "open": open_bids, "book": book_rows, "as_of": current["state"].get("as_of")}
 
     @router.get("/orders/{order_id}")
