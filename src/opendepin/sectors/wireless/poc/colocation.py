@@ -11,7 +11,7 @@ fit (rural clusters with few honest neighbours).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -121,3 +121,43 @@ def fit_common_site(
     point = np.where((costs[0] <= costs[1])[:, None], candidates[0], candidates[1])
     gain = 2 * (compute_cost_at_assertions(devices.xy, pooled, sigma) - costs.min(axis=0))
     return CommonSite(owners, gain, used.astype(np.int64), point, spread[owners])
+
+
+@dataclass(frozen=True, slots=True)
+class GroupAssertions:
+    """Per device of a co-located group: the likelihood gain of the best member's assertion over its own
+    (0 for the member whose assertion explains the group's links best), and the links pooled."""
+
+    gain: FloatArray
+    links: IntArray
+
+
+def compare_group_assertions(
+    links: LinkTable, mask: BoolArray, devices: DeviceTable, labels: IntArray, trust: TrustParams
+) -> GroupAssertions:
+    """Which member of a group of radios standing together (`labels`: one label per group, groups of one
+    ignored) asserts where they stand? Wallets play no part: the links of every member with devices
+    outside the group are pooled (one voice per hotspot and counterpart device), and the robust fit cost
+    of the pooled links is computed with the whole group at each member's asserted location. A member's
+    gain is 2·(cost at its own assertion − the least cost over the members' assertions): near zero for the
+    member standing where it says, large for one asserting a spot the group's neighbours do not hear it
+    from, however few metres or hexes away that spot is."""
+    gain = np.zeros(devices.size)
+    pooled_links = np.zeros(devices.size, dtype=np.int64)
+    sizes = np.bincount(labels, minlength=devices.size)
+    members = np.flatnonzero(sizes[labels] >= 2)
+    if len(members) == 0:
+        return GroupAssertions(gain, pooled_links)
+    grouped = replace(devices, owner=labels.astype(np.int64))
+    groups = np.unique(labels[members])
+    pooled = gather_owner_links(links, mask, grouped, groups, trust)
+    sigma = trust.shadowing_sigma_db / (10 * trust.path_loss_exponent)
+    slot = np.searchsorted(groups, labels[members])
+    obs = pooled.obs
+    rows = Observations(obs.points[slot], obs.log_distance[slot], obs.weight[slot])
+    cost = compute_cost(devices.xy[members], rows, sigma)
+    best = np.full(len(groups), np.inf)
+    np.minimum.at(best, slot, cost)
+    gain[members] = 2 * (cost - best[slot])
+    pooled_links[members] = (obs.weight[slot] > 0).sum(axis=1)
+    return GroupAssertions(gain, pooled_links)

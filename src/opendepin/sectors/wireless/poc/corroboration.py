@@ -50,6 +50,8 @@ class Corroboration:
     """False when the epoch has no anchor (every factor is then 1 000 000)."""
     fresh: BoolArray
     """Linked devices whose component holds an anchor this epoch (what restarts the memory)."""
+    cut_off: BoolArray | None = None
+    """Devices whose component holds an anchor that only one radio connects them to (`compute_cut_off`)."""
 
 
 def compute_uncorroborated_ppm(share: float) -> int:
@@ -57,6 +59,78 @@ def compute_uncorroborated_ppm(share: float) -> int:
     it spells (0.05 → 50 000)."""
     exact = Fraction(str(share))
     return exact.numerator * PPM // exact.denominator
+
+
+def compute_cut_off(
+    size: int, left: IntArray, right: IntArray, anchor: BoolArray, max_piece: int
+) -> BoolArray:
+    """Hotspots that reach every anchor only through one radio: for each cut vertex (a radio whose removal
+    splits its component), the pieces it separates from all anchors; a piece of more than `max_piece`
+    hotspots is cut off, all of it (the largest anchor-free piece around a hotspot decides).
+
+    Corroboration must come over independent paths: one radio at the edge of honest coverage (a bridge)
+    that links itself to a ring beyond could otherwise lend the ring its component's anchor, however many
+    edges it forges (its edges are not independent: they all pass through it). A piece of up to
+    `max_piece` hotspots may hang on one radio (honest rural hotspots at the edge of coverage do), so a
+    bridge passes corroboration on to at most that many. An anchor is never such a cut: what it hears it
+    vouches for itself. Exact: integer depth-first search (Tarjan's
+    low-link) from each anchor in index order, over the deduplicated undirected graph."""
+    cut = np.zeros(size, dtype=bool)
+    if size == 0 or len(left) == 0:
+        return cut
+    a, b = np.minimum(left, right), np.maximum(left, right)
+    keys = np.unique((a * size + b)[a != b])
+    a, b = keys // size, keys % size
+    src = np.concatenate([a, b])
+    dst = np.concatenate([b, a])
+    order = np.lexsort((dst, src))
+    src, dst = src[order], dst[order]
+    start = np.searchsorted(src, np.arange(size + 1)).tolist()
+    neighbours = dst.tolist()
+    is_anchor = anchor.tolist()
+    disc = [-1] * size
+    low = [0] * size
+    below = [1] * size
+    anchors_below = [int(x) for x in is_anchor]
+    visit: list[int] = []
+    marks = [0] * (size + 1)
+    for root in np.flatnonzero(anchor).tolist():
+        if disc[root] >= 0:
+            continue
+        disc[root] = low[root] = len(visit)
+        visit.append(root)
+        stack = [(root, -1, start[root])]
+        while stack:
+            node, parent, at = stack[-1]
+            if at < start[node + 1]:
+                stack[-1] = (node, parent, at + 1)
+                other = neighbours[at]
+                if disc[other] < 0:
+                    disc[other] = low[other] = len(visit)
+                    visit.append(other)
+                    stack.append((other, node, start[other]))
+                elif other != parent:
+                    low[node] = min(low[node], disc[other])
+                continue
+            stack.pop()
+            if parent < 0:
+                continue
+            low[parent] = min(low[parent], low[node])
+            below[parent] += below[node]
+            anchors_below[parent] += anchors_below[node]
+            if (
+                low[node] >= disc[parent]
+                and not is_anchor[parent]
+                and anchors_below[node] == 0
+                and below[node] > max_piece
+            ):
+                marks[disc[node]] += 1
+                marks[disc[node] + below[node]] -= 1
+    running = 0
+    for position, node in enumerate(visit):
+        running += marks[position]
+        cut[node] = running > 0
+    return cut
 
 
 def compute_corroboration(
@@ -68,7 +142,9 @@ def compute_corroboration(
     remembered: BoolArray | None = None,
 ) -> Corroboration:
     """Components of the usable witness graph (edges `left[i]`–`right[i]`, owners ignored); a linked device
-    is corroborated iff its component holds an anchor, or it was corroborated at the same cell within the
+    is corroborated iff its component holds an anchor and no single radio cuts it, in a piece of more than
+    `corroboration_max_piece` hotspots, from every anchor (`compute_cut_off`), or it was corroborated at the
+    same cell within the
     last `corroboration_memory_epochs` (`remembered`). Unlinked devices earn no witness units anyway and
     keep factor 1. With no anchor in the epoch nothing is applied."""
     labels = compute_components(size, left, right)
@@ -77,13 +153,17 @@ def compute_corroboration(
     linked[right] = True
     sizes = np.bincount(labels, minlength=size)[labels] if size else np.zeros(0, dtype=np.int64)
     anchored = np.isin(labels, labels[anchor & linked]) if size else np.zeros(0, dtype=bool)
+    cut_off = compute_cut_off(size, left, right, anchor & linked, trust.corroboration_max_piece)
+    anchored &= ~cut_off
     applied = bool(trust.corroboration and (anchor & linked).any())
     low = compute_uncorroborated_ppm(trust.uncorroborated_share)
     fresh = anchored & linked
     if remembered is not None:
         anchored = anchored | remembered
     factor = np.where(applied & linked & ~anchored, low, PPM).astype(np.int64)
-    return Corroboration([int(v) for v in factor.tolist()], sizes.astype(np.int64), anchored, applied, fresh)
+    return Corroboration(
+        [int(v) for v in factor.tolist()], sizes.astype(np.int64), anchored, applied, fresh, cut_off
+    )
 
 
 def build_corroboration_notes(ids: list[str], result: Corroboration) -> list[DeviceNote]:
@@ -95,6 +175,9 @@ def build_corroboration_notes(ids: list[str], result: Corroboration) -> list[Dev
             {
                 "component_size": int(result.component_size[k]),
                 "anchors_in_component": 0,
+                **(
+                    {"cut_off_by_one_radio": True} if result.cut_off is not None and result.cut_off[k] else {}
+                ),
                 "factor_ppm": result.factor_ppm[k],
             },
         )

@@ -260,6 +260,7 @@ def evaluate_poc(data: SectorInput, params: PocParams) -> SectorOutcome:
     all_w = _merge_times(prior.get("last_witness", {}), last_w, horizon)
     all_b = _merge_times(prior.get("last_beacon", {}), last_b, horizon)
     active = compute_active(data.devices, all_w, all_b, data.window.end, params)
+    active = {device: trusted.colocated.get(device, cell) for device, cell in active.items()}
     scales = compute_hex_scales(active, params)
     counts = {params.beacon_category: beacon_counts, params.witness_category: witness_counts}
     contributions, notes = build_contributions(counts, scales, trusted.trust, params, trusted.corroboration)

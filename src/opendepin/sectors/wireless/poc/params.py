@@ -45,6 +45,7 @@ class TrustParams(_Frozen):
     too_close_sigma: Annotated[float, Field(gt=0)] = 4.0
     expected_hear_probability: Annotated[float, Field(gt=0, lt=1)] = 0.8
     silence_min_expected: Annotated[float, Field(gt=0)] = 4.0
+    silence_min_owners: Annotated[int, Field(ge=1, description="counterpart owners expected this epoch")] = 3
     silence_full_ratio: Annotated[float, Field(ge=0, le=1)] = 0.05
     silence_clear_ratio: Annotated[float, Field(ge=0, le=1)] = 0.2
     implausible_min_links: Annotated[int, Field(ge=1)] = 3
@@ -62,6 +63,7 @@ class TrustParams(_Frozen):
     colocation_min_devices: Annotated[int, Field(ge=2)] = 3
     colocation_min_spread_m: Annotated[float, Field(gt=0)] = 1_000.0
     colocation_max_ratio: Annotated[float, Field(gt=0, le=1)] = 0.25
+    colocation_min_displaced_share: Annotated[float, Field(ge=0, le=1)] = 0.5
     common_site_min_links: Annotated[int, Field(ge=3)] = 12
     common_site_max_links: Annotated[int, Field(ge=4)] = 256
     common_site_clear_gain: Annotated[float, Field(gt=0)] = 30.0
@@ -79,6 +81,9 @@ class TrustParams(_Frozen):
     )
     uncorroborated_share: Annotated[float, Field(ge=0, le=1)] = 0.05
     corroboration_memory_epochs: Annotated[int, Field(ge=1)] = 7
+    corroboration_max_piece: Annotated[
+        int, Field(ge=0, description="hotspots one radio may pass an anchor's corroboration on to")
+    ] = 4
     anchor_min_links: Annotated[int, Field(ge=1)] = 5
     anchor_surprise_clear: Annotated[float, Field(gt=0)] = 2.0
     anchor_surprise_full: Annotated[float, Field(gt=0)] = 3.0

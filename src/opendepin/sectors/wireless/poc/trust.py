@@ -24,7 +24,7 @@ import numpy as np
 
 from opendepin import detmath
 from opendepin.sectors.base import DeviceNote
-from opendepin.sectors.wireless.poc.colocation import fit_common_site
+from opendepin.sectors.wireless.poc.colocation import compare_group_assertions, fit_common_site
 from opendepin.sectors.wireless.poc.corroboration import (
     build_corroboration_notes,
     compute_anchor_evidence,
@@ -84,6 +84,9 @@ class TrustResult:
     state: dict[str, Any] = field(default_factory=dict)
     corroboration: dict[str, int] = field(default_factory=dict)
     """Devices paid less for lack of corroboration → factor in ppm (absent: 1 000 000)."""
+    colocated: dict[str, str] = field(default_factory=dict)
+    """Devices that links too loud for their assertions put within `too_close_m` of each other → the one
+    cell their group is counted in for HIP-17 (absent: the device's own asserted cell)."""
 
 
 def judge_links(links: LinkTable, devices: DeviceTable, trust: TrustParams) -> LinkJudgement:
@@ -305,6 +308,11 @@ def detect_link_physics(
     i_num, i_den = compute_explained_votes(
         links, direct, flags, devices, n_owners, trust.implausible_clear_share, robust=False
     )
+    # A too-close link says two radios stand together, not which of them lies about where: it blames
+    # nobody (the pair is counted in one cell for HIP-17 instead), so an honest hotspot next to one or two
+    # spoofers is not out-voted by their loud links.
+    if judged.too_close is not None:
+        direct = direct & ~judged.too_close
     surprise = np.minimum(
         compute_link_surprise(links.rssi_dbm, judged.expected_rssi_dbm, trust), trust.surprise_cap
     )
@@ -367,12 +375,18 @@ def detect_anchor_rssi(
 def detect_silence(
     devices: DeviceTable, beacons: BeaconTable, prior: Mapping[str, Any], trust: TrustParams, n_owners: int
 ) -> tuple[DetectorOutput, tuple[FloatArray, FloatArray]]:
-    """Share of expected neighbours (by the radio model) that really heard / were heard, per owner."""
+    """Share of expected neighbours (by the radio model) that really heard / were heard, per owner.
+
+    Applies when this epoch has `silence_min_owners` counterpart owners expected (carried evidence adds
+    weight, not independent neighbours: shadowing is static, so a neighbour silent once is silent again).
+    With p ≥ `expected_hear_probability` (0.8) per expected neighbour, two silent honest neighbours
+    happen 4 % of the time, three 0.8 %."""
     num, den, expected = compute_silence_votes(devices, beacons, trust, n_owners)
+    owners_now = den
     p_num, p_den = _carry(prior, devices.ids, "silence", trust.evidence_decay)
     num, den = num + p_num, den + p_den
     ratio = np.where(den > 0, _mean(num, den), 1.0)
-    applies = (den >= 2) & (expected >= trust.silence_min_expected)
+    applies = (owners_now >= trust.silence_min_owners) & (expected >= trust.silence_min_expected)
     factor = np.where(applies, compute_ramp(ratio, trust.silence_clear_ratio, trust.silence_full_ratio), 1.0)
     return DetectorOutput("silence", ratio, factor, {"owners": den, "expected_links": expected}), (num, den)
 
@@ -408,16 +422,28 @@ def compute_spread(points: FloatArray, groups: IntArray, n_groups: int) -> tuple
 def detect_colocation(
     fit: PositionFit, devices: DeviceTable, trust: TrustParams, n_owners: int
 ) -> DetectorOutput:
-    """One owner's hotspots assert spread-out places but the radio puts them together (HIP-17 gaming)."""
+    """One owner's hotspots assert spread-out places but the radio puts them together (HIP-17 gaming).
+
+    The radio must also put at least `colocation_min_displaced_share` of them `geometry_min_offset_m` or
+    more from their own assertions with a fit gain of `geometry_clear_gain` or more (the same evidence
+    the geometry detector starts to act on): fits of few links shrink toward their neighbours' centroid, so
+    three honest hotspots asserted ~1 km apart looked gathered (radio spread 140 m for 1,036 m asserted)
+    without the radio evidence putting any of them anywhere else with confidence."""
     located = np.flatnonzero(fit.links >= trust.geometry_min_links)
     owners = devices.owner[located]
     asserted, counts = compute_spread(devices.xy[located], owners, n_owners)
     fitted, _ = compute_spread(fit.position[located], owners, n_owners)
     ratio = np.divide(fitted, asserted, out=np.ones(n_owners), where=asserted > 0)
+    moved = (fit.offset_m[located] >= trust.geometry_min_offset_m) & (
+        fit.gain[located] >= trust.geometry_clear_gain
+    )
+    displaced = np.bincount(owners, weights=moved.astype(np.float64), minlength=n_owners)
+    displaced_share = np.divide(displaced, counts, out=np.zeros(n_owners), where=counts > 0)
     bad = (
         (counts >= trust.colocation_min_devices)
         & (asserted >= trust.colocation_min_spread_m)
         & (ratio <= trust.colocation_max_ratio)
+        & (displaced_share >= trust.colocation_min_displaced_share)
     )
     return DetectorOutput(
         "owner_colocated",
@@ -551,12 +577,31 @@ def compute_trust(
     corroborated = compute_corroboration(
         devices.size, links.beaconer[usable], links.witness[usable], anchor, trust, left_before > 0
     )
-    exempt = corroborated.anchored if corroborated.applied else None
+    # With corroboration applied, a closed community is the reward policy's business, not an accusation:
+    # an anchored component is not closed, and an unanchored one is paid `uncorroborated_share` already
+    # (small honest groups of two or three owners that no anchor reaches were flagged as communities).
+    exempt = np.ones(devices.size, dtype=bool) if corroborated.applied else None
     community, owner = detect_structure(links, usable, devices, trust, n_owners, exempt)
     geometry, geometry_carry, fit = detect_geometry(links, usable, devices, prior, trust)
     colocated = detect_colocation(fit, devices, trust, n_owners)
     common_site = detect_common_site(links, usable, devices, trust, n_owners)
-    detectors = [implausible, surprise, silence, geometry, colocated, common_site, community, owner, anchored]
+    close = judged.too_close if judged.too_close is not None else np.zeros(links.size, dtype=bool)
+    colocated_cells, group_size, group_label = compute_colocated_cells(
+        devices.size, links.beaconer[close], links.witness[close], devices.cells
+    )
+    displaced = detect_displaced(links, usable & ~close, devices, group_label, trust)
+    detectors = [
+        implausible,
+        surprise,
+        silence,
+        geometry,
+        colocated,
+        common_site,
+        community,
+        owner,
+        anchored,
+        displaced,
+    ]
     factor = np.min(np.stack([d.factor for d in detectors]), axis=0) if devices.size else np.ones(0)
     contagion = detect_owner_contagion(factor, devices, trust, n_owners)
     detectors.append(contagion)
@@ -579,11 +624,66 @@ def compute_trust(
             entry["corroborated_left"] = int(left_now[index])
             if devices.cells is not None:
                 entry["cell"] = devices.cells[index]
+    for index, cell in sorted(colocated_cells.items()):
+        notes.append(
+            DeviceNote(
+                devices.ids[index],
+                COLOCATED,
+                {"group_size": int(group_size[index]), "counted_in_cell": cell},
+            )
+        )
     return TrustResult(
         dict(zip(devices.ids, trust_ppm, strict=True)),
         notes,
         state,
         {d: f for d, f in zip(devices.ids, corroborated.factor_ppm, strict=True) if f < PPM},
+        {devices.ids[index]: cell for index, cell in colocated_cells.items()},
+    )
+
+
+COLOCATED = "trust.colocated_by_rssi"
+"""Note on a device counted in another cell for HIP-17 because its radio stands by another's."""
+
+
+def compute_colocated_cells(
+    size: int, left: IntArray, right: IntArray, cells: list[str] | None
+) -> tuple[dict[int, str], IntArray]:
+    """Groups of devices joined by too-close links (louder than `too_close_sigma` of lucky shadowing allows
+    at `too_close_m`): whatever they assert, their radios stand together, so they provide one place's
+    coverage and HIP-17 counts them in one cell, the smallest cell any member asserts (a deterministic
+    choice; every member is counted there). Spoofing into a neighbouring hex then gains no hex of one's
+    own, whatever the distance moved: the honest radio next to the spoofer hears it too loud.
+
+    Returns (device index → cell, for members of groups of two or more; group size per device; group
+    label per device)."""
+    labels = compute_components(size, left, right)
+    if cells is None or len(left) == 0:
+        return {}, np.ones(size, dtype=np.int64), labels
+    sizes = np.bincount(labels, minlength=size)[labels]
+    best: dict[int, str] = {}
+    for index in np.flatnonzero(sizes >= 2).tolist():
+        label = int(labels[index])
+        if label not in best or cells[index] < best[label]:
+            best[label] = cells[index]
+    grouped = np.flatnonzero(sizes >= 2).tolist()
+    return {index: best[int(labels[index])] for index in grouped}, sizes.astype(np.int64), labels
+
+
+def detect_displaced(
+    links: LinkTable, usable: BoolArray, devices: DeviceTable, labels: IntArray, trust: TrustParams
+) -> DetectorOutput:
+    """A member of a co-located group (radios that too-close links put together) whose assertion the
+    group's pooled links explain worse than another member's: the gain ramps trust like the geometry
+    detector's (the same likelihood scale), from `geometry_min_links` pooled links. Sub-kilometre and
+    sub-hex moves are judged here without any distance threshold: the honest radio next to a spoofer
+    fixes where the pair stands."""
+    compared = compare_group_assertions(links, usable, devices, labels, trust)
+    applies = compared.links >= trust.geometry_min_links
+    factor = np.where(
+        applies, compute_ramp(compared.gain, trust.geometry_clear_gain, trust.geometry_full_gain), 1.0
+    )
+    return DetectorOutput(
+        "colocated_displaced", compared.gain, factor, {"pooled_links": compared.links.astype(np.float64)}
     )
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import numpy.typing as npt
 
 from opendepin.sectors.wireless.poc.geo import pairs_within
-from opendepin.sectors.wireless.sim.fleet import Fleet
+from opendepin.sectors.wireless.sim.fleet import Fleet, Policy
 from opendepin.sectors.wireless.sim.propagation import RadioPhysics
 
 IntArray = npt.NDArray[np.int64]
@@ -34,7 +34,8 @@ def build_radio_links(fleet: Fleet, physics: RadioPhysics, rng: np.random.Genera
     """Pairs of real radios closer than the maximum range; symmetric log-normal shadowing per pair.
 
     A virtual group (`Fleet.virtual`: a faithful ring without radios) gets the links its members would have
-    among themselves if they stood at their assertions, and none with anyone else.
+    among themselves if they stood at their assertions, and none with anyone else; a real radio of the same
+    group that forges physically (a bridge) gets its links with the ring's virtual members too.
     """
     radios = np.flatnonzero(fleet.has_radio)
     radius = physics.max_range_m(2 * float(fleet.gain_dbi.max()))
@@ -42,10 +43,13 @@ def build_radio_links(fleet: Fleet, physics: RadioPhysics, rng: np.random.Genera
     src, dst = radios[left], radios[right]
     virtual = np.flatnonzero(fleet.virtual)
     if len(virtual):
-        v_left, v_right = pairs_within(fleet.real_xy[virtual], radius)
-        same = fleet.group[virtual[v_left]] == fleet.group[virtual[v_right]]
-        src = np.concatenate([src, virtual[v_left[same]]])
-        dst = np.concatenate([dst, virtual[v_right[same]]])
+        rings = np.isin(fleet.group, fleet.group[virtual]) & (fleet.group >= 0)
+        members = np.flatnonzero(fleet.virtual | (rings & (fleet.policy == Policy.FORGE_PHYSICAL)))
+        v_left, v_right = pairs_within(fleet.real_xy[members], radius)
+        same = fleet.group[members[v_left]] == fleet.group[members[v_right]]
+        same &= fleet.virtual[members[v_left]] | fleet.virtual[members[v_right]]
+        src = np.concatenate([src, members[v_left[same]]])
+        dst = np.concatenate([dst, members[v_right[same]]])
     n = fleet.size
     keys = np.minimum(src, dst) * n + np.maximum(src, dst)
     unique, inverse = np.unique(keys, return_inverse=True)

@@ -18,10 +18,13 @@ NOT_SUSPICION = frozenset(
         "witness.implausible_link",
         "witness.too_close",
         "witness.too_close_by_rssi",
+        "witness.rssi_too_strong",
     }
 )
 """Reasons about activity, selection or link physics, not blame (a relayed witness's hearer is a victim;
-hotspots in one building are too close to witness each other, and are paid for what they do witness)."""
+hotspots in one building are too close to witness each other, and are paid for what they do witness; a
+witness louder than free space allows at the asserted distance says that one end lies about where it
+stands, not which: an honest hotspot hearing a neighbour that asserts a spot 600 m away is its victim)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,9 +26,10 @@ FAITHFUL_RING = "faithful-ring"
 WALLET_SPLIT = "wallet-split"
 HEX_SPOOF = "hex-spoof"
 LATE_CHEATER = "late-cheater"
+BRIDGED_RING = "bridged-ring"
 ADVERSARY_KINDS = (GPS_SPOOF, WITNESS_RING, BEACON_RELAY, HEX_CLUSTER, WALLET_FARM)
 """The first seven scenarios' cheats (as Helium saw them)."""
-INFORMED_KINDS = (FAITHFUL_RING, WALLET_SPLIT, HEX_SPOOF, LATE_CHEATER)
+INFORMED_KINDS = (FAITHFUL_RING, WALLET_SPLIT, HEX_SPOOF, LATE_CHEATER, BRIDGED_RING)
 """Attackers built from the public docs: they know the rules, the radio model and the detectors."""
 ADAPTIVE = "adaptive"
 """Not a fleet: the runner's adversary that tries every strategy on a pilot network and plays the best."""
@@ -182,6 +183,46 @@ def add_faithful_rings(builder: FleetBuilder, count: int) -> None:
         added += size
 
 
+def add_bridged_rings(builder: FleetBuilder, count: int) -> None:
+    """Faithful rings joined to the honest graph by one real radio each: the bridge stands 1.5–3 km from
+    the nearest honest radio (so they hear each other truly) on the way to the spot farthest from every
+    radio, and its ring of 8–15 virtual hotspots lies 1.5–2.5 km beyond it (within 1.2 km of that spot);
+    the bridge forges its links with its ring faithfully (true physics at the asserted distances), one
+    or two hotspots per wallet."""
+    added = 0
+    while added < count:
+        size, group = min(int(builder.rng.integers(9, 17)), count - added), builder.new_group()
+        far = np.array(remote_place(builder))
+        honest = np.array(
+            [
+                p
+                for p, r, role in zip(builder.real, builder.radio, builder.roles, strict=True)
+                if r and role == HONEST
+            ]
+        ).reshape(-1, 2)
+        near = honest[int(np.argmin(((honest - far) ** 2).sum(axis=1)))] if len(honest) else far
+        heading = far - near
+        unit = heading / max(float(np.sqrt((heading**2).sum())), 1.0)
+        bridge = _clip(builder, *(near + unit * builder.rng.uniform(1_500.0, 3_000.0)))
+        builder.add(
+            BRIDGED_RING, f"bridge-{group}", bridge, bridge, policy=Policy.FORGE_PHYSICAL, group=group
+        )
+        centre = np.array(bridge) + unit * builder.rng.uniform(1_500.0, 2_500.0)
+        for k in range(size - 1):
+            dx, dy = _offset(builder.rng, 0.0, 1_200.0)
+            spot = _clip(builder, centre[0] + dx, centre[1] + dy)
+            builder.add(
+                BRIDGED_RING,
+                f"bring-{group}-{k // 2 if builder.rng.random() < 0.5 else k}",
+                spot,
+                spot,
+                radio=False,
+                policy=Policy.FORGE_PHYSICAL,
+                group=group,
+            )
+        added += size
+
+
 def add_wallet_split(builder: FleetBuilder, count: int) -> None:
     """One operator's radios racked at one site, split over ~50 wallets, asserting spots 1.5–5 km around;
     forging each other's witnesses faithfully at the asserted distances."""
@@ -254,6 +295,7 @@ ADDERS: dict[str, Callable[[FleetBuilder, int], None]] = {
     WALLET_SPLIT: add_wallet_split,
     HEX_SPOOF: add_hex_spoofers,
     LATE_CHEATER: add_late_cheaters,
+    BRIDGED_RING: add_bridged_rings,
 }
 SCENARIOS: dict[str, tuple[str, ...]] = {
     "honest": (),
