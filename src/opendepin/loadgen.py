@@ -156,7 +156,7 @@ class LoadFleet:
         self.payloads = self._payloads(int(now))
         self.senders = [d for d in self.fleet.devices if self.payloads.get(d.index)]
         self._turn: dict[int, int] = {}
-        self._cursor = 0
+        self._cursors: dict[tuple[int, int], int] = {}
 
     def _payloads(self, now: int) -> dict[int, list[tuple[str, dict[str, Any]]]]:
         """Device index → the (kind, payload)s its sector's simulation has it send in the current hour
@@ -177,10 +177,15 @@ class LoadFleet:
     def onboarding_requests(self) -> list[dict[str, Any]]:
         return [self.fleet.onboarding_request(self.network.name, d) for d in self.fleet.devices]
 
-    def next_device(self) -> FleetDevice:
-        device = self.senders[self._cursor % len(self.senders)]
-        self._cursor += 1
-        return device
+    def next_device(self, lane: int = 0, lanes: int = 1) -> FleetDevice:
+        """The next device, in turn, of those in `lane` of `lanes` (devices dealt to lanes by position): a
+        lane is one sender whose requests go one at a time, so a device's reports arrive in seq order (two
+        requests in flight with reports of one device could be stored in either order, and the older
+        refused as a replay)."""
+        mine = self.senders[lane::lanes]
+        cursor = self._cursors.get((lane, lanes), 0)
+        self._cursors[(lane, lanes)] = cursor + 1
+        return mine[cursor % len(mine)]
 
     def sign(self, device: FleetDevice, ts: int) -> tuple[str, bytes]:
         """The device's next report, signed now: (report id, wire bytes)."""
@@ -240,8 +245,10 @@ async def run_http(
     progress: Callable[[LoadStats], None] | None = None,
     every: float = 1.0,
 ) -> LoadStats:
-    """Send `rate × duration` reports over HTTP in batches, `connections` requests in flight."""
+    """Send `rate × duration` reports over HTTP in batches, `connections` requests in flight, each
+    connection sending the reports of its own share of the devices (their order kept)."""
     total = int(spec.rate * spec.duration)
+    lanes = max(1, min(spec.connections, len(fleet.senders)))
     queue: asyncio.Queue[list[float] | None] = asyncio.Queue()
     stats.started = time.monotonic()
     pacer = Pacer(spec.rate, total, stats.started)
@@ -252,7 +259,7 @@ async def run_http(
             for start in range(0, len(due), spec.batch):
                 await queue.put(due[start : start + spec.batch])
             await asyncio.sleep(min(0.02, max(0.001, 1 / spec.rate)))
-        for _ in range(spec.connections):
+        for _ in range(lanes):
             await queue.put(None)
 
     async def report() -> None:
@@ -260,10 +267,10 @@ async def run_http(
             await asyncio.sleep(every)
             progress(stats)
 
-    async def send() -> None:
+    async def send(lane: int) -> None:
         while (due := await queue.get()) is not None:
             ts = int(time.time())
-            wires = [fleet.sign(fleet.next_device(), ts)[1] for _ in due]
+            wires = [fleet.sign(fleet.next_device(lane, lanes), ts)[1] for _ in due]
             stats.sent += len(wires)
             try:
                 answer = await client.post(
@@ -285,7 +292,7 @@ async def run_http(
 
     ticker = asyncio.ensure_future(report())
     try:
-        await asyncio.gather(produce(), *(send() for _ in range(spec.connections)))
+        await asyncio.gather(produce(), *(send(lane) for lane in range(lanes)))
     finally:
         ticker.cancel()
     if progress is not None:

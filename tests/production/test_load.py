@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from opendepin.cli import app
 from opendepin.clock import SystemClock
 from opendepin.config import MakerConfig, NetworkConfig
-from opendepin.loadgen import LoadSpec, Pacer, maker_address, percentile, run_load
+from opendepin.loadgen import LoadFleet, LoadSpec, Pacer, maker_address, percentile, run_load
 from opendepin.node import Node
 from opendepin.server import BackgroundServer
 from opendepin.store.sqlite import SQLiteStore
@@ -45,6 +45,21 @@ def test_pacer_and_percentiles() -> None:
     assert percentile([3.0, 1.0, 2.0, 4.0], 0.5) == 2.0
     assert percentile([float(i) for i in range(1, 101)], 0.99) == 99.0
     assert percentile([7.0], 0.99) == 7.0
+
+
+def test_each_device_is_sent_by_one_lane_only() -> None:
+    """Two requests in flight with reports of one device could be stored in either order (the older then
+    refused as a replay): each connection sends its own share of the devices."""
+    config = NetworkConfig(makers=[MakerConfig(name="load", address=maker_address(SEED))])
+    fleet = LoadFleet(LoadSpec(devices=10, rate=1.0, duration=1.0, seed=SEED), config)
+    lanes = [{fleet.next_device(lane, 3).index for _ in range(30)} for lane in range(3)]
+    assert sorted(len(lane) for lane in lanes) == [3, 3, 4]
+    assert set.union(*lanes) == {d.index for d in fleet.senders} and not (
+        lanes[0] & lanes[1] | lanes[1] & lanes[2]
+    )
+    device = fleet.senders[0]
+    first, second = fleet.sign(device, 100), fleet.sign(device, 100)
+    assert first[0] != second[0]  # a fresh seq each time
 
 
 def test_every_report_sent_is_answered_and_stored_once(served: tuple[Node, str, Path]) -> None:
