@@ -7,7 +7,7 @@ from typing import Any
 from opendepin.sectors.compute.challenges import spot_units
 from opendepin.sectors.compute.evaluate import evaluate_compute
 from opendepin.sectors.compute.params import ComputeParams
-from opendepin.sectors.compute.reports import BID
+from opendepin.sectors.compute.reports import BID, UNBOND
 from tests.sectors.compute.helpers import (
     T0,
     TENANT,
@@ -17,6 +17,7 @@ from tests.sectors.compute.helpers import (
     make_order,
     provider,
     receipt,
+    report,
     result,
 )
 
@@ -314,3 +315,54 @@ def test_canaries_known_answers_wrong_answers_and_silence() -> None:
     assert out.verdicts[1].evidence["wrong_units"] == [1]
     missed = {n.device_id for n in out.notes if n.reason == "compute.canary_missed"}
     assert missed == {"dev2", "dev3"}  # they never answered their own (dev1 answered, wrongly: a fraud)
+
+
+def test_a_bond_is_withdrawn_after_the_notice_never_under_a_lease_and_stays_slashable() -> None:
+    """unbond: at most the free bond; the amount bids nothing; released to the owner's escrow at the first
+    epoch end after the notice, once no bid or lease holds the bond; slashes in the meantime come first."""
+    notice = PARAMS.market.unbond_notice_s
+    signed = make_order(units=4, deadline_s=600)
+    bond = [receipt(DEVICES[1].owner, "dev1", 1_000, "bond:dev1", T0)]
+    reports = [
+        report(UNBOND, "dev1", T0 + 1, {"amount": 1_001}),  # more than the bond
+        report(UNBOND, "dev1", T0 + 2, {"amount": 900}),
+        bid("dev1", T0 + 3, signed, 60, 120),  # 100 free: refused
+        report(UNBOND, "dev1", T0 + 4, {"amount": 50}),
+        bid("dev1", T0 + 5, signed, 25, 50),  # 50 free: the lease; it never delivers (due T0+630)
+    ]
+    first = evaluate_compute(epoch(DEVICES, reports, bond + funded(1_000)), PARAMS)
+    assert reasons(first) == [
+        "compute.unbond_refused",
+        "ok",
+        "compute.insufficient_bond",
+        "ok",
+        "ok",
+    ]
+    assert first.verdicts[0].evidence == {"amount": 1_001, "free_bond": 1_000}
+    assert first.verdicts[1].evidence["release_after"] == T0 + 2 + notice
+    # the deadline miss slashed the 50 deposit; nothing is released before the notice ends
+    assert first.state["bonds"]["dev1"] == 950
+    assert first.state["unbonding"]["dev1"] == [
+        [900, T0 + 2, DEVICES[1].owner],
+        [50, T0 + 4, DEVICES[1].owner],
+    ]
+    assert not [n for n in first.notes if n.reason == "compute.unbonded"]
+    # an epoch ending after the notice: both withdrawals move to the owner's escrow, at most the bond left
+    later = T0 + 86_400 * (1 + notice // 86_400)
+    second = evaluate_compute(epoch(DEVICES, [], state=first.state, start=later, challenges=[]), PARAMS)
+    released = [n.evidence for n in second.notes if n.reason == "compute.unbonded"]
+    assert [(e["asked"], e["released"]) for e in released] == [(900, 900), (50, 50)]
+    assert second.state["bonds"]["dev1"] == 0 and "dev1" not in second.state["unbonding"]
+    assert second.state["accounts"][DEVICES[1].owner] == 950
+
+
+def test_a_withdrawal_waits_while_the_provider_holds_a_lease() -> None:
+    notice = 3_600
+    params = ComputeParams.model_validate({"market": {"unbond_notice_s": notice}})
+    signed = make_order(units=4, deadline_s=86_400)
+    bond = [receipt(DEVICES[1].owner, "dev1", 1_000, "bond:dev1", T0)]
+    reports = [bid("dev1", T0 + 1, signed, 25, 50), report(UNBOND, "dev1", T0 + 40, {"amount": 950})]
+    out = evaluate_compute(epoch(DEVICES, reports, bond + funded(1_000)), params)
+    assert reasons(out) == ["ok", "ok"]
+    assert out.state["bonds"]["dev1"] == 1_000 and out.state["unbonding"]["dev1"][0][0] == 950
+    assert not [n for n in out.notes if n.reason == "compute.unbonded"]  # the lease holds 50 of it

@@ -30,6 +30,10 @@ before a report of the same second):
   (challenges.shown_speed: unbiased whatever the claim);
 - canaries: a share of providers gets a small job with a known answer each period (challenges.py); a wrong
   answer is `compute.canary_missed` (fraud weight), none by the deadline too (failure weight);
+- bonds: a provider withdraws with `compute.unbond` (at most its free bond, else
+  `compute.unbond_refused`); the amount bids nothing from then on and stays slashable, and moves to the
+  owner's escrow account (credits for orders: receipts burned them on chain) at the first epoch end
+  `unbond_notice_s` after, once the provider holds no live bid and no active lease (`compute.unbonded`);
 - reputation: the decayed Beta score (reputation.py) records every verified run, capacity answer and
   failure (fraud weighs `fraud_weight`); a provider at or below `dq_ppm` is disqualified for good
   (`compute.disqualified`): its bids are refused, its active leases fail and are auctioned again, and it
@@ -76,7 +80,7 @@ from opendepin.sectors.compute.jobs import JobSpec, run_job, run_unit
 from opendepin.sectors.compute.merkle import bisect, outputs_root, unit_hash
 from opendepin.sectors.compute.orders import Order, OrderError, compute_order_id, decode_order, parse_order
 from opendepin.sectors.compute.params import ComputeParams
-from opendepin.sectors.compute.reports import BID, RESULT
+from opendepin.sectors.compute.reports import BID, RESULT, UNBOND
 from opendepin.sectors.compute.reports import CANARY as CANARY_REPORT
 from opendepin.sectors.compute.reports import CAPACITY as CAPACITY_REPORT
 from opendepin.sectors.compute.reputation import Reputation
@@ -534,7 +538,7 @@ class Epoch:
             return self.verdict(report, "compute.duplicate_bid", {"order": order_id})
         if len(entry["bids"]) >= m.max_bids_per_order:
             return self.verdict(report, "compute.too_many_bids", {"max": m.max_bids_per_order})
-        free = self.state["bonds"].get(device.device_id, 0) - self.locked(device.device_id)
+        free = self.free_bond(device.device_id)
         if free < p["deposit"]:
             return self.verdict(
                 report, "compute.insufficient_bond", {"free_bond": free, "deposit": p["deposit"]}
@@ -545,6 +549,50 @@ class Epoch:
         )
         self.verdict(report, OK, {"order": order_id, "price": p["price"], "deposit": p["deposit"]})
         return None
+
+    # --- bond withdrawal ------------------------------------------------------------------------------
+    def unbonding(self, device: str) -> int:
+        return sum(request[0] for request in self.state["unbonding"].get(device, []))
+
+    def free_bond(self, device: str) -> int:
+        """Rule: what a device's bond can still lock: the bond less the deposits of its live bids and active
+        leases and less what it asked to withdraw."""
+        return self.state["bonds"].get(device, 0) - self.locked(device) - self.unbonding(device)
+
+    def unbond(self, report: ReportRecord) -> None:
+        """Rule: a provider asks to withdraw at most its free bond; the amount bids nothing from now on."""
+        amount, device = report.payload["amount"], self.data.devices[report.device_id]
+        free = self.free_bond(device.device_id)
+        if amount > free:
+            return self.verdict(report, "compute.unbond_refused", {"amount": amount, "free_bond": free})
+        requests = self.state["unbonding"].setdefault(device.device_id, [])
+        requests.append([amount, report.received_at, device.owner])
+        release = report.received_at + self.params.market.unbond_notice_s
+        self.verdict(report, OK, {"amount": amount, "release_after": release})
+        return None
+
+    def release_bonds(self) -> None:
+        """Rule: at an epoch's end, a withdrawal asked for at least `unbond_notice_s` before moves to the
+        owner's escrow account, if the provider holds no live bid and no active lease (else it waits); what
+        was slashed in the meantime is not there to move (at most the bond left)."""
+        end, notice = self.data.window.end, self.params.market.unbond_notice_s
+        for device in sorted(self.state["unbonding"]):
+            if self.locked(device):
+                continue
+            waiting = []
+            for amount, asked, owner in self.state["unbonding"][device]:
+                if asked + notice > end:
+                    waiting.append([amount, asked, owner])
+                    continue
+                released = min(amount, self.state["bonds"].get(device, 0))
+                self.state["bonds"][device] = self.state["bonds"].get(device, 0) - released
+                self.state["accounts"][owner] = self.state["accounts"].get(owner, 0) + released
+                evidence = {"asked": amount, "released": released, "asked_at": asked, "owner": owner}
+                self.note(device, "compute.unbonded", evidence)
+            if waiting:
+                self.state["unbonding"][device] = waiting
+            else:
+                del self.state["unbonding"][device]
 
     def result(self, report: ReportRecord) -> None:
         p = report.payload
@@ -822,7 +870,15 @@ class Epoch:
 def evaluate_compute(data: SectorInput, params: ComputeParams) -> SectorOutcome:
     """The epoch (see the module docstring)."""
     state = copy.deepcopy(dict(data.prior_state))
-    for key, empty in (("accounts", {}), ("bonds", {}), ("orders", {}), ("pending", []), ("take", 0)):
+    empty_state = (
+        ("accounts", {}),
+        ("bonds", {}),
+        ("orders", {}),
+        ("pending", []),
+        ("take", 0),
+        ("unbonding", {}),
+    )
+    for key, empty in empty_state:
         state.setdefault(key, empty)
     state["as_of"] = data.window.end
     work = Epoch(data, params, state, now=data.window.start)
@@ -842,10 +898,12 @@ def evaluate_compute(data: SectorInput, params: ComputeParams) -> SectorOutcome:
         report = event
         if report.device_id not in data.devices:
             work.verdict(report, "compute.unknown_device")
-        elif work.disqualified(report.device_id) and report.kind != BID:
+        elif work.disqualified(report.device_id) and report.kind not in (BID, UNBOND):
             work.verdict(report, "compute.disqualified", {})
         elif report.kind == BID:
             work.bid(report)
+        elif report.kind == UNBOND:
+            work.unbond(report)
         elif report.kind == RESULT:
             work.result(report)
         elif report.kind == CAPACITY_REPORT:
@@ -859,6 +917,7 @@ def evaluate_compute(data: SectorInput, params: ComputeParams) -> SectorOutcome:
     for entry in state["orders"].values():
         work.finish_if_done(entry, data.window.end)
     work.check_funding()
+    work.release_bonds()
     paying = work.judge_capacity(list(capacity.values()))
     work.judge_canaries(list(canaries.values()))
     if work.locks is not None and {d: v for d, v in work.locks.items() if v} != scan_locks(state["orders"]):

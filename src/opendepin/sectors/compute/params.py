@@ -43,6 +43,10 @@ class MarketParams(_Strict):
     max_replicas: Annotated[int, Field(ge=1, le=5)] = 3
     max_runs: Annotated[int, Field(ge=1, le=100_000)] = 10_000
     max_deadline_s: Annotated[int, Field(ge=1)] = 86_400
+    unbond_notice_s: Annotated[int, Field(ge=0, le=365 * 86_400)] = 7 * 86_400
+    """A bond withdrawal (`compute.unbond`) is released at the first epoch end this long after it was asked
+    for, and only when the provider has no live bid or active lease; until then the amount bids nothing
+    and stays slashable."""
     retention_s: Annotated[int, Field(ge=0)] = 7 * 86_400
     """Finished orders are dropped from the carried state this long after they end."""
 

@@ -33,10 +33,12 @@ from opendepin.sectors.compute.params import ComputeParams
 from opendepin.sectors.compute.reports import (
     BID,
     RESULT,
+    UNBOND,
     BidPayload,
     CanaryPayload,
     CapacityPayload,
     ResultPayload,
+    UnbondPayload,
 )
 from opendepin.sectors.compute.reports import (
     CANARY as CANARY_REPORT,
@@ -67,6 +69,7 @@ class ComputeSector(SectorPlugin):
             RESULT: ResultPayload,
             CAPACITY_REPORT: CapacityPayload,
             CANARY_REPORT: CanaryPayload,
+            UNBOND: UnbondPayload,
         }
 
     def ingest_policy(self, kind: str) -> IngestPolicy:

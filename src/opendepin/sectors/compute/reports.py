@@ -21,6 +21,7 @@ BID = "compute.bid"
 RESULT = "compute.result"
 CAPACITY = "compute.capacity"
 CANARY = "compute.canary"
+UNBOND = "compute.unbond"
 
 Hex32 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 MAX_UNITS = 128
@@ -66,3 +67,10 @@ class CapacityPayload(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
     challenge: Hex32
     nonces: Annotated[list[Annotated[int, Field(ge=0, le=2**63 - 1)]], Field(max_length=MAX_SOLUTIONS)]
+
+
+class UnbondPayload(BaseModel):
+    """`compute.unbond`: withdraw `amount` credits of the device's bond (to its owner's escrow account)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    amount: Annotated[int, Field(ge=1, le=2**62)]
