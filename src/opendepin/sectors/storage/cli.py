@@ -193,9 +193,18 @@ def get(
         client.close()
 
 
-@storage_app.command("repair", epilog=examples("depin storage repair OBJECT_ID"))
+@storage_app.command(
+    "repair",
+    epilog=examples(
+        "depin storage repair OBJECT_ID",
+        "depin storage repair --watch --interval 60",
+        "depin storage repair --watch --once",
+    ),
+)
 def repair(
-    object_id: Annotated[str, typer.Argument(help="the object id `put` printed")],
+    object_id: Annotated[
+        str | None, typer.Argument(help="the object id `put` printed (none with --watch: every object)")
+    ] = None,
     home: Home = DEFAULT_HOME,
     node: Node = "http://127.0.0.1:8000",
     provider: Providers = None,
@@ -204,23 +213,69 @@ def repair(
         bool,
         typer.Option("--force", help="rebuild every damaged segment, not only those at the repair threshold"),
     ] = False,
+    watch: Annotated[
+        bool,
+        typer.Option(
+            "--watch",
+            help="keep running: after each epoch close, repair every object of the catalog whose segments "
+            "the node lists at the repair threshold or the holders' probe finds there",
+        ),
+    ] = False,
+    interval: Annotated[
+        float, typer.Option(min=0.1, help="with --watch: seconds between checks for a closed epoch")
+    ] = 60.0,
+    once: Annotated[bool, typer.Option("--once", help="with --watch: one round, then exit")] = False,
 ) -> None:
     """Rebuild segments whose healthy pieces fell to the repair threshold and place the missing pieces
-    on other providers (downloads paid at the repair rate).
+    on other providers (downloads paid at the repair rate). With --watch, a long-running repairer: a
+    round after each epoch close (and after a round that failed), logging what it did; SIGTERM or SIGINT
+    stops it between steps.
 
     Example: depin storage repair 3f2a... --provider http://127.0.0.1:7708
     """
     from opendepin.sectors.storage.client import StorageError
 
+    watch = watch or once
+    if watch == (object_id is not None):
+        typer.echo("error: give OBJECT_ID, or --watch (every object), not both", err=True)
+        raise typer.Exit(2)
     client = _client(home, node, provider, key)
+    if watch:
+        _watch(client, interval, once)
+        return
     try:
-        counts = client.repair(object_id, force=force)
+        counts = client.repair(object_id, force=force)  # type: ignore[arg-type]
     except StorageError as error:
         typer.echo(f"error: {error.reason}: {error}", err=True)
         raise typer.Exit(1) from None
     finally:
         client.close()
     typer.echo(json.dumps(counts))
+
+
+def _watch(client, interval: float, once: bool) -> None:  # type: ignore[no-untyped-def]
+    """Run the repairer until SIGTERM/SIGINT (or one round with `once`); each round's counts on stdout."""
+    import signal
+    import threading
+
+    from opendepin.sectors.storage.repairer import Repairer
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    stop = threading.Event()
+
+    def on_signal(number: int, _frame: object) -> None:
+        logging.getLogger("opendepin.storage.repairer").info("signal %d: stopping", number)
+        stop.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        Repairer(client, stop).watch(
+            interval, once=once, on_round=lambda r: typer.echo(json.dumps(r.counts()), nl=True)
+        )
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        client.close()
 
 
 @storage_app.command("renew", epilog=examples("depin storage renew OBJECT_ID --hours 720"))

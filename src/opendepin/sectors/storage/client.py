@@ -86,6 +86,8 @@ class PieceRecord:
     receipt: str
     expires: int = 0
     """Until when the piece is paid for (unix time; 0: a piece stored before expiries)."""
+    placed: int = 0
+    """When the client handed the piece over (unix time; 0: a piece stored before this was recorded)."""
 
 
 @dataclass
@@ -198,6 +200,8 @@ class StorageClient:
         self.http = httpx.Client(timeout=timeout, limits=httpx.Limits(max_connections=64))
         self.rng = random.Random(secrets.randbits(64))
         self._params: StorageParams | None = None
+        self._providers: list[Provider] | None = None
+        """The providers a repair places on (looked up once; `forget_providers` asks again)."""
 
     def close(self) -> None:
         self.http.close()
@@ -208,6 +212,10 @@ class StorageClient:
         if self._params is None:
             self._params = StorageParams.model_validate(self.node.rules())
         return self._params
+
+    def forget_providers(self) -> None:
+        """Look the providers up again at the next repair (a long-running repairer, each round)."""
+        self._providers = None
 
     def providers(self) -> list[Provider]:
         """Providers that answer at their URL and that the node knows, with the prefix the node holds."""
@@ -341,6 +349,7 @@ class StorageClient:
             answer["provider_sig"],
             answer["receipt"],
             expires,
+            now,
         )
 
     # get
@@ -437,50 +446,60 @@ class StorageClient:
             raise StorageError("storage.unknown_object", f"no object {object_id} in the catalog")
         p = self.params
         counts = {"segments": len(record.segments), "repaired": 0, "pieces_placed": 0}
-        providers: list[Provider] | None = None
         for seg in record.segments:
-            healthy = [piece for piece in seg.pieces if self.healthy(seg, piece)]
+            healthy = {piece.index for piece in seg.pieces if self.healthy(seg, piece)}
             if len(healthy) == record.n or (len(healthy) > p.repair_threshold and not force):
                 continue
-            if len(healthy) < record.k:
-                raise StorageError(
-                    "storage.not_enough_pieces",
-                    f"segment {seg.segment}: {len(healthy)} healthy pieces, {record.k} needed to rebuild",
-                )
-            data = self._get_segment(record, seg, healthy)
-            pieces = encode_segment(data, record.k, record.n)
-            providers = providers if providers is not None else self.providers()
-            by_id = {x.device_id: x for x in providers}
-            taken = {piece.device_id for piece in healthy} | {
-                by_id[piece.device_id].prefix for piece in healthy if piece.device_id in by_id
-            }
-            kept = {piece.index: piece for piece in healthy}
-            # a new piece is paid until the segment's latest expiry (at least an hour)
-            until = max((piece.expires for piece in healthy), default=0)
-            hours = max(1, -(-(until - int(time.time())) // 3_600)) if until else None
-            for index in range(record.n):
-                if index in kept:
-                    continue
-                placed = None
-                for target in choose(providers, len(providers), self.rng, taken):
-                    try:
-                        placed = self._upload(target, seg.segment, index, pieces[index], hours)
-                    except (StorageError, httpx.HTTPError):
-                        taken |= {target.device_id, target.prefix}
-                        continue
-                    taken |= {target.device_id, target.prefix}
-                    break
-                if placed is None:
-                    raise StorageError(
-                        "storage.placement_failed",
-                        f"segment {seg.segment}: no provider left for piece {index}",
-                    )
-                kept[index] = placed
-                counts["pieces_placed"] += 1
-            seg.pieces = [kept[i] for i in range(record.n)]
+            counts["pieces_placed"] += self.rebuild(record, seg, healthy)
             counts["repaired"] += 1
-            self.catalog.add(record)
         return counts
+
+    def rebuild(self, record: ObjectRecord, seg: SegmentRecord, healthy: set[int]) -> int:
+        """Rebuild `seg` of `record` from its pieces numbered in `healthy` (fetched at the repair rate) and
+        place every other piece on a provider whose id and prefix the segment's healthy pieces do not use
+        (nor the id of the holder that lost it); the catalog keeps the new holders. Returns the pieces
+        placed."""
+        kept = {piece.index: piece for piece in seg.pieces if piece.index in healthy}
+        if len(kept) < record.k:
+            raise StorageError(
+                "storage.not_enough_pieces",
+                f"segment {seg.segment}: {len(kept)} healthy pieces, {record.k} needed to rebuild",
+            )
+        data = self._get_segment(record, seg, list(kept.values()))
+        pieces = encode_segment(data, record.k, record.n)
+        if self._providers is None:
+            self._providers = self.providers()
+        providers = self._providers
+        by_id = {x.device_id: x for x in providers}
+        taken = {piece.device_id for piece in seg.pieces} | {
+            by_id[piece.device_id].prefix for piece in kept.values() if piece.device_id in by_id
+        }
+        # a new piece is paid until the segment's latest expiry (at least an hour)
+        until = max((piece.expires for piece in kept.values()), default=0)
+        hours = max(1, -(-(until - int(time.time())) // 3_600)) if until else None
+        placed_count = 0
+        for index in range(record.n):
+            if index in kept:
+                continue
+            placed = None
+            for target in choose(providers, len(providers), self.rng, taken):
+                try:
+                    placed = self._upload(target, seg.segment, index, pieces[index], hours)
+                except (StorageError, httpx.HTTPError):
+                    taken |= {target.device_id, target.prefix}
+                    continue
+                taken |= {target.device_id, target.prefix}
+                break
+            if placed is None:
+                raise StorageError(
+                    "storage.placement_failed",
+                    f"segment {seg.segment}: no provider left for piece {index}",
+                )
+            kept[index] = placed
+            placed_count += 1
+        seg.pieces = [kept[i] for i in range(record.n)]
+        self.catalog.add(record)
+        return placed_count
 
     # renew
     def renew(self, object_id: str, hours: int) -> dict[str, int]:

@@ -55,6 +55,20 @@ class NodeClient:
     def rules(self) -> dict[str, Any]:
         return dict(self._json(self.http.get("/v1/sectors/storage/rules")))
 
+    def health(self) -> dict[str, Any]:
+        """`GET /v1/health`: the node's clock and `next_epoch` (the epochs closed so far)."""
+        return dict(self._json(self.http.get("/v1/health")))
+
+    def epoch(self, number: int) -> dict[str, Any]:
+        """A closed epoch's manifest (its window: `start`, `end`)."""
+        return dict(self._json(self.http.get(f"/v1/epochs/{number}")))
+
+    def repair_list(self, client: str | None = None) -> dict[str, Any]:
+        """`GET /v1/sectors/storage/repair`: the segments at or below the repair threshold in the latest
+        closed epoch (only `client`'s when given), each with the pieces the registry still holds."""
+        params = {"client": client} if client else {}
+        return dict(self._json(self.http.get("/v1/sectors/storage/repair", params=params)))
+
     def audit(self) -> dict[str, Any]:
         return dict(self._json(self.http.get("/v1/sectors/storage/audit")))
 
