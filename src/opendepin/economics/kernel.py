@@ -911,25 +911,34 @@ def _next_normal(s0, s1, spare, has_spare):  # type: ignore[no-untyped-def]
     return u * scale, s0, s1, v * scale, True
 
 
+POISSON_UNROLLED = 9
+"""`_next_poisson` computes the inversion's first cumulative sums (up to this count) without a branch."""
+
+
 @njit(cache=True, inline="always")
 def _next_poisson(s0, s1, spare, has_spare, mean):  # type: ignore[no-untyped-def]
-    """`poisson_unrolled` on local state: (count, s0', s1', spare', has_spare'), the same draw to the bit."""
+    """`poisson` on local state: (count, s0', s1', spare', has_spare'), the same draw to the bit.
+
+    The inversion's cumulative sums up to `POISSON_UNROLLED` are computed in the same order as the loop and
+    counted without branches (they never decrease, so the count of those below u is where the loop stops);
+    only a count above that takes the loop. With the growth scenario's means (median ~4, a tenth above 15)
+    this saves a mispredicted branch on most draws (`poisson_unrolled` stops after three steps)."""
     if not mean > 0.0:
         return 0.0, s0, s1, spare, has_spare
     if mean < POISSON_INVERSION_MAX:
         u, s0, s1 = _next_uniform(s0, s1)
         p = math.exp(-mean)
-        cdf0 = p
-        p *= mean / 1.0
-        cdf1 = cdf0 + p
-        p *= mean / 2.0
-        cdf2 = cdf1 + p
-        p *= mean / 3.0
-        cdf3 = cdf2 + p
-        if u <= cdf3:
-            return float(int(u > cdf0) + int(u > cdf1) + int(u > cdf2)), s0, s1, spare, has_spare
-        k = 3
-        cdf = cdf3
+        cdf = p
+        count = int(u > cdf)
+        for k in range(1, POISSON_UNROLLED):  # a fixed count: unrolled by the compiler
+            p *= mean / k
+            cdf += p
+            count += int(u > cdf)
+        p *= mean / POISSON_UNROLLED
+        cdf += p
+        if u <= cdf:
+            return float(count), s0, s1, spare, has_spare
+        k = POISSON_UNROLLED
         while u > cdf and k < 200:
             k += 1
             p *= mean / k
@@ -1005,6 +1014,7 @@ def run_block_full(t0, t1, inp, st):  # type: ignore[no-untyped-def]
     dl = np.zeros((N_DEVICE_DAY, types))  # the ZD rows of the column
     dcol = np.zeros((N_DEVICE_PARAMS, types))  # the D rows of the column
     win = np.zeros(twap)
+    prefix = np.zeros(twap + 1)  # prefix[m]: the TWAP's running sum before slot m (slot 0 first, from 0.0)
     for j in range(n):
         k = set_of[j]
         supply = x[X_SUPPLY, j]
@@ -1072,6 +1082,7 @@ def run_block_full(t0, t1, inp, st):  # type: ignore[no-untyped-def]
                 dcol[r, i] = dp[r, i, j]
         for w in range(twap):
             win[w] = window[w, j]
+            prefix[w + 1] = prefix[w] + win[w]
         for c in range(N_DAY):
             zl[c] = z[c, j]
         slot = t0 % twap
@@ -1120,10 +1131,11 @@ def run_block_full(t0, t1, inp, st):  # type: ignore[no-untyped-def]
                 else:
                     age += 1.0
                 win[slot] = reported  # slot = t % twap
-                total = 0.0
-                for w in range(twap):
-                    total += win[w]
-                oracle = total / twap
+                # 0.0 + win[0] + … + win[twap − 1] in that order, as phase A sums it: the slots before `slot`
+                # did not change since yesterday, so neither did their running sum
+                for w in range(slot, twap):
+                    prefix[w + 1] = prefix[w] + win[w]
+                oracle = prefix[twap] / twap
                 if age > max_stale:
                     halted = 1.0
                     served = 0.0
