@@ -160,3 +160,11 @@ def test_two_providers_a_tenant_a_kill_and_a_rescheduled_job(
     assert missed and missed[0]["evidence"]["order"] == second and missed[0]["evidence"]["slashed"] == 16
     assert explained["reports_by_reason"]["ok"] >= 3  # its bids, its result and its capacity answer
     assert any(r["category"] == "compute_usage" and int(r["amount"]) > 0 for r in explained["rewards"])
+    # the other provider asks to withdraw part of its bond: the next epoch records it for after the notice
+    asked_at = clock.now()
+    other.unbond(4_000)
+    assert logs[-1] == "unbond 4000 credits: accepted"
+    clock.set(genesis + 2 * DAY + node.config.epochs.lateness_seconds)
+    (next_record,) = node.close_due_epochs()
+    unbonding = next_record.sector_state["compute"]["unbonding"]
+    assert unbonding == {other.device_id: [[4_000, asked_at, other.owner.address]]}

@@ -40,7 +40,7 @@ from opendepin.sectors.compute.client.runner import JobFailed, Limits, run_isola
 from opendepin.sectors.compute.jobs import JobSpec
 from opendepin.sectors.compute.merkle import outputs_root
 from opendepin.sectors.compute.orders import parse_order
-from opendepin.sectors.compute.reports import BID, CANARY, CAPACITY, RESULT
+from opendepin.sectors.compute.reports import BID, CANARY, CAPACITY, RESULT, UNBOND
 
 DEFAULT_CELL = "8c1f1d48945d9ff"
 
@@ -182,6 +182,11 @@ class Agent:
         answer = self.api.send_receipts([sign_receipt(receipt, self.owner.sign_text).to_wire()])
         self.log(f"bond {credits} credits: {answer['results'][0]['status']}")
 
+    def unbond(self, credits: int) -> None:
+        """Ask to withdraw `credits` of the bond (released to the owner's escrow after the notice period)."""
+        result = self.send(UNBOND, {"amount": credits})
+        self.log(f"unbond {credits} credits: {result['status']}")
+
     # --- one poll -----------------------------------------------------------------------------------------
     def step(self) -> None:
         self.capacity()
@@ -310,6 +315,7 @@ def run(
     poll: float,
     once: bool,
     behaviour: str,
+    unbond: int = 0,
 ) -> None:
     """The agent's life: keys, benchmark, onboarding, bond, then poll until stopped."""
     api = NodeApi(node)
@@ -323,6 +329,8 @@ def run(
     agent.onboard(maker, gpu, cell, benchmark)
     if bond:
         agent.bond(bond)
+    if unbond:
+        agent.unbond(unbond)
     while True:
         try:
             agent.step()

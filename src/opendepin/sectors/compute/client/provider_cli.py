@@ -19,6 +19,7 @@ app = typer.Typer(
     epilog=examples(
         "depin provider compute --node http://127.0.0.1:8000 --maker-key maker.key --bond 10000",
         "depin provider compute --price 12 --cores 4 --memory-mb 2048 --wall-s 300",
+        "depin provider compute --key-dir p1 --unbond 5000 --once",
     ),
 )
 
@@ -47,6 +48,12 @@ def provider_compute(
     behaviour: Annotated[
         str, typer.Option(help="honest | lazy | partial (testing verification only)")
     ] = "honest",
+    unbond: Annotated[
+        int,
+        typer.Option(
+            min=0, help="credits of the bond to withdraw at start (to the owner's escrow after the notice)"
+        ),
+    ] = 0,
 ) -> None:
     """Run a compute provider: onboard, answer capacity challenges, bid, run leased jobs in a sandbox."""
     if behaviour not in ("honest", "lazy", "partial"):
@@ -67,4 +74,5 @@ def provider_compute(
         poll,
         once,
         behaviour,
+        unbond,
     )
