@@ -68,10 +68,12 @@ class PostgresStore(SQLStore):
     ) -> Iterator[list[tuple[Any, ...]]]:
         """Rows a chunk at a time from a server-side cursor in one transaction (one snapshot), so a large
         read never holds all its rows in the client at once."""
-        with self._lock, self._db.transaction(), self._db.cursor(name="opendepin_chunks") as cursor:
-            cursor.execute(self._sql(sql), params)  # type: ignore[arg-type]
-            while rows := cursor.fetchmany(size):
-                yield rows
+        with self._lock:
+            db = self._connection()
+            with db.transaction(), db.cursor(name="opendepin_chunks") as cursor:
+                cursor.execute(self._sql(sql), params)  # type: ignore[arg-type]
+                while rows := cursor.fetchmany(size):
+                    yield rows
 
     def close(self) -> None:
         with self._lock:
