@@ -61,6 +61,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Proc, li
     data.mkdir()
     (data / "network.toml").write_text(network_toml(K, N))
     fund_client(data)  # on the daily schedule (a one-minute epoch could not carry the client's grant)
+    # the node then fails to settle epoch 0 (the funding posted it) and retries: the repair list is the
+    # node's own closed epoch, which settlement does not touch
     (data / "network.toml").write_text(minute_epochs(network_toml(K, N)))
     node = start_node(data)
     providers: list[Proc] = []

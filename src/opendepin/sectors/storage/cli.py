@@ -261,6 +261,7 @@ def _watch(client, interval: float, once: bool) -> None:  # type: ignore[no-unty
     from opendepin.sectors.storage.repairer import Repairer
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a probe is one request per piece
     stop = threading.Event()
 
     def on_signal(number: int, _frame: object) -> None:
