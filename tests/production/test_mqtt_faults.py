@@ -26,9 +26,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from opendepin.clock import SystemClock
 from opendepin.config import MakerConfig, NetworkConfig
+from opendepin.fleet.load import LoadSpec, maker_address, run_load
 from opendepin.identity.keys import DeviceKey
 from opendepin.ingest.mqtt import MqttIngest
-from opendepin.loadgen import LoadSpec, maker_address, run_load
 from opendepin.node import Node
 from opendepin.reports.envelope import SignedReport, sign_report
 from opendepin.server import BackgroundServer

@@ -1,4 +1,4 @@
-"""`depin load`: a load generator (opendepin.loadgen): many onboarded devices sending signed reports to a
+"""`depin load`: a load generator (opendepin.fleet.load): many onboarded devices sending signed reports to a
 node at a set rate, printing the achieved rate, verdicts and latency as it goes."""
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def load(
     --print-maker; add it to network.toml's [[makers]]) or the one in --maker-key-file. What each device
     sends is what its sector's simulation sends, stamped now with a fresh seq."""
     from opendepin.config import ConfigError, load_config
-    from opendepin.loadgen import LoadError, LoadSpec, LoadStats, maker_address, run_load
+    from opendepin.fleet.load import LoadError, LoadSpec, LoadStats, maker_address, run_load
 
     if print_maker:
         out.print(maker_address(seed))

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from opendepin.cli import app
 from opendepin.clock import SystemClock
 from opendepin.config import MakerConfig, NetworkConfig
-from opendepin.loadgen import LoadFleet, LoadSpec, Pacer, maker_address, percentile, run_load
+from opendepin.fleet.load import LoadFleet, LoadSpec, Pacer, maker_address, percentile, run_load
 from opendepin.node import Node
 from opendepin.server import BackgroundServer
 from opendepin.store.sqlite import SQLiteStore
