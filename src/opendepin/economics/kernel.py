@@ -240,35 +240,6 @@ def poisson(rng: np.ndarray, x: np.ndarray, j: int, mean: float) -> float:
     return max(0.0, math.floor(mean + math.sqrt(mean) * normal(rng, x, j) + 0.5))
 
 
-@njit(cache=True, inline="always")
-def poisson_unrolled(rng: np.ndarray, x: np.ndarray, j: int, mean: float) -> float:
-    """`poisson`, the same draw to the bit, with the inversion's first three steps unrolled and counted
-    without branches (the cumulative sums never decrease, so the count of those below u is where the loop
-    stops); only a count above 3 takes the loop, whose exit the processor cannot predict."""
-    if not mean > 0.0:
-        return 0.0
-    if mean < POISSON_INVERSION_MAX:
-        u = uniform(rng, j)
-        p = math.exp(-mean)
-        cdf0 = p
-        p *= mean / 1.0
-        cdf1 = cdf0 + p
-        p *= mean / 2.0
-        cdf2 = cdf1 + p
-        p *= mean / 3.0
-        cdf3 = cdf2 + p
-        if u <= cdf3:
-            return float(int(u > cdf0) + int(u > cdf1) + int(u > cdf2))
-        k = 3
-        cdf = cdf3
-        while u > cdf and k < 200:
-            k += 1
-            p *= mean / k
-            cdf += p
-        return float(k)
-    return max(0.0, math.floor(mean + math.sqrt(mean) * normal(rng, x, j) + 0.5))
-
-
 @njit(cache=True)
 def seed_streams(seeds: np.ndarray) -> np.ndarray:
     """Two-word xoroshiro states from one 64-bit seed per column (splitmix64, never all zero)."""
@@ -922,7 +893,7 @@ def _next_poisson(s0, s1, spare, has_spare, mean):  # type: ignore[no-untyped-de
     The inversion's cumulative sums up to `POISSON_UNROLLED` are computed in the same order as the loop and
     counted without branches (they never decrease, so the count of those below u is where the loop stops);
     only a count above that takes the loop. With the growth scenario's means (median ~4, a tenth above 15)
-    this saves a mispredicted branch on most draws (`poisson_unrolled` stops after three steps)."""
+    this saves the mispredicted exit of the loop on most draws."""
     if not mean > 0.0:
         return 0.0, s0, s1, spare, has_spare
     if mean < POISSON_INVERSION_MAX:
