@@ -7,27 +7,19 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
-import time
 import uuid
 
 import pytest
 
-from opendepin.clock import SystemClock
-from opendepin.config import MakerConfig, NetworkConfig
-from opendepin.identity.keys import DeviceKey
 from opendepin.ingest.bus import BusEdge, BusNames, delete_streams
 from opendepin.ingest.worker import FAULT_ENV, GateWorker
-from opendepin.node import Node
-from opendepin.reports.envelope import sign_report
 from opendepin.store.postgres import PostgresStore
-from tests.conftest import MAKER, onboard_request
+from tests.production.signed import CONFIG, onboarded_heartbeats
 from tests.store.pg import postgres_database
 
 pytestmark = pytest.mark.integration  # NATS JetStream on 127.0.0.1:4222 and PostgreSQL
 
 NATS = "nats://127.0.0.1:4222"
-HEARTBEAT = {"lat": 52.52, "lon": 13.405}
-CONFIG = NetworkConfig(makers=[MakerConfig(name="m", address=MAKER.address)])
 BATCH = 100
 
 
@@ -58,18 +50,7 @@ async def _delete(names: BusNames) -> None:
 @pytest.mark.parametrize("fault", ["after_copy:2", "after_commit:2", "mid_ack:2"])
 def test_a_killed_worker_loses_nothing_and_counts_nothing_twice(fault: str) -> None:
     with postgres_database() as dsn:
-        store = PostgresStore(dsn)
-        node = Node(CONFIG, store, SystemClock())
-        keys = [DeviceKey("ed25519", bytes([9, i]) + b"\x02" * 30) for i in range(50)]
-        for key in keys:
-            node.onboard(onboard_request(CONFIG.name, key))
-        store.close()
-        now = int(time.time())
-        wires = [
-            sign_report(k, "wireless.heartbeat", now, seq, HEARTBEAT).to_wire()
-            for seq in (1, 2, 3, 4, 5, 6)
-            for k in keys
-        ]
+        wires = onboarded_heartbeats(dsn, 9, 50, 6)
         names = BusNames.prefixed("f" + uuid.uuid4().hex[:10], ack_wait=2.0)
         try:
             asyncio.run(_publish(names, wires))

@@ -18,16 +18,11 @@ from pathlib import Path
 import nats
 import pytest
 
-from opendepin.clock import SystemClock
-from opendepin.config import MakerConfig, NetworkConfig
-from opendepin.identity.keys import DeviceKey
 from opendepin.ingest.bus import RECEIVED_HEADER, SOURCE_HEADER, BusNames, ensure_streams, message_id
 from opendepin.ingest.worker import GateWorker
-from opendepin.node import Node
-from opendepin.reports.envelope import sign_report
 from opendepin.store.postgres import PostgresStore
-from tests.conftest import MAKER, onboard_request
 from tests.production.servers import PrivateServer, find_binary, nats_server
+from tests.production.signed import CONFIG, onboarded_heartbeats
 from tests.store.pg import postgres_database
 
 pytestmark = [
@@ -35,8 +30,6 @@ pytestmark = [
     pytest.mark.skipif(find_binary("nats-server") is None, reason="no nats-server binary (see README)"),
 ]
 
-CONFIG = NetworkConfig(makers=[MakerConfig(name="m", address=MAKER.address)])
-HEARTBEAT = {"lat": 52.52, "lon": 13.405}
 WINDOW = 8.0  # the stream's duplicate window here (one hour in production)
 DEVICES, PER_DEVICE = 100, 10
 LATE_RESENDS = 25
@@ -136,18 +129,7 @@ def test_nats_killed_mid_publish_loses_nothing_and_counts_nothing_twice(tmp_path
     names = BusNames.prefixed("k" + uuid.uuid4().hex[:10], ack_wait=5.0, duplicate_window=WINDOW)
     try:
         with postgres_database() as dsn:
-            store = PostgresStore(dsn)
-            node = Node(CONFIG, store, SystemClock())
-            keys = [DeviceKey("ed25519", bytes([11, i]) + b"\x03" * 30) for i in range(DEVICES)]
-            for key in keys:
-                node.onboard(onboard_request(CONFIG.name, key))
-            store.close()
-            now = int(time.time())
-            wires = [
-                sign_report(k, "wireless.heartbeat", now, seq, HEARTBEAT).to_wire()
-                for seq in range(1, PER_DEVICE + 1)
-                for k in keys
-            ]
+            wires = onboarded_heartbeats(dsn, 11, DEVICES, PER_DEVICE)
             counts = asyncio.run(_scenario(server, names, wires))
             assert counts["resent"] > 0, counts  # the kill caught publishes in flight
             assert counts["retry_seconds"] < WINDOW, counts  # the re-sends all fell inside the window

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import uuid
 from pathlib import Path
 
@@ -19,15 +18,12 @@ import pytest
 
 from opendepin.api.routes.metrics import render_metrics
 from opendepin.clock import SystemClock
-from opendepin.config import MakerConfig, NetworkConfig
-from opendepin.identity.keys import DeviceKey
 from opendepin.ingest.bus import BusEdge, BusNames, OutageWatch
 from opendepin.ingest.worker import GateWorker
 from opendepin.node import Node
-from opendepin.reports.envelope import sign_report
 from opendepin.store.postgres import PostgresStore
-from tests.conftest import MAKER, onboard_request
 from tests.production.servers import find_binary, nats_server
+from tests.production.signed import CONFIG, onboarded_heartbeats
 from tests.store.pg import postgres_database
 
 pytestmark = [
@@ -35,8 +31,6 @@ pytestmark = [
     pytest.mark.skipif(find_binary("nats-server") is None, reason="no nats-server binary (see README)"),
 ]
 
-CONFIG = NetworkConfig(makers=[MakerConfig(name="m", address=MAKER.address)])
-HEARTBEAT = {"lat": 52.52, "lon": 13.405}
 WINDOW = 2.0
 RESENDS = 30
 
@@ -55,17 +49,9 @@ def test_an_outage_longer_than_the_window_raises_the_alert_and_skips_nothing(
     watch = OutageWatch(WINDOW)
     try:
         with postgres_database() as dsn:
+            wires = onboarded_heartbeats(dsn, 19, 20, 5)
             store = PostgresStore(dsn)
-            node = Node(CONFIG, store, SystemClock())
-            keys = [DeviceKey("ed25519", bytes([19, i]) + b"\x07" * 30) for i in range(20)]
-            for key in keys:
-                node.onboard(onboard_request(CONFIG.name, key))
-            now = int(time.time())
-            wires = [
-                sign_report(k, "wireless.heartbeat", now, seq, HEARTBEAT).to_wire()
-                for seq in range(1, 6)
-                for k in keys
-            ]
+            node = Node(CONFIG, store, SystemClock())  # its metrics, as a node's /metrics renders them
 
             async def outage() -> dict[str, object]:
                 edge = await BusEdge(url, names).connect()

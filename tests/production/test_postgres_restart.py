@@ -25,15 +25,9 @@ import nats
 import psycopg
 import pytest
 
-from opendepin.clock import SystemClock
-from opendepin.config import MakerConfig, NetworkConfig
-from opendepin.identity.keys import DeviceKey
 from opendepin.ingest.bus import MAX_DELIVER, BusEdge, BusNames
 from opendepin.ingest.worker import GateWorker
-from opendepin.node import Node
-from opendepin.reports.envelope import sign_report
 from opendepin.store.postgres import PostgresStore
-from tests.conftest import MAKER, onboard_request
 from tests.production.servers import (
     PrivateServer,
     find_binary,
@@ -41,6 +35,7 @@ from tests.production.servers import (
     postgres_binaries,
     private_postgres,
 )
+from tests.production.signed import CONFIG, onboarded_heartbeats
 
 pytestmark = [
     pytest.mark.integration,
@@ -48,8 +43,6 @@ pytestmark = [
     pytest.mark.skipif(find_binary("nats-server") is None, reason="no nats-server binary (see README)"),
 ]
 
-CONFIG = NetworkConfig(makers=[MakerConfig(name="m", address=MAKER.address)])
-HEARTBEAT = {"lat": 52.52, "lon": 13.405}
 DEVICES, PER_DEVICE, CHUNK = 60, 12, 30
 WORKERS = 1
 """One worker: two workers holding reports of one device at once may store them out of seq order and
@@ -89,18 +82,7 @@ def test_postgres_killed_under_load_loses_nothing_and_dead_letters_nothing(
     with psycopg.connect(f"{admin}/postgres", autocommit=True) as db:
         db.execute("CREATE DATABASE opendepin")
     dsn = f"{admin}/opendepin"
-    store = PostgresStore(dsn)
-    node = Node(CONFIG, store, SystemClock())
-    keys = [DeviceKey("ed25519", bytes([15, i]) + b"\x05" * 30) for i in range(DEVICES)]
-    for key in keys:
-        node.onboard(onboard_request(CONFIG.name, key))
-    store.close()
-    now = int(time.time())
-    wires = [
-        sign_report(k, "wireless.heartbeat", now, seq, HEARTBEAT).to_wire()
-        for seq in range(1, PER_DEVICE + 1)
-        for k in keys
-    ]
+    wires = onboarded_heartbeats(dsn, 15, DEVICES, PER_DEVICE)
     bus = nats_server(tmp_path).start()
     url = f"nats://127.0.0.1:{bus.port}"
     names = BusNames.prefixed("p" + uuid.uuid4().hex[:10], ack_wait=5.0)
