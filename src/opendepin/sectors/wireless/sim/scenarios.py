@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -167,20 +167,27 @@ def add_faithful_rings(builder: FleetBuilder, count: int) -> None:
     added = 0
     while added < count:
         size, group = min(int(builder.rng.integers(8, 16)), count - added), builder.new_group()
-        centre = remote_place(builder)
-        for k in range(size):
-            dx, dy = _offset(builder.rng, 0.0, 1_200.0)
-            spot = _clip(builder, centre[0] + dx, centre[1] + dy)
-            builder.add(
-                FAITHFUL_RING,
-                f"fring-{group}-{k // 2 if builder.rng.random() < 0.5 else k}",
-                spot,
-                spot,
-                radio=False,
-                policy=Policy.FORGE_PHYSICAL,
-                group=group,
-            )
+        _add_virtual_ring(builder, FAITHFUL_RING, "fring", group, remote_place(builder), size)
         added += size
+
+
+def _add_virtual_ring(
+    builder: FleetBuilder, role: str, prefix: str, group: int, centre: Sequence[float], size: int
+) -> None:
+    """`size` virtual hotspots (no radio) within 1.2 km of `centre`, forging faithfully, one or two per
+    wallet (`prefix-group-k`, a wallet named by k or k // 2)."""
+    for k in range(size):
+        dx, dy = _offset(builder.rng, 0.0, 1_200.0)
+        spot = _clip(builder, centre[0] + dx, centre[1] + dy)
+        builder.add(
+            role,
+            f"{prefix}-{group}-{k // 2 if builder.rng.random() < 0.5 else k}",
+            spot,
+            spot,
+            radio=False,
+            policy=Policy.FORGE_PHYSICAL,
+            group=group,
+        )
 
 
 def add_bridged_rings(builder: FleetBuilder, count: int) -> None:
@@ -208,18 +215,7 @@ def add_bridged_rings(builder: FleetBuilder, count: int) -> None:
             BRIDGED_RING, f"bridge-{group}", bridge, bridge, policy=Policy.FORGE_PHYSICAL, group=group
         )
         centre = np.array(bridge) + unit * builder.rng.uniform(1_500.0, 2_500.0)
-        for k in range(size - 1):
-            dx, dy = _offset(builder.rng, 0.0, 1_200.0)
-            spot = _clip(builder, centre[0] + dx, centre[1] + dy)
-            builder.add(
-                BRIDGED_RING,
-                f"bring-{group}-{k // 2 if builder.rng.random() < 0.5 else k}",
-                spot,
-                spot,
-                radio=False,
-                policy=Policy.FORGE_PHYSICAL,
-                group=group,
-            )
+        _add_virtual_ring(builder, BRIDGED_RING, "bring", group, centre, size - 1)
         added += size
 
 
