@@ -73,10 +73,12 @@ def _drop(name: str) -> None:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _worker(dsn: str, names: BusNames, go: object, results: object, latencies: bool) -> None:
+def _worker(
+    dsn: str, names: BusNames, go: object, results: object, latencies: bool, index: int, of: int
+) -> None:
     from opendepin.ingest.worker import GateWorker
 
-    worker = GateWorker(_config(), dsn, NATS, names, batch=500, keep_latencies=latencies)
+    worker = GateWorker(_config(), dsn, NATS, names, batch=500, keep_latencies=latencies, index=index, of=of)
     go.wait()  # type: ignore[attr-defined]
     try:
         stats = asyncio.run(worker.run(idle_exit_seconds=1.0))
@@ -124,8 +126,8 @@ def run_pipeline(
         if rate is None:
             asyncio.run(_publish(names, wires))
         procs = [
-            ctx.Process(target=_worker, args=(dsn, names, go, results, rate is not None))
-            for _ in range(workers)
+            ctx.Process(target=_worker, args=(dsn, names, go, results, rate is not None, i, workers))
+            for i in range(workers)
         ]
         for proc in procs:
             proc.start()

@@ -264,25 +264,38 @@ class BusMode:
         node.ingestion.drain = lambda: drain_workers(store, node.closed_until)  # type: ignore[method-assign]
         context = multiprocessing.get_context("spawn")
         config_path = str(data_dir / "network.toml")
-        self.workers = [
-            context.Process(
+
+        def worker(index: int) -> Any:
+            """Worker `index` of `--workers` (it takes the stream partitions k with k mod N = index)."""
+            process = context.Process(
                 target=run_worker_process,
-                args=(config_path, node.config.store.dsn, settings.nats_url),
-                name=f"gate-worker-{i}",
+                args=(config_path, node.config.store.dsn, settings.nats_url, index, settings.workers),
+                name=f"gate-worker-{index}",
             )
-            for i in range(settings.workers)
-        ]
-        for process in self.workers:
             process.start()
+            return process
+
+        self._start_worker = worker
+        self.workers = [worker(i) for i in range(settings.workers)]
         log.info("ingest through NATS %s with %d gate workers", settings.nats_url, len(self.workers))
         self.outage = OutageWatch(self.edge.edge.names.duplicate_window)
         self._stopping = threading.Event()
         self._watch = threading.Thread(target=self._watch_outage, name="bus-outage", daemon=True)
         self._watch.start()
 
-    def _watch_outage(self, interval: float = 15.0) -> None:
-        """Every `interval` seconds: the backlog's age against the duplicate window (logs, metric)."""
-        while not self._stopping.wait(interval):
+    def _watch_outage(self, interval: float = 15.0, restart_every: float = 5.0) -> None:
+        """Every `restart_every` seconds: a gate worker that died is started again with its index (well
+        before another worker would take its partitions over); every `interval` seconds: the backlog's
+        age against the duplicate window (logs, metric)."""
+        last_age = 0.0
+        while not self._stopping.wait(restart_every):
+            for index, process in enumerate(self.workers):
+                if process.exitcode is not None and not self._stopping.is_set():
+                    log.warning("gate worker %d exited with %s; starting it again", index, process.exitcode)
+                    self.workers[index] = self._start_worker(index)
+            if time.monotonic() - last_age < interval:
+                continue
+            last_age = time.monotonic()
             try:
                 self.outage.observe(self.edge.oldest_pending_age())
             except Exception as error:  # NATS unreachable: the edge's own errors say so

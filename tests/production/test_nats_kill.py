@@ -18,7 +18,7 @@ from pathlib import Path
 import nats
 import pytest
 
-from opendepin.ingest.bus import RECEIVED_HEADER, SOURCE_HEADER, BusNames, ensure_streams, message_id
+from opendepin.ingest.bus import RECEIVED_HEADER, SOURCE_HEADER, BusNames, ensure_streams, message_id, route
 from opendepin.ingest.worker import GateWorker
 from opendepin.store.postgres import PostgresStore
 from tests.production.servers import PrivateServer, find_binary, nats_server
@@ -36,7 +36,7 @@ LATE_RESENDS = 25
 CHUNK = 20
 
 
-async def _publish_until_acked(js: object, subject: str, wires: list[bytes]) -> tuple[int, int, int]:
+async def _publish_until_acked(js: object, names: BusNames, wires: list[bytes]) -> tuple[int, int, int]:
     """Publish each report until JetStream acknowledges it (re-sending whatever failed, in order, every
     0.2 s); returns (acknowledged as new, acknowledged as duplicates, re-sends)."""
     new = duplicate = resent = 0
@@ -45,7 +45,7 @@ async def _publish_until_acked(js: object, subject: str, wires: list[bytes]) -> 
         answers = await asyncio.gather(
             *(
                 js.publish(  # type: ignore[attr-defined]
-                    subject,
+                    names.partition_subject(route(wire, names.partitions)[1]),
                     wire,
                     timeout=1.0,
                     headers={
@@ -79,7 +79,7 @@ async def _scenario(server: PrivateServer, names: BusNames, wires: list[bytes]) 
     js = nc.jetstream()
     await ensure_streams(js, names)
     half = len(wires) // 2
-    first = await _publish_until_acked(js, names.subject, wires[:half])
+    first = await _publish_until_acked(js, names, wires[:half])
     # the second half: publishes in flight when the server dies (some stored and acknowledged, some stored
     # with the acknowledgement lost, some never received); the edge re-sends until acknowledged
     # the second half in chunks of CHUNK, one in flight at a time, while another thread kills the server
@@ -101,7 +101,7 @@ async def _scenario(server: PrivateServer, names: BusNames, wires: list[bytes]) 
     began = time.monotonic()
     second = [0, 0, 0]
     for start in range(0, len(rest), CHUNK):
-        counts = await _publish_until_acked(js, names.subject, rest[start : start + CHUNK])
+        counts = await _publish_until_acked(js, names, rest[start : start + CHUNK])
         second = [a + b for a, b in zip(second, counts, strict=True)]
         acked[0] += CHUNK
     inside = time.monotonic() - began
@@ -110,7 +110,7 @@ async def _scenario(server: PrivateServer, names: BusNames, wires: list[bytes]) 
     after_crash = int(info.state.messages)
     # past the window: reports already stored are sent again; the stream takes them, the database refuses
     await asyncio.sleep(WINDOW + 1.0)
-    late = await _publish_until_acked(js, names.subject, wires[:LATE_RESENDS])
+    late = await _publish_until_acked(js, names, wires[:LATE_RESENDS])
     info = await js.stream_info(names.stream)
     await nc.close()
     return {

@@ -7,11 +7,16 @@ workers that store them (docs/production.md).
   by report id: the bus only saves work, it is never what keeps a report from counting twice.
 - An edge acknowledges its sender only after JetStream's publish acknowledgement (the report is on the
   stream's disk).
-- Workers share one durable pull consumer (`gate-workers`): explicit ack, sent only after the PostgreSQL
-  commit. A worker that has seen a message fail `MAX_DELIVER` times moves it to the dead-letter stream
-  `DEPIN_DEAD` (`depin.dead.<reason>`) with the reason and acknowledges it. The server's own MaxDeliver
-  is unlimited on purpose: a delivery lost on the way (a pull that timed out on a loaded machine) must
-  never count toward dropping a report nobody has processed.
+- Devices are partitioned: an edge publishes a report on `depin.reports.in.<k>`, k = the first four bytes
+  of SHA-256(device id) mod `partitions` (8), so all of a device's reports travel on one partition, in the
+  order they were published. Each partition has its own durable pull consumer (`gate-workers-<k>`) and
+  is consumed by one worker at a time (a PostgreSQL advisory lock per partition; see the worker), so two
+  workers never hold reports of one device at once and none is refused as a replay for arriving after a
+  newer one. Explicit ack, sent only after the PostgreSQL commit. A worker that has seen a message fail
+  `MAX_DELIVER` times moves it to the dead-letter stream `DEPIN_DEAD` (`depin.dead.<reason>`) with the
+  reason and acknowledges it. The server's own MaxDeliver is unlimited on purpose: a delivery lost on the
+  way (a pull that timed out on a loaded machine) must never count toward dropping a report nobody has
+  processed.
 """
 
 from __future__ import annotations
@@ -41,6 +46,8 @@ DEAD_PREFIX = "depin.dead"
 CONSUMER = "gate-workers"
 DUPLICATE_WINDOW_SECONDS = 3600.0
 MAX_DELIVER = 5
+PARTITIONS = 8
+"""Device partitions of the report stream: at most this many workers store reports at once."""
 ACK_WAIT_SECONDS = 30.0
 SOURCE_HEADER = "Depin-Source"
 RECEIVED_HEADER = "Depin-Received-Ms"
@@ -60,6 +67,13 @@ class BusNames:
     duplicate_window: float = DUPLICATE_WINDOW_SECONDS
     """Seconds during which a re-sent report id is stored once on the stream (shorter in the fault tests,
     which re-send past it)."""
+    partitions: int = PARTITIONS
+
+    def partition_subject(self, partition: int) -> str:
+        return f"{self.subject}.{partition}"
+
+    def partition_consumer(self, partition: int) -> str:
+        return f"{self.consumer}-{partition}"
 
     @classmethod
     def prefixed(
@@ -80,20 +94,35 @@ class BusNames:
         )
 
 
+def route(wire: bytes, partitions: int = PARTITIONS, max_report_bytes: int = 1 << 20) -> tuple[str, int]:
+    """`Nats-Msg-Id` of a signed report and its partition: its report id and the partition of the device
+    it names; for bytes that do not decode, `raw:<sha256>` and a partition from those bytes (the worker
+    refuses them whichever partition carries them)."""
+    try:
+        signed = decode_report(wire, max_report_bytes)
+    except EnvelopeError:
+        digest = hashlib.sha256(wire).digest()
+        return "raw:" + digest.hex(), int.from_bytes(digest[:4], "big") % partitions
+    return signed.report_id, device_partition(signed.envelope.device, partitions)
+
+
+def device_partition(device: str, partitions: int = PARTITIONS) -> int:
+    """The partition of a device: the first four bytes of SHA-256 of its id, mod `partitions`."""
+    return int.from_bytes(hashlib.sha256(device.encode()).digest()[:4], "big") % partitions
+
+
 def message_id(wire: bytes, max_report_bytes: int = 1 << 20) -> str:
     """`Nats-Msg-Id` of a signed report: its report id, or `raw:<sha256>` of bytes that do not decode."""
-    try:
-        return decode_report(wire, max_report_bytes).report_id
-    except EnvelopeError:
-        return "raw:" + hashlib.sha256(wire).hexdigest()
+    return route(wire, PARTITIONS, max_report_bytes)[0]
 
 
 async def ensure_streams(js: JetStreamContext, names: BusNames) -> None:
-    """Create (or update) the report stream, the dead-letter stream and the workers' durable consumer."""
+    """Create (or update) the report stream, the dead-letter stream and the durable consumer of every
+    partition."""
     streams = (
         StreamConfig(
             name=names.stream,
-            subjects=[names.subject],
+            subjects=[names.subject + ".*"],
             storage=StorageType.FILE,
             duplicate_window=names.duplicate_window,
         ),
@@ -105,17 +134,19 @@ async def ensure_streams(js: JetStreamContext, names: BusNames) -> None:
             await js.update_stream(config)
         except NotFoundError:
             await js.add_stream(config)
-    await js.add_consumer(
-        names.stream,
-        ConsumerConfig(
-            durable_name=names.consumer,
-            ack_policy=AckPolicy.EXPLICIT,
-            deliver_policy=DeliverPolicy.ALL,
-            max_deliver=-1,
-            ack_wait=names.ack_wait,
-            max_ack_pending=100_000,
-        ),
-    )
+    for partition in range(names.partitions):
+        await js.add_consumer(
+            names.stream,
+            ConsumerConfig(
+                durable_name=names.partition_consumer(partition),
+                filter_subject=names.partition_subject(partition),
+                ack_policy=AckPolicy.EXPLICIT,
+                deliver_policy=DeliverPolicy.ALL,
+                max_deliver=-1,
+                ack_wait=names.ack_wait,
+                max_ack_pending=100_000,
+            ),
+        )
 
 
 async def delete_streams(js: JetStreamContext, names: BusNames) -> None:
@@ -149,36 +180,46 @@ class BusEdge:
         js = self.js
         stamp = received_ms if received_ms is not None else int(time.time() * 1000)
         headers = {SOURCE_HEADER: source, RECEIVED_HEADER: str(stamp)}
+        names = self.names
+        routes = [route(wire, names.partitions) for wire in wires]
         acks = await asyncio.gather(
             *(
-                js.publish(self.names.subject, wire, headers={**headers, "Nats-Msg-Id": message_id(wire)})
-                for wire in wires
+                js.publish(
+                    names.partition_subject(partition), wire, headers={**headers, "Nats-Msg-Id": msg_id}
+                )
+                for wire, (msg_id, partition) in zip(wires, routes, strict=True)
             )
         )
         return [not ack.duplicate for ack in acks]
 
     async def pending(self) -> int:
-        """Reports on the stream not yet acknowledged by a worker (the bus backlog)."""
+        """Reports on the stream not yet acknowledged by a worker (the bus backlog, every partition)."""
         assert self.js is not None
-        info = await self.js.consumer_info(self.names.stream, self.names.consumer)
-        return int(info.num_pending + info.num_ack_pending)
+        total = 0
+        for partition in range(self.names.partitions):
+            info = await self.js.consumer_info(self.names.stream, self.names.partition_consumer(partition))
+            total += int(info.num_pending + info.num_ack_pending)
+        return total
 
     async def oldest_pending_age(self) -> float | None:
         """Seconds since the oldest report not yet acknowledged by a worker was stored on the stream (None:
         nothing waits)."""
         assert self.js is not None
-        info = await self.js.consumer_info(self.names.stream, self.names.consumer)
-        if not info.num_pending and not info.num_ack_pending:
-            return None
-        floor = int(info.ack_floor.stream_seq if info.ack_floor is not None else 0)
-        try:
-            names = self.names
-            oldest = await self.js.get_msg(names.stream, floor + 1, subject=names.subject, next=True)
-        except NotFoundError:
-            return None
-        if oldest.time is None:
-            return None
-        return max(0.0, time.time() - oldest.time.timestamp())
+        names, oldest_ts = self.names, None
+        for partition in range(names.partitions):
+            info = await self.js.consumer_info(names.stream, names.partition_consumer(partition))
+            if not info.num_pending and not info.num_ack_pending:
+                continue
+            floor = int(info.ack_floor.stream_seq if info.ack_floor is not None else 0)
+            try:
+                subject = names.partition_subject(partition)
+                oldest = await self.js.get_msg(names.stream, floor + 1, subject=subject, next=True)
+            except NotFoundError:
+                continue
+            if oldest.time is not None:
+                stamp = oldest.time.timestamp()
+                oldest_ts = stamp if oldest_ts is None else min(oldest_ts, stamp)
+        return None if oldest_ts is None else max(0.0, time.time() - oldest_ts)
 
     async def close(self) -> None:
         if self.nc is not None:

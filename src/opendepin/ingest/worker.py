@@ -1,8 +1,15 @@
 """Gate workers: consume the report stream, gate each report, store the batch in PostgreSQL in one
 transaction, and only then acknowledge the messages (docs/production.md).
 
-Any number of workers run at once, in any number of processes or machines. What keeps them consistent
-lives in the database, not in a worker's memory:
+Any number of workers run at once, in any number of processes or machines. The stream's device partitions
+(ingest/bus.py) are shared among them: worker `index` of `of` takes the partitions k with k mod `of` =
+`index`, each under a PostgreSQL session advisory lock, so one partition (and so one device) is consumed by
+one worker at a time and a device's reports are stored in the order they were published. A second worker
+started with the same index waits as a standby; a partition left free for `ORPHAN_SECONDS` (its worker
+died and was not restarted) is taken by any worker that sees it. A partition taken over after a worker
+died starts only once the dead worker's unacknowledged messages have been handed back (the ack wait), so
+they are stored before newer ones. What keeps workers consistent lives in the database, not in a worker's
+memory:
 - replay protection: each batch locks the `device_seq` rows of the devices it names (`SELECT … FOR
   UPDATE`, in device order, so workers never deadlock on each other) and gates against the committed last
   `seq`; a second worker with a report of the same device waits for the first one's commit;
@@ -25,6 +32,7 @@ without being counted again, as accepted or as refused.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -77,6 +85,13 @@ FAULT_ENV = "DEPIN_WORKER_FAULT"
 the batch acknowledged)."""
 UNREACHABLE_RETRY_SECONDS = 1.0
 """How often a worker retries a batch while the database is unreachable."""
+PARTITION_LOCK = 7_700_002
+"""Advisory lock class of the stream's partitions (the key is (PARTITION_LOCK, partition))."""
+CLAIM_SECONDS = 1.0
+"""How often a worker tries to lock the partitions it waits for."""
+ORPHAN_SECONDS = 60.0
+"""How long a partition stays free before any worker takes it (longer than `depin serve` takes to restart
+a dead worker, so a restarted worker finds its own partitions free)."""
 COLUMNS = "report_id, device_id, kind, seq, ts, received_at, envelope, signature"
 
 
@@ -147,7 +162,11 @@ class GateWorker:
         names: BusNames | None = None,
         batch: int = 500,
         keep_latencies: bool = False,
+        index: int = 0,
+        of: int = 1,
     ) -> None:
+        if not 0 <= index < of:
+            raise ValueError(f"worker index {index} is not in 0..{of - 1}")
         self.config = config
         self.store = PostgresStore(dsn)
         self.registry = DeviceRegistry(self.store)
@@ -159,7 +178,7 @@ class GateWorker:
         self.batch = batch
         self.keep_latencies = keep_latencies
         self.stats = WorkerStats()
-        self._ahead: asyncio.Future[list[Msg]] | None = None
+        self.index, self.of = index, of
 
     # ---- one batch ------------------------------------------------------------------------------------
 
@@ -326,14 +345,85 @@ class GateWorker:
     async def run(
         self, stop: asyncio.Event | None = None, idle_exit_seconds: float | None = None
     ) -> WorkerStats:
-        """Consume until `stop` is set (or, with `idle_exit_seconds`, until the stream stays empty that
-        long: benchmarks and tests)."""
+        """Consume this worker's partitions until `stop` is set (or, with `idle_exit_seconds`, until its
+        partitions stay empty that long: benchmarks and tests)."""
         nc = await nats.connect(self.nats_url, max_reconnect_attempts=-1)
         js = nc.jetstream()
         await ensure_streams(js, self.names)
-        sub = await js.pull_subscribe_bind(self.names.consumer, self.names.stream)
-        log.info("consuming %s as %s", self.names.stream, self.names.consumer)
-        idle_since = time.monotonic()
+        locks = await asyncio.to_thread(psycopg.connect, self.store.dsn, autocommit=True)
+        done = asyncio.Event()
+        own = [k for k in range(self.names.partitions) if k % self.of == self.index]
+        free_since: dict[int, float] = {}
+        active: dict[int, asyncio.Task[float]] = {}
+        self._idle_since: dict[int, float] = {}
+        self._busy: set[int] = set()
+        self._waiting: list[tuple[list[Msg], asyncio.Future[list[Msg]], asyncio.Future[bool]]] = []
+        self._wake = asyncio.Event()
+        storer = asyncio.ensure_future(self._store_waiting(js, stop))
+        started = time.monotonic()
+        try:
+            while not done.is_set() and (stop is None or not stop.is_set()):
+                for partition in range(self.names.partitions):
+                    if partition in active:
+                        continue
+                    now = time.monotonic()
+                    mine = partition in own
+                    if not mine and now - free_since.setdefault(partition, now) < ORPHAN_SECONDS:
+                        continue
+                    if await asyncio.to_thread(_try_lock, locks, partition):
+                        log.info("consuming partition %d of %s", partition, self.names.stream)
+                        active[partition] = asyncio.ensure_future(self._consume(js, partition, done, stop))
+                    elif not mine:
+                        free_since[partition] = now  # held by another worker: not an orphan
+                if idle_exit_seconds is not None:
+                    idle = [self._idle_since.get(k, started) for k in own if k not in self._busy]
+                    if len(idle) == len(own) and all(time.monotonic() - t > idle_exit_seconds for t in idle):
+                        done.set()
+                for task in active.values():
+                    if task.done() and task.exception() is not None:
+                        raise task.exception()  # type: ignore[misc]
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(done.wait(), CLAIM_SECONDS)
+        finally:
+            done.set()
+            await asyncio.gather(*active.values(), return_exceptions=True)
+            storer.cancel()
+            await asyncio.gather(storer, return_exceptions=True)
+            self.store.close()
+            await asyncio.to_thread(locks.close)  # releases the partitions
+            await nc.close()
+        return self.stats
+
+    async def _store_waiting(self, js: Any, stop: asyncio.Event | None) -> None:
+        """Store the batches the partitions have waiting as one batch (each partition's reports together
+        and in their order), then answer each partition. A partition hands in its next batch only after
+        this answer, so its reports are stored in order; while one batch is stored the others' next
+        batches gather, so a busy worker stores large batches however its traffic is spread."""
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            entries, self._waiting = self._waiting, []
+            if not entries:
+                continue
+            msgs = [msg for batch, _, _ in entries for msg in batch]
+            try:
+                stored = await self.handle(js, msgs, stop, [ahead for _, ahead, _ in entries])
+            except Exception as error:
+                for _, _, turn in entries:
+                    turn.set_exception(error)
+                continue
+            for _, _, turn in entries:
+                turn.set_result(stored)
+
+    async def _consume(
+        self, js: Any, partition: int, done: asyncio.Event, stop: asyncio.Event | None
+    ) -> float:
+        """One partition, batch after batch, in order: the next batch is fetched while this one is stored."""
+        consumer = self.names.partition_consumer(partition)
+        info = await js.consumer_info(self.names.stream, consumer)
+        if info.num_ack_pending:  # a previous owner's deliveries come back first after the ack wait
+            await asyncio.sleep(self.names.ack_wait + 1.0)
+        sub = await js.pull_subscribe_bind(consumer, self.names.stream)
 
         async def fetch() -> list[Msg]:
             try:
@@ -341,33 +431,50 @@ class GateWorker:
             except (TimeoutError, NatsTimeout):
                 return []
 
+        self._idle_since[partition] = time.monotonic()
         ahead = asyncio.ensure_future(fetch())
         try:
-            while stop is None or not stop.is_set():
+            while not done.is_set() and (stop is None or not stop.is_set()):
                 msgs = await ahead
-                ahead = asyncio.ensure_future(fetch())  # the next batch arrives while this one is stored
-                self._ahead = ahead
                 if not msgs:
-                    if idle_exit_seconds is not None and time.monotonic() - idle_since > idle_exit_seconds:
-                        break
+                    ahead = asyncio.ensure_future(fetch())
                     continue
-                idle_since = time.monotonic()
-                await self.handle(js, msgs, stop)
+                self._busy.add(partition)  # never idle while a batch waits for, or holds, the store
+                ahead = asyncio.ensure_future(fetch())  # the next batch arrives while this one is stored
+                try:
+                    turn: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+                    self._waiting.append((msgs, ahead, turn))
+                    self._wake.set()
+                    stored = await turn
+                finally:
+                    self._busy.discard(partition)
+                if not stored:  # naked for redelivery: hand back what was fetched after it, then wait
+                    unacked = await ahead
+                    await asyncio.gather(*(msg.nak() for msg in unacked), return_exceptions=True)
+                    await asyncio.sleep(1.0)
+                    ahead = asyncio.ensure_future(fetch())
+                self._idle_since[partition] = time.monotonic()
         finally:
             try:
                 unacked = await ahead  # fetched but not processed: handed back for redelivery at once
                 await asyncio.gather(*(msg.nak() for msg in unacked))
             except Exception:  # the connection is gone: JetStream redelivers after the ack wait
                 pass
-            self.store.close()
-            await sub.unsubscribe()
-            await nc.close()
-        return self.stats
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+        return time.monotonic()
 
-    async def handle(self, js: Any, msgs: Sequence[Msg], stop: asyncio.Event | None = None) -> None:
-        """Store a fetched batch, then acknowledge it. While the database is unreachable the batch is kept
-        and retried in place, its messages held (`in_progress`), so a device's reports are not reordered
-        behind newer ones by redelivery; any other failure naks it (or dead-letters it at MaxDeliver)."""
+    async def handle(
+        self,
+        js: Any,
+        msgs: Sequence[Msg],
+        stop: asyncio.Event | None = None,
+        ahead: Sequence[asyncio.Future[list[Msg]]] = (),
+    ) -> bool:
+        """Store a fetched batch, then acknowledge it (True). While the database is unreachable the batch
+        is kept and retried in place, its messages and the next batch already fetched (`ahead`) held
+        (`in_progress`), so a device's reports are not reordered behind newer ones by redelivery; any other
+        failure naks it (or dead-letters it at MaxDeliver) and returns False."""
         deliveries = [_delivery(m) for m in msgs]
         while True:
             try:
@@ -377,7 +484,7 @@ class GateWorker:
                 self.stats.failed_batches += 1
                 if stop is not None and stop.is_set():
                     await asyncio.gather(*(msg.nak() for msg in msgs), return_exceptions=True)
-                    return
+                    return False
                 log.warning(
                     "the database is unreachable; holding a batch of %d and retrying in %.0f s: %s",
                     len(msgs),
@@ -385,9 +492,9 @@ class GateWorker:
                     error,
                 )
                 held = list(msgs)
-                ahead = self._ahead
-                if ahead is not None and ahead.done() and not ahead.cancelled() and not ahead.exception():
-                    held += ahead.result()  # the next batch, already fetched, waits its turn: hold it too
+                for next_batch in ahead:  # the next batches, already fetched, wait their turn: hold them
+                    if next_batch.done() and not next_batch.cancelled() and not next_batch.exception():
+                        held += next_batch.result()
                 await asyncio.gather(*(msg.in_progress() for msg in held), return_exceptions=True)
                 await asyncio.sleep(UNREACHABLE_RETRY_SECONDS)
             except Exception as error:
@@ -405,7 +512,7 @@ class GateWorker:
                         self.stats.dead_lettered += 1
                     else:
                         await msg.nak(delay=1.0)
-                return
+                return False
         # After the commit. A lost ack means a redelivery, which the database refuses as our own duplicate.
         _fault("after_commit", self.stats.batches)
         half = len(msgs) // 2
@@ -414,14 +521,21 @@ class GateWorker:
             await asyncio.sleep(0.2)  # let the first half leave before dying
         _fault("mid_ack", self.stats.batches)
         await asyncio.gather(*(msg.ack() for msg in msgs[half:]))
+        return True
 
 
-def run_worker_process(config_path: str, dsn: str, nats_url: str) -> None:
+def _try_lock(db: psycopg.Connection[Any], partition: int) -> bool:
+    """Take the session advisory lock of a partition if no other worker holds it."""
+    row = db.execute("SELECT pg_try_advisory_lock(%s, %s)", (PARTITION_LOCK, partition)).fetchone()
+    return bool(row and row[0])
+
+
+def run_worker_process(config_path: str, dsn: str, nats_url: str, index: int = 0, of: int = 1) -> None:
     """Entry point of a worker process started by `depin serve --bus nats` (runs until terminated)."""
     from opendepin.config import load_config
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s worker: %(message)s")
-    worker = GateWorker(load_config(Path(config_path)), dsn, nats_url)
+    worker = GateWorker(load_config(Path(config_path)), dsn, nats_url, index=index, of=of)
 
     parent = os.getppid()
 

@@ -1,0 +1,47 @@
+"""Routing on the ingest bus (ingest/bus.py): every report of a device goes to one partition, named by its
+device id alone; bytes that do not decode still get a partition and a message id."""
+
+from __future__ import annotations
+
+import hashlib
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from opendepin.identity.keys import DeviceKey
+from opendepin.ingest.bus import PARTITIONS, BusNames, device_partition, route
+from opendepin.reports.envelope import sign_report
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    secret=st.binary(min_size=32, max_size=32), seqs=st.lists(st.integers(1, 2**40), min_size=1, max_size=5)
+)
+def test_every_report_of_a_device_takes_its_devices_partition(secret: bytes, seqs: list[int]) -> None:
+    key = DeviceKey("ed25519", secret)
+    expected = device_partition(key.device_id)
+    for seq in seqs:
+        signed = sign_report(key, "wireless.heartbeat", 1_800_000_000, seq, {"lat": 1.5, "lon": 2.5})
+        msg_id, partition = route(signed.to_wire())
+        assert (msg_id, partition) == (signed.report_id, expected)
+        assert 0 <= partition < PARTITIONS
+
+
+def test_the_partition_is_the_first_four_bytes_of_the_ids_hash() -> None:
+    device = "ed25519:" + "ab" * 32
+    digest = hashlib.sha256(device.encode()).digest()
+    assert device_partition(device, 8) == int.from_bytes(digest[:4], "big") % 8
+    assert device_partition(device, 3) == int.from_bytes(digest[:4], "big") % 3
+
+
+def test_bytes_that_do_not_decode_get_a_raw_id_and_a_partition() -> None:
+    msg_id, partition = route(b"\x00not a report", 8)
+    assert msg_id == "raw:" + hashlib.sha256(b"\x00not a report").hexdigest()
+    assert 0 <= partition < 8
+
+
+def test_partition_subjects_and_consumers_are_named_per_partition() -> None:
+    names = BusNames.prefixed("abc")
+    assert names.partition_subject(3) == "abc.reports.in.3"
+    assert names.partition_consumer(3) == "gate-workers-3"
+    assert names.partitions == PARTITIONS
