@@ -23,6 +23,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -428,4 +429,11 @@ def run_load(
                 return await run_http(spec, fleet, client, stats, progress, every)
         return await asyncio.to_thread(run_mqtt, spec, fleet, stats, progress, every)
 
-    return asyncio.run(main())
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(main())
+    # called where an event loop already runs in this thread (a notebook, an async caller): on a thread
+    # of its own, with its own loop
+    with ThreadPoolExecutor(1, thread_name_prefix="depin-load") as pool:
+        return pool.submit(asyncio.run, main()).result()
