@@ -69,6 +69,10 @@ class SQLiteStore(SQLStore):
                 cursor = self._db.execute(sql, params)
                 while rows := cursor.fetchmany(size):
                     yield rows
+            except sqlite3.OperationalError as error:
+                if "decode" in str(error):  # a TEXT value that is not UTF-8: not what the store wrote
+                    raise StoreCorruption(f"{self.path}: {str(error)[:200]}") from None
+                raise
             finally:
                 self._db.execute("COMMIT")
 
