@@ -16,7 +16,6 @@ import json
 import threading
 import time
 import uuid
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -143,8 +142,11 @@ def test_mosquitto_killed_under_traffic_loses_nothing_and_counts_nothing_twice(
     assert len(first) == total and set(first.values()) <= {"accepted", "report.duplicate"}
     assert len(stored) == len(set(stored)) == total  # every report once: nothing lost, nothing twice
     assert set(refused) <= {"report.duplicate"}  # no report.replay: the devices' order held
-    accepted = Counter(rid for rid, statuses in devices.verdicts.items() for s in statuses if s == "accepted")
-    assert set(accepted.values()) <= {1}  # no report accepted twice
+    # verdicts travel at least once (QoS 1): the bridge's client re-sends a verdict the killed broker did not
+    # acknowledge, so a device may read one "accepted" twice; what counts is the store, which holds each
+    # report once (above); every verdict a device read says stored, now or before
+    for statuses in devices.verdicts.values():
+        assert set(statuses) <= {"accepted", "report.duplicate"}, statuses
     assert devices.sends > total  # the kill made devices re-send
 
 
