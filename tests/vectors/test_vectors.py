@@ -79,11 +79,12 @@ def test_the_vectors_cover_what_they_say() -> None:
 
 
 def test_the_generic_cpu_run_really_uses_other_kernels() -> None:
-    """On a machine with AVX2 or AVX-512 the generic run's numpy computes exp with other bits, so the
-    vectors' equality above is a real cross-kernel check (on a machine without them both runs are alike)."""
+    """On a machine with AVX-512 the generic run's numpy computes float64 exp with other bits, so the
+    vectors' equality above is a real cross-kernel check; on an AVX2-only machine numpy's float64 exp is
+    the baseline kernel in both runs (measured: the same bits), and the check only shows the runs agree."""
     from numpy._core._multiarray_umath import __cpu_features__ as features
 
     native, generic = _recompute("heartbeats", {}), _recompute("heartbeats", GENERIC_CPU)
-    if features.get("AVX2") or features.get("AVX512F"):
+    if features.get("AVX512F"):
         assert native["numpy_exp"] != generic["numpy_exp"]
     assert native["root"] == generic["root"]
