@@ -4,9 +4,6 @@ stored as the same rows as verdicts given one by one."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import polars as pl
 import pytest
 
@@ -15,19 +12,6 @@ from opendepin.reports.envelope import Envelope, compute_report_id, encode_envel
 from opendepin.reports.model import ReportRecord
 from opendepin.sectors.columns import VerdictColumns, evidence_json
 from opendepin.store.base import EpochRecord, Store, StoredReport
-from opendepin.store.sqlite import SQLiteStore
-from tests.store.pg import postgres_store
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.integration)])
-def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "sqlite":
-        store: Store = SQLiteStore(tmp_path / "db.sqlite3")
-        yield store
-        store.close()
-    else:
-        with postgres_store() as store:
-            yield store
 
 
 def _stored(i: int) -> StoredReport:

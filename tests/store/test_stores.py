@@ -4,7 +4,6 @@ appends, atomic batches, epoch commit point."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -14,7 +13,6 @@ from opendepin.reports.model import ReportRecord
 from opendepin.sectors.base import DeviceInfo
 from opendepin.store.base import EpochRecord, Rejection, Store, StoredReport
 from opendepin.store.sqlite import MIGRATIONS, SQLiteStore
-from tests.store.pg import postgres_store
 
 DEVICE = DeviceInfo("ed25519:" + "ab" * 32, "0x" + "11" * 20, "0x" + "22" * 20, "ed25519", None, 5)
 
@@ -34,17 +32,6 @@ def test_migrations_set_version_and_are_rerunnable(tmp_path: Path) -> None:
     SQLiteStore(path).close()
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
     assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.integration)])
-def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "sqlite":
-        store: Store = SQLiteStore(tmp_path / "db.sqlite3")
-        yield store
-        store.close()
-    else:
-        with postgres_store() as store:
-            yield store
 
 
 def _reopen(store: Store) -> Store:
