@@ -162,17 +162,25 @@ def gate_signed(
     now: int,
     params: IngestConfig,
     kinds: Mapping[str, type[BaseModel]],
+    signature_ok: bool | None = None,
 ) -> GateResult:
-    """`gate_report` after decoding (for callers that decoded the bytes already, e.g. to lock devices)."""
+    """`gate_report` after decoding (for callers that decoded the bytes already, e.g. to lock devices).
+    `signature_ok`, if given, is `verify_signature` of this report with its device's registered key,
+    computed ahead (ingest/signatures.py); None checks it here."""
     env = signed.envelope
     device = state.devices.get(env.device)
     if device is None:
         return _reject(
             "device.unknown", f"device {env.device[:80]} is not onboarded; POST /v1/devices first", signed
         )
-    if not verify_signature(
-        device.key_type, bytes.fromhex(env.device.partition(":")[2]), signed.envelope_bytes, signed.signature
-    ):
+    if signature_ok is None:
+        signature_ok = verify_signature(
+            device.key_type,
+            bytes.fromhex(env.device.partition(":")[2]),
+            signed.envelope_bytes,
+            signed.signature,
+        )
+    if not signature_ok:
         return _reject(
             "signature.invalid", "signature does not verify with the device's registered key", signed
         )

@@ -58,6 +58,7 @@ from opendepin.ingest.gate import (
     rejection_bucket,
     rejection_source,
 )
+from opendepin.ingest.signatures import SignatureChecker, signature_job
 from opendepin.reports.envelope import EnvelopeError, SignedReport, decode_report
 from opendepin.rewards.epoch import window_for
 from opendepin.sectors.registry import load_sectors
@@ -179,6 +180,7 @@ class GateWorker:
         self.keep_latencies = keep_latencies
         self.stats = WorkerStats()
         self.index, self.of = index, of
+        self.signatures = SignatureChecker()
 
     # ---- one batch ------------------------------------------------------------------------------------
 
@@ -213,6 +215,10 @@ class GateWorker:
         """Gate and store a batch in one transaction (module rules); returns each report's result."""
         began = time.perf_counter()
         decoded, devices = self._decode(deliveries)
+        registered = self.registry.view()
+        signatures = self.signatures.batch()  # checked on other cores while the batch's rows are locked
+        for signed in decoded:
+            signatures.add(None if isinstance(signed, EnvelopeError) else signature_job(signed, registered))
         params = self.config.ingest
         results: list[GateResult] = []
         with self.store._tx() as cur:
@@ -251,16 +257,18 @@ class GateWorker:
                     ).fetchone()
                     return found is not None
 
-            state = GateState(self.registry.view(), last_seq, Seen(), closed_until, self.policies, SeenSeqs())
+            state = GateState(registered, last_seq, Seen(), closed_until, self.policies, SeenSeqs())
             gating = time.perf_counter()
             accepted: list[tuple[Any, ...]] = []
             unique: set[tuple[str, int]] = set()
             rejected: list[Rejection] = []
-            for item, signed in zip(deliveries, decoded, strict=True):
+            for index, (item, signed) in enumerate(zip(deliveries, decoded, strict=True)):
                 if isinstance(signed, EnvelopeError):
                     result = refused_undecodable(signed)
                 else:
-                    result = gate_signed(signed, state, item.received_at, params, self.kinds)
+                    result = gate_signed(
+                        signed, state, item.received_at, params, self.kinds, signatures.result(index)
+                    )
                 results.append(result)
                 if result.accepted and result.record is not None and result.signed is not None:
                     record = result.record

@@ -14,7 +14,16 @@ from pydantic import BaseModel
 
 from opendepin.clock import Clock
 from opendepin.config import NetworkConfig
-from opendepin.ingest.gate import GateResult, GateState, gate_report, rejection_bucket, rejection_source
+from opendepin.ingest.gate import (
+    GateResult,
+    GateState,
+    gate_signed,
+    refused_undecodable,
+    rejection_bucket,
+    rejection_source,
+)
+from opendepin.ingest.signatures import SignatureChecker, signature_job
+from opendepin.reports.envelope import EnvelopeError, SignedReport, decode_report
 from opendepin.sectors.base import IngestPolicy, SectorPlugin
 from opendepin.services.devices import DeviceRegistry
 from opendepin.store.base import Rejection, Store, StoredReport
@@ -76,8 +85,10 @@ class IngestService:
         clock: Clock,
         registry: DeviceRegistry,
         closed_until: Callable[[], int],
+        signatures: SignatureChecker | None = None,
     ) -> None:
         self.config = config
+        self.signatures = signatures or SignatureChecker()
         self.store = store
         self.clock = clock
         self.registry = registry
@@ -90,18 +101,38 @@ class IngestService:
     def ingest(self, wires: Sequence[bytes], source: str = "local") -> list[GateResult]:
         """Gate a batch and store it durably (one transaction) before returning the per-report results.
         `source` names the transport the bytes came from (e.g. `http:<client address>`); rejections that
-        cannot be attributed to an authenticated device are counted against it."""
+        cannot be attributed to an authenticated device are counted against it.
+
+        The batch is decoded first, its signatures checked on the other cores meanwhile
+        (ingest/signatures.py), then gated in order."""
         with self._lock:
             now = self.clock.now()
             seen, seen_seqs = _Seen(self.store), _SeenSeqs(self.store)
             state = GateState(
                 self.registry.view(), self._last_seq, seen, self.closed_until(), self.policies, seen_seqs
             )
+            decoded: list[SignedReport | EnvelopeError] = []
+            signatures = self.signatures.batch()
+            limit = self.config.ingest.max_report_bytes
+            for wire in wires:
+                try:
+                    signed = decode_report(wire, limit)
+                except EnvelopeError as error:
+                    decoded.append(error)
+                    signatures.add(None)
+                    continue
+                decoded.append(signed)
+                signatures.add(signature_job(signed, state.devices))
             results: list[GateResult] = []
             accepted: list[StoredReport] = []
             rejected: list[Rejection] = []
-            for wire in wires:
-                result = gate_report(wire, state, now, self.config.ingest, self.kinds)
+            for index, (wire, item) in enumerate(zip(wires, decoded, strict=True)):
+                if isinstance(item, EnvelopeError):
+                    result = refused_undecodable(item)
+                else:
+                    result = gate_signed(
+                        item, state, now, self.config.ingest, self.kinds, signatures.result(index)
+                    )
                 results.append(result)
                 if result.accepted and result.record is not None and result.signed is not None:
                     record = result.record
