@@ -38,8 +38,8 @@ A day of one column, in order (float64: a forecast, not settlement):
               ((revenue at spot − sold × spot) ÷ depth, clipped to ±0.5 a day); the expected return μ̂
               follows the day's log return; channels are added to the window accumulators.
 
-Poisson draws: inversion from one uniform below a mean of 30, a normal approximation with continuity
-correction above (error in the counts' skew of order 1/√mean, below 0.2).
+Poisson draws are exact: inversion from one uniform below a mean of 10, Hörmann's transformed rejection
+(PTRS) from 10 (tests/economics/test_poisson.py holds both to scipy's Poisson distribution).
 """
 
 from __future__ import annotations
@@ -224,20 +224,11 @@ def normal(rng: np.ndarray, x: np.ndarray, j: int) -> float:
 
 @njit(cache=True, inline="always")
 def poisson(rng: np.ndarray, x: np.ndarray, j: int, mean: float) -> float:
-    """A Poisson count of `mean` for column j (inversion below 30, normal approximation above)."""
-    if not mean > 0.0:
-        return 0.0
-    if mean < POISSON_INVERSION_MAX:
-        u = uniform(rng, j)
-        p = math.exp(-mean)
-        cdf = p
-        k = 0
-        while u > cdf and k < 200:
-            k += 1
-            p *= mean / k
-            cdf += p
-        return float(k)
-    return max(0.0, math.floor(mean + math.sqrt(mean) * normal(rng, x, j) + 0.5))
+    """A Poisson count of `mean` for column j (`_next_poisson` on the column's stream: the same draw)."""
+    count, s0, s1 = _next_poisson(rng[0, j], rng[1, j], mean)
+    rng[0, j] = s0
+    rng[1, j] = s1
+    return count
 
 
 @njit(cache=True)
@@ -355,7 +346,7 @@ def phase_a_column(t, j, inp, st):  # type: ignore[no-untyped-def]
         total = 0.0
         for w in range(twap):
             total += window[w, j]
-        oracle = total / twap
+        oracle = total * (1.0 / twap)  # one multiplication: the reciprocal is the same every day
         if x[X_AGE, j] > p[P_MAX_STALE, j]:
             halted = 1.0
             served = 0.0
@@ -571,13 +562,17 @@ def phase_c_column(t, j, inp, st):  # type: ignore[no-untyped-def]
         earnings = zd[ZD_EARNINGS, i, j]
         opex = dp[D_OPEX, i, j]
         margin = earnings - opex
+        # attractiveness 1 − payback ÷ threshold = 1 − (hardware ÷ threshold) ÷ margin; distress (opex −
+        # earnings) ÷ opex, 0 when the margin is positive (the reciprocals are the same every day)
         attract = 0.0
+        distress = 0.0
         if margin > 0.0:
-            attract = min(max(1.0 - dp[D_HARDWARE, i, j] / margin / dp[D_THRESHOLD, i, j], 0.0), 1.0)
+            attract = min(max(1.0 - dp[D_HARDWARE, i, j] / dp[D_THRESHOLD, i, j] / margin, 0.0), 1.0)
+        elif opex > 0.0:
+            distress = min(max((opex - earnings) * (1.0 / opex), 0.0), 1.0)
         expected = dp[D_JOIN_RATE, i, j] * (count + dp[D_JOIN_FLOOR, i, j]) * attract
         expected += dp[D_ORGANIC, i, j] * count
         joins = poisson(rng, x, j, min(expected, 1e12))
-        distress = min(max((opex - earnings) / opex, 0.0), 1.0) if opex > 0.0 else 0.0
         leave_p = min(dp[D_BASE_CHURN, i, j] + dp[D_LEAVE_RATE, i, j] * distress, 1.0)
         leaves = min(poisson(rng, x, j, min(count * leave_p, 1e12)), count)
         count = count + joins - leaves
@@ -587,6 +582,7 @@ def phase_c_column(t, j, inp, st):  # type: ignore[no-untyped-def]
         devices += count
     # 10. the price moves; expectations follow
     walk = x[X_WALK, j]
+    walk_spot = walk  # spot = base_t · e^walk_spot
     if f[F_MARKET] == 1:
         flow = (z[Z_BURNED, j] - sold) * spot / p[P_DEPTH, j]
         push = min(max(p[P_IMPACT, j] * flow, -MAX_DAILY_PUSH), MAX_DAILY_PUSH)
@@ -601,7 +597,8 @@ def phase_c_column(t, j, inp, st):  # type: ignore[no-untyped-def]
     price = base_price[t + 1, k] * math.exp(walk)
     x[X_PRICE, j] = price
     if (f[F_AGENTS] == 1 or f[F_STAKING] == 1) and spot > 0.0 and price > 0.0:  # only they read μ̂
-        daily = math.log(price / spot) * DAYS_PER_YEAR
+        # log(price ÷ spot) = (walk − walk_spot) + log(base_{t+1} ÷ base_t): no logarithm of the day's prices
+        daily = ((walk - walk_spot) + math.log(base_price[t + 1, k] / base_price[t, k])) * DAYS_PER_YEAR
         x[X_EXPECT, j] += p[P_EXPECT_ALPHA, j] * (daily - x[X_EXPECT, j])
     locked = x[X_STAKED, j] + x[X_UNBONDING, j] + vest[t + 1, k]
     z[Z_SOLD, j] = sold
@@ -885,17 +882,67 @@ def _next_normal(s0, s1, spare, has_spare):  # type: ignore[no-untyped-def]
 POISSON_UNROLLED = 9
 """`_next_poisson` computes the inversion's first cumulative sums (up to this count) without a branch."""
 
+LOG_FACTORIALS = np.array([math.lgamma(k + 1.0) for k in range(256)])
+"""log k! for k < 256 (PTRS's acceptance test); above, `_log_factorial`'s Stirling series."""
+_HALF_LOG_TWO_PI = 0.5 * math.log(2.0 * math.pi)
+
 
 @njit(cache=True, inline="always")
-def _next_poisson(s0, s1, spare, has_spare, mean):  # type: ignore[no-untyped-def]
-    """`poisson` on local state: (count, s0', s1', spare', has_spare'), the same draw to the bit.
+def _log_factorial(k: float) -> float:
+    """log k! of a whole k ≥ 0: the table below 256, else Stirling's series for log Γ(k + 1) to the x⁻⁵ term
+    (its remainder is below 1/(1680·257⁷) ≈ 1e-20, far under a double's rounding of the result)."""
+    if k < 256.0:
+        return LOG_FACTORIALS[int(k)]
+    x = k + 1.0
+    r = 1.0 / x
+    r2 = r * r
+    series = r * (1.0 / 12.0 - r2 * (1.0 / 360.0 - r2 * (1.0 / 1260.0)))
+    return (x - 0.5) * math.log(x) - x + _HALF_LOG_TWO_PI + series
+
+
+@njit(cache=True, inline="always")
+def _poisson_ptrs(s0, s1, mean):  # type: ignore[no-untyped-def]
+    """An exact Poisson count of `mean` ≥ 10 by Hörmann's transformed rejection with squeeze (PTRS: W.
+    Hörmann, "The transformed rejection method for generating Poisson random variables", Insurance:
+    Mathematics and Economics 12, 1993; the constants are the paper's, as in numpy's legacy generator):
+    (count, s0', s1'). Two uniforms a try (U then V); ~1.1–1.4 tries a draw (fewer as the mean grows).
+    The squeeze accepts most tries with one square root and two divisions; the rest compare logarithms
+    (log k! from `_log_factorial`), with log(mean) and 1/α computed only then."""
+    slam = math.sqrt(mean)
+    b = 0.931 + 2.53 * slam
+    a = -0.059 + 0.02483 * b
+    v_r = 0.9277 - 3.6224 / (b - 2.0)
+    log_mean = 0.0
+    inv_alpha = 0.0
+    while True:
+        u, s0, s1 = _next_uniform(s0, s1)
+        v, s0, s1 = _next_uniform(s0, s1)
+        u -= 0.5
+        us = 0.5 - abs(u)
+        k = math.floor((2.0 * a / us + b) * u + mean + 0.43)
+        if us >= 0.07 and v <= v_r:
+            return k, s0, s1
+        if k < 0.0 or (us < 0.013 and v > us):
+            continue
+        if inv_alpha == 0.0:
+            log_mean = math.log(mean)
+            inv_alpha = 1.1239 + 1.1328 / (b - 3.4)
+        if math.log(v * inv_alpha / (a / (us * us) + b)) <= -mean + k * log_mean - _log_factorial(k):
+            return k, s0, s1
+
+
+@njit(cache=True, inline="always")
+def _next_poisson(s0, s1, mean):  # type: ignore[no-untyped-def]
+    """A Poisson count of `mean` on a stream held in two local words: (count, s0', s1'). Exact (to the
+    doubles' rounding): inversion from one uniform below `POISSON_INVERSION_MAX` (10), Hörmann's PTRS from
+    it (`_poisson_ptrs`). A mean of 0 (or NaN) draws nothing and counts 0.
 
     The inversion's cumulative sums up to `POISSON_UNROLLED` are computed in the same order as the loop and
     counted without branches (they never decrease, so the count of those below u is where the loop stops);
-    only a count above that takes the loop. With the growth scenario's means (median ~4, a tenth above 15)
-    this saves the mispredicted exit of the loop on most draws."""
+    only a count above that takes the loop. With the growth scenario's means (median ~4) this saves the
+    mispredicted exit of the loop on most draws."""
     if not mean > 0.0:
-        return 0.0, s0, s1, spare, has_spare
+        return 0.0, s0, s1
     if mean < POISSON_INVERSION_MAX:
         u, s0, s1 = _next_uniform(s0, s1)
         p = math.exp(-mean)
@@ -908,15 +955,14 @@ def _next_poisson(s0, s1, spare, has_spare, mean):  # type: ignore[no-untyped-de
         p *= mean / POISSON_UNROLLED
         cdf += p
         if u <= cdf:
-            return float(count), s0, s1, spare, has_spare
+            return float(count), s0, s1
         k = POISSON_UNROLLED
         while u > cdf and k < 200:
             k += 1
             p *= mean / k
             cdf += p
-        return float(k), s0, s1, spare, has_spare
-    z, s0, s1, spare, has_spare = _next_normal(s0, s1, spare, has_spare)
-    return max(0.0, math.floor(mean + math.sqrt(mean) * z + 0.5)), s0, s1, spare, has_spare
+        return float(k), s0, s1
+    return _poisson_ptrs(s0, s1, mean)
 
 
 @njit(cache=True, error_model="numpy")
@@ -984,6 +1030,14 @@ def run_block_full(t0, t1, inp, st):  # type: ignore[no-untyped-def]
     s_count = np.zeros(sectors)  # devices per sector at the start of the day
     dl = np.zeros((N_DEVICE_DAY, types))  # the ZD rows of the column
     dcol = np.zeros((N_DEVICE_PARAMS, types))  # the D rows of the column
+    d_payback = np.zeros(types)  # hardware ÷ threshold of each device type (days × USD a day)
+    d_inv_opex = np.zeros(types)  # 1 ÷ opex (0 for no opex: never read)
+    inv_twap = 1.0 / twap
+    # log(base_{t+1} ÷ base_t) of each day of the block and parameter set (once, not per column)
+    base_step = np.zeros((t1 - t0, base_price.shape[1]))
+    for t in range(t0, t1):
+        for kk in range(base_price.shape[1]):
+            base_step[t - t0, kk] = math.log(base_price[t + 1, kk] / base_price[t, kk])
     win = np.zeros(twap)
     prefix = np.zeros(twap + 1)  # prefix[m]: the TWAP's running sum before slot m (slot 0 first, from 0.0)
     for j in range(n):
@@ -1051,6 +1105,8 @@ def run_block_full(t0, t1, inp, st):  # type: ignore[no-untyped-def]
                 dl[r, i] = zd[r, i, j]
             for r in range(N_DEVICE_PARAMS):
                 dcol[r, i] = dp[r, i, j]
+            d_payback[i] = dcol[D_HARDWARE, i] / dcol[D_THRESHOLD, i]
+            d_inv_opex[i] = 1.0 / dcol[D_OPEX, i] if dcol[D_OPEX, i] > 0.0 else 0.0
         for w in range(twap):
             win[w] = window[w, j]
             prefix[w + 1] = prefix[w] + win[w]
@@ -1106,7 +1162,7 @@ def run_block_full(t0, t1, inp, st):  # type: ignore[no-untyped-def]
                 # did not change since yesterday, so neither did their running sum
                 for w in range(slot, twap):
                     prefix[w + 1] = prefix[w] + win[w]
-                oracle = prefix[twap] / twap
+                oracle = prefix[twap] * inv_twap  # as phase A: total × (1 / twap)
                 if age > max_stale:
                     halted = 1.0
                     served = 0.0
@@ -1253,16 +1309,16 @@ def run_block_full(t0, t1, inp, st):  # type: ignore[no-untyped-def]
                 dopex = dcol[D_OPEX, i]
                 margin = earnings - dopex
                 attract = 0.0
+                distress = 0.0
                 if margin > 0.0:
-                    attract = min(max(1.0 - dcol[D_HARDWARE, i] / margin / dcol[D_THRESHOLD, i], 0.0), 1.0)
+                    attract = min(max(1.0 - d_payback[i] / margin, 0.0), 1.0)
+                elif dopex > 0.0:
+                    distress = min(max((dopex - earnings) * d_inv_opex[i], 0.0), 1.0)
                 expected = dcol[D_JOIN_RATE, i] * (count + dcol[D_JOIN_FLOOR, i]) * attract
                 expected += dcol[D_ORGANIC, i] * count
-                joins, s0, s1, spare, has_spare = _next_poisson(s0, s1, spare, has_spare, min(expected, 1e12))
-                distress = min(max((dopex - earnings) / dopex, 0.0), 1.0) if dopex > 0.0 else 0.0
+                joins, s0, s1 = _next_poisson(s0, s1, min(expected, 1e12))
                 leave_p = min(dcol[D_BASE_CHURN, i] + dcol[D_LEAVE_RATE, i] * distress, 1.0)
-                leaves, s0, s1, spare, has_spare = _next_poisson(
-                    s0, s1, spare, has_spare, min(count * leave_p, 1e12)
-                )
+                leaves, s0, s1 = _next_poisson(s0, s1, min(count * leave_p, 1e12))
                 leaves = min(leaves, count)
                 count = count + joins - leaves
                 dl[ZD_COUNT, i] = count
@@ -1270,6 +1326,7 @@ def run_block_full(t0, t1, inp, st):  # type: ignore[no-untyped-def]
                 dl[ZD_LEAVES, i] = leaves
                 devices += count
             # 10. the price moves; expectations follow
+            walk_spot = walk
             if market_on:
                 flow = (burned - sold) * spot / depth
                 push = min(max(impact * flow, -MAX_DAILY_PUSH), MAX_DAILY_PUSH)
@@ -1281,7 +1338,7 @@ def run_block_full(t0, t1, inp, st):  # type: ignore[no-untyped-def]
                 walk += price_scale * draw
             price = base_price[t + 1, k] * math.exp(walk)
             if (agents_on or staking_on) and spot > 0.0 and price > 0.0:
-                daily = math.log(price / spot) * DAYS_PER_YEAR
+                daily = ((walk - walk_spot) + base_step[t - t0, k]) * DAYS_PER_YEAR  # as phase C
                 expect += expect_alpha * (daily - expect)
             locked_next = staked + unbonding + vest[t + 1, k]
             zl[Z_MINTED] = minted

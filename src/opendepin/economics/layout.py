@@ -8,7 +8,7 @@ from __future__ import annotations
 
 MIN_PRICE_USD = 1e-12
 MAX_DAILY_PUSH = 0.5
-POISSON_INVERSION_MAX = 30.0
+POISSON_INVERSION_MAX = 10.0  # inversion below this mean, Hörmann's PTRS (exact) from it
 DAYS_PER_YEAR = 365.0
 
 # ---- per-column parameters P[k, N] -----------------------------------------------------------------------
