@@ -16,7 +16,9 @@ from typing import Any, Protocol
 import cbor2
 import httpx
 
+from opendepin.identity.keys import DeviceKey
 from opendepin.identity.wallets import Wallet
+from opendepin.market.receipts import SignedReceipt, countersign
 from opendepin.sectors.base import Challenge
 
 ChallengeSource = Callable[[str], Sequence[Challenge]]
@@ -120,12 +122,20 @@ OFFLINE = Offline()
 
 class SectorView:
     """`SimServices` for sector `name`: its own routes (under /v1/sectors/NAME/), the challenges, usage
-    receipts, and signatures by the fleet's users and by `owners` (the owners of the sector's devices)."""
+    receipts, signatures by the fleet's users and by `owners` (the owners of the sector's devices), and
+    countersignatures by `devices` (the keys of the sector's devices)."""
 
-    def __init__(self, name: str, services: FleetServices, owners: Sequence[Wallet] = ()) -> None:
+    def __init__(
+        self,
+        name: str,
+        services: FleetServices,
+        owners: Sequence[Wallet] = (),
+        devices: Sequence[DeviceKey] = (),
+    ) -> None:
         self.name = name
         self.services = services
         self._owners = {w.address: w for w in owners}
+        self._devices = {k.device_id: k for k in devices}
         self._users: dict[str, Wallet] | None = None
 
     def _route(self, route: str) -> str:
@@ -162,3 +172,9 @@ class SectorView:
 
     def send_usage(self, receipts: Sequence[bytes]) -> Sequence[Mapping[str, Any]]:
         return self.services.send_usage(receipts)
+
+    def countersign(self, receipt: SignedReceipt) -> SignedReceipt:
+        key = self._devices.get(receipt.receipt.device)
+        if key is None:
+            raise KeyError(f"{receipt.receipt.device[:40]} is not one of the {self.name} sector's devices")
+        return countersign(receipt, key)

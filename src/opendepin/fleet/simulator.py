@@ -326,7 +326,8 @@ class Fleet:
         reports: dict[int, list[SimReport]] = {}
         for name, members in sorted(up.items()):
             owners = {d.owner_index: self.owner_of(d) for d in self.devices if d.sector == name}
-            view = SectorView(name, services, [owners[i] for i in sorted(owners)])
+            keys = [self.key_of(d) for d in self.devices if d.sector == name]
+            view = SectorView(name, services, [owners[i] for i in sorted(owners)], keys)
             indices = {d.index for d in members}
             for report in self.simulations[name].hour([self.sim_device(d) for d in members], hour_ts, view):
                 if report.device not in indices:

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     import typer
     from fastapi import APIRouter
 
-    from opendepin.market.receipts import UsageRecord
+    from opendepin.market.receipts import SignedReceipt, UsageRecord
 
 # Reward units are integers so that allocation is exact and reproducible bit for bit: a sector turns its
 # (possibly fractional) score into units by multiplying by UNIT_SCALE and rounding toward zero.
@@ -304,6 +304,10 @@ class SimServices(Protocol):
 
     def send_usage(self, receipts: Sequence[bytes]) -> Sequence[Mapping[str, Any]]:
         """POST signed usage receipts (wire form) to the node's `/v1/usage`: its answer for each."""
+
+    def countersign(self, receipt: SignedReceipt) -> SignedReceipt:
+        """`receipt` countersigned by the device it names with its own key, as a provider accepting the
+        payment does (one of the sector's devices; any other raises KeyError)."""
 
 
 class SectorSimulation(ABC):

@@ -54,7 +54,6 @@ def network_toml(k: int, n: int) -> str:
         "stripe_audit_rate = 0.05": "stripe_audit_rate = 1.0",
         "latency_bound_s = 3600": "latency_bound_s = 10",
         "timeout_s = 3600": "timeout_s = 120",
-        "pieces_paid_by_receipts = false": "pieces_paid_by_receipts = true",
     }
     for old, new in replaced.items():
         assert old in text, old

@@ -43,7 +43,7 @@ def test_explain_shows_every_state_transition_with_its_numbers(tmp_path: Path) -
             devices=30,
             misbehaving_share=0.4,
             network=network(tmp_path),
-            chain="none",
+            chain="embedded",  # the fleet's client pays its pieces in credits bought on chain
         )
     )
     store = SQLiteStore(data / "depin.sqlite")
