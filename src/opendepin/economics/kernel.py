@@ -129,6 +129,7 @@ from opendepin.economics.layout import (
     X_SPARE_NORMAL,
     X_STAKED,
     X_SUPPLY,
+    X_TWAP_TOTAL,
     X_UNBONDING,
     X_WALK,
     Z_BOUGHT,
@@ -252,7 +253,8 @@ def seed_streams(seeds: np.ndarray) -> np.ndarray:
 
 @njit(cache=True, inline="always")
 def interp_weight(ratio: float, ratios: np.ndarray, weights: np.ndarray, j: int) -> float:
-    """w(r) of column j: linear between the points (ratios[:, j], weights[:, j]), flat outside."""
+    """w(r) of column j: linear between the points (ratios[:, j], weights[:, j]), flat outside (the slope
+    through 1 ÷ (r1 − r0), as `interp_weight_spans` takes it precomputed)."""
     m = ratios.shape[0]
     if ratio <= ratios[0, j]:
         return weights[0, j]
@@ -261,7 +263,26 @@ def interp_weight(ratio: float, ratios: np.ndarray, weights: np.ndarray, j: int)
         r1 = ratios[i + 1, j]
         if ratio <= r1:
             if r1 > r0:
-                return weights[i, j] + (weights[i + 1, j] - weights[i, j]) * (ratio - r0) / (r1 - r0)
+                return weights[i, j] + (weights[i + 1, j] - weights[i, j]) * (ratio - r0) * (1.0 / (r1 - r0))
+            return weights[i + 1, j]
+    return weights[m - 1, j]
+
+
+@njit(cache=True, inline="always")
+def interp_weight_spans(
+    ratio: float, ratios: np.ndarray, weights: np.ndarray, inv_spans: np.ndarray, j: int
+) -> float:
+    """`interp_weight` with 1 ÷ (r1 − r0) of each segment of column j precomputed in `inv_spans` (the same
+    value to the bit, without a division on the day's chain)."""
+    m = ratios.shape[0]
+    if ratio <= ratios[0, j]:
+        return weights[0, j]
+    for i in range(m - 1):
+        r0 = ratios[i, j]
+        r1 = ratios[i + 1, j]
+        if ratio <= r1:
+            if r1 > r0:
+                return weights[i, j] + (weights[i + 1, j] - weights[i, j]) * (ratio - r0) * inv_spans[i]
             return weights[i + 1, j]
     return weights[m - 1, j]
 
@@ -341,11 +362,19 @@ def phase_a_column(t, j, inp, st):  # type: ignore[no-untyped-def]
             x[X_REPORTED, j] = spot
         else:
             x[X_AGE, j] += 1.0
+        # the window's sum: in slot order from 0.0 when the window starts over (slot 0), else yesterday's sum
+        # plus the report that replaces the oldest (kept in the state: no loop on the other days)
         twap = window.shape[0]
-        window[t % twap, j] = x[X_REPORTED, j]
-        total = 0.0
-        for w in range(twap):
-            total += window[w, j]
+        slot = t % twap
+        if slot == 0:
+            window[0, j] = x[X_REPORTED, j]
+            total = 0.0
+            for w in range(twap):
+                total += window[w, j]
+        else:
+            total = x[X_TWAP_TOTAL, j] + (x[X_REPORTED, j] - window[slot, j])
+            window[slot, j] = x[X_REPORTED, j]
+        x[X_TWAP_TOTAL, j] = total
         oracle = total * (1.0 / twap)  # one multiplication: the reciprocal is the same every day
         if x[X_AGE, j] > p[P_MAX_STALE, j]:
             halted = 1.0
@@ -355,7 +384,8 @@ def phase_a_column(t, j, inp, st):  # type: ignore[no-untyped-def]
     # 4. burn what circulates
     bought = served / max(oracle, MIN_PRICE_USD)
     burned = min(bought, max(circulating, 0.0))
-    paid_share = burned / bought if bought > 0.0 else 1.0
+    # bought ÷ bought is 1.0 to the bit: no division when every token bought is burned (the usual day)
+    paid_share = burned / bought if bought > 0.0 and burned != bought else 1.0
     # 5. mint
     scheduled = mint_path[t, k]
     if f[F_FILECOIN] == 1:
@@ -450,7 +480,8 @@ def phase_b_column(t, j, inp, st):  # type: ignore[no-untyped-def]
         total_weight = 0.0
         for i in range(types):
             total_weight += dp[D_WEIGHT, i, j] * zd[ZD_COUNT, i, j]
-        per_weight = coverage_pool / total_weight if total_weight > 0.0 else 0.0
+        # × 1 ÷ total weight and × 1 ÷ a sector's devices: reciprocals of the day's counts, known at its start
+        per_weight = coverage_pool * (1.0 / total_weight) if total_weight > 0.0 else 0.0
         coverage_paid = per_weight * total_weight
         for i in range(types):
             count = zd[ZD_COUNT, i, j]
@@ -462,7 +493,11 @@ def phase_b_column(t, j, inp, st):  # type: ignore[no-untyped-def]
             for i2 in range(types):
                 if sector_of[i2] == s:
                     sector_count += zd[ZD_COUNT, i2, j]
-            usage = zs[ZS_SERVED, s, j] * paid_share / sector_count * per_usd if sector_count > 0.0 else 0.0
+            usage = (
+                zs[ZS_SERVED, s, j] * paid_share * (1.0 / sector_count) * per_usd
+                if sector_count > 0.0
+                else 0.0
+            )
             tokens = coverage * (1.0 - leak) + usage
             zd[ZD_TOKENS, i, j] = tokens
             zd[ZD_EARNINGS, i, j] = tokens * spot
@@ -1028,6 +1063,8 @@ def run_block_full(t0, t1, inp, st):  # type: ignore[no-untyped-def]
     s_demand = np.zeros(sectors)  # the day's demand and served USD per sector
     s_served = np.zeros(sectors)
     s_count = np.zeros(sectors)  # devices per sector at the start of the day
+    s_inv_count = np.zeros(sectors)  # 1 ÷ that (0 for none)
+    inv_spans = np.zeros(max(ratios.shape[0] - 1, 1))  # 1 ÷ (r1 − r0) of each segment of w(r)
     dl = np.zeros((N_DEVICE_DAY, types))  # the ZD rows of the column
     dcol = np.zeros((N_DEVICE_PARAMS, types))  # the D rows of the column
     d_payback = np.zeros(types)  # hardware ÷ threshold of each device type (days × USD a day)
@@ -1039,13 +1076,13 @@ def run_block_full(t0, t1, inp, st):  # type: ignore[no-untyped-def]
         for kk in range(base_price.shape[1]):
             base_step[t - t0, kk] = math.log(base_price[t + 1, kk] / base_price[t, kk])
     win = np.zeros(twap)
-    prefix = np.zeros(twap + 1)  # prefix[m]: the TWAP's running sum before slot m (slot 0 first, from 0.0)
     for j in range(n):
         k = set_of[j]
         supply = x[X_SUPPLY, j]
         walk = x[X_WALK, j]
         price = x[X_PRICE, j]
         reported = x[X_REPORTED, j]
+        twap_total = x[X_TWAP_TOTAL, j]
         age = x[X_AGE, j]
         remint_target = x[X_REMINT_TARGET, j]
         capped_power = x[X_CAPPED_POWER, j]
@@ -1107,9 +1144,11 @@ def run_block_full(t0, t1, inp, st):  # type: ignore[no-untyped-def]
                 dcol[r, i] = dp[r, i, j]
             d_payback[i] = dcol[D_HARDWARE, i] / dcol[D_THRESHOLD, i]
             d_inv_opex[i] = 1.0 / dcol[D_OPEX, i] if dcol[D_OPEX, i] > 0.0 else 0.0
+        for i in range(ratios.shape[0] - 1):
+            span = ratios[i + 1, j] - ratios[i, j]
+            inv_spans[i] = 1.0 / span if span > 0.0 else 0.0
         for w in range(twap):
             win[w] = window[w, j]
-            prefix[w + 1] = prefix[w] + win[w]
         for c in range(N_DAY):
             zl[c] = z[c, j]
         slot = t0 % twap
@@ -1121,6 +1160,12 @@ def run_block_full(t0, t1, inp, st):  # type: ignore[no-untyped-def]
                     if sector_of[i] == s:
                         count += dl[ZD_COUNT, i]
                 s_count[s] = count
+                s_inv_count[s] = 1.0 / count if count > 0.0 else 0.0
+            # the devices' total coverage weight and its reciprocal, off the day's chain of divisions
+            total_weight = 0.0
+            for i in range(types):
+                total_weight += dcol[D_WEIGHT, i] * dl[ZD_COUNT, i]
+            inv_total_weight = 1.0 / total_weight if total_weight > 0.0 else 0.0
             # ---- phase A: 1. demand and what the sectors' devices can serve
             demand = 0.0
             served = 0.0
@@ -1157,12 +1202,15 @@ def run_block_full(t0, t1, inp, st):  # type: ignore[no-untyped-def]
                     reported = spot
                 else:
                     age += 1.0
-                win[slot] = reported  # slot = t % twap
-                # 0.0 + win[0] + … + win[twap − 1] in that order, as phase A sums it: the slots before `slot`
-                # did not change since yesterday, so neither did their running sum
-                for w in range(slot, twap):
-                    prefix[w + 1] = prefix[w] + win[w]
-                oracle = prefix[twap] * inv_twap  # as phase A: total × (1 / twap)
+                if slot == 0:  # slot = t % twap; the window's sum as phase A keeps it
+                    win[0] = reported
+                    twap_total = 0.0
+                    for w in range(twap):
+                        twap_total += win[w]
+                else:
+                    twap_total = twap_total + (reported - win[slot])
+                    win[slot] = reported
+                oracle = twap_total * inv_twap  # as phase A: total × (1 / twap)
                 if age > max_stale:
                     halted = 1.0
                     served = 0.0
@@ -1174,7 +1222,7 @@ def run_block_full(t0, t1, inp, st):  # type: ignore[no-untyped-def]
             # 4. burn what circulates
             bought = served / max(oracle, MIN_PRICE_USD)
             burned = min(bought, max(circulating, 0.0))
-            paid_share = burned / bought if bought > 0.0 else 1.0
+            paid_share = burned / bought if bought > 0.0 and burned != bought else 1.0  # as phase A
             # 5. mint
             scheduled = mint_path[t, k]
             if filecoin_on:
@@ -1198,7 +1246,7 @@ def run_block_full(t0, t1, inp, st):  # type: ignore[no-untyped-def]
             supply += minted - burned
             # 6. reward policy
             ratio = burned / minted if minted > 0.0 else 0.0
-            weight = interp_weight(ratio, ratios, weights, j)
+            weight = interp_weight_spans(ratio, ratios, weights, inv_spans, j)
             zl[Z_DAY] = t
             zl[Z_PRICE] = spot
             zl[Z_ORACLE] = oracle
@@ -1235,10 +1283,7 @@ def run_block_full(t0, t1, inp, st):  # type: ignore[no-untyped-def]
                 left = usage_pool - usage_paid
                 coverage_pool = pool - usage_pool + to_coverage * left
                 unminted = (1.0 - to_coverage) * left
-                total_weight = 0.0
-                for i in range(types):
-                    total_weight += dcol[D_WEIGHT, i] * dl[ZD_COUNT, i]
-                per_weight = coverage_pool / total_weight if total_weight > 0.0 else 0.0
+                per_weight = coverage_pool * inv_total_weight if total_weight > 0.0 else 0.0  # as phase B
                 coverage_paid = per_weight * total_weight
                 for i in range(types):
                     count = dl[ZD_COUNT, i]
@@ -1249,7 +1294,7 @@ def run_block_full(t0, t1, inp, st):  # type: ignore[no-untyped-def]
                     sector_count = s_count[s]
                     usage = 0.0
                     if sector_count > 0.0:
-                        usage = s_served[s] * paid_share / sector_count * per_usd
+                        usage = s_served[s] * paid_share * s_inv_count[s] * per_usd
                     tokens = coverage * (1.0 - leak) + usage
                     dl[ZD_TOKENS, i] = tokens
                     dl[ZD_EARNINGS, i] = tokens * spot
@@ -1396,6 +1441,7 @@ def run_block_full(t0, t1, inp, st):  # type: ignore[no-untyped-def]
         x[X_WALK, j] = walk
         x[X_PRICE, j] = price
         x[X_REPORTED, j] = reported
+        x[X_TWAP_TOTAL, j] = twap_total
         x[X_AGE, j] = age
         x[X_REMINT_TARGET, j] = remint_target
         x[X_CAPPED_POWER, j] = capped_power

@@ -95,7 +95,8 @@ X_STAKED = 12
 X_UNBONDING = 13
 X_SPARE_NORMAL = 14
 X_HAS_SPARE = 15
-N_STATE = 16
+X_TWAP_TOTAL = 16  # the sum of the TWAP window (kept from day to day, summed afresh when the window restarts)
+N_STATE = 17
 
 # ---- the day's values Z[k, N] (read by custom policies and recorded as channels) --------------------------
 Z_DAY = 0

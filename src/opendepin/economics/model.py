@@ -118,6 +118,8 @@ def _initial_state(inputs: ModelInputs) -> NDArray[np.float64]:
     x[L.X_EMITTED] = inputs.initial_supply
     x[L.X_PRICE] = first_price
     x[L.X_REPORTED] = first_price
+    for _ in range(inputs.twap_days):  # the initial window's sum (the TWAP window holds the first price)
+        x[L.X_TWAP_TOTAL] += first_price
     x[L.X_EXPECT] = inputs.initial_expectation
     x[L.X_STAKED] = inputs.initial_staked
     if inputs.filecoin is not None:
