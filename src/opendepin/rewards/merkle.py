@@ -6,23 +6,26 @@ Leaves are sorted by hash; the tree is an array of 2n−1 nodes with the sorted 
 (`tree[len − 1 − i] = leaf_i`) and `tree[i] = keccak256(sorted(tree[2i+1], tree[2i+2]))`. A proof is the
 list of siblings from the leaf up to the root; it verifies with OpenZeppelin's / snekmate's MerkleProof.
 
-Building a large tree uses both cores (`workers`): the leaves are hashed in two halves, sorted, then the
-two subtrees under the root are hashed side by side (nodes 1 and 2 and everything below them). Every
-node is the same keccak of the same bytes whichever process computed it, so the tree is byte-identical
-to the one-process build (tests/rewards/test_merkle.py compares them and OpenZeppelin's).
-
-Two facts make the build cheap. A node whose children are both leaves hashes two *adjacent* entries of
-the ascending sorted leaves, already in ascending order: its input is one 64-byte slice, with no
-comparison and no concatenation. And the nodes live in one buffer of 32-byte entries (`node(i)`), not in
+A large tree is hashed by the compiled batch kernels of `keccak_batch` (numba: no Python call per hash)
+on both cores (`workers` threads; the kernels release the GIL): the leaves in row ranges, then, after the
+sort, the subtrees under the SPLIT_DEPTH-th level side by side. A small one is hashed with pysha3 in the
+calling thread (loading the kernels would cost more than they save). Every node is the same keccak of the
+same bytes whichever way it was computed, so the trees are byte-identical (tests/rewards/test_merkle.py
+compares them and OpenZeppelin's). The nodes live in one buffer of 32-byte entries (`node(i)`), not in
 two million bytes objects.
 """
 
 from __future__ import annotations
 
-import mmap
+import binascii
 import os
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
+from itertools import repeat
+from operator import itemgetter
 
+import numpy as np
 import sha3  # safe-pysha3: C keccak, ~4× faster than pycryptodome's (benchmarks/merkle.py)
 
 _keccak = sha3.keccak_256
@@ -30,11 +33,12 @@ _ZERO12 = bytes(12)
 HASH = 32
 
 PARALLEL_MIN_LEAVES = 65_536
-"""Below this many leaves a tree is built in the calling process (forking would cost more than it saves)."""
+"""From this many leaves a tree is hashed by the compiled kernels, on both cores unless `workers` says
+otherwise; below it, on one worker, with pysha3 (the kernels' first use in a process costs more)."""
 LEAF_CHUNKS = 16
-"""Leaf-hashing jobs the children share (taken as they finish one, so a slower core takes fewer)."""
-SPLIT_DEPTH = 3
-"""The children build the 2**SPLIT_DEPTH subtrees rooted at this level; the nodes above are this process's."""
+"""Leaf-hashing jobs the threads share (taken as they finish one, so a slower core takes fewer)."""
+SPLIT_DEPTH = 4
+"""The threads build the 2**SPLIT_DEPTH subtrees rooted at this level; the nodes above are built last."""
 
 
 class MerkleError(ValueError):
@@ -84,122 +88,113 @@ def _leaf_values(values: Iterable[tuple[str, int]]) -> tuple[tuple[str, int], ..
     return tuple((address, int(amount)) for address, amount in items)
 
 
-def _hash_leaves(items: Sequence[tuple[str, int]]) -> tuple[list[bytes], bytes]:
-    """Leaf hashes in the order of `items`, and the 20-byte addresses joined (for the duplicate check).
-    Raises MerkleError naming the first malformed leaf."""
-    keccak, fromhex, zero = _keccak, bytes.fromhex, _ZERO12
+def _encode_rows(items: Sequence[tuple[str, int]], rows: np.ndarray) -> None:
+    """abi.encode(address, uint256) of every leaf into the rows of `rows` (uint8 (len(items), 64), zero in
+    its first 12 columns), in the order of `items`; raises MerkleError naming the first malformed leaf.
+
+    The usual case (every address "0x" or "0X" and 40 hex digits) is decoded for all leaves at once;
+    anything else is encoded leaf by leaf by `encode_leaf`, which accepts exactly what `bytes.fromhex` does
+    (whitespace between digit pairs too) and names the culprit."""
+    n = len(items)
     try:
-        raw = [fromhex(address[2:]) for address, _ in items]
-        encoded = [zero + r + amount.to_bytes(32, "big") for r, (_, amount) in zip(raw, items, strict=True)]
-        if any(len(r) != 20 for r in raw) or any(a[:2] not in ("0x", "0X") for a, _ in items):
+        addresses = list(map(itemgetter(0), items))
+        if set(map(len, addresses)) != {42}:
             raise ValueError
-    except (ValueError, OverflowError, TypeError, AttributeError):
-        for address, amount in items:  # name the culprit
-            encode_leaf(address, amount)
-        raise MerkleError("malformed leaf") from None
-    return [keccak(keccak(e).digest()).digest() for e in encoded], b"".join(raw)
+        chars = np.frombuffer("".join(addresses).encode("ascii"), dtype=np.uint8).reshape(n, 42)
+        if not ((chars[:, 0] == ord("0")) & ((chars[:, 1] | 0x20) == ord("x"))).all():
+            raise ValueError
+        raw = binascii.unhexlify(np.ascontiguousarray(chars[:, 2:]).data)  # hex digits, either case
+        rows[:, 12:32] = np.frombuffer(raw, dtype=np.uint8).reshape(n, 20)
+        amounts = b"".join(map(int.to_bytes, map(itemgetter(1), items), repeat(32)))  # big-endian
+        rows[:, 32:] = np.frombuffer(amounts, dtype=np.uint8).reshape(n, 32)
+    except (ValueError, OverflowError, TypeError, AttributeError, IndexError):
+        encoded = b"".join(encode_leaf(address, amount) for address, amount in items)
+        rows[:] = np.frombuffer(encoded, dtype=np.uint8).reshape(n, 64)
 
 
-def _subtree_levels(asc: bytes, n: int, root: int) -> list[tuple[int, list[bytes]]]:
-    """The internal nodes under (and including) node `root`, level by level from the bottom, as
-    (first index, hashes of the consecutive indices from there). `asc` holds the n sorted leaf hashes in
-    ascending order; tree index t ≥ n−1 is the leaf of rank 2n−2−t."""
-    size, last = 2 * n - 1, n - 2
-    keccak = _keccak
-    ranges: list[tuple[int, int]] = []
-    depth = 0
-    while (lo := (root + 1) * (1 << depth) - 1) <= last:
-        ranges.append((lo, min((root + 2) * (1 << depth) - 2, last)))
-        depth += 1
-    first_leaf_parent = (n - 1) // 2  # from here on both children are leaves
-    last_internal_parent = (n - 4) // 2  # up to here both children are internal nodes
-    levels: list[tuple[int, list[bytes]]] = []
-    below_lo, below = 0, []
-    for lo, hi in reversed(ranges):
-        out: list[bytes] = []
-        top = min(hi, last_internal_parent)
-        if lo <= top:  # both children computed one level down
-            start = 2 * lo + 1 - below_lo
-            stop = start + 2 * (top - lo + 1)
-            out = [
-                keccak(a + b if a < b else b + a).digest()
-                for a, b in zip(below[start:stop:2], below[start + 1 : stop : 2], strict=True)
-            ]
-        for i in range(max(lo, top + 1), min(hi, first_leaf_parent - 1) + 1):  # one internal, one leaf
-            left = below[2 * i + 1 - below_lo]
-            rank = size - 1 - (2 * i + 2)
-            right = asc[HASH * rank : HASH * rank + HASH]
-            out.append(keccak(left + right if left < right else right + left).digest())
-        first = max(lo, first_leaf_parent)
-        if first <= hi:  # both children leaves: adjacent in ascending order, smaller first
-            top_offset = HASH * (size - 3 - 2 * first)
-            bottom_offset = HASH * (size - 3 - 2 * hi)
-            out.extend(
-                keccak(asc[o : o + 2 * HASH]).digest()
-                for o in range(top_offset, bottom_offset - 1, -2 * HASH)
-            )
-        levels.append((lo, out))
-        below_lo, below = lo, out
-    return levels
-
-
-def _check_unique(addresses: bytes, n: int) -> None:
-    """Raise MerkleError if a 20-byte address appears twice (hex is case-blind, so this is the same as
-    comparing the addresses' lower-case texts). Sorted by their first 8 bytes; only equal prefixes (rare
-    unless an address repeats) are compared in full."""
-    if n < 2:
+def _check_unique(rows: np.ndarray) -> None:
+    """Raise MerkleError if an address (bytes 12–31 of an encoded leaf) appears twice: hex is case-blind,
+    so this is the same as comparing the addresses' lower-case texts. Sorted by their first 8 bytes; only
+    equal prefixes (rare unless an address repeats) are compared in full."""
+    if len(rows) < 2:
         return
-    import numpy as np
-
-    rows = np.frombuffer(addresses, dtype=np.uint8).reshape(n, 20)
-    prefixes = np.sort(np.ascontiguousarray(rows[:, :8]).view(">u8").ravel())
+    prefixes = np.sort(np.ascontiguousarray(rows[:, 12:20]).view(np.uint64).ravel())
     if bool((prefixes[1:] == prefixes[:-1]).any()):
-        ordered = np.sort(np.frombuffer(addresses, dtype="S20"))
+        ordered = np.sort(np.ascontiguousarray(rows[:, 12:32]).view("S20").ravel())
         if bool((ordered[1:] == ordered[:-1]).any()):
             raise MerkleError("an address appears twice; cumulative rewards need one leaf per address")
 
 
-def _sorted_ascending(leaves: bytes, n: int) -> bytes:
-    import numpy as np
+def _tree_in_python(items: tuple[tuple[str, int], ...]) -> RewardsTree:
+    """The tree hashed with pysha3 one node at a time in this thread (small trees: no kernel to load)."""
+    n = len(items)
+    rows = np.zeros((n, 64), dtype=np.uint8)
+    _encode_rows(items, rows)
+    _check_unique(rows)
+    encoded = rows.tobytes()
+    leaves = [_keccak(_keccak(encoded[i : i + 64]).digest()).digest() for i in range(0, 64 * n, 64)]
+    nodes = [b""] * (n - 1) + sorted(leaves, reverse=True)  # tree[2n − 2 − i] = i-th smallest leaf
+    for i in range(n - 2, -1, -1):
+        nodes[i] = hash_pair(nodes[2 * i + 1], nodes[2 * i + 2])
+    return RewardsTree(items, b"".join(nodes), b"".join(leaves))
 
-    return np.sort(np.frombuffer(leaves, dtype="S32")).tobytes()  # byte order (fixed-width, memcmp)
+
+def _tree_compiled(items: tuple[tuple[str, int], ...], workers: int) -> RewardsTree:
+    """The tree hashed by the keccak_batch kernels. With `workers` > 1, threads of a pool run them (they
+    release the GIL) while this thread encodes: it encodes the leaves in LEAF_CHUNKS chunks, handing each
+    to the pool to hash as soon as it is encoded, and checks the addresses while the last ones hash; after
+    the sort the pool builds the 2**SPLIT_DEPTH subtrees under that level, each thread taking the next job
+    as it finishes one (the cores of a shared machine rarely run at the same speed); the few nodes above
+    them last. With one worker the same steps run in order in this thread."""
+    from opendepin.rewards import keccak_batch
+
+    n = len(items)
+    chunk = -(-n // LEAF_CHUNKS)
+    depth = SPLIT_DEPTH
+    while depth > 0 and (1 << (depth + 1)) - 2 > n - 2:  # every subtree root must be an internal node
+        depth -= 1
+    first_root = (1 << depth) - 1
+    rows = np.zeros((n, 64), dtype=np.uint8)
+    leaves = np.empty((n, HASH), dtype=np.uint8)
+    nodes = np.empty((2 * n - 1, HASH), dtype=np.uint8)
+    pool = ThreadPoolExecutor(workers) if workers > 1 else None
+    try:
+        hashing = []
+        for lo in range(0, n, chunk):
+            _encode_rows(items[lo : lo + chunk], rows[lo : lo + chunk])
+            hashing.append(_start(pool, partial(keccak_batch.leaf_hashes, rows, leaves, lo, lo + chunk)))
+        _check_unique(rows)
+        _finish(hashing)
+        nodes[n - 1 :] = _sorted_ascending(leaves)[::-1]  # tree[2n − 2 − i] = i-th smallest leaf
+        _finish(
+            [_start(pool, partial(keccak_batch.subtree, nodes, n, first_root + j)) for j in range(1 << depth)]
+        )
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    for level in range(depth - 1, -1, -1):  # the nodes above the subtrees
+        keccak_batch.parents(nodes, (1 << level) - 1, (1 << (level + 1)) - 1)
+    return RewardsTree(items, nodes.tobytes(), leaves.tobytes())
 
 
-def _in_children(jobs: int, work: Callable[[int], None], workers: int = 2) -> None:
-    """Run `work(job)` for jobs 0 … jobs−1 in `workers` forked children that take the next job as they
-    finish one (the two cores of a shared machine rarely run at the same speed); wait for all and raise
-    MerkleError with a child's message if one failed. Children write their results to shared memory the
-    caller mapped before forking."""
-    job_read, job_write = os.pipe()
-    os.write(job_write, b"".join(job.to_bytes(4, "big") for job in range(jobs)))  # < PIPE_BUF: atomic reads
-    os.close(job_write)
-    children: list[tuple[int, int]] = []
-    for _ in range(workers):
-        read_end, write_end = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - runs in the child
-            code = 0
-            try:
-                os.close(read_end)
-                while len(token := os.read(job_read, 4)) == 4:
-                    work(int.from_bytes(token, "big"))
-            except BaseException as error:
-                os.write(write_end, str(error).encode()[:4000])
-                code = 1
-            finally:
-                os._exit(code)
-        os.close(write_end)
-        children.append((pid, read_end))
-    os.close(job_read)
-    failure = ""
-    for pid, read_end in children:
-        with os.fdopen(read_end, "rb") as pipe:
-            message = pipe.read().decode(errors="replace")
-        _, status = os.waitpid(pid, 0)
-        if (status != 0 or message) and not failure:
-            failure = message or f"tree builder process ended with status {status}"
-    if failure:
-        raise MerkleError(failure)
+def _start(pool: ThreadPoolExecutor | None, job: Callable[[], None]) -> Future[None] | None:
+    """`job` handed to the pool's threads (each takes the next as it finishes one), or run here now."""
+    if pool is None:
+        job()
+        return None
+    return pool.submit(job)
+
+
+def _finish(started: list[Future[None] | None]) -> None:
+    """Wait for the jobs `_start` handed to the pool (re-raising the first failure)."""
+    for job in started:
+        if job is not None:
+            job.result()
+
+
+def _sorted_ascending(leaves: np.ndarray) -> np.ndarray:
+    """The rows of `leaves` in ascending byte order (fixed-width, memcmp)."""
+    return np.sort(leaves.view("S32").ravel()).view(np.uint8).reshape(-1, HASH)
 
 
 class RewardsTree:
@@ -216,66 +211,18 @@ class RewardsTree:
 
     @classmethod
     def build(cls, values: Iterable[tuple[str, int]], workers: int | None = None) -> RewardsTree:
-        """The tree of `values`. `workers`: processes hashing side by side (None: both cores when the tree
-        has at least PARALLEL_MIN_LEAVES leaves and the platform can fork, else 1). Same bytes either way."""
+        """The tree of `values`. `workers`: threads hashing side by side (None: both cores when the tree
+        has at least PARALLEL_MIN_LEAVES leaves, else 1). A tree below PARALLEL_MIN_LEAVES on one worker
+        is hashed with pysha3, any other by the compiled kernels. Same bytes either way."""
         items = _leaf_values(values)
         if not items:
             raise MerkleError("a rewards tree needs at least one leaf")
         n = len(items)
         if workers is None:
             workers = 2 if n >= PARALLEL_MIN_LEAVES and (os.cpu_count() or 1) > 1 else 1
-        if workers > 1 and n >= 4 and hasattr(os, "fork"):
-            return cls._build_forked(items, workers)
-        leaves, addresses = _hash_leaves(items)
-        joined = b"".join(leaves)
-        _check_unique(addresses, n)
-        asc = b"".join(sorted(leaves)) if n < PARALLEL_MIN_LEAVES else _sorted_ascending(joined, n)
-        nodes = bytearray(HASH * (2 * n - 1))
-        nodes[HASH * (n - 1) :] = _descending(asc)
-        for lo, hashes in _subtree_levels(asc, n, 0):
-            nodes[HASH * lo : HASH * (lo + len(hashes))] = b"".join(hashes)
-        return cls(items, bytes(nodes), joined)
-
-    @classmethod
-    def _build_forked(cls, items: tuple[tuple[str, int], ...], workers: int) -> RewardsTree:
-        """Forked children hash the leaves in chunks; after the sort they build the subtrees under the
-        SPLIT_DEPTH-th level, and this process the few nodes above them."""
-        n = len(items)
-        size = 2 * n - 1
-        chunk = -(-n // LEAF_CHUNKS)
-        leaf_memory = mmap.mmap(-1, HASH * n)
-        address_memory = mmap.mmap(-1, 20 * n)
-
-        def hash_chunk(job: int) -> None:
-            lo, hi = job * chunk, min(n, (job + 1) * chunk)
-            hashes, addresses = _hash_leaves(items[lo:hi])
-            leaf_memory[HASH * lo : HASH * hi] = b"".join(hashes)
-            address_memory[20 * lo : 20 * hi] = addresses
-
-        _in_children(-(-n // chunk), hash_chunk, workers)
-        leaves = leaf_memory[:]
-        _check_unique(address_memory[:], n)
-        asc = _sorted_ascending(leaves, n)
-        node_memory = mmap.mmap(-1, HASH * size)
-        depth = SPLIT_DEPTH
-        while depth > 0 and (1 << (depth + 1)) - 2 > n - 2:  # every subtree root must be an internal node
-            depth -= 1
-        first_root = (1 << depth) - 1
-
-        def build_subtree(job: int) -> None:
-            for lo, hashes in _subtree_levels(asc, n, first_root + job):
-                node_memory[HASH * lo : HASH * (lo + len(hashes))] = b"".join(hashes)
-
-        _in_children(1 << depth, build_subtree, workers)
-        node_memory[HASH * (n - 1) :] = _descending(asc)
-        for i in range(first_root - 1, -1, -1):
-            left = node_memory[HASH * (2 * i + 1) : HASH * (2 * i + 2)]
-            right = node_memory[HASH * (2 * i + 2) : HASH * (2 * i + 3)]
-            node_memory[HASH * i : HASH * i + HASH] = hash_pair(left, right)
-        nodes = node_memory[:]
-        for memory in (leaf_memory, address_memory, node_memory):
-            memory.close()
-        return cls(items, nodes, leaves)
+        if workers <= 1 and n < PARALLEL_MIN_LEAVES:
+            return _tree_in_python(items)
+        return _tree_compiled(items, max(1, workers))
 
     @property
     def root(self) -> bytes:
@@ -331,10 +278,3 @@ class RewardsTree:
             path.append(self.node(sibling))
             index = (index - 1) // 2
         return path
-
-
-def _descending(asc: bytes) -> bytes:
-    """The 32-byte entries of `asc` in reverse order (the leaves' place at the end of the tree array)."""
-    import numpy as np
-
-    return np.frombuffer(asc, dtype="S32")[::-1].tobytes()
