@@ -205,4 +205,4 @@ def test_radios_whose_signal_puts_them_within_350_m_do_not_witness_each_other() 
     assert judged.too_close.tolist() == [True, False, False]
     limit = compute_too_close_rssi_dbm(tx[:1], gains[:1], TRUST)[0]
     at_350 = compute_expected_rssi_dbm(tx[:1], gains[:1], np.array([350.0]), TRUST)[0]
-    assert limit == at_350 + 4.0 * TRUST.shadowing_sigma_db
+    assert limit == at_350 + TRUST.too_close_sigma * TRUST.shadowing_sigma_db

@@ -11,12 +11,26 @@ fit (rural clusters with few honest neighbours).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
 from opendepin import detmath
-from opendepin.sectors.wireless.poc.evidence import BoolArray, DeviceTable, FloatArray, IntArray, LinkTable
+from opendepin.sectors.wireless.poc.evidence import (
+    BeaconTable,
+    BoolArray,
+    DeviceTable,
+    FloatArray,
+    IntArray,
+    LinkTable,
+)
+from opendepin.sectors.wireless.poc.geo import compute_plane_distances, pairs_near
+from opendepin.sectors.wireless.poc.linkmodel import (
+    compute_expected_rssi_dbm,
+    compute_hear_probability,
+    compute_heard_nll,
+    compute_range_m,
+)
 from opendepin.sectors.wireless.poc.params import TrustParams
 from opendepin.sectors.wireless.poc.trilateration import (
     MIN_DISTANCE_M,
@@ -126,38 +140,179 @@ def fit_common_site(
 @dataclass(frozen=True, slots=True)
 class GroupAssertions:
     """Per device of a co-located group: the likelihood gain of the best member's assertion over its own
-    (0 for the member whose assertion explains the group's links best), and the links pooled."""
+    (0 for the member whose assertion explains the group's links best), the (member, outsider) links
+    pooled, and the distance from its assertion to the best member's."""
 
     gain: FloatArray
     links: IntArray
+    to_best_m: FloatArray
+    own_gain: FloatArray
+    """The same comparison on the member's own beacons alone (its pairs at its assertion against at the
+    best member's): positive when its own evidence, too, puts it where the group is heard."""
 
 
 def compare_group_assertions(
-    links: LinkTable, mask: BoolArray, devices: DeviceTable, labels: IntArray, trust: TrustParams
+    links: LinkTable,
+    mask: BoolArray,
+    devices: DeviceTable,
+    labels: IntArray,
+    trust: TrustParams,
+    beacons: BeaconTable | None = None,
 ) -> GroupAssertions:
     """Which member of a group of radios standing together (`labels`: one label per group, groups of one
-    ignored) asserts where they stand? Wallets play no part: the links of every member with devices
-    outside the group are pooled (one voice per hotspot and counterpart device), and the robust fit cost
-    of the pooled links is computed with the whole group at each member's asserted location. A member's
-    gain is 2·(cost at its own assertion − the least cost over the members' assertions): near zero for the
-    member standing where it says, large for one asserting a spot the group's neighbours do not hear it
-    from, however few metres or hexes away that spot is."""
-    gain = np.zeros(devices.size)
-    pooled_links = np.zeros(devices.size, dtype=np.int64)
-    sizes = np.bincount(labels, minlength=devices.size)
-    members = np.flatnonzero(sizes[labels] >= 2)
+    ignored) asserts where they stand? Wallets play no part.
+
+    The evidence is what radios *outside* the group made of the members' beacons: for every member that
+    beaconed and every outsider that could have heard it (eligible, within the range where the model gives
+    `displaced_min_hear_probability` at any member's assertion, or that did hear it), one (member,
+    outsider) pair: heard with a usable RSSI (averaged over the epoch's beacons: fading averages out,
+    shadowing is the link's own), heard without one, or never heard. A member's own witness reports are
+    left out: a spoofer may report any RSSI it likes for the beacons it hears, but cannot choose how loud
+    its own transmissions reach others, nor who hears them. Every member's assertion is a hypothesis for
+    where the whole group stands; its cost is the pairs' summed negative log-likelihood there (½·z² for
+    a heard RSSI, −ln P(heard) for a report without one, −ln P(not heard) for silence; each pair capped at
+    `displaced_link_cap`, so one neighbour lying about where it stands weighs little). A member's gain is
+    2·(cost at its own assertion − the least cost over the members'): twice the log-likelihood ratio of two
+    simple hypotheses, so a true assertion is beaten by a gain of g or more with probability at most
+    e^(−g/2) under the model, however many pairs; large for a member asserting a spot the group's
+    neighbours do not hear it from, however few metres or hexes away that spot is. Without `beacons`
+    only the heard RSSIs count (conditioned on being heard, `compute_heard_nll`)."""
+    size = devices.size
+    gain = np.zeros(size)
+    pooled = np.zeros(size, dtype=np.int64)
+    to_best = np.zeros(size)
+    own_gain = np.zeros(size)
+    group_size = np.bincount(labels, minlength=size)[labels] if size else np.zeros(0, dtype=np.int64)
+    grouped = group_size >= 2
+    members = np.flatnonzero(grouped)
     if len(members) == 0:
-        return GroupAssertions(gain, pooled_links)
-    grouped = replace(devices, owner=labels.astype(np.int64))
-    groups = np.unique(labels[members])
-    pooled = gather_owner_links(links, mask, grouped, groups, trust)
-    sigma = trust.shadowing_sigma_db / (10 * trust.path_loss_exponent)
-    slot = np.searchsorted(groups, labels[members])
-    obs = pooled.obs
-    rows = Observations(obs.points[slot], obs.log_distance[slot], obs.weight[slot])
-    cost = compute_cost(devices.xy[members], rows, sigma)
-    best = np.full(len(groups), np.inf)
-    np.minimum.at(best, slot, cost)
-    gain[members] = 2 * (cost - best[slot])
-    pooled_links[members] = (obs.weight[slot] > 0).sum(axis=1)
-    return GroupAssertions(gain, pooled_links)
+        return GroupAssertions(gain, pooled, to_best, own_gain)
+    b, w = links.beaconer, links.witness
+    heard_rows = mask & grouped[b] & (labels[b] != labels[w])
+    keys, inverse = np.unique(b[heard_rows] * size + w[heard_rows], return_inverse=True)
+    count = np.maximum(np.bincount(inverse, minlength=len(keys)), 1).astype(np.float64)
+    key_rssi = np.bincount(inverse, weights=links.rssi_dbm[heard_rows], minlength=len(keys)) / count
+    key_tx = np.bincount(inverse, weights=links.tx_power_dbm[heard_rows], minlength=len(keys)) / count
+    if beacons is None:
+        pair_keys, status = keys, np.zeros(len(keys), dtype=np.int64)
+        rssi, tx = key_rssi, key_tx
+    else:
+        pair_keys, status, rssi, tx = gather_group_pairs(
+            devices, labels, grouped, beacons, trust, keys, key_rssi, key_tx
+        )
+    member, outsider = pair_keys // size, pair_keys % size
+    order = np.lexsort((pair_keys, labels[member]))
+    member, outsider, status, rssi, tx = member[order], outsider[order], status[order], rssi[order], tx[order]
+    starts = np.searchsorted(labels[member], np.arange(size + 1))
+    first, per_member = starts[labels[members]], starts[labels[members] + 1] - starts[labels[members]]
+    hypothesis = np.repeat(np.arange(len(members)), per_member)
+    offsets = np.arange(int(per_member.sum())) - np.repeat(np.cumsum(per_member) - per_member, per_member)
+    pair = np.repeat(first, per_member) + offsets
+    distance = compute_plane_distances(devices.xy[members[hypothesis]], devices.xy[outsider[pair]])
+    gains = devices.gain_dbi[member[pair]] + devices.gain_dbi[outsider[pair]]
+    expected = compute_expected_rssi_dbm(tx[pair], gains, distance, trust)
+    if beacons is None:
+        nll = compute_heard_nll(rssi[pair], expected, trust, trust.displaced_link_cap)
+    else:
+        nll = compute_pair_nll(status[pair], rssi[pair], expected, trust)
+    cost = np.bincount(hypothesis, weights=nll, minlength=len(members))
+    best = np.full(size, np.inf)
+    np.minimum.at(best, labels[members], cost)
+    winner = np.full(size, size, dtype=np.int64)
+    np.minimum.at(winner, labels[members], np.where(cost <= best[labels[members]], members, size))
+    gain[members] = 2 * (cost - best[labels[members]])
+    pooled[members] = np.bincount(labels[member[status == HEARD_RSSI]], minlength=size)[labels[members]]
+    to_best[members] = compute_plane_distances(devices.xy[members], devices.xy[winner[labels[members]]])
+    slot = np.full(size, -1, dtype=np.int64)
+    slot[members] = np.arange(len(members))
+    sender, assumed = member[pair], members[hypothesis]
+    mine = assumed == sender
+    best_spot = assumed == winner[labels[sender]]
+    at_own = np.bincount(slot[sender[mine]], weights=nll[mine], minlength=len(members))
+    at_best = np.bincount(slot[sender[best_spot]], weights=nll[best_spot], minlength=len(members))
+    own_gain[members] = 2 * (at_own - at_best)
+    return GroupAssertions(gain, pooled, to_best, own_gain)
+
+
+HEARD_RSSI, HEARD, SILENT = 0, 1, 2
+"""A (member, outsider) pair: heard with a usable RSSI, reported heard without one, never heard."""
+
+
+def gather_group_pairs(
+    devices: DeviceTable,
+    labels: IntArray,
+    grouped: BoolArray,
+    beacons: BeaconTable,
+    trust: TrustParams,
+    keys: IntArray,
+    key_rssi: FloatArray,
+    key_tx: FloatArray,
+) -> tuple[IntArray, IntArray, FloatArray, FloatArray]:
+    """Every (beaconing member, outsider of its group) pair worth judging, as sorted keys member × size +
+    outsider, with its status, mean RSSI (HEARD_RSSI pairs) and the member's mean tx power.
+
+    Outsiders of a group: eligible devices within the range where the model gives
+    `displaced_min_hear_probability` (the loudest gains) of any member's assertion, and every device that
+    reported hearing a member's beacon."""
+    size = devices.size
+    beaconer = beacons.beaconer
+    sent = np.bincount(beaconer, minlength=size).astype(np.float64)
+    member_tx = np.bincount(beaconer, weights=beacons.tx_power_dbm, minlength=size) / np.maximum(sent, 1.0)
+    reported = np.unique(beaconer[beacons.reported_pairs // size] * size + beacons.reported_pairs % size)
+    reported = reported[grouped[reported // size] & (labels[reported // size] != labels[reported % size])]
+    members = np.flatnonzero(grouped)
+    radius = compute_range_m(
+        float(beacons.tx_power_dbm.max()) if len(beaconer) else 27.0,
+        2 * float(devices.gain_dbi.max()),
+        trust.displaced_min_hear_probability,
+        trust,
+    )
+    near_member, near = pairs_near(devices.xy[members], devices.xy, radius)
+    near_member = members[near_member]
+    keep = devices.eligible[near] & (labels[near] != labels[near_member])
+    group_outsiders = np.unique(
+        np.concatenate(
+            [
+                labels[near_member[keep]] * size + near[keep],
+                labels[reported // size] * size + reported % size,
+            ]
+        )
+    )
+    senders = members[sent[members] > 0]
+    order = np.argsort(labels[senders], kind="stable")
+    senders = senders[order]
+    outsider_group = group_outsiders // size
+    lo = np.searchsorted(labels[senders], outsider_group, side="left")
+    counts = np.searchsorted(labels[senders], outsider_group, side="right") - lo
+    offsets = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    pair_member = senders[np.repeat(lo, counts) + offsets]
+    pair_keys = np.unique(pair_member * size + np.repeat(group_outsiders % size, counts))
+    position = np.searchsorted(keys, pair_keys)
+    found = position < len(keys)
+    found[found] = keys[position[found]] == pair_keys[found]
+    status = np.where(found, HEARD_RSSI, np.where(np.isin(pair_keys, reported), HEARD, SILENT))
+    safe = np.minimum(position, max(len(keys) - 1, 0))
+    rssi = np.where(found, key_rssi[safe] if len(keys) else 0.0, 0.0)
+    tx = np.where(found, key_tx[safe] if len(keys) else 0.0, member_tx[pair_keys // size])
+    return pair_keys, status.astype(np.int64), rssi, tx
+
+
+def compute_pair_nll(
+    status: IntArray, rssi_dbm: FloatArray, expected_rssi_dbm: FloatArray, trust: TrustParams
+) -> FloatArray:
+    """Negative log-likelihood of what an outsider made of a member's beacons with the member at the
+    hypothesised spot: ½·z² for a heard RSSI (z in shadowing σ), −ln P(heard) for a report without a usable
+    RSSI, −ln P(not heard) for silence; capped at `displaced_link_cap`."""
+    z = (rssi_dbm - expected_rssi_dbm) / trust.shadowing_sigma_db
+    heard = compute_hear_probability(expected_rssi_dbm, trust)
+    floor = 1e-300
+    nll = np.where(
+        status == HEARD_RSSI,
+        0.5 * z * z,
+        np.where(
+            status == HEARD,
+            -detmath.log(np.maximum(heard, floor)),
+            -detmath.log(np.maximum(1.0 - heard, floor)),
+        ),
+    )
+    return np.minimum(nll, trust.displaced_link_cap)

@@ -57,3 +57,9 @@ class BeaconTable:
     tx_power_dbm: FloatArray
     reported_pairs: IntArray
     """beacon index × number of devices + witness index, for every witness report citing the beacon."""
+    close_beaconer: IntArray | None = None
+    """Receptions the rules rejected as too close (`witness.too_close`, `witness.rssi_too_strong`), which
+    passed every other check: beaconer and witness index, RSSI, tx power (None: not gathered)."""
+    close_witness: IntArray | None = None
+    close_rssi_dbm: FloatArray | None = None
+    close_tx_power_dbm: FloatArray | None = None

@@ -70,3 +70,19 @@ def _normal_isf(probability: float) -> float:
         else:
             hi = mid
     return (lo + hi) / 2
+
+
+def compute_heard_nll(
+    rssi_dbm: FloatArray, expected_rssi_dbm: FloatArray, trust: TrustParams, cap: float
+) -> FloatArray:
+    """Negative log-likelihood of an RSSI *given that the link was heard at all*, at the median the model
+    expects: ½·z² + ln P(heard), z = (RSSI − median) / σ, capped at `cap` per link.
+
+    A link is only ever reported when it reached the receiver's sensitivity, so far links are heard only
+    with lucky shadowing and read as closer than they are; the plain log-distance residual then favours
+    any position nearer to where the neighbours crowd. Conditioning on being heard (a normal truncated at
+    the sensitivity) removes that bias. The cap bounds what one link (a neighbour that itself lies about
+    where it stands) can weigh."""
+    z = (rssi_dbm - expected_rssi_dbm) / trust.shadowing_sigma_db
+    heard = compute_hear_probability(expected_rssi_dbm, trust)
+    return np.minimum(0.5 * z * z + detmath.log(np.maximum(heard, 1e-300)), cap)

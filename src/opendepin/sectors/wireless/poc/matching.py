@@ -44,6 +44,12 @@ class BeaconEntry:
     payload: BeaconPayload
     witnesses: list[WitnessEntry] = field(default_factory=list)
     reported_by: list[str] = field(default_factory=list)
+    close: list[WitnessEntry] = field(default_factory=list)
+    """Witnesses that passed every check but `witness.too_close` or `witness.rssi_too_strong`: not paid,
+    but their RSSI still says how near the two radios stand (`trust.compute_colocated_cells`)."""
+
+
+CLOSE_REASONS = frozenset({"witness.too_close", "witness.rssi_too_strong"})
 
 
 def _order(report: ReportRecord) -> tuple[int, str]:
@@ -152,6 +158,8 @@ def process_witness_group(
         verdicts[report.report_id] = Verdict(report.report_id, reason, {"beaconer": beaconer, **evidence})
         if reason == OK:
             beacon.witnesses.append(WitnessEntry(report, payload, evidence))
+        elif reason in CLOSE_REASONS:
+            beacon.close.append(WitnessEntry(report, payload, evidence))
     return verdicts
 
 

@@ -42,7 +42,7 @@ class TrustParams(_Frozen):
     implausible_probability: Annotated[float, Field(gt=0, lt=1)] = 1e-5
     max_direct_lag_ms: Annotated[int, Field(ge=0)] = 100
     too_close_m: Annotated[float, Field(gt=0, description="radios closer than this do not witness")] = 350.0
-    too_close_sigma: Annotated[float, Field(gt=0)] = 4.0
+    too_close_sigma: Annotated[float, Field(gt=0)] = 3.0
     expected_hear_probability: Annotated[float, Field(gt=0, lt=1)] = 0.8
     silence_min_expected: Annotated[float, Field(gt=0)] = 4.0
     silence_min_owners: Annotated[int, Field(ge=1, description="counterpart owners expected this epoch")] = 3
@@ -60,6 +60,15 @@ class TrustParams(_Frozen):
     geometry_min_offset_m: Annotated[float, Field(gt=0)] = 1_000.0
     geometry_clear_gain: Annotated[float, Field(gt=0)] = 8.0
     geometry_full_gain: Annotated[float, Field(gt=0)] = 16.0
+    displaced_link_cap: Annotated[
+        float, Field(gt=0, description="cap on one link's negative log-likelihood (colocated_displaced)")
+    ] = 8.0
+    displaced_min_hear_probability: Annotated[float, Field(gt=0, lt=1)] = 0.02
+    displaced_clear_gain: Annotated[float, Field(gt=0)] = 4.0
+    displaced_full_gain: Annotated[float, Field(gt=0)] = 10.0
+    displaced_min_offset_m: Annotated[
+        float, Field(gt=0, description="assertions this close to the best member's are consistent with it")
+    ] = 200.0
     colocation_min_devices: Annotated[int, Field(ge=2)] = 3
     colocation_min_spread_m: Annotated[float, Field(gt=0)] = 1_000.0
     colocation_max_ratio: Annotated[float, Field(gt=0, le=1)] = 0.25
@@ -104,6 +113,8 @@ class TrustParams(_Frozen):
             raise ValueError("geometry_clear_gain must be below geometry_full_gain")
         if self.common_site_clear_gain >= self.common_site_full_gain:
             raise ValueError("common_site_clear_gain must be below common_site_full_gain")
+        if self.displaced_clear_gain >= self.displaced_full_gain:
+            raise ValueError("displaced_clear_gain must be below displaced_full_gain")
         if self.anchor_surprise_clear >= self.anchor_surprise_full:
             raise ValueError("anchor_surprise_clear must be below anchor_surprise_full")
         if self.surprise_clear >= self.surprise_full:

@@ -78,10 +78,15 @@ def build_tables(
     ordered = [b for _, b in sorted(beacons.items())]
     n = devices.size
     pairs = [k * n + index[w] for k, b in enumerate(ordered) for w in b.reported_by if w in index]
+    close = [(b, w) for b in ordered for w in b.close if w.report.device_id in index]
     table = BeaconTable(
         beaconer=np.array([index[b.report.device_id] for b in ordered], dtype=np.int64),
         tx_power_dbm=np.array([b.payload.tx_power_dbm for b in ordered], dtype=np.float64),
         reported_pairs=np.unique(np.array(pairs, dtype=np.int64)),
+        close_beaconer=np.array([index[b.report.device_id] for b, _ in close], dtype=np.int64),
+        close_witness=np.array([index[w.report.device_id] for _, w in close], dtype=np.int64),
+        close_rssi_dbm=np.array([w.payload.rssi_dbm for _, w in close], dtype=np.float64),
+        close_tx_power_dbm=np.array([b.payload.tx_power_dbm for b, _ in close], dtype=np.float64),
     )
     return EpochTables(devices, links, table, rows)
 

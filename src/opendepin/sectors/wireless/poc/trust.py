@@ -586,10 +586,18 @@ def compute_trust(
     colocated = detect_colocation(fit, devices, trust, n_owners)
     common_site = detect_common_site(links, usable, devices, trust, n_owners)
     close = judged.too_close if judged.too_close is not None else np.zeros(links.size, dtype=bool)
+    # Radios stand together whenever a reception is louder than the too-close limit, whatever the rules
+    # made of it (too close by cells, louder than free space, or valid at an asserted distance < 350 m).
+    limit = judged.too_close_rssi_dbm
+    loud = close if limit is None else ~judged.relayed & (links.rssi_dbm > limit)
+    loud_left, loud_right = find_loud_rejected(beacons, devices, trust)
     colocated_cells, group_size, group_label = compute_colocated_cells(
-        devices.size, links.beaconer[close], links.witness[close], devices.cells
+        devices.size,
+        np.concatenate([links.beaconer[loud], loud_left]),
+        np.concatenate([links.witness[loud], loud_right]),
+        devices.cells,
     )
-    displaced = detect_displaced(links, usable & ~close, devices, group_label, trust)
+    displaced = detect_displaced(links, usable & ~close, devices, group_label, trust, beacons)
     detectors = [
         implausible,
         surprise,
@@ -669,21 +677,56 @@ def compute_colocated_cells(
     return {index: best[int(labels[index])] for index in grouped}, sizes.astype(np.int64), labels
 
 
+def find_loud_rejected(
+    beacons: BeaconTable, devices: DeviceTable, trust: TrustParams
+) -> tuple[IntArray, IntArray]:
+    """Receptions the per-report rules rejected as too close (asserted within 8 cells, or louder than free
+    space at the asserted distance) that are also louder than the too-close limit (the model's median at
+    `too_close_m` + `too_close_sigma` σ): their radios stand within `too_close_m` of each other whatever
+    they assert, like the links `judge_links` marks too close. Returns (beaconer, witness) indices."""
+    if beacons.close_beaconer is None or beacons.close_witness is None:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
+    assert beacons.close_rssi_dbm is not None and beacons.close_tx_power_dbm is not None
+    gains = devices.gain_dbi[beacons.close_beaconer] + devices.gain_dbi[beacons.close_witness]
+    limit = compute_too_close_rssi_dbm(beacons.close_tx_power_dbm, gains, trust)
+    loud = beacons.close_rssi_dbm > limit
+    return beacons.close_beaconer[loud], beacons.close_witness[loud]
+
+
 def detect_displaced(
-    links: LinkTable, usable: BoolArray, devices: DeviceTable, labels: IntArray, trust: TrustParams
+    links: LinkTable,
+    usable: BoolArray,
+    devices: DeviceTable,
+    labels: IntArray,
+    trust: TrustParams,
+    beacons: BeaconTable | None = None,
 ) -> DetectorOutput:
-    """A member of a co-located group (radios that too-close links put together) whose assertion the
-    group's pooled links explain worse than another member's: the gain ramps trust like the geometry
-    detector's (the same likelihood scale), from `geometry_min_links` pooled links. Sub-kilometre and
-    sub-hex moves are judged here without any distance threshold: the honest radio next to a spoofer
-    fixes where the pair stands."""
-    compared = compare_group_assertions(links, usable, devices, labels, trust)
-    applies = compared.links >= trust.geometry_min_links
+    """A member of a co-located group (radios that too-close links put together) asserting a spot more
+    than `too_close_m` from the member whose assertion the group's neighbours hear them from, with a gain
+    (twice the log-likelihood ratio of the two spots, `compare_group_assertions`) ramping trust from 1 at
+    `displaced_clear_gain` to 0 at `displaced_full_gain`, from `geometry_min_links` (member, outsider)
+    links. A member asserting within `too_close_m` of the best one is consistent with standing by it and
+    is not judged (tenants of one building). No distance threshold beyond that: the honest radio next to
+    a spoofer fixes where the pair stands, whatever hex the spoofer asserts."""
+    compared = compare_group_assertions(links, usable, devices, labels, trust, beacons)
+    applies = (
+        (compared.links >= trust.geometry_min_links)
+        & (compared.to_best_m >= trust.displaced_min_offset_m)
+        & (compared.own_gain > 0)
+    )
     factor = np.where(
-        applies, compute_ramp(compared.gain, trust.geometry_clear_gain, trust.geometry_full_gain), 1.0
+        applies, compute_ramp(compared.gain, trust.displaced_clear_gain, trust.displaced_full_gain), 1.0
     )
     return DetectorOutput(
-        "colocated_displaced", compared.gain, factor, {"pooled_links": compared.links.astype(np.float64)}
+        "colocated_displaced",
+        compared.gain,
+        factor,
+        {
+            "pooled_links": compared.links.astype(np.float64),
+            "to_best_assertion_m": compared.to_best_m,
+            "own_beacons_gain": compared.own_gain,
+        },
     )
 
 
