@@ -18,7 +18,7 @@ from opendepin.sectors.compute.challenges import (
     solve_capacity,
     spot_units,
 )
-from opendepin.sectors.compute.jobs import JobError, JobSpec, run_job, run_unit
+from opendepin.sectors.compute.jobs import JobError, JobSpec, known_unit, run_job, run_unit
 from opendepin.sectors.compute.merkle import bisect, merkle_root, outputs_root, unit_hash
 from opendepin.sectors.compute.orders import OrderError, Requirements, decode_order
 from opendepin.sectors.compute.reputation import Reputation
@@ -34,6 +34,32 @@ def test_jobs_are_deterministic_and_units_independent(kind: str, size: int, leng
     assert outputs == run_job(job) and len({*outputs}) == 3 and all(len(o) == length for o in outputs)
     assert run_unit(job, 2) == outputs[2]
     assert run_job(job.for_run(1)) != outputs
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    kind=st.sampled_from(["hashchain", "matmul", "mlp"]),
+    seed=st.binary(min_size=32, max_size=32),
+    units=st.integers(1, 4),
+)
+def test_remembered_units_are_the_units(kind: str, seed: bytes, units: int) -> None:
+    """The engine's memo of unit outputs answers what running the unit answers, asked twice or once."""
+    job = JobSpec(kind, seed.hex(), units, {"hashchain": 50, "matmul": 4, "mlp": 8}[kind])
+    assert [known_unit(job, u) for u in range(units)] == run_job(job)
+    assert [known_unit(job, u) for u in reversed(range(units))] == run_job(job)[::-1]
+
+
+def test_a_remembered_capacity_count_is_the_count() -> None:
+    """Judging the same answer twice (the book is evaluated many times) gives the same verdict and
+    evidence, and a changed answer is judged afresh."""
+    target = capacity_target(2_000, 1, 8)
+    nonces = solve_capacity("d" * 64, "dev0", target, 4_000)
+    first = check_capacity("d" * 64, "dev0", nonces, target, 8)
+    assert check_capacity("d" * 64, "dev0", list(nonces), target, 8) == first and first[0]
+    assert not check_capacity("d" * 64, "dev0", [*nonces[:-1], nonces[-1] + 1], target, 8)[0] or (
+        capacity_hash("d" * 64, "dev0", nonces[-1] + 1) < target
+    )
+    assert check_capacity("d" * 64, "dev1", nonces, target, 8) != first
 
 
 def test_hashchain_is_the_documented_iteration() -> None:

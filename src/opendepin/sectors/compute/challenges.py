@@ -17,6 +17,7 @@ weight), so over-claiming never raises the pay and only adds the risk of falling
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Mapping, Sequence
 
@@ -118,13 +119,20 @@ def check_capacity(
     """Rule: distinct nonces, each hashing under `target`, at least `solutions` of them. Returns (passed,
     evidence with `valid`, the count of good solutions)."""
     distinct = sorted(set(nonces))
-    good = sum(1 for n in distinct if capacity_hash(challenge, device_id, n) < target)
+    good = _solutions_under(challenge, device_id, tuple(distinct), target)
     return good >= solutions and good == len(distinct) == len(nonces), {
         "valid": good,
         "given": len(nonces),
         "distinct": len(distinct),
         "needed": solutions,
     }
+
+
+@functools.lru_cache(maxsize=2_048)
+def _solutions_under(challenge: str, device_id: str, distinct: tuple[int, ...], target: int) -> int:
+    """How many of the distinct nonces hash under `target` (remembered: the engine judges the same answers
+    each time the book is evaluated, and the count depends on nothing else)."""
+    return sum(1 for n in distinct if capacity_hash(challenge, device_id, n) < target)
 
 
 def solve_capacity(
