@@ -47,9 +47,11 @@ def chi_square_p(counts: np.ndarray, mean: float) -> float:
     expected = stats.poisson.pmf(ks, mean) * counts.size
     expected[0] += stats.poisson.cdf(low - 1, mean) * counts.size
     expected[-1] += stats.poisson.sf(high, mean) * counts.size
-    bins_o, bins_e, run_o, run_e = [], [], 0.0, 0.0
-    for o, e in zip(observed, expected, strict=True):
-        run_o, run_e = run_o + o, run_e + e
+    bins_o: list[float] = []
+    bins_e: list[float] = []
+    run_o, run_e = 0.0, 0.0
+    for count_o, count_e in zip(observed.tolist(), expected.tolist(), strict=True):
+        run_o, run_e = run_o + count_o, run_e + count_e
         if run_e >= MIN_EXPECTED:
             bins_o.append(run_o)
             bins_e.append(run_e)
