@@ -195,7 +195,10 @@ class StorageSimulation(SectorSimulation):
         return services.sign_text(self.client, text)
 
     def answers(self, device: SimDevice, audit_id: str, hour_ts: int) -> list[SimReport]:
-        """Proofs for what the device owes in this period (one spare reservoir slot)."""
+        """Proofs for what the device owes in this period. The simulated provider holds exactly the pieces
+        the node registered for it (all put at once, none expired), so the reservoir it draws is the node's
+        and it answers no spare slot (a real provider answers one, `provider.AUDIT_SLACK`, which the node
+        files as `storage.not_due` when it was not asked)."""
         mine = self.pieces.get(device.device_id, {})
         pieces = [
             Piece(
@@ -216,7 +219,7 @@ class StorageSimulation(SectorSimulation):
             audit_id,
             device.device_id,
             pieces,
-            p.audit_slots + 1,
+            p.audit_slots,
             p.fraction("stripe_audit_rate"),
             p.leaf_size,
             p.stripe_size,
