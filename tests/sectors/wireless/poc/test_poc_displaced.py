@@ -20,7 +20,13 @@ from opendepin.sectors.wireless.poc.evidence import BeaconTable, DeviceTable, Li
 from opendepin.sectors.wireless.poc.geo import pairs_near
 from opendepin.sectors.wireless.poc.linkmodel import compute_expected_rssi_dbm, compute_heard_nll
 from opendepin.sectors.wireless.poc.params import TrustParams
-from opendepin.sectors.wireless.poc.trust import detect_displaced, find_loud_rejected
+from opendepin.sectors.wireless.poc.trust import (
+    compute_apart_bound_m,
+    compute_group_apart_m,
+    compute_too_close_rssi_dbm,
+    detect_displaced,
+    find_loud_rejected,
+)
 
 TRUST = TrustParams()
 GAIN = 1.2
@@ -196,10 +202,41 @@ def test_receptions_the_rules_rejected_as_too_close_still_put_radios_together() 
         close_rssi_dbm=np.array([loud, quiet]),
         close_tx_power_dbm=np.full(2, 27.0),
     )
-    left, right = find_loud_rejected(beacons, devices, TRUST)
+    left, right, bound = find_loud_rejected(beacons, devices, TRUST)
     assert left.tolist() == [0] and right.tolist() == [1]
+    assert 30.0 < bound[0] < TRUST.too_close_m  # heard as loud as at 30 m: within ~190 m with 4 σ of luck
     bare = BeaconTable(np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0, dtype=np.int64))
     assert len(find_loud_rejected(bare, devices, TRUST)[0]) == 0
+
+
+def test_a_group_may_stand_as_far_apart_as_its_receptions_allow() -> None:
+    labels = np.array([0, 0, 0, 3, 4], dtype=np.int64)
+    sizes = np.array([3, 3, 3, 1, 1], dtype=np.int64)
+    left, right = np.array([0, 1, 1]), np.array([1, 0, 2])
+    bound = np.array([80.0, 60.0, 120.0])  # the pair 0-1 heard twice: the louder reception decides
+    apart = compute_group_apart_m(5, left, right, bound, labels, sizes)
+    assert apart[:3].tolist() == [240.0, 240.0, 240.0]  # two hops of at most 120 m
+    assert np.isinf(apart[3:]).all()
+
+
+def test_honest_neighbours_joined_by_one_lucky_reception_are_not_judged() -> None:
+    """Two honest radios 300 m apart, each where it says, put together by a reception only just louder
+    than the too-close limit: the group may stand as far apart as they assert, so nobody is judged."""
+    links, devices, beacons = _epoch([(0.0, 0.0), (0.0, 300.0)], [(0.0, 0.0), (0.0, 300.0)])
+    labels = _together(2, devices.size)
+    usable = np.ones(links.size, dtype=bool)
+    limit = compute_too_close_rssi_dbm(np.full(1, 27.0), np.full(1, 2 * GAIN), TRUST)
+    apart = compute_group_apart_m(
+        devices.size,
+        np.array([0]),
+        np.array([1]),
+        compute_apart_bound_m(np.full(1, 27.0), np.full(1, 2 * GAIN), limit + 0.5, TRUST),
+        labels,
+        np.bincount(labels, minlength=devices.size)[labels],
+    )
+    assert apart[0] > 300.0
+    output = detect_displaced(links, usable, devices, labels, TRUST, beacons, apart)
+    assert output.factor.tolist() == [1.0] * devices.size
 
 
 @settings(max_examples=30, deadline=None)

@@ -149,6 +149,9 @@ class GroupAssertions:
     own_gain: FloatArray
     """The same comparison on the member's own beacons alone (its pairs at its assertion against at the
     best member's): positive when its own evidence, too, puts it where the group is heard."""
+    best: IntArray
+    """The member whose assertion explains the group's evidence best (ties: the lowest index); −1 outside
+    groups."""
 
 
 def compare_group_assertions(
@@ -186,7 +189,7 @@ def compare_group_assertions(
     grouped = group_size >= 2
     members = np.flatnonzero(grouped)
     if len(members) == 0:
-        return GroupAssertions(gain, pooled, to_best, own_gain)
+        return GroupAssertions(gain, pooled, to_best, own_gain, np.full(size, -1, dtype=np.int64))
     b, w = links.beaconer, links.witness
     heard_rows = mask & grouped[b] & (labels[b] != labels[w])
     keys, inverse = np.unique(b[heard_rows] * size + w[heard_rows], return_inverse=True)
@@ -231,7 +234,9 @@ def compare_group_assertions(
     at_own = np.bincount(slot[sender[mine]], weights=nll[mine], minlength=len(members))
     at_best = np.bincount(slot[sender[best_spot]], weights=nll[best_spot], minlength=len(members))
     own_gain[members] = 2 * (at_own - at_best)
-    return GroupAssertions(gain, pooled, to_best, own_gain)
+    best_member = np.full(size, -1, dtype=np.int64)
+    best_member[members] = winner[labels[members]]
+    return GroupAssertions(gain, pooled, to_best, own_gain, best_member)
 
 
 HEARD_RSSI, HEARD, SILENT = 0, 1, 2

@@ -64,11 +64,9 @@ class TrustParams(_Frozen):
         float, Field(gt=0, description="cap on one link's negative log-likelihood (colocated_displaced)")
     ] = 8.0
     displaced_min_hear_probability: Annotated[float, Field(gt=0, lt=1)] = 0.02
+    displaced_apart_sigma: Annotated[float, Field(gt=0)] = 4.0
     displaced_clear_gain: Annotated[float, Field(gt=0)] = 4.0
     displaced_full_gain: Annotated[float, Field(gt=0)] = 10.0
-    displaced_min_offset_m: Annotated[
-        float, Field(gt=0, description="assertions this close to the best member's are consistent with it")
-    ] = 200.0
     colocation_min_devices: Annotated[int, Field(ge=2)] = 3
     colocation_min_spread_m: Annotated[float, Field(gt=0)] = 1_000.0
     colocation_max_ratio: Annotated[float, Field(gt=0, le=1)] = 0.25

@@ -590,14 +590,24 @@ def compute_trust(
     # made of it (too close by cells, louder than free space, or valid at an asserted distance < 350 m).
     limit = judged.too_close_rssi_dbm
     loud = close if limit is None else ~judged.relayed & (links.rssi_dbm > limit)
-    loud_left, loud_right = find_loud_rejected(beacons, devices, trust)
-    colocated_cells, group_size, group_label = compute_colocated_cells(
-        devices.size,
-        np.concatenate([links.beaconer[loud], loud_left]),
-        np.concatenate([links.witness[loud], loud_right]),
-        devices.cells,
+    loud_left, loud_right, loud_bound = find_loud_rejected(beacons, devices, trust)
+    left = np.concatenate([links.beaconer[loud], loud_left])
+    right = np.concatenate([links.witness[loud], loud_right])
+    gains = devices.gain_dbi[links.beaconer[loud]] + devices.gain_dbi[links.witness[loud]]
+    bounds = np.concatenate(
+        [compute_apart_bound_m(links.tx_power_dbm[loud], gains, links.rssi_dbm[loud], trust), loud_bound]
     )
-    displaced = detect_displaced(links, usable & ~close, devices, group_label, trust, beacons)
+    colocated_cells, group_size, group_label = compute_colocated_cells(
+        devices.size, left, right, devices.cells
+    )
+    apart = compute_group_apart_m(devices.size, left, right, bounds, group_label, group_size)
+    displaced = detect_displaced(links, usable & ~close, devices, group_label, trust, beacons, apart)
+    # HIP-17 counts a group in one cell only where an assertion contradicts the receptions (a member
+    # asserting farther from the best one than they allow): radios that stand together and say so (tenants
+    # of one building, close neighbours) are counted where they assert, as HIP-17 always did.
+    contradicted = displaced.evidence["to_best_assertion_m"] > displaced.evidence["apart_bound_m"]
+    lied = set(group_label[contradicted & (group_size >= 2)].tolist())
+    colocated_cells = {i: c for i, c in colocated_cells.items() if int(group_label[i]) in lied}
     detectors = [
         implausible,
         surprise,
@@ -677,21 +687,54 @@ def compute_colocated_cells(
     return {index: best[int(labels[index])] for index in grouped}, sizes.astype(np.int64), labels
 
 
+def compute_apart_bound_m(
+    tx_power_dbm: FloatArray, gains_dbi: FloatArray, rssi_dbm: FloatArray, trust: TrustParams
+) -> FloatArray:
+    """The farthest apart two radios can stand and be heard this loud with `displaced_apart_sigma` σ of
+    lucky shadowing (the model inverted at median + k·σ; one σ more than the too-close limit asks, so a
+    group put together by one lucky reception is not judged on it)."""
+    budget = tx_power_dbm + gains_dbi - rssi_dbm + trust.displaced_apart_sigma * trust.shadowing_sigma_db
+    return detmath.pow10((budget - trust.reference_loss_db) / (10 * trust.path_loss_exponent))
+
+
+def compute_group_apart_m(
+    size: int, left: IntArray, right: IntArray, bound_m: FloatArray, labels: IntArray, group_size: IntArray
+) -> FloatArray:
+    """How far apart the members of each group can stand, per device: each pair of radios joined by
+    too-close receptions is within the tightest of their bounds, so any two members are within (members −
+    1) × the loosest pair bound of their group (a path through the group). inf outside groups."""
+    apart = np.full(size, np.inf)
+    if len(left) == 0:
+        return apart
+    keys, inverse = np.unique(np.minimum(left, right) * size + np.maximum(left, right), return_inverse=True)
+    tightest = np.full(len(keys), np.inf)
+    np.minimum.at(tightest, inverse, bound_m)
+    loosest = np.zeros(size)
+    np.maximum.at(loosest, labels[keys // size], tightest)
+    grouped = group_size >= 2
+    apart[grouped] = loosest[labels[grouped]] * (group_size[grouped] - 1)
+    return apart
+
+
 def find_loud_rejected(
     beacons: BeaconTable, devices: DeviceTable, trust: TrustParams
-) -> tuple[IntArray, IntArray]:
+) -> tuple[IntArray, IntArray, FloatArray]:
     """Receptions the per-report rules rejected as too close (asserted within 8 cells, or louder than free
     space at the asserted distance) that are also louder than the too-close limit (the model's median at
     `too_close_m` + `too_close_sigma` σ): their radios stand within `too_close_m` of each other whatever
-    they assert, like the links `judge_links` marks too close. Returns (beaconer, witness) indices."""
+    they assert, like the links `judge_links` marks too close. Returns (beaconer, witness) indices and
+    how far apart each reception allows the two to stand (`compute_apart_bound_m`)."""
     if beacons.close_beaconer is None or beacons.close_witness is None:
         empty = np.zeros(0, dtype=np.int64)
-        return empty, empty
+        return empty, empty, np.zeros(0)
     assert beacons.close_rssi_dbm is not None and beacons.close_tx_power_dbm is not None
     gains = devices.gain_dbi[beacons.close_beaconer] + devices.gain_dbi[beacons.close_witness]
     limit = compute_too_close_rssi_dbm(beacons.close_tx_power_dbm, gains, trust)
     loud = beacons.close_rssi_dbm > limit
-    return beacons.close_beaconer[loud], beacons.close_witness[loud]
+    bound = compute_apart_bound_m(
+        beacons.close_tx_power_dbm[loud], gains[loud], beacons.close_rssi_dbm[loud], trust
+    )
+    return beacons.close_beaconer[loud], beacons.close_witness[loud], bound
 
 
 def detect_displaced(
@@ -701,19 +744,25 @@ def detect_displaced(
     labels: IntArray,
     trust: TrustParams,
     beacons: BeaconTable | None = None,
+    apart_m: FloatArray | None = None,
 ) -> DetectorOutput:
-    """A member of a co-located group (radios that too-close links put together) asserting a spot more
-    than `too_close_m` from the member whose assertion the group's neighbours hear them from, with a gain
+    """A member of a co-located group (radios that too-close links put together) asserting a spot away
+    from the member whose assertion the group's neighbours hear them from, with a gain
     (twice the log-likelihood ratio of the two spots, `compare_group_assertions`) ramping trust from 1 at
     `displaced_clear_gain` to 0 at `displaced_full_gain`, from `geometry_min_links` (member, outsider)
-    links. A member asserting within `too_close_m` of the best one is consistent with standing by it and
-    is not judged (tenants of one building). No distance threshold beyond that: the honest radio next to
-    a spoofer fixes where the pair stands, whatever hex the spoofer asserts."""
+    links. A member asserting no farther from the best one than the group's receptions allow them to
+    stand apart (`apart_m`, `compute_group_apart_m`; `too_close_m` without it) is consistent with standing by
+    it and is not judged (tenants of one building; two honest neighbours 300 m apart joined by one lucky
+    reception); nor is one whose own beacons favour its own
+    assertion over the best by `displaced_full_gain` or more (two honest radios put together by one lucky
+    loud link: each one's beacons say it stands where it says). No distance threshold beyond that: the
+    honest radio next to a spoofer fixes where the pair stands, whatever hex the spoofer asserts."""
     compared = compare_group_assertions(links, usable, devices, labels, trust, beacons)
+    slack = np.full(devices.size, trust.too_close_m) if apart_m is None else apart_m
     applies = (
         (compared.links >= trust.geometry_min_links)
-        & (compared.to_best_m >= trust.displaced_min_offset_m)
-        & (compared.own_gain > 0)
+        & (compared.to_best_m > slack)
+        & (compared.own_gain > -trust.displaced_full_gain)
     )
     factor = np.where(
         applies, compute_ramp(compared.gain, trust.displaced_clear_gain, trust.displaced_full_gain), 1.0
@@ -726,6 +775,7 @@ def detect_displaced(
             "pooled_links": compared.links.astype(np.float64),
             "to_best_assertion_m": compared.to_best_m,
             "own_beacons_gain": compared.own_gain,
+            "apart_bound_m": slack,
         },
     )
 
