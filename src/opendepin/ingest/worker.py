@@ -58,7 +58,7 @@ from opendepin.ingest.gate import (
     rejection_bucket,
     rejection_source,
 )
-from opendepin.ingest.signatures import SignatureChecker, signature_job
+from opendepin.ingest.signatures import SignatureChecker, default_threads, signature_job
 from opendepin.reports.envelope import EnvelopeError, SignedReport, decode_report
 from opendepin.rewards.epoch import window_for
 from opendepin.sectors.registry import load_sectors
@@ -127,6 +127,8 @@ class WorkerStats:
     lock_wait_seconds: float = 0.0
     """Time spent waiting for other workers' device rows (FOR UPDATE) and the close lock."""
     dead_lettered: int = 0
+    first_batch: float = 0.0
+    """Unix time the first batch reached the store (the worker was connected and consuming)."""
     last_commit: float = 0.0
     """Unix time of the latest commit."""
     latencies: list[float] = field(default_factory=list)
@@ -180,7 +182,9 @@ class GateWorker:
         self.keep_latencies = keep_latencies
         self.stats = WorkerStats()
         self.index, self.of = index, of
-        self.signatures = SignatureChecker()
+        # the machine's cores shared by the `of` workers `depin serve` starts on it: each checks signatures
+        # on its share less the one its gate runs on
+        self.signatures = SignatureChecker(max(0, (default_threads() + 1) // of - 1))
 
     # ---- one batch ------------------------------------------------------------------------------------
 
@@ -214,6 +218,8 @@ class GateWorker:
     def store_batch(self, deliveries: Sequence[Delivery]) -> list[GateResult]:
         """Gate and store a batch in one transaction (module rules); returns each report's result."""
         began = time.perf_counter()
+        if not self.stats.first_batch:
+            self.stats.first_batch = time.time()
         decoded, devices = self._decode(deliveries)
         registered = self.registry.view()
         signatures = self.signatures.batch()  # checked on other cores while the batch's rows are locked
@@ -524,11 +530,15 @@ class GateWorker:
         # After the commit. A lost ack means a redelivery, which the database refuses as our own duplicate.
         _fault("after_commit", self.stats.batches)
         half = len(msgs) // 2
-        await asyncio.gather(*(msg.ack() for msg in msgs[:half]))
+        # One after the other: an ack is a publish into the connection's buffer (no round trip), so a task
+        # per ack would only cost the event loop (and the GIL the store thread needs).
+        for msg in msgs[:half]:
+            await msg.ack()
         if os.environ.get(FAULT_ENV) == f"mid_ack:{self.stats.batches}":
             await asyncio.sleep(0.2)  # let the first half leave before dying
         _fault("mid_ack", self.stats.batches)
-        await asyncio.gather(*(msg.ack() for msg in msgs[half:]))
+        for msg in msgs[half:]:
+            await msg.ack()
         return True
 
 
