@@ -8,8 +8,10 @@ parts per million, and a device's reward units ⌊units × scale × trust × UNI
 
 from __future__ import annotations
 
+import gc
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from fractions import Fraction
 from typing import Any
 
@@ -242,8 +244,30 @@ def _merge_times(prior: Mapping[str, int], current: Mapping[str, int], horizon: 
     return {k: v for k, v in sorted(merged.items()) if v >= horizon}
 
 
+@contextmanager
+def pause_gc() -> Iterator[None]:
+    """Cyclic garbage collection off for the duration (restored after, if it was on).
+
+    An epoch creates millions of small acyclic objects (payloads, verdicts, evidence dicts) while millions
+    more (the epoch's reports) are alive: every full collection in between walks all of them, a quarter
+    of the scoring time of a 20,000-hotspot epoch, and frees nothing (reference counting frees these).
+    Nothing computed depends on it."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def evaluate_poc(data: SectorInput, params: PocParams) -> SectorOutcome:
     """Pure: verdict for every beacon and witness report, contributions, trust notes, carried state."""
+    with pause_gc():
+        return _evaluate_poc(data, params)
+
+
+def _evaluate_poc(data: SectorInput, params: PocParams) -> SectorOutcome:
     prior = data.prior_state
     entropies = {str(k): int(v) for k, v in dict(data.context.get(ENTROPY_CONTEXT_KEY, {})).items()}
     entropies.update({c.challenge_id: c.issued_at for c in data.challenges if c.kind == ENTROPY_CHALLENGE})

@@ -42,6 +42,7 @@ def get_cell_center_e7(cell: str) -> tuple[int, int]:
     return quantise_degrees(lat), quantise_degrees(lng)
 
 
+@lru_cache(maxsize=1 << 20)
 def get_cell_center(cell: str) -> tuple[float, float]:
     """(lat, lng) in degrees of an H3 cell's centre, from the quantised integers (exact division)."""
     lat, lng = get_cell_center_e7(cell)
@@ -84,10 +85,17 @@ def compute_cell_distance_m(a: str, b: str) -> float:
     return compute_distance_m(get_cell_center(a), get_cell_center(b))
 
 
+@lru_cache(maxsize=1 << 20)
+def get_ancestor(cell: str, resolution: int) -> str:
+    """The cell's ancestor at `resolution` (the cell itself if it is that coarse or coarser); cached, as a
+    hotspot's cell is looked up once per witness link."""
+    return h3.cell_to_parent(cell, resolution) if h3.get_resolution(cell) > resolution else cell
+
+
 def compute_cell_distance(a: str, b: str, resolution: int) -> int:
     """Grid distance between the ancestors of two cells at `resolution` (very large if not computable)."""
-    pa = h3.cell_to_parent(a, resolution) if h3.get_resolution(a) > resolution else a
-    pb = h3.cell_to_parent(b, resolution) if h3.get_resolution(b) > resolution else b
+    pa = get_ancestor(a, resolution)
+    pb = get_ancestor(b, resolution)
     try:
         return int(h3.grid_distance(pa, pb))
     except h3.H3BaseException:

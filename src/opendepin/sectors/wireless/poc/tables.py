@@ -65,17 +65,33 @@ def build_tables(
     """Devices, rule-valid links and valid beacons of the epoch as arrays."""
     devices = build_device_table(data, params)
     index = {d: i for i, d in enumerate(devices.ids)}
-    rows = [(b, w) for _, b in sorted(beacons.items()) for w in b.witnesses]
+    ordered = [b for _, b in sorted(beacons.items())]
+    rows: list[tuple[BeaconEntry, WitnessEntry]] = []
+    beaconer: list[int] = []
+    tx_power: list[float] = []
+    witness: list[int] = []
+    rssi: list[float] = []
+    distance: list[float] = []
+    lag: list[int] = []
+    for b in ordered:  # one pass over the links, each beacon's figures looked up once
+        b_index, b_power, tx_ms = index[b.report.device_id], b.payload.tx_power_dbm, b.payload.tx_ms
+        for w in b.witnesses:
+            rows.append((b, w))
+            beaconer.append(b_index)
+            tx_power.append(b_power)
+            witness.append(index[w.report.device_id])
+            rssi.append(w.payload.rssi_dbm)
+            distance.append(w.evidence["distance_m"])
+            lag.append(w.payload.rx_ms - tx_ms)
     links = LinkTable(
         beacon=np.zeros(len(rows), dtype=np.int64),
-        beaconer=np.array([index[b.report.device_id] for b, _ in rows], dtype=np.int64),
-        witness=np.array([index[w.report.device_id] for _, w in rows], dtype=np.int64),
-        rssi_dbm=np.array([w.payload.rssi_dbm for _, w in rows], dtype=np.float64),
-        tx_power_dbm=np.array([b.payload.tx_power_dbm for b, _ in rows], dtype=np.float64),
-        distance_m=np.array([w.evidence["distance_m"] for _, w in rows], dtype=np.float64),
-        lag_ms=np.array([w.payload.rx_ms - b.payload.tx_ms for b, w in rows], dtype=np.float64),
+        beaconer=np.array(beaconer, dtype=np.int64),
+        witness=np.array(witness, dtype=np.int64),
+        rssi_dbm=np.array(rssi, dtype=np.float64),
+        tx_power_dbm=np.array(tx_power, dtype=np.float64),
+        distance_m=np.array(distance, dtype=np.float64),
+        lag_ms=np.array(lag, dtype=np.float64),
     )
-    ordered = [b for _, b in sorted(beacons.items())]
     n = devices.size
     pairs = [k * n + index[w] for k, b in enumerate(ordered) for w in b.reported_by if w in index]
     close = [(b, w) for b in ordered for w in b.close if w.report.device_id in index]

@@ -150,24 +150,47 @@ def solve_damped_step(
     return -(d * g0 - h01 * g1) / det, -(a * g1 - h01 * g0) / det
 
 
+def step_positions(x: FloatArray, obs: Observations, sigma: float) -> FloatArray:
+    """One damped Gauss–Newton step with Cauchy weights (each row on its own)."""
+    found = compute_residuals(x, obs)
+    ratio = found.residual / (2 * sigma)
+    w = obs.weight / (1.0 + ratio * ratio)
+    wx, wy = w * found.grad_x, w * found.grad_y
+    step_x, step_y = solve_damped_step(
+        detmath.sum_last(wx * found.grad_x),
+        detmath.sum_last(wx * found.grad_y),
+        detmath.sum_last(wy * found.grad_y),
+        detmath.sum_last(wx * found.residual),
+        detmath.sum_last(wy * found.residual),
+    )
+    norm = np.sqrt(step_x * step_x + step_y * step_y)
+    limit = np.minimum(1.0, 5_000.0 / np.maximum(norm, 1e-9))
+    return np.stack([x[:, 0] + step_x * limit, x[:, 1] + step_y * limit], axis=1)
+
+
 def refine_positions(x: FloatArray, obs: Observations, sigma: float, steps: int = 25) -> FloatArray:
-    """Damped Gauss–Newton with Cauchy weights, every device at once."""
+    """Damped Gauss–Newton with Cauchy weights, every device at once, `steps` steps.
+
+    A step is a function of the row's position and observations alone, so a row that a step leaves at
+    the very same bits is at a fixed point: every later step would leave it there too. Such rows leave
+    the batch (the result is the same bits as stepping every row `steps` times, only cheaper)."""
+    x = np.array(x, dtype=np.float64, copy=True)
+    active = np.arange(len(x))
     for _ in range(steps):
-        found = compute_residuals(x, obs)
-        ratio = found.residual / (2 * sigma)
-        w = obs.weight / (1.0 + ratio * ratio)
-        wx, wy = w * found.grad_x, w * found.grad_y
-        step_x, step_y = solve_damped_step(
-            detmath.sum_last(wx * found.grad_x),
-            detmath.sum_last(wx * found.grad_y),
-            detmath.sum_last(wy * found.grad_y),
-            detmath.sum_last(wx * found.residual),
-            detmath.sum_last(wy * found.residual),
-        )
-        norm = np.sqrt(step_x * step_x + step_y * step_y)
-        limit = np.minimum(1.0, 5_000.0 / np.maximum(norm, 1e-9))
-        x = np.stack([x[:, 0] + step_x * limit, x[:, 1] + step_y * limit], axis=1)
+        if len(active) == 0:
+            break
+        rows = x[active]
+        moved = step_positions(rows, _select_rows(obs, active), sigma)
+        x[active] = moved
+        changed = (moved.view(np.int64) != rows.view(np.int64)).any(axis=1)
+        active = active[changed]
     return x
+
+
+def _select_rows(obs: Observations, rows: IntArray) -> Observations:
+    if len(rows) == len(obs.weight):
+        return obs
+    return Observations(obs.points[rows], obs.log_distance[rows], obs.weight[rows])
 
 
 def compute_heard_centroid(obs: Observations, fallback: FloatArray) -> FloatArray:
