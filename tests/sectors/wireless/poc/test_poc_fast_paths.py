@@ -3,6 +3,8 @@
 - `refine_positions` drops rows that reached a fixed point (a step left them at the same bits) from the
   batch: compared with stepping every row every time, bit for bit, on seeded random observations;
 - `build_tables` gathers the link arrays in one pass: compared with one list per figure over the rows;
+- grid distances go through cached integer H3 ancestors, and `compute_cell_distances_m` looks each
+  distinct cell's centre up once: compared with H3's string API and with one pair at a time;
 - `evaluate_poc` pauses the cyclic garbage collector and restores it as it was.
 """
 
@@ -10,12 +12,19 @@ from __future__ import annotations
 
 import gc
 
+import h3
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from opendepin.sectors.base import EpochWindow, SectorInput
 from opendepin.sectors.wireless.poc.evaluate import ENTROPY_CONTEXT_KEY, evaluate_poc, pause_gc
+from opendepin.sectors.wireless.poc.geo import (
+    FAR_CELLS,
+    compute_cell_distance,
+    compute_cell_distance_m,
+    compute_cell_distances_m,
+)
 from opendepin.sectors.wireless.poc.matching import process_beacons, process_witnesses
 from opendepin.sectors.wireless.poc.params import PocParams
 from opendepin.sectors.wireless.poc.reports import BEACON, WITNESS
@@ -131,3 +140,33 @@ def test_evaluate_poc_restores_the_garbage_collector_as_it_was() -> None:
             gc.enable()
         else:
             gc.disable()
+
+
+def _straight_cell_distance(a: str, b: str, resolution: int) -> int:
+    pa = h3.cell_to_parent(a, resolution) if h3.get_resolution(a) > resolution else a
+    pb = h3.cell_to_parent(b, resolution) if h3.get_resolution(b) > resolution else b
+    try:
+        return int(h3.grid_distance(pa, pb))
+    except h3.H3BaseException:
+        return FAR_CELLS
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    resolution=st.sampled_from([8, 10, 11, 12]),
+    spread=st.sampled_from([0.0005, 0.01, 0.5, 40.0]),
+)
+def test_cell_distances_equal_the_straightforward_ones(seed: int, resolution: int, spread: float) -> None:
+    rng = np.random.default_rng(seed)
+    lat0, lng0 = rng.uniform(-60.0, 60.0), rng.uniform(-170.0, 170.0)
+    cells = [
+        h3.latlng_to_cell(lat0 + rng.uniform(-spread, spread), lng0 + rng.uniform(-spread, spread), res)
+        for res in rng.choice([9, 11, 12], size=12)
+    ]
+    pairs = [(cells[i], cells[j]) for i, j in rng.integers(0, len(cells), size=(30, 2))]
+    for a, b in pairs:
+        assert compute_cell_distance(a, b, resolution) == _straight_cell_distance(a, b, resolution)
+    batch = compute_cell_distances_m(pairs)
+    one_by_one = np.array([compute_cell_distance_m(a, b) for a, b in pairs])
+    assert np.array_equal(batch.view(np.int64), one_by_one.view(np.int64))

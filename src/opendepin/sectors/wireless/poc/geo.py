@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 import h3
+import h3.api.basic_int as h3_int
 import numpy as np
 import numpy.typing as npt
 
@@ -74,8 +75,11 @@ def compute_cell_distances_m(pairs: Sequence[tuple[str, str]]) -> FloatArray:
     """`compute_cell_distance_m` of many pairs at once (vectorised; bit-identical to one at a time)."""
     if not pairs:
         return np.zeros(0)
-    a = np.array([get_cell_center(x) for x, _ in pairs])
-    b = np.array([get_cell_center(y) for _, y in pairs])
+    cells: dict[str, int] = {}  # each distinct cell's centre looked up once, then gathered by index
+    first = np.array([cells.setdefault(x, len(cells)) for x, _ in pairs], dtype=np.int64)
+    second = np.array([cells.setdefault(y, len(cells)) for _, y in pairs], dtype=np.int64)
+    centres = np.array([get_cell_center(cell) for cell in cells], dtype=np.float64).reshape(-1, 2)
+    a, b = centres[first], centres[second]
     return np.asarray(compute_haversine_m(a[:, 0], a[:, 1], b[:, 0], b[:, 1]), dtype=np.float64)
 
 
@@ -92,12 +96,18 @@ def get_ancestor(cell: str, resolution: int) -> str:
     return h3.cell_to_parent(cell, resolution) if h3.get_resolution(cell) > resolution else cell
 
 
+@lru_cache(maxsize=1 << 20)
+def get_ancestor_index(cell: str, resolution: int) -> int:
+    """`get_ancestor` as H3's 64-bit integer index (what H3 computes grid distances on)."""
+    return int(h3.str_to_int(get_ancestor(cell, resolution)))
+
+
 def compute_cell_distance(a: str, b: str, resolution: int) -> int:
     """Grid distance between the ancestors of two cells at `resolution` (very large if not computable)."""
-    pa = get_ancestor(a, resolution)
-    pb = get_ancestor(b, resolution)
+    pa = get_ancestor_index(a, resolution)
+    pb = get_ancestor_index(b, resolution)
     try:
-        return int(h3.grid_distance(pa, pb))
+        return int(h3_int.grid_distance(pa, pb))
     except h3.H3BaseException:
         return FAR_CELLS
 
