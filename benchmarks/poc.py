@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from typing import Any
 
@@ -154,12 +155,15 @@ def main() -> None:
     big, t_sim = make_epoch(args.hotspots, args.seed, args.beacons_per_day / 4)
     t_big_rules = time_evaluate(big, rules)
     t_big_full = time_evaluate(big, full)
+    t_big_floor, n_big_witness = time_geometry_floor(big)
     print(f"epoch of {args.hotspots:,} hotspots: {len(big.reports):,} reports (simulated in {t_sim:.1f} s)")
     print(f"  scored with per-report rules only:   {t_big_rules:.1f} s")
     print(
         f"  scored with rules + trust detection: {t_big_full:.1f} s "
         f"({len(big.reports) / t_big_full:,.0f} reports/s)"
     )
+    print(f"  baseline, bare geometry loop:        {t_big_floor:.1f} s ({n_big_witness:,} witnesses)")
+    print(f"  load average (1, 5, 15 min):         {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":
