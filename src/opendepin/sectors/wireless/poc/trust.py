@@ -603,9 +603,12 @@ def compute_trust(
     apart = compute_group_apart_m(devices.size, left, right, bounds, group_label, group_size)
     displaced = detect_displaced(links, usable & ~close, devices, group_label, trust, beacons, apart)
     # HIP-17 counts a group in one cell only where an assertion contradicts the receptions (a member
-    # asserting farther from the best one than they allow): radios that stand together and say so (tenants
-    # of one building, close neighbours) are counted where they assert, as HIP-17 always did.
-    contradicted = displaced.evidence["to_best_assertion_m"] > displaced.evidence["apart_bound_m"]
+    # asserting farther from the best one than they allow with `too_close_sigma` of luck, the proof the
+    # group rests on; judging it displaced asks `displaced_apart_sigma`): radios that stand together and
+    # say so (tenants of one building, close neighbours) are counted where they assert, as HIP-17 always did.
+    shrink = (trust.displaced_apart_sigma - trust.too_close_sigma) * trust.shadowing_sigma_db
+    merge_apart = apart * detmath.pow10(-shrink / (10 * trust.path_loss_exponent))
+    contradicted = displaced.evidence["to_best_assertion_m"] > merge_apart
     lied = set(group_label[contradicted & (group_size >= 2)].tolist())
     colocated_cells = {i: c for i, c in colocated_cells.items() if int(group_label[i]) in lied}
     detectors = [
