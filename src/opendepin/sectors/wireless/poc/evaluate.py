@@ -120,6 +120,15 @@ WitnessCounts = dict[str, Counter[int]]
 """Per device: how many of its counted reports had n selected witnesses (n → count)."""
 
 
+def _count(counts: WitnessCounts, device: str, n: int) -> None:
+    """counts[device][n] += 1, the device's Counter made on its first count only (`setdefault` would build
+    one per call)."""
+    per_n = counts.get(device)
+    if per_n is None:
+        per_n = counts[device] = Counter()
+    per_n[n] += 1
+
+
 def process_units(
     beacons: Mapping[tuple[str, str], BeaconEntry],
     verdicts: dict[str, Verdict],
@@ -151,7 +160,7 @@ def process_units(
             OK,
             {**verdicts[report.report_id].evidence, "witnesses": n, "hip15_unit": b_unit},
         )
-        beacon_counts.setdefault(report.device_id, Counter())[n] += 1
+        _count(beacon_counts, report.device_id, n)
         for rank, witness in enumerate(kept, start=1):
             device = witness.report.device_id
             verdicts[witness.report.report_id] = Verdict(
@@ -164,7 +173,7 @@ def process_units(
                     "hip15_unit": w_unit,
                 },
             )
-            witness_counts.setdefault(device, Counter())[n] += 1
+            _count(witness_counts, device, n)
     return beacon_counts, witness_counts
 
 
