@@ -76,7 +76,8 @@ def test_corroboration_ignores_labels_and_wallets(
     pairs: list[tuple[int, int]], anchors: list[int], relabel: list[int]
 ) -> None:
     """Renaming the devices (or who owns them: owners are not an input) renames the result, nothing else;
-    and once corroboration applies, adding an edge never lowers anyone's factor."""
+    and once corroboration applies, adding an edge never lowers anyone's factor through the component rule
+    (the bridge rule is not monotone: `test_one_link_can_push_a_piece_over_the_bridge_limit`)."""
     left, right = _edges(pairs)
     anchor = np.zeros(12, dtype=bool)
     anchor[anchors] = True
@@ -86,12 +87,33 @@ def test_corroboration_ignores_labels_and_wallets(
     moved_anchor[perm[anchor]] = True
     moved = compute_corroboration(12, perm[left], perm[right], moved_anchor, TRUST)
     assert [moved.factor_ppm[perm[k]] for k in range(12)] == base.factor_ppm
+    whole = TrustParams(corroboration_max_piece=12)  # no piece of 12 radios can exceed it
+    before = compute_corroboration(12, left, right, anchor, whole)
     more = compute_corroboration(
-        12, np.append(left, 0).astype(np.int64), np.append(right, 11).astype(np.int64), anchor, TRUST
+        12, np.append(left, 0).astype(np.int64), np.append(right, 11).astype(np.int64), anchor, whole
     )
     linked_before = set(left.tolist()) | set(right.tolist())
-    for k in linked_before if base.applied else ():
-        assert more.factor_ppm[k] >= base.factor_ppm[k]
+    for k in linked_before if before.applied else ():
+        assert more.factor_ppm[k] >= before.factor_ppm[k]
+
+
+def test_one_link_can_push_a_piece_over_the_bridge_limit() -> None:
+    """The known limit of the bridge rule (docs/wireless-poc.md, "Bridges"): anchor 2 – radio 1 – radio 0
+    with 3, 4 and 5 hanging on 0 is a piece of 4 behind radio 1, corroborated; one more radio (11) linked
+    to 0 makes it 5, over `corroboration_max_piece`, and the whole piece drops to the uncorroborated share.
+    An attacker can do this to honest radios at the edge of coverage with one cheap radio; the carried
+    memory (`corroboration_memory_epochs`) keeps them corroborated for that many epochs."""
+    left, right = _edges([(0, 1), (0, 3), (0, 4), (0, 5), (1, 2)])
+    anchor = np.zeros(12, dtype=bool)
+    anchor[2] = True
+    before = compute_corroboration(12, left, right, anchor, TRUST)
+    after = compute_corroboration(12, np.append(left, 0), np.append(right, 11), anchor, TRUST)
+    assert [before.factor_ppm[k] for k in (0, 3, 4, 5)] == [PPM] * 4
+    assert [after.factor_ppm[k] for k in (0, 3, 4, 5, 11)] == [LOW] * 5
+    remembered = np.zeros(12, dtype=bool)
+    remembered[[0, 1, 3, 4, 5]] = True
+    kept = compute_corroboration(12, np.append(left, 0), np.append(right, 11), anchor, TRUST, remembered)
+    assert [kept.factor_ppm[k] for k in (0, 3, 4, 5)] == [PPM] * 4 and kept.factor_ppm[11] == LOW
 
 
 def test_is_anchor_needs_the_attestation_and_a_listed_maker() -> None:
