@@ -13,14 +13,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from opendepin.clock import SimulatedClock
-from opendepin.config import NetworkConfig
+from opendepin.config import MakerConfig, NetworkConfig
 from opendepin.identity.keys import DeviceKey, verify_signature
 from opendepin.ingest.signatures import CHUNK, SignatureBatch, SignatureChecker, SignatureJob
 from opendepin.node import Node
 from opendepin.reports.envelope import sign_report
 from opendepin.sectors.wireless.reports import HEARTBEAT
 from opendepin.store.sqlite import SQLiteStore
-from opendepin.config import MakerConfig
 from tests.conftest import MAKER, onboard_request
 
 KEYS = [DeviceKey("ed25519", bytes([i + 1]) * 32) for i in range(3)] + [
@@ -29,7 +28,8 @@ KEYS = [DeviceKey("ed25519", bytes([i + 1]) * 32) for i in range(3)] + [
 
 
 def _jobs(kinds: list[int]) -> list[SignatureJob | None]:
-    """0: no job, 1: valid, 2: flipped signature bit, 3: signed by another key."""
+    """0: no job, 1: valid, 2: flipped signature bit, 3: signed by another key, 4: signature one byte short,
+    5: a public key that is not a point (or, for P-256, not a key)."""
     jobs: list[SignatureJob | None] = []
     for i, kind in enumerate(kinds):
         key = KEYS[i % len(KEYS)]
@@ -42,13 +42,16 @@ def _jobs(kinds: list[int]) -> list[SignatureJob | None]:
             signature = signature[:-1] + bytes([signature[-1] ^ 1])
         if kind == 3:
             signature = KEYS[(i + 1) % len(KEYS)].sign(message)
-        jobs.append((key.key_type, key.public.raw, message, signature))
+        if kind == 4:
+            signature = signature[:-1]
+        raw = bytes(len(key.public.raw)) if kind == 5 else key.public.raw
+        jobs.append((key.key_type, raw, message, signature))
     return jobs
 
 
 @settings(max_examples=25, deadline=None)
 @given(
-    kinds=st.lists(st.integers(0, 3), max_size=3 * CHUNK + 5),
+    kinds=st.lists(st.integers(0, 5), max_size=3 * CHUNK + 5),
     threads=st.integers(0, 2),
     seed=st.integers(0, 2**16),
 )

@@ -58,7 +58,7 @@ from opendepin.ingest.gate import (
     rejection_bucket,
     rejection_source,
 )
-from opendepin.ingest.signatures import SignatureChecker, default_threads, signature_job
+from opendepin.ingest.signatures import SignatureChecker, signature_job
 from opendepin.reports.envelope import EnvelopeError, SignedReport, decode_report
 from opendepin.rewards.epoch import window_for
 from opendepin.sectors.registry import load_sectors
@@ -182,9 +182,7 @@ class GateWorker:
         self.keep_latencies = keep_latencies
         self.stats = WorkerStats()
         self.index, self.of = index, of
-        # the machine's cores shared by the `of` workers `depin serve` starts on it: each checks signatures
-        # on its share less the one its gate runs on
-        self.signatures = SignatureChecker(max(0, (default_threads() + 1) // of - 1))
+        self.signatures = SignatureChecker()  # on the gate's thread (ingest/signatures.py)
 
     # ---- one batch ------------------------------------------------------------------------------------
 
