@@ -54,6 +54,9 @@ def signature_job(signed: SignedReport, devices: Mapping[str, DeviceInfo]) -> Si
     return device.key_type, raw, signed.envelope_bytes, signed.signature
 
 
+KERNEL_MIN = 16
+"""Fewer ed25519 signatures than this in a chunk are checked one by one (a device's single report does not
+compile the kernel: importing numba and compiling it costs a process about a second, once)."""
 ED25519_SIGNATURE = 64
 ED25519_KEY = 32
 _kernel_lock = threading.Lock()
@@ -121,8 +124,11 @@ def _check_ed25519(jobs: list[SignatureJob]) -> list[bool]:
 def _check(jobs: list[SignatureJob | None]) -> list[bool | None]:
     """Each job's `verify_signature`: the ed25519 ones in one GIL-free call, the others one by one."""
     ed = [i for i, job in enumerate(jobs) if job is not None and job[0] == "ed25519"]
+    if len(ed) < KERNEL_MIN:
+        ed = []
+    batched = set(ed)
     answers: list[bool | None] = [
-        None if job is None or job[0] == "ed25519" else verify_signature(*job) for job in jobs
+        None if job is None or i in batched else verify_signature(*job) for i, job in enumerate(jobs)
     ]
     if ed:
         for i, ok in zip(ed, _check_ed25519([jobs[i] for i in ed]), strict=True):  # type: ignore[misc]
