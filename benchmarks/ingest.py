@@ -2,8 +2,7 @@
 stored durably in SQLite by one process, per second — next to bare ed25519 verification of the same
 reports on one core (PyNaCl, one call per signature), measured in the same run (target ratio ≥ 0.6).
 
-The node checks a chunk's ed25519 signatures with libsodium in one compiled call (ingest/signatures.py).
-The same path with a signature worker thread on the other core is printed too, for information.
+The node checks a batch's ed25519 signatures with libsodium in one compiled call (ingest/signatures.py).
 """
 
 from __future__ import annotations
@@ -25,7 +24,6 @@ from opendepin.identity.attestation import (
 )
 from opendepin.identity.keys import DeviceKey
 from opendepin.identity.wallets import Wallet
-from opendepin.ingest.signatures import SignatureChecker, spare_cores
 from opendepin.node import Node, OnboardRequest
 from opendepin.reports.envelope import decode_report, sign_report
 from opendepin.sectors.wireless.reports import HEARTBEAT
@@ -62,10 +60,9 @@ def main() -> None:
             verify_keys[report.envelope.device].verify(report.envelope_bytes, report.signature)
         return len(decoded) / (time.perf_counter() - start)
 
-    def run_ours(tmp: str, round_: int, threads: int | None) -> float:
-        store = SQLiteStore(Path(tmp) / f"bench-{round_}-{threads}.sqlite3")
+    def run_ours(tmp: str, round_: int) -> float:
+        store = SQLiteStore(Path(tmp) / f"bench-{round_}.sqlite3")
         node = Node(config, store, clock)
-        node.ingestion.signatures = SignatureChecker(threads)
         for key in keys:
             text = attestation_message(config.name, key.device_id, owner.address)
             cell = "8c1f1d48945d9ff"
@@ -87,29 +84,22 @@ def main() -> None:
         rate = len(wires) / (time.perf_counter() - start)
         assert accepted == len(wires), f"only {accepted} of {len(wires)} accepted"
         assert store.count_reports(0, 2**40) == len(wires)
-        node.ingestion.signatures.close()
         store.close()
         return rate
 
     # Interleaved rounds, best of each: a busy machine slows single runs, not the best one.
-    bare = ours = inline = 0.0
-    threads = max(1, spare_cores())
+    bare = ours = 0.0
     with tempfile.TemporaryDirectory() as tmp:
         for round_ in range(args.rounds):
             bare = max(bare, run_bare())
-            ours = max(ours, run_ours(tmp, round_, threads))
-            inline = max(inline, run_ours(tmp, round_, 0))
+            ours = max(ours, run_ours(tmp, round_))
 
     print(
         f"reports: {len(wires)} from {args.devices} devices, batches of {args.batch}, best of {args.rounds}"
     )
     print(f"bare ed25519 verify (PyNaCl):          {bare:10,.0f} reports/s")
-    print(
-        f"the same with {threads} signature worker thread(s): {ours:,.0f} reports/s "
-        f"({ours / bare:.2f} of bare)"
-    )
-    print(f"gate + durable SQLite store (opendepin): {inline:10,.0f} reports/s  (the node's default)")
-    print(f"ratio ours / bare verify:               {inline / bare:10.2f}  (target ≥ 0.6)")
+    print(f"gate + durable SQLite store (opendepin): {ours:10,.0f} reports/s")
+    print(f"ratio ours / bare verify:               {ours / bare:10.2f}  (target ≥ 0.6)")
 
 
 if __name__ == "__main__":

@@ -1,21 +1,17 @@
-"""Signature checks ahead of the gate: the same answers as checking inline, whatever the threads do."""
+"""Signature checks of a batch ahead of the gate: the same answers as checking each report itself."""
 
 from __future__ import annotations
 
-import random
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cbor2
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from opendepin.clock import SimulatedClock
 from opendepin.config import MakerConfig, NetworkConfig
 from opendepin.identity.keys import DeviceKey, verify_signature
-from opendepin.ingest.signatures import CHUNK, SignatureBatch, SignatureChecker, SignatureJob
+from opendepin.ingest.signatures import KERNEL_MIN, SignatureJob, check_signatures
 from opendepin.node import Node
 from opendepin.reports.envelope import sign_report
 from opendepin.sectors.wireless.reports import HEARTBEAT
@@ -50,81 +46,48 @@ def _jobs(kinds: list[int]) -> list[SignatureJob | None]:
 
 
 @settings(max_examples=25, deadline=None)
-@given(
-    kinds=st.lists(st.integers(0, 5), max_size=3 * CHUNK + 5),
-    threads=st.integers(0, 2),
-    seed=st.integers(0, 2**16),
-)
-def test_answers_equal_inline_checks_in_any_order(kinds: list[int], threads: int, seed: int) -> None:
+@given(kinds=st.lists(st.integers(0, 5), max_size=3 * KERNEL_MIN + 5))
+def test_answers_equal_checks_one_by_one(kinds: list[int]) -> None:
+    """Below and above KERNEL_MIN ed25519 signatures (one by one, then the compiled call)."""
     jobs = _jobs(kinds)
-    checker = SignatureChecker(threads)
-    try:
-        batch = checker.batch()
-        for job in jobs:
-            batch.add(job)
-        order = list(range(len(jobs)))
-        random.Random(seed).shuffle(order)
-        answers = {i: batch.result(i) for i in order}
-    finally:
-        checker.close()
-    assert [answers[i] for i in range(len(jobs))] == [
-        None if job is None else verify_signature(*job) for job in jobs
-    ]
-    assert [answers[i] for i in range(len(jobs))] == [None if k == 0 else k == 1 for k in kinds]
+    answers = check_signatures(jobs)
+    assert answers == [None if job is None else verify_signature(*job) for job in jobs]
+    assert answers == [None if k == 0 else k == 1 for k in kinds]
 
 
-def test_the_gate_never_waits_for_a_busy_worker() -> None:
-    """A chunk no worker has started is checked on the caller's thread (taken back from the queue)."""
-    release = threading.Event()
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(release.wait, 30)  # the only worker is busy
-        batch = SignatureBatch(pool)
-        jobs = _jobs([1, 2] * CHUNK)
-        for job in jobs:
-            batch.add(job)
-        answers = [batch.result(i) for i in range(len(jobs))]
-        assert not release.is_set()
-        release.set()
-    assert answers == [True, False] * CHUNK
+FORGED = 64
+"""Every FORGED-th report carries a forged signature."""
 
 
-def test_negative_threads_are_refused() -> None:
-    with pytest.raises(ValueError, match="≥ 0"):
-        SignatureChecker(-1)
-
-
-@pytest.mark.parametrize("threads", [0, 2])
-def test_a_mixed_batch_gets_the_same_verdicts_with_and_without_threads(tmp_path: Path, threads: int) -> None:
-    """Forged, unknown, malformed and valid reports (ed25519 and P-256) in one 300-report batch: every
-    verdict is the one the inline gate gives, at chunk boundaries too (threads=0 runs twice on fresh
-    stores: the verdicts are a function of the batch)."""
+def test_a_mixed_batch_gets_the_verdicts_of_reports_sent_one_by_one(tmp_path: Path) -> None:
+    """Forged, unknown, malformed and valid reports (ed25519 and P-256) in one 300-report batch (its
+    signatures checked together) get the verdicts the same reports get sent one at a time to a fresh node
+    (each checked by itself)."""
     config = NetworkConfig(makers=[MakerConfig(name="test-maker", address=MAKER.address)])
     clock = SimulatedClock(config.epochs.genesis_ts + 3_600)
-    results = {}
-    for run, mode in enumerate((0, threads)):
+    wires = _mixed_wires(clock.now(), 300)
+    results = []
+    for run, batches in enumerate(([wires], [[wire] for wire in wires])):
         store = SQLiteStore(tmp_path / f"run-{run}.sqlite3")
         node = Node(config, store, clock)
-        node.ingestion.signatures = SignatureChecker(mode)
         for key in KEYS[:4]:
             node.onboard(onboard_request(config.name, key))
-        wires = _mixed_wires(clock.now(), 300)
-        results[run] = [(r.reason, r.report_id) for r in node.ingest(wires)]
-        node.ingestion.signatures.close()
+        results.append([(r.reason, r.report_id) for batch in batches for r in node.ingest(batch)])
         store.close()
     assert results[1] == results[0]
     reasons = [reason for reason, _ in results[0]]
     assert {"accepted", "signature.invalid", "device.unknown", "report.malformed"} <= set(reasons)
-    assert reasons[CHUNK - 1] == "signature.invalid" and reasons[CHUNK] == "accepted"
+    assert reasons[FORGED - 1] == "signature.invalid" and reasons[FORGED] == "accepted"
 
 
 def _mixed_wires(now: int, count: int) -> list[bytes]:
-    """Valid reports with a forged one at each chunk's last slot, an unregistered device's every 7th and
-    junk every 11th."""
+    """Valid reports with a forged one every FORGED-th, an unregistered device's every 7th and junk every
+    11th."""
     wires = []
     for i in range(count):
         key = KEYS[4] if i % 7 == 3 else KEYS[i % 4]
         wire = sign_report(key, HEARTBEAT, now - 60, 10 + i, {"lat": 52.52, "lon": 13.405}).to_wire()
-        if i % CHUNK == CHUNK - 1:
+        if i % FORGED == FORGED - 1:
             env, sig = cbor2.loads(wire)
             wire = cbor2.dumps([env, sig[:-1] + bytes([sig[-1] ^ 0x80])])
         elif i % 11 == 5:

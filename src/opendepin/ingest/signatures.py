@@ -1,46 +1,26 @@
-"""Signature checks of an ingest batch, a chunk at a time (docs/architecture.md, "Ingest").
+"""Signature checks of an ingest batch, all at once (docs/architecture.md, "Ingest").
 
-Checking signatures is most of what the gate costs. The ed25519 signatures of a chunk are checked by
-libsodium in one compiled call (`_ed25519_kernel`) instead of one PyNaCl call each, which saves the Python
-around every check; P-256 ones go one by one through OpenSSL. Each answer is exactly `verify_signature` of
-the same bytes, so the gate decides as it would alone.
+Checking signatures is most of what the gate costs. The batch's ed25519 signatures are checked by libsodium
+in one compiled call (`_ed25519_kernel`) instead of one PyNaCl call each, which saves the Python around
+every check; P-256 ones go one by one through OpenSSL. Each answer is exactly `verify_signature` of the
+same bytes, so the gate decides as it would checking each report itself.
 
-Rules:
-- a report is checked only if it decoded and names a registered device (the gate refuses the others before
-  it reaches the signature), with that device's registered key type;
-- with `threads` > 0, chunks are handed to worker threads as they fill while the gate decodes (the compiled
-  call releases the GIL for the whole chunk); a chunk the gate needs before a worker has started it is
-  taken back and checked on the gate's own thread, so the gate never waits for idle workers. The default
-  is 0 (every chunk on the gate's thread): on the 2-core machine `benchmarks/ingest.py` measured no gain
-  from a worker thread, because the gate's own Python holds the GIL and the worker waits to get it back
-  after each chunk.
+A report is checked only if it decoded and names a registered device (the gate refuses the others before
+it reaches the signature), with that device's registered key type. (Checking on worker threads while the
+gate runs was tried: on 2 cores it gained nothing steady, because the gate's own Python holds the GIL.)
 """
 
 from __future__ import annotations
 
-import os
 import threading
-from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Mapping, Sequence
 
 from opendepin.identity.keys import verify_signature
-from opendepin.reports.envelope import SignedReport
+from opendepin.reports.envelope import EnvelopeError, SignedReport
 from opendepin.sectors.base import DeviceInfo
-
-CHUNK = 128
-"""Signatures per hand-off (≈ 5 ms of work: large enough that the hand-off is noise)."""
 
 SignatureJob = tuple[str, bytes, bytes, bytes]
 """(key type, raw public key, signed envelope bytes, signature)."""
-
-
-def spare_cores() -> int:
-    """Cores this process may run on, less the gate's own (what `threads` could use)."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not on Linux
-        cores = os.cpu_count() or 1
-    return max(0, cores - 1)
 
 
 def signature_job(signed: SignedReport, devices: Mapping[str, DeviceInfo]) -> SignatureJob | None:
@@ -55,7 +35,7 @@ def signature_job(signed: SignedReport, devices: Mapping[str, DeviceInfo]) -> Si
 
 
 KERNEL_MIN = 16
-"""Fewer ed25519 signatures than this in a chunk are checked one by one (a device's single report does not
+"""Fewer ed25519 signatures than this in a batch are checked one by one (a device's single report does not
 compile the kernel: importing numba and compiling it costs a process about a second, once)."""
 ED25519_SIGNATURE = 64
 ED25519_KEY = 32
@@ -64,11 +44,9 @@ _kernel: Callable[..., None] | None = None
 
 
 def _ed25519_kernel() -> Callable[..., None]:
-    """libsodium's `crypto_sign_open` over a chunk in one compiled loop that releases the GIL once for the
-    whole chunk (numba calling PyNaCl's own cffi library). Called per signature from Python, every check
-    would hand the GIL back and wait up to the switch interval (5 ms) to get it again while the gate runs
-    Python: the worker thread would check a few hundred signatures a second. Compiled on first use in a
-    process (it calls a C function by address, so numba cannot cache it on disk)."""
+    """libsodium's `crypto_sign_open` over a batch in one compiled loop (numba calling PyNaCl's own cffi
+    library) that releases the GIL while it runs (the serving process's other threads go on). Compiled on
+    first use in a process (it calls a C function by address, so numba cannot cache it on disk)."""
     global _kernel
     with _kernel_lock:
         if _kernel is None:
@@ -121,8 +99,9 @@ def _check_ed25519(jobs: list[SignatureJob]) -> list[bool]:
     return [next(answers) if ok else False for ok in well_formed]
 
 
-def _check(jobs: list[SignatureJob | None]) -> list[bool | None]:
-    """Each job's `verify_signature`: the ed25519 ones in one GIL-free call, the others one by one."""
+def check_signatures(jobs: Sequence[SignatureJob | None]) -> list[bool | None]:
+    """Each job's `verify_signature` (None for no job): the ed25519 ones in one GIL-free call when there are
+    at least KERNEL_MIN of them, the others one by one."""
     ed = [i for i, job in enumerate(jobs) if job is not None and job[0] == "ed25519"]
     if len(ed) < KERNEL_MIN:
         ed = []
@@ -136,68 +115,11 @@ def _check(jobs: list[SignatureJob | None]) -> list[bool | None]:
     return answers
 
 
-class SignatureChecker:
-    """A pool of signature-checking threads shared by every batch of one ingest service (thread-safe)."""
-
-    def __init__(self, threads: int = 0) -> None:
-        self.threads = threads
-        if self.threads < 0:
-            raise ValueError(f"signature threads must be ≥ 0, got {self.threads}")
-        self._pool: ThreadPoolExecutor | None = None
-        self._lock = threading.Lock()
-
-    def batch(self) -> SignatureBatch:
-        """A new batch: `add` each report in order, then `result(i)` in any order."""
-        return SignatureBatch(self._executor())
-
-    def _executor(self) -> ThreadPoolExecutor | None:
-        if self.threads == 0:
-            return None
-        with self._lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="verify")
-            return self._pool
-
-    def close(self) -> None:
-        """Stop the threads (after the chunks already handed over)."""
-        with self._lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True)
-
-
-class SignatureBatch:
-    """The signatures of one batch, checked ahead of the gate (module rules)."""
-
-    def __init__(self, pool: ThreadPoolExecutor | None) -> None:
-        self._pool = pool
-        self._filling: list[SignatureJob | None] = []
-        self._chunks: list[tuple[list[SignatureJob | None], Future[list[bool | None]] | None]] = []
-        self._done: dict[int, list[bool | None]] = {}
-
-    def add(self, job: SignatureJob | None) -> None:
-        """Append the next report's job (None: nothing to check); a full chunk goes to a worker."""
-        self._filling.append(job)
-        if len(self._filling) == CHUNK:
-            self._hand_over()
-
-    def _hand_over(self) -> None:
-        jobs, self._filling = self._filling, []
-        future = None
-        if self._pool is not None and any(job is not None for job in jobs):
-            future = self._pool.submit(_check, jobs)
-        self._chunks.append((jobs, future))
-
-    def result(self, index: int) -> bool | None:
-        """Whether report `index`'s signature verified (None: it had no job). Waits for its chunk's worker
-        if one is checking it, else checks the chunk here."""
-        chunk, offset = divmod(index, CHUNK)
-        done = self._done.get(chunk)
-        if done is None:
-            if chunk == len(self._chunks) and self._filling:
-                self._hand_over()  # the last, partial chunk: checked here (nothing to wait for)
-            jobs, future = self._chunks[chunk]
-            taken_back = future is None or future.cancel()
-            done = _check(jobs) if taken_back else future.result()  # type: ignore[union-attr]
-            self._done[chunk] = done
-        return done[offset]
+def check_batch(
+    decoded: Sequence[SignedReport | EnvelopeError], devices: Mapping[str, DeviceInfo]
+) -> list[bool | None]:
+    """For each decoded report (an EnvelopeError for bytes that did not decode), whether its signature
+    verified with its registered device's key; None where the gate refuses it before the signature."""
+    return check_signatures(
+        [None if isinstance(item, EnvelopeError) else signature_job(item, devices) for item in decoded]
+    )

@@ -58,7 +58,7 @@ from opendepin.ingest.gate import (
     rejection_bucket,
     rejection_source,
 )
-from opendepin.ingest.signatures import SignatureChecker, signature_job
+from opendepin.ingest.signatures import check_batch
 from opendepin.reports.envelope import EnvelopeError, SignedReport, decode_report
 from opendepin.rewards.epoch import window_for
 from opendepin.sectors.registry import load_sectors
@@ -182,7 +182,6 @@ class GateWorker:
         self.keep_latencies = keep_latencies
         self.stats = WorkerStats()
         self.index, self.of = index, of
-        self.signatures = SignatureChecker()  # on the gate's thread (ingest/signatures.py)
 
     # ---- one batch ------------------------------------------------------------------------------------
 
@@ -220,9 +219,7 @@ class GateWorker:
             self.stats.first_batch = time.time()
         decoded, devices = self._decode(deliveries)
         registered = self.registry.view()
-        signatures = self.signatures.batch()  # checked on other cores while the batch's rows are locked
-        for signed in decoded:
-            signatures.add(None if isinstance(signed, EnvelopeError) else signature_job(signed, registered))
+        signatures = check_batch(decoded, registered)  # before the transaction: no row locks held meanwhile
         params = self.config.ingest
         results: list[GateResult] = []
         with self.store._tx() as cur:
@@ -271,7 +268,7 @@ class GateWorker:
                     result = refused_undecodable(signed)
                 else:
                     result = gate_signed(
-                        signed, state, item.received_at, params, self.kinds, signatures.result(index)
+                        signed, state, item.received_at, params, self.kinds, signatures[index]
                     )
                 results.append(result)
                 if result.accepted and result.record is not None and result.signed is not None:

@@ -22,7 +22,7 @@ from opendepin.ingest.gate import (
     rejection_bucket,
     rejection_source,
 )
-from opendepin.ingest.signatures import SignatureChecker, signature_job
+from opendepin.ingest.signatures import check_batch
 from opendepin.reports.envelope import EnvelopeError, SignedReport, decode_report
 from opendepin.sectors.base import IngestPolicy, SectorPlugin
 from opendepin.services.devices import DeviceRegistry
@@ -85,10 +85,8 @@ class IngestService:
         clock: Clock,
         registry: DeviceRegistry,
         closed_until: Callable[[], int],
-        signatures: SignatureChecker | None = None,
     ) -> None:
         self.config = config
-        self.signatures = signatures or SignatureChecker()
         self.store = store
         self.clock = clock
         self.registry = registry
@@ -103,8 +101,8 @@ class IngestService:
         `source` names the transport the bytes came from (e.g. `http:<client address>`); rejections that
         cannot be attributed to an authenticated device are counted against it.
 
-        The batch is decoded first, its signatures checked on the other cores meanwhile
-        (ingest/signatures.py), then gated in order."""
+        The batch is decoded first, its signatures checked together (ingest/signatures.py), then it is
+        gated in order."""
         with self._lock:
             now = self.clock.now()
             seen, seen_seqs = _Seen(self.store), _SeenSeqs(self.store)
@@ -112,17 +110,13 @@ class IngestService:
                 self.registry.view(), self._last_seq, seen, self.closed_until(), self.policies, seen_seqs
             )
             decoded: list[SignedReport | EnvelopeError] = []
-            signatures = self.signatures.batch()
             limit = self.config.ingest.max_report_bytes
             for wire in wires:
                 try:
-                    signed = decode_report(wire, limit)
+                    decoded.append(decode_report(wire, limit))
                 except EnvelopeError as error:
                     decoded.append(error)
-                    signatures.add(None)
-                    continue
-                decoded.append(signed)
-                signatures.add(signature_job(signed, state.devices))
+            signatures = check_batch(decoded, state.devices)
             results: list[GateResult] = []
             accepted: list[StoredReport] = []
             rejected: list[Rejection] = []
@@ -130,9 +124,7 @@ class IngestService:
                 if isinstance(item, EnvelopeError):
                     result = refused_undecodable(item)
                 else:
-                    result = gate_signed(
-                        item, state, now, self.config.ingest, self.kinds, signatures.result(index)
-                    )
+                    result = gate_signed(item, state, now, self.config.ingest, self.kinds, signatures[index])
                 results.append(result)
                 if result.accepted and result.record is not None and result.signed is not None:
                     record = result.record
