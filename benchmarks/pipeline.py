@@ -78,9 +78,11 @@ def _drop(name: str) -> None:
 def _worker(
     dsn: str, names: BusNames, go: object, results: object, latencies: bool, index: int, of: int
 ) -> None:
+    from opendepin.ingest.signatures import prepare
     from opendepin.ingest.worker import GateWorker
 
     worker = GateWorker(_config(), dsn, NATS, names, batch=500, keep_latencies=latencies, index=index, of=of)
+    prepare()  # what a worker does once at start (run() does it too), done before the workers start together
     go.wait()  # type: ignore[attr-defined]
     try:
         stats = asyncio.run(worker.run(idle_exit_seconds=1.0))
@@ -176,7 +178,7 @@ def run_sqlite(keys: list[DeviceKey], wires: list[bytes], now: int, batch: int) 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--devices", type=int, default=4_000)
-    parser.add_argument("--per-device", type=int, default=3)
+    parser.add_argument("--per-device", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--latency-rate", type=float, default=500.0, help="reports/s for the latency run")
     args = parser.parse_args()

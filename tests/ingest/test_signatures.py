@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from opendepin.clock import SimulatedClock
 from opendepin.config import MakerConfig, NetworkConfig
 from opendepin.identity.keys import DeviceKey, verify_signature
+from opendepin.ingest import signatures
 from opendepin.ingest.signatures import KERNEL_MIN, SignatureJob, check_signatures
 from opendepin.node import Node
 from opendepin.reports.envelope import sign_report
@@ -94,3 +95,26 @@ def _mixed_wires(now: int, count: int) -> list[bytes]:
             wire = b"\x00junk" + bytes([i % 256])
         wires.append(wire)
     return wires
+
+
+def test_prepare_compiles_the_kernel_a_batch_uses() -> None:
+    """A worker prepares at start so that its first batch compiles nothing: afterwards the kernel holds the
+    compiled version a batch's arrays call (numba compiles once per argument types)."""
+    signatures.prepare()
+    kernel = signatures._ed25519_kernel()
+    compiled = list(kernel.signatures)  # type: ignore[attr-defined]
+    assert len(compiled) == 1
+    key = DeviceKey("ed25519", bytes(range(32)))
+    jobs: list[SignatureJob] = []
+    for seq in range(KERNEL_MIN):
+        signed = sign_report(key, HEARTBEAT, 1_700_000_000, seq, {"lat": 1.0, "lon": 2.0})
+        jobs.append(
+            (
+                "ed25519",
+                bytes.fromhex(key.device_id.partition(":")[2]),
+                signed.envelope_bytes,
+                signed.signature,
+            )
+        )
+    assert check_signatures(jobs) == [True] * KERNEL_MIN
+    assert list(kernel.signatures) == compiled  # type: ignore[attr-defined]

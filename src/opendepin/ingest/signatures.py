@@ -76,6 +76,13 @@ def _ed25519_kernel() -> Callable[..., None]:
         return _kernel
 
 
+def prepare() -> None:
+    """Compile the batch kernel now (a long-running worker calls this at start, so that its first batch
+    does not pay for importing numba and compiling, about a second): numba compiles on the first call, so
+    this checks one made-up signature through the same path a batch takes."""
+    _check_ed25519([("ed25519", bytes(ED25519_KEY), b"prepare", bytes(ED25519_SIGNATURE))])
+
+
 def _check_ed25519(jobs: list[SignatureJob]) -> list[bool]:
     """`verify_signature` of ed25519 jobs, in one GIL-free call: signature ‖ message opened with the key,
     as PyNaCl's `VerifyKey.verify` does (a signature that is not 64 bytes, or a key not 32, fails)."""

@@ -58,7 +58,7 @@ from opendepin.ingest.gate import (
     rejection_bucket,
     rejection_source,
 )
-from opendepin.ingest.signatures import check_batch
+from opendepin.ingest.signatures import check_batch, prepare
 from opendepin.reports.envelope import EnvelopeError, SignedReport, decode_report
 from opendepin.rewards.epoch import window_for
 from opendepin.sectors.registry import load_sectors
@@ -356,6 +356,7 @@ class GateWorker:
     ) -> WorkerStats:
         """Consume this worker's partitions until `stop` is set (or, with `idle_exit_seconds`, until its
         partitions stay empty that long: benchmarks and tests)."""
+        await asyncio.to_thread(prepare)  # the signature kernel compiled before the first batch, not in it
         nc = await nats.connect(self.nats_url, max_reconnect_attempts=-1)
         js = nc.jetstream()
         await ensure_streams(js, self.names)
