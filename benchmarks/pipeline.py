@@ -4,6 +4,10 @@ from many devices published to the stream, then gated and stored durably by 1 an
 path (`Node.ingest`) over the same reports in the same run; and p99 ingest-to-durable latency (edge
 receipt to PostgreSQL commit) under a steady publish rate.
 
+Scaling is measured with workers that keep to one core each (the signature thread off, as `depin serve`
+runs them when it starts as many workers as the machine has cores); one worker with its signature thread
+(two cores' worth) is printed beside them, once.
+
 Each throughput run starts with the reports already on the stream, so it measures the workers (the
 edges' publishing is a separate, horizontally scaled tier), timed from the first batch any worker stores to
 the last commit: a worker's start-up (connecting, creating its consumers, claiming its partitions) happens
@@ -76,12 +80,29 @@ def _drop(name: str) -> None:
 
 
 def _worker(
-    dsn: str, names: BusNames, go: object, results: object, latencies: bool, index: int, of: int
+    dsn: str,
+    names: BusNames,
+    go: object,
+    results: object,
+    latencies: bool,
+    index: int,
+    of: int,
+    signature_thread: bool,
 ) -> None:
     from opendepin.ingest.signatures import prepare
     from opendepin.ingest.worker import GateWorker
 
-    worker = GateWorker(_config(), dsn, NATS, names, batch=500, keep_latencies=latencies, index=index, of=of)
+    worker = GateWorker(
+        _config(),
+        dsn,
+        NATS,
+        names,
+        batch=500,
+        keep_latencies=latencies,
+        index=index,
+        of=of,
+        signature_thread=signature_thread,
+    )
     prepare()  # what a worker does once at start (run() does it too), done before the workers start together
     go.wait()  # type: ignore[attr-defined]
     try:
@@ -115,9 +136,14 @@ async def _cleanup(names: BusNames) -> None:
 
 
 def run_pipeline(
-    keys: list[DeviceKey], wires: list[bytes], workers: int, rate: float | None = None
+    keys: list[DeviceKey],
+    wires: list[bytes],
+    workers: int,
+    rate: float | None = None,
+    signature_thread: bool = False,
 ) -> tuple[float, list[float]]:
-    """Reports/s through `workers` gate workers (and the latencies when `rate` paces the publisher)."""
+    """Reports/s through `workers` gate workers (and the latencies when `rate` paces the publisher); each
+    worker keeps to one core unless `signature_thread`."""
     db = _database()
     names = BusNames.prefixed("bench" + uuid.uuid4().hex[:8])
     dsn = f"{SERVER}/{db}"
@@ -130,7 +156,9 @@ def run_pipeline(
         if rate is None:
             asyncio.run(_publish(names, wires))
         procs = [
-            ctx.Process(target=_worker, args=(dsn, names, go, results, rate is not None, i, workers))
+            ctx.Process(
+                target=_worker, args=(dsn, names, go, results, rate is not None, i, workers, signature_thread)
+            )
             for i in range(workers)
         ]
         for proc in procs:
@@ -191,11 +219,12 @@ def main() -> None:
         for seq in range(1, args.per_device + 1)
         for key in keys
     ]
-    one = two = sqlite = 0.0
+    one = two = sqlite = threaded = 0.0
     for _ in range(args.rounds):  # interleaved rounds, best of each: a busy machine slows runs, not the best
         one = max(one, run_pipeline(keys, wires, 1)[0])
         two = max(two, run_pipeline(keys, wires, 2)[0])
         sqlite = max(sqlite, run_sqlite(keys, wires, now, 500))
+    threaded = run_pipeline(keys, wires, 1, signature_thread=True)[0]
     paced = wires[: int(args.latency_rate * 8)]
     _, latencies = run_pipeline(keys, paced, 2, rate=args.latency_rate)
     latencies.sort()
@@ -206,6 +235,10 @@ def main() -> None:
     )
     print(f"1 worker:                    {one:10,.0f} reports/s")
     print(f"2 workers:                   {two:10,.0f} reports/s   2 workers / 1 worker: {two / one:.2f}x")
+    print(
+        f"1 worker, signature thread:  {threaded:10,.0f} reports/s   (one worker on two cores, as "
+        f"`depin serve` runs fewer workers than cores; {threaded / one:.2f}x the one-core worker)"
+    )
     print(f"single process, SQLite:      {sqlite:10,.0f} reports/s   2 workers / SQLite: {two / sqlite:.2f}x")
     print(
         f"ingest-to-durable latency at {args.latency_rate:,.0f} reports/s, 2 workers "

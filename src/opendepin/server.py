@@ -317,6 +317,7 @@ def serve_node(data_dir: Path, settings: ServeSettings, catch_up: bool = False) 
     from opendepin.clock import SimulatedClock, SystemClock
     from opendepin.config import load_config
     from opendepin.ingest.metrics import metrics_of
+    from opendepin.ingest.signatures import prepare as prepare_signatures
     from opendepin.node import EpochProcess
     from opendepin.scheduler import EpochScheduler
     from opendepin.store.factory import open_store
@@ -338,6 +339,7 @@ def serve_node(data_dir: Path, settings: ServeSettings, catch_up: bool = False) 
         raise ValueError(f"--bus must be direct or nats, not {settings.bus!r}")
     bus = BusMode(node, data_dir, settings) if settings.bus == "nats" else None
     metrics_of(node)
+    prepare_signatures()  # compiled now, not in the first large batch a device sends
     node.epoch_process = EpochProcess(data_dir)  # epochs compute in their own process: ingest keeps its core
     chain = ChainConnector(node, data_dir, settings).start()
     view = None if chain.kind == "none" else BackendChainView(lambda: chain.backend, chain.kind, chain.lock)

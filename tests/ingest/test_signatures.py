@@ -12,9 +12,16 @@ from opendepin.clock import SimulatedClock
 from opendepin.config import MakerConfig, NetworkConfig
 from opendepin.identity.keys import DeviceKey, verify_signature
 from opendepin.ingest import signatures
-from opendepin.ingest.signatures import KERNEL_MIN, SignatureJob, check_signatures
+from opendepin.ingest.signatures import (
+    KERNEL_MIN,
+    SignatureJob,
+    check_batch,
+    check_signatures,
+    decode_and_check,
+)
 from opendepin.node import Node
-from opendepin.reports.envelope import sign_report
+from opendepin.reports.envelope import EnvelopeError, SignedReport, decode_report, sign_report
+from opendepin.sectors.base import DeviceInfo
 from opendepin.sectors.wireless.reports import HEARTBEAT
 from opendepin.store.sqlite import SQLiteStore
 from tests.conftest import MAKER, onboard_request
@@ -118,3 +125,47 @@ def test_prepare_compiles_the_kernel_a_batch_uses() -> None:
         )
     assert check_signatures(jobs) == [True] * KERNEL_MIN
     assert list(kernel.signatures) == compiled  # type: ignore[attr-defined]
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    kinds=st.lists(st.integers(0, 4), max_size=6 * KERNEL_MIN),
+    chunk=st.sampled_from([KERNEL_MIN, KERNEL_MIN + 3, 40]),
+)
+def test_decoding_and_checking_chunk_by_chunk_answers_as_the_whole_batch(
+    kinds: list[int], chunk: int
+) -> None:
+    """`decode_and_check` (chunks checked on the signature thread while the next is decoded) gives each
+    report the answer `check_batch` gives the decoded batch: 0 valid, 1 forged signature, 2 an unknown
+    device, 3 bytes that do not decode, 4 a P-256 device's report."""
+    keys = [DeviceKey("ed25519", bytes([i + 1]) * 32) for i in range(4)] + [DeviceKey("p256", b"\x41" * 32)]
+    stranger = DeviceKey("ed25519", b"\x77" * 32)
+    devices = {
+        key.device_id: DeviceInfo(key.device_id, "0x" + "22" * 20, MAKER, key.key_type, None, 0)
+        for key in keys
+    }
+    wires = []
+    for i, kind in enumerate(kinds):
+        key = keys[4] if kind == 4 else stranger if kind == 2 else keys[i % 4]
+        wire = sign_report(key, HEARTBEAT, 1_700_000_000, i, {"lat": 1.0, "lon": 2.0}).to_wire()
+        if kind == 1:
+            wire = wire[:-1] + bytes([wire[-1] ^ 1])
+        if kind == 3:
+            wire = b"\x82" + wire[2:]
+        wires.append(wire)
+    looked_up: list[int] = []
+
+    def decode(wire: bytes) -> SignedReport | EnvelopeError:
+        looked_up.append(len(looked_up))
+        try:
+            return decode_report(wire)
+        except EnvelopeError as error:
+            return error
+
+    decoded, answers = decode_and_check(wires, decode, lambda: devices, chunk)
+    assert len(looked_up) == len(wires) and len(answers) == len(wires)
+    expected = check_batch(decoded, devices)
+    assert list(answers) == expected
+    assert [answers[i] for i in range(len(wires))] == expected
+    assert answers[-len(wires) :] == expected
+    assert expected == [True if k in (0, 4) else False if k == 1 else None for k in kinds]

@@ -58,7 +58,7 @@ from opendepin.ingest.gate import (
     rejection_bucket,
     rejection_source,
 )
-from opendepin.ingest.signatures import check_batch, prepare
+from opendepin.ingest.signatures import decode_and_check, prepare
 from opendepin.reports.envelope import EnvelopeError, SignedReport, decode_report
 from opendepin.rewards.epoch import window_for
 from opendepin.sectors.registry import load_sectors
@@ -167,7 +167,11 @@ class GateWorker:
         keep_latencies: bool = False,
         index: int = 0,
         of: int = 1,
+        signature_thread: bool | None = None,
     ) -> None:
+        """`signature_thread`: check signatures on a second thread while decoding and gating (a second
+        core's worth of work); None: only when there are fewer workers (`of`) than this machine's cores, so
+        that N workers on N cores each keep to one core."""
         if not 0 <= index < of:
             raise ValueError(f"worker index {index} is not in 0..{of - 1}")
         self.config = config
@@ -182,29 +186,36 @@ class GateWorker:
         self.keep_latencies = keep_latencies
         self.stats = WorkerStats()
         self.index, self.of = index, of
+        self.signature_thread = (of < (os.cpu_count() or 1)) if signature_thread is None else signature_thread
 
     # ---- one batch ------------------------------------------------------------------------------------
 
-    def _decode(self, deliveries: Sequence[Delivery]) -> tuple[list[SignedReport | EnvelopeError], list[str]]:
-        """Each report decoded once, and the registered devices the batch names, sorted (a device
+    def _decode(
+        self, deliveries: Sequence[Delivery]
+    ) -> tuple[list[SignedReport | EnvelopeError], Sequence[bool | None], list[str]]:
+        """Each report decoded once, its signature checked (on the signature thread while the next chunk is
+        decoded: ingest/signatures.py), and the registered devices the batch names, sorted (a device
         onboarded since the worker started is looked up)."""
-        decoded: list[SignedReport | EnvelopeError] = []
         named: set[str] = set()
-        for item in deliveries:
+
+        def decode(wire: bytes) -> SignedReport | EnvelopeError:
             try:
-                signed = decode_report(item.wire, self.config.ingest.max_report_bytes)
+                signed = decode_report(wire, self.config.ingest.max_report_bytes)
             except EnvelopeError as error:
-                decoded.append(error)
-                continue
-            decoded.append(signed)
+                return error
             device = signed.envelope.device
             if device not in named and self.registry.get(device) is None:
                 found = self.store.get_device(device)
                 if found is None:
-                    continue
+                    return signed
                 self.registry.add(found)
             named.add(device)
-        return decoded, sorted(named)
+            return signed
+
+        decoded, signatures = decode_and_check(
+            [item.wire for item in deliveries], decode, self.registry.view, overlap=self.signature_thread
+        )
+        return decoded, signatures, sorted(named)
 
     def _closed_until(self, cur: Any) -> int:
         numbers = cur.execute("SELECT MAX(number) FROM epochs").fetchone()
@@ -217,9 +228,9 @@ class GateWorker:
         began = time.perf_counter()
         if not self.stats.first_batch:
             self.stats.first_batch = time.time()
-        decoded, devices = self._decode(deliveries)
+        decoded, pending, devices = self._decode(deliveries)
+        signatures = list(pending)  # all checked before the transaction: no row locks held meanwhile
         registered = self.registry.view()
-        signatures = check_batch(decoded, registered)  # before the transaction: no row locks held meanwhile
         params = self.config.ingest
         results: list[GateResult] = []
         with self.store._tx() as cur:

@@ -22,7 +22,7 @@ from opendepin.ingest.gate import (
     rejection_bucket,
     rejection_source,
 )
-from opendepin.ingest.signatures import check_batch
+from opendepin.ingest.signatures import decode_and_check
 from opendepin.reports.envelope import EnvelopeError, SignedReport, decode_report
 from opendepin.sectors.base import IngestPolicy, SectorPlugin
 from opendepin.services.devices import DeviceRegistry
@@ -109,14 +109,15 @@ class IngestService:
             state = GateState(
                 self.registry.view(), self._last_seq, seen, self.closed_until(), self.policies, seen_seqs
             )
-            decoded: list[SignedReport | EnvelopeError] = []
             limit = self.config.ingest.max_report_bytes
-            for wire in wires:
+
+            def decode(wire: bytes) -> SignedReport | EnvelopeError:
                 try:
-                    decoded.append(decode_report(wire, limit))
+                    return decode_report(wire, limit)
                 except EnvelopeError as error:
-                    decoded.append(error)
-            signatures = check_batch(decoded, state.devices)
+                    return error
+
+            decoded, signatures = decode_and_check(wires, decode, lambda: state.devices)
             results: list[GateResult] = []
             accepted: list[StoredReport] = []
             rejected: list[Rejection] = []
