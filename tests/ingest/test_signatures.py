@@ -169,3 +169,22 @@ def test_decoding_and_checking_chunk_by_chunk_answers_as_the_whole_batch(
     assert [answers[i] for i in range(len(wires))] == expected
     assert answers[-len(wires) :] == expected
     assert expected == [True if k in (0, 4) else False if k == 1 else None for k in kinds]
+
+
+def test_a_forked_child_checks_on_its_own_signature_thread() -> None:
+    """The pool's thread is not forked with the process: a child made by fork after the parent used the
+    signature thread still gets its answers (a child holding the parent's pool would wait forever)."""
+    import multiprocessing
+
+    assert _check_in_child() == [True] * 80
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        assert pool.apply_async(_check_in_child).get(timeout=120) == [True] * 80
+
+
+def _check_in_child() -> list[bool | None]:
+    key = DeviceKey("ed25519", b"\x05" * 32)
+    wires = [
+        sign_report(key, HEARTBEAT, 1_700_000_000, i, {"lat": 1.0, "lon": 2.0}).to_wire() for i in range(80)
+    ]
+    devices = {key.device_id: DeviceInfo(key.device_id, "0x" + "22" * 20, MAKER, "ed25519", None, 0)}
+    return list(decode_and_check(wires, decode_report, lambda: devices, KERNEL_MIN)[1])

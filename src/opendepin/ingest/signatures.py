@@ -16,6 +16,7 @@ about the larger of the two instead of their sum.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -144,6 +145,15 @@ handing over would cost more than it overlaps)."""
 _pool_lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
 Decoded = TypeVar("Decoded", bound="SignedReport | EnvelopeError")
+
+
+def _forget_pool_in_child() -> None:
+    """A forked child has no thread of its parent's pool: it starts its own when it needs one."""
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pool_in_child)
 
 
 def _checker() -> ThreadPoolExecutor:
