@@ -12,11 +12,13 @@ from opendepin.sectors.wireless.poc.corroboration import (
     build_corroboration_notes,
     compute_anchor_evidence,
     compute_corroboration,
+    compute_cut_off,
     compute_memory,
     compute_uncorroborated_ppm,
     is_anchor,
 )
 from opendepin.sectors.wireless.poc.evidence import DeviceTable
+from opendepin.sectors.wireless.poc.graph import compute_components
 from opendepin.sectors.wireless.poc.params import TrustParams
 from opendepin.sectors.wireless.poc.trust import reset_moved
 
@@ -77,7 +79,7 @@ def test_corroboration_ignores_labels_and_wallets(
 ) -> None:
     """Renaming the devices (or who owns them: owners are not an input) renames the result, nothing else;
     and once corroboration applies, adding an edge never lowers anyone's factor through the component rule
-    (the bridge rule is not monotone: `test_one_link_can_push_a_piece_over_the_bridge_limit`)."""
+    (the bridge rule: `test_a_newcomer_linking_itself_never_lowers_a_radio_it_does_not_carry`)."""
     left, right = _edges(pairs)
     anchor = np.zeros(12, dtype=bool)
     anchor[anchors] = True
@@ -97,23 +99,187 @@ def test_corroboration_ignores_labels_and_wallets(
         assert more.factor_ppm[k] >= before.factor_ppm[k]
 
 
-def test_one_link_can_push_a_piece_over_the_bridge_limit() -> None:
-    """The known limit of the bridge rule (docs/wireless-poc.md, "Bridges"): anchor 2 – radio 1 – radio 0
-    with 3, 4 and 5 hanging on 0 is a piece of 4 behind radio 1, corroborated; one more radio (11) linked
-    to 0 makes it 5, over `corroboration_max_piece`, and the whole piece drops to the uncorroborated share.
-    An attacker can do this to honest radios at the edge of coverage with one cheap radio; the carried
-    memory (`corroboration_memory_epochs`) keeps them corroborated for that many epochs."""
+def _times(*values: int) -> np.ndarray:
+    return np.array(values, dtype=np.int64)
+
+
+def test_a_newcomer_cannot_push_established_radios_over_the_bridge_limit() -> None:
+    """The griefing attack the all-or-none bridge rule allowed (docs/wireless-poc.md, "Bridges"): anchor 2 –
+    radio 1 – radio 0 with 3, 4 and 5 hanging on 0 is a piece of 4 behind radio 1, corroborated; one cheap
+    radio (11) onboarded after them that links itself to 0 makes it 5. Radio 1 vouches for the 4 that
+    stood there first: they keep their pay, the newcomer gets the uncorroborated share."""
     left, right = _edges([(0, 1), (0, 3), (0, 4), (0, 5), (1, 2)])
     anchor = np.zeros(12, dtype=bool)
     anchor[2] = True
-    before = compute_corroboration(12, left, right, anchor, TRUST)
-    after = compute_corroboration(12, np.append(left, 0), np.append(right, 11), anchor, TRUST)
-    assert [before.factor_ppm[k] for k in (0, 3, 4, 5)] == [PPM] * 4
-    assert [after.factor_ppm[k] for k in (0, 3, 4, 5, 11)] == [LOW] * 5
-    remembered = np.zeros(12, dtype=bool)
-    remembered[[0, 1, 3, 4, 5]] = True
-    kept = compute_corroboration(12, np.append(left, 0), np.append(right, 11), anchor, TRUST, remembered)
-    assert [kept.factor_ppm[k] for k in (0, 3, 4, 5)] == [PPM] * 4 and kept.factor_ppm[11] == LOW
+    onboarded = _times(500, 100, 0, 520, 540, 560, 0, 0, 0, 0, 0, 9_000)
+    before = compute_corroboration(12, left, right, anchor, TRUST, None, onboarded)
+    after = compute_corroboration(
+        12, np.append(left, 0), np.append(right, 11), anchor, TRUST, None, onboarded
+    )
+    assert [before.factor_ppm[k] for k in (0, 1, 3, 4, 5)] == [PPM] * 5
+    assert [after.factor_ppm[k] for k in (0, 1, 3, 4, 5)] == [PPM] * 5
+    assert after.factor_ppm[11] == LOW
+    assert after.cut_off is not None and after.cut_off.tolist() == [False] * 11 + [True]
+    # however many links the newcomer adds inside the piece, it stays behind the ones it joined
+    more = _edges([(0, 1), (0, 3), (0, 4), (0, 5), (1, 2), (11, 0), (11, 3), (11, 4), (11, 5)])
+    last = compute_corroboration(12, *more, anchor, TRUST, None, onboarded)
+    assert [last.factor_ppm[k] for k in (0, 3, 4, 5, 11)] == [PPM] * 4 + [LOW]
+    # radios onboarded together are vouched for together or not at all (ids never decide)
+    same = _times(500, 100, 0, 500, 500, 500, 0, 0, 0, 0, 0, 500)
+    together = compute_corroboration(12, np.append(left, 0), np.append(right, 11), anchor, TRUST, None, same)
+    assert [together.factor_ppm[k] for k in (0, 3, 4, 5, 11)] == [LOW] * 5
+
+
+def test_a_bridge_vouches_for_at_most_its_allowance_however_the_ring_is_built() -> None:
+    """Anchor 0 – honest 1 – bridge 2; a ring of 9 virtual hotspots 3..11 behind the bridge, onboarded one
+    by one: the bridge vouches for the first 4 to arrive, never more; cut vertices nested inside the ring
+    (a chain, a star) only narrow that; sleepers onboarded before everyone gain no more than the 4."""
+    anchor = np.zeros(13, dtype=bool)
+    anchor[0] = True
+    staggered = _times(0, 10, 20, *range(100, 109), 0)
+    ring = [(3 + k, 3 + (k + 1) % 9) for k in range(9)]
+    chain = [(3 + k, 4 + k) for k in range(8)]
+    star = [(3, 4 + k) for k in range(8)]
+    for shape in (ring, chain, star):
+        left, right = _edges([(0, 1), (1, 2), (2, 3), (2, 7), *shape])
+        result = compute_corroboration(13, left, right, anchor, TRUST, None, staggered)
+        assert sum(result.factor_ppm[k] == PPM for k in range(3, 12)) <= 4
+        # radio 1 alone connects 2..11 to the anchor: it vouches for 2 and 3 more at most
+        assert sum(result.factor_ppm[k] == PPM for k in range(2, 12)) <= 4
+    # sleepers 8..11 onboarded before every honest radio and linked to honest radio 1, which alone connects
+    # honest 2..5 too: they take its allowance (4) and no more (the price of preferring the longest-standing:
+    # radios older than the ones they displace); a newcomer (12) joining them gets nothing
+    sleepy = _times(0, 10, 100, 101, 102, 103, 0, 0, 1, 2, 3, 4, 9_000)
+    pairs = [(0, 1), (1, 2), (2, 3), (3, 4), (4, 5), (1, 8), (8, 9), (9, 10), (10, 11), (11, 12)]
+    result = compute_corroboration(13, *_edges(pairs), anchor, TRUST, None, sleepy)
+    assert [k for k in range(13) if result.factor_ppm[k] < PPM] == [2, 3, 4, 5, 12]
+
+
+def test_sleepers_joined_through_a_newcomer_arrive_with_it() -> None:
+    """A ring onboarded long ago (3..6), linked to an established piece (8..11 behind radio 1) through a
+    radio onboarded last (7), arrives when that radio does: behind the established piece."""
+    anchor = np.zeros(12, dtype=bool)
+    anchor[0] = True
+    onboarded = _times(0, 50, 0, 1, 2, 3, 4, 9_000, 100, 101, 102, 103)
+    honest = [(0, 1), (1, 8), (8, 9), (9, 10), (10, 11)]
+    sleepers = [(3, 4), (4, 5), (5, 6), (6, 3), (6, 7)]
+    before = compute_corroboration(12, *_edges([*honest, *sleepers]), anchor, TRUST, None, onboarded)
+    after = compute_corroboration(12, *_edges([*honest, *sleepers, (7, 11)]), anchor, TRUST, None, onboarded)
+    assert [before.factor_ppm[k] for k in (8, 9, 10, 11)] == [PPM] * 4
+    assert [after.factor_ppm[k] for k in (8, 9, 10, 11)] == [PPM] * 4
+    assert [after.factor_ppm[k] for k in (3, 4, 5, 6, 7)] == [LOW] * 5
+
+
+N = 12
+graphs = st.tuples(
+    st.lists(st.tuples(st.integers(0, N - 1), st.integers(0, N - 1)), max_size=24),
+    st.lists(st.integers(0, N - 1), min_size=1, max_size=2),
+    st.lists(st.integers(0, 5), min_size=N, max_size=N),
+    st.integers(1, 4),
+)
+
+
+def _reaches_anchor(pairs: list[tuple[int, int]], anchor: np.ndarray, avoid: int) -> set[int]:
+    """Linked radios connected to an anchor by links that do not touch `avoid`."""
+    kept = [(a, b) for a, b in pairs if avoid not in (a, b) and a != b]
+    if not kept:
+        return set()
+    labels = compute_components(N, *_edges(kept))
+    linked = {v for pair in kept for v in pair}
+    anchored = {int(labels[v]) for v in np.flatnonzero(anchor).tolist() if v in linked}
+    return {v for v in linked if int(labels[v]) in anchored}
+
+
+def _brute_cut_off(pairs: list[tuple[int, int]], anchor: np.ndarray, times: list[int], k: int) -> list[bool]:
+    """The rule by definition, slowly: for every non-anchor radio c, the radios it alone connects to the
+    anchors; each one's arrival is the least onboarding time t at which it joins c through radios
+    onboarded no later than t; c vouches for it iff at most k of them arrived no later."""
+    adjacency: dict[int, set[int]] = {v: set() for v in range(N)}
+    for a, b in pairs:
+        if a != b:
+            adjacency[a].add(b)
+            adjacency[b].add(a)
+
+    def reach(start: set[int], allowed: set[int]) -> set[int]:
+        seen, todo = set(start), list(start)
+        while todo:
+            for other in adjacency[todo.pop()]:
+                if other in allowed and other not in seen:
+                    seen.add(other)
+                    todo.append(other)
+        return seen
+
+    anchors = {v for v in range(N) if anchor[v]}
+    cut = [False] * N
+    for c in range(N):
+        if c in anchors or not (reach({c}, set(range(N))) & anchors):
+            continue
+        rest = set(range(N)) - {c}
+        behind = {v for v in rest if v in reach({c}, set(range(N))) and not (reach({v}, rest) & anchors)}
+        arrival = {}
+        for v in behind:
+            arrival[v] = min(
+                t for t in sorted(set(times)) if v in reach({c}, {c} | {u for u in behind if times[u] <= t})
+            )
+        for v in behind:
+            if sum(arrival[u] <= arrival[v] for u in behind) > k:
+                cut[v] = True
+    return cut
+
+
+@settings(max_examples=200, deadline=None)
+@given(graphs)
+def test_cut_off_is_the_rule_as_defined(
+    graph: tuple[list[tuple[int, int]], list[int], list[int], int],
+) -> None:
+    pairs, anchors, times, k = graph
+    anchor = np.zeros(N, dtype=bool)
+    anchor[anchors] = True
+    left, right = _edges(pairs)
+    linked = np.zeros(N, dtype=bool)
+    linked[left] = linked[right] = True
+    expected = _brute_cut_off(pairs, anchor & linked, times, k)
+    got = compute_cut_off(N, left, right, anchor & linked, k, np.array(times, dtype=np.int64))
+    assert got.tolist() == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(graphs, st.integers(0, N - 2))
+def test_a_newcomer_linking_itself_never_lowers_a_radio_it_does_not_carry(
+    graph: tuple[list[tuple[int, int]], list[int], list[int], int], other: int
+) -> None:
+    """Radio N − 1 is onboarded after everyone else; adding any link of it never lowers the factor of a
+    radio that reaches an anchor without it (radios that reach the anchors only through the newcomer
+    depend on it: their corroboration may change with its links, see docs/wireless-poc.md)."""
+    pairs, anchors, times, k = graph
+    anchor = np.zeros(N, dtype=bool)
+    anchor[anchors] = True
+    onboarded = np.array([*times[:-1], 100], dtype=np.int64)
+    params = TrustParams(corroboration_max_piece=k)
+    before = compute_corroboration(N, *_edges(pairs), anchor, params, None, onboarded)
+    after = compute_corroboration(N, *_edges([*pairs, (N - 1, other)]), anchor, params, None, onboarded)
+    for v in _reaches_anchor(pairs, anchor, N - 1):
+        assert after.factor_ppm[v] >= before.factor_ppm[v]
+
+
+@settings(max_examples=200, deadline=None)
+@given(graphs)
+def test_no_radio_passes_corroboration_to_more_than_its_allowance(
+    graph: tuple[list[tuple[int, int]], list[int], list[int], int],
+) -> None:
+    """For every radio c that is not an anchor: of the radios that reach every anchor only through c (all
+    the pieces it alone connects, together), at most `corroboration_max_piece` are corroborated."""
+    pairs, anchors, times, k = graph
+    anchor = np.zeros(N, dtype=bool)
+    anchor[anchors] = True
+    params = TrustParams(corroboration_max_piece=k)
+    result = compute_corroboration(N, *_edges(pairs), anchor, params, None, np.array(times, dtype=np.int64))
+    for c in range(N):
+        if anchor[c]:
+            continue
+        everyone = _reaches_anchor(pairs, anchor, -1)
+        behind = everyone - _reaches_anchor(pairs, anchor, c) - {c} - set(np.flatnonzero(anchor).tolist())
+        assert sum(result.factor_ppm[v] == PPM for v in behind) <= k
 
 
 def test_is_anchor_needs_the_attestation_and_a_listed_maker() -> None:

@@ -13,6 +13,7 @@ Everything here is exact: components are integers, the factor an integer in part
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -51,7 +52,8 @@ class Corroboration:
     fresh: BoolArray
     """Linked devices whose component holds an anchor this epoch (what restarts the memory)."""
     cut_off: BoolArray | None = None
-    """Devices whose component holds an anchor that only one radio connects them to (`compute_cut_off`)."""
+    """Devices whose component holds an anchor but that a radio alone connecting them to it does not vouch
+    for (`compute_cut_off`)."""
 
 
 def compute_uncorroborated_ppm(share: float) -> int:
@@ -62,19 +64,33 @@ def compute_uncorroborated_ppm(share: float) -> int:
 
 
 def compute_cut_off(
-    size: int, left: IntArray, right: IntArray, anchor: BoolArray, max_piece: int
+    size: int,
+    left: IntArray,
+    right: IntArray,
+    anchor: BoolArray,
+    max_piece: int,
+    onboarded: IntArray | None = None,
 ) -> BoolArray:
-    """Hotspots that reach every anchor only through one radio: for each cut vertex (a radio whose removal
-    splits its component), the pieces it separates from all anchors; a piece of more than `max_piece`
-    hotspots is cut off, all of it (the largest anchor-free piece around a hotspot decides).
+    """Hotspots that reach every anchor only through one radio and that radio does not vouch for.
 
     Corroboration must come over independent paths: one radio at the edge of honest coverage (a bridge)
     that links itself to a ring beyond could otherwise lend the ring its component's anchor, however many
-    edges it forges (its edges are not independent: they all pass through it). A piece of up to
-    `max_piece` hotspots may hang on one radio (honest rural hotspots at the edge of coverage do), so a
-    bridge passes corroboration on to at most that many. An anchor is never such a cut: what it hears it
-    vouches for itself. Exact: integer depth-first search (Tarjan's
-    low-link) from each anchor in index order, over the deduplicated undirected graph."""
+    edges it forges (its edges are not independent: they all pass through it). For each cut vertex `c` (a
+    radio whose removal splits its component; never an anchor: what it hears it vouches for itself),
+    `behind(c)` is every hotspot it alone connects to the anchors (all the anchor-free pieces around it).
+    `c` vouches for at most `max_piece` of them, the longest-standing: a hotspot's *arrival* behind `c` is
+    the earliest onboarding time at which it was joined to `c` (over the paths from `c`, the latest
+    `onboarded` on the path, the least of these), and `c` vouches for `h` iff at most `max_piece` radios
+    behind `c` arrived no later than `h` (radios arriving at the same time are vouched for together or not
+    at all, so ids never decide). A hotspot is cut off iff some cut vertex it lies behind does not vouch
+    for it (nested cut vertices can only narrow what the outer one vouches for).
+
+    Monotone where it matters: a radio onboarded after every other one that links itself anywhere arrives
+    last behind every cut vertex, as does everything that reaches the anchors only through it, so it never
+    takes the place of a radio that reaches an anchor without it. With `onboarded` None (or all equal) a
+    cut vertex vouches for all of `behind(c)` or, beyond `max_piece`, for none. Exact: integer depth-first
+    search (Tarjan's low-link) from each anchor in index order over the deduplicated undirected graph, then
+    a bottleneck search (integer heap) from each cut vertex with more than `max_piece` hotspots behind it."""
     cut = np.zeros(size, dtype=bool)
     if size == 0 or len(left) == 0:
         return cut
@@ -88,12 +104,13 @@ def compute_cut_off(
     start = np.searchsorted(src, np.arange(size + 1)).tolist()
     neighbours = dst.tolist()
     is_anchor = anchor.tolist()
+    since = [0] * size if onboarded is None else [int(t) for t in onboarded.tolist()]
     disc = [-1] * size
     low = [0] * size
     below = [1] * size
     anchors_below = [int(x) for x in is_anchor]
     visit: list[int] = []
-    marks = [0] * (size + 1)
+    pieces: dict[int, list[tuple[int, int]]] = {}
     for root in np.flatnonzero(anchor).tolist():
         if disc[root] >= 0:
             continue
@@ -118,19 +135,59 @@ def compute_cut_off(
             low[parent] = min(low[parent], low[node])
             below[parent] += below[node]
             anchors_below[parent] += anchors_below[node]
-            if (
-                low[node] >= disc[parent]
-                and not is_anchor[parent]
-                and anchors_below[node] == 0
-                and below[node] > max_piece
-            ):
-                marks[disc[node]] += 1
-                marks[disc[node] + below[node]] -= 1
+            if low[node] >= disc[parent] and not is_anchor[parent] and anchors_below[node] == 0:
+                pieces.setdefault(parent, []).append((disc[node], disc[node] + below[node]))
+    covered = [0] * (len(visit) + 1)
+    vouched = [0] * size
+    for bridge, ranges in sorted(pieces.items()):
+        if sum(end - begin for begin, end in ranges) <= max_piece:
+            continue
+        for begin, end in ranges:
+            covered[begin] += 1
+            covered[end] -= 1
+        vouched_for = _vouched_for(bridge, ranges, start, neighbours, disc, since, max_piece)
+        for node in vouched_for:
+            vouched[node] += 1
     running = 0
     for position, node in enumerate(visit):
-        running += marks[position]
-        cut[node] = running > 0
+        running += covered[position]
+        cut[node] = running > vouched[node]
     return cut
+
+
+def _vouched_for(
+    bridge: int,
+    ranges: list[tuple[int, int]],
+    start: list[int],
+    neighbours: list[int],
+    disc: list[int],
+    since: list[int],
+    max_piece: int,
+) -> list[int]:
+    """The hotspots `bridge` vouches for among those behind it (`ranges`: its anchor-free pieces as
+    positions in the depth-first visit): pop them by arrival (bottleneck search from the bridge, integer
+    heap) until `max_piece` + 1 are out; those whose arrival is earlier than the next one's are vouched."""
+    heap: list[tuple[int, int]] = []
+    for at in range(start[bridge], start[bridge + 1]):
+        other = neighbours[at]
+        if any(begin <= disc[other] < end for begin, end in ranges):
+            heapq.heappush(heap, (since[other], other))
+    arrival: dict[int, int] = {}
+    popped: list[int] = []
+    while heap and len(popped) <= max_piece:
+        when, node = heapq.heappop(heap)
+        if node in arrival:
+            continue
+        arrival[node] = when
+        popped.append(node)
+        for at in range(start[node], start[node + 1]):
+            other = neighbours[at]
+            if other != bridge and other not in arrival:
+                heapq.heappush(heap, (max(when, since[other]), other))
+    if len(popped) <= max_piece:
+        return popped
+    last = arrival[popped[max_piece]]
+    return [node for node in popped[:max_piece] if arrival[node] < last]
 
 
 def compute_corroboration(
@@ -140,11 +197,12 @@ def compute_corroboration(
     anchor: BoolArray,
     trust: TrustParams,
     remembered: BoolArray | None = None,
+    onboarded: IntArray | None = None,
 ) -> Corroboration:
     """Components of the usable witness graph (edges `left[i]`–`right[i]`, owners ignored); a linked device
-    is corroborated iff its component holds an anchor and no single radio cuts it, in a piece of more than
-    `corroboration_max_piece` hotspots, from every anchor (`compute_cut_off`), or it was corroborated at the
-    same cell within the
+    is corroborated iff its component holds an anchor and every radio that alone connects it to the anchors
+    vouches for it (at most `corroboration_max_piece` hotspots each, the longest-standing by `onboarded`,
+    the devices' onboarding times: `compute_cut_off`), or it was corroborated at the same cell within the
     last `corroboration_memory_epochs` (`remembered`). Unlinked devices earn no witness units anyway and
     keep factor 1. With no anchor in the epoch nothing is applied."""
     labels = compute_components(size, left, right)
@@ -153,7 +211,7 @@ def compute_corroboration(
     linked[right] = True
     sizes = np.bincount(labels, minlength=size)[labels] if size else np.zeros(0, dtype=np.int64)
     anchored = np.isin(labels, labels[anchor & linked]) if size else np.zeros(0, dtype=bool)
-    cut_off = compute_cut_off(size, left, right, anchor & linked, trust.corroboration_max_piece)
+    cut_off = compute_cut_off(size, left, right, anchor & linked, trust.corroboration_max_piece, onboarded)
     anchored &= ~cut_off
     applied = bool(trust.corroboration and (anchor & linked).any())
     low = compute_uncorroborated_ppm(trust.uncorroborated_share)

@@ -26,6 +26,8 @@ class DeviceTable:
     """Anchors of the witness graph (maker-attested verifiers); None: none."""
     cells: list[str] | None = None
     """Asserted cell per device (a changed assertion resets the carried evidence)."""
+    onboarded_at: IntArray | None = None
+    """Onboarding time per device (seconds, from the epoch's device records); None: all the same."""
 
     @property
     def size(self) -> int:

@@ -56,6 +56,7 @@ def build_device_table(data: SectorInput, params: PocParams) -> DeviceTable:
             dtype=bool,
         ),
         cells=[data.devices[d].location or "" for d in ids],
+        onboarded_at=np.array([data.devices[d].onboarded_at for d in ids], dtype=np.int64),
     )
 
 

@@ -575,7 +575,13 @@ def compute_trust(
     anchor = devices.anchor if devices.anchor is not None else np.zeros(devices.size, dtype=bool)
     left_before = np.array([int(prior.get(i, {}).get("corroborated_left", 0)) for i in devices.ids])
     corroborated = compute_corroboration(
-        devices.size, links.beaconer[usable], links.witness[usable], anchor, trust, left_before > 0
+        devices.size,
+        links.beaconer[usable],
+        links.witness[usable],
+        anchor,
+        trust,
+        left_before > 0,
+        devices.onboarded_at,
     )
     # With corroboration applied, a closed community is the reward policy's business, not an accusation:
     # an anchored component is not closed, and an unanchored one is paid `uncorroborated_share` already
