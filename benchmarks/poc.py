@@ -98,7 +98,12 @@ def format_row(result: dict[str, Any]) -> str:
 
 
 def measure_adversaries(
-    devices: int, epochs: int, seeds: list[int], jsonl: str | None, scenarios: list[str] | None = None
+    devices: int,
+    epochs: int,
+    seeds: list[int],
+    jsonl: str | None,
+    scenarios: list[str] | None = None,
+    onboarding: str = "same",
 ) -> None:
     """Every scenario × seed through the network's own epoch; prints the markdown table as it goes."""
     print(
@@ -110,7 +115,7 @@ def measure_adversaries(
     for scenario in scenarios or list(SCENARIOS):
         for seed in seeds:
             started = time.perf_counter()
-            result = run_scenario(scenario, devices, epochs, seed).as_dict()
+            result = run_scenario(scenario, devices, epochs, seed, onboarding=onboarding).as_dict()
             result["seconds"] = round(time.perf_counter() - started, 1)
             print(format_row(result), flush=True)
             if jsonl:
@@ -128,6 +133,12 @@ def main() -> None:
     parser.add_argument("--seeds", default="7,11", help="comma-separated seeds")
     parser.add_argument("--jsonl", default=None, help="also append every run's JSON to this file")
     parser.add_argument("--scenarios", default="", help="comma-separated scenarios (default: all)")
+    parser.add_argument(
+        "--onboarding",
+        default="same",
+        choices=["same", "spread", "sleepers"],
+        help="when the hotspots were onboarded (depin simulate wireless --onboarding)",
+    )
     parser.add_argument("--small", type=int, default=2_000, help="hotspots for the throughput figure")
     parser.add_argument("--hotspots", type=int, default=100_000, help="hotspots for the large epoch")
     parser.add_argument("--beacons-per-day", type=float, default=1.0, help="in the large epoch (4 buckets)")
@@ -136,7 +147,7 @@ def main() -> None:
     if args.adversaries:
         seeds = [int(s) for s in args.seeds.split(",")]
         chosen = [s for s in args.scenarios.split(",") if s] or None
-        measure_adversaries(args.devices, args.epochs, seeds, args.jsonl, chosen)
+        measure_adversaries(args.devices, args.epochs, seeds, args.jsonl, chosen, args.onboarding)
         return
     rules = PocParams().model_copy(update={"trust": PocParams().trust.model_copy(update={"enabled": False})})
     full = PocParams()

@@ -8,7 +8,14 @@ import pytest
 from opendepin.sectors.wireless.sim.behaviour import compute_pair_shadowing_db
 from opendepin.sectors.wireless.sim.links import build_radio_links
 from opendepin.sectors.wireless.sim.propagation import RadioPhysics
-from opendepin.sectors.wireless.sim.runner import RunResult, run_scenario
+from opendepin.sectors.wireless.sim.runner import (
+    ONBOARDED_BEFORE_S,
+    SPREAD_S,
+    RunResult,
+    build_registry,
+    onboarding_times,
+    run_scenario,
+)
 from opendepin.sectors.wireless.sim.scenarios import (
     ADAPTIVE,
     ADVERSARY_KINDS,
@@ -171,3 +178,35 @@ def test_bar_holds_at_2000_hotspots(scenario: str) -> None:
     # hex-cluster: 9.20 % by the rules alone, 1.91 % with detection (1.25 % before owner colocation needed
     # the fits to place the hotspots elsewhere with confidence, which cleared honest three-hotspot owners)
     assert result.baseline.leakage > 4 * result.detection.leakage
+
+
+def test_onboarding_times_same_spread_and_sleepers() -> None:
+    """`same`: one time for all; `spread`: within the year before the first epoch, reproducible from the
+    seed, differing between seeds; `sleepers`: every adversary older than every honest hotspot."""
+    fleet = build_fleet("bridged-ring", 400, seed=5)
+    start = 10_000_000_000
+    same = onboarding_times(fleet, start, 5, "same")
+    assert set(same.values()) == {start - ONBOARDED_BEFORE_S}
+    spread = onboarding_times(fleet, start, 5, "spread")
+    assert spread == onboarding_times(fleet, start, 5, "spread")
+    assert spread != onboarding_times(fleet, start, 6, "spread")
+    latest = start - ONBOARDED_BEFORE_S
+    assert all(latest - SPREAD_S < t <= latest for t in spread.values())
+    assert len(set(spread.values())) > 0.99 * len(spread)
+    sleepers = onboarding_times(fleet, start, 5, "sleepers")
+    adversaries = [d for d, adv in zip(fleet.ids, fleet.adversarial.tolist(), strict=True) if adv]
+    honest = [d for d, adv in zip(fleet.ids, fleet.adversarial.tolist(), strict=True) if not adv]
+    assert adversaries and max(sleepers[d] for d in adversaries) < min(sleepers[d] for d in honest)
+    assert all(sleepers[d] == spread[d] for d in honest)
+    with pytest.raises(ValueError, match="onboarding must be one of"):
+        onboarding_times(fleet, start, 5, "later")
+
+
+def test_a_run_records_its_onboarding_and_the_registry_carries_it() -> None:
+    fleet = build_fleet("honest", 50, seed=1)
+    times = onboarding_times(fleet, 10_000_000_000, 1, "spread")
+    registry = build_registry(fleet, times)
+    assert {d: info.onboarded_at for d, info in registry.items()} == times
+    result = run_scenario("bridged-ring", 300, 1, seed=9, onboarding="spread").as_dict()
+    assert result["onboarding"] == "spread"
+    assert result == run_scenario("bridged-ring", 300, 1, seed=9, onboarding="spread").as_dict()

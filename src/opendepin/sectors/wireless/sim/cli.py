@@ -18,10 +18,11 @@ from rich.table import Table
 
 from opendepin.config import ConfigError
 from opendepin.sectors.wireless.sim.network import load_network
-from opendepin.sectors.wireless.sim.runner import RunResult, run_scenario
+from opendepin.sectors.wireless.sim.runner import ONBOARDING_CHOICES, RunResult, run_scenario
 from opendepin.sectors.wireless.sim.scenarios import SCENARIOS
 
 ScenarioName = Literal[tuple(SCENARIOS)]  # type: ignore[valid-type]
+OnboardingName = Literal[ONBOARDING_CHOICES]  # type: ignore[valid-type]
 """The scenario names: the choices of `--scenario`."""
 SCENARIO_CHOICES = "[" + "|".join(SCENARIOS) + "]"
 """How the help prints them (one unbroken word, so it reads the same at any terminal width)."""
@@ -45,6 +46,7 @@ def render_table(result: RunResult) -> Table:
     table = Table(
         title=f"{result.scenario} on {result.network}: {result.devices} hotspots "
         f"({result.adversaries} adversarial), {result.epochs} epochs, seed {result.seed}"
+        + ("" if result.onboarding == "same" else f", onboarding {result.onboarding}")
     )
     table.add_column("figure", no_wrap=True)
     table.add_column("opendepin (rules + trust)", justify="right", no_wrap=True)
@@ -71,6 +73,14 @@ def wireless(
         Path | None,
         typer.Option(help="network.toml with \\[sectors.wireless.poc] (default: the wireless IoT example)"),
     ] = None,
+    onboarding: Annotated[
+        OnboardingName,
+        typer.Option(
+            metavar="same|spread|sleepers",
+            help="when the hotspots were onboarded: all at once; spread over the year before; spread, with "
+            "the adversaries a year older still",
+        ),
+    ] = "same",
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """Simulate a wireless scenario; print leakage, pay ratio, precision, recall, FPR vs the rules alone."""
@@ -79,7 +89,9 @@ def wireless(
     except ConfigError as error:
         Console(stderr=True).print(f"[red]error:[/red] {escape(str(error))}")
         raise typer.Exit(2) from None
-    result = run_scenario(scenario, devices, epochs, seed, config, adversary_share=adversary_share)
+    result = run_scenario(
+        scenario, devices, epochs, seed, config, adversary_share=adversary_share, onboarding=onboarding
+    )
     if as_json:
         typer.echo(json.dumps(result.as_dict(), sort_keys=True))
     else:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -67,8 +68,37 @@ def compute_sim_address(name: str) -> str:
     return normalize_address("0x" + hashlib.sha256(f"opendepin-sim:{name}".encode()).hexdigest()[:40])
 
 
-def build_registry(fleet: Fleet, onboarded_at: int = GENESIS - ONBOARDED_BEFORE_S) -> dict[str, DeviceInfo]:
-    """What the network knows of each hotspot: owner wallet, asserted cell, attributes from onboarding."""
+ONBOARDING_CHOICES = ("same", "spread", "sleepers")
+"""When the fleet's hotspots were onboarded (`onboarding_times`)."""
+SPREAD_S = 365 * 86_400
+"""`spread`: onboarding times fall in the year before the first epoch."""
+
+
+def onboarding_times(fleet: Fleet, first_epoch_start: int, seed: int, mode: str) -> dict[str, int]:
+    """Each hotspot's onboarding time. `same`: all an hour before the first epoch (no radio is older than
+    another, so nothing that ranks radios by seniority can tell them apart); `spread`: a second of the year
+    before it, drawn from SHA-256 of (seed, device id), adversaries alike; `sleepers`: as `spread`, with the
+    adversaries' radios a year older still (they were onboarded and kept quiet before the honest network
+    grew, to rank first wherever seniority counts)."""
+    if mode not in ONBOARDING_CHOICES:
+        raise ValueError(f"onboarding must be one of {', '.join(ONBOARDING_CHOICES)}, not {mode!r}")
+    latest = first_epoch_start - ONBOARDED_BEFORE_S
+    times: dict[str, int] = {}
+    for device, adversarial in zip(fleet.ids, fleet.adversarial.tolist(), strict=True):
+        if mode == "same":
+            times[device] = latest
+            continue
+        digest = hashlib.sha256(f"{seed}:{device}".encode()).digest()
+        draw = int.from_bytes(digest[:8], "big") % SPREAD_S
+        times[device] = latest - draw - (SPREAD_S if mode == "sleepers" and adversarial else 0)
+    return times
+
+
+def build_registry(
+    fleet: Fleet, onboarded_at: int | Mapping[str, int] = GENESIS - ONBOARDED_BEFORE_S
+) -> dict[str, DeviceInfo]:
+    """What the network knows of each hotspot: owner wallet, asserted cell, attributes from onboarding
+    (`onboarded_at`: one time for all, or each device's)."""
     maker = compute_sim_address("maker")
     owners = {name: compute_sim_address(name) for name in sorted(set(fleet.owners))}
     return {
@@ -78,7 +108,7 @@ def build_registry(fleet: Fleet, onboarded_at: int = GENESIS - ONBOARDED_BEFORE_
             maker,
             "ed25519",
             fleet.asserted[k],
-            onboarded_at,
+            onboarded_at if isinstance(onboarded_at, int) else onboarded_at[device],
             hotspot_attributes(REGION, float(fleet.gain_dbi[k]), verifier=bool(fleet.verifier[k])),
         )
         for k, device in enumerate(fleet.ids)
@@ -137,6 +167,8 @@ class RunResult:
     """The adversary kind played (the adaptive adversary's choice)."""
     pilot: dict[str, float] = field(default_factory=dict)
     """Adaptive adversary: pay per hotspot relative to honest of each strategy on its pilot network."""
+    onboarding: str = "same"
+    """When the hotspots were onboarded (`onboarding_times`)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -144,6 +176,7 @@ class RunResult:
             "scored_from_epoch": self.scored_from_epoch,
             "strategy": self.strategy,
             "pilot_pay_ratio": {k: round(v, 4) for k, v in sorted(self.pilot.items())},
+            "onboarding": self.onboarding,
             "scenario": self.scenario,
             "network": self.network,
             "devices": self.devices,
@@ -241,6 +274,7 @@ def run_adaptive(
     network: NetworkConfig | None = None,
     adversary_share: float = 0.15,
     physics: RadioPhysics | None = None,
+    onboarding: str = "same",
 ) -> RunResult:
     """The adaptive adversary: knows the rules, the detectors and their published parameters (it runs this
     very code), tries every strategy on a pilot network of its own and plays the one paying most per
@@ -254,11 +288,12 @@ def run_adaptive(
             network,
             adversary_share,
             physics,
+            onboarding,
         ).detection.adversary_pay_ratio
         for kind in ALL_KINDS
     }
     best = max(sorted(pilot), key=lambda kind: pilot[kind])
-    result = run_scenario(best, devices, epochs, seed, network, adversary_share, physics)
+    result = run_scenario(best, devices, epochs, seed, network, adversary_share, physics, onboarding)
     return replace(result, scenario=ADAPTIVE, strategy=best, pilot=pilot)
 
 
@@ -270,11 +305,13 @@ def run_scenario(
     network: NetworkConfig | None = None,
     adversary_share: float = 0.15,
     physics: RadioPhysics | None = None,
+    onboarding: str = "same",
 ) -> RunResult:
     """Simulate `epochs` epochs of a named scenario on `network` (default: the wireless IoT example) and
-    score detection against the per-report rules alone."""
+    score detection against the per-report rules alone; `onboarding` says when the hotspots were onboarded
+    (`onboarding_times`)."""
     if scenario == ADAPTIVE:
-        return run_adaptive(devices, epochs, seed, network, adversary_share, physics)
+        return run_adaptive(devices, epochs, seed, network, adversary_share, physics, onboarding)
     config = network or load_network()
     physics = physics or RadioPhysics()
     full, baseline = ModeTally.of(with_trust(config, True)), ModeTally.of(with_trust(config, False))
@@ -282,7 +319,7 @@ def run_scenario(
     fleet = build_fleet(scenario, devices, seed, adversary_share, params.assertion_resolution)
     rng = np.random.default_rng(seed + 1)
     links = build_radio_links(fleet, physics, rng)
-    onboarded = window_for(config, 0).start - ONBOARDED_BEFORE_S
+    onboarded = onboarding_times(fleet, window_for(config, 0).start, seed, onboarding)
     cheats = fleet.cheat_from[fleet.adversarial]
     scored_from = min(int(cheats.max()), epochs - 1) if len(cheats) else 0
     total_reports = 0
@@ -311,4 +348,5 @@ def run_scenario(
         compute_underpaid(full.paid, baseline.paid, honest),
         scored_from,
         "+".join(kinds) if kinds else "none",
+        onboarding=onboarding,
     )
