@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -83,3 +84,15 @@ def onboard_request(
 @pytest.fixture
 def device_key() -> DeviceKey:
     return DeviceKey("ed25519", bytes.fromhex("33" * 32))
+
+
+@pytest.fixture(autouse=True)
+def _no_event_loop_left_running(request: pytest.FixtureRequest) -> None:
+    """A test starts with no asyncio loop running in this thread (the explorer's tests override this:
+    Playwright's sync API runs one while a module's browser is open): otherwise a loop left running by an
+    earlier test makes every `asyncio.run` fail with a message that names the wrong test."""
+    running = asyncio.events._get_running_loop()
+    assert running is None, (
+        f"an asyncio loop is running in this thread before {request.node.nodeid}: an earlier test in this "
+        "process left it (a session-scoped Playwright, an interrupted loop)"
+    )

