@@ -134,9 +134,14 @@ def check_batch(
 ) -> list[bool | None]:
     """For each decoded report (an EnvelopeError for bytes that did not decode), whether its signature
     verified with its registered device's key; None where the gate refuses it before the signature."""
-    return check_signatures(
-        [None if isinstance(item, EnvelopeError) else signature_job(item, devices) for item in decoded]
-    )
+    return check_signatures(signature_jobs(decoded, devices))
+
+
+def signature_jobs(
+    decoded: Sequence[SignedReport | EnvelopeError], devices: Mapping[str, DeviceInfo]
+) -> list[SignatureJob | None]:
+    """`signature_job` of each decoded report (None for bytes that did not decode)."""
+    return [None if isinstance(item, EnvelopeError) else signature_job(item, devices) for item in decoded]
 
 
 CHUNK = 256
@@ -220,7 +225,5 @@ def decode_and_check(
     for start in range(0, len(wires), chunk):
         part = [decode(wire) for wire in wires[start : start + chunk]]
         decoded_all.extend(part)
-        registered = devices()
-        jobs = [None if isinstance(item, EnvelopeError) else signature_job(item, registered) for item in part]
-        futures.append(pool.submit(check_signatures, jobs))
+        futures.append(pool.submit(check_signatures, signature_jobs(part, devices())))
     return decoded_all, PendingChecks(futures, chunk, len(wires))

@@ -59,7 +59,7 @@ from opendepin.ingest.gate import (
     rejection_source,
 )
 from opendepin.ingest.signatures import decode_and_check, prepare
-from opendepin.reports.envelope import EnvelopeError, SignedReport, decode_report
+from opendepin.reports.envelope import EnvelopeError, SignedReport, decode_or_error
 from opendepin.rewards.epoch import window_for
 from opendepin.sectors.registry import load_sectors
 from opendepin.services.devices import DeviceRegistry
@@ -199,10 +199,9 @@ class GateWorker:
         named: set[str] = set()
 
         def decode(wire: bytes) -> SignedReport | EnvelopeError:
-            try:
-                signed = decode_report(wire, self.config.ingest.max_report_bytes)
-            except EnvelopeError as error:
-                return error
+            signed = decode_or_error(wire, self.config.ingest.max_report_bytes)
+            if isinstance(signed, EnvelopeError):
+                return signed
             device = signed.envelope.device
             if device not in named and self.registry.get(device) is None:
                 found = self.store.get_device(device)

@@ -340,6 +340,15 @@ def scan_plain_cbor(data: bytes, max_depth: int = MAX_PAYLOAD_DEPTH + 1) -> str 
     return None
 
 
+def decode_or_error(wire: bytes, max_bytes: int = 16_384) -> SignedReport | EnvelopeError:
+    """`decode_report`, with the EnvelopeError returned instead of raised (a batch keeps each report's
+    outcome in its place)."""
+    try:
+        return decode_report(wire, max_bytes)
+    except EnvelopeError as error:
+        return error
+
+
 def decode_report(wire: bytes, max_bytes: int = 16_384) -> SignedReport:
     """Decode `[envelope_bytes, signature]`; the envelope must be canonical CBOR of the plain data model with
     strictly typed fields. Never raises anything but EnvelopeError, whatever the bytes."""

@@ -23,7 +23,7 @@ from opendepin.ingest.gate import (
     rejection_source,
 )
 from opendepin.ingest.signatures import decode_and_check
-from opendepin.reports.envelope import EnvelopeError, SignedReport, decode_report
+from opendepin.reports.envelope import EnvelopeError, decode_or_error
 from opendepin.sectors.base import IngestPolicy, SectorPlugin
 from opendepin.services.devices import DeviceRegistry
 from opendepin.store.base import Rejection, Store, StoredReport
@@ -101,8 +101,8 @@ class IngestService:
         `source` names the transport the bytes came from (e.g. `http:<client address>`); rejections that
         cannot be attributed to an authenticated device are counted against it.
 
-        The batch is decoded first, its signatures checked together (ingest/signatures.py), then it is
-        gated in order."""
+        The batch is decoded and its signatures checked chunk by chunk, the checks on the signature thread
+        while the next chunk is decoded (ingest/signatures.py), then it is gated in order."""
         with self._lock:
             now = self.clock.now()
             seen, seen_seqs = _Seen(self.store), _SeenSeqs(self.store)
@@ -110,14 +110,9 @@ class IngestService:
                 self.registry.view(), self._last_seq, seen, self.closed_until(), self.policies, seen_seqs
             )
             limit = self.config.ingest.max_report_bytes
-
-            def decode(wire: bytes) -> SignedReport | EnvelopeError:
-                try:
-                    return decode_report(wire, limit)
-                except EnvelopeError as error:
-                    return error
-
-            decoded, signatures = decode_and_check(wires, decode, lambda: state.devices)
+            decoded, signatures = decode_and_check(
+                wires, lambda wire: decode_or_error(wire, limit), lambda: state.devices
+            )
             results: list[GateResult] = []
             accepted: list[StoredReport] = []
             rejected: list[Rejection] = []
