@@ -201,3 +201,23 @@ def test_same_bits_with_numpy_simd_kernels_disabled() -> None:
         runs.append(result.stdout.strip())
     assert runs[0] == runs[1]
     assert len(runs[0]) == 64 and hashlib.sha256(b"").hexdigest() != runs[0]
+
+
+@given(
+    values=st.lists(
+        st.one_of(
+            st.floats(allow_nan=True, allow_infinity=True),
+            st.floats(-1e4, 1e4),
+            st.integers(-(10**7), 10**7).map(lambda k: k / 1000 + 0.0),
+            st.integers(-(10**7), 10**7).map(lambda k: (2 * k + 1) / 200),
+        ),
+        max_size=60,
+    ),
+    digits=st.sampled_from([0, 1, 2, 3, 6]),
+)
+def test_round_like_python_equals_round_bit_for_bit(values: list[float], digits: int) -> None:
+    """Ties, near-ties (k/1000, odd multiples of 1/200), huge, infinite and NaN values included."""
+    got = detmath.round_like_python(np.array(values, dtype=np.float64), digits)
+    expected = [round(v, digits) for v in values]
+    assert all(type(g) is float for g in got)
+    assert _bits(np.array(got, dtype=np.float64)) == _bits(np.array(expected, dtype=np.float64))

@@ -426,3 +426,30 @@ def sum_last(values: FloatArray) -> FloatArray:
         padded //= 2
         values = values[..., :padded] + values[..., padded:]
     return values[..., 0]
+
+
+# Python's decimal rounding, many values at once
+_TIE_MARGIN = 1e-6
+_FAST_LIMIT = 1e9
+
+
+def round_like_python(values: FloatArray, digits: int) -> list[float]:
+    """`[round(x, digits) for x in values]` (Python's correctly rounded, half-even decimal rounding), with
+    the bulk done in numpy.
+
+    x·10^d rounded to the nearest integer k, then k / 10^d: both operations are correctly rounded, and
+    k / 10^d is the double nearest the decimal k·10^-d, which is what Python's `round` returns, so the two
+    agree whenever k is the integer nearest the exact x·10^d. The product's rounding error is far below
+    `_TIE_MARGIN` while |x·10^d| < `_FAST_LIMIT`, so k can only differ near a tie: values within the margin
+    of one, beyond the limit, or not finite are rounded by Python's `round` itself."""
+    array = np.asarray(values, dtype=np.float64)
+    scale = 10.0**digits
+    scaled = array * scale
+    nearest = np.rint(scaled)
+    with np.errstate(invalid="ignore"):
+        near_tie = np.abs(np.abs(scaled - np.floor(scaled)) - 0.5) <= _TIE_MARGIN
+        slow = ~(np.abs(scaled) < _FAST_LIMIT) | near_tie
+    result = (nearest / scale).tolist()
+    for i in np.flatnonzero(slow).tolist():
+        result[i] = round(float(array[i]), digits)
+    return result

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from opendepin.arrays import is_in, unique_sorted
 from opendepin.sectors.base import DeviceNote
 from opendepin.sectors.wireless.poc.evidence import BoolArray, FloatArray, IntArray
 from opendepin.sectors.wireless.poc.graph import compute_components
@@ -95,7 +96,7 @@ def compute_cut_off(
     if size == 0 or len(left) == 0:
         return cut
     a, b = np.minimum(left, right), np.maximum(left, right)
-    keys = np.unique((a * size + b)[a != b])
+    keys = unique_sorted((a * size + b)[a != b])
     a, b = keys // size, keys % size
     src = np.concatenate([a, b])
     dst = np.concatenate([b, a])
@@ -210,7 +211,7 @@ def compute_corroboration(
     linked[left] = True
     linked[right] = True
     sizes = np.bincount(labels, minlength=size)[labels] if size else np.zeros(0, dtype=np.int64)
-    anchored = np.isin(labels, labels[anchor & linked]) if size else np.zeros(0, dtype=bool)
+    anchored = is_in(labels, labels[anchor & linked]) if size else np.zeros(0, dtype=bool)
     cut_off = compute_cut_off(size, left, right, anchor & linked, trust.corroboration_max_piece, onboarded)
     anchored &= ~cut_off
     applied = bool(trust.corroboration and (anchor & linked).any())

@@ -26,7 +26,7 @@ from opendepin.sectors.base import (
 )
 from opendepin.sectors.wireless.poc.density_hip17 import compute_hex_scales
 from opendepin.sectors.wireless.poc.entropy import ENTROPY_CHALLENGE
-from opendepin.sectors.wireless.poc.matching import BeaconEntry, process_beacons, process_witnesses
+from opendepin.sectors.wireless.poc.matching import BeaconEntry, process_beacons
 from opendepin.sectors.wireless.poc.params import PocParams
 from opendepin.sectors.wireless.poc.reciprocity import (
     get_last,
@@ -44,6 +44,7 @@ from opendepin.sectors.wireless.poc.rewards_hip15 import (
 )
 from opendepin.sectors.wireless.poc.tables import apply_link_judgement, build_tables
 from opendepin.sectors.wireless.poc.trust import PPM, TrustResult, compute_trust, judge_links
+from opendepin.sectors.wireless.poc.witness_columns import process_witness_columns
 
 ENTROPY_CONTEXT_KEY = "wireless.entropy"
 """`SectorInput.context[ENTROPY_CONTEXT_KEY]`: mapping entropy hex → timestamp it was served at (the
@@ -285,7 +286,7 @@ def _evaluate_poc(data: SectorInput, params: PocParams) -> SectorOutcome:
     verdicts, beacons, cited, buckets = process_beacons(
         beacon_reports, data.devices, entropies, prior.get("beacon_bucket", {}), params
     )
-    verdicts.update(process_witnesses(witness_reports, data.devices, entropies, beacons, cited, params))
+    verdicts.update(process_witness_columns(witness_reports, data.devices, entropies, beacons, cited, params))
     trusted = process_trust(data, beacons, verdicts, params)
     last_w, last_b = process_reciprocity(beacons, verdicts, prior, params)
     beacon_counts, witness_counts = process_units(beacons, verdicts, params)

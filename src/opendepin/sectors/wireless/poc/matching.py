@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from pydantic import ValidationError
 
@@ -32,8 +31,10 @@ class WitnessEntry:
     """A witness that passed the per-report rules."""
 
     report: ReportRecord
-    payload: WitnessPayload
-    evidence: dict[str, Any]
+    rssi_dbm: float
+    rx_ms: int
+    distance_m: float
+    """Between the two asserted cells' centres, as its verdict shows it (0.1 m)."""
 
 
 @dataclass(slots=True)
@@ -157,9 +158,11 @@ def process_witness_group(
         )
         verdicts[report.report_id] = Verdict(report.report_id, reason, {"beaconer": beaconer, **evidence})
         if reason == OK:
-            beacon.witnesses.append(WitnessEntry(report, payload, evidence))
+            beacon.witnesses.append(
+                WitnessEntry(report, payload.rssi_dbm, payload.rx_ms, evidence["distance_m"])
+            )
         elif reason in CLOSE_REASONS:
-            beacon.close.append(WitnessEntry(report, payload, evidence))
+            beacon.close.append(WitnessEntry(report, payload.rssi_dbm, payload.rx_ms, evidence["distance_m"]))
     return verdicts
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from opendepin.arrays import unique_sorted
 from opendepin.sectors.base import SectorInput, Verdict
 from opendepin.sectors.wireless.poc.corroboration import is_anchor
 from opendepin.sectors.wireless.poc.evidence import BeaconTable, DeviceTable, LinkTable
@@ -67,31 +68,18 @@ def build_tables(
     devices = build_device_table(data, params)
     index = {d: i for i, d in enumerate(devices.ids)}
     ordered = [b for _, b in sorted(beacons.items())]
-    rows: list[tuple[BeaconEntry, WitnessEntry]] = []
-    beaconer: list[int] = []
-    tx_power: list[float] = []
-    witness: list[int] = []
-    rssi: list[float] = []
-    distance: list[float] = []
-    lag: list[int] = []
-    for b in ordered:  # one pass over the links, each beacon's figures looked up once
-        b_index, b_power, tx_ms = index[b.report.device_id], b.payload.tx_power_dbm, b.payload.tx_ms
-        for w in b.witnesses:
-            rows.append((b, w))
-            beaconer.append(b_index)
-            tx_power.append(b_power)
-            witness.append(index[w.report.device_id])
-            rssi.append(w.payload.rssi_dbm)
-            distance.append(w.evidence["distance_m"])
-            lag.append(w.payload.rx_ms - tx_ms)
+    rows = [(b, w) for b in ordered for w in b.witnesses]
+    per_beacon = np.array([len(b.witnesses) for b in ordered], dtype=np.int64)
+    beaconer_of = np.array([index[b.report.device_id] for b in ordered], dtype=np.int64)
+    power_of = np.array([b.payload.tx_power_dbm for b in ordered], dtype=np.float64)
     links = LinkTable(
         beacon=np.zeros(len(rows), dtype=np.int64),
-        beaconer=np.array(beaconer, dtype=np.int64),
-        witness=np.array(witness, dtype=np.int64),
-        rssi_dbm=np.array(rssi, dtype=np.float64),
-        tx_power_dbm=np.array(tx_power, dtype=np.float64),
-        distance_m=np.array(distance, dtype=np.float64),
-        lag_ms=np.array(lag, dtype=np.float64),
+        beaconer=np.repeat(beaconer_of, per_beacon),
+        witness=np.array([index[w.report.device_id] for _, w in rows], dtype=np.int64),
+        rssi_dbm=np.array([w.rssi_dbm for _, w in rows], dtype=np.float64),
+        tx_power_dbm=np.repeat(power_of, per_beacon),
+        distance_m=np.array([w.distance_m for _, w in rows], dtype=np.float64),
+        lag_ms=np.array([w.rx_ms - b.payload.tx_ms for b, w in rows], dtype=np.float64),
     )
     n = devices.size
     pairs = [k * n + index[w] for k, b in enumerate(ordered) for w in b.reported_by if w in index]
@@ -99,10 +87,10 @@ def build_tables(
     table = BeaconTable(
         beaconer=np.array([index[b.report.device_id] for b in ordered], dtype=np.int64),
         tx_power_dbm=np.array([b.payload.tx_power_dbm for b in ordered], dtype=np.float64),
-        reported_pairs=np.unique(np.array(pairs, dtype=np.int64)),
+        reported_pairs=unique_sorted(np.array(pairs, dtype=np.int64)),
         close_beaconer=np.array([index[b.report.device_id] for b, _ in close], dtype=np.int64),
         close_witness=np.array([index[w.report.device_id] for _, w in close], dtype=np.int64),
-        close_rssi_dbm=np.array([w.payload.rssi_dbm for _, w in close], dtype=np.float64),
+        close_rssi_dbm=np.array([w.rssi_dbm for _, w in close], dtype=np.float64),
         close_tx_power_dbm=np.array([b.payload.tx_power_dbm for b, _ in close], dtype=np.float64),
     )
     return EpochTables(devices, links, table, rows)
@@ -123,8 +111,8 @@ def apply_link_judgement(
         report_id = witness.report.report_id
         base = {
             "beaconer": beacon.report.device_id,
-            "distance_m": witness.evidence["distance_m"],
-            "rssi_dbm": witness.payload.rssi_dbm,
+            "distance_m": witness.distance_m,
+            "rssi_dbm": witness.rssi_dbm,
         }
         if relayed[row]:
             verdicts[report_id] = Verdict(
