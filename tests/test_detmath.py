@@ -221,3 +221,22 @@ def test_round_like_python_equals_round_bit_for_bit(values: list[float], digits:
     expected = [round(v, digits) for v in values]
     assert all(type(g) is float for g in got)
     assert _bits(np.array(got, dtype=np.float64)) == _bits(np.array(expected, dtype=np.float64))
+
+
+@pytest.mark.parametrize("function", [detmath.log, detmath.log10])
+@given(
+    values=st.lists(
+        st.floats(min_value=5e-324, allow_infinity=False, allow_nan=False), min_size=1, max_size=8
+    ),
+    special=st.sampled_from([None, 0.0, -0.0, -1.0, math.inf, -math.inf, math.nan]),
+)
+def test_logarithms_of_regular_and_special_arrays_equal_the_scalars(
+    function: Callable[..., object], values: list[float], special: float | None
+) -> None:
+    """An all-positive, finite array takes the path without special values; one special element sends
+    the whole array through the other: element for element, both give the scalar's bits."""
+    inputs = values if special is None else [*values, special]
+    array = function(np.array(inputs, dtype=np.float64))
+    assert isinstance(array, np.ndarray)
+    for value, element in zip(inputs, array.tolist(), strict=True):
+        assert struct.pack("<d", function(value)) == struct.pack("<d", element), (value, element)

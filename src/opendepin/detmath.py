@@ -235,6 +235,12 @@ def _log_domain(x: float | FloatArray, finite: float | FloatArray) -> float | Fl
     return finite
 
 
+def _all_positive_finite(x: float | FloatArray) -> bool:
+    """An array whose every element is positive and finite (min > 0, max < inf; NaN fails both): its
+    logarithm needs no special values, so `_safe_positive` and `_log_domain` would return it unchanged."""
+    return isinstance(x, np.ndarray) and x.size > 0 and bool(x.min() > 0.0) and bool(x.max() < math.inf)
+
+
 def _safe_positive(x: float | FloatArray) -> float | FloatArray:
     if isinstance(x, np.ndarray):
         return np.where((x > 0.0) & np.isfinite(x), x, 1.0)
@@ -248,10 +254,11 @@ def log(x: FloatArray) -> FloatArray: ...
 def log(x: float | FloatArray) -> float | FloatArray:
     """Natural logarithm (fdlibm e_log.c)."""
     x = _as_input(x)
-    f, k = _log_reduce(_safe_positive(x))
+    regular = _all_positive_finite(x)
+    f, k = _log_reduce(x if regular else _safe_positive(x))
     hfsq, s, r = _log_kernel(f)
     value = s * (hfsq + r) + k * _LN2_LO - hfsq + f + k * _LN2_HI
-    return _log_domain(x, value)
+    return value if regular else _log_domain(x, value)
 
 
 @overload
@@ -261,7 +268,8 @@ def log10(x: FloatArray) -> FloatArray: ...
 def log10(x: float | FloatArray) -> float | FloatArray:
     """Base-10 logarithm with the extra-precision recombination of fdlibm e_log10.c."""
     x = _as_input(x)
-    f, k = _log_reduce(_safe_positive(x))
+    regular = _all_positive_finite(x)
+    f, k = _log_reduce(x if regular else _safe_positive(x))
     hfsq, s, r = _log_kernel(f)
     hi = _trunc_high(f - hfsq)
     lo = f - hi - hfsq + s * (hfsq + r)
@@ -270,7 +278,7 @@ def log10(x: float | FloatArray) -> float | FloatArray:
     val_lo = k * _LOG10_2_LO + (lo + hi) * _IVLN10_LO + lo * _IVLN10_HI
     w = y + val_hi
     val_lo = val_lo + ((y - w) + val_hi)
-    return _log_domain(x, val_lo + w)
+    return val_lo + w if regular else _log_domain(x, val_lo + w)
 
 
 @overload

@@ -6,7 +6,8 @@
 - `build_tables` gathers the link arrays in one pass: compared with one list per figure over the rows;
 - grid distances go through cached integer H3 ancestors, and `compute_cell_distances_m` looks each
   distinct cell's centre up once: compared with H3's string API and with one pair at a time;
-- `evaluate_poc` pauses the cyclic garbage collector and restores it as it was.
+- `evaluate_poc` pauses the cyclic garbage collector and restores it as it was;
+- connected components come from scipy, labelled by their smallest node: compared with union–find.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from opendepin.sectors.wireless.poc.geo import (
     compute_cell_distance_m,
     compute_cell_distances_m,
 )
+from opendepin.sectors.wireless.poc.graph import compute_components
 from opendepin.sectors.wireless.poc.matching import process_beacons, process_witnesses
 from opendepin.sectors.wireless.poc.params import PocParams
 from opendepin.sectors.wireless.poc.reports import BEACON, WITNESS
@@ -106,7 +108,8 @@ def test_build_tables_links_equal_one_list_per_figure() -> None:
     index = {d: i for i, d in enumerate(tables.devices.ids)}
     rows = [(b, w) for _, b in sorted(beacons.items()) for w in b.witnesses]
     assert len(rows) > 100
-    assert [(id(b), id(w)) for b, w in tables.rows] == [(id(b), id(w)) for b, w in rows]
+    got = [tables.row(k) for k in range(len(rows))]
+    assert [(id(b), id(w)) for b, w in got] == [(id(b), id(w)) for b, w in rows]
     expected = {
         "beaconer": np.array([index[b.report.device_id] for b, _ in rows], dtype=np.int64),
         "witness": np.array([index[w.report.device_id] for _, w in rows], dtype=np.int64),
@@ -173,3 +176,34 @@ def test_cell_distances_equal_the_straightforward_ones(seed: int, resolution: in
     batch = compute_cell_distances_m(pairs)
     one_by_one = np.array([compute_cell_distance_m(a, b) for a, b in pairs])
     assert np.array_equal(batch.view(np.int64), one_by_one.view(np.int64))
+
+
+def _union_find_components(size: int, left: list[int], right: list[int]) -> list[int]:
+    """The straightforward definition: union–find, every component labelled by its smallest node."""
+    parent = list(range(size))
+
+    def find(node: int) -> int:
+        while parent[node] != node:
+            node = parent[node]
+        return node
+
+    for a, b in zip(left, right, strict=True):
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    return [find(node) for node in range(size)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    size=st.integers(0, 40),
+    edges=st.lists(st.tuples(st.integers(0, 39), st.integers(0, 39)), max_size=60),
+)
+def test_components_equal_union_find(size: int, edges: list[tuple[int, int]]) -> None:
+    """Self-loops, repeated edges and isolated nodes included."""
+    kept = [(a, b) for a, b in edges if a < size and b < size]
+    left = np.array([a for a, _ in kept], dtype=np.int64)
+    right = np.array([b for _, b in kept], dtype=np.int64)
+    labels = compute_components(size, left, right)
+    assert labels.dtype == np.int64
+    assert labels.tolist() == _union_find_components(size, [a for a, _ in kept], [b for _, b in kept])

@@ -3,26 +3,23 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from opendepin.sectors.wireless.poc.evidence import BoolArray, FloatArray, IntArray
 from opendepin.sectors.wireless.poc.params import TrustParams
 
 
 def compute_components(size: int, left: IntArray, right: IntArray) -> IntArray:
-    """Connected-component label of every node of an undirected graph (union–find, path halving)."""
-    parent = list(range(size))
-
-    def find(node: int) -> int:
-        while parent[node] != node:
-            parent[node] = parent[parent[node]]
-            node = parent[node]
-        return node
-
-    for a, b in zip(left.tolist(), right.tolist(), strict=True):
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-    return np.array([find(node) for node in range(size)], dtype=np.int64)
+    """Connected-component label of every node of an undirected graph: the smallest node of its component
+    (scipy's connected components, each label replaced by its component's first node)."""
+    if size == 0:
+        return np.zeros(0, dtype=np.int64)
+    edges = np.ones(len(left), dtype=np.int8)
+    graph = coo_matrix((edges, (np.asarray(left), np.asarray(right))), shape=(size, size))
+    _, labels = connected_components(graph, directed=False)
+    _, first = np.unique(labels, return_index=True)
+    return first.astype(np.int64)[labels]
 
 
 def compute_community_flags(

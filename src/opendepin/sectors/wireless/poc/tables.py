@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from operator import attrgetter
 
 import numpy as np
 
 from opendepin.arrays import unique_sorted
 from opendepin.sectors.base import SectorInput, Verdict
 from opendepin.sectors.wireless.poc.corroboration import is_anchor
-from opendepin.sectors.wireless.poc.evidence import BeaconTable, DeviceTable, LinkTable
+from opendepin.sectors.wireless.poc.evidence import BeaconTable, DeviceTable, FloatArray, IntArray, LinkTable
 from opendepin.sectors.wireless.poc.geo import (
     compute_reference_latitude_e7,
     get_cell_center_e7,
@@ -25,18 +26,25 @@ from opendepin.sectors.wireless.poc.trust import LinkJudgement
 
 @dataclass(frozen=True, slots=True)
 class EpochTables:
-    """The arrays plus the (beacon, witness) entry behind each link row."""
+    """The arrays plus the (beacon, witness) entry behind each link row (`row`)."""
 
     devices: DeviceTable
     links: LinkTable
     beacons: BeaconTable
-    rows: list[tuple[BeaconEntry, WitnessEntry]]
+    witness_entries: list[WitnessEntry]
+    beacon_entries: list[BeaconEntry]
+    beacon_of_row: IntArray
+    """Per link row: its beacon's position in `beacon_entries`."""
+
+    def row(self, row: int) -> tuple[BeaconEntry, WitnessEntry]:
+        """The (beacon, witness) entry behind link row `row`."""
+        return self.beacon_entries[int(self.beacon_of_row[row])], self.witness_entries[row]
 
 
 def build_device_table(data: SectorInput, params: PocParams) -> DeviceTable:
     """Located devices sorted by id; eligible = full hotspot that sent a beacon or witness this epoch."""
     ids = sorted(d for d, info in data.devices.items() if info.location is not None)
-    reporting = {r.device_id for r in data.reports}
+    reporting = set(map(attrgetter("device_id"), data.reports))
     owners = {owner: i for i, owner in enumerate(sorted({data.devices[d].owner for d in ids}))}
     centers = np.array(
         [get_cell_center_e7(data.devices[d].location or "") for d in ids], dtype=np.int64
@@ -68,18 +76,19 @@ def build_tables(
     devices = build_device_table(data, params)
     index = {d: i for i, d in enumerate(devices.ids)}
     ordered = [b for _, b in sorted(beacons.items())]
-    rows = [(b, w) for b in ordered for w in b.witnesses]
+    rows = [w for b in ordered for w in b.witnesses]
     per_beacon = np.array([len(b.witnesses) for b in ordered], dtype=np.int64)
+    beacon_of_row = np.repeat(np.arange(len(ordered), dtype=np.int64), per_beacon)
     beaconer_of = np.array([index[b.report.device_id] for b in ordered], dtype=np.int64)
     power_of = np.array([b.payload.tx_power_dbm for b in ordered], dtype=np.float64)
     links = LinkTable(
         beacon=np.zeros(len(rows), dtype=np.int64),
         beaconer=np.repeat(beaconer_of, per_beacon),
-        witness=np.array([index[w.report.device_id] for _, w in rows], dtype=np.int64),
-        rssi_dbm=np.array([w.rssi_dbm for _, w in rows], dtype=np.float64),
+        witness=np.array([index[w.report.device_id] for w in rows], dtype=np.int64),
+        rssi_dbm=np.array([w.rssi_dbm for w in rows], dtype=np.float64),
         tx_power_dbm=np.repeat(power_of, per_beacon),
-        distance_m=np.array([w.distance_m for _, w in rows], dtype=np.float64),
-        lag_ms=np.array([w.rx_ms - b.payload.tx_ms for b, w in rows], dtype=np.float64),
+        distance_m=np.array([w.distance_m for w in rows], dtype=np.float64),
+        lag_ms=_lags(ordered, per_beacon, rows),
     )
     n = devices.size
     pairs = [k * n + index[w] for k, b in enumerate(ordered) for w in b.reported_by if w in index]
@@ -93,7 +102,21 @@ def build_tables(
         close_rssi_dbm=np.array([w.rssi_dbm for _, w in close], dtype=np.float64),
         close_tx_power_dbm=np.array([b.payload.tx_power_dbm for b, _ in close], dtype=np.float64),
     )
-    return EpochTables(devices, links, table, rows)
+    return EpochTables(devices, links, table, rows, ordered, beacon_of_row)
+
+
+def _lags(ordered: list[BeaconEntry], per_beacon: IntArray, rows: list[WitnessEntry]) -> FloatArray:
+    """Per link row: receive time − its beacon's transmit time (ms); exact integers while both fit int64
+    (an epoch's honest times do), Python's integers otherwise, then as floats."""
+    limit = 2**62
+    tx = [b.payload.tx_ms for b in ordered]
+    rx = [w.rx_ms for w in rows]
+    if all(-limit < t < limit for t in tx) and all(-limit < r < limit for r in rx):
+        return (np.array(rx, dtype=np.int64) - np.repeat(np.array(tx, dtype=np.int64), per_beacon)).astype(
+            np.float64
+        )
+    beacon = np.repeat(np.arange(len(ordered)), per_beacon).tolist()
+    return np.array([r - tx[b] for r, b in zip(rx, beacon, strict=True)], dtype=np.float64)
 
 
 def apply_link_judgement(
@@ -107,7 +130,7 @@ def apply_link_judgement(
     close = judged.too_close if judged.too_close is not None else np.zeros_like(judged.relayed)
     limit = judged.too_close_rssi_dbm
     for row in np.flatnonzero(judged.relayed | judged.implausible | close).tolist():
-        beacon, witness = tables.rows[row]
+        beacon, witness = tables.row(row)
         report_id = witness.report.report_id
         base = {
             "beaconer": beacon.report.device_id,
