@@ -78,14 +78,18 @@ def process_reciprocity(
     last_w: dict[str, int] = {}
     last_b: dict[str, int] = {}
     for beacon in beacons.values():
+        if not beacon.witnesses:
+            continue
         for witness in beacon.witnesses:
-            device = witness.report.device_id
-            last_w[device] = max(last_w.get(device, 0), witness.report.received_at)
-        if beacon.witnesses:
-            device = beacon.report.device_id
-            last_b[device] = max(last_b.get(device, 0), beacon.report.received_at)
+            device, at = witness.report.device_id, witness.report.received_at
+            seen = last_w.get(device, 0)
+            last_w[device] = at if at > seen else seen
+        device, at = beacon.report.device_id, beacon.report.received_at
+        seen = last_b.get(device, 0)
+        last_b[device] = at if at > seen else seen
     window = params.reciprocity_window_s
     prior_w, prior_b = prior.get("last_witness", {}), prior.get("last_beacon", {})
+    latest_b = {**prior_b, **last_b}  # get_last for every device at once: this epoch's, else carried
     for beacon in beacons.values():
         beaconer, at = beacon.report.device_id, beacon.report.received_at
         last = get_last(prior_w, last_w, beaconer)
@@ -103,17 +107,18 @@ def process_reciprocity(
             continue
         kept = []
         for witness in beacon.witnesses:
-            device = witness.report.device_id
-            last = get_last(prior_b, last_b, device)
-            if is_witness_reciprocal(last, witness.report.received_at, window):
+            report = witness.report
+            last = latest_b.get(report.device_id)
+            if is_witness_reciprocal(last, report.received_at, window):
                 kept.append(witness)
             else:
-                verdicts[witness.report.report_id] = Verdict(
-                    witness.report.report_id,
+                verdicts[report.report_id] = Verdict(
+                    report.report_id,
                     "witness.not_reciprocal",
                     {"last_witnessed_beacon_ts": last, "window_s": window},
                 )
-        beacon.witnesses = kept
+        if len(kept) < len(beacon.witnesses):
+            beacon.witnesses = kept
     return last_w, last_b
 
 
@@ -163,18 +168,13 @@ def process_units(
         )
         _count(beacon_counts, report.device_id, n)
         for rank, witness in enumerate(kept, start=1):
-            device = witness.report.device_id
-            verdicts[witness.report.report_id] = Verdict(
-                witness.report.report_id,
+            report_id = witness.report.report_id
+            verdicts[report_id] = Verdict(
+                report_id,
                 OK,
-                {
-                    **verdicts[witness.report.report_id].evidence,
-                    "rank": rank,
-                    "witnesses": n,
-                    "hip15_unit": w_unit,
-                },
+                {**verdicts[report_id].evidence, "rank": rank, "witnesses": n, "hip15_unit": w_unit},
             )
-            _count(witness_counts, device, n)
+            _count(witness_counts, witness.report.device_id, n)
     return beacon_counts, witness_counts
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
@@ -251,6 +252,7 @@ def match_to_beacons(
             whole[key] = []
     denylist = set(params.denylist)
     denied = {tuple(edge) for edge in params.denied_edges}
+    screened = bool(denylist or denied)
     group_of: dict[int, int] = {}
     ordered: list[BeaconEntry] = []
     rows: list[int] = []
@@ -273,9 +275,8 @@ def match_to_beacons(
         if (
             info is None
             or info.location is None
-            or witness in denylist
-            or (beaconer, witness) in denied
             or witness == beaconer
+            or (screened and (witness in denylist or (beaconer, witness) in denied))
         ):
             reason, evidence = check_witness_device(witness, beaconer, devices, params)
             verdicts[report.report_id] = Verdict(report.report_id, reason, evidence)
@@ -439,39 +440,8 @@ def _check_links(
         & (distance <= params.max_witness_distance_m)
         & (rssi <= max_rssi)
     )
-    good = np.flatnonzero(passes)
-    shown = round_like_python(distance[good], 1)
-    evidence = [
-        {
-            "beaconer": by,
-            "distance_m": dm,
-            "cell_distance": cd,
-            "rssi_dbm": rs,
-            "max_rssi_dbm": mr,
-            "fspl_db": fs,
-            "frequency_offset_hz": fo,
-            "lag_ms": lg,
-            "lag_after_first_ms": la,
-        }
-        for by, dm, cd, rs, mr, fs, fo, lg, la in zip(
-            [beaconer_ids[g] for g in group[good].tolist()],
-            shown,
-            np.minimum(cells[good], 10**6).tolist(),
-            rssi[good].tolist(),
-            round_like_python(max_rssi[good], 2),
-            round_like_python(fspl[good], 2),
-            offset[good].tolist(),
-            lag[good].tolist(),
-            after_first[good].tolist(),
-            strict=True,
-        )
-    ]
-    good_list, rx_good = good.tolist(), rx[good].tolist()
-    for k, facts, distance_m, rx_ms in zip(good_list, evidence, shown, rx_good, strict=True):
-        report = reports[k]
-        verdicts[report.report_id] = Verdict(report.report_id, OK, facts)
-        beacons[group_list[k]].witnesses.append(WitnessEntry(report, rssi_list[k], rx_ms, distance_m))
     distance_list, fspl_list = distance.tolist(), fspl.tolist()
+    agreed: dict[int, WitnessEntry] = {}
     for k in np.flatnonzero(~passes).tolist():
         report, beacon = reports[k], beacons[group_list[k]]
         beaconer = beacon.report.device_id
@@ -489,9 +459,49 @@ def _check_links(
         verdicts[report.report_id] = Verdict(report.report_id, reason, {"beaconer": beaconer, **facts})
         entry = WitnessEntry(report, payload.rssi_dbm, payload.rx_ms, facts.get("distance_m", 0.0))
         if reason == OK:  # cannot happen while the arrays and the reference agree; the reference decides
-            beacon.witnesses.append(entry)
+            agreed[k] = entry
         elif reason in CLOSE_REASONS:
             beacon.close.append(entry)
+    good = np.flatnonzero(passes)
+    shown = round_like_python(distance[good], 1)
+    good_group = group[good]
+    evidence = [
+        {
+            "beaconer": by,
+            "distance_m": dm,
+            "cell_distance": cd,
+            "rssi_dbm": rs,
+            "max_rssi_dbm": mr,
+            "fspl_db": fs,
+            "frequency_offset_hz": fo,
+            "lag_ms": lg,
+            "lag_after_first_ms": la,
+        }
+        for by, dm, cd, rs, mr, fs, fo, lg, la in zip(
+            [beaconer_ids[g] for g in good_group.tolist()],
+            shown,
+            np.minimum(cells[good], 10**6).tolist(),
+            rssi[good].tolist(),
+            round_like_python(max_rssi[good], 2),
+            round_like_python(fspl[good], 2),
+            offset[good].tolist(),
+            lag[good].tolist(),
+            after_first[good].tolist(),
+            strict=True,
+        )
+    ]
+    good_reports = [reports[k] for k in good.tolist()]
+    report_ids = [r.report_id for r in good_reports]
+    verdicts.update(zip(report_ids, map(Verdict, report_ids, repeat(OK), evidence), strict=True))
+    entries = list(map(WitnessEntry, good_reports, rssi[good].tolist(), rx[good].tolist(), shown))
+    if agreed:  # rare: merge the reference's valid ones in receive order
+        merged = {**dict(zip(good.tolist(), entries, strict=True)), **agreed}
+        for k in sorted(merged):
+            beacons[group_list[k]].witnesses.append(merged[k])
+        return
+    starts = np.flatnonzero(np.concatenate([[True], good_group[1:] != good_group[:-1]])).tolist()
+    for start, stop in zip(starts, [*starts[1:], len(entries)], strict=True):
+        beacons[int(good_group[start])].witnesses.extend(entries[start:stop])
 
 
 def _grid_distance(a: int, b: int) -> int:
