@@ -169,11 +169,19 @@ def process_units(
         _count(beacon_counts, report.device_id, n)
         for rank, witness in enumerate(kept, start=1):
             report_id = witness.report.report_id
-            verdicts[report_id] = Verdict(
-                report_id,
-                OK,
-                {**verdicts[report_id].evidence, "rank": rank, "witnesses": n, "hip15_unit": w_unit},
-            )
+            verdict = verdicts[report_id]
+            evidence = verdict.evidence
+            if verdict.ok and isinstance(evidence, dict):
+                # A valid witness's evidence is its verdict's alone (made fresh by the witness rules):
+                # completed in place, it spares a dict and a verdict per witness (2.5 M at 100,000
+                # hotspots), with the same keys in the same order.
+                evidence.update(rank=rank, witnesses=n, hip15_unit=w_unit)
+            else:
+                verdicts[report_id] = Verdict(
+                    report_id,
+                    OK,
+                    {**evidence, "rank": rank, "witnesses": n, "hip15_unit": w_unit},
+                )
             _count(witness_counts, witness.report.device_id, n)
     return beacon_counts, witness_counts
 

@@ -244,10 +244,10 @@ def match_to_beacons(
         (columns.beaconer[row], columns.entropy[row]): []
         for row in np.flatnonzero(columns.oversized).tolist()
     }
-    for key, beacon in beacons.items():
+    for key, sent in beacons.items():
         if not (
-            -_INT_LIMIT < beacon.payload.tx_ms < _INT_LIMIT
-            and -_INT_LIMIT < beacon.payload.frequency_hz < _INT_LIMIT
+            -_INT_LIMIT < sent.payload.tx_ms < _INT_LIMIT
+            and -_INT_LIMIT < sent.payload.frequency_hz < _INT_LIMIT
         ):
             whole[key] = []
     denylist = set(params.denylist)
@@ -345,9 +345,9 @@ def process_witness_columns(
     located = DeviceColumns.build(devices, params)
     index = {d: i for i, d in enumerate(located.ids)}
     matched = match_to_beacons(columns, devices, beacons, cited, verdicts, params, index)
-    for key, group in matched.whole.items():
-        if group:
-            verdicts.update(process_witness_group(group, beacons[key], devices, entropies[key[1]], params))
+    for key, members in matched.whole.items():
+        if members:
+            verdicts.update(process_witness_group(members, beacons[key], devices, entropies[key[1]], params))
     if not len(matched.rows):
         return verdicts
     rows, group = matched.rows, matched.group
