@@ -165,8 +165,9 @@ class WirelessSector(SectorPlugin):
 
     def evaluate(self, data: SectorInput) -> SectorOutcome:
         """Heartbeats/speed tests (mobile-style coverage) and, when configured, beacons/witnesses (PoC)."""
+        reports = list(data.reports)  # one pass: the node's report columns decode each payload as they go
         mobile = self._evaluate_mobile(
-            replace(data, reports=[r for r in data.reports if r.kind in (HEARTBEAT, SPEEDTEST)])
+            replace(data, reports=[r for r in reports if r.kind in (HEARTBEAT, SPEEDTEST)])
         )
         poc_params = self.wireless.poc
         if poc_params is None:
@@ -174,7 +175,7 @@ class WirelessSector(SectorPlugin):
         poc = evaluate_poc(
             replace(
                 data,
-                reports=[r for r in data.reports if r.kind in POC_REPORT_KINDS],
+                reports=[r for r in reports if r.kind in POC_REPORT_KINDS],
                 prior_state=data.prior_state.get("poc", {}),
             ),
             poc_params,
