@@ -112,7 +112,7 @@ def test_build_tables_links_equal_one_list_per_figure() -> None:
     assert [(id(b), id(w)) for b, w in got] == [(id(b), id(w)) for b, w in rows]
     expected = {
         "beaconer": np.array([index[b.report.device_id] for b, _ in rows], dtype=np.int64),
-        "witness": np.array([index[w.report.device_id] for _, w in rows], dtype=np.int64),
+        "witness": np.array([index[w.device_id] for _, w in rows], dtype=np.int64),
         "rssi_dbm": np.array([w.rssi_dbm for _, w in rows], dtype=np.float64),
         "tx_power_dbm": np.array([b.payload.tx_power_dbm for b, _ in rows], dtype=np.float64),
         "distance_m": np.array([w.distance_m for _, w in rows], dtype=np.float64),

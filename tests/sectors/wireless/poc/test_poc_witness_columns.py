@@ -135,8 +135,11 @@ def _entries(beacons: dict[tuple[str, str], BeaconEntry]) -> list[Any]:
         (
             key,
             list(b.reported_by),
-            [(w.report.report_id, w.rssi_dbm, w.rx_ms, w.distance_m) for w in b.witnesses],
-            [(w.report.report_id, w.rssi_dbm, w.rx_ms, w.distance_m) for w in b.close],
+            [
+                (w.report_id, w.device_id, w.received_at, w.rssi_dbm, w.rx_ms, w.distance_m)
+                for w in b.witnesses
+            ],
+            [(w.report_id, w.device_id, w.received_at, w.rssi_dbm, w.rx_ms, w.distance_m) for w in b.close],
         )
         for key, b in sorted(beacons.items())
     ]

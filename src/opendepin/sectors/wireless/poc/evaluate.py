@@ -13,6 +13,8 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from fractions import Fraction
+from itertools import compress
+from operator import attrgetter
 from typing import Any
 
 from opendepin.sectors.base import (
@@ -81,7 +83,7 @@ def process_reciprocity(
         if not beacon.witnesses:
             continue
         for witness in beacon.witnesses:
-            device, at = witness.report.device_id, witness.report.received_at
+            device, at = witness.device_id, witness.received_at
             seen = last_w.get(device, 0)
             last_w[device] = at if at > seen else seen
         device, at = beacon.report.device_id, beacon.report.received_at
@@ -100,20 +102,19 @@ def process_reciprocity(
                 {"last_valid_witness_ts": last, "window_s": window},
             )
             for witness in beacon.witnesses:
-                verdicts[witness.report.report_id] = Verdict(
-                    witness.report.report_id, "witness.beacon_not_reciprocal", {"beaconer": beaconer}
+                verdicts[witness.report_id] = Verdict(
+                    witness.report_id, "witness.beacon_not_reciprocal", {"beaconer": beaconer}
                 )
             beacon.witnesses = []
             continue
         kept = []
         for witness in beacon.witnesses:
-            report = witness.report
-            last = latest_b.get(report.device_id)
-            if is_witness_reciprocal(last, report.received_at, window):
+            last = latest_b.get(witness.device_id)
+            if is_witness_reciprocal(last, witness.received_at, window):
                 kept.append(witness)
             else:
-                verdicts[report.report_id] = Verdict(
-                    report.report_id,
+                verdicts[witness.report_id] = Verdict(
+                    witness.report_id,
                     "witness.not_reciprocal",
                     {"last_witnessed_beacon_ts": last, "window_s": window},
                 )
@@ -151,8 +152,8 @@ def process_units(
             continue
         kept, dropped = select_witnesses(beacon.witnesses, params)
         for rank, witness in enumerate(dropped, start=len(kept) + 1):
-            verdicts[witness.report.report_id] = Verdict(
-                witness.report.report_id, "witness.not_selected", {"rank": rank, "cap": params.witness_cap}
+            verdicts[witness.report_id] = Verdict(
+                witness.report_id, "witness.not_selected", {"rank": rank, "cap": params.witness_cap}
             )
         n = len(kept)
         if n not in shown:  # HIP-15 units for evidence shown to people (money uses the exact Fractions)
@@ -168,7 +169,7 @@ def process_units(
         )
         _count(beacon_counts, report.device_id, n)
         for rank, witness in enumerate(kept, start=1):
-            report_id = witness.report.report_id
+            report_id = witness.report_id
             verdict = verdicts[report_id]
             evidence = verdict.evidence
             if verdict.ok and isinstance(evidence, dict):
@@ -182,7 +183,7 @@ def process_units(
                     OK,
                     {**evidence, "rank": rank, "witnesses": n, "hip15_unit": w_unit},
                 )
-            _count(witness_counts, witness.report.device_id, n)
+            _count(witness_counts, witness.device_id, n)
     return beacon_counts, witness_counts
 
 
@@ -289,8 +290,9 @@ def _evaluate_poc(data: SectorInput, params: PocParams) -> SectorOutcome:
     prior = data.prior_state
     entropies = {str(k): int(v) for k, v in dict(data.context.get(ENTROPY_CONTEXT_KEY, {})).items()}
     entropies.update({c.challenge_id: c.issued_at for c in data.challenges if c.kind == ENTROPY_CHALLENGE})
-    beacon_reports = [r for r in data.reports if r.kind == BEACON]
-    witness_reports = [r for r in data.reports if r.kind == WITNESS]
+    kinds = list(map(attrgetter("kind"), data.reports))
+    beacon_reports = list(compress(data.reports, [kind == BEACON for kind in kinds]))
+    witness_reports = list(compress(data.reports, [kind == WITNESS for kind in kinds]))
     verdicts, beacons, cited, buckets = process_beacons(
         beacon_reports, data.devices, entropies, prior.get("beacon_bucket", {}), params
     )

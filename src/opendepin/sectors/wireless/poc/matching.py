@@ -28,13 +28,23 @@ from opendepin.sectors.wireless.poc.rules_witness import (
 
 @dataclass(slots=True)
 class WitnessEntry:
-    """A witness that passed the per-report rules."""
+    """A witness that passed the per-report rules: its report's id, device and arrival, and the figures the
+    later steps read (kept here, not read from the report, so that those steps touch these small objects
+    only)."""
 
-    report: ReportRecord
+    report_id: str
+    device_id: str
+    received_at: int
     rssi_dbm: float
     rx_ms: int
     distance_m: float
     """Between the two asserted cells' centres, as its verdict shows it (0.1 m)."""
+
+    @staticmethod
+    def of(report: ReportRecord, rssi_dbm: float, rx_ms: int, distance_m: float) -> WitnessEntry:
+        return WitnessEntry(
+            report.report_id, report.device_id, report.received_at, rssi_dbm, rx_ms, distance_m
+        )
 
 
 @dataclass(slots=True)
@@ -159,10 +169,12 @@ def process_witness_group(
         verdicts[report.report_id] = Verdict(report.report_id, reason, {"beaconer": beaconer, **evidence})
         if reason == OK:
             beacon.witnesses.append(
-                WitnessEntry(report, payload.rssi_dbm, payload.rx_ms, evidence["distance_m"])
+                WitnessEntry.of(report, payload.rssi_dbm, payload.rx_ms, evidence["distance_m"])
             )
         elif reason in CLOSE_REASONS:
-            beacon.close.append(WitnessEntry(report, payload.rssi_dbm, payload.rx_ms, evidence["distance_m"]))
+            beacon.close.append(
+                WitnessEntry.of(report, payload.rssi_dbm, payload.rx_ms, evidence["distance_m"])
+            )
     return verdicts
 
 

@@ -84,7 +84,7 @@ def build_tables(
     links = LinkTable(
         beacon=np.zeros(len(rows), dtype=np.int64),
         beaconer=np.repeat(beaconer_of, per_beacon),
-        witness=np.array([index[w.report.device_id] for w in rows], dtype=np.int64),
+        witness=np.array([index[w.device_id] for w in rows], dtype=np.int64),
         rssi_dbm=np.array([w.rssi_dbm for w in rows], dtype=np.float64),
         tx_power_dbm=np.repeat(power_of, per_beacon),
         distance_m=np.array([w.distance_m for w in rows], dtype=np.float64),
@@ -92,13 +92,13 @@ def build_tables(
     )
     n = devices.size
     pairs = [k * n + index[w] for k, b in enumerate(ordered) for w in b.reported_by if w in index]
-    close = [(b, w) for b in ordered for w in b.close if w.report.device_id in index]
+    close = [(b, w) for b in ordered for w in b.close if w.device_id in index]
     table = BeaconTable(
         beaconer=np.array([index[b.report.device_id] for b in ordered], dtype=np.int64),
         tx_power_dbm=np.array([b.payload.tx_power_dbm for b in ordered], dtype=np.float64),
         reported_pairs=unique_sorted(np.array(pairs, dtype=np.int64)),
         close_beaconer=np.array([index[b.report.device_id] for b, _ in close], dtype=np.int64),
-        close_witness=np.array([index[w.report.device_id] for _, w in close], dtype=np.int64),
+        close_witness=np.array([index[w.device_id] for _, w in close], dtype=np.int64),
         close_rssi_dbm=np.array([w.rssi_dbm for _, w in close], dtype=np.float64),
         close_tx_power_dbm=np.array([b.payload.tx_power_dbm for b, _ in close], dtype=np.float64),
     )
@@ -131,7 +131,7 @@ def apply_link_judgement(
     limit = judged.too_close_rssi_dbm
     for row in np.flatnonzero(judged.relayed | judged.implausible | close).tolist():
         beacon, witness = tables.row(row)
-        report_id = witness.report.report_id
+        report_id = witness.report_id
         base = {
             "beaconer": beacon.report.device_id,
             "distance_m": witness.distance_m,
@@ -171,4 +171,4 @@ def apply_link_judgement(
         dropped.add(report_id)
         touched[id(beacon)] = beacon
     for beacon in touched.values():
-        beacon.witnesses = [w for w in beacon.witnesses if w.report.report_id not in dropped]
+        beacon.witnesses = [w for w in beacon.witnesses if w.report_id not in dropped]

@@ -466,7 +466,7 @@ def _check_links(
             LinkGeometry(distance_list[k], fspl_list[k]),
         )
         verdicts[report.report_id] = Verdict(report.report_id, reason, {"beaconer": beaconer, **facts})
-        entry = WitnessEntry(report, payload.rssi_dbm, payload.rx_ms, facts.get("distance_m", 0.0))
+        entry = WitnessEntry.of(report, payload.rssi_dbm, payload.rx_ms, facts.get("distance_m", 0.0))
         if reason == OK:  # cannot happen while the arrays and the reference agree; the reference decides
             agreed[k] = entry
         elif reason in CLOSE_REASONS:
@@ -500,10 +500,19 @@ def _check_links(
         )
     ]
     good_rows = rows[good].tolist()
-    good_reports = [columns.reports[r] for r in good_rows]
     report_ids = [columns.report_id[r] for r in good_rows]
     verdicts.update(zip(report_ids, map(Verdict, report_ids, repeat(OK), evidence), strict=True))
-    entries = list(map(WitnessEntry, good_reports, rssi[good].tolist(), rx[good].tolist(), shown))
+    entries = list(
+        map(
+            WitnessEntry,
+            report_ids,
+            [columns.device_id[r] for r in good_rows],
+            columns.received_at[rows[good]].tolist(),
+            rssi[good].tolist(),
+            rx[good].tolist(),
+            shown,
+        )
+    )
     if agreed:  # rare: merge the reference's valid ones in receive order
         merged = {**dict(zip(good.tolist(), entries, strict=True)), **agreed}
         for k in sorted(merged):
