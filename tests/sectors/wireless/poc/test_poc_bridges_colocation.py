@@ -21,6 +21,7 @@ from opendepin.sectors.wireless.poc.params import TrustParams
 from opendepin.sectors.wireless.poc.trilateration import PositionFit
 from opendepin.sectors.wireless.poc.trust import (
     COLOCATED,
+    SHARED,
     compute_colocated_cells,
     compute_trust,
     detect_colocation,
@@ -169,9 +170,14 @@ def test_a_link_too_loud_for_its_assertions_counts_both_radios_in_one_cell_and_b
     assert judged.too_close is not None and judged.too_close.all()
     result = compute_trust(links, judged, devices, beacons, {}, TRUST)
     assert result.colocated == {"d0": cells[1], "d1": cells[1]}
+    # no outsider heard either: the evidence cannot say which assertion is true, so the pair shares one
+    # hotspot's coverage (each paid half), and nobody is blamed
+    assert result.shared == {"d0": 2, "d1": 2}
     assert {(n.device_id, n.reason) for n in result.notes} == {
         ("d0", COLOCATED),
         ("d1", COLOCATED),
+        ("d0", SHARED),
+        ("d1", SHARED),
     }
     assert result.trust == {"d0": PPM, "d1": PPM}
 

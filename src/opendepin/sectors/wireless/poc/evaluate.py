@@ -207,9 +207,13 @@ def build_contributions(
     trust: Mapping[str, int],
     params: PocParams,
     corroboration: Mapping[str, int] | None = None,
+    shared: Mapping[str, int] | None = None,
 ) -> tuple[list[Contribution], list[DeviceNote]]:
-    """Contributions per device and category with the breakdown of every factor (all exact)."""
+    """Contributions per device and category with the breakdown of every factor (all exact). A device in
+    `shared` (device → k) is paid 1/k of one hotspot's coverage: its hex scale is divided by k, exactly
+    (`compute_coverage_shares`)."""
     corroboration = corroboration or {}
+    shared = shared or {}
     contributions: list[Contribution] = []
     notes: list[DeviceNote] = []
     default_scale = as_fraction(params.default_hex_scale)
@@ -233,7 +237,11 @@ def build_contributions(
                 breakdown["rule"] = (
                     "floor(hip15_units × hex_scale × trust_ppm / 1e6 × corroboration_ppm / 1e6 × 1e9), exact"
                 )
-            units = compute_scaled_units(hip15, scale, trust_ppm, corroboration_ppm)
+            share = shared.get(device, 1)
+            if share > 1:
+                breakdown["coverage_share"] = f"1/{share}"
+                breakdown["rule"] = str(breakdown["rule"]).replace("hex_scale", "hex_scale × coverage_share")
+            units = compute_scaled_units(hip15, scale / share, trust_ppm, corroboration_ppm)
             contributions.append(Contribution(device, category, units, breakdown))
     for device in sorted(set(counts[params.beacon_category]) | set(counts[params.witness_category])):
         if device not in scales:
@@ -307,7 +315,9 @@ def _evaluate_poc(data: SectorInput, params: PocParams) -> SectorOutcome:
     active = {device: trusted.colocated.get(device, cell) for device, cell in active.items()}
     scales = compute_hex_scales(active, params)
     counts = {params.beacon_category: beacon_counts, params.witness_category: witness_counts}
-    contributions, notes = build_contributions(counts, scales, trusted.trust, params, trusted.corroboration)
+    contributions, notes = build_contributions(
+        counts, scales, trusted.trust, params, trusted.corroboration, trusted.shared
+    )
     ordered = [verdicts[r.report_id] for r in data.reports if r.report_id in verdicts]
     current_bucket = data.window.end // params.beacon_interval_s
     state = {

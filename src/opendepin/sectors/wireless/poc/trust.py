@@ -15,6 +15,7 @@ through JSON exactly.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -24,7 +25,12 @@ import numpy as np
 
 from opendepin import detmath
 from opendepin.sectors.base import DeviceNote
-from opendepin.sectors.wireless.poc.colocation import compare_group_assertions, fit_common_site
+from opendepin.sectors.wireless.poc.colocation import (
+    GroupAssertions,
+    compare_group_assertions,
+    compute_coverage_shares,
+    fit_common_site,
+)
 from opendepin.sectors.wireless.poc.corroboration import (
     build_corroboration_notes,
     compute_anchor_evidence,
@@ -87,6 +93,10 @@ class TrustResult:
     colocated: dict[str, str] = field(default_factory=dict)
     """Devices that links too loud for their assertions put within `too_close_m` of each other → the one
     cell their group is counted in for HIP-17 (absent: the device's own asserted cell)."""
+    shared: dict[str, int] = field(default_factory=dict)
+    """Devices whose group's evidence cannot say which of its contending assertions is true → how many
+    contenders share one hotspot's coverage (each paid 1/k of its units; absent: 1), see
+    `compute_coverage_shares`."""
 
 
 def judge_links(links: LinkTable, devices: DeviceTable, trust: TrustParams) -> LinkJudgement:
@@ -606,14 +616,19 @@ def compute_trust(
     colocated_cells, group_size, group_label = compute_colocated_cells(
         devices.size, left, right, devices.cells
     )
-    apart = compute_group_apart_m(devices.size, left, right, bounds, group_label, group_size)
-    displaced = detect_displaced(links, usable & ~close, devices, group_label, trust, beacons, apart)
+    compared = compare_group_assertions(links, usable & ~close, devices, group_label, trust, beacons)
+    apart = compute_chain_apart_m(devices.size, left, right, bounds, compared.best)
+    displaced = judge_displaced(compared, apart, trust)
     # HIP-17 counts a group in one cell only where an assertion contradicts the receptions (a member
     # asserting farther from the best one than they allow with `too_close_sigma` of luck, the proof the
     # group rests on; judging it displaced asks `displaced_apart_sigma`): radios that stand together and
     # say so (tenants of one building, close neighbours) are counted where they assert, as HIP-17 always did.
+    # The merge reads the group's loosest bound (`compute_group_apart_m`), not the chain from the best
+    # member: with the chain, a building joined to a neighbour by one lucky reception was merged into one
+    # cell (`building`, seed 7: honest paid < ½ 10.7 → 11.2 %); a tie is paid once by the shares below.
+    loose = compute_group_apart_m(devices.size, left, right, bounds, group_label, group_size)
     shrink = (trust.displaced_apart_sigma - trust.too_close_sigma) * trust.shadowing_sigma_db
-    merge_apart = apart * detmath.pow10(-shrink / (10 * trust.path_loss_exponent))
+    merge_apart = loose * detmath.pow10(-shrink / (10 * trust.path_loss_exponent))
     contradicted = displaced.evidence["to_best_assertion_m"] > merge_apart
     lied = set(group_label[contradicted & (group_size >= 2)].tolist())
     colocated_cells = {i: c for i, c in colocated_cells.items() if int(group_label[i]) in lied}
@@ -636,6 +651,11 @@ def compute_trust(
     prior_penalty = [int(prior.get(i, {}).get("penalty_ppm", 0)) for i in devices.ids]
     trust_ppm, penalty_ppm = compute_trust_ppm(factor, prior_penalty, trust.penalty_decay)
     carried = np.array(prior_penalty, dtype=np.float64) / PPM * trust.penalty_decay
+    contending = (
+        (compared.best >= 0) & (compared.to_best_m > apart) & (np.array(trust_ppm, dtype=np.int64) > 0)
+    )
+    cleared = compared.own_gain <= -trust.displaced_full_gain
+    shares = compute_coverage_shares(group_label, compared.best, contending, cleared)
     notes = build_notes(devices, detectors, carried, 1.0 - factor)
     state = build_state(
         devices.ids,
@@ -659,17 +679,29 @@ def compute_trust(
                 {"group_size": int(group_size[index]), "counted_in_cell": cell},
             )
         )
+    for index in np.flatnonzero(shares > 1).tolist():
+        notes.append(
+            DeviceNote(
+                devices.ids[index],
+                SHARED,
+                {"shared_by": int(shares[index]), "group_size": int(group_size[index])},
+            )
+        )
     return TrustResult(
         dict(zip(devices.ids, trust_ppm, strict=True)),
         notes,
         state,
         {d: f for d, f in zip(devices.ids, corroborated.factor_ppm, strict=True) if f < PPM},
         {devices.ids[index]: cell for index, cell in colocated_cells.items()},
+        {devices.ids[index]: int(shares[index]) for index in np.flatnonzero(shares > 1).tolist()},
     )
 
 
 COLOCATED = "trust.colocated_by_rssi"
 """Note on a device counted in another cell for HIP-17 because its radio stands by another's."""
+SHARED = "trust.colocated_shared"
+"""Note on a device paid a share of one hotspot's coverage: its group's evidence cannot say which of the
+contending assertions is true (`compute_coverage_shares`)."""
 
 
 def compute_colocated_cells(
@@ -725,6 +757,44 @@ def compute_group_apart_m(
     return apart
 
 
+def compute_chain_apart_m(
+    size: int, left: IntArray, right: IntArray, bound_m: FloatArray, sources: IntArray
+) -> FloatArray:
+    """How far each device can stand from its group's reference member (`sources`: the reference member
+    per device, −1 outside groups), by the rule *a chain of receptions bounds a distance*: each pair of
+    radios joined by too-close receptions stands within the tightest of their bounds, so by the triangle
+    inequality a member stands within the shortest chain of pair bounds leading to the reference. Never
+    more than `compute_group_apart_m` (whose bound is the longest chain a group can have, every link at
+    its loosest); a spoofer heard loud by one radio of a building is held to its own reception, not to the
+    building's loosest pair. Shortest chains by Dijkstra over the pair bounds, floats added along each
+    chain from the reference in a fixed order (the same bits everywhere); inf outside groups."""
+    apart = np.full(size, np.inf)
+    if len(left) == 0:
+        return apart
+    keys, inverse = np.unique(np.minimum(left, right) * size + np.maximum(left, right), return_inverse=True)
+    tightest = np.full(len(keys), np.inf)
+    np.minimum.at(tightest, inverse, bound_m)
+    neighbours: dict[int, list[tuple[int, float]]] = {}
+    for key, bound in zip(keys.tolist(), tightest.tolist(), strict=True):
+        a, b = divmod(key, size)
+        neighbours.setdefault(a, []).append((b, bound))
+        neighbours.setdefault(b, []).append((a, bound))
+    heap = [(0.0, int(s)) for s in sorted(set(sources[sources >= 0].tolist()))]
+    heapq.heapify(heap)
+    done = np.zeros(size, dtype=bool)
+    while heap:
+        distance, node = heapq.heappop(heap)
+        if done[node]:
+            continue
+        done[node] = True
+        apart[node] = distance
+        for other, bound in neighbours.get(node, []):
+            if not done[other] and distance + bound < apart[other]:
+                apart[other] = distance + bound
+                heapq.heappush(heap, (distance + bound, other))
+    return apart
+
+
 def find_loud_rejected(
     beacons: BeaconTable, devices: DeviceTable, trust: TrustParams
 ) -> tuple[IntArray, IntArray, FloatArray]:
@@ -754,6 +824,7 @@ def detect_displaced(
     trust: TrustParams,
     beacons: BeaconTable | None = None,
     apart_m: FloatArray | None = None,
+    receptions: tuple[IntArray, IntArray, FloatArray] | None = None,
 ) -> DetectorOutput:
     """A member of a co-located group (radios that too-close links put together) asserting a spot away
     from the member whose assertion the group's neighbours hear them from, with a gain
@@ -765,9 +836,19 @@ def detect_displaced(
     reception); nor is one whose own beacons favour its own
     assertion over the best by `displaced_full_gain` or more (two honest radios put together by one lucky
     loud link: each one's beacons say it stands where it says). No distance threshold beyond that: the
-    honest radio next to a spoofer fixes where the pair stands, whatever hex the spoofer asserts."""
+    honest radio next to a spoofer fixes where the pair stands, whatever hex the spoofer asserts.
+    With `receptions` (the too-close receptions' two ends and bounds) a member is allowed the shortest
+    chain of receptions from the best member (`compute_chain_apart_m`) instead of `apart_m`."""
     compared = compare_group_assertions(links, usable, devices, labels, trust, beacons)
     slack = np.full(devices.size, trust.too_close_m) if apart_m is None else apart_m
+    if receptions is not None:
+        slack = compute_chain_apart_m(devices.size, *receptions, compared.best)
+    return judge_displaced(compared, slack, trust)
+
+
+def judge_displaced(compared: GroupAssertions, slack: FloatArray, trust: TrustParams) -> DetectorOutput:
+    """The ramp of `detect_displaced` on compared assertions, each member allowed `slack` metres from the
+    best member's assertion."""
     applies = (
         (compared.links >= trust.geometry_min_links)
         & (compared.to_best_m > slack)
