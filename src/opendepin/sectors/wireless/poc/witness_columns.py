@@ -188,15 +188,22 @@ def parse_witness_columns(reports: Sequence[ReportRecord], verdicts: dict[str, V
         keep[row] = True
         for column, name in zip(columns, FIELDS, strict=True):
             column[row] = getattr(payload, name)
-    chosen = np.flatnonzero(keep).tolist()
-    picked = [[column[row] for row in chosen] for column in columns]
+    kept_reports = list(reports)
+    if not keep.all():  # (usually every witness is well formed: no copies then)
+        chosen = np.flatnonzero(keep).tolist()
+        columns = [[column[row] for row in chosen] for column in columns]
+        kept_reports = [kept_reports[row] for row in chosen]
+        report_ids = [report_ids[row] for row in chosen]
+        device_ids = [device_ids[row] for row in chosen]
+        arrivals = [arrivals[row] for row in chosen]
+    picked = columns
     frequency, frequency_big = _int_array(picked[4])
     rx, rx_big = _int_array(picked[7])
-    received, received_big = _int_array([arrivals[row] for row in chosen])
+    received, received_big = _int_array(arrivals)
     return WitnessColumns(
-        reports=[reports[row] for row in chosen],
-        report_id=[report_ids[row] for row in chosen],
-        device_id=[device_ids[row] for row in chosen],
+        reports=kept_reports,
+        report_id=report_ids,
+        device_id=device_ids,
         received_at=received,
         beaconer=picked[0],
         entropy=picked[1],
