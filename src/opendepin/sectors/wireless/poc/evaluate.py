@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import gc
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from fractions import Fraction
-from itertools import compress
+from itertools import compress, repeat
 from operator import attrgetter
 from typing import Any
 
@@ -127,13 +127,15 @@ WitnessCounts = dict[str, Counter[int]]
 """Per device: how many of its counted reports had n selected witnesses (n → count)."""
 
 
-def _count(counts: WitnessCounts, device: str, n: int) -> None:
-    """counts[device][n] += 1, the device's Counter made on its first count only (`setdefault` would build
-    one per call)."""
-    per_n = counts.get(device)
-    if per_n is None:
-        per_n = counts[device] = Counter()
-    per_n[n] += 1
+def count_by_device(pairs: Iterable[tuple[str, int]]) -> WitnessCounts:
+    """(device, n) pairs → per device, how many had each n (one Counter over all pairs, then split)."""
+    counts: WitnessCounts = {}
+    for (device, n), count in Counter(pairs).items():
+        per_n = counts.get(device)
+        if per_n is None:
+            per_n = counts[device] = Counter()
+        per_n[n] = count
+    return counts
 
 
 def process_units(
@@ -143,8 +145,9 @@ def process_units(
 ) -> tuple[WitnessCounts, WitnessCounts]:
     """HIP-83 cap, then per device the witness counts n of its valid beacons and of its selected witnesses
     (HIP-15 pays each by n, see `compute_hip15_total`)."""
-    beacon_counts: WitnessCounts = {}
-    witness_counts: WitnessCounts = {}
+    beacon_pairs: list[tuple[str, int]] = []
+    witness_devices: list[str] = []
+    witness_ns: list[int] = []
     shown: dict[int, tuple[float, float]] = {}
     for beacon in beacons.values():
         report = beacon.report
@@ -167,7 +170,7 @@ def process_units(
             OK,
             {**verdicts[report.report_id].evidence, "witnesses": n, "hip15_unit": b_unit},
         )
-        _count(beacon_counts, report.device_id, n)
+        beacon_pairs.append((report.device_id, n))
         for rank, witness in enumerate(kept, start=1):
             report_id = witness.report_id
             verdict = verdicts[report_id]
@@ -183,8 +186,9 @@ def process_units(
                     OK,
                     {**evidence, "rank": rank, "witnesses": n, "hip15_unit": w_unit},
                 )
-            _count(witness_counts, witness.device_id, n)
-    return beacon_counts, witness_counts
+            witness_devices.append(witness.device_id)
+        witness_ns.extend(repeat(n, n))
+    return count_by_device(beacon_pairs), count_by_device(zip(witness_devices, witness_ns, strict=True))
 
 
 def compute_scaled_units(
@@ -304,7 +308,9 @@ def _evaluate_poc(data: SectorInput, params: PocParams) -> SectorOutcome:
     verdicts, beacons, cited, buckets = process_beacons(
         beacon_reports, data.devices, entropies, prior.get("beacon_bucket", {}), params
     )
-    verdicts.update(process_witness_columns(witness_reports, data.devices, entropies, beacons, cited, params))
+    witnessed = process_witness_columns(witness_reports, data.devices, entropies, beacons, cited, params)
+    witnessed.update(verdicts)  # the beacons' few verdicts into the witnesses' many (ids never collide)
+    verdicts = witnessed
     trusted = process_trust(data, beacons, verdicts, params)
     last_w, last_b = process_reciprocity(beacons, verdicts, prior, params)
     beacon_counts, witness_counts = process_units(beacons, verdicts, params)
