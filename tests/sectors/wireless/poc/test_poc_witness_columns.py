@@ -10,6 +10,7 @@ from dataclasses import replace
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -185,3 +186,18 @@ def test_mutated_epochs_give_the_same_verdicts_and_entries(seed: int, share: flo
     reference, columns = _both(reports, data, params)
     assert _types(columns) == _types(reference)
     assert {reason for reason, _ in reference[0].values()} - {"ok"}
+
+
+def test_where_the_arrays_reject_what_the_reference_accepts_the_reference_decides(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Grid distances forced to 0 make the arrays call every witness too close; `check_witness` (which
+    computes its own) finds most of them valid, and those are kept in receive order with its evidence."""
+    import opendepin.sectors.wireless.poc.witness_columns as witness_columns
+
+    data = _epoch("honest", 3)
+    expected, _ = _both(list(data.reports), data, PARAMS)
+    monkeypatch.setattr(witness_columns, "_grid_distance", lambda a, b: 0)
+    _, columns = _both(list(data.reports), data, PARAMS)
+    assert sum(reason == "ok" for reason, _ in columns[0].values()) > 200
+    assert _types(columns) == _types(expected)
