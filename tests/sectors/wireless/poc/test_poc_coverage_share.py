@@ -13,12 +13,17 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from opendepin.sectors.wireless.poc.colocation import compute_coverage_shares
+from opendepin.sectors.wireless.poc.colocation import GroupAssertions, compute_coverage_shares
 from opendepin.sectors.wireless.poc.evaluate import build_contributions
 from opendepin.sectors.wireless.poc.graph import compute_components
 from opendepin.sectors.wireless.poc.params import PocParams
 from opendepin.sectors.wireless.poc.rewards_hip15 import compute_hip15_total
-from opendepin.sectors.wireless.poc.trust import PPM, compute_chain_apart_m, compute_group_apart_m
+from opendepin.sectors.wireless.poc.trust import (
+    PPM,
+    compute_chain_apart_m,
+    compute_group_apart_m,
+    find_contenders,
+)
 
 PARAMS = PocParams()
 
@@ -98,35 +103,21 @@ def test_a_tied_pair_shares_one_hotspots_coverage() -> None:
     """A spoofer (1) standing by an honest radio (0), the outsiders' evidence judging neither: each is paid
     half. Another group (2, 3) consistent with each other: paid in full; 4 alone."""
     labels = np.array([0, 0, 2, 2, 4])
-    best = np.array([0, 0, 2, 2, -1])
-    contending = np.array([False, True, False, False, False])
-    assert compute_coverage_shares(labels, best, contending).tolist() == [2, 2, 1, 1, 1]
-
-
-def test_tenants_consistent_with_the_best_member_keep_their_pay() -> None:
-    """A building (0, 1, 2) and a spoofer (3) heard loud by it: only the best tenant and the spoofer share;
-    a spoofer judged to nothing (not contending) leaves everyone paid in full."""
-    labels = np.zeros(4, dtype=np.int64)
-    best = np.zeros(4, dtype=np.int64)
-    assert compute_coverage_shares(labels, best, np.array([False, False, False, True])).tolist() == [
-        2,
-        1,
-        1,
-        2,
-    ]
-    assert compute_coverage_shares(labels, best, np.zeros(4, dtype=bool)).tolist() == [1, 1, 1, 1]
+    contender = np.array([True, True, False, False, False])
+    assert compute_coverage_shares(labels, contender).tolist() == [2, 2, 1, 1, 1]
 
 
 def test_a_contender_cleared_by_its_own_beacons_keeps_its_pay() -> None:
-    labels, best = np.zeros(3, dtype=np.int64), np.zeros(3, dtype=np.int64)
-    contending = np.array([False, True, True])
+    labels = np.zeros(3, dtype=np.int64)
+    contender = np.array([True, True, True])
     cleared = np.array([False, True, False])
-    assert compute_coverage_shares(labels, best, contending, cleared).tolist() == [3, 1, 3]
+    assert compute_coverage_shares(labels, contender, cleared).tolist() == [3, 1, 3]
 
 
 @settings(max_examples=100, deadline=None)
 @given(
-    st.lists(st.tuples(st.integers(0, 4), st.booleans()), min_size=1, max_size=20), st.permutations(range(20))
+    st.lists(st.tuples(st.integers(0, 4), st.booleans()), min_size=1, max_size=20),
+    st.permutations(range(20)),
 )
 def test_contenders_share_exactly_one_coverage_whatever_the_indices(
     members: list[tuple[int, bool]], perm: list[int]
@@ -134,27 +125,69 @@ def test_contenders_share_exactly_one_coverage_whatever_the_indices(
     """Per contested group the contenders' shares sum to exactly one hotspot (Σ 1/k = 1); renumbering the
     devices (ids never decide) permutes the shares with them."""
     size = len(members)
-    group = np.array([g for g, _ in members], dtype=np.int64)
-    first = {g: min(i for i in range(size) if group[i] == g) for g in set(group.tolist())}
-    labels = np.array([first[g] for g in group.tolist()], dtype=np.int64)
-    grouped = _sizes(labels) >= 2
-    best = np.where(grouped, labels, -1)  # the first member of each group is the best one
-    contending = np.array([c for _, c in members]) & grouped & (np.arange(size) != best)
-    shares = compute_coverage_shares(labels, best, contending)
-    for label in set(labels[grouped].tolist()):
+    group = [g for g, _ in members]
+    labels = np.array([group.index(g) for g in group], dtype=np.int64)  # a group's label: its first member
+    contender = np.array([c for _, c in members])
+    shares = compute_coverage_shares(labels, contender)
+    for label in set(labels.tolist()):
         inside = labels == label
-        if (contending & inside).any():
-            assert sum(Fraction(1, int(k)) for k in shares[inside & (shares > 1)]) == 1
+        if (contender & inside).sum() >= 2:
+            assert sum(Fraction(1, int(k)) for k in shares[inside & contender]) == 1
+            assert (shares[inside & ~contender] == 1).all()
         else:
             assert (shares[inside] == 1).all()
     order = np.array([p for p in perm if p < size])
-    where = np.argsort(order)  # new index of old device i: where[i]
-    moved = compute_coverage_shares(
-        where[labels[order]],
-        np.where(best[order] >= 0, where[np.maximum(best[order], 0)], -1),
-        contending[order],
+    where = np.argsort(order)  # new index of old device i
+    moved = [int(where[k]) for k in labels[order]]
+    relabelled = np.array([min(i for i in range(size) if moved[i] == m) for m in moved], dtype=np.int64)
+    assert compute_coverage_shares(relabelled, contender[order]).tolist() == shares[order].tolist()
+
+
+def _compared(best: list[int], gain: list[float]) -> GroupAssertions:
+    size = len(best)
+    zeros = np.zeros(size)
+    return GroupAssertions(
+        np.array(gain), np.zeros(size, dtype=np.int64), zeros, zeros, np.array(best, dtype=np.int64)
     )
-    assert moved.tolist() == shares[order].tolist()
+
+
+# a building of three tenants (0, 1, 2) standing within 40 m, and a spoofer (3) standing by tenant 0 and
+# asserting 600 m north; every reception allows 150 m
+BUILDING_XY = np.array([[0.0, 0.0], [30.0, 0.0], [0.0, 40.0], [0.0, 600.0]])
+BUILDING_LEFT, BUILDING_RIGHT = np.array([0, 0, 1, 3]), np.array([1, 2, 2, 0])
+BUILDING_BOUND = np.full(4, 150.0)
+
+
+def test_the_best_tenant_and_the_spoofer_contend_the_other_tenants_do_not() -> None:
+    labels = np.zeros(4, dtype=np.int64)
+    compared = _compared([0] * 4, [0.0, 0.3, 0.2, 2.0])  # the outsiders favour tenant 0, a little
+    alive = np.ones(4, dtype=bool)
+    contender = find_contenders(
+        BUILDING_XY, BUILDING_LEFT, BUILDING_RIGHT, BUILDING_BOUND, labels, compared, alive
+    )
+    assert contender.tolist() == [True, False, False, True]
+    assert compute_coverage_shares(labels, contender).tolist() == [2, 1, 1, 2]
+    dead = np.array([True, True, True, False])  # the spoofer judged to nothing: nobody shares
+    assert not find_contenders(
+        BUILDING_XY, BUILDING_LEFT, BUILDING_RIGHT, BUILDING_BOUND, labels, compared, dead
+    ).any()
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.permutations(range(4)))
+def test_with_no_evidence_at_all_the_ids_decide_nothing(perm: list[int]) -> None:
+    """Nobody outside heard the group (every member's cost is 0): whichever member the comparison reports
+    as best, every member the receptions cannot reconcile with another contends; renumbering the devices
+    changes nothing (a spoofer grinding a low id cannot make its spot the reference)."""
+    order = np.array(perm)
+    where = np.argsort(order)  # new index of old device i
+    labels = np.zeros(4, dtype=np.int64)
+    alive = np.ones(4, dtype=bool)
+    xy, left, right = BUILDING_XY[order], where[BUILDING_LEFT], where[BUILDING_RIGHT]
+    compared = _compared([int(order[0])] * 4, [0.0] * 4)  # "best": whoever comes first
+    contender = find_contenders(xy, left, right, BUILDING_BOUND, labels, compared, alive)
+    assert contender.tolist() == [True] * 4  # each tenant cannot be reconciled with the spoofer's spot
+    assert compute_coverage_shares(labels, contender).tolist() == [4] * 4
 
 
 def test_a_shared_device_is_paid_its_share_of_the_hex_exactly() -> None:

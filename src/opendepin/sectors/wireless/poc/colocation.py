@@ -324,33 +324,25 @@ def compute_pair_nll(
 
 
 def compute_coverage_shares(
-    labels: IntArray, best: IntArray, contending: BoolArray, cleared: BoolArray | None = None
+    labels: IntArray, contender: BoolArray, cleared: BoolArray | None = None
 ) -> IntArray:
     """The rule *radios standing together provide one place's coverage; where the evidence cannot say
-    whose assertion is true, the assertions it leaves possible share it*. Per group, the contenders are
-    the best member (`best`: the member whose assertion fits the outsiders best, −1 outside groups) and
-    every member `contending` with it: asserting farther from it than the group's receptions allow, and
-    not judged to nothing. Each contender is paid 1/k of its units, k the number of contenders (exact:
-    the returned k divides the hex scale); everyone else 1 (k = 1). A contender `cleared` by its own
-    beacons (they favour its own assertion over the best member's by `displaced_full_gain` or more: its
-    own evidence says it stands where it says) counts among the k but keeps its pay.
+    whose assertion is true, the assertions it leaves possible share it*. Each of the k `contender`s of a
+    group (see `trust.find_contenders`: the best member and the members asserting farther from it than the
+    group's receptions allow, not judged to nothing) is paid 1/k of its units (exact: the returned k
+    divides the hex scale); everyone else 1 (k = 1). A contender `cleared` by its own beacons (they favour
+    its own assertion over the best member's by `displaced_full_gain` or more: its own evidence says it
+    stands where it says) counts among the k but keeps its pay.
 
     A spoofer standing by an honest radio that the outsiders' evidence does not judge (a tie: few
     outsiders, or both spots about as far from each of them) is then paid half of one hotspot instead of
     a whole second one, and so is its honest neighbour: in a tie the network cannot tell them apart, and
     it pays the pair once. Members consistent with the best one (tenants of one building) are not
-    contenders and keep their pay. Wallets and device ids play no part in who shares (which member is
-    `best` on an exact tie of likelihoods does, inside `compare_group_assertions`; in a pair both are
-    contenders either way)."""
+    contenders and keep their pay. Wallets and device ids play no part."""
     size = len(labels)
+    count = np.bincount(labels[contender], minlength=size)
     shares = np.ones(size, dtype=np.int64)
-    grouped = best >= 0
-    contenders = contending & grouped
-    count = np.bincount(labels[contenders], minlength=size)
-    heads = np.unique(best[grouped])
-    count[labels[heads]] += 1  # the best member itself
-    contested = grouped & (count[labels] >= 2)
-    member = contested & (contenders | (np.arange(size) == np.where(grouped, best, -1)))
+    member = contender & (count[labels] >= 2)
     shares[member] = count[labels[member]]
     if cleared is not None:
         shares[member & cleared] = 1

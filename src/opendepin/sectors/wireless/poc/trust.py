@@ -651,11 +651,11 @@ def compute_trust(
     prior_penalty = [int(prior.get(i, {}).get("penalty_ppm", 0)) for i in devices.ids]
     trust_ppm, penalty_ppm = compute_trust_ppm(factor, prior_penalty, trust.penalty_decay)
     carried = np.array(prior_penalty, dtype=np.float64) / PPM * trust.penalty_decay
-    contending = (
-        (compared.best >= 0) & (compared.to_best_m > apart) & (np.array(trust_ppm, dtype=np.int64) > 0)
+    contender = find_contenders(
+        devices.xy, left, right, bounds, group_label, compared, np.array(trust_ppm, dtype=np.int64) > 0
     )
     cleared = compared.own_gain <= -trust.displaced_full_gain
-    shares = compute_coverage_shares(group_label, compared.best, contending, cleared)
+    shares = compute_coverage_shares(group_label, contender, cleared)
     notes = build_notes(devices, detectors, carried, 1.0 - factor)
     state = build_state(
         devices.ids,
@@ -793,6 +793,44 @@ def compute_chain_apart_m(
                 apart[other] = distance + bound
                 heapq.heappush(heap, (distance + bound, other))
     return apart
+
+
+def find_contenders(
+    xy: FloatArray,
+    left: IntArray,
+    right: IntArray,
+    bound_m: FloatArray,
+    labels: IntArray,
+    compared: GroupAssertions,
+    alive: BoolArray,
+) -> BoolArray:
+    """Which members of each group contend for its one place's coverage (`compute_coverage_shares`), by
+    the rule *a member whose assertion the receptions cannot reconcile with the best one's contends with
+    it*: a member `alive` (not judged to nothing) asserting farther from the best member than the chain of
+    receptions from it allows (`compute_chain_apart_m`), and the best member itself when any does. Where
+    several members explain the outsiders' evidence exactly equally well (no pairs at all, or a symmetric
+    tie), the evidence names no best member: each of them is a reference in turn, and a member contends
+    with every reference it cannot be reconciled with. Device ids never decide (which member
+    `compare_group_assertions` reports as best on an exact tie does not matter)."""
+    size = len(labels)
+    grouped = compared.best >= 0
+    minimal = np.flatnonzero(grouped & (compared.gain == 0.0))
+    order = np.lexsort((minimal, labels[minimal]))
+    minimal = minimal[order]
+    starts = np.searchsorted(labels[minimal], labels[minimal], side="left")
+    rank = np.arange(len(minimal)) - starts
+    contender = np.zeros(size, dtype=bool)
+    for round_ in range(int(rank.max()) + 1 if len(rank) else 0):
+        source_of_group = np.full(size, -1, dtype=np.int64)
+        source_of_group[labels[minimal[rank == round_]]] = minimal[rank == round_]
+        sources = np.where(grouped, source_of_group[labels], -1)
+        chain = compute_chain_apart_m(size, left, right, bound_m, sources)
+        has = sources >= 0
+        far = np.zeros(size, dtype=bool)
+        far[has] = alive[has] & (compute_plane_distances(xy[has], xy[sources[has]]) > chain[has])
+        contender |= far
+        contender[sources[far]] = True
+    return contender
 
 
 def find_loud_rejected(
