@@ -19,8 +19,8 @@ from opendepin.sectors.base import EpochWindow, SectorInput
 from opendepin.sectors.wireless.poc.evaluate import ENTROPY_CONTEXT_KEY
 from opendepin.sectors.wireless.poc.matching import BeaconEntry, process_beacons, process_witnesses
 from opendepin.sectors.wireless.poc.params import PocParams
-from opendepin.sectors.wireless.poc.reports import BEACON, WITNESS
-from opendepin.sectors.wireless.poc.witness_columns import process_witness_columns
+from opendepin.sectors.wireless.poc.reports import BEACON, WITNESS, WitnessPayload
+from opendepin.sectors.wireless.poc.witness_columns import FIELDS, _plainly_valid, process_witness_columns
 from opendepin.sectors.wireless.sim.behaviour import simulate_epoch
 from opendepin.sectors.wireless.sim.links import build_radio_links
 from opendepin.sectors.wireless.sim.propagation import RadioPhysics
@@ -201,3 +201,46 @@ def test_where_the_arrays_reject_what_the_reference_accepts_the_reference_decide
     _, columns = _both(list(data.reports), data, PARAMS)
     assert sum(reason == "ok" for reason, _ in columns[0].values()) > 200
     assert _types(columns) == _types(expected)
+
+
+VALUES = st.one_of(
+    st.text(max_size=20),
+    st.text(alphabet="0123456789abcdefABCDEF\n", min_size=1, max_size=140),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(),
+    st.none(),
+    st.sampled_from(["US915", "é" * 16, "é" * 17, "00", "0" * 129, "ab\n"]),
+)
+
+
+HEX = st.text(alphabet="0123456789abcdef", min_size=2, max_size=128)
+NEARLY = {  # values the model accepts, and its edges
+    "beaconer": st.text(min_size=1, max_size=10),
+    "entropy": HEX,
+    "data": HEX,
+    "region": st.text(min_size=1, max_size=16),
+    "frequency_hz": st.integers(1, 2**64),
+    "rssi_dbm": st.one_of(st.floats(-200, 50), st.integers(-200, 50)),
+    "snr_db": st.one_of(st.floats(-50, 50), st.integers(-50, 50)),
+    "rx_ms": st.integers(0, 2**64),
+}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    rows=st.lists(
+        st.fixed_dictionaries({name: st.one_of(NEARLY[name], NEARLY[name], VALUES) for name in FIELDS}),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_a_plainly_valid_payload_is_one_pydantic_accepts_unchanged(rows: list[dict[str, Any]]) -> None:
+    """Soundness of the column checks: whatever they pass, `WitnessPayload` accepts with the same values
+    (ints as floats where a float is declared); what they do not pass goes to pydantic anyway."""
+    columns = [[row[name] for row in rows] for name in FIELDS]
+    for row, plain in zip(rows, _plainly_valid(columns).tolist(), strict=True):
+        if plain:
+            payload = WitnessPayload.model_validate(row)
+            assert [getattr(payload, name) for name in FIELDS] == [row[name] for name in FIELDS]
+            assert all(type(getattr(payload, n)) is float for n in ("rssi_dbm", "snr_db"))

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from opendepin import detmath
+from opendepin.arrays import is_in, unique_sorted
 from opendepin.sectors.wireless.poc.evidence import (
     BeaconTable,
     BoolArray,
@@ -263,7 +264,7 @@ def gather_group_pairs(
     beaconer = beacons.beaconer
     sent = np.bincount(beaconer, minlength=size).astype(np.float64)
     member_tx = np.bincount(beaconer, weights=beacons.tx_power_dbm, minlength=size) / np.maximum(sent, 1.0)
-    reported = np.unique(beaconer[beacons.reported_pairs // size] * size + beacons.reported_pairs % size)
+    reported = unique_sorted(beaconer[beacons.reported_pairs // size] * size + beacons.reported_pairs % size)
     reported = reported[grouped[reported // size] & (labels[reported // size] != labels[reported % size])]
     members = np.flatnonzero(grouped)
     radius = compute_range_m(
@@ -275,7 +276,7 @@ def gather_group_pairs(
     near_member, near = pairs_near(devices.xy[members], devices.xy, radius)
     near_member = members[near_member]
     keep = devices.eligible[near] & (labels[near] != labels[near_member])
-    group_outsiders = np.unique(
+    group_outsiders = unique_sorted(
         np.concatenate(
             [
                 labels[near_member[keep]] * size + near[keep],
@@ -291,11 +292,11 @@ def gather_group_pairs(
     counts = np.searchsorted(labels[senders], outsider_group, side="right") - lo
     offsets = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
     pair_member = senders[np.repeat(lo, counts) + offsets]
-    pair_keys = np.unique(pair_member * size + np.repeat(group_outsiders % size, counts))
+    pair_keys = unique_sorted(pair_member * size + np.repeat(group_outsiders % size, counts))
     position = np.searchsorted(keys, pair_keys)
     found = position < len(keys)
     found[found] = keys[position[found]] == pair_keys[found]
-    status = np.where(found, HEARD_RSSI, np.where(np.isin(pair_keys, reported), HEARD, SILENT))
+    status = np.where(found, HEARD_RSSI, np.where(is_in(pair_keys, reported), HEARD, SILENT))
     safe = np.minimum(position, max(len(keys) - 1, 0))
     rssi = np.where(found, key_rssi[safe] if len(keys) else 0.0, 0.0)
     tx = np.where(found, key_tx[safe] if len(keys) else 0.0, member_tx[pair_keys // size])

@@ -324,7 +324,8 @@ def _evaluate_poc(data: SectorInput, params: PocParams) -> SectorOutcome:
     contributions, notes = build_contributions(
         counts, scales, trusted.trust, params, trusted.corroboration, trusted.shared
     )
-    ordered = [verdicts[r.report_id] for r in data.reports if r.report_id in verdicts]
+    found = map(verdicts.get, map(attrgetter("report_id"), data.reports))
+    ordered = [verdict for verdict in found if verdict is not None]
     current_bucket = data.window.end // params.beacon_interval_s
     state = {
         "beacon_bucket": {k: v for k, v in sorted(buckets.items()) if v >= current_bucket - 1},

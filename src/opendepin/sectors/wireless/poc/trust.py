@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -24,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from opendepin import detmath
+from opendepin.arrays import is_in
 from opendepin.sectors.base import DeviceNote
 from opendepin.sectors.wireless.poc.colocation import (
     GroupAssertions,
@@ -265,7 +267,7 @@ def compute_silence_votes(
     )
     keep = (hear >= trust.expected_hear_probability) & (devices.owner[b] != devices.owner[w])
     b, w, beacon, hear = b[keep], w[keep], beacon[keep], hear[keep]
-    heard = np.isin(beacon * n + w, beacons.reported_pairs).astype(np.float64)
+    heard = is_in(beacon * n + w, beacons.reported_pairs).astype(np.float64)
     ends = np.concatenate([b, w])
     others = np.concatenate([devices.owner[w], devices.owner[b]])
     keys = ends * n_owners + others
@@ -582,6 +584,11 @@ def compute_trust(
     silence, silence_carry = detect_silence(devices, beacons, prior, trust, n_owners)
     anchored, anchor_carry = detect_anchor_rssi(links, judged, devices, prior, trust)
     usable = ~judged.relayed & ~judged.implausible
+    # The position fit is the longest detector and reads nothing the others compute: it runs on a thread
+    # of its own (numpy releases the GIL in its array loops) while they run on this one; same result.
+    background = ThreadPoolExecutor(max_workers=1)
+    geometry_job = background.submit(detect_geometry, links, usable, devices, prior, trust)
+    background.shutdown(wait=False)  # the job runs to its end; nothing else is queued
     anchor = devices.anchor if devices.anchor is not None else np.zeros(devices.size, dtype=bool)
     left_before = np.array([int(prior.get(i, {}).get("corroborated_left", 0)) for i in devices.ids])
     corroborated = compute_corroboration(
@@ -598,7 +605,7 @@ def compute_trust(
     # (small honest groups of two or three owners that no anchor reaches were flagged as communities).
     exempt = np.ones(devices.size, dtype=bool) if corroborated.applied else None
     community, owner = detect_structure(links, usable, devices, trust, n_owners, exempt)
-    geometry, geometry_carry, fit = detect_geometry(links, usable, devices, prior, trust)
+    geometry, geometry_carry, fit = geometry_job.result()
     colocated = detect_colocation(fit, devices, trust, n_owners)
     common_site = detect_common_site(links, usable, devices, trust, n_owners)
     close = judged.too_close if judged.too_close is not None else np.zeros(links.size, dtype=bool)

@@ -21,7 +21,8 @@ compares the two on random epochs, malformed and hostile reports included):
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import repeat
 from operator import itemgetter
@@ -63,7 +64,6 @@ from opendepin.sectors.wireless.poc.rules_witness import (
 FIELDS = ("beaconer", "entropy", "data", "region", "frequency_hz", "rssi_dbm", "snr_db", "rx_ms")
 _FIELD_SET = frozenset(FIELDS)
 _GET_FIELDS = itemgetter(*FIELDS)
-_HEX = r"^[0-9a-f]{2,128}$"
 _INT_LIMIT = 2**62
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
@@ -116,52 +116,64 @@ def _typed(values: Sequence[Any], types: frozenset[type]) -> BoolArray | None:
 
 
 _STR, _INT, _NUMBER = frozenset({str}), frozenset({int}), frozenset({int, float})
-_COLUMNS = (
-    ("beaconer", _STR, "", pl.String),
-    ("entropy", _STR, "", pl.String),
-    ("data", _STR, "", pl.String),
-    ("region", _STR, "", pl.String),
-    ("frequency_hz", _INT, 0, pl.Int64),
-    ("rssi_dbm", _NUMBER, 0.0, pl.Float64),
-    ("snr_db", _NUMBER, 0.0, pl.Float64),
-    ("rx_ms", _INT, 0, pl.Int64),
-)
+_HEX_VALUE = re.compile(r"[0-9a-f]{2,128}")  # `Hex` of reports.py, matched in full (no trailing newline)
+
+
+def _text_ok(values: list[Any], typed: BoolArray | None, rule: Callable[[str], bool]) -> BoolArray | None:
+    """Per value: a str (per `typed`) meeting `rule`; the rule runs once per distinct value (a beacon's
+    entropy and payload recur in all its witnesses); None when every value passes."""
+    if typed is None:
+        failing = {v for v in set(values) if not rule(v)}
+        return np.array([v not in failing for v in values], dtype=bool) if failing else None
+    flags = typed.tolist()
+    failing = {v for v in {v for v, t in zip(values, flags, strict=True) if t} if not rule(v)}
+    if not failing:
+        return typed
+    return np.array([t and v not in failing for v, t in zip(values, flags, strict=True)], dtype=bool)
+
+
+def _number_ok(
+    values: list[Any], typed: BoolArray | None, dtype: type[np.generic], low: float, high: float
+) -> BoolArray | None:
+    """Per value: a number of the declared type (per `typed`) within [low, high] (NaN is not); None when
+    every value passes."""
+    present = (
+        values if typed is None else [v if t else 0 for v, t in zip(values, typed.tolist(), strict=True)]
+    )
+    try:
+        array = np.array(present, dtype=dtype)
+    except OverflowError:  # beyond the machine type: left to pydantic
+        limit = _INT_LIMIT if dtype is np.int64 else 1e308
+        fits = np.array([-limit < v < limit for v in present], dtype=bool)
+        present = [v if f else 0 for v, f in zip(present, fits.tolist(), strict=True)]
+        typed = fits if typed is None else typed & fits
+        array = np.array(present, dtype=dtype)
+    within = (array >= low) & (array <= high)
+    if typed is not None:
+        within &= typed
+    return None if within.all() else within
 
 
 def _plainly_valid(columns: list[list[Any]]) -> BoolArray:
     """Per row: every field has the type `WitnessPayload` declares and meets its constraint, so that
     validating it would return the values unchanged (ints as floats where the field is a float; ints
-    beyond int64 are left to pydantic)."""
-    n = len(columns[0])
-    ok = np.ones(n, dtype=bool)
-    masks = [_typed(values, types) for values, (_, types, _, _) in zip(columns, _COLUMNS, strict=True)]
+    beyond ±2⁶² are left to pydantic)."""
+    beaconer, entropy, data, region, frequency, rssi, snr, rx = columns
+    masks = [
+        _text_ok(beaconer, _typed(beaconer, _STR), lambda v: len(v) >= 1),
+        _text_ok(entropy, _typed(entropy, _STR), lambda v: _HEX_VALUE.fullmatch(v) is not None),
+        _text_ok(data, _typed(data, _STR), lambda v: _HEX_VALUE.fullmatch(v) is not None),
+        _text_ok(region, _typed(region, _STR), lambda v: 1 <= len(v) <= 16),
+        _number_ok(frequency, _typed(frequency, _INT), np.int64, 1, _INT_LIMIT),
+        _number_ok(rssi, _typed(rssi, _NUMBER), np.float64, -200.0, 50.0),
+        _number_ok(snr, _typed(snr, _NUMBER), np.float64, -50.0, 50.0),
+        _number_ok(rx, _typed(rx, _INT), np.int64, 0, _INT_LIMIT),
+    ]
+    ok = np.ones(len(beaconer), dtype=bool)
     for mask in masks:
         if mask is not None:
             ok &= mask
-    if not ok.any():
-        return ok
-    good = None if ok.all() else ok.tolist()
-    frame = pl.DataFrame(
-        {
-            name: pl.Series(
-                values if good is None else [v if g else default for v, g in zip(values, good, strict=True)],
-                dtype=dtype,
-                strict=False,
-            )
-            for values, (name, _, default, dtype) in zip(columns, _COLUMNS, strict=True)
-        }
-    )
-    checks = frame.select(
-        (pl.col("beaconer").str.len_chars() >= 1)
-        & pl.col("entropy").str.contains(_HEX)
-        & pl.col("data").str.contains(_HEX)
-        & pl.col("region").str.len_chars().is_between(1, 16)
-        & (pl.col("frequency_hz") > 0)
-        & pl.col("rssi_dbm").is_between(-200.0, 50.0)
-        & pl.col("snr_db").is_between(-50.0, 50.0)
-        & (pl.col("rx_ms") >= 0)
-    ).to_series()
-    return ok & checks.fill_null(False).to_numpy()
+    return ok
 
 
 def parse_witness_columns(reports: Sequence[ReportRecord], verdicts: dict[str, Verdict]) -> WitnessColumns:
