@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from fractions import Fraction
 from itertools import compress, repeat
@@ -53,21 +54,34 @@ ENTROPY_CONTEXT_KEY = "wireless.entropy"
 simulator's way to pass served entropy; the node passes it as `wireless.entropy` challenges)."""
 
 
-def process_trust(
+def start_trust(
     data: SectorInput,
     beacons: Mapping[tuple[str, str], BeaconEntry],
     verdicts: dict[str, Verdict],
     params: PocParams,
-) -> TrustResult:
-    """Judge each valid link (relayed, implausible → dropped with a verdict) and compute trust per device."""
+) -> Future[TrustResult]:
+    """Judge each valid link (relayed, implausible → dropped with a verdict), then compute trust per device
+    on a thread of its own: it reads the epoch's arrays only, so HIP-106 reciprocity and the HIP-83 cap
+    (which edit the beacons' witness lists and the verdicts) run meanwhile on the caller's; same result."""
     if not params.trust.enabled:
-        return TrustResult({}, [], {})
+        done: Future[TrustResult] = Future()
+        done.set_result(TrustResult({}, [], {}))
+        return done
     tables = build_tables(data, beacons, params)
     judged = judge_links(tables.links, tables.devices, params.trust)
     apply_link_judgement(tables, judged, verdicts, params)
-    return compute_trust(
-        tables.links, judged, tables.devices, tables.beacons, data.prior_state.get("trust", {}), params.trust
+    background = ThreadPoolExecutor(max_workers=1)
+    job = background.submit(
+        compute_trust,
+        tables.links,
+        judged,
+        tables.devices,
+        tables.beacons,
+        data.prior_state.get("trust", {}),
+        params.trust,
     )
+    background.shutdown(wait=False)  # the job runs to its end; nothing else is queued
+    return job
 
 
 def process_reciprocity(
@@ -311,9 +325,10 @@ def _evaluate_poc(data: SectorInput, params: PocParams) -> SectorOutcome:
     witnessed = process_witness_columns(witness_reports, data.devices, entropies, beacons, cited, params)
     witnessed.update(verdicts)  # the beacons' few verdicts into the witnesses' many (ids never collide)
     verdicts = witnessed
-    trusted = process_trust(data, beacons, verdicts, params)
+    trusting = start_trust(data, beacons, verdicts, params)
     last_w, last_b = process_reciprocity(beacons, verdicts, prior, params)
     beacon_counts, witness_counts = process_units(beacons, verdicts, params)
+    trusted = trusting.result()
     horizon = data.window.end - max(params.reciprocity_window_s, params.density_active_window_s)
     all_w = _merge_times(prior.get("last_witness", {}), last_w, horizon)
     all_b = _merge_times(prior.get("last_beacon", {}), last_b, horizon)
