@@ -20,7 +20,8 @@ from opendepin.sectors.wireless.poc.evaluate import ENTROPY_CONTEXT_KEY
 from opendepin.sectors.wireless.poc.matching import BeaconEntry, process_beacons, process_witnesses
 from opendepin.sectors.wireless.poc.params import PocParams
 from opendepin.sectors.wireless.poc.reports import BEACON, WITNESS, WitnessPayload
-from opendepin.sectors.wireless.poc.witness_columns import FIELDS, _plainly_valid, process_witness_columns
+from opendepin.sectors.wireless.poc.witness_columns import process_witness_columns
+from opendepin.sectors.wireless.poc.witness_parse import FIELDS, find_plainly_valid
 from opendepin.sectors.wireless.sim.behaviour import simulate_epoch
 from opendepin.sectors.wireless.sim.links import build_radio_links
 from opendepin.sectors.wireless.sim.propagation import RadioPhysics
@@ -239,7 +240,7 @@ def test_a_plainly_valid_payload_is_one_pydantic_accepts_unchanged(rows: list[di
     """Soundness of the column checks: whatever they pass, `WitnessPayload` accepts with the same values
     (ints as floats where a float is declared); what they do not pass goes to pydantic anyway."""
     columns = [[row[name] for row in rows] for name in FIELDS]
-    for row, plain in zip(rows, _plainly_valid(columns).tolist(), strict=True):
+    for row, plain in zip(rows, find_plainly_valid(columns).tolist(), strict=True):
         if plain:
             payload = WitnessPayload.model_validate(row)
             assert [getattr(payload, name) for name in FIELDS] == [row[name] for name in FIELDS]

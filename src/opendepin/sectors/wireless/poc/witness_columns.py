@@ -7,9 +7,8 @@ the same `BeaconEntry` lists (`reported_by`, `witnesses`, `close`) in the same o
 nearly every witness passes done as array operations (tests/sectors/wireless/poc/test_poc_witness_columns.py
 compares the two on random epochs, malformed and hostile reports included):
 
-- payloads are checked column by column against `WitnessPayload`'s constraints (types, hex patterns,
-  lengths, ranges); a payload that is not plainly valid (a missing or extra field, a value of another type
-  that pydantic would coerce or refuse, a value out of range) goes through `WitnessPayload` itself;
+- payloads are checked column by column against `WitnessPayload`'s constraints (`witness_parse.py`); a
+  payload that is not plainly valid goes through `WitnessPayload` itself;
 - the order inside a beacon's witnesses (receive time, then arrival, then report id), first receive time
   and duplicates are computed for all beacons at once;
 - the report-level checks (entropy freshness, lateness, payload, frequency offset, region, distance, RSSI
@@ -21,19 +20,15 @@ compares the two on random epochs, malformed and hostile reports included):
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import repeat
-from operator import itemgetter
-from typing import Any
 
 import h3
 import h3.api.basic_int as h3_int
 import numpy as np
 import numpy.typing as npt
 import polars as pl
-from pydantic import ValidationError
 
 from opendepin.detmath import round_like_python
 from opendepin.reports.model import ReportRecord
@@ -60,188 +55,11 @@ from opendepin.sectors.wireless.poc.rules_witness import (
     compute_fspl_db,
     get_gain_dbi,
 )
+from opendepin.sectors.wireless.poc.witness_parse import INT_LIMIT, WitnessColumns, parse_witness_columns
 
-FIELDS = ("beaconer", "entropy", "data", "region", "frequency_hz", "rssi_dbm", "snr_db", "rx_ms")
-_FIELD_SET = frozenset(FIELDS)
-_GET_FIELDS = itemgetter(*FIELDS)
-_INT_LIMIT = 2**62
 IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
-
-
-@dataclass(slots=True)
-class WitnessColumns:
-    """The epoch's well-formed witnesses, one row each, in report order. `frequency_hz` and `rx_ms` hold
-    the values as Python ints and, for arithmetic, as int64 arrays in which the rows that do not fit
-    (`oversized`: beyond ±2⁶², which the payload model allows; or an arrival time beyond it) are 0. The
-    reports' own fields are read once, here: at 100,000 hotspots every pass over 2.5 M report objects
-    costs about half a microsecond each in memory latency."""
-
-    reports: list[ReportRecord]
-    report_id: list[str]
-    device_id: list[str]
-    received_at: IntArray
-    beaconer: list[str]
-    entropy: list[str]
-    data: list[str]
-    region: list[str]
-    frequency: list[int]
-    rssi_dbm: list[float]
-    snr_db: list[float]
-    rx: list[int]
-    frequency_hz: IntArray
-    rx_ms: IntArray
-    oversized: BoolArray
-
-    def payload(self, row: int) -> WitnessPayload:
-        """Row `row` as the payload model (the values were validated: no second validation)."""
-        return WitnessPayload.model_construct(
-            beaconer=self.beaconer[row],
-            entropy=self.entropy[row],
-            data=self.data[row],
-            region=self.region[row],
-            frequency_hz=self.frequency[row],
-            rssi_dbm=self.rssi_dbm[row],
-            snr_db=self.snr_db[row],
-            rx_ms=self.rx[row],
-        )
-
-
-def _typed(values: Sequence[Any], types: frozenset[type]) -> BoolArray | None:
-    """Per value: its type is exactly one of `types` (bool is not int here: pydantic would coerce it);
-    None when all are (the usual case, decided without a per-value loop)."""
-    if set(map(type, values)) <= types:
-        return None
-    return np.array([type(v) in types for v in values], dtype=bool)
-
-
-_STR, _INT, _NUMBER = frozenset({str}), frozenset({int}), frozenset({int, float})
-_HEX_VALUE = re.compile(r"[0-9a-f]{2,128}")  # `Hex` of reports.py, matched in full (no trailing newline)
-
-
-def _text_ok(values: list[Any], typed: BoolArray | None, rule: Callable[[str], bool]) -> BoolArray | None:
-    """Per value: a str (per `typed`) meeting `rule`; the rule runs once per distinct value (a beacon's
-    entropy and payload recur in all its witnesses); None when every value passes."""
-    if typed is None:
-        failing = {v for v in set(values) if not rule(v)}
-        return np.array([v not in failing for v in values], dtype=bool) if failing else None
-    flags = typed.tolist()
-    failing = {v for v in {v for v, t in zip(values, flags, strict=True) if t} if not rule(v)}
-    if not failing:
-        return typed
-    return np.array([t and v not in failing for v, t in zip(values, flags, strict=True)], dtype=bool)
-
-
-def _number_ok(
-    values: list[Any], typed: BoolArray | None, dtype: type[np.generic], low: float, high: float
-) -> BoolArray | None:
-    """Per value: a number of the declared type (per `typed`) within [low, high] (NaN is not); None when
-    every value passes."""
-    present = (
-        values if typed is None else [v if t else 0 for v, t in zip(values, typed.tolist(), strict=True)]
-    )
-    try:
-        array = np.array(present, dtype=dtype)
-    except OverflowError:  # beyond the machine type: left to pydantic
-        limit = _INT_LIMIT if dtype is np.int64 else 1e308
-        fits = np.array([-limit < v < limit for v in present], dtype=bool)
-        present = [v if f else 0 for v, f in zip(present, fits.tolist(), strict=True)]
-        typed = fits if typed is None else typed & fits
-        array = np.array(present, dtype=dtype)
-    within = (array >= low) & (array <= high)
-    if typed is not None:
-        within &= typed
-    return None if within.all() else within
-
-
-def _plainly_valid(columns: list[list[Any]]) -> BoolArray:
-    """Per row: every field has the type `WitnessPayload` declares and meets its constraint, so that
-    validating it would return the values unchanged (ints as floats where the field is a float; ints
-    beyond ±2⁶² are left to pydantic)."""
-    beaconer, entropy, data, region, frequency, rssi, snr, rx = columns
-    masks = [
-        _text_ok(beaconer, _typed(beaconer, _STR), lambda v: len(v) >= 1),
-        _text_ok(entropy, _typed(entropy, _STR), lambda v: _HEX_VALUE.fullmatch(v) is not None),
-        _text_ok(data, _typed(data, _STR), lambda v: _HEX_VALUE.fullmatch(v) is not None),
-        _text_ok(region, _typed(region, _STR), lambda v: 1 <= len(v) <= 16),
-        _number_ok(frequency, _typed(frequency, _INT), np.int64, 1, _INT_LIMIT),
-        _number_ok(rssi, _typed(rssi, _NUMBER), np.float64, -200.0, 50.0),
-        _number_ok(snr, _typed(snr, _NUMBER), np.float64, -50.0, 50.0),
-        _number_ok(rx, _typed(rx, _INT), np.int64, 0, _INT_LIMIT),
-    ]
-    ok = np.ones(len(beaconer), dtype=bool)
-    for mask in masks:
-        if mask is not None:
-            ok &= mask
-    return ok
-
-
-def parse_witness_columns(reports: Sequence[ReportRecord], verdicts: dict[str, Verdict]) -> WitnessColumns:
-    """The witnesses as columns; a malformed one gets `witness.malformed` (with pydantic's error count, as
-    `matching._parse_witnesses` gives it) and no row."""
-    meta = [(r.report_id, r.device_id, r.received_at, r.payload) for r in reports]
-    report_ids, device_ids, arrivals, payloads = (
-        (list(column) for column in zip(*meta, strict=True)) if meta else ([], [], [], [])
-    )
-    shaped = [type(p) is dict and p.keys() == _FIELD_SET for p in payloads]
-    empty = (None,) * len(FIELDS)
-    rows = [_GET_FIELDS(p) if s else empty for p, s in zip(payloads, shaped, strict=True)]
-    columns = [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in FIELDS]
-    valid = _plainly_valid(columns) & np.array(shaped, dtype=bool)
-    keep = valid.copy()
-    for row in np.flatnonzero(~valid).tolist():
-        try:
-            payload = WitnessPayload.model_validate(dict(payloads[row]))
-        except ValidationError as error:
-            verdicts[report_ids[row]] = Verdict(
-                report_ids[row], "witness.malformed", {"errors": error.error_count()}
-            )
-            continue
-        keep[row] = True
-        for column, name in zip(columns, FIELDS, strict=True):
-            column[row] = getattr(payload, name)
-    kept_reports = list(reports)
-    if not keep.all():  # (usually every witness is well formed: no copies then)
-        chosen = np.flatnonzero(keep).tolist()
-        columns = [[column[row] for row in chosen] for column in columns]
-        kept_reports = [kept_reports[row] for row in chosen]
-        report_ids = [report_ids[row] for row in chosen]
-        device_ids = [device_ids[row] for row in chosen]
-        arrivals = [arrivals[row] for row in chosen]
-    picked = columns
-    frequency, frequency_big = _int_array(picked[4])
-    rx, rx_big = _int_array(picked[7])
-    received, received_big = _int_array(arrivals)
-    return WitnessColumns(
-        reports=kept_reports,
-        report_id=report_ids,
-        device_id=device_ids,
-        received_at=received,
-        beaconer=picked[0],
-        entropy=picked[1],
-        data=picked[2],
-        region=picked[3],
-        frequency=picked[4],
-        rssi_dbm=[float(v) for v in picked[5]],
-        snr_db=[float(v) for v in picked[6]],
-        rx=picked[7],
-        frequency_hz=frequency,
-        rx_ms=rx,
-        oversized=frequency_big | rx_big | received_big,
-    )
-
-
-def _int_array(values: list[int]) -> tuple[IntArray, BoolArray]:
-    """The ints as an int64 array, those beyond ±2⁶² as 0, and which those were."""
-    try:
-        array = np.array(values, dtype=np.int64)
-    except OverflowError:
-        array = np.array([v if -_INT_LIMIT < v < _INT_LIMIT else 0 for v in values], dtype=np.int64)
-        big = np.array([not -_INT_LIMIT < v < _INT_LIMIT for v in values], dtype=bool)
-        return array, big
-    big = (array <= -_INT_LIMIT) | (array >= _INT_LIMIT)
-    array[big] = 0
-    return array, big
 
 
 @dataclass(slots=True)
@@ -276,8 +94,7 @@ def match_to_beacons(
     }
     for key, sent in beacons.items():
         if not (
-            -_INT_LIMIT < sent.payload.tx_ms < _INT_LIMIT
-            and -_INT_LIMIT < sent.payload.frequency_hz < _INT_LIMIT
+            -INT_LIMIT < sent.payload.tx_ms < INT_LIMIT and -INT_LIMIT < sent.payload.frequency_hz < INT_LIMIT
         ):
             whole[key] = []
     denylist = set(params.denylist)
@@ -401,56 +218,64 @@ def process_witness_columns(
         report_id = columns.report_id[row_list[at]]
         beaconer = matched.beacons[int(group[at])].report.device_id
         verdicts[report_id] = Verdict(report_id, "witness.duplicate", {"beaconer": beaconer})
-    chosen = position[unique]
-    _check_links(columns, matched, chosen, first_rx, located, index, devices, entropies, verdicts, params)
+    links = _link_arrays(columns, matched, position[unique], first_rx, located, index, entropies, params)
+    agreed = _judge_failures(columns, links, matched, first_rx, devices, verdicts, params)
+    _record_valid(columns, links, matched, agreed, verdicts)
     return verdicts
 
 
-def _check_links(
+@dataclass(frozen=True, slots=True)
+class _Links:
+    """The first witness of each device per beacon, in each beacon's receive order: every figure the
+    report-level checks read, and whether it passes them all (`passes`)."""
+
+    rows: IntArray
+    group: IntArray
+    entropy_ts: IntArray
+    rx: IntArray
+    lag: IntArray
+    after_first: IntArray
+    offset: IntArray
+    distance: FloatArray
+    fspl: FloatArray
+    max_rssi: FloatArray
+    rssi: FloatArray
+    cells: IntArray
+    passes: BoolArray
+
+
+def _link_arrays(
     columns: WitnessColumns,
     matched: _Matched,
     position: IntArray,
     first_rx: IntArray,
     located: DeviceColumns,
     index: Mapping[str, int],
-    devices: Mapping[str, DeviceInfo],
     entropies: Mapping[str, int],
-    verdicts: dict[str, Verdict],
     params: PocParams,
-) -> None:
-    """The report-level checks of the first witness of each device per beacon (`position`: into the
-    matched rows, in each beacon's receive order), on arrays; failures judged by `check_witness`."""
-    rows = matched.rows[position]
-    group = matched.group[position]
-    beacons = matched.beacons
-    payloads = [b.payload for b in beacons]
-    beaconer_ids = [b.report.device_id for b in beacons]
+) -> _Links:
+    """`check_witness`'s figures and checks for the rows at `position` (into the matched rows), on arrays."""
+    rows, group = matched.rows[position], matched.group[position]
+    payloads = [b.payload for b in matched.beacons]
     w = matched.witness[position]
-    b = np.array([index[d] for d in beaconer_ids], dtype=np.int64)[group]
-
-    row_list = rows.tolist()
-    received = columns.received_at[rows]
+    b = np.array([index[b.report.device_id] for b in matched.beacons], dtype=np.int64)[group]
+    row_list, group_list = rows.tolist(), group.tolist()
     entropy_ts = np.array([entropies[p.entropy] for p in payloads], dtype=np.int64)[group]
-    age = received - entropy_ts
+    age = columns.received_at[rows] - entropy_ts
     rx = columns.rx_ms[rows]
     lag = rx - np.array([p.tx_ms for p in payloads], dtype=np.int64)[group]
     after_first = rx - first_rx[group]
     offset = columns.frequency_hz[rows] - np.array([p.frequency_hz for p in payloads], dtype=np.int64)[group]
-    data, region = columns.data, columns.region
-    group_list = group.tolist()
-    same_data = np.array([data[r] == payloads[g].data for r, g in zip(row_list, group_list, strict=True)])
-    same_region = np.array(
-        [region[r] == payloads[g].region for r, g in zip(row_list, group_list, strict=True)]
-    )
+    pairs = list(zip(row_list, group_list, strict=True))
+    same_data = np.array([columns.data[r] == payloads[g].data for r, g in pairs], dtype=bool)
+    same_region = np.array([columns.region[r] == payloads[g].region for r, g in pairs], dtype=bool)
     distance = np.asarray(
         compute_haversine_m(located.lat[w], located.lng[w], located.lat[b], located.lng[b]), dtype=np.float64
     )
-    frequency = np.array([float(p.frequency_hz) for p in payloads], dtype=np.float64)[group]
-    fspl = compute_fspl_db(distance, frequency)
+    fspl = compute_fspl_db(distance, np.array([float(p.frequency_hz) for p in payloads])[group])
     tx_power = np.array([p.tx_power_dbm for p in payloads], dtype=np.float64)[group]
     max_rssi = tx_power + located.gain_dbi[b] - fspl + located.gain_dbi[w]
-    rssi_list = [columns.rssi_dbm[r] for r in row_list]
-    rssi = np.array(rssi_list, dtype=np.float64)
+    rssi = np.array([columns.rssi_dbm[r] for r in row_list], dtype=np.float64)
     ancestor = located.ancestor
     cells = np.array(
         [_grid_distance(ancestor[i], ancestor[j]) for i, j in zip(w.tolist(), b.tolist(), strict=True)],
@@ -468,21 +293,38 @@ def _check_links(
         & (distance <= params.max_witness_distance_m)
         & (rssi <= max_rssi)
     )
-    distance_list, fspl_list = distance.tolist(), fspl.tolist()
+    return _Links(
+        rows, group, entropy_ts, rx, lag, after_first, offset, distance, fspl, max_rssi, rssi, cells, passes
+    )
+
+
+def _judge_failures(
+    columns: WitnessColumns,
+    links: _Links,
+    matched: _Matched,
+    first_rx: IntArray,
+    devices: Mapping[str, DeviceInfo],
+    verdicts: dict[str, Verdict],
+    params: PocParams,
+) -> dict[int, WitnessEntry]:
+    """Every link that fails an array check judged by `check_witness` itself (its reason and evidence are
+    the verdict; too-close ones join their beacon's `close`); returns those it finds valid, by link."""
     agreed: dict[int, WitnessEntry] = {}
-    for k in np.flatnonzero(~passes).tolist():
-        report, beacon = columns.reports[row_list[k]], beacons[group_list[k]]
+    row_list, group_list = links.rows.tolist(), links.group.tolist()
+    distance, fspl = links.distance.tolist(), links.fspl.tolist()
+    for k in np.flatnonzero(~links.passes).tolist():
+        report, beacon = columns.reports[row_list[k]], matched.beacons[group_list[k]]
         beaconer = beacon.report.device_id
         context = BeaconContext(devices[beaconer], beacon.payload, int(first_rx[group_list[k]]))
         payload = columns.payload(row_list[k])
         reason, facts = check_witness(
             payload,
             report.received_at,
-            int(entropy_ts[k]),
+            int(links.entropy_ts[k]),
             devices[report.device_id],
             context,
             params,
-            LinkGeometry(distance_list[k], fspl_list[k]),
+            LinkGeometry(distance[k], fspl[k]),
         )
         verdicts[report.report_id] = Verdict(report.report_id, reason, {"beaconer": beaconer, **facts})
         entry = WitnessEntry.of(report, payload.rssi_dbm, payload.rx_ms, facts.get("distance_m", 0.0))
@@ -490,9 +332,22 @@ def _check_links(
             agreed[k] = entry
         elif reason in CLOSE_REASONS:
             beacon.close.append(entry)
-    good = np.flatnonzero(passes)
-    shown = round_like_python(distance[good], 1)
-    good_group = group[good]
+    return agreed
+
+
+def _record_valid(
+    columns: WitnessColumns,
+    links: _Links,
+    matched: _Matched,
+    agreed: Mapping[int, WitnessEntry],
+    verdicts: dict[str, Verdict],
+) -> None:
+    """The links that pass every check: their verdicts (the reference's evidence, assembled from the arrays)
+    and their beacons' witness lists, in receive order (with any `agreed` by the reference among them)."""
+    good = np.flatnonzero(links.passes)
+    group = links.group[good]
+    shown = round_like_python(links.distance[good], 1)
+    beaconers = [b.report.device_id for b in matched.beacons]
     evidence = [
         {
             "beaconer": by,
@@ -506,40 +361,42 @@ def _check_links(
             "lag_after_first_ms": la,
         }
         for by, dm, cd, rs, mr, fs, fo, lg, la in zip(
-            [beaconer_ids[g] for g in good_group.tolist()],
+            [beaconers[g] for g in group.tolist()],
             shown,
-            np.minimum(cells[good], 10**6).tolist(),
-            rssi[good].tolist(),
-            round_like_python(max_rssi[good], 2),
-            round_like_python(fspl[good], 2),
-            offset[good].tolist(),
-            lag[good].tolist(),
-            after_first[good].tolist(),
+            np.minimum(links.cells[good], 10**6).tolist(),
+            links.rssi[good].tolist(),
+            round_like_python(links.max_rssi[good], 2),
+            round_like_python(links.fspl[good], 2),
+            links.offset[good].tolist(),
+            links.lag[good].tolist(),
+            links.after_first[good].tolist(),
             strict=True,
         )
     ]
-    good_rows = rows[good].tolist()
-    report_ids = [columns.report_id[r] for r in good_rows]
+    rows = links.rows[good]
+    row_list = rows.tolist()
+    report_ids = [columns.report_id[r] for r in row_list]
     verdicts.update(zip(report_ids, map(Verdict, report_ids, repeat(OK), evidence), strict=True))
     entries = list(
         map(
             WitnessEntry,
             report_ids,
-            [columns.device_id[r] for r in good_rows],
-            columns.received_at[rows[good]].tolist(),
-            rssi[good].tolist(),
-            rx[good].tolist(),
+            [columns.device_id[r] for r in row_list],
+            columns.received_at[rows].tolist(),
+            links.rssi[good].tolist(),
+            links.rx[good].tolist(),
             shown,
         )
     )
     if agreed:  # rare: merge the reference's valid ones in receive order
         merged = {**dict(zip(good.tolist(), entries, strict=True)), **agreed}
+        group_list = links.group.tolist()
         for k in sorted(merged):
-            beacons[group_list[k]].witnesses.append(merged[k])
+            matched.beacons[group_list[k]].witnesses.append(merged[k])
         return
-    starts = np.flatnonzero(np.concatenate([[True], good_group[1:] != good_group[:-1]])).tolist()
+    starts = np.flatnonzero(np.concatenate([[True], group[1:] != group[:-1]])).tolist()
     for start, stop in zip(starts, [*starts[1:], len(entries)], strict=True):
-        beacons[int(good_group[start])].witnesses.extend(entries[start:stop])
+        matched.beacons[int(group[start])].witnesses.extend(entries[start:stop])
 
 
 def _grid_distance(a: int, b: int) -> int:
