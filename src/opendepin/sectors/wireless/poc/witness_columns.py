@@ -30,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from opendepin.arrays import is_in
 from opendepin.detmath import round_like_python
 from opendepin.reports.model import ReportRecord
 from opendepin.sectors.base import OK, DeviceInfo, Verdict
@@ -97,51 +98,45 @@ def match_to_beacons(
             -INT_LIMIT < sent.payload.tx_ms < INT_LIMIT and -INT_LIMIT < sent.payload.frequency_hz < INT_LIMIT
         ):
             whole[key] = []
-    denylist = set(params.denylist)
-    denied = {tuple(edge) for edge in params.denied_edges}
-    screened = bool(denylist or denied)
-    group_of: dict[int, int] = {}
-    ordered: list[BeaconEntry] = []
-    rows: list[int] = []
-    groups: list[int] = []
-    witnesses: list[int] = []
-    for row, (report_id, witness, beaconer, entropy) in enumerate(
-        zip(columns.report_id, columns.device_id, columns.beaconer, columns.entropy, strict=True)
-    ):
-        key = (beaconer, entropy)
-        beacon = beacons.get(key)
-        if beacon is None:
-            reason = "witness.beacon_invalid" if key in cited else "witness.no_beacon"
-            verdicts[report_id] = Verdict(report_id, reason, {"beaconer": beaconer})
-            continue
-        if key in whole:
-            whole[key].append((columns.reports[row], columns.payload(row)))
-            continue
-        info = devices.get(witness)
-        if (
-            info is None
-            or info.location is None
-            or witness == beaconer
-            or (screened and (witness in denylist or (beaconer, witness) in denied))
-        ):
-            reason, evidence = check_witness_device(witness, beaconer, devices, params)
-            verdicts[report_id] = Verdict(report_id, reason, evidence)
-            continue
-        beacon.reported_by.append(witness)
-        group = group_of.get(id(beacon))
-        if group is None:
-            group = group_of[id(beacon)] = len(ordered)
-            ordered.append(beacon)
-        rows.append(row)
-        groups.append(group)
-        witnesses.append(index[witness])
-    return _Matched(
-        np.array(rows, dtype=np.int64),
-        ordered,
-        np.array(groups, dtype=np.int64),
-        np.array(witnesses, dtype=np.int64),
-        whole,
-    )
+    ordered = list(beacons.values())
+    position = {key: k for k, key in enumerate(beacons)}
+    keys = list(zip(columns.beaconer, columns.entropy, strict=True))
+    group = np.array([position.get(key, -1) for key in keys], dtype=np.int64)
+    witness = np.array([index.get(device, -1) for device in columns.device_id], dtype=np.int64)
+    beaconer = np.array([index.get(b.report.device_id, -2) for b in ordered], dtype=np.int64)
+    cites = group >= 0
+    held = cites & is_in(group, np.array([position[key] for key in whole if key in position], dtype=np.int64))
+    candidate = cites & ~held
+    # unknown or not located (no index), or its own beacon: the reference says which
+    doubtful = candidate & ((witness < 0) | (witness == beaconer[np.maximum(group, 0)]))
+    if params.denylist or params.denied_edges:
+        denylist, denied = set(params.denylist), {tuple(edge) for edge in params.denied_edges}
+        doubtful |= candidate & np.array(
+            [w in denylist or (key[0], w) in denied for w, key in zip(columns.device_id, keys, strict=True)],
+            dtype=bool,
+        )
+    for row in np.flatnonzero(~cites).tolist():
+        report_id, key = columns.report_id[row], keys[row]
+        reason = "witness.beacon_invalid" if key in cited else "witness.no_beacon"
+        verdicts[report_id] = Verdict(report_id, reason, {"beaconer": key[0]})
+    for row in np.flatnonzero(held).tolist():
+        whole[keys[row]].append((columns.reports[row], columns.payload(row)))
+    for row in np.flatnonzero(doubtful).tolist():
+        reason, evidence = check_witness_device(columns.device_id[row], keys[row][0], devices, params)
+        verdicts[columns.report_id[row]] = Verdict(columns.report_id[row], reason, evidence)
+    rows = np.flatnonzero(candidate & ~doubtful)
+    _record_reporters(ordered, group[rows], [columns.device_id[r] for r in rows.tolist()])
+    return _Matched(rows, ordered, group[rows], witness[rows], whole)
+
+
+def _record_reporters(beacons: list[BeaconEntry], group: IntArray, devices: list[str]) -> None:
+    """Each beacon's `reported_by`: the devices of its rows, in report order (rows given in report order)."""
+    order = np.argsort(group, kind="stable")
+    sorted_group = group[order]
+    starts = np.flatnonzero(np.concatenate([[True], sorted_group[1:] != sorted_group[:-1]])).tolist()
+    order_list = order.tolist()
+    for start, stop in zip(starts, [*starts[1:], len(order_list)], strict=True):
+        beacons[int(sorted_group[start])].reported_by.extend([devices[k] for k in order_list[start:stop]])
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,9 +258,9 @@ def _link_arrays(
     entropy_ts = np.array([entropies[p.entropy] for p in payloads], dtype=np.int64)[group]
     age = columns.received_at[rows] - entropy_ts
     rx = columns.rx_ms[rows]
-    lag = rx - np.array([p.tx_ms for p in payloads], dtype=np.int64)[group]
+    lag = rx - _fitting([p.tx_ms for p in payloads])[group]
     after_first = rx - first_rx[group]
-    offset = columns.frequency_hz[rows] - np.array([p.frequency_hz for p in payloads], dtype=np.int64)[group]
+    offset = columns.frequency_hz[rows] - _fitting([p.frequency_hz for p in payloads])[group]
     pairs = list(zip(row_list, group_list, strict=True))
     same_data = np.array([columns.data[r] == payloads[g].data for r, g in pairs], dtype=bool)
     same_region = np.array([columns.region[r] == payloads[g].region for r, g in pairs], dtype=bool)
@@ -296,6 +291,12 @@ def _link_arrays(
     return _Links(
         rows, group, entropy_ts, rx, lag, after_first, offset, distance, fspl, max_rssi, rssi, cells, passes
     )
+
+
+def _fitting(values: list[int]) -> IntArray:
+    """Per beacon, as int64; a beacon with a value beyond ±2⁶² has no rows here (it is left whole to the
+    reference), so its value is never read and stands as 0."""
+    return np.array([v if -INT_LIMIT < v < INT_LIMIT else 0 for v in values], dtype=np.int64)
 
 
 def _judge_failures(
