@@ -348,3 +348,49 @@ def compute_coverage_shares(
     if cleared is not None:
         shares[member & cleared] = 1
     return shares
+
+
+def compare_assertion_with_spot(
+    links: LinkTable,
+    mask: BoolArray,
+    devices: DeviceTable,
+    candidate: BoolArray,
+    spot_xy: FloatArray | list[FloatArray],
+    trust: TrustParams,
+    beacons: BeaconTable | None = None,
+) -> tuple[FloatArray, IntArray]:
+    """The rule *a radio is where the outsiders hear it from*, for one radio alone: each `candidate`'s
+    assertion against other spots (`spot_xy`, one array or several, e.g. where trilateration puts it),
+    scored exactly as `compare_group_assertions` scores a group's assertions, by what every *other* radio
+    made of its
+    beacons (heard RSSI, heard without one, silence of an eligible radio in range; its own witness reports
+    left out, each pair capped at `displaced_link_cap`). The spot is a hypothesis standing for a second
+    member at that place that beacons nothing and hears nothing, so only the candidate's own beacons
+    decide. Returns per device the gain 2·(cost at the assertion − least of the costs), ≥ 0 (0: the
+    assertion explains the outsiders at least as well as every spot, or not a candidate), and the pairs
+    heard with an RSSI. Wallets play no part; neither does who proposes the spot (a wrong spot only costs
+    the test power: the assertion is never scored against anything but what outsiders heard)."""
+    size = devices.size
+    spots = [spot_xy] if isinstance(spot_xy, np.ndarray) else list(spot_xy)
+    index = np.flatnonzero(candidate)
+    if len(index) == 0 or not spots:
+        return np.zeros(size), np.zeros(size, dtype=np.int64)
+    total = size + len(index) * len(spots)
+    labels = np.arange(total, dtype=np.int64)
+    labels[size:] = np.tile(index, len(spots))
+    eligible = np.concatenate([devices.eligible, np.zeros(total - size, dtype=bool)])
+    augmented = DeviceTable(
+        [*devices.ids, *(f"{devices.ids[i]}@spot{k}" for k in range(len(spots)) for i in index.tolist())],
+        np.concatenate([devices.owner, np.tile(devices.owner[index], len(spots))]),
+        np.concatenate([devices.xy, *(spot[index] for spot in spots)]),
+        np.concatenate([devices.gain_dbi, np.tile(devices.gain_dbi[index], len(spots))]),
+        eligible,
+    )
+    moved_beacons = None
+    if beacons is not None:
+        pairs = beacons.reported_pairs
+        moved_beacons = BeaconTable(
+            beacons.beaconer, beacons.tx_power_dbm, (pairs // size) * total + pairs % size
+        )
+    compared = compare_group_assertions(links, mask, augmented, labels, trust, moved_beacons)
+    return compared.gain[:size], compared.links[:size]

@@ -67,6 +67,10 @@ class TrustParams(_Frozen):
     displaced_apart_sigma: Annotated[float, Field(gt=0)] = 4.0
     displaced_clear_gain: Annotated[float, Field(gt=0)] = 4.0
     displaced_full_gain: Annotated[float, Field(gt=0)] = 10.0
+    heard_elsewhere_clear_gain: Annotated[
+        float, Field(gt=0, description="heard_elsewhere: gain of the fitted spot over the assertion, trust 1")
+    ] = 30.0
+    heard_elsewhere_full_gain: Annotated[float, Field(gt=0)] = 50.0
     colocation_min_devices: Annotated[int, Field(ge=2)] = 3
     colocation_min_spread_m: Annotated[float, Field(gt=0)] = 1_000.0
     colocation_max_ratio: Annotated[float, Field(gt=0, le=1)] = 0.25
@@ -113,6 +117,8 @@ class TrustParams(_Frozen):
             raise ValueError("common_site_clear_gain must be below common_site_full_gain")
         if self.displaced_clear_gain >= self.displaced_full_gain:
             raise ValueError("displaced_clear_gain must be below displaced_full_gain")
+        if self.heard_elsewhere_clear_gain >= self.heard_elsewhere_full_gain:
+            raise ValueError("heard_elsewhere_clear_gain must be below heard_elsewhere_full_gain")
         if self.anchor_surprise_clear >= self.anchor_surprise_full:
             raise ValueError("anchor_surprise_clear must be below anchor_surprise_full")
         if self.surprise_clear >= self.surprise_full:
