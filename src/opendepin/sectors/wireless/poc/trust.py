@@ -581,15 +581,15 @@ def compute_trust(
     """Combine the detectors: trust = 1 − max(this epoch's penalty, decayed past penalty), in ppm."""
     n_owners = int(devices.owner.max()) + 1 if devices.size else 1
     prior = reset_moved(prior, devices)
-    implausible, surprise, carry = detect_link_physics(links, judged, devices, prior, trust, n_owners)
-    silence, silence_carry = detect_silence(devices, beacons, prior, trust, n_owners)
-    anchored, anchor_carry = detect_anchor_rssi(links, judged, devices, prior, trust)
     usable = ~judged.relayed & ~judged.implausible
-    # The position fit is the longest detector and reads nothing the others compute: it runs on a thread
-    # of its own (numpy releases the GIL in its array loops) while they run on this one; same result.
+    # The position fit is the longest detector and reads nothing the others compute: it starts first, on a
+    # thread of its own (numpy releases the GIL in its array loops), while they run on this one; same result.
     background = ThreadPoolExecutor(max_workers=1)
     geometry_job = background.submit(detect_geometry, links, usable, devices, prior, trust)
     background.shutdown(wait=False)  # the job runs to its end; nothing else is queued
+    implausible, surprise, carry = detect_link_physics(links, judged, devices, prior, trust, n_owners)
+    silence, silence_carry = detect_silence(devices, beacons, prior, trust, n_owners)
+    anchored, anchor_carry = detect_anchor_rssi(links, judged, devices, prior, trust)
     anchor = devices.anchor if devices.anchor is not None else np.zeros(devices.size, dtype=bool)
     left_before = np.array([int(prior.get(i, {}).get("corroborated_left", 0)) for i in devices.ids])
     corroborated = compute_corroboration(
