@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import gc
+from dataclasses import replace
 
 import h3
 import numpy as np
@@ -207,3 +208,21 @@ def test_components_equal_union_find(size: int, edges: list[tuple[int, int]]) ->
     labels = compute_components(size, left, right)
     assert labels.dtype == np.int64
     assert labels.tolist() == _union_find_components(size, [a for a, _ in kept], [b for _, b in kept])
+
+
+def test_link_lags_beyond_int64_are_python_integers_as_floats() -> None:
+    """A beacon "sent" at 2⁷⁰ ms is valid (the rules do not bound the time) and its witnesses' lags are
+    hugely negative: the link table computes them with Python's integers, as before."""
+    data = _small_epoch(150, 3)
+    entropies = {str(k): int(v) for k, v in dict(data.context[ENTROPY_CONTEXT_KEY]).items()}
+    shifted = next(r for r in data.reports if r.kind == BEACON)
+    reports = [replace(r, payload={**r.payload, "tx_ms": 2**70}) if r is shifted else r for r in data.reports]
+    beacon_reports = [r for r in reports if r.kind == BEACON]
+    witness_reports = [r for r in reports if r.kind == WITNESS]
+    _, beacons, cited, _ = process_beacons(beacon_reports, data.devices, entropies, {}, PARAMS)
+    process_witnesses(witness_reports, data.devices, entropies, beacons, cited, PARAMS)
+    tables = build_tables(replace(data, reports=reports), beacons, PARAMS)
+    rows = [(b, w) for _, b in sorted(beacons.items()) for w in b.witnesses]
+    assert any(b.payload.tx_ms == 2**70 for b, _ in rows)
+    expected = np.array([w.rx_ms - b.payload.tx_ms for b, w in rows], dtype=np.float64)
+    assert np.array_equal(tables.links.lag_ms, expected)

@@ -88,14 +88,14 @@ def build_tables(
         rssi_dbm=np.array([w.rssi_dbm for w in rows], dtype=np.float64),
         tx_power_dbm=np.repeat(power_of, per_beacon),
         distance_m=np.array([w.distance_m for w in rows], dtype=np.float64),
-        lag_ms=_lags(ordered, per_beacon, rows),
+        lag_ms=_lags(ordered, beacon_of_row, rows),
     )
     n = devices.size
     pairs = [k * n + index[w] for k, b in enumerate(ordered) for w in b.reported_by if w in index]
     close = [(b, w) for b in ordered for w in b.close if w.device_id in index]
     table = BeaconTable(
-        beaconer=np.array([index[b.report.device_id] for b in ordered], dtype=np.int64),
-        tx_power_dbm=np.array([b.payload.tx_power_dbm for b in ordered], dtype=np.float64),
+        beaconer=beaconer_of,
+        tx_power_dbm=power_of,
         reported_pairs=unique_sorted(np.array(pairs, dtype=np.int64)),
         close_beaconer=np.array([index[b.report.device_id] for b, _ in close], dtype=np.int64),
         close_witness=np.array([index[w.device_id] for _, w in close], dtype=np.int64),
@@ -105,17 +105,15 @@ def build_tables(
     return EpochTables(devices, links, table, rows, ordered, beacon_of_row)
 
 
-def _lags(ordered: list[BeaconEntry], per_beacon: IntArray, rows: list[WitnessEntry]) -> FloatArray:
+def _lags(ordered: list[BeaconEntry], beacon_of_row: IntArray, rows: list[WitnessEntry]) -> FloatArray:
     """Per link row: receive time − its beacon's transmit time (ms); exact integers while both fit int64
     (an epoch's honest times do), Python's integers otherwise, then as floats."""
     limit = 2**62
     tx = [b.payload.tx_ms for b in ordered]
     rx = [w.rx_ms for w in rows]
     if all(-limit < t < limit for t in tx) and all(-limit < r < limit for r in rx):
-        return (np.array(rx, dtype=np.int64) - np.repeat(np.array(tx, dtype=np.int64), per_beacon)).astype(
-            np.float64
-        )
-    beacon = np.repeat(np.arange(len(ordered)), per_beacon).tolist()
+        return (np.array(rx, dtype=np.int64) - np.array(tx, dtype=np.int64)[beacon_of_row]).astype(np.float64)
+    beacon = beacon_of_row.tolist()
     return np.array([r - tx[b] for r, b in zip(rx, beacon, strict=True)], dtype=np.float64)
 
 
