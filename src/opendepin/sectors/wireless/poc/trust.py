@@ -748,6 +748,17 @@ def compute_apart_bound_m(
     return detmath.pow10((budget - trust.reference_loss_db) / (10 * trust.path_loss_exponent))
 
 
+def compute_pair_bounds(
+    size: int, left: IntArray, right: IntArray, bound_m: FloatArray
+) -> tuple[IntArray, FloatArray]:
+    """Each unordered pair of radios joined by too-close receptions (key min·size + max, ascending) and
+    the tightest of its receptions' bounds: the pair stands within it."""
+    keys, inverse = np.unique(np.minimum(left, right) * size + np.maximum(left, right), return_inverse=True)
+    tightest = np.full(len(keys), np.inf)
+    np.minimum.at(tightest, inverse, bound_m)
+    return keys, tightest
+
+
 def compute_group_apart_m(
     size: int, left: IntArray, right: IntArray, bound_m: FloatArray, labels: IntArray, group_size: IntArray
 ) -> FloatArray:
@@ -757,9 +768,7 @@ def compute_group_apart_m(
     apart = np.full(size, np.inf)
     if len(left) == 0:
         return apart
-    keys, inverse = np.unique(np.minimum(left, right) * size + np.maximum(left, right), return_inverse=True)
-    tightest = np.full(len(keys), np.inf)
-    np.minimum.at(tightest, inverse, bound_m)
+    keys, tightest = compute_pair_bounds(size, left, right, bound_m)
     loosest = np.zeros(size)
     np.maximum.at(loosest, labels[keys // size], tightest)
     grouped = group_size >= 2
@@ -781,9 +790,7 @@ def compute_chain_apart_m(
     apart = np.full(size, np.inf)
     if len(left) == 0:
         return apart
-    keys, inverse = np.unique(np.minimum(left, right) * size + np.maximum(left, right), return_inverse=True)
-    tightest = np.full(len(keys), np.inf)
-    np.minimum.at(tightest, inverse, bound_m)
+    keys, tightest = compute_pair_bounds(size, left, right, bound_m)
     neighbours: dict[int, list[tuple[int, float]]] = {}
     for key, bound in zip(keys.tolist(), tightest.tolist(), strict=True):
         a, b = divmod(key, size)
