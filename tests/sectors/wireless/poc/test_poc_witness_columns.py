@@ -245,3 +245,23 @@ def test_a_plainly_valid_payload_is_one_pydantic_accepts_unchanged(rows: list[di
             payload = WitnessPayload.model_validate(row)
             assert [getattr(payload, name) for name in FIELDS] == [row[name] for name in FIELDS]
             assert all(type(getattr(payload, n)) is float for n in ("rssi_dbm", "snr_db"))
+
+
+@pytest.mark.parametrize("case", ["unknown devices", "all too late"])
+def test_epochs_where_no_witness_passes_give_the_same_verdicts(case: str) -> None:
+    """No witness past the device checks, or none past the report checks: nothing to record, and the
+    verdicts are the reference's."""
+    data = _epoch("honest", 3)
+    reports = [
+        (
+            r
+            if r.kind != WITNESS
+            else replace(r, device_id="ed25519:nobody")
+            if case == "unknown devices"
+            else replace(r, payload={**r.payload, "rx_ms": int(r.payload["rx_ms"]) + 10_000})
+        )
+        for r in data.reports
+    ]
+    reference, columns = _both(reports, data, PARAMS)
+    assert _types(columns) == _types(reference)
+    assert not any(reason == "ok" for reason, _ in reference[0].values())

@@ -133,10 +133,18 @@ def _record_reporters(beacons: list[BeaconEntry], group: IntArray, devices: list
     """Each beacon's `reported_by`: the devices of its rows, in report order (rows given in report order)."""
     order = np.argsort(group, kind="stable")
     sorted_group = group[order]
-    starts = np.flatnonzero(np.concatenate([[True], sorted_group[1:] != sorted_group[:-1]])).tolist()
     order_list = order.tolist()
-    for start, stop in zip(starts, [*starts[1:], len(order_list)], strict=True):
-        beacons[int(sorted_group[start])].reported_by.extend([devices[k] for k in order_list[start:stop]])
+    for value, start, stop in _runs(sorted_group):
+        beacons[value].reported_by.extend([devices[k] for k in order_list[start:stop]])
+
+
+def _runs(values: IntArray) -> list[tuple[int, int, int]]:
+    """(value, start, stop) of each run of equal values (none for no values)."""
+    if len(values) == 0:
+        return []
+    starts = np.flatnonzero(np.concatenate([[True], values[1:] != values[:-1]])).tolist()
+    stops = [*starts[1:], len(values)]
+    return [(int(values[start]), start, stop) for start, stop in zip(starts, stops, strict=True)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -395,9 +403,8 @@ def _record_valid(
         for k in sorted(merged):
             matched.beacons[group_list[k]].witnesses.append(merged[k])
         return
-    starts = np.flatnonzero(np.concatenate([[True], group[1:] != group[:-1]])).tolist()
-    for start, stop in zip(starts, [*starts[1:], len(entries)], strict=True):
-        matched.beacons[int(group[start])].witnesses.extend(entries[start:stop])
+    for value, start, stop in _runs(group):
+        matched.beacons[value].witnesses.extend(entries[start:stop])
 
 
 def _grid_distance(a: int, b: int) -> int:
