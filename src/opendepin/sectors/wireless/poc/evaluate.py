@@ -11,13 +11,14 @@ from __future__ import annotations
 import gc
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from contextlib import contextmanager
 from fractions import Fraction
 from itertools import compress, repeat
 from operator import attrgetter
 from typing import Any
 
+from opendepin.background import start
 from opendepin.sectors.base import (
     OK,
     UNIT_SCALE,
@@ -70,18 +71,8 @@ def start_trust(
     tables = build_tables(data, beacons, params)
     judged = judge_links(tables.links, tables.devices, params.trust)
     apply_link_judgement(tables, judged, verdicts, params)
-    background = ThreadPoolExecutor(max_workers=1)
-    job = background.submit(
-        compute_trust,
-        tables.links,
-        judged,
-        tables.devices,
-        tables.beacons,
-        data.prior_state.get("trust", {}),
-        params.trust,
-    )
-    background.shutdown(wait=False)  # the job runs to its end; nothing else is queued
-    return job
+    prior = data.prior_state.get("trust", {})
+    return start(compute_trust, tables.links, judged, tables.devices, tables.beacons, prior, params.trust)
 
 
 def process_reciprocity(

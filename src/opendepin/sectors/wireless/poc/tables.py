@@ -8,7 +8,7 @@ from operator import attrgetter
 
 import numpy as np
 
-from opendepin.arrays import unique_sorted
+from opendepin.arrays import int64_or_zero, unique_sorted
 from opendepin.sectors.base import SectorInput, Verdict
 from opendepin.sectors.wireless.poc.corroboration import is_anchor
 from opendepin.sectors.wireless.poc.evidence import BeaconTable, DeviceTable, FloatArray, IntArray, LinkTable
@@ -108,11 +108,12 @@ def build_tables(
 def _lags(ordered: list[BeaconEntry], beacon_of_row: IntArray, rows: list[WitnessEntry]) -> FloatArray:
     """Per link row: receive time − its beacon's transmit time (ms); exact integers while both fit int64
     (an epoch's honest times do), Python's integers otherwise, then as floats."""
-    limit = 2**62
     tx = [b.payload.tx_ms for b in ordered]
     rx = [w.rx_ms for w in rows]
-    if all(-limit < t < limit for t in tx) and all(-limit < r < limit for r in rx):
-        return (np.array(rx, dtype=np.int64) - np.array(tx, dtype=np.int64)[beacon_of_row]).astype(np.float64)
+    tx_array, tx_big = int64_or_zero(tx)
+    rx_array, rx_big = int64_or_zero(rx)
+    if not (tx_big.any() or rx_big.any()):
+        return (rx_array - tx_array[beacon_of_row]).astype(np.float64)
     beacon = beacon_of_row.tolist()
     return np.array([r - tx[b] for r, b in zip(rx, beacon, strict=True)], dtype=np.float64)
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any
@@ -26,6 +25,7 @@ import numpy as np
 
 from opendepin import detmath
 from opendepin.arrays import is_in
+from opendepin.background import start
 from opendepin.sectors.base import DeviceNote
 from opendepin.sectors.wireless.poc.colocation import (
     GroupAssertions,
@@ -584,9 +584,7 @@ def compute_trust(
     usable = ~judged.relayed & ~judged.implausible
     # The position fit is the longest detector and reads nothing the others compute: it starts first, on a
     # thread of its own (numpy releases the GIL in its array loops), while they run on this one; same result.
-    background = ThreadPoolExecutor(max_workers=1)
-    geometry_job = background.submit(detect_geometry, links, usable, devices, prior, trust)
-    background.shutdown(wait=False)  # the job runs to its end; nothing else is queued
+    geometry_job = start(detect_geometry, links, usable, devices, prior, trust)
     implausible, surprise, carry = detect_link_physics(links, judged, devices, prior, trust, n_owners)
     silence, silence_carry = detect_silence(devices, beacons, prior, trust, n_owners)
     anchored, anchor_carry = detect_anchor_rssi(links, judged, devices, prior, trust)

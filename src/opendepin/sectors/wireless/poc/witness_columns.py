@@ -30,7 +30,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from opendepin.arrays import is_in
+from opendepin.arrays import int64_or_zero, is_in
 from opendepin.detmath import round_like_python
 from opendepin.reports.model import ReportRecord
 from opendepin.sectors.base import OK, DeviceInfo, Verdict
@@ -56,7 +56,7 @@ from opendepin.sectors.wireless.poc.rules_witness import (
     compute_fspl_db,
     get_gain_dbi,
 )
-from opendepin.sectors.wireless.poc.witness_parse import INT_LIMIT, WitnessColumns, parse_witness_columns
+from opendepin.sectors.wireless.poc.witness_parse import WitnessColumns, parse_witness_columns
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -93,11 +93,10 @@ def match_to_beacons(
         (columns.beaconer[row], columns.entropy[row]): []
         for row in np.flatnonzero(columns.oversized).tolist()
     }
-    for key, sent in beacons.items():
-        if not (
-            -INT_LIMIT < sent.payload.tx_ms < INT_LIMIT and -INT_LIMIT < sent.payload.frequency_hz < INT_LIMIT
-        ):
-            whole[key] = []
+    sent = [b.payload for b in beacons.values()]
+    _, late = int64_or_zero([p.tx_ms for p in sent])
+    _, high = int64_or_zero([p.frequency_hz for p in sent])
+    whole.update((key, []) for key, big in zip(beacons, (late | high).tolist(), strict=True) if big)
     ordered = list(beacons.values())
     position = {key: k for k, key in enumerate(beacons)}
     keys = list(zip(columns.beaconer, columns.entropy, strict=True))
@@ -266,9 +265,9 @@ def _link_arrays(
     entropy_ts = np.array([entropies[p.entropy] for p in payloads], dtype=np.int64)[group]
     age = columns.received_at[rows] - entropy_ts
     rx = columns.rx_ms[rows]
-    lag = rx - _fitting([p.tx_ms for p in payloads])[group]
+    lag = rx - int64_or_zero([p.tx_ms for p in payloads])[0][group]  # beacons beyond ±2⁶² have no rows
     after_first = rx - first_rx[group]
-    offset = columns.frequency_hz[rows] - _fitting([p.frequency_hz for p in payloads])[group]
+    offset = columns.frequency_hz[rows] - int64_or_zero([p.frequency_hz for p in payloads])[0][group]
     pairs = list(zip(row_list, group_list, strict=True))
     same_data = np.array([columns.data[r] == payloads[g].data for r, g in pairs], dtype=bool)
     same_region = np.array([columns.region[r] == payloads[g].region for r, g in pairs], dtype=bool)
@@ -299,12 +298,6 @@ def _link_arrays(
     return _Links(
         rows, group, entropy_ts, rx, lag, after_first, offset, distance, fspl, max_rssi, rssi, cells, passes
     )
-
-
-def _fitting(values: list[int]) -> IntArray:
-    """Per beacon, as int64; a beacon with a value beyond ±2⁶² has no rows here (it is left whole to the
-    reference), so its value is never read and stands as 0."""
-    return np.array([v if -INT_LIMIT < v < INT_LIMIT else 0 for v in values], dtype=np.int64)
 
 
 def _judge_failures(

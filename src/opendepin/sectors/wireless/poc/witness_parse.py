@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import ValidationError
 
+from opendepin.arrays import INT64_SAFE, int64_or_zero
 from opendepin.reports.model import ReportRecord
 from opendepin.sectors.base import Verdict
 from opendepin.sectors.wireless.poc.reports import WitnessPayload
@@ -29,7 +30,6 @@ from opendepin.sectors.wireless.poc.reports import WitnessPayload
 FIELDS = ("beaconer", "entropy", "data", "region", "frequency_hz", "rssi_dbm", "snr_db", "rx_ms")
 _FIELD_SET = frozenset(FIELDS)
 _GET_FIELDS = itemgetter(*FIELDS)
-INT_LIMIT = 2**62
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
@@ -108,7 +108,7 @@ def _number_ok(
     try:
         array = np.array(present, dtype=dtype)
     except OverflowError:  # beyond the machine type: left to pydantic
-        limit = INT_LIMIT if dtype is np.int64 else 1e308
+        limit = INT64_SAFE if dtype is np.int64 else 1e308
         fits = np.array([-limit < v < limit for v in present], dtype=bool)
         present = [v if f else 0 for v, f in zip(present, fits.tolist(), strict=True)]
         typed = fits if typed is None else typed & fits
@@ -129,10 +129,10 @@ def find_plainly_valid(columns: list[list[Any]]) -> BoolArray:
         _text_ok(entropy, _typed(entropy, _STR), lambda v: _HEX_VALUE.fullmatch(v) is not None),
         _text_ok(data, _typed(data, _STR), lambda v: _HEX_VALUE.fullmatch(v) is not None),
         _text_ok(region, _typed(region, _STR), lambda v: 1 <= len(v) <= 16),
-        _number_ok(frequency, _typed(frequency, _INT), np.int64, 1, INT_LIMIT),
+        _number_ok(frequency, _typed(frequency, _INT), np.int64, 1, INT64_SAFE),
         _number_ok(rssi, _typed(rssi, _NUMBER), np.float64, -200.0, 50.0),
         _number_ok(snr, _typed(snr, _NUMBER), np.float64, -50.0, 50.0),
-        _number_ok(rx, _typed(rx, _INT), np.int64, 0, INT_LIMIT),
+        _number_ok(rx, _typed(rx, _INT), np.int64, 0, INT64_SAFE),
     ]
     ok = np.ones(len(beaconer), dtype=bool)
     for mask in masks:
@@ -174,9 +174,9 @@ def parse_witness_columns(reports: Sequence[ReportRecord], verdicts: dict[str, V
         device_ids = [device_ids[row] for row in chosen]
         arrivals = [arrivals[row] for row in chosen]
     picked = columns
-    frequency, frequency_big = _int_array(picked[4])
-    rx, rx_big = _int_array(picked[7])
-    received, received_big = _int_array(arrivals)
+    frequency, frequency_big = int64_or_zero(picked[4])
+    rx, rx_big = int64_or_zero(picked[7])
+    received, received_big = int64_or_zero(arrivals)
     return WitnessColumns(
         reports=kept_reports,
         report_id=report_ids,
@@ -194,16 +194,3 @@ def parse_witness_columns(reports: Sequence[ReportRecord], verdicts: dict[str, V
         rx_ms=rx,
         oversized=frequency_big | rx_big | received_big,
     )
-
-
-def _int_array(values: list[int]) -> tuple[IntArray, BoolArray]:
-    """The ints as an int64 array, those beyond ±2⁶² as 0, and which those were."""
-    try:
-        array = np.array(values, dtype=np.int64)
-    except OverflowError:
-        array = np.array([v if -INT_LIMIT < v < INT_LIMIT else 0 for v in values], dtype=np.int64)
-        big = np.array([not -INT_LIMIT < v < INT_LIMIT for v in values], dtype=bool)
-        return array, big
-    big = (array <= -INT_LIMIT) | (array >= INT_LIMIT)
-    array[big] = 0
-    return array, big
