@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from opendepin.sectors.wireless.poc.evidence import DeviceTable, LinkTable
 from opendepin.sectors.wireless.poc.graph import (
@@ -24,8 +26,11 @@ from opendepin.sectors.wireless.poc.trilateration import fit_positions
 from opendepin.sectors.wireless.poc.trust import (
     compute_explained,
     compute_group_median,
+    compute_owner_votes,
+    compute_owner_votes_of,
     compute_ramp,
     detect_common_site,
+    group_owner_votes,
     judge_links,
 )
 
@@ -196,3 +201,37 @@ def test_invalid_common_site_spread_assertions_heard_from_one_building() -> None
     assert found.evidence["owner_hotspots_linked"][0] == 4
     sparse = TRUST.model_copy(update={"common_site_min_links": 97})
     assert detect_common_site(links, np.ones(links.size, dtype=bool), devices, sparse, 25).factor.min() == 1.0
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    links=st.lists(
+        st.tuples(st.integers(0, 7), st.integers(0, 7), st.floats(-5, 5), st.booleans(), st.booleans())
+    ),
+    owners=st.lists(st.integers(0, 3), min_size=8, max_size=8),
+    robust=st.booleans(),
+)
+def test_owner_votes_of_grouped_rows_equal_a_sort_per_call(
+    links: list[tuple[int, int, float, bool, bool]], owners: list[int], robust: bool
+) -> None:
+    """The grouping made once gives the bits `compute_owner_votes` gives for every choice of ends."""
+    devices = _devices([(0.0, 0.0)] * 8, owners)
+    table = _links([(b, w) for b, w, *_ in links], devices.xy)
+    values = np.array([v for _, _, v, _, _ in links], dtype=np.float64)
+    for_b = np.array([fb for *_, fb, _ in links], dtype=bool)
+    for_w = np.array([fw for *_, fw in links], dtype=bool)
+    owner = devices.owner
+    cross = owner[table.beaconer] != owner[table.witness]
+    b_rows, w_rows = np.flatnonzero(cross & for_b), np.flatnonzero(cross & for_w)
+    expected = compute_owner_votes(
+        np.concatenate([table.beaconer[b_rows], table.witness[w_rows]]),
+        np.concatenate([owner[table.witness[b_rows]], owner[table.beaconer[w_rows]]]),
+        np.concatenate([values[b_rows], values[w_rows]]),
+        8,
+        4,
+        robust,
+    )
+    rows = group_owner_votes(table, devices, 4)
+    got = compute_owner_votes_of(rows, for_b, for_w, values, 8, robust)
+    assert got[0].tobytes() == expected[0].tobytes()
+    assert got[1].tobytes() == expected[1].tobytes()

@@ -32,12 +32,8 @@ from opendepin.sectors.wireless.poc.density_hip17 import compute_hex_scales
 from opendepin.sectors.wireless.poc.entropy import ENTROPY_CHALLENGE
 from opendepin.sectors.wireless.poc.matching import BeaconEntry, process_beacons
 from opendepin.sectors.wireless.poc.params import PocParams
-from opendepin.sectors.wireless.poc.reciprocity import (
-    get_last,
-    is_active,
-    is_beacon_reciprocal,
-    is_witness_reciprocal,
-)
+from opendepin.sectors.wireless.poc.reciprocity import is_active
+from opendepin.sectors.wireless.poc.reciprocity_pass import process_reciprocity_columns
 from opendepin.sectors.wireless.poc.reports import BEACON, WITNESS
 from opendepin.sectors.wireless.poc.rewards_hip15 import (
     as_fraction,
@@ -73,59 +69,6 @@ def start_trust(
     apply_link_judgement(tables, judged, verdicts, params)
     prior = data.prior_state.get("trust", {})
     return start(compute_trust, tables.links, judged, tables.devices, tables.beacons, prior, params.trust)
-
-
-def process_reciprocity(
-    beacons: Mapping[tuple[str, str], BeaconEntry],
-    verdicts: dict[str, Verdict],
-    prior: Mapping[str, Any],
-    params: PocParams,
-) -> tuple[dict[str, int], dict[str, int]]:
-    """HIP-106 on the rule-valid links; returns this epoch's last valid witness / witnessed beacon times."""
-    last_w: dict[str, int] = {}
-    last_b: dict[str, int] = {}
-    for beacon in beacons.values():
-        if not beacon.witnesses:
-            continue
-        for witness in beacon.witnesses:
-            device, at = witness.device_id, witness.received_at
-            seen = last_w.get(device, 0)
-            last_w[device] = at if at > seen else seen
-        device, at = beacon.report.device_id, beacon.report.received_at
-        seen = last_b.get(device, 0)
-        last_b[device] = at if at > seen else seen
-    window = params.reciprocity_window_s
-    prior_w, prior_b = prior.get("last_witness", {}), prior.get("last_beacon", {})
-    latest_b = {**prior_b, **last_b}  # get_last for every device at once: this epoch's, else carried
-    for beacon in beacons.values():
-        beaconer, at = beacon.report.device_id, beacon.report.received_at
-        last = get_last(prior_w, last_w, beaconer)
-        if not is_beacon_reciprocal(last, at, window):
-            verdicts[beacon.report.report_id] = Verdict(
-                beacon.report.report_id,
-                "beacon.not_reciprocal",
-                {"last_valid_witness_ts": last, "window_s": window},
-            )
-            for witness in beacon.witnesses:
-                verdicts[witness.report_id] = Verdict(
-                    witness.report_id, "witness.beacon_not_reciprocal", {"beaconer": beaconer}
-                )
-            beacon.witnesses = []
-            continue
-        kept = []
-        for witness in beacon.witnesses:
-            last = latest_b.get(witness.device_id)
-            if is_witness_reciprocal(last, witness.received_at, window):
-                kept.append(witness)
-            else:
-                verdicts[witness.report_id] = Verdict(
-                    witness.report_id,
-                    "witness.not_reciprocal",
-                    {"last_witnessed_beacon_ts": last, "window_s": window},
-                )
-        if len(kept) < len(beacon.witnesses):
-            beacon.witnesses = kept
-    return last_w, last_b
 
 
 WitnessCounts = dict[str, Counter[int]]
@@ -317,12 +260,16 @@ def _evaluate_poc(data: SectorInput, params: PocParams) -> SectorOutcome:
     witnessed.update(verdicts)  # the beacons' few verdicts into the witnesses' many (ids never collide)
     verdicts = witnessed
     trusting = start_trust(data, beacons, verdicts, params)
-    last_w, last_b = process_reciprocity(beacons, verdicts, prior, params)
+    last_w, last_b = process_reciprocity_columns(beacons, verdicts, prior, params)
     beacon_counts, witness_counts = process_units(beacons, verdicts, params)
-    trusted = trusting.result()
+    # the verdicts are final here (trust reads the links, not the verdicts): put them in report order
+    # while trust still runs
+    found = map(verdicts.get, map(attrgetter("report_id"), data.reports))
+    ordered = [verdict for verdict in found if verdict is not None]
     horizon = data.window.end - max(params.reciprocity_window_s, params.density_active_window_s)
     all_w = _merge_times(prior.get("last_witness", {}), last_w, horizon)
     all_b = _merge_times(prior.get("last_beacon", {}), last_b, horizon)
+    trusted = trusting.result()
     active = compute_active(data.devices, all_w, all_b, data.window.end, params)
     active = {device: trusted.colocated.get(device, cell) for device, cell in active.items()}
     scales = compute_hex_scales(active, params)
@@ -330,8 +277,6 @@ def _evaluate_poc(data: SectorInput, params: PocParams) -> SectorOutcome:
     contributions, notes = build_contributions(
         counts, scales, trusted.trust, params, trusted.corroboration, trusted.shared
     )
-    found = map(verdicts.get, map(attrgetter("report_id"), data.reports))
-    ordered = [verdict for verdict in found if verdict is not None]
     current_bucket = data.window.end // params.beacon_interval_s
     state = {
         "beacon_bucket": {k: v for k, v in sorted(buckets.items()) if v >= current_bucket - 1},

@@ -174,28 +174,68 @@ def compute_owner_votes(
     keys = device * n_owners + counterpart_owner
     unique, inverse = np.unique(keys, return_inverse=True)
     means = np.bincount(inverse, weights=values) / np.bincount(inverse)
-    holder = unique // n_owners
+    return _combine_owner_means(unique // n_owners, means, n_devices, robust)
+
+
+def _combine_owner_means(
+    holder: IntArray, means: FloatArray, n_devices: int, robust: bool
+) -> tuple[FloatArray, FloatArray]:
+    """Per device, the mean (or median) of its owners' means (`holder`: ascending device of each mean)."""
     if robust:
         return compute_group_median(holder, means, n_devices)
     counts = np.bincount(holder, minlength=n_devices).astype(np.float64)
     return np.bincount(holder, weights=means, minlength=n_devices).astype(np.float64), counts
 
 
-def compute_both_ends_votes(
-    links: LinkTable,
-    mask: BoolArray,
-    values: FloatArray,
-    devices: DeviceTable,
-    n_owners: int,
-    robust: bool = False,
-) -> tuple[FloatArray, FloatArray]:
-    """Owner votes counted for both ends of each masked link, links within one owner excluded."""
+@dataclass(frozen=True, slots=True)
+class OwnerVoteRows:
+    """Both ends of every link between two owners, numbered once by (device, counterpart owner).
+
+    Rows are the beaconer ends of the cross-owner links in link order, then their witness ends; `group`
+    numbers each row's (device, counterpart owner) key in ascending key order, `holder` is each group's
+    device. The owner votes of any choice of rows then need no sort (`compute_owner_votes_of`)."""
+
+    cross: IntArray
+    group: IntArray
+    holder: IntArray
+
+
+def group_owner_votes(links: LinkTable, devices: DeviceTable, n_owners: int) -> OwnerVoteRows:
     owner = devices.owner
-    keep = mask & (owner[links.beaconer] != owner[links.witness])
-    ends = np.concatenate([links.beaconer[keep], links.witness[keep]])
-    others = np.concatenate([owner[links.witness[keep]], owner[links.beaconer[keep]]])
-    doubled = np.concatenate([values[keep], values[keep]])
-    return compute_owner_votes(ends, others, doubled, devices.size, n_owners, robust)
+    cross = np.flatnonzero(owner[links.beaconer] != owner[links.witness])
+    ends = np.concatenate([links.beaconer[cross], links.witness[cross]])
+    keys = ends * n_owners + np.concatenate([owner[links.witness[cross]], owner[links.beaconer[cross]]])
+    order = np.argsort(keys)
+    ordered = keys[order]
+    first = np.empty(len(ordered), dtype=bool)
+    first[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    group = np.empty(len(keys), dtype=np.int64)
+    group[order] = np.cumsum(first) - 1
+    return OwnerVoteRows(cross, group, ordered[first] // n_owners)
+
+
+def compute_owner_votes_of(
+    rows: OwnerVoteRows,
+    for_beaconer: BoolArray,
+    for_witness: BoolArray,
+    values: FloatArray,
+    n_devices: int,
+    robust: bool,
+) -> tuple[FloatArray, FloatArray]:
+    """`compute_owner_votes` over the beaconer ends of the links in `for_beaconer` and the witness ends of
+    those in `for_witness` (cross-owner links only), in that order: the same sums in the same order, so
+    the same bits, with the grouping of `rows` instead of a sort per call."""
+    chosen = np.concatenate([for_beaconer[rows.cross], for_witness[rows.cross]])
+    if not chosen.any():
+        return np.zeros(n_devices), np.zeros(n_devices)
+    group = rows.group[chosen]
+    value = values[rows.cross]
+    n_groups = len(rows.holder)
+    sums = np.bincount(group, weights=np.concatenate([value, value])[chosen], minlength=n_groups)
+    counts = np.bincount(group, minlength=n_groups)
+    present = counts > 0
+    return _combine_owner_means(rows.holder[present], sums[present] / counts[present], n_devices, robust)
 
 
 def compute_explained(links: LinkTable, level: FloatArray, clear: float) -> tuple[BoolArray, BoolArray]:
@@ -209,31 +249,26 @@ def compute_explained(links: LinkTable, level: FloatArray, clear: float) -> tupl
 
 
 def compute_explained_votes(
+    rows: OwnerVoteRows,
     links: LinkTable,
     mask: BoolArray,
     values: FloatArray,
-    devices: DeviceTable,
-    n_owners: int,
+    n_devices: int,
     clear: float,
     robust: bool,
     explain_prior: float = 2.0,
 ) -> tuple[FloatArray, FloatArray]:
-    """Owner votes on a link figure, twice: the second pass drops links blamed on the other end.
+    """Owner votes on a link figure (links within one owner excluded), twice: the second pass drops links
+    blamed on the other end.
 
     Blame goes to the end with the stronger case: each end's figure is shrunk toward zero by
     `explain_prior` pseudo-votes, so a hotspot accused by many independent owners outweighs one
     whose only neighbours are the liars.
     """
-    num, den = compute_both_ends_votes(links, mask, values, devices, n_owners, robust)
+    num, den = compute_owner_votes_of(rows, mask, mask, values, n_devices, robust)
     shrunk = num / (den + explain_prior)
     for_b, for_w = compute_explained(links, shrunk, clear)
-    owner = devices.owner
-    keep = mask & (owner[links.beaconer] != owner[links.witness])
-    b_rows, w_rows = np.flatnonzero(keep & for_b), np.flatnonzero(keep & for_w)
-    ends = np.concatenate([links.beaconer[b_rows], links.witness[w_rows]])
-    others = np.concatenate([owner[links.witness[b_rows]], owner[links.beaconer[w_rows]]])
-    doubled = np.concatenate([values[b_rows], values[w_rows]])
-    return compute_owner_votes(ends, others, doubled, devices.size, n_owners, robust)
+    return compute_owner_votes_of(rows, mask & for_b, mask & for_w, values, n_devices, robust)
 
 
 def compute_silence_votes(
@@ -318,8 +353,9 @@ def detect_link_physics(
     """Implausible-link share and RSSI-versus-distance surprise, per device, accumulated over epochs."""
     direct = ~judged.relayed
     flags = judged.implausible.astype(np.float64)
+    rows = group_owner_votes(links, devices, n_owners)
     i_num, i_den = compute_explained_votes(
-        links, direct, flags, devices, n_owners, trust.implausible_clear_share, robust=False
+        rows, links, direct, flags, devices.size, trust.implausible_clear_share, robust=False
     )
     # A too-close link says two radios stand together, not which of them lies about where: it blames
     # nobody (the pair is counted in one cell for HIP-17 instead), so an honest hotspot next to one or two
@@ -330,7 +366,7 @@ def detect_link_physics(
         compute_link_surprise(links.rssi_dbm, judged.expected_rssi_dbm, trust), trust.surprise_cap
     )
     s_num, s_den = compute_explained_votes(
-        links, direct, surprise, devices, n_owners, trust.surprise_clear, robust=True
+        rows, links, direct, surprise, devices.size, trust.surprise_clear, robust=True
     )
     pi_num, pi_den = _carry(prior, devices.ids, "implausible", trust.evidence_decay)
     ps_num, ps_den = _carry(prior, devices.ids, "surprise", trust.evidence_decay)
