@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from opendepin.arrays import INT64_SAFE, int64_or_zero
+from opendepin.arrays import INT64_SAFE, int64_or_zero, unique_sorted
 from opendepin.sectors.base import Verdict
 from opendepin.sectors.wireless.poc.matching import BeaconEntry
 from opendepin.sectors.wireless.poc.params import PocParams
@@ -116,22 +116,26 @@ def process_reciprocity_columns(
         return process_reciprocity(beacons, verdicts, prior, params)
     # is_witness_reciprocal for every witness at once: a witnessed beacon at or after (received - window)
     passes = has_b[w_code] & (b_time[w_code] >= w_at - window)
-    ends = np.cumsum([len(beacon.witnesses) for beacon in witnessed]).tolist()
-    fails = np.flatnonzero(~passes).tolist()
-    failing_beacons = set(np.searchsorted(ends, fails, side="right").tolist())
-    for index, beacon in enumerate(witnessed):
+    lengths = np.fromiter(map(len, map(attrgetter("witnesses"), witnessed)), np.int64, len(witnessed))
+    reciprocal = []
+    for beacon in witnessed:
         beaconer, at = beacon.report.device_id, beacon.report.received_at
         last = get_last(prior_w, last_w, beaconer)
-        if not is_beacon_reciprocal(last, at, window):
+        reciprocal.append(is_beacon_reciprocal(last, at, window))
+        if not reciprocal[-1]:
             _refuse_beacon(beacon, verdicts, last, window)
-        elif index in failing_beacons:
-            start = ends[index] - len(beacon.witnesses)
-            keep = passes[start : ends[index]].tolist()
-            for witness, ok in zip(beacon.witnesses, keep, strict=True):
-                if not ok:
-                    last_seen = latest_b.get(witness.device_id)
-                    verdicts[witness.report_id] = _not_reciprocal(witness.report_id, last_seen, window)
-            beacon.witnesses = list(compress(beacon.witnesses, keep))
+    # witnesses of reciprocal beacons that fail, with the time their own check saw
+    fails = ~passes & np.repeat(np.array(reciprocal, dtype=bool), lengths)
+    rows = np.flatnonzero(fails).tolist()
+    for witness, last_seen in zip(
+        map(flat.__getitem__, rows), map(known.__getitem__, w_code[rows].tolist()), strict=True
+    ):
+        verdicts[witness.report_id] = _not_reciprocal(witness.report_id, last_seen, window)
+    starts = np.cumsum(lengths) - lengths
+    for index in unique_sorted(np.repeat(np.arange(len(witnessed)), lengths)[rows]).tolist():
+        beacon = witnessed[index]
+        keep = passes[starts[index] : starts[index] + lengths[index]].tolist()
+        beacon.witnesses = list(compress(beacon.witnesses, keep))
     for beacon in entries:
         if beacon.witnesses:
             continue
