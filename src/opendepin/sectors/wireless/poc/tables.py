@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import repeat
 from operator import attrgetter
 
 import numpy as np
@@ -81,22 +82,22 @@ def build_tables(
     beacon_of_row = np.repeat(np.arange(len(ordered), dtype=np.int64), per_beacon)
     beaconer_of = np.array([index[b.report.device_id] for b in ordered], dtype=np.int64)
     power_of = np.array([b.payload.tx_power_dbm for b in ordered], dtype=np.float64)
+    count = len(rows)
     links = LinkTable(
-        beacon=np.zeros(len(rows), dtype=np.int64),
+        beacon=np.zeros(count, dtype=np.int64),
         beaconer=np.repeat(beaconer_of, per_beacon),
-        witness=np.array([index[w.device_id] for w in rows], dtype=np.int64),
-        rssi_dbm=np.array([w.rssi_dbm for w in rows], dtype=np.float64),
+        witness=np.fromiter(map(index.__getitem__, map(attrgetter("device_id"), rows)), np.int64, count),
+        rssi_dbm=np.fromiter(map(attrgetter("rssi_dbm"), rows), np.float64, count),
         tx_power_dbm=np.repeat(power_of, per_beacon),
-        distance_m=np.array([w.distance_m for w in rows], dtype=np.float64),
+        distance_m=np.fromiter(map(attrgetter("distance_m"), rows), np.float64, count),
         lag_ms=_lags(ordered, beacon_of_row, rows),
     )
-    n = devices.size
-    pairs = [k * n + index[w] for k, b in enumerate(ordered) for w in b.reported_by if w in index]
+    pairs = _reported_pairs(ordered, index, devices.size)
     close = [(b, w) for b in ordered for w in b.close if w.device_id in index]
     table = BeaconTable(
         beaconer=beaconer_of,
         tx_power_dbm=power_of,
-        reported_pairs=unique_sorted(np.array(pairs, dtype=np.int64)),
+        reported_pairs=pairs,
         close_beaconer=np.array([index[b.report.device_id] for b, _ in close], dtype=np.int64),
         close_witness=np.array([index[w.device_id] for _, w in close], dtype=np.int64),
         close_rssi_dbm=np.array([w.rssi_dbm for _, w in close], dtype=np.float64),
@@ -105,11 +106,22 @@ def build_tables(
     return EpochTables(devices, links, table, rows, ordered, beacon_of_row)
 
 
+def _reported_pairs(ordered: list[BeaconEntry], index: Mapping[str, int], n_devices: int) -> IntArray:
+    """Beacon position × number of devices + witness index, for every located device that reported a
+    witness of the beacon (distinct, ascending)."""
+    reporters = [w for b in ordered for w in b.reported_by]
+    per_beacon = np.fromiter(map(len, map(attrgetter("reported_by"), ordered)), np.int64, len(ordered))
+    witness = np.fromiter(map(index.get, reporters, repeat(-1)), np.int64, len(reporters))
+    beacon = np.repeat(np.arange(len(ordered), dtype=np.int64), per_beacon)
+    located = witness >= 0
+    return unique_sorted(beacon[located] * n_devices + witness[located])
+
+
 def _lags(ordered: list[BeaconEntry], beacon_of_row: IntArray, rows: list[WitnessEntry]) -> FloatArray:
     """Per link row: receive time − its beacon's transmit time (ms); exact integers while both fit int64
     (an epoch's honest times do), Python's integers otherwise, then as floats."""
     tx = [b.payload.tx_ms for b in ordered]
-    rx = [w.rx_ms for w in rows]
+    rx = list(map(attrgetter("rx_ms"), rows))
     tx_array, tx_big = int64_or_zero(tx)
     rx_array, rx_big = int64_or_zero(rx)
     if not (tx_big.any() or rx_big.any()):
