@@ -123,18 +123,20 @@ def process_units(
             report_id = witness.report_id
             verdict = verdicts[report_id]
             evidence = verdict.evidence
-            if verdict.ok and isinstance(evidence, dict):
+            if verdict.reason == OK and type(evidence) is dict:
                 # A valid witness's evidence is its verdict's alone (made fresh by the witness rules):
                 # completed in place, it spares a dict and a verdict per witness (2.5 M at 100,000
                 # hotspots), with the same keys in the same order.
-                evidence.update(rank=rank, witnesses=n, hip15_unit=w_unit)
+                evidence["rank"] = rank
+                evidence["witnesses"] = n
+                evidence["hip15_unit"] = w_unit
             else:
                 verdicts[report_id] = Verdict(
                     report_id,
                     OK,
                     {**evidence, "rank": rank, "witnesses": n, "hip15_unit": w_unit},
                 )
-            witness_devices.append(witness.device_id)
+        witness_devices.extend(map(attrgetter("device_id"), kept))
         witness_ns.extend(repeat(n, n))
     return count_by_device(beacon_pairs), count_by_device(zip(witness_devices, witness_ns, strict=True))
 
