@@ -277,7 +277,7 @@ def _link_arrays(
     fspl = compute_fspl_db(distance, np.array([float(p.frequency_hz) for p in payloads])[group])
     tx_power = np.array([p.tx_power_dbm for p in payloads], dtype=np.float64)[group]
     max_rssi = tx_power + located.gain_dbi[b] - fspl + located.gain_dbi[w]
-    rssi = np.array([columns.rssi_dbm[r] for r in row_list], dtype=np.float64)
+    rssi = columns.rssi_dbm[rows]
     ancestor = located.ancestor
     cells = np.array(
         [_grid_distance(ancestor[i], ancestor[j]) for i, j in zip(w.tolist(), b.tolist(), strict=True)],

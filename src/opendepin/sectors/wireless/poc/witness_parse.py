@@ -31,6 +31,7 @@ FIELDS = ("beaconer", "entropy", "data", "region", "frequency_hz", "rssi_dbm", "
 _FIELD_SET = frozenset(FIELDS)
 _GET_FIELDS = itemgetter(*FIELDS)
 IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
 
@@ -51,8 +52,8 @@ class WitnessColumns:
     data: list[str]
     region: list[str]
     frequency: list[int]
-    rssi_dbm: list[float]
-    snr_db: list[float]
+    rssi_dbm: FloatArray
+    snr_db: FloatArray
     rx: list[int]
     frequency_hz: IntArray
     rx_ms: IntArray
@@ -66,8 +67,8 @@ class WitnessColumns:
             data=self.data[row],
             region=self.region[row],
             frequency_hz=self.frequency[row],
-            rssi_dbm=self.rssi_dbm[row],
-            snr_db=self.snr_db[row],
+            rssi_dbm=float(self.rssi_dbm[row]),
+            snr_db=float(self.snr_db[row]),
             rx_ms=self.rx[row],
         )
 
@@ -187,8 +188,8 @@ def parse_witness_columns(reports: Sequence[ReportRecord], verdicts: dict[str, V
         data=picked[2],
         region=picked[3],
         frequency=picked[4],
-        rssi_dbm=[float(v) for v in picked[5]],
-        snr_db=[float(v) for v in picked[6]],
+        rssi_dbm=np.array(picked[5], dtype=np.float64),  # each as float() converts it
+        snr_db=np.array(picked[6], dtype=np.float64),
         rx=picked[7],
         frequency_hz=frequency,
         rx_ms=rx,
