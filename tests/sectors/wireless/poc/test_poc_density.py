@@ -5,8 +5,11 @@ from __future__ import annotations
 from fractions import Fraction
 
 import h3
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from opendepin.sectors.wireless.poc.density_hip17 import (
+    compute_clipped_counts,
     compute_density_table,
     compute_hex_scale,
     compute_hex_scales,
@@ -60,3 +63,25 @@ def test_density_table_rolls_clipped_counts_up() -> None:
 def test_distant_hotspots_do_not_affect_each_other() -> None:
     scales = compute_hex_scales({"a": cell_at(0), "b": cell_at(50_000)}, PARAMS)
     assert scales == {"a": 1.0, "b": 1.0}
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    n=st.integers(1, 7),
+    target=st.integers(1, 6),
+    maximum=st.integers(1, 12),
+    counts=st.lists(st.integers(1, 15), min_size=19, max_size=19),
+)
+def test_clipped_counts_equal_the_formula_with_every_neighbourhood_counted(
+    n: int, target: int, maximum: int, counts: list[int]
+) -> None:
+    """Cells whose count cannot exceed the limit skip counting neighbours: the same clipped counts."""
+    centre = h3.cell_to_parent(cell_at(0), 8)
+    cells = sorted(h3.grid_disk(centre, 2))
+    by_cell = dict(zip(cells, counts, strict=True))
+    level = DensityLevel(n=n, target=target, max=maximum)
+    expected = {
+        cell: min(count, compute_limit(compute_occupied(cell, by_cell, target), level))
+        for cell, count in by_cell.items()
+    }
+    assert compute_clipped_counts(by_cell, level) == expected

@@ -27,10 +27,19 @@ def compute_limit(occupied: int, level: DensityLevel) -> int:
 
 def compute_clipped_counts(counts: Mapping[str, int], level: DensityLevel) -> dict[str, int]:
     """clipped = min(count, limit) for every cell of one resolution (HIP-17)."""
-    return {
-        cell: min(count, compute_limit(compute_occupied(cell, counts, level.target), level))
-        for cell, count in counts.items()
-    }
+    return {cell: compute_clipped(cell, count, counts, level) for cell, count in counts.items()}
+
+
+def compute_clipped(cell: str, count: int, counts: Mapping[str, int], level: DensityLevel) -> int:
+    """min(count, limit) of one cell (HIP-17). The limit lies between min(max, target) and max whatever the
+    neighbours, so a count up to min(max, target) is its own clipped count, and where max ≤ target the
+    limit is max: only the other cells need their neighbours counted (none at HIP-104's resolutions 8-10,
+    where max = target = 1)."""
+    if count <= min(level.max, level.target):
+        return count
+    if level.max <= level.target:
+        return level.max
+    return min(count, compute_limit(compute_occupied(cell, counts, level.target), level))
 
 
 def compute_parent_counts(counts: Mapping[str, int], resolution: int) -> dict[str, int]:
