@@ -16,7 +16,11 @@ from opendepin.sectors.base import UNIT_SCALE
 from opendepin.sectors.wireless.poc.density_hip17 import compute_hex_scales
 from opendepin.sectors.wireless.poc.evaluate import build_contributions, compute_scaled_units, evaluate_poc
 from opendepin.sectors.wireless.poc.params import PocParams
-from opendepin.sectors.wireless.poc.rewards_hip15 import compute_beacon_unit, compute_hip15_total
+from opendepin.sectors.wireless.poc.rewards_hip15 import (
+    compute_beacon_unit,
+    compute_hip15_total,
+    compute_hip15_totals,
+)
 from opendepin.sectors.wireless.poc.trust import PPM
 from tests.sectors.wireless.poc.helpers import cell_at
 from tests.sectors.wireless.poc.test_poc_evaluate import _epoch
@@ -174,3 +178,19 @@ def test_batched_witness_geometry_is_bit_identical_to_one_at_a_time(links: list)
     ]
     batch = compute_link_geometries(triples)
     assert [batch.get(str(k)) for k in range(len(triples))] == [compute_link_geometry(*t) for t in triples]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.dictionaries(
+        st.text("abc", min_size=1, max_size=3),
+        st.dictionaries(st.integers(0, 40), st.integers(1, 50), min_size=1, max_size=6),
+        max_size=8,
+    ),
+    st.booleans(),
+)
+def test_totals_over_a_common_denominator_equal_each_device_summed_alone(
+    counts: dict[str, dict[int, int]], beacon: bool
+) -> None:
+    totals = compute_hip15_totals(counts, PARAMS, beacon)
+    assert totals == {device: compute_hip15_total(per_n, PARAMS, beacon) for device, per_n in counts.items()}

@@ -38,7 +38,7 @@ from opendepin.sectors.wireless.poc.reports import BEACON, WITNESS
 from opendepin.sectors.wireless.poc.rewards_hip15 import (
     as_fraction,
     compute_beacon_unit,
-    compute_hip15_total,
+    compute_hip15_totals,
     compute_witness_unit,
     select_witnesses,
 )
@@ -173,8 +173,9 @@ def build_contributions(
     default_scale = as_fraction(params.default_hex_scale)
     for category in (params.beacon_category, params.witness_category):
         beacon = category == params.beacon_category
+        totals = compute_hip15_totals(counts[category], params, beacon)
         for device, per_n in sorted(counts[category].items()):
-            hip15 = compute_hip15_total(per_n, params, beacon)
+            hip15 = totals[device]
             scale = scales.get(device, default_scale)
             trust_ppm = trust.get(device, PPM)
             corroboration_ppm = corroboration.get(device, PPM)

@@ -6,6 +6,7 @@ decimal they spell (`Fraction(str(x))`: 0.8 is 4/5, not the nearest double), and
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
 from functools import lru_cache
@@ -49,6 +50,21 @@ def compute_hip15_total(counts: Mapping[int, int], params: PocParams, beacon: bo
     """Σ units of a device's counted reports, given how many of them had n selected witnesses (n → count)."""
     rule = compute_beacon_unit if beacon else compute_witness_unit
     return sum((count * rule(n, params) for n, count in sorted(counts.items())), Fraction(0))
+
+
+def compute_hip15_totals(
+    counts: Mapping[str, Mapping[int, int]], params: PocParams, beacon: bool
+) -> dict[str, Fraction]:
+    """`compute_hip15_total` of every device at once: each unit over one common denominator, so a device's
+    total is one integer sum and one reduction (the same Fraction as summing Fractions)."""
+    rule = compute_beacon_unit if beacon else compute_witness_unit
+    units = {n: rule(n, params) for n in {n for per_n in counts.values() for n in per_n}}
+    common = math.lcm(*(unit.denominator for unit in units.values()))
+    scaled = {n: unit.numerator * (common // unit.denominator) for n, unit in units.items()}
+    return {
+        device: Fraction(sum(count * scaled[n] for n, count in per_n.items()), common)
+        for device, per_n in counts.items()
+    }
 
 
 def select_witnesses(ordered: Sequence[T], params: PocParams) -> tuple[list[T], list[T]]:
