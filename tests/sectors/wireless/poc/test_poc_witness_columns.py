@@ -265,3 +265,23 @@ def test_epochs_where_no_witness_passes_give_the_same_verdicts(case: str) -> Non
     reference, columns = _both(reports, data, PARAMS)
     assert _types(columns) == _types(reference)
     assert not any(reason == "ok" for reason, _ in reference[0].values())
+
+
+def test_payload_columns_judge_each_shape_as_the_payload_model_does() -> None:
+    """All plain dicts with the model's fields: read a column at once; one of the right size with a foreign
+    key, a list, or a dict subclass: each judged row by row."""
+    from opendepin.sectors.wireless.poc.witness_parse import FIELDS, _field_columns
+
+    good = {name: index for index, name in enumerate(FIELDS)}
+    shaped, columns = _field_columns([good, dict(good)])
+    assert shaped.tolist() == [True, True] and columns == [[i, i] for i in range(len(FIELDS))]
+    foreign = {**{name: 0 for name in FIELDS[1:]}, "extra": 1}
+
+    class Sub(dict):  # type: ignore[type-arg]
+        pass
+
+    for odd in (foreign, list(good), Sub(good), "payload", None):
+        shaped, columns = _field_columns([good, odd, good])
+        assert shaped.tolist() == [True, False, True]
+        assert [column[1] for column in columns] == [None] * len(FIELDS)
+        assert [column[2] for column in columns] == list(range(len(FIELDS)))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
 import numpy as np
@@ -142,18 +142,31 @@ def find_plainly_valid(columns: list[list[Any]]) -> BoolArray:
     return ok
 
 
-def parse_witness_columns(reports: Sequence[ReportRecord], verdicts: dict[str, Verdict]) -> WitnessColumns:
-    """The witnesses as columns; a malformed one gets `witness.malformed` (with pydantic's error count, as
-    `matching._parse_witnesses` gives it) and no row."""
-    meta = [(r.report_id, r.device_id, r.received_at, r.payload) for r in reports]
-    report_ids, device_ids, arrivals, payloads = (
-        (list(column) for column in zip(*meta, strict=True)) if meta else ([], [], [], [])
-    )
+def _field_columns(payloads: list[Any]) -> tuple[BoolArray, list[list[Any]]]:
+    """Per payload, whether it is a dict with exactly the payload model's fields; and each field as a
+    column (None where the payload is not so shaped). Usually all are: then each column is read at once."""
+    if set(map(type, payloads)) <= {dict} and set(map(len, payloads)) <= {len(FIELDS)}:
+        try:
+            columns = [list(map(itemgetter(name), payloads)) for name in FIELDS]
+        except KeyError:  # a dict of the right size with another key: judged row by row below
+            pass
+        else:
+            return np.ones(len(payloads), dtype=bool), columns
     shaped = [type(p) is dict and p.keys() == _FIELD_SET for p in payloads]
     empty = (None,) * len(FIELDS)
     rows = [_GET_FIELDS(p) if s else empty for p, s in zip(payloads, shaped, strict=True)]
     columns = [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in FIELDS]
-    valid = find_plainly_valid(columns) & np.array(shaped, dtype=bool)
+    return np.array(shaped, dtype=bool), columns
+
+
+def parse_witness_columns(reports: Sequence[ReportRecord], verdicts: dict[str, Verdict]) -> WitnessColumns:
+    """The witnesses as columns; a malformed one gets `witness.malformed` (with pydantic's error count, as
+    `matching._parse_witnesses` gives it) and no row."""
+    report_ids, device_ids, arrivals, payloads = (
+        list(map(attrgetter(name), reports)) for name in ("report_id", "device_id", "received_at", "payload")
+    )
+    shaped, columns = _field_columns(payloads)
+    valid = find_plainly_valid(columns) & shaped
     keep = valid.copy()
     for row in np.flatnonzero(~valid).tolist():
         try:
