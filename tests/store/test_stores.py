@@ -123,3 +123,34 @@ def test_migration_from_v2_carries_last_seqs(tmp_path: Path) -> None:
     store = SQLiteStore(path)
     assert store.last_seqs() == {DEVICE.device_id: 7}
     store.close()
+
+
+def test_epoch_verdicts_are_read_back_in_report_order_and_by_device(any_store: Store) -> None:
+    """Written in (device, report) order, the table's key; read by epoch in report order, or one device's."""
+    store = any_store
+    devices = [f"ed25519:{d:064x}" for d in (3, 1, 2)]
+    verdicts = [(f"{i:064x}", devices[i % 3], "ok" if i % 2 else "bad", {"i": i}) for i in range(12)]
+    store.save_epoch(EpochRecord(0, 0, 10, {"root": "0x1"}, {"devices": []}, verdicts=verdicts))
+    detail = store.get_epoch_detail(0)
+    assert detail is not None and list(detail.verdicts) == verdicts
+    rows = store._query("SELECT report_id FROM verdicts WHERE epoch = ? AND device_id = ?", (0, devices[1]))
+    assert sorted(r[0] for r in rows) == [f"{i:064x}" for i in range(1, 12, 3)]
+
+
+def test_migration_to_verdicts_by_device_keeps_every_verdict(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    db = sqlite3.connect(path, isolation_level=None)
+    for number, script in enumerate(MIGRATIONS[:7], start=1):
+        db.executescript(f"BEGIN;\n{script}\nPRAGMA user_version={number};\nCOMMIT;")
+    rows = [(epoch, f"{i:064x}", f"d{i % 4}", "ok", "{}") for epoch in (0, 1) for i in range(10)]
+    db.executemany("INSERT INTO verdicts VALUES (?, ?, ?, ?, ?)", rows)
+    db.close()
+    store = SQLiteStore(path)
+    try:
+        kept = store._query("SELECT epoch, report_id, device_id, reason, evidence FROM verdicts")
+        assert sorted(map(tuple, kept)) == sorted(rows)
+        schema = store._query("SELECT sql FROM sqlite_master WHERE name = 'verdicts'")[0][0]
+        assert "PRIMARY KEY (epoch, device_id, report_id)" in schema and "WITHOUT ROWID" in schema
+        assert not store._query("SELECT name FROM sqlite_master WHERE name = 'verdicts_device'")
+    finally:
+        store.close()

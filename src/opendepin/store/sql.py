@@ -11,6 +11,7 @@ from abc import abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import replace
+from operator import itemgetter
 from typing import Any, Protocol
 
 import cbor2
@@ -118,18 +119,31 @@ SCHEMA_V6 = """
 SCHEMA_V7 = """
     ALTER TABLE usage_receipts ADD COLUMN countersignature {blob};
 """
+SCHEMA_V8 = """
+    CREATE TABLE verdicts_by_device (
+        epoch {int} NOT NULL, report_id TEXT NOT NULL, device_id TEXT NOT NULL, reason TEXT NOT NULL,
+        evidence TEXT NOT NULL, PRIMARY KEY (epoch, device_id, report_id)){without_rowid};
+    INSERT INTO verdicts_by_device SELECT epoch, report_id, device_id, reason, evidence FROM verdicts
+        ORDER BY epoch, device_id, report_id;
+    DROP TABLE verdicts;
+    ALTER TABLE verdicts_by_device RENAME TO verdicts;
+"""
 
 
-def render_migrations(int_type: str, blob_type: str, serial: str) -> tuple[str, ...]:
+def render_migrations(int_type: str, blob_type: str, serial: str, without_rowid: str = "") -> tuple[str, ...]:
     """The migrations in one dialect: 1 the report log, devices and epochs; 2 challenge entropy; 3 the last
     accepted seq per device in its own small table (a (device, seq) index on the log cost ~12 µs a report);
     4 rejections as counters per (bucket, reason, source) plus the latest few raw samples per reason,
     instead of one row per rejected report (anyone could fill the disk with garbage); 5 usage receipts (the
     payer's signed bytes, one per (payer, ref)); 6 reports by receive time (store-and-forward kinds), used
     seqs of `unique`-seq kinds, challenges of every sector (the wireless entropy carried over), and
-    per-device sector state stored incrementally; 7 the device's countersignature of a usage receipt."""
-    types = {"int": int_type, "blob": blob_type, "serial": serial}
-    schemas = (SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6, SCHEMA_V7)
+    per-device sector state stored incrementally; 7 the device's countersignature of a usage receipt; 8
+    verdicts kept in (epoch, device, report) order, the key every reader uses (an epoch's verdicts, or one
+    device's), instead of report order plus a (epoch, device) index: an epoch's verdicts, written in that
+    order, append to one B-tree (SQLite: a `WITHOUT ROWID` table) rather than updating a second one at
+    random places (5x faster for 240,000 verdicts)."""
+    types = {"int": int_type, "blob": blob_type, "serial": serial, "without_rowid": without_rowid}
+    schemas = (SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6, SCHEMA_V7, SCHEMA_V8)
     return tuple(schema.format(**types) for schema in schemas)
 
 
@@ -471,8 +485,10 @@ class SQLStore(Store):
         with self._tx() as cur:
             if self._exec(cur, "SELECT 1 FROM epochs WHERE number = ?", (n,)).fetchall():
                 return
+            # in the table's key order (device, report): each row appends to the B-tree
             if isinstance(epoch.verdicts, VerdictRows):  # as columns: a chunk of rows at a time, as text
-                for chunk in epoch.verdicts.text_chunks():
+                by_device = VerdictRows(epoch.verdicts.frame.sort("device_id", "report_id"))
+                for chunk in by_device.text_chunks():
                     self._many(
                         cur, "INSERT INTO verdicts VALUES (?, ?, ?, ?, ?)", [(n, *row) for row in chunk]
                     )
@@ -480,7 +496,10 @@ class SQLStore(Store):
                 self._many(
                     cur,
                     "INSERT INTO verdicts VALUES (?, ?, ?, ?, ?)",
-                    [(n, rid, dev, reason, dumps(dict(ev))) for rid, dev, reason, ev in epoch.verdicts],
+                    [
+                        (n, rid, dev, reason, dumps(dict(ev)))
+                        for rid, dev, reason, ev in sorted(epoch.verdicts, key=itemgetter(1, 0))
+                    ],
                 )
             self._many(
                 cur,

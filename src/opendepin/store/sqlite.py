@@ -14,7 +14,9 @@ from opendepin.store.sql import SQLStore, render_migrations
 
 __all__ = ["MIGRATIONS", "SQLiteStore"]
 
-MIGRATIONS: tuple[str, ...] = render_migrations("INTEGER", "BLOB", "INTEGER PRIMARY KEY AUTOINCREMENT")
+MIGRATIONS: tuple[str, ...] = render_migrations(
+    "INTEGER", "BLOB", "INTEGER PRIMARY KEY AUTOINCREMENT", without_rowid=" WITHOUT ROWID"
+)
 
 
 class SQLiteStore(SQLStore):
