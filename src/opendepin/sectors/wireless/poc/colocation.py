@@ -267,12 +267,7 @@ def gather_group_pairs(
     reported = unique_sorted(beaconer[beacons.reported_pairs // size] * size + beacons.reported_pairs % size)
     reported = reported[grouped[reported // size] & (labels[reported // size] != labels[reported % size])]
     members = np.flatnonzero(grouped)
-    radius = compute_range_m(
-        float(beacons.tx_power_dbm.max()) if len(beaconer) else 27.0,
-        2 * float(devices.gain_dbi.max()),
-        trust.displaced_min_hear_probability,
-        trust,
-    )
+    radius = compute_outsider_radius_m(devices, beacons, trust)
     near_member, near = pairs_near(devices.xy[members], devices.xy, radius)
     near_member = members[near_member]
     keep = devices.eligible[near] & (labels[near] != labels[near_member])
@@ -370,11 +365,29 @@ def compare_assertion_with_spot(
     assertion explains the outsiders at least as well as every spot, or not a candidate), and the pairs
     heard with an RSSI. Wallets play no part; neither does who proposes the spot (a wrong spot only costs
     the test power: the assertion is never scored against anything but what outsiders heard)."""
+    gain, pooled, _ = locate_against_spots(links, mask, devices, candidate, spot_xy, trust, beacons)
+    return gain, pooled
+
+
+def locate_against_spots(
+    links: LinkTable,
+    mask: BoolArray,
+    devices: DeviceTable,
+    candidate: BoolArray,
+    spot_xy: FloatArray | list[FloatArray],
+    trust: TrustParams,
+    beacons: BeaconTable | None = None,
+) -> tuple[FloatArray, IntArray, IntArray]:
+    """`compare_assertion_with_spot`, and which hypothesis explains the outsiders best per device: −1 the
+    assertion (also on a tie with a spot, and outside the candidates), k the k-th spot array (on a tie
+    between spots, the first). Each candidate's figures read its own beacons, its hypotheses and the
+    outsiders alone, so judging some candidates gives them the same bits as judging all."""
     size = devices.size
     spots = [spot_xy] if isinstance(spot_xy, np.ndarray) else list(spot_xy)
     index = np.flatnonzero(candidate)
+    winner = np.full(size, -1, dtype=np.int64)
     if len(index) == 0 or not spots:
-        return np.zeros(size), np.zeros(size, dtype=np.int64)
+        return np.zeros(size), np.zeros(size, dtype=np.int64), winner
     total = size + len(index) * len(spots)
     labels = np.arange(total, dtype=np.int64)
     labels[size:] = np.tile(index, len(spots))
@@ -393,4 +406,20 @@ def compare_assertion_with_spot(
             beacons.beaconer, beacons.tx_power_dbm, (pairs // size) * total + pairs % size
         )
     compared = compare_group_assertions(links, mask, augmented, labels, trust, moved_beacons)
-    return compared.gain[:size], compared.links[:size]
+    best = compared.best[index]
+    winner[index] = np.where(best >= size, (best - size) // len(index), -1)
+    return compared.gain[:size], compared.links[:size], winner
+
+
+def compute_outsider_radius_m(devices: DeviceTable, beacons: BeaconTable | None, trust: TrustParams) -> float:
+    """How far from any of a radio's hypothesised spots an eligible outsider is read (for its silence) by
+    `compare_group_assertions`: the range where the model gives `displaced_min_hear_probability` at the
+    loudest tx power and gains (inf without beacons: then only receptions are read, wherever they are)."""
+    if beacons is None:
+        return float("inf")
+    return compute_range_m(
+        float(beacons.tx_power_dbm.max()) if len(beacons.beaconer) else 27.0,
+        2 * float(devices.gain_dbi.max()),
+        trust.displaced_min_hear_probability,
+        trust,
+    )

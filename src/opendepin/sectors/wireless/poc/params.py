@@ -71,6 +71,9 @@ class TrustParams(_Frozen):
         float, Field(gt=0, description="heard_elsewhere: gain of the fitted spot over the assertion, trust 1")
     ] = 30.0
     heard_elsewhere_full_gain: Annotated[float, Field(gt=0)] = 50.0
+    heard_elsewhere_rounds: Annotated[
+        int, Field(ge=1, description="heard_elsewhere: rounds of explaining away after the first, at most")
+    ] = 32
     colocation_min_devices: Annotated[int, Field(ge=2)] = 3
     colocation_min_spread_m: Annotated[float, Field(gt=0)] = 1_000.0
     colocation_max_ratio: Annotated[float, Field(gt=0, le=1)] = 0.25

@@ -236,16 +236,24 @@ def compute_heard_centroid(obs: Observations, fallback: FloatArray) -> FloatArra
     return np.where(used[:, None], centroid, fallback)
 
 
-def fit_positions(links: LinkTable, mask: BoolArray, devices: DeviceTable, trust: TrustParams) -> PositionFit:
-    """Best position of every device from its links; offset from its assertion and the fit gain."""
+def fit_positions(
+    links: LinkTable, mask: BoolArray, devices: DeviceTable, trust: TrustParams, rows: IntArray | None = None
+) -> PositionFit:
+    """Best position of every device from its links; offset from its assertion and the fit gain. With
+    `rows` (ascending device indices) only those devices are fitted, in that order: each device's fit reads
+    its own observations alone, so a row comes out the same bits as in the fit of every device."""
     obs = gather_observations(links, mask, devices, trust)
+    xy = devices.xy
+    if rows is not None:
+        obs = Observations(obs.points[rows], obs.log_distance[rows], obs.weight[rows])
+        xy = devices.xy[rows]
     sigma = trust.shadowing_sigma_db / (10 * trust.path_loss_exponent)
     used = (obs.weight > 0).sum(axis=1)
-    centroid = compute_heard_centroid(obs, devices.xy)
-    candidates = [refine_positions(devices.xy.copy(), obs, sigma), refine_positions(centroid, obs, sigma)]
+    centroid = compute_heard_centroid(obs, xy)
+    candidates = [refine_positions(xy.copy(), obs, sigma), refine_positions(centroid, obs, sigma)]
     costs = np.stack([compute_cost(c, obs, sigma) for c in candidates])
     best = np.where((costs[0] <= costs[1])[:, None], candidates[0], candidates[1])
-    gain = 2 * (compute_cost(devices.xy, obs, sigma) - np.minimum(costs[0], costs[1]))
-    dx, dy = best[:, 0] - devices.xy[:, 0], best[:, 1] - devices.xy[:, 1]
+    gain = 2 * (compute_cost(xy, obs, sigma) - np.minimum(costs[0], costs[1]))
+    dx, dy = best[:, 0] - xy[:, 0], best[:, 1] - xy[:, 1]
     offset = np.sqrt(dx * dx + dy * dy)
     return PositionFit(offset, np.maximum(gain, 0.0), used.astype(np.int64), best)
