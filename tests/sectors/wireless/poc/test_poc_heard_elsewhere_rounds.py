@@ -291,3 +291,14 @@ def test_touched_are_the_devices_a_flipped_radio_could_testify_about() -> None:
     assert find_touched([xy], flipped, 6_000.0, _links([]), None, xy).tolist() == [False, False, True, False]
     nobody = np.zeros(4, dtype=bool)
     assert not find_touched([xy, spots], nobody, 6_000.0, links, beacons, xy).any()
+
+
+def test_an_epoch_without_located_devices_reads_no_outsiders() -> None:
+    """Beacons but no located device (the rules kept nothing to fit): a finite radius, no crash."""
+    from opendepin.sectors.wireless.poc.colocation import compute_outsider_radius_m
+
+    empty = DeviceTable(
+        [], np.zeros(0, dtype=np.int64), np.zeros((0, 2)), np.zeros(0), np.zeros(0, dtype=bool)
+    )
+    beacons = BeaconTable(np.array([0]), np.array([27.0]), np.zeros(0, dtype=np.int64))
+    assert np.isfinite(compute_outsider_radius_m(empty, beacons, TRUST))

@@ -419,7 +419,7 @@ def compute_outsider_radius_m(devices: DeviceTable, beacons: BeaconTable | None,
         return float("inf")
     return compute_range_m(
         float(beacons.tx_power_dbm.max()) if len(beacons.beaconer) else 27.0,
-        2 * float(devices.gain_dbi.max()),
+        2 * float(devices.gain_dbi.max()) if devices.size else 0.0,  # no located device: nobody to read
         trust.displaced_min_hear_probability,
         trust,
     )
