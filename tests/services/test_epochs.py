@@ -80,7 +80,8 @@ TAMPERING = [
     ("device_rewards", _bump("device_rewards", "amount", "epoch = 1 AND amount != '0'")),
     ("device_rewards", "UPDATE device_rewards SET breakdown = '{}' WHERE epoch = 1"),
     ("verdicts", "UPDATE verdicts SET reason = 'ok' WHERE epoch = 1 AND reason != 'ok'"),
-    ("verdicts", "DELETE FROM verdicts WHERE rowid IN (SELECT rowid FROM verdicts WHERE epoch = 1 LIMIT 1)"),
+    ("verdicts", "DELETE FROM verdicts WHERE epoch = 1 AND report_id = "
+     "(SELECT report_id FROM verdicts WHERE epoch = 1 LIMIT 1)"),  # (the table has no rowid)
     ("device_notes", "DELETE FROM device_notes WHERE epoch = 1"),
     ("owner_rewards", _bump("owner_rewards", "cumulative", "epoch = 1")),
     ("manifest", "UPDATE epochs SET manifest = REPLACE(manifest, '\"paid\":', '\"paid\":9') WHERE number=1"),
