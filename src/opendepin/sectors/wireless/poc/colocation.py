@@ -357,11 +357,10 @@ def compare_assertion_with_spot(
     """The rule *a radio is where the outsiders hear it from*, for one radio alone: each `candidate`'s
     assertion against other spots (`spot_xy`, one array or several, e.g. where trilateration puts it),
     scored exactly as `compare_group_assertions` scores a group's assertions, by what every *other* radio
-    made of its
-    beacons (heard RSSI, heard without one, silence of an eligible radio in range; its own witness reports
-    left out, each pair capped at `displaced_link_cap`). The spot is a hypothesis standing for a second
-    member at that place that beacons nothing and hears nothing, so only the candidate's own beacons
-    decide. Returns per device the gain 2·(cost at the assertion − least of the costs), ≥ 0 (0: the
+    made of its beacons (heard RSSI, heard without one, silence of an eligible radio in range; its own
+    witness reports left out, each pair capped at `displaced_link_cap`). The spot is a hypothesis standing
+    for a second member at that place that beacons nothing and hears nothing, so only the candidate's own
+    beacons decide. Returns per device the gain 2·(cost at the assertion − least of the costs), ≥ 0 (0: the
     assertion explains the outsiders at least as well as every spot, or not a candidate), and the pairs
     heard with an RSSI. Wallets play no part; neither does who proposes the spot (a wrong spot only costs
     the test power: the assertion is never scored against anything but what outsiders heard)."""
