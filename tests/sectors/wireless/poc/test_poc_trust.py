@@ -235,3 +235,28 @@ def test_owner_votes_of_grouped_rows_equal_a_sort_per_call(
     got = compute_owner_votes_of(rows, for_b, for_w, values, 8, robust)
     assert got[0].tobytes() == expected[0].tobytes()
     assert got[1].tobytes() == expected[1].tobytes()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    xy=st.lists(st.tuples(st.floats(0, 5_000), st.floats(0, 5_000)), min_size=3, max_size=12),
+    pairs=st.lists(st.tuples(st.integers(0, 11), st.integers(0, 11), st.floats(-130, -60)), max_size=60),
+    owners=st.lists(st.integers(0, 3), min_size=12, max_size=12),
+    chosen=st.sets(st.integers(0, 11), min_size=1),
+)
+def test_fitting_some_devices_gives_their_bits_in_the_fit_of_every_device(
+    xy: list[tuple[float, float]],
+    pairs: list[tuple[int, int, float]],
+    owners: list[int],
+    chosen: set[int],
+) -> None:
+    n = len(xy)
+    devices = _devices(xy, owners[:n])
+    kept = [(b, w, r) for b, w, r in pairs if b < n and w < n and b != w]
+    links = _links([(b, w) for b, w, _ in kept], devices.xy, rssi=[r for *_, r in kept])
+    mask = np.ones(links.size, dtype=bool)
+    rows = np.array(sorted(i for i in chosen if i < n) or [0], dtype=np.int64)
+    whole = fit_positions(links, mask, devices, TRUST)
+    part = fit_positions(links, mask, devices, TRUST, rows)
+    for name in ("offset_m", "gain", "links", "position"):
+        assert getattr(part, name).tobytes() == getattr(whole, name)[rows].tobytes(), name

@@ -241,10 +241,16 @@ def fit_positions(
 ) -> PositionFit:
     """Best position of every device from its links; offset from its assertion and the fit gain. With
     `rows` (ascending device indices) only those devices are fitted, in that order: each device's fit reads
-    its own observations alone, so a row comes out the same bits as in the fit of every device."""
-    obs = gather_observations(links, mask, devices, trust)
+    its own observations alone, so a row comes out the same bits as in the fit of every device. Those are
+    gathered from the links touching a row only: a device's observations, their order and their owner
+    weights read its own links alone, in link order, which a subset of the links keeps."""
     xy = devices.xy
-    if rows is not None:
+    if rows is None:
+        obs = gather_observations(links, mask, devices, trust)
+    else:
+        row = np.zeros(devices.size, dtype=bool)
+        row[rows] = True
+        obs = gather_observations(links, mask & (row[links.beaconer] | row[links.witness]), devices, trust)
         obs = Observations(obs.points[rows], obs.log_distance[rows], obs.weight[rows])
         xy = devices.xy[rows]
     sigma = trust.shadowing_sigma_db / (10 * trust.path_loss_exponent)
