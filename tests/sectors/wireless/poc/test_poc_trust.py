@@ -26,7 +26,6 @@ from opendepin.sectors.wireless.poc.trilateration import fit_positions
 from opendepin.sectors.wireless.poc.trust import (
     compute_explained,
     compute_group_median,
-    compute_owner_votes,
     compute_owner_votes_of,
     compute_ramp,
     detect_common_site,
@@ -203,6 +202,26 @@ def test_invalid_common_site_spread_assertions_heard_from_one_building() -> None
     assert detect_common_site(links, np.ones(links.size, dtype=bool), devices, sparse, 25).factor.min() == 1.0
 
 
+def _owner_votes_by_sort(
+    device: np.ndarray,
+    counterpart_owner: np.ndarray,
+    values: np.ndarray,
+    n_devices: int,
+    n_owners: int,
+    robust: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The owner votes as written before the grouping: one sort of the (device, owner) keys per call."""
+    if len(device) == 0:
+        return np.zeros(n_devices), np.zeros(n_devices)
+    unique, inverse = np.unique(device * n_owners + counterpart_owner, return_inverse=True)
+    means = np.bincount(inverse, weights=values) / np.bincount(inverse)
+    holder = unique // n_owners
+    if robust:
+        return compute_group_median(holder, means, n_devices)
+    counts = np.bincount(holder, minlength=n_devices).astype(np.float64)
+    return np.bincount(holder, weights=means, minlength=n_devices).astype(np.float64), counts
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     links=st.lists(
@@ -214,7 +233,7 @@ def test_invalid_common_site_spread_assertions_heard_from_one_building() -> None
 def test_owner_votes_of_grouped_rows_equal_a_sort_per_call(
     links: list[tuple[int, int, float, bool, bool]], owners: list[int], robust: bool
 ) -> None:
-    """The grouping made once gives the bits `compute_owner_votes` gives for every choice of ends."""
+    """The grouping made once gives the bits a sort per call gives, for every choice of ends."""
     devices = _devices([(0.0, 0.0)] * 8, owners)
     table = _links([(b, w) for b, w, *_ in links], devices.xy)
     values = np.array([v for _, _, v, _, _ in links], dtype=np.float64)
@@ -223,7 +242,7 @@ def test_owner_votes_of_grouped_rows_equal_a_sort_per_call(
     owner = devices.owner
     cross = owner[table.beaconer] != owner[table.witness]
     b_rows, w_rows = np.flatnonzero(cross & for_b), np.flatnonzero(cross & for_w)
-    expected = compute_owner_votes(
+    expected = _owner_votes_by_sort(
         np.concatenate([table.beaconer[b_rows], table.witness[w_rows]]),
         np.concatenate([owner[table.witness[b_rows]], owner[table.beaconer[w_rows]]]),
         np.concatenate([values[b_rows], values[w_rows]]),

@@ -157,27 +157,6 @@ def compute_group_median(
     return median * weights, weights
 
 
-def compute_owner_votes(
-    device: IntArray,
-    counterpart_owner: IntArray,
-    values: FloatArray,
-    n_devices: int,
-    n_owners: int,
-    robust: bool,
-) -> tuple[FloatArray, FloatArray]:
-    """Per device: mean (or, if `robust`, median) over counterpart owners of each owner's mean link value.
-
-    Returned as (figure × owner count, owner count) so that sums carry across epochs. One wallet is one
-    vote, however many hotspots it has; the median also ignores a minority of lying neighbours.
-    """
-    if len(device) == 0:
-        return np.zeros(n_devices), np.zeros(n_devices)
-    keys = device * n_owners + counterpart_owner
-    unique, inverse = np.unique(keys, return_inverse=True)
-    means = np.bincount(inverse, weights=values) / np.bincount(inverse)
-    return _combine_owner_means(unique // n_owners, means, n_devices, robust)
-
-
 def _combine_owner_means(
     holder: IntArray, means: FloatArray, n_devices: int, robust: bool
 ) -> tuple[FloatArray, FloatArray]:
@@ -224,9 +203,13 @@ def compute_owner_votes_of(
     n_devices: int,
     robust: bool,
 ) -> tuple[FloatArray, FloatArray]:
-    """`compute_owner_votes` over the beaconer ends of the links in `for_beaconer` and the witness ends of
-    those in `for_witness` (cross-owner links only), in that order: the same sums in the same order, so
-    the same bits, with the grouping of `rows` instead of a sort per call."""
+    """Per device: mean (or, if `robust`, median) over counterpart owners of each owner's mean link value,
+    over the beaconer ends of the links in `for_beaconer` and the witness ends of those in `for_witness`
+    (cross-owner links only), in that order.
+
+    Returned as (figure × owner count, owner count) so that sums carry across epochs. One wallet is one
+    vote, however many hotspots it has; the median also ignores a minority of lying neighbours. Each
+    owner's mean sums its values in row order, with the grouping of `rows` (no sort per call)."""
     chosen = np.concatenate([for_beaconer[rows.cross], for_witness[rows.cross]])
     if not chosen.any():
         return np.zeros(n_devices), np.zeros(n_devices)
