@@ -20,6 +20,7 @@ from opendepin.sectors.wireless.poc.rewards_hip15 import (
     compute_beacon_unit,
     compute_hip15_total,
     compute_hip15_totals,
+    compute_witness_unit,
 )
 from opendepin.sectors.wireless.poc.trust import PPM
 from tests.sectors.wireless.poc.helpers import cell_at
@@ -192,5 +193,9 @@ def test_batched_witness_geometry_is_bit_identical_to_one_at_a_time(links: list)
 def test_totals_over_a_common_denominator_equal_each_device_summed_alone(
     counts: dict[str, dict[int, int]], beacon: bool
 ) -> None:
+    unit = compute_beacon_unit if beacon else compute_witness_unit
     totals = compute_hip15_totals(counts, PARAMS, beacon)
-    assert totals == {device: compute_hip15_total(per_n, PARAMS, beacon) for device, per_n in counts.items()}
+    assert totals == {
+        device: sum((c * unit(n, PARAMS) for n, c in per_n.items()), Fraction(0))
+        for device, per_n in counts.items()
+    }

@@ -48,15 +48,15 @@ def compute_witness_unit(n: int, params: PocParams) -> Fraction:
 
 def compute_hip15_total(counts: Mapping[int, int], params: PocParams, beacon: bool) -> Fraction:
     """Σ units of a device's counted reports, given how many of them had n selected witnesses (n → count)."""
-    rule = compute_beacon_unit if beacon else compute_witness_unit
-    return sum((count * rule(n, params) for n, count in sorted(counts.items())), Fraction(0))
+    return compute_hip15_totals({"": counts}, params, beacon)[""]
 
 
 def compute_hip15_totals(
     counts: Mapping[str, Mapping[int, int]], params: PocParams, beacon: bool
 ) -> dict[str, Fraction]:
-    """`compute_hip15_total` of every device at once: each unit over one common denominator, so a device's
-    total is one integer sum and one reduction (the same Fraction as summing Fractions)."""
+    """Σ units of each device's counted reports (device → n → count): each unit over one common
+    denominator, so a device's total is one integer sum and one reduction (the same Fraction as summing
+    count × unit as Fractions)."""
     rule = compute_beacon_unit if beacon else compute_witness_unit
     units = {n: rule(n, params) for n in {n for per_n in counts.values() for n in per_n}}
     common = math.lcm(*(unit.denominator for unit in units.values()))
