@@ -110,7 +110,7 @@ def test_build_tables_links_equal_one_list_per_figure() -> None:
     rows = [(b, w) for _, b in sorted(beacons.items()) for w in b.witnesses]
     assert len(rows) > 100
     got = [tables.row(k) for k in range(len(rows))]
-    assert [(id(b), id(w)) for b, w in got] == [(id(b), id(w)) for b, w in rows]
+    assert [(id(b), r) for b, r in got] == [(id(b), w.report_id) for b, w in rows]
     expected = {
         "beaconer": np.array([index[b.report.device_id] for b, _ in rows], dtype=np.int64),
         "witness": np.array([index[w.device_id] for _, w in rows], dtype=np.int64),

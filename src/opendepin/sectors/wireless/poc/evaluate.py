@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future
 from contextlib import contextmanager
+from dataclasses import dataclass
 from fractions import Fraction
 from itertools import compress, repeat
 from operator import attrgetter
@@ -30,6 +31,7 @@ from opendepin.sectors.base import (
 )
 from opendepin.sectors.wireless.poc.density_hip17 import compute_hex_scales
 from opendepin.sectors.wireless.poc.entropy import ENTROPY_CHALLENGE
+from opendepin.sectors.wireless.poc.evidence import ValidLinks
 from opendepin.sectors.wireless.poc.matching import BeaconEntry, process_beacons
 from opendepin.sectors.wireless.poc.params import PocParams
 from opendepin.sectors.wireless.poc.reciprocity import is_active
@@ -42,33 +44,56 @@ from opendepin.sectors.wireless.poc.rewards_hip15 import (
     compute_witness_unit,
     select_witnesses,
 )
-from opendepin.sectors.wireless.poc.tables import apply_link_judgement, build_tables
-from opendepin.sectors.wireless.poc.trust import PPM, TrustResult, compute_trust, judge_links
-from opendepin.sectors.wireless.poc.witness_columns import process_witness_columns
+from opendepin.sectors.wireless.poc.tables import EpochTables, apply_link_judgement, build_tables
+from opendepin.sectors.wireless.poc.trust import (
+    PPM,
+    LinkJudgement,
+    TrustResult,
+    compute_trust,
+    judge_links,
+)
+from opendepin.sectors.wireless.poc.witness_columns import judge_witness_columns
 
 ENTROPY_CONTEXT_KEY = "wireless.entropy"
 """`SectorInput.context[ENTROPY_CONTEXT_KEY]`: mapping entropy hex → timestamp it was served at (the
 simulator's way to pass served entropy; the node passes it as `wireless.entropy` challenges)."""
 
 
+@dataclass(frozen=True, slots=True)
+class TrustJob:
+    """Trust being computed on a thread of its own, and the link judgement it started from (None when
+    trust is off), which `apply` writes into the verdicts and the beacons' witness lists."""
+
+    result: Future[TrustResult]
+    tables: EpochTables | None = None
+    judged: LinkJudgement | None = None
+
+    def apply(self, verdicts: dict[str, Verdict], params: PocParams) -> None:
+        """Relayed, implausible and too-close links get their verdicts and leave their beacons' lists (the
+        lists must be complete: after `WitnessJudgement.record_valid`)."""
+        if self.tables is not None and self.judged is not None:
+            apply_link_judgement(self.tables, self.judged, verdicts, params)
+
+
 def start_trust(
     data: SectorInput,
     beacons: Mapping[tuple[str, str], BeaconEntry],
-    verdicts: dict[str, Verdict],
+    valid: ValidLinks | None,
     params: PocParams,
-) -> Future[TrustResult]:
-    """Judge each valid link (relayed, implausible → dropped with a verdict), then compute trust per device
-    on a thread of its own: it reads the epoch's arrays only, so HIP-106 reciprocity and the HIP-83 cap
-    (which edit the beacons' witness lists and the verdicts) run meanwhile on the caller's; same result."""
+) -> TrustJob:
+    """Judge each valid link (relayed, implausible), then compute trust per device on a thread of its own:
+    it reads the epoch's arrays only, so the valid witnesses' verdicts and entries, HIP-106 reciprocity and
+    the HIP-83 cap (which edit the beacons' witness lists and the verdicts) run meanwhile on the caller's;
+    same result. `valid`: the rule-valid links (None: read from the beacons' witness lists)."""
     if not params.trust.enabled:
         done: Future[TrustResult] = Future()
         done.set_result(TrustResult({}, [], {}))
-        return done
-    tables = build_tables(data, beacons, params)
+        return TrustJob(done)
+    tables = build_tables(data, beacons, params, valid)
     judged = judge_links(tables.links, tables.devices, params.trust)
-    apply_link_judgement(tables, judged, verdicts, params)
     prior = data.prior_state.get("trust", {})
-    return start(compute_trust, tables.links, judged, tables.devices, tables.beacons, prior, params.trust)
+    job = start(compute_trust, tables.links, judged, tables.devices, tables.beacons, prior, params.trust)
+    return TrustJob(job, tables, judged)
 
 
 WitnessCounts = dict[str, Counter[int]]
@@ -259,10 +284,15 @@ def _evaluate_poc(data: SectorInput, params: PocParams) -> SectorOutcome:
     verdicts, beacons, cited, buckets = process_beacons(
         beacon_reports, data.devices, entropies, prior.get("beacon_bucket", {}), params
     )
-    witnessed = process_witness_columns(witness_reports, data.devices, entropies, beacons, cited, params)
+    judgement = judge_witness_columns(witness_reports, data.devices, entropies, beacons, cited, params)
+    valid = judgement.valid_links()
+    if valid is None:  # some lists hold what the reference decided: trust reads the lists, once complete
+        judgement.record_valid()
+    trusting = start_trust(data, beacons, valid, params)
+    witnessed = judgement.record_valid()  # the valid witnesses' verdicts and entries, while trust runs
     witnessed.update(verdicts)  # the beacons' few verdicts into the witnesses' many (ids never collide)
     verdicts = witnessed
-    trusting = start_trust(data, beacons, verdicts, params)
+    trusting.apply(verdicts, params)
     last_w, last_b = process_reciprocity_columns(beacons, verdicts, prior, params)
     beacon_counts, witness_counts = process_units(beacons, verdicts, params)
     # the verdicts are final here (trust reads the links, not the verdicts): put them in report order
@@ -272,7 +302,7 @@ def _evaluate_poc(data: SectorInput, params: PocParams) -> SectorOutcome:
     horizon = data.window.end - max(params.reciprocity_window_s, params.density_active_window_s)
     all_w = _merge_times(prior.get("last_witness", {}), last_w, horizon)
     all_b = _merge_times(prior.get("last_beacon", {}), last_b, horizon)
-    trusted = trusting.result()
+    trusted = trusting.result.result()
     active = compute_active(data.devices, all_w, all_b, data.window.end, params)
     active = {device: trusted.colocated.get(device, cell) for device, cell in active.items()}
     scales = compute_hex_scales(active, params)

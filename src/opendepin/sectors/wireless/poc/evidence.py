@@ -65,3 +65,32 @@ class BeaconTable:
     close_witness: IntArray | None = None
     close_rssi_dbm: FloatArray | None = None
     close_tx_power_dbm: FloatArray | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ValidLinks:
+    """The witnesses that passed the per-report rules, one row each: beacon after beacon in the order of the
+    epoch's beacon mapping, and within a beacon in its witness list's order (receive order). What the link
+    table is built from (`tables.build_tables`), before or without the witness entries."""
+
+    beacon: IntArray
+    """Each row's beacon as its position in the beacon mapping."""
+    report_id: list[str]
+    device_id: list[str]
+    rssi_dbm: FloatArray
+    distance_m: FloatArray
+    """Between the two asserted cells' centres, as the witness's verdict shows it (0.1 m)."""
+    lag_ms: FloatArray
+    """Receive time − the beacon's transmit time (ms), exact integers as floats."""
+    located: list[str] | None = None
+    """The located devices' ids in ascending order, which the index arrays below refer to (None: none)."""
+    witness: IntArray | None = None
+    """Each row's witness as its position in `located`."""
+    reporter_beacon: IntArray | None = None
+    reporter: IntArray | None = None
+    """Every witness report counted in a beacon's `reported_by`: the beacon's position in the mapping and
+    the reporter's in `located` (−1: not located)."""
+
+    @property
+    def size(self) -> int:
+        return len(self.report_id)

@@ -14,6 +14,7 @@ import h3
 import h3.api.basic_int as h3_int
 import numpy as np
 import numpy.typing as npt
+from scipy.spatial import cKDTree
 
 from opendepin import detmath
 from opendepin.detmath import DEG_TO_RAD
@@ -174,39 +175,22 @@ def pairs_within(
 def pairs_near(
     query: npt.NDArray[np.float64], xy: npt.NDArray[np.float64], radius: float
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """All pairs (i, j) with query point i and point j closer than `radius` metres (grid bucketing of `xy`,
-    vectorised; pairs ordered by i, then by j)."""
-    if len(query) == 0 or len(xy) == 0:
-        empty = np.zeros(0, dtype=np.int64)
+    """All pairs (i, j) with query point i and point j closer than `radius` metres: dx² + dy² < radius²,
+    computed exactly so; pairs ordered by i, then by j. Candidates come from scipy's k-d trees with a slack
+    of 10⁻⁶ of the radius (far above the rounding of their own distance), then the exact test decides."""
+    empty = np.zeros(0, dtype=np.int64)
+    if len(query) == 0 or len(xy) == 0 or not radius > 0:
         return empty, empty
-    origin = np.minimum(xy.min(axis=0), query.min(axis=0))
-    cells = np.floor((xy - origin) / radius).astype(np.int64)
-    asked = np.floor((query - origin) / radius).astype(np.int64)
-    width = int(max(cells[:, 1].max(), asked[:, 1].max())) + 3
-    keys = (cells[:, 0] + 1) * width + (cells[:, 1] + 1)
-    order = np.argsort(keys, kind="stable")
-    sorted_keys = keys[order]
-    query_keys = (asked[:, 0] + 1) * width + (asked[:, 1] + 1)
-    left_parts: list[npt.NDArray[np.int64]] = []
-    right_parts: list[npt.NDArray[np.int64]] = []
-    for dx in (-1, 0, 1):
-        for dy in (-1, 0, 1):
-            target = query_keys + dx * width + dy
-            lo = np.searchsorted(sorted_keys, target, side="left")
-            counts = np.searchsorted(sorted_keys, target, side="right") - lo
-            total = int(counts.sum())
-            if total == 0:
-                continue
-            offsets = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
-            left_parts.append(np.repeat(np.arange(len(query), dtype=np.int64), counts))
-            right_parts.append(order[np.repeat(lo, counts) + offsets])
-    if not left_parts:
-        empty = np.zeros(0, dtype=np.int64)
+    rows = np.flatnonzero(np.isfinite(query).all(axis=1))
+    points = np.flatnonzero(np.isfinite(xy).all(axis=1))
+    if len(rows) == 0 or len(points) == 0:
         return empty, empty
-    i_all, j_all = np.concatenate(left_parts), np.concatenate(right_parts)
-    ddx = query[i_all, 0] - xy[j_all, 0]
-    ddy = query[i_all, 1] - xy[j_all, 1]
+    reach = radius * (1.0 + 1e-6) if np.isfinite(radius) else np.inf
+    found = cKDTree(query[rows]).sparse_distance_matrix(cKDTree(xy[points]), reach, output_type="ndarray")
+    i = rows[found["i"].astype(np.int64)]
+    j = points[found["j"].astype(np.int64)]
+    ddx = query[i, 0] - xy[j, 0]
+    ddy = query[i, 1] - xy[j, 1]
     keep = ddx * ddx + ddy * ddy < radius * radius
-    i_all, j_all = i_all[keep], j_all[keep]
-    ordered = np.lexsort((j_all, i_all))
-    return i_all[ordered], j_all[ordered]
+    keys = np.sort(i[keep] * len(xy) + j[keep])
+    return keys // len(xy), keys % len(xy)

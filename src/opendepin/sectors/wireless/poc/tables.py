@@ -12,13 +12,20 @@ import numpy as np
 from opendepin.arrays import int64_or_zero, unique_sorted
 from opendepin.sectors.base import SectorInput, Verdict
 from opendepin.sectors.wireless.poc.corroboration import is_anchor
-from opendepin.sectors.wireless.poc.evidence import BeaconTable, DeviceTable, FloatArray, IntArray, LinkTable
+from opendepin.sectors.wireless.poc.evidence import (
+    BeaconTable,
+    DeviceTable,
+    FloatArray,
+    IntArray,
+    LinkTable,
+    ValidLinks,
+)
 from opendepin.sectors.wireless.poc.geo import (
     compute_reference_latitude_e7,
     get_cell_center_e7,
     project_to_plane,
 )
-from opendepin.sectors.wireless.poc.matching import BeaconEntry, WitnessEntry
+from opendepin.sectors.wireless.poc.matching import BeaconEntry
 from opendepin.sectors.wireless.poc.params import PocParams
 from opendepin.sectors.wireless.poc.rules_beacon import is_full_hotspot
 from opendepin.sectors.wireless.poc.rules_witness import get_gain_dbi
@@ -27,19 +34,20 @@ from opendepin.sectors.wireless.poc.trust import LinkJudgement
 
 @dataclass(frozen=True, slots=True)
 class EpochTables:
-    """The arrays plus the (beacon, witness) entry behind each link row (`row`)."""
+    """The arrays plus the beacon entry and witness report behind each link row (`row`)."""
 
     devices: DeviceTable
     links: LinkTable
     beacons: BeaconTable
-    witness_entries: list[WitnessEntry]
+    report_ids: list[str]
+    """Per link row: its witness report's id."""
     beacon_entries: list[BeaconEntry]
     beacon_of_row: IntArray
     """Per link row: its beacon's position in `beacon_entries`."""
 
-    def row(self, row: int) -> tuple[BeaconEntry, WitnessEntry]:
-        """The (beacon, witness) entry behind link row `row`."""
-        return self.beacon_entries[int(self.beacon_of_row[row])], self.witness_entries[row]
+    def row(self, row: int) -> tuple[BeaconEntry, str]:
+        """The beacon entry and the witness report id behind link row `row`."""
+        return self.beacon_entries[int(self.beacon_of_row[row])], self.report_ids[row]
 
 
 def build_device_table(data: SectorInput, params: PocParams) -> DeviceTable:
@@ -70,29 +78,73 @@ def build_device_table(data: SectorInput, params: PocParams) -> DeviceTable:
     )
 
 
+def valid_links_of(beacons: Mapping[tuple[str, str], BeaconEntry]) -> ValidLinks:
+    """The beacons' witness lists as link rows (beacon after beacon, each list in its order)."""
+    entries = list(beacons.values())
+    rows = [w for b in entries for w in b.witnesses]
+    per_beacon = np.fromiter(map(len, map(attrgetter("witnesses"), entries)), np.int64, len(entries))
+    beacon = np.repeat(np.arange(len(entries), dtype=np.int64), per_beacon)
+    count = len(rows)
+    return ValidLinks(
+        beacon=beacon,
+        report_id=list(map(attrgetter("report_id"), rows)),
+        device_id=list(map(attrgetter("device_id"), rows)),
+        rssi_dbm=np.fromiter(map(attrgetter("rssi_dbm"), rows), np.float64, count),
+        distance_m=np.fromiter(map(attrgetter("distance_m"), rows), np.float64, count),
+        lag_ms=_lags([b.payload.tx_ms for b in entries], beacon, list(map(attrgetter("rx_ms"), rows))),
+    )
+
+
 def build_tables(
-    data: SectorInput, beacons: Mapping[tuple[str, str], BeaconEntry], params: PocParams
+    data: SectorInput,
+    beacons: Mapping[tuple[str, str], BeaconEntry],
+    params: PocParams,
+    valid: ValidLinks | None = None,
 ) -> EpochTables:
-    """Devices, rule-valid links and valid beacons of the epoch as arrays."""
+    """Devices, rule-valid links and valid beacons of the epoch as arrays: beacons in key order, each one's
+    links in its witness list's order. The links are `valid` (rows of the beacons' witness lists, possibly
+    gathered before the lists are), or read from the lists themselves."""
+    if valid is None:
+        valid = valid_links_of(beacons)
     devices = build_device_table(data, params)
     index = {d: i for i, d in enumerate(devices.ids)}
-    ordered = [b for _, b in sorted(beacons.items())]
-    rows = [w for b in ordered for w in b.witnesses]
-    per_beacon = np.array([len(b.witnesses) for b in ordered], dtype=np.int64)
-    beacon_of_row = np.repeat(np.arange(len(ordered), dtype=np.int64), per_beacon)
+    keys = list(beacons)
+    by_key = sorted(range(len(keys)), key=keys.__getitem__)
+    ordered = [beacons[keys[k]] for k in by_key]
+    rank = np.empty(len(keys), dtype=np.int64)
+    rank[np.array(by_key, dtype=np.int64)] = np.arange(len(keys), dtype=np.int64)
+    beacon_of_row = rank[valid.beacon]
+    order = np.argsort(beacon_of_row, kind="stable")
+    beacon_of_row = beacon_of_row[order]
+    order_list = order.tolist()
     beaconer_of = np.array([index[b.report.device_id] for b in ordered], dtype=np.int64)
     power_of = np.array([b.payload.tx_power_dbm for b in ordered], dtype=np.float64)
-    count = len(rows)
+    count = valid.size
+    if (
+        valid.located == devices.ids
+        and valid.witness is not None
+        and valid.reporter is not None
+        and valid.reporter_beacon is not None
+    ):  # the rows carry device indexes in this very order: no lookup by id
+        witness = valid.witness[order]
+        reporting = valid.reporter >= 0
+        pairs = unique_sorted(
+            rank[valid.reporter_beacon[reporting]] * devices.size + valid.reporter[reporting]
+        )
+    else:
+        witness = np.fromiter(
+            map(index.__getitem__, map(valid.device_id.__getitem__, order_list)), np.int64, count
+        )
+        pairs = _reported_pairs(ordered, index, devices.size)
     links = LinkTable(
         beacon=np.zeros(count, dtype=np.int64),
-        beaconer=np.repeat(beaconer_of, per_beacon),
-        witness=np.fromiter(map(index.__getitem__, map(attrgetter("device_id"), rows)), np.int64, count),
-        rssi_dbm=np.fromiter(map(attrgetter("rssi_dbm"), rows), np.float64, count),
-        tx_power_dbm=np.repeat(power_of, per_beacon),
-        distance_m=np.fromiter(map(attrgetter("distance_m"), rows), np.float64, count),
-        lag_ms=_lags(ordered, beacon_of_row, rows),
+        beaconer=beaconer_of[beacon_of_row],
+        witness=witness,
+        rssi_dbm=valid.rssi_dbm[order],
+        tx_power_dbm=power_of[beacon_of_row],
+        distance_m=valid.distance_m[order],
+        lag_ms=valid.lag_ms[order],
     )
-    pairs = _reported_pairs(ordered, index, devices.size)
     close = [(b, w) for b in ordered for w in b.close if w.device_id in index]
     table = BeaconTable(
         beaconer=beaconer_of,
@@ -103,7 +155,8 @@ def build_tables(
         close_rssi_dbm=np.array([w.rssi_dbm for _, w in close], dtype=np.float64),
         close_tx_power_dbm=np.array([b.payload.tx_power_dbm for b, _ in close], dtype=np.float64),
     )
-    return EpochTables(devices, links, table, rows, ordered, beacon_of_row)
+    report_ids = list(map(valid.report_id.__getitem__, order_list))
+    return EpochTables(devices, links, table, report_ids, ordered, beacon_of_row)
 
 
 def _reported_pairs(ordered: list[BeaconEntry], index: Mapping[str, int], n_devices: int) -> IntArray:
@@ -117,11 +170,9 @@ def _reported_pairs(ordered: list[BeaconEntry], index: Mapping[str, int], n_devi
     return unique_sorted(beacon[located] * n_devices + witness[located])
 
 
-def _lags(ordered: list[BeaconEntry], beacon_of_row: IntArray, rows: list[WitnessEntry]) -> FloatArray:
+def _lags(tx: list[int], beacon_of_row: IntArray, rx: list[int]) -> FloatArray:
     """Per link row: receive time − its beacon's transmit time (ms); exact integers while both fit int64
     (an epoch's honest times do), Python's integers otherwise, then as floats."""
-    tx = [b.payload.tx_ms for b in ordered]
-    rx = list(map(attrgetter("rx_ms"), rows))
     tx_array, tx_big = int64_or_zero(tx)
     rx_array, rx_big = int64_or_zero(rx)
     if not (tx_big.any() or rx_big.any()):
@@ -141,12 +192,11 @@ def apply_link_judgement(
     close = judged.too_close if judged.too_close is not None else np.zeros_like(judged.relayed)
     limit = judged.too_close_rssi_dbm
     for row in np.flatnonzero(judged.relayed | judged.implausible | close).tolist():
-        beacon, witness = tables.row(row)
-        report_id = witness.report_id
+        beacon, report_id = tables.row(row)
         base = {
             "beaconer": beacon.report.device_id,
-            "distance_m": witness.distance_m,
-            "rssi_dbm": witness.rssi_dbm,
+            "distance_m": float(tables.links.distance_m[row]),
+            "rssi_dbm": float(tables.links.rssi_dbm[row]),
         }
         if relayed[row]:
             verdicts[report_id] = Verdict(

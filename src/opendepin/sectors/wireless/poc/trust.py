@@ -624,11 +624,8 @@ def compute_trust(
     # (small honest groups of two or three owners that no anchor reaches were flagged as communities).
     exempt = np.ones(devices.size, dtype=bool) if corroborated.applied else None
     community, owner = detect_structure(links, usable, devices, trust, n_owners, exempt)
-    geometry, geometry_carry, fit = geometry_job.result()
-    colocated = detect_colocation(fit, devices, trust, n_owners)
     common_site = detect_common_site(links, usable, devices, trust, n_owners)
     close = judged.too_close if judged.too_close is not None else np.zeros(links.size, dtype=bool)
-    elsewhere = detect_heard_elsewhere(links, usable & ~close, devices, fit, trust, beacons, usable)
     # Radios stand together whenever a reception is louder than the too-close limit, whatever the rules
     # made of it (too close by cells, louder than free space, or valid at an asserted distance < 350 m).
     limit = judged.too_close_rssi_dbm
@@ -644,6 +641,10 @@ def compute_trust(
         devices.size, left, right, devices.cells
     )
     compared = compare_group_assertions(links, usable & ~close, devices, group_label, trust, beacons)
+    # Only what follows reads the position fit: everything above ran while it was being computed.
+    geometry, geometry_carry, fit = geometry_job.result()
+    colocated = detect_colocation(fit, devices, trust, n_owners)
+    elsewhere = detect_heard_elsewhere(links, usable & ~close, devices, fit, trust, beacons, usable)
     apart = compute_chain_apart_m(devices.size, left, right, bounds, compared.best)
     displaced = judge_displaced(compared, apart, trust)
     # HIP-17 counts a group in one cell only where an assertion contradicts the receptions (a member

@@ -21,7 +21,7 @@ compares the two on random epochs, malformed and hostile reports included):
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import repeat
 
 import h3
@@ -30,10 +30,12 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from opendepin import background
 from opendepin.arrays import int64_or_zero, is_in
 from opendepin.detmath import round_like_python
 from opendepin.reports.model import ReportRecord
 from opendepin.sectors.base import OK, DeviceInfo, Verdict
+from opendepin.sectors.wireless.poc.evidence import ValidLinks
 from opendepin.sectors.wireless.poc.geo import (
     FAR_CELLS,
     compute_haversine_m,
@@ -148,8 +150,9 @@ def _runs(values: IntArray) -> list[tuple[int, int, int]]:
 
 @dataclass(frozen=True, slots=True)
 class DeviceColumns:
-    """The located devices as arrays, each figure a witness check needs computed once per device: cell
-    centre (quantised, as `geo.get_cell_center` gives it), H3 ancestor for grid distances, antenna gain."""
+    """The located devices as arrays (in ascending id order, as the link table numbers them), each figure a
+    witness check needs computed once per device: cell centre (quantised, as `geo.get_cell_center` gives
+    it), H3 ancestor for grid distances, antenna gain."""
 
     ids: list[str]
     lat: npt.NDArray[np.float64]
@@ -159,7 +162,7 @@ class DeviceColumns:
 
     @staticmethod
     def build(devices: Mapping[str, DeviceInfo], params: PocParams) -> DeviceColumns:
-        ids = [d for d, info in devices.items() if info.location is not None]
+        ids = sorted(d for d, info in devices.items() if info.location is not None)
         cells = [devices[d].location or "" for d in ids]
         centres = np.array([get_cell_center(c) for c in cells], dtype=np.float64).reshape(-1, 2)
         resolution = params.witness_distance_resolution
@@ -179,15 +182,56 @@ def _first_per_group(values: IntArray, group: IntArray, groups: int) -> IntArray
     return smallest
 
 
-def process_witness_columns(
+@dataclass(slots=True)
+class WitnessJudgement:
+    """The witness rules' verdicts so far (every rejection), and what the valid witnesses' verdicts and
+    entries are then made of (`record_valid`). Between the two, `valid_links` gives the valid witnesses as
+    link rows, so that what reads only those (the link table, trust) may start before the entries exist."""
+
+    verdicts: dict[str, Verdict]
+    columns: WitnessColumns
+    matched: _Matched
+    links: _Links | None
+    """The rows checked on arrays (None: no witness reached the report-level checks)."""
+    located: list[str] = field(default_factory=list)
+    """The located devices' ids in ascending order (`DeviceColumns.ids`)."""
+    agreed: dict[int, WitnessEntry] = field(default_factory=dict)
+    valid: ValidLinks | None = None
+    recorded: bool = False
+
+    def valid_links(self) -> ValidLinks | None:
+        """The valid witnesses as link rows, in the order `record_valid` puts them in their beacons' lists;
+        None when the arrays do not hold every list (a beacon judged whole by the reference, a link the
+        reference found valid): read the lists after `record_valid` then."""
+        if self.agreed or any(self.matched.whole.values()):
+            return None
+        if self.links is None:
+            empty = np.zeros(0, dtype=np.float64)
+            return ValidLinks(np.zeros(0, dtype=np.int64), [], [], empty, empty, empty)
+        if self.valid is None:
+            self.valid = _valid_rows(self.columns, self.links, self.matched, self.located)
+        return self.valid
+
+    def record_valid(self) -> dict[str, Verdict]:
+        """The valid witnesses' verdicts and their beacons' witness lists (once); returns every verdict."""
+        if not self.recorded and self.links is not None:
+            if self.valid is None:
+                self.valid = _valid_rows(self.columns, self.links, self.matched, self.located)
+            _record_valid(self.columns, self.links, self.matched, self.agreed, self.valid, self.verdicts)
+        self.recorded = True
+        return self.verdicts
+
+
+def judge_witness_columns(
     reports: Sequence[ReportRecord],
     devices: Mapping[str, DeviceInfo],
     entropies: Mapping[str, int],
     beacons: Mapping[tuple[str, str], BeaconEntry],
     cited: set[tuple[str, str]],
     params: PocParams,
-) -> dict[str, Verdict]:
-    """`matching.process_witnesses` over columns: the same verdicts and the same beacon entries."""
+) -> WitnessJudgement:
+    """`matching.process_witnesses` over columns, up to the valid witnesses' verdicts and entries (every
+    rejection decided, the beacons' `reported_by` and `close` lists complete)."""
     verdicts: dict[str, Verdict] = {}
     columns = parse_witness_columns(reports, verdicts)
     located = DeviceColumns.build(devices, params)
@@ -197,7 +241,7 @@ def process_witness_columns(
         if members:
             verdicts.update(process_witness_group(members, beacons[key], devices, entropies[key[1]], params))
     if not len(matched.rows):
-        return verdicts
+        return WitnessJudgement(verdicts, columns, matched, None, located.ids)
     rows, group = matched.rows, matched.group
     first_rx = _first_per_group(columns.rx_ms[rows], group, len(matched.beacons))
     row_list = rows.tolist()
@@ -222,8 +266,19 @@ def process_witness_columns(
         verdicts[report_id] = Verdict(report_id, "witness.duplicate", {"beaconer": beaconer})
     links = _link_arrays(columns, matched, position[unique], first_rx, located, index, entropies, params)
     agreed = _judge_failures(columns, links, matched, first_rx, devices, verdicts, params)
-    _record_valid(columns, links, matched, agreed, verdicts)
-    return verdicts
+    return WitnessJudgement(verdicts, columns, matched, links, located.ids, agreed)
+
+
+def process_witness_columns(
+    reports: Sequence[ReportRecord],
+    devices: Mapping[str, DeviceInfo],
+    entropies: Mapping[str, int],
+    beacons: Mapping[tuple[str, str], BeaconEntry],
+    cited: set[tuple[str, str]],
+    params: PocParams,
+) -> dict[str, Verdict]:
+    """`matching.process_witnesses` over columns: the same verdicts and the same beacon entries."""
+    return judge_witness_columns(reports, devices, entropies, beacons, cited, params).record_valid()
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +288,8 @@ class _Links:
 
     rows: IntArray
     group: IntArray
+    witness: IntArray
+    """Each link's witness as its position in `DeviceColumns.ids`."""
     entropy_ts: IntArray
     rx: IntArray
     lag: IntArray
@@ -268,21 +325,20 @@ def _link_arrays(
     lag = rx - int64_or_zero([p.tx_ms for p in payloads])[0][group]  # beacons beyond ±2⁶² have no rows
     after_first = rx - first_rx[group]
     offset = columns.frequency_hz[rows] - int64_or_zero([p.frequency_hz for p in payloads])[0][group]
+    # the distances are array arithmetic (numpy releases the GIL in its loops): on a thread of their own,
+    # while this one compares strings and asks H3 for grid distances one pair at a time
+    distances = background.start(
+        compute_haversine_m, located.lat[w], located.lng[w], located.lat[b], located.lng[b]
+    )
     pairs = list(zip(row_list, group_list, strict=True))
     same_data = np.array([columns.data[r] == payloads[g].data for r, g in pairs], dtype=bool)
     same_region = np.array([columns.region[r] == payloads[g].region for r, g in pairs], dtype=bool)
-    distance = np.asarray(
-        compute_haversine_m(located.lat[w], located.lng[w], located.lat[b], located.lng[b]), dtype=np.float64
-    )
+    cells = compute_grid_distances(located.ancestor, w, b)
+    distance = np.asarray(distances.result(), dtype=np.float64)
     fspl = compute_fspl_db(distance, np.array([float(p.frequency_hz) for p in payloads])[group])
     tx_power = np.array([p.tx_power_dbm for p in payloads], dtype=np.float64)[group]
     max_rssi = tx_power + located.gain_dbi[b] - fspl + located.gain_dbi[w]
     rssi = columns.rssi_dbm[rows]
-    ancestor = located.ancestor
-    cells = np.array(
-        [_grid_distance(ancestor[i], ancestor[j]) for i, j in zip(w.tolist(), b.tolist(), strict=True)],
-        dtype=np.int64,
-    )
     passes = (
         (age >= 0)
         & (age <= params.entropy_lifespan_s)
@@ -296,7 +352,20 @@ def _link_arrays(
         & (rssi <= max_rssi)
     )
     return _Links(
-        rows, group, entropy_ts, rx, lag, after_first, offset, distance, fspl, max_rssi, rssi, cells, passes
+        rows,
+        group,
+        w,
+        entropy_ts,
+        rx,
+        lag,
+        after_first,
+        offset,
+        distance,
+        fspl,
+        max_rssi,
+        rssi,
+        cells,
+        passes,
     )
 
 
@@ -337,18 +406,39 @@ def _judge_failures(
     return agreed
 
 
+def _valid_rows(columns: WitnessColumns, links: _Links, matched: _Matched, located: list[str]) -> ValidLinks:
+    """The links that pass every array check as link rows, in receive order per beacon, with the device
+    indexes of `located` (the witnesses', and every counted reporter's)."""
+    good = np.flatnonzero(links.passes)
+    rows = links.rows[good].tolist()
+    return ValidLinks(
+        beacon=links.group[good],
+        report_id=list(map(columns.report_id.__getitem__, rows)),
+        device_id=list(map(columns.device_id.__getitem__, rows)),
+        rssi_dbm=links.rssi[good],
+        distance_m=np.array(round_like_python(links.distance[good], 1), dtype=np.float64),
+        lag_ms=links.lag[good].astype(np.float64),
+        located=located,
+        witness=links.witness[good],
+        reporter_beacon=matched.group,
+        reporter=matched.witness,
+    )
+
+
 def _record_valid(
     columns: WitnessColumns,
     links: _Links,
     matched: _Matched,
     agreed: Mapping[int, WitnessEntry],
+    valid: ValidLinks,
     verdicts: dict[str, Verdict],
 ) -> None:
-    """The links that pass every check: their verdicts (the reference's evidence, assembled from the arrays)
-    and their beacons' witness lists, in receive order (with any `agreed` by the reference among them)."""
+    """The links that pass every check (`valid`): their verdicts (the reference's evidence, assembled from
+    the arrays) and their beacons' witness lists, in receive order (with any `agreed` by the reference among
+    them)."""
     good = np.flatnonzero(links.passes)
-    group = links.group[good]
-    shown = round_like_python(links.distance[good], 1)
+    group = valid.beacon
+    shown = valid.distance_m.tolist()
     beaconers = [b.report.device_id for b in matched.beacons]
     evidence = [
         {
@@ -366,7 +456,7 @@ def _record_valid(
             [beaconers[g] for g in group.tolist()],
             shown,
             np.minimum(links.cells[good], 10**6).tolist(),
-            links.rssi[good].tolist(),
+            valid.rssi_dbm.tolist(),
             round_like_python(links.max_rssi[good], 2),
             round_like_python(links.fspl[good], 2),
             links.offset[good].tolist(),
@@ -375,17 +465,15 @@ def _record_valid(
             strict=True,
         )
     ]
-    rows = links.rows[good]
-    row_list = rows.tolist()
-    report_ids = [columns.report_id[r] for r in row_list]
+    report_ids = valid.report_id
     verdicts.update(zip(report_ids, map(Verdict, report_ids, repeat(OK), evidence), strict=True))
     entries = list(
         map(
             WitnessEntry,
             report_ids,
-            [columns.device_id[r] for r in row_list],
-            columns.received_at[rows].tolist(),
-            links.rssi[good].tolist(),
+            valid.device_id,
+            columns.received_at[links.rows[good]].tolist(),
+            valid.rssi_dbm.tolist(),
             links.rx[good].tolist(),
             shown,
         )
@@ -398,6 +486,18 @@ def _record_valid(
         return
     for value, start, stop in _runs(group):
         matched.beacons[value].witnesses.extend(entries[start:stop])
+
+
+def compute_grid_distances(ancestor: list[int], left: IntArray, right: IntArray) -> IntArray:
+    """`geo.compute_cell_distance` of each pair of devices (positions into `ancestor`, their H3 ancestors
+    at the witness-distance resolution): H3's grid distance, `FAR_CELLS` where H3 cannot say."""
+    a = list(map(ancestor.__getitem__, left.tolist()))
+    b = list(map(ancestor.__getitem__, right.tolist()))
+    try:
+        found = list(map(h3_int.grid_distance, a, b))
+    except h3.H3BaseException:  # some pair is too far apart: one pair at a time then
+        found = list(map(_grid_distance, a, b))
+    return np.array(found, dtype=np.int64)
 
 
 def _grid_distance(a: int, b: int) -> int:
