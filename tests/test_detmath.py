@@ -165,6 +165,34 @@ def test_fixed_order_sum_is_pairwise_and_layout_independent() -> None:
     assert detmath.sum_last(np.zeros((3, 0))).tolist() == [0.0, 0.0, 0.0]
 
 
+
+def _padded_pairwise_sum(values: np.ndarray) -> np.ndarray:
+    """The rule `sum_last` implements, written plainly: zero-pad the last axis to a power of two, then add
+    halves until one value is left."""
+    width = values.shape[-1]
+    padded = 1 << (width - 1).bit_length()
+    values = np.concatenate([values, np.zeros((*values.shape[:-1], padded - width))], axis=-1)
+    while values.shape[-1] > 1:
+        half = values.shape[-1] // 2
+        values = values[..., :half] + values[..., half:]
+    return values[..., 0]
+
+
+@given(
+    rows=st.integers(1, 5),
+    width=st.integers(1, 70),
+    data=st.data(),
+)
+def test_fixed_order_sum_is_the_zero_padded_pairwise_sum_bit_for_bit(
+    rows: int, width: int, data: st.DataObject
+) -> None:
+    """Signed zeros included: a −0.0 that meets the padding comes out +0.0, as it does padded."""
+    element = st.floats(allow_nan=False, allow_infinity=False, width=64) | st.sampled_from([0.0, -0.0])
+    values = np.array(
+        data.draw(st.lists(element, min_size=rows * width, max_size=rows * width)), dtype=np.float64
+    ).reshape(rows, width)
+    assert _bits(detmath.sum_last(values)) == _bits(_padded_pairwise_sum(values))
+
 DIGEST_SCRIPT = """
 import hashlib, numpy as np
 from opendepin import detmath

@@ -428,8 +428,13 @@ def sum_last(values: FloatArray) -> FloatArray:
         return np.zeros(values.shape[:-1])
     padded = 1 << (width - 1).bit_length()
     if padded != width:
-        pad = np.zeros((*values.shape[:-1], padded - width))
-        values = np.concatenate([values, pad], axis=-1)
+        # the first halving of the zero-padded values, without the padding: the values that meet a pad
+        # get + 0.0 as they would (which turns a −0.0 into +0.0: the very bits of the padded sum)
+        half = padded // 2
+        first = np.empty((*values.shape[:-1], half))
+        np.add(values[..., : width - half], values[..., half:], out=first[..., : width - half])
+        np.add(values[..., width - half : half], 0.0, out=first[..., width - half :])
+        values, padded = first, half
     while padded > 1:
         padded //= 2
         values = values[..., :padded] + values[..., padded:]

@@ -61,18 +61,19 @@ simulator's way to pass served entropy; the node passes it as `wireless.entropy`
 
 @dataclass(frozen=True, slots=True)
 class TrustJob:
-    """Trust being computed on a thread of its own, and the link judgement it started from (None when
-    trust is off), which `apply` writes into the verdicts and the beacons' witness lists."""
+    """Trust being computed on a thread of its own (`result`), and the link judgement it starts from
+    (`judged`, first thing that thread computes; None when trust is off), which `apply` writes into the
+    verdicts and the beacons' witness lists."""
 
     result: Future[TrustResult]
     tables: EpochTables | None = None
-    judged: LinkJudgement | None = None
+    judged: Future[LinkJudgement] | None = None
 
     def apply(self, verdicts: dict[str, Verdict], params: PocParams) -> None:
         """Relayed, implausible and too-close links get their verdicts and leave their beacons' lists (the
         lists must be complete: after `WitnessJudgement.record_valid`)."""
         if self.tables is not None and self.judged is not None:
-            apply_link_judgement(self.tables, self.judged, verdicts, params)
+            apply_link_judgement(self.tables, self.judged.result(), verdicts, params)
 
 
 def start_trust(
@@ -81,7 +82,7 @@ def start_trust(
     valid: ValidLinks | None,
     params: PocParams,
 ) -> TrustJob:
-    """Judge each valid link (relayed, implausible), then compute trust per device on a thread of its own:
+    """Judge each valid link (relayed, implausible), then compute trust per device, on a thread of its own:
     it reads the epoch's arrays only, so the valid witnesses' verdicts and entries, HIP-106 reciprocity and
     the HIP-83 cap (which edit the beacons' witness lists and the verdicts) run meanwhile on the caller's;
     same result. `valid`: the rule-valid links (None: read from the beacons' witness lists)."""
@@ -90,10 +91,19 @@ def start_trust(
         done.set_result(TrustResult({}, [], {}))
         return TrustJob(done)
     tables = build_tables(data, beacons, params, valid)
-    judged = judge_links(tables.links, tables.devices, params.trust)
     prior = data.prior_state.get("trust", {})
-    job = start(compute_trust, tables.links, judged, tables.devices, tables.beacons, prior, params.trust)
-    return TrustJob(job, tables, judged)
+    judged: Future[LinkJudgement] = Future()
+
+    def judge_then_trust() -> TrustResult:
+        try:
+            judgement = judge_links(tables.links, tables.devices, params.trust)
+        except BaseException as error:
+            judged.set_exception(error)
+            raise
+        judged.set_result(judgement)
+        return compute_trust(tables.links, judgement, tables.devices, tables.beacons, prior, params.trust)
+
+    return TrustJob(start(judge_then_trust), tables, judged)
 
 
 WitnessCounts = dict[str, Counter[int]]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
+from typing import NamedTuple
 
 from pydantic import ValidationError
 
@@ -26,11 +28,11 @@ from opendepin.sectors.wireless.poc.rules_witness import (
 )
 
 
-@dataclass(slots=True)
-class WitnessEntry:
+class WitnessEntry(NamedTuple):
     """A witness that passed the per-report rules: its report's id, device and arrival, and the figures the
     later steps read (kept here, not read from the report, so that those steps touch these small objects
-    only)."""
+    only). A named tuple: made by the million at 100,000 hotspots, at C speed from columns
+    (`make_entries`)."""
 
     report_id: str
     device_id: str
@@ -45,6 +47,19 @@ class WitnessEntry:
         return WitnessEntry(
             report.report_id, report.device_id, report.received_at, rssi_dbm, rx_ms, distance_m
         )
+
+
+def make_entries(
+    report_id: Iterable[str],
+    device_id: Iterable[str],
+    received_at: Iterable[int],
+    rssi_dbm: Iterable[float],
+    rx_ms: Iterable[int],
+    distance_m: Iterable[float],
+) -> list[WitnessEntry]:
+    """One `WitnessEntry` per row of the columns (the tuple made directly, no Python call per row)."""
+    rows = zip(report_id, device_id, received_at, rssi_dbm, rx_ms, distance_m, strict=True)
+    return list(map(tuple.__new__, repeat(WitnessEntry), rows))
 
 
 @dataclass(slots=True)

@@ -46,6 +46,7 @@ from opendepin.sectors.wireless.poc.matching import (
     CLOSE_REASONS,
     BeaconEntry,
     WitnessEntry,
+    make_entries,
     process_witness_group,
 )
 from opendepin.sectors.wireless.poc.params import PocParams
@@ -467,16 +468,13 @@ def _record_valid(
     ]
     report_ids = valid.report_id
     verdicts.update(zip(report_ids, map(Verdict, report_ids, repeat(OK), evidence), strict=True))
-    entries = list(
-        map(
-            WitnessEntry,
-            report_ids,
-            valid.device_id,
-            columns.received_at[links.rows[good]].tolist(),
-            valid.rssi_dbm.tolist(),
-            links.rx[good].tolist(),
-            shown,
-        )
+    entries = make_entries(
+        report_ids,
+        valid.device_id,
+        columns.received_at[links.rows[good]].tolist(),
+        valid.rssi_dbm.tolist(),
+        links.rx[good].tolist(),
+        shown,
     )
     if agreed:  # rare: merge the reference's valid ones in receive order
         merged = {**dict(zip(good.tolist(), entries, strict=True)), **agreed}
