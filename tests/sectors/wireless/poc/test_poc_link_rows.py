@@ -11,12 +11,13 @@ from dataclasses import fields, replace
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from opendepin.reports.model import ReportRecord
 from opendepin.sectors.base import SectorInput
-from opendepin.sectors.wireless.poc.evaluate import ENTROPY_CONTEXT_KEY
+from opendepin.sectors.wireless.poc.evaluate import ENTROPY_CONTEXT_KEY, evaluate_poc
 from opendepin.sectors.wireless.poc.matching import process_beacons, process_witnesses
 from opendepin.sectors.wireless.poc.params import PocParams
 from opendepin.sectors.wireless.poc.reports import BEACON, WITNESS
@@ -117,3 +118,24 @@ def test_grid_distances_of_cells_h3_cannot_relate_are_far() -> None:
         FAR_CELLS,
         h3_int.grid_distance(cells[1], cells[0]),
     ]
+
+
+@pytest.mark.parametrize("scenario", ["wallet-split", "hex-cluster", "mixed"])
+def test_trust_from_the_arrays_gives_the_outcome_of_trust_from_the_lists(
+    scenario: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The whole epoch (verdicts with their evidence, contributions, notes, carried state) on attacked
+    fleets: trust started from the rules' arrays, or from the beacons' lists once complete."""
+    import opendepin.sectors.wireless.poc.witness_columns as witness_columns
+
+    data = _epoch(scenario, 7)
+    early = evaluate_poc(data, PARAMS)
+    monkeypatch.setattr(witness_columns.WitnessJudgement, "valid_links", lambda self: None)
+    late = evaluate_poc(data, PARAMS)
+    assert [(v.report_id, v.reason, dict(v.evidence)) for v in early.verdicts] == [
+        (v.report_id, v.reason, dict(v.evidence)) for v in late.verdicts
+    ]
+    assert early.contributions == late.contributions
+    assert early.notes == late.notes
+    assert early.state == late.state
+    assert {v.reason for v in early.verdicts} - {"ok"}
