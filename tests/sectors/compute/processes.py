@@ -47,7 +47,9 @@ def network_toml(genesis: int, epoch_s: int = 60) -> str:
         "genesis = 2026-01-01T00:00:00Z": f"genesis = {stamp}",
         "length_seconds = 86400 ": f"length_seconds = {epoch_s} ",
         "lateness_seconds = 600": "lateness_seconds = 2",
-        "bid_window_s = 30 ": "bid_window_s = 4 ",
+        # bids are open for this long after the order's own time: the submitting CLI's start and the
+        # providers' polling loop (their capacity proofs run in it) must fit in it on a loaded CI machine
+        "bid_window_s = 30 ": "bid_window_s = 12 ",
         "audit_period_s = 3600 ": "audit_period_s = 10 ",
         "[sectors.compute.capacity]\nenabled = true": "[sectors.compute.capacity]\nenabled = false",
         "[sectors.compute.canary]      # small jobs with known answers\nenabled = true": (
