@@ -16,6 +16,11 @@ compares the two on random epochs, malformed and hostile reports included):
   `check_witness` itself, so that every rejection's reason and evidence are the reference's own;
 - the evidence of a valid witness is assembled from the arrays, its decimals rounded like Python's `round`
   (`detmath.round_like_python`).
+
+It works in two steps (`judge_witness_columns`, then `WitnessJudgement.record_valid`): every rejection is
+decided first, and the valid witnesses' verdicts and entries are made last. In between, the valid
+witnesses are already known as link rows (`WitnessJudgement.valid_links`): `evaluate_poc` starts trust
+from them (tests/sectors/wireless/poc/test_poc_link_rows.py: the same link table as from the lists).
 """
 
 from __future__ import annotations
