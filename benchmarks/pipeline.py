@@ -106,7 +106,9 @@ def _worker(
     prepare()  # what a worker does once at start (run() does it too), done before the workers start together
     go.wait()  # type: ignore[attr-defined]
     try:
-        stats = asyncio.run(worker.run(idle_exit_seconds=1.0))
+        # a pre-filled stream: done once it stays empty for 1 s; a paced publisher sends a chunk a second,
+        # so its workers wait longer than the gap between chunks before deciding the stream is done
+        stats = asyncio.run(worker.run(idle_exit_seconds=5.0 if latencies else 1.0))
         outcome = (stats.accepted, stats.rejected, stats.first_batch, stats.last_commit, stats.latencies)
     except BaseException as error:
         outcome = (0, 0, 0.0, 0.0, [], repr(error))
