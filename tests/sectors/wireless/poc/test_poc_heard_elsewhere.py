@@ -10,7 +10,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from opendepin.sectors.wireless.poc.colocation import compare_assertion_with_spot
+from opendepin.sectors.wireless.poc.colocation import locate_against_spots
 from opendepin.sectors.wireless.poc.evidence import LinkTable
 from opendepin.sectors.wireless.poc.params import TrustParams
 from opendepin.sectors.wireless.poc.trilateration import PositionFit
@@ -40,7 +40,7 @@ def _first(n: int) -> np.ndarray:
 def test_a_racked_radio_asserting_kilometres_away_is_judged_by_the_outsiders() -> None:
     links, devices, beacons = _epoch([(0.0, 0.0)], [(0.0, 2_500.0)])
     usable = np.ones(links.size, dtype=bool)
-    gain, pooled = compare_assertion_with_spot(
+    gain, pooled, _ = locate_against_spots(
         links, usable, devices, _first(devices.size), np.zeros((devices.size, 2)), TRUST, beacons
     )
     assert gain[0] > TRUST.heard_elsewhere_clear_gain  # ten outsiders, six of them hear it
@@ -109,23 +109,23 @@ def test_gain_is_the_outsiders_likelihood_ratio_and_nothing_else(
     usable = np.ones(links.size, dtype=bool)
     spots = np.zeros((n, 2))
     spots[0] = spot
-    gain, pooled = compare_assertion_with_spot(links, usable, devices, _first(n), spots, TRUST, beacons)
+    gain, pooled, _ = locate_against_spots(links, usable, devices, _first(n), spots, TRUST, beacons)
     assert gain[0] >= 0.0 and gain[1:].tolist() == [0.0] * (n - 1)
     # Wallets never decide: any owners give the same gain.
     renamed = type(devices)(
         devices.ids, np.array(owners, dtype=np.int64), devices.xy, devices.gain_dbi, devices.eligible
     )
-    again, _ = compare_assertion_with_spot(links, usable, renamed, _first(n), spots, TRUST, beacons)
+    again, _, _ = locate_against_spots(links, usable, renamed, _first(n), spots, TRUST, beacons)
     assert again.tolist() == gain.tolist()
     # The radio's own witness reports never argue for (or against) it.
     mine = _with_own_reports(links, own_rssi)
-    ours, ours_pooled = compare_assertion_with_spot(
+    ours, ours_pooled, _ = locate_against_spots(
         mine, np.ones(mine.size, dtype=bool), devices, _first(n), spots, TRUST, beacons
     )
     assert ours[0] == gain[0] and ours_pooled[0] == pooled[0]
     # A spot at the assertion is no alternative.
     spots[0] = asserted
-    same, _ = compare_assertion_with_spot(links, usable, devices, _first(n), spots, TRUST, beacons)
+    same, _, _ = locate_against_spots(links, usable, devices, _first(n), spots, TRUST, beacons)
     assert same[0] == 0.0
 
 

@@ -345,29 +345,6 @@ def compute_coverage_shares(
     return shares
 
 
-def compare_assertion_with_spot(
-    links: LinkTable,
-    mask: BoolArray,
-    devices: DeviceTable,
-    candidate: BoolArray,
-    spot_xy: FloatArray | list[FloatArray],
-    trust: TrustParams,
-    beacons: BeaconTable | None = None,
-) -> tuple[FloatArray, IntArray]:
-    """The rule *a radio is where the outsiders hear it from*, for one radio alone: each `candidate`'s
-    assertion against other spots (`spot_xy`, one array or several, e.g. where trilateration puts it),
-    scored exactly as `compare_group_assertions` scores a group's assertions, by what every *other* radio
-    made of its beacons (heard RSSI, heard without one, silence of an eligible radio in range; its own
-    witness reports left out, each pair capped at `displaced_link_cap`). The spot is a hypothesis standing
-    for a second member at that place that beacons nothing and hears nothing, so only the candidate's own
-    beacons decide. Returns per device the gain 2·(cost at the assertion − least of the costs), ≥ 0 (0: the
-    assertion explains the outsiders at least as well as every spot, or not a candidate), and the pairs
-    heard with an RSSI. Wallets play no part; neither does who proposes the spot (a wrong spot only costs
-    the test power: the assertion is never scored against anything but what outsiders heard)."""
-    gain, pooled, _ = locate_against_spots(links, mask, devices, candidate, spot_xy, trust, beacons)
-    return gain, pooled
-
-
 def locate_against_spots(
     links: LinkTable,
     mask: BoolArray,
@@ -377,10 +354,21 @@ def locate_against_spots(
     trust: TrustParams,
     beacons: BeaconTable | None = None,
 ) -> tuple[FloatArray, IntArray, IntArray]:
-    """`compare_assertion_with_spot`, and which hypothesis explains the outsiders best per device: −1 the
-    assertion (also on a tie with a spot, and outside the candidates), k the k-th spot array (on a tie
-    between spots, the first). Each candidate's figures read its own beacons, its hypotheses and the
-    outsiders alone, so judging some candidates gives them the same bits as judging all."""
+    """The rule *a radio is where the outsiders hear it from*, for one radio alone: each `candidate`'s
+    assertion against other spots (`spot_xy`, one array or several, e.g. where trilateration puts it),
+    scored exactly as `compare_group_assertions` scores a group's assertions, by what every *other* radio
+    made of its beacons (heard RSSI, heard without one, silence of an eligible radio in range; its own
+    witness reports left out, each pair capped at `displaced_link_cap`). The spot is a hypothesis standing
+    for a second member at that place that beacons nothing and hears nothing, so only the candidate's own
+    beacons decide. Wallets play no part; neither does who proposes the spot (a wrong spot only costs the
+    test power: the assertion is never scored against anything but what outsiders heard).
+
+    Returns per device the gain 2·(cost at the assertion − least of the costs), ≥ 0 (0: the assertion
+    explains the outsiders at least as well as every spot, or not a candidate), the pairs heard with an
+    RSSI, and which hypothesis explains the outsiders best: −1 the assertion (also on a tie with a spot, and
+    outside the candidates), k the k-th spot array (on a tie between spots, the first). Each candidate's
+    figures read its own beacons, its hypotheses and the outsiders alone, so judging some candidates gives
+    them the same bits as judging all."""
     size = devices.size
     spots = [spot_xy] if isinstance(spot_xy, np.ndarray) else list(spot_xy)
     index = np.flatnonzero(candidate)

@@ -956,7 +956,7 @@ def detect_heard_elsewhere(
     """The rule *a radio is where the outsiders hear it from*, for every radio, wallets aside: where the
     position fit puts a device `geometry_min_offset_m` or more from its assertion (from `geometry_min_links`
     links), its assertion and the fitted spot are compared by what the *other* radios made of its beacons
-    (`colocation.compare_assertion_with_spot`: heard RSSI, heard without one, silence of eligible radios in
+    (`colocation.locate_against_spots`: heard RSSI, heard without one, silence of eligible radios in
     range; its own witness reports left out, so it cannot argue for itself); the gain 2·(cost at the
     assertion − cost at the spot) ramps trust from 1 at `heard_elsewhere_clear_gain` (30) to 0 at
     `heard_elsewhere_full_gain` (50), from `geometry_min_links` pairs heard with an RSSI.
