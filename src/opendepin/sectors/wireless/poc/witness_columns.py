@@ -214,18 +214,21 @@ class WitnessJudgement:
         if self.links is None:
             empty = np.zeros(0, dtype=np.float64)
             return ValidLinks(np.zeros(0, dtype=np.int64), [], [], empty, empty, empty)
-        if self.valid is None:
-            self.valid = _valid_rows(self.columns, self.links, self.matched, self.located)
-        return self.valid
+        return self._rows(self.links)
 
     def record_valid(self) -> dict[str, Verdict]:
         """The valid witnesses' verdicts and their beacons' witness lists (once); returns every verdict."""
         if not self.recorded and self.links is not None:
-            if self.valid is None:
-                self.valid = _valid_rows(self.columns, self.links, self.matched, self.located)
-            _record_valid(self.columns, self.links, self.matched, self.agreed, self.valid, self.verdicts)
+            valid = self._rows(self.links)
+            _record_valid(self.columns, self.links, self.matched, self.agreed, valid, self.verdicts)
         self.recorded = True
         return self.verdicts
+
+    def _rows(self, links: _Links) -> ValidLinks:
+        """The links that pass every array check as rows (gathered once)."""
+        if self.valid is None:
+            self.valid = _valid_rows(self.columns, links, self.matched, self.located)
+        return self.valid
 
 
 def judge_witness_columns(
