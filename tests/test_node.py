@@ -151,3 +151,37 @@ def test_an_epoch_closed_in_its_own_process_is_the_same(tmp_path: Path, device_k
         if process is not None:
             process.shutdown()
     assert canonical_json(results[0]) == canonical_json(results[1])
+
+
+def test_an_epoch_closes_from_the_report_blocks_and_recomputes_from_the_rows(
+    node: Node,
+    clock: SimulatedClock,
+    device_key: DeviceKey,
+    store: SQLiteStore,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    node.onboard(onboard_request(node.config.name, device_key))
+    _run_day(node, clock, device_key)
+    clock.set(clock.now() + 86_400)
+    read_rows: list[int] = []
+    rows = store.report_frame
+    monkeypatch.setattr(store, "report_frame", lambda *a: read_rows.append(1) or rows(*a))
+    record = node.close_epoch(0)
+    assert read_rows == []  # the close read the blocks
+    assert record.manifest["reports"] == 30
+    stored, recomputed = node.verify_epoch(0)  # a recomputation reads the rows
+    assert read_rows and canonical_json(stored) == canonical_json(recomputed)
+    assert store._db.execute("SELECT COUNT(*) FROM report_blocks").fetchone()[0] == 0  # all below its end
+
+
+def test_an_epoch_with_rows_outside_the_blocks_closes_from_the_rows(
+    node: Node, clock: SimulatedClock, device_key: DeviceKey, store: SQLiteStore
+) -> None:
+    node.onboard(onboard_request(node.config.name, device_key))
+    _run_day(node, clock, device_key)
+    clock.set(clock.now() + 86_400)
+    store._db.execute("DELETE FROM report_blocks")  # e.g. a store upgraded with this epoch's reports in it
+    record = node.close_epoch(0)
+    assert record.manifest["reports"] == 30 and record.manifest["rewarded_devices"] == 1
+    stored, recomputed = node.verify_epoch(0)
+    assert canonical_json(stored) == canonical_json(recomputed)

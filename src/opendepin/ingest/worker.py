@@ -14,7 +14,8 @@ memory:
   UPDATE`, in device order, so workers never deadlock on each other) and gates against the committed last
   `seq`; a second worker with a report of the same device waits for the first one's commit;
 - duplicates: reports go through a staging table filled by COPY, then `INSERT … ON CONFLICT (report_id)
-  DO NOTHING`, whatever the bus delivers twice;
+  DO NOTHING`, whatever the bus delivers twice; the inserted rows are also kept as a report block in the
+  same transaction (store/report_blocks.py);
 - epoch closing: each batch holds a shared advisory lock and reads `ingest_closed_until`; the node sets
   that value and takes the lock exclusively (`drain_workers`), which waits for batches in flight.
 
@@ -310,9 +311,12 @@ class GateWorker:
             with cur.copy(f"COPY staging_reports ({COLUMNS}) FROM STDIN") as copy:
                 for row in accepted:
                     copy.write_row(row)
-            cur.execute(
+            inserted = cur.execute(
                 f"INSERT INTO reports ({COLUMNS}) SELECT {COLUMNS} FROM staging_reports "
                 "ON CONFLICT DO NOTHING"
+            ).rowcount
+            self.store.write_block(  # the same rows in the report blocks (store/report_blocks.py)
+                cur, [(r[0], r[2], r[1], r[4], r[3], r[5], r[6]) for r in accepted], inserted
             )
             changed = sorted((d, s) for d, s in last_seq.items() if s >= 0)
             cur.execute(

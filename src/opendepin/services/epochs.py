@@ -9,6 +9,7 @@ the same code recomputes from a store and from a downloaded bundle.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -32,6 +33,8 @@ from opendepin.rewards.inputs import EpochInputs
 from opendepin.sectors.base import Challenge, DeviceInfo, SectorPlugin
 from opendepin.sectors.challenges import challenge_row
 from opendepin.store.base import EpochRecord, Store, StoredReport
+
+log = logging.getLogger(__name__)
 
 ContextSource = Callable[[int], Mapping[str, Any]]
 """Epoch number → the context the node served during it (e.g. challenge entropy)."""
@@ -100,15 +103,28 @@ class EpochService:
         late = [r for r in received if r.record.kind in late_kinds]
         return sorted(by_ts + late, key=lambda r: r.record.report_id)
 
-    def epoch_report_columns(self, start: int, end: int) -> ReportColumns:
-        """`epoch_reports` as columns, read in bulk: the same reports in the same order."""
+    def epoch_report_columns(self, start: int, end: int, from_blocks: bool = False) -> ReportColumns:
+        """`epoch_reports` as columns, read in bulk: the same reports in the same order. `from_blocks`: from
+        the store's report blocks where they hold the whole window (closing an epoch; a recomputation reads
+        the rows, so that it checks what the store's report table holds)."""
+
+        def read(by_receive_time: bool) -> pl.DataFrame:
+            if from_blocks:
+                frame = self.store.logged_report_frame(start, end, by_receive_time)
+                if frame is not None:
+                    return frame
+                log.info(
+                    "epoch window [%d, %d): reports read from their rows (no complete blocks)", start, end
+                )
+            return self.store.report_frame(start, end, by_receive_time)
+
         late_kinds = self.late_kinds
-        frame = self.store.report_frame(start, end)
+        frame = read(False)
         if not late_kinds:
             return ReportColumns(frame)
         late = sorted(late_kinds)
         by_ts = frame.filter(~pl.col("kind").is_in(late))
-        received = self.store.report_frame(start, end, by_receive_time=True)
+        received = read(True)
         return ReportColumns(
             pl.concat([by_ts, received.filter(pl.col("kind").is_in(late))]).sort("report_id")
         )
@@ -126,6 +142,7 @@ class EpochService:
         onboarding: Mapping[str, Any],
         context: Mapping[str, Any],
         price_wad: int | None,
+        from_blocks: bool = False,
     ) -> EpochInputs:
         """Epoch `number`'s inputs around a device snapshot, context and price: the report log of its
         window, the previous epoch's rows, rejections, usage receipts, challenges, per-device state."""
@@ -134,7 +151,7 @@ class EpochService:
         return EpochInputs(
             window=window,
             devices=devices,
-            reports=self.epoch_report_columns(window.start, window.end),
+            reports=self.epoch_report_columns(window.start, window.end, from_blocks),
             prior_cumulative=prior_cumulative,
             prior_state=prior_state,
             context=context,
@@ -153,7 +170,9 @@ class EpochService:
         devices = {d.device_id: d for d in self.store.devices().values() if d.onboarded_at < end}
         records = self.store.onboarding_records()
         onboarding = {d: records[d] for d in devices if d in records}
-        return self._inputs(number, devices, onboarding, self.context_source(number), self.price_source())
+        return self._inputs(
+            number, devices, onboarding, self.context_source(number), self.price_source(), from_blocks=True
+        )
 
     def stored_inputs(self, record: EpochRecord) -> EpochInputs:
         """A closed epoch's inputs from the store: its stored device snapshot, context and price, and the

@@ -151,6 +151,11 @@ class Store(ABC):
     def stored_reports_between(self, start: int, end: int) -> list[StoredReport]:
         """Accepted reports with device time in [start, end) with their signed bytes, by report id."""
 
+    def logged_report_frame(self, start: int, end: int, by_receive_time: bool = False) -> pl.DataFrame | None:
+        """`report_frame` from a bulk copy of the report log kept for closing epochs, or None when the store
+        keeps none or it does not hold the whole window (then `report_frame` is read)."""
+        return None
+
     def report_frame(self, start: int, end: int, by_receive_time: bool = False) -> pl.DataFrame:
         """The accepted reports with device time (or, `by_receive_time`, receive time) in [start, end) as
         one frame of `opendepin.reports.columns.REPORT_SCHEMA`, by report id: what an epoch is closed from,

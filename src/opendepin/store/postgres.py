@@ -48,6 +48,7 @@ class PostgresStore(SQLStore):
                 self._db.execute("INSERT INTO schema_version VALUES (%s)", (number,))
 
     greatest = "GREATEST"
+    skip_locked = " FOR UPDATE SKIP LOCKED"
 
     def _sql(self, sql: str) -> str:
         return sql.replace("?", "%s")

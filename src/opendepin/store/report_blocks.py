@@ -1,0 +1,144 @@
+"""The report log in blocks: accepted reports also kept as Arrow record batches, so that an epoch is read
+in bulk (docs/architecture.md, "The report log in blocks").
+
+A block is the Arrow IPC message of one record batch of `BLOCK_SCHEMA` (the columns of
+`opendepin.reports.columns.REPORT_SCHEMA`: id, kind, device, device time, seq, receive time, the signed
+envelope bytes), stored in the `report_blocks` table with the bounds of its device and receive times. The
+store keeps blocks under these rules (store/sql.py):
+
+- a block is written in the transaction that inserts its rows, and holds exactly the rows that transaction
+  inserted: a batch in which the database skipped a row as already stored gets no block;
+- small blocks are merged: when a write finds `COMPACT_COUNT` blocks of fewer than `SMALL_ROWS` rows, it
+  merges them into one in the same transaction (a report is rewritten a few times at most, and reading an
+  epoch costs a few thousand blocks, however small the ingest batches were);
+- an epoch is read from its blocks only if they hold exactly as many reports of its window as the report
+  table does (counted on its index); otherwise from the rows (a store upgraded with reports already in it,
+  rows written by another program). Blocks hold a subset of the rows (written with them, deleted only
+  below a closed epoch's end) and no report twice (each inserted once), so equal counts mean equal sets;
+- once an epoch is saved, blocks with nothing at or after its end are deleted with it.
+
+Everything here is a pure function over bytes and frames; the SQL lives in store/sql.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from opendepin.reports.columns import REPORT_SCHEMA, empty_report_frame
+from opendepin.store.errors import StoreCorruption
+
+BLOCK_SCHEMA = pa.schema(
+    [
+        ("report_id", pa.string()),
+        ("kind", pa.string()),
+        ("device_id", pa.string()),
+        ("ts", pa.int64()),
+        ("seq", pa.int64()),
+        ("received_at", pa.int64()),
+        ("envelope", pa.binary()),
+    ]
+)
+"""The columns of a block: `REPORT_SCHEMA` in Arrow types, in the same order."""
+SMALL_ROWS = 4096
+"""A block with fewer rows than this is small: it waits to be merged."""
+COMPACT_COUNT = 64
+"""How many small blocks a merge takes at once (a merge writes at most COMPACT_COUNT × SMALL_ROWS rows)."""
+ID_PREFIX_HEX = 15
+"""Hex digits of a report id read as an integer to sort by (60 bits: an Int64 without sign trouble)."""
+
+
+class Block(NamedTuple):
+    """One block as stored: its bounds, its row count and its bytes."""
+
+    min_ts: int
+    max_ts: int
+    min_received: int
+    max_received: int
+    row_count: int
+    data: bytes
+
+
+def encode_block(rows: Sequence[Sequence[Any]]) -> Block:
+    """The block of report rows (report id, kind, device id, ts, seq, received at, envelope bytes)."""
+    if not rows:
+        raise ValueError("a block holds at least one report")
+    columns = list(zip(*rows, strict=True))
+    batch = pa.RecordBatch.from_arrays(
+        [pa.array(column, type=f.type) for column, f in zip(columns, BLOCK_SCHEMA, strict=True)],
+        schema=BLOCK_SCHEMA,
+    )
+    ts, received = columns[3], columns[5]
+    return Block(min(ts), max(ts), min(received), max(received), len(rows), batch.serialize().to_pybytes())
+
+
+def encode_frame_block(frame: pl.DataFrame) -> Block:
+    """The block of a report frame (`REPORT_SCHEMA`), e.g. small blocks merged."""
+    if frame.is_empty():
+        raise ValueError("a block holds at least one report")
+    table = frame.select(list(REPORT_SCHEMA)).to_arrow().cast(BLOCK_SCHEMA).combine_chunks()
+    (batch,) = table.to_batches() or [pa.RecordBatch.from_pylist([], schema=BLOCK_SCHEMA)]
+    ts, received = frame["ts"], frame["received_at"]
+    return Block(
+        int(ts.min()),  # type: ignore[arg-type]
+        int(ts.max()),  # type: ignore[arg-type]
+        int(received.min()),  # type: ignore[arg-type]
+        int(received.max()),  # type: ignore[arg-type]
+        frame.height,
+        batch.serialize().to_pybytes(),
+    )
+
+
+def decode_blocks(datas: Iterable[bytes | memoryview]) -> pl.DataFrame:
+    """The reports of stored blocks as one frame of `REPORT_SCHEMA` (in block order); a block that does not
+    read as a record batch of `BLOCK_SCHEMA` is corruption of the store."""
+    batches = []
+    for data in datas:
+        try:
+            batch = pa.ipc.read_record_batch(pa.py_buffer(data), BLOCK_SCHEMA)
+            batch.validate(full=True)  # offsets within their buffers, text that is UTF-8
+        except (pa.ArrowInvalid, OSError, ValueError, EOFError) as error:
+            raise StoreCorruption(f"a report block does not decode: {str(error)[:200]}") from None
+        batches.append(batch)
+    if not batches:
+        return empty_report_frame()
+    frame = pl.from_arrow(pa.Table.from_batches(batches, BLOCK_SCHEMA), rechunk=True)
+    assert isinstance(frame, pl.DataFrame)
+    return frame.cast(REPORT_SCHEMA)  # type: ignore[arg-type]
+
+
+def in_window(frame: pl.DataFrame, start: int, end: int, by_receive_time: bool) -> pl.DataFrame:
+    """The rows with device time (or receive time) in [start, end)."""
+    column = pl.col("received_at" if by_receive_time else "ts")
+    return frame.filter((column >= start) & (column < end))
+
+
+def sort_by_report_id(frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame.sort("report_id")`, faster: rows ordered by the first 60 bits of their id (an integer sort),
+    then each run of equal prefixes put in full-id order. For ids that start with 15 lowercase hex digits
+    (report ids are SHA-256 hex) the prefixes' order is the ids' order; report ids are hashes, so runs are
+    rare. Any other id in the frame (a store written by something else): the plain sort."""
+    if frame.height < 2:
+        return frame
+    ids = frame["report_id"]
+    head = ids.str.slice(0, ID_PREFIX_HEX)
+    if ids.null_count() or not head.str.contains(f"^[0-9a-f]{{{ID_PREFIX_HEX}}}$").all():
+        return frame.sort("report_id")
+    prefix = head.str.to_integer(base=16)
+    order = prefix.arg_sort().to_numpy().copy()
+    keys = prefix.to_numpy()[order]
+    tied = np.flatnonzero(keys[1:] == keys[:-1])
+    if tied.size:
+        starts = np.concatenate(([tied[0]], tied[1:][np.diff(tied) > 1]))
+        ends = np.concatenate((tied[:-1][np.diff(tied) > 1], [tied[-1]])) + 2
+        id_list = ids.to_list()
+        for low, high in zip(starts.tolist(), ends.tolist(), strict=True):
+            run = order[low:high]
+            order[low:high] = run[
+                np.argsort(np.array([id_list[i] for i in run], dtype=object), kind="stable")
+            ]
+    return frame[order]

@@ -1,0 +1,228 @@
+"""The report log in blocks (store/report_blocks.py): blocks give back exactly the rows they were made of,
+the fast id sort is the plain sort, and on both stores the blocks read for a window are the window's
+stored reports (compaction included) or, where they cannot be, nothing (then the rows are read)."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from pathlib import Path
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from opendepin.reports.columns import REPORT_SCHEMA
+from opendepin.reports.envelope import Envelope, compute_report_id, encode_envelope
+from opendepin.reports.model import ReportRecord
+from opendepin.store.base import EpochRecord, Store, StoredReport
+from opendepin.store.errors import StoreCorruption
+from opendepin.store.report_blocks import (
+    COMPACT_COUNT,
+    SMALL_ROWS,
+    decode_blocks,
+    encode_block,
+    encode_frame_block,
+    sort_by_report_id,
+)
+from opendepin.store.sqlite import SQLiteStore
+
+INT64 = st.integers(-(2**63), 2**63 - 1)
+ROWS = st.lists(
+    st.tuples(
+        st.text(max_size=70),
+        st.text(max_size=20),
+        st.text(max_size=80),
+        INT64,
+        INT64,
+        INT64,
+        st.binary(max_size=300),
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+
+@given(st.lists(ROWS, min_size=1, max_size=5))
+@settings(max_examples=60, deadline=None)
+def test_blocks_give_back_their_rows(batches: list[list[tuple[object, ...]]]) -> None:
+    blocks = [encode_block(rows) for rows in batches]
+    frame = decode_blocks(block.data for block in blocks)
+    assert dict(frame.schema) == REPORT_SCHEMA
+    assert frame.rows() == [row for rows in batches for row in rows]
+    for block, rows in zip(blocks, batches, strict=True):
+        assert (block.min_ts, block.max_ts) == (min(r[3] for r in rows), max(r[3] for r in rows))
+        assert (block.min_received, block.max_received) == (min(r[5] for r in rows), max(r[5] for r in rows))
+        assert block.row_count == len(rows)
+    merged = encode_frame_block(frame)  # what a merge of small blocks writes
+    assert decode_blocks([merged.data]).equals(frame)
+    assert merged[:5] == (
+        min(b.min_ts for b in blocks),
+        max(b.max_ts for b in blocks),
+        min(b.min_received for b in blocks),
+        max(b.max_received for b in blocks),
+        frame.height,
+    )
+
+
+def test_a_block_that_does_not_decode_is_corruption() -> None:
+    good = encode_block([("a", "k", "d", 1, 2, 3, b"e")]).data
+    for bad in (b"", b"\x00" * 16, good[: len(good) // 2]):
+        with pytest.raises(StoreCorruption):
+            decode_blocks([bad])
+
+
+HEX = st.text(alphabet="0123456789abcdef", min_size=0, max_size=70)
+
+
+@given(
+    st.lists(
+        st.one_of(
+            HEX,
+            st.builds(lambda tail: "0123456789abcde" + tail, HEX),  # equal 60-bit prefixes
+            st.text(max_size=20),  # anything else: the plain sort
+        ),
+        max_size=60,
+    )
+)
+@settings(max_examples=200, deadline=None)
+def test_the_fast_id_sort_is_the_sort(ids: list[str]) -> None:
+    frame = pl.DataFrame(
+        {"report_id": ids, "row": list(range(len(ids)))}, schema={"report_id": pl.String, "row": pl.Int64}
+    )
+    assert sort_by_report_id(frame)["report_id"].to_list() == sorted(ids)
+
+
+def test_the_fast_id_sort_on_hashes() -> None:
+    ids = [hashlib.sha256(i.to_bytes(4, "big")).hexdigest() for i in range(20_000)]
+    ids += [ids[7][:15] + "0" * 49, ids[7][:15] + "f" * 49]  # ties on the prefix
+    frame = pl.DataFrame({"report_id": ids, "row": range(len(ids))})
+    assert sort_by_report_id(frame).equals(frame.sort("report_id"))
+
+
+def _stored(i: int, ts: int | None = None) -> StoredReport:
+    kind = ("wireless.heartbeat", "wireless.speedtest", "weather.obs")[i % 3]
+    device = f"ed25519:{i % 7:064x}"
+    ts = 1_000 + i * 7 if ts is None else ts
+    received = 9_000 - i * 3
+    payload = {"lat": 52.5 + i / 1000, "lon": 13.4} if i % 3 == 0 else {"n": i}
+    envelope = encode_envelope(Envelope(kind, device, ts, i, payload))
+    record = ReportRecord(compute_report_id(envelope), kind, device, ts, i, payload, received)
+    return StoredReport(record, envelope, bytes([i % 256]) * 64)
+
+
+WINDOWS = [(0, 10**6), (1_050, 1_300), (4_000, 4_600), (8_000, 8_700), (9, 10)]
+
+
+def _same_as_rows(store: Store) -> None:
+    for start, end in WINDOWS:
+        for by_receive_time in (False, True):
+            logged = store.logged_report_frame(start, end, by_receive_time)
+            assert logged is not None, (start, end, by_receive_time)
+            assert logged.equals(store.report_frame(start, end, by_receive_time))
+
+
+def _block_counts(store: Store) -> list[int]:
+    rows = store._query("SELECT row_count FROM report_blocks ORDER BY id")  # type: ignore[attr-defined]
+    return [int(n) for (n,) in rows]
+
+
+def test_blocks_are_the_stored_reports_and_small_ones_merge(any_store: Store) -> None:
+    any_store.append([_stored(i) for i in range(100)], [])
+    _same_as_rows(any_store)
+    for i in range(100, 100 + 2 * COMPACT_COUNT):  # one report a batch, as single posts arrive
+        any_store.append([_stored(i)], [])
+    _same_as_rows(any_store)
+    counts = _block_counts(any_store)
+    assert sum(counts) == 100 + 2 * COMPACT_COUNT
+    assert len(counts) < COMPACT_COUNT  # merged: reading a window costs few blocks
+    assert sum(1 for n in counts if n < SMALL_ROWS) < COMPACT_COUNT
+
+
+def test_a_batch_the_database_partly_skipped_gets_no_block(any_store: Store) -> None:
+    any_store.append([_stored(i) for i in range(10)], [])
+    any_store.append([_stored(5), _stored(50)], [])  # 5 is already stored: only 50 is inserted
+    assert any_store.count_reports(0, 10**6) == 11
+    assert any_store.logged_report_frame(0, 10**6) is None  # 50 is in no block: read the rows
+    assert any_store.logged_report_frame(0, 1_100) is not None  # a window without it is complete
+
+
+def test_rows_written_without_blocks_are_read_from_the_rows(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "db.sqlite3")
+    store.append([_stored(i) for i in range(10)], [])
+    extra = _stored(11)
+    with store._tx() as cur:  # another program (or an older engine) writes a row, no block
+        cur.execute(
+            "INSERT INTO reports VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                extra.record.report_id,
+                extra.record.device_id,
+                extra.record.kind,
+                extra.record.seq,
+                extra.record.ts,
+                extra.record.received_at,
+                extra.envelope,
+                extra.signature,
+            ),
+        )
+    assert store.logged_report_frame(0, 10**6) is None
+    store._db.execute("DELETE FROM reports WHERE report_id = ?", (extra.record.report_id,))
+    store._db.execute("DELETE FROM reports WHERE report_id = ?", (_stored(3).record.report_id,))
+    assert store.logged_report_frame(0, 10**6) is None  # a row gone from the table: not the blocks'
+    store.close()
+
+
+def test_a_failed_transaction_leaves_no_block(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "db.sqlite3")
+    store._db.execute(
+        "CREATE TRIGGER boom AFTER INSERT ON report_blocks BEGIN SELECT RAISE(ABORT, 'disk gone'); END"
+    )
+    with pytest.raises(Exception, match="disk gone"):
+        store.append([_stored(i) for i in range(5)], [])
+    assert store.count_reports(0, 10**6) == 0 and _block_counts(store) == []
+    store.close()
+
+
+def test_saving_an_epoch_deletes_the_blocks_below_its_end(any_store: Store) -> None:
+    any_store.append([_stored(i, ts=1_000 + i) for i in range(5)], [])  # received 8,988..9,000
+    any_store.append([_stored(i, ts=100 + i) for i in range(10, 15)], [])  # received 8,958..8,970
+    any_store.append([_stored(i, ts=100 + i) for i in range(20, 22)] + [_stored(22, ts=20_000)], [])
+    assert _block_counts(any_store) == [5, 5, 3]
+    any_store.save_epoch(EpochRecord(0, 0, 8_980, {"root": None}, {}))
+    assert _block_counts(any_store) == [5, 3]  # the second block is wholly before 8,980 (both times)
+    any_store.save_epoch(EpochRecord(1, 8_980, 10_000, {"root": None}, {}))
+    assert _block_counts(any_store) == [3]  # the one with a report timed 20,000 stays
+    logged = any_store.logged_report_frame(10_000, 30_000)
+    assert logged is not None and logged["report_id"].to_list() == [_stored(22, ts=20_000).record.report_id]
+
+
+@pytest.mark.integration
+def test_writers_merging_at_once_never_lose_or_repeat_a_report() -> None:
+    """Two PostgreSQL connections append single reports at once, each merging small blocks when enough
+    wait (FOR UPDATE SKIP LOCKED): every report is in exactly one block."""
+    from opendepin.store.postgres import PostgresStore
+    from tests.store.pg import postgres_database
+
+    with postgres_database() as dsn:
+        stores = [PostgresStore(dsn), PostgresStore(dsn)]
+        errors: list[BaseException] = []
+
+        def write(store: PostgresStore, first: int) -> None:
+            try:
+                for i in range(first, 400, 2):
+                    store.append([_stored(i)], [])
+            except BaseException as error:  # pragma: no cover - reported below
+                errors.append(error)
+
+        threads = [threading.Thread(target=write, args=(s, k)) for k, s in enumerate(stores)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert not errors
+        _same_as_rows(stores[0])
+        counts = _block_counts(stores[0])
+        assert sum(counts) == 400 and len(counts) < 2 * COMPACT_COUNT
+        for store in stores:
+            store.close()
