@@ -76,7 +76,7 @@ def test_crash_while_saving_epoch_leaves_no_partial_rows(
     )
     with pytest.raises(sqlite3.IntegrityError):
         node.close_epoch(0)
-    for table in ("verdicts", "device_rewards", "owner_rewards", "device_notes", "epochs"):
+    for table in ("verdict_blocks", "verdicts", "device_rewards", "owner_rewards", "device_notes", "epochs"):
         assert store._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] == 0
     store._db.execute("DROP TRIGGER boom")
     restarted = Node(node.config, store, clock)

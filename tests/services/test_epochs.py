@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from opendepin.clock import SimulatedClock
@@ -15,6 +16,7 @@ from opendepin.rewards.audit import verify_bundle
 from opendepin.rewards.bundle import BundleError, decode_bundle, encode_bundle
 from opendepin.sectors.wireless.reports import HEARTBEAT, SPEEDTEST
 from opendepin.store.sqlite import SQLiteStore
+from opendepin.store.verdict_blocks import decode_verdict_blocks, encode_verdict_blocks
 from tests.conftest import onboard_request
 
 KEYS = [DeviceKey("ed25519", bytes([i + 1]) * 32) for i in range(3)] + [DeviceKey("p256", b"\x07" * 32)]
@@ -79,15 +81,17 @@ def _bump(table: str, column: str, where: str) -> str:
 TAMPERING = [
     ("device_rewards", _bump("device_rewards", "amount", "epoch = 1 AND amount != '0'")),
     ("device_rewards", "UPDATE device_rewards SET breakdown = '{}' WHERE epoch = 1"),
-    ("verdicts", "UPDATE verdicts SET reason = 'ok' WHERE epoch = 1 AND reason != 'ok'"),
-    ("verdicts", "DELETE FROM verdicts WHERE epoch = 1 AND report_id = "
-     "(SELECT report_id FROM verdicts WHERE epoch = 1 LIMIT 1)"),  # (the table has no rowid)
+    ("verdicts", "blocks:ok"),  # a refused report's verdict rewritten as accepted
+    ("verdicts", "blocks:drop"),  # a verdict gone
     ("device_notes", "DELETE FROM device_notes WHERE epoch = 1"),
     ("owner_rewards", _bump("owner_rewards", "cumulative", "epoch = 1")),
     ("manifest", "UPDATE epochs SET manifest = REPLACE(manifest, '\"paid\":', '\"paid\":9') WHERE number=1"),
-    ("sector_state", "UPDATE epochs SET sector_state = '{\"wireless\":{\"x\":1}}' WHERE number = 1"),
-    ("manifest", f"UPDATE reports SET received_at = received_at + 400 WHERE rowid IN "
-     f"(SELECT rowid FROM reports WHERE ts >= {DAY_1} LIMIT 1)"),
+    ("sector_state", 'UPDATE epochs SET sector_state = \'{"wireless":{"x":1}}\' WHERE number = 1'),
+    (
+        "manifest",
+        f"UPDATE reports SET received_at = received_at + 400 WHERE rowid IN "
+        f"(SELECT rowid FROM reports WHERE ts >= {DAY_1} LIMIT 1)",
+    ),
     ("manifest", "UPDATE epochs SET inputs = REPLACE(inputs, '\"gain_dbi\":1.2', '\"gain_dbi\":9.2')"),
     ("manifest", "DELETE FROM rejection_counts"),
     # the previous epoch's rows are this epoch's inputs
@@ -95,7 +99,28 @@ TAMPERING = [
 ]
 
 
+def _tamper_verdict_blocks(store: SQLiteStore, how: str) -> int:
+    """Rewrite epoch 1's verdict blocks: one refusal made `ok` (`ok`), or its first verdict dropped."""
+    for block_id, block in store._db.execute(
+        "SELECT id, block FROM verdict_blocks WHERE epoch = 1"
+    ).fetchall():
+        frame = decode_verdict_blocks([block])
+        if how == "ok":
+            refused = frame["reason"] != "ok"
+            if not refused.any():
+                continue
+            frame = frame.with_columns(reason=pl.when(refused).then(pl.lit("ok")).otherwise(pl.col("reason")))
+        else:
+            frame = frame.slice(1)
+        (tampered,) = encode_verdict_blocks(frame)
+        store._db.execute("UPDATE verdict_blocks SET block = ? WHERE id = ?", (tampered.data, block_id))
+        return 1
+    return 0
+
+
 def _tamper(store: SQLiteStore, statement: str) -> int:
+    if statement.startswith("blocks:"):
+        return _tamper_verdict_blocks(store, statement.split(":")[1])
     if not statement.startswith("python:"):
         return int(store._db.execute(statement).rowcount)
     _, table, column, where = statement.split(":", 3)
@@ -119,7 +144,7 @@ def test_tampering_with_any_stored_table_is_named(
 
 def test_a_tampered_onboarding_record_is_an_input_problem(closed: Node, store: SQLiteStore) -> None:
     with store._db:
-        store._db.execute("UPDATE epochs SET inputs = REPLACE(inputs, '\"mode\":\"full\"', '\"mode\":\"x\"')")
+        store._db.execute('UPDATE epochs SET inputs = REPLACE(inputs, \'"mode":"full"\', \'"mode":"x"\')')
     report = closed.audit_epoch(1)
     assert any("attributes differ" in p or "maker signature" in p for p in report.input_problems)
 

@@ -84,11 +84,5 @@ def test_verdict_columns_are_stored_as_the_same_rows(any_store: Store) -> None:
     first, second = any_store.get_epoch_detail(0), any_store.get_epoch_detail(1)
     assert first is not None and second is not None
     assert first.verdicts == second.verdicts == sorted(rows)
-    stored_text = [
-        any_store._query(  # type: ignore[attr-defined]
-            "SELECT report_id, device_id, reason, evidence FROM verdicts WHERE epoch = ? ORDER BY report_id",
-            (n,),
-        )
-        for n in (0, 1)
-    ]
+    stored_text = [any_store.epoch_verdicts(n).sort("report_id").rows() for n in (0, 1)]  # type: ignore[attr-defined]
     assert stored_text[0] == stored_text[1]

@@ -133,8 +133,38 @@ def test_epoch_verdicts_are_read_back_in_report_order_and_by_device(any_store: S
     store.save_epoch(EpochRecord(0, 0, 10, {"root": "0x1"}, {"devices": []}, verdicts=verdicts))
     detail = store.get_epoch_detail(0)
     assert detail is not None and list(detail.verdicts) == verdicts
-    rows = store._query("SELECT report_id FROM verdicts WHERE epoch = ? AND device_id = ?", (0, devices[1]))
-    assert sorted(r[0] for r in rows) == [f"{i:064x}" for i in range(1, 12, 3)]
+    rows = store.epoch_verdicts(0, devices[1])  # type: ignore[attr-defined]
+    assert sorted(rows["report_id"]) == [f"{i:064x}" for i in range(1, 12, 3)]
+
+
+def test_verdict_blocks_split_devices_and_older_epochs_keep_their_rows(
+    any_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A device whose verdicts straddle blocks is read whole; an epoch saved before verdict blocks existed
+    (its rows in the `verdicts` table) is read from them."""
+    import opendepin.store.verdict_blocks as verdict_blocks
+
+    monkeypatch.setattr(verdict_blocks, "VERDICT_BLOCK_ROWS", 4)
+    store = any_store
+    devices = [f"ed25519:{d:064x}" for d in range(3)]
+    verdicts = [(f"{i:064x}", devices[min(i // 5, 2)], "ok", {"i": i}) for i in range(14)]
+    store.save_epoch(EpochRecord(0, 0, 10, {"root": "0x1"}, {"devices": []}, verdicts=verdicts))
+    blocks = store._query("SELECT first_device, last_device, row_count FROM verdict_blocks ORDER BY id")  # type: ignore[attr-defined]
+    assert [int(n) for _, _, n in blocks] == [4, 4, 4, 2]
+    for device in devices:
+        mine = store.epoch_verdicts(0, device)  # type: ignore[attr-defined]
+        assert sorted(mine["report_id"]) == sorted(v[0] for v in verdicts if v[1] == device)
+    with store._tx() as cur:  # type: ignore[attr-defined]
+        store._many(  # type: ignore[attr-defined]
+            cur,
+            "INSERT INTO verdicts VALUES (?, ?, ?, ?, ?)",
+            [(1, f"{i:064x}", devices[i % 2], "bad", '{"old":true}') for i in range(3)],
+        )
+        store._exec(cur, "INSERT INTO epochs VALUES (1, 10, 20, '{}', '{}', '{}')")  # type: ignore[attr-defined]
+    detail = store.get_epoch_detail(1)
+    assert detail is not None
+    assert list(detail.verdicts) == [(f"{i:064x}", devices[i % 2], "bad", {"old": True}) for i in range(3)]
+    assert store.epoch_verdicts(1, devices[1])["report_id"].to_list() == [f"{1:064x}"]  # type: ignore[attr-defined]
 
 
 def test_migration_to_verdicts_by_device_keeps_every_verdict(tmp_path: Path) -> None:

@@ -1,8 +1,9 @@
 """The aggregates the explorer reads from the store, each one query on the SQL stores.
 
 Closed epochs never change, so what is read here about them is cached by the caller (`Explorer`). On the
-SQL stores (SQLite, PostgreSQL) each read is one grouped query; any other `Store` gets the same answers
-from the public interface (slower: it loads every row of the epoch).
+SQL stores (SQLite, PostgreSQL) each read is one grouped query, or for verdicts the epoch's verdict blocks
+grouped in polars; any other `Store` gets the same answers from the public interface (slower: it loads
+every row of the epoch).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from typing import Any
+
+import polars as pl
 
 from opendepin.store.base import Store
 from opendepin.store.sql import SQLStore
@@ -37,20 +40,13 @@ class StoreReads:
         the reports are many, for a network whose report kinds all belong to one sector)."""
         out: Counts = defaultdict(lambda: defaultdict(dict))
         if self._db is not None:
+            verdicts = self._db.epoch_verdicts(number).select("report_id", "device_id", "reason")
             if by_kind:
-                rows = self._query(
-                    "SELECT v.device_id, r.kind, v.reason, COUNT(*) FROM verdicts v "
-                    "JOIN reports r ON r.report_id = v.report_id WHERE v.epoch = ? "
-                    "GROUP BY v.device_id, r.kind, v.reason",
-                    (number,),
-                )
+                verdicts = verdicts.join(self._report_kinds(number), on="report_id", how="inner")
             else:
-                rows = self._query(
-                    "SELECT device_id, ?, reason, COUNT(*) FROM verdicts WHERE epoch = ? "
-                    "GROUP BY device_id, reason",
-                    (ANY_KIND, number),
-                )
-            for device, kind, reason, count in rows:
+                verdicts = verdicts.with_columns(pl.lit(ANY_KIND).alias("kind"))
+            counts = verdicts.group_by("device_id", "kind", "reason").len()
+            for device, kind, reason, count in counts.iter_rows():
                 out[str(device)][str(kind)][str(reason)] = int(count)
             return out
         record = self.store.get_epoch_detail(number)
@@ -62,6 +58,18 @@ class StoreReads:
             by_reason = out[device][kind]
             by_reason[reason] = by_reason.get(reason, 0) + 1
         return out
+
+    def _report_kinds(self, number: int) -> pl.DataFrame:
+        """(report id, kind) of the reports closed epoch `number` may hold (timed or received in it)."""
+        epoch = self.store.get_epoch(number)
+        if epoch is None:
+            return pl.DataFrame(schema={"report_id": pl.String, "kind": pl.String})
+        rows = self._query(
+            "SELECT report_id, kind FROM reports "
+            "WHERE (ts >= ? AND ts < ?) OR (received_at >= ? AND received_at < ?)",
+            (epoch.start, epoch.end, epoch.start, epoch.end),
+        )
+        return pl.DataFrame(rows, schema={"report_id": pl.String, "kind": pl.String}, orient="row")
 
     def rewards(self, number: int) -> list[tuple[str, str, int, int]]:
         """(device, category, units, amount) of every device reward row of closed epoch `number`."""
@@ -84,10 +92,8 @@ class StoreReads:
     def active_devices(self, number: int) -> set[str]:
         """Devices with at least one valid report in closed epoch `number`."""
         if self._db is not None:
-            rows = self._query(
-                "SELECT DISTINCT device_id FROM verdicts WHERE epoch = ? AND reason = 'ok'", (number,)
-            )
-            return {str(row[0]) for row in rows}
+            verdicts = self._db.epoch_verdicts(number)
+            return set(verdicts.filter(pl.col("reason") == "ok")["device_id"].to_list())
         record = self.store.get_epoch_detail(number)
         return {d for _, d, reason, _ in record.verdicts if reason == "ok"} if record else set()
 

@@ -29,7 +29,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from opendepin.reports.columns import REPORT_SCHEMA, empty_report_frame
+from opendepin.reports.columns import REPORT_SCHEMA
 from opendepin.store.errors import StoreCorruption
 
 BLOCK_SCHEMA = pa.schema(
@@ -80,8 +80,6 @@ def encode_frame_block(frame: pl.DataFrame) -> Block:
     """The block of a report frame (`REPORT_SCHEMA`), e.g. small blocks merged."""
     if frame.is_empty():
         raise ValueError("a block holds at least one report")
-    table = frame.select(list(REPORT_SCHEMA)).to_arrow().cast(BLOCK_SCHEMA).combine_chunks()
-    (batch,) = table.to_batches() or [pa.RecordBatch.from_pylist([], schema=BLOCK_SCHEMA)]
     ts, received = frame["ts"], frame["received_at"]
     return Block(
         int(ts.min()),  # type: ignore[arg-type]
@@ -89,26 +87,41 @@ def encode_frame_block(frame: pl.DataFrame) -> Block:
         int(received.min()),  # type: ignore[arg-type]
         int(received.max()),  # type: ignore[arg-type]
         frame.height,
-        batch.serialize().to_pybytes(),
+        frame_bytes(frame.select(list(REPORT_SCHEMA)), BLOCK_SCHEMA),
     )
 
 
 def decode_blocks(datas: Iterable[bytes | memoryview]) -> pl.DataFrame:
-    """The reports of stored blocks as one frame of `REPORT_SCHEMA` (in block order); a block that does not
-    read as a record batch of `BLOCK_SCHEMA` is corruption of the store."""
+    """The reports of stored blocks as one frame of `REPORT_SCHEMA` (in block order)."""
+    return frame_of_batches(datas, BLOCK_SCHEMA, REPORT_SCHEMA)
+
+
+def frame_bytes(frame: pl.DataFrame, schema: pa.Schema) -> bytes:
+    """A frame as the Arrow IPC message of one record batch of `schema` (the columns in its order)."""
+    table = frame.to_arrow().cast(schema).combine_chunks()
+    batches = table.to_batches()
+    batch = batches[0] if batches else pa.RecordBatch.from_pylist([], schema=schema)
+    return bytes(batch.serialize().to_pybytes())
+
+
+def frame_of_batches(
+    datas: Iterable[bytes | memoryview], schema: pa.Schema, frame_schema: dict[str, Any]
+) -> pl.DataFrame:
+    """Stored record batches of `schema` as one frame of `frame_schema` (in order); bytes that do not read
+    as such a batch are corruption of the store."""
     batches = []
     for data in datas:
         try:
-            batch = pa.ipc.read_record_batch(pa.py_buffer(data), BLOCK_SCHEMA)
+            batch = pa.ipc.read_record_batch(pa.py_buffer(data), schema)
             batch.validate(full=True)  # offsets within their buffers, text that is UTF-8
         except (pa.ArrowInvalid, OSError, ValueError, EOFError) as error:
-            raise StoreCorruption(f"a report block does not decode: {str(error)[:200]}") from None
+            raise StoreCorruption(f"a stored block does not decode: {str(error)[:200]}") from None
         batches.append(batch)
     if not batches:
-        return empty_report_frame()
-    frame = pl.from_arrow(pa.Table.from_batches(batches, BLOCK_SCHEMA), rechunk=True)
+        return pl.DataFrame(schema=frame_schema)
+    frame = pl.from_arrow(pa.Table.from_batches(batches, schema), rechunk=True)
     assert isinstance(frame, pl.DataFrame)
-    return frame.cast(REPORT_SCHEMA)  # type: ignore[arg-type]
+    return frame.cast(frame_schema)  # type: ignore[arg-type]
 
 
 def in_window(frame: pl.DataFrame, start: int, end: int, by_receive_time: bool) -> pl.DataFrame:

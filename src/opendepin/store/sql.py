@@ -11,7 +11,6 @@ from abc import abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import replace
-from operator import itemgetter
 from typing import Any, Protocol
 
 import cbor2
@@ -21,7 +20,7 @@ from opendepin.market.receipts import UsageRecord
 from opendepin.reports.columns import REPORT_SCHEMA, empty_report_frame
 from opendepin.reports.model import ReportRecord
 from opendepin.sectors.base import Challenge, ChallengeSeed, DeviceInfo
-from opendepin.sectors.columns import VerdictRows
+from opendepin.sectors.columns import VERDICT_SCHEMA, VerdictRows
 from opendepin.store.base import (
     EpochRecord,
     Rejection,
@@ -40,6 +39,7 @@ from opendepin.store.report_blocks import (
     in_window,
     sort_by_report_id,
 )
+from opendepin.store.verdict_blocks import decode_verdict_blocks, encode_verdict_blocks, verdict_frame
 
 DEVICE_COLUMNS = "device_id, key_type, owner, maker, location, onboarded_at"
 DEVICE_READ_COLUMNS = f"{DEVICE_COLUMNS}, attestation"
@@ -146,6 +146,12 @@ SCHEMA_V9 = """
     CREATE INDEX report_blocks_received ON report_blocks (max_received);
     CREATE INDEX report_blocks_small ON report_blocks (row_count);
 """
+SCHEMA_V10 = """
+    CREATE TABLE verdict_blocks (
+        id {serial}, epoch {int} NOT NULL, first_device TEXT NOT NULL, last_device TEXT NOT NULL,
+        row_count {int} NOT NULL, block {blob} NOT NULL);
+    CREATE INDEX verdict_blocks_epoch ON verdict_blocks (epoch, last_device);
+"""
 
 
 def render_migrations(int_type: str, blob_type: str, serial: str, without_rowid: str = "") -> tuple[str, ...]:
@@ -160,7 +166,8 @@ def render_migrations(int_type: str, blob_type: str, serial: str, without_rowid:
     device's), instead of report order plus a (epoch, device) index: an epoch's verdicts, written in that
     order, append to one B-tree (SQLite: a `WITHOUT ROWID` table) rather than updating a second one at
     random places (5x faster for 240,000 verdicts); 9 the report log also in blocks of columns
-    (store/report_blocks.py), read when an epoch closes."""
+    (store/report_blocks.py), read when an epoch closes; 10 an epoch's verdicts in blocks of columns
+    (store/verdict_blocks.py) instead of a row each."""
     types = {"int": int_type, "blob": blob_type, "serial": serial, "without_rowid": without_rowid}
     schemas = (
         SCHEMA_V1,
@@ -172,6 +179,7 @@ def render_migrations(int_type: str, blob_type: str, serial: str, without_rowid:
         SCHEMA_V7,
         SCHEMA_V8,
         SCHEMA_V9,
+        SCHEMA_V10,
     )
     return tuple(schema.format(**types) for schema in schemas)
 
@@ -578,22 +586,17 @@ class SQLStore(Store):
         with self._tx() as cur:
             if self._exec(cur, "SELECT 1 FROM epochs WHERE number = ?", (n,)).fetchall():
                 return
-            # in the table's key order (device, report): each row appends to the B-tree
-            if isinstance(epoch.verdicts, VerdictRows):  # as columns: a chunk of rows at a time, as text
-                by_device = VerdictRows(epoch.verdicts.frame.sort("device_id", "report_id"))
-                for chunk in by_device.text_chunks():
-                    self._many(
-                        cur, "INSERT INTO verdicts VALUES (?, ?, ?, ?, ?)", [(n, *row) for row in chunk]
+            self._many(
+                cur,
+                "INSERT INTO verdict_blocks (epoch, first_device, last_device, row_count, block) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [
+                    (n, *block)
+                    for block in encode_verdict_blocks(
+                        verdict_frame(epoch.verdicts, lambda ev: dumps(dict(ev)))
                     )
-            else:
-                self._many(
-                    cur,
-                    "INSERT INTO verdicts VALUES (?, ?, ?, ?, ?)",
-                    [
-                        (n, rid, dev, reason, dumps(dict(ev)))
-                        for rid, dev, reason, ev in sorted(epoch.verdicts, key=itemgetter(1, 0))
-                    ],
-                )
+                ],
+            )
             self._many(
                 cur,
                 "INSERT INTO device_rewards VALUES (?, ?, ?, ?, ?, ?)",
@@ -664,10 +667,7 @@ class SQLStore(Store):
         record = self.get_epoch(number)
         if record is None:
             return None
-        verdicts = self._query(
-            "SELECT report_id, device_id, reason, evidence FROM verdicts WHERE epoch = ? ORDER BY report_id",
-            (number,),
-        )
+        verdicts = VerdictRows(sort_by_report_id(self.epoch_verdicts(number)))
         rewards = self._query(
             "SELECT device_id, category, units, amount, breakdown FROM device_rewards WHERE epoch = ? "
             "ORDER BY category, device_id",
@@ -676,7 +676,7 @@ class SQLStore(Store):
         notes = self._query("SELECT device_id, reason, evidence FROM device_notes WHERE epoch = ?", (number,))
         return replace(
             record,
-            verdicts=[(rid, dev, reason, json.loads(ev)) for rid, dev, reason, ev in verdicts],
+            verdicts=verdicts,
             device_rewards=[
                 (dev, cat, int(units), int(amount), json.loads(bd)) for dev, cat, units, amount, bd in rewards
             ],
@@ -768,12 +768,47 @@ class SQLStore(Store):
             totals[category] = totals.get(category, 0) + int(units)
         return dict(sorted(totals.items()))
 
+    def epoch_verdicts(self, number: int, device_id: str | None = None) -> pl.DataFrame:
+        """The verdict rows of closed epoch `number` (of one device) as a frame of `VERDICT_SCHEMA`, from
+        its verdict blocks and, for an epoch saved before them, its rows (store/verdict_blocks.py)."""
+        if device_id is None:
+            where, params = "epoch = ?", (number,)
+        else:
+            where, params = (
+                "epoch = ? AND last_device >= ? AND first_device <= ?",
+                (number, device_id, device_id),
+            )
+        parts = [
+            decode_verdict_blocks(block for (block,) in chunk)
+            for chunk in self._query_chunks(
+                f"SELECT block FROM verdict_blocks WHERE {where} ORDER BY id", params, 64
+            )
+        ]
+        rows = self._query(
+            "SELECT report_id, device_id, reason, evidence FROM verdicts WHERE epoch = ?"
+            + ("" if device_id is None else " AND device_id = ?"),
+            params[:1] if device_id is None else (number, device_id),
+        )
+        if rows:
+            parts.append(pl.DataFrame(rows, schema=VERDICT_SCHEMA, orient="row"))
+        frame = pl.concat(parts) if parts else pl.DataFrame(schema=VERDICT_SCHEMA)
+        return frame if device_id is None else frame.filter(pl.col("device_id") == device_id)
+
     def device_epoch(self, number: int, device_id: str) -> dict[str, Any]:
-        verdicts = self._query(
-            "SELECT v.report_id, v.reason, v.evidence, r.kind, r.ts, r.seq FROM verdicts v "
-            "JOIN reports r ON r.report_id = v.report_id WHERE v.epoch = ? AND v.device_id = ? "
-            "ORDER BY r.ts, r.seq",
-            (number, device_id),
+        judged = self.epoch_verdicts(number, device_id)
+        stored = {
+            rid: (kind, int(ts), int(seq))
+            for rid, kind, ts, seq in self._query(
+                "SELECT report_id, kind, ts, seq FROM reports WHERE device_id = ?", (device_id,)
+            )
+        }
+        verdicts = sorted(
+            (
+                (rid, reason, ev, *stored[rid])
+                for rid, reason, ev in judged.select("report_id", "reason", "evidence").iter_rows()
+                if rid in stored
+            ),
+            key=lambda row: (row[4], row[5]),
         )
         rewards = self._query(
             "SELECT category, units, amount, breakdown FROM device_rewards "

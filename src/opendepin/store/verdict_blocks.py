@@ -1,0 +1,72 @@
+"""An epoch's verdicts in blocks: the published verdict rows (report id, device, reason, evidence as its
+canonical JSON text) stored as Arrow record batches of up to `VERDICT_BLOCK_ROWS` rows, in (device, report)
+order, each with the first and last device it holds (docs/architecture.md, "The report log in blocks").
+
+Written with the epoch's other rows in the transaction that saves it; read whole (an epoch's verdicts, by
+report id) or for one device (the blocks whose device range holds it). Epochs saved before blocks existed
+keep their rows in the `verdicts` table, and every reader reads both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+import polars as pl
+import pyarrow as pa
+
+from opendepin.sectors.columns import VERDICT_SCHEMA, VerdictRows, evidence_json
+from opendepin.store.report_blocks import frame_bytes, frame_of_batches
+
+VERDICT_BLOCK_SCHEMA = pa.schema(
+    [
+        ("report_id", pa.string()),
+        ("device_id", pa.string()),
+        ("reason", pa.string()),
+        ("evidence", pa.string()),
+    ]
+)
+VERDICT_BLOCK_ROWS = 65_536
+"""Rows per verdict block: one device's verdicts are read from a block or two, an epoch's from a few."""
+
+
+class VerdictBlock(NamedTuple):
+    first_device: str
+    last_device: str
+    row_count: int
+    data: bytes
+
+
+def verdict_frame(
+    verdicts: Sequence[tuple[str, str, str, Mapping[str, Any]]],
+    encode: Callable[[Mapping[str, Any]], str] = evidence_json,
+) -> pl.DataFrame:
+    """Published verdict rows as a frame of `VERDICT_SCHEMA`, the evidence as canonical JSON text (`encode`,
+    for rows given one by one): the frame of rows that come as columns, else one built from the rows."""
+    if isinstance(verdicts, VerdictRows):
+        return verdicts.frame
+    return pl.DataFrame(
+        [(rid, device, reason, encode(evidence)) for rid, device, reason, evidence in verdicts],
+        schema=VERDICT_SCHEMA,
+        orient="row",
+    )
+
+
+def encode_verdict_blocks(frame: pl.DataFrame) -> list[VerdictBlock]:
+    """The blocks of a verdict frame: its rows in (device, report) order, `VERDICT_BLOCK_ROWS` a block."""
+    ordered = frame.select(list(VERDICT_SCHEMA)).sort("device_id", "report_id")
+    blocks = []
+    for start in range(0, ordered.height, VERDICT_BLOCK_ROWS):
+        part = ordered.slice(start, VERDICT_BLOCK_ROWS)
+        devices = part["device_id"]
+        blocks.append(
+            VerdictBlock(
+                str(devices[0]), str(devices[-1]), part.height, frame_bytes(part, VERDICT_BLOCK_SCHEMA)
+            )
+        )
+    return blocks
+
+
+def decode_verdict_blocks(datas: Iterable[bytes | memoryview]) -> pl.DataFrame:
+    """Stored verdict blocks as one frame of `VERDICT_SCHEMA` (in block order)."""
+    return frame_of_batches(datas, VERDICT_BLOCK_SCHEMA, VERDICT_SCHEMA)
