@@ -440,7 +440,7 @@ class SQLStore(Store):
                 f"SELECT block FROM report_blocks WHERE {high} >= ? AND {low} < ?", (start, end), size=256
             )
         ]
-        frame = pl.concat(parts, rechunk=True) if parts else empty_report_frame()
+        frame = pl.concat(parts, rechunk=False) if parts else empty_report_frame()  # sorted below: one copy
         del parts
         column = "received_at" if by_receive_time else "ts"
         (stored,) = self._query(
