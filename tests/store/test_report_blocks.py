@@ -226,3 +226,14 @@ def test_writers_merging_at_once_never_lose_or_repeat_a_report() -> None:
         assert sum(counts) == 400 and len(counts) < 2 * COMPACT_COUNT
         for store in stores:
             store.close()
+
+
+def test_a_large_batch_is_written_as_several_blocks(
+    any_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import opendepin.store.sql as sql
+
+    monkeypatch.setattr(sql, "BLOCK_ROWS", 40)
+    any_store.append([_stored(i) for i in range(100)], [])
+    assert _block_counts(any_store) == [40, 40, 20]
+    _same_as_rows(any_store)

@@ -184,3 +184,16 @@ def test_migration_to_verdicts_by_device_keeps_every_verdict(tmp_path: Path) -> 
         assert not store._query("SELECT name FROM sqlite_master WHERE name = 'verdicts_device'")
     finally:
         store.close()
+
+
+def test_devices_and_records_in_one_read(any_store: Store) -> None:
+    record = {"maker_attributes": {"gain_dbi": 1.2}, "location": {"attributes": {"floor": 3}}, "sig": "0x01"}
+    any_store.add_device(DEVICE, record)
+    other = DeviceInfo(
+        "ed25519:" + "cd" * 32, "0x" + "33" * 20, "0x" + "22" * 20, "ed25519", "8c1f1d48945d9ff", 9
+    )
+    any_store.add_device(other, {})
+    devices, records = any_store.devices_and_records()
+    assert devices == any_store.devices() and records == any_store.onboarding_records()
+    assert devices[DEVICE.device_id].attributes == {"gain_dbi": 1.2, "floor": 3}
+    assert records[DEVICE.device_id] == record

@@ -167,8 +167,8 @@ class EpochService:
         """Epoch `number`'s inputs as they stand now: devices onboarded before its end with their
         onboarding records, the context served and the oracle price now, and the rest from the store."""
         end = window_for(self.config, number).end
-        devices = {d.device_id: d for d in self.store.devices().values() if d.onboarded_at < end}
-        records = self.store.onboarding_records()
+        registered, records = self.store.devices_and_records()
+        devices = {d.device_id: d for d in registered.values() if d.onboarded_at < end}
         onboarding = {d: records[d] for d in devices if d in records}
         return self._inputs(
             number, devices, onboarding, self.context_source(number), self.price_source(), from_blocks=True

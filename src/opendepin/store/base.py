@@ -114,6 +114,10 @@ class Store(ABC):
         )
         return [d for d in chosen if after is None or d.device_id > after][:limit]
 
+    def devices_and_records(self) -> tuple[dict[str, DeviceInfo], dict[str, dict[str, Any]]]:
+        """`devices()` and `onboarding_records()` together (a store may read both at once)."""
+        return self.devices(), self.onboarding_records()
+
     @abstractmethod
     def onboarding_records(self) -> dict[str, dict[str, Any]]:
         """Device id → the signed onboarding record kept at onboarding (maker and owner signatures)."""

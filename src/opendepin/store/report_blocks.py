@@ -34,16 +34,19 @@ from opendepin.store.errors import StoreCorruption
 
 BLOCK_SCHEMA = pa.schema(
     [
-        ("report_id", pa.string()),
-        ("kind", pa.string()),
-        ("device_id", pa.string()),
+        ("report_id", pa.large_string()),
+        ("kind", pa.large_string()),
+        ("device_id", pa.large_string()),
         ("ts", pa.int64()),
         ("seq", pa.int64()),
         ("received_at", pa.int64()),
-        ("envelope", pa.binary()),
+        ("envelope", pa.large_binary()),
     ]
 )
-"""The columns of a block: `REPORT_SCHEMA` in Arrow types, in the same order."""
+"""The columns of a block: `REPORT_SCHEMA` in Arrow types, in the same order (64-bit offsets: a block's
+text and bytes are never too long for its offsets)."""
+BLOCK_ROWS = 65_536
+"""At most this many reports are written as one block (a larger batch makes several)."""
 SMALL_ROWS = 4096
 """A block with fewer rows than this is small: it waits to be merged."""
 COMPACT_COUNT = 64

@@ -30,6 +30,7 @@ from opendepin.store.base import (
 )
 from opendepin.store.errors import StoreCorruption
 from opendepin.store.report_blocks import (
+    BLOCK_ROWS,
     COMPACT_COUNT,
     SMALL_ROWS,
     Block,
@@ -203,9 +204,10 @@ class Cursor(Protocol):
     def executemany(self, sql: str, params: Sequence[Sequence[Any]]) -> Any: ...
 
 
-def _device(row: Sequence[Any]) -> DeviceInfo:
-    """A device row (DEVICE_READ_COLUMNS); its attributes are the maker's and the owner's signed ones."""
-    record = json.loads(row[6])
+def _device(row: Sequence[Any], record: Mapping[str, Any] | None = None) -> DeviceInfo:
+    """A device row (DEVICE_READ_COLUMNS); its attributes are the maker's and the owner's signed ones
+    (`record`: its onboarding record, when the caller has parsed it already)."""
+    record = json.loads(row[6]) if record is None else record
     location = record.get("location") or {}
     return DeviceInfo(
         device_id=row[0],
@@ -343,6 +345,16 @@ class SQLStore(Store):
             args.append(owner.lower())
         return [_device(row) for row in self._query(query + " ORDER BY device_id LIMIT ?", (*args, limit))]
 
+    def devices_and_records(self) -> tuple[dict[str, DeviceInfo], dict[str, dict[str, Any]]]:
+        """`devices()` and `onboarding_records()` from one read, each record parsed once."""
+        devices: dict[str, DeviceInfo] = {}
+        records: dict[str, dict[str, Any]] = {}
+        for row in self._query(f"SELECT {DEVICE_READ_COLUMNS} FROM devices"):
+            record = json.loads(row[6])
+            devices[row[0]] = _device(row, record)
+            records[str(row[0])] = record
+        return devices, records
+
     def onboarding_records(self) -> dict[str, dict[str, Any]]:
         return {
             str(device_id): json.loads(record)
@@ -397,12 +409,13 @@ class SQLStore(Store):
 
     def write_block(self, cur: Cursor, rows: Sequence[Sequence[Any]], inserted: int) -> None:
         """Keep the report rows this transaction inserted (report id, kind, device id, ts, seq, received
-        at, envelope) as a block (store/report_blocks.py); if the database skipped some of `rows` as already
-        stored (`inserted` < their number), no block: the epochs they fall in are read from the rows. Then
-        merge the small blocks if enough wait."""
+        at, envelope) as a block, or blocks of `BLOCK_ROWS` (store/report_blocks.py); if the database
+        skipped some of `rows` as already stored (`inserted` < their number), no block: the epochs they
+        fall in are read from the rows. Then merge the small blocks if enough wait."""
         if not rows or inserted != len(rows):
             return
-        self._insert_block(cur, encode_block(rows))
+        for start in range(0, len(rows), BLOCK_ROWS):
+            self._insert_block(cur, encode_block(rows[start : start + BLOCK_ROWS]))
         small = self._exec(
             cur, "SELECT COUNT(*) FROM report_blocks WHERE row_count < ?", (SMALL_ROWS,)
         ).fetchone()
