@@ -89,8 +89,8 @@ def measure(devices: int, out: multiprocessing.Queue) -> None:  # type: ignore[t
                     flush=True,
                 )
         store.append(batch, [])
-        store._db.execute("PRAGMA synchronous=FULL")
-        store._db.execute("PRAGMA cache_size=-262144")
+        store.close()  # the close runs on the store as a node opens it (its fsync, its page cache)
+        store = SQLiteStore(Path(tmp) / "epoch.sqlite3")
 
         # the same (device, ts) rows as stored, built from arrays rather than 24 Python objects a device
         ids = pl.Series("device", [_device_id(i) for i in range(devices)])

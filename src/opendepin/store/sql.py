@@ -45,6 +45,9 @@ from opendepin.store.verdict_blocks import decode_verdict_blocks, encode_verdict
 DEVICE_COLUMNS = "device_id, key_type, owner, maker, location, onboarded_at"
 DEVICE_READ_COLUMNS = f"{DEVICE_COLUMNS}, attestation"
 REPORT_COLUMNS = "report_id, kind, device_id, ts, seq, received_at, envelope, signature"
+BLOCKS_PER_READ = 4
+"""Report blocks read (then decoded and cut to the window) at a time: at most a million reports' bytes
+in memory twice, whatever the blocks' sizes."""
 
 SCHEMA_V1 = """
     CREATE TABLE makers (address TEXT PRIMARY KEY, name TEXT NOT NULL);
@@ -450,7 +453,9 @@ class SQLStore(Store):
         parts = [  # a chunk of blocks at a time: their bytes are let go once decoded
             in_window(decode_blocks(block for (block,) in chunk), start, end, by_receive_time)
             for chunk in self._query_chunks(
-                f"SELECT block FROM report_blocks WHERE {high} >= ? AND {low} < ?", (start, end), size=256
+                f"SELECT block FROM report_blocks WHERE {high} >= ? AND {low} < ?",
+                (start, end),
+                size=BLOCKS_PER_READ,
             )
         ]
         frame = pl.concat(parts, rechunk=False) if parts else empty_report_frame()  # sorted below: one copy
