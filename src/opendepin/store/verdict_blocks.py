@@ -1,7 +1,7 @@
 """An epoch's verdicts in blocks: the published verdict rows (report id, device, reason, evidence as its
 canonical JSON text) stored as Arrow IPC streams of up to `VERDICT_BLOCK_ROWS` rows compressed with zstd
-(kept for good: about a fifth of the text's size), in (device, report) order, each with the first and last
-device it holds (docs/architecture.md, "The report log in blocks").
+(kept for good: about a quarter of the text's size for heartbeat verdicts), in (device, report) order,
+each with the first and last device it holds (docs/architecture.md, "The report log in blocks").
 
 Written with the epoch's other rows in the transaction that saves it; read whole (an epoch's verdicts, by
 report id) or for one device (the blocks whose device range holds it). Epochs saved before blocks existed
