@@ -22,7 +22,7 @@ Everything here is a pure function over bytes and frames; the SQL lives in store
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -122,22 +122,14 @@ def frame_of_streams(
 ) -> pl.DataFrame:
     """Stored IPC streams of `schema` (`compressed_frame_bytes`) as one frame of `frame_schema`, in order;
     bytes that do not read as such a stream are corruption of the store."""
-    tables = []
-    for data in datas:
-        try:
-            reader = pa.ipc.open_stream(pa.py_buffer(data))
-            if not reader.schema.equals(schema):
-                raise ValueError(f"a block of schema {reader.schema} where {schema} was expected")
-            table = reader.read_all()
-            table.validate(full=True)  # offsets within their buffers, text that is UTF-8
-        except (pa.ArrowInvalid, OSError, ValueError, EOFError) as error:
-            raise StoreCorruption(f"a stored block does not decode: {str(error)[:200]}") from None
-        tables.append(table)
-    if not tables:
-        return pl.DataFrame(schema=frame_schema)
-    frame = pl.from_arrow(pa.concat_tables(tables), rechunk=True)
-    assert isinstance(frame, pl.DataFrame)
-    return frame.cast(frame_schema)  # type: ignore[arg-type]
+
+    def read(buffer: pa.Buffer) -> pa.Table:
+        reader = pa.ipc.open_stream(buffer)
+        if not reader.schema.equals(schema):
+            raise ValueError(f"a block of schema {reader.schema} where {schema} was expected")
+        return reader.read_all()
+
+    return _decoded_frame(datas, read, frame_schema)
 
 
 def frame_of_batches(
@@ -145,17 +137,27 @@ def frame_of_batches(
 ) -> pl.DataFrame:
     """Stored record batches of `schema` as one frame of `frame_schema` (in order); bytes that do not read
     as such a batch are corruption of the store."""
-    batches = []
+    return _decoded_frame(
+        datas, lambda buffer: pa.Table.from_batches([pa.ipc.read_record_batch(buffer, schema)]), frame_schema
+    )
+
+
+def _decoded_frame(
+    datas: Iterable[bytes | memoryview], read: Callable[[pa.Buffer], pa.Table], frame_schema: dict[str, Any]
+) -> pl.DataFrame:
+    """The tables `read` finds in each stored value, checked (offsets within their buffers, text that is
+    UTF-8) and concatenated into one frame of `frame_schema`; a value that does not read is corruption."""
+    tables = []
     for data in datas:
         try:
-            batch = pa.ipc.read_record_batch(pa.py_buffer(data), schema)
-            batch.validate(full=True)  # offsets within their buffers, text that is UTF-8
+            table = read(pa.py_buffer(data))
+            table.validate(full=True)
         except (pa.ArrowInvalid, OSError, ValueError, EOFError) as error:
             raise StoreCorruption(f"a stored block does not decode: {str(error)[:200]}") from None
-        batches.append(batch)
-    if not batches:
+        tables.append(table)
+    if not tables:
         return pl.DataFrame(schema=frame_schema)
-    frame = pl.from_arrow(pa.Table.from_batches(batches, schema), rechunk=True)
+    frame = pl.from_arrow(pa.concat_tables(tables), rechunk=True)
     assert isinstance(frame, pl.DataFrame)
     return frame.cast(frame_schema)  # type: ignore[arg-type]
 
