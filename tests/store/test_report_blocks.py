@@ -237,3 +237,17 @@ def test_a_large_batch_is_written_as_several_blocks(
     any_store.append([_stored(i) for i in range(100)], [])
     assert _block_counts(any_store) == [40, 40, 20]
     _same_as_rows(any_store)
+
+
+def test_reports_whose_block_cannot_be_made_are_stored_all_the_same(
+    any_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import opendepin.store.sql as sql
+
+    def broken(rows: object) -> object:
+        raise ValueError("no block today")
+
+    monkeypatch.setattr(sql, "encode_block", broken)
+    any_store.append([_stored(i) for i in range(10)], [])
+    assert any_store.count_reports(0, 10**6) == 10 and _block_counts(any_store) == []
+    assert any_store.logged_report_frame(0, 10**6) is None  # the close reads the rows

@@ -7,6 +7,7 @@ connection, a transaction context and its dialect's migrations (DDL differs: BLO
 from __future__ import annotations
 
 import json
+import logging
 from abc import abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -15,6 +16,7 @@ from typing import Any, Protocol
 
 import cbor2
 import polars as pl
+import pyarrow as pa
 
 from opendepin.market.receipts import UsageRecord
 from opendepin.reports.columns import REPORT_SCHEMA, empty_report_frame
@@ -41,6 +43,8 @@ from opendepin.store.report_blocks import (
     sort_by_report_id,
 )
 from opendepin.store.verdict_blocks import decode_verdict_blocks, encode_verdict_blocks, verdict_frame
+
+log = logging.getLogger(__name__)
 
 DEVICE_COLUMNS = "device_id, key_type, owner, maker, location, onboarded_at"
 DEVICE_READ_COLUMNS = f"{DEVICE_COLUMNS}, attestation"
@@ -417,8 +421,14 @@ class SQLStore(Store):
         fall in are read from the rows. Then merge the small blocks if enough wait."""
         if not rows or inserted != len(rows):
             return
-        for start in range(0, len(rows), BLOCK_ROWS):
-            self._insert_block(cur, encode_block(rows[start : start + BLOCK_ROWS]))
+        try:
+            blocks = [encode_block(rows[at : at + BLOCK_ROWS]) for at in range(0, len(rows), BLOCK_ROWS)]
+        except (pa.ArrowException, UnicodeError, ValueError, TypeError, OverflowError) as error:
+            # the rows are stored whatever happens to their copy: their epoch is then read from the rows
+            log.warning("%d reports kept without a report block: %s", len(rows), str(error)[:200])
+            return
+        for block in blocks:
+            self._insert_block(cur, block)
         small = self._exec(
             cur, "SELECT COUNT(*) FROM report_blocks WHERE row_count < ?", (SMALL_ROWS,)
         ).fetchone()
