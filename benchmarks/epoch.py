@@ -4,7 +4,13 @@ to a bare polars group-by (heartbeats per device) over the same rows, measured i
 
 Each size runs in its own process so that peak memory (ru_maxrss) is that size's. Reports are stored
 directly (the ingest gate is measured by benchmarks/ingest.py and benchmarks/pipeline.py); signatures are
-not checked when an epoch closes, so the stored signature bytes are placeholders.
+not checked when an epoch closes, so the stored signature bytes are placeholders. The store is filled
+through `Store.append` (rows and report blocks, as ingest writes them) with fsync off, then reopened as a
+node opens it for the close.
+
+A size whose close would need more memory than the machine has available (about 900 bytes a report, as
+measured) is not started unless `--force`; a measuring process that dies (e.g. killed for want of memory)
+is reported as such rather than waited for.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from queue import Empty
 from typing import TypeVar
 
 import numpy as np
@@ -136,18 +143,62 @@ def _timed(function: Callable[..., T], name: str, steps: dict[str, float]) -> Ca
     return timed
 
 
+CLOSE_BYTES_PER_REPORT = 900
+"""Memory a close adds per report, as measured here (2.1 GiB for 2.4M reports, 8.1 GiB for 12M)."""
+FILL_BYTES = 4 << 30
+"""What the process holds before its close at a million devices (the fill's page cache, the registry)."""
+
+
+def available_memory() -> int | None:
+    """Bytes the kernel reports as available (Linux), else None."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def result_of(process: multiprocessing.process.BaseProcess, queue: multiprocessing.Queue) -> tuple | None:  # type: ignore[type-arg]
+    """The measurement the child sends, or None if it died without one (e.g. killed out of memory)."""
+    while True:
+        try:
+            return queue.get(timeout=1.0)  # type: ignore[no-any-return]
+        except Empty:
+            if not process.is_alive():
+                return None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--devices", type=int, nargs="+", default=[1_000, 10_000])
+    parser.add_argument("--devices", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--force", action="store_true", help="run sizes that look too large for the memory")
     args = parser.parse_args()
     context = multiprocessing.get_context("spawn")
     print(f"epoch close of N devices x {HOURS} heartbeats vs a bare polars group-by of the same rows")
     for devices in args.devices:
+        needed = devices * HOURS * CLOSE_BYTES_PER_REPORT + min(FILL_BYTES, devices * 4096) + (1 << 30)
+        available = available_memory()
+        if available is not None and needed > available and not args.force:
+            print(
+                f"{devices:>9,} devices: not run: its close needs about {needed / 2**30:.0f} GiB "
+                f"({CLOSE_BYTES_PER_REPORT} bytes a report as measured), {available / 2**30:.0f} GiB is "
+                f"available (--force runs it anyway)"
+            )
+            continue
         queue = context.Queue()
         process = context.Process(target=measure, args=(devices, queue))
         process.start()
-        devices_, close, bare, before, peak, owners, steps = queue.get()
+        outcome = result_of(process, queue)
         process.join()
+        if outcome is None:
+            print(
+                f"{devices:>9,} devices: the measuring process died without a result (exit code "
+                f"{process.exitcode}; -9 is a kill, most likely for want of memory)"
+            )
+            continue
+        devices_, close, bare, before, peak, owners, steps = outcome
         print(
             f"{devices_:>9,} devices ({devices_ * HOURS:,} reports): close {close:8.2f} s, "
             f"group-by {bare:7.3f} s, close / group-by {close / bare:8.1f}x, "
