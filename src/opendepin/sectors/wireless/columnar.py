@@ -111,9 +111,12 @@ def judge_heartbeat_columns(
     all_ts, all_seq = frame["ts"].to_numpy(), frame["seq"].to_numpy()
 
     def ordered(wanted: str) -> npt.NDArray[np.int64]:
-        """Rows of one kind by (radio id, ts, seq, input position): the reference's per-radio sort."""
+        """Rows of one kind by (radio id, ts, seq, input position): the reference's per-radio sort (a total
+        order, the position deciding last, so any sort gives it; polars' multi-key sort uses both cores)."""
         rows = np.flatnonzero(kind == wanted)
-        return rows[np.lexsort((rows, all_seq[rows], all_ts[rows], rank[rows]))]
+        keys = pl.DataFrame({"rank": rank[rows], "ts": all_ts[rows], "seq": all_seq[rows], "row": rows})
+        order = keys.select(pl.arg_sort_by(["rank", "ts", "seq", "row"])).to_series().to_numpy()
+        return rows[order]
 
     beat_rows = ordered(HEARTBEAT)
     beat_rank = rank[beat_rows]
