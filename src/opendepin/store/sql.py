@@ -460,7 +460,7 @@ class SQLStore(Store):
         """`report_frame` read from the report blocks, or None when they do not hold every report of the
         window (store/report_blocks.py: equal counts mean equal sets)."""
         low, high = ("min_received", "max_received") if by_receive_time else ("min_ts", "max_ts")
-        parts = [  # a chunk of blocks at a time: their bytes are let go once decoded
+        parts = [  # a few blocks at a time, cut to the window (pointing into their bytes until sorted)
             in_window(decode_blocks(block for (block,) in chunk), start, end, by_receive_time)
             for chunk in self._query_chunks(
                 f"SELECT block FROM report_blocks WHERE {high} >= ? AND {low} < ?",
