@@ -36,6 +36,13 @@ def _run_day(node: Node, clock: SimulatedClock, key: DeviceKey) -> None:
         assert all(r.accepted for r in node.ingest(wires))
 
 
+def _day_due(node: Node, clock: SimulatedClock, key: DeviceKey) -> None:
+    """A device onboarded, a day of its reports, and the clock past that day's epoch."""
+    node.onboard(onboard_request(node.config.name, key))
+    _run_day(node, clock, key)
+    clock.set(clock.now() + 86_400)
+
+
 def test_epoch_closes_only_after_cutoff(node: Node, clock: SimulatedClock, device_key: DeviceKey) -> None:
     node.onboard(onboard_request(node.config.name, device_key))
     _run_day(node, clock, device_key)
@@ -56,9 +63,7 @@ def test_epoch_closes_only_after_cutoff(node: Node, clock: SimulatedClock, devic
 def test_tampering_is_detected(
     node: Node, clock: SimulatedClock, device_key: DeviceKey, store: SQLiteStore
 ) -> None:
-    node.onboard(onboard_request(node.config.name, device_key))
-    _run_day(node, clock, device_key)
-    clock.set(clock.now() + 86_400)
+    _day_due(node, clock, device_key)
     node.close_due_epochs()
     store._db.execute("DELETE FROM reports WHERE rowid IN (SELECT rowid FROM reports LIMIT 1)")
     stored, recomputed = node.verify_epoch(0)
@@ -68,9 +73,7 @@ def test_tampering_is_detected(
 def test_crash_while_saving_epoch_leaves_no_partial_rows(
     node: Node, clock: SimulatedClock, device_key: DeviceKey, store: SQLiteStore
 ) -> None:
-    node.onboard(onboard_request(node.config.name, device_key))
-    _run_day(node, clock, device_key)
-    clock.set(clock.now() + 86_400)
+    _day_due(node, clock, device_key)
     store._db.execute(
         "CREATE TRIGGER boom BEFORE INSERT ON epochs BEGIN SELECT RAISE(ABORT, 'disk gone'); END"
     )
@@ -160,9 +163,7 @@ def test_an_epoch_closes_from_the_report_blocks_and_recomputes_from_the_rows(
     store: SQLiteStore,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    node.onboard(onboard_request(node.config.name, device_key))
-    _run_day(node, clock, device_key)
-    clock.set(clock.now() + 86_400)
+    _day_due(node, clock, device_key)
     read_rows: list[int] = []
     rows = store.report_frame
     monkeypatch.setattr(store, "report_frame", lambda *a: read_rows.append(1) or rows(*a))
@@ -177,9 +178,7 @@ def test_an_epoch_closes_from_the_report_blocks_and_recomputes_from_the_rows(
 def test_an_epoch_with_rows_outside_the_blocks_closes_from_the_rows(
     node: Node, clock: SimulatedClock, device_key: DeviceKey, store: SQLiteStore
 ) -> None:
-    node.onboard(onboard_request(node.config.name, device_key))
-    _run_day(node, clock, device_key)
-    clock.set(clock.now() + 86_400)
+    _day_due(node, clock, device_key)
     store._db.execute("DELETE FROM report_blocks")  # e.g. a store upgraded with this epoch's reports in it
     record = node.close_epoch(0)
     assert record.manifest["reports"] == 30 and record.manifest["rewarded_devices"] == 1
