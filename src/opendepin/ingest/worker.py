@@ -67,6 +67,7 @@ from opendepin.services.devices import DeviceRegistry
 from opendepin.services.ingest import MAX_KEPT_MESSAGE_CHARS, ingest_policies, report_kinds
 from opendepin.store.base import Rejection
 from opendepin.store.postgres import PostgresStore
+from opendepin.store.sql import REPORT_COLUMNS
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +95,6 @@ CLAIM_SECONDS = 1.0
 ORPHAN_SECONDS = 60.0
 """How long a partition stays free before any worker takes it (longer than `depin serve` takes to restart
 a dead worker, so a restarted worker finds its own partitions free)."""
-COLUMNS = "report_id, device_id, kind, seq, ts, received_at, envelope, signature"
 
 
 def _fault(point: str, batch: int) -> None:
@@ -287,10 +287,10 @@ class GateWorker:
                     accepted.append(
                         (
                             record.report_id,
-                            record.device_id,
                             record.kind,
-                            record.seq,
+                            record.device_id,
                             record.ts,
+                            record.seq,
                             record.received_at,
                             result.signed.envelope_bytes,
                             result.signed.signature,
@@ -308,16 +308,15 @@ class GateWorker:
                     rejected.append(self._rejection(result, item))
             self.stats.gate_seconds += time.perf_counter() - gating
             cur.execute(STAGING)
-            with cur.copy(f"COPY staging_reports ({COLUMNS}) FROM STDIN") as copy:
+            with cur.copy(f"COPY staging_reports ({REPORT_COLUMNS}) FROM STDIN") as copy:
                 for row in accepted:
                     copy.write_row(row)
             inserted = cur.execute(
-                f"INSERT INTO reports ({COLUMNS}) SELECT {COLUMNS} FROM staging_reports "
+                f"INSERT INTO reports ({REPORT_COLUMNS}) SELECT {REPORT_COLUMNS} FROM staging_reports "
                 "ON CONFLICT DO NOTHING"
             ).rowcount
-            self.store.write_block(  # the same rows in the report blocks (store/report_blocks.py)
-                cur, [(r[0], r[2], r[1], r[4], r[3], r[5], r[6]) for r in accepted], inserted
-            )
+            # the same rows in the report blocks (store/report_blocks.py), which hold all but the signature
+            self.store.write_block(cur, [row[:7] for row in accepted], inserted)
             changed = sorted((d, s) for d, s in last_seq.items() if s >= 0)
             cur.execute(
                 "UPDATE device_seq AS d SET last_seq = GREATEST(d.last_seq, v.seq) "
