@@ -196,7 +196,8 @@ class Store(ABC):
         """The kept samples of rejected reports (of one reason, or all), oldest first."""
 
     @abstractmethod
-    def count_reports(self, start: int, end: int) -> int: ...
+    def count_reports(self, start: int, end: int, by_receive_time: bool = False) -> int:
+        """Accepted reports with device time (or, `by_receive_time`, receive time) in [start, end)."""
 
     # usage receipts
     @abstractmethod

@@ -50,8 +50,9 @@ DEVICE_COLUMNS = "device_id, key_type, owner, maker, location, onboarded_at"
 DEVICE_READ_COLUMNS = f"{DEVICE_COLUMNS}, attestation"
 REPORT_COLUMNS = "report_id, kind, device_id, ts, seq, received_at, envelope, signature"
 BLOCKS_PER_READ = 4
-"""Report blocks read (then decoded and cut to the window) at a time: at most a million reports' bytes
-in memory twice, whatever the blocks' sizes."""
+"""Report blocks fetched (then decoded and cut to the window) at a time. The decoded frame points into the
+fetched bytes until it is sorted into its own columns, so the bytes of the window's blocks stay in memory
+until then."""
 
 SCHEMA_V1 = """
     CREATE TABLE makers (address TEXT PRIMARY KEY, name TEXT NOT NULL);
@@ -429,6 +430,8 @@ class SQLStore(Store):
             return
         for block in blocks:
             self._insert_block(cur, block)
+        if blocks[-1].row_count >= SMALL_ROWS:
+            return  # no small block was added, so no more wait than after the last write
         small = self._exec(
             cur, "SELECT COUNT(*) FROM report_blocks WHERE row_count < ?", (SMALL_ROWS,)
         ).fetchone()
@@ -470,11 +473,7 @@ class SQLStore(Store):
         ]
         frame = pl.concat(parts, rechunk=False) if parts else empty_report_frame()  # sorted below: one copy
         del parts
-        column = "received_at" if by_receive_time else "ts"
-        (stored,) = self._query(
-            f"SELECT COUNT(*) FROM reports WHERE {column} >= ? AND {column} < ?", (start, end)
-        )
-        if frame.height != int(stored[0]):
+        if frame.height != self.count_reports(start, end, by_receive_time):
             return None
         return sort_by_report_id(frame)
 
@@ -605,8 +604,10 @@ class SQLStore(Store):
             for reason_, message, at, report_id, device_id, raw, source in rows
         ]
 
-    def count_reports(self, start: int, end: int) -> int:
-        return int(self._query("SELECT COUNT(*) FROM reports WHERE ts >= ? AND ts < ?", (start, end))[0][0])
+    def count_reports(self, start: int, end: int, by_receive_time: bool = False) -> int:
+        column = "received_at" if by_receive_time else "ts"
+        sql = f"SELECT COUNT(*) FROM reports WHERE {column} >= ? AND {column} < ?"
+        return int(self._query(sql, (start, end))[0][0])
 
     # epochs
     def save_epoch(self, epoch: EpochRecord) -> None:
@@ -812,11 +813,11 @@ class SQLStore(Store):
                 f"SELECT block FROM verdict_blocks WHERE {where} ORDER BY id", params, 64
             )
         ]
-        rows = self._query(
-            "SELECT report_id, device_id, reason, evidence FROM verdicts WHERE epoch = ?"
-            + ("" if device_id is None else " AND device_id = ?"),
-            params[:1] if device_id is None else (number, device_id),
-        )
+        legacy = "SELECT report_id, device_id, reason, evidence FROM verdicts WHERE epoch = ?"
+        if device_id is None:
+            rows = self._query(legacy, (number,))
+        else:
+            rows = self._query(legacy + " AND device_id = ?", (number, device_id))
         if rows:
             parts.append(pl.DataFrame(rows, schema=VERDICT_SCHEMA, orient="row"))
         frame = pl.concat(parts) if parts else pl.DataFrame(schema=VERDICT_SCHEMA)
