@@ -36,7 +36,7 @@ def test_blocks_give_back_the_rows_by_device(
     verdict_blocks.VERDICT_BLOCK_ROWS = size
     try:
         frame = verdict_frame(rows)
-        blocks = encode_verdict_blocks(frame)
+        blocks = list(encode_verdict_blocks(frame))
     finally:
         verdict_blocks.VERDICT_BLOCK_ROWS = original
     assert dict(frame.schema) == VERDICT_SCHEMA
@@ -49,7 +49,8 @@ def test_blocks_give_back_the_rows_by_device(
 
 
 def test_bytes_that_are_not_a_verdict_block_are_corruption() -> None:
-    good = encode_verdict_blocks(verdict_frame([("ab", "d", "ok", {})]))[0].data
+    (good_block,) = encode_verdict_blocks(verdict_frame([("ab", "d", "ok", {})]))
+    good = good_block.data
     report_block = encode_block([("a", "k", "d", 1, 2, 3, b"e")]).data
     other_schema = compressed_frame_bytes(
         pl.DataFrame({"report_id": ["ab"], "why": ["x"]}),
@@ -62,5 +63,5 @@ def test_bytes_that_are_not_a_verdict_block_are_corruption() -> None:
 
 
 def test_an_empty_epoch_has_no_verdict_block() -> None:
-    assert encode_verdict_blocks(pl.DataFrame(schema=VERDICT_SCHEMA)) == []
+    assert list(encode_verdict_blocks(pl.DataFrame(schema=VERDICT_SCHEMA))) == []
     assert decode_verdict_blocks([]).is_empty()

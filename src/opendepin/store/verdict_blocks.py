@@ -10,7 +10,7 @@ keep their rows in the `verdicts` table, and every reader reads both.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import polars as pl
@@ -45,7 +45,7 @@ def verdict_frame(
     """Published verdict rows as a frame of `VERDICT_SCHEMA`, the evidence as canonical JSON text (`encode`,
     for rows given one by one): the frame of rows that come as columns, else one built from the rows."""
     if isinstance(verdicts, VerdictRows):
-        return verdicts.frame
+        return verdicts.text_frame()
     return pl.DataFrame(
         [(rid, device, reason, encode(evidence)) for rid, device, reason, evidence in verdicts],
         schema=VERDICT_SCHEMA,
@@ -53,22 +53,22 @@ def verdict_frame(
     )
 
 
-def encode_verdict_blocks(frame: pl.DataFrame) -> list[VerdictBlock]:
-    """The blocks of a verdict frame: its rows in (device, report) order, `VERDICT_BLOCK_ROWS` a block."""
-    ordered = frame.select(list(VERDICT_SCHEMA)).sort("device_id", "report_id")
-    blocks = []
-    for start in range(0, ordered.height, VERDICT_BLOCK_ROWS):
-        part = ordered.slice(start, VERDICT_BLOCK_ROWS)
+def encode_verdict_blocks(verdicts: pl.DataFrame | VerdictRows) -> Iterator[VerdictBlock]:
+    """The blocks of verdict rows (or of a frame of `VERDICT_SCHEMA`): in (device, report) order,
+    `VERDICT_BLOCK_ROWS` a block, made one at a time (the rows are put in that order through an index, not
+    copied whole, and evidence kept as numbers is written a block at a time)."""
+    rows = verdicts if isinstance(verdicts, VerdictRows) else VerdictRows(verdicts.select(*VERDICT_SCHEMA))
+    frame = rows.frame
+    order = frame.select(pl.arg_sort_by("device_id", "report_id")).to_series()
+    for start in range(0, frame.height, VERDICT_BLOCK_ROWS):
+        part = rows.text_frame(frame[order.slice(start, VERDICT_BLOCK_ROWS)])
         devices = part["device_id"]
-        blocks.append(
-            VerdictBlock(
-                str(devices[0]),
-                str(devices[-1]),
-                part.height,
-                compressed_frame_bytes(part, VERDICT_BLOCK_SCHEMA),
-            )
+        yield VerdictBlock(
+            str(devices[0]),
+            str(devices[-1]),
+            part.height,
+            compressed_frame_bytes(part, VERDICT_BLOCK_SCHEMA),
         )
-    return blocks
 
 
 def decode_verdict_blocks(datas: Iterable[bytes | memoryview]) -> pl.DataFrame:

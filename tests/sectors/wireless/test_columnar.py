@@ -92,7 +92,7 @@ def test_columns_give_the_reference_outcome(
     assert columnar is not None
     assert isinstance(columnar.verdicts, VerdictColumns)
     assert list(columnar.verdicts) == list(reference.verdicts)
-    evidence = columnar.verdicts.frame["evidence"].to_list()
+    evidence = columnar.verdicts.rows.text_frame()["evidence"].to_list()
     assert evidence == [
         json.dumps(v.evidence, sort_keys=True, separators=(",", ":")) for v in reference.verdicts
     ]

@@ -35,6 +35,8 @@ from opendepin.sectors.wireless.poc.geo import compute_haversine_m, get_cell_cen
 from opendepin.sectors.wireless.reports import HEARTBEAT, SPEEDTEST
 
 NOT_ASSERTED = evidence_json({"hint": "assert a location when onboarding the device"})
+NOT_LOCATED, LOCATED, EMPTY = 0, 1, 2
+"""A verdict row's evidence shape: a radio without a cell, a located heartbeat, a speed test (`{}`)."""
 FAST_LIMIT = 2.0**40
 """Below this a double's `round(x, 1)` is written `q.r` (tenths): 0.1 is far above the doubles' spacing."""
 
@@ -107,13 +109,13 @@ def judge_heartbeat_columns(
         [get_cell_center(c) if c is not None else (0.0, 0.0) for c in cells], dtype=np.float64
     ).reshape(-1, 2)
     radio_located = np.array([c is not None for c in cells], dtype=np.bool_)
-    kind = frame["kind"].to_numpy()
+    kind = frame["kind"]
     all_ts, all_seq = frame["ts"].to_numpy(), frame["seq"].to_numpy()
 
     def ordered(wanted: str) -> npt.NDArray[np.int64]:
         """Rows of one kind by (radio id, ts, seq, input position): the reference's per-radio sort (a total
         order, the position deciding last, so any sort gives it; polars' multi-key sort uses both cores)."""
-        rows = np.flatnonzero(kind == wanted)
+        rows = np.flatnonzero((kind == wanted).to_numpy())
         keys = pl.DataFrame({"rank": rank[rows], "ts": all_ts[rows], "seq": all_seq[rows], "row": rows})
         order = keys.select(pl.arg_sort_by(["rank", "ts", "seq", "row"])).to_series().to_numpy()
         return rows[order]
@@ -149,47 +151,31 @@ def judge_heartbeat_columns(
     ok = np.zeros(n, dtype=np.bool_)
     ok[valid_at[first]] = True
 
-    limit = "," + json.dumps("limit_m") + ":" + json.dumps(params.trust_partial_radius_m)
-    trust_text = pl.Series([json.dumps(str(t)) for t in (Fraction(1), partial_trust, Fraction(0))])
     located_distance = np.zeros(n, dtype=np.float64)
     located_distance[at] = distance
-    judged = pl.DataFrame(
-        {
-            "located": located,
-            "distance": compute_round1_text(located_distance),
-            "hour": hour,
-            "zero": trust == 2,
-            "ok": ok,
-            "trust": trust,
-        }
-    ).select(
-        pl.when(~pl.col("located"))
-        .then(pl.lit("heartbeat.location_not_asserted"))
-        .when(pl.col("zero"))
-        .then(pl.lit("heartbeat.location_too_far"))
-        .when(pl.col("ok"))
-        .then(pl.lit(OK))
-        .otherwise(pl.lit("heartbeat.duplicate_hour"))
-        .alias("reason"),
-        pl.when(pl.col("located"))
-        .then(
-            pl.concat_str(
-                pl.lit('{"distance_m":'),
-                pl.col("distance"),
-                pl.lit(',"hour":'),
-                pl.col("hour").cast(pl.String),
-                pl.when(pl.col("zero")).then(pl.lit(limit)).otherwise(pl.lit("")),
-                pl.lit(',"location_trust":'),
-                pl.col("trust").cast(pl.Int64).replace_strict([0, 1, 2], trust_text, return_dtype=pl.String),
-                pl.lit("}"),
-            )
+    shape = np.where(located, LOCATED, NOT_LOCATED).astype(np.int8)
+    reason = (
+        pl.DataFrame({"located": located, "zero": trust == 2, "ok": ok})
+        .select(
+            pl.when(~pl.col("located"))
+            .then(pl.lit("heartbeat.location_not_asserted"))
+            .when(pl.col("zero"))
+            .then(pl.lit("heartbeat.location_too_far"))
+            .when(pl.col("ok"))
+            .then(pl.lit(OK))
+            .otherwise(pl.lit("heartbeat.duplicate_hour"))
+            .alias("reason")
         )
-        .otherwise(pl.lit(NOT_ASSERTED))
-        .alias("evidence"),
+        .to_series()
     )
     verdicts = frame.select("report_id", "device_id")[beat_rows].with_columns(
-        judged["reason"], judged["evidence"]
+        reason,
+        pl.Series("shape", shape),
+        pl.Series("distance", located_distance),
+        pl.Series("hour", hour),
+        pl.Series("trust", trust),
     )
+    del reason, shape, located_distance
 
     # speed tests: `ok` each, after the radio's heartbeats, by (ts, seq)
     test_rows = ordered(SPEEDTEST)
@@ -199,7 +185,13 @@ def judge_heartbeat_columns(
         for record in ReportColumns(test_frame):
             tests_of.setdefault(record.device_id, []).append(record)
         tests = test_frame.select(
-            "report_id", "device_id", pl.lit(OK).alias("reason"), pl.lit("{}").alias("evidence")
+            "report_id",
+            "device_id",
+            pl.lit(OK).alias("reason"),
+            pl.lit(EMPTY, dtype=pl.Int8).alias("shape"),
+            pl.lit(0.0).alias("distance"),
+            pl.lit(0, dtype=pl.Int64).alias("hour"),
+            pl.lit(0, dtype=pl.Int8).alias("trust"),
         )
         # a radio's heartbeats, then its tests: by (radio, group, position in its group's order)
         test_rank = rank[test_rows]
@@ -234,4 +226,41 @@ def judge_heartbeat_columns(
             strict=True,
         )
     ]
-    return HeartbeatColumns(VerdictColumns(verdicts), facts)
+    writer = partial(
+        write_heartbeat_evidence,
+        limit="," + json.dumps("limit_m") + ":" + json.dumps(params.trust_partial_radius_m),
+        trust_text=tuple(json.dumps(str(t)) for t in (Fraction(1), partial_trust, Fraction(0))),
+    )
+    return HeartbeatColumns(VerdictColumns(verdicts, writer), facts)
+
+
+def write_heartbeat_evidence(part: pl.DataFrame, limit: str, trust_text: tuple[str, str, str]) -> pl.Series:
+    """The evidence text of some verdict rows of `judge_heartbeat_columns` (an `EvidenceWriter`): a located
+    heartbeat's distance (`round(x, 1)` as Python writes it), hour, trust and, beyond the partial radius, the
+    limit; `NOT_ASSERTED` for a radio without a cell; `{}` for a speed test."""
+    text = part.select(
+        pl.col("shape"),
+        compute_round1_text(part["distance"].to_numpy()),
+        pl.col("hour").cast(pl.String),
+        pl.col("trust").cast(pl.Int64).replace_strict([0, 1, 2], list(trust_text), return_dtype=pl.String),
+        (pl.col("trust") == 2).alias("zero"),
+    )
+    return text.select(
+        pl.when(pl.col("shape") == NOT_LOCATED)
+        .then(pl.lit(NOT_ASSERTED))
+        .when(pl.col("shape") == EMPTY)
+        .then(pl.lit("{}"))
+        .otherwise(
+            pl.concat_str(
+                pl.lit('{"distance_m":'),
+                pl.col("distance"),
+                pl.lit(',"hour":'),
+                pl.col("hour"),
+                pl.when(pl.col("zero")).then(pl.lit(limit)).otherwise(pl.lit("")),
+                pl.lit(',"location_trust":'),
+                pl.col("trust"),
+                pl.lit("}"),
+            )
+        )
+        .alias("evidence")
+    ).to_series()
