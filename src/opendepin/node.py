@@ -9,8 +9,10 @@ from a tree cached per epoch.
 from __future__ import annotations
 
 import hashlib
+import logging
 import multiprocessing
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -38,6 +40,8 @@ from opendepin.services.onboarding import OnboardingService, OnboardRequest
 from opendepin.services.proofs import ProofService
 from opendepin.services.usage import CreditBalance, UsageResult, UsageService
 from opendepin.store.base import EpochRecord, Store
+
+log = logging.getLogger(__name__)
 
 __all__ = ["BlockHashSource", "EpochNotDue", "EpochProcess", "Node", "OnboardRequest"]
 
@@ -232,7 +236,17 @@ class Node:
                 self.next_epoch = number + 1
             finally:
                 self._closing = None
+        self.prune_report_blocks(window.end)
         return record
+
+    def prune_report_blocks(self, end: int) -> None:
+        """After a close: drop the report blocks no later close reads, a few per transaction (ingest goes on
+        meanwhile); a crash before it leaves them for the next close's prune."""
+        started = time.perf_counter()
+        pruned = self.store.prune_report_blocks(end)
+        if pruned:
+            seconds = time.perf_counter() - started
+            log.info("%d report blocks before %d pruned in %.1f s", pruned, end, seconds)
 
     def close_due_epochs(self) -> list[EpochRecord]:
         closed = []

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from opendepin.reports.columns import REPORT_SCHEMA
 from opendepin.reports.envelope import Envelope, compute_report_id, encode_envelope
 from opendepin.reports.model import ReportRecord
+from opendepin.store import sql as sql_module
 from opendepin.store.base import EpochRecord, Store, StoredReport
 from opendepin.store.errors import StoreCorruption
 from opendepin.store.report_blocks import (
@@ -71,6 +72,26 @@ def test_a_block_that_does_not_decode_is_corruption() -> None:
     for bad in (b"", b"\x00" * 16, good[: len(good) // 2]):
         with pytest.raises(StoreCorruption):
             decode_blocks([bad])
+
+
+@given(ROWS, st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), min_size=1, max_size=6))
+@settings(max_examples=300, deadline=None)
+def test_damaged_blocks_are_corruption_or_read_safely(
+    rows: list[tuple[object, ...]], damage: list[tuple[int, int]]
+) -> None:
+    """Blocks hold views (offsets into their own bytes): damaged views must not reach polars. Either the
+    block is refused as corruption or every value reads (sorting, lengths and hex of every column)."""
+    data = bytearray(encode_block(rows).data)
+    for at, value in damage:
+        data[at % len(data)] = value
+    try:
+        frame = decode_blocks([bytes(data)])
+    except StoreCorruption:
+        return
+    assert frame.height == len(rows)
+    frame.sort("report_id", "device_id", "kind")
+    assert frame["envelope"].bin.encode("hex").str.len_bytes().sum() is not None
+    assert frame.select(pl.col("report_id", "kind", "device_id").str.len_bytes().sum()).height == 1
 
 
 HEX = st.text(alphabet="0123456789abcdef", min_size=0, max_size=70)
@@ -184,15 +205,23 @@ def test_a_failed_transaction_leaves_no_block(tmp_path: Path) -> None:
     store.close()
 
 
-def test_saving_an_epoch_deletes_the_blocks_below_its_end(any_store: Store) -> None:
+def test_pruning_deletes_the_blocks_below_an_epochs_end(
+    any_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sql_module, "PRUNE_BLOCKS", 1)  # a transaction per block
     any_store.append([_stored(i, ts=1_000 + i) for i in range(5)], [])  # received 8,988..9,000
     any_store.append([_stored(i, ts=100 + i) for i in range(10, 15)], [])  # received 8,958..8,970
     any_store.append([_stored(i, ts=100 + i) for i in range(20, 22)] + [_stored(22, ts=20_000)], [])
-    assert _block_counts(any_store) == [5, 5, 3]
+    any_store.append([_stored(i, ts=100 + i) for i in range(30, 32)], [])  # received 8,907..8,910
+    assert _block_counts(any_store) == [5, 5, 3, 2]
     any_store.save_epoch(EpochRecord(0, 0, 8_980, {"root": None}, {}))
-    assert _block_counts(any_store) == [5, 3]  # the second block is wholly before 8,980 (both times)
+    assert _block_counts(any_store) == [5, 5, 3, 2]  # saving keeps them: its transaction stays short
+    assert any_store.prune_report_blocks(8_980) == 2  # the 2nd and 4th: wholly before 8,980 (both times)
+    assert _block_counts(any_store) == [5, 3]
     any_store.save_epoch(EpochRecord(1, 8_980, 10_000, {"root": None}, {}))
+    assert any_store.prune_report_blocks(10_000) == 1
     assert _block_counts(any_store) == [3]  # the one with a report timed 20,000 stays
+    assert any_store.prune_report_blocks(10_000) == 0
     logged = any_store.logged_report_frame(10_000, 30_000)
     assert logged is not None and logged["report_id"].to_list() == [_stored(22, ts=20_000).record.report_id]
 
@@ -251,3 +280,24 @@ def test_reports_whose_block_cannot_be_made_are_stored_all_the_same(
     any_store.append([_stored(i) for i in range(10)], [])
     assert any_store.count_reports(0, 10**6) == 10 and _block_counts(any_store) == []
     assert any_store.logged_report_frame(0, 10**6) is None  # the close reads the rows
+
+
+def test_blocks_of_the_earlier_layout_are_dropped_and_their_window_read_from_the_rows(tmp_path: Path) -> None:
+    """Migration 11: a store holding blocks of the uncompressed offset layout (migration 9's) loses them on
+    upgrade; its reports are still read whole, from the rows, and new writes make blocks of the new layout."""
+    path = tmp_path / "v10.sqlite3"
+    store = SQLiteStore(path)
+    reports = [_stored(i) for i in range(6)]
+    store.append(reports, [])
+    store._db.execute("UPDATE report_blocks SET block = ?", (b"an uncompressed offset-layout batch",))
+    store._db.execute("PRAGMA user_version=10")
+    store.close()
+    upgraded = SQLiteStore(path)
+    assert _block_counts(upgraded) == []
+    assert upgraded.logged_report_frame(0, 100_000) is None  # then the close reads the rows
+    assert sorted(upgraded.report_frame(0, 100_000)["report_id"].to_list()) == sorted(
+        r.record.report_id for r in reports
+    )
+    upgraded.append([_stored(i) for i in range(10, 13)], [])
+    assert _block_counts(upgraded) == [3]
+    upgraded.close()

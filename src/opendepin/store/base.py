@@ -160,6 +160,11 @@ class Store(ABC):
         keeps none or it does not hold the whole window (then `report_frame` is read)."""
         return None
 
+    def prune_report_blocks(self, before: int) -> int:
+        """Drop the bulk copy of the reports with nothing at or after `before` (by device and receive time:
+        no later close reads them), in small steps; returns how many blocks went (none kept: 0)."""
+        return 0
+
     def report_frame(self, start: int, end: int, by_receive_time: bool = False) -> pl.DataFrame:
         """The accepted reports with device time (or, `by_receive_time`, receive time) in [start, end) as
         one frame of `opendepin.reports.columns.REPORT_SCHEMA`, by report id: what an epoch is closed from,

@@ -50,9 +50,11 @@ DEVICE_COLUMNS = "device_id, key_type, owner, maker, location, onboarded_at"
 DEVICE_READ_COLUMNS = f"{DEVICE_COLUMNS}, attestation"
 REPORT_COLUMNS = "report_id, kind, device_id, ts, seq, received_at, envelope, signature"
 BLOCKS_PER_READ = 4
-"""Report blocks fetched (then decoded and cut to the window) at a time. The decoded frame points into the
-fetched bytes until it is sorted into its own columns, so the bytes of the window's blocks stay in memory
-until then."""
+"""Report blocks fetched (then decoded and cut to the window) at a time. The frame read points into the
+fetched bytes (views, store/report_blocks.py), so the bytes of the window's blocks stay in memory as long as
+the frame does."""
+PRUNE_BLOCKS = 8
+"""Report blocks deleted per transaction once an epoch is saved (`prune_report_blocks`)."""
 
 SCHEMA_V1 = """
     CREATE TABLE makers (address TEXT PRIMARY KEY, name TEXT NOT NULL);
@@ -161,6 +163,9 @@ SCHEMA_V10 = """
         row_count {int} NOT NULL, block {blob} NOT NULL);
     CREATE INDEX verdict_blocks_epoch ON verdict_blocks (epoch, last_device);
 """
+SCHEMA_V11 = """
+    DELETE FROM report_blocks;
+"""
 
 
 def render_migrations(int_type: str, blob_type: str, serial: str, without_rowid: str = "") -> tuple[str, ...]:
@@ -176,7 +181,9 @@ def render_migrations(int_type: str, blob_type: str, serial: str, without_rowid:
     order, append to one B-tree (SQLite: a `WITHOUT ROWID` table) rather than updating a second one at
     random places (5x faster for 240,000 verdicts); 9 the report log also in blocks of columns
     (store/report_blocks.py), read when an epoch closes; 10 an epoch's verdicts in blocks of columns
-    (store/verdict_blocks.py) instead of a row each."""
+    (store/verdict_blocks.py) instead of a row each; 11 report blocks compressed, in Arrow's view layout
+    (read without copying their text again): blocks of the earlier layout are dropped, and the epochs they
+    covered are read from the report rows, as for a store that predates blocks."""
     types = {"int": int_type, "blob": blob_type, "serial": serial, "without_rowid": without_rowid}
     schemas = (
         SCHEMA_V1,
@@ -189,6 +196,7 @@ def render_migrations(int_type: str, blob_type: str, serial: str, without_rowid:
         SCHEMA_V8,
         SCHEMA_V9,
         SCHEMA_V10,
+        SCHEMA_V11,
     )
     return tuple(schema.format(**types) for schema in schemas)
 
@@ -463,10 +471,12 @@ class SQLStore(Store):
         """`report_frame` read from the report blocks, or None when they do not hold every report of the
         window (store/report_blocks.py: equal counts mean equal sets)."""
         low, high = ("min_received", "max_received") if by_receive_time else ("min_ts", "max_ts")
-        parts = [  # a few blocks at a time, cut to the window (pointing into their bytes until sorted)
-            in_window(decode_blocks(block for (block,) in chunk), start, end, by_receive_time)
+        parts = [  # a few blocks at a time, pointing into their bytes; a block across an edge is cut
+            in_window(decode_blocks(block for (block, _, _) in chunk), start, end, by_receive_time)
+            if any(first < start or last >= end for (_, first, last) in chunk)
+            else decode_blocks(block for (block, _, _) in chunk)
             for chunk in self._query_chunks(
-                f"SELECT block FROM report_blocks WHERE {high} >= ? AND {low} < ?",
+                f"SELECT block, {low}, {high} FROM report_blocks WHERE {high} >= ? AND {low} < ?",
                 (start, end),
                 size=BLOCKS_PER_READ,
             )
@@ -615,17 +625,16 @@ class SQLStore(Store):
         with self._tx() as cur:
             if self._exec(cur, "SELECT 1 FROM epochs WHERE number = ?", (n,)).fetchall():
                 return
-            self._many(
-                cur,
-                "INSERT INTO verdict_blocks (epoch, first_device, last_device, row_count, block) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [
-                    (n, *block)
-                    for block in encode_verdict_blocks(
-                        verdict_frame(epoch.verdicts, lambda ev: dumps(dict(ev)))
-                    )
-                ],
-            )
+            verdicts = epoch.verdicts
+            if not isinstance(verdicts, VerdictRows):
+                verdicts = VerdictRows(verdict_frame(verdicts, lambda ev: dumps(dict(ev))))
+            for block in encode_verdict_blocks(verdicts):
+                self._exec(  # a block at a time: an epoch's compressed verdicts are never all in memory
+                    cur,
+                    "INSERT INTO verdict_blocks (epoch, first_device, last_device, row_count, block) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (n, *block),
+                )
             self._many(
                 cur,
                 "INSERT INTO device_rewards VALUES (?, ?, ?, ?, ?, ?)",
@@ -653,10 +662,6 @@ class SQLStore(Store):
                     for device_id, value in sorted(changes.items())
                 ],
             )
-            # blocks with no report at or after this epoch's end are read by no later close
-            self._exec(
-                cur, "DELETE FROM report_blocks WHERE max_ts < ? AND max_received < ?", (epoch.end, epoch.end)
-            )
             # The manifest row is written last in the same transaction: it is the commit point.
             self._exec(
                 cur,
@@ -670,6 +675,27 @@ class SQLStore(Store):
                     dumps(dict(epoch.sector_state)),
                 ),
             )
+
+    def prune_report_blocks(self, before: int) -> int:
+        """Delete the report blocks with no report at or after `before`, `PRUNE_BLOCKS` per transaction:
+        deleting a block walks its pages, so a million devices' blocks (9 GB) take minutes, during which one
+        transaction would keep every ingest write waiting (store/report_blocks.py)."""
+        pruned = 0
+        while True:
+            with self._tx() as cur:
+                ids = [
+                    int(row[0])
+                    for row in self._exec(
+                        cur,
+                        "SELECT id FROM report_blocks WHERE max_ts < ? AND max_received < ? "
+                        "ORDER BY id LIMIT ?",
+                        (before, before, PRUNE_BLOCKS),
+                    ).fetchall()
+                ]
+                if not ids:
+                    return pruned
+                self._exec(cur, f"DELETE FROM report_blocks WHERE id IN ({', '.join('?' * len(ids))})", ids)
+            pruned += len(ids)
 
     def get_epoch(self, number: int) -> EpochRecord | None:
         rows = self._query(
