@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from opendepin.reports import columns as columns_module
 from opendepin.reports.columns import REPORT_SCHEMA, ReportColumns, _read_float_maps
 from opendepin.reports.model import ReportRecord
 
@@ -45,6 +46,30 @@ def test_float_fields_are_floats_of_the_payload(rows: list[tuple[dict[str, Any],
         expected = np.array([float(r.payload[key]) for r in records], dtype=np.float64)
         assert values[key].view(np.int64).tolist() == expected.view(np.int64).tolist()
         assert chosen[key].view(np.int64).tolist() == expected[rows].view(np.int64).tolist()
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.lists(st.fixed_dictionaries({"lat": floats, "lon": floats}), max_size=20), max_size=4),
+    st.integers(1, 7),
+)
+def test_float_fields_across_buffers_and_chunks(parts: list[list[dict[str, float]]], chunk: int) -> None:
+    """A frame made of several stored blocks points into several buffers, in any row order (sorted by id
+    after reading); the floats are read the same, whatever the number of rows read at once."""
+    records = [_record(i, p) for i, p in enumerate(p for part in parts for p in part)]
+    frames, start = [], 0
+    for part in parts:
+        frames.append(ReportColumns.of(records[start : start + len(part)]).frame)
+        start += len(part)
+    frame = pl.concat(frames, rechunk=False) if frames else ReportColumns.of([]).frame
+    order = np.random.default_rng(len(records)).permutation(len(records))
+    shuffled = pl.DataFrame([frame[name].rechunk().gather(order) for name in frame.columns])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(columns_module, "FLOAT_CHUNK", chunk)
+        values = ReportColumns(shuffled).float_fields(("lat", "lon"))
+    for key in ("lat", "lon"):
+        expected = np.array([float(records[i].payload[key]) for i in order], dtype=np.float64)
+        assert values[key].view(np.int64).tolist() == expected.view(np.int64).tolist()
 
 
 @given(st.lists(st.fixed_dictionaries({"lat": floats, "lon": floats}), max_size=50))

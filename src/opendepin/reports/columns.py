@@ -46,6 +46,8 @@ _FLOAT_HEADS = ((0xF9, 2, ">f2"), (0xFA, 4, ">f4"), (0xFB, 8, ">f8"))
 _PAYLOAD_KEY = b"\x67payload"
 """The envelope's last key, just before its payload."""
 _CHUNK = 1 << 18
+FLOAT_CHUNK = 1 << 20
+"""Reports whose payload floats are read at once (`ReportColumns.float_fields`)."""
 
 
 def empty_report_frame() -> pl.DataFrame:
@@ -134,21 +136,26 @@ class ReportColumns(Sequence[ReportRecord]):
         self, keys: Sequence[str], rows: npt.NDArray[np.int64] | None = None
     ) -> dict[str, npt.NDArray[np.float64]]:
         """Per key, `float(payload[key])` of every report (or of the reports at `rows`, in that order),
-        without copying the envelopes (see the module docstring)."""
+        without copying the envelopes (see the module docstring), `FLOAT_CHUNK` rows at a time (what
+        reading them takes in memory does not grow with the epoch)."""
         chosen = np.arange(len(self), dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
-        values = {key: np.zeros(len(self), dtype=np.float64) for key in keys}
-        done = np.ones(len(self), dtype=np.bool_)
-        done[chosen] = False
-        if chosen.size:
-            _read_float_maps(self.frame, sorted(keys, key=_key_order), values, done)
-        rest = chosen[~done[chosen]]
-        if rest.size:
-            envelopes = self.frame["envelope"]
-            for i in rest.tolist():
-                payload = decode_payload(envelopes[i])
-                for key in keys:
-                    values[key][i] = float(payload[key])
-        return {key: column[chosen] for key, column in values.items()}
+        out = {key: np.zeros(chosen.size, dtype=np.float64) for key in keys}
+        columns = self.frame.select("kind", "device_id", "ts", "seq", "envelope")
+        ordered_keys = sorted(keys, key=_key_order)
+        for begin in range(0, chosen.size, FLOAT_CHUNK):
+            at = chosen[begin : begin + FLOAT_CHUNK]
+            part = columns[at]
+            values = {key: out[key][begin : begin + at.size] for key in keys}  # views: filled in place
+            done = np.zeros(at.size, dtype=np.bool_)
+            _read_float_maps(part, ordered_keys, values, done)
+            rest = np.flatnonzero(~done)
+            if rest.size:
+                envelopes = part["envelope"]
+                for i in rest.tolist():
+                    payload = decode_payload(envelopes[i])
+                    for key in keys:
+                        values[key][i] = float(payload[key])
+        return out
 
 
 def _text_head(length: int) -> bytes:
@@ -203,12 +210,13 @@ def _payload_offsets(frame: pl.DataFrame) -> npt.NDArray[np.int64]:
     return frame.select(header.cast(pl.Int64).alias("h"))["h"].to_numpy()
 
 
-def _envelope_bytes(
+def _envelope_spans(
     frame: pl.DataFrame,
-) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """All envelope bytes in one buffer (8 zero bytes after), and where each row's envelope starts and ends
-    in it. Read from polars' binary views without converting the column (a view of 12 bytes or fewer is
-    inline: such a row gets an empty span, too short to be read, and is decoded)."""
+) -> tuple[list[npt.NDArray[np.uint8]], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """The data buffers of the envelope column, and for each row the buffer holding its envelope and where
+    the envelope starts and ends in it. Read from polars' binary views without converting or copying the
+    column (a view of 12 bytes or fewer is inline: such a row gets an empty span, too short to be read, and
+    is decoded)."""
     array = frame["envelope"].to_arrow(compat_level=CompatLevel.newest())
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
@@ -217,14 +225,26 @@ def _envelope_bytes(
     buffers = array.buffers()
     views = np.frombuffer(buffers[1], dtype=np.int32).reshape(-1, 4)[array.offset : array.offset + len(array)]
     data_buffers = [np.frombuffer(b, dtype=np.uint8) for b in buffers[2:] if b is not None]
-    bases = np.cumsum([0, *(len(b) for b in data_buffers)])
-    data = np.concatenate([*data_buffers, np.zeros(8, dtype=np.uint8)])
     lengths = views[:, 0].astype(np.int64)
     outside = lengths > 12
-    index = np.where(outside, views[:, 2], 0)
-    starts = np.where(outside, bases[index] + views[:, 3].astype(np.int64), 0)
+    buffer = np.where(outside, views[:, 2], 0).astype(np.int64)
+    starts = np.where(outside, views[:, 3].astype(np.int64), 0)
     ends = np.where(outside, starts + lengths, 0)
-    return data, starts, ends
+    return data_buffers, buffer, starts, ends
+
+
+def _rows_by_buffer(
+    buffers: Sequence[npt.NDArray[np.uint8]], buffer_of: npt.NDArray[np.int64], rows: npt.NDArray[np.int64]
+) -> Iterator[tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64]]]:
+    """`rows` grouped by the buffer holding their envelope, at most `_CHUNK` at a time, each group with every
+    8-byte big-endian word of its buffer at every byte offset (overlapping views of the buffer, no copy)."""
+    rows = rows[np.argsort(buffer_of[rows], kind="stable")]
+    bounds = np.searchsorted(buffer_of[rows], np.arange(len(buffers) + 1))
+    for index in np.flatnonzero(np.diff(bounds)).tolist():
+        data = buffers[index]
+        words = np.ndarray((max(data.size - 7, 0),), dtype=">u8", buffer=data, strides=(1,))
+        for begin in range(int(bounds[index]), int(bounds[index + 1]), _CHUNK):
+            yield words, rows[begin : min(begin + _CHUNK, int(bounds[index + 1]))]
 
 
 def _read_float_maps(
@@ -243,9 +263,7 @@ def _read_float_maps(
         heads = [_text_head(len(key.encode())) + key.encode() for key in keys]
     except ValueError:
         return
-    data, starts, ends = _envelope_bytes(frame)
-    # every 8-byte big-endian word of the buffer, at every byte offset (overlapping views, no copy)
-    words = np.ndarray((max(data.size - 7, 0),), dtype=">u8", buffer=data, strides=(1,))
+    buffers, buffer_of, starts, ends = _envelope_spans(frame)
     payload_at = starts + _payload_offsets(frame)
     length = ends - payload_at
     for widths in itertools.product(_FLOAT_HEADS, repeat=len(keys)):
@@ -265,8 +283,7 @@ def _read_float_maps(
         ]
         fits = (length == len(template) - len(_PAYLOAD_KEY)) & (payload_at - len(_PAYLOAD_KEY) >= starts)
         candidates = np.flatnonzero(~done & fits)
-        for begin in range(0, candidates.size, _CHUNK):
-            rows = candidates[begin : begin + _CHUNK]
+        for words, rows in _rows_by_buffer(buffers, buffer_of, candidates):
             first = payload_at[rows] - len(_PAYLOAD_KEY)
             match = np.ones(rows.size, dtype=np.bool_)
             for at, expected, bits in checks:
