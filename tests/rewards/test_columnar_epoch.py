@@ -18,7 +18,14 @@ from opendepin.geo import offset_point
 from opendepin.reports.columns import ReportColumns
 from opendepin.reports.model import ReportRecord
 from opendepin.rewards.bundle import EpochOutputs
-from opendepin.rewards.digest import canonical_json, compute_inputs_digest, inputs_body, sha256_hex
+from opendepin.rewards.digest import (
+    _JSON_PLAIN,
+    _plain_json_text,
+    canonical_json,
+    compute_inputs_digest,
+    inputs_body,
+    sha256_hex,
+)
 from opendepin.rewards.epoch import (
     EpochInputs,
     EpochResult,
@@ -165,3 +172,20 @@ def test_verdicts_of_several_sectors_are_merged() -> None:
     assert list(rows) == [("a", "d", "ok", {}), ("b", "d", "x.bad", {"n": 1})]
     assert rows == [("a", "d", "ok", {}), ("b", "d", "x.bad", {"n": 1})]
     assert list(rows.text_rows()) == [("a", "d", "ok", "{}"), ("b", "d", "x.bad", evidence_json({"n": 1}))]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.lists(st.text(max_size=30), max_size=8), max_size=4),
+    st.sampled_from(["plain", "cut", "ordered"]),
+)
+def test_the_buffer_check_of_json_text_is_the_regex(parts: list[list[str]], shape: str) -> None:
+    """`_plain_json_text` (bytes of the buffers first) says what the per-id regex says, for columns made of
+    several pieces, cut to some rows (bytes of rows cut away stay in the buffers) or reordered."""
+    pieces = [pl.Series(part, dtype=pl.String) for part in parts]
+    ids = pl.concat(pieces) if pieces else pl.Series([], dtype=pl.String)
+    if shape == "cut":
+        ids = ids.filter(pl.Series([i % 2 == 0 for i in range(len(ids))], dtype=pl.Boolean))
+    elif shape == "ordered":
+        ids = ids.sort()
+    assert _plain_json_text(ids) == bool(ids.str.contains(_JSON_PLAIN).all())
