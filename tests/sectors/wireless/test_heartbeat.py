@@ -6,6 +6,8 @@ from fractions import Fraction
 
 import h3
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from opendepin.geo import offset_point
 from opendepin.reports.model import ReportRecord
@@ -13,6 +15,7 @@ from opendepin.sectors.base import DeviceInfo, EpochWindow, SectorInput
 from opendepin.sectors.wireless.heartbeat import (
     compute_distance_m,
     compute_location_trust,
+    compute_mean,
     compute_rank_multiplier,
     compute_required_heartbeats,
     compute_speedtest_multiplier,
@@ -167,3 +170,16 @@ def test_rank_in_same_cell() -> None:
 
 def test_hour_truncation() -> None:
     assert truncate_to_hour(START + 3_599) == START and truncate_to_hour(START + 3_600) == START + 3_600
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.floats(allow_nan=False, allow_infinity=False), st.integers(-(2**80), 2**80)),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_the_mean_is_the_exact_mean(values: list[float]) -> None:
+    """`compute_mean` (one integer sum over a common power of two) is the mean of the values as Fractions."""
+    assert compute_mean(values) == sum((Fraction(v) for v in values), Fraction(0)) / len(values)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from fractions import Fraction
+from functools import lru_cache
 
 from opendepin.sectors.wireless.params import SpeedTier, WirelessParams
 from opendepin.sectors.wireless.poc.geo import compute_distance_m as compute_great_circle_m
@@ -59,15 +60,25 @@ def compute_tier_multiplier(
     """Multiplier of the best tier `value` reaches ((threshold, multiplier) pairs best first; thresholds
     and multipliers are read as the decimals they spell)."""
     for threshold, multiplier in thresholds:
-        limit = Fraction(str(threshold))
+        limit = decimal_fraction(threshold)
         if (value >= limit) if higher_is_better else (value < limit):
-            return Fraction(str(multiplier))
+            return decimal_fraction(multiplier)
     return Fraction(0)
 
 
+@lru_cache(maxsize=1024)
+def decimal_fraction(value: float) -> Fraction:
+    """The decimal a configured number spells, exactly (`Fraction(str(value))`: 0.1 is 1/10)."""
+    return Fraction(str(value))
+
+
 def compute_mean(values: Sequence[float]) -> Fraction:
-    """Exact mean of signed payload doubles (each converted exactly, `Fraction(float)`)."""
-    return sum((Fraction(v) for v in values), Fraction(0)) / len(values)
+    """Exact mean of signed payload doubles (each converted exactly, `Fraction(float)`). A double is an
+    integer over a power of two, so the sum is one integer over the largest of those powers: one Fraction
+    built, not one per value and per addition (the same number)."""
+    ratios = [v.as_integer_ratio() for v in values]
+    denominator = math.lcm(*(d for _, d in ratios))
+    return Fraction(sum(n * (denominator // d) for n, d in ratios), denominator * len(ratios))
 
 
 def compute_speedtest_multiplier(
