@@ -8,8 +8,9 @@ the partial multiplier, else 0 and `heartbeat.location_too_far`), the hour it co
 order per radio), `heartbeat.location_not_asserted` for a radio without a cell; and per radio its valid
 hours and the exact mean of its heartbeats' trust (`compute_mean_trust`). The evidence of each verdict is
 written as the canonical JSON of the reference's evidence map (`round(distance, 1)` in Python's shortest
-form, computed exactly from the double's bits). Speed tests are read as records (few per radio) and the
-per-radio shares are computed by the reference code (`_mobile_outcome`). Equality with the reference is
+form, computed exactly from the double's bits). Speed tests are read as their three floats
+(`ReportColumns.float_fields`: `float(payload[key])`, what the reference reads) and the per-radio shares are
+computed by the reference code (`_mobile_outcome`). Equality with the reference is
 tested on random report sets (tests/sectors/wireless/test_columnar.py).
 """
 
@@ -26,10 +27,9 @@ import numpy.typing as npt
 import polars as pl
 
 from opendepin.reports.columns import ReportColumns
-from opendepin.reports.model import ReportRecord
 from opendepin.sectors.base import OK, DeviceInfo
 from opendepin.sectors.columns import VerdictColumns, evidence_json
-from opendepin.sectors.wireless.heartbeat import SECONDS_PER_HOUR
+from opendepin.sectors.wireless.heartbeat import SECONDS_PER_HOUR, SPEED_FIELDS, SpeedValues
 from opendepin.sectors.wireless.params import WirelessParams
 from opendepin.sectors.wireless.poc.geo import compute_haversine_m, get_cell_center
 from opendepin.sectors.wireless.reports import HEARTBEAT, SPEEDTEST
@@ -40,8 +40,8 @@ NOT_LOCATED, LOCATED, EMPTY = 0, 1, 2
 FAST_LIMIT = 2.0**40
 """Below this a double's `round(x, 1)` is written `q.r` (tenths): 0.1 is far above the doubles' spacing."""
 
-RadioFacts = tuple[str, int, Callable[[], Fraction], Sequence[ReportRecord]]
-"""(device id, valid hours, its mean location trust, its speed tests by (ts, seq))"""
+RadioFacts = tuple[str, int, Callable[[], Fraction], Sequence[SpeedValues]]
+"""(device id, valid hours, its mean location trust, its speed tests' values by (ts, seq))"""
 
 
 @dataclass(frozen=True)
@@ -179,11 +179,14 @@ def judge_heartbeat_columns(
 
     # speed tests: `ok` each, after the radio's heartbeats, by (ts, seq)
     test_rows = ordered(SPEEDTEST)
-    tests_of: dict[str, list[ReportRecord]] = {}
+    tests_of: dict[str, list[SpeedValues]] = {}
     if test_rows.size:
         test_frame = frame[test_rows]
-        for record in ReportColumns(test_frame):
-            tests_of.setdefault(record.device_id, []).append(record)
+        speeds = reports.float_fields(SPEED_FIELDS, test_rows)
+        for device_id, *values in zip(
+            test_frame["device_id"].to_list(), *(speeds[key].tolist() for key in SPEED_FIELDS), strict=True
+        ):
+            tests_of.setdefault(device_id, []).append(tuple(values))  # type: ignore[arg-type]
         tests = test_frame.select(
             "report_id",
             "device_id",

@@ -81,6 +81,12 @@ def compute_mean(values: Sequence[float]) -> Fraction:
     return Fraction(sum(n * (denominator // d) for n, d in ratios), denominator * len(ratios))
 
 
+SPEED_FIELDS = ("download_mbps", "upload_mbps", "latency_ms")
+"""The payload fields of a speed test the multiplier reads, in `SpeedValues` order."""
+SpeedValues = tuple[float, float, float]
+"""A speed test's download and upload (Mb/s) and latency (ms), each `float(payload[field])`."""
+
+
 def compute_speedtest_multiplier(
     tests: Sequence[tuple[float, float, float]], params: WirelessParams
 ) -> tuple[Fraction, dict[str, float | int | str]]:

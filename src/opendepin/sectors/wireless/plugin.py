@@ -34,6 +34,8 @@ from opendepin.sectors.base import (
 )
 from opendepin.sectors.wireless.attributes import WirelessMakerAttributes, WirelessOwnerAttributes
 from opendepin.sectors.wireless.heartbeat import (
+    SPEED_FIELDS,
+    SpeedValues,
     compute_distance_m,
     compute_location_trust,
     compute_mean_trust,
@@ -203,7 +205,7 @@ class WirelessSector(SectorPlugin):
         for report in data.reports:
             by_device[report.device_id][report.kind].append(report)
         verdicts: list[Verdict] = []
-        devices: list[tuple[str, int, Callable[[], Fraction], list[ReportRecord]]] = []
+        devices: list[tuple[str, int, Callable[[], Fraction], list[SpeedValues]]] = []
         for device_id in sorted(by_device):
             kinds = by_device[device_id]
             device = data.devices[device_id]
@@ -211,15 +213,25 @@ class WirelessSector(SectorPlugin):
             verdicts.extend(hb_verdicts)
             tests = sorted(kinds[SPEEDTEST], key=lambda r: (r.ts, r.seq))
             verdicts.extend(Verdict(t.report_id, OK, {}) for t in tests)
-            devices.append((device_id, valid_hours, partial(compute_mean_trust, trusts), tests))
+            values = [speed_values(t) for t in tests]
+            devices.append((device_id, valid_hours, partial(compute_mean_trust, trusts), values))
         return _mobile_outcome(data, params, verdicts, devices)
+
+
+def speed_values(test: ReportRecord) -> SpeedValues:
+    """What the speed multiplier reads of a speed test: `float(payload[field])` of each `SPEED_FIELDS`."""
+    return (
+        float(test.payload[SPEED_FIELDS[0]]),
+        float(test.payload[SPEED_FIELDS[1]]),
+        float(test.payload[SPEED_FIELDS[2]]),
+    )
 
 
 def _mobile_outcome(
     data: SectorInput,
     params: WirelessParams,
     verdicts: Sequence[Verdict],
-    devices: Iterable[tuple[str, int, Callable[[], Fraction], Sequence[ReportRecord]]],
+    devices: Iterable[tuple[str, int, Callable[[], Fraction], Sequence[SpeedValues]]],
 ) -> SectorOutcome:
     """Shares of the radios from what their heartbeats gave: per device (in id order) its valid hours, its
     mean location trust (computed only for a radio with enough hours) and its speed tests by time."""
@@ -236,17 +248,7 @@ def _mobile_outcome(
                 )
             )
             continue
-        speed, speed_evidence = compute_speedtest_multiplier(
-            [
-                (
-                    float(t.payload["download_mbps"]),
-                    float(t.payload["upload_mbps"]),
-                    float(t.payload["latency_ms"]),
-                )
-                for t in tests
-            ],
-            params,
-        )
+        speed, speed_evidence = compute_speedtest_multiplier(tests, params)
         if speed == 0:
             notes.append(DeviceNote(device_id, "wireless.speedtest_insufficient", speed_evidence))
         eligible[device_id] = _Eligible(mean_trust(), speed, speed_evidence, valid_hours)
