@@ -159,7 +159,7 @@ def _decoded_frame(
         tables.append(table)
     if not tables:
         return pl.DataFrame(schema=frame_schema)
-    frame = pl.from_arrow(pa.concat_tables(tables), rechunk=False)  # views into the stored bytes, not copied
+    frame = pl.from_arrow(pa.concat_tables(tables), rechunk=False)  # the decoded columns, not copied
     assert isinstance(frame, pl.DataFrame)
     return frame.cast(frame_schema)  # type: ignore[arg-type]
 

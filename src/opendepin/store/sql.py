@@ -50,9 +50,8 @@ DEVICE_COLUMNS = "device_id, key_type, owner, maker, location, onboarded_at"
 DEVICE_READ_COLUMNS = f"{DEVICE_COLUMNS}, attestation"
 REPORT_COLUMNS = "report_id, kind, device_id, ts, seq, received_at, envelope, signature"
 BLOCKS_PER_READ = 4
-"""Report blocks fetched (then decoded and cut to the window) at a time. The frame read points into the
-fetched bytes (views, store/report_blocks.py), so the bytes of the window's blocks stay in memory as long as
-the frame does."""
+"""Report blocks fetched (then decompressed and cut to the window) at a time: the fetched bytes go once
+decompressed, and the frame read points into the decompressed columns (views, store/report_blocks.py)."""
 PRUNE_BLOCKS = 8
 """Report blocks deleted per transaction once an epoch is saved (`prune_report_blocks`)."""
 
@@ -471,7 +470,7 @@ class SQLStore(Store):
         """`report_frame` read from the report blocks, or None when they do not hold every report of the
         window (store/report_blocks.py: equal counts mean equal sets)."""
         low, high = ("min_received", "max_received") if by_receive_time else ("min_ts", "max_ts")
-        parts = [  # a few blocks at a time, pointing into their bytes; a block across an edge is cut
+        parts = [  # a few blocks at a time, decompressed into the frame; a block across an edge is cut
             in_window(decode_blocks(block for (block, _, _) in chunk), start, end, by_receive_time)
             if any(first < start or last >= end for (_, first, last) in chunk)
             else decode_blocks(block for (block, _, _) in chunk)
