@@ -42,10 +42,8 @@ def verdict_frame(
     verdicts: Sequence[tuple[str, str, str, Mapping[str, Any]]],
     encode: Callable[[Mapping[str, Any]], str] = evidence_json,
 ) -> pl.DataFrame:
-    """Published verdict rows as a frame of `VERDICT_SCHEMA`, the evidence as canonical JSON text (`encode`,
-    for rows given one by one): the frame of rows that come as columns, else one built from the rows."""
-    if isinstance(verdicts, VerdictRows):
-        return verdicts.text_frame()
+    """Published verdict rows given one by one as a frame of `VERDICT_SCHEMA`, the evidence as canonical
+    JSON text (`encode`); rows that come as columns (`VerdictRows`) are stored as they are (save_epoch)."""
     return pl.DataFrame(
         [(rid, device, reason, encode(evidence)) for rid, device, reason, evidence in verdicts],
         schema=VERDICT_SCHEMA,
