@@ -470,16 +470,16 @@ class SQLStore(Store):
         """`report_frame` read from the report blocks, or None when they do not hold every report of the
         window (store/report_blocks.py: equal counts mean equal sets)."""
         low, high = ("min_received", "max_received") if by_receive_time else ("min_ts", "max_ts")
-        parts = [  # a few blocks at a time, decompressed into the frame; a block across an edge is cut
-            in_window(decode_blocks(block for (block, _, _) in chunk), start, end, by_receive_time)
-            if any(first < start or last >= end for (_, first, last) in chunk)
-            else decode_blocks(block for (block, _, _) in chunk)
-            for chunk in self._query_chunks(
-                f"SELECT block, {low}, {high} FROM report_blocks WHERE {high} >= ? AND {low} < ?",
-                (start, end),
-                size=BLOCKS_PER_READ,
-            )
-        ]
+        parts = []
+        for chunk in self._query_chunks(
+            f"SELECT block, {low}, {high} FROM report_blocks WHERE {high} >= ? AND {low} < ?",
+            (start, end),
+            size=BLOCKS_PER_READ,
+        ):  # a few blocks at a time, decompressed into the frame; blocks across an edge of the window cut
+            part = decode_blocks(block for (block, _, _) in chunk)
+            if any(first < start or last >= end for (_, first, last) in chunk):
+                part = in_window(part, start, end, by_receive_time)
+            parts.append(part)
         frame = pl.concat(parts, rechunk=False) if parts else empty_report_frame()  # sorted below: one copy
         del parts
         if frame.height != self.count_reports(start, end, by_receive_time):
