@@ -83,27 +83,28 @@ def fill(path: Path, devices: int, speedtest_hours: tuple[int, ...] = ()) -> Non
     store._db.execute("PRAGMA synchronous=OFF")
     store._db.execute(f"PRAGMA cache_size=-{max(262_144, devices * 4)}")  # KiB: 4 GiB at 1M devices
     filled = time.perf_counter()
+    ids = [_device_id(i) for i in range(devices)]
+    sites = [_site(i) for i in range(devices)]
     for start in range(0, devices, 10_000):
         with store._tx() as cur:
             cur.executemany(
                 "INSERT INTO devices (device_id, key_type, owner, maker, location, onboarded_at, "
                 "attestation) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (_device_id(i), "ed25519", "0x" + f"{i % 5000:040x}", MAKER, _site(i)[0], 0, "{}")
+                    (ids[i], "ed25519", "0x" + f"{i % 5000:040x}", MAKER, sites[i][0], 0, "{}")
                     for i in range(start, min(devices, start + 10_000))
                 ],
             )
     # as ingest sees them: hour by hour, every device once an hour, each report a position of its own a
-    # few metres around the same point (so that blocks hold what real ones do, not 24 copies of a report);
+    # few metres around its cell's centre (so that blocks hold what real ones do, not 24 copies of a report);
     # and twice a day a speed test (a radio needs two to be paid), the device's seq counting both kinds
     batch: list[StoredReport] = []
     jitter = np.random.default_rng(7).uniform(-2e-5, 2e-5, size=(2, 1 << 16))
     speeds = np.random.default_rng(8).uniform(60.0, 400.0, size=1 << 16)
-    centres = np.array([_site(i)[1:] for i in range(devices)], dtype=np.float64).reshape(-1, 2)
+    centres = np.array([site[1:] for site in sites], dtype=np.float64).reshape(-1, 2)
     for hour in range(HOURS):
         ts = genesis + hour * 3600 + 60
-        for i in range(devices):
-            device = _device_id(i)
+        for i, device in enumerate(ids):
             k = (i * HOURS + hour) & 0xFFFF
             payload = {"lat": float(centres[i, 0] + jitter[0, k]), "lon": float(centres[i, 1] + jitter[1, k])}
             batch.append(_report("wireless.heartbeat", device, ts, 2 * hour, payload))
