@@ -33,8 +33,7 @@ DAY = 86_400
 HW = {"cpu_cores": 8, "memory_mb": 16_384}
 
 
-@pytest.fixture
-def node(compute_installed: None, tmp_path: Path) -> Node:
+def _node(tmp_path: Path, compute: dict) -> Node:
     config = parse_config(
         {
             "name": "compute-net",
@@ -44,7 +43,7 @@ def node(compute_installed: None, tmp_path: Path) -> Node:
                 "device_categories": ["compute_availability", "compute_usage"],
                 "unused_flows_to": {"compute_usage": {"compute_availability": 10_000}},
             },
-            "sectors": {"compute": {}},
+            "sectors": {"compute": compute},
             "makers": [MakerConfig(name="m", address=MAKER.address).model_dump()],
         }
     )
@@ -52,6 +51,27 @@ def node(compute_installed: None, tmp_path: Path) -> Node:
     balances = {TENANT.address: 10**9, OWNER.address: 10**9}
     node.use_chain(node.block_hash_source, lambda: 10**18, balances.__getitem__)
     return node
+
+
+@pytest.fixture
+def node(compute_installed: None, tmp_path: Path) -> Node:
+    return _node(tmp_path, {})
+
+
+def test_no_capacity_challenge_is_served_where_the_network_does_not_judge_capacity(
+    compute_installed: None, tmp_path: Path
+) -> None:
+    """A provider asking for the capacity challenge of a network with capacity disabled is told so (404 and
+    the reason), instead of hashing for a minute for nothing while bid windows close."""
+    node = _node(tmp_path, {"capacity": {"enabled": False}})
+    key = DeviceKey("ed25519", bytes([90]) * 32)
+    node.onboard(
+        onboard_request(
+            node.config.name, key, maker_attributes=HW, owner_attributes={"benchmark_hps": 1_000_000}
+        )
+    )
+    answer = TestClient(create_app(node)).get(f"/v1/sectors/compute/capacity/{key.device_id}")
+    assert answer.status_code == 404 and answer.json()["detail"]["reason"] == "compute.capacity_disabled"
 
 
 def _receipt(client: TestClient, payer: Wallet, device: str, credits: int, ref: str, now: int) -> None:

@@ -86,7 +86,11 @@ def build_router(services: SectorServices, sector: ComputeSector) -> APIRouter:
 
     @router.get("/capacity/{device_id}")
     async def capacity(device_id: str) -> dict[str, Any]:
-        """The current capacity challenge, with this provider's target and deadline."""
+        """The current capacity challenge, with this provider's target and deadline; 404
+        `compute.capacity_disabled` where the network does not judge capacity (an agent would otherwise hash
+        for `work_s` for nothing, missing the bid windows meanwhile)."""
+        if not params.capacity.enabled:
+            raise HTTPException(404, {"reason": "compute.capacity_disabled"})
         info = services.device(device_id)
         hardware = Hardware.of(info.attributes) if info is not None else None
         if hardware is None or not hardware.is_provider:
