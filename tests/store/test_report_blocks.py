@@ -227,6 +227,24 @@ def test_pruning_deletes_the_blocks_below_an_epochs_end(
 
 
 @pytest.mark.integration
+def test_postgres_stores_the_compressed_blocks_without_compressing_them_again() -> None:
+    """The blocks' bytes are zstd-compressed already: PostgreSQL keeps them out of line (`EXTERNAL`), without
+    trying its own compression on each (migration 12), and a block read back is the block written."""
+    from tests.store.pg import postgres_store
+
+    with postgres_store() as store:
+        storage = dict(
+            store._db.execute(
+                "SELECT c.relname, a.attstorage FROM pg_attribute a JOIN pg_class c ON a.attrelid = c.oid "
+                "WHERE a.attname = 'block' AND c.relname IN ('report_blocks', 'verdict_blocks')"
+            ).fetchall()
+        )
+        assert storage == {"report_blocks": "e", "verdict_blocks": "e"}
+        store.append([_stored(i) for i in range(3000)], [])
+        _same_as_rows(store)
+
+
+@pytest.mark.integration
 def test_writers_merging_at_once_never_lose_or_repeat_a_report() -> None:
     """Two PostgreSQL connections append single reports at once, each merging small blocks when enough
     wait (FOR UPDATE SKIP LOCKED): every report is in exactly one block."""

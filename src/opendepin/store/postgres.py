@@ -18,7 +18,14 @@ import psycopg
 
 from opendepin.store.sql import Cursor, SQLStore, render_migrations
 
-MIGRATIONS: tuple[str, ...] = render_migrations("BIGINT", "BYTEA", "BIGSERIAL PRIMARY KEY")
+MIGRATIONS: tuple[str, ...] = render_migrations(
+    "BIGINT",
+    "BYTEA",
+    "BIGSERIAL PRIMARY KEY",
+    # stored out of line but never pglz-compressed: zstd-compressed Arrow streams do not compress again
+    incompressible_blocks="ALTER TABLE report_blocks ALTER COLUMN block SET STORAGE EXTERNAL; "
+    "ALTER TABLE verdict_blocks ALTER COLUMN block SET STORAGE EXTERNAL;",
+)
 
 
 class PostgresStore(SQLStore):

@@ -165,9 +165,18 @@ SCHEMA_V10 = """
 SCHEMA_V11 = """
     DELETE FROM report_blocks;
 """
+SCHEMA_V12 = """
+    {incompressible_blocks}
+"""
 
 
-def render_migrations(int_type: str, blob_type: str, serial: str, without_rowid: str = "") -> tuple[str, ...]:
+def render_migrations(
+    int_type: str,
+    blob_type: str,
+    serial: str,
+    without_rowid: str = "",
+    incompressible_blocks: str = "SELECT 1;",
+) -> tuple[str, ...]:
     """The migrations in one dialect: 1 the report log, devices and epochs; 2 challenge entropy; 3 the last
     accepted seq per device in its own small table (a (device, seq) index on the log cost ~12 µs a report);
     4 rejections as counters per (bucket, reason, source) plus the latest few raw samples per reason,
@@ -182,8 +191,16 @@ def render_migrations(int_type: str, blob_type: str, serial: str, without_rowid:
     (store/report_blocks.py), read when an epoch closes; 10 an epoch's verdicts in blocks of columns
     (store/verdict_blocks.py) instead of a row each; 11 report blocks compressed, in Arrow's view layout
     (read without copying their text again): blocks of the earlier layout are dropped, and the epochs they
-    covered are read from the report rows, as for a store that predates blocks."""
-    types = {"int": int_type, "blob": blob_type, "serial": serial, "without_rowid": without_rowid}
+    covered are read from the report rows, as for a store that predates blocks; 12 where the database would
+    try to compress large values itself (PostgreSQL's TOAST), not for the blocks' bytes, compressed already
+    (`incompressible_blocks`; nothing to do for SQLite)."""
+    types = {
+        "int": int_type,
+        "blob": blob_type,
+        "serial": serial,
+        "without_rowid": without_rowid,
+        "incompressible_blocks": incompressible_blocks,
+    }
     schemas = (
         SCHEMA_V1,
         SCHEMA_V2,
@@ -196,6 +213,7 @@ def render_migrations(int_type: str, blob_type: str, serial: str, without_rowid:
         SCHEMA_V9,
         SCHEMA_V10,
         SCHEMA_V11,
+        SCHEMA_V12,
     )
     return tuple(schema.format(**types) for schema in schemas)
 
