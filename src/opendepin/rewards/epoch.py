@@ -181,6 +181,12 @@ def verdict_rows(
     return [(v.report_id, device_of[v.report_id], v.reason, dict(v.evidence)) for v in verdicts]
 
 
+def as_dict(mapping: Mapping[str, Any]) -> dict[str, Any]:
+    """A sector's breakdown or evidence as the plain dict a published row holds: the sector's own dict when
+    it is one (not a copy per device: a million copies are a gigabyte), else a copy."""
+    return mapping if type(mapping) is dict else dict(mapping)
+
+
 def check_conservation(emission: int, paid: int, remainder: Mapping[str, int]) -> None:
     """Paid + Σ remainder = emission, exactly; anything else raises ConservationError with the figures."""
     left = sum(remainder.values())
@@ -273,7 +279,7 @@ def process_epoch(
             category,
             units[category][device_id],
             device_amounts.get((device_id, category), 0),
-            dict(breakdown_by_key[(device_id, category)].breakdown)
+            as_dict(breakdown_by_key[(device_id, category)].breakdown)
             if (device_id, category) in breakdown_by_key
             else {},
         )
@@ -322,7 +328,7 @@ def process_epoch(
         verdicts=verdict_rows(inputs, verdicts),
         device_rewards=device_rewards,
         owner_rewards=[(owner, this_epoch.get(owner, 0), amount) for owner, amount in leaves],
-        notes=[(n.device_id, n.reason, dict(n.evidence)) for n in notes],
+        notes=[(n.device_id, n.reason, as_dict(n.evidence)) for n in notes],
         sector_state=state,
         tree=tree,
         device_state=outcome.device_state,

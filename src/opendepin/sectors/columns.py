@@ -98,9 +98,15 @@ class VerdictColumns(Sequence[Verdict]):
             yield Verdict(report_id, reason, json.loads(evidence))
 
     def counts_by_reason(self) -> dict[str, int]:
-        """Reason code → number of verdicts."""
-        counts = self.frame.group_by("reason").len()
-        return dict(zip(counts["reason"].to_list(), counts["len"].to_list(), strict=True))
+        """Reason code → number of verdicts, counted over the reason column a slice at a time (grouping the
+        frame at once made polars put every column of a frame of several chunks in one, copying the ids:
+        +250 MB and 1 s for 2.6M verdicts)."""
+        counts: dict[str, int] = {}
+        for part in self.frame.select("reason").iter_slices(TEXT_CHUNK):
+            grouped = part.group_by("reason").len()
+            for reason, count in zip(grouped["reason"].to_list(), grouped["len"].to_list(), strict=True):
+                counts[reason] = counts.get(reason, 0) + count
+        return counts
 
     @property
     def rows(self) -> VerdictRows:

@@ -118,36 +118,13 @@ def judge_heartbeat_columns(
     beat_rows = ordered(HEARTBEAT)
     beat_rank = rank[beat_rows]
     located = radio_located[beat_rank]
-    at = np.flatnonzero(located)
-    n = beat_rows.size
-
-    # distance, trust and hour of every located heartbeat (compute_distance_m, compute_location_trust)
-    payloads = reports.float_fields(("lat", "lon"), beat_rows[at])
-    centre = centres[beat_rank[at]]
-    distance = np.asarray(
-        compute_haversine_m(centre[:, 0], centre[:, 1], payloads["lat"], payloads["lon"]), dtype=np.float64
-    )
     partial_trust = Fraction(str(params.trust_partial_multiplier))
-    full = distance <= params.trust_full_radius_m
-    partial_hit = ~full & (distance <= params.trust_partial_radius_m) & (partial_trust != 0)
-    zero = ~full & ~partial_hit
-    trust = np.full(n, 2, dtype=np.int8)  # 0 full, 1 partial, 2 zero (and not located)
-    trust[at] = np.where(full, 0, np.where(partial_hit, 1, 2))
-    ts = all_ts[beat_rows]
-    hour = ts - ts % SECONDS_PER_HOUR
-
-    # one valid heartbeat per hour, in (ts, seq) order per radio: the first of each (radio, hour)
-    valid = np.zeros(n, dtype=np.bool_)
-    valid[at] = ~zero
-    valid_at = np.flatnonzero(valid)
-    valid_rank, valid_hour = beat_rank[valid_at], hour[valid_at]
-    first = np.ones(valid_at.size, dtype=np.bool_)
-    first[1:] = (valid_rank[1:] != valid_rank[:-1]) | (valid_hour[1:] != valid_hour[:-1])
-    ok = np.zeros(n, dtype=np.bool_)
-    ok[valid_at[first]] = True
-
-    located_distance = np.zeros(n, dtype=np.float64)
-    located_distance[at] = distance
+    trust, located_distance = _trust_and_distance(
+        reports, beat_rows, centres, beat_rank, located, params, partial_trust
+    )
+    hour = all_ts[beat_rows]
+    hour -= hour % SECONDS_PER_HOUR
+    ok = _first_valid_of_hour(trust != 2, beat_rank, hour)
     shape = np.where(located, LOCATED, NOT_LOCATED).astype(np.int8)
     reason = (
         pl.DataFrame({"located": located, "zero": trust == 2, "ok": ok})
@@ -224,6 +201,49 @@ def judge_heartbeat_columns(
         trust_text=tuple(json.dumps(str(t)) for t in (Fraction(1), partial_trust, Fraction(0))),
     )
     return HeartbeatColumns(VerdictColumns(verdicts, writer), facts)
+
+
+def _trust_and_distance(
+    reports: ReportColumns,
+    beat_rows: npt.NDArray[np.int64],
+    centres: npt.NDArray[np.float64],
+    beat_rank: npt.NDArray[np.uint32],
+    located: npt.NDArray[np.bool_],
+    params: WirelessParams,
+    partial_trust: Fraction,
+) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.float64]]:
+    """Each heartbeat's trust class (0 full, 1 partial, 2 zero or its radio not located) and its distance from
+    its radio's cell centre (`centres` by radio rank; 0 where not located): `compute_distance_m`,
+    `compute_location_trust`. Its own function so that the positions and the intermediate masks are freed
+    before the verdicts are built."""
+    at = np.flatnonzero(located)
+    payloads = reports.float_fields(("lat", "lon"), beat_rows[at])
+    centre = centres[beat_rank[at]]
+    distance = np.asarray(
+        compute_haversine_m(centre[:, 0], centre[:, 1], payloads["lat"], payloads["lon"]), dtype=np.float64
+    )
+    del payloads, centre
+    full = distance <= params.trust_full_radius_m
+    partial_hit = ~full & (distance <= params.trust_partial_radius_m) & (partial_trust != 0)
+    trust = np.full(beat_rows.size, 2, dtype=np.int8)
+    trust[at] = np.where(full, 0, np.where(partial_hit, 1, 2))
+    located_distance = np.zeros(beat_rows.size, dtype=np.float64)
+    located_distance[at] = distance
+    return trust, located_distance
+
+
+def _first_valid_of_hour(
+    valid: npt.NDArray[np.bool_], beat_rank: npt.NDArray[np.uint32], hour: npt.NDArray[np.int64]
+) -> npt.NDArray[np.bool_]:
+    """One valid heartbeat per hour, in (ts, seq) order per radio (the rows' order): the first valid one of
+    each (radio, hour)."""
+    valid_at = np.flatnonzero(valid)
+    valid_rank, valid_hour = beat_rank[valid_at], hour[valid_at]
+    first = np.ones(valid_at.size, dtype=np.bool_)
+    first[1:] = (valid_rank[1:] != valid_rank[:-1]) | (valid_hour[1:] != valid_hour[:-1])
+    ok = np.zeros(valid.size, dtype=np.bool_)
+    ok[valid_at[first]] = True
+    return ok
 
 
 def write_heartbeat_evidence(part: pl.DataFrame, limit: str, trust_text: tuple[str, str, str]) -> pl.Series:
