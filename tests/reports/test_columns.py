@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from opendepin.reports import columns as columns_module
-from opendepin.reports.columns import REPORT_SCHEMA, ReportColumns, _read_float_maps
+from opendepin.reports.columns import REPORT_SCHEMA, ReportColumns, _read_float_maps, index_devices
 from opendepin.reports.model import ReportRecord
 
 DEVICE = "ed25519:" + "ab" * 32
@@ -126,3 +126,44 @@ def test_columns_read_as_the_records(rows: list[dict[str, Any]], data: st.DataOb
 def test_a_frame_needs_the_report_columns() -> None:
     with pytest.raises(ValueError, match="columns"):
         ReportColumns(pl.DataFrame({"report_id": ["a"]}))
+
+
+def _plain_index(devices: list[str]) -> tuple[list[str], list[int]]:
+    ids = sorted(set(devices))
+    return ids, [ids.index(d) for d in devices]
+
+
+DEVICE_IDS = st.sampled_from(["", "a", "b", "ed25519:" + "f" * 64, "é", "ed25519:00", "z" * 13])
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(DEVICE_IDS, max_size=60))
+def test_device_index_is_the_sorted_ids_and_each_reports_position(devices: list[str]) -> None:
+    index = index_devices(pl.Series("device_id", devices, dtype=pl.String))
+    ids, codes = _plain_index(devices)
+    assert index.ids.to_list() == ids and index.codes.tolist() == codes
+    assert index.codes.dtype == np.uint32
+
+
+def test_device_ids_that_share_a_hash_are_told_apart() -> None:
+    """Hashes only group: ids an attacker made collide (every hash equal here) are still indexed apart."""
+    devices = ["ed25519:b", "ed25519:a", "ed25519:b", "ed25519:c", "ed25519:a"]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pl.Series, "hash", lambda self, seed=0: pl.Series([7] * len(self), dtype=pl.UInt64))
+        index = index_devices(pl.Series("device_id", devices))
+    ids, codes = _plain_index(devices)
+    assert index.ids.to_list() == ids and index.codes.tolist() == codes
+
+
+def test_select_drops_unregistered_devices_by_their_index() -> None:
+    records = [
+        ReportRecord(f"r{i}", kind, device, 100 + i, i, {"x": 1.0}, 100 + i)
+        for i, (kind, device) in enumerate(
+            [("k", "d1"), ("k", "d2"), ("other", "d1"), ("k", "d3"), ("k", "d2")]
+        )
+    ]
+    columns = ReportColumns.of(records)
+    chosen = columns.select({"k"}, {"d1", "d2"})
+    assert [r.report_id for r in chosen] == ["r0", "r1", "r4"]
+    assert chosen.devices().ids.to_list() == ["d1", "d2"]
+    assert columns.select({"k", "other"}, {"d1", "d2", "d3"}) is columns

@@ -19,6 +19,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
 from typing import Any, overload
 
 import cbor2
@@ -75,6 +76,43 @@ def report_frame_of(records: Sequence[ReportRecord]) -> pl.DataFrame:
     )
 
 
+@dataclass(frozen=True)
+class DeviceIndex:
+    """The devices of a report frame: their ids in order (each once) and, per report, its device's position
+    among them (`codes[i]` is the position of row i's device in `ids`)."""
+
+    ids: pl.Series
+    codes: npt.NDArray[np.uint32]
+
+
+def index_devices(devices: pl.Series) -> DeviceIndex:
+    """`DeviceIndex` of a column of device ids, grouped on a 64-bit hash of each id (a million devices'
+    24 million reports: 5 s, against 14 s for sorting the distinct ids and looking each report's up among
+    them). Hashes are not trusted: unless every report's id is the id its code names (two ids with one hash
+    fail that), the ids are grouped as text instead; an attacker grinding keys for a collision costs the
+    close time, never a verdict."""
+    if devices.len() == 0:
+        return DeviceIndex(pl.Series(devices.name, [], dtype=pl.String), np.zeros(0, dtype=np.uint32))
+    hashes = devices.hash(seed=0)
+    groups = pl.DataFrame({"h": hashes}).with_row_index("row").group_by("h").agg(pl.col("row").first())
+    firsts = devices.gather(groups["row"])
+    order = firsts.arg_sort().to_numpy()
+    position = np.empty(order.size, dtype=np.uint32)
+    position[order] = np.arange(order.size, dtype=np.uint32)
+    lookup = pl.DataFrame({"h": groups["h"], "code": position})
+    codes = (
+        pl.DataFrame({"h": hashes})
+        .join(lookup, on="h", how="left", maintain_order="left")["code"]
+        .to_numpy()
+        .astype(np.uint32, copy=False)
+    )
+    ids = firsts.gather(order)
+    if bool((ids.gather(codes) == devices).all()):
+        return DeviceIndex(ids, codes)
+    ids = devices.unique().sort()  # two device ids with one 64-bit hash
+    return DeviceIndex(ids, devices.cast(pl.Enum(ids)).to_physical().to_numpy())
+
+
 def decode_payload(envelope: bytes) -> Mapping[str, Any]:
     """The payload of stored envelope bytes (as the store decodes a report row)."""
     payload = cbor2.loads(envelope)["payload"]
@@ -90,6 +128,13 @@ class ReportColumns(Sequence[ReportRecord]):
         if dict(frame.schema) != REPORT_SCHEMA:
             raise ValueError(f"a report frame has the columns {REPORT_SCHEMA}, got {dict(frame.schema)}")
         self.frame = frame
+        self._devices: DeviceIndex | None = None
+
+    def devices(self) -> DeviceIndex:
+        """The frame's devices and each report's position among them, in id order (computed once)."""
+        if self._devices is None:
+            self._devices = index_devices(self.frame["device_id"])
+        return self._devices
 
     @classmethod
     def of(cls, records: Sequence[ReportRecord]) -> ReportColumns:
@@ -131,12 +176,11 @@ class ReportColumns(Sequence[ReportRecord]):
         """The reports of `kinds` from `devices`, in the same order (`[r for r in … if …]`)."""
         f = self.frame
         known = devices if isinstance(devices, AbstractSet) else set(devices)
-        # the frame's devices, once each (a million, not 24 million; a hash grouping is 3x `unique` here)
-        present = f.group_by("device_id").len()["device_id"]
-        unknown = [d for d in present.to_list() if d not in known]
+        index = self.devices()  # the frame's devices, once each (a million, not 24 million)
+        unknown = [code for code, d in enumerate(index.ids.to_list()) if d not in known]
         mask = f["kind"].is_in(list(kinds))
         if unknown:
-            mask = mask & ~f["device_id"].is_in(unknown)
+            mask = mask & pl.Series(~np.isin(index.codes, np.array(unknown, dtype=np.uint32)))
         return self if mask.all() else ReportColumns(f.filter(mask))
 
     def float_fields(

@@ -31,7 +31,7 @@ from opendepin.sectors.base import OK, DeviceInfo
 from opendepin.sectors.columns import VerdictColumns, evidence_json
 from opendepin.sectors.wireless.heartbeat import SECONDS_PER_HOUR, SPEED_FIELDS, SpeedValues
 from opendepin.sectors.wireless.params import WirelessParams
-from opendepin.sectors.wireless.poc.geo import compute_haversine_m, get_cell_center
+from opendepin.sectors.wireless.poc.geo import compute_haversine_many, get_cell_center
 from opendepin.sectors.wireless.reports import HEARTBEAT, SPEEDTEST
 
 NOT_ASSERTED = evidence_json({"hint": "assert a location when onboarding the device"})
@@ -93,12 +93,9 @@ def judge_heartbeat_columns(
 ) -> HeartbeatColumns:
     """The verdicts of every heartbeat and speed test, and each radio's facts (module docstring)."""
     frame = reports.frame
-    # each radio's rank in id order: the radios' ids sorted (not the reports), then each report's id looked
-    # up among them (an enum's physical code is its position: 4 bytes a report)
-    radio_ids = frame["device_id"].unique().sort()
-    rank = frame["device_id"].cast(pl.Enum(radio_ids)).to_physical().to_numpy()
-    ids = radio_ids.to_list()
-    del radio_ids
+    # each radio's rank in id order (4 bytes a report, computed once by the columns: the registry check too)
+    index = reports.devices()
+    rank, ids = index.codes, index.ids.to_list()
     cells = [devices[d].location for d in ids]
     centres = np.array(
         [get_cell_center(c) if c is not None else (0.0, 0.0) for c in cells], dtype=np.float64
@@ -219,9 +216,7 @@ def _trust_and_distance(
     at = np.flatnonzero(located)
     payloads = reports.float_fields(("lat", "lon"), beat_rows[at])
     centre = centres[beat_rank[at]]
-    distance = np.asarray(
-        compute_haversine_m(centre[:, 0], centre[:, 1], payloads["lat"], payloads["lon"]), dtype=np.float64
-    )
+    distance = compute_haversine_many(centre[:, 0], centre[:, 1], payloads["lat"], payloads["lon"])
     del payloads, centre
     full = distance <= params.trust_full_radius_m
     partial_hit = ~full & (distance <= params.trust_partial_radius_m) & (partial_trust != 0)
