@@ -21,6 +21,7 @@ from opendepin.rewards.bundle import EpochOutputs
 from opendepin.rewards.digest import (
     _JSON_PLAIN,
     _plain_json_text,
+    _report_list_text,
     canonical_json,
     compute_inputs_digest,
     inputs_body,
@@ -197,3 +198,42 @@ def test_the_buffer_check_of_json_text_is_the_regex(parts: list[list[str]], shap
     elif shape == "ordered":
         ids = ids.sort()
     assert _plain_json_text(ids) == bool(ids.str.contains(_JSON_PLAIN).all())
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 2**256 - 1), st.integers(0, 10**12)),
+        max_size=40,
+    ),
+    st.sampled_from(["hex", "short", "mixed"]),
+    st.sampled_from(["whole", "sliced", "pieces"]),
+    st.integers(1, 12),
+)
+def test_report_rows_written_a_chunk_at_a_time_are_canonical_json(
+    rows: list[tuple[int, int]], ids: str, shape: str, digits: int
+) -> None:
+    """`_report_list_text` writes what canonical JSON writes for the rows (fixed-width bytes where every id
+    has one length and every time one number of digits; formatted text otherwise), for frames cut from a
+    larger one or made of several pieces."""
+    def report_id(value: int, i: int) -> str:
+        if ids == "hex":
+            return f"{value:064x}"
+        return f"{value % 10**digits}" if ids == "short" else f"{value:x}"[: 1 + i % 7]
+
+    def time(value: int) -> int:
+        return value if shape == "whole" else 10 ** (digits - 1) + value % (9 * 10 ** (digits - 1))
+
+    frame = pl.DataFrame(
+        {
+            "report_id": [report_id(v, i) for i, (v, _) in enumerate(rows)],
+            "received_at": [time(t) for _, t in rows],
+        },
+        schema={"report_id": pl.String, "received_at": pl.Int64},
+    )
+    if shape == "sliced":
+        frame = frame.slice(len(rows) // 3, len(rows))
+    elif shape == "pieces":
+        frame = pl.concat([frame.slice(0, len(rows) // 2), frame.slice(len(rows) // 2)], rechunk=False)
+    expected = canonical_json([list(r) for r in frame.rows()])[1:-1]
+    assert bytes(_report_list_text(frame)) == expected

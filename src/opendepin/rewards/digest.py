@@ -12,10 +12,10 @@ import hashlib
 import json
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 import pyarrow as pa
 from polars.interchange.protocol import CompatLevel
@@ -61,27 +61,6 @@ def compute_params_digest(config: NetworkConfig, sectors: Mapping[str, SectorPlu
     return sha256_hex(canonical_json(reward_params(config, sectors)))
 
 
-def device_snapshot(
-    devices: Mapping[str, DeviceInfo], onboarding: Mapping[str, Mapping[str, Any]] | None = None
-) -> list[list[Any]]:
-    """Devices as sorted rows: id, key type, owner, maker, location, onboarded_at, attributes, and the
-    signed onboarding record (maker and owner signatures) when known."""
-    onboarding = onboarding or {}
-    return [
-        [
-            d.device_id,
-            d.key_type,
-            d.owner,
-            d.maker,
-            d.location,
-            d.onboarded_at,
-            dict(d.attributes),
-            dict(onboarding.get(d.device_id, {})),
-        ]
-        for _, d in sorted(devices.items())
-    ]
-
-
 def device_from_row(row: Sequence[Any]) -> DeviceInfo:
     """A device from its snapshot row (see `device_snapshot`; rows of 6 fields predate attributes)."""
     return DeviceInfo(
@@ -95,12 +74,13 @@ def device_from_row(row: Sequence[Any]) -> DeviceInfo:
     )
 
 
-def inputs_body(inputs: EpochInputs) -> dict[str, Any]:
-    """The canonical form of an epoch's inputs that `inputs_digest` hashes."""
+def inputs_body(inputs: EpochInputs, with_reports: bool = True) -> dict[str, Any]:
+    """The canonical form of an epoch's inputs that `inputs_digest` hashes (`with_reports=False`: an empty
+    report list, for a caller that writes the reports itself)."""
     return {
         "window": [inputs.window.number, inputs.window.start, inputs.window.end],
-        "reports": sorted([r.report_id, r.received_at] for r in inputs.reports),
-        "devices": device_snapshot(inputs.devices, inputs.onboarding),
+        "reports": sorted([r.report_id, r.received_at] for r in inputs.reports) if with_reports else [],
+        "devices": inputs.device_rows,
         "prior_cumulative": sorted([owner, str(amount)] for owner, amount in inputs.prior_cumulative.items()),
         "prior_state": inputs.prior_state,
         "context": inputs.context,
@@ -167,18 +147,37 @@ def compute_columns_digest(inputs: EpochInputs, reports: ReportColumns, chunk: i
     if not _strictly_ascending(frame["report_id"]):  # a store's frame is by id already: no second sort
         frame = frame.sort("report_id", "received_at")
     if not _plain_json_text(frame["report_id"]):
-        body = {**inputs_body(replace(inputs, reports=[])), "reports": frame.rows()}
+        body = {**inputs_body(inputs, with_reports=False), "reports": frame.rows()}
         return sha256_hex(canonical_json(body))
     sentinel = f"reports-{uuid.uuid4().hex}"
-    text = canonical_json({**inputs_body(replace(inputs, reports=[])), "reports": [sentinel]})
+    text = canonical_json({**inputs_body(inputs, with_reports=False), "reports": [sentinel]})
     mark = canonical_json([sentinel])
     if text.count(mark) != 1:  # pragma: no cover - a random sentinel found elsewhere in the inputs
-        body = {**inputs_body(replace(inputs, reports=[])), "reports": frame.rows()}
+        body = {**inputs_body(inputs, with_reports=False), "reports": frame.rows()}
         return sha256_hex(canonical_json(body))
     before, after = text.split(mark)
     digest = hashlib.sha256(before + b"[")
     for start in range(0, frame.height, chunk):
-        part = frame.slice(start, chunk).select(
+        if start:
+            digest.update(b",")
+        digest.update(_report_list_text(frame.slice(start, chunk)))
+    digest.update(b"]" + after)
+    return "0x" + digest.hexdigest()
+
+
+def _report_list_text(part: pl.DataFrame) -> bytes | memoryview:
+    """Rows `["id",received_at]` joined by commas, as canonical JSON writes them (ids already known to be
+    plain JSON text). Where every id has the same length and every time the same number of digits (report
+    ids are hex hashes, times of one epoch ten digits), the rows are laid out as bytes of a fixed width with
+    numpy (twice as fast as formatting each row's text); otherwise each row is formatted by polars."""
+    ids, times = part["report_id"], part["received_at"]
+    widths, low, high = ids.str.len_bytes(), times.min(), times.max()
+    if part.height and widths.min() == widths.max() and isinstance(low, int) and isinstance(high, int):
+        digits = len(str(high))
+        if low > 0 and len(str(low)) == digits:
+            return _fixed_width_rows(ids, times, int(widths[0]), digits)
+    return str(
+        part.select(
             pl.concat_str(
                 pl.lit('["'),
                 pl.col("report_id"),
@@ -186,9 +185,24 @@ def compute_columns_digest(inputs: EpochInputs, reports: ReportColumns, chunk: i
                 pl.col("received_at").cast(pl.String),
                 pl.lit("]"),
             ).str.join(",")
-        )
-        if start:
-            digest.update(b",")
-        digest.update(part.item().encode())
-    digest.update(b"]" + after)
-    return "0x" + digest.hexdigest()
+        ).item()
+    ).encode()
+
+
+def _fixed_width_rows(ids: pl.Series, times: pl.Series, width: int, digits: int) -> memoryview:
+    """`_report_list_text` of ids of `width` bytes each and positive times of `digits` digits each."""
+    rows = np.empty((len(ids), 2 + width + 2 + digits + 2), dtype=np.uint8)
+    rows[:, 0:2] = np.frombuffer(b'["', dtype=np.uint8)
+    rows[:, 2 : 2 + width] = _text_matrix(ids, width)
+    rows[:, 2 + width : 4 + width] = np.frombuffer(b'",', dtype=np.uint8)
+    rows[:, 4 + width : 4 + width + digits] = _text_matrix(times.cast(pl.String), digits)
+    rows[:, -2:] = np.frombuffer(b"],", dtype=np.uint8)
+    return rows.reshape(-1).data[:-1]  # hashed where it lies, not copied
+
+
+def _text_matrix(text: pl.Series, width: int) -> npt.NDArray[np.uint8]:
+    """The bytes of a column of texts of `width` bytes each, one row per text (laid out contiguously)."""
+    array = text.to_arrow(compat_level=CompatLevel.oldest()).cast(pa.large_string())
+    offsets = np.frombuffer(array.buffers()[1], dtype=np.int64)[array.offset : array.offset + len(array) + 1]
+    data = np.frombuffer(array.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+    return data.reshape(-1, width)

@@ -27,7 +27,7 @@ from opendepin.rewards.bundle import (
     encode_bundle,
     network_section,
 )
-from opendepin.rewards.digest import device_from_row, device_snapshot
+from opendepin.rewards.digest import device_from_row
 from opendepin.rewards.epoch import EpochResult, process_epoch, window_for
 from opendepin.rewards.inputs import EpochInputs
 from opendepin.sectors.base import Challenge, DeviceInfo, SectorPlugin
@@ -193,7 +193,7 @@ class EpochService:
             manifest=result.manifest,
             inputs={
                 "context": dict(inputs.context),
-                "devices": device_snapshot(inputs.devices, inputs.onboarding),
+                "devices": inputs.device_rows,
                 "price_wad": inputs.price_wad,
             },
             verdicts=result.verdicts,
@@ -217,7 +217,7 @@ class EpochService:
         return EpochBundle(
             network=network_section(self.config),
             window=inputs.window,
-            devices=device_snapshot(inputs.devices, inputs.onboarding),
+            devices=inputs.device_rows,
             reports=sorted(wires, key=lambda w: compute_report_id(w.envelope)),
             prior_cumulative=dict(inputs.prior_cumulative),
             prior_state=dict(inputs.prior_state),

@@ -195,7 +195,7 @@ def judge_heartbeat_columns(
     writer = partial(
         write_heartbeat_evidence,
         limit="," + json.dumps("limit_m") + ":" + json.dumps(params.trust_partial_radius_m),
-        trust_text=tuple(json.dumps(str(t)) for t in (Fraction(1), partial_trust, Fraction(0))),
+        trust_text=(json.dumps("1"), json.dumps(str(partial_trust)), json.dumps("0")),
     )
     return HeartbeatColumns(VerdictColumns(verdicts, writer), facts)
 
