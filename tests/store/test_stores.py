@@ -34,6 +34,13 @@ def test_migrations_set_version_and_are_rerunnable(tmp_path: Path) -> None:
     assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
+def test_deleted_blocks_are_not_zeroed_at_extra_cost(tmp_path: Path) -> None:
+    """`secure_delete=FAST` (2) on every connection, whatever the SQLite build defaults to (Debian: 1)."""
+    store = SQLiteStore(tmp_path / "db.sqlite3")
+    assert store._db.execute("PRAGMA secure_delete").fetchone()[0] == 2
+    store.close()
+
+
 def _reopen(store: Store) -> Store:
     store.close()
     if isinstance(store, SQLiteStore):

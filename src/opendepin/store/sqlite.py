@@ -32,6 +32,11 @@ class SQLiteStore(SQLStore):
         # a page cache of up to 256 MiB (default 2 MiB): an epoch's verdict rows go into a primary-key index
         # in report-id (hash) order, which thrashes a small cache once the index outgrows it
         self._db.execute("PRAGMA cache_size=-262144")
+        # deleted rows are not overwritten with zeros where that costs extra writes (builds such as Debian's
+        # default to a full overwrite): what the store deletes (merged and pruned report blocks) is public
+        # data, and zeroing it made pruning a day of a million devices' blocks write 17 GB (100k devices:
+        # 1.28 -> 0.18 s)
+        self._db.execute("PRAGMA secure_delete=FAST")
         self.migrate()
 
     def migrate(self) -> None:

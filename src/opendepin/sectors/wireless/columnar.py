@@ -148,15 +148,16 @@ def judge_heartbeat_columns(
 
     # speed tests: `ok` each, after the radio's heartbeats, by (ts, seq)
     test_rows = ordered(SPEEDTEST)
-    tests_of: dict[str, list[SpeedValues]] = {}
+    radios = len(ids)
+    # each radio's tests are a run of `test_rows` (ordered by radio first): its values are a slice of one list
+    test_values: list[SpeedValues] = []
+    test_counts = np.bincount(rank[test_rows], minlength=radios).astype(np.int64)
+    test_ends = np.cumsum(test_counts)
     if test_rows.size:
-        test_frame = frame[test_rows]
         speeds = reports.float_fields(SPEED_FIELDS, test_rows)
-        for device_id, *values in zip(
-            test_frame["device_id"].to_list(), *(speeds[key].tolist() for key in SPEED_FIELDS), strict=True
-        ):
-            tests_of.setdefault(device_id, []).append(tuple(values))  # type: ignore[arg-type]
-        tests = test_frame.select(
+        test_values = list(zip(*(speeds[key].tolist() for key in SPEED_FIELDS), strict=True))
+        del speeds
+        tests = frame.select("report_id", "device_id")[test_rows].select(
             "report_id",
             "device_id",
             pl.lit(OK).alias("reason"),
@@ -171,7 +172,6 @@ def judge_heartbeat_columns(
         verdicts = pl.concat([verdicts, tests], rechunk=False)
 
     # per radio: valid hours and the counts behind its mean trust
-    radios = len(ids)
     hours = np.bincount(beat_rank, weights=ok, minlength=radios).astype(np.int64)
     full_count = np.bincount(beat_rank, weights=trust == 0, minlength=radios).astype(np.int64)
     partial_count = np.bincount(beat_rank, weights=trust == 1, minlength=radios).astype(np.int64)
@@ -181,14 +181,16 @@ def judge_heartbeat_columns(
             device_id,
             hours_,
             partial(_mean_trust, full_, partial_, located_, partial_trust),
-            tests_of.get(device_id, []),
+            test_values[first:end],
         )
-        for device_id, hours_, full_, partial_, located_ in zip(
+        for device_id, hours_, full_, partial_, located_, first, end in zip(
             ids,
             hours.tolist(),
             full_count.tolist(),
             partial_count.tolist(),
             located_count.tolist(),
+            (test_ends - test_counts).tolist(),
+            test_ends.tolist(),
             strict=True,
         )
     ]
