@@ -33,7 +33,10 @@ VERDICT_SCHEMA: dict[str, Any] = {
 
 def evidence_json(evidence: Mapping[str, Any]) -> str:
     """The canonical JSON text of an evidence map (the store's form: sorted keys, no spaces)."""
-    return json.dumps(evidence, sort_keys=True, separators=(",", ":"))
+    return _EVIDENCE_ENCODER.encode(evidence)
+
+
+_EVIDENCE_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
 
 
 EvidenceWriter = Callable[[pl.DataFrame], pl.Series]

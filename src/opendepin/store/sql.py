@@ -218,17 +218,27 @@ def render_migrations(
     return tuple(schema.format(**types) for schema in schemas)
 
 
-def dumps(value: Any) -> str:
-    """Canonical JSON (sorted keys, no spaces) used for everything the store keeps as text."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=_json_default)
-
-
 def _json_default(value: Any) -> Any:
     if isinstance(value, bytes):
         return "0x" + value.hex()
     if isinstance(value, (set, frozenset, tuple)):
         return list(value)
     raise TypeError(f"cannot store {type(value).__name__} as JSON")
+
+
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=_json_default)
+"""One encoder for every row (`json.dumps` with options builds one per call: a fifth of a reward row's
+time)."""
+
+
+def _as_dict(mapping: Mapping[str, Any]) -> dict[str, Any]:
+    """A mapping as the dict JSON encodes (itself when it is one: no copy per reward row)."""
+    return mapping if type(mapping) is dict else dict(mapping)
+
+
+def dumps(value: Any) -> str:
+    """Canonical JSON (sorted keys, no spaces) used for everything the store keeps as text."""
+    return _ENCODER.encode(value)
 
 
 class Cursor(Protocol):
@@ -656,7 +666,7 @@ class SQLStore(Store):
                 cur,
                 "INSERT INTO device_rewards VALUES (?, ?, ?, ?, ?, ?)",
                 [
-                    (n, dev, cat, units, str(amount), dumps(dict(bd)))
+                    (n, dev, cat, units, str(amount), dumps(_as_dict(bd)))
                     for dev, cat, units, amount, bd in epoch.device_rewards
                 ],
             )
@@ -668,7 +678,7 @@ class SQLStore(Store):
             self._many(
                 cur,
                 "INSERT INTO device_notes VALUES (?, ?, ?, ?)",
-                [(n, dev, reason, dumps(dict(ev))) for dev, reason, ev in epoch.notes],
+                [(n, dev, reason, dumps(_as_dict(ev))) for dev, reason, ev in epoch.notes],
             )
             self._many(
                 cur,
