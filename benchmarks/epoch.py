@@ -182,10 +182,11 @@ def _timed(function: Callable[..., T], name: str, steps: dict[str, float]) -> Ca
     return timed
 
 
-CLOSE_BYTES_PER_REPORT = 850
-"""Memory a close adds per report, as measured here at a million devices (18.0 GiB for 24M heartbeats: the
-reports decompressed from their blocks, their id order, the judge's arrays, the registry, the reward rows;
-with 2 speed tests a device as well, 26M reports went past 20 GiB and were stopped)."""
+CLOSE_BYTES_PER_REPORT = 720
+"""Memory a close adds per report, as measured here at a million devices: 16,104 MiB for 24M heartbeats (704
+bytes a report) and 17,447 MiB for 26M reports with two speed tests a device (704 bytes a report): the
+reports decompressed from their blocks and their id order, the judge's arrays, the registry, the reward
+rows."""
 PROCESS_BYTES = 3 << 29
 """What the measuring process holds besides the close (Python, polars, the bare group-by's leftovers)."""
 
