@@ -23,7 +23,7 @@ from opendepin.reports.columns import ReportColumns
 from opendepin.reports.model import ReportRecord
 from opendepin.rewards.digest import compute_inputs_digest, compute_params_digest
 from opendepin.rewards.emissions import compute_epoch_emission
-from opendepin.rewards.inputs import EpochInputs
+from opendepin.rewards.inputs import EpochInputs, as_dict
 from opendepin.rewards.merkle import RewardsTree
 from opendepin.rewards.pools import allocate_categories, compute_caps, compute_usage_figures, process_pools
 from opendepin.sectors.base import (
@@ -179,12 +179,6 @@ def verdict_rows(
         return verdicts.rows
     device_of = {r.report_id: r.device_id for r in inputs.reports}
     return [(v.report_id, device_of[v.report_id], v.reason, dict(v.evidence)) for v in verdicts]
-
-
-def as_dict(mapping: Mapping[str, Any]) -> dict[str, Any]:
-    """A sector's breakdown or evidence as the plain dict a published row holds: the sector's own dict when
-    it is one (not a copy per device: a million copies are a gigabyte), else a copy."""
-    return mapping if type(mapping) is dict else dict(mapping)
 
 
 def check_conservation(emission: int, paid: int, remainder: Mapping[str, int]) -> None:

@@ -68,12 +68,14 @@ def device_snapshot(
             d.maker,
             d.location,
             d.onboarded_at,
-            _as_dict(d.attributes),
-            _as_dict(onboarding.get(d.device_id, empty)),
+            as_dict(d.attributes),
+            as_dict(onboarding.get(d.device_id, empty)),
         ]
         for d in map(devices.__getitem__, sorted(devices))
     ]
 
 
-def _as_dict(mapping: Mapping[str, Any]) -> dict[str, Any]:
+def as_dict(mapping: Mapping[str, Any]) -> dict[str, Any]:
+    """A mapping as the plain dict a published row holds: itself when it is one (not a copy per device or
+    row: a million copies are a gigabyte), else a copy."""
     return mapping if type(mapping) is dict else dict(mapping)
