@@ -219,6 +219,8 @@ def render_migrations(
 
 
 def _json_default(value: Any) -> Any:
+    if isinstance(value, Mapping):  # a mapping that is not a dict (a dict is written as it is, not copied)
+        return dict(value)
     if isinstance(value, bytes):
         return "0x" + value.hex()
     if isinstance(value, (set, frozenset, tuple)):
@@ -229,11 +231,6 @@ def _json_default(value: Any) -> Any:
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=_json_default)
 """One encoder for every row (`json.dumps` with options builds one per call: a fifth of a reward row's
 time)."""
-
-
-def _as_dict(mapping: Mapping[str, Any]) -> dict[str, Any]:
-    """A mapping as the dict JSON encodes (itself when it is one: no copy per reward row)."""
-    return mapping if type(mapping) is dict else dict(mapping)
 
 
 def dumps(value: Any) -> str:
@@ -366,7 +363,7 @@ class SQLStore(Store):
                     device.maker,
                     device.location,
                     device.onboarded_at,
-                    dumps(dict(attestation)),
+                    dumps(attestation),
                 ),
             )
             return bool(result.rowcount == 1)
@@ -654,7 +651,7 @@ class SQLStore(Store):
                 return
             verdicts = epoch.verdicts
             if not isinstance(verdicts, VerdictRows):
-                verdicts = VerdictRows(verdict_frame(verdicts, lambda ev: dumps(dict(ev))))
+                verdicts = VerdictRows(verdict_frame(verdicts, dumps))
             for block in encode_verdict_blocks(verdicts):
                 self._exec(  # a block at a time: an epoch's compressed verdicts are never all in memory
                     cur,
@@ -666,7 +663,7 @@ class SQLStore(Store):
                 cur,
                 "INSERT INTO device_rewards VALUES (?, ?, ?, ?, ?, ?)",
                 [
-                    (n, dev, cat, units, str(amount), dumps(_as_dict(bd)))
+                    (n, dev, cat, units, str(amount), dumps(bd))
                     for dev, cat, units, amount, bd in epoch.device_rewards
                 ],
             )
@@ -678,7 +675,7 @@ class SQLStore(Store):
             self._many(
                 cur,
                 "INSERT INTO device_notes VALUES (?, ?, ?, ?)",
-                [(n, dev, reason, dumps(_as_dict(ev))) for dev, reason, ev in epoch.notes],
+                [(n, dev, reason, dumps(ev)) for dev, reason, ev in epoch.notes],
             )
             self._many(
                 cur,
@@ -697,9 +694,9 @@ class SQLStore(Store):
                     n,
                     epoch.start,
                     epoch.end,
-                    dumps(dict(epoch.manifest)),
-                    dumps(dict(epoch.inputs)),
-                    dumps(dict(epoch.sector_state)),
+                    dumps(epoch.manifest),
+                    dumps(epoch.inputs),
+                    dumps(epoch.sector_state),
                 ),
             )
 
@@ -933,7 +930,7 @@ class SQLStore(Store):
                         c.seed.entropy,
                         c.seed.period_start,
                         c.device,
-                        dumps(dict(c.payload)),
+                        dumps(c.payload),
                     )
                     for c in challenges
                 ],
