@@ -29,7 +29,7 @@ import polars as pl
 from opendepin.reports.columns import ReportColumns
 from opendepin.sectors.base import OK, DeviceInfo
 from opendepin.sectors.columns import VerdictColumns, evidence_json
-from opendepin.sectors.wireless.heartbeat import SECONDS_PER_HOUR, SPEED_FIELDS, SpeedValues
+from opendepin.sectors.wireless.heartbeat import SECONDS_PER_HOUR, SPEED_FIELDS, SpeedValues, decimal_fraction
 from opendepin.sectors.wireless.params import WirelessParams
 from opendepin.sectors.wireless.poc.geo import compute_haversine_many, get_cell_center
 from opendepin.sectors.wireless.reports import HEARTBEAT, SPEEDTEST
@@ -115,7 +115,7 @@ def judge_heartbeat_columns(
     beat_rows = ordered(HEARTBEAT)
     beat_rank = rank[beat_rows]
     located = radio_located[beat_rank]
-    partial_trust = Fraction(str(params.trust_partial_multiplier))
+    partial_trust = decimal_fraction(params.trust_partial_multiplier)
     trust, located_distance = _trust_and_distance(
         reports, beat_rows, centres, beat_rank, located, params, partial_trust
     )

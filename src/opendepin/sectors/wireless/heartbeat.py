@@ -40,7 +40,7 @@ def compute_location_trust(distance_m: float, params: WirelessParams) -> Fractio
     if distance_m <= params.trust_full_radius_m:
         return Fraction(1)
     if distance_m <= params.trust_partial_radius_m:
-        return Fraction(str(params.trust_partial_multiplier))
+        return decimal_fraction(params.trust_partial_multiplier)
     return Fraction(0)
 
 
@@ -115,5 +115,5 @@ def compute_speedtest_multiplier(
 def compute_rank_multiplier(rank: int, params: WirelessParams) -> Fraction:
     """HIP-105-style rank in a hex: the n-th radio asserted in the same cell gets rank_multipliers[n]."""
     if rank < len(params.rank_multipliers):
-        return Fraction(str(params.rank_multipliers[rank]))
+        return decimal_fraction(params.rank_multipliers[rank])
     return Fraction(0)

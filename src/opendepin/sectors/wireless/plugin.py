@@ -42,6 +42,7 @@ from opendepin.sectors.wireless.heartbeat import (
     compute_rank_multiplier,
     compute_required_heartbeats,
     compute_speedtest_multiplier,
+    decimal_fraction,
     truncate_to_hour,
 )
 from opendepin.sectors.wireless.params import WirelessParams
@@ -254,7 +255,7 @@ def _mobile_outcome(
         eligible[device_id] = _Eligible(mean_trust(), speed, speed_evidence, valid_hours)
     ranks = _rank_in_cells(data.devices, set(eligible))
     contributions: list[Contribution] = []
-    base = Fraction(str(params.base_points))
+    base = decimal_fraction(params.base_points)
     shares: dict[tuple[int, Fraction, Fraction], tuple[Fraction, Fraction, int, dict[str, str]]] = {}
     for device_id, facts in sorted(eligible.items()):
         key = (ranks.get(device_id, 0), facts.speed, facts.trust)
