@@ -10,9 +10,13 @@ died and was not restarted) is taken by any worker that sees it. A partition tak
 died starts only once the dead worker's unacknowledged messages have been handed back (the ack wait), so
 they are stored before newer ones. What keeps workers consistent lives in the database, not in a worker's
 memory:
-- replay protection: each batch locks the `device_seq` rows of the devices it names (`SELECT … FOR
-  UPDATE`, in device order, so workers never deadlock on each other) and gates against the committed last
-  `seq`; a second worker with a report of the same device waits for the first one's commit;
+- replay protection: each batch reads the `device_seq` rows of the devices it names, gates against that
+  committed last `seq`, and moves the rows by compare-and-set in its transaction (`UPDATE … WHERE last_seq
+  = <what was read>`; a device's first row by `INSERT … ON CONFLICT DO NOTHING`). If another writer moved
+  one meanwhile, nothing of the batch is written: it is gated again with the rows locked (`SELECT … FOR
+  UPDATE`, in device order, so locking writers never deadlock on each other), so no report is accepted at
+  or below a `seq` another writer committed. With the partitions one worker writes a device's row, and the
+  compare-and-set never fails: the row locks (a write per row) are paid only when it does;
 - duplicates: reports go through a staging table filled by COPY, then `INSERT … ON CONFLICT (report_id)
   DO NOTHING`, whatever the bus delivers twice; the inserted rows are also kept as a report block in the
   same transaction (store/report_blocks.py);
@@ -79,6 +83,8 @@ STAGING = (
     "CREATE TEMP TABLE IF NOT EXISTS staging_reports (report_id TEXT, device_id TEXT, kind TEXT, seq BIGINT, "
     "ts BIGINT, received_at BIGINT, envelope BYTEA, signature BYTEA) ON COMMIT DELETE ROWS"
 )
+STAGING_TYPES = ("text", "text", "text", "int8", "int8", "int8", "bytea", "bytea")
+"""`REPORT_COLUMNS`' types, for a binary COPY (no text escaping of the envelopes on either side)."""
 FETCH_SECONDS = 2.0
 """How long a pull waits for a full batch (a shorter wait times out on a loaded machine and leaves the
 delivered messages to come back only after the ack wait)."""
@@ -126,7 +132,9 @@ class WorkerStats:
     gate_seconds: float = 0.0
     """Wall time gating (signature checks and rules), inside `batch_seconds`."""
     lock_wait_seconds: float = 0.0
-    """Time spent waiting for other workers' device rows (FOR UPDATE) and the close lock."""
+    """Time spent reading (or, after a conflict, locking) the devices' rows and waiting for the close lock."""
+    seq_conflicts: int = 0
+    """Batches gated again on locked rows because another writer moved one of their devices' `seq`."""
     dead_lettered: int = 0
     first_batch: float = 0.0
     """Unix time the first batch reached the store (the worker was connected and consuming)."""
@@ -136,13 +144,20 @@ class WorkerStats:
     """Seconds from the edge's receipt to the commit, per accepted report (when the edge stamped it in ms)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Delivery:
     wire: bytes
     source: str
     received_at: int
     received_ms: int | None
-    delivered: int
+    msg: Msg | None = None
+    """The message it came in (None: handed to `store_batch` directly, delivered once)."""
+
+    @property
+    def delivered(self) -> int:
+        """How many times JetStream has delivered the message, read from its reply subject only when
+        asked (a duplicate or a failed batch), not for every report."""
+        return self.msg.metadata.num_delivered if self.msg is not None else 1
 
 
 def _delivery(msg: Msg) -> Delivery:
@@ -150,9 +165,7 @@ def _delivery(msg: Msg) -> Delivery:
     stamp = headers.get(RECEIVED_HEADER, "")
     received_ms = int(stamp) if stamp.isdigit() else None
     received_at = received_ms // 1000 if received_ms is not None else int(time.time())
-    return Delivery(
-        msg.data, headers.get(SOURCE_HEADER, "bus"), received_at, received_ms, msg.metadata.num_delivered
-    )
+    return Delivery(msg.data, headers.get(SOURCE_HEADER, "bus"), received_at, received_ms, msg)
 
 
 class GateWorker:
@@ -230,6 +243,42 @@ class GateWorker:
             self.stats.first_batch = time.time()
         decoded, pending, devices = self._decode(deliveries)
         signatures = list(pending)  # all checked before the transaction: no row locks held meanwhile
+        try:
+            results, accepted, rejected = self._write(deliveries, decoded, signatures, devices, lock=False)
+        except (SeqMoved, psycopg.errors.DeadlockDetected) as moved:
+            # another writer stored reports of these devices meanwhile: gate the batch again, rows locked
+            self.stats.seq_conflicts += 1
+            log.info("a batch met another writer's reports of its devices; gating it again locked: %s", moved)
+            results, accepted, rejected = self._write(deliveries, decoded, signatures, devices, lock=True)
+        self.stats.last_commit = time.time()
+        log.debug("stored a batch: %d accepted, %d refused", len(accepted), len(rejected))
+        self.stats.batch_seconds += time.perf_counter() - began
+        self.stats.batches += 1
+        self.stats.accepted += len(accepted)
+        self.stats.rejected += len(rejected)
+        self.stats.redelivered_duplicates += sum(
+            _own_redelivered(result, item) for result, item in zip(results, deliveries, strict=True)
+        )
+        if self.keep_latencies:
+            now_ms = time.time() * 1000
+            self.stats.latencies.extend(
+                (now_ms - item.received_ms) / 1000
+                for item, result in zip(deliveries, results, strict=True)
+                if result.accepted and item.received_ms is not None
+            )
+        return results
+
+    def _write(
+        self,
+        deliveries: Sequence[Delivery],
+        decoded: Sequence[SignedReport | EnvelopeError],
+        signatures: Sequence[bool | None],
+        devices: list[str],
+        lock: bool,
+    ) -> tuple[list[GateResult], list[tuple[Any, ...]], list[Rejection]]:
+        """The batch's transaction: gate against the devices' last `seq` (read, or with `lock` locked),
+        write the accepted reports and the refusals, and move the devices' last `seq` by compare-and-set
+        (`SeqMoved` rolls it all back if another writer moved one meanwhile)."""
         registered = self.registry.view()
         params = self.config.ingest
         results: list[GateResult] = []
@@ -237,17 +286,8 @@ class GateWorker:
             waited = time.perf_counter()
             cur.execute("SELECT pg_advisory_xact_lock_shared(%s)", (CLOSE_LOCK,))
             closed_until = self._closed_until(cur)
-            cur.execute(
-                "INSERT INTO device_seq SELECT d, -1 FROM unnest(%s::text[]) AS d ORDER BY d "
-                "ON CONFLICT DO NOTHING",
-                (devices,),
-            )
-            rows = cur.execute(
-                "SELECT device_id, last_seq FROM device_seq WHERE device_id = ANY(%s) "
-                "ORDER BY device_id FOR UPDATE",
-                (devices,),
-            ).fetchall()
-            last_seq = {device: int(seq) for device, seq in rows}
+            read = _read_last_seqs(cur, devices, lock)
+            last_seq = dict(read)
             self.stats.lock_wait_seconds += time.perf_counter() - waited
             batch_ids: set[str] = set()
             batch_seqs: set[tuple[str, int]] = set()
@@ -302,13 +342,13 @@ class GateWorker:
                         unique.add((record.device_id, record.seq))
                     else:
                         last_seq[record.device_id] = record.seq
-                elif result.reason == "report.duplicate" and item.delivered > 1:
-                    self.stats.redelivered_duplicates += 1  # our own commit whose ack was lost
-                else:
+                elif not _own_redelivered(result, item):
                     rejected.append(self._rejection(result, item))
             self.stats.gate_seconds += time.perf_counter() - gating
+            _write_last_seqs(cur, read, last_seq)
             cur.execute(STAGING)
-            with cur.copy(f"COPY staging_reports ({REPORT_COLUMNS}) FROM STDIN") as copy:
+            with cur.copy(f"COPY staging_reports ({REPORT_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(STAGING_TYPES)
                 for row in accepted:
                     copy.write_row(row)
             inserted = cur.execute(
@@ -317,32 +357,13 @@ class GateWorker:
             ).rowcount
             # the same rows in the report blocks (store/report_blocks.py), which hold all but the signature
             self.store.write_block(cur, [row[:7] for row in accepted], inserted)
-            changed = sorted((d, s) for d, s in last_seq.items() if s >= 0)
-            cur.execute(
-                "UPDATE device_seq AS d SET last_seq = GREATEST(d.last_seq, v.seq) "
-                "FROM unnest(%s::text[], %s::bigint[]) AS v(device_id, seq) WHERE d.device_id = v.device_id",
-                ([d for d, _ in changed], [s for _, s in changed]),
-            )
             if unique:
                 cur.executemany(
                     "INSERT INTO report_seqs VALUES (%s, %s) ON CONFLICT DO NOTHING", sorted(unique)
                 )
             self.store._append_rejections(cur, rejected, params.rejection_samples)
             _fault("after_copy", self.stats.batches + 1)
-        self.stats.last_commit = time.time()
-        log.debug("stored a batch: %d accepted, %d refused", len(accepted), len(rejected))
-        self.stats.batch_seconds += time.perf_counter() - began
-        self.stats.batches += 1
-        self.stats.accepted += len(accepted)
-        self.stats.rejected += len(rejected)
-        if self.keep_latencies:
-            now_ms = time.time() * 1000
-            self.stats.latencies.extend(
-                (now_ms - item.received_ms) / 1000
-                for item, result in zip(deliveries, results, strict=True)
-                if result.accepted and item.received_ms is not None
-            )
-        return results
+        return results, accepted, rejected
 
     def _rejection(self, result: GateResult, item: Delivery) -> Rejection:
         params = self.config.ingest
@@ -549,6 +570,59 @@ class GateWorker:
         for msg in msgs[half:]:
             await msg.ack()
         return True
+
+
+def _own_redelivered(result: GateResult, item: Delivery) -> bool:
+    """A redelivered report found already stored: our own earlier commit whose ack was lost (acknowledged,
+    counted neither as accepted nor as refused)."""
+    return result.reason == "report.duplicate" and item.delivered > 1
+
+
+class SeqMoved(Exception):
+    """Another writer moved a device's last `seq` after this batch read it (the batch is gated again)."""
+
+
+def _read_last_seqs(cur: Any, devices: list[str], lock: bool) -> dict[str, int]:
+    """The last accepted `seq` of each named device that has one. With `lock`, every named device gets a
+    row (-1: none yet) and the rows are locked in device order (`FOR UPDATE`), so the compare-and-set that
+    follows cannot fail and two locking writers never deadlock."""
+    if lock:
+        cur.execute(
+            "INSERT INTO device_seq SELECT d, -1 FROM unnest(%b::text[]) AS d ORDER BY d "
+            "ON CONFLICT DO NOTHING",
+            (devices,),
+        )
+    rows = cur.execute(
+        "SELECT device_id, last_seq FROM device_seq WHERE device_id = ANY(%b::text[])"
+        + (" ORDER BY device_id FOR UPDATE" if lock else ""),
+        (devices,),
+    ).fetchall()
+    return {str(device): int(seq) for device, seq in rows}
+
+
+def _write_last_seqs(cur: Any, read: dict[str, int], last_seq: dict[str, int]) -> None:
+    """Compare-and-set the devices whose last `seq` the batch moved: each row still holds what was read
+    (or, for a device without one, none was inserted meanwhile), else `SeqMoved` (rule: a report is
+    accepted only above the device's last committed `seq`, whichever writer committed it). Without
+    partitioning a conflict is possible; with it (one writer per device), never."""
+    moved = sorted((d, read[d], s) for d, s in last_seq.items() if d in read and s != read[d])
+    first = sorted((d, s) for d, s in last_seq.items() if d not in read)
+    if moved:
+        updated = cur.execute(
+            "UPDATE device_seq AS d SET last_seq = v.seq "
+            "FROM unnest(%b::text[], %b::bigint[], %b::bigint[]) AS v(device_id, was, seq) "
+            "WHERE d.device_id = v.device_id AND d.last_seq = v.was",
+            ([d for d, _, _ in moved], [w for _, w, _ in moved], [s for _, _, s in moved]),
+        ).rowcount
+        if updated != len(moved):
+            raise SeqMoved(f"{len(moved) - updated} of {len(moved)} devices' last seq moved")
+    if first:
+        inserted = cur.execute(
+            "INSERT INTO device_seq SELECT * FROM unnest(%b::text[], %b::bigint[]) ON CONFLICT DO NOTHING",
+            ([d for d, _ in first], [s for _, s in first]),
+        ).rowcount
+        if inserted != len(first):
+            raise SeqMoved(f"{len(first) - inserted} of {len(first)} new devices got a seq meanwhile")
 
 
 def _try_lock(db: psycopg.Connection[Any], partition: int) -> bool:

@@ -25,6 +25,9 @@ MIGRATIONS: tuple[str, ...] = render_migrations(
     # stored out of line but never pglz-compressed: zstd-compressed Arrow streams do not compress again
     incompressible_blocks="ALTER TABLE report_blocks ALTER COLUMN block SET STORAGE EXTERNAL; "
     "ALTER TABLE verdict_blocks ALTER COLUMN block SET STORAGE EXTERNAL;",
+    # every ingest batch rewrites its devices' last seq: half-full pages keep the new row version beside
+    # the old one (a heap-only update: no index entry), measured 6.3 -> 3.3 us a report
+    updated_in_place="ALTER TABLE device_seq SET (fillfactor = 50);",
 )
 
 

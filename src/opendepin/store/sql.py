@@ -168,6 +168,9 @@ SCHEMA_V11 = """
 SCHEMA_V12 = """
     {incompressible_blocks}
 """
+SCHEMA_V13 = """
+    {updated_in_place}
+"""
 
 
 def render_migrations(
@@ -176,6 +179,7 @@ def render_migrations(
     serial: str,
     without_rowid: str = "",
     incompressible_blocks: str = "SELECT 1;",
+    updated_in_place: str = "SELECT 1;",
 ) -> tuple[str, ...]:
     """The migrations in one dialect: 1 the report log, devices and epochs; 2 challenge entropy; 3 the last
     accepted seq per device in its own small table (a (device, seq) index on the log cost ~12 µs a report);
@@ -193,13 +197,16 @@ def render_migrations(
     (read without copying their text again): blocks of the earlier layout are dropped, and the epochs they
     covered are read from the report rows, as for a store that predates blocks; 12 where the database would
     try to compress large values itself (PostgreSQL's TOAST), not for the blocks' bytes, compressed already
-    (`incompressible_blocks`; nothing to do for SQLite)."""
+    (`incompressible_blocks`; nothing to do for SQLite); 13 room left in the pages of the last-seq table,
+    whose rows every batch rewrites, so that PostgreSQL updates them in place without touching the index
+    (`updated_in_place`: heap-only updates; pages written before keep their fill until rewritten)."""
     types = {
         "int": int_type,
         "blob": blob_type,
         "serial": serial,
         "without_rowid": without_rowid,
         "incompressible_blocks": incompressible_blocks,
+        "updated_in_place": updated_in_place,
     }
     schemas = (
         SCHEMA_V1,
@@ -214,6 +221,7 @@ def render_migrations(
         SCHEMA_V10,
         SCHEMA_V11,
         SCHEMA_V12,
+        SCHEMA_V13,
     )
     return tuple(schema.format(**types) for schema in schemas)
 
