@@ -7,13 +7,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
 
 import opendepin.ingest.worker as worker_module
 from opendepin.clock import SystemClock
-from opendepin.config import MakerConfig, NetworkConfig
+from opendepin.config import MakerConfig, NetworkConfig, RewardsConfig, SectorConfig
 from opendepin.identity.keys import DeviceKey
 from opendepin.ingest.worker import Delivery, GateWorker
 from opendepin.node import Node
@@ -27,13 +28,21 @@ pytestmark = pytest.mark.integration  # PostgreSQL on 127.0.0.1:5432
 HEARTBEAT = {"lat": 52.52, "lon": 13.405}
 
 
-@pytest.fixture
-def two_writers() -> Iterator[tuple[GateWorker, GateWorker, DeviceKey, str]]:
-    config = NetworkConfig(makers=[MakerConfig(name="m", address=MAKER.address)])
+STORAGE_ONLY = NetworkConfig(  # a sector whose kinds take any order of seq (`unique`)
+    makers=[MakerConfig(name="m", address=MAKER.address)],
+    sectors={"storage": SectorConfig(usage_category="")},
+    rewards=RewardsConfig(categories={"storage": 10_000}, device_categories=["storage"], unused_flows_to={}),
+)
+
+
+@contextmanager
+def _writers(config: NetworkConfig) -> Iterator[tuple[GateWorker, GateWorker, DeviceKey, str]]:
     with postgres_database() as dsn:
         store = PostgresStore(dsn)
         key = DeviceKey("ed25519", b"\x09" * 32)
-        Node(config, store, SystemClock()).onboard(onboard_request(config.name, key))
+        storage = "storage" in config.sectors
+        owner = {"capacity_bytes": 10**12, "network_prefix": "100.64.9.0/24"} if storage else None
+        Node(config, store, SystemClock()).onboard(onboard_request(config.name, key, owner_attributes=owner))
         store.close()
         first, second = GateWorker(config, dsn), GateWorker(config, dsn)
         try:
@@ -43,29 +52,48 @@ def two_writers() -> Iterator[tuple[GateWorker, GateWorker, DeviceKey, str]]:
             second.store.close()
 
 
-def _batch(key: DeviceKey, seq: int, payload: dict[str, Any] = HEARTBEAT) -> list[Delivery]:
+@pytest.fixture
+def two_writers() -> Iterator[tuple[GateWorker, GateWorker, DeviceKey, str]]:
+    with _writers(NetworkConfig(makers=[MakerConfig(name="m", address=MAKER.address)])) as writers:
+        yield writers
+
+
+@pytest.fixture
+def storage_writers() -> Iterator[tuple[GateWorker, GateWorker, DeviceKey, str]]:
+    with _writers(STORAGE_ONLY) as writers:
+        yield writers
+
+
+def _batch(
+    key: DeviceKey, seq: int, payload: dict[str, Any] = HEARTBEAT, kind: str = "wireless.heartbeat"
+) -> list[Delivery]:
     now = int(time.time())
-    return [Delivery(sign_report(key, "wireless.heartbeat", now, seq, payload).to_wire(), "test", now, None)]
+    return [Delivery(sign_report(key, kind, now, seq, payload).to_wire(), "test", now, None)]
+
+
+def _ping(key: DeviceKey, seq: int, challenge: str) -> list[Delivery]:
+    return _batch(key, seq, {"challenge": challenge * 32}, "storage.ping")
 
 
 def _other_commits_after_the_read(
-    monkeypatch: pytest.MonkeyPatch, other: GateWorker, batch: list[Delivery]
+    monkeypatch: pytest.MonkeyPatch, other: GateWorker, batch: list[Delivery], read: str = "_read_last_seqs"
 ) -> list[str]:
-    """Make the next unlocked read of last seqs be followed, before its batch writes, by `other` committing
-    `batch` on its own connection; returns the reasons `other` got."""
-    read = worker_module._read_last_seqs
+    """Make the worker's next read (`read`: of last seqs, unlocked, or `used_seqs_in` of unique pairs) be
+    followed, before its batch writes, by `other` committing `batch` on its own connection; returns the
+    reasons `other` got."""
+    real = getattr(worker_module, read)
     fired: list[str] = []
 
-    def read_then_other_writes(cur: Any, devices: list[str], lock: bool) -> dict[str, int]:
-        seen = read(cur, devices, lock)
-        if not lock and not fired:
+    def read_then_other_writes(cur: Any, keys: list[Any], *lock: bool) -> Any:
+        seen = real(cur, keys, *lock)
+        if not any(lock) and not fired:
             fired.append("started")
             thread = threading.Thread(target=lambda: fired.extend(r.reason for r in other.store_batch(batch)))
             thread.start()
             thread.join(timeout=30)
         return seen
 
-    monkeypatch.setattr(worker_module, "_read_last_seqs", read_then_other_writes)
+    monkeypatch.setattr(worker_module, read, read_then_other_writes)
     return fired
 
 
@@ -137,3 +165,20 @@ def test_the_last_seq_rows_every_batch_rewrites_are_updated_in_place(
             assert hot == (1,)
     finally:
         store.close()
+
+
+def test_a_unique_seq_used_by_another_writer_meanwhile_is_refused(
+    storage_writers: tuple[GateWorker, GateWorker, DeviceKey, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`unique`-seq kinds (any order, each seq once): the batch read the pair unused, the other writer then
+    recorded it; the pair's insert finds it taken, and the batch gated again refuses the replay."""
+    first, second, key, dsn = storage_writers
+    assert [r.reason for r in first.store_batch(_ping(key, 9, "aa"))] == ["accepted"]
+    assert [r.reason for r in first.store_batch(_ping(key, 2, "aa"))] == ["accepted"]  # any order
+    assert [r.reason for r in first.store_batch(_ping(key, 2, "bb"))] == ["report.replay"]
+    assert first.stats.seq_conflicts == 0
+    fired = _other_commits_after_the_read(monkeypatch, second, _ping(key, 5, "cc"), read="used_seqs_in")
+    results = first.store_batch(_ping(key, 5, "dd"))  # the same seq 5, another report
+    assert fired == ["started", "accepted"]
+    assert [r.reason for r in results] == ["report.replay"] and first.stats.seq_conflicts == 1
+    assert sorted(seq for _, seq in _stored(dsn)) == [2, 5, 9]

@@ -64,6 +64,20 @@ def test_append_is_idempotent_and_durable(any_store: Store) -> None:
     assert reopened.has_report(f"{3:064x}") and not reopened.has_report("00")
 
 
+def test_batch_lookups_find_exactly_the_stored_keys(any_store: Store) -> None:
+    """The gate's per-batch lookups: report ids and `unique` (device, seq) pairs, more keys than one query
+    takes (`LOOKUP_CHUNK`), with repeats and keys that were never stored."""
+    stored = [_stored(i) for i in range(0, 1000, 2)]
+    unique = [StoredReport(r.record, r.envelope, r.signature, seq_unique=True) for r in stored[:450]]
+    any_store.append(unique + stored[450:], [])
+    asked_ids = [f"{i:064x}" for i in range(1000)] + [f"{4:064x}", "not an id"]
+    assert any_store.stored_report_ids(asked_ids) == {f"{i:064x}" for i in range(0, 1000, 2)}
+    assert any_store.stored_report_ids([]) == set()
+    asked_pairs = [(DEVICE.device_id, i) for i in range(1000)] + [("ed25519:other", 0), (DEVICE.device_id, 0)]
+    assert any_store.used_seqs(asked_pairs) == {(DEVICE.device_id, i) for i in range(0, 900, 2)}
+    assert any_store.used_seqs([]) == set()
+
+
 def test_failed_batch_leaves_nothing(any_store: Store) -> None:
     store = any_store
     bad = StoredReport(ReportRecord("x", "k", DEVICE.device_id, 1, 1, {}, 1), None, b"s")  # type: ignore[arg-type]

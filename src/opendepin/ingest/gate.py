@@ -7,7 +7,7 @@ payload schema (strict). Each failure is a stable reason code with a message a p
 
 from __future__ import annotations
 
-from collections.abc import Container, Mapping
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ValidationError
@@ -133,6 +133,42 @@ def check_replay(
     if policy.seq == "unique":
         return "report.replay", f"seq {seq} was already used by this device"
     return "report.replay", f"seq {seq} is not above the last accepted seq {last}"
+
+
+def unique_seq_pairs(
+    reports: Iterable[SignedReport | EnvelopeError], policies: Mapping[str, IngestPolicy]
+) -> list[tuple[str, int]]:
+    """The (device, seq) pairs of a batch's reports of `unique`-seq kinds: what `check_replay` will look up
+    in `seen_seqs`, read from the store in one query before gating rather than one per report."""
+    return [
+        (r.envelope.device, r.envelope.seq)
+        for r in reports
+        if not isinstance(r, EnvelopeError) and policies.get(r.envelope.kind, DEFAULT_POLICY).seq == "unique"
+    ]
+
+
+def possibly_stored(
+    reports: Iterable[SignedReport | EnvelopeError],
+    policies: Mapping[str, IngestPolicy],
+    last_seq: Mapping[str, int],
+    used_seqs: Container[tuple[str, int]],
+) -> list[str]:
+    """The ids of a batch's reports that `check_replay` may look up in `stored_ids` and that could be
+    stored: a reused seq (at or below the device's committed last seq, or a used `unique` pair). A report
+    with a fresh seq cannot be stored (every stored report's seq is at or below its device's last, or its
+    pair is used), so honest batches need no lookup at all; the batch's own ids are the caller's."""
+    ids = []
+    for r in reports:
+        if isinstance(r, EnvelopeError):
+            continue
+        env = r.envelope
+        if policies.get(env.kind, DEFAULT_POLICY).seq == "unique":
+            reused = (env.device, env.seq) in used_seqs
+        else:
+            reused = env.seq <= last_seq.get(env.device, -1)
+        if reused:
+            ids.append(r.report_id)
+    return ids
 
 
 def gate_report(

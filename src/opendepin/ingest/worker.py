@@ -59,9 +59,11 @@ from opendepin.ingest.gate import (
     GateResult,
     GateState,
     gate_signed,
+    possibly_stored,
     refused_undecodable,
     rejection_bucket,
     rejection_source,
+    unique_seq_pairs,
 )
 from opendepin.ingest.signatures import decode_and_check, prepare
 from opendepin.reports.envelope import EnvelopeError, SignedReport, decode_or_error
@@ -70,7 +72,7 @@ from opendepin.sectors.registry import load_sectors
 from opendepin.services.devices import DeviceRegistry
 from opendepin.services.ingest import MAX_KEPT_MESSAGE_CHARS, ingest_policies, report_kinds
 from opendepin.store.base import Rejection
-from opendepin.store.postgres import PostgresStore
+from opendepin.store.postgres import PostgresStore, stored_ids_in, used_seqs_in
 from opendepin.store.sql import REPORT_COLUMNS
 
 log = logging.getLogger(__name__)
@@ -289,27 +291,10 @@ class GateWorker:
             read = _read_last_seqs(cur, devices, lock)
             last_seq = dict(read)
             self.stats.lock_wait_seconds += time.perf_counter() - waited
-            batch_ids: set[str] = set()
-            batch_seqs: set[tuple[str, int]] = set()
-
-            class Seen:
-                def __contains__(inner, report_id: object) -> bool:
-                    if report_id in batch_ids:
-                        return True
-                    found = cur.execute("SELECT 1 FROM reports WHERE report_id = %s", (report_id,)).fetchone()
-                    return found is not None
-
-            class SeenSeqs:
-                def __contains__(inner, key: object) -> bool:
-                    if key in batch_seqs:
-                        return True
-                    device, seq = key  # type: ignore[misc]
-                    found = cur.execute(
-                        "SELECT 1 FROM report_seqs WHERE device_id = %s AND seq = %s", (device, seq)
-                    ).fetchone()
-                    return found is not None
-
-            state = GateState(registered, last_seq, Seen(), closed_until, self.policies, SeenSeqs())
+            # what the replay check can ask the database, asked once for the batch (gate.py)
+            used_seqs = used_seqs_in(cur, unique_seq_pairs(decoded, self.policies))
+            stored_ids = stored_ids_in(cur, possibly_stored(decoded, self.policies, read, used_seqs))
+            state = GateState(registered, last_seq, stored_ids, closed_until, self.policies, used_seqs)
             gating = time.perf_counter()
             accepted: list[tuple[Any, ...]] = []
             unique: set[tuple[str, int]] = set()
@@ -336,9 +321,9 @@ class GateWorker:
                             result.signed.signature,
                         )
                     )
-                    batch_ids.add(record.report_id)
+                    stored_ids.add(record.report_id)
                     if self.policies[record.kind].seq == "unique":
-                        batch_seqs.add((record.device_id, record.seq))
+                        used_seqs.add((record.device_id, record.seq))
                         unique.add((record.device_id, record.seq))
                     else:
                         last_seq[record.device_id] = record.seq
@@ -357,10 +342,7 @@ class GateWorker:
             ).rowcount
             # the same rows in the report blocks (store/report_blocks.py), which hold all but the signature
             self.store.write_block(cur, [row[:7] for row in accepted], inserted)
-            if unique:
-                cur.executemany(
-                    "INSERT INTO report_seqs VALUES (%s, %s) ON CONFLICT DO NOTHING", sorted(unique)
-                )
+            _use_seqs(cur, sorted(unique))
             self.store._append_rejections(cur, rejected, params.rejection_samples)
             _fault("after_copy", self.stats.batches + 1)
         return results, accepted, rejected
@@ -623,6 +605,19 @@ def _write_last_seqs(cur: Any, read: dict[str, int], last_seq: dict[str, int]) -
         ).rowcount
         if inserted != len(first):
             raise SeqMoved(f"{len(first) - inserted} of {len(first)} new devices got a seq meanwhile")
+
+
+def _use_seqs(cur: Any, pairs: list[tuple[str, int]]) -> None:
+    """Record the (device, seq) pairs of the batch's accepted `unique`-seq reports; `SeqMoved` if another
+    writer recorded one meanwhile (the batch is gated again, and that report refused as a replay)."""
+    if not pairs:
+        return
+    inserted = cur.execute(
+        "INSERT INTO report_seqs SELECT * FROM unnest(%b::text[], %b::bigint[]) ON CONFLICT DO NOTHING",
+        ([d for d, _ in pairs], [q for _, q in pairs]),
+    ).rowcount
+    if inserted != len(pairs):
+        raise SeqMoved(f"{len(pairs) - inserted} of {len(pairs)} unique seqs were used meanwhile")
 
 
 def _try_lock(db: psycopg.Connection[Any], partition: int) -> bool:

@@ -18,9 +18,11 @@ from opendepin.ingest.gate import (
     GateResult,
     GateState,
     gate_signed,
+    possibly_stored,
     refused_undecodable,
     rejection_bucket,
     rejection_source,
+    unique_seq_pairs,
 )
 from opendepin.ingest.signatures import decode_and_check
 from opendepin.reports.envelope import EnvelopeError, decode_or_error
@@ -46,32 +48,6 @@ def ingest_policies(sectors: Mapping[str, SectorPlugin]) -> dict[str, IngestPoli
         for _, plugin in sorted(sectors.items())
         for kind in plugin.report_kinds()
     }
-
-
-class _Seen:
-    """Report ids stored or in this batch (the store is asked only for a reused seq)."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.batch: set[str] = set()
-
-    def __contains__(self, report_id: object) -> bool:
-        return report_id in self.batch or (isinstance(report_id, str) and self.store.has_report(report_id))
-
-
-class _SeenSeqs:
-    """(device, seq) pairs used by `unique`-seq kinds, stored or in this batch."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.batch: set[tuple[str, int]] = set()
-
-    def __contains__(self, key: object) -> bool:
-        if key in self.batch:
-            return True
-        if isinstance(key, tuple) and len(key) == 2:
-            return self.store.has_seq(str(key[0]), int(key[1]))
-        return False
 
 
 class IngestService:
@@ -105,14 +81,17 @@ class IngestService:
         while the next chunk is decoded (ingest/signatures.py), then it is gated in order."""
         with self._lock:
             now = self.clock.now()
-            seen, seen_seqs = _Seen(self.store), _SeenSeqs(self.store)
-            state = GateState(
-                self.registry.view(), self._last_seq, seen, self.closed_until(), self.policies, seen_seqs
-            )
+            devices = self.registry.view()
             limit = self.config.ingest.max_report_bytes
             decoded, signatures = decode_and_check(
-                wires, lambda wire: decode_or_error(wire, limit), lambda: state.devices
+                wires, lambda wire: decode_or_error(wire, limit), lambda: devices
             )
+            # what the replay check can ask the store, asked once for the batch (module rules of gate.py)
+            seen_seqs = self.store.used_seqs(unique_seq_pairs(decoded, self.policies))
+            seen = self.store.stored_report_ids(
+                possibly_stored(decoded, self.policies, self._last_seq, seen_seqs)
+            )
+            state = GateState(devices, self._last_seq, seen, self.closed_until(), self.policies, seen_seqs)
             results: list[GateResult] = []
             accepted: list[StoredReport] = []
             rejected: list[Rejection] = []
@@ -128,9 +107,9 @@ class IngestService:
                     accepted.append(
                         StoredReport(record, result.signed.envelope_bytes, result.signed.signature, unique)
                     )
-                    seen.batch.add(record.report_id)
+                    seen.add(record.report_id)
                     if unique:
-                        seen_seqs.batch.add((record.device_id, record.seq))
+                        seen_seqs.add((record.device_id, record.seq))
                     else:
                         self._last_seq[record.device_id] = record.seq
                 else:

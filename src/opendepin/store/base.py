@@ -137,8 +137,13 @@ class Store(ABC):
     def has_report(self, report_id: str) -> bool: ...
 
     @abstractmethod
-    def has_seq(self, device_id: str, seq: int) -> bool:
-        """True if a report of a `unique`-seq kind with this (device, seq) was accepted."""
+    def stored_report_ids(self, report_ids: Sequence[str]) -> set[str]:
+        """Those of `report_ids` that are stored (one query for a batch, not one per report)."""
+
+    @abstractmethod
+    def used_seqs(self, pairs: Sequence[tuple[str, int]]) -> set[tuple[str, int]]:
+        """Those (device, seq) pairs a report of a `unique`-seq kind was accepted with (one query for a
+        batch)."""
 
     @abstractmethod
     def stored_reports_received_between(self, start: int, end: int) -> list[StoredReport]:

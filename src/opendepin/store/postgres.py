@@ -31,6 +31,27 @@ MIGRATIONS: tuple[str, ...] = render_migrations(
 )
 
 
+def used_seqs_in(cur: Any, pairs: Sequence[tuple[str, int]]) -> set[tuple[str, int]]:
+    """`Store.used_seqs` on a cursor (inside the caller's transaction): one query, the keys sent as two
+    binary arrays."""
+    if not pairs:
+        return set()
+    rows = cur.execute(
+        "SELECT r.device_id, r.seq FROM report_seqs r JOIN unnest(%b::text[], %b::bigint[]) AS v (device_id, "
+        "seq) ON r.device_id = v.device_id AND r.seq = v.seq",
+        ([d for d, _ in pairs], [q for _, q in pairs]),
+    ).fetchall()
+    return {(str(d), int(q)) for d, q in rows}
+
+
+def stored_ids_in(cur: Any, report_ids: Sequence[str]) -> set[str]:
+    """`Store.stored_report_ids` on a cursor (inside the caller's transaction): one query."""
+    if not report_ids:
+        return set()
+    rows = cur.execute("SELECT report_id FROM reports WHERE report_id = ANY(%b::text[])", (list(report_ids),))
+    return {str(r) for (r,) in rows.fetchall()}
+
+
 class PostgresStore(SQLStore):
     """The production store; `dsn` like `postgresql://postgres@127.0.0.1:5432/opendepin`."""
 
@@ -85,6 +106,14 @@ class PostgresStore(SQLStore):
                 cursor.execute(self._sql(sql), params)  # type: ignore[arg-type]
                 while rows := cursor.fetchmany(size):
                     yield rows
+
+    def used_seqs(self, pairs: Sequence[tuple[str, int]]) -> set[tuple[str, int]]:
+        with self._tx() as cur:
+            return used_seqs_in(cur, pairs)
+
+    def stored_report_ids(self, report_ids: Sequence[str]) -> set[str]:
+        with self._tx() as cur:
+            return stored_ids_in(cur, report_ids)
 
     def close(self) -> None:
         with self._lock:

@@ -48,6 +48,8 @@ log = logging.getLogger(__name__)
 
 DEVICE_COLUMNS = "device_id, key_type, owner, maker, location, onboarded_at"
 DEVICE_READ_COLUMNS = f"{DEVICE_COLUMNS}, attestation"
+LOOKUP_CHUNK = 400
+"""Keys a batch lookup sends per query (two values each at most: under SQLite's 999-variable floor)."""
 REPORT_COLUMNS = "report_id, kind, device_id, ts, seq, received_at, envelope, signature"
 BLOCKS_PER_READ = 4
 """Report blocks fetched (then decompressed and cut to the window) at a time: the fetched bytes go once
@@ -555,9 +557,29 @@ class SQLStore(Store):
     def last_seqs(self) -> dict[str, int]:
         return {d: int(s) for d, s in self._query("SELECT device_id, last_seq FROM device_seq")}
 
-    def has_seq(self, device_id: str, seq: int) -> bool:
-        rows = self._query("SELECT 1 FROM report_seqs WHERE device_id = ? AND seq = ?", (device_id, seq))
-        return bool(rows)
+    def used_seqs(self, pairs: Sequence[tuple[str, int]]) -> set[tuple[str, int]]:
+        found: set[tuple[str, int]] = set()
+        unique = sorted(set(pairs))
+        for at in range(0, len(unique), LOOKUP_CHUNK):
+            chunk = unique[at : at + LOOKUP_CHUNK]
+            rows = self._query(
+                "WITH v (device_id, seq) AS (VALUES " + ", ".join(["(?, ?)"] * len(chunk)) + ") "
+                "SELECT r.device_id, r.seq FROM report_seqs r JOIN v "
+                "ON r.device_id = v.device_id AND r.seq = v.seq",
+                [value for pair in chunk for value in pair],
+            )
+            found.update((str(d), int(q)) for d, q in rows)
+        return found
+
+    def stored_report_ids(self, report_ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        unique = sorted(set(report_ids))
+        for at in range(0, len(unique), LOOKUP_CHUNK):
+            chunk = unique[at : at + LOOKUP_CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            rows = self._query(f"SELECT report_id FROM reports WHERE report_id IN ({marks})", chunk)
+            found.update(str(r) for (r,) in rows)
+        return found
 
     def stored_reports_received_between(self, start: int, end: int) -> list[StoredReport]:
         rows = self._query(
