@@ -94,6 +94,18 @@ def test_devices_idempotent(any_store: Store) -> None:
     assert store.get_device("nope") is None
 
 
+def test_devices_looked_up_a_batch_at_a_time(any_store: Store) -> None:
+    """More ids than one query takes, repeats and ids never onboarded: the onboarded ones, once each."""
+    onboarded = [
+        DeviceInfo(f"ed25519:{i:064x}", DEVICE.owner, DEVICE.maker, "ed25519", None, i) for i in range(450)
+    ]
+    for device in onboarded:
+        any_store.add_device(device, {})
+    asked = [d.device_id for d in onboarded] + [f"ed25519:{i:064x}" for i in range(440, 900)] + ["nope"]
+    assert any_store.get_devices(asked) == onboarded
+    assert any_store.get_devices([]) == []
+
+
 def test_epoch_saved_once(any_store: Store) -> None:
     store = any_store
     record = EpochRecord(0, 0, 10, {"root": "0x1"}, {"devices": []}, owner_rewards=[("0xa", 5, 5)])

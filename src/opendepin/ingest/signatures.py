@@ -209,21 +209,27 @@ def decode_and_check(
     devices: Callable[[], Mapping[str, DeviceInfo]],
     chunk: int = CHUNK,
     overlap: bool = True,
+    resolve: Callable[[list[Decoded]], None] | None = None,
 ) -> tuple[list[Decoded], Sequence[bool | None]]:
     """Each wire decoded (`decode` returns an EnvelopeError for bytes that do not decode) and, as
     `check_batch` answers, whether its signature verified, chunk by chunk: a chunk's signatures are checked
-    on the signature thread while the next chunk is decoded here. `devices()` is read after each chunk is
-    decoded (a decoder may register devices it looks up). The answers wait per chunk, so a caller gating
-    in order overlaps the last chunks' checks too. `overlap=False` does it all in the caller's thread (a
-    process that should use one core: one gate worker per core)."""
+    on the signature thread while the next chunk is decoded here. `resolve`, if given, sees each decoded
+    chunk before its signatures are checked (a caller registers the devices it names that it did not know,
+    all at once), and `devices()` is read after it. The answers wait per chunk, so a caller gating in order
+    overlaps the last chunks' checks too. `overlap=False` does it all in the caller's thread (a process
+    that should use one core: one gate worker per core)."""
     if not overlap or len(wires) <= 2 * chunk:
         decoded = [decode(wire) for wire in wires]
+        if resolve is not None:
+            resolve(decoded)
         return decoded, check_batch(decoded, devices())
     pool = _checker()
     decoded_all: list[Decoded] = []
     futures: list[Future[list[bool | None]]] = []
     for start in range(0, len(wires), chunk):
         part = [decode(wire) for wire in wires[start : start + chunk]]
+        if resolve is not None:
+            resolve(part)
         decoded_all.extend(part)
         futures.append(pool.submit(check_signatures, signature_jobs(part, devices())))
     return decoded_all, PendingChecks(futures, chunk, len(wires))

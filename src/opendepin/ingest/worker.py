@@ -210,25 +210,27 @@ class GateWorker:
         self, deliveries: Sequence[Delivery]
     ) -> tuple[list[SignedReport | EnvelopeError], Sequence[bool | None], list[str]]:
         """Each report decoded once, its signature checked (on the signature thread while the next chunk is
-        decoded: ingest/signatures.py), and the registered devices the batch names, sorted (a device
-        onboarded since the worker started is looked up)."""
+        decoded: ingest/signatures.py), and the registered devices the batch names, sorted. Devices the
+        worker does not know (onboarded since it started, or never) are looked up a chunk at a time, in
+        one query: made-up device ids, free to send, never cost a query each."""
         named: set[str] = set()
+        absent: set[str] = set()  # looked up in this batch and not onboarded
+        limit = self.config.ingest.max_report_bytes
 
-        def decode(wire: bytes) -> SignedReport | EnvelopeError:
-            signed = decode_or_error(wire, self.config.ingest.max_report_bytes)
-            if isinstance(signed, EnvelopeError):
-                return signed
-            device = signed.envelope.device
-            if device not in named and self.registry.get(device) is None:
-                found = self.store.get_device(device)
-                if found is None:
-                    return signed
-                self.registry.add(found)
-            named.add(device)
-            return signed
+        def resolve(part: list[SignedReport | EnvelopeError]) -> None:
+            names = {s.envelope.device for s in part if not isinstance(s, EnvelopeError)} - absent
+            unknown = [device for device in names - named if self.registry.get(device) is None]
+            for device in self.store.get_devices(unknown) if unknown else ():
+                self.registry.add(device)
+            for device in names:
+                (named if self.registry.get(device) is not None else absent).add(device)
 
         decoded, signatures = decode_and_check(
-            [item.wire for item in deliveries], decode, self.registry.view, overlap=self.signature_thread
+            [item.wire for item in deliveries],
+            lambda wire: decode_or_error(wire, limit),
+            self.registry.view,
+            overlap=self.signature_thread,
+            resolve=resolve,
         )
         return decoded, signatures, sorted(named)
 

@@ -101,6 +101,10 @@ class Store(ABC):
     def get_device(self, device_id: str) -> DeviceInfo | None: ...
 
     @abstractmethod
+    def get_devices(self, device_ids: Sequence[str]) -> list[DeviceInfo]:
+        """Those of `device_ids` that are onboarded (one query for a batch, not one per report)."""
+
+    @abstractmethod
     def devices(self) -> dict[str, DeviceInfo]: ...
 
     def devices_page(

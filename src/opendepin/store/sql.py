@@ -382,6 +382,16 @@ class SQLStore(Store):
         rows = self._query(f"SELECT {DEVICE_READ_COLUMNS} FROM devices WHERE device_id = ?", (device_id,))
         return _device(rows[0]) if rows else None
 
+    def get_devices(self, device_ids: Sequence[str]) -> list[DeviceInfo]:
+        found: list[DeviceInfo] = []
+        unique = sorted(set(device_ids))
+        for at in range(0, len(unique), LOOKUP_CHUNK):
+            chunk = unique[at : at + LOOKUP_CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            query = f"SELECT {DEVICE_READ_COLUMNS} FROM devices WHERE device_id IN ({marks})"
+            found.extend(_device(row) for row in self._query(query + " ORDER BY device_id", chunk))
+        return found
+
     def devices(self) -> dict[str, DeviceInfo]:
         return {row[0]: _device(row) for row in self._query(f"SELECT {DEVICE_READ_COLUMNS} FROM devices")}
 
