@@ -293,9 +293,11 @@ class GateWorker:
             read = _read_last_seqs(cur, devices, lock)
             last_seq = dict(read)
             self.stats.lock_wait_seconds += time.perf_counter() - waited
-            # what the replay check can ask the database, asked once for the batch (gate.py)
-            used_seqs = used_seqs_in(cur, unique_seq_pairs(decoded, self.policies))
-            stored_ids = stored_ids_in(cur, possibly_stored(decoded, self.policies, read, used_seqs))
+            # what the replay check can ask the database, asked once for the batch (gate.py), and only of
+            # reports that can reach it: signed with their device's registered key
+            authentic = [signed for signed, ok in zip(decoded, signatures, strict=True) if ok]
+            used_seqs = used_seqs_in(cur, unique_seq_pairs(authentic, self.policies))
+            stored_ids = stored_ids_in(cur, possibly_stored(authentic, self.policies, read, used_seqs))
             state = GateState(registered, last_seq, stored_ids, closed_until, self.policies, used_seqs)
             gating = time.perf_counter()
             accepted: list[tuple[Any, ...]] = []
