@@ -602,26 +602,25 @@ def _write_last_seqs(cur: Any, read: dict[str, int], last_seq: dict[str, int]) -
         ).rowcount
         if updated != len(moved):
             raise SeqMoved(f"{len(moved) - updated} of {len(moved)} devices' last seq moved")
-    if first:
-        inserted = cur.execute(
-            "INSERT INTO device_seq SELECT * FROM unnest(%b::text[], %b::bigint[]) ON CONFLICT DO NOTHING",
-            ([d for d, _ in first], [s for _, s in first]),
-        ).rowcount
-        if inserted != len(first):
-            raise SeqMoved(f"{len(first) - inserted} of {len(first)} new devices got a seq meanwhile")
+    _insert_all_new(cur, "device_seq", first, "new devices got a seq")
 
 
 def _use_seqs(cur: Any, pairs: list[tuple[str, int]]) -> None:
     """Record the (device, seq) pairs of the batch's accepted `unique`-seq reports; `SeqMoved` if another
     writer recorded one meanwhile (the batch is gated again, and that report refused as a replay)."""
-    if not pairs:
+    _insert_all_new(cur, "report_seqs", pairs, "unique seqs were used")
+
+
+def _insert_all_new(cur: Any, table: str, rows: list[tuple[str, int]], moved: str) -> None:
+    """Insert (device, number) rows that must all be new; `SeqMoved` if another writer inserted one."""
+    if not rows:
         return
     inserted = cur.execute(
-        "INSERT INTO report_seqs SELECT * FROM unnest(%b::text[], %b::bigint[]) ON CONFLICT DO NOTHING",
-        ([d for d, _ in pairs], [q for _, q in pairs]),
+        f"INSERT INTO {table} SELECT * FROM unnest(%b::text[], %b::bigint[]) ON CONFLICT DO NOTHING",
+        ([d for d, _ in rows], [n for _, n in rows]),
     ).rowcount
-    if inserted != len(pairs):
-        raise SeqMoved(f"{len(pairs) - inserted} of {len(pairs)} unique seqs were used meanwhile")
+    if inserted != len(rows):
+        raise SeqMoved(f"{len(rows) - inserted} of {len(rows)} {moved} meanwhile")
 
 
 def _try_lock(db: psycopg.Connection[Any], partition: int) -> bool:
