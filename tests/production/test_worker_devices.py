@@ -8,6 +8,7 @@ import os
 import time
 from collections.abc import Iterator, Sequence
 
+import cbor2
 import pytest
 
 from opendepin.clock import SystemClock
@@ -70,3 +71,28 @@ def test_unknown_devices_cost_one_query_a_chunk_and_late_onboarding_is_seen(
     assert len(asked) == 3 and sum(map(len, asked)) == 301
     assert any(late.device_id in ids for ids in asked)
     assert worker.store_batch(_deliveries([late], seq=2))[0].accepted and len(asked) == 3  # known now
+
+
+def test_nul_in_a_report_never_fails_the_batch_it_came_in(worker_and_node: tuple[GateWorker, Node]) -> None:
+    """PostgreSQL cannot keep NUL in text. A device id with one is refused at decoding (before any lookup);
+    a payload key with one is refused by the schema, its message kept with U+FFFD; the honest report in the
+    same batch is stored either way (before, the whole batch failed, and after five deliveries every report
+    in it went to the dead-letter stream)."""
+    worker, node = worker_and_node
+    key = DeviceKey("ed25519", b"\x06" * 32)
+    node.onboard(onboard_request(CONFIG.name, key))
+    now = int(time.time())
+    envelope = cbor2.dumps(
+        {"v": 1, "kind": "wireless.heartbeat", "device": "ed25519:\x00", "ts": now, "seq": 1, "payload": {}},
+        canonical=True,
+    )
+    nul_device = cbor2.dumps([envelope, bytes(64)])
+    nul_key = sign_report(key, "wireless.heartbeat", now, 2, {**HEARTBEAT, "\x00": 1}).to_wire()
+    batch = [Delivery(wire, "test", now, None) for wire in (nul_device, nul_key)] + _deliveries([key], seq=3)
+    assert [r.reason for r in worker.store_batch(batch)] == [
+        "report.malformed",
+        "report.schema_invalid",
+        "accepted",
+    ]
+    (sample,) = node.store.rejection_samples("report.schema_invalid")
+    assert "\ufffd" in sample.message and "\x00" not in sample.message

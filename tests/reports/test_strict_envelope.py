@@ -62,6 +62,14 @@ def test_version_must_be_the_integer_one(version: object) -> None:
     assert _reason(_signed_wire(_envelope(v=version))) == "report.malformed"
 
 
+@pytest.mark.parametrize("field", ["kind", "device"])
+@pytest.mark.parametrize("control", ["\x00", "\n", "\x1b", "\u2028"])
+def test_kind_and_device_are_printable_text(field: str, control: str) -> None:
+    """Identifiers never hold a control character (NUL cannot even be kept in PostgreSQL text)."""
+    value = ("wireless.heartbeat" if field == "kind" else KEY.device_id) + control
+    assert _reason(_signed_wire(_envelope(**{field: value}))) == "report.malformed"
+
+
 def test_other_integer_versions_are_unsupported() -> None:
     assert _reason(_signed_wire(_envelope(v=2))) == "report.unsupported_version"
 

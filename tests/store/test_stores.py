@@ -78,6 +78,21 @@ def test_batch_lookups_find_exactly_the_stored_keys(any_store: Store) -> None:
     assert any_store.used_seqs([]) == set()
 
 
+def test_a_refusal_carrying_nul_is_kept_with_the_batch(any_store: Store) -> None:
+    """PostgreSQL cannot keep NUL in text; a refused report's message or claimed device can carry one (an
+    attacker's payload key, a malformed envelope): kept as U+FFFD, and the batch's accepted reports stored."""
+    bad = Rejection(
+        "report.schema_invalid", "field \x00: bad", 150, None, "ed25519:\x00x", b"\x00", "http:\x00"
+    )
+    any_store.append([_stored(1)], [bad])
+    assert any_store.count_reports(0, 10_000) == 1
+    assert any_store.rejection_counts(0, 1_000) == {"report.schema_invalid": 1}
+    (sample,) = any_store.rejection_samples("report.schema_invalid")
+    kept = (sample.message, sample.device_id, sample.source)
+    assert kept == ("field \ufffd: bad", "ed25519:\ufffdx", "http:\ufffd")
+    assert sample.raw == b"\x00"
+
+
 def test_failed_batch_leaves_nothing(any_store: Store) -> None:
     store = any_store
     bad = StoredReport(ReportRecord("x", "k", DEVICE.device_id, 1, 1, {}, 1), None, b"s")  # type: ignore[arg-type]

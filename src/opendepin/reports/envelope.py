@@ -181,6 +181,10 @@ def _check_envelope_map(value: Any) -> Envelope:
         )
     if not isinstance(kind, str) or not isinstance(device, str):
         raise EnvelopeError("report.malformed", "envelope kind and device must be text", named)
+    if not (kind.isprintable() and device.isprintable()):
+        # identifiers: a control character (NUL, which PostgreSQL cannot keep in text, a newline that would
+        # forge a log line) is never part of one, so the report is refused before anything looks it up
+        raise EnvelopeError("report.malformed", "envelope kind and device must be printable text", None)
     if type(ts) is not int or type(seq) is not int or not (0 <= ts < 2**63 and 0 <= seq < 2**63):
         raise EnvelopeError(
             "report.malformed", "envelope ts and seq must be non-negative 63-bit integers", named

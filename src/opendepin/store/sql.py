@@ -175,6 +175,20 @@ SCHEMA_V13 = """
 """
 
 
+def _storable(text: str) -> str:
+    """Text as both databases keep it: PostgreSQL refuses NUL in text, and a refused report's message or
+    claimed device can carry one (a payload key, a malformed envelope), so NUL is kept as U+FFFD rather
+    than failing the batch of every other report with it."""
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text
+
+
+def _storable_rejection(r: Rejection) -> Rejection:
+    if "\x00" not in r.message + r.source + (r.device_id or ""):
+        return r
+    device_id = _storable(r.device_id) if r.device_id is not None else None
+    return replace(r, message=_storable(r.message), source=_storable(r.source), device_id=device_id)
+
+
 def render_migrations(
     int_type: str,
     blob_type: str,
@@ -534,6 +548,7 @@ class SQLStore(Store):
     def _append_rejections(self, cur: Cursor, rejected: Sequence[Rejection], keep: int) -> None:
         """Add the batch's rejections to their counters and keep only the latest `keep` samples of each
         reason it touched: storage grows with buckets × reasons × sources, never with rejected reports."""
+        rejected = [_storable_rejection(r) for r in rejected]
         counts: dict[tuple[int, str, str], int] = {}
         for r in rejected:
             key = (r.received_at if r.bucket is None else r.bucket, r.reason, r.source)
