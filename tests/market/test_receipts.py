@@ -63,6 +63,9 @@ def test_invalid_signature_by_someone_else() -> None:
         {"device": "ed25519:zz"},
         {"payer": PAYER.address.lower()},
         {"ref": ""},
+        {"ref": "session\x00-1"},  # PostgreSQL cannot keep NUL in text
+        {"unit": "bytes\n"},
+        {"sector": "wire\x1bless"},
     ],
 )
 def test_invalid_fields_are_refused(changes: dict[str, object]) -> None:

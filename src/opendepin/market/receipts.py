@@ -141,8 +141,11 @@ def _check_map(value: Any) -> UsageReceipt:
     if type(value["v"]) is not int or value["v"] != RECEIPT_VERSION:
         raise ReceiptError("receipt.unsupported_version", f"receipt version must be {RECEIPT_VERSION}")
     for key in ("sector", "device", "payer", "unit", "ref"):
-        if not isinstance(value[key], str) or not 0 < len(value[key]) <= 128:
-            raise ReceiptError("receipt.malformed", f"receipt {key} must be text of 1..128 characters")
+        text = value[key]
+        if not isinstance(text, str) or not 0 < len(text) <= 128 or not text.isprintable():
+            # printable: a control character (NUL, which PostgreSQL cannot keep in text) in an identifier
+            message = f"receipt {key} must be printable text of 1..128 characters"
+            raise ReceiptError("receipt.malformed", message)
     for key in ("credits", "quantity", "ts"):
         if type(value[key]) is not int or not 0 <= value[key] <= MAX_CREDITS:
             raise ReceiptError("receipt.malformed", f"receipt {key} must be a non-negative 63-bit integer")
