@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from opendepin.cli import app
 from opendepin.config import load_config
 from opendepin.fleet.simulator import Fleet
+from opendepin.sectors.compute.challenges import CANARY
 from opendepin.sectors.compute.sim.simulation import LAZY, OVERCLAIM, PARTIAL
 from opendepin.store.factory import open_store
 from opendepin.up import UpOptions, run_network
@@ -45,6 +46,8 @@ def test_depin_up_pays_honest_providers_and_not_cheaters(network: tuple[Path, di
     fleet = Fleet.load(data / "fleet.json", network=config)
     behaviour = {fleet.key_of(d).device_id: d.behaviour for d in fleet.devices}
     store = open_store(config.store, data)
+    deadline = int(config.sectors["compute"].model_dump()["canary"]["deadline_s"])
+    disqualified: set[str] = set()
     try:
         for number in (0, 1):
             record = store.get_epoch_detail(number)
@@ -57,19 +60,29 @@ def test_depin_up_pays_honest_providers_and_not_cheaters(network: tuple[Path, di
                 reasons[device_id].add(reason)
             for device_id, reason, _evidence in record.notes:
                 reasons[device_id].add(reason)
+            # canaries issued and due inside this epoch: a job-skipping cheater is caught on each it gets, but
+            # which providers get one is drawn (25 % an hour), so one can go a day without any
+            canaries: dict[str, int] = defaultdict(int)
+            for challenge in store.challenges_between(record.start, record.end - deadline):
+                if challenge.kind == CANARY and challenge.device is not None:
+                    canaries[challenge.device] += 1
             honest = [d for d, b in behaviour.items() if b == "honest"]
             for device_id in honest:  # every honest provider: paid for availability, never accused
                 assert pay[device_id]["compute_availability"] > 0, device_id
                 assert reasons[device_id] == {"ok"}, (device_id, reasons[device_id])
-            cheaters = [d for d, b in behaviour.items() if b in CHEATERS]
-            for device_id in cheaters:  # no pay in any category
-                assert sum(pay[device_id].values()) == 0, (behaviour[device_id], dict(pay[device_id]))
-            if number == 0:  # caught with the reason its strategy must get
-                for device_id in cheaters:
-                    assert CHEATERS[behaviour[device_id]] in reasons[device_id], behaviour[device_id]
-                for device_id in cheaters:
-                    if behaviour[device_id] in (LAZY, PARTIAL):
-                        assert "compute.disqualified" in reasons[device_id]
+            for device_id, strategy in behaviour.items():
+                if strategy == OVERCLAIM:  # fails the capacity challenge every hour
+                    assert sum(pay[device_id].values()) == 0, dict(pay[device_id])
+                    assert number > 0 or CHEATERS[strategy] in reasons[device_id]
+                elif strategy in (LAZY, PARTIAL) and (canaries[device_id] or device_id in disqualified):
+                    assert sum(pay[device_id].values()) == 0, (strategy, dict(pay[device_id]))
+                    if device_id not in disqualified:
+                        assert CHEATERS[strategy] in reasons[device_id], strategy
+                    if canaries[device_id] >= 2:  # two wrong answers from a clean record disqualify
+                        assert "compute.disqualified" in reasons[device_id] or device_id in disqualified
+                    if "compute.disqualified" in reasons[device_id]:
+                        disqualified.add(device_id)
+        assert disqualified, "no job-skipping cheater was caught"
     finally:
         store.close()
 
