@@ -12,7 +12,7 @@ from abc import abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import cbor2
 import polars as pl
@@ -50,6 +50,7 @@ DEVICE_COLUMNS = "device_id, key_type, owner, maker, location, onboarded_at"
 DEVICE_READ_COLUMNS = f"{DEVICE_COLUMNS}, attestation"
 LOOKUP_CHUNK = 400
 """Keys a batch lookup sends per query (two values each at most: under SQLite's 999-variable floor)."""
+K = TypeVar("K", str, tuple[str, int])
 REPORT_COLUMNS = "report_id, kind, device_id, ts, seq, received_at, envelope, signature"
 BLOCKS_PER_READ = 4
 """Report blocks fetched (then decompressed and cut to the window) at a time: the fetched bytes go once
@@ -173,6 +174,13 @@ SCHEMA_V12 = """
 SCHEMA_V13 = """
     {updated_in_place}
 """
+
+
+def _lookup_chunks(keys: Sequence[K]) -> Iterator[list[K]]:
+    """A batch lookup's distinct keys, sorted, `LOOKUP_CHUNK` at a time (one query each)."""
+    unique = sorted(set(keys))
+    for at in range(0, len(unique), LOOKUP_CHUNK):
+        yield unique[at : at + LOOKUP_CHUNK]
 
 
 def _storable(text: str) -> str:
@@ -398,9 +406,7 @@ class SQLStore(Store):
 
     def get_devices(self, device_ids: Sequence[str]) -> list[DeviceInfo]:
         found: list[DeviceInfo] = []
-        unique = sorted(set(device_ids))
-        for at in range(0, len(unique), LOOKUP_CHUNK):
-            chunk = unique[at : at + LOOKUP_CHUNK]
+        for chunk in _lookup_chunks(device_ids):
             marks = ", ".join("?" * len(chunk))
             query = f"SELECT {DEVICE_READ_COLUMNS} FROM devices WHERE device_id IN ({marks})"
             found.extend(_device(row) for row in self._query(query + " ORDER BY device_id", chunk))
@@ -584,9 +590,7 @@ class SQLStore(Store):
 
     def used_seqs(self, pairs: Sequence[tuple[str, int]]) -> set[tuple[str, int]]:
         found: set[tuple[str, int]] = set()
-        unique = sorted(set(pairs))
-        for at in range(0, len(unique), LOOKUP_CHUNK):
-            chunk = unique[at : at + LOOKUP_CHUNK]
+        for chunk in _lookup_chunks(pairs):
             rows = self._query(
                 "WITH v (device_id, seq) AS (VALUES " + ", ".join(["(?, ?)"] * len(chunk)) + ") "
                 "SELECT r.device_id, r.seq FROM report_seqs r JOIN v "
@@ -598,9 +602,7 @@ class SQLStore(Store):
 
     def stored_report_ids(self, report_ids: Sequence[str]) -> set[str]:
         found: set[str] = set()
-        unique = sorted(set(report_ids))
-        for at in range(0, len(unique), LOOKUP_CHUNK):
-            chunk = unique[at : at + LOOKUP_CHUNK]
+        for chunk in _lookup_chunks(report_ids):
             marks = ", ".join("?" * len(chunk))
             rows = self._query(f"SELECT report_id FROM reports WHERE report_id IN ({marks})", chunk)
             found.update(str(r) for (r,) in rows)
