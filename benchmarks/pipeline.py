@@ -258,15 +258,15 @@ def main() -> None:
         for seq in range(1, args.per_device + 1)
         for key in keys
     ]
-    one = two = sqlite = threaded = 0.0
-    cores: dict[int, float | None] = {1: None, 2: None}  # the machine's busy cores in the best run of each
+    sqlite = threaded = 0.0
+    # per worker count, the best run's reports/s and the machine's busy cores in it
+    best: dict[int, tuple[float, float | None]] = {1: (0.0, None), 2: (0.0, None)}
     for _ in range(args.rounds):  # interleaved rounds, best of each: a busy machine slows runs, not the best
         for workers in (1, 2):
             rate, _, busy = run_pipeline(keys, wires, workers)
-            if rate > (one if workers == 1 else two):
-                one, two = (rate, two) if workers == 1 else (one, rate)
-                cores[workers] = busy
+            best[workers] = max(best[workers], (rate, busy), key=lambda run: run[0])
         sqlite = max(sqlite, run_sqlite(keys, wires, now, 500))
+    (one, one_cores), (two, two_cores) = best[1], best[2]
     threaded = run_pipeline(keys, wires, 1, signature_thread=True)[0]
     paced = wires[: int(args.latency_rate * 8)]
     _, latencies, _ = run_pipeline(keys, paced, 2, rate=args.latency_rate)
@@ -283,14 +283,14 @@ def main() -> None:
         f"`depin serve` runs fewer workers than cores; {threaded / one:.2f}x the one-core worker)"
     )
     print(f"single process, SQLite:      {sqlite:10,.0f} reports/s   2 workers / SQLite: {two / sqlite:.2f}x")
-    if cores[1] and cores[2]:
+    if one_cores and two_cores:
         # one worker keeps its own core busy and the shared servers use part of the other; two workers can
         # at most fill both, so busy cores bound what the second worker adds (docs/production.md)
         print(
-            f"machine CPU over the drain (every process and the kernel): one worker {cores[1]:.2f} cores "
-            f"({cores[1] / one * 1e6:.0f} us a report), two {cores[2]:.2f} cores ({cores[2] / two * 1e6:.0f} "
-            f"us a report); on {os.cpu_count()} cores two workers reach at most about "
-            f"{(os.cpu_count() or 1) / cores[1]:.2f}x of one at one worker's CPU a report"
+            f"machine CPU over the drain (every process and the kernel): one worker {one_cores:.2f} cores "
+            f"({one_cores / one * 1e6:.0f} us a report), two {two_cores:.2f} cores "
+            f"({two_cores / two * 1e6:.0f} us a report); on {os.cpu_count()} cores two workers reach at most "
+            f"about {(os.cpu_count() or 1) / one_cores:.2f}x of one at one worker's CPU a report"
         )
     print(
         f"ingest-to-durable latency at {args.latency_rate:,.0f} reports/s, 2 workers "
