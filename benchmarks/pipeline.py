@@ -11,7 +11,8 @@ runs them when it starts as many workers as the machine has cores); one worker w
 Each throughput run starts with the reports already on the stream, so it measures the workers (the
 edges' publishing is a separate, horizontally scaled tier), timed from the first batch any worker stores to
 the last commit: a worker's start-up (connecting, creating its consumers, claiming its partitions) happens
-once in a service's life and is not throughput. Best of interleaved rounds.
+once in a service's life and is not throughput, so every worker starts up held (`GateWorker.run(hold=…)`)
+and all are released together once each says it is ready. Best of interleaved rounds.
 """
 
 from __future__ import annotations
@@ -119,6 +120,7 @@ def _worker(
     dsn: str,
     names: BusNames,
     go: object,
+    ready: object,
     results: object,
     latencies: bool,
     index: int,
@@ -126,7 +128,7 @@ def _worker(
     signature_thread: bool,
 ) -> None:
     from opendepin.ingest.signatures import prepare
-    from opendepin.ingest.worker import GateWorker
+    from opendepin.ingest.worker import GateWorker, WorkerStats
 
     worker = GateWorker(
         _config(),
@@ -140,11 +142,27 @@ def _worker(
         signature_thread=signature_thread,
     )
     prepare()  # what a worker does once at start (run() does it too), done before the workers start together
-    go.wait()  # type: ignore[attr-defined]
-    try:
+
+    async def consume() -> WorkerStats:
+        """Start up (connect, claim the partitions, bind their consumers), say so, and fetch nothing until
+        every worker is as far and `go` is set."""
+        hold, loop = asyncio.Event(), asyncio.get_running_loop()
+
+        def release() -> None:
+            go.wait()  # type: ignore[attr-defined]
+            loop.call_soon_threadsafe(hold.set)
+
+        threading.Thread(target=release, daemon=True).start()
         # a pre-filled stream: done once it stays empty for 1 s; a paced publisher sends a chunk a second,
         # so its workers wait longer than the gap between chunks before deciding the stream is done
-        stats = asyncio.run(worker.run(idle_exit_seconds=5.0 if latencies else 1.0))
+        return await worker.run(
+            idle_exit_seconds=5.0 if latencies else 1.0,
+            hold=hold,
+            ready=lambda: ready.put(index),  # type: ignore[attr-defined]
+        )
+
+    try:
+        stats = asyncio.run(consume())
         outcome = (stats.accepted, stats.rejected, stats.first_batch, stats.last_commit, stats.latencies)
     except BaseException as error:
         outcome = (0, 0, 0.0, 0.0, [], repr(error))
@@ -190,18 +208,20 @@ def run_pipeline(
         _fill(store, keys)
         store.close()
         ctx = multiprocessing.get_context("spawn")
-        go, results = ctx.Event(), ctx.Queue()
+        go, ready, results = ctx.Event(), ctx.Queue(), ctx.Queue()
         if rate is None:
             asyncio.run(_publish(names, wires))
         procs = [
             ctx.Process(
-                target=_worker, args=(dsn, names, go, results, rate is not None, i, workers, signature_thread)
+                target=_worker,
+                args=(dsn, names, go, ready, results, rate is not None, i, workers, signature_thread),
             )
             for i in range(workers)
         ]
         for proc in procs:
             proc.start()
-        time.sleep(2.0)  # let each worker import, connect and load the registry
+        for _ in procs:  # each worker imported, connected and bound to its partitions' consumers
+            ready.get(timeout=120)
         start = time.time()
         go.set()
         if rate is not None:

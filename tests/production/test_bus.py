@@ -12,7 +12,7 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import cbor2
@@ -215,3 +215,43 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def test_held_workers_start_up_fetch_nothing_and_keep_their_batches_as_large_as_a_lone_workers(
+    network: tuple[NetworkConfig, str, BusNames],
+) -> None:
+    """A held worker connects and binds its partitions, says it is ready, and stores nothing until
+    released; each of two workers fetches twice as many reports from each of its (half as many)
+    partitions as a lone worker does."""
+    config, dsn, names = network
+    keys = _devices(config, dsn, 10)
+    now = int(time.time())
+    wires = [
+        sign_report(k, "wireless.heartbeat", now, seq, HEARTBEAT).to_wire() for k in keys for seq in (1, 2)
+    ]
+    asyncio.run(_publish(names, wires))
+
+    async def held() -> tuple[list[WorkerStats], int, int]:
+        workers = [GateWorker(config, dsn, NATS, names, batch=50, index=i, of=2) for i in range(2)]
+        hold, ready = asyncio.Event(), asyncio.Queue[int]()
+
+        def says_ready(index: int) -> Callable[[], None]:
+            return lambda: ready.put_nowait(index)
+
+        runs = [
+            asyncio.ensure_future(w.run(idle_exit_seconds=1.0, hold=hold, ready=says_ready(i)))
+            for i, w in enumerate(workers)
+        ]
+        got = {await asyncio.wait_for(ready.get(), 30) for _ in workers}
+        await asyncio.sleep(2.5)  # longer than the idle exit: a held worker neither stores nor leaves
+        stored_while_held = _stored(dsn)[0]
+        assert not any(run.done() for run in runs)
+        hold.set()
+        stats = list(await asyncio.gather(*runs))
+        assert got == {0, 1}
+        return stats, stored_while_held, workers[0].fetch_size
+
+    stats, stored_while_held, fetch_size = asyncio.run(held())
+    assert stored_while_held == 0
+    assert sum(s.accepted for s in stats) == _stored(dsn)[0] == len(wires)
+    assert fetch_size == 100  # 50 a partition for a lone worker of all 8; 4 partitions each for two

@@ -43,7 +43,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -185,7 +185,11 @@ class GateWorker:
         of: int = 1,
         signature_thread: bool | None = None,
     ) -> None:
-        """`signature_thread`: check signatures on a second thread while decoding and gating (a second
+        """`batch`: reports fetched from each partition at a time when one worker holds them all; a worker
+        of `of` holds fewer partitions and fetches proportionally more from each (`fetch_size`), so its
+        store transactions stay as large as a lone worker's however many workers share the stream (their
+        fixed costs, a commit and a dozen statements, spread over as many reports).
+        `signature_thread`: check signatures on a second thread while decoding and gating (a second
         core's worth of work); None: only when there are fewer workers (`of`) than this machine's cores, so
         that N workers on N cores each keep to one core."""
         if not 0 <= index < of:
@@ -199,6 +203,9 @@ class GateWorker:
         self.nats_url = nats_url
         self.names = names or BusNames()
         self.batch = batch
+        held = sum(1 for k in range(self.names.partitions) if k % of == index)
+        self.fetch_size = -(-batch * self.names.partitions // max(1, held))
+        """Reports fetched from one partition at a time (see `batch`)."""
         self.keep_latencies = keep_latencies
         self.stats = WorkerStats()
         self.index, self.of = index, of
@@ -372,10 +379,17 @@ class GateWorker:
     # ---- the loop --------------------------------------------------------------------------------------
 
     async def run(
-        self, stop: asyncio.Event | None = None, idle_exit_seconds: float | None = None
+        self,
+        stop: asyncio.Event | None = None,
+        idle_exit_seconds: float | None = None,
+        hold: asyncio.Event | None = None,
+        ready: Callable[[], None] | None = None,
     ) -> WorkerStats:
         """Consume this worker's partitions until `stop` is set (or, with `idle_exit_seconds`, until its
-        partitions stay empty that long: benchmarks and tests)."""
+        partitions stay empty that long: benchmarks and tests). With `hold`, the worker starts up (connects,
+        claims its partitions, binds their consumers), calls `ready`, and fetches nothing until `hold` is
+        set: a benchmark starts several workers' consumption at one instant, so that one worker's start-up
+        is not counted as the others' throughput."""
         await asyncio.to_thread(prepare)  # the signature kernel compiled before the first batch, not in it
         nc = await nats.connect(self.nats_url, max_reconnect_attempts=-1)
         js = nc.jetstream()
@@ -389,8 +403,10 @@ class GateWorker:
         self._busy: set[int] = set()
         self._waiting: list[tuple[list[Msg], asyncio.Future[list[Msg]], asyncio.Future[bool]]] = []
         self._wake = asyncio.Event()
+        self._hold, self._ready, self._own = hold, ready, set(own)
+        self._bound: set[int] = set()
         storer = asyncio.ensure_future(self._store_waiting(js, stop))
-        started = time.monotonic()
+        started, held = time.monotonic(), hold is not None
         try:
             while not done.is_set() and (stop is None or not stop.is_set()):
                 for partition in range(self.names.partitions):
@@ -405,7 +421,9 @@ class GateWorker:
                         active[partition] = asyncio.ensure_future(self._consume(js, partition, done, stop))
                     elif not mine:
                         free_since[partition] = now  # held by another worker: not an orphan
-                if idle_exit_seconds is not None:
+                if held:  # idle time counts from the release
+                    started, held = time.monotonic(), hold is not None and not hold.is_set()
+                elif idle_exit_seconds is not None:
                     idle = [self._idle_since.get(k, started) for k in own if k not in self._busy]
                     if len(idle) == len(own) and all(time.monotonic() - t > idle_exit_seconds for t in idle):
                         done.set()
@@ -454,10 +472,16 @@ class GateWorker:
         if info.num_ack_pending:  # a previous owner's deliveries come back first after the ack wait
             await asyncio.sleep(self.names.ack_wait + 1.0)
         sub = await js.pull_subscribe_bind(consumer, self.names.stream)
+        self._bound.add(partition)
+        if self._ready is not None and self._own <= self._bound:
+            self._ready()
+            self._ready = None
+        if self._hold is not None:
+            await self._hold.wait()
 
         async def fetch() -> list[Msg]:
             try:
-                return list(await sub.fetch(self.batch, timeout=FETCH_SECONDS))
+                return list(await sub.fetch(self.fetch_size, timeout=FETCH_SECONDS))
             except (TimeoutError, NatsTimeout):
                 return []
 
