@@ -74,6 +74,15 @@ def test_a_block_that_does_not_decode_is_corruption() -> None:
             decode_blocks([bad])
 
 
+def test_a_damaged_length_read_as_the_end_of_the_stream_is_corruption_not_a_short_block() -> None:
+    """A zero byte in the record batch's message length reads as the end-of-stream marker: the stream would
+    decode, valid, with no rows (found by the property below: a block silently losing its reports)."""
+    data = bytearray(encode_block([("", "0", "000\x80𐀀𐀀", 0, 0, 0, b"e")]).data)
+    data[31229 % len(data)] = 0
+    with pytest.raises(StoreCorruption, match="stream ends at byte"):
+        decode_blocks([bytes(data)])
+
+
 @given(ROWS, st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), min_size=1, max_size=6))
 @settings(max_examples=300, deadline=None)
 def test_damaged_blocks_are_corruption_or_read_safely(

@@ -137,10 +137,16 @@ def frame_of_streams(
     def read(buffer: pa.Buffer) -> pa.Table:
         # decompressed into the system allocator: a frame's buffers are large and go back to the system when
         # the frame is dropped (Arrow's default pool kept about 13 % more resident for the same frame)
-        reader = pa.ipc.open_stream(buffer, memory_pool=pa.system_memory_pool())
+        source = pa.BufferReader(buffer)
+        reader = pa.ipc.open_stream(source, memory_pool=pa.system_memory_pool())
         if not reader.schema.equals(schema):
             raise ValueError(f"a block of schema {reader.schema} where {schema} was expected")
-        return reader.read_all()
+        table = reader.read_all()
+        # a stored stream ends where its bytes do: a damaged message length can read as the end-of-stream
+        # marker, and the stream would then decode, valid and short, without the rows that follow it
+        if source.tell() != buffer.size:
+            raise ValueError(f"the stream ends at byte {source.tell()} of {buffer.size}")
+        return table
 
     return _decoded_frame(datas, read, frame_schema)
 
