@@ -255,3 +255,6 @@ def test_held_workers_start_up_fetch_nothing_and_keep_their_batches_as_large_as_
     assert stored_while_held == 0
     assert sum(s.accepted for s in stats) == _stored(dsn)[0] == len(wires)
     assert fetch_size == 100  # 50 a partition for a lone worker of all 8; 4 partitions each for two
+    beyond = GateWorker(config, dsn, NATS, names, batch=50, index=8, of=9)  # no partition of its own
+    assert beyond.fetch_size == 50  # it takes orphans only, at the lone worker's size each
+    beyond.store.close()

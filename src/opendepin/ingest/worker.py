@@ -204,8 +204,9 @@ class GateWorker:
         self.names = names or BusNames()
         self.batch = batch
         held = sum(1 for k in range(self.names.partitions) if k % of == index)
-        self.fetch_size = -(-batch * self.names.partitions // max(1, held))
-        """Reports fetched from one partition at a time (see `batch`)."""
+        self.fetch_size = -(-batch * self.names.partitions // held) if held else batch
+        """Reports fetched from one partition at a time (see `batch`; a worker with no partition of its own,
+        beyond the partition count, takes orphans only, at `batch` each)."""
         self.keep_latencies = keep_latencies
         self.stats = WorkerStats()
         self.index, self.of = index, of
