@@ -156,6 +156,47 @@ def test_an_epoch_closed_in_its_own_process_is_the_same(tmp_path: Path, device_k
     assert canonical_json(results[0]) == canonical_json(results[1])
 
 
+NODE_WITH_AN_EPOCH_PROCESS = """
+import sys, time
+from pathlib import Path
+from opendepin.node import EpochProcess
+process = EpochProcess(Path(sys.argv[1]))  # kept: a pool that is collected shuts its process down
+print(process.pid(), flush=True)
+time.sleep(120)
+"""
+
+
+def test_the_epoch_process_ends_with_a_node_killed_by_sigkill(tmp_path: Path) -> None:
+    """A node killed with SIGKILL cannot shut its epoch process down: the process ends by itself (it would
+    otherwise wait for work forever, or close an epoch beside the restarted node)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    node = subprocess.Popen(
+        [sys.executable, "-c", NODE_WITH_AN_EPOCH_PROCESS, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
+    child = None
+    try:
+        assert node.stdout is not None
+        child = int(node.stdout.readline())
+        os.kill(child, 0)  # alive while the node is
+        node.send_signal(signal.SIGKILL)
+        node.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and Path(f"/proc/{child}").exists():
+            time.sleep(0.1)
+        status = Path(f"/proc/{child}/status")
+        state = status.read_text().split("State:")[1].split()[0] if status.exists() else "gone"
+        assert state in ("gone", "Z"), f"the orphaned epoch process {child} is still running ({state})"
+    finally:
+        node.kill()
+        if child is not None and Path(f"/proc/{child}").exists():
+            os.kill(child, signal.SIGKILL)  # not left behind when the test fails
+
+
 def test_an_epoch_closes_from_the_report_blocks_and_recomputes_from_the_rows(
     node: Node,
     clock: SimulatedClock,

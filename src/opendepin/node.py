@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import multiprocessing
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -71,17 +72,49 @@ def close_epoch_in_process(
         store.close()
 
 
+PARENT_POLL_SECONDS = 0.5
+"""How often the epoch process looks whether the node that started it is still there."""
+
+
+def exit_with_parent(parent: int) -> None:
+    """Initializer of the epoch process: a daemon thread ends it as soon as its parent (`parent`, the node)
+    is gone. A node killed with SIGKILL cannot shut its pool down; without this its epoch process would wait
+    for work forever (a quarter of a GiB each), or go on closing an epoch beside the restarted node, which
+    closes it again. Ended mid-close, the close's transaction is rolled back by the store."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 class EpochProcess:
-    """Runs epoch closes in a separate process (spawned once, reused), for a node serving traffic."""
+    """Runs epoch closes in a separate process (spawned once, reused, ended with the node), for a node
+    serving traffic."""
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
         self._pool: ProcessPoolExecutor | None = None
 
-    def close(self, config: NetworkConfig, number: int, now: int, price_wad: int | None) -> None:
+    def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-        self._pool.submit(close_epoch_in_process, config, self.data_dir, number, now, price_wad).result()
+            self._pool = ProcessPoolExecutor(
+                max_workers=1,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=exit_with_parent,
+                initargs=(os.getpid(),),
+            )
+        return self._pool
+
+    def pid(self) -> int:
+        """The epoch process's pid (started if it was not)."""
+        return int(self._executor().submit(os.getpid).result())
+
+    def close(self, config: NetworkConfig, number: int, now: int, price_wad: int | None) -> None:
+        pool = self._executor()
+        pool.submit(close_epoch_in_process, config, self.data_dir, number, now, price_wad).result()
 
     def shutdown(self) -> None:
         if self._pool is not None:
