@@ -203,7 +203,9 @@ class GateWorker:
         self.nats_url = nats_url
         self.names = names or BusNames()
         self.batch = batch
-        held = sum(1 for k in range(self.names.partitions) if k % of == index)
+        self.own = frozenset(k for k in range(self.names.partitions) if k % of == index)
+        """The partitions this worker takes first (others only once orphaned)."""
+        held = len(self.own)
         self.fetch_size = -(-batch * self.names.partitions // held) if held else batch
         """Reports fetched from one partition at a time (see `batch`; a worker with no partition of its own,
         beyond the partition count, takes orphans only, at `batch` each)."""
@@ -397,14 +399,13 @@ class GateWorker:
         await ensure_streams(js, self.names)
         locks = await asyncio.to_thread(psycopg.connect, self.store.dsn, autocommit=True)
         done = asyncio.Event()
-        own = [k for k in range(self.names.partitions) if k % self.of == self.index]
         free_since: dict[int, float] = {}
         active: dict[int, asyncio.Task[float]] = {}
         self._idle_since: dict[int, float] = {}
         self._busy: set[int] = set()
         self._waiting: list[tuple[list[Msg], asyncio.Future[list[Msg]], asyncio.Future[bool]]] = []
         self._wake = asyncio.Event()
-        self._hold, self._ready, self._own = hold, ready, set(own)
+        self._hold, self._ready = hold, ready
         self._bound: set[int] = set()
         storer = asyncio.ensure_future(self._store_waiting(js, stop))
         started, held = time.monotonic(), hold is not None
@@ -414,7 +415,7 @@ class GateWorker:
                     if partition in active:
                         continue
                     now = time.monotonic()
-                    mine = partition in own
+                    mine = partition in self.own
                     if not mine and now - free_since.setdefault(partition, now) < ORPHAN_SECONDS:
                         continue
                     if await asyncio.to_thread(_try_lock, locks, partition):
@@ -425,8 +426,9 @@ class GateWorker:
                 if held:  # idle time counts from the release
                     started, held = time.monotonic(), hold is not None and not hold.is_set()
                 elif idle_exit_seconds is not None:
-                    idle = [self._idle_since.get(k, started) for k in own if k not in self._busy]
-                    if len(idle) == len(own) and all(time.monotonic() - t > idle_exit_seconds for t in idle):
+                    idle = [self._idle_since.get(k, started) for k in self.own if k not in self._busy]
+                    quiet = all(time.monotonic() - t > idle_exit_seconds for t in idle)
+                    if len(idle) == len(self.own) and quiet:
                         done.set()
                 for task in active.values():
                     if task.done() and task.exception() is not None:
@@ -474,7 +476,7 @@ class GateWorker:
             await asyncio.sleep(self.names.ack_wait + 1.0)
         sub = await js.pull_subscribe_bind(consumer, self.names.stream)
         self._bound.add(partition)
-        if self._ready is not None and self._own <= self._bound:
+        if self._ready is not None and self.own <= self._bound:
             self._ready()
             self._ready = None
         if self._hold is not None:
