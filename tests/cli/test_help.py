@@ -4,6 +4,7 @@ defaults, and no `<bool>` on a flag; the root's one-line help of a lazy command 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from typing import Any
@@ -69,3 +70,28 @@ def test_every_command_has_examples_defaults_and_no_bool_metavar() -> None:
     up = runner.invoke(app, ["up", "--help"], terminal_width=200).output
     assert "[default: 3]" in up and "numbered from 0" in up
     assert isinstance(app, typer.Typer)
+
+
+def test_bracketed_words_in_help_are_shown_as_written() -> None:
+    """Typer reads help as Rich markup, where `[word]` is a style tag and vanishes: every bracketed part of
+    every command's and option's help is in what `--help` prints (e.g. `[remembered; 8080]`, `[[makers]]`)."""
+    from rich.text import Text
+
+    paths: list[tuple[str, ...]] = []
+    for name, spec in sorted(COMMANDS.items()):
+        paths += _paths(load_target(spec), (name,))
+    checked = 0
+    for path in paths:
+        result = runner.invoke(app, [*path, "--help"], prog_name="depin", terminal_width=4000)
+        assert result.exit_code == 0, (path, result.output[-500:])
+        shown = " ".join(result.output.replace("│", " ").split())
+        command: Any = typer.main.get_command(app)
+        for part in path:
+            command = command.get_command(None, part)
+        texts = [command.help or "", *(getattr(p, "help", None) or "" for p in command.params)]
+        for text in texts:
+            written = " ".join(Text.from_markup(text).plain.split())  # the text as its author wrote it
+            for bracketed in re.findall(r"\[[^\]]*\]+", written):
+                checked += 1
+                assert bracketed in shown, f"depin {' '.join(path)} --help drops {bracketed!r}"
+    assert checked >= 10  # serve's [remembered …] markers, load's [[makers]] among them

@@ -2,8 +2,8 @@
 
 A `LazyGroup` lists its lazy commands (and the commands packages add through the `opendepin.commands`
 entry points) by name and one line of help, without importing them; a command is imported when it is run
-or asked for its own help. Every loaded command is tidied: boolean flags show no `<bool>` type, and the
-examples of `EXAMPLES` (by command path) become its epilog.
+or asked for its own help. Every loaded command is tidied: boolean flags show no `<bool>` type, its help
+texts are shown as written, and the examples of `EXAMPLES` (by command path) become its epilog.
 """
 
 from __future__ import annotations
@@ -45,10 +45,26 @@ def hide_flag_types(command: click.Command) -> None:
             param.metavar = ""
 
 
+def show_brackets(command: click.Command) -> None:
+    """The help texts of `command` and its options shown as written: Typer reads them as Rich markup, where
+    a bracketed word is a style tag and vanishes (`[remembered; 8080]`, `[[makers]]`, `[chain] kind`);
+    opendepin's help texts are plain prose, so every `[` is escaped."""
+    from rich.markup import escape
+
+    if command.help:
+        command.help = escape(command.help)
+    for param in command.params:
+        text = getattr(param, "help", None)
+        if text:
+            param.help = escape(text)  # type: ignore[attr-defined]
+
+
 def tidy(command: click.Command, path: str, examples: Mapping[str, list[str]]) -> click.Command:
-    """Boolean flags without a `<bool>` type and `examples[path]` at the end of the help, for `command`
-    and every command under it (`path` is its name under `depin`, e.g. `epoch show`)."""
+    """Boolean flags without a `<bool>` type, help texts shown as written (`show_brackets`) and
+    `examples[path]` at the end of the help, for `command` and every command under it (`path` is its name
+    under `depin`, e.g. `epoch show`)."""
     hide_flag_types(command)
+    show_brackets(command)
     if path in examples:
         shown = examples_epilog(examples[path])
         command.epilog = f"{command.epilog}\n\n{shown}" if command.epilog else shown
