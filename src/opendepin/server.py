@@ -236,7 +236,7 @@ class BusMode:
     def __init__(self, node: Node, data_dir: Path, settings: ServeSettings) -> None:
         import multiprocessing
 
-        from opendepin.ingest.bus import OutageWatch, ThreadedEdge
+        from opendepin.ingest.bus import OutageWatch, ThreadedEdge, identify
         from opendepin.ingest.gate import ACCEPTED, GateResult
         from opendepin.ingest.worker import drain_workers, run_worker_process
         from opendepin.store.postgres import PostgresStore
@@ -249,15 +249,19 @@ class BusMode:
         self.edge = ThreadedEdge(settings.nats_url)
 
         def publish(wires: Sequence[bytes], source: str = "local") -> list[GateResult]:
+            """Each report stored on the bus, answered with the report and device it names (an MQTT device
+            finds its answer on its own results topic by them)."""
             stored = self.edge.publish(wires, source)
+            limit = node.config.ingest.max_report_bytes
             return [
                 GateResult(
                     ACCEPTED,
                     "queued: stored on the bus; the gate workers decide"
                     if new
                     else "already on the bus (duplicate inside the window)",
+                    *identify(wire, limit),
                 )
-                for new in stored
+                for wire, new in zip(wires, stored, strict=True)
             ]
 
         node.ingestion.ingest = publish  # type: ignore[method-assign]

@@ -17,7 +17,9 @@ from pathlib import Path
 
 import cbor2
 import nats
+import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
 from opendepin.clock import SystemClock
 from opendepin.config import MakerConfig, NetworkConfig
@@ -164,17 +166,21 @@ def test_serve_with_the_bus_stores_what_the_http_edge_queued(
     (data / "network.toml").write_text(text.replace('kind = "embedded"', 'kind = "none"'))
     # the default stream names: clear what an earlier run may have left
     asyncio.run(_clear(BusNames()))
-    port = _free_port()
+    port, prefix = _free_port(), f"bus-{uuid.uuid4().hex[:10]}"
     log = (tmp_path / "serve.log").open("wb")
     command = [sys.executable, "-m", "opendepin", "serve", "--data-dir", str(data), "--port", str(port)]
+    command += ["--mqtt", "127.0.0.1:1883", "--mqtt-prefix", prefix]
     process = subprocess.Popen([*command, "--bus", "nats", "--workers", "2"], stdout=log, stderr=log)
+    answers: list[tuple[str, dict[str, object]]] = []
+    device = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"device-{prefix}")
+    device.on_message = lambda _c, _u, message: answers.append((message.topic, json.loads(message.payload)))
+    device.connect("127.0.0.1", 1883)
+    device.loop_start()
+    device.subscribe(f"{prefix}/results/#", qos=1)
     try:
         now = int(time.time())
-        wires = [
-            sign_report(k, "wireless.heartbeat", now, seq, HEARTBEAT).to_wire()
-            for k in keys
-            for seq in (1, 2)
-        ]
+        signed = [sign_report(k, "wireless.heartbeat", now, seq, HEARTBEAT) for k in keys for seq in (1, 2)]
+        wires = [report.to_wire() for report in signed]
         body = cbor2.dumps(wires)
         deadline = time.monotonic() + 60
         while True:
@@ -183,12 +189,26 @@ def test_serve_with_the_bus_stores_what_the_http_edge_queued(
                     f"http://127.0.0.1:{port}/v1/reports", body, {"content-type": "application/cbor"}
                 )
                 with urllib.request.urlopen(request, timeout=10) as answer:
-                    assert json.loads(answer.read())["accepted"] == len(wires)
+                    batch = json.loads(answer.read())
                 break
             except OSError:
                 assert process.poll() is None, (tmp_path / "serve.log").read_text()
                 assert time.monotonic() < deadline
                 time.sleep(0.3)
+        # each answer names its report, as the direct gate's do
+        assert batch["accepted"] == len(wires)
+        assert [r["report_id"] for r in batch["results"]] == [report.report_id for report in signed]
+        # a device over MQTT gets its answer on its own results topic, naming its report
+        over_mqtt = sign_report(keys[0], "wireless.heartbeat", now, 3, HEARTBEAT)
+        device.publish(f"{prefix}/reports/d", over_mqtt.to_wire(), qos=1).wait_for_publish()
+        wires.append(over_mqtt.to_wire())
+        deadline = time.monotonic() + 60
+        while not answers:
+            assert time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
+            time.sleep(0.1)
+        topic, answer_body = answers[0]
+        assert topic == f"{prefix}/results/{keys[0].device_id}"
+        assert answer_body["report_id"] == over_mqtt.report_id and answer_body["status"] == "accepted"
         deadline = time.monotonic() + 180  # two worker processes start under whatever load the machine has
         while _stored(dsn)[0] < len(wires):
             assert time.monotonic() < deadline, ((tmp_path / "serve.log").read_text(), _stored(dsn))
@@ -196,6 +216,8 @@ def test_serve_with_the_bus_stores_what_the_http_edge_queued(
         metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
         assert "depin_bus_pending_messages 0" in metrics
     finally:
+        device.loop_stop()
+        device.disconnect()
         process.terminate()
         process.wait(timeout=60)
         # its workers stop with it (they watch their parent): nothing may keep consuming the default stream

@@ -98,12 +98,21 @@ def route(wire: bytes, partitions: int = PARTITIONS, max_report_bytes: int = 1 <
     """`Nats-Msg-Id` of a signed report and its partition: its report id and the partition of the device
     it names; for bytes that do not decode, `raw:<sha256>` and a partition from those bytes (the worker
     refuses them whichever partition carries them)."""
+    report_id, device = identify(wire, max_report_bytes)
+    if report_id is None or device is None:
+        digest = hashlib.sha256(wire).digest()
+        return "raw:" + digest.hex(), int.from_bytes(digest[:4], "big") % partitions
+    return report_id, device_partition(device, partitions)
+
+
+def identify(wire: bytes, max_report_bytes: int = 1 << 20) -> tuple[str | None, str | None]:
+    """The report id and the device id a signed report names, unverified (what an edge tells the sender
+    its answer is about); (None, None) for bytes that do not decode."""
     try:
         signed = decode_report(wire, max_report_bytes)
     except EnvelopeError:
-        digest = hashlib.sha256(wire).digest()
-        return "raw:" + digest.hex(), int.from_bytes(digest[:4], "big") % partitions
-    return signed.report_id, device_partition(signed.envelope.device, partitions)
+        return None, None
+    return signed.report_id, signed.envelope.device
 
 
 def device_partition(device: str, partitions: int = PARTITIONS) -> int:
