@@ -21,6 +21,7 @@ import uvicorn
 
 from opendepin.api.app import create_app
 from opendepin.chain.backend import ChainBackend
+from opendepin.chain.factory import SERVE_SETTINGS_FILE
 from opendepin.explorer.chain import BackendChainView, ChainView
 from opendepin.node import Node
 from opendepin.rewards.epoch import window_for
@@ -76,8 +77,9 @@ class BackgroundServer:
 
 # ---- `depin serve`: the node as a service ------------------------------------------------------------
 
-SETTINGS_FILE = "serve.json"
-"""The data dir's remembered `depin serve` settings (the flags last given)."""
+SETTINGS_FILE = SERVE_SETTINGS_FILE
+"""The data dir's remembered `depin serve` settings (the flags last given; the chain commands read its
+chain, `opendepin.chain.factory.remembered_chain`)."""
 
 
 @dataclass

@@ -155,3 +155,42 @@ def test_deploy_force_after_node_reset(tmp_path: Path) -> None:
         again = run("chain", "deploy", *rpc, "--rpc-url", node.url, "--force")
         assert again["contracts"] == first["contracts"]  # same deployer and nonces: same addresses
         assert run("chain", "status", *rpc, "--rpc-url", node.url)["total_supply"] == 0
+
+
+def test_status_beside_a_running_node_reads_its_chain(tmp_path: Path) -> None:
+    """A node holds the embedded chain (its lock) while it runs: `depin chain status` and `roles` read it as
+    its journal stands, with a note; `price` (a transaction) is refused, naming why."""
+    dd = str(tmp_path)
+    run("chain", "deploy", "--data-dir", dd)
+    tree = build_tree([(addr_of(OWNER), 5 * UNIT)])
+    with open_backend(tmp_path, ChainConfig()) as node_chain:  # the running node
+        node_chain.post_epoch(0, tree.root, b"\x02" * 32, 5 * UNIT)
+        result = runner.invoke(app, ["chain", "status", "--data-dir", dd, "--json"])
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["latest_epoch"] == 0 and "held by a running node" in result.stderr
+        assert runner.invoke(app, ["chain", "roles", "--data-dir", dd, "--json"]).exit_code == 0
+        refused = runner.invoke(app, ["chain", "price", "--usd", "1", "--data-dir", dd])
+        assert refused.exit_code == 1 and "in use by another process" in refused.output
+        node_chain.post_epoch(1, tree.root, b"\x03" * 32, 5 * UNIT)
+        assert run("chain", "status", "--data-dir", dd)["latest_epoch"] == 1
+    assert run("chain", "price", "--usd", "1", "--data-dir", dd)["tx_hash"].startswith("0x")
+
+
+def test_chain_commands_use_the_chain_the_node_was_served_with(tmp_path: Path) -> None:
+    """`depin serve --chain …` is remembered by the data dir (serve.json): the chain commands open that
+    chain unless told otherwise; a node served without a chain says so."""
+    from opendepin.chain.anvil import free_port
+    from opendepin.chain.factory import SERVE_SETTINGS_FILE
+
+    url = f"http://127.0.0.1:{free_port()}"
+    settings = tmp_path / SERVE_SETTINGS_FILE
+    settings.write_text(json.dumps({"chain": "rpc", "rpc_url": url, "port": 8080}))
+    result = runner.invoke(app, ["chain", "status", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 1 and "cannot reach the JSON-RPC node" in result.output
+    assert url in result.output
+    run("chain", "deploy", "--data-dir", str(tmp_path), "--chain", "embedded")  # a flag still decides
+    settings.write_text(json.dumps({"chain": "none"}))
+    result = runner.invoke(app, ["chain", "status", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 1 and "runs without a chain" in result.output
+    settings.write_text("{not json")  # unreadable: network.toml's chain, as before
+    assert run("chain", "status", "--data-dir", str(tmp_path))["backend"] == "embedded"

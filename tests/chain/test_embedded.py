@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from opendepin.chain.backend import ChainError, ChainStateError, DeployParams
+from opendepin.chain.backend import ChainError, ChainInUseError, ChainStateError, DeployParams
 from opendepin.chain.embedded import EmbeddedBackend, compute_intrinsic_gas, compute_tx_gas
 from opendepin.chain.keys import load_or_create_keys
 from opendepin.chain.schedule import EmissionCap
@@ -87,6 +87,22 @@ def test_crash_replays_the_journal_after_the_snapshot(tmp_path: Path) -> None:
     chain.close()
 
 
+def test_crash_right_after_a_snapshot_resumes_at_the_last_block(tmp_path: Path) -> None:
+    """A snapshot taken as a transaction is appended carries that transaction's block: a restart from it
+    (nothing to replay) is at the same block, and the next transaction is mined in the next one."""
+    chain = open_chain(tmp_path / "live", snapshot_every=1)
+    deploy(chain)
+    status = chain.status()
+    crashed = open_chain(crash_copy(tmp_path / "live", tmp_path / "crashed"))
+    assert (crashed.restored, crashed.replayed) == (status.block_number, 0)
+    assert crashed.status() == status
+    settle(crashed, 0, 3 * UNIT)
+    blocks = [json.loads(line)["block"] for line in crashed.journal_path.read_text().splitlines()]
+    assert blocks == list(range(1, len(blocks) + 1))  # no block number used twice
+    crashed.close()
+    chain.close()
+
+
 def test_crash_before_any_snapshot_replays_everything(tmp_path: Path) -> None:
     chain = open_chain(tmp_path / "live")
     deploy(chain)
@@ -144,6 +160,45 @@ def test_invalid_second_process_on_same_data_dir(tmp_path: Path) -> None:
         open_chain(tmp_path)
     chain.close()
     open_chain(tmp_path).close()
+
+
+def test_a_chain_held_by_another_process_is_read_as_its_journal_stands_and_never_written(
+    tmp_path: Path,
+) -> None:
+    writer = open_chain(tmp_path, snapshot_every=2)
+    deploy(writer)
+    settle(writer, 0, 5 * UNIT)
+    journal = writer.journal_path.read_bytes()
+    with pytest.raises(ChainInUseError):
+        open_chain(tmp_path)
+    view = EmbeddedBackend(tmp_path, load_or_create_keys(tmp_path), read_only=True)
+    assert view.read_only and view.status() == writer.status()
+    with pytest.raises(ChainInUseError, match="only reads"):
+        view.post_epoch(1, b"\x01" * 32, MANIFEST, 6 * UNIT)
+    # the writer goes on, with a transaction half written as the view opens: the view sees the whole ones
+    settle(writer, 1, 7 * UNIT)
+    with open(writer.journal_path, "ab") as journal_file:
+        journal_file.write(b'{"block": 99, "sen')
+    later = EmbeddedBackend(tmp_path, load_or_create_keys(tmp_path), read_only=True)
+    assert later.status().latest_epoch == 1 and later.status().total_claimed == 7 * UNIT
+    view.close()
+    later.close()
+    # the views cut nothing, wrote no snapshot, took no lock: the writer still holds the chain
+    written = writer.journal_path.read_bytes()
+    assert written.startswith(journal) and written.endswith(b"sen")
+    with pytest.raises(ChainInUseError):
+        open_chain(tmp_path)
+    writer.close()  # a torn line left by a crashed writer is cut by the next writer, as before
+    reopened = open_chain(tmp_path)
+    assert reopened.status().latest_epoch == 1 and reopened.journal_path.read_bytes().endswith(b"}\n")
+    reopened.close()
+
+
+def test_read_only_of_a_free_chain_is_an_ordinary_writer(tmp_path: Path) -> None:
+    chain = EmbeddedBackend(tmp_path, load_or_create_keys(tmp_path), read_only=True)
+    assert not chain.read_only
+    deploy(chain)
+    chain.close()
 
 
 def test_intrinsic_gas_counts_calldata() -> None:

@@ -70,6 +70,11 @@ class ChainStateError(ChainError):
     """Local chain state is inconsistent (e.g. an embedded journal that does not replay)."""
 
 
+class ChainInUseError(ChainStateError):
+    """The embedded chain of a data dir is held by another process (a running node): it can be read
+    (`open_backend(..., read_only=True)`), not written."""
+
+
 @dataclass(frozen=True)
 class TxReceipt:
     """A mined, successful transaction."""

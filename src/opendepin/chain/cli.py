@@ -97,7 +97,12 @@ def load_signing_key(data_dir: Path, keystore: Path | None, who: str | None, opt
 
 
 @contextmanager
-def _backend(data_dir: Path, chain: str | None, rpc_url: str | None) -> Iterator[tuple[Any, NetworkConfig]]:
+def _backend(
+    data_dir: Path, chain: str | None, rpc_url: str | None, read_only: bool = False
+) -> Iterator[tuple[Any, NetworkConfig]]:
+    """The data dir's chain (flags, else the chain its node was last served with, else network.toml's).
+    `read_only` (commands that only read): an embedded chain held by a running node is read from its
+    journal, with a note on stderr, instead of refused."""
     from opendepin.chain.backend import ChainError
     from opendepin.chain.factory import open_backend
     from opendepin.identity.keystore import KeystoreError
@@ -107,9 +112,14 @@ def _backend(data_dir: Path, chain: str | None, rpc_url: str | None) -> Iterator
     config = _config(data_dir)
     kind = chain or ("rpc" if rpc_url else None)
     try:
-        backend = open_backend(data_dir, config.chain, kind=kind, rpc_url=rpc_url)
+        backend = open_backend(data_dir, config.chain, kind=kind, rpc_url=rpc_url, read_only=read_only)
     except (ChainError, KeystoreError) as error:
         _fail(str(error))
+    if getattr(backend, "read_only", False):
+        err.print(
+            f"note: the embedded chain in {data_dir} is held by a running node; read from its journal as it "
+            "stands now"
+        )
     try:
         yield backend, config
     except (ChainError, KeystoreError) as error:
@@ -175,7 +185,7 @@ def status_command(
     """Contracts, supply, posted and claimed rewards, latest epoch, oracle price."""
     from opendepin.cli.output import format_duration, format_tokens
 
-    with _backend(data_dir, chain, rpc_url) as (backend, config):
+    with _backend(data_dir, chain, rpc_url, read_only=True) as (backend, config):
         status = backend.status()
 
         def tokens(units: int) -> str:
@@ -207,7 +217,7 @@ def roles_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Who holds what, read from the chain: owners, timelock (roles, delay), pausers, feeders, oracles."""
-    with _backend(data_dir, chain, rpc_url) as (backend, _):
+    with _backend(data_dir, chain, rpc_url, read_only=True) as (backend, _):
         roles = backend.roles()
         quorum = f"oracles ({roles['oracle_threshold']} of {len(roles['oracles'])})"
         lines = [

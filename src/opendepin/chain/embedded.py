@@ -6,7 +6,9 @@ outcome) and fsync'ed before the caller gets its receipt. The journal is the sou
 is replayed in order with the recorded block context, which rebuilds the exact state (same addresses,
 storage, balances); a record whose outcome differs on replay stops the start with ChainStateError. A
 torn last line (crash while writing) is dropped: that transaction was never acknowledged. An advisory
-lock keeps two processes from writing one journal.
+lock keeps two processes from writing one journal. Another process may still read it (`read_only=True`,
+e.g. `depin chain status` beside a running `depin serve`): it replays the journal's complete lines, takes
+no lock, cuts nothing and refuses every transaction.
 
 Replay costs about 4 ms per transaction, so the state is also snapshotted to
 `<data dir>/chain/embedded-snapshot.bin` (the py-evm state trie's key-value store and state root) on
@@ -37,6 +39,7 @@ from eth_utils import to_checksum_address
 from opendepin.chain.abi import decode_revert_reason
 from opendepin.chain.backend import (
     ChainBackend,
+    ChainInUseError,
     ChainStateError,
     RawLog,
     RawReceipt,
@@ -113,8 +116,12 @@ class EmbeddedBackend(ChainBackend):
         *,
         clock: Callable[[], int] | None = None,
         snapshot_every: int = 1_000,
+        read_only: bool = False,
     ) -> None:
         super().__init__(data_dir, keys)
+        self.read_only = read_only
+        """Only if the chain is held by another process: a view of its journal as it stands (no lock, no
+        transaction, no snapshot written)."""
         self._env = _private_env()
         self._env.evm.patch.chain_id = EMBEDDED_CHAIN_ID
         self._env.evm.patch.gas_limit = _GAS_LIMIT
@@ -135,17 +142,20 @@ class EmbeddedBackend(ChainBackend):
         self._journal: IO[bytes] = open(path, "a+b")  # noqa: SIM115 - held open for the backend's lifetime
         try:
             fcntl.flock(self._journal.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            self.read_only = False  # nobody else holds it: a writer, as any
         except BlockingIOError:
-            self._journal.close()
-            raise ChainStateError(
-                f"the embedded chain in {self.data_dir} is in use by another process (lock on {path}); "
-                "stop it (e.g. the running `depin up`) or use another --data-dir"
-            ) from None
+            if not read_only:
+                self._journal.close()
+                raise ChainInUseError(
+                    f"the embedded chain in {self.data_dir} is in use by another process (lock on {path}); "
+                    "stop it (e.g. the running `depin up`) or use another --data-dir"
+                ) from None
         self.journal_path = path
         try:
             self._replay()
         except BaseException:
-            fcntl.flock(self._journal.fileno(), fcntl.LOCK_UN)
+            if not self.read_only:
+                fcntl.flock(self._journal.fileno(), fcntl.LOCK_UN)
             self._journal.close()
             raise
 
@@ -197,6 +207,11 @@ class EmbeddedBackend(ChainBackend):
         return computation, created
 
     def _transact(self, sender_key: PrivateKey, to: str | None, data: bytes, action: str) -> RawReceipt:
+        if self.read_only:
+            raise ChainInUseError(
+                f"{action}: the embedded chain in {self.data_dir} is held by another process (a running "
+                "node); this view of it only reads"
+            )
         sender = address_of(sender_key)
         number, timestamp = self._number + 1, max(self._timestamp, int(self._clock()))
         self._set_context(number, timestamp)
@@ -216,9 +231,12 @@ class EmbeddedBackend(ChainBackend):
             # A failed call changes nothing (not even a nonce here): it is not journalled.
             self._set_context(self._number, self._timestamp)
             raise TransactionRevertedError(action, decode_revert_reason(bytes(computation.output)))
-        # Creations bump the sender's nonce even when they fail, so they are always journalled.
-        self._append(line)
+        # Creations bump the sender's nonce even when they fail, so they are always journalled. The block
+        # is this transaction's before it is appended: a snapshot taken by the append covers the line, so
+        # it must carry its block (it carried the one before, and a restart from it mined the next
+        # transaction in a block number already used)
         self._number, self._timestamp = number, timestamp
+        self._append(line)
         if computation.is_error:
             raise TransactionRevertedError(action, decode_revert_reason(bytes(computation.output)), tx_hash)
         logs = tuple(
@@ -245,6 +263,8 @@ class EmbeddedBackend(ChainBackend):
     # ---- journal and snapshots ----------------------------------------------------------------------------
 
     def _append(self, line: str) -> None:
+        if self.read_only:  # never reached: `_transact` refuses first
+            raise ChainInUseError("a read-only view of the embedded chain records no transaction")
         raw = line.encode() + b"\n"
         self._journal.write(raw)
         self._journal.flush()
@@ -326,8 +346,10 @@ class EmbeddedBackend(ChainBackend):
         content = self._journal.read()
         end = content.rfind(b"\n") + 1
         if end < len(content):
-            # Crash while appending: the transaction was never acknowledged; cut it off.
-            self._journal.truncate(end)
+            # Crash while appending (or, read-only, the writer's line not yet whole): that transaction was
+            # never acknowledged; cut it off (only the writer cuts the file)
+            if not self.read_only:
+                self._journal.truncate(end)
             content = content[:end]
         offset = self._load_snapshot(content)
         for line in content[offset:].splitlines(keepends=True):
@@ -372,7 +394,10 @@ class EmbeddedBackend(ChainBackend):
         """Nothing to do: the embedded chain charges no gas (gas price 0)."""
 
     def close(self) -> None:
-        """Snapshot the state (if anything changed since the last one), release the lock."""
+        """Snapshot the state (if anything changed since the last one), release the lock (a read-only
+        view: close the file only)."""
+        if self.read_only:
+            self._journal.close()
         if not self._journal.closed:
             if self._since_snapshot:
                 self.snapshot()

@@ -192,7 +192,7 @@ def _check_chain_root(
     if data_dir is not None and (data_dir / "network.toml").exists():
         chain_config = load_network(data_dir).chain
     try:
-        backend = open_backend(base, chain_config, kind=chain, rpc_url=rpc_url)
+        backend = open_backend(base, chain_config, kind=chain, rpc_url=rpc_url, read_only=True)
         try:
             posted = backend.epoch_root(number)
         finally:

@@ -166,7 +166,7 @@ def read_chain(data_dir: Path, network: NetworkConfig) -> tuple[ChainFigures | N
     from opendepin.chain.factory import open_backend
 
     try:
-        with open_backend(data_dir, network.chain) as backend:
+        with open_backend(data_dir, network.chain, read_only=True) as backend:
             if not backend.is_deployed():
                 return None, "the chain in DATA_DIR has no deployed contracts"
             status = backend.status()
