@@ -223,8 +223,9 @@ def _open_node(data_dir: Path) -> Any:
 
 
 def main() -> None:
-    """The `depin` entry point: damaged stored data ends any command with a message, not a traceback."""
-    from opendepin.store.errors import StoreCorruption
+    """The `depin` entry point: damaged stored data, or a store that cannot be opened, ends any command
+    with a message, not a traceback."""
+    from opendepin.store.errors import StoreCorruption, StoreUnavailable
 
     try:
         app()
@@ -232,4 +233,11 @@ def main() -> None:
         from opendepin.cli.common import err
 
         err.print(f"[red]error:[/red] the store is damaged: {error}")
+        sys.exit(1)
+    except StoreUnavailable as error:
+        from rich.markup import escape
+
+        from opendepin.cli.common import err
+
+        err.print(f"[red]error:[/red] {escape(str(error))}")
         sys.exit(1)

@@ -5,3 +5,8 @@ from __future__ import annotations
 
 class StoreCorruption(ValueError):
     """Stored data that cannot be what the store wrote (e.g. an envelope that is not bytes); names the row."""
+
+
+class StoreUnavailable(RuntimeError):
+    """The store cannot be opened (the database server is down, the database does not exist, access is
+    refused): the message says which and what to do."""

@@ -15,7 +15,9 @@ from contextlib import contextmanager
 from typing import Any
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 
+from opendepin.store.errors import StoreUnavailable
 from opendepin.store.sql import Cursor, SQLStore, render_migrations
 
 MIGRATIONS: tuple[str, ...] = render_migrations(
@@ -52,14 +54,36 @@ def stored_ids_in(cur: Any, report_ids: Sequence[str]) -> set[str]:
     return {str(r) for (r,) in rows.fetchall()}
 
 
+def explain_unavailable(dsn: str, error: psycopg.OperationalError) -> str:
+    """Why the PostgreSQL store at `dsn` does not open, and what to do (the server's own words kept; the
+    password, if the DSN holds one, left out)."""
+    info = conninfo_to_dict(dsn)
+    where = f"{info.get('host', 'localhost')}:{info.get('port', 5432)}"
+    name = info.get("dbname") or info.get("user") or "postgres"
+    text = " ".join(str(error).split())
+    if "does not exist" in text and "database" in text:
+        hint = (
+            f"create it (`createdb -h {info.get('host', 'localhost')} -p {info.get('port', 5432)} -U "
+            f"{info.get('user', 'postgres')} {name}`) or point [store] dsn in network.toml at one that exists"
+        )
+    elif "Connection refused" in text or "No such file or directory" in text or "timeout" in text:
+        hint = "start the server (Debian: `pg_ctlcluster 15 main start`) or fix [store] dsn in network.toml"
+    else:
+        hint = "check [store] dsn in network.toml and the server's access rules (pg_hba.conf)"
+    return f"the PostgreSQL store {name!r} at {where} cannot be opened: {text}; {hint}"
+
+
 class PostgresStore(SQLStore):
     """The production store; `dsn` like `postgresql://postgres@127.0.0.1:5432/opendepin`."""
 
     def __init__(self, dsn: str) -> None:
         self.dsn = dsn
         self._lock = threading.RLock()
-        self._db = psycopg.connect(dsn, autocommit=True)
-        self.migrate()
+        try:
+            self._db = psycopg.connect(dsn, autocommit=True)
+            self.migrate()
+        except psycopg.OperationalError as error:
+            raise StoreUnavailable(explain_unavailable(dsn, error)) from error
 
     def _connection(self) -> psycopg.Connection[Any]:
         """The connection, opened again if the server dropped it (raises while the server is down)."""
