@@ -3,13 +3,26 @@ device id alone; bytes that do not decode still get a partition and a message id
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import socket
+import time
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from opendepin.errors import ServiceUnavailable
 from opendepin.identity.keys import DeviceKey
-from opendepin.ingest.bus import PARTITIONS, BusNames, device_partition, route
+from opendepin.ingest.bus import (
+    PARTITIONS,
+    BusNames,
+    BusUnavailable,
+    connect_nats,
+    device_partition,
+    identify,
+    route,
+)
 from opendepin.reports.envelope import sign_report
 
 
@@ -45,3 +58,23 @@ def test_partition_subjects_and_consumers_are_named_per_partition() -> None:
     assert names.partition_subject(3) == "abc.reports.in.3"
     assert names.partition_consumer(3) == "gate-workers-3"
     assert names.partitions == PARTITIONS
+
+
+def test_no_nats_server_at_start_is_a_message_naming_the_url_and_how_to_start_one() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])  # nothing listens there once closed
+    url = f"nats://127.0.0.1:{port}"
+    started = time.monotonic()
+    with pytest.raises(BusUnavailable) as raised:
+        asyncio.run(connect_nats(url, first_wait=1.0))
+    assert time.monotonic() - started < 30  # bounded: the client alone retries forever
+    assert url in str(raised.value) and "nats-server -js" in str(raised.value)
+    assert isinstance(raised.value, ServiceUnavailable)  # the command line prints it, no traceback
+
+
+def test_every_identified_report_names_its_id_and_device() -> None:
+    key = DeviceKey("ed25519", b"\x07" * 32)
+    signed = sign_report(key, "wireless.heartbeat", 1_700_000_000, 1, {"lat": 1.0, "lon": 2.0})
+    assert identify(signed.to_wire()) == (signed.report_id, key.device_id)
+    assert identify(b"\x00junk") == (None, None)

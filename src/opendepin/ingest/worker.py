@@ -48,13 +48,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import nats
 import psycopg
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeout
 
 from opendepin.config import NetworkConfig
-from opendepin.ingest.bus import MAX_DELIVER, RECEIVED_HEADER, SOURCE_HEADER, BusNames, ensure_streams
+from opendepin.ingest.bus import (
+    MAX_DELIVER,
+    RECEIVED_HEADER,
+    SOURCE_HEADER,
+    BusNames,
+    connect_nats,
+    ensure_streams,
+)
 from opendepin.ingest.gate import (
     GateResult,
     GateState,
@@ -394,7 +400,7 @@ class GateWorker:
         set: a benchmark starts several workers' consumption at one instant, so that one worker's start-up
         is not counted as the others' throughput."""
         await asyncio.to_thread(prepare)  # the signature kernel compiled before the first batch, not in it
-        nc = await nats.connect(self.nats_url, max_reconnect_attempts=-1)
+        nc = await connect_nats(self.nats_url)
         js = nc.jetstream()
         await ensure_streams(js, self.names)
         locks = await asyncio.to_thread(psycopg.connect, self.store.dsn, autocommit=True)
