@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 
 import h3
@@ -19,9 +20,10 @@ from opendepin.sectors.wireless.heartbeat import (
     compute_rank_multiplier,
     compute_required_heartbeats,
     compute_speedtest_multiplier,
+    compute_tier_multiplier,
     truncate_to_hour,
 )
-from opendepin.sectors.wireless.params import WirelessParams
+from opendepin.sectors.wireless.params import SpeedTier, WirelessParams
 from opendepin.sectors.wireless.plugin import WirelessSector
 from opendepin.sectors.wireless.reports import HEARTBEAT, SPEEDTEST
 
@@ -183,3 +185,70 @@ def test_hour_truncation() -> None:
 def test_the_mean_is_the_exact_mean(values: list[float]) -> None:
     """`compute_mean` (one integer sum over a common power of two) is the mean of the values as Fractions."""
     assert compute_mean(values) == sum((Fraction(v) for v in values), Fraction(0)) / len(values)
+
+
+def _reference_speedtest_multiplier(
+    tests: list[tuple[float, float, float]], params: WirelessParams
+) -> tuple[Fraction, dict[str, object]]:
+    """The rule as first written, with Fractions: each field's exact mean against each tier."""
+    latest = tests[-params.speedtest_window :]
+    if len(latest) < params.speedtest_min:
+        return Fraction(0), {"tests": len(latest), "required": params.speedtest_min}
+    down, up, latency = (compute_mean([t[k] for t in latest]) for k in range(3))
+    tiers = params.speedtest_tiers
+    multiplier = min(
+        compute_tier_multiplier(down, [(t.download_mbps, t.multiplier) for t in tiers], True),
+        compute_tier_multiplier(up, [(t.upload_mbps, t.multiplier) for t in tiers], True),
+        compute_tier_multiplier(latency, [(t.latency_ms, t.multiplier) for t in tiers], False),
+    )
+    return multiplier, {
+        "tests": len(latest),
+        "download_mbps": round(float(down), 3),
+        "upload_mbps": round(float(up), 3),
+        "latency_ms": round(float(latency), 3),
+        "multiplier": str(multiplier),
+    }
+
+
+_threshold = st.one_of(st.sampled_from([0.1, 2.0, 10.0, 50.0, 75.5, 100.0]), st.floats(-1e3, 1e4))
+_tier = st.builds(
+    SpeedTier,
+    download_mbps=_threshold,
+    upload_mbps=_threshold,
+    latency_ms=_threshold,
+    multiplier=st.sampled_from([0.0, 0.1, 0.25, 0.5, 0.75, 1.0, 0.3]),
+)
+# values on and around thresholds (a mean exactly at a limit decides the tier), and anything finite
+_speed = st.one_of(
+    st.sampled_from([0.1, 2.0, 10.0, 50.0, 75.5, 100.0, 99.99999999999999, 100.00000000000001, 0.0, -0.0]),
+    st.floats(allow_nan=False, allow_infinity=False, min_value=-1e300, max_value=1e300),
+    st.floats(min_value=0, max_value=500),
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    data=st.data(),
+    tiers=st.lists(_tier, min_size=1, max_size=5),
+    window=st.integers(1, 7),
+)
+def test_the_integer_speed_rule_is_the_fraction_rule(
+    data: st.DataObject, tiers: list[SpeedTier], window: int
+) -> None:
+    """`compute_speedtest_multiplier` (integer comparisons, no Fraction per radio) gives the multiplier and
+    the evidence of the rule written with Fractions, for any tiers and any finite values; values are often
+    the tiers' own thresholds and their neighbouring doubles, so that means fall exactly on a limit."""
+    limits = [v for t in tiers for v in (t.download_mbps, t.upload_mbps, t.latency_ms)]
+    near = st.sampled_from(
+        [
+            *limits,
+            *(math.nextafter(v, math.inf) for v in limits),
+            *(math.nextafter(v, -math.inf) for v in limits),
+        ]
+    )
+    value = st.one_of(near, near, _speed)
+    test = st.tuples(value, value, value)
+    repeated = st.builds(lambda t, n: [t] * n, test, st.integers(1, 8))  # a mean that is the value itself
+    tests = data.draw(st.one_of(st.lists(test, max_size=9), repeated))
+    params = WirelessParams(speedtest_tiers=tiers, speedtest_window=window, speedtest_min=min(2, window))
+    assert compute_speedtest_multiplier(tests, params) == _reference_speedtest_multiplier(tests, params)

@@ -13,7 +13,8 @@ figures are the signed payload's doubles converted exactly (`Fraction(float)`), 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import lru_cache
 
@@ -90,26 +91,103 @@ SpeedValues = tuple[float, float, float]
 def compute_speedtest_multiplier(
     tests: Sequence[tuple[float, float, float]], params: WirelessParams
 ) -> tuple[Fraction, dict[str, float | int | str]]:
-    """HIP-74: average the latest `speedtest_window` tests (need `speedtest_min`); worst of three tiers."""
-    latest = list(tests)[-params.speedtest_window :]
-    if len(latest) < params.speedtest_min:
-        return Fraction(0), {"tests": len(latest), "required": params.speedtest_min}
-    down = compute_mean([t[0] for t in latest])
-    up = compute_mean([t[1] for t in latest])
-    latency = compute_mean([t[2] for t in latest])
-    tiers: Sequence[SpeedTier] = params.speedtest_tiers
-    multiplier = min(
-        compute_tier_multiplier(down, [(t.download_mbps, t.multiplier) for t in tiers], True),
-        compute_tier_multiplier(up, [(t.upload_mbps, t.multiplier) for t in tiers], True),
-        compute_tier_multiplier(latency, [(t.latency_ms, t.multiplier) for t in tiers], False),
+    """HIP-74: average the latest `speedtest_window` tests (need `speedtest_min`); worst of three tiers.
+
+    The same numbers as comparing each field's exact mean (`compute_mean`) with each tier's threshold
+    (`compute_tier_multiplier`), in integers: a field's tests sum exactly to S / D (D the largest power of
+    two of their doubles), so mean ≥ p / q ⟺ S·q ≥ p·D·n; the evidence shows `S / (D·n)`, which Python
+    rounds correctly, as it does the Fraction. No Fraction is built per radio (a million radios an epoch);
+    for many radios, `speedtest_rule(params)` reads the tiers once."""
+    return speedtest_rule(params)(tests)
+
+
+SpeedOutcome = tuple[Fraction, dict[str, float | int | str]]
+
+
+def speedtest_rule(params: WirelessParams) -> Callable[[Sequence[SpeedValues]], SpeedOutcome]:
+    """`compute_speedtest_multiplier` with `params` read once (its tiers as exact integer limits)."""
+    table = _tier_table(tuple(params.speedtest_tiers))
+    window, minimum = params.speedtest_window, params.speedtest_min
+
+    def rule(tests: Sequence[SpeedValues]) -> SpeedOutcome:
+        latest = list(tests)[-window:]
+        count = len(latest)
+        if count < minimum:
+            return Fraction(0), {"tests": count, "required": minimum}
+        down, up, latency = (_exact_sum([t[field] for t in latest]) for field in range(3))
+        reached = (
+            _first_tier(down, count, table.download, True),
+            _first_tier(up, count, table.upload, True),
+            _first_tier(latency, count, table.latency, False),
+        )
+        multiplier = table.worst(reached)
+        return multiplier, {
+            "tests": count,
+            "download_mbps": round(down[0] / (down[1] * count), 3),
+            "upload_mbps": round(up[0] / (up[1] * count), 3),
+            "latency_ms": round(latency[0] / (latency[1] * count), 3),
+            "multiplier": str(multiplier),
+        }
+
+    return rule
+
+
+Limit = tuple[int, int]
+"""A threshold as the exact (numerator, positive denominator) of the decimal it spells."""
+
+
+@dataclass(frozen=True)
+class _TierTable:
+    """The speed tiers (best first) as exact limits per field, their multipliers (then 0: no tier
+    reached), and the worst multiplier of each combination of reached tiers, computed once."""
+
+    download: tuple[Limit, ...]
+    upload: tuple[Limit, ...]
+    latency: tuple[Limit, ...]
+    multipliers: tuple[Fraction, ...]
+    _worst: dict[tuple[int, int, int], Fraction] = field(default_factory=dict, compare=False)
+
+    def worst(self, reached: tuple[int, int, int]) -> Fraction:
+        """`min` of the three fields' multipliers (tier index; past the last tier: 0)."""
+        found = self._worst.get(reached)
+        if found is None:
+            found = self._worst[reached] = min(self.multipliers[i] for i in reached)
+        return found
+
+
+@lru_cache(maxsize=64)
+def _tier_table(tiers: tuple[SpeedTier, ...]) -> _TierTable:
+    def limit(value: float) -> Limit:
+        exact = decimal_fraction(value)
+        return exact.numerator, exact.denominator
+
+    return _TierTable(
+        tuple(limit(t.download_mbps) for t in tiers),
+        tuple(limit(t.upload_mbps) for t in tiers),
+        tuple(limit(t.latency_ms) for t in tiers),
+        (*(decimal_fraction(t.multiplier) for t in tiers), Fraction(0)),
     )
-    return multiplier, {
-        "tests": len(latest),
-        "download_mbps": round(float(down), 3),
-        "upload_mbps": round(float(up), 3),
-        "latency_ms": round(float(latency), 3),
-        "multiplier": str(multiplier),
-    }
+
+
+def _exact_sum(values: Sequence[float]) -> tuple[int, int]:
+    """Σ values exactly, as (S, D): S / D with D the largest power of two of the doubles' denominators."""
+    ratios = [v.as_integer_ratio() for v in values]
+    denominator = max(d for _, d in ratios)  # powers of two: the largest is their lcm
+    return sum(n * (denominator // d) for n, d in ratios), denominator
+
+
+def _first_tier(total: tuple[int, int], count: int, limits: Sequence[Limit], higher_is_better: bool) -> int:
+    """The first tier whose limit the mean S / (D·count) reaches (≥ it, or below it when lower is better);
+    `len(limits)` if none does."""
+    value, scale = total[0], total[1] * count
+    for index, (numerator, denominator) in enumerate(limits):
+        if higher_is_better:
+            reached = value * denominator >= numerator * scale
+        else:
+            reached = value * denominator < numerator * scale
+        if reached:
+            return index
+    return len(limits)
 
 
 def compute_rank_multiplier(rank: int, params: WirelessParams) -> Fraction:

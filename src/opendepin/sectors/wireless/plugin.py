@@ -41,8 +41,8 @@ from opendepin.sectors.wireless.heartbeat import (
     compute_mean_trust,
     compute_rank_multiplier,
     compute_required_heartbeats,
-    compute_speedtest_multiplier,
     decimal_fraction,
+    speedtest_rule,
     truncate_to_hour,
 )
 from opendepin.sectors.wireless.params import WirelessParams
@@ -237,6 +237,7 @@ def _mobile_outcome(
     """Shares of the radios from what their heartbeats gave: per device (in id order) its valid hours, its
     mean location trust (computed only for a radio with enough hours) and its speed tests by time."""
     required = compute_required_heartbeats(params, data.window.end - data.window.start)
+    speed_rule = speedtest_rule(params)
     notes: list[DeviceNote] = []
     eligible: dict[str, _Eligible] = {}
     for device_id, valid_hours, mean_trust, tests in devices:
@@ -249,7 +250,7 @@ def _mobile_outcome(
                 )
             )
             continue
-        speed, speed_evidence = compute_speedtest_multiplier(tests, params)
+        speed, speed_evidence = speed_rule(tests)
         if speed == 0:
             notes.append(DeviceNote(device_id, "wireless.speedtest_insufficient", speed_evidence))
         eligible[device_id] = _Eligible(mean_trust(), speed, speed_evidence, valid_hours)
