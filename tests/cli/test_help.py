@@ -95,3 +95,35 @@ def test_bracketed_words_in_help_are_shown_as_written() -> None:
                 checked += 1
                 assert bracketed in shown, f"depin {' '.join(path)} --help drops {bracketed!r}"
     assert checked >= 10  # serve's [remembered …] markers, load's [[makers]] among them
+
+
+def test_each_paragraph_of_a_commands_help_runs_on_as_one_text() -> None:
+    """Typer joins the lines of a help's first paragraph only: the others kept their docstring line breaks,
+    so `depin up --help` broke a sentence after "owner keys are". Every prose paragraph of every command's
+    help is printed as one line on a wide terminal."""
+    from rich.text import Text
+
+    from opendepin.cli.lazy import reflow
+
+    assert (
+        reflow("First line\n    goes on.\n\n    Second\n    paragraph.")
+        == "First line goes on.\n\nSecond paragraph."
+    )
+    assert reflow("A list:\n- one\n- two") == "A list:\n- one\n- two"  # items kept on their lines
+    paths: list[tuple[str, ...]] = []
+    for name, spec in sorted(COMMANDS.items()):
+        paths += _paths(load_target(spec), (name,))
+    joined = 0
+    for path in paths:
+        result = runner.invoke(app, [*path, "--help"], prog_name="depin", env={"COLUMNS": "4000"})
+        lines = [" ".join(line.replace("│", " ").split()) for line in result.output.splitlines()]
+        command: Any = typer.main.get_command(app)
+        for part in path:
+            command = command.get_command(None, part)
+        for paragraph in Text.from_markup(command.help or "").plain.split("\n\n"):
+            if "\n" in paragraph:
+                continue  # a list, kept as written
+            text = " ".join(paragraph.split())
+            joined += 1
+            assert any(text in line for line in lines), f"depin {' '.join(path)} --help breaks {text[:60]!r}…"
+    assert joined > len(paths)

@@ -9,6 +9,7 @@ texts are shown as written, and the examples of `EXAMPLES` (by command path) bec
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -45,14 +46,30 @@ def hide_flag_types(command: click.Command) -> None:
             param.metavar = ""
 
 
-def show_brackets(command: click.Command) -> None:
+def reflow(text: str) -> str:
+    """`text` (a docstring) with each paragraph's lines joined, as Typer does for the first paragraph only
+    (the others kept their line breaks, so `--help` broke sentences mid-line); a paragraph of list items
+    or indented lines, or one marked `\\b`, is kept as written."""
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    out = []
+    for paragraph in paragraphs:
+        lines = paragraph.split("\n")
+        kept = paragraph.startswith("\b") or any(
+            line[:1].isspace() or line.lstrip().startswith(("- ", "* ", "$ ")) for line in lines[1:]
+        )
+        out.append(paragraph if kept else " ".join(line.strip() for line in lines))
+    return "\n\n".join(out)
+
+
+def show_as_written(command: click.Command) -> None:
     """The help texts of `command` and its options shown as written: Typer reads them as Rich markup, where
     a bracketed word is a style tag and vanishes (`[remembered; 8080]`, `[[makers]]`, `[chain] kind`);
-    opendepin's help texts are plain prose, so every `[` is escaped."""
+    opendepin's help texts are plain prose, so every `[` is escaped, and each paragraph is one run of text
+    (`reflow`)."""
     from rich.markup import escape
 
     if command.help:
-        command.help = escape(command.help)
+        command.help = escape(reflow(command.help))
     for param in command.params:
         text = getattr(param, "help", None)
         if text:
@@ -60,11 +77,11 @@ def show_brackets(command: click.Command) -> None:
 
 
 def tidy(command: click.Command, path: str, examples: Mapping[str, list[str]]) -> click.Command:
-    """Boolean flags without a `<bool>` type, help texts shown as written (`show_brackets`) and
+    """Boolean flags without a `<bool>` type, help texts shown as written (`show_as_written`) and
     `examples[path]` at the end of the help, for `command` and every command under it (`path` is its name
     under `depin`, e.g. `epoch show`)."""
     hide_flag_types(command)
-    show_brackets(command)
+    show_as_written(command)
     if path in examples:
         shown = examples_epilog(examples[path])
         command.epilog = f"{command.epilog}\n\n{shown}" if command.epilog else shown
