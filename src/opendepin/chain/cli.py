@@ -25,6 +25,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from opendepin.config import ConfigError, NetworkConfig, load_config
 
@@ -48,7 +49,7 @@ BUYER_KEY_ENV = "DEPIN_BUYER_KEY"
 
 
 def _fail(message: str) -> None:
-    err.print(f"[red]error:[/red] {message}")
+    err.print(f"[red]error:[/red] {escape(message)}")  # as written: `[chain] kind` is text, not markup
     raise typer.Exit(1)
 
 

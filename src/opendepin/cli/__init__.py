@@ -225,6 +225,8 @@ def _open_node(data_dir: Path) -> Any:
 def main() -> None:
     """The `depin` entry point: damaged stored data, or a server that cannot be reached (the store's, the
     bus's), ends any command with a message, not a traceback."""
+    from rich.markup import escape
+
     from opendepin.errors import ServiceUnavailable
     from opendepin.store.errors import StoreCorruption
 
@@ -233,11 +235,9 @@ def main() -> None:
     except StoreCorruption as error:
         from opendepin.cli.common import err
 
-        err.print(f"[red]error:[/red] the store is damaged: {error}")
+        err.print(f"[red]error:[/red] the store is damaged: {escape(str(error))}")
         sys.exit(1)
     except ServiceUnavailable as error:
-        from rich.markup import escape
-
         from opendepin.cli.common import err
 
         err.print(f"[red]error:[/red] {escape(str(error))}")

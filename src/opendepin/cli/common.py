@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 if TYPE_CHECKING:
     from opendepin.config import NetworkConfig
@@ -25,8 +26,9 @@ AsJson = Annotated[bool, typer.Option("--json", help="print one JSON object inst
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
-    """Print `message` as an error and leave with `code`."""
-    err.print(f"[red]error:[/red] {message}")
+    """Print `message` as an error and leave with `code` (shown as written: a `[store]` or `[[makers]]` in it
+    is text, not Rich markup)."""
+    err.print(f"[red]error:[/red] {escape(message)}")
     raise typer.Exit(code)
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from opendepin.cli.common import (
@@ -157,7 +158,7 @@ def _print_audit(report: Any, source: str) -> None:
     from opendepin.rewards.audit import MAX_SHOWN
 
     for note in report.notes:
-        err.print(f"[yellow]note[/yellow]: {note}")
+        err.print(f"[yellow]note[/yellow]: {escape(note)}")
     if report.matches:
         out.print(
             f"match: epoch {report.epoch} recomputed bit for bit from {report.reports} signed reports in "
@@ -167,7 +168,7 @@ def _print_audit(report: Any, source: str) -> None:
     if report.input_problems:
         out.print(f"[red]mismatch[/red]: {len(report.input_problems)} problems with the inputs of {source}")
         for problem in report.input_problems[:MAX_SHOWN]:
-            out.print(f"  {problem}")
+            out.print(f"  {escape(problem)}")
     if report.differences:
         tables = sorted({d.table for d in report.differences})
         out.print(
@@ -175,7 +176,7 @@ def _print_audit(report: Any, source: str) -> None:
             f"{len(report.differences)} rows of {', '.join(tables)}"
         )
         for difference in report.differences[:MAX_SHOWN]:
-            out.print(f"  {difference.describe()}")
+            out.print(f"  {escape(difference.describe())}")
     raise typer.Exit(1)
 
 
