@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import socket
 import threading
 import time
@@ -316,6 +317,19 @@ class BusMode:
         self.edge.close()
 
 
+class Terminated(SystemExit):
+    """SIGTERM (a service manager's stop): raised in the main thread once the HTTP server has shut down, so
+    that the node's orderly stop runs (workers, epoch process, chain snapshot, store)."""
+
+
+def _stop_on_sigterm(signum: int, _frame: object) -> None:
+    """uvicorn answers SIGTERM by shutting the HTTP server down, then raises the signal again: with the
+    default action the process died there, and none of `serve_node`'s clean-up ran (gate workers left to
+    find their node gone, the epoch process' semaphores leaked, the embedded chain not snapshotted). This
+    handler turns it into `Terminated` (exit code 0: a requested stop)."""
+    raise Terminated(0)
+
+
 def serve_node(data_dir: Path, settings: ServeSettings, catch_up: bool = False) -> None:
     """Run the node on wall-clock time until interrupted: HTTP (and MQTT) ingest, the epoch scheduler,
     settlement on the chain, `/metrics`. Raises BacklogRefused before serving anything (see
@@ -368,9 +382,11 @@ def serve_node(data_dir: Path, settings: ServeSettings, catch_up: bool = False) 
     if bus is not None:
         app.state.bus_pending = bus.edge.pending
         app.state.bus_outage = bus.outage
+    previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
         uvicorn.run(app, host=settings.host, port=settings.port)
     finally:
+        signal.signal(signal.SIGTERM, previous)
         scheduler.stop()
         chain.stop()
         if bridge is not None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import socket
 import subprocess
 import sys
@@ -24,7 +25,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from opendepin.clock import SystemClock
 from opendepin.config import MakerConfig, NetworkConfig
 from opendepin.identity.keys import DeviceKey
-from opendepin.ingest.bus import BusEdge, BusNames, delete_streams
+from opendepin.ingest.bus import BusEdge, BusNames, connect_nats, delete_streams
 from opendepin.ingest.worker import GateWorker, WorkerStats
 from opendepin.node import Node
 from opendepin.reports.envelope import sign_report
@@ -280,3 +281,16 @@ def test_held_workers_start_up_fetch_nothing_and_keep_their_batches_as_large_as_
     beyond = GateWorker(config, dsn, NATS, names, batch=50, index=8, of=9)  # no partition of its own
     assert beyond.fetch_size == 50  # it takes orphans only, at the lone worker's size each
     beyond.store.close()
+
+
+def test_a_connection_closed_by_its_process_is_not_reported_as_lost(caplog: pytest.LogCaptureFixture) -> None:
+    """`connect_nats` logs a lost connection ("disconnected; reconnecting"), not this process closing its
+    own at an orderly stop."""
+
+    async def open_and_close() -> None:
+        connection = await connect_nats(NATS)
+        await connection.close()
+
+    with caplog.at_level(logging.INFO, logger="opendepin.ingest.bus"):
+        asyncio.run(open_and_close())
+    assert "disconnected" not in caplog.text

@@ -109,6 +109,7 @@ async def connect_nats(url: str, first_wait: float = FIRST_CONNECT_SECONDS) -> n
     start a server, if none answers within `first_wait` seconds. Connection errors are logged in one line,
     at most once every `ERROR_LOG_SECONDS` (the client's own report is a traceback every 2 s)."""
     last = [-ERROR_LOG_SECONDS]
+    connection: list[nats.NATS] = []
 
     async def on_error(error: Exception) -> None:
         now = time.monotonic()
@@ -117,13 +118,15 @@ async def connect_nats(url: str, first_wait: float = FIRST_CONNECT_SECONDS) -> n
             log.warning("NATS at %s: %s", url, " ".join(str(error).split()) or type(error).__name__)
 
     async def on_disconnected() -> None:
+        if connection and connection[0].is_closed:
+            return  # closed by this process: nothing to reconnect to
         log.warning("NATS at %s: disconnected; reconnecting", url)
 
     async def on_reconnected() -> None:
         log.info("NATS at %s: reconnected", url)
 
     try:
-        return await asyncio.wait_for(
+        connected = await asyncio.wait_for(
             nats.connect(
                 url,
                 max_reconnect_attempts=-1,
@@ -133,6 +136,8 @@ async def connect_nats(url: str, first_wait: float = FIRST_CONNECT_SECONDS) -> n
             ),
             first_wait,
         )
+        connection.append(connected)
+        return connected
     except (TimeoutError, OSError, nats.errors.Error) as error:
         raise BusUnavailable(
             f"no NATS server answers at {url} ({' '.join(str(error).split()) or 'no answer'} within "
