@@ -239,7 +239,7 @@ class BusMode:
     def __init__(self, node: Node, data_dir: Path, settings: ServeSettings) -> None:
         import multiprocessing
 
-        from opendepin.ingest.bus import OutageWatch, ThreadedEdge, identify
+        from opendepin.ingest.bus import OutageWatch, ThreadedEdge, edge_screen, identify
         from opendepin.ingest.gate import ACCEPTED, GateResult
         from opendepin.ingest.worker import drain_workers, run_worker_process
         from opendepin.store.postgres import PostgresStore
@@ -252,20 +252,33 @@ class BusMode:
         self.edge = ThreadedEdge(settings.nats_url)
 
         def publish(wires: Sequence[bytes], source: str = "local") -> list[GateResult]:
-            """Each report stored on the bus, answered with the report and device it names (an MQTT device
-            finds its answer on its own results topic by them)."""
-            stored = self.edge.publish(wires, source)
-            limit = node.config.ingest.max_report_bytes
-            return [
-                GateResult(
-                    ACCEPTED,
-                    "queued: stored on the bus; the gate workers decide"
-                    if new
-                    else "already on the bus (duplicate inside the window)",
-                    *identify(wire, limit),
-                )
-                for wire, new in zip(wires, stored, strict=True)
-            ]
+            """The edge's gate (`edge_screen`): bytes that do not decode as a signed report, or that name a
+            device the store does not know, are refused here, counted against their source, and never put
+            on the bus (the stream has no maximum age, so what goes on it stays until a worker takes it);
+            every other report is stored on the bus and answered with its id and device (an MQTT device
+            finds its answer on its own results topic by them). The workers decide the rest."""
+            now = node.clock.now()
+            screened = edge_screen(wires, node.config.ingest.max_report_bytes, node.store.get_devices)
+            passing = [wire for wire, result in zip(wires, screened, strict=True) if result is None]
+            stored = iter(self.edge.publish(passing, source) if passing else [])
+            results: list[GateResult] = []
+            refused = []
+            for wire, result in zip(wires, screened, strict=True):
+                if result is None:
+                    report_id, device = identify(wire, node.config.ingest.max_report_bytes)
+                    new = next(stored)
+                    message = (
+                        "queued: stored on the bus; the gate workers decide"
+                        if new
+                        else "already on the bus (duplicate inside the window)"
+                    )
+                    result = GateResult(ACCEPTED, message, report_id, device)
+                else:
+                    refused.append(node.ingestion.rejection(result, wire, now, source))
+                results.append(result)
+            if refused:
+                node.store.append([], refused, node.config.ingest.rejection_samples)
+            return results
 
         node.ingestion.ingest = publish  # type: ignore[method-assign]
         node.ingestion.drain = lambda: drain_workers(store, node.closed_until)  # type: ignore[method-assign]

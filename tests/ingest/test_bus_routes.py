@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import socket
 import time
+from collections.abc import Sequence
 
 import pytest
 from hypothesis import given, settings
@@ -20,10 +21,12 @@ from opendepin.ingest.bus import (
     BusUnavailable,
     connect_nats,
     device_partition,
+    edge_screen,
     identify,
     route,
 )
 from opendepin.reports.envelope import sign_report
+from opendepin.sectors.base import DeviceInfo
 
 
 @settings(max_examples=60, deadline=None)
@@ -78,3 +81,31 @@ def test_every_identified_report_names_its_id_and_device() -> None:
     signed = sign_report(key, "wireless.heartbeat", 1_700_000_000, 1, {"lat": 1.0, "lon": 2.0})
     assert identify(signed.to_wire()) == (signed.report_id, key.device_id)
     assert identify(b"\x00junk") == (None, None)
+
+
+def test_the_edge_refuses_junk_oversized_reports_and_unknown_devices_before_the_bus() -> None:
+    known = DeviceKey("ed25519", b"\x07" * 32)
+    stranger = DeviceKey("ed25519", b"\x08" * 32)
+    good = sign_report(known, "wireless.heartbeat", 1_700_000_000, 1, {"lat": 1.0, "lon": 2.0})
+    unknown = sign_report(stranger, "wireless.heartbeat", 1_700_000_000, 1, {"lat": 1.0, "lon": 2.0})
+    large = sign_report(known, "wireless.heartbeat", 1_700_000_000, 2, {"lat": 1.0, "pad": "x" * 2_000})
+    asked: list[list[str]] = []
+
+    def lookup(ids: Sequence[str]) -> list[DeviceInfo]:
+        asked.append(list(ids))
+        return [
+            DeviceInfo(d, "0x" + "00" * 20, "0x" + "11" * 20, "ed25519", None, 0)
+            for d in ids
+            if d == known.device_id
+        ]
+
+    wires = [good.to_wire(), b"\x00junk", unknown.to_wire(), large.to_wire(), good.to_wire()]
+    screened = edge_screen(wires, 1_024, lookup)
+    assert screened[0] is None and screened[4] is None  # on to the bus (duplicates are the bus's business)
+    junk, stranger_result, oversized = screened[1], screened[2], screened[3]
+    assert junk is not None and junk.reason.startswith("report.") and not junk.accepted
+    assert stranger_result is not None and stranger_result.reason == "device.unknown"
+    assert (stranger_result.report_id, stranger_result.device_id) == (unknown.report_id, stranger.device_id)
+    assert oversized is not None and oversized.reason.startswith("report.")
+    assert asked == [sorted({known.device_id, stranger.device_id})]  # one lookup for the batch
+    assert edge_screen([b"\x00"], 1_024, lookup)[0] is not None and len(asked) == 1  # nothing to look up

@@ -210,12 +210,24 @@ def test_serve_with_the_bus_stores_what_the_http_edge_queued(
         topic, answer_body = answers[0]
         assert topic == f"{prefix}/results/{keys[0].device_id}"
         assert answer_body["report_id"] == over_mqtt.report_id and answer_body["status"] == "accepted"
+        # junk and reports of devices nobody onboarded are refused at the edge, never put on the bus
+        stranger = DeviceKey("ed25519", uuid.uuid4().bytes * 2)
+        hostile = [b"\x00junk", sign_report(stranger, "wireless.heartbeat", now, 1, HEARTBEAT).to_wire()]
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/v1/reports", cbor2.dumps(hostile), {"content-type": "application/cbor"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            refused = json.loads(answer.read())
+        assert refused["accepted"] == 0
+        assert refused["results"][0]["status"].startswith("report.")
+        assert refused["results"][1]["status"] == "device.unknown"
         deadline = time.monotonic() + 180  # two worker processes start under whatever load the machine has
         while _stored(dsn)[0] < len(wires):
             assert time.monotonic() < deadline, ((tmp_path / "serve.log").read_text(), _stored(dsn))
             time.sleep(0.3)
         metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
         assert "depin_bus_pending_messages 0" in metrics
+        assert 'depin_reports_rejected_total{reason="device.unknown"} 1' in metrics  # counted at the edge
     finally:
         device.loop_stop()
         device.disconnect()
@@ -225,7 +237,7 @@ def test_serve_with_the_bus_stores_what_the_http_edge_queued(
         time.sleep(3)
         log.close()
         asyncio.run(_clear(BusNames()))
-    assert _stored(dsn) == (len(wires), {})
+    assert _stored(dsn) == (len(wires), {"device.unknown": 1, "report.malformed": 1})  # the edge's refusals
 
 
 async def _clear(names: BusNames) -> None:

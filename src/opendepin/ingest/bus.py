@@ -26,7 +26,7 @@ import contextlib
 import hashlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,7 +36,9 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, S
 from nats.js.errors import NotFoundError
 
 from opendepin.errors import ServiceUnavailable
-from opendepin.reports.envelope import EnvelopeError, decode_report
+from opendepin.ingest.gate import GateResult, refused_undecodable
+from opendepin.reports.envelope import EnvelopeError, SignedReport, decode_report
+from opendepin.sectors.base import DeviceInfo
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +167,43 @@ def identify(wire: bytes, max_report_bytes: int = 1 << 20) -> tuple[str | None, 
     except EnvelopeError:
         return None, None
     return signed.report_id, signed.envelope.device
+
+
+def edge_screen(
+    wires: Sequence[bytes],
+    max_report_bytes: int,
+    known_devices: Callable[[Sequence[str]], Sequence[DeviceInfo]],
+) -> list[GateResult | None]:
+    """Rule of the bus edge: what it refuses before the bus, per report (None: it goes on the bus). Bytes
+    that do not decode as a signed report (`report.*` codes of the gate, the size limit included) and
+    reports of a device `known_devices` does not return (`device.unknown`) are refused with the gate's own
+    reasons; signatures, replays and payloads are the workers' to check. Junk and unregistered keys (free
+    to make) are then refused at the edge's cost, not stored on the stream."""
+    decoded: list[SignedReport | EnvelopeError] = []
+    for wire in wires:
+        try:
+            decoded.append(decode_report(wire, max_report_bytes))
+        except EnvelopeError as error:
+            decoded.append(error)
+    named = sorted({d.envelope.device for d in decoded if not isinstance(d, EnvelopeError)})
+    known = {device.device_id for device in known_devices(named)} if named else set()
+    screened: list[GateResult | None] = []
+    for item in decoded:
+        if isinstance(item, EnvelopeError):
+            screened.append(refused_undecodable(item))
+        elif item.envelope.device not in known:
+            device = item.envelope.device
+            screened.append(
+                GateResult(
+                    "device.unknown",
+                    f"device {device[:80]} is not onboarded; POST /v1/devices first",
+                    item.report_id,
+                    device,
+                )
+            )
+        else:
+            screened.append(None)
+    return screened
 
 
 def device_partition(device: str, partitions: int = PARTITIONS) -> int:
