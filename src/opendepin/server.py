@@ -239,9 +239,10 @@ class BusMode:
     def __init__(self, node: Node, data_dir: Path, settings: ServeSettings) -> None:
         import multiprocessing
 
-        from opendepin.ingest.bus import OutageWatch, ThreadedEdge, edge_screen, identify
+        from opendepin.ingest.bus import OutageWatch, ThreadedEdge, edge_screen
         from opendepin.ingest.gate import ACCEPTED, GateResult
         from opendepin.ingest.worker import drain_workers, run_worker_process
+        from opendepin.reports.envelope import SignedReport
         from opendepin.store.postgres import PostgresStore
 
         store = node.store
@@ -259,21 +260,22 @@ class BusMode:
             finds its answer on its own results topic by them). The workers decide the rest."""
             now = node.clock.now()
             screened = edge_screen(wires, node.config.ingest.max_report_bytes, node.store.get_devices)
-            passing = [wire for wire, result in zip(wires, screened, strict=True) if result is None]
+            passing = [
+                wire for wire, item in zip(wires, screened, strict=True) if isinstance(item, SignedReport)
+            ]
             stored = iter(self.edge.publish(passing, source) if passing else [])
             results: list[GateResult] = []
             refused = []
-            for wire, result in zip(wires, screened, strict=True):
-                if result is None:
-                    report_id, device = identify(wire, node.config.ingest.max_report_bytes)
-                    new = next(stored)
+            for wire, item in zip(wires, screened, strict=True):
+                if isinstance(item, SignedReport):
                     message = (
                         "queued: stored on the bus; the gate workers decide"
-                        if new
+                        if next(stored)
                         else "already on the bus (duplicate inside the window)"
                     )
-                    result = GateResult(ACCEPTED, message, report_id, device)
+                    result = GateResult(ACCEPTED, message, item.report_id, item.envelope.device)
                 else:
+                    result = item
                     refused.append(node.ingestion.rejection(result, wire, now, source))
                 results.append(result)
             if refused:
@@ -395,11 +397,13 @@ def serve_node(data_dir: Path, settings: ServeSettings, catch_up: bool = False) 
     if bus is not None:
         app.state.bus_pending = bus.edge.pending
         app.state.bus_outage = bus.outage
-    previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    main = threading.current_thread() is threading.main_thread()  # signals are the main thread's only
+    previous = signal.signal(signal.SIGTERM, _stop_on_sigterm) if main else None
     try:
         uvicorn.run(app, host=settings.host, port=settings.port)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if main:
+            signal.signal(signal.SIGTERM, previous)
         scheduler.stop()
         chain.stop()
         if bridge is not None:

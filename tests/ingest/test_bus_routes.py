@@ -25,7 +25,8 @@ from opendepin.ingest.bus import (
     identify,
     route,
 )
-from opendepin.reports.envelope import sign_report
+from opendepin.ingest.gate import GateResult
+from opendepin.reports.envelope import SignedReport, sign_report
 from opendepin.sectors.base import DeviceInfo
 
 
@@ -101,11 +102,12 @@ def test_the_edge_refuses_junk_oversized_reports_and_unknown_devices_before_the_
 
     wires = [good.to_wire(), b"\x00junk", unknown.to_wire(), large.to_wire(), good.to_wire()]
     screened = edge_screen(wires, 1_024, lookup)
-    assert screened[0] is None and screened[4] is None  # on to the bus (duplicates are the bus's business)
-    junk, stranger_result, oversized = screened[1], screened[2], screened[3]
-    assert junk is not None and junk.reason.startswith("report.") and not junk.accepted
-    assert stranger_result is not None and stranger_result.reason == "device.unknown"
+    passing, junk, stranger_result, oversized, again = screened
+    assert isinstance(passing, SignedReport) and passing.report_id == good.report_id  # on to the bus
+    assert isinstance(again, SignedReport)  # duplicates are the bus's business
+    assert isinstance(junk, GateResult) and junk.reason.startswith("report.") and not junk.accepted
+    assert isinstance(stranger_result, GateResult) and stranger_result.reason == "device.unknown"
     assert (stranger_result.report_id, stranger_result.device_id) == (unknown.report_id, stranger.device_id)
-    assert oversized is not None and oversized.reason.startswith("report.")
+    assert isinstance(oversized, GateResult) and oversized.reason.startswith("report.")
     assert asked == [sorted({known.device_id, stranger.device_id})]  # one lookup for the batch
-    assert edge_screen([b"\x00"], 1_024, lookup)[0] is not None and len(asked) == 1  # nothing to look up
+    assert isinstance(edge_screen([b"\x00"], 1_024, lookup)[0], GateResult) and len(asked) == 1

@@ -173,8 +173,9 @@ def edge_screen(
     wires: Sequence[bytes],
     max_report_bytes: int,
     known_devices: Callable[[Sequence[str]], Sequence[DeviceInfo]],
-) -> list[GateResult | None]:
-    """Rule of the bus edge: what it refuses before the bus, per report (None: it goes on the bus). Bytes
+) -> list[GateResult | SignedReport]:
+    """Rule of the bus edge: what it refuses before the bus, per report (the decoded report: it goes on the
+    bus). Bytes
     that do not decode as a signed report (`report.*` codes of the gate, the size limit included) and
     reports of a device `known_devices` does not return (`device.unknown`) are refused with the gate's own
     reasons; signatures, replays and payloads are the workers' to check. Junk and unregistered keys (free
@@ -187,7 +188,7 @@ def edge_screen(
             decoded.append(error)
     named = sorted({d.envelope.device for d in decoded if not isinstance(d, EnvelopeError)})
     known = {device.device_id for device in known_devices(named)} if named else set()
-    screened: list[GateResult | None] = []
+    screened: list[GateResult | SignedReport] = []
     for item in decoded:
         if isinstance(item, EnvelopeError):
             screened.append(refused_undecodable(item))
@@ -202,7 +203,7 @@ def edge_screen(
                 )
             )
         else:
-            screened.append(None)
+            screened.append(item)
     return screened
 
 
