@@ -135,8 +135,7 @@ def _worker(
         dsn,
         NATS,
         names,
-        batch=500,
-        keep_latencies=latencies,
+        keep_latencies=latencies,  # the batch `depin serve` runs with (GateWorker's default)
         index=index,
         of=of,
         signature_thread=signature_thread,
