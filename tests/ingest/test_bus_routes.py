@@ -22,7 +22,6 @@ from opendepin.ingest.bus import (
     connect_nats,
     device_partition,
     edge_screen,
-    identify,
     route,
 )
 from opendepin.ingest.gate import GateResult
@@ -75,13 +74,6 @@ def test_no_nats_server_at_start_is_a_message_naming_the_url_and_how_to_start_on
     assert time.monotonic() - started < 30  # bounded: the client alone retries forever
     assert url in str(raised.value) and "nats-server -js" in str(raised.value)
     assert isinstance(raised.value, ServiceUnavailable)  # the command line prints it, no traceback
-
-
-def test_every_identified_report_names_its_id_and_device() -> None:
-    key = DeviceKey("ed25519", b"\x07" * 32)
-    signed = sign_report(key, "wireless.heartbeat", 1_700_000_000, 1, {"lat": 1.0, "lon": 2.0})
-    assert identify(signed.to_wire()) == (signed.report_id, key.device_id)
-    assert identify(b"\x00junk") == (None, None)
 
 
 def test_the_edge_refuses_junk_oversized_reports_and_unknown_devices_before_the_bus() -> None:

@@ -36,8 +36,8 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, S
 from nats.js.errors import NotFoundError
 
 from opendepin.errors import ServiceUnavailable
-from opendepin.ingest.gate import GateResult, refused_undecodable
-from opendepin.reports.envelope import EnvelopeError, SignedReport, decode_report
+from opendepin.ingest.gate import GateResult, refused_undecodable, refused_unknown_device
+from opendepin.reports.envelope import EnvelopeError, SignedReport, decode_or_error, decode_report
 from opendepin.sectors.base import DeviceInfo
 
 log = logging.getLogger(__name__)
@@ -152,21 +152,12 @@ def route(wire: bytes, partitions: int = PARTITIONS, max_report_bytes: int = 1 <
     """`Nats-Msg-Id` of a signed report and its partition: its report id and the partition of the device
     it names; for bytes that do not decode, `raw:<sha256>` and a partition from those bytes (the worker
     refuses them whichever partition carries them)."""
-    report_id, device = identify(wire, max_report_bytes)
-    if report_id is None or device is None:
-        digest = hashlib.sha256(wire).digest()
-        return "raw:" + digest.hex(), int.from_bytes(digest[:4], "big") % partitions
-    return report_id, device_partition(device, partitions)
-
-
-def identify(wire: bytes, max_report_bytes: int = 1 << 20) -> tuple[str | None, str | None]:
-    """The report id and the device id a signed report names, unverified (what an edge tells the sender
-    its answer is about); (None, None) for bytes that do not decode."""
     try:
         signed = decode_report(wire, max_report_bytes)
     except EnvelopeError:
-        return None, None
-    return signed.report_id, signed.envelope.device
+        digest = hashlib.sha256(wire).digest()
+        return "raw:" + digest.hex(), int.from_bytes(digest[:4], "big") % partitions
+    return signed.report_id, device_partition(signed.envelope.device, partitions)
 
 
 def edge_screen(
@@ -175,17 +166,11 @@ def edge_screen(
     known_devices: Callable[[Sequence[str]], Sequence[DeviceInfo]],
 ) -> list[GateResult | SignedReport]:
     """Rule of the bus edge: what it refuses before the bus, per report (the decoded report: it goes on the
-    bus). Bytes
-    that do not decode as a signed report (`report.*` codes of the gate, the size limit included) and
-    reports of a device `known_devices` does not return (`device.unknown`) are refused with the gate's own
-    reasons; signatures, replays and payloads are the workers' to check. Junk and unregistered keys (free
-    to make) are then refused at the edge's cost, not stored on the stream."""
-    decoded: list[SignedReport | EnvelopeError] = []
-    for wire in wires:
-        try:
-            decoded.append(decode_report(wire, max_report_bytes))
-        except EnvelopeError as error:
-            decoded.append(error)
+    bus). Bytes that do not decode as a signed report (`report.*` codes of the gate, the size limit
+    included) and reports of a device `known_devices` does not return (`device.unknown`) are refused with
+    the gate's own results; signatures, replays and payloads are the workers' to check. Junk and
+    unregistered keys (free to make) are then refused at the edge's cost, not stored on the stream."""
+    decoded = [decode_or_error(wire, max_report_bytes) for wire in wires]
     named = sorted({d.envelope.device for d in decoded if not isinstance(d, EnvelopeError)})
     known = {device.device_id for device in known_devices(named)} if named else set()
     screened: list[GateResult | SignedReport] = []
@@ -193,15 +178,7 @@ def edge_screen(
         if isinstance(item, EnvelopeError):
             screened.append(refused_undecodable(item))
         elif item.envelope.device not in known:
-            device = item.envelope.device
-            screened.append(
-                GateResult(
-                    "device.unknown",
-                    f"device {device[:80]} is not onboarded; POST /v1/devices first",
-                    item.report_id,
-                    device,
-                )
-            )
+            screened.append(refused_unknown_device(item))
         else:
             screened.append(item)
     return screened

@@ -192,6 +192,12 @@ def refused_undecodable(error: EnvelopeError) -> GateResult:
     return GateResult(error.reason, str(error), device_id=error.device)
 
 
+def refused_unknown_device(signed: SignedReport) -> GateResult:
+    """The result of a report naming a device that is not onboarded (its signature cannot be checked)."""
+    device = signed.envelope.device
+    return _reject("device.unknown", f"device {device[:80]} is not onboarded; POST /v1/devices first", signed)
+
+
 def gate_signed(
     signed: SignedReport,
     state: GateState,
@@ -206,9 +212,7 @@ def gate_signed(
     env = signed.envelope
     device = state.devices.get(env.device)
     if device is None:
-        return _reject(
-            "device.unknown", f"device {env.device[:80]} is not onboarded; POST /v1/devices first", signed
-        )
+        return refused_unknown_device(signed)
     if signature_ok is None:
         signature_ok = verify_signature(
             device.key_type,
