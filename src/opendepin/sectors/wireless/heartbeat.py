@@ -77,9 +77,8 @@ def compute_mean(values: Sequence[float]) -> Fraction:
     """Exact mean of signed payload doubles (each converted exactly, `Fraction(float)`). A double is an
     integer over a power of two, so the sum is one integer over the largest of those powers: one Fraction
     built, not one per value and per addition (the same number)."""
-    ratios = [v.as_integer_ratio() for v in values]
-    denominator = math.lcm(*(d for _, d in ratios))
-    return Fraction(sum(n * (denominator // d) for n, d in ratios), denominator * len(ratios))
+    total, denominator = _exact_sum(values)
+    return Fraction(total, denominator * len(values))
 
 
 SPEED_FIELDS = ("download_mbps", "upload_mbps", "latency_ms")
@@ -172,7 +171,7 @@ def _tier_table(tiers: tuple[SpeedTier, ...]) -> _TierTable:
 def _exact_sum(values: Sequence[float]) -> tuple[int, int]:
     """Σ values exactly, as (S, D): S / D with D the largest power of two of the doubles' denominators."""
     ratios = [v.as_integer_ratio() for v in values]
-    denominator = max(d for _, d in ratios)  # powers of two: the largest is their lcm
+    denominator = max(d for _, d in ratios)  # powers of two (1 for an integer): the largest is their lcm
     return sum(n * (denominator // d) for n, d in ratios), denominator
 
 
