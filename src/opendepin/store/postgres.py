@@ -58,19 +58,19 @@ def explain_unavailable(dsn: str, error: psycopg.OperationalError) -> str:
     """Why the PostgreSQL store at `dsn` does not open, and what to do (the server's own words kept; the
     password, if the DSN holds one, left out)."""
     info = conninfo_to_dict(dsn)
-    where = f"{info.get('host', 'localhost')}:{info.get('port', 5432)}"
+    host, port = info.get("host", "localhost"), info.get("port", 5432)
     name = info.get("dbname") or info.get("user") or "postgres"
     text = " ".join(str(error).split())
     if "does not exist" in text and "database" in text:
         hint = (
-            f"create it (`createdb -h {info.get('host', 'localhost')} -p {info.get('port', 5432)} -U "
-            f"{info.get('user', 'postgres')} {name}`) or point [store] dsn in network.toml at one that exists"
+            f"create it (`createdb -h {host} -p {port} -U {info.get('user', 'postgres')} {name}`) or point "
+            "[store] dsn in network.toml at one that exists"
         )
     elif "Connection refused" in text or "No such file or directory" in text or "timeout" in text:
         hint = "start the server (Debian: `pg_ctlcluster 15 main start`) or fix [store] dsn in network.toml"
     else:
         hint = "check [store] dsn in network.toml and the server's access rules (pg_hba.conf)"
-    return f"the PostgreSQL store {name!r} at {where} cannot be opened: {text}; {hint}"
+    return f"the PostgreSQL store {name!r} at {host}:{port} cannot be opened: {text}; {hint}"
 
 
 class PostgresStore(SQLStore):
