@@ -57,10 +57,24 @@ def _paths(command: Any, path: tuple[str, ...]) -> list[tuple[str, ...]]:
     return [path]
 
 
-def test_every_command_has_examples_defaults_and_no_bool_metavar() -> None:
+def _command_paths() -> list[tuple[str, ...]]:
+    """Every command's path under `depin` (a group's commands, not the group)."""
     paths: list[tuple[str, ...]] = []
     for name, spec in sorted(COMMANDS.items()):
         paths += _paths(load_target(spec), (name,))
+    return paths
+
+
+def _command(path: tuple[str, ...]) -> Any:
+    """The loaded (and tidied) command at `path`."""
+    command: Any = typer.main.get_command(app)
+    for part in path:
+        command = command.get_command(None, part)
+    return command
+
+
+def test_every_command_has_examples_defaults_and_no_bool_metavar() -> None:
+    paths = _command_paths()
     assert ("devices", "list") in paths and ("explain",) in paths
     for path in paths:
         result = runner.invoke(app, [*path, "--help"], prog_name="depin", terminal_width=200)
@@ -77,17 +91,13 @@ def test_bracketed_words_in_help_are_shown_as_written() -> None:
     every command's and option's help is in what `--help` prints (e.g. `[remembered; 8080]`, `[[makers]]`)."""
     from rich.text import Text
 
-    paths: list[tuple[str, ...]] = []
-    for name, spec in sorted(COMMANDS.items()):
-        paths += _paths(load_target(spec), (name,))
+    paths = _command_paths()
     checked = 0
     for path in paths:
         result = runner.invoke(app, [*path, "--help"], prog_name="depin", terminal_width=4000)
         assert result.exit_code == 0, (path, result.output[-500:])
         shown = " ".join(result.output.replace("│", " ").split())
-        command: Any = typer.main.get_command(app)
-        for part in path:
-            command = command.get_command(None, part)
+        command = _command(path)
         texts = [command.help or "", *(getattr(p, "help", None) or "" for p in command.params)]
         for text in texts:
             written = " ".join(Text.from_markup(text).plain.split())  # the text as its author wrote it
@@ -110,16 +120,12 @@ def test_each_paragraph_of_a_commands_help_runs_on_as_one_text() -> None:
         == "First line goes on.\n\nSecond paragraph."
     )
     assert reflow("A list:\n- one\n- two") == "A list:\n- one\n- two"  # items kept on their lines
-    paths: list[tuple[str, ...]] = []
-    for name, spec in sorted(COMMANDS.items()):
-        paths += _paths(load_target(spec), (name,))
+    paths = _command_paths()
     joined = 0
     for path in paths:
         result = runner.invoke(app, [*path, "--help"], prog_name="depin", env={"COLUMNS": "4000"})
         lines = [" ".join(line.replace("│", " ").split()) for line in result.output.splitlines()]
-        command: Any = typer.main.get_command(app)
-        for part in path:
-            command = command.get_command(None, part)
+        command = _command(path)
         for paragraph in Text.from_markup(command.help or "").plain.split("\n\n"):
             if "\n" in paragraph:
                 continue  # a list, kept as written
