@@ -3,7 +3,9 @@ stored durably in SQLite by one process, per second — next to bare ed25519 ver
 reports on one core (PyNaCl, one call per signature), measured in the same run (target ratio ≥ 0.6).
 
 The node checks a batch's ed25519 signatures with libsodium in one compiled call (ingest/signatures.py), on
-a second thread while it decodes and gates (compiled once at start, as `depin serve` does).
+a second thread while it decodes and gates, and stores each gated chunk while the next one's signatures
+are checked (prepared once at start, as `depin serve` does: the kernel compiled, the GIL handed over every
+0.5 ms).
 
 The two are timed in pairs, batch by batch (the bare verification of a batch's reports, then the node's
 ingest of the same batch), so a slow spell of a shared machine slows both sides of a pair alike; the ratio

@@ -101,6 +101,33 @@ def test_failed_batch_leaves_nothing(any_store: Store) -> None:
     assert store.count_reports(0, 10_000) == 0
 
 
+def test_a_batch_appended_in_parts_is_one_transaction(any_store: Store) -> None:
+    """`appending`: the parts' rows go in as they are added, the batch becomes visible (its rows, one report
+    block, last seqs, rejections) at the end; a part that fails, or an error between parts, leaves none of
+    the batch, the parts already inserted included."""
+    store = any_store
+    with store.appending() as batch:
+        batch.add([_stored(i) for i in range(3)])
+        batch.add([])
+        batch.add([_stored(i) for i in range(3, 6)])
+        batch.reject([Rejection("signature.invalid", "bad", 150)])
+    assert store.count_reports(0, 10_000) == 6
+    assert store.last_seqs() == {DEVICE.device_id: 5}
+    assert store.rejection_counts(0, 1_000) == {"signature.invalid": 1}
+    assert store._query("SELECT row_count FROM report_blocks") == [(6,)]  # type: ignore[attr-defined]
+    assert store.report_frame(0, 10_000)["seq"].to_list() == list(range(6))
+    with pytest.raises(RuntimeError), store.appending() as batch:
+        batch.add([_stored(i) for i in range(6, 9)])
+        raise RuntimeError("the gate failed between two parts")
+    bad = StoredReport(ReportRecord("x", "k", DEVICE.device_id, 1, 1, {}, 1), None, b"s")  # type: ignore[arg-type]
+    with pytest.raises((sqlite3.IntegrityError, psycopg.errors.NotNullViolation)), store.appending() as batch:
+        batch.add([_stored(9)])
+        batch.add([bad])
+    reopened = _reopen(store)
+    assert reopened.count_reports(0, 10_000) == 6
+    assert reopened.last_seqs() == {DEVICE.device_id: 5}
+
+
 def test_devices_idempotent(any_store: Store) -> None:
     store = any_store
     assert store.add_device(DEVICE, {"sig": "0x00"})

@@ -17,6 +17,7 @@ about the larger of the two instead of their sum.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -83,10 +84,20 @@ def _ed25519_kernel() -> Callable[..., None]:
         return _kernel
 
 
+SWITCH_INTERVAL = 0.0005
+"""Seconds a thread holding the GIL runs before one waiting for it gets it (`sys.setswitchinterval`; Python's
+default is 0.005). The signature thread needs the GIL for a moment between chunks, to hand back a chunk's
+answers and start the next, while the caller's thread gates in Python: at the default each hand-over waited
+up to 5 ms with the kernel idle, about 15 ms a batch of 1,000 (ingest 0.62-0.67 of bare verification ->
+0.70-0.72 at this value, benchmarks/ingest.py)."""
+
+
 def prepare() -> None:
-    """Compile the batch kernel now (a long-running worker calls this at start, so that its first batch
-    does not pay for importing numba and compiling, about a second): numba compiles on the first call, so
-    this checks one made-up signature through the same path a batch takes."""
+    """Make this process ready to check batches (a long-running ingest process calls this at start): the
+    batch kernel compiled now, so that its first batch does not pay for importing numba and compiling it
+    (about a second; numba compiles on the first call, so this checks one made-up signature through the
+    same path a batch takes), and the GIL handed over every `SWITCH_INTERVAL`."""
+    sys.setswitchinterval(SWITCH_INTERVAL)
     _check_ed25519([("ed25519", bytes(ED25519_KEY), b"prepare", bytes(ED25519_SIGNATURE))])
 
 

@@ -24,7 +24,7 @@ from opendepin.ingest.gate import (
     rejection_source,
     unique_seq_pairs,
 )
-from opendepin.ingest.signatures import decode_and_check
+from opendepin.ingest.signatures import CHUNK, decode_and_check
 from opendepin.reports.envelope import EnvelopeError, decode_or_error
 from opendepin.sectors.base import IngestPolicy, SectorPlugin
 from opendepin.services.devices import DeviceRegistry
@@ -78,7 +78,8 @@ class IngestService:
         cannot be attributed to an authenticated device are counted against it.
 
         The batch is decoded and its signatures checked chunk by chunk, the checks on the signature thread
-        while the next chunk is decoded (ingest/signatures.py), then it is gated in order."""
+        while the next chunk is decoded (ingest/signatures.py), then it is gated in order, each gated chunk's
+        rows inserted into the batch's transaction while the next chunk's signatures are checked."""
         with self._lock:
             now = self.clock.now()
             devices = self.registry.view()
@@ -93,29 +94,38 @@ class IngestService:
             )
             state = GateState(devices, self._last_seq, seen, self.closed_until(), self.policies, seen_seqs)
             results: list[GateResult] = []
-            accepted: list[StoredReport] = []
             rejected: list[Rejection] = []
-            for index, (wire, item) in enumerate(zip(wires, decoded, strict=True)):
-                if isinstance(item, EnvelopeError):
-                    result = refused_undecodable(item)
-                else:
-                    result = gate_signed(item, state, now, self.config.ingest, self.kinds, signatures[index])
-                results.append(result)
-                if result.accepted and result.record is not None and result.signed is not None:
-                    record = result.record
-                    unique = self.policies[record.kind].seq == "unique"
-                    accepted.append(
-                        StoredReport(record, result.signed.envelope_bytes, result.signed.signature, unique)
-                    )
-                    seen.add(record.report_id)
-                    if unique:
-                        seen_seqs.add((record.device_id, record.seq))
-                    else:
-                        self._last_seq[record.device_id] = record.seq
-                else:
-                    rejected.append(self.rejection(result, wire, now, source))
             try:
-                self.store.append(accepted, rejected, self.config.ingest.rejection_samples)
+                with self.store.appending(self.config.ingest.rejection_samples) as batch:
+                    for start in range(0, len(wires), CHUNK):
+                        accepted: list[StoredReport] = []
+                        for index in range(start, min(start + CHUNK, len(wires))):
+                            wire, item = wires[index], decoded[index]
+                            if isinstance(item, EnvelopeError):
+                                result = refused_undecodable(item)
+                            else:
+                                result = gate_signed(
+                                    item, state, now, self.config.ingest, self.kinds, signatures[index]
+                                )
+                            results.append(result)
+                            if result.accepted and result.record is not None and result.signed is not None:
+                                record = result.record
+                                unique = self.policies[record.kind].seq == "unique"
+                                accepted.append(
+                                    StoredReport(
+                                        record, result.signed.envelope_bytes, result.signed.signature, unique
+                                    )
+                                )
+                                seen.add(record.report_id)
+                                if unique:
+                                    seen_seqs.add((record.device_id, record.seq))
+                                else:
+                                    self._last_seq[record.device_id] = record.seq
+                            else:
+                                rejected.append(self.rejection(result, wire, now, source))
+                        # the part's rows go in while the signature thread checks the next part
+                        batch.add(accepted)
+                    batch.reject(rejected)
             except BaseException:
                 self._last_seq = self.store.last_seqs()  # nothing was stored: forget the batch's seqs
                 raise

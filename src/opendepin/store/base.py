@@ -7,7 +7,8 @@ by report id, so a re-sent batch or a re-run after a crash never duplicates anyt
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,6 +81,22 @@ class EpochRecord:
     """sector → device → the state stored for it this epoch (None: forgotten); unchanged devices absent."""
 
 
+class BatchWriter:
+    """The parts of a batch being appended (`Store.appending`): accepted reports and rejections, in order."""
+
+    def __init__(self) -> None:
+        self.accepted: list[StoredReport] = []
+        self.rejected: list[Rejection] = []
+
+    def add(self, accepted: Sequence[StoredReport]) -> None:
+        """Accepted reports of the batch (the next part, in gate order)."""
+        self.accepted.extend(accepted)
+
+    def reject(self, rejected: Sequence[Rejection]) -> None:
+        """Rejections of the batch."""
+        self.rejected.extend(rejected)
+
+
 class Store(ABC):
     """Persistence behind the node; SQLite (embedded) and PostgreSQL implement it."""
 
@@ -133,6 +150,16 @@ class Store(ABC):
     ) -> None:
         """Store a batch durably in one transaction; accepted reports are idempotent by report id; rejections
         are added to their counters and only the latest `keep_samples` of each reason are kept."""
+
+    @contextmanager
+    def appending(self, keep_samples: int = 8) -> Iterator[BatchWriter]:
+        """`append` of a batch handed over in parts as it is gated: what `add` and `reject` are given is
+        stored durably in one transaction when the block ends (nothing if it raises). A store may write the
+        parts as they come (the SQL stores insert each part's rows at once, so that writing overlaps the
+        signature checks of the next part); this default collects them and appends them at the end."""
+        batch = BatchWriter()
+        yield batch
+        self.append(batch.accepted, batch.rejected, keep_samples)
 
     @abstractmethod
     def last_seqs(self) -> dict[str, int]: ...

@@ -10,7 +10,7 @@ import json
 import logging
 from abc import abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
 from typing import Any, Protocol, TypeVar
 
@@ -24,6 +24,7 @@ from opendepin.reports.model import ReportRecord
 from opendepin.sectors.base import Challenge, ChallengeSeed, DeviceInfo
 from opendepin.sectors.columns import VERDICT_SCHEMA, VerdictRows
 from opendepin.store.base import (
+    BatchWriter,
     EpochRecord,
     Rejection,
     Store,
@@ -345,6 +346,47 @@ def _stored_receipt(
     return StoredReceipt(UsageRecord.of(signed, received_at), data, signature, countersignature)
 
 
+class _RowWriter(BatchWriter):
+    """`SQLStore.appending`'s writer: inserts each part's report rows in the open transaction when it is
+    added (idempotent by report id, counting what the database inserted) and keeps what the end writes."""
+
+    def __init__(self, store: SQLStore, cur: Cursor) -> None:
+        super().__init__()
+        self._store, self._cur = store, cur
+        self.rows: list[tuple[Any, ...]] = []
+        self.inserted = 0
+        self.last_seq: dict[str, int] = {}
+        self.unique_seqs: set[tuple[str, int]] = set()
+
+    def add(self, accepted: Sequence[StoredReport]) -> None:
+        rows = [
+            (
+                r.record.report_id,
+                r.record.kind,
+                r.record.device_id,
+                r.record.ts,
+                r.record.seq,
+                r.record.received_at,
+                r.envelope,
+                r.signature,
+            )
+            for r in accepted
+        ]
+        self.inserted += self._store._many(
+            self._cur,
+            f"INSERT INTO reports ({REPORT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (report_id) DO NOTHING",
+            rows,
+        )
+        self.rows.extend(rows)
+        for r in accepted:
+            device, seq = r.record.device_id, r.record.seq
+            if r.seq_unique:
+                self.unique_seqs.add((device, seq))
+            else:
+                self.last_seq[device] = max(seq, self.last_seq.get(device, -1))
+
+
 class SQLStore(Store):
     """Every Store operation as SQL; subclasses supply `_tx`, `_query` and placeholder translation."""
 
@@ -445,43 +487,29 @@ class SQLStore(Store):
     def append(
         self, accepted: Sequence[StoredReport], rejected: Sequence[Rejection], keep_samples: int = 8
     ) -> None:
+        with self.appending(keep_samples) as batch:
+            batch.add(accepted)
+            batch.reject(rejected)
+
+    @contextmanager
+    def appending(self, keep_samples: int = 8) -> Iterator[BatchWriter]:
+        """One transaction in which each part's report rows are inserted as it is added; at the end, the
+        block of all the rows it inserted, the devices' last seqs, the unique seqs and the rejections, then
+        the commit."""
         with self._tx() as cur:
-            rows = [
-                (
-                    r.record.report_id,
-                    r.record.kind,
-                    r.record.device_id,
-                    r.record.ts,
-                    r.record.seq,
-                    r.record.received_at,
-                    r.envelope,
-                    r.signature,
-                )
-                for r in accepted
-            ]
-            inserted = self._many(
-                cur,
-                f"INSERT INTO reports ({REPORT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (report_id) DO NOTHING",
-                rows,
-            )
-            self.write_block(cur, [row[:7] for row in rows], inserted)
-            last: dict[str, int] = {}
-            for r in accepted:
-                if not r.seq_unique:
-                    last[r.record.device_id] = max(r.record.seq, last.get(r.record.device_id, -1))
+            batch = _RowWriter(self, cur)
+            yield batch
+            self.write_block(cur, [row[:7] for row in batch.rows], batch.inserted)
             self._many(
                 cur,
                 "INSERT INTO device_seq VALUES (?, ?) ON CONFLICT (device_id) DO UPDATE "
                 f"SET last_seq = {self.greatest}(device_seq.last_seq, excluded.last_seq)",
-                sorted(last.items()),
+                sorted(batch.last_seq.items()),
             )
             self._many(
-                cur,
-                "INSERT INTO report_seqs VALUES (?, ?) ON CONFLICT DO NOTHING",
-                sorted({(r.record.device_id, r.record.seq) for r in accepted if r.seq_unique}),
+                cur, "INSERT INTO report_seqs VALUES (?, ?) ON CONFLICT DO NOTHING", sorted(batch.unique_seqs)
             )
-            self._append_rejections(cur, rejected, keep_samples)
+            self._append_rejections(cur, batch.rejected, keep_samples)
 
     skip_locked = ""
     """What a read that takes blocks to merge adds so that two writers never merge the same block (SQLite
