@@ -83,6 +83,10 @@ SETTINGS_FILE = SERVE_SETTINGS_FILE
 chain, `opendepin.chain.factory.remembered_chain`)."""
 
 
+BUS_MODES = ("direct", "nats")
+CHAIN_KINDS = ("embedded", "rpc", "none")
+
+
 @dataclass
 class ServeSettings:
     """What `depin serve` runs with. A flag given on the command line replaces the remembered value and is
@@ -105,16 +109,56 @@ class ServeSettings:
 
     @classmethod
     def load(cls, data_dir: Path) -> ServeSettings:
+        """The remembered settings (defaults where none are); a remembered value of the wrong type (a
+        hand-edited file) is dropped for its default, a file that is not a JSON object is an error."""
         path = data_dir / SETTINGS_FILE
         if not path.exists():
             return cls()
-        saved = json.loads(path.read_text())
-        known = {f.name for f in fields(cls)}
-        return cls(**{key: value for key, value in saved.items() if key in known})
+        try:
+            saved = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise ValueError(
+                f"{path} is not readable ({error}); remove it to start with the defaults"
+            ) from None
+        if not isinstance(saved, dict):
+            raise ValueError(f"{path} holds no settings object; remove it to start with the defaults")
+        defaults = cls()
+        kept = {}
+        for f in fields(cls):
+            value, default = saved.get(f.name), getattr(defaults, f.name)
+            expected = (str,) if f.name in ("chain", "rpc_url", "mqtt") else (type(default),)
+            if value is not None and type(value) in (*expected, *((int,) if float in expected else ())):
+                kept[f.name] = value
+        return cls(**kept)
 
     def merged(self, given: Mapping[str, Any]) -> ServeSettings:
         """These settings with the flags actually given (None: not given) applied."""
         return replace(self, **{key: value for key, value in given.items() if value is not None})
+
+    def problems(self) -> dict[str, str]:
+        """What is wrong with these settings: setting → one sentence (empty: they can be served). Checked
+        before anything starts, and before they are remembered: a mistyped flag is refused once, not kept by
+        the data dir for every later start."""
+        found = {}
+        if self.bus not in BUS_MODES:
+            found["bus"] = f"--bus must be {' or '.join(BUS_MODES)}, not {self.bus!r}"
+        if self.chain is not None and self.chain not in CHAIN_KINDS:
+            found["chain"] = (
+                f"--chain must be {', '.join(CHAIN_KINDS[:-1])} or {CHAIN_KINDS[-1]}, not {self.chain!r}"
+            )
+        if not 1 <= self.port <= 65_535:
+            found["port"] = f"--port must be a TCP port (1-65535), not {self.port}"
+        if not self.host:
+            found["host"] = "--host must name an address to listen on"
+        if self.workers < 0:
+            found["workers"] = f"--workers must be 0 or more, not {self.workers}"
+        if self.mqtt is not None:
+            broker, _, broker_port = self.mqtt.partition(":")
+            if not broker or (
+                broker_port and not (broker_port.isdigit() and 1 <= int(broker_port) <= 65_535)
+            ):
+                found["mqtt"] = f"--mqtt must be HOST or HOST:PORT (a TCP port, 1-65535), not {self.mqtt!r}"
+        return found
 
     def save(self, data_dir: Path) -> None:
         path = data_dir / SETTINGS_FILE
@@ -345,6 +389,26 @@ def _stop_on_sigterm(signum: int, _frame: object) -> None:
     raise Terminated(0)
 
 
+def listen(host: str, port: int) -> socket.socket:
+    """The node's HTTP socket, bound and listening before anything else starts (and before the settings
+    are remembered); an address that cannot be had (in use, not this machine's) is a clear error, not a
+    log line from the HTTP server after the node's other parts started."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        listener = socket.socket(family, kind, proto)
+    except OSError as error:
+        raise ValueError(f"cannot listen on {host}:{port}: {error}") from None
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(address)
+        listener.listen(2048)
+    except OSError as error:
+        listener.close()
+        raise ValueError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    listener.set_inheritable(True)
+    return listener
+
+
 def serve_node(data_dir: Path, settings: ServeSettings, catch_up: bool = False) -> None:
     """Run the node on wall-clock time until interrupted: HTTP (and MQTT) ingest, the epoch scheduler,
     settlement on the chain, `/metrics`. Raises BacklogRefused before serving anything (see
@@ -357,6 +421,9 @@ def serve_node(data_dir: Path, settings: ServeSettings, catch_up: bool = False) 
     from opendepin.scheduler import EpochScheduler
     from opendepin.store.factory import open_store
 
+    problems = settings.problems()
+    if problems:
+        raise ValueError("; ".join(problems.values()))
     config = load_config(data_dir / "network.toml")
     store = open_store(config.store, data_dir)
     simulated = store.get_meta(SIMULATED_CLOCK_KEY)
@@ -369,46 +436,58 @@ def serve_node(data_dir: Path, settings: ServeSettings, catch_up: bool = False) 
     clock = SimulatedClock(int(simulated)) if simulated is not None else SystemClock()
     node = Node(config, store, clock)
     check_backlog(node, catch_up)
-    settings.save(data_dir)
-    if settings.bus not in ("direct", "nats"):
-        raise ValueError(f"--bus must be direct or nats, not {settings.bus!r}")
-    bus = BusMode(node, data_dir, settings) if settings.bus == "nats" else None
-    metrics_of(node)
-    prepare_signatures()  # compiled now, not in the first large batch a device sends
-    node.epoch_process = EpochProcess(data_dir)  # epochs compute in their own process: ingest keeps its core
-    chain = ChainConnector(node, data_dir, settings).start()
-    view = None if chain.kind == "none" else BackendChainView(lambda: chain.backend, chain.kind, chain.lock)
-    app = create_app(node, view)
-    explorer = app.state.explorer
-    explorer.warm_in_background()  # the first visitor finds the latest epoch's pages built
-
-    def closed(record: object) -> None:
-        chain.wake(record)
-        explorer.warm_in_background()
-
-    scheduler = EpochScheduler(node, settings.scheduler_interval, on_close=closed).start()
+    listener = listen(settings.host, settings.port)
+    bus: BusMode | None = None
+    chain: ChainConnector | None = None
+    scheduler: EpochScheduler | None = None
     bridge = None
-    if settings.mqtt is not None:
-        from opendepin.ingest.mqtt import MqttIngest
-
-        broker, _, broker_port = settings.mqtt.partition(":")
-        bridge = MqttIngest(node, broker, int(broker_port or 1883), prefix=settings.mqtt_prefix).start()
-        log.info("ingesting MQTT from %s (%s/reports/#)", settings.mqtt, settings.mqtt_prefix)
-    if bus is not None:
-        app.state.bus_pending = bus.edge.pending
-        app.state.bus_outage = bus.outage
     main = threading.current_thread() is threading.main_thread()  # signals are the main thread's only
     previous = signal.signal(signal.SIGTERM, _stop_on_sigterm) if main else None
     try:
-        uvicorn.run(app, host=settings.host, port=settings.port)
+        bus = BusMode(node, data_dir, settings) if settings.bus == "nats" else None
+        metrics_of(node)
+        prepare_signatures()  # compiled now, not in the first large batch a device sends
+        node.epoch_process = EpochProcess(
+            data_dir
+        )  # epochs compute in their own process: ingest keeps a core
+        if settings.mqtt is not None:
+            from opendepin.ingest.mqtt import MqttIngest
+
+            broker, _, broker_port = settings.mqtt.partition(":")
+            bridge = MqttIngest(node, broker, int(broker_port or 1883), prefix=settings.mqtt_prefix).start()
+            log.info("ingesting MQTT from %s (%s/reports/#)", settings.mqtt, settings.mqtt_prefix)
+        connector = chain = ChainConnector(node, data_dir, settings).start()
+        view = (
+            None
+            if connector.kind == "none"
+            else BackendChainView(lambda: connector.backend, connector.kind, connector.lock)
+        )
+        app = create_app(node, view)
+        explorer = app.state.explorer
+        explorer.warm_in_background()  # the first visitor finds the latest epoch's pages built
+
+        def closed(record: object) -> None:
+            connector.wake(record)
+            explorer.warm_in_background()
+
+        scheduler = EpochScheduler(node, settings.scheduler_interval, on_close=closed).start()
+        if bus is not None:
+            app.state.bus_pending = bus.edge.pending
+            app.state.bus_outage = bus.outage
+        settings.save(data_dir)  # remembered once the node listens and its parts have started with them
+        uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port)).run(sockets=[listener])
     finally:
+        listener.close()
         if main:
             signal.signal(signal.SIGTERM, previous)
-        scheduler.stop()
-        chain.stop()
+        if scheduler is not None:
+            scheduler.stop()
+        if chain is not None:
+            chain.stop()
         if bridge is not None:
             bridge.stop()
         if bus is not None:
             bus.stop()
-        node.epoch_process.shutdown()
+        if node.epoch_process is not None:
+            node.epoch_process.shutdown()
         node.store.close()

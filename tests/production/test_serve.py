@@ -42,6 +42,61 @@ def test_settings_remember_the_flags_given(tmp_path: Path) -> None:
     assert ServeSettings.load(tmp_path / "missing") == ServeSettings()
 
 
+def test_settings_are_checked_before_they_are_remembered(tmp_path: Path) -> None:
+    """Each wrong flag is named, all at once; a hand-edited file's values of the wrong type fall back to the
+    defaults; a file that is not JSON is an error saying how to recover."""
+    bad = ServeSettings().merged({"bus": "natz", "chain": "foo", "port": 0, "workers": -1, "mqtt": "h:xx"})
+    assert set(bad.problems()) == {"bus", "chain", "port", "workers", "mqtt"}
+    assert "--bus must be direct or nats, not 'natz'" in bad.problems()["bus"]
+    assert ServeSettings().merged({"mqtt": "127.0.0.1", "chain": "rpc", "workers": 0}).problems() == {}
+    (tmp_path / "serve.json").write_text(json.dumps({"port": "8081", "bus": "nats", "rpc_url": 5}))
+    loaded = ServeSettings.load(tmp_path)
+    assert (loaded.port, loaded.bus, loaded.rpc_url) == (8080, "nats", None)
+    (tmp_path / "serve.json").write_text("[1")
+    with pytest.raises(ValueError, match="remove it to start with the defaults"):
+        ServeSettings.load(tmp_path)
+
+
+def _serve(data_dir: Path, *flags: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "opendepin", "serve", "--data-dir", str(data_dir), *flags],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_a_start_that_fails_remembers_nothing(tmp_path: Path) -> None:
+    """A mistyped flag, a port in use or a broker that is not there: a one-line error, and the data dir
+    keeps the settings of the last start that worked (not the failed ones, which would fail every later
+    start); a bad value already remembered is named as such."""
+    data_dir = tmp_path / "net"
+    write_template(data_dir)
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    port = str(taken.getsockname()[1])
+    try:
+        for flags, message in [
+            (("--bus", "natz"), "--bus must be direct or nats, not 'natz'"),
+            (("--port", port), f"cannot listen on 127.0.0.1:{port}"),
+            (
+                ("--port", str(_free_port()), "--mqtt", f"127.0.0.1:{port}x"),
+                "--mqtt must be HOST or HOST:PORT",
+            ),
+            (("--port", str(_free_port()), "--chain", "none", "--mqtt", "127.0.0.1:1"), "no MQTT broker at"),
+        ]:
+            done = _serve(data_dir, *flags)
+            assert done.returncode != 0 and "Traceback" not in done.stderr, done.stderr
+            assert message in " ".join(done.stderr.split()), done.stderr
+            assert not (data_dir / "serve.json").exists()
+    finally:
+        taken.close()
+    (data_dir / "serve.json").write_text(json.dumps({"bus": "natz"}))
+    done = _serve(data_dir)
+    assert "(remembered in" in done.stderr and "give the flag to replace it" in " ".join(done.stderr.split())
+
+
 def test_a_backlog_closes_only_when_asked(store: SQLiteStore, config: NetworkConfig) -> None:
     clock = SimulatedClock(config.epochs.genesis_ts + 5 * DAY + config.epochs.lateness_seconds)
     node = Node(config, store, clock)

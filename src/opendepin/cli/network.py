@@ -295,7 +295,7 @@ def serve(
     the chain, /metrics. Flags given are remembered by the data dir (serve.json) for the next start."""
     import logging
 
-    from opendepin.server import BacklogRefused, ServeSettings, serve_node
+    from opendepin.server import SETTINGS_FILE, BacklogRefused, ServeSettings, serve_node
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     load_network(data_dir)
@@ -310,7 +310,20 @@ def serve(
         "nats_url": nats_url,
         "workers": workers,
     }
-    settings = ServeSettings.load(data_dir).merged(given)
+    try:
+        settings = ServeSettings.load(data_dir).merged(given)
+    except ValueError as error:
+        fail(str(error))
+    problems = settings.problems()
+    if problems:
+        fail(
+            "; ".join(
+                problem
+                if given.get(setting) is not None
+                else f"{problem} (remembered in {data_dir / SETTINGS_FILE}; give the flag to replace it)"
+                for setting, problem in problems.items()
+            )
+        )
     try:
         serve_node(data_dir, settings, catch_up=catch_up)
     except (BacklogRefused, ValueError) as error:

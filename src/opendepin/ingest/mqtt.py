@@ -17,6 +17,7 @@ import threading
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from opendepin.errors import ServiceUnavailable
 from opendepin.node import Node
 from opendepin.reports.envelope import BatchError, split_batch
 
@@ -65,6 +66,9 @@ class MqttIngest:
     def _on_connect(
         self, client: mqtt.Client, _userdata: object, _flags: object, reason: object, _props: object = None
     ) -> None:
+        if getattr(reason, "is_failure", False):
+            log.error("the MQTT broker at %s:%s refused the connection: %s", self.host, self.port, reason)
+            return
         client.subscribe(f"{self.prefix}/reports/#", qos=1)
         self._connected.set()
 
@@ -83,11 +87,21 @@ class MqttIngest:
         client.ack(message.mid, message.qos)
 
     def start(self, timeout: float = 10.0) -> MqttIngest:
-        self.client.connect(self.host, self.port)
+        """Connect and subscribe; a broker that cannot be reached, or does not accept the connection within
+        `timeout` seconds, is a ServiceUnavailable naming it."""
+        try:
+            self.client.connect(self.host, self.port)
+        except OSError as error:
+            raise ServiceUnavailable(
+                f"no MQTT broker at {self.host}:{self.port} ({error.strerror or error}); start one (e.g. "
+                "Mosquitto) or leave out --mqtt"
+            ) from None
         self.client.loop_start()
         if not self._connected.wait(timeout):
             self.stop()
-            raise ConnectionError(f"no MQTT broker answered at {self.host}:{self.port}")
+            raise ServiceUnavailable(
+                f"the MQTT broker at {self.host}:{self.port} did not accept the connection"
+            )
         return self
 
     def stop(self) -> None:
