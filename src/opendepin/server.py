@@ -305,9 +305,15 @@ class BusMode:
             now = node.clock.now()
             screened = edge_screen(wires, node.config.ingest.max_report_bytes, node.store.get_devices)
             passing = [
-                wire for wire, item in zip(wires, screened, strict=True) if isinstance(item, SignedReport)
+                (wire, item)
+                for wire, item in zip(wires, screened, strict=True)
+                if isinstance(item, SignedReport)
             ]
-            stored = iter(self.edge.publish(passing, source) if passing else [])
+            stored = iter(
+                self.edge.publish([w for w, _ in passing], source, decoded=[d for _, d in passing])
+                if passing
+                else []
+            )
             results: list[GateResult] = []
             refused = []
             for wire, item in zip(wires, screened, strict=True):

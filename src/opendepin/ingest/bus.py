@@ -249,17 +249,26 @@ class BusEdge:
         return self
 
     async def publish(
-        self, wires: Sequence[bytes], source: str, received_ms: int | None = None
+        self,
+        wires: Sequence[bytes],
+        source: str,
+        received_ms: int | None = None,
+        decoded: Sequence[SignedReport] | None = None,
     ) -> list[bool]:
         """Publish each report stamped with the edge's receive time (ms; default now), awaiting every
         publish acknowledgement; per report, True if the stream stored it now, False if it was a duplicate
-        inside the window (already stored)."""
+        inside the window (already stored). `decoded`: the wires already decoded (the edge screen's), so
+        their ids and partitions are read rather than decoded again."""
         assert self.js is not None, "connect() first"
         js = self.js
         stamp = received_ms if received_ms is not None else int(time.time() * 1000)
         headers = {SOURCE_HEADER: source, RECEIVED_HEADER: str(stamp)}
         names = self.names
-        routes = [route(wire, names.partitions) for wire in wires]
+        routes = (
+            [route(wire, names.partitions) for wire in wires]
+            if decoded is None
+            else [(d.report_id, device_partition(d.envelope.device, names.partitions)) for d in decoded]
+        )
         acks = await asyncio.gather(
             *(
                 js.publish(
@@ -350,8 +359,10 @@ class ThreadedEdge:
     def _call(self, coroutine: Any, timeout: float = 60.0) -> Any:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
 
-    def publish(self, wires: Sequence[bytes], source: str) -> list[bool]:
-        return list(self._call(self.edge.publish(wires, source)))
+    def publish(
+        self, wires: Sequence[bytes], source: str, decoded: Sequence[SignedReport] | None = None
+    ) -> list[bool]:
+        return list(self._call(self.edge.publish(wires, source, decoded=decoded)))
 
     def pending(self) -> int:
         return int(self._call(self.edge.pending(), timeout=5.0))
