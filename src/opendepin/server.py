@@ -47,7 +47,9 @@ class BackgroundServer:
         self.sock.bind((host, port))
         self.host, self.port = self.sock.getsockname()[:2]
         self.app = create_app(node, chain)
-        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off")
+        config = uvicorn.Config(
+            self.app, log_level="warning", access_log=False, lifespan="off", proxy_headers=False
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
 
@@ -152,6 +154,12 @@ class ServeSettings:
             found["host"] = "--host must name an address to listen on"
         if self.workers < 0:
             found["workers"] = f"--workers must be 0 or more, not {self.workers}"
+        prefix = self.mqtt_prefix
+        if not prefix or any(c in prefix for c in "+#\0") or prefix.startswith("/") or prefix.endswith("/"):
+            found["mqtt_prefix"] = (
+                "--mqtt-prefix must be MQTT topic levels with no wildcard (+, #) and no / at either end, "
+                f"not {prefix!r}"
+            )
         if self.mqtt is not None:
             broker, _, broker_port = self.mqtt.partition(":")
             if not broker or (
@@ -481,7 +489,11 @@ def serve_node(data_dir: Path, settings: ServeSettings, catch_up: bool = False) 
             app.state.bus_pending = bus.edge.pending
             app.state.bus_outage = bus.outage
         settings.save(data_dir)  # remembered once the node listens and its parts have started with them
-        uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port)).run(sockets=[listener])
+        # proxy_headers off: uvicorn otherwise takes the client address from X-Forwarded-For on connections
+        # from 127.0.0.1, so a local tunnel or a proxy passing the header through let each client name its own
+        # address (a fresh rate-limit bucket per made-up address, rejections charged to someone else's)
+        config = uvicorn.Config(app, host=settings.host, port=settings.port, proxy_headers=False)
+        uvicorn.Server(config).run(sockets=[listener])
     finally:
         listener.close()
         if main:

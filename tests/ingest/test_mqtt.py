@@ -106,3 +106,54 @@ def test_reports_published_while_node_is_down_are_not_lost(
         _wait(lambda: node.store.count_reports(0, 2**40) == 20)
     finally:
         ingest.stop()
+
+
+def _claiming(device: str, seq: int) -> bytes:
+    """A report whose envelope claims `device` (any text), signed by a key that is not its."""
+    signed = sign_report(DeviceKey("ed25519", b"\x07" * 32), HEARTBEAT, 1_800_000_000, seq, {"lat": 1.0})
+    envelope = cbor2.loads(signed.envelope_bytes)
+    envelope["device"] = device
+    return cbor2.dumps([cbor2.dumps(envelope, canonical=True), signed.signature])
+
+
+def test_a_claimed_device_id_never_names_a_topic(
+    node: Node, clock: SimulatedClock, device_key: DeviceKey
+) -> None:
+    """Verdicts of reports whose device is not established (claimed ids with MQTT wildcards, 250 topic
+    levels, a victim's id under a forged signature) go to `results/unknown`; the bridge goes on ingesting
+    after them (a wildcard in a result topic ended its network thread for good)."""
+    node.onboard(onboard_request(node.config.name, device_key))
+    prefix = f"test-{uuid.uuid4().hex[:10]}"
+    ingest = MqttIngest(node, prefix=prefix, client_id=f"ingest-{prefix}").start()
+    topics: list[str] = []
+    lock = threading.Lock()
+    listener = _publisher()
+
+    def on_result(_c: object, _u: object, message: mqtt.MQTTMessage) -> None:
+        with lock:
+            topics.append(message.topic)
+
+    listener.on_message = on_result
+    listener.subscribe(f"{prefix}/results/#", qos=1)
+    time.sleep(0.2)
+    hostile = [
+        _claiming("x#", 1),
+        _claiming("a+b", 2),
+        _claiming("a/" * 250, 3),
+        _claiming(device_key.device_id, 4),
+    ]
+    good = sign_report(device_key, HEARTBEAT, clock.now(), 10, {"lat": 52.52, "lon": 13.4}).to_wire()
+    try:
+        for wire in hostile:
+            listener.publish(f"{prefix}/reports/a", wire, qos=1).wait_for_publish()
+        listener.publish(f"{prefix}/reports/a", good, qos=1).wait_for_publish()
+        _wait(lambda: len(topics) >= 5)
+    finally:
+        ingest.stop()
+        listener.loop_stop()
+        listener.disconnect()
+    assert sorted(topics) == sorted(
+        [f"{prefix}/results/unknown"] * 4 + [f"{prefix}/results/{device_key.device_id}"]
+    )
+    assert node.store.count_reports(0, 2**40) == 1
+    assert ingest.processed == 5

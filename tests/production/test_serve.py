@@ -45,8 +45,12 @@ def test_settings_remember_the_flags_given(tmp_path: Path) -> None:
 def test_settings_are_checked_before_they_are_remembered(tmp_path: Path) -> None:
     """Each wrong flag is named, all at once; a hand-edited file's values of the wrong type fall back to the
     defaults; a file that is not JSON is an error saying how to recover."""
-    bad = ServeSettings().merged({"bus": "natz", "chain": "foo", "port": 0, "workers": -1, "mqtt": "h:xx"})
-    assert set(bad.problems()) == {"bus", "chain", "port", "workers", "mqtt"}
+    bad = ServeSettings().merged(
+        {"bus": "natz", "chain": "foo", "port": 0, "workers": -1, "mqtt": "h:xx", "mqtt_prefix": "a/#"}
+    )
+    assert set(bad.problems()) == {"bus", "chain", "port", "workers", "mqtt", "mqtt_prefix"}
+    for prefix in ("", "/a", "a/", "a+b"):
+        assert set(ServeSettings().merged({"mqtt_prefix": prefix}).problems()) == {"mqtt_prefix"}
     assert "--bus must be direct or nats, not 'natz'" in bad.problems()["bus"]
     assert ServeSettings().merged({"mqtt": "127.0.0.1", "chain": "rpc", "workers": 0}).problems() == {}
     (tmp_path / "serve.json").write_text(json.dumps({"port": "8081", "bus": "nats", "rpc_url": 5}))
@@ -173,6 +177,16 @@ def test_a_fresh_network_serves_with_no_backlog_and_settles_on_its_chain(tmp_pat
         assert (epochs.get("epochs", epochs) if isinstance(epochs, dict) else epochs) == []
         text = _get(f"http://127.0.0.1:{port}/metrics").decode()
         assert "depin_epoch_last_closed -1" in text
+        # a client's address is its connection's: an X-Forwarded-For header (which uvicorn trusts from
+        # 127.0.0.1 by default) names no other rate-limit bucket and charges nobody else's
+        junk = urllib.request.Request(
+            f"http://127.0.0.1:{port}/v1/reports",
+            data=bytes([0x81, 0x45]) + b"\x00junk",  # a CBOR array of one byte string: a report that is junk
+            headers={"Content-Type": "application/cbor", "X-Forwarded-For": "203.0.113.7"},
+        )
+        with urllib.request.urlopen(junk, timeout=10) as answer:
+            (result,) = json.loads(answer.read())["results"]
+        reason = result["status"]
         while "settling on the embedded chain" not in (tmp_path / "serve.log").read_text():
             assert time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
             time.sleep(0.3)
@@ -188,6 +202,9 @@ def test_a_fresh_network_serves_with_no_backlog_and_settles_on_its_chain(tmp_pat
         log.close()
     saved = json.loads((data / "serve.json").read_text())
     assert saved["port"] == port
+    store = SQLiteStore(data / "depin.sqlite")
+    assert [sample.source for sample in store.rejection_samples(reason)] == ["http:127.0.0.1"]
+    store.close()
     genesis = datetime.fromisoformat(
         re.search(r"genesis = (\S+)", (data / "network.toml").read_text()).group(1)  # type: ignore[union-attr]
     )

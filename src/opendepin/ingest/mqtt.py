@@ -2,22 +2,27 @@
 
 Devices publish a signed report (the CBOR wire form) or a CBOR array of them to
 `{prefix}/reports/{anything}` with QoS 1. The adapter keeps a persistent session (clean_session=False,
-fixed client id) so the broker queues reports while the node is down, runs them through the same gate
-as HTTP, and sends the PUBACK only after the batch is durably stored (manual acknowledgement): a crash
-before the store commit makes the broker redeliver, and the store's idempotency by report id absorbs
-the repeat. Each report's verdict is published to `{prefix}/results/{device id}` as JSON.
+a client id fixed for its data dir) so the broker queues reports while the node is down, runs them through
+the same gate as HTTP, and sends the PUBACK only after the batch is durably stored (manual acknowledgement):
+a crash before the store commit makes the broker redeliver, and the store's idempotency by report id absorbs
+the repeat. Each report's verdict is published as JSON to `{prefix}/results/{device id}` when the device is
+established (signature verified, or accepted), else to `{prefix}/results/unknown` (`results_topic_device`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import os
+import re
 import threading
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from opendepin.errors import ServiceUnavailable
+from opendepin.ingest.gate import GateResult
 from opendepin.node import Node
 from opendepin.reports.envelope import BatchError, split_batch
 
@@ -41,6 +46,35 @@ def split_message(payload: bytes, max_items: int) -> list[bytes]:
     return items
 
 
+DEVICE_TOPIC_LEVEL = re.compile(r"[a-z0-9]{1,16}:[0-9a-f]{1,256}")
+"""What a device id must look like to name an MQTT topic level: a key type and a lower-case hex key (no
+wildcard `+`/`#`, no `/`, no NUL, bounded length)."""
+
+
+def results_topic_device(result: GateResult) -> str:
+    """Rule: the topic level under `{prefix}/results/` a verdict is published on. A report's own device's
+    level only when that device is established: the gate verified the signature with its registered key
+    (`authenticated`), or the report was accepted (on the bus, the edge's queued answer for a registered
+    device); every other verdict (undecodable bytes, an unknown device, a forged signature) goes to
+    `unknown`. A claimed id is free to make: used as a topic level it let one message carry an MQTT wildcard
+    (`x#`: the publish raised, and the bridge's network thread died for good, the message redelivered on
+    every restart) or 250 levels (the broker dropped the bridge once a second), and let anyone publish
+    verdicts on a victim's results topic."""
+    device = result.device_id
+    established = result.authenticated or result.accepted
+    if established and device is not None and DEVICE_TOPIC_LEVEL.fullmatch(device):
+        return device
+    return "unknown"
+
+
+def default_client_id(network: str, data_dir: str, prefix: str) -> str:
+    """The bridge's MQTT client id: stable for one data dir, network and topic prefix (the broker keeps that
+    persistent session's queue across restarts), distinct between nodes sharing a broker (one fixed id made
+    two nodes take each other's session over)."""
+    digest = hashlib.sha256(f"{network}|{data_dir}|{prefix}".encode()).hexdigest()[:16]
+    return f"opendepin-ingest-{digest}"
+
+
 class MqttIngest:
     """Subscribe, gate, store, then acknowledge."""
 
@@ -50,15 +84,23 @@ class MqttIngest:
         host: str = "127.0.0.1",
         port: int = 1883,
         prefix: str = "depin",
-        client_id: str = "opendepin-ingest",
+        client_id: str | None = None,
     ) -> None:
+        """`client_id`: the persistent session's id (default: `default_client_id` of the node's network and
+        store, and `prefix`)."""
         self.node = node
         self.prefix = prefix
         self.processed = 0
         self._connected = threading.Event()
         self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False, manual_ack=True
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id or default_client_id(node.config.name, _store_name(node), prefix),
+            clean_session=False,
+            manual_ack=True,
         )
+        # an exception in a callback is logged, not raised out of the network thread (which it ends: MQTT
+        # ingest then stops while the node looks healthy)
+        self.client.suppress_exceptions = True
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
         self.host, self.port = host, port
@@ -79,12 +121,15 @@ class MqttIngest:
         except Exception:
             log.exception("storing an MQTT batch failed; not acknowledging it, the broker will redeliver")
             return
-        for result in results:
-            device = result.device_id or "unknown"
-            body = {"status": result.reason, "message": result.message, "report_id": result.report_id}
-            client.publish(f"{self.prefix}/results/{device}", json.dumps(body), qos=1)
+        client.ack(message.mid, message.qos)  # stored: the broker may forget it, whatever happens next
         self.processed += len(results)
-        client.ack(message.mid, message.qos)
+        for result in results:
+            body = {"status": result.reason, "message": result.message, "report_id": result.report_id}
+            topic = f"{self.prefix}/results/{results_topic_device(result)}"
+            try:
+                client.publish(topic, json.dumps(body), qos=1)
+            except (ValueError, TypeError, OSError) as error:  # pragma: no cover - the topic level is checked
+                log.warning("an MQTT result could not be published on %r: %s", topic[:200], error)
 
     def start(self, timeout: float = 10.0) -> MqttIngest:
         """Connect and subscribe; a broker that cannot be reached, or does not accept the connection within
@@ -107,3 +152,10 @@ class MqttIngest:
     def stop(self) -> None:
         self.client.loop_stop()
         self.client.disconnect()
+
+
+def _store_name(node: Node) -> str:
+    """What tells this node's store apart from another's on the same machine: its file or its DSN."""
+    store = node.store
+    path = getattr(store, "path", None)
+    return os.path.abspath(path) if path else str(getattr(store, "dsn", None) or id(store))
