@@ -9,6 +9,7 @@ from opendepin.identity.attestation import (
     attestation_message,
     check_attestation,
     check_location,
+    is_canonical_cell,
     location_message,
     merge_attributes,
     recheck_onboarding,
@@ -65,6 +66,31 @@ def test_location_assertion() -> None:
     with pytest.raises(OnboardingError) as info:
         check_location(NETWORK, coarse, OWNER.address)
     assert info.value.reason == "location.bad_cell"
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        CELL.upper(),
+        "0" + CELL,
+        "0x" + CELL,
+        "+" + CELL,
+        " " + CELL,
+        CELL + "\n",
+        CELL + "f" * 18,
+        "-" + CELL,
+        "-1",
+    ],
+)
+def test_a_cell_is_accepted_only_as_h3_writes_it(spelling: str) -> None:
+    """Spellings h3 reads as the same cell (or cannot fit in 64 bits) are refused with a reason, even when
+    the owner signed them: a registry comparing cells as text would count them as different cells."""
+    device = DeviceKey.generate().device_id
+    signed = OWNER.sign_text(location_message(NETWORK, device, spelling, 3))
+    with pytest.raises(OnboardingError) as info:
+        check_location(NETWORK, LocationAssertion(device, spelling, 3, signed), OWNER.address)
+    assert info.value.reason == "location.bad_cell"
+    assert is_canonical_cell(CELL) and not is_canonical_cell(spelling)
 
 
 def test_attributes_are_signed_by_the_maker() -> None:

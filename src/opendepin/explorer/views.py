@@ -28,6 +28,7 @@ import h3
 
 from opendepin.explorer.chain import ChainView
 from opendepin.explorer.reads import ANY_KIND, StoreReads
+from opendepin.identity.attestation import is_canonical_cell
 from opendepin.node import Node
 from opendepin.rewards.digest import device_from_row
 from opendepin.sectors.base import DeviceInfo
@@ -358,8 +359,8 @@ class Explorer:
         self, cell: str, number: int | None, after: str | None, limit: int = DEVICE_PAGE
     ) -> dict[str, Any]:
         """The devices of a map cell (any resolution) in closed epoch `number`, a page at a time by id."""
-        if not h3.is_valid_cell(cell):
-            raise Missing("cell.invalid", f"{cell[:32]!r} is not an H3 cell")
+        if not is_canonical_cell(cell):  # h3 raises on text that does not fit in 64 bits (`-1`, 20 digits)
+            raise Missing("cell.invalid", f"{cell[:32]!r} is not an H3 cell (15 lower-case hex digits)")
         number = self._epoch_number(number)
         digest = self.digest(number)
         resolution = h3.get_resolution(cell)

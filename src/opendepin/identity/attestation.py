@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -150,14 +151,33 @@ def check_attestation(network: str, attestation: Attestation, makers: Mapping[st
     return maker
 
 
+CANONICAL_CELL = re.compile(r"[0-9a-f]{15}")
+"""An H3 cell as h3 writes it: 15 lower-case hex digits."""
+
+
+def is_canonical_cell(text: str) -> bool:
+    """Rule: a cell is accepted only as h3 writes it (15 lower-case hex digits naming a valid cell). h3 also
+    reads `8C1F…`, `08c1f…`, `0x8c1f…`, ` 8c1f…` or `8c1f…\n` as the same cell, but the registry keeps and
+    compares the text: radios asserting one cell under different spellings each ranked first in "their"
+    cell and were all paid in full (rank rule of the wireless sector)."""
+    if not CANONICAL_CELL.fullmatch(text):
+        return False
+    try:
+        return bool(h3.is_valid_cell(text))
+    except (ValueError, OverflowError, TypeError):  # pragma: no cover - 15 hex digits always fit in 64 bits
+        return False
+
+
 def check_location(network: str, assertion: LocationAssertion, owner: str) -> str:
     """Validate the owner's location assertion; returns the H3 cell."""
     if (
-        not h3.is_valid_cell(assertion.location)
+        not is_canonical_cell(assertion.location)
         or h3.get_resolution(assertion.location) != ASSERTION_RESOLUTION
     ):
         raise OnboardingError(
-            "location.bad_cell", f"location must be an H3 cell at resolution {ASSERTION_RESOLUTION}"
+            "location.bad_cell",
+            f"location must be an H3 cell at resolution {ASSERTION_RESOLUTION}, written as h3 writes it "
+            "(15 lower-case hex digits)",
         )
     attributes = check_attributes(assertion.attributes, "owner")
     text = location_message(network, assertion.device_id, assertion.location, assertion.nonce, attributes)
