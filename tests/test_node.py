@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from opendepin.clock import SimulatedClock
+from opendepin.identity.attestation import OnboardingError
 from opendepin.identity.keys import DeviceKey
+from opendepin.identity.wallets import Wallet
 from opendepin.node import EpochNotDue, Node
 from opendepin.reports.envelope import sign_report
 from opendepin.rewards.digest import canonical_json
@@ -130,6 +132,30 @@ def test_onboarding_stores_signed_attributes(node: Node, device_key: DeviceKey) 
     record = node.store.onboarding_records()[device_key.device_id]
     assert record["location"]["attributes"] == {"gain_dbi": 5.8}
     assert record["maker_attributes"] == {"region": "EU868"}
+
+
+def test_a_device_is_onboarded_once(node: Node, device_key: DeviceKey, store: SQLiteStore) -> None:
+    """The same request again (a retry) returns the registered device, from the registry or, in a new node,
+    the store; another owner, cell or attribute for a registered device is refused with a reason, not
+    answered with the old record as if it had been applied."""
+    request = onboard_request(node.config.name, device_key, maker_attributes={"region": "EU868"})
+    first = node.onboard(request)
+    assert node.onboard(request) == first
+    assert Node(node.config, store, node.clock).onboard(request) == first
+    other_owner = Wallet(bytes.fromhex("44" * 32))
+    for changed in (
+        onboard_request(
+            node.config.name, device_key, owner=other_owner, maker_attributes={"region": "EU868"}
+        ),
+        onboard_request(
+            node.config.name, device_key, cell="8c1f1d48945c1ff", maker_attributes={"region": "EU868"}
+        ),
+        onboard_request(node.config.name, device_key, maker_attributes={"region": "US915"}),
+    ):
+        with pytest.raises(OnboardingError) as refused:
+            node.onboard(changed)
+        assert refused.value.reason == "onboarding.already_registered"
+    assert node.store.get_device(device_key.device_id) == first
 
 
 def test_an_epoch_closed_in_its_own_process_is_the_same(tmp_path: Path, device_key: DeviceKey) -> None:

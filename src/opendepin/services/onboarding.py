@@ -132,6 +132,18 @@ class OnboardingService:
             existing = self.registry.get(device.device_id) or self.store.get_device(device.device_id)
             if existing is None:  # pragma: no cover - the store said it holds the device
                 raise RuntimeError(f"device {device.device_id} is stored but cannot be read")
+            differs = [
+                name
+                for name in ("owner", "maker", "key_type", "location", "attributes")
+                if getattr(existing, name) != getattr(device, name)
+            ]
+            if differs:
+                raise OnboardingError(
+                    "onboarding.already_registered",
+                    f"device {device.device_id} is already registered with another {', '.join(differs)} "
+                    f"(owner {existing.owner}, cell {existing.location}); a device is onboarded once, and "
+                    "this request was not applied",
+                )
             return existing
         self.registry.add(device)
         return device
