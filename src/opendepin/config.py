@@ -204,6 +204,13 @@ class IngestConfig(_Strict):
     rejection_bucket_seconds: Annotated[
         int, Field(ge=60, description="rejection counters are kept per source, reason and this period")
     ] = 3_600
+    device_reports_per_hour: Annotated[
+        int,
+        Field(ge=0, description="accepted reports a device may send an hour, sustained (0: no bound)"),
+    ] = 3_600
+    device_report_burst: Annotated[
+        int, Field(ge=1, description="accepted reports a device may send at once (store-and-forward uploads)")
+    ] = 10_000
     rejection_samples: Annotated[
         int, Field(ge=0, le=1_000, description="raw rejected reports kept per reason (the latest)")
     ] = 8

@@ -96,3 +96,29 @@ def test_nul_in_a_report_never_fails_the_batch_it_came_in(worker_and_node: tuple
     ]
     (sample,) = node.store.rejection_samples("report.schema_invalid")
     assert "\ufffd" in sample.message and "\x00" not in sample.message
+
+
+def test_a_worker_keeps_each_devices_budget() -> None:
+    """The gate worker's path: the device's reports past its burst are refused as `device.rate_limited` and
+    not stored; another device's budget is its own."""
+    from opendepin.config import IngestConfig
+
+    config = NetworkConfig(
+        makers=[MakerConfig(name="m", address=MAKER.address)],
+        ingest=IngestConfig(device_report_burst=3, device_reports_per_hour=1),
+    )
+    keys = [DeviceKey("ed25519", bytes([7 + i]) * 32) for i in range(2)]
+    with postgres_database() as dsn:
+        store = PostgresStore(dsn)
+        worker = GateWorker(config, dsn)
+        try:
+            node = Node(config, store, SystemClock())
+            for key in keys:
+                node.onboard(onboard_request(config.name, key))
+            batch = [item for seq in range(1, 6) for item in _deliveries(keys, seq)]
+            reasons = [r.reason for r in worker.store_batch(batch)]
+            assert reasons == ["accepted"] * 6 + ["device.rate_limited"] * 4
+            assert store.count_reports(0, 2**40) == 6
+        finally:
+            worker.store.close()
+            store.close()

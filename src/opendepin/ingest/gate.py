@@ -2,7 +2,8 @@
 
 Order: decode → known device → signature → known kind → replay/duplicate (by the kind's `seq` policy) →
 timestamp window (the kind's, else the network's) → epoch still open (for kinds counted by device time) →
-payload schema (strict). Each failure is a stable reason code with a message a person can act on.
+payload schema (strict); then the device's report budget (ingest/device_rate.py, kept by the process that
+gates). Each failure is a stable reason code with a message a person can act on.
 """
 
 from __future__ import annotations

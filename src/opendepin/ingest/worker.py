@@ -43,7 +43,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,6 +61,7 @@ from opendepin.ingest.bus import (
     connect_nats,
     ensure_streams,
 )
+from opendepin.ingest.device_rate import Bucket, DeviceBudgets
 from opendepin.ingest.gate import (
     GateResult,
     GateState,
@@ -225,6 +226,8 @@ class GateWorker:
         self.stats = WorkerStats()
         self.index, self.of = index, of
         self.signature_thread = (of < (os.cpu_count() or 1)) if signature_thread is None else signature_thread
+        self.budgets = DeviceBudgets(config.ingest)
+        """The budgets of the devices this worker gates (ingest/device_rate.py)."""
 
     # ---- one batch ------------------------------------------------------------------------------------
 
@@ -269,13 +272,20 @@ class GateWorker:
             self.stats.first_batch = time.time()
         decoded, pending, devices = self._decode(deliveries)
         signatures = list(pending)  # all checked before the transaction: no row locks held meanwhile
+        budgets = self.budgets.batch()
         try:
-            results, accepted, rejected = self._write(deliveries, decoded, signatures, devices, lock=False)
+            results, accepted, rejected = self._write(
+                deliveries, decoded, signatures, devices, budgets, lock=False
+            )
         except (SeqMoved, psycopg.errors.DeadlockDetected) as moved:
             # another writer stored reports of these devices meanwhile: gate the batch again, rows locked
             self.stats.seq_conflicts += 1
             log.info("a batch met another writer's reports of its devices; gating it again locked: %s", moved)
-            results, accepted, rejected = self._write(deliveries, decoded, signatures, devices, lock=True)
+            budgets = self.budgets.batch()  # the rolled-back attempt took nothing
+            results, accepted, rejected = self._write(
+                deliveries, decoded, signatures, devices, budgets, lock=True
+            )
+        self.budgets.commit(budgets, max((item.received_at for item in deliveries), default=0))
         self.stats.last_commit = time.time()
         log.debug("stored a batch: %d accepted, %d refused", len(accepted), len(rejected))
         self.stats.batch_seconds += time.perf_counter() - began
@@ -300,6 +310,7 @@ class GateWorker:
         decoded: Sequence[SignedReport | EnvelopeError],
         signatures: Sequence[bool | None],
         devices: list[str],
+        budgets: MutableMapping[str, Bucket],
         lock: bool,
     ) -> tuple[list[GateResult], list[tuple[Any, ...]], list[Rejection]]:
         """The batch's transaction: gate against the devices' last `seq` (read, or with `lock` locked),
@@ -329,8 +340,10 @@ class GateWorker:
                 if isinstance(signed, EnvelopeError):
                     result = refused_undecodable(signed)
                 else:
-                    result = gate_signed(
-                        signed, state, item.received_at, params, self.kinds, signatures[index]
+                    result = self.budgets.charge(
+                        gate_signed(signed, state, item.received_at, params, self.kinds, signatures[index]),
+                        budgets,
+                        item.received_at,
                     )
                 results.append(result)
                 if result.accepted and result.record is not None and result.signed is not None:

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from opendepin.clock import Clock
 from opendepin.config import NetworkConfig
+from opendepin.ingest.device_rate import DeviceBudgets
 from opendepin.ingest.gate import (
     GateResult,
     GateState,
@@ -71,6 +72,7 @@ class IngestService:
         self.policies = ingest_policies(sectors)
         self._lock = threading.Lock()
         self._last_seq = store.last_seqs()
+        self.budgets = DeviceBudgets(config.ingest)
 
     def ingest(self, wires: Sequence[bytes], source: str = "local") -> list[GateResult]:
         """Gate a batch and store it durably (one transaction) before returning the per-report results.
@@ -95,6 +97,7 @@ class IngestService:
             state = GateState(devices, self._last_seq, seen, self.closed_until(), self.policies, seen_seqs)
             results: list[GateResult] = []
             rejected: list[Rejection] = []
+            budgets = self.budgets.batch()
             try:
                 with self.store.appending(self.config.ingest.rejection_samples) as batch:
                     for start in range(0, len(wires), CHUNK):
@@ -104,8 +107,12 @@ class IngestService:
                             if isinstance(item, EnvelopeError):
                                 result = refused_undecodable(item)
                             else:
-                                result = gate_signed(
-                                    item, state, now, self.config.ingest, self.kinds, signatures[index]
+                                result = self.budgets.charge(
+                                    gate_signed(
+                                        item, state, now, self.config.ingest, self.kinds, signatures[index]
+                                    ),
+                                    budgets,
+                                    now,
                                 )
                             results.append(result)
                             if result.accepted and result.record is not None and result.signed is not None:
@@ -129,6 +136,7 @@ class IngestService:
             except BaseException:
                 self._last_seq = self.store.last_seqs()  # nothing was stored: forget the batch's seqs
                 raise
+            self.budgets.commit(budgets, now)
             return results
 
     def drain(self) -> None:
