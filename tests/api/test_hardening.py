@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from opendepin.api.app import create_app
 from opendepin.api.bounded import json_depth_exceeds, json_problem
+from opendepin.api.deps import SMALL_BODY_LIMIT
 from opendepin.api.ratelimit import Bucket, RateLimiter, refill, source_of, wait_seconds
 from opendepin.clock import SimulatedClock
 from opendepin.config import NetworkConfig
@@ -101,7 +102,9 @@ def test_oversized_json_is_413_before_it_is_read(node: Node) -> None:
         update={"ingest": node.config.ingest.model_copy(update={"max_batch": 1, "max_report_bytes": 128})}
     )
     client = TestClient(create_app(Node(small, node.store, node.clock)), raise_server_exceptions=False)
-    response = client.post("/v1/devices", content=b" " * 2_000, headers=JSON)
+    response = client.post("/v1/reports", content=b" " * 2_000, headers=JSON)
+    assert response.status_code == 413 and _reason(response) == "request.too_large"
+    response = client.post("/v1/devices", content=b" " * (SMALL_BODY_LIMIT + 1), headers=JSON)
     assert response.status_code == 413 and _reason(response) == "request.too_large"
 
 

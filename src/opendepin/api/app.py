@@ -1,9 +1,9 @@
 """The FastAPI application of a node.
 
 Every error answer has one shape, `{"detail": {"reason": <stable code>, "message": <what to do>}}`.
-Hostile input is refused at the edge: JSON bodies are bounded in size and depth before any route runs
-(`BoundedJSONMiddleware`), integer parameters are bounded to what the store holds, and ingest is rate
-limited per source (`RateLimiter`).
+Hostile input is refused at the edge: every body is bounded in size (per route class), all bodies together
+by a byte budget, and JSON in depth, before any route runs (`BoundedBodyMiddleware`); integer parameters are
+bounded to what the store holds; ingest and every other write are rate limited per source (`RateLimiter`).
 """
 
 from __future__ import annotations
@@ -17,12 +17,19 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from opendepin import __version__
-from opendepin.api.bounded import BoundedJSONMiddleware
-from opendepin.api.deps import json_body_limit
+from opendepin.api.bounded import BatchLimits, BodyPolicy, BoundedBodyMiddleware, ByteBudget
+from opendepin.api.deps import (
+    SMALL_BODY_LIMIT,
+    USAGE_CBOR_LIMIT,
+    USAGE_JSON_LIMIT,
+    cbor_batch_limit,
+    json_body_limit,
+)
 from opendepin.api.exact import ExactJSONResponse
 from opendepin.api.openapi import node_openapi
-from opendepin.api.ratelimit import RateLimiter
+from opendepin.api.ratelimit import REFUSED_WRITE_COST, RateLimiter
 from opendepin.api.routes import devices, epochs, explorer, health, metrics, reports, usage
+from opendepin.config import IngestConfig
 from opendepin.explorer.chain import ChainView
 from opendepin.explorer.web import mount_explorer
 from opendepin.node import Node
@@ -40,6 +47,34 @@ DEFAULT_REASONS = {
     429: "ingest.rate_limited",
 }
 """The reason code of an error raised without one (by the framework: unknown path, wrong method, …)."""
+BODY_BUDGET_BODIES = 3
+"""Bodies of the largest size the node holds at once (`ByteBudget`): 3 × 21,865,024 bytes (a JSON report
+batch) by default, about 66 MB of bodies — at most ~200 MB with their decoded copies — where 40 concurrent
+batches used to reach 2.4 GB. A 2-core node ingests no faster with more batches in memory."""
+BODY_WAIT_SECONDS = 5.0
+"""How long a request waits for room in the byte budget before it is answered 503 `node.busy`."""
+BODY_READ_SECONDS = 60.0
+"""How long a request may take to send its whole body (a slow client holds its reservation meanwhile)."""
+
+
+def body_policy(params: IngestConfig, limiter: RateLimiter | None = None) -> BodyPolicy:
+    """The body limits of a node: report batches by `[ingest]` (`max_batch` × `max_report_bytes`, as CBOR
+    or base64 JSON), usage batches by the receipt limits, every other body `SMALL_BODY_LIMIT`, all of them
+    together `BODY_BUDGET_BODIES` of the largest."""
+    batches = {
+        "/v1/reports": BatchLimits(cbor_batch_limit(params), json_body_limit(params)),
+        "/v1/usage": BatchLimits(USAGE_CBOR_LIMIT, USAGE_JSON_LIMIT),
+    }
+    largest = max(SMALL_BODY_LIMIT, *(max(b.cbor, b.json) for b in batches.values()))
+    return BodyPolicy(
+        batches,
+        SMALL_BODY_LIMIT,
+        ByteBudget(BODY_BUDGET_BODIES * largest),
+        BODY_WAIT_SECONDS,
+        BODY_READ_SECONDS,
+        limiter,
+        REFUSED_WRITE_COST,
+    )
 
 
 def _error(status: int, reason: str, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
@@ -50,10 +85,23 @@ def _error(status: int, reason: str, message: str, headers: Mapping[str, str] | 
     )
 
 
-def create_app(node: Node, chain: ChainView | None = None) -> FastAPI:
+def detail_message(detail: Mapping[str, object]) -> str:
+    """The message of an error a route raised as a dict with a `reason`. Rule: its `message`; else its text
+    under `detail` (as some sector routes put it); else its other facts as `key=value` pairs (`ts=…,
+    now=…`); else the reason itself — an error never answers an empty message."""
+    if detail.get("message"):
+        return str(detail["message"])
+    if detail.get("detail"):
+        return str(detail["detail"])
+    facts = ", ".join(f"{key}={value}" for key, value in detail.items() if key != "reason")
+    return facts or str(detail["reason"])
+
+
+def create_app(node: Node, chain: ChainView | None = None, policy: BodyPolicy | None = None) -> FastAPI:
     """The node's app: the API, the explorer (pages at `/`, reading the chain's roots when `chain` is
     given) and the API documents (`/docs`, `/redoc`, `/openapi.json`) served from vendored assets. Every JSON
-    answer has exact integers (`api/exact.py`): token amounts and integers beyond 2^53 - 1 are strings."""
+    answer has exact integers (`api/exact.py`): token amounts and integers beyond 2^53 - 1 are strings.
+    `policy` replaces the body limits of `body_policy` (tests)."""
     app = FastAPI(
         title="opendepin node",
         version=__version__,
@@ -66,7 +114,8 @@ def create_app(node: Node, chain: ChainView | None = None) -> FastAPI:
     app.state.limiter = RateLimiter(
         params.rejections_per_second, params.rejection_burst, params.rate_limited_sources, node.clock.now
     )
-    app.add_middleware(BoundedJSONMiddleware, max_bytes=json_body_limit(params))
+    app.state.body_policy = policy or body_policy(params, app.state.limiter)
+    app.add_middleware(BoundedBodyMiddleware, policy=app.state.body_policy)
     for module in (reports, usage, devices, epochs, explorer, health, metrics):
         app.include_router(module.router)
     for name, plugin in sorted(node.sectors.items()):
@@ -80,7 +129,7 @@ def create_app(node: Node, chain: ChainView | None = None) -> FastAPI:
     async def _http(_request: Request, error: StarletteHTTPException) -> JSONResponse:
         detail = error.detail
         if isinstance(detail, dict) and "reason" in detail:
-            reason, message = str(detail["reason"]), str(detail.get("message", ""))
+            reason, message = str(detail["reason"]), detail_message(detail)
         else:
             reason, message = DEFAULT_REASONS.get(error.status_code, f"http.{error.status_code}"), str(detail)
         return _error(error.status_code, reason, message, error.headers)

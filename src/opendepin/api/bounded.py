@@ -1,22 +1,35 @@
-"""Untrusted JSON is parsed with bounded size and nesting, whatever the interpreter's recursion limit.
+"""Untrusted bodies are bounded before any route sees them; JSON is parsed with bounded nesting, whatever
+the interpreter's recursion limit.
 
 `eth_account` imports `py_ecc`, which raises the recursion limit to 100,000: the standard JSON decoder then
 recurses until the C stack overflows (a 200 KB body of nested arrays kills the process). So every JSON body
-is checked before any decoder sees it — size, encoding and nesting depth — by `BoundedJSONMiddleware`, one
+is checked before any decoder sees it — size, encoding and nesting depth — by `BoundedBodyMiddleware`, one
 ASGI middleware in front of every route (including routes added later). The depth scan is linear in the
 body and needs no recursion.
+
+The same middleware bounds every body, whatever its content type: by its route's limit (one per media type
+on the batch routes, a small one elsewhere), and all bodies together by a byte budget, so that concurrent
+maximal batches cannot pile up in memory. It also applies the per-source rate limit to writes
+(`api/ratelimit.py`) before a body is read.
 """
 
 from __future__ import annotations
 
 import email.message
 import json
+import math
 import re
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
+import anyio
 import numpy as np
 from anyio import to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from opendepin.api.ratelimit import RateLimiter, source_of
 
 MAX_JSON_DEPTH = 32
 """Deepest nesting of arrays and objects accepted in a request body (the API's own schemas need 3)."""
@@ -35,6 +48,18 @@ class BodyError(ValueError):
         super().__init__(message)
         self.status = status
         self.reason = reason
+
+
+def media_type(content_type: str | None) -> str:
+    """The media type of a content-type header, `type/subtype` in lower case. Rule: RFC 9110 §8.3.1 —
+    type and subtype are case-insensitive, parameters follow `;`, whitespace around them is optional."""
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def is_cbor_media_type(content_type: str | None) -> bool:
+    """True if the media type is exactly `application/cbor` (any case, any parameters); not
+    `application/cborXYZ`."""
+    return media_type(content_type) == "application/cbor"
 
 
 def is_json_media_type(content_type: str | None) -> bool:
@@ -100,74 +125,246 @@ def parse_json(body: bytes, max_depth: int = MAX_JSON_DEPTH) -> Any:
     return json.loads(body)
 
 
-async def _error(send: Send, status: int, reason: str, message: str) -> None:
+async def _error(
+    send: Send, status: int, reason: str, message: str, headers: Mapping[str, str] | None = None
+) -> None:
     body = json.dumps({"detail": {"reason": reason, "message": message}}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-        }
-    )
+    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    raw += [
+        (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in (headers or {}).items()
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})
 
 
-class BoundedJSONMiddleware:
-    """In front of the whole app: a request whose body the framework could decode as JSON is read (up to
-    `max_bytes`, else 413 `request.too_large`) and checked by `json_problem` (else 400 with its reason)
-    before any route runs; other bodies (CBOR) stream through untouched to their route's own limits."""
+class ByteBudget:
+    """Bytes of request bodies the process holds at once, at most `capacity`. Rule: a request reserves its
+    body's size before the body is read and gives it back when its answer is sent; reservations are granted
+    first come, first served (a large body waiting at the head is not overtaken by small ones). Used from one
+    event loop (not thread-safe)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int, max_depth: int = MAX_JSON_DEPTH) -> None:
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.held = 0
+        self.peak = 0
+        self._waiting: deque[tuple[int, anyio.Event]] = deque()
+
+    async def acquire(self, size: int, timeout: float) -> bool:
+        """Reserve `size` bytes (at most the capacity), waiting at most `timeout` seconds; False if no room
+        came in time (then nothing is reserved)."""
+        size = min(size, self.capacity)
+        if not self._waiting and self.held + size <= self.capacity:
+            self._take(size)
+            return True
+        entry = (size, anyio.Event())
+        self._waiting.append(entry)
+        try:
+            with anyio.move_on_after(timeout):
+                await entry[1].wait()
+        except BaseException:
+            self._withdraw(entry)
+            raise
+        if entry[1].is_set():
+            return True
+        self._withdraw(entry)
+        return False
+
+    def release(self, size: int) -> None:
+        """Give back `size` reserved bytes and let the waiting requests in, in order, while they fit."""
+        self.held -= min(size, self.capacity)
+        self._grant()
+
+    def _take(self, size: int) -> None:
+        self.held += size
+        self.peak = max(self.peak, self.held)
+
+    def _grant(self) -> None:
+        while self._waiting and self.held + self._waiting[0][0] <= self.capacity:
+            size, event = self._waiting.popleft()
+            self._take(size)
+            event.set()
+
+    def _withdraw(self, entry: tuple[int, anyio.Event]) -> None:
+        if entry[1].is_set():  # granted while it was giving up
+            self.held -= entry[0]
+        else:
+            self._waiting.remove(entry)
+        self._grant()
+
+
+@dataclass(frozen=True, slots=True)
+class BatchLimits:
+    """The largest body of a batch route in each format it takes (the route charges its own refusals)."""
+
+    cbor: int
+    json: int
+
+
+@dataclass(frozen=True, slots=True)
+class BodyPolicy:
+    """What `BoundedBodyMiddleware` enforces. `small` bounds every body outside `batches` (and a batch body
+    of any other media type); `budget` bounds all bodies held at once; a request waits at most
+    `wait_seconds` for room in it, and its whole body must arrive within `read_seconds`."""
+
+    batches: Mapping[str, BatchLimits]
+    small: int
+    budget: ByteBudget
+    wait_seconds: float = 5.0
+    read_seconds: float = 60.0
+    limiter: RateLimiter | None = None
+    refused_write_cost: int = 1
+
+    def limit(self, path: str, content_types: list[str | None]) -> int:
+        """Rule: a batch route's CBOR limit for `application/cbor`, its JSON limit for what the framework
+        decodes as JSON, the small limit otherwise; the largest that any of the content-type headers
+        allows (a repeated header cannot exceed the route's largest limit)."""
+        batch = self.batches.get(path)
+        limit = self.small
+        for value in content_types or [None]:
+            if batch is not None and is_cbor_media_type(value):
+                limit = max(limit, batch.cbor)
+            elif batch is not None and is_json_media_type(value):
+                limit = max(limit, batch.json)
+        return limit
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+"""Methods that write nothing: neither rate limited nor charged for a refusal."""
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, reason: str, message: str, headers: Mapping[str, str] | None = None):
+        super().__init__(message)
+        self.status, self.reason, self.headers = status, reason, headers
+
+
+class BoundedBodyMiddleware:
+    """In front of the whole app, for every HTTP request, before any route runs:
+
+    1. a write (any method but GET, HEAD, OPTIONS) from a source whose rejection bucket is empty is refused
+       with 429 `ingest.rate_limited` and `Retry-After`, its body unread;
+    2. a `Content-Length` above the route's limit (`BodyPolicy.limit`) is refused with 413
+       `request.too_large` at once; a body of unknown length (chunked) is counted as it streams and refused
+       with 413 as soon as it passes the limit;
+    3. the body's bytes (its `Content-Length`, else the route's limit) are reserved in the byte budget; with
+       no room within `wait_seconds` the answer is 503 `node.busy` with `Retry-After`; the reservation is
+       held until the answer is sent;
+    4. the body is read whole within `read_seconds` (else 408 `request.timeout`); a body the framework could
+       decode as JSON is checked by `json_problem` (else 400 with its reason); the route then reads it from
+       memory;
+    5. a write refused with a 4xx (other than 429) costs its source tokens: 1 on a batch route for a refusal
+       made here (the batch routes charge their own), `refused_write_cost` on every other route whatever
+       refused it.
+    """
+
+    def __init__(self, app: ASGIApp, policy: BodyPolicy, max_depth: int = MAX_JSON_DEPTH) -> None:
         self.app = app
-        self.max_bytes = max_bytes
+        self.policy = policy
         self.max_depth = max_depth
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        policy = self.policy
+        path: str = scope.get("path", "")
+        write = scope.get("method", "GET") not in SAFE_METHODS
+        client = scope.get("client")
+        source = source_of(client[0] if client else None)
+        batch = path in policy.batches
+        cost = (1 if batch else policy.refused_write_cost) if write else 0
+        limiter = policy.limiter
+        if write and limiter is not None:
+            wait = limiter.retry_after(source)
+            if wait:
+                message = f"{source} caused too many rejected items; retry in {wait} s"
+                await _error(send, 429, "ingest.rate_limited", message, {"Retry-After": str(wait)})
+                return
+        status = 0
+        refused_here = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self._bounded(scope, receive, tracked)
+        except _Refused as refused:
+            refused_here = True
+            await _error(tracked, refused.status, refused.reason, str(refused), refused.headers)
+        chargeable = 400 <= status < 500 and status != 429 and (refused_here or not batch)
+        if limiter is not None and cost and chargeable:
+            limiter.charge(source, cost)
+
+    async def _bounded(self, scope: Scope, receive: Receive, send: Send) -> None:
+        policy = self.policy
         headers: list[tuple[bytes, bytes]] = list(scope.get("headers") or [])
         content_types: list[str | None] = [
             value.decode("latin-1") for name, value in headers if name == b"content-type"
         ]
-        if not any(is_json_media_type(value) for value in content_types or [None]):
-            await self.app(scope, receive, send)
-            return
-        lengths = [value.decode("latin-1") for name, value in headers if name == b"content-length"]
-        if any(value.isdigit() and int(value) > self.max_bytes for value in lengths):
-            await _error(send, 413, "request.too_large", f"body exceeds the limit of {self.max_bytes} bytes")
-            return
+        limit = policy.limit(scope.get("path", ""), content_types)
+        too_large = _Refused(413, "request.too_large", f"body exceeds the limit of {limit} bytes")
+        lengths = [value.decode("latin-1").strip() for name, value in headers if name == b"content-length"]
+        if not all(value.isdigit() for value in lengths):
+            raise _Refused(400, "request.malformed", "content-length is not a number")
+        declared = max((int(value) for value in lengths), default=None)
+        if declared is not None and declared > limit:
+            raise too_large
+        chunked = any(name == b"transfer-encoding" for name, _ in headers)
+        reserved = declared if declared is not None else (limit if chunked else 0)
+        if reserved and not await policy.budget.acquire(reserved, policy.wait_seconds):
+            retry = str(max(1, math.ceil(policy.wait_seconds)))
+            message = f"the node is reading as many bodies as it holds at once; retry in {retry} s"
+            raise _Refused(503, "node.busy", message, {"Retry-After": retry})
+        try:
+            body: bytes | None = b""
+            with anyio.move_on_after(policy.read_seconds) as deadline:
+                body = await self._read(receive, limit, too_large)
+            if deadline.cancelled_caught:
+                message = f"the body did not arrive within {policy.read_seconds:g} s"
+                raise _Refused(408, "request.timeout", message)
+            if body is None:
+                return  # the client went away
+            if reserved > len(body):  # a chunked body reserved its limit: keep what it holds
+                policy.budget.release(reserved - len(body))
+                reserved = len(body)
+            if any(is_json_media_type(value) for value in content_types or [None]):
+                if len(body) > _THREAD_SCAN_BYTES:
+                    problem = await to_thread.run_sync(json_problem, body, self.max_depth)
+                else:
+                    problem = json_problem(body, self.max_depth)
+                if problem is not None:
+                    raise _Refused(problem.status, problem.reason, str(problem))
+            replayed = False
+
+            async def replay() -> Message:
+                nonlocal replayed
+                if not replayed:
+                    replayed = True
+                    return {"type": "http.request", "body": body, "more_body": False}
+                return await receive()
+
+            await self.app(scope, replay, send)
+        finally:
+            if reserved:
+                policy.budget.release(reserved)
+
+    @staticmethod
+    async def _read(receive: Receive, limit: int, too_large: _Refused) -> bytes | None:
+        """The whole body, or None if the client disconnected; raises `too_large` past `limit` bytes."""
         chunks: list[bytes] = []
         size = 0
         more = True
         while more:
             message = await receive()
             if message["type"] != "http.request":
-                return  # the client went away
+                return None
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_bytes:
-                await _error(
-                    send, 413, "request.too_large", f"body exceeds the limit of {self.max_bytes} bytes"
-                )
-                return
+            if size > limit:
+                raise too_large
             chunks.append(chunk)
             more = message.get("more_body", False)
-        body = b"".join(chunks)
-        if len(body) > _THREAD_SCAN_BYTES:
-            problem = await to_thread.run_sync(json_problem, body, self.max_depth)
-        else:
-            problem = json_problem(body, self.max_depth)
-        if problem is not None:
-            await _error(send, problem.status, problem.reason, str(problem))
-            return
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        return b"".join(chunks)

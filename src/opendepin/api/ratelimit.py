@@ -6,6 +6,10 @@ A bucket holds at most `rejection_burst` tokens and refills at `rejections_per_s
 (wall time when serving; simulated time in `depin up`). A source whose bucket is empty is answered 429 with
 `Retry-After` until it has a token again, before its body is even read. The table of buckets is bounded:
 full buckets are forgotten first (a full bucket is the same as none), then the least recently used.
+
+Every other write shares the bucket (`api/bounded.py`): a source with an empty bucket is refused with 429 on
+any POST (onboarding, orders) before its body is read, and a write refused with a 4xx outside the batch
+routes (a forged onboarding, a bad order) takes `REFUSED_WRITE_COST` tokens.
 """
 
 from __future__ import annotations
@@ -15,6 +19,12 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+
+REFUSED_WRITE_COST = 50
+"""Tokens a refused write outside the batch routes costs. Rule: a token is the work of one refused report
+(~50 µs in a batch); a refused onboarding is a whole request plus a signature recovery (~0.5 ms alone,
+measured), so it costs 50: with the default bucket (5,000, 10 a second) a source gets 100 refused
+onboardings at once, then one every 5 seconds."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
-from opendepin.api.bounded import BodyError, is_json_media_type, parse_json
+from opendepin.api.bounded import BodyError, is_cbor_media_type, is_json_media_type, parse_json
 from opendepin.api.deps import (
     cbor_batch_limit,
     get_limiter,
@@ -67,10 +67,11 @@ def _bad(status: int, reason: str, message: str) -> HTTPException:
 
 
 def parse_batch(body: bytes, content_type: str, max_batch: int, key: str = "reports") -> list[bytes]:
-    """The signed reports of a batch body. Rule: `application/cbor` is a CBOR array of byte strings (read
+    """The signed reports of a batch body. Rule: `application/cbor` (media type matched exactly, any case,
+    parameters ignored) is a CBOR array of byte strings (read
     by `split_batch`: no tag is interpreted); `application/json` is `{"reports": [base64, …]}` (parsed with
     bounded depth); at most `max_batch` reports; anything else is a 4xx with a reason code."""
-    if content_type.startswith(CBOR):
+    if is_cbor_media_type(content_type):
         try:
             return split_batch(body, max_batch)
         except BatchError as error:
@@ -116,7 +117,9 @@ async def read_signed_batch(
         )
     content_type = request.headers.get("content-type", "")
     try:
-        body = await read_body_limited(request, cbor_limit if content_type.startswith(CBOR) else json_limit)
+        body = await read_body_limited(
+            request, cbor_limit if is_cbor_media_type(content_type) else json_limit
+        )
         return source, parse_batch(body, content_type, max_items, key)
     except HTTPException:
         limiter.charge(source, 1)

@@ -8,10 +8,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
-from opendepin.api.deps import get_limiter, get_node, json_body_limit
+from opendepin.api.deps import USAGE_CBOR_LIMIT, USAGE_JSON_LIMIT, get_limiter, get_node
 from opendepin.api.ratelimit import RateLimiter
 from opendepin.api.routes.reports import CBOR, read_signed_batch
-from opendepin.market.receipts import MAX_RECEIPT_BYTES
 from opendepin.node import Node
 from opendepin.services.usage import MAX_RECEIPTS_PER_BATCH
 
@@ -65,10 +64,8 @@ async def post_usage(
 ) -> UsageResponse:
     """Receipts a payer (a router, a tenant) signed for service a device gave it (docs/architecture.md,
     "Users pay, providers earn"); a JSON body holds them as base64 strings under `receipts`."""
-    cbor_limit = MAX_RECEIPTS_PER_BATCH * (MAX_RECEIPT_BYTES + 8) + 1_024
-    json_limit = json_body_limit(node.config.ingest)
     source, wires = await read_signed_batch(
-        request, limiter, cbor_limit, json_limit, MAX_RECEIPTS_PER_BATCH, "receipts"
+        request, limiter, USAGE_CBOR_LIMIT, USAGE_JSON_LIMIT, MAX_RECEIPTS_PER_BATCH, "receipts"
     )
     results = await run_in_threadpool(node.record_usage, wires)
     statuses = [

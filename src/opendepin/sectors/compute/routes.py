@@ -143,7 +143,7 @@ def build_router(services: SectorServices, sector: ComputeSector) -> APIRouter:
             )
         except ValueError as error:
             reason = error.reason if isinstance(error, OrderError) else "compute.bad_order"
-            raise HTTPException(400, {"reason": reason, "detail": str(error)}) from None
+            raise HTTPException(400, {"reason": reason, "message": str(error)}) from None
         now = services.now()
         if order.ts + params.market.bid_window_s <= now or order.ts > now + 60:
             raise HTTPException(
