@@ -125,6 +125,10 @@ def test_owner_attributes_are_signed_with_the_location() -> None:
         {"": 1},
         {"x": "y" * 300},
         {f"k{i}": i for i in range(33)},
+        {"region": "\x00"},
+        {"region": "EU868\n"},
+        {"name": "abc\u202edef"},
+        {"re\tgion": "EU868"},
     ],
 )
 def test_malformed_attributes_are_refused(attributes: dict[str, object]) -> None:

@@ -93,7 +93,8 @@ def location_message(
 
 
 def check_attributes(attributes: Any, who: str) -> dict[str, AttributeValue]:
-    """Attributes are a flat map of at most 32 short keys to strings, integers, finite floats or booleans."""
+    """Attributes are a flat map of at most 32 short printable keys to printable strings, integers, finite
+    floats or booleans."""
     if not isinstance(attributes, Mapping):
         raise OnboardingError("onboarding.bad_attributes", f"{who} attributes must be an object")
     if len(attributes) > MAX_ATTRIBUTES:
@@ -108,6 +109,13 @@ def check_attributes(attributes: Any, who: str) -> dict[str, AttributeValue]:
             raise OnboardingError("onboarding.bad_attributes", f"{who}: attribute {key!r} is not finite")
         if isinstance(value, str) and len(value) > MAX_ATTRIBUTE_TEXT:
             raise OnboardingError("onboarding.bad_attributes", f"{who}: attribute {key!r} is too long")
+        if not key.isprintable() or (isinstance(value, str) and not value.isprintable()):
+            # NUL, line breaks, direction overrides: shown to people (explorer, `depin devices`) and kept
+            # as text by the stores, an attribute is printable text only
+            raise OnboardingError(
+                "onboarding.bad_attributes",
+                f"{who}: attribute {key!r} holds a character that is not printable",
+            )
         if not isinstance(value, str | int | float | bool):
             raise OnboardingError(
                 "onboarding.bad_attributes",
