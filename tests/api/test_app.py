@@ -30,8 +30,12 @@ def client(node: Node) -> TestClient:
     return TestClient(create_app(node), raise_server_exceptions=False)
 
 
-def _onboard_json(network: str, key: DeviceKey, maker: Wallet | None = None) -> dict[str, object]:
-    request = onboard_request(network, key, **({"maker": maker} if maker else {}))
+def _onboard_json(
+    network: str, key: DeviceKey, maker: Wallet | None = None, owner: Wallet | None = None
+) -> dict[str, object]:
+    request = onboard_request(
+        network, key, **({"maker": maker} if maker else {}), **({"owner": owner} if owner else {})
+    )
     a, loc = request.attestation, request.location
     assert loc is not None
     return {
@@ -50,6 +54,10 @@ def test_onboard_and_get(client: TestClient, node: Node, device_key: DeviceKey) 
     assert client.get(f"/v1/devices/{device_key.device_id}").json()["owner"] == response.json()["owner"]
     again = client.post("/v1/devices", json=_onboard_json(node.config.name, device_key))
     assert again.status_code == 201 and again.json()["onboarded_at"] == response.json()["onboarded_at"]
+    other = _onboard_json(node.config.name, device_key, owner=Wallet(bytes.fromhex("55" * 32)))
+    conflict = client.post("/v1/devices", json=other)
+    assert conflict.status_code == 409, conflict.text
+    assert conflict.json()["detail"]["reason"] == "onboarding.already_registered"
 
 
 def test_invalid_onboarding(client: TestClient, node: Node, device_key: DeviceKey) -> None:

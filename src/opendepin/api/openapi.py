@@ -18,7 +18,8 @@ anyone reads devices, epochs, Merkle proofs, epoch bundles and the explorer's vi
 
 **Errors.** Every error, of every route, is `{"detail": {"reason": "<stable code>", "message": "<what to
 do>"}}` (schema `Error`), e.g. `request.invalid` (422), `request.too_large` (413), `batch.malformed`,
-`device.unknown`, `epoch.not_closed` (404), `ingest.rate_limited` (429, with `Retry-After`).
+`device.unknown`, `epoch.not_closed` (404), `ingest.rate_limited` (429, with `Retry-After`), `node.busy`
+(503, with `Retry-After`: the node holds as many request bodies as it can at once).
 
 **Exact integers.** Token amounts (smallest units) are JSON strings of decimal digits, always (`"emitted":
 "164383561643835616438356"`); counts, timestamps (Unix seconds) and epoch numbers are numbers; any other
@@ -47,7 +48,8 @@ ROUTE_DESCRIPTIONS: dict[tuple[str, str], str] = {
     ("post", "/v1/devices"): "Onboard a device: its id (key type and public key), its owner's address, "
     "the maker's signature over the attestation (the maker must be one of the network's makers) and, "
     "optionally, the owner's signed H3 location. Onboarding the same device again answers the stored "
-    "record (201) and changes nothing.",
+    "record (201) and changes nothing; another owner, cell or attribute for a registered device is refused "
+    "(`onboarding.already_registered`, 409).",
     ("get", "/v1/devices/{device_id}"): "A registered device: key type, owner, maker, H3 location, "
     "onboarding time.",
     ("get", "/v1/devices/{device_id}/explain"): "Why a device earned what it earned in an epoch: its "
@@ -90,7 +92,10 @@ ERROR_DESCRIPTIONS = {
     "413": "body too large",
     "415": "unsupported media type",
     "422": "a parameter or body field out of range or of the wrong type",
+    "408": "the body did not arrive in time",
+    "409": "conflicts with what is registered",
     "429": "rate limited; see Retry-After",
+    "503": "the node holds as many request bodies as it can; see Retry-After",
 }
 
 
@@ -124,5 +129,9 @@ def node_openapi(app: FastAPI) -> dict[str, Any]:
                     if not response.get("description") or response["description"] == "Validation Error":
                         response["description"] = ERROR_DESCRIPTIONS.get(code, "error")
             responses.setdefault("4XX", {"description": "any other refusal", "content": ERROR_CONTENT})
+            if method not in ("get", "head", "options"):  # every write passes the body middleware
+                responses.setdefault(
+                    "503", {"description": ERROR_DESCRIPTIONS["503"], "content": ERROR_CONTENT}
+                )
     app.openapi_schema = schema
     return schema

@@ -86,12 +86,9 @@ async def onboard(body: OnboardIn, node: Annotated[Node, Depends(get_node)]) -> 
             )
         device = await run_in_threadpool(node.onboard, OnboardRequest(attestation, location))
     except OnboardingError as error:
-        raise HTTPException(
-            403
-            if "unknown_maker" in error.reason or "signature" in error.reason or "attestation" in error.reason
-            else 400,
-            {"reason": error.reason, "message": str(error)},
-        ) from None
+        forbidden = any(word in error.reason for word in ("unknown_maker", "signature", "attestation"))
+        status = 409 if error.reason == "onboarding.already_registered" else 403 if forbidden else 400
+        raise HTTPException(status, {"reason": error.reason, "message": str(error)}) from None
     except ValueError as error:
         raise HTTPException(400, {"reason": "onboarding.malformed", "message": str(error)}) from None
     return DeviceOut.of(device)
