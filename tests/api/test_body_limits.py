@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -29,11 +28,10 @@ from opendepin.api.bounded import (
 from opendepin.api.deps import SMALL_BODY_LIMIT, USAGE_JSON_LIMIT, cbor_batch_limit, json_body_limit
 from opendepin.api.ratelimit import REFUSED_WRITE_COST
 from opendepin.clock import SimulatedClock
-from opendepin.config import MakerConfig, NetworkConfig, parse_config
+from opendepin.config import NetworkConfig
 from opendepin.identity.keys import DeviceKey
 from opendepin.node import Node
 from opendepin.reports.envelope import sign_report
-from opendepin.sectors.registry import available_sectors
 from opendepin.sectors.wireless.reports import HEARTBEAT
 from opendepin.store.sqlite import SQLiteStore
 from tests.conftest import MAKER, OWNER, onboard_request
@@ -393,30 +391,6 @@ def test_detail_message_rules() -> None:
     assert detail_message({"reason": "compute.bad_order", "detail": "not hex"}) == "not hex"
     assert detail_message({"reason": "compute.order_stale", "ts": 1, "now": 99}) == "ts=1, now=99"
     assert detail_message({"reason": "compute.capacity_disabled"}) == "compute.capacity_disabled"
-
-
-def test_a_bad_order_says_what_is_wrong(tmp_path: Path) -> None:
-    if "compute" not in available_sectors():
-        pytest.skip("the compute sector is not installed")
-    config = parse_config(
-        {
-            "name": "compute-net",
-            "emission": {"kind": "fixed", "per_year": 365_000},
-            "rewards": {
-                "categories": {"compute_availability": 3_000, "compute_usage": 5_000, "oracles": 2_000},
-                "device_categories": ["compute_availability", "compute_usage"],
-                "unused_flows_to": {"compute_usage": {"compute_availability": 10_000}},
-            },
-            "sectors": {"compute": {}},
-            "makers": [MakerConfig(name="m", address=MAKER.address).model_dump()],
-        }
-    )
-    node = Node(config, SQLiteStore(tmp_path / "c.sqlite"), SimulatedClock(config.epochs.genesis_ts + 60))
-    client = TestClient(create_app(node), raise_server_exceptions=False)
-    for body in ({"order": "zz", "signature": ""}, {"order": "a0", "signature": "00"}):
-        response = client.post("/v1/sectors/compute/orders", json=body)
-        assert response.status_code == 400 and _reason(response) == "compute.bad_order", response.text
-        assert response.json()["detail"]["message"], response.text
 
 
 def test_routes_raising_without_a_message_still_carry_one(node: Node) -> None:

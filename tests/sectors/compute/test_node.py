@@ -192,3 +192,13 @@ def test_the_book_shows_what_falls_due_by_now_only_and_the_scheduler_issues_audi
     EpochScheduler(node).tick()
     (audit,) = node.store.challenges_for_period(AUDIT, period)
     assert audit.issued_at == period
+
+
+def test_a_bad_order_says_what_is_wrong(node: Node) -> None:
+    """A refused order's error carries its message (the route had put it under `detail`: an empty message)."""
+    client = TestClient(create_app(node), raise_server_exceptions=False)
+    for body in ({"order": "zz", "signature": ""}, {"order": "a0", "signature": "00"}):
+        response = client.post("/v1/sectors/compute/orders", json=body)
+        assert response.status_code == 400, response.text
+        assert response.json()["detail"]["reason"] == "compute.bad_order", response.text
+        assert response.json()["detail"]["message"], response.text
