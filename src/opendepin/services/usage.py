@@ -105,12 +105,22 @@ class UsageService:
             committed: dict[str, int] = {}
             results: list[UsageResult] = []
             accepted: list[tuple[int, StoredReceipt]] = []
+            in_batch: set[object] = set()
             for index, wire in enumerate(wires):
                 try:
                     signed = decode_receipt(wire)
                 except ReceiptError as error:
                     results.append(UsageResult(error.reason, str(error)))
                     continue
+                keys = (signed.receipt_id, (signed.receipt.payer, signed.receipt.ref))
+                if any(key in in_batch for key in keys):
+                    # a repeat inside the batch spends nothing: its credits are not held against the
+                    # payer's next receipts (they were, refusing an honest one as insufficient_credits)
+                    ref = signed.receipt.ref[:80]
+                    message = f"this receipt, or ref {ref!r} of its payer, is earlier in the batch"
+                    results.append(UsageResult("usage.duplicate", message, signed.receipt_id))
+                    continue
+                in_batch.update(keys)
                 result = self.check(signed, now, committed)
                 results.append(result)
                 if result.accepted:

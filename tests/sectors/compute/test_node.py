@@ -202,3 +202,24 @@ def test_a_bad_order_says_what_is_wrong(node: Node) -> None:
         assert response.status_code == 400, response.text
         assert response.json()["detail"]["reason"] == "compute.bad_order", response.text
         assert response.json()["detail"]["message"], response.text
+
+
+def test_a_receipt_repeated_in_its_batch_spends_nothing(node: Node) -> None:
+    """A payer with credits for two receipts sends [A, A again, B]: A accepted, its repeat refused as a
+    duplicate without holding A's credits a second time, B accepted (it was refused as
+    usage.insufficient_credits)."""
+    key = DeviceKey("ed25519", bytes([77]) * 32)
+    node.onboard(
+        onboard_request(node.config.name, key, maker_attributes=HW, owner_attributes={"benchmark_hps": 10**6})
+    )
+    payer = Wallet(bytes([78]) * 32)
+    node.use_chain(node.block_hash_source, lambda: 10**18, {payer.address: 100_000}.get)
+    now = node.clock.now()
+
+    def wire(ref: str) -> bytes:
+        receipt = UsageReceipt("compute", key.device_id, payer.address, 50_000, 50_000, "credits", ref, now)
+        return sign_receipt(receipt, payer.sign_text).to_wire()
+
+    results = node.record_usage([wire("a"), wire("a"), wire("b")])
+    assert [r.reason for r in results] == ["accepted", "usage.duplicate", "accepted"]
+    assert node.store.credits_spent(payer.address) == 100_000
