@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import uvicorn
 
 from opendepin.api.app import create_app
+from opendepin.api.ratelimit import RateLimiter
 from opendepin.chain.backend import ChainBackend
 from opendepin.chain.factory import SERVE_SETTINGS_FILE
 from opendepin.explorer.chain import BackendChainView, ChainView
@@ -283,6 +284,10 @@ class ChainConnector:
                 self.backend.close()
 
 
+REFUSAL_POLL_SECONDS = 1.0
+"""How often a bus edge reads the workers' refusals to charge their senders (`BusMode.charge_refusals`)."""
+
+
 class BusMode:
     """`--bus nats`: this process is an edge (HTTP and MQTT reports are published to JetStream and answered
     once the stream stored them), gate workers store them in PostgreSQL, and closing an epoch waits for
@@ -291,7 +296,7 @@ class BusMode:
     def __init__(self, node: Node, data_dir: Path, settings: ServeSettings) -> None:
         import multiprocessing
 
-        from opendepin.ingest.bus import OutageWatch, ThreadedEdge, edge_screen
+        from opendepin.ingest.bus import OutageWatch, RefusalTally, ThreadedEdge, edge_screen
         from opendepin.ingest.gate import ACCEPTED, GateResult
         from opendepin.ingest.worker import drain_workers, run_worker_process
         from opendepin.reports.envelope import SignedReport
@@ -302,12 +307,16 @@ class BusMode:
             raise ValueError(
                 '--bus nats needs the PostgreSQL store: [store] kind = "postgres" in network.toml'
             )
+        self.node = node
         self.edge = ThreadedEdge(settings.nats_url)
+        self.tally = RefusalTally()
+        self.limiter: RateLimiter | None = None
+        """The HTTP edge's rate limiter, charged with the workers' refusals (`charge_refusals`)."""
 
         def publish(wires: Sequence[bytes], source: str = "local") -> list[GateResult]:
             """The edge's gate (`edge_screen`): bytes that do not decode as a signed report, or that name a
             device the store does not know, are refused here, counted against their source, and never put
-            on the bus (the stream has no maximum age, so what goes on it stays until a worker takes it);
+            on the bus (the stream has no maximum age, so what goes on it stays until a worker stored it);
             every other report is stored on the bus and answered with its id and device (an MQTT device
             finds its answer on its own results topic by them). The workers decide the rest."""
             now = node.clock.now()
@@ -337,6 +346,9 @@ class BusMode:
                     refused.append(node.ingestion.rejection(result, wire, now, source))
                 results.append(result)
             if refused:
+                self.tally.count_own(
+                    (r.received_at if r.bucket is None else r.bucket, r.reason, r.source) for r in refused
+                )
                 node.store.append([], refused, node.config.ingest.rejection_samples)
             return results
 
@@ -362,6 +374,26 @@ class BusMode:
         self._stopping = threading.Event()
         self._watch = threading.Thread(target=self._watch_outage, name="bus-outage", daemon=True)
         self._watch.start()
+
+    def charge_refusals(self, limiter: RateLimiter, every: float = REFUSAL_POLL_SECONDS) -> None:
+        """Charge the gate workers' refusals to their senders' buckets in `limiter`, every `every` seconds
+        (`RefusalTally`), on a thread of its own until `stop`."""
+        self.limiter = limiter
+        store = self.node.store
+        window = 2 * self.node.config.ingest.rejection_bucket_seconds + self.node.config.epochs.length_seconds
+
+        def poll() -> None:
+            while not self._stopping.wait(every):
+                since = self.node.clock.now() - window
+                try:
+                    charges = self.tally.new_refusals(store.rejection_tallies(since), since)  # type: ignore[attr-defined]
+                except Exception as error:  # the store is unreachable: its own errors say so
+                    log.debug("reading the workers' refusals failed: %s", error)
+                    continue
+                for source, count in charges.items():
+                    limiter.charge(source, count)
+
+        threading.Thread(target=poll, name="bus-refusals", daemon=True).start()
 
     def _watch_outage(self, interval: float = 15.0, restart_every: float = 5.0) -> None:
         """Every `restart_every` seconds: a gate worker that died is started again with its index (well
@@ -488,6 +520,7 @@ def serve_node(data_dir: Path, settings: ServeSettings, catch_up: bool = False) 
         if bus is not None:
             app.state.bus_pending = bus.edge.pending
             app.state.bus_outage = bus.outage
+            bus.charge_refusals(app.state.limiter)
         settings.save(data_dir)  # remembered once the node listens and its parts have started with them
         # proxy_headers off: uvicorn otherwise takes the client address from X-Forwarded-For on connections
         # from 127.0.0.1, so a local tunnel or a proxy passing the header through let each client name its own

@@ -19,6 +19,7 @@ from opendepin.ingest.bus import (
     PARTITIONS,
     BusNames,
     BusUnavailable,
+    RefusalTally,
     connect_nats,
     device_partition,
     edge_screen,
@@ -103,3 +104,26 @@ def test_the_edge_refuses_junk_oversized_reports_and_unknown_devices_before_the_
     assert isinstance(oversized, GateResult) and oversized.reason.startswith("report.")
     assert asked == [sorted({known.device_id, stranger.device_id})]  # one lookup for the batch
     assert isinstance(edge_screen([b"\x00"], 1_024, lookup)[0], GateResult) and len(asked) == 1
+
+
+def test_the_edge_charges_what_the_workers_refused_once_and_to_its_sender() -> None:
+    """RefusalTally: the first reading is a baseline; then each counter's growth is charged to its HTTP
+    source, less what the edge refused (and charged) itself; device sources are not charged; counters of
+    old buckets are forgotten."""
+    tally = RefusalTally()
+    attacker, honest = "http:198.51.100.7", "http:203.0.113.9"
+    assert tally.new_refusals({(0, "signature.invalid", attacker): 40}, 0) == {}  # before this edge
+    tally.count_own([(3600, "device.unknown", attacker)] * 5)  # refused at the edge, charged there
+    counters = {
+        (0, "signature.invalid", attacker): 40,
+        (3600, "signature.invalid", attacker): 100,
+        (3600, "device.unknown", attacker): 5,
+        (3600, "report.replay", "ed25519:" + "ab" * 32): 7,
+        (3600, "signature.invalid", honest): 1,
+    }
+    assert tally.new_refusals(counters, 0) == {attacker: 100, honest: 1}
+    assert tally.new_refusals(counters, 0) == {}  # nothing new: nothing charged twice
+    counters[(3600, "signature.invalid", attacker)] = 130
+    counters[(7200, "report.malformed", attacker)] = 2
+    assert tally.new_refusals(counters, 3600) == {attacker: 32}
+    assert all(key[0] >= 3600 for key in tally._seen or {})

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
@@ -164,6 +165,8 @@ def test_serve_with_the_bus_stores_what_the_http_edge_queued(
     write_template(data, makers={"m": MAKER.address})
     text = (data / "network.toml").read_text().replace('kind = "sqlite"', 'kind = "postgres"')
     text = text.replace("postgresql://postgres@127.0.0.1:5432/opendepin", dsn)
+    text = text.replace("rejection_burst = 5000", "rejection_burst = 30")
+    text = text.replace("rejections_per_second = 10", "rejections_per_second = 1")
     (data / "network.toml").write_text(text.replace('kind = "embedded"', 'kind = "none"'))
     # the default stream names: clear what an earlier run may have left
     asyncio.run(_clear(BusNames()))
@@ -228,6 +231,31 @@ def test_serve_with_the_bus_stores_what_the_http_edge_queued(
         metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
         assert "depin_bus_pending_messages 0" in metrics
         assert 'depin_reports_rejected_total{reason="device.unknown"} 1' in metrics  # counted at the edge
+        # forged signatures of a registered device pass the edge (it checks no signature) and are refused
+        # by the workers; the edge then charges them to their sender, which gets 429 as on the direct path
+        forged = [
+            cbor2.dumps([report.envelope_bytes, b"\x01" * 64])
+            for report in (
+                sign_report(keys[1], "wireless.heartbeat", now, 100 + n, HEARTBEAT) for n in range(40)
+            )
+        ]
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/v1/reports", cbor2.dumps(forged), {"content-type": "application/cbor"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            assert json.loads(answer.read())["accepted"] == 40  # queued: the edge cannot tell
+        deadline = time.monotonic() + 60
+        while True:
+            empty = urllib.request.Request(
+                f"http://127.0.0.1:{port}/v1/reports", cbor2.dumps([]), {"content-type": "application/cbor"}
+            )
+            try:
+                urllib.request.urlopen(empty, timeout=10).close()
+            except urllib.error.HTTPError as limited:
+                assert limited.code == 429 and limited.headers["Retry-After"]
+                break
+            assert time.monotonic() < deadline, ((tmp_path / "serve.log").read_text(), _stored(dsn))
+            time.sleep(0.3)
     finally:
         device.loop_stop()
         device.disconnect()
@@ -237,7 +265,7 @@ def test_serve_with_the_bus_stores_what_the_http_edge_queued(
         time.sleep(3)
         log.close()
         asyncio.run(_clear(BusNames()))
-    assert _stored(dsn) == (len(wires), {"device.unknown": 1, "report.malformed": 1})  # the edge's refusals
+    assert _stored(dsn) == (len(wires), {"device.unknown": 1, "report.malformed": 1, "signature.invalid": 40})
 
 
 async def _clear(names: BusNames) -> None:
@@ -306,3 +334,49 @@ def test_a_connection_closed_by_its_process_is_not_reported_as_lost(caplog: pyte
     with caplog.at_level(logging.INFO, logger="opendepin.ingest.bus"):
         asyncio.run(open_and_close())
     assert "disconnected" not in caplog.text
+
+
+def test_acknowledged_reports_leave_the_stream_after_the_duplicate_window() -> None:
+    """The stream keeps what it is given until a worker has stored it and the duplicate window has passed,
+    then the worker purges it: a node running for months does not keep every report it ever took on the
+    bus's disk (each one did), and a re-send inside the window is still recognised by the stream."""
+    config = NetworkConfig(makers=[MakerConfig(name="m", address=MAKER.address)])
+    names = BusNames.prefixed("p" + uuid.uuid4().hex[:10], duplicate_window=3.0)
+    with postgres_database() as dsn:
+        keys = _devices(config, dsn, 10)
+        now = int(time.time())
+        wires = [
+            sign_report(k, "wireless.heartbeat", now, seq, HEARTBEAT).to_wire()
+            for k in keys
+            for seq in (1, 2)
+        ]
+
+        async def scenario() -> tuple[int, int, list[bool], int]:
+            nc = await connect_nats(NATS)
+            js = nc.jetstream()
+            stop = asyncio.Event()
+            worker = GateWorker(config, dsn, NATS, names, batch=50)
+            running = asyncio.ensure_future(worker.run(stop=stop))
+            try:
+                edge = await BusEdge(NATS, names).connect()
+                assert all(await edge.publish(wires, "test"))
+                deadline = time.monotonic() + 30
+                while worker.stats.accepted < len(wires):
+                    assert time.monotonic() < deadline, worker.stats
+                    await asyncio.sleep(0.1)
+                held = (await js.stream_info(names.stream)).state.messages  # stored, inside the window
+                again = await edge.publish(wires[:5], "test")  # re-sent inside the window: duplicates
+                while (await js.stream_info(names.stream)).state.messages and time.monotonic() < deadline:
+                    await asyncio.sleep(0.3)
+                left = (await js.stream_info(names.stream)).state.messages
+                await edge.close()
+                return held, left, again, worker.stats.accepted
+            finally:
+                stop.set()
+                await running
+                await delete_streams(js, names)
+                await nc.close()
+
+        held, left, again, accepted = asyncio.run(scenario())
+    assert held == len(wires) and again == [False] * 5
+    assert left == 0 and accepted == len(wires)

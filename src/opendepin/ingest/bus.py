@@ -26,7 +26,7 @@ import contextlib
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -182,6 +182,49 @@ def edge_screen(
         else:
             screened.append(item)
     return screened
+
+
+TallyKey = tuple[int, str, str]
+"""(rejection bucket, reason, source) of the store's rejection counters."""
+
+
+class RefusalTally:
+    """Rule of the bus edge's rate limit: what the gate workers refused is charged to the client that sent
+    it, as the direct path charges its own refusals. The edge forwards what decodes and names a registered
+    device; a worker then refuses a forged signature, say, and counts it against the sender's address in the
+    store — without this the sender's bucket at the edge was never charged, and one address put 18,000
+    forged reports on the bus, each answered `queued`, never 429.
+
+    The edge reads the store's counters now and then (`new_refusals`): the growth of each counter since the
+    last reading, less what this edge counted itself (`count_own`, already charged as it refused), is charged
+    to its source; a counter of an authenticated device (its source a device id, not `http:…`) has no client
+    to charge. The first reading is a baseline: what was refused before this edge started is not charged."""
+
+    def __init__(self) -> None:
+        self._seen: dict[TallyKey, int] | None = None
+
+    def count_own(self, keys: Iterable[TallyKey]) -> None:
+        """Refusals this edge is about to store (and charges itself)."""
+        if self._seen is not None:
+            for key in keys:
+                self._seen[key] = self._seen.get(key, 0) + 1
+
+    def new_refusals(self, counters: Mapping[TallyKey, int], since: int) -> dict[str, int]:
+        """Per HTTP client (`http:…`), the refusals the counters gained since the last reading (`counters`:
+        every counter of a bucket at or after `since`); counters of older buckets are forgotten."""
+        if self._seen is None:
+            self._seen = dict(counters)
+            return {}
+        charges: dict[str, int] = {}
+        for key, count in counters.items():
+            grown = count - self._seen.get(key, 0)
+            if grown > 0:
+                self._seen[key] = count
+                source = key[2]
+                if source.startswith("http:"):
+                    charges[source] = charges.get(source, 0) + grown
+        self._seen = {key: count for key, count in self._seen.items() if key[0] >= since}
+        return charges
 
 
 def device_partition(device: str, partitions: int = PARTITIONS) -> int:

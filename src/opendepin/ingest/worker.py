@@ -43,6 +43,7 @@ import os
 import signal
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +51,7 @@ from typing import Any
 
 import psycopg
 from nats.aio.msg import Msg
+from nats.errors import Error as NatsError
 from nats.errors import TimeoutError as NatsTimeout
 
 from opendepin.config import NetworkConfig
@@ -514,9 +516,11 @@ class GateWorker:
                 return []
 
         self._idle_since[partition] = time.monotonic()
+        purge = AckedPurge(self.names.duplicate_window)
         ahead = asyncio.ensure_future(fetch())
         try:
             while not done.is_set() and (stop is None or not stop.is_set()):
+                await purge.tick(js, self.names.stream, consumer, self.names.partition_subject(partition))
                 msgs = await ahead
                 if not msgs:
                     ahead = asyncio.ensure_future(fetch())
@@ -608,6 +612,40 @@ class GateWorker:
         for msg in msgs[half:]:
             await msg.ack()
         return True
+
+
+class AckedPurge:
+    """Rule: a partition's reports leave the stream once acknowledged and older than the duplicate window.
+    The stream keeps what it is given (limits retention: a worker outage loses nothing), so without this
+    every report ever ingested stayed on the bus's disk. A worker notes its partition's ack floor (every
+    report at or below it acknowledged: stored) now and then, and purges the partition's subject up to the
+    floor it noted a duplicate window ago: the stream's deduplication of re-sent reports stays whole for
+    the window, and what is not yet stored is never purged. A worker that restarts begins noting anew."""
+
+    def __init__(self, window: float) -> None:
+        self.window = window
+        self.every = max(0.5, min(60.0, window / 10))
+        self._floors: deque[tuple[float, int]] = deque()
+        self._next = 0.0
+        self.purged_up_to = 0
+        """The stream sequence below which this partition's reports were purged (0: none yet)."""
+
+    async def tick(self, js: Any, stream: str, consumer: str, subject: str) -> None:
+        now = time.monotonic()
+        if now < self._next:
+            return
+        self._next = now + self.every
+        try:
+            info = await js.consumer_info(stream, consumer)
+            self._floors.append((now, int(info.ack_floor.stream_seq)))
+            floor = 0
+            while self._floors and now - self._floors[0][0] >= self.window:
+                floor = self._floors.popleft()[1]
+            if floor > self.purged_up_to:
+                await js.purge_stream(stream, seq=floor + 1, subject=subject)
+                self.purged_up_to = floor + 1
+        except (NatsError, TimeoutError) as error:  # the next tick tries again
+            log.warning("purging the acknowledged reports of %s failed: %s", subject, error)
 
 
 def _own_redelivered(result: GateResult, item: Delivery) -> bool:

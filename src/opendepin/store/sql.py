@@ -700,6 +700,13 @@ class SQLStore(Store):
         )
         return {reason: int(count) for reason, count in sorted(rows)}
 
+    def rejection_tallies(self, since: int) -> dict[tuple[int, str, str], int]:
+        """Every rejection counter of a bucket at or after `since`: (bucket, reason, source) → count."""
+        rows = self._query(
+            "SELECT bucket, reason, source, count FROM rejection_counts WHERE bucket >= ?", (since,)
+        )
+        return {(int(bucket), str(reason), str(source)): int(count) for bucket, reason, source, count in rows}
+
     def rejection_sources(self, start: int, end: int) -> dict[str, dict[str, int]]:
         rows = self._query(
             "SELECT source, reason, SUM(count) FROM rejection_counts WHERE bucket >= ? AND bucket < ? "
