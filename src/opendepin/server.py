@@ -310,8 +310,6 @@ class BusMode:
         self.node = node
         self.edge = ThreadedEdge(settings.nats_url)
         self.tally = RefusalTally()
-        self.limiter: RateLimiter | None = None
-        """The HTTP edge's rate limiter, charged with the workers' refusals (`charge_refusals`)."""
 
         def publish(wires: Sequence[bytes], source: str = "local") -> list[GateResult]:
             """The edge's gate (`edge_screen`): bytes that do not decode as a signed report, or that name a
@@ -378,7 +376,6 @@ class BusMode:
     def charge_refusals(self, limiter: RateLimiter, every: float = REFUSAL_POLL_SECONDS) -> None:
         """Charge the gate workers' refusals to their senders' buckets in `limiter`, every `every` seconds
         (`RefusalTally`), on a thread of its own until `stop`."""
-        self.limiter = limiter
         store = self.node.store
         window = 2 * self.node.config.ingest.rejection_bucket_seconds + self.node.config.epochs.length_seconds
 
@@ -451,7 +448,6 @@ def listen(host: str, port: int) -> socket.socket:
     except OSError as error:
         listener.close()
         raise ValueError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
-    listener.set_inheritable(True)
     return listener
 
 
