@@ -120,10 +120,10 @@ class UsageService:
                     message = f"this receipt, or ref {ref!r} of its payer, is earlier in the batch"
                     results.append(UsageResult("usage.duplicate", message, signed.receipt_id))
                     continue
-                in_batch.update(keys)
                 result = self.check(signed, now, committed)
                 results.append(result)
-                if result.accepted:
+                if result.accepted:  # only an accepted receipt takes its id and ref (a refused one is not)
+                    in_batch.update(keys)
                     record = UsageRecord.of(signed, now)
                     stored = StoredReceipt(
                         record, signed.receipt_bytes, signed.signature, signed.device_signature
