@@ -97,11 +97,10 @@ def detail_message(detail: Mapping[str, object]) -> str:
     return facts or str(detail["reason"])
 
 
-def create_app(node: Node, chain: ChainView | None = None, policy: BodyPolicy | None = None) -> FastAPI:
+def create_app(node: Node, chain: ChainView | None = None) -> FastAPI:
     """The node's app: the API, the explorer (pages at `/`, reading the chain's roots when `chain` is
     given) and the API documents (`/docs`, `/redoc`, `/openapi.json`) served from vendored assets. Every JSON
-    answer has exact integers (`api/exact.py`): token amounts and integers beyond 2^53 - 1 are strings.
-    `policy` replaces the body limits of `body_policy` (tests)."""
+    answer has exact integers (`api/exact.py`): token amounts and integers beyond 2^53 - 1 are strings."""
     app = FastAPI(
         title="opendepin node",
         version=__version__,
@@ -114,7 +113,7 @@ def create_app(node: Node, chain: ChainView | None = None, policy: BodyPolicy | 
     app.state.limiter = RateLimiter(
         params.rejections_per_second, params.rejection_burst, params.rate_limited_sources, node.clock.now
     )
-    app.state.body_policy = policy or body_policy(params, app.state.limiter)
+    app.state.body_policy = body_policy(params, app.state.limiter)
     app.add_middleware(BoundedBodyMiddleware, policy=app.state.body_policy)
     for module in (reports, usage, devices, epochs, explorer, health, metrics):
         app.include_router(module.router)

@@ -219,13 +219,15 @@ class BodyPolicy:
         decodes as JSON, the small limit otherwise; the largest that any of the content-type headers
         allows (a repeated header cannot exceed the route's largest limit)."""
         batch = self.batches.get(path)
-        limit = self.small
-        for value in content_types or [None]:
-            if batch is not None and is_cbor_media_type(value):
-                limit = max(limit, batch.cbor)
-            elif batch is not None and is_json_media_type(value):
-                limit = max(limit, batch.json)
-        return limit
+        if batch is None:
+            return self.small
+
+        def of(value: str | None) -> int:
+            if is_cbor_media_type(value):
+                return batch.cbor
+            return batch.json if is_json_media_type(value) else self.small
+
+        return max(of(value) for value in content_types or [None])
 
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

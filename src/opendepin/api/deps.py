@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import HTTPException, Request
+from fastapi import Request
 
 from opendepin.api.ratelimit import RateLimiter, source_of
 from opendepin.config import IngestConfig
@@ -62,29 +62,3 @@ SMALL_BODY_LIMIT = 2 * MAX_ATTRIBUTES * (MAX_ATTRIBUTE_KEY + MAX_ATTRIBUTE_TEXT)
 holds at most 2 × 32 attributes (maker's and owner's) of a 64-character key and 256-character text, each
 character at most 12 bytes of JSON (`\\uXXXX\\uXXXX`, a surrogate pair), plus 16 KiB for the rest (ids,
 addresses, signatures). A compute order (`{order, signature}` in hex, at most ~2.3 KB) fits many times."""
-
-
-def too_large(limit: int) -> HTTPException:
-    return HTTPException(
-        413, {"reason": "request.too_large", "message": f"body exceeds the limit of {limit} bytes"}
-    )
-
-
-async def read_body_limited(request: Request, limit: int) -> bytes:
-    """Read at most `limit` bytes; a larger body is refused with 413 before it is buffered whole."""
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        if not declared.isdigit():
-            raise HTTPException(
-                400, {"reason": "request.malformed", "message": "content-length is not a number"}
-            )
-        if int(declared) > limit:
-            raise too_large(limit)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_large(limit)
-        chunks.append(chunk)
-    return b"".join(chunks)

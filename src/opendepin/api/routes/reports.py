@@ -12,11 +12,8 @@ from pydantic import BaseModel
 
 from opendepin.api.bounded import BodyError, is_cbor_media_type, is_json_media_type, parse_json
 from opendepin.api.deps import (
-    cbor_batch_limit,
     get_limiter,
     get_node,
-    json_body_limit,
-    read_body_limited,
     request_source,
 )
 from opendepin.api.ratelimit import RateLimiter
@@ -99,28 +96,15 @@ def parse_batch(body: bytes, content_type: str, max_batch: int, key: str = "repo
 
 
 async def read_signed_batch(
-    request: Request, limiter: RateLimiter, cbor_limit: int, json_limit: int, max_items: int, key: str
+    request: Request, limiter: RateLimiter, max_items: int, key: str
 ) -> tuple[str, list[bytes]]:
-    """(source, signed items) of a batch request. Rule: a source whose rejection bucket is empty is refused
-    with 429 before its body is read; a refused body costs one token; the body is bounded by its format's
-    limit and parsed by `parse_batch`."""
+    """(source, signed items) of a batch request. Rule: a refused body costs its source one token. The
+    body arrives bounded by its route and format's limit, its source already checked against the rate
+    limit, both by `BoundedBodyMiddleware` (api/bounded.py) before any route runs."""
     source = request_source(request)
-    wait = limiter.retry_after(source)
-    if wait:
-        raise HTTPException(
-            429,
-            {
-                "reason": "ingest.rate_limited",
-                "message": f"{source} caused too many rejected items; retry in {wait} s",
-            },
-            headers={"Retry-After": str(wait)},
-        )
     content_type = request.headers.get("content-type", "")
     try:
-        body = await read_body_limited(
-            request, cbor_limit if is_cbor_media_type(content_type) else json_limit
-        )
-        return source, parse_batch(body, content_type, max_items, key)
+        return source, parse_batch(await request.body(), content_type, max_items, key)
     except HTTPException:
         limiter.charge(source, 1)
         raise
@@ -137,9 +121,7 @@ async def post_reports(
     limiter: Annotated[RateLimiter, Depends(get_limiter)],
 ) -> BatchResponse:
     params = node.config.ingest
-    source, wires = await read_signed_batch(
-        request, limiter, cbor_batch_limit(params), json_body_limit(params), params.max_batch, "reports"
-    )
+    source, wires = await read_signed_batch(request, limiter, params.max_batch, "reports")
     results = await run_in_threadpool(node.ingest, wires, source)
     statuses = [
         ReportStatus(index=i, status=r.reason, message=r.message, report_id=r.report_id)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
-from opendepin.api.deps import USAGE_CBOR_LIMIT, USAGE_JSON_LIMIT, get_limiter, get_node
+from opendepin.api.deps import get_limiter, get_node
 from opendepin.api.ratelimit import RateLimiter
 from opendepin.api.routes.reports import CBOR, read_signed_batch
 from opendepin.node import Node
@@ -64,9 +64,7 @@ async def post_usage(
 ) -> UsageResponse:
     """Receipts a payer (a router, a tenant) signed for service a device gave it (docs/architecture.md,
     "Users pay, providers earn"); a JSON body holds them as base64 strings under `receipts`."""
-    source, wires = await read_signed_batch(
-        request, limiter, USAGE_CBOR_LIMIT, USAGE_JSON_LIMIT, MAX_RECEIPTS_PER_BATCH, "receipts"
-    )
+    source, wires = await read_signed_batch(request, limiter, MAX_RECEIPTS_PER_BATCH, "receipts")
     results = await run_in_threadpool(node.record_usage, wires)
     statuses = [
         ReceiptStatus(index=i, status=r.reason, message=r.message, receipt_id=r.receipt_id)
