@@ -41,11 +41,7 @@ class BackgroundServer:
     def __init__(
         self, node: Node, host: str = "127.0.0.1", port: int = 0, chain: ChainView | None = None
     ) -> None:
-        # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted sockets only for TCP-proto sockets,
-        # and without it every response waits ~40 ms for a delayed ACK (Nagle).
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((host, port))
+        self.sock = listen(host, port)
         self.host, self.port = self.sock.getsockname()[:2]
         self.app = create_app(node, chain)
         config = uvicorn.Config(
@@ -129,8 +125,11 @@ class ServeSettings:
         kept = {}
         for f in fields(cls):
             value, default = saved.get(f.name), getattr(defaults, f.name)
-            expected = (str,) if f.name in ("chain", "rpc_url", "mqtt") else (type(default),)
-            if value is not None and type(value) in (*expected, *((int,) if float in expected else ())):
+            if default is None:  # chain, rpc_url, mqtt: text when given
+                allowed: set[type] = {str}
+            else:  # the default's type (an int where a float is expected)
+                allowed = {float, int} if isinstance(default, float) else {type(default)}
+            if type(value) in allowed:
                 kept[f.name] = value
         return cls(**kept)
 
@@ -435,9 +434,13 @@ def _stop_on_sigterm(signum: int, _frame: object) -> None:
 def listen(host: str, port: int) -> socket.socket:
     """The node's HTTP socket, bound and listening before anything else starts (and before the settings
     are remembered); an address that cannot be had (in use, not this machine's) is a clear error, not a
-    log line from the HTTP server after the node's other parts started."""
+    log line from the HTTP server after the node's other parts started. The socket's protocol is
+    IPPROTO_TCP: asyncio sets TCP_NODELAY on accepted sockets only for TCP-proto sockets, and without it
+    every response waits ~40 ms for a delayed ACK (Nagle)."""
     try:
-        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+        )[0]
         listener = socket.socket(family, kind, proto)
     except OSError as error:
         raise ValueError(f"cannot listen on {host}:{port}: {error}") from None
